@@ -1,0 +1,105 @@
+//! The rolling live chart, drawn with plotters into an SVG string (same code on server and browser).
+use crate::models::{Stats, LIVE_WINDOW_SECS};
+use plotters::prelude::*;
+
+pub const CHART_WIDTH: u32 = 720;
+pub const CHART_HEIGHT: u32 = 260;
+
+type Series = (&'static str, RGBColor, fn(&Stats) -> f64);
+const SERIES: [Series; 3] = [
+    ("CPU %", RGBColor(37, 99, 235), |s| s.cpu.percent),
+    ("Memory %", RGBColor(22, 163, 74), |s| s.memory.percent),
+    ("Disk %", RGBColor(217, 119, 6), |s| s.disk.percent),
+];
+
+/// Percent-of-capacity lines for the samples inside the live window, x in minutes before the newest.
+pub fn render_usage_chart(samples: &[Stats]) -> String {
+    let mut svg = String::new();
+    let drawn = {
+        let root = SVGBackend::with_string(&mut svg, (CHART_WIDTH, CHART_HEIGHT)).into_drawing_area();
+        draw(&root, samples).and_then(|_| root.present())
+    };
+    match drawn {
+        Ok(()) => svg,
+        // Drawing into a String only fails on a plotters bug; an empty chart beats a broken page.
+        Err(_) => String::new(),
+    }
+}
+
+fn draw<DB: DrawingBackend>(
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+    samples: &[Stats],
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    root.fill(&WHITE)?;
+    let window_min = LIVE_WINDOW_SECS as f64 / 60.0;
+    let mut chart = ChartBuilder::on(root)
+        .margin(10)
+        .x_label_area_size(28)
+        .y_label_area_size(36)
+        .build_cartesian_2d(-window_min..0.0, 0.0..100.0)?;
+    chart
+        .configure_mesh()
+        .x_labels(8)
+        .y_labels(6)
+        .x_desc("minutes ago")
+        .x_label_formatter(&|x| format!("{:.0}", 0.0 - x))
+        .y_label_formatter(&|y| format!("{y:.0}%"))
+        .light_line_style(RGBColor(240, 240, 240))
+        .draw()?;
+    let Some(newest) = samples.last().map(|s| s.timestamp) else {
+        return Ok(());
+    };
+    for (label, color, value) in SERIES {
+        let points = samples.iter().filter_map(|s| {
+            let age_min = (s.timestamp - newest).num_milliseconds() as f64 / 60_000.0;
+            (age_min >= -window_min).then(|| (age_min, value(s).clamp(0.0, 100.0)))
+        });
+        chart
+            .draw_series(LineSeries::new(points, color.stroke_width(2)))?
+            .label(label)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.8))
+        .border_style(RGBColor(200, 200, 200))
+        .draw()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Duration, Utc};
+
+    #[test]
+    fn chart_has_one_polyline_per_series_and_skips_old_points() {
+        let now = Utc::now();
+        let mut samples: Vec<Stats> = (0..5)
+            .map(|i| {
+                let mut s = Stats { timestamp: now - Duration::seconds(10 * (4 - i)), ..Default::default() };
+                s.cpu.percent = 10.0 * i as f64;
+                s
+            })
+            .collect();
+        samples.insert(0, Stats { timestamp: now - Duration::hours(2), ..Default::default() });
+        let svg = render_usage_chart(&samples);
+        assert!(svg.starts_with("<svg"));
+        for (label, color, _) in SERIES {
+            let stroke = format!("stroke=\"#{:02X}{:02X}{:02X}\"", color.0, color.1, color.2);
+            let lines: Vec<&str> = svg.lines().filter(|l| l.contains("<polyline") && l.contains(&stroke)).collect();
+            assert_eq!(lines.len(), 2, "{label}: one line and one legend mark");
+            let points = lines.iter().map(|l| l.split("points=\"").nth(1).and_then(|p| p.split('"').next()).unwrap_or_default().split_whitespace().count()).max();
+            assert_eq!(points, Some(5), "{label}: the two-hour-old sample is outside the window");
+            assert!(svg.contains(label));
+        }
+    }
+
+    #[test]
+    fn empty_chart_still_renders_axes() {
+        let svg = render_usage_chart(&[]);
+        assert!(svg.contains("minutes ago"));
+        assert!(!svg.contains("CPU %"));
+    }
+}

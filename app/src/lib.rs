@@ -1,0 +1,6 @@
+//! Shared typed API models and the Leptos UI, compiled both into the server (SSR) and the browser (hydrate).
+pub mod chart;
+pub mod components;
+pub mod models;
+
+pub use components::{shell, App};

@@ -1,0 +1,228 @@
+//! Typed models shared by the REST API, the WebSocket stream and the browser UI.
+//!
+//! Field names follow the performance API seed (`snake_case`); fields beyond the seed are
+//! additive so clients written against the seed keep working.
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// One sample of one host: the `data` of `GET /api/v1/performance/stats` and the
+/// `metric` of a `metric_update` WebSocket event.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Stats {
+    pub cpu: CpuStats,
+    pub memory: MemoryStats,
+    pub disk: DiskStats,
+    pub network: NetworkStats,
+    pub processes: ProcessStats,
+    pub connections: ConnectionStats,
+    pub timestamp: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CpuStats {
+    /// Busy time of all logical CPUs, 0–100.
+    pub percent: f64,
+    /// Logical CPU count.
+    pub cores: u32,
+    /// Mean current clock of the logical CPUs, MHz.
+    pub frequency: u64,
+    /// `percent` × `frequency` × `cores` / 100: the MHz actually used.
+    pub usage_mhz: f64,
+    /// Time the hypervisor kept runnable vCPUs waiting (Linux `steal`), 0–100: the VM's "CPU ready".
+    pub ready_percent: f64,
+    pub load1: f64,
+    pub load5: f64,
+    pub load15: f64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MemoryStats {
+    pub total: u64,
+    pub available: u64,
+    pub used: u64,
+    pub free: u64,
+    pub percent: f64,
+    pub cached: u64,
+    pub swap_total: u64,
+    pub swap_used: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DiskStats {
+    pub total: u64,
+    pub free: u64,
+    pub used: u64,
+    pub percent: f64,
+    /// Bytes read/written since boot, summed over physical disks.
+    pub read_bytes: u64,
+    pub write_bytes: u64,
+    pub read_bps: f64,
+    pub write_bps: f64,
+    pub read_iops: f64,
+    pub write_iops: f64,
+    /// Mean time per completed read/write over the last interval, milliseconds.
+    pub read_latency_ms: f64,
+    pub write_latency_ms: f64,
+    #[serde(default)]
+    pub filesystems: Vec<FilesystemUsage>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FilesystemUsage {
+    pub device: String,
+    pub mountpoint: String,
+    pub total: u64,
+    pub free: u64,
+    pub percent: f64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct NetworkStats {
+    /// Bytes/packets since boot, summed over interfaces other than loopback.
+    pub bytes_sent: u64,
+    pub bytes_recv: u64,
+    pub packets_sent: u64,
+    pub packets_recv: u64,
+    /// Receive and transmit rates over the last interval, bytes per second.
+    pub in_bps: f64,
+    pub out_bps: f64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProcessStats {
+    pub total: u32,
+    pub running: u32,
+    pub sleeping: u32,
+    pub zombie: u32,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ConnectionStats {
+    /// TCP sockets in any state but LISTEN.
+    pub active: u32,
+    pub listening: u32,
+    pub established: u32,
+}
+
+/// `data` of `GET /api/v1/performance/history`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HistoryData {
+    pub metrics: Vec<HistoryPoint>,
+    pub summary: BTreeMap<String, f64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HistoryPoint {
+    pub timestamp: DateTime<Utc>,
+    #[serde(flatten)]
+    pub values: BTreeMap<String, MetricValue>,
+}
+
+/// A metric value that serializes whole numbers (byte counters) as JSON integers, as the seed
+/// shows them, and everything else as a float.
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[serde(transparent)]
+pub struct MetricValue(pub f64);
+
+impl Serialize for MetricValue {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53: beyond it f64 has no exact integers
+        if self.0.fract() == 0.0 && self.0.abs() < EXACT {
+            serializer.serialize_i64(self.0 as i64)
+        } else {
+            serializer.serialize_f64(self.0)
+        }
+    }
+}
+
+/// `data` of `GET /api/v1/performance/system`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SystemInfo {
+    pub hostname: String,
+    pub platform: String,
+    pub platform_version: String,
+    pub architecture: String,
+    pub server_version: String,
+    pub cpu_info: CpuInfo,
+    pub memory_info: MemoryInfo,
+    pub disk_info: Vec<DiskInfo>,
+    pub network_info: Vec<NetworkInterfaceInfo>,
+    pub uptime: u64,
+    pub load_average: [f64; 3],
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CpuInfo {
+    pub model: String,
+    pub cores: u32,
+    pub threads: u32,
+    pub frequency: u64,
+    /// KiB, from `/proc/cpuinfo` (`cache size`); 0 when the kernel does not say.
+    pub cache_size: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MemoryInfo {
+    pub total: u64,
+    pub available: u64,
+    pub swap_total: u64,
+    pub swap_available: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DiskInfo {
+    pub device: String,
+    pub mountpoint: String,
+    pub total: u64,
+    pub free: u64,
+    pub filesystem: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct NetworkInterfaceInfo {
+    pub interface: String,
+    pub ip_address: String,
+    pub mac_address: String,
+    pub is_up: bool,
+}
+
+/// Messages on `/ws/performance`, tagged by `type`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[allow(clippy::large_enum_variant)] // built once per sample and serialized at once; boxing buys nothing
+pub enum LiveEvent {
+    MetricUpdate { host: String, metric: Stats },
+    SystemChange { host: String, change: String, timestamp: DateTime<Utc> },
+}
+
+/// What the live page is rendered from: the host and its last 15 minutes.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DashboardSnapshot {
+    pub host: String,
+    pub host_name: String,
+    pub username: String,
+    pub sample_interval_secs: u64,
+    /// Oldest first; the last one is the current state.
+    pub recent: Vec<Stats>,
+}
+
+/// Window of the live chart.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_metric_values_serialize_as_integers() {
+        let point = HistoryPoint {
+            timestamp: DateTime::from_timestamp(1_704_110_400, 0).expect("valid"),
+            values: BTreeMap::from([("cpu_percent".to_string(), MetricValue(45.2)), ("network_bytes_sent".to_string(), MetricValue(1048576000.0))]),
+        };
+        let json = serde_json::to_string(&point).expect("serializes");
+        assert_eq!(json, r#"{"timestamp":"2024-01-01T12:00:00Z","cpu_percent":45.2,"network_bytes_sent":1048576000}"#);
+        let back: HistoryPoint = serde_json::from_str(&json).expect("parses");
+        assert_eq!(back, point);
+    }
+}
+
+pub const LIVE_WINDOW_SECS: i64 = 15 * 60;

@@ -1,0 +1,6 @@
+//! Browser entry point: hydrates the server-rendered Lookout UI.
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}

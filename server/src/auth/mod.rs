@@ -1,0 +1,225 @@
+//! Authentication and permissions: who is calling (session cookie or bearer token) and what they may do.
+pub mod credentials;
+pub mod password;
+mod routes;
+
+pub use routes::{login, logout};
+
+use crate::{error::ApiError, state::AppState};
+use axum::{
+    extract::FromRequestParts,
+    http::{header, request::Parts, HeaderMap},
+};
+use std::{fmt, marker::PhantomData, str::FromStr};
+
+pub const SESSION_COOKIE: &str = "lookout_session";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    VmRead,
+    MetricsWrite,
+    AlertsWrite,
+    Admin,
+}
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::VmRead => "vm:read",
+            Scope::MetricsWrite => "metrics:write",
+            Scope::AlertsWrite => "alerts:write",
+            Scope::Admin => "admin",
+        }
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Scope {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "vm:read" => Ok(Scope::VmRead),
+            "metrics:write" => Ok(Scope::MetricsWrite),
+            "alerts:write" => Ok(Scope::AlertsWrite),
+            "admin" => Ok(Scope::Admin),
+            other => Err(format!("unknown scope `{other}` (expected vm:read, metrics:write, alerts:write or admin)")),
+        }
+    }
+}
+
+/// An authenticated caller.
+#[derive(Clone, Debug)]
+pub struct Principal {
+    /// User name, or the token's name.
+    pub name: String,
+    pub user_id: Option<i32>,
+    pub token_id: Option<i32>,
+    pub scopes: Vec<Scope>,
+    pub via_session: bool,
+}
+
+impl Principal {
+    /// `admin` includes every other scope.
+    pub fn has(&self, scope: Scope) -> bool {
+        self.scopes.contains(&Scope::Admin) || self.scopes.contains(&scope)
+    }
+}
+
+/// The value of the session cookie, if the request carries one.
+pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// Whether a browser request comes from this site: its `Origin` (or, failing that, `Referer`)
+/// names the `Host` it was sent to, or one of the configured trusted origins (a proxy that
+/// rewrites `Host`). Requests without either header are refused: every current browser sends
+/// `Origin` on cross-site and state-changing requests.
+pub fn same_origin(headers: &HeaderMap, trusted: &[String]) -> bool {
+    let source = headers
+        .get(header::ORIGIN)
+        .or_else(|| headers.get(header::REFERER))
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let Some(source) = source else { return false };
+    let Some((scheme, rest)) = source.split_once("://") else { return false };
+    let authority = rest.split('/').next().unwrap_or_default();
+    let origin = format!("{scheme}://{authority}");
+    if trusted.iter().any(|t| t.trim_end_matches('/').eq_ignore_ascii_case(&origin)) {
+        return true;
+    }
+    headers.get(header::HOST).and_then(|h| h.to_str().ok()).is_some_and(|host| host.eq_ignore_ascii_case(authority))
+}
+
+fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
+    headers.get(header::UPGRADE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if let Some(principal) = parts.extensions.get::<Principal>() {
+            return Ok(principal.clone());
+        }
+        let principal = if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
+            let token = value
+                .to_str()
+                .ok()
+                .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .ok_or(ApiError::Unauthorized)?;
+            credentials::principal_for_token(&state.pool, token).await?.ok_or(ApiError::Unauthorized)?
+        } else if let Some(secret) = session_cookie(&parts.headers) {
+            let principal = credentials::principal_for_session(&state.pool, &secret).await?.ok_or(ApiError::Unauthorized)?;
+            // Cookies ride along on cross-site requests; tokens do not. So only cookie-authenticated
+            // state changes and WebSocket handshakes need the origin check (CSRF / CSWSH).
+            let needs_origin = !parts.method.is_safe() || is_websocket_upgrade(&parts.headers);
+            if needs_origin && !same_origin(&parts.headers, &state.settings.trusted_origins) {
+                return Err(ApiError::Forbidden(
+                    "cross-site request refused: the Origin header does not match this site".into(),
+                ));
+            }
+            principal
+        } else {
+            return Err(ApiError::Unauthorized);
+        };
+        parts.extensions.insert(principal.clone());
+        Ok(principal)
+    }
+}
+
+/// Marker types naming the scope a route needs: `RequireScope<VmRead>`.
+pub trait ScopeMarker: Send + Sync {
+    const SCOPE: Scope;
+}
+pub struct VmRead;
+pub struct MetricsWrite;
+pub struct AlertsWrite;
+pub struct AdminOnly;
+impl ScopeMarker for VmRead {
+    const SCOPE: Scope = Scope::VmRead;
+}
+impl ScopeMarker for MetricsWrite {
+    const SCOPE: Scope = Scope::MetricsWrite;
+}
+impl ScopeMarker for AlertsWrite {
+    const SCOPE: Scope = Scope::AlertsWrite;
+}
+impl ScopeMarker for AdminOnly {
+    const SCOPE: Scope = Scope::Admin;
+}
+
+/// An authenticated caller holding scope `S`: 401 without credentials, 403 without the scope.
+pub struct RequireScope<S: ScopeMarker>(pub Principal, pub PhantomData<S>);
+
+impl<S: ScopeMarker> FromRequestParts<AppState> for RequireScope<S> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let principal = Principal::from_request_parts(parts, state).await?;
+        if !principal.has(S::SCOPE) {
+            return Err(ApiError::Forbidden(format!("this request needs the `{}` scope", S::SCOPE)));
+        }
+        Ok(RequireScope(principal, PhantomData))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(name.clone(), HeaderValue::from_str(value).expect("valid header"));
+        }
+        map
+    }
+
+    #[test]
+    fn scopes_round_trip_and_admin_implies_all() {
+        for scope in [Scope::VmRead, Scope::MetricsWrite, Scope::AlertsWrite, Scope::Admin] {
+            assert_eq!(scope.as_str().parse::<Scope>(), Ok(scope));
+        }
+        assert!("vm:write".parse::<Scope>().is_err());
+        let admin = Principal { name: "a".into(), user_id: None, token_id: None, scopes: vec![Scope::Admin], via_session: false };
+        assert!(admin.has(Scope::MetricsWrite));
+        let reader = Principal { scopes: vec![Scope::VmRead], ..admin };
+        assert!(!reader.has(Scope::MetricsWrite));
+    }
+
+    #[test]
+    fn the_session_cookie_is_found_among_others() {
+        let h = headers(&[(header::COOKIE, "theme=dark; lookout_session=abc123 ; x=y")]);
+        assert_eq!(session_cookie(&h).as_deref(), Some("abc123"));
+        assert_eq!(session_cookie(&headers(&[(header::COOKIE, "lookout_session=")])), None);
+        assert_eq!(session_cookie(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn origin_must_match_host_or_a_trusted_origin() {
+        let same = headers(&[(header::HOST, "127.0.0.1:3000"), (header::ORIGIN, "http://127.0.0.1:3000")]);
+        assert!(same_origin(&same, &[]));
+        let cross = headers(&[(header::HOST, "127.0.0.1:3000"), (header::ORIGIN, "https://evil.example")]);
+        assert!(!same_origin(&cross, &[]));
+        assert!(same_origin(&cross, &["https://evil.example/".into()]));
+        let referer = headers(&[(header::HOST, "mon.local"), (header::REFERER, "https://mon.local/login?x=1")]);
+        assert!(same_origin(&referer, &[]));
+        assert!(!same_origin(&headers(&[(header::HOST, "mon.local")]), &[]));
+    }
+}

@@ -1,0 +1,64 @@
+//! Browser sign-in and sign-out (HTML form posts that answer with redirects and the session cookie).
+use super::{credentials, same_origin, session_cookie, SESSION_COOKIE};
+use crate::{error::ApiError, state::AppState};
+use axum::{
+    extract::{rejection::FormRejection, State},
+    http::{header, HeaderMap, HeaderValue},
+    response::{IntoResponse, Redirect, Response},
+    Form,
+};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    username: String,
+    password: String,
+}
+
+fn cookie(state: &AppState, value: &str, max_age_secs: i64) -> HeaderValue {
+    let secure = if state.settings.secure_cookie { "; Secure" } else { "" };
+    let text = format!("{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}");
+    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("lookout_session=; Path=/; Max-Age=0"))
+}
+
+fn cross_site(state: &AppState, headers: &HeaderMap) -> Option<Response> {
+    (!same_origin(headers, &state.settings.trusted_origins)).then(|| {
+        ApiError::Forbidden("cross-site request refused: the Origin header does not match this site".into()).into_response()
+    })
+}
+
+/// `POST /auth/login`: on success a session cookie and a redirect to the live page.
+pub async fn login(State(state): State<AppState>, headers: HeaderMap, form: Result<Form<LoginForm>, FormRejection>) -> Response {
+    if let Some(refused) = cross_site(&state, &headers) {
+        return refused;
+    }
+    let Ok(Form(form)) = form else { return Redirect::to("/login?error=1").into_response() };
+    match credentials::authenticate(&state.pool, form.username.trim(), &form.password).await {
+        Ok(Some(user_id)) => match credentials::create_session(&state.pool, user_id).await {
+            Ok(secret) => {
+                tracing::info!(user = %form.username, "Signed in.");
+                let max_age = i64::from(credentials::SESSION_DAYS) * 86_400;
+                ([(header::SET_COOKIE, cookie(&state, &secret, max_age))], Redirect::to("/")).into_response()
+            }
+            Err(error) => ApiError::from(error).into_response(),
+        },
+        Ok(None) => {
+            tracing::warn!(user = %form.username, "Failed sign-in.");
+            Redirect::to("/login?error=1").into_response()
+        }
+        Err(error) => ApiError::Internal(error).into_response(),
+    }
+}
+
+/// `POST /auth/logout`: ends the session and clears the cookie.
+pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(refused) = cross_site(&state, &headers) {
+        return refused;
+    }
+    if let Some(secret) = session_cookie(&headers) {
+        if let Err(error) = credentials::end_session(&state.pool, &secret).await {
+            return ApiError::from(error).into_response();
+        }
+    }
+    ([(header::SET_COOKIE, cookie(&state, "", 0))], Redirect::to("/login")).into_response()
+}

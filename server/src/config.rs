@@ -1,0 +1,168 @@
+//! Command line and environment configuration, parsed once into typed settings.
+use clap::{Args, Parser, Subcommand};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+#[derive(Debug, Parser)]
+#[command(name = "lookout", version, about = "Self-hosted performance monitoring", args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Options of `serve`, which also runs when no sub-command is given.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (the default).
+    Serve(ServeArgs),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create an API token and print it once.
+    Create {
+        /// A name saying who or what uses the token.
+        #[arg(long)]
+        name: String,
+        /// Comma-separated scopes: vm:read, metrics:write, alerts:write, admin.
+        #[arg(long, value_delimiter = ',', default_value = "vm:read")]
+        scopes: Vec<String>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+/// Where the data lives: an external PostgreSQL, or a cluster Lookout manages in the data dir.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// PostgreSQL to use. Without it Lookout runs its own cluster in `<data-dir>/postgres`.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Directory for the managed PostgreSQL cluster and other state.
+    #[arg(long, env = "LOOKOUT_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "LOOKOUT_LISTEN", default_value = "127.0.0.1:3000")]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Seconds between two samples of this host (1–60).
+    #[arg(long, env = "LOOKOUT_SAMPLE_INTERVAL", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=60))]
+    pub sample_interval: u64,
+    /// Seconds of samples kept in memory while the database is unreachable.
+    #[arg(long, env = "LOOKOUT_BUFFER_SECONDS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(60..=86_400))]
+    pub buffer_seconds: u64,
+    /// Password of the `admin` user created on first start (random and printed once when unset).
+    #[arg(long, env = "LOOKOUT_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+    /// Creates (or keeps) an admin-scoped API token with exactly this value, for automation.
+    #[arg(long, env = "LOOKOUT_BOOTSTRAP_TOKEN", hide_env_values = true)]
+    pub bootstrap_token: Option<String>,
+    /// Directory with the built front end (`pkg/`), as written by `cargo leptos build`.
+    #[arg(long, env = "LOOKOUT_SITE_ROOT", default_value = "target/site")]
+    pub site_root: String,
+    /// Largest accepted request body, bytes.
+    #[arg(long, env = "LOOKOUT_BODY_LIMIT", default_value_t = 1024 * 1024)]
+    pub body_limit: usize,
+    /// Seconds after which a REST request is answered 408.
+    #[arg(long, env = "LOOKOUT_REQUEST_TIMEOUT", default_value_t = 30)]
+    pub request_timeout: u64,
+    /// Extra origins (scheme://host[:port]) allowed to send cookie-authenticated requests, e.g. behind a proxy.
+    #[arg(long, env = "LOOKOUT_TRUSTED_ORIGINS", value_delimiter = ',')]
+    pub trusted_origins: Vec<String>,
+    /// Mark the session cookie `Secure` (set when users reach Lookout over HTTPS).
+    #[arg(long, env = "LOOKOUT_SECURE_COOKIE", default_value_t = false)]
+    pub secure_cookie: bool,
+}
+
+/// Everything `Application::build` needs; tests construct it directly.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub database: DatabaseArgs,
+    pub sample_interval: Duration,
+    pub buffer: Duration,
+    pub admin_password: Option<String>,
+    pub bootstrap_token: Option<String>,
+    pub site_root: String,
+    pub body_limit: usize,
+    pub request_timeout: Duration,
+    pub trusted_origins: Vec<String>,
+    pub secure_cookie: bool,
+}
+
+impl From<ServeArgs> for Settings {
+    fn from(args: ServeArgs) -> Self {
+        Settings {
+            listen: args.listen,
+            database: args.database,
+            sample_interval: Duration::from_secs(args.sample_interval),
+            buffer: Duration::from_secs(args.buffer_seconds),
+            admin_password: args.admin_password,
+            bootstrap_token: args.bootstrap_token,
+            site_root: args.site_root,
+            body_limit: args.body_limit,
+            request_timeout: Duration::from_secs(args.request_timeout),
+            trusted_origins: args.trusted_origins,
+            secure_cookie: args.secure_cookie,
+        }
+    }
+}
+
+impl Settings {
+    /// How many samples of the local host the in-memory buffer holds while the database is away.
+    pub fn buffer_capacity(&self) -> usize {
+        (self.buffer.as_secs() / self.sample_interval.as_secs().max(1)).max(1) as usize
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("lookout").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn defaults_match_the_readme() {
+        let cli = parse(&[]).expect("no arguments is valid");
+        assert!(cli.command.is_none());
+        let settings = Settings::from(cli.serve);
+        assert_eq!(settings.listen.to_string(), "127.0.0.1:3000");
+        assert_eq!(settings.sample_interval, Duration::from_secs(10));
+        assert_eq!(settings.buffer_capacity(), 360);
+        assert_eq!(settings.database.data_dir, PathBuf::from("./data"));
+    }
+
+    #[test]
+    fn sample_interval_outside_1_to_60_is_refused() {
+        assert!(parse(&["--sample-interval", "0"]).is_err());
+        assert!(parse(&["--sample-interval", "61"]).is_err());
+        let cli = parse(&["serve", "--sample-interval", "1"]).expect("1 s is allowed");
+        let Some(Command::Serve(args)) = cli.command else { panic!("serve expected") };
+        assert_eq!(Settings::from(args).buffer_capacity(), 3600);
+    }
+
+    #[test]
+    fn token_create_takes_a_scope_list() {
+        let cli = parse(&["token", "create", "--name", "ci", "--scopes", "vm:read,metrics:write"]).expect("valid");
+        let Some(Command::Token(TokenCommand::Create { name, scopes, .. })) = cli.command else { panic!("token create expected") };
+        assert_eq!(name, "ci");
+        assert_eq!(scopes, ["vm:read", "metrics:write"]);
+    }
+}

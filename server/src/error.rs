@@ -1,0 +1,127 @@
+//! The performance API's error type and its envelope: `{"status":"error","error":{code,message},"timestamp"}`.
+use axum::{
+    extract::rejection::{JsonRejection, QueryRejection},
+    http::{header, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+    Json,
+};
+use serde::Serialize;
+use serde_json::json;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    Validation(String),
+    #[error("authentication required: send `Authorization: Bearer <token>` or sign in")]
+    Unauthorized,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    HostNotFound(String),
+    #[error("{0}")]
+    MetricNotFound(String),
+    #[error("{0}")]
+    SystemInfoUnavailable(String),
+    #[error("the database is unreachable; try again shortly")]
+    StorageUnavailable,
+    #[error("the request timed out")]
+    Timeout,
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("an internal error occurred")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Validation(_) => "VALIDATION_ERROR",
+            ApiError::Unauthorized => "UNAUTHORIZED",
+            ApiError::Forbidden(_) => "FORBIDDEN",
+            ApiError::NotFound(_) => "NOT_FOUND",
+            ApiError::HostNotFound(_) => "HOST_NOT_FOUND",
+            ApiError::MetricNotFound(_) => "METRIC_NOT_FOUND",
+            ApiError::SystemInfoUnavailable(_) => "SYSTEM_INFO_UNAVAILABLE",
+            ApiError::StorageUnavailable => "STORAGE_UNAVAILABLE",
+            ApiError::Timeout => "REQUEST_TIMEOUT",
+            ApiError::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
+            ApiError::Internal(_) => "INTERNAL",
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Validation(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) | ApiError::HostNotFound(_) | ApiError::MetricNotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::SystemInfoUnavailable(_) | ApiError::StorageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Timeout => StatusCode::REQUEST_TIMEOUT,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(error: sqlx::Error) -> Self {
+        match error {
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => ApiError::StorageUnavailable,
+            other => ApiError::Internal(other.into()),
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return ApiError::PayloadTooLarge(format!("request body too large: {}", rejection.body_text()));
+        }
+        ApiError::Validation(format!("invalid JSON body: {}", rejection.body_text()))
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::Validation(format!("invalid query string: {}", rejection.body_text()))
+    }
+}
+
+/// The success envelope of the performance API.
+pub fn success<T: Serialize>(data: T) -> Json<serde_json::Value> {
+    Json(json!({ "status": "success", "data": data, "timestamp": chrono::Utc::now() }))
+}
+
+pub fn error_body(code: &str, message: &str) -> serde_json::Value {
+    json!({
+        "status": "error",
+        "error": { "code": code, "message": message },
+        "timestamp": chrono::Utc::now(),
+    })
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Internal(error) = &self {
+            // Logged once here with its cause chain; the client sees only a generic message.
+            tracing::error!(error = format!("{error:#}"), "Request failed with an internal error.");
+        }
+        let mut response = (self.status(), Json(error_body(self.code(), &self.to_string()))).into_response();
+        if matches!(self, ApiError::StorageUnavailable) {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        response
+    }
+}
+
+/// `axum::Json` whose rejections (bad syntax, wrong types, wrong content type) use the API envelope.
+#[derive(Debug, axum::extract::FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
+
+/// `axum::extract::Query` whose rejections use the API envelope.
+#[derive(Debug, axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);

@@ -1,0 +1,14 @@
+//! Lookout server library: everything the `lookout` binary runs, exposed so integration tests can start it.
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod live;
+pub mod sampling;
+pub mod startup;
+pub mod state;
+pub mod storage;
+pub mod telemetry;
+pub mod web;
+
+pub use startup::Application;

@@ -1,0 +1,70 @@
+//! The `lookout` binary: `serve` (default) or `token create`.
+use clap::Parser;
+use lookout::{
+    auth::credentials,
+    config::{Cli, Command, Settings, TokenCommand},
+    storage, telemetry, Application,
+};
+use tokio_util::sync::CancellationToken;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    telemetry::init();
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        None => serve(Settings::from(cli.serve)).await,
+        Some(Command::Serve(args)) => serve(Settings::from(args)).await,
+        Some(Command::Token(TokenCommand::Create { name, scopes, database })) => create_token(name, scopes, database).await,
+    };
+    match outcome {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("lookout: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let application = Application::build(settings).await?;
+    stop_on_signal(application.shutdown_token());
+    application.run_until_stopped().await
+}
+
+fn stop_on_signal(token: CancellationToken) {
+    tokio::spawn(async move {
+        let interrupt = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "Cannot listen for SIGTERM.");
+                    std::future::pending::<()>().await;
+                }
+            }
+        };
+        #[cfg(not(unix))]
+        let terminate = std::future::pending::<()>();
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate => {}
+        }
+        tracing::info!("Shutting down.");
+        token.cancel();
+    });
+}
+
+async fn create_token(name: String, scopes: Vec<String>, database: lookout::config::DatabaseArgs) -> anyhow::Result<()> {
+    let scopes = credentials::parse_scopes(&scopes)?;
+    let db = storage::open(&database, false).await?;
+    let result = credentials::create_token(&db.pool, &name, &scopes, None).await;
+    db.pool.close().await;
+    if let Some(cluster) = db.managed {
+        cluster.stop().await?;
+    }
+    println!("{}", result?);
+    Ok(())
+}

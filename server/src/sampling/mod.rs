@@ -1,0 +1,266 @@
+//! Sampling of the local host: a collector on a timer, a bounded in-memory buffer that rides out
+//! database outages, and a batch writer to PostgreSQL.
+pub mod collector;
+pub mod procfs;
+pub mod rates;
+
+use crate::{
+    live::Hub,
+    storage::{hosts, samples::{self, SampleRow}},
+};
+use anyhow::Context;
+use app::models::{LiveEvent, Stats, SystemInfo};
+use collector::Collector;
+use sqlx::PgPool;
+use std::{
+    collections::VecDeque,
+    sync::{Arc, Mutex, MutexGuard},
+    time::Duration,
+};
+use tokio::sync::{watch, Notify};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+
+/// Rows per INSERT: large enough to amortise round trips, small enough to keep statements quick.
+const WRITE_CHUNK: usize = 500;
+
+/// The machine Lookout runs on, as handlers see it.
+#[derive(Clone)]
+pub struct LocalHost {
+    pub vm_id: Arc<str>,
+    pub name: Arc<str>,
+    pub host_id: i32,
+    latest: watch::Receiver<Option<Stats>>,
+    collector: Arc<Mutex<Collector>>,
+}
+
+fn lock(collector: &Mutex<Collector>) -> MutexGuard<'_, Collector> {
+    // A panic inside a sample leaves the collector usable; its counters are merely one sample old.
+    collector.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl LocalHost {
+    /// The newest sample, if one was taken since start.
+    pub fn latest(&self) -> Option<Stats> {
+        self.latest.borrow().clone()
+    }
+
+    pub async fn system_info(&self) -> anyhow::Result<SystemInfo> {
+        let collector = self.collector.clone();
+        tokio::task::spawn_blocking(move || lock(&collector).system_info()).await.context("system information task failed")
+    }
+}
+
+/// Samples waiting to be written, oldest first, bounded to the configured window.
+struct SampleBuffer {
+    rows: Mutex<VecDeque<SampleRow>>,
+    capacity: usize,
+    /// Samples evicted since the last successful write (logged when the database is back).
+    dropped: Mutex<u64>,
+    ready: Notify,
+}
+
+impl SampleBuffer {
+    fn rows(&self) -> MutexGuard<'_, VecDeque<SampleRow>> {
+        self.rows.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn push(&self, row: SampleRow) {
+        let mut rows = self.rows();
+        if rows.len() >= self.capacity {
+            rows.pop_front();
+            let mut dropped = self.dropped.lock().unwrap_or_else(|p| p.into_inner());
+            if *dropped == 0 {
+                tracing::warn!(capacity = self.capacity, "Sample buffer full; dropping the oldest samples until the database is back.");
+            }
+            *dropped += 1;
+        }
+        rows.push_back(row);
+        drop(rows);
+        self.ready.notify_one();
+    }
+
+    fn front_chunk(&self) -> Vec<SampleRow> {
+        self.rows().iter().take(WRITE_CHUNK).cloned().collect()
+    }
+
+    /// Removes rows written up to `last`; rows evicted meanwhile are simply already gone.
+    fn remove_written(&self, last: chrono::DateTime<chrono::Utc>) {
+        let mut rows = self.rows();
+        while rows.front().is_some_and(|r| r.ts <= last) {
+            rows.pop_front();
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.rows().len()
+    }
+
+    fn take_dropped(&self) -> u64 {
+        std::mem::take(&mut *self.dropped.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+/// Registers the local host, then samples it every `interval` until `shutdown`, publishing each
+/// sample live and writing it to PostgreSQL in batches.
+pub async fn start(
+    pool: PgPool,
+    hub: Hub,
+    interval: Duration,
+    buffer_capacity: usize,
+    shutdown: CancellationToken,
+    tasks: &TaskTracker,
+) -> anyhow::Result<LocalHost> {
+    let collector = tokio::task::spawn_blocking(Collector::new).await.context("collector start-up task failed")??;
+    let facts = collector.host_facts();
+    let (host_id, previous_boot) = hosts::upsert(&pool, &facts).await.context("cannot register the local host")?;
+    if previous_boot.is_some() && facts.boot_time.is_some() && previous_boot != facts.boot_time {
+        tracing::info!(host = %facts.vm_id, boot_time = ?facts.boot_time, "The local host rebooted since the last run.");
+        hub.publish(&LiveEvent::SystemChange { host: facts.vm_id.clone(), change: "boot".into(), timestamp: collector::now_millis() });
+    }
+    let today = chrono::Utc::now().date_naive();
+    let days: Vec<_> = (0..3).filter_map(|d| today.checked_add_days(chrono::Days::new(d))).collect();
+    samples::ensure_partitions(&pool, &days).await.context("cannot create sample partitions")?;
+
+    let (latest_tx, latest_rx) = watch::channel(None);
+    let local = LocalHost {
+        vm_id: facts.vm_id.clone().into(),
+        name: facts.name.clone().into(),
+        host_id,
+        latest: latest_rx,
+        collector: Arc::new(Mutex::new(collector)),
+    };
+    let buffer = Arc::new(SampleBuffer {
+        rows: Mutex::new(VecDeque::with_capacity(buffer_capacity.min(4096))),
+        capacity: buffer_capacity,
+        dropped: Mutex::new(0),
+        ready: Notify::new(),
+    });
+
+    tasks.spawn(sample_loop(local.clone(), hub, interval, latest_tx, buffer.clone(), shutdown.clone()));
+    tasks.spawn(write_loop(pool, host_id, buffer, shutdown));
+    tracing::info!(host = %facts.vm_id, interval_secs = interval.as_secs(), buffer_capacity, "Sampling the local host.");
+    Ok(local)
+}
+
+async fn sample_loop(
+    local: LocalHost,
+    hub: Hub,
+    interval: Duration,
+    latest: watch::Sender<Option<Stats>>,
+    buffer: Arc<SampleBuffer>,
+    shutdown: CancellationToken,
+) {
+    // The collector took a priming reading at start; the first tick one interval later gives full-interval rates.
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = shutdown.cancelled() => break,
+        }
+        let collector = local.collector.clone();
+        let stats = match tokio::task::spawn_blocking(move || lock(&collector).sample()).await {
+            Ok(stats) => stats,
+            Err(error) => {
+                tracing::error!(%error, "Sampling the local host failed; skipping this sample.");
+                continue;
+            }
+        };
+        buffer.push(SampleRow::from_stats(local.host_id, &stats));
+        hub.publish(&LiveEvent::MetricUpdate { host: local.vm_id.to_string(), metric: stats.clone() });
+        latest.send_replace(Some(stats));
+    }
+}
+
+async fn write_loop(pool: PgPool, host_id: i32, buffer: Arc<SampleBuffer>, shutdown: CancellationToken) {
+    let mut outage_since: Option<std::time::Instant> = None;
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        let stopping = tokio::select! {
+            _ = buffer.ready.notified() => false,
+            _ = shutdown.cancelled() => true,
+        };
+        loop {
+            let chunk = buffer.front_chunk();
+            let Some(last) = chunk.last().map(|r| r.ts) else { break };
+            match samples::insert_batch(&pool, &chunk).await {
+                Ok(_) => {
+                    buffer.remove_written(last);
+                    backoff = Duration::from_secs(1);
+                    if let Err(error) = hosts::touch(&pool, host_id, last).await {
+                        tracing::debug!(%error, "Could not update the host's last-seen time.");
+                    }
+                    if let Some(since) = outage_since.take() {
+                        tracing::info!(
+                            outage_secs = since.elapsed().as_secs(),
+                            pending = buffer.len(),
+                            dropped = buffer.take_dropped(),
+                            "Database reachable again; writing the buffered samples."
+                        );
+                    }
+                }
+                Err(error) => {
+                    if outage_since.is_none() {
+                        outage_since = Some(std::time::Instant::now());
+                        tracing::warn!(%error, buffered = buffer.len(), "Cannot write samples; keeping them in memory until the database is back.");
+                    }
+                    if stopping {
+                        tracing::warn!(lost = buffer.len(), dropped = buffer.take_dropped(), "Shutting down with samples the database did not take.");
+                        return;
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = shutdown.cancelled() => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                }
+            }
+        }
+        if stopping {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+
+    fn row(secs: i64) -> SampleRow {
+        let mut row = SampleRow::from_stats(1, &Stats::default());
+        row.ts = Utc.timestamp_opt(1_700_000_000 + secs, 0).single().expect("valid instant");
+        row
+    }
+
+    fn buffer(capacity: usize) -> SampleBuffer {
+        SampleBuffer { rows: Mutex::new(VecDeque::new()), capacity, dropped: Mutex::new(0), ready: Notify::new() }
+    }
+
+    #[test]
+    fn a_full_buffer_evicts_the_oldest_and_counts_it() {
+        let buffer = buffer(3);
+        for s in 0..5 {
+            buffer.push(row(s));
+        }
+        assert_eq!(buffer.len(), 3);
+        assert_eq!(buffer.front_chunk()[0].ts, row(2).ts);
+        assert_eq!(buffer.take_dropped(), 2);
+        assert_eq!(buffer.take_dropped(), 0);
+    }
+
+    #[test]
+    fn written_rows_are_removed_even_if_the_front_was_evicted_meanwhile() {
+        let buffer = buffer(3);
+        for s in 0..3 {
+            buffer.push(row(s));
+        }
+        let chunk = buffer.front_chunk();
+        // Two more samples arrive while the chunk is being written: rows 0 and 1 are evicted.
+        buffer.push(row(3));
+        buffer.push(row(4));
+        buffer.remove_written(chunk[2].ts);
+        let left: Vec<_> = buffer.front_chunk().iter().map(|r| r.ts).collect();
+        assert_eq!(left, vec![row(3).ts, row(4).ts]);
+    }
+}

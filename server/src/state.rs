@@ -1,0 +1,18 @@
+//! The state every handler shares.
+use crate::{config::Settings, live::Hub, sampling::LocalHost};
+use axum::extract::FromRef;
+use leptos::prelude::LeptosOptions;
+use sqlx::PgPool;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub settings: Arc<Settings>,
+    pub hub: Hub,
+    pub local: LocalHost,
+    pub leptos_options: LeptosOptions,
+    /// Cancelled on SIGINT/SIGTERM: long-lived connections end themselves.
+    pub shutdown: CancellationToken,
+}

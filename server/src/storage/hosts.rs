@@ -1,0 +1,63 @@
+//! The host inventory: registration of the local host and look-ups by `vmId`.
+use chrono::{DateTime, Utc};
+use sqlx::{FromRow, PgPool};
+
+/// Facts recorded about a host when it registers.
+#[derive(Clone, Debug, Default)]
+pub struct HostFacts {
+    pub vm_id: String,
+    pub name: String,
+    pub hostname: String,
+    pub platform: String,
+    pub platform_version: String,
+    pub architecture: String,
+    pub cpu_model: String,
+    pub cpu_cores: i32,
+    pub memory_total: i64,
+    pub boot_time: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone, Debug, FromRow)]
+pub struct HostRow {
+    pub id: i32,
+    pub vm_id: String,
+    pub name: String,
+    pub boot_time: Option<DateTime<Utc>>,
+}
+
+/// Inserts or refreshes a host; returns its row id and the boot time stored before (to detect reboots).
+pub async fn upsert(pool: &PgPool, facts: &HostFacts) -> Result<(i32, Option<DateTime<Utc>>), sqlx::Error> {
+    let previous_boot: Option<Option<DateTime<Utc>>> =
+        sqlx::query_scalar("SELECT boot_time FROM hosts WHERE vm_id = $1").bind(&facts.vm_id).fetch_optional(pool).await?;
+    let id = sqlx::query_scalar(
+        "INSERT INTO hosts (vm_id, name, hostname, platform, platform_version, architecture, cpu_model, cpu_cores, memory_total, boot_time)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         ON CONFLICT (vm_id) DO UPDATE SET
+            hostname = EXCLUDED.hostname, platform = EXCLUDED.platform, platform_version = EXCLUDED.platform_version,
+            architecture = EXCLUDED.architecture, cpu_model = EXCLUDED.cpu_model, cpu_cores = EXCLUDED.cpu_cores,
+            memory_total = EXCLUDED.memory_total, boot_time = EXCLUDED.boot_time, last_seen = now()
+         RETURNING id",
+    )
+    .bind(&facts.vm_id)
+    .bind(&facts.name)
+    .bind(&facts.hostname)
+    .bind(&facts.platform)
+    .bind(&facts.platform_version)
+    .bind(&facts.architecture)
+    .bind(&facts.cpu_model)
+    .bind(facts.cpu_cores)
+    .bind(facts.memory_total)
+    .bind(facts.boot_time)
+    .fetch_one(pool)
+    .await?;
+    Ok((id, previous_boot.flatten()))
+}
+
+pub async fn find(pool: &PgPool, vm_id: &str) -> Result<Option<HostRow>, sqlx::Error> {
+    sqlx::query_as("SELECT id, vm_id, name, boot_time FROM hosts WHERE vm_id = $1").bind(vm_id).fetch_optional(pool).await
+}
+
+pub async fn touch(pool: &PgPool, host_id: i32, seen: DateTime<Utc>) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE hosts SET last_seen = greatest(last_seen, $2) WHERE id = $1").bind(host_id).bind(seen).execute(pool).await?;
+    Ok(())
+}

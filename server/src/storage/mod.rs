@@ -1,0 +1,63 @@
+//! PostgreSQL storage: connecting (external or managed cluster), migrations, hosts and raw samples.
+pub mod hosts;
+pub mod managed;
+pub mod samples;
+
+use crate::config::DatabaseArgs;
+use anyhow::Context;
+use managed::ManagedPostgres;
+use sqlx::{postgres::PgPoolOptions, PgPool};
+use std::time::Duration;
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// The pool and, when Lookout runs its own PostgreSQL, the cluster to stop at exit.
+pub struct Database {
+    pub pool: PgPool,
+    pub managed: Option<ManagedPostgres>,
+}
+
+/// Connects (starting the managed cluster when no URL is given) and applies migrations.
+pub async fn open(args: &DatabaseArgs, adopt_managed: bool) -> anyhow::Result<Database> {
+    let options = pool_options();
+    let (pool, managed) = match &args.database_url {
+        Some(url) => {
+            let pool = connect_with_retry(|| options.clone().connect(url)).await.context("cannot connect to DATABASE_URL")?;
+            (pool, None)
+        }
+        None => {
+            let cluster = ManagedPostgres::start(&args.data_dir, adopt_managed).await?;
+            let connect = cluster.connect_options();
+            let pool = connect_with_retry(|| options.clone().connect_with(connect.clone())).await?;
+            (pool, Some(cluster))
+        }
+    };
+    MIGRATOR.run(&pool).await.context("database migrations failed")?;
+    Ok(Database { pool, managed })
+}
+
+fn pool_options() -> PgPoolOptions {
+    // A short acquire timeout turns a lost database into a quick 503 instead of hung requests.
+    PgPoolOptions::new().max_connections(10).acquire_timeout(Duration::from_secs(3))
+}
+
+/// Tolerates a database that is still starting (containers, boot order) for up to 30 s.
+async fn connect_with_retry<F, Fut>(connect: F) -> Result<PgPool, sqlx::Error>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<PgPool, sqlx::Error>>,
+{
+    let mut attempt = 0;
+    loop {
+        match connect().await {
+            Ok(pool) => return Ok(pool),
+            // Only "not reachable" is worth waiting for; bad credentials or names fail at once.
+            Err(error @ (sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut)) if attempt < 10 => {
+                attempt += 1;
+                tracing::warn!(%error, attempt, "Database not reachable yet; retrying.");
+                tokio::time::sleep(Duration::from_secs(3)).await;
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}

@@ -1,0 +1,242 @@
+//! Raw samples: the flat row type, batched idempotent inserts, and reads for the API and the live page.
+use anyhow::Context;
+use app::models::{
+    ConnectionStats, CpuStats, DiskStats, FilesystemUsage, MemoryStats, NetworkStats, ProcessStats, Stats,
+};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::{types::Json, FromRow, PgPool};
+
+/// One `samples` row. Field names are the column names: the batch insert maps JSON to
+/// columns by name (`jsonb_populate_recordset`), so this struct is the single source of truth.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, FromRow)]
+pub struct SampleRow {
+    pub host_id: i32,
+    pub ts: DateTime<Utc>,
+    pub cpu_percent: f32,
+    pub cpu_cores: i16,
+    pub cpu_frequency_mhz: i32,
+    pub cpu_usage_mhz: f32,
+    pub cpu_ready_percent: f32,
+    pub load1: f32,
+    pub load5: f32,
+    pub load15: f32,
+    pub mem_total: i64,
+    pub mem_used: i64,
+    pub mem_free: i64,
+    pub mem_available: i64,
+    pub mem_cached: i64,
+    pub mem_percent: f32,
+    pub swap_total: i64,
+    pub swap_used: i64,
+    pub disk_total: i64,
+    pub disk_used: i64,
+    pub disk_free: i64,
+    pub disk_percent: f32,
+    pub disk_read_bytes: i64,
+    pub disk_write_bytes: i64,
+    pub disk_read_bps: f32,
+    pub disk_write_bps: f32,
+    pub disk_read_iops: f32,
+    pub disk_write_iops: f32,
+    pub disk_read_latency_ms: f32,
+    pub disk_write_latency_ms: f32,
+    pub net_bytes_recv: i64,
+    pub net_bytes_sent: i64,
+    pub net_packets_recv: i64,
+    pub net_packets_sent: i64,
+    pub net_in_bps: f32,
+    pub net_out_bps: f32,
+    pub proc_total: i32,
+    pub proc_running: i32,
+    pub proc_sleeping: i32,
+    pub proc_zombie: i32,
+    pub conn_active: i32,
+    pub conn_listening: i32,
+    pub conn_established: i32,
+    pub filesystems: Json<Vec<FilesystemUsage>>,
+}
+
+/// Counters beyond i64 would need 292 years of traffic; clamp rather than fail a sample.
+fn i64_of(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+/// NaN or ∞ would serialize as JSON null and fail the whole batch on a NOT NULL column.
+fn finite(v: f64) -> f32 {
+    if v.is_finite() { v as f32 } else { 0.0 }
+}
+fn u64_of(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+fn u32_of(v: i32) -> u32 {
+    u32::try_from(v).unwrap_or(0)
+}
+fn i32_of(v: u32) -> i32 {
+    i32::try_from(v).unwrap_or(i32::MAX)
+}
+
+impl SampleRow {
+    pub fn from_stats(host_id: i32, s: &Stats) -> Self {
+        SampleRow {
+            host_id,
+            ts: s.timestamp,
+            cpu_percent: finite(s.cpu.percent),
+            cpu_cores: i16::try_from(s.cpu.cores).unwrap_or(i16::MAX),
+            cpu_frequency_mhz: i32::try_from(s.cpu.frequency).unwrap_or(i32::MAX),
+            cpu_usage_mhz: finite(s.cpu.usage_mhz),
+            cpu_ready_percent: finite(s.cpu.ready_percent),
+            load1: s.cpu.load1 as f32,
+            load5: s.cpu.load5 as f32,
+            load15: s.cpu.load15 as f32,
+            mem_total: i64_of(s.memory.total),
+            mem_used: i64_of(s.memory.used),
+            mem_free: i64_of(s.memory.free),
+            mem_available: i64_of(s.memory.available),
+            mem_cached: i64_of(s.memory.cached),
+            mem_percent: finite(s.memory.percent),
+            swap_total: i64_of(s.memory.swap_total),
+            swap_used: i64_of(s.memory.swap_used),
+            disk_total: i64_of(s.disk.total),
+            disk_used: i64_of(s.disk.used),
+            disk_free: i64_of(s.disk.free),
+            disk_percent: finite(s.disk.percent),
+            disk_read_bytes: i64_of(s.disk.read_bytes),
+            disk_write_bytes: i64_of(s.disk.write_bytes),
+            disk_read_bps: finite(s.disk.read_bps),
+            disk_write_bps: finite(s.disk.write_bps),
+            disk_read_iops: finite(s.disk.read_iops),
+            disk_write_iops: finite(s.disk.write_iops),
+            disk_read_latency_ms: finite(s.disk.read_latency_ms),
+            disk_write_latency_ms: finite(s.disk.write_latency_ms),
+            net_bytes_recv: i64_of(s.network.bytes_recv),
+            net_bytes_sent: i64_of(s.network.bytes_sent),
+            net_packets_recv: i64_of(s.network.packets_recv),
+            net_packets_sent: i64_of(s.network.packets_sent),
+            net_in_bps: finite(s.network.in_bps),
+            net_out_bps: finite(s.network.out_bps),
+            proc_total: i32_of(s.processes.total),
+            proc_running: i32_of(s.processes.running),
+            proc_sleeping: i32_of(s.processes.sleeping),
+            proc_zombie: i32_of(s.processes.zombie),
+            conn_active: i32_of(s.connections.active),
+            conn_listening: i32_of(s.connections.listening),
+            conn_established: i32_of(s.connections.established),
+            filesystems: Json(s.disk.filesystems.clone()),
+        }
+    }
+
+    pub fn to_stats(&self) -> Stats {
+        Stats {
+            cpu: CpuStats {
+                percent: f64::from(self.cpu_percent),
+                cores: u32::try_from(self.cpu_cores).unwrap_or(0),
+                frequency: u64::try_from(self.cpu_frequency_mhz).unwrap_or(0),
+                usage_mhz: f64::from(self.cpu_usage_mhz),
+                ready_percent: f64::from(self.cpu_ready_percent),
+                load1: f64::from(self.load1),
+                load5: f64::from(self.load5),
+                load15: f64::from(self.load15),
+            },
+            memory: MemoryStats {
+                total: u64_of(self.mem_total),
+                available: u64_of(self.mem_available),
+                used: u64_of(self.mem_used),
+                free: u64_of(self.mem_free),
+                percent: f64::from(self.mem_percent),
+                cached: u64_of(self.mem_cached),
+                swap_total: u64_of(self.swap_total),
+                swap_used: u64_of(self.swap_used),
+            },
+            disk: DiskStats {
+                total: u64_of(self.disk_total),
+                free: u64_of(self.disk_free),
+                used: u64_of(self.disk_used),
+                percent: f64::from(self.disk_percent),
+                read_bytes: u64_of(self.disk_read_bytes),
+                write_bytes: u64_of(self.disk_write_bytes),
+                read_bps: f64::from(self.disk_read_bps),
+                write_bps: f64::from(self.disk_write_bps),
+                read_iops: f64::from(self.disk_read_iops),
+                write_iops: f64::from(self.disk_write_iops),
+                read_latency_ms: f64::from(self.disk_read_latency_ms),
+                write_latency_ms: f64::from(self.disk_write_latency_ms),
+                filesystems: self.filesystems.0.clone(),
+            },
+            network: NetworkStats {
+                bytes_sent: u64_of(self.net_bytes_sent),
+                bytes_recv: u64_of(self.net_bytes_recv),
+                packets_sent: u64_of(self.net_packets_sent),
+                packets_recv: u64_of(self.net_packets_recv),
+                in_bps: f64::from(self.net_in_bps),
+                out_bps: f64::from(self.net_out_bps),
+            },
+            processes: ProcessStats {
+                total: u32_of(self.proc_total),
+                running: u32_of(self.proc_running),
+                sleeping: u32_of(self.proc_sleeping),
+                zombie: u32_of(self.proc_zombie),
+            },
+            connections: ConnectionStats {
+                active: u32_of(self.conn_active),
+                listening: u32_of(self.conn_listening),
+                established: u32_of(self.conn_established),
+            },
+            timestamp: self.ts,
+        }
+    }
+}
+
+/// Creates the day partitions the given instants fall in.
+pub async fn ensure_partitions(pool: &PgPool, days: &[NaiveDate]) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT lookout_ensure_sample_partition(d) FROM unnest($1::date[]) AS d")
+        .bind(days)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Inserts rows in one statement; rows already stored for (host, ts) are left as they are.
+/// Returns how many rows were new.
+pub async fn insert_batch(pool: &PgPool, rows: &[SampleRow]) -> Result<u64, sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let mut days: Vec<NaiveDate> = rows.iter().map(|r| r.ts.date_naive()).collect();
+    days.sort_unstable();
+    days.dedup();
+    ensure_partitions(pool, &days).await?;
+    let result = sqlx::query(
+        "INSERT INTO samples SELECT * FROM jsonb_populate_recordset(NULL::samples, $1) ON CONFLICT (host_id, ts) DO NOTHING",
+    )
+    .bind(Json(rows))
+    .execute(pool)
+    .await?;
+    Ok(result.rows_affected())
+}
+
+pub async fn latest(pool: &PgPool, host_id: i32) -> Result<Option<SampleRow>, sqlx::Error> {
+    sqlx::query_as("SELECT * FROM samples WHERE host_id = $1 ORDER BY ts DESC LIMIT 1")
+        .bind(host_id)
+        .fetch_optional(pool)
+        .await
+}
+
+/// Samples of one host since `since`, oldest first.
+pub async fn since(pool: &PgPool, host_id: i32, since: DateTime<Utc>) -> Result<Vec<SampleRow>, sqlx::Error> {
+    sqlx::query_as("SELECT * FROM samples WHERE host_id = $1 AND ts >= $2 ORDER BY ts")
+        .bind(host_id)
+        .bind(since)
+        .fetch_all(pool)
+        .await
+}
+
+/// Total on-disk bytes of the samples table (all partitions, indexes and TOAST).
+pub async fn table_bytes(pool: &PgPool) -> anyhow::Result<i64> {
+    let bytes: Option<i64> = sqlx::query_scalar(
+        "SELECT sum(pg_total_relation_size(inhrelid))::int8 FROM pg_inherits WHERE inhparent = 'samples'::regclass",
+    )
+    .fetch_one(pool)
+    .await
+    .context("cannot measure the samples table")?;
+    Ok(bytes.unwrap_or(0))
+}

@@ -1,0 +1,79 @@
+//! The browser UI: server-rendered Leptos pages, their server functions, the sign-in guard and static files.
+use crate::{
+    auth::{credentials, session_cookie},
+    state::AppState,
+    storage::samples,
+};
+use app::{
+    components::snapshot::ssr::{DashboardSource, SnapshotFuture},
+    models::{DashboardSnapshot, LIVE_WINDOW_SECS},
+    shell, App,
+};
+use axum::{
+    extract::{Request, State},
+    http::{HeaderMap, Method},
+    middleware::{self, Next},
+    response::{IntoResponse, Redirect, Response},
+    Router,
+};
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::sync::Arc;
+
+pub fn router(state: &AppState) -> Router<AppState> {
+    let source = dashboard_source(state.clone());
+    let routes = generate_route_list(App);
+    let options = state.leptos_options.clone();
+    Router::new()
+        .leptos_routes_with_context(state, routes, move || provide_context(source.clone()), move || shell(options.clone()))
+        .route_layer(middleware::from_fn_with_state(state.clone(), sign_in_guard))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+}
+
+/// Pages other than `/login` need a session; `/login` with one goes straight to the live page.
+async fn sign_in_guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    // Server functions authenticate themselves and answer in their own format.
+    if request.method() != Method::GET || path.starts_with("/sfn/") {
+        return next.run(request).await;
+    }
+    let signed_in = match session_cookie(request.headers()) {
+        Some(secret) => matches!(credentials::principal_for_session(&state.pool, &secret).await, Ok(Some(_))),
+        None => false,
+    };
+    match (path == "/login", signed_in) {
+        (true, true) => Redirect::to("/").into_response(),
+        (false, false) => Redirect::to("/login").into_response(),
+        _ => next.run(request).await,
+    }
+}
+
+/// What the live page loads first: who is signed in and the last 15 minutes of this host.
+fn dashboard_source(state: AppState) -> DashboardSource {
+    DashboardSource(Arc::new(move |headers: HeaderMap| -> SnapshotFuture {
+        let state = state.clone();
+        Box::pin(async move {
+            let secret = session_cookie(&headers).ok_or("not signed in")?;
+            let principal = credentials::principal_for_session(&state.pool, &secret)
+                .await
+                .map_err(|e| format!("the database is unreachable: {e}"))?
+                .ok_or("your session has expired; sign in again")?;
+            let since = chrono::Utc::now() - chrono::Duration::seconds(LIVE_WINDOW_SECS);
+            let recent = match samples::since(&state.pool, state.local.host_id, since).await {
+                Ok(rows) => rows.iter().map(|r| r.to_stats()).collect(),
+                // The page still works from the live stream when history cannot be read.
+                Err(error) => {
+                    tracing::warn!(%error, "Cannot load recent samples for the live page.");
+                    state.local.latest().into_iter().collect()
+                }
+            };
+            Ok(DashboardSnapshot {
+                host: state.local.vm_id.to_string(),
+                host_name: state.local.name.to_string(),
+                username: principal.name,
+                sample_interval_secs: state.settings.sample_interval.as_secs(),
+                recent,
+            })
+        })
+    }))
+}

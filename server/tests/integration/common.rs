@@ -1,0 +1,150 @@
+//! Test harness: each test gets the server on a random port and its own fresh database.
+#![allow(dead_code)] // each test binary uses a different part of the harness
+
+use lookout::{
+    config::{DatabaseArgs, Settings},
+    Application,
+};
+use rand::{distributions::Alphanumeric, Rng};
+use sqlx::{postgres::PgPoolOptions, PgPool};
+use std::{path::PathBuf, time::Duration};
+use tokio_util::sync::CancellationToken;
+
+pub const ADMIN_PASSWORD: &str = "test-admin-password";
+
+pub struct TestApp {
+    pub address: String,
+    pub port: u16,
+    /// An admin-scoped API token (the bootstrap token).
+    pub token: String,
+    pub client: reqwest::Client,
+    pub shutdown: CancellationToken,
+    pub database_url: Option<String>,
+    pub pool: PgPool,
+    pub server: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+fn random(len: usize) -> String {
+    rand::thread_rng().sample_iter(&Alphanumeric).take(len).map(char::from).collect::<String>().to_lowercase()
+}
+
+fn base_url() -> String {
+    std::env::var("DATABASE_URL").expect("integration tests need DATABASE_URL (scripts/test.sh starts a PostgreSQL and sets it)")
+}
+
+/// `url` with its database name replaced.
+fn with_database(url: &str, name: &str) -> String {
+    let (head, query) = url.split_once('?').map(|(h, q)| (h, Some(q))).unwrap_or((url, None));
+    let (server, _) = head.rsplit_once('/').expect("DATABASE_URL has a database path");
+    match query {
+        Some(q) => format!("{server}/{name}?{q}"),
+        None => format!("{server}/{name}"),
+    }
+}
+
+/// Creates an empty database on the test server and returns its URL.
+pub async fn fresh_database() -> String {
+    let base = base_url();
+    let name = format!("lookout_test_{}", random(12));
+    let admin = PgPoolOptions::new().max_connections(1).connect(&base).await.expect("connect to DATABASE_URL");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.expect("create test database");
+    admin.close().await;
+    with_database(&base, &name)
+}
+
+pub fn settings(database: DatabaseArgs) -> Settings {
+    Settings {
+        listen: "127.0.0.1:0".parse().expect("valid address"),
+        database,
+        sample_interval: Duration::from_secs(1),
+        buffer: Duration::from_secs(3600),
+        admin_password: Some(ADMIN_PASSWORD.into()),
+        bootstrap_token: Some(format!("lk_test_{}", random(32))),
+        site_root: "target/site".into(),
+        body_limit: 1024 * 1024,
+        request_timeout: Duration::from_secs(30),
+        trusted_origins: vec![],
+        secure_cookie: false,
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    let url = fresh_database().await;
+    spawn_with(settings(DatabaseArgs { database_url: Some(url), data_dir: PathBuf::from("unused") })).await
+}
+
+pub async fn spawn_with(settings: Settings) -> TestApp {
+    let token = settings.bootstrap_token.clone().expect("tests set a bootstrap token");
+    let database_url = settings.database.database_url.clone();
+    let application = Application::build(settings).await.expect("application builds");
+    let port = application.port();
+    let shutdown = application.shutdown_token();
+    let pool = application.state().pool.clone();
+    let server = tokio::spawn(application.run_until_stopped());
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        port,
+        token,
+        client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client"),
+        shutdown,
+        database_url,
+        pool,
+        server,
+    }
+}
+
+impl TestApp {
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(format!("{}{path}", self.address)).bearer_auth(&self.token).send().await.expect("request sent")
+    }
+
+    pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
+        let response = self.get(path).await;
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("JSON body"))
+    }
+
+    /// Waits until the sampler has produced at least one sample (it samples every second in tests).
+    pub async fn wait_for_first_sample(&self) {
+        for _ in 0..50 {
+            if self.get("/api/v1/performance/stats").await.status() == 200 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!("no sample within 10 s");
+    }
+
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.server.await.expect("server task").expect("server stopped cleanly");
+    }
+}
+
+/// Asserts that `actual` has every field of `expected` (recursively) with the same JSON type.
+/// Extra fields in `actual` are allowed: additions never break a client written against the seed.
+pub fn assert_same_shape(expected: &serde_json::Value, actual: &serde_json::Value, path: &str) {
+    use serde_json::Value::*;
+    match (expected, actual) {
+        (Object(e), Object(a)) => {
+            for (key, value) in e {
+                let field = a.get(key).unwrap_or_else(|| panic!("missing field `{path}.{key}` in {actual}"));
+                assert_same_shape(value, field, &format!("{path}.{key}"));
+            }
+        }
+        (Array(e), Array(a)) => {
+            if let (Some(first), false) = (e.first(), a.is_empty()) {
+                for item in a {
+                    assert_same_shape(first, item, &format!("{path}[]"));
+                }
+            }
+        }
+        (Number(_), Number(_)) | (String(_), String(_)) | (Bool(_), Bool(_)) | (Null, Null) => {}
+        _ => panic!("`{path}` has type {actual} but the seed has {expected}"),
+    }
+}
+
+pub fn seed(name: &str) -> serde_json::Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(format!("seed_{name}.json"));
+    serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("fixture is JSON")
+}

@@ -1,0 +1,118 @@
+use crate::common::{assert_same_shape, seed, spawn_app};
+use serde_json::Value;
+
+#[tokio::test]
+async fn stats_matches_the_seed_shape_and_reports_this_machine() {
+    let app = spawn_app().await;
+    app.wait_for_first_sample().await;
+    let (status, body) = app.get_json("/api/v1/performance/stats").await;
+    assert_eq!(status, 200);
+    assert_same_shape(&seed("stats"), &body, "");
+    let data = &body["data"];
+    assert!(data["cpu"]["cores"].as_u64().expect("cores") >= 1);
+    let percent = data["cpu"]["percent"].as_f64().expect("cpu percent");
+    assert!((0.0..=100.0).contains(&percent), "{percent}");
+    assert!(data["memory"]["total"].as_u64().expect("memory total") > 0);
+    assert!(data["processes"]["total"].as_u64().expect("process count") >= 1);
+    assert!(data["network"]["in_bps"].as_f64().expect("in_bps") >= 0.0);
+    assert!(data["timestamp"].as_str().is_some());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn system_matches_the_seed_shape_with_server_version() {
+    let app = spawn_app().await;
+    let (status, body) = app.get_json("/api/v1/performance/system").await;
+    assert_eq!(status, 200);
+    let mut expected = seed("system");
+    // The spec renames the seed's `python_version`: this server is not Python.
+    let data = expected["data"].as_object_mut().expect("object");
+    let version = data.remove("python_version").expect("seed has python_version");
+    data.insert("server_version".into(), version);
+    assert_same_shape(&expected, &body, "");
+    assert_eq!(body["data"]["server_version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(body["data"]["load_average"].as_array().map(Vec::len), Some(3));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn history_matches_the_seed_shape_and_buckets_samples() {
+    let app = spawn_app().await;
+    app.wait_for_first_sample().await;
+    // Wait until at least two samples are stored.
+    for _ in 0..50 {
+        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM samples").fetch_one(&app.pool).await.expect("count");
+        if count >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let (status, body) = app.get_json("/api/v1/performance/history?minutes=5&interval=60").await;
+    assert_eq!(status, 200, "{body}");
+    assert_same_shape(&seed("history"), &body, "");
+    let points = body["data"]["metrics"].as_array().expect("points");
+    assert!(!points.is_empty());
+    // Byte counters are whole numbers, as in the seed.
+    assert!(points[0]["network_bytes_recv"].is_u64(), "{}", points[0]);
+
+    // The summary is computed from the raw samples: check it against the database.
+    let (avg, max, min): (f64, f64, f64) = sqlx::query_as(
+        "SELECT avg(cpu_percent)::float8, max(cpu_percent)::float8, min(cpu_percent)::float8 FROM samples WHERE ts >= now() - interval '5 minutes'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("summary");
+    let summary = &body["data"]["summary"];
+    assert!((summary["max_cpu"].as_f64().expect("max") - max).abs() < 0.01);
+    assert!((summary["min_cpu"].as_f64().expect("min") - min).abs() < 0.01);
+    // A sample may land between the two reads; avg is compared loosely.
+    assert!((summary["avg_cpu"].as_f64().expect("avg") - avg).abs() < 5.0);
+
+    let (_, chosen) = app.get_json("/api/v1/performance/history?minutes=5&interval=10&metrics=cpu_percent,load1").await;
+    let first = chosen["data"]["metrics"][0].as_object().expect("point");
+    let mut keys: Vec<_> = first.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["cpu_percent", "load1", "timestamp"]);
+    assert_eq!(chosen["data"]["summary"].as_object().map(|s| s.len()), Some(3));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn bad_history_parameters_get_validation_errors_in_the_envelope() {
+    let app = spawn_app().await;
+    for query in [
+        "minutes=0",
+        "minutes=-5",
+        "minutes=20000",
+        "minutes=abc",
+        "interval=0",
+        "minutes=10080&interval=1",
+        "metrics=cpu_percent,bogus",
+        "interval=1e999",
+    ] {
+        let (status, body) = app.get_json(&format!("/api/v1/performance/history?{query}")).await;
+        assert_eq!(status, 400, "{query}: {body}");
+        assert_eq!(body["status"], "error");
+        assert_eq!(body["error"]["code"], "VALIDATION_ERROR", "{query}");
+        assert!(!body["error"]["message"].as_str().unwrap_or_default().is_empty());
+    }
+    let (status, body) = app.get_json("/api/v1/performance/stats?host=no-such-host").await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["code"], "HOST_NOT_FOUND");
+    let (status, body): (u16, Value) = app.get_json("/api/v1/performance/nothing-here").await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["code"], "NOT_FOUND");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn health_checks_need_no_credentials() {
+    let app = spawn_app().await;
+    for path in ["/healthz", "/readyz"] {
+        let response = app.client.get(format!("{}{path}", app.address)).send().await.expect("sent");
+        assert_eq!(response.status(), 200, "{path}");
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(body["status"], "success");
+    }
+    app.stop().await;
+}
