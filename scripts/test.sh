@@ -11,31 +11,22 @@ scripts/setup.sh
 work=$(mktemp -d /tmp/lookout-test.XXXXXX)
 chmod 755 "$work"   # the postgres account must reach the clusters inside
 server_pid=""
-pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)
-as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
 cleanup() {
   set +e
   if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
     kill -TERM "$server_pid"; wait "$server_pid"
   fi
-  if [ -f "$work/pg/postmaster.pid" ]; then as_pg "$pg_bin/pg_ctl" -D "$work/pg" -m immediate -w stop >/dev/null; fi
+  stop_scratch_pg
   if [ -f "$work/data/postgres/postmaster.pid" ]; then as_pg "$pg_bin/pg_ctl" -D "$work/data/postgres" -m immediate -w stop >/dev/null; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-if [ -z "${DATABASE_URL:-}" ]; then
-  log "starting a throwaway PostgreSQL in $work/pg"
-  mkdir -p "$work/pg"
-  [ "$(id -u)" = 0 ] && chown postgres: "$work/pg"
-  as_pg "$pg_bin/initdb" -D "$work/pg" -U app --auth=trust -E UTF8 --no-locale >/dev/null
-  # Durability is pointless for a test database; these make it several times faster.
-  as_pg "$pg_bin/pg_ctl" -D "$work/pg" -l "$work/pg/server.log" -w \
-    -o "-c listen_addresses='' -k $work/pg -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
-    start >/dev/null
-  export DATABASE_URL="postgres:///postgres?host=$work/pg&user=app"
-fi
+# Durability is pointless for a test database; these make it several times faster.
+SCRATCH_PG_OPTS="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+[ -z "${DATABASE_URL:-}" ] && log "starting a throwaway PostgreSQL in $work/pg"
+source scripts/scratch-pg.sh
 
 log "unit tests (app, ssr)"
 cargo test --locked -p app --features ssr

@@ -72,6 +72,12 @@ pub struct ServeArgs {
     /// Largest accepted request body, bytes.
     #[arg(long, env = "LOOKOUT_BODY_LIMIT", default_value_t = 1024 * 1024)]
     pub body_limit: usize,
+    /// Largest accepted body of `POST /api/v1/ingest/samples`, bytes.
+    #[arg(long, env = "LOOKOUT_INGEST_BODY_LIMIT", default_value_t = 16 * 1024 * 1024)]
+    pub ingest_body_limit: usize,
+    /// Seconds between two runs of the rollup worker.
+    #[arg(long, env = "LOOKOUT_ROLLUP_INTERVAL", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub rollup_interval: u64,
     /// Seconds after which a REST request is answered 408.
     #[arg(long, env = "LOOKOUT_REQUEST_TIMEOUT", default_value_t = 30)]
     pub request_timeout: u64,
@@ -94,6 +100,8 @@ pub struct Settings {
     pub bootstrap_token: Option<String>,
     pub site_root: String,
     pub body_limit: usize,
+    pub ingest_body_limit: usize,
+    pub rollup_interval: Duration,
     pub request_timeout: Duration,
     pub trusted_origins: Vec<String>,
     pub secure_cookie: bool,
@@ -110,6 +118,8 @@ impl From<ServeArgs> for Settings {
             bootstrap_token: args.bootstrap_token,
             site_root: args.site_root,
             body_limit: args.body_limit,
+            ingest_body_limit: args.ingest_body_limit,
+            rollup_interval: Duration::from_secs(args.rollup_interval),
             request_timeout: Duration::from_secs(args.request_timeout),
             trusted_origins: args.trusted_origins,
             secure_cookie: args.secure_cookie,

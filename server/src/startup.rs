@@ -66,6 +66,7 @@ impl Application {
             &tasks,
         )
         .await?;
+        tasks.spawn(storage::rollups::worker(pool.clone(), settings.rollup_interval, shutdown.clone()));
 
         let listener = TcpListener::bind(settings.listen).await.with_context(|| format!("cannot listen on {}", settings.listen))?;
         let leptos_options = LeptosOptions::builder()
@@ -116,7 +117,7 @@ impl Application {
 pub fn router(state: AppState) -> Router {
     let settings = state.settings.clone();
     // REST requests get a deadline; WebSockets and pages do not (streams are long-lived by design).
-    let api = api::router().layer(middleware::from_fn_with_state(settings.request_timeout, deadline));
+    let api = api::router(settings.ingest_body_limit).layer(middleware::from_fn_with_state(settings.request_timeout, deadline));
     Router::new()
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz))

@@ -1,17 +1,34 @@
 //! The REST API: routes under `/api/v1`, health checks, and the API's own 404.
 mod health;
+pub mod history;
+pub mod history_error;
+mod hosts;
+mod ingest;
 mod performance;
 
 use crate::{error::ApiError, state::AppState};
-use axum::{routing::get, Router};
+use axum::{
+    extract::DefaultBodyLimit,
+    middleware,
+    routing::{get, patch, post},
+    Router,
+};
 
 pub use health::{healthz, readyz};
 
-pub fn router() -> Router<AppState> {
+pub fn router(ingest_body_limit: usize) -> Router<AppState> {
+    // The history API and the routes that share its envelope answer in the caller's language.
+    let history = Router::new()
+        .route("/api/v1/history/query", post(history::query))
+        .route("/api/v1/hosts", get(hosts::list))
+        .route("/api/v1/hosts/{vm_id}", patch(hosts::update))
+        .route("/api/v1/ingest/samples", post(ingest::samples).layer(DefaultBodyLimit::max(ingest_body_limit)))
+        .layer(middleware::from_fn(history_error::with_language));
     Router::new()
         .route("/api/v1/performance/stats", get(performance::stats))
         .route("/api/v1/performance/system", get(performance::system))
         .route("/api/v1/performance/history", get(performance::history))
+        .merge(history)
         .route("/api/{*rest}", axum::routing::any(not_found))
 }
 

@@ -6,6 +6,7 @@ mod routes;
 pub use routes::{login, logout};
 
 use crate::{error::ApiError, state::AppState};
+use axum::response::{IntoResponse, Response};
 use axum::{
     extract::FromRequestParts,
     http::{header, request::Parts, HeaderMap},
@@ -107,8 +108,47 @@ fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
     headers.get(header::UPGRADE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
 }
 
+/// Why a request was not let through; each API turns it into its own envelope.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("authentication required: send `Authorization: Bearer <token>` or sign in")]
+    Unauthorized,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("the database is unreachable; try again shortly")]
+    StorageUnavailable,
+    #[error("credential check failed")]
+    Internal(#[source] sqlx::Error),
+}
+
+impl From<sqlx::Error> for AuthError {
+    fn from(error: sqlx::Error) -> Self {
+        match error {
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => AuthError::StorageUnavailable,
+            other => AuthError::Internal(other),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(error: AuthError) -> Self {
+        match error {
+            AuthError::Unauthorized => ApiError::Unauthorized,
+            AuthError::Forbidden(message) => ApiError::Forbidden(message),
+            AuthError::StorageUnavailable => ApiError::StorageUnavailable,
+            AuthError::Internal(e) => ApiError::Internal(e.into()),
+        }
+    }
+}
+
+impl IntoResponse for AuthError {
+    fn into_response(self) -> Response {
+        ApiError::from(self).into_response()
+    }
+}
+
 impl FromRequestParts<AppState> for Principal {
-    type Rejection = ApiError;
+    type Rejection = AuthError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         if let Some(principal) = parts.extensions.get::<Principal>() {
@@ -121,21 +161,21 @@ impl FromRequestParts<AppState> for Principal {
                 .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
                 .map(str::trim)
                 .filter(|t| !t.is_empty())
-                .ok_or(ApiError::Unauthorized)?;
-            credentials::principal_for_token(&state.pool, token).await?.ok_or(ApiError::Unauthorized)?
+                .ok_or(AuthError::Unauthorized)?;
+            credentials::principal_for_token(&state.pool, token).await?.ok_or(AuthError::Unauthorized)?
         } else if let Some(secret) = session_cookie(&parts.headers) {
-            let principal = credentials::principal_for_session(&state.pool, &secret).await?.ok_or(ApiError::Unauthorized)?;
+            let principal = credentials::principal_for_session(&state.pool, &secret).await?.ok_or(AuthError::Unauthorized)?;
             // Cookies ride along on cross-site requests; tokens do not. So only cookie-authenticated
             // state changes and WebSocket handshakes need the origin check (CSRF / CSWSH).
             let needs_origin = !parts.method.is_safe() || is_websocket_upgrade(&parts.headers);
             if needs_origin && !same_origin(&parts.headers, &state.settings.trusted_origins) {
-                return Err(ApiError::Forbidden(
+                return Err(AuthError::Forbidden(
                     "cross-site request refused: the Origin header does not match this site".into(),
                 ));
             }
             principal
         } else {
-            return Err(ApiError::Unauthorized);
+            return Err(AuthError::Unauthorized);
         };
         parts.extensions.insert(principal.clone());
         Ok(principal)
@@ -163,16 +203,20 @@ impl ScopeMarker for AdminOnly {
     const SCOPE: Scope = Scope::Admin;
 }
 
-/// An authenticated caller holding scope `S`: 401 without credentials, 403 without the scope.
-pub struct RequireScope<S: ScopeMarker>(pub Principal, pub PhantomData<S>);
+/// An authenticated caller holding scope `S`: 401 without credentials, 403 without the scope,
+/// answered in the envelope of `E` (the performance API's by default).
+pub struct RequireScope<S: ScopeMarker, E = ApiError>(pub Principal, pub PhantomData<fn() -> (S, E)>);
 
-impl<S: ScopeMarker> FromRequestParts<AppState> for RequireScope<S> {
-    type Rejection = ApiError;
+impl<S: ScopeMarker, E> FromRequestParts<AppState> for RequireScope<S, E>
+where
+    E: From<AuthError> + IntoResponse,
+{
+    type Rejection = E;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let principal = Principal::from_request_parts(parts, state).await?;
+        let principal = Principal::from_request_parts(parts, state).await.map_err(E::from)?;
         if !principal.has(S::SCOPE) {
-            return Err(ApiError::Forbidden(format!("this request needs the `{}` scope", S::SCOPE)));
+            return Err(E::from(AuthError::Forbidden(format!("this request needs the `{}` scope", S::SCOPE))));
         }
         Ok(RequireScope(principal, PhantomData))
     }

@@ -2,6 +2,8 @@
 pub mod hosts;
 pub mod managed;
 pub mod samples;
+pub mod catalog;
+pub mod rollups;
 
 use crate::config::DatabaseArgs;
 use anyhow::Context;

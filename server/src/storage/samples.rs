@@ -195,23 +195,75 @@ pub async fn ensure_partitions(pool: &PgPool, days: &[NaiveDate]) -> Result<(), 
     Ok(())
 }
 
-/// Inserts rows in one statement; rows already stored for (host, ts) are left as they are.
-/// Returns how many rows were new.
-pub async fn insert_batch(pool: &PgPool, rows: &[SampleRow]) -> Result<u64, sqlx::Error> {
+/// Writes a CSV field for COPY: quoted only when it must be.
+fn csv_field(out: &mut String, value: &str) {
+    if value.contains([',', '"', '\n', '\r']) {
+        out.push('"');
+        out.push_str(&value.replace('"', "\"\""));
+        out.push('"');
+    } else {
+        out.push_str(value);
+    }
+}
+
+/// The rows as COPY CSV, columns in table order (the struct's field order).
+fn to_csv(rows: &[SampleRow]) -> Result<String, serde_json::Error> {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(rows.len() * 400);
+    for r in rows {
+        // Writing to a String cannot fail.
+        let _ = write!(
+            out,
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},",
+            r.host_id, r.ts.to_rfc3339(), r.cpu_percent, r.cpu_cores, r.cpu_frequency_mhz, r.cpu_usage_mhz,
+            r.cpu_ready_percent, r.load1, r.load5, r.load15, r.mem_total, r.mem_used, r.mem_free, r.mem_available,
+            r.mem_cached, r.mem_percent, r.swap_total, r.swap_used, r.disk_total, r.disk_used, r.disk_free,
+            r.disk_percent, r.disk_read_bytes, r.disk_write_bytes, r.disk_read_bps, r.disk_write_bps,
+            r.disk_read_iops, r.disk_write_iops, r.disk_read_latency_ms, r.disk_write_latency_ms, r.net_bytes_recv,
+            r.net_bytes_sent, r.net_packets_recv, r.net_packets_sent, r.net_in_bps, r.net_out_bps, r.proc_total,
+            r.proc_running, r.proc_sleeping, r.proc_zombie, r.conn_active, r.conn_listening, r.conn_established,
+        );
+        csv_field(&mut out, &serde_json::to_string(&r.filesystems.0)?);
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+/// Stores rows in one transaction: COPY into a per-connection staging table, then one
+/// `INSERT … ON CONFLICT DO NOTHING` (COPY alone cannot skip duplicates). Rows already stored for
+/// (host, ts) are left as they are; the hours that received new rows are queued for rollup in
+/// the same transaction. Returns the (host, ts) keys that were new.
+pub async fn insert_batch(pool: &PgPool, rows: &[SampleRow]) -> Result<Vec<(i32, DateTime<Utc>)>, sqlx::Error> {
     if rows.is_empty() {
-        return Ok(0);
+        return Ok(Vec::new());
     }
     let mut days: Vec<NaiveDate> = rows.iter().map(|r| r.ts.date_naive()).collect();
     days.sort_unstable();
     days.dedup();
     ensure_partitions(pool, &days).await?;
-    let result = sqlx::query(
-        "INSERT INTO samples SELECT * FROM jsonb_populate_recordset(NULL::samples, $1) ON CONFLICT (host_id, ts) DO NOTHING",
+    let csv = to_csv(rows).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+
+    let mut tx = pool.begin().await?;
+    sqlx::query("CREATE TEMP TABLE IF NOT EXISTS samples_staging (LIKE samples INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
+        .execute(&mut *tx)
+        .await?;
+    let mut copy = tx.copy_in_raw("COPY samples_staging FROM STDIN (FORMAT csv)").await?;
+    copy.send(csv.as_bytes()).await?;
+    copy.finish().await?;
+    let new: Vec<(i32, DateTime<Utc>)> = sqlx::query_as(
+        "WITH new AS (
+             INSERT INTO samples SELECT * FROM samples_staging ON CONFLICT (host_id, ts) DO NOTHING RETURNING host_id, ts
+         ), queued AS (
+             INSERT INTO rollup_queue_hourly (host_id, bucket)
+             SELECT DISTINCT host_id, date_bin('1 hour', ts, timestamptz 'epoch') FROM new
+             ON CONFLICT DO NOTHING
+         )
+         SELECT host_id, ts FROM new",
     )
-    .bind(Json(rows))
-    .execute(pool)
+    .fetch_all(&mut *tx)
     .await?;
-    Ok(result.rows_affected())
+    tx.commit().await?;
+    Ok(new)
 }
 
 pub async fn latest(pool: &PgPool, host_id: i32) -> Result<Option<SampleRow>, sqlx::Error> {

@@ -62,6 +62,8 @@ pub fn settings(database: DatabaseArgs) -> Settings {
         bootstrap_token: Some(format!("lk_test_{}", random(32))),
         site_root: "target/site".into(),
         body_limit: 1024 * 1024,
+        ingest_body_limit: 16 * 1024 * 1024,
+        rollup_interval: Duration::from_secs(1),
         request_timeout: Duration::from_secs(30),
         trusted_origins: vec![],
         secure_cookie: false,

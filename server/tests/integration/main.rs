@@ -1,6 +1,7 @@
 //! Integration tests: the real server on a random port, a fresh PostgreSQL database per test,
 //! driven over HTTP and WebSocket like a client.
 mod auth;
+mod history;
 mod common;
 mod live;
 mod outage;

@@ -1,0 +1,2 @@
+//! Pure statistics over slices and sketches: no I/O, unit- and property-tested.
+pub mod sketch;

@@ -1,0 +1,502 @@
+//! `/api/v1/history`: queries over raw samples and rollups, choosing the cheapest exact tier.
+use super::history_error::{history_success, HistoryError, HistoryJson};
+use crate::{
+    auth::{RequireScope, VmRead},
+    state::AppState,
+    storage::{
+        catalog::{self, Group, Metric},
+        rollups::{MetricRollup, StoredRollup, Tier},
+    },
+};
+use axum::{extract::State, Json};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use sqlx::Row;
+use std::collections::BTreeMap;
+
+/// How long each tier keeps data (spec §5).
+pub const RAW_RETENTION_DAYS: i64 = 7;
+pub const HOURLY_RETENTION_DAYS: i64 = 30;
+pub const MAX_RANGE_DAYS: i64 = 731; // two years, leap day included
+const MAX_PAGE_SIZE: i64 = 1000;
+const MAX_VMS: usize = 1000;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryQueryRequest {
+    vm_ids: Option<Vec<String>>,
+    group_id: Option<String>,
+    start_time: Option<Value>,
+    end_time: Option<Value>,
+    metrics: Option<Vec<String>>,
+    aggregation: Option<String>,
+    aggregation_func: Option<String>,
+    page: Option<i64>,
+    page_size: Option<i64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Aggregation {
+    Raw,
+    Minutes(i64),
+    Hour,
+    Day,
+}
+
+impl Aggregation {
+    fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "raw" => Aggregation::Raw,
+            "1m" => Aggregation::Minutes(1),
+            "5m" => Aggregation::Minutes(5),
+            "15m" => Aggregation::Minutes(15),
+            "1h" => Aggregation::Hour,
+            "1d" => Aggregation::Day,
+            _ => return None,
+        })
+    }
+    fn width(self) -> Option<Duration> {
+        match self {
+            Aggregation::Raw => None,
+            Aggregation::Minutes(m) => Some(Duration::minutes(m)),
+            Aggregation::Hour => Some(Duration::hours(1)),
+            Aggregation::Day => Some(Duration::days(1)),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Func {
+    Avg,
+    Max,
+    Min,
+    P95,
+    P99,
+}
+
+impl Func {
+    fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "avg" => Func::Avg,
+            "max" => Func::Max,
+            "min" => Func::Min,
+            "p95" => Func::P95,
+            "p99" => Func::P99,
+            _ => return None,
+        })
+    }
+    fn sql(self, expr: &str) -> String {
+        match self {
+            Func::Avg => format!("avg({expr})::float8"),
+            Func::Max => format!("max({expr})::float8"),
+            Func::Min => format!("min({expr})::float8"),
+            Func::P95 => format!("percentile_cont(0.95) WITHIN GROUP (ORDER BY {expr})::float8"),
+            Func::P99 => format!("percentile_cont(0.99) WITHIN GROUP (ORDER BY {expr})::float8"),
+        }
+    }
+    fn of(self, rollup: &MetricRollup) -> Option<f64> {
+        match self {
+            Func::Avg => rollup.avg(),
+            Func::Max => (rollup.count > 0).then_some(rollup.max),
+            Func::Min => (rollup.count > 0).then_some(rollup.min),
+            Func::P95 => rollup.quantile(0.95),
+            Func::P99 => rollup.quantile(0.99),
+        }
+    }
+}
+
+/// Parses an RFC 3339 instant (a date alone means its UTC midnight).
+pub fn parse_instant(value: Option<&Value>, field: &str) -> Result<DateTime<Utc>, HistoryError> {
+    let text = value
+        .and_then(Value::as_str)
+        .ok_or_else(|| HistoryError::InvalidTime(format!("`{field}` is required as an RFC 3339 date-time string")))?;
+    if let Ok(instant) = DateTime::parse_from_rfc3339(text) {
+        return Ok(instant.with_timezone(&Utc));
+    }
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|d| d.and_utc())
+        .ok_or_else(|| HistoryError::InvalidTime(format!("`{field}` is not an RFC 3339 date-time: `{text}`")))
+}
+
+/// Checks a time range against the two-year limit and the tier that must hold it.
+pub fn check_range(start: DateTime<Utc>, end: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), HistoryError> {
+    if end <= start {
+        return Err(HistoryError::InvalidTime("`endTime` must be after `startTime`".into()));
+    }
+    if end - start > Duration::days(MAX_RANGE_DAYS) {
+        return Err(HistoryError::InvalidTime("the range may span at most 2 years".into()));
+    }
+    if start < now - Duration::days(MAX_RANGE_DAYS) {
+        return Err(HistoryError::InvalidTime("history is kept for 2 years; `startTime` is older".into()));
+    }
+    Ok(())
+}
+
+/// Validates the aggregation against the range: raw and minute buckets come from raw samples
+/// (7 days), hourly buckets from hourly rollups (30 days), daily ones from daily rollups (2 years).
+pub fn check_tier(aggregation: Aggregation, start: DateTime<Utc>, end: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), HistoryError> {
+    match aggregation {
+        Aggregation::Raw | Aggregation::Minutes(_) => {
+            if end - start > Duration::days(RAW_RETENTION_DAYS) {
+                return Err(HistoryError::InvalidTime(format!(
+                    "raw and minute resolutions cover at most {RAW_RETENTION_DAYS} days; use 1h or 1d"
+                )));
+            }
+            if start < now - Duration::days(RAW_RETENTION_DAYS) {
+                return Err(HistoryError::InvalidTime(format!(
+                    "raw samples are kept {RAW_RETENTION_DAYS} days; use 1h (30 days) or 1d (2 years) for older data"
+                )));
+            }
+        }
+        Aggregation::Hour if start < now - Duration::days(HOURLY_RETENTION_DAYS) => {
+            return Err(HistoryError::InvalidTime(format!(
+                "hourly data is kept {HOURLY_RETENTION_DAYS} days; use 1d for older data"
+            )));
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The hosts a request names: `vmIds` xor `groupId` (and, where allowed, `clusterId`). Unknown ids → 404.
+pub async fn resolve_hosts(
+    state: &AppState,
+    vm_ids: Option<&[String]>,
+    group_id: Option<&str>,
+    cluster_id: Option<&str>,
+) -> Result<Vec<(i32, String, String)>, HistoryError> {
+    let named = [vm_ids.is_some(), group_id.is_some(), cluster_id.is_some()].iter().filter(|b| **b).count();
+    if named > 1 {
+        return Err(HistoryError::BadRequest("give only one of `vmIds`, `groupId` and `clusterId`".into()));
+    }
+    if let Some(ids) = vm_ids {
+        if ids.is_empty() || ids.len() > MAX_VMS {
+            return Err(HistoryError::BadRequest(format!("`vmIds` must list 1 to {MAX_VMS} ids")));
+        }
+        let rows: Vec<(i32, String, String)> =
+            sqlx::query_as("SELECT id, vm_id, name FROM hosts WHERE vm_id = ANY($1) ORDER BY vm_id").bind(ids).fetch_all(&state.pool).await?;
+        let missing: Vec<&str> = ids.iter().filter(|id| !rows.iter().any(|r| &r.1 == *id)).map(String::as_str).collect();
+        if !missing.is_empty() {
+            return Err(HistoryError::NotFound(format!("unknown vmIds: {}", missing.join(", "))));
+        }
+        return Ok(rows);
+    }
+    let (column, value) = match (group_id, cluster_id) {
+        (Some(g), _) => ("group_id", g),
+        (_, Some(c)) => ("cluster_id", c),
+        _ => return Err(HistoryError::BadRequest("give `vmIds` or `groupId`".into())),
+    };
+    let sql = format!("SELECT id, vm_id, name FROM hosts WHERE {column} = $1 ORDER BY vm_id");
+    let rows: Vec<(i32, String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(value).fetch_all(&state.pool).await?;
+    if rows.is_empty() {
+        return Err(HistoryError::NotFound(format!("no hosts with {} `{value}`", if column == "group_id" { "groupId" } else { "clusterId" })));
+    }
+    Ok(rows)
+}
+
+pub fn parse_groups(metrics: Option<&[String]>) -> Result<Vec<Group>, HistoryError> {
+    let Some(names) = metrics.filter(|m| !m.is_empty()) else { return Ok(Group::ALL.to_vec()) };
+    let mut groups = Vec::new();
+    for name in names {
+        let group = Group::parse(name)
+            .ok_or_else(|| HistoryError::BadRequest(format!("unknown metric `{name}`; use cpu, memory, disk or network")))?;
+        if !groups.contains(&group) {
+            groups.push(group);
+        }
+    }
+    Ok(groups)
+}
+
+struct Query {
+    hosts: Vec<(i32, String, String)>,
+    groups: Vec<Group>,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    aggregation: Aggregation,
+    func: Func,
+    page: i64,
+    page_size: i64,
+}
+
+fn selected_metrics(groups: &[Group]) -> Vec<&'static Metric> {
+    catalog::METRICS.iter().filter(|m| groups.contains(&m.group)).collect()
+}
+
+/// Builds one data point: `{timestamp, vmId, cpu:{…}, …}` with the groups asked for.
+fn point(timestamp: DateTime<Utc>, vm_id: &str, values: &[(&'static Metric, Option<f64>)], network_bytes: Option<(f64, f64)>) -> Value {
+    let mut object = Map::new();
+    object.insert("timestamp".into(), json!(timestamp));
+    object.insert("vmId".into(), json!(vm_id));
+    for (metric, value) in values {
+        let Some(value) = value else { continue };
+        let group = object.entry(metric.group.name()).or_insert_with(|| json!({}));
+        group[metric.field] = json!((value * 100.0).round() / 100.0);
+    }
+    if let Some((in_bytes, out_bytes)) = network_bytes {
+        if let Some(network) = object.get_mut("network") {
+            network["inBytes"] = json!(in_bytes.round() as i64);
+            network["outBytes"] = json!(out_bytes.round() as i64);
+        }
+    }
+    Value::Object(object)
+}
+
+/// `POST /query`
+pub async fn query(
+    _: RequireScope<VmRead, HistoryError>,
+    State(state): State<AppState>,
+    HistoryJson(request): HistoryJson<HistoryQueryRequest>,
+) -> Result<Json<Value>, HistoryError> {
+    let now = Utc::now();
+    let start = parse_instant(request.start_time.as_ref(), "startTime")?;
+    let end = parse_instant(request.end_time.as_ref(), "endTime")?;
+    check_range(start, end, now)?;
+    let aggregation_text = request.aggregation.as_deref().unwrap_or("1h");
+    let aggregation = Aggregation::parse(aggregation_text)
+        .ok_or_else(|| HistoryError::BadRequest(format!("unknown aggregation `{aggregation_text}`; use raw, 1m, 5m, 15m, 1h or 1d")))?;
+    let func_text = request.aggregation_func.as_deref().unwrap_or("avg");
+    let func = Func::parse(func_text)
+        .ok_or_else(|| HistoryError::BadRequest(format!("unknown aggregationFunc `{func_text}`; use avg, max, min, p95 or p99")))?;
+    let groups = parse_groups(request.metrics.as_deref())?;
+    let page = request.page.unwrap_or(1);
+    let page_size = request.page_size.unwrap_or(100);
+    if page < 1 {
+        return Err(HistoryError::BadRequest("`page` starts at 1".into()));
+    }
+    if !(1..=MAX_PAGE_SIZE).contains(&page_size) {
+        return Err(HistoryError::BadRequest(format!("`pageSize` must be 1 to {MAX_PAGE_SIZE}")));
+    }
+    check_tier(aggregation, start, end, now)?;
+    let hosts = resolve_hosts(&state, request.vm_ids.as_deref(), request.group_id.as_deref(), None).await?;
+    let q = Query { hosts, groups, start, end, aggregation, func, page, page_size };
+
+    let (points, total) = match aggregation {
+        Aggregation::Raw => raw_points(&state, &q).await?,
+        Aggregation::Minutes(_) => bucketed_raw_points(&state, &q).await?,
+        Aggregation::Hour => rollup_points(&state, &q, Tier::Hourly).await?,
+        Aggregation::Day => rollup_points(&state, &q, Tier::Daily).await?,
+    };
+    Ok(history_success(json!({
+        "data": points,
+        "meta": {
+            "startTime": start,
+            "endTime": end,
+            "aggregation": aggregation_text,
+            "aggregationFunc": func,
+            "totalPoints": total,
+            "vmCount": q.hosts.len(),
+        },
+        "pagination": {
+            "page": page,
+            "pageSize": page_size,
+            "total": total,
+            "totalPages": (total + page_size - 1) / page_size,
+        },
+    })))
+}
+
+fn host_ids(q: &Query) -> Vec<i32> {
+    q.hosts.iter().map(|h| h.0).collect()
+}
+
+fn vm_id_of(q: &Query, host_id: i32) -> &str {
+    q.hosts.iter().find(|h| h.0 == host_id).map(|h| h.1.as_str()).unwrap_or_default()
+}
+
+async fn raw_points(state: &AppState, q: &Query) -> Result<(Vec<Value>, i64), HistoryError> {
+    let metrics = selected_metrics(&q.groups);
+    let columns: Vec<String> = metrics.iter().map(|m| format!("({})::float8", m.raw_sql)).collect();
+    let sql = format!(
+        "SELECT host_id, ts, net_bytes_recv::float8, net_bytes_sent::float8, {} FROM samples
+         WHERE host_id = ANY($1) AND ts >= $2 AND ts <= $3
+         ORDER BY array_position($1, host_id), ts LIMIT $4 OFFSET $5",
+        columns.join(", ")
+    );
+    let ids = host_ids(q);
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(&ids)
+        .bind(q.start)
+        .bind(q.end)
+        .bind(q.page_size)
+        .bind((q.page - 1) * q.page_size)
+        .fetch_all(&state.pool)
+        .await?;
+    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM samples WHERE host_id = ANY($1) AND ts >= $2 AND ts <= $3")
+        .bind(&ids)
+        .bind(q.start)
+        .bind(q.end)
+        .fetch_one(&state.pool)
+        .await?;
+    let mut points = Vec::with_capacity(rows.len());
+    for row in rows {
+        let host: i32 = row.try_get(0)?;
+        let ts: DateTime<Utc> = row.try_get(1)?;
+        let bytes = (row.try_get::<f64, _>(2)?, row.try_get::<f64, _>(3)?);
+        let mut values = Vec::with_capacity(metrics.len());
+        for (i, metric) in metrics.iter().enumerate() {
+            values.push((*metric, row.try_get::<Option<f64>, _>(i + 4)?));
+        }
+        points.push(point(ts, vm_id_of(q, host), &values, Some(bytes)));
+    }
+    Ok((points, total))
+}
+
+async fn bucketed_raw_points(state: &AppState, q: &Query) -> Result<(Vec<Value>, i64), HistoryError> {
+    let metrics = selected_metrics(&q.groups);
+    let width = q.aggregation.width().unwrap_or(Duration::minutes(1));
+    let columns: Vec<String> = metrics.iter().map(|m| q.func.sql(m.raw_sql)).collect();
+    // Bytes moved in a bucket: the average rate times the bucket's length.
+    let sql = format!(
+        "SELECT host_id, date_bin($6, ts, timestamptz 'epoch') AS bucket, avg(net_in_bps)::float8, avg(net_out_bps)::float8, {}
+         FROM samples WHERE host_id = ANY($1) AND ts >= $2 AND ts <= $3
+         GROUP BY 1, 2 ORDER BY array_position($1, host_id), bucket LIMIT $4 OFFSET $5",
+        columns.join(", ")
+    );
+    let ids = host_ids(q);
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(&ids)
+        .bind(q.start)
+        .bind(q.end)
+        .bind(q.page_size)
+        .bind((q.page - 1) * q.page_size)
+        .bind(width)
+        .fetch_all(&state.pool)
+        .await?;
+    let total: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT DISTINCT host_id, date_bin($4, ts, timestamptz 'epoch') FROM samples
+         WHERE host_id = ANY($1) AND ts >= $2 AND ts <= $3) AS buckets",
+    )
+    .bind(&ids)
+    .bind(q.start)
+    .bind(q.end)
+    .bind(width)
+    .fetch_one(&state.pool)
+    .await?;
+    let seconds = width.num_seconds() as f64;
+    let mut points = Vec::with_capacity(rows.len());
+    for row in rows {
+        let host: i32 = row.try_get(0)?;
+        let bucket: DateTime<Utc> = row.try_get(1)?;
+        let in_bps: f64 = row.try_get::<Option<f64>, _>(2)?.unwrap_or(0.0);
+        let out_bps: f64 = row.try_get::<Option<f64>, _>(3)?.unwrap_or(0.0);
+        let mut values = Vec::with_capacity(metrics.len());
+        for (i, metric) in metrics.iter().enumerate() {
+            values.push((*metric, row.try_get::<Option<f64>, _>(i + 4)?));
+        }
+        points.push(point(bucket, vm_id_of(q, host), &values, Some((in_bps * seconds, out_bps * seconds))));
+    }
+    Ok((points, total))
+}
+
+async fn rollup_points(state: &AppState, q: &Query, tier: Tier) -> Result<(Vec<Value>, i64), HistoryError> {
+    let metrics = selected_metrics(&q.groups);
+    let metric_ids: Vec<i16> = metrics.iter().map(|m| m.id).collect();
+    let width = q.aggregation.width().unwrap_or(Duration::hours(1));
+    let ids = host_ids(q);
+    // A bucket is included when it overlaps the range; buckets are aligned to UTC hours or days.
+    let first_bucket = chrono::DurationRound::duration_trunc(q.start, width).unwrap_or(q.start);
+    // Every rolled-up bucket has the CPU metric (id 1), so it enumerates the buckets.
+    let sql = format!(
+        "WITH keys AS (
+             SELECT host_id, bucket FROM {table} WHERE host_id = ANY($1) AND metric = 1 AND bucket >= $2 AND bucket <= $3
+             ORDER BY array_position($1, host_id), bucket LIMIT $4 OFFSET $5
+         )
+         SELECT r.* FROM keys k JOIN {table} r ON r.host_id = k.host_id AND r.bucket = k.bucket
+         WHERE r.metric = ANY($6) ORDER BY array_position($1, r.host_id), r.bucket",
+        table = tier.table()
+    );
+    let rows: Vec<StoredRollup> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(&ids)
+        .bind(first_bucket)
+        .bind(q.end)
+        .bind(q.page_size)
+        .bind((q.page - 1) * q.page_size)
+        .bind(&metric_ids)
+        .fetch_all(&state.pool)
+        .await?;
+    let count_sql = format!(
+        "SELECT count(*) FROM {} WHERE host_id = ANY($1) AND metric = 1 AND bucket >= $2 AND bucket <= $3",
+        tier.table()
+    );
+    let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql)).bind(&ids).bind(first_bucket).bind(q.end).fetch_one(&state.pool).await?;
+
+    let seconds = width.num_seconds() as f64;
+    type BucketKey = (i32, DateTime<Utc>);
+    let mut grouped: Vec<(BucketKey, BTreeMap<i16, MetricRollup>)> = Vec::new();
+    for row in rows {
+        let rollup = row.rollup().map_err(|e| HistoryError::Internal(e.into()))?;
+        match grouped.last_mut() {
+            Some((key, map)) if *key == (row.host_id, row.bucket) => {
+                map.insert(row.metric, rollup);
+            }
+            _ => grouped.push(((row.host_id, row.bucket), BTreeMap::from([(row.metric, rollup)]))),
+        }
+    }
+    let points = grouped
+        .into_iter()
+        .map(|((host, bucket), map)| {
+            let values: Vec<(&'static Metric, Option<f64>)> =
+                metrics.iter().map(|m| (*m, map.get(&m.id).and_then(|r| q.func.of(r)))).collect();
+            let rate = |id: i16| map.get(&id).and_then(MetricRollup::avg).unwrap_or(0.0) * seconds;
+            point(bucket, vm_id_of(q, host), &values, Some((rate(13), rate(14))))
+        })
+        .collect();
+    Ok((points, total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text).expect("valid").with_timezone(&Utc)
+    }
+
+    #[test]
+    fn instants_parse_as_rfc3339_or_dates_and_fail_as_400_time() {
+        assert_eq!(parse_instant(Some(&json!("2026-02-01T08:00:00+08:00")), "startTime").ok(), Some(at("2026-02-01T00:00:00Z")));
+        assert_eq!(parse_instant(Some(&json!("2026-02-01")), "startTime").ok(), Some(at("2026-02-01T00:00:00Z")));
+        for bad in [json!("yesterday"), json!(12345), json!(null)] {
+            assert!(matches!(parse_instant(Some(&bad), "startTime"), Err(HistoryError::InvalidTime(_))), "{bad}");
+        }
+        assert!(matches!(parse_instant(None, "endTime"), Err(HistoryError::InvalidTime(_))));
+    }
+
+    #[test]
+    fn ranges_must_be_ordered_and_at_most_two_years() {
+        let now = at("2026-11-22T00:00:00Z");
+        assert!(check_range(at("2026-11-01T00:00:00Z"), at("2026-11-02T00:00:00Z"), now).is_ok());
+        assert!(matches!(check_range(at("2026-11-02T00:00:00Z"), at("2026-11-01T00:00:00Z"), now), Err(HistoryError::InvalidTime(_))));
+        assert!(matches!(check_range(at("2024-01-01T00:00:00Z"), at("2026-11-01T00:00:00Z"), now), Err(HistoryError::InvalidTime(_))));
+    }
+
+    #[test]
+    fn each_resolution_is_limited_to_its_tier() {
+        let now = at("2026-11-22T00:00:00Z");
+        let week_ago = at("2026-11-15T12:00:00Z");
+        assert!(check_tier(Aggregation::Raw, week_ago, now, now).is_ok());
+        assert!(check_tier(Aggregation::Raw, at("2026-11-10T00:00:00Z"), now, now).is_err(), "more than 7 days of raw");
+        assert!(check_tier(Aggregation::Minutes(5), at("2026-11-01T00:00:00Z"), at("2026-11-02T00:00:00Z"), now).is_err(), "older than raw retention");
+        assert!(check_tier(Aggregation::Hour, at("2026-11-01T00:00:00Z"), now, now).is_ok());
+        assert!(check_tier(Aggregation::Hour, at("2026-09-01T00:00:00Z"), now, now).is_err());
+        assert!(check_tier(Aggregation::Day, at("2025-01-01T00:00:00Z"), now, now).is_ok());
+    }
+
+    #[test]
+    fn metric_groups_default_to_all_and_reject_unknown_names() {
+        assert_eq!(parse_groups(None).expect("default").len(), 4);
+        assert_eq!(parse_groups(Some(&["cpu".into(), "cpu".into(), "disk".into()])).expect("valid"), vec![Group::Cpu, Group::Disk]);
+        assert!(matches!(parse_groups(Some(&["gpu".into()])), Err(HistoryError::BadRequest(_))));
+    }
+
+    #[test]
+    fn points_hold_only_the_asked_groups_with_two_decimals() {
+        let cpu = catalog::by_id(1).expect("cpu");
+        let p = point(at("2026-02-01T00:00:00Z"), "vm_001", &[(cpu, Some(35.234))], None);
+        assert_eq!(p, json!({"timestamp": "2026-02-01T00:00:00Z", "vmId": "vm_001", "cpu": {"usagePercent": 35.23}}));
+    }
+}

@@ -1,0 +1,219 @@
+//! The history API's envelope and errors: `{"code":400,"error":"400-TIME","message":"…"}`, with
+//! messages in English, Chinese or Japanese chosen by `Accept-Language` (the seed's table).
+use crate::auth::AuthError;
+use axum::{
+    extract::{rejection::JsonRejection, Request},
+    http::{header, HeaderValue, StatusCode},
+    middleware::Next,
+    response::{IntoResponse, Response},
+    Json,
+};
+use serde::Serialize;
+use serde_json::json;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Language {
+    En,
+    Zh,
+    Ja,
+}
+
+tokio::task_local! {
+    static LANGUAGE: Language;
+}
+
+/// Picks the first supported language of an `Accept-Language` header (by q-value), English otherwise.
+pub fn negotiate(header: Option<&str>) -> Language {
+    let Some(header) = header else { return Language::En };
+    let mut choices: Vec<(f32, Language)> = header
+        .split(',')
+        .filter_map(|part| {
+            let mut pieces = part.trim().split(';');
+            let tag = pieces.next()?.trim().to_ascii_lowercase();
+            let q = pieces
+                .find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()))
+                .unwrap_or(1.0);
+            let language = match tag.split('-').next()? {
+                "zh" => Language::Zh,
+                "ja" => Language::Ja,
+                "en" => Language::En,
+                _ => return None,
+            };
+            Some((q, language))
+        })
+        .collect();
+    // Stable sort keeps header order among equal weights.
+    choices.sort_by(|a, b| b.0.total_cmp(&a.0));
+    choices.first().map(|c| c.1).unwrap_or(Language::En)
+}
+
+/// Middleware for history routes: makes the caller's language available to responses.
+pub async fn with_language(request: Request, next: Next) -> Response {
+    let language = negotiate(request.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()));
+    LANGUAGE.scope(language, next.run(request)).await
+}
+
+fn language() -> Language {
+    LANGUAGE.try_with(|l| *l).unwrap_or(Language::En)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    InvalidTime(String),
+    #[error("authentication required")]
+    Unauthorized,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("history storage is unavailable")]
+    StorageUnavailable,
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl HistoryError {
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            HistoryError::BadRequest(_) => (StatusCode::BAD_REQUEST, "400"),
+            HistoryError::InvalidTime(_) => (StatusCode::BAD_REQUEST, "400-TIME"),
+            HistoryError::Unauthorized => (StatusCode::UNAUTHORIZED, "401"),
+            HistoryError::Forbidden(_) => (StatusCode::FORBIDDEN, "403"),
+            HistoryError::NotFound(_) => (StatusCode::NOT_FOUND, "404"),
+            HistoryError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "413"),
+            HistoryError::StorageUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "503"),
+            HistoryError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "500"),
+        }
+    }
+}
+
+/// The seed's message table (plus 413, which the seed does not list).
+fn message(code: &str, language: Language) -> &'static str {
+    match (code, language) {
+        ("400", Language::En) => "Bad Request",
+        ("400", Language::Zh) => "请求参数错误",
+        ("400", Language::Ja) => "リクエストパラメータエラー",
+        ("400-TIME", Language::En) => "Invalid Time Range",
+        ("400-TIME", Language::Zh) => "时间范围无效",
+        ("400-TIME", Language::Ja) => "時間範囲が無効です",
+        ("401", Language::En) => "Unauthorized",
+        ("401", Language::Zh) => "未认证",
+        ("401", Language::Ja) => "未認証",
+        ("403", Language::En) => "Forbidden",
+        ("403", Language::Zh) => "权限不足",
+        ("403", Language::Ja) => "アクセス権がありません",
+        ("404", Language::En) => "Not Found",
+        ("404", Language::Zh) => "VM不存在",
+        ("404", Language::Ja) => "VMが見つかりません",
+        ("413", Language::En) => "Payload Too Large",
+        ("413", Language::Zh) => "请求体过大",
+        ("413", Language::Ja) => "リクエストが大きすぎます",
+        ("503", Language::En) => "Storage Unavailable",
+        ("503", Language::Zh) => "历史数据存储不可用",
+        ("503", Language::Ja) => "履歴データストレージが利用できません",
+        (_, Language::En) => "Server Error",
+        (_, Language::Zh) => "服务器内部错误",
+        (_, Language::Ja) => "サーバーエラー",
+    }
+}
+
+/// The success message of the seed's examples.
+pub fn success_message() -> &'static str {
+    match language() {
+        Language::En => "Query succeeded",
+        Language::Zh => "查询成功",
+        Language::Ja => "クエリが成功しました",
+    }
+}
+
+/// `{"code":200,"message":…,"data":…}`
+pub fn history_success<T: Serialize>(data: T) -> Json<serde_json::Value> {
+    Json(json!({ "code": 200, "message": success_message(), "data": data }))
+}
+
+impl IntoResponse for HistoryError {
+    fn into_response(self) -> Response {
+        if let HistoryError::Internal(error) = &self {
+            tracing::error!(error = format!("{error:#}"), "History request failed with an internal error.");
+        }
+        let (status, code) = self.status_and_code();
+        // `detail` says exactly what was wrong, in English, beside the seed's localized message.
+        let detail = match &self {
+            HistoryError::Internal(_) | HistoryError::StorageUnavailable | HistoryError::Unauthorized => None,
+            other => Some(other.to_string()),
+        };
+        let mut body = json!({ "code": status.as_u16(), "error": code, "message": message(code, language()) });
+        if let Some(detail) = detail {
+            body["detail"] = json!(detail);
+        }
+        let mut response = (status, Json(body)).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        response
+    }
+}
+
+impl From<AuthError> for HistoryError {
+    fn from(error: AuthError) -> Self {
+        match error {
+            AuthError::Unauthorized => HistoryError::Unauthorized,
+            AuthError::Forbidden(message) => HistoryError::Forbidden(message),
+            AuthError::StorageUnavailable => HistoryError::StorageUnavailable,
+            AuthError::Internal(e) => HistoryError::Internal(e.into()),
+        }
+    }
+}
+
+impl From<sqlx::Error> for HistoryError {
+    fn from(error: sqlx::Error) -> Self {
+        match error {
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => HistoryError::StorageUnavailable,
+            other => HistoryError::Internal(other.into()),
+        }
+    }
+}
+
+impl From<JsonRejection> for HistoryError {
+    fn from(rejection: JsonRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return HistoryError::PayloadTooLarge(format!("request body too large: {}", rejection.body_text()));
+        }
+        HistoryError::BadRequest(format!("invalid JSON body: {}", rejection.body_text()))
+    }
+}
+
+/// `axum::Json` whose rejections use the history envelope.
+#[derive(Debug, axum::extract::FromRequest)]
+#[from_request(via(axum::Json), rejection(HistoryError))]
+pub struct HistoryJson<T>(pub T);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_language_picks_the_best_supported_language() {
+        assert_eq!(negotiate(None), Language::En);
+        assert_eq!(negotiate(Some("zh-CN,zh;q=0.9,en;q=0.8")), Language::Zh);
+        assert_eq!(negotiate(Some("fr-FR, ja;q=0.5, en;q=0.4")), Language::Ja);
+        assert_eq!(negotiate(Some("en;q=0.2, ja;q=0.9")), Language::Ja);
+        assert_eq!(negotiate(Some("de")), Language::En);
+        assert_eq!(negotiate(Some("")), Language::En);
+    }
+
+    #[test]
+    fn every_code_has_three_messages() {
+        for code in ["400", "400-TIME", "401", "403", "404", "413", "500", "503"] {
+            let texts = [Language::En, Language::Zh, Language::Ja].map(|l| message(code, l));
+            assert!(texts.iter().all(|t| !t.is_empty()), "{code}");
+            assert_ne!(texts[0], texts[1], "{code}");
+        }
+        assert_eq!(message("400-TIME", Language::En), "Invalid Time Range");
+    }
+}

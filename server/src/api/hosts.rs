@@ -1,0 +1,136 @@
+//! `/api/v1/hosts`: the inventory of monitored hosts (the local one and every host that sent samples).
+use super::history_error::{history_success, HistoryError, HistoryJson};
+use crate::{
+    auth::{AdminOnly, RequireScope, VmRead},
+    state::AppState,
+};
+use axum::{
+    extract::{Path, Query, State},
+    Json,
+};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+/// A host whose last sample is older than this is reported powered off.
+const POWERED_OFF_AFTER_SECS: i64 = 300;
+
+#[derive(Debug, Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+pub struct HostView {
+    vm_id: String,
+    name: String,
+    group_id: Option<String>,
+    cluster_id: Option<String>,
+    hostname: Option<String>,
+    platform: Option<String>,
+    platform_version: Option<String>,
+    architecture: Option<String>,
+    cpu_model: Option<String>,
+    cpu_cores: Option<i32>,
+    memory_total: Option<i64>,
+    boot_time: Option<DateTime<Utc>>,
+    first_seen: DateTime<Utc>,
+    last_seen: DateTime<Utc>,
+    power_state: String,
+}
+
+const SELECT_HOST: &str = "SELECT vm_id, name, group_id, cluster_id, hostname, platform, platform_version, architecture,
+    cpu_model, cpu_cores, memory_total, boot_time, first_seen, last_seen,
+    CASE WHEN last_seen >= now() - make_interval(secs => $1) THEN 'poweredOn' ELSE 'poweredOff' END AS power_state
+    FROM hosts";
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListQuery {
+    group_id: Option<String>,
+    cluster_id: Option<String>,
+    page: Option<i64>,
+    page_size: Option<i64>,
+}
+
+/// `GET /api/v1/hosts?groupId=&clusterId=&page=&pageSize=`
+pub async fn list(
+    _: RequireScope<VmRead, HistoryError>,
+    State(state): State<AppState>,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, HistoryError> {
+    let Query(query) = query.map_err(|e| HistoryError::BadRequest(format!("invalid query string: {}", e.body_text())))?;
+    let page = query.page.unwrap_or(1);
+    let page_size = query.page_size.unwrap_or(100);
+    if page < 1 || !(1..=1000).contains(&page_size) {
+        return Err(HistoryError::BadRequest("`page` starts at 1 and `pageSize` must be 1 to 1000".into()));
+    }
+    let filter = "WHERE ($2::text IS NULL OR group_id = $2) AND ($3::text IS NULL OR cluster_id = $3)";
+    let sql = format!("{SELECT_HOST} {filter} ORDER BY vm_id LIMIT $4 OFFSET $5");
+    let hosts: Vec<HostView> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(POWERED_OFF_AFTER_SECS as f64)
+        .bind(&query.group_id)
+        .bind(&query.cluster_id)
+        .bind(page_size)
+        .bind((page - 1) * page_size)
+        .fetch_all(&state.pool)
+        .await?;
+    let total: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM hosts WHERE ($1::text IS NULL OR group_id = $1) AND ($2::text IS NULL OR cluster_id = $2)",
+    )
+    .bind(&query.group_id)
+    .bind(&query.cluster_id)
+    .fetch_one(&state.pool)
+    .await?;
+    Ok(history_success(json!({
+        "hosts": hosts,
+        "pagination": { "page": page, "pageSize": page_size, "total": total, "totalPages": (total + page_size - 1) / page_size },
+    })))
+}
+
+/// Reads an optional nullable text field of a PATCH body: absent → keep, null → clear.
+fn patch_field(body: &Map<String, Value>, key: &str, nullable: bool) -> Result<Option<Option<String>>, HistoryError> {
+    match body.get(key) {
+        None => Ok(None),
+        Some(Value::Null) if nullable => Ok(Some(None)),
+        Some(Value::String(text)) if !text.trim().is_empty() && text.len() <= 128 => Ok(Some(Some(text.trim().to_string()))),
+        Some(_) => Err(HistoryError::BadRequest(format!(
+            "`{key}` must be a non-empty string of at most 128 characters{}",
+            if nullable { " or null" } else { "" }
+        ))),
+    }
+}
+
+/// `PATCH /api/v1/hosts/{vmId}`: rename a host or move it between groups and clusters (admin).
+pub async fn update(
+    _: RequireScope<AdminOnly, HistoryError>,
+    State(state): State<AppState>,
+    Path(vm_id): Path<String>,
+    HistoryJson(body): HistoryJson<Map<String, Value>>,
+) -> Result<Json<Value>, HistoryError> {
+    if let Some(unknown) = body.keys().find(|k| !["name", "groupId", "clusterId"].contains(&k.as_str())) {
+        return Err(HistoryError::BadRequest(format!("unknown field `{unknown}`; use name, groupId or clusterId")));
+    }
+    let name = patch_field(&body, "name", false)?.flatten();
+    let group = patch_field(&body, "groupId", true)?;
+    let cluster = patch_field(&body, "clusterId", true)?;
+    let updated = sqlx::query(
+        "UPDATE hosts SET name = coalesce($2, name),
+             group_id = CASE WHEN $3 THEN $4 ELSE group_id END,
+             cluster_id = CASE WHEN $5 THEN $6 ELSE cluster_id END
+         WHERE vm_id = $1",
+    )
+    .bind(&vm_id)
+    .bind(name)
+    .bind(group.is_some())
+    .bind(group.flatten())
+    .bind(cluster.is_some())
+    .bind(cluster.flatten())
+    .execute(&state.pool)
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Err(HistoryError::NotFound(format!("no host with vmId `{vm_id}`")));
+    }
+    let host: HostView = sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT_HOST} WHERE vm_id = $2")))
+        .bind(POWERED_OFF_AFTER_SECS as f64)
+        .bind(&vm_id)
+        .fetch_one(&state.pool)
+        .await?;
+    Ok(history_success(host))
+}

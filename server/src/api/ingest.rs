@@ -1,0 +1,219 @@
+//! `POST /api/v1/ingest/samples`: full samples of any host, including backfilled history.
+use super::{
+    history::MAX_RANGE_DAYS,
+    history_error::{history_success, HistoryError, HistoryJson},
+};
+use crate::{
+    auth::{MetricsWrite, RequireScope},
+    state::AppState,
+    storage::samples::{self, SampleRow},
+};
+use app::models::Stats;
+use axum::{extract::State, Json};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::{HashMap, HashSet};
+
+/// Samples per request; larger backfills are sent in several requests.
+pub const MAX_ITEMS: usize = 10_000;
+/// Clock skew tolerated for samples stamped in the future.
+pub const MAX_FUTURE_SKEW_SECS: i64 = 300;
+const ROWS_PER_TRANSACTION: usize = 5_000;
+
+#[derive(Debug, Deserialize)]
+pub struct IngestRequest {
+    samples: Vec<Value>,
+}
+
+/// One item: the host it belongs to and the sample, in the shape `GET /performance/stats` returns.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct IngestItem {
+    vm_id: String,
+    name: Option<String>,
+    group_id: Option<String>,
+    cluster_id: Option<String>,
+    sample: Stats,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Rejected {
+    index: usize,
+    vm_id: Option<String>,
+    reason: String,
+}
+
+fn valid_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 128 && id.chars().all(|c| c.is_ascii_alphanumeric() || "._:-".contains(c))
+}
+
+/// Checks one item; returns why it cannot be stored.
+fn check(item: &IngestItem, now: DateTime<Utc>) -> Result<(), String> {
+    if !valid_id(&item.vm_id) {
+        return Err("`vmId` must be 1–128 characters of letters, digits, `.`, `_`, `:` or `-`".into());
+    }
+    for (field, value) in [("groupId", &item.group_id), ("clusterId", &item.cluster_id), ("name", &item.name)] {
+        if value.as_ref().is_some_and(|v| v.trim().is_empty() || v.len() > 128) {
+            return Err(format!("`{field}` must be 1–128 characters"));
+        }
+    }
+    let s = &item.sample;
+    if s.timestamp > now + Duration::seconds(MAX_FUTURE_SKEW_SECS) {
+        return Err(format!("`sample.timestamp` is more than {MAX_FUTURE_SKEW_SECS} s in the future"));
+    }
+    if s.timestamp < now - Duration::days(MAX_RANGE_DAYS) {
+        return Err("`sample.timestamp` is older than the 2 years history is kept".into());
+    }
+    for (field, value) in [("cpu.percent", s.cpu.percent), ("memory.percent", s.memory.percent), ("disk.percent", s.disk.percent), ("cpu.ready_percent", s.cpu.ready_percent)] {
+        if !(0.0..=100.0).contains(&value) {
+            return Err(format!("`sample.{field}` must be between 0 and 100, got {value}"));
+        }
+    }
+    for (field, value) in [
+        ("cpu.usage_mhz", s.cpu.usage_mhz),
+        ("cpu.load1", s.cpu.load1),
+        ("cpu.load5", s.cpu.load5),
+        ("cpu.load15", s.cpu.load15),
+        ("disk.read_bps", s.disk.read_bps),
+        ("disk.write_bps", s.disk.write_bps),
+        ("disk.read_iops", s.disk.read_iops),
+        ("disk.write_iops", s.disk.write_iops),
+        ("disk.read_latency_ms", s.disk.read_latency_ms),
+        ("disk.write_latency_ms", s.disk.write_latency_ms),
+        ("network.in_bps", s.network.in_bps),
+        ("network.out_bps", s.network.out_bps),
+    ] {
+        if !value.is_finite() || !(0.0..=1e15).contains(&value) {
+            return Err(format!("`sample.{field}` must be a finite number from 0 to 1e15, got {value}"));
+        }
+    }
+    if s.memory.used > s.memory.total || s.disk.used > s.disk.total {
+        return Err("`used` cannot exceed `total`".into());
+    }
+    Ok(())
+}
+
+/// Registers hosts seen for the first time; returns the row id of every named host. Existing hosts
+/// keep their name, group and cluster (those are edited with `PATCH /hosts/{vmId}`).
+async fn register_hosts(state: &AppState, items: &[&IngestItem]) -> Result<HashMap<String, i32>, sqlx::Error> {
+    let mut newest: HashMap<&str, DateTime<Utc>> = HashMap::new();
+    for item in items {
+        let entry = newest.entry(item.vm_id.as_str()).or_insert(item.sample.timestamp);
+        *entry = (*entry).max(item.sample.timestamp);
+    }
+    let mut seen = HashSet::new();
+    let (mut ids, mut names, mut groups, mut clusters, mut last_seen) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for item in items {
+        if seen.insert(item.vm_id.clone()) {
+            ids.push(item.vm_id.clone());
+            names.push(item.name.clone().unwrap_or_else(|| item.vm_id.clone()));
+            groups.push(item.group_id.clone());
+            clusters.push(item.cluster_id.clone());
+            last_seen.push(newest.get(item.vm_id.as_str()).copied().unwrap_or(item.sample.timestamp));
+        }
+    }
+    let rows: Vec<(i32, String)> = sqlx::query_as(
+        "INSERT INTO hosts (vm_id, name, group_id, cluster_id, first_seen, last_seen)
+         SELECT v, n, g, c, least(now(), l), l FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[]) AS t(v, n, g, c, l)
+         ON CONFLICT (vm_id) DO UPDATE SET vm_id = EXCLUDED.vm_id
+         RETURNING id, vm_id",
+    )
+    .bind(&ids)
+    .bind(&names)
+    .bind(&groups)
+    .bind(&clusters)
+    .bind(&last_seen)
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(rows.into_iter().map(|(id, vm)| (vm, id)).collect())
+}
+
+/// `POST /api/v1/ingest/samples` — accepts the valid items, reports each invalid one, and stores
+/// nothing twice: (vmId, timestamp) already stored counts as a duplicate.
+pub async fn samples(
+    _: RequireScope<MetricsWrite, HistoryError>,
+    State(state): State<AppState>,
+    HistoryJson(request): HistoryJson<IngestRequest>,
+) -> Result<Json<Value>, HistoryError> {
+    if request.samples.len() > MAX_ITEMS {
+        return Err(HistoryError::BadRequest(format!("at most {MAX_ITEMS} samples per request, got {}", request.samples.len())));
+    }
+    let now = Utc::now();
+    let mut rejected = Vec::new();
+    let mut items = Vec::with_capacity(request.samples.len());
+    let mut keys = HashSet::new();
+    for (index, value) in request.samples.into_iter().enumerate() {
+        let vm_id = value.get("vmId").and_then(Value::as_str).map(str::to_string);
+        match serde_json::from_value::<IngestItem>(value) {
+            Err(error) => rejected.push(Rejected { index, vm_id, reason: format!("not a valid sample item: {error}") }),
+            Ok(mut item) => {
+                // Stored instants have millisecond precision, like the local sampler's.
+                item.sample.timestamp =
+                    DateTime::from_timestamp_millis(item.sample.timestamp.timestamp_millis()).unwrap_or(item.sample.timestamp);
+                match check(&item, now) {
+                    Err(reason) => rejected.push(Rejected { index, vm_id, reason }),
+                    Ok(()) if !keys.insert((item.vm_id.clone(), item.sample.timestamp)) => {
+                        rejected.push(Rejected { index, vm_id, reason: "the same vmId and timestamp appear earlier in this batch".into() })
+                    }
+                    Ok(()) => items.push(item),
+                }
+            }
+        }
+    }
+    let mut stored = 0_usize;
+    if !items.is_empty() {
+        let refs: Vec<&IngestItem> = items.iter().collect();
+        let host_ids = register_hosts(&state, &refs).await?;
+        let rows: Vec<SampleRow> = items
+            .iter()
+            .filter_map(|item| host_ids.get(&item.vm_id).map(|id| SampleRow::from_stats(*id, &item.sample)))
+            .collect();
+        for chunk in rows.chunks(ROWS_PER_TRANSACTION) {
+            stored += samples::insert_batch(&state.pool, chunk).await?.len();
+        }
+        sqlx::query(
+            "UPDATE hosts h SET last_seen = greatest(h.last_seen, t.ts) FROM
+             (SELECT host_id, max(ts) AS ts FROM unnest($1::int4[], $2::timestamptz[]) AS u(host_id, ts) GROUP BY host_id) t
+             WHERE h.id = t.host_id",
+        )
+        .bind(rows.iter().map(|r| r.host_id).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.ts).collect::<Vec<_>>())
+        .execute(&state.pool)
+        .await?;
+    }
+    Ok(history_success(json!({
+        "accepted": items.len(),
+        "stored": stored,
+        "duplicates": items.len() - stored,
+        "rejected": rejected,
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(vm_id: &str, offset_secs: i64) -> IngestItem {
+        let mut sample = Stats { timestamp: Utc::now() + Duration::seconds(offset_secs), ..Default::default() };
+        sample.cpu.percent = 50.0;
+        IngestItem { vm_id: vm_id.into(), name: None, group_id: None, cluster_id: None, sample }
+    }
+
+    #[test]
+    fn items_are_checked_one_by_one() {
+        let now = Utc::now();
+        assert!(check(&item("web-01", 0), now).is_ok());
+        assert!(check(&item("", 0), now).is_err());
+        assert!(check(&item("bad id", 0), now).is_err());
+        assert!(check(&item("web-01", 3600), now).expect_err("refused").contains("future"));
+        assert!(check(&item("web-01", -800 * 86_400), now).expect_err("refused").contains("2 years"));
+        let mut over = item("web-01", 0);
+        over.sample.cpu.percent = 140.0;
+        assert!(check(&over, now).expect_err("refused").contains("cpu.percent"));
+        let mut negative = item("web-01", 0);
+        negative.sample.network.in_bps = -1.0;
+        assert!(check(&negative, now).expect_err("refused").contains("in_bps"));
+    }
+}

@@ -1,0 +1,347 @@
+//! Rollups: hourly rows computed from raw samples, daily rows merged from hourly ones, driven by
+//! queues that the sample writer fills in the same transaction as the samples.
+//!
+//! Guarantees: a queue entry is deleted in the same transaction that writes its rollup rows, so a
+//! crash leaves it queued and the next run recomputes it. Hourly rows are recomputed from all raw
+//! samples of the hour and daily rows from all hourly rows of the day, so re-running gives the
+//! same rows (idempotent) and a late backfill re-queues exactly the buckets it touched.
+use super::{catalog, samples::SampleRow};
+use crate::analysis::sketch::Sketch;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+/// Count, sum, extremes, sum of squares and a quantile sketch of one metric over one bucket.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MetricRollup {
+    pub count: i64,
+    pub sum: f64,
+    pub min: f64,
+    pub max: f64,
+    pub sumsq: f64,
+    pub sketch: Sketch,
+}
+
+impl Default for MetricRollup {
+    fn default() -> Self {
+        MetricRollup { count: 0, sum: 0.0, min: f64::INFINITY, max: f64::NEG_INFINITY, sumsq: 0.0, sketch: Sketch::new() }
+    }
+}
+
+impl MetricRollup {
+    pub fn add(&mut self, value: f64) {
+        if !value.is_finite() {
+            return;
+        }
+        self.count += 1;
+        self.sum += value;
+        self.sumsq += value * value;
+        self.min = self.min.min(value);
+        self.max = self.max.max(value);
+        self.sketch.add(value);
+    }
+
+    pub fn from_values(values: &[f64]) -> Self {
+        let mut rollup = MetricRollup::default();
+        for &v in values {
+            rollup.add(v);
+        }
+        rollup
+    }
+
+    pub fn merge(&mut self, other: &MetricRollup) {
+        self.count += other.count;
+        self.sum += other.sum;
+        self.sumsq += other.sumsq;
+        self.min = self.min.min(other.min);
+        self.max = self.max.max(other.max);
+        self.sketch.merge(&other.sketch);
+    }
+
+    pub fn avg(&self) -> Option<f64> {
+        (self.count > 0).then(|| self.sum / self.count as f64)
+    }
+
+    /// Population standard deviation.
+    pub fn std(&self) -> Option<f64> {
+        let mean = self.avg()?;
+        Some((self.sumsq / self.count as f64 - mean * mean).max(0.0).sqrt())
+    }
+
+    /// A sketch quantile, clamped to the exact extremes (the sketch's bucket midpoints can
+    /// otherwise lie a fraction of a percent outside them).
+    pub fn quantile(&self, q: f64) -> Option<f64> {
+        if self.count > 0 && q >= 1.0 {
+            return Some(self.max);
+        }
+        if self.count > 0 && q <= 0.0 {
+            return Some(self.min);
+        }
+        self.sketch.quantile(q).map(|v| v.clamp(self.min, self.max))
+    }
+}
+
+/// A stored rollup row.
+#[derive(Debug, sqlx::FromRow)]
+pub struct StoredRollup {
+    pub host_id: i32,
+    pub bucket: DateTime<Utc>,
+    pub metric: i16,
+    pub count: i32,
+    pub sum: f64,
+    pub min: f64,
+    pub max: f64,
+    pub sumsq: f64,
+    pub sketch: Vec<u8>,
+}
+
+impl StoredRollup {
+    pub fn rollup(&self) -> Result<MetricRollup, crate::analysis::sketch::SketchDecodeError> {
+        Ok(MetricRollup {
+            count: i64::from(self.count),
+            sum: self.sum,
+            min: self.min,
+            max: self.max,
+            sumsq: self.sumsq,
+            sketch: Sketch::decode(&self.sketch)?,
+        })
+    }
+}
+
+/// Rollups of every catalogue metric over a set of raw rows.
+pub fn roll_up_rows(rows: &[SampleRow]) -> Vec<(i16, MetricRollup)> {
+    let mut rollups: Vec<MetricRollup> = vec![MetricRollup::default(); catalog::METRICS.len()];
+    for row in rows {
+        for (rollup, value) in rollups.iter_mut().zip(catalog::values_of(row)) {
+            rollup.add(value);
+        }
+    }
+    catalog::METRICS.iter().map(|m| m.id).zip(rollups).filter(|(_, r)| r.count > 0).collect()
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tier {
+    Hourly,
+    Daily,
+}
+
+impl Tier {
+    pub fn table(self) -> &'static str {
+        match self {
+            Tier::Hourly => "rollup_hourly",
+            Tier::Daily => "rollup_daily",
+        }
+    }
+    fn queue(self) -> &'static str {
+        match self {
+            Tier::Hourly => "rollup_queue_hourly",
+            Tier::Daily => "rollup_queue_daily",
+        }
+    }
+    fn width(self) -> Duration {
+        match self {
+            Tier::Hourly => Duration::hours(1),
+            Tier::Daily => Duration::days(1),
+        }
+    }
+}
+
+type RollupKey = (i32, i16, DateTime<Utc>);
+
+async fn upsert(tx: &mut sqlx::PgConnection, tier: Tier, rows: &[(RollupKey, MetricRollup)]) -> Result<(), sqlx::Error> {
+    let mut hosts = Vec::with_capacity(rows.len());
+    let mut metrics = Vec::with_capacity(rows.len());
+    let mut buckets = Vec::with_capacity(rows.len());
+    let (mut counts, mut sums, mut mins, mut maxs, mut sumsqs, mut sketches) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for ((host, metric, bucket), r) in rows {
+        hosts.push(*host);
+        metrics.push(*metric);
+        buckets.push(*bucket);
+        counts.push(i32::try_from(r.count).unwrap_or(i32::MAX));
+        sums.push(r.sum);
+        mins.push(r.min);
+        maxs.push(r.max);
+        sumsqs.push(r.sumsq);
+        sketches.push(r.sketch.encode());
+    }
+    let sql = format!(
+        "INSERT INTO {} (host_id, metric, bucket, count, sum, min, max, sumsq, sketch)
+         SELECT * FROM unnest($1::int4[], $2::int2[], $3::timestamptz[], $4::int4[], $5::float8[], $6::float8[], $7::float8[], $8::float8[], $9::bytea[])
+         ON CONFLICT (host_id, metric, bucket) DO UPDATE SET count = EXCLUDED.count, sum = EXCLUDED.sum,
+             min = EXCLUDED.min, max = EXCLUDED.max, sumsq = EXCLUDED.sumsq, sketch = EXCLUDED.sketch",
+        tier.table()
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(hosts)
+        .bind(metrics)
+        .bind(buckets)
+        .bind(counts)
+        .bind(sums)
+        .bind(mins)
+        .bind(maxs)
+        .bind(sumsqs)
+        .bind(sketches)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+async fn ensure_partitions(pool: &PgPool, tier: Tier, buckets: &[DateTime<Utc>]) -> Result<(), sqlx::Error> {
+    let mut days: Vec<NaiveDate> = buckets.iter().map(|b| b.date_naive()).collect();
+    days.sort_unstable();
+    days.dedup();
+    sqlx::query("SELECT lookout_ensure_partition($1, d) FROM unnest($2::date[]) AS d")
+        .bind(tier.table())
+        .bind(days)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Rolls up at most `limit` queued buckets of `tier`; returns how many were processed.
+/// Buckets still filling (the current hour or day) are refreshed at most once a minute.
+pub async fn process_queue(pool: &PgPool, tier: Tier, limit: i64) -> Result<usize, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let sql = format!(
+        "SELECT host_id, bucket FROM {queue}
+         WHERE bucket + $2 <= now() OR queued_at <= now() - interval '1 minute'
+         ORDER BY bucket LIMIT $1 FOR UPDATE SKIP LOCKED",
+        queue = tier.queue()
+    );
+    let entries: Vec<(i32, DateTime<Utc>)> =
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(limit).bind(tier.width()).fetch_all(&mut *tx).await?;
+    if entries.is_empty() {
+        return Ok(0);
+    }
+    let mut rows: Vec<(RollupKey, MetricRollup)> = Vec::new();
+    for &(host, bucket) in &entries {
+        match tier {
+            Tier::Hourly => {
+                let raw: Vec<SampleRow> = sqlx::query_as("SELECT * FROM samples WHERE host_id = $1 AND ts >= $2 AND ts < $3")
+                    .bind(host)
+                    .bind(bucket)
+                    .bind(bucket + Tier::Hourly.width())
+                    .fetch_all(&mut *tx)
+                    .await?;
+                rows.extend(roll_up_rows(&raw).into_iter().map(|(metric, r)| ((host, metric, bucket), r)));
+            }
+            Tier::Daily => {
+                let hourly: Vec<StoredRollup> = sqlx::query_as(
+                    "SELECT * FROM rollup_hourly
+                     WHERE host_id = $1 AND bucket >= $2 AND bucket < $3",
+                )
+                .bind(host)
+                .bind(bucket)
+                .bind(bucket + Tier::Daily.width())
+                .fetch_all(&mut *tx)
+                .await?;
+                let mut merged: std::collections::BTreeMap<i16, MetricRollup> = Default::default();
+                for row in hourly {
+                    let Ok(part) = row.rollup() else {
+                        tracing::error!(host, metric = row.metric, %bucket, "Skipping a corrupt hourly sketch.");
+                        continue;
+                    };
+                    merged.entry(row.metric).or_default().merge(&part);
+                }
+                rows.extend(merged.into_iter().map(|(metric, r)| ((host, metric, bucket), r)));
+            }
+        }
+    }
+    if !rows.is_empty() {
+        let buckets: Vec<DateTime<Utc>> = rows.iter().map(|((_, _, b), _)| *b).collect();
+        ensure_partitions(pool, tier, &buckets).await?;
+        upsert(&mut tx, tier, &rows).await?;
+    }
+    let (hosts, buckets): (Vec<i32>, Vec<DateTime<Utc>>) = entries.iter().copied().unzip();
+    if tier == Tier::Hourly {
+        sqlx::query(
+            "INSERT INTO rollup_queue_daily (host_id, bucket)
+             SELECT DISTINCT h, date_bin('1 day', b, timestamptz 'epoch') FROM unnest($1::int4[], $2::timestamptz[]) AS q(h, b)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&hosts)
+        .bind(&buckets)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let sql = format!(
+        "DELETE FROM {} q USING unnest($1::int4[], $2::timestamptz[]) AS e(h, b) WHERE q.host_id = e.h AND q.bucket = e.b",
+        tier.queue()
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&hosts).bind(&buckets).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(entries.len())
+}
+
+/// Drains both queues until they are empty (or only hold buckets still filling).
+pub async fn run_once(pool: &PgPool) -> Result<usize, sqlx::Error> {
+    let mut total = 0;
+    for tier in [Tier::Hourly, Tier::Daily] {
+        loop {
+            let done = process_queue(pool, tier, 200).await?;
+            total += done;
+            if done == 0 {
+                break;
+            }
+        }
+    }
+    Ok(total)
+}
+
+/// Background worker: drains the queues every `every` until shutdown. Several servers may run
+/// it against one database; SKIP LOCKED keeps them off each other's buckets.
+pub async fn worker(pool: PgPool, every: std::time::Duration, shutdown: CancellationToken) {
+    loop {
+        match run_once(&pool).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(buckets = n, "Rolled up."),
+            Err(error) => tracing::warn!(%error, "Rollup run failed; retrying later."),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.cancelled() => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn a_rollup_has_exact_moments() {
+        let r = MetricRollup::from_values(&[2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0]);
+        assert_eq!(r.count, 8);
+        assert_eq!(r.avg(), Some(5.0));
+        assert_eq!(r.std(), Some(2.0));
+        assert_eq!((r.min, r.max), (2.0, 9.0));
+        assert_eq!(r.quantile(1.0), Some(9.0), "clamped to the exact maximum");
+        assert_eq!(MetricRollup::default().avg(), None);
+    }
+
+    proptest! {
+        /// Rolling up rollups equals rolling up the raw values, for count, sum, min and max
+        /// (and sums of squares up to rounding), however the values are split into buckets.
+        #[test]
+        fn rollup_of_rollups_equals_rollup_of_raw(values in prop::collection::vec(-1e6..1e6_f64, 1..300), cuts in prop::collection::vec(0usize..300, 0..6)) {
+            let mut bounds: Vec<usize> = cuts.into_iter().map(|c| c % values.len()).collect();
+            bounds.push(0);
+            bounds.push(values.len());
+            bounds.sort_unstable();
+            bounds.dedup();
+            let mut merged = MetricRollup::default();
+            for pair in bounds.windows(2) {
+                merged.merge(&MetricRollup::from_values(&values[pair[0]..pair[1]]));
+            }
+            let direct = MetricRollup::from_values(&values);
+            prop_assert_eq!(merged.count, direct.count);
+            prop_assert_eq!(merged.min, direct.min);
+            prop_assert_eq!(merged.max, direct.max);
+            prop_assert!((merged.sum - direct.sum).abs() <= 1e-6 * direct.sum.abs().max(1.0));
+            prop_assert!((merged.sumsq - direct.sumsq).abs() <= 1e-9 * direct.sumsq.max(1.0));
+            prop_assert_eq!(merged.sketch, direct.sketch);
+        }
+    }
+}

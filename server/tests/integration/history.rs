@@ -1,0 +1,264 @@
+use crate::common::{spawn_app, TestApp};
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use serde_json::{json, Value};
+
+/// A sample in the `/performance/stats` shape with the given CPU and memory percentages.
+fn sample(ts: DateTime<Utc>, cpu: f64, memory: f64) -> Value {
+    json!({
+        "cpu": {"percent": cpu, "cores": 4, "frequency": 2000, "usage_mhz": cpu / 100.0 * 8000.0, "ready_percent": 0.5,
+                "load1": 1.0, "load5": 1.0, "load15": 1.0},
+        "memory": {"total": 8_589_934_592_u64, "available": 4_294_967_296_u64, "used": 4_294_967_296_u64, "free": 1_073_741_824_u64,
+                   "percent": memory, "cached": 0, "swap_total": 0, "swap_used": 0},
+        "disk": {"total": 1000, "free": 400, "used": 600, "percent": 60.0, "read_bytes": 0, "write_bytes": 0, "read_bps": 0.0,
+                 "write_bps": 0.0, "read_iops": 1.0, "write_iops": 2.0, "read_latency_ms": 0.5, "write_latency_ms": 1.5},
+        "network": {"bytes_sent": 100, "bytes_recv": 200, "packets_sent": 1, "packets_recv": 2, "in_bps": 1000.0, "out_bps": 500.0},
+        "processes": {"total": 10, "running": 1, "sleeping": 9, "zombie": 0},
+        "connections": {"active": 1, "listening": 1, "established": 1},
+        "timestamp": ts,
+    })
+}
+
+async fn post(app: &TestApp, path: &str, body: &Value) -> (u16, Value) {
+    let response = app.client.post(format!("{}{path}", app.address)).bearer_auth(&app.token).json(body).send().await.expect("sent");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("JSON"))
+}
+
+async fn ingest(app: &TestApp, items: Vec<Value>) -> Value {
+    let (status, body) = post(app, "/api/v1/ingest/samples", &json!({ "samples": items })).await;
+    assert_eq!(status, 200, "{body}");
+    body["data"].clone()
+}
+
+/// Waits until the rollup worker has drained its queues.
+async fn wait_for_rollups(app: &TestApp) {
+    for _ in 0..100 {
+        let pending: i64 = sqlx::query_scalar("SELECT (SELECT count(*) FROM rollup_queue_hourly WHERE bucket + interval '1 hour' <= now()) + (SELECT count(*) FROM rollup_queue_daily WHERE bucket + interval '1 day' <= now())")
+            .fetch_one(&app.pool)
+            .await
+            .expect("queue size");
+        if pending == 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    panic!("rollups did not catch up");
+}
+
+/// Two hosts, 3 complete hours two days ago at 1-minute spacing with known values.
+async fn seed_fleet(app: &TestApp) -> (DateTime<Utc>, Vec<(String, DateTime<Utc>, f64)>) {
+    let start = (Utc::now() - Duration::days(2)).duration_trunc(Duration::hours(1)).expect("aligned");
+    let mut items = Vec::new();
+    let mut truth = Vec::new();
+    for (h, vm) in ["vm_001", "vm_002"].iter().enumerate() {
+        for i in 0..180 {
+            let ts = start + Duration::minutes(i);
+            // Distinct, uneven values so avg, max, min and percentiles all differ.
+            let cpu = ((i * 37 + h as i64 * 11) % 97) as f64 + 0.5;
+            items.push(json!({"vmId": vm, "name": format!("web-{h}"), "groupId": "grp_001", "clusterId": "cl_1", "sample": sample(ts, cpu, 50.0 + h as f64)}));
+            truth.push((vm.to_string(), ts, cpu));
+        }
+    }
+    let result = ingest(app, items).await;
+    assert_eq!(result["stored"], 360, "{result}");
+    (start, truth)
+}
+
+fn percentile_disc(mut values: Vec<f64>, q: f64) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[(q * (values.len() - 1) as f64).floor() as usize]
+}
+
+#[tokio::test]
+async fn ingest_is_idempotent_and_reports_bad_items_without_rejecting_good_ones() {
+    let app = spawn_app().await;
+    let now = Utc::now();
+    let good = json!({"vmId": "db-01", "sample": sample(now - Duration::minutes(5), 10.0, 20.0)});
+    let items = vec![
+        good.clone(),
+        json!({"vmId": "db-01", "sample": sample(now + Duration::hours(2), 10.0, 20.0)}),
+        json!({"vmId": "", "sample": sample(now, 10.0, 20.0)}),
+        json!({"vmId": "db-01", "sample": sample(now - Duration::minutes(4), 250.0, 20.0)}),
+        json!({"vmId": "db-01", "sample": {"cpu": "busy"}}),
+        json!({"vmId": "db-01", "sample": sample(now - Duration::days(800), 10.0, 20.0)}),
+        good.clone(),
+    ];
+    let result = ingest(&app, items).await;
+    assert_eq!(result["accepted"], 1, "{result}");
+    assert_eq!(result["stored"], 1);
+    let rejected: Vec<u64> = result["rejected"].as_array().expect("list").iter().map(|r| r["index"].as_u64().expect("index")).collect();
+    assert_eq!(rejected, [1, 2, 3, 4, 5, 6]);
+    assert!(result["rejected"][0]["reason"].as_str().expect("reason").contains("future"));
+
+    let again = ingest(&app, vec![good]).await;
+    assert_eq!((again["stored"].as_u64(), again["duplicates"].as_u64()), (Some(0), Some(1)));
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM samples s JOIN hosts h ON h.id = s.host_id WHERE h.vm_id = 'db-01'")
+        .fetch_one(&app.pool)
+        .await
+        .expect("count");
+    assert_eq!(stored, 1, "a re-sent sample is stored once");
+
+    // Malformed bodies and oversize batches are refused as a whole, in the history envelope.
+    let response = app.client.post(format!("{}/api/v1/ingest/samples", app.address)).bearer_auth(&app.token)
+        .header("content-type", "application/json").body("{\"samples\": [").send().await.expect("sent");
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["error"], "400");
+    let huge = "x".repeat(17 * 1024 * 1024);
+    let response = app.client.post(format!("{}/api/v1/ingest/samples", app.address)).bearer_auth(&app.token)
+        .header("content-type", "application/json").body(format!("{{\"pad\":\"{huge}\"}}")).send().await.expect("sent");
+    assert_eq!(response.status(), 413);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn hourly_and_daily_queries_match_values_computed_from_the_raw_samples() {
+    let app = spawn_app().await;
+    let (start, truth) = seed_fleet(&app).await;
+    wait_for_rollups(&app).await;
+    let end = start + Duration::hours(3) - Duration::seconds(1);
+    for func in ["avg", "max", "min", "p95", "p99"] {
+        let (status, body) = post(&app, "/api/v1/history/query", &json!({
+            "vmIds": ["vm_002", "vm_001"], "startTime": start, "endTime": end, "metrics": ["cpu"],
+            "aggregation": "1h", "aggregationFunc": func, "pageSize": 1000,
+        })).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["code"], 200);
+        let points = body["data"]["data"].as_array().expect("points");
+        assert_eq!(points.len(), 6, "3 hours × 2 hosts");
+        assert_eq!(body["data"]["meta"]["vmCount"], 2);
+        assert_eq!(body["data"]["pagination"]["total"], 6);
+        assert_eq!(points[0]["vmId"], "vm_001", "ordered by vmId, then time");
+        for p in points {
+            let ts: DateTime<Utc> = serde_json::from_value(p["timestamp"].clone()).expect("timestamp");
+            let values: Vec<f64> = truth.iter().filter(|(vm, t, _)| vm == p["vmId"].as_str().unwrap_or_default() && *t >= ts && *t < ts + Duration::hours(1)).map(|(_, _, v)| *v).collect();
+            let expected = match func {
+                "avg" => values.iter().sum::<f64>() / values.len() as f64,
+                "max" => values.iter().copied().fold(f64::MIN, f64::max),
+                "min" => values.iter().copied().fold(f64::MAX, f64::min),
+                "p95" => percentile_disc(values.clone(), 0.95),
+                _ => percentile_disc(values.clone(), 0.99),
+            };
+            let got = p["cpu"]["usagePercent"].as_f64().expect("value");
+            let tolerance = if func.starts_with('p') { expected * 0.01 + 0.01 } else { 0.01 };
+            assert!((got - expected).abs() <= tolerance, "{func} at {ts} {}: {got} vs {expected}", p["vmId"]);
+            assert!(p.get("memory").is_none(), "only the asked groups");
+        }
+    }
+    // The daily tier merges the hourly sketches: p95 of the day against all samples of that day.
+    let (status, body) = post(&app, "/api/v1/history/query", &json!({
+        "groupId": "grp_001", "startTime": start, "endTime": end, "metrics": ["cpu", "memory"], "aggregation": "1d", "aggregationFunc": "p95",
+    })).await;
+    assert_eq!(status, 200, "{body}");
+    for p in body["data"]["data"].as_array().expect("points") {
+        let day: DateTime<Utc> = serde_json::from_value(p["timestamp"].clone()).expect("timestamp");
+        let values: Vec<f64> = truth.iter().filter(|(vm, t, _)| vm == p["vmId"].as_str().unwrap_or_default() && *t >= day && *t < day + Duration::days(1)).map(|(_, _, v)| *v).collect();
+        let expected = percentile_disc(values, 0.95);
+        let got = p["cpu"]["usagePercent"].as_f64().expect("value");
+        assert!((got - expected).abs() <= expected * 0.01 + 0.01, "{got} vs {expected}");
+        assert!(p["memory"]["usagePercent"].as_f64().is_some());
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn raw_and_minute_queries_page_through_the_samples() {
+    let app = spawn_app().await;
+    let (start, truth) = seed_fleet(&app).await;
+    let end = start + Duration::hours(3);
+    let (status, body) = post(&app, "/api/v1/history/query", &json!({
+        "vmIds": ["vm_001"], "startTime": start, "endTime": end, "metrics": ["cpu", "network"], "aggregation": "raw", "page": 2, "pageSize": 50,
+    })).await;
+    assert_eq!(status, 200, "{body}");
+    let page = body["data"]["data"].as_array().expect("points");
+    assert_eq!(page.len(), 50);
+    assert_eq!(body["data"]["pagination"], json!({"page": 2, "pageSize": 50, "total": 180, "totalPages": 4}));
+    let first: DateTime<Utc> = serde_json::from_value(page[0]["timestamp"].clone()).expect("ts");
+    assert_eq!(first, start + Duration::minutes(50));
+    assert_eq!(page[0]["network"]["inBytes"], 200);
+
+    let (status, body) = post(&app, "/api/v1/history/query", &json!({
+        "vmIds": ["vm_001"], "startTime": start, "endTime": end - Duration::seconds(1), "metrics": ["cpu"], "aggregation": "15m", "aggregationFunc": "max",
+    })).await;
+    assert_eq!(status, 200, "{body}");
+    let points = body["data"]["data"].as_array().expect("points");
+    assert_eq!(points.len(), 12);
+    let expected = truth.iter().filter(|(vm, t, _)| vm == "vm_001" && *t < start + Duration::minutes(15)).map(|(_, _, v)| *v).fold(f64::MIN, f64::max);
+    assert_eq!(points[0]["cpu"]["usagePercent"].as_f64(), Some(expected));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn validation_errors_use_the_seed_codes_and_languages() {
+    let app = spawn_app().await;
+    seed_fleet(&app).await;
+    let now = Utc::now();
+    let cases = [
+        (json!({"vmIds": ["vm_001"], "startTime": now, "endTime": now - Duration::hours(1)}), 400, "400-TIME"),
+        (json!({"vmIds": ["vm_001"], "startTime": "last tuesday", "endTime": now}), 400, "400-TIME"),
+        (json!({"vmIds": ["vm_001"], "endTime": now}), 400, "400-TIME"),
+        (json!({"vmIds": ["vm_001"], "startTime": now - Duration::days(800), "endTime": now}), 400, "400-TIME"),
+        (json!({"vmIds": ["vm_001"], "startTime": now - Duration::days(8), "endTime": now, "aggregation": "raw"}), 400, "400-TIME"),
+        (json!({"vmIds": ["vm_001"], "startTime": now - Duration::days(60), "endTime": now, "aggregation": "1h"}), 400, "400-TIME"),
+        (json!({"vmIds": ["vm_001"], "groupId": "grp_001", "startTime": now - Duration::hours(1), "endTime": now}), 400, "400"),
+        (json!({"vmIds": ["vm_001"], "startTime": now - Duration::hours(1), "endTime": now, "metrics": ["gpu"]}), 400, "400"),
+        (json!({"vmIds": ["vm_001"], "startTime": now - Duration::hours(1), "endTime": now, "pageSize": 5000}), 400, "400"),
+        (json!({"vmIds": ["vm_001"], "startTime": now - Duration::hours(1), "endTime": now, "aggregationFunc": "median"}), 400, "400"),
+        (json!({"vmIds": ["vm_404"], "startTime": now - Duration::hours(1), "endTime": now}), 404, "404"),
+        (json!({"groupId": "nope", "startTime": now - Duration::hours(1), "endTime": now}), 404, "404"),
+    ];
+    for (request, status, code) in cases {
+        let (got, body) = post(&app, "/api/v1/history/query", &request).await;
+        assert_eq!((got, body["error"].as_str()), (status, Some(code)), "{request}: {body}");
+        assert_eq!(body["code"], status);
+    }
+    let request = json!({"vmIds": ["vm_001"], "startTime": now, "endTime": now - Duration::hours(1)});
+    for (language, message) in [("zh-CN,zh;q=0.9", "时间范围无效"), ("ja", "時間範囲が無効です"), ("en-US", "Invalid Time Range")] {
+        let response = app.client.post(format!("{}/api/v1/history/query", app.address)).bearer_auth(&app.token)
+            .header("accept-language", language).json(&request).send().await.expect("sent");
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(body["message"], message);
+    }
+    let anonymous = app.client.post(format!("{}/api/v1/history/query", app.address)).json(&request).send().await.expect("sent");
+    assert_eq!(anonymous.status(), 401);
+    let body: Value = anonymous.json().await.expect("json");
+    assert_eq!((body["code"].as_u64(), body["error"].as_str()), (Some(401), Some("401")));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn hosts_are_listed_by_group_and_edited_by_admins() {
+    let app = spawn_app().await;
+    seed_fleet(&app).await;
+    let (status, body) = app.get_json("/api/v1/hosts?groupId=grp_001").await;
+    assert_eq!(status, 200, "{body}");
+    let hosts = body["data"]["hosts"].as_array().expect("hosts");
+    assert_eq!(hosts.len(), 2);
+    assert_eq!(hosts[0]["vmId"], "vm_001");
+    assert_eq!(hosts[0]["name"], "web-0");
+    assert_eq!(hosts[0]["clusterId"], "cl_1");
+    assert_eq!(hosts[0]["powerState"], "poweredOff", "its last sample is two days old");
+    let (_, all) = app.get_json("/api/v1/hosts").await;
+    assert_eq!(all["data"]["pagination"]["total"], 3, "the local host is listed too");
+
+    let response = app.client.patch(format!("{}/api/v1/hosts/vm_001", app.address)).bearer_auth(&app.token)
+        .json(&json!({"name": "db-primary", "groupId": "grp_db"})).send().await.expect("sent");
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!((body["data"]["name"].as_str(), body["data"]["groupId"].as_str()), (Some("db-primary"), Some("grp_db")));
+    assert_eq!(body["data"]["clusterId"], "cl_1", "fields not sent are kept");
+
+    let response = app.client.patch(format!("{}/api/v1/hosts/vm_001", app.address)).bearer_auth(&app.token)
+        .json(&json!({"groupId": null})).send().await.expect("sent");
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["data"]["groupId"], Value::Null, "null clears the group");
+
+    let response = app.client.patch(format!("{}/api/v1/hosts/vm_404", app.address)).bearer_auth(&app.token)
+        .json(&json!({"name": "x"})).send().await.expect("sent");
+    assert_eq!(response.status(), 404);
+    let reader = lookout::auth::credentials::create_token(&app.pool, "reader", &[lookout::auth::Scope::VmRead], None).await.expect("token");
+    let response = app.client.patch(format!("{}/api/v1/hosts/vm_002", app.address)).bearer_auth(&reader)
+        .json(&json!({"name": "x"})).send().await.expect("sent");
+    assert_eq!(response.status(), 403);
+    app.stop().await;
+}
