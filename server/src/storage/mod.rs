@@ -3,6 +3,7 @@ pub mod hosts;
 pub mod managed;
 pub mod samples;
 pub mod catalog;
+pub mod retention;
 pub mod rollups;
 
 use crate::config::DatabaseArgs;

@@ -291,12 +291,20 @@ pub async fn run_once(pool: &PgPool) -> Result<usize, sqlx::Error> {
 
 /// Background worker: drains the queues every `every` until shutdown. Several servers may run
 /// it against one database; SKIP LOCKED keeps them off each other's buckets.
+/// Retention runs after the rollups, at most once an hour.
 pub async fn worker(pool: PgPool, every: std::time::Duration, shutdown: CancellationToken) {
+    let mut last_retention: Option<std::time::Instant> = None;
     loop {
         match run_once(&pool).await {
             Ok(0) => {}
             Ok(n) => tracing::debug!(buckets = n, "Rolled up."),
             Err(error) => tracing::warn!(%error, "Rollup run failed; retrying later."),
+        }
+        if last_retention.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(3600)) {
+            match super::retention::enforce(&pool).await {
+                Ok(_) => last_retention = Some(std::time::Instant::now()),
+                Err(error) => tracing::warn!(%error, "Retention run failed; retrying later."),
+            }
         }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}

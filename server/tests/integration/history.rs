@@ -262,3 +262,36 @@ async fn hosts_are_listed_by_group_and_edited_by_admins() {
     assert_eq!(response.status(), 403);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_backfill_older_than_the_raw_window_lands_in_the_rollups_and_its_raw_partition_expires() {
+    let app = spawn_app().await;
+    let start = (Utc::now() - Duration::days(10)).duration_trunc(Duration::hours(1)).expect("aligned");
+    let items: Vec<Value> = (0..120)
+        .map(|i| json!({"vmId": "old-01", "sample": sample(start + Duration::minutes(i), (i % 50) as f64, 40.0)}))
+        .collect();
+    assert_eq!(ingest(&app, items).await["stored"], 120);
+    wait_for_rollups(&app).await;
+    let dropped = lookout::storage::retention::enforce(&app.pool).await.expect("retention");
+    let partition = format!("samples_{}", start.format("%Y%m%d"));
+    assert!(dropped.contains(&partition), "{dropped:?}");
+    let raw: i64 = sqlx::query_scalar("SELECT count(*) FROM samples s JOIN hosts h ON h.id = s.host_id WHERE h.vm_id = 'old-01'")
+        .fetch_one(&app.pool)
+        .await
+        .expect("count");
+    assert_eq!(raw, 0, "raw samples older than 7 days are gone");
+
+    let (status, body) = post(&app, "/api/v1/history/query", &json!({
+        "vmIds": ["old-01"], "startTime": start, "endTime": start + Duration::hours(2) - Duration::seconds(1),
+        "metrics": ["cpu"], "aggregation": "1h", "aggregationFunc": "max",
+    })).await;
+    assert_eq!(status, 200, "{body}");
+    let points = body["data"]["data"].as_array().expect("points");
+    assert_eq!(points.len(), 2);
+    assert_eq!(points[0]["cpu"]["usagePercent"], 49.0);
+    let (status, body) = post(&app, "/api/v1/history/query", &json!({
+        "vmIds": ["old-01"], "startTime": start, "endTime": start + Duration::hours(1), "aggregation": "raw",
+    })).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("400-TIME")), "raw is not kept that long");
+    app.stop().await;
+}
