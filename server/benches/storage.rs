@@ -13,7 +13,8 @@ use sqlx::{postgres::PgPoolOptions, PgPool};
 use std::time::Instant;
 
 const SAMPLES: usize = 100_000;
-const BATCH: usize = 500;
+/// The sampler writes small batches; ingest writes up to 5 000 rows per transaction.
+const BATCHES: [usize; 2] = [500, 5_000];
 
 fn synthetic(i: usize) -> Stats {
     let t = i as f64;
@@ -85,20 +86,25 @@ async fn main() -> anyhow::Result<()> {
     let url = format!("{}/lookout_bench{query}", head.rsplit_once('/').map(|(s, _)| s).unwrap_or(head));
     let pool = PgPoolOptions::new().max_connections(4).connect(&url).await?;
     MIGRATOR.run(&pool).await?;
-    let (host_id, _) = hosts::upsert(&pool, &HostFacts { vm_id: "bench".into(), name: "bench".into(), ..Default::default() }).await?;
-
-    let rows: Vec<SampleRow> = (0..SAMPLES).map(|i| SampleRow::from_stats(host_id, &synthetic(i))).collect();
-    let started = Instant::now();
-    for (n, chunk) in rows.chunks(BATCH).enumerate() {
-        samples::insert_batch(&pool, chunk).await?;
-        if n % 40 == 0 {
-            eprint!("\rinserting… {:>3} %", n * BATCH * 100 / SAMPLES);
+    let mut throughput = Vec::new();
+    let mut rows = Vec::new();
+    let mut host_id = 0;
+    for batch in BATCHES {
+        let vm_id = format!("bench-{batch}");
+        host_id = hosts::upsert(&pool, &HostFacts { vm_id: vm_id.clone(), name: vm_id, ..Default::default() }).await?.0;
+        rows = (0..SAMPLES).map(|i| SampleRow::from_stats(host_id, &synthetic(i))).collect::<Vec<SampleRow>>();
+        let started = Instant::now();
+        for (n, chunk) in rows.chunks(batch).enumerate() {
+            samples::insert_batch(&pool, chunk).await?;
+            if (n + 1) * batch % 10_000 == 0 {
+                eprint!("\rbatches of {batch}: {:>3} %", (n + 1) * batch * 100 / SAMPLES);
+            }
         }
+        throughput.push((batch, SAMPLES as f64 / started.elapsed().as_secs_f64()));
+        eprintln!();
     }
-    let elapsed = started.elapsed().as_secs_f64();
-    eprintln!("\rinserting… done ");
     let again = Instant::now();
-    let duplicates = samples::insert_batch(&pool, &rows[..BATCH]).await?.len();
+    let duplicates = samples::insert_batch(&pool, &rows[..500]).await?;
     let resend_ms = again.elapsed().as_secs_f64() * 1000.0;
     sqlx::query("VACUUM ANALYZE samples").execute(&pool).await?;
 
@@ -115,10 +121,12 @@ async fn main() -> anyhow::Result<()> {
     let total = samples::table_bytes(&pool).await? - brin;
     let values_per_sample = 42.0; // typed metric columns per row, excluding host and time
 
-    let n = SAMPLES as f64;
-    println!("raw samples: {SAMPLES} rows of one host at 10 s, batches of {BATCH}");
-    println!("insert throughput: {:.0} samples/s ({elapsed:.2} s)", n / elapsed);
-    println!("re-sending a batch of {BATCH} already stored: {duplicates} new rows, {resend_ms:.1} ms");
+    let n = (SAMPLES * BATCHES.len()) as f64;
+    println!("raw samples: {SAMPLES} rows per host at 10 s, one host per batch size, default durability (fsync on)");
+    for (batch, rate) in &throughput {
+        println!("insert throughput, COPY + INSERT … ON CONFLICT in batches of {batch}: {rate:.0} samples/s");
+    }
+    println!("re-sending a batch of 500 already stored: {duplicates} new rows, {resend_ms:.1} ms");
     println!("bytes per sample: {:.1} total (heap {:.1}, TOAST/FSM/VM {:.1}, (host_id, ts) B-tree {:.1})", total as f64 / n, heap as f64 / n, toast as f64 / n, btree as f64 / n);
     println!("bytes per value: {:.1} ({values_per_sample} typed values per sample)", total as f64 / n / values_per_sample);
     println!("BRIN (host_id, ts) for comparison: {:.3} bytes per sample ({brin} bytes in all)", brin as f64 / n);

@@ -19,6 +19,29 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Write a realistic simulated fleet history through the ingest path, then roll it up.
+    Simulate(SimulateArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SimulateArgs {
+    /// Number of hosts.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub hosts: u64,
+    /// Days of history, ending now.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=730))]
+    pub days: u32,
+    /// Seconds between two samples of a host.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub interval: u64,
+    /// Random seed: the same seed gives the same fleet.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Where to write the ground truth (injected trends and incidents) as JSON.
+    #[arg(long, default_value = "simulation-truth.json")]
+    pub truth: PathBuf,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -87,6 +110,9 @@ pub struct ServeArgs {
     /// Mark the session cookie `Secure` (set when users reach Lookout over HTTPS).
     #[arg(long, env = "LOOKOUT_SECURE_COOKIE", default_value_t = false)]
     pub secure_cookie: bool,
+    /// On a database with no other hosts, simulate a small demo fleet (8 hosts, 30 days) in the background.
+    #[arg(long, env = "LOOKOUT_DEMO", default_value_t = false)]
+    pub demo: bool,
 }
 
 /// Everything `Application::build` needs; tests construct it directly.
@@ -105,6 +131,7 @@ pub struct Settings {
     pub request_timeout: Duration,
     pub trusted_origins: Vec<String>,
     pub secure_cookie: bool,
+    pub demo: bool,
 }
 
 impl From<ServeArgs> for Settings {
@@ -123,6 +150,7 @@ impl From<ServeArgs> for Settings {
             request_timeout: Duration::from_secs(args.request_timeout),
             trusted_origins: args.trusted_origins,
             secure_cookie: args.secure_cookie,
+            demo: args.demo,
         }
     }
 }

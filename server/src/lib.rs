@@ -6,6 +6,7 @@ pub mod config;
 pub mod error;
 pub mod live;
 pub mod sampling;
+pub mod simulate;
 pub mod startup;
 pub mod state;
 pub mod storage;

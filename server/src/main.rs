@@ -2,8 +2,8 @@
 use clap::Parser;
 use lookout::{
     auth::credentials,
-    config::{Cli, Command, Settings, TokenCommand},
-    storage, telemetry, Application,
+    config::{Cli, Command, Settings, SimulateArgs, TokenCommand},
+    simulate, storage, telemetry, Application,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -15,6 +15,7 @@ async fn main() -> std::process::ExitCode {
         None => serve(Settings::from(cli.serve)).await,
         Some(Command::Serve(args)) => serve(Settings::from(args)).await,
         Some(Command::Token(TokenCommand::Create { name, scopes, database })) => create_token(name, scopes, database).await,
+        Some(Command::Simulate(args)) => simulate(args).await,
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -66,5 +67,34 @@ async fn create_token(name: String, scopes: Vec<String>, database: lookout::conf
         cluster.stop().await?;
     }
     println!("{}", result?);
+    Ok(())
+}
+
+async fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
+    let db = storage::open(&args.database, false).await?;
+    let plan = simulate::Plan {
+        hosts: usize::try_from(args.hosts)?,
+        days: args.days,
+        interval_secs: args.interval,
+        seed: args.seed,
+        until: chrono::Utc::now(),
+    };
+    let started = std::time::Instant::now();
+    let outcome = simulate::run(&db.pool, &plan, std::io::IsTerminal::is_terminal(&std::io::stderr())).await;
+    db.pool.close().await;
+    if let Some(cluster) = db.managed {
+        cluster.stop().await?;
+    }
+    let (truth, written) = outcome?;
+    simulate::write_truth(&args.truth, &truth)?;
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "simulated {} hosts × {} days at {} s: {written} samples in {secs:.1} s ({:.0} samples/s); ground truth in {}",
+        args.hosts,
+        args.days,
+        args.interval,
+        written as f64 / secs,
+        args.truth.display()
+    );
     Ok(())
 }

@@ -6,35 +6,22 @@ use super::{
 use crate::{
     auth::{MetricsWrite, RequireScope},
     state::AppState,
-    storage::samples::{self, SampleRow},
+    storage::ingest::{self as store, NewSample},
 };
-use app::models::Stats;
 use axum::{extract::State, Json};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 /// Samples per request; larger backfills are sent in several requests.
 pub const MAX_ITEMS: usize = 10_000;
 /// Clock skew tolerated for samples stamped in the future.
 pub const MAX_FUTURE_SKEW_SECS: i64 = 300;
-const ROWS_PER_TRANSACTION: usize = 5_000;
 
 #[derive(Debug, Deserialize)]
 pub struct IngestRequest {
     samples: Vec<Value>,
-}
-
-/// One item: the host it belongs to and the sample, in the shape `GET /performance/stats` returns.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct IngestItem {
-    vm_id: String,
-    name: Option<String>,
-    group_id: Option<String>,
-    cluster_id: Option<String>,
-    sample: Stats,
 }
 
 #[derive(Debug, Serialize)]
@@ -50,7 +37,7 @@ fn valid_id(id: &str) -> bool {
 }
 
 /// Checks one item; returns why it cannot be stored.
-fn check(item: &IngestItem, now: DateTime<Utc>) -> Result<(), String> {
+fn check(item: &NewSample, now: DateTime<Utc>) -> Result<(), String> {
     if !valid_id(&item.vm_id) {
         return Err("`vmId` must be 1–128 characters of letters, digits, `.`, `_`, `:` or `-`".into());
     }
@@ -95,41 +82,6 @@ fn check(item: &IngestItem, now: DateTime<Utc>) -> Result<(), String> {
     Ok(())
 }
 
-/// Registers hosts seen for the first time; returns the row id of every named host. Existing hosts
-/// keep their name, group and cluster (those are edited with `PATCH /hosts/{vmId}`).
-async fn register_hosts(state: &AppState, items: &[&IngestItem]) -> Result<HashMap<String, i32>, sqlx::Error> {
-    let mut newest: HashMap<&str, DateTime<Utc>> = HashMap::new();
-    for item in items {
-        let entry = newest.entry(item.vm_id.as_str()).or_insert(item.sample.timestamp);
-        *entry = (*entry).max(item.sample.timestamp);
-    }
-    let mut seen = HashSet::new();
-    let (mut ids, mut names, mut groups, mut clusters, mut last_seen) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for item in items {
-        if seen.insert(item.vm_id.clone()) {
-            ids.push(item.vm_id.clone());
-            names.push(item.name.clone().unwrap_or_else(|| item.vm_id.clone()));
-            groups.push(item.group_id.clone());
-            clusters.push(item.cluster_id.clone());
-            last_seen.push(newest.get(item.vm_id.as_str()).copied().unwrap_or(item.sample.timestamp));
-        }
-    }
-    let rows: Vec<(i32, String)> = sqlx::query_as(
-        "INSERT INTO hosts (vm_id, name, group_id, cluster_id, first_seen, last_seen)
-         SELECT v, n, g, c, least(now(), l), l FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[]) AS t(v, n, g, c, l)
-         ON CONFLICT (vm_id) DO UPDATE SET vm_id = EXCLUDED.vm_id
-         RETURNING id, vm_id",
-    )
-    .bind(&ids)
-    .bind(&names)
-    .bind(&groups)
-    .bind(&clusters)
-    .bind(&last_seen)
-    .fetch_all(&state.pool)
-    .await?;
-    Ok(rows.into_iter().map(|(id, vm)| (vm, id)).collect())
-}
-
 /// `POST /api/v1/ingest/samples` — accepts the valid items, reports each invalid one, and stores
 /// nothing twice: (vmId, timestamp) already stored counts as a duplicate.
 pub async fn samples(
@@ -146,7 +98,7 @@ pub async fn samples(
     let mut keys = HashSet::new();
     for (index, value) in request.samples.into_iter().enumerate() {
         let vm_id = value.get("vmId").and_then(Value::as_str).map(str::to_string);
-        match serde_json::from_value::<IngestItem>(value) {
+        match serde_json::from_value::<NewSample>(value) {
             Err(error) => rejected.push(Rejected { index, vm_id, reason: format!("not a valid sample item: {error}") }),
             Ok(mut item) => {
                 // Stored instants have millisecond precision, like the local sampler's.
@@ -162,27 +114,7 @@ pub async fn samples(
             }
         }
     }
-    let mut stored = 0_usize;
-    if !items.is_empty() {
-        let refs: Vec<&IngestItem> = items.iter().collect();
-        let host_ids = register_hosts(&state, &refs).await?;
-        let rows: Vec<SampleRow> = items
-            .iter()
-            .filter_map(|item| host_ids.get(&item.vm_id).map(|id| SampleRow::from_stats(*id, &item.sample)))
-            .collect();
-        for chunk in rows.chunks(ROWS_PER_TRANSACTION) {
-            stored += samples::insert_batch(&state.pool, chunk).await?.len();
-        }
-        sqlx::query(
-            "UPDATE hosts h SET last_seen = greatest(h.last_seen, t.ts) FROM
-             (SELECT host_id, max(ts) AS ts FROM unnest($1::int4[], $2::timestamptz[]) AS u(host_id, ts) GROUP BY host_id) t
-             WHERE h.id = t.host_id",
-        )
-        .bind(rows.iter().map(|r| r.host_id).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.ts).collect::<Vec<_>>())
-        .execute(&state.pool)
-        .await?;
-    }
+    let stored = store::store(&state.pool, &items).await? as usize;
     Ok(history_success(json!({
         "accepted": items.len(),
         "stored": stored,
@@ -194,11 +126,12 @@ pub async fn samples(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use app::models::Stats;
 
-    fn item(vm_id: &str, offset_secs: i64) -> IngestItem {
+    fn item(vm_id: &str, offset_secs: i64) -> NewSample {
         let mut sample = Stats { timestamp: Utc::now() + Duration::seconds(offset_secs), ..Default::default() };
         sample.cpu.percent = 50.0;
-        IngestItem { vm_id: vm_id.into(), name: None, group_id: None, cluster_id: None, sample }
+        NewSample { vm_id: vm_id.into(), name: None, group_id: None, cluster_id: None, sample }
     }
 
     #[test]

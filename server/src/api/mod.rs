@@ -1,4 +1,5 @@
 //! The REST API: routes under `/api/v1`, health checks, and the API's own 404.
+mod aggregate;
 mod health;
 pub mod history;
 pub mod history_error;
@@ -20,6 +21,7 @@ pub fn router(ingest_body_limit: usize) -> Router<AppState> {
     // The history API and the routes that share its envelope answer in the caller's language.
     let history = Router::new()
         .route("/api/v1/history/query", post(history::query))
+        .route("/api/v1/history/aggregate", post(aggregate::aggregate))
         .route("/api/v1/hosts", get(hosts::list))
         .route("/api/v1/hosts/{vm_id}", patch(hosts::update))
         .route("/api/v1/ingest/samples", post(ingest::samples).layer(DefaultBodyLimit::max(ingest_body_limit)))

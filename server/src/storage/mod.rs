@@ -1,5 +1,6 @@
 //! PostgreSQL storage: connecting (external or managed cluster), migrations, hosts and raw samples.
 pub mod hosts;
+pub mod ingest;
 pub mod managed;
 pub mod samples;
 pub mod catalog;

@@ -232,10 +232,10 @@ fn to_csv(rows: &[SampleRow]) -> Result<String, serde_json::Error> {
 /// Stores rows in one transaction: COPY into a per-connection staging table, then one
 /// `INSERT … ON CONFLICT DO NOTHING` (COPY alone cannot skip duplicates). Rows already stored for
 /// (host, ts) are left as they are; the hours that received new rows are queued for rollup in
-/// the same transaction. Returns the (host, ts) keys that were new.
-pub async fn insert_batch(pool: &PgPool, rows: &[SampleRow]) -> Result<Vec<(i32, DateTime<Utc>)>, sqlx::Error> {
+/// the same transaction. Returns how many rows were new.
+pub async fn insert_batch(pool: &PgPool, rows: &[SampleRow]) -> Result<u64, sqlx::Error> {
     if rows.is_empty() {
-        return Ok(Vec::new());
+        return Ok(0);
     }
     let mut days: Vec<NaiveDate> = rows.iter().map(|r| r.ts.date_naive()).collect();
     days.sort_unstable();
@@ -250,7 +250,7 @@ pub async fn insert_batch(pool: &PgPool, rows: &[SampleRow]) -> Result<Vec<(i32,
     let mut copy = tx.copy_in_raw("COPY samples_staging FROM STDIN (FORMAT csv)").await?;
     copy.send(csv.as_bytes()).await?;
     copy.finish().await?;
-    let new: Vec<(i32, DateTime<Utc>)> = sqlx::query_as(
+    let new: i64 = sqlx::query_scalar(
         "WITH new AS (
              INSERT INTO samples SELECT * FROM samples_staging ON CONFLICT (host_id, ts) DO NOTHING RETURNING host_id, ts
          ), queued AS (
@@ -258,12 +258,12 @@ pub async fn insert_batch(pool: &PgPool, rows: &[SampleRow]) -> Result<Vec<(i32,
              SELECT DISTINCT host_id, date_bin('1 hour', ts, timestamptz 'epoch') FROM new
              ON CONFLICT DO NOTHING
          )
-         SELECT host_id, ts FROM new",
+         SELECT count(*) FROM new",
     )
-    .fetch_all(&mut *tx)
+    .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(new)
+    Ok(u64::try_from(new).unwrap_or(0))
 }
 
 pub async fn latest(pool: &PgPool, host_id: i32) -> Result<Option<SampleRow>, sqlx::Error> {

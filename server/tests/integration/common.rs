@@ -67,6 +67,7 @@ pub fn settings(database: DatabaseArgs) -> Settings {
         request_timeout: Duration::from_secs(30),
         trusted_origins: vec![],
         secure_cookie: false,
+        demo: false,
     }
 }
 

@@ -295,3 +295,59 @@ async fn a_backfill_older_than_the_raw_window_lands_in_the_rollups_and_its_raw_p
     assert_eq!((status, body["error"].as_str()), (400, Some("400-TIME")), "raw is not kept that long");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn aggregate_matches_statistics_computed_from_the_raw_samples() {
+    let app = spawn_app().await;
+    let (start, truth) = seed_fleet(&app).await;
+    wait_for_rollups(&app).await;
+    let end = start + Duration::hours(3) - Duration::seconds(1);
+    let (status, body) = post(&app, "/api/v1/history/aggregate", &json!({
+        "groupId": "grp_001", "startTime": start, "endTime": end, "metrics": ["cpu", "memory", "network"],
+        "dimensions": ["avg", "max", "min", "p95", "p99", "std"], "groupBy": "hour",
+    })).await;
+    assert_eq!(status, 200, "{body}");
+    let values: Vec<f64> = truth.iter().map(|(_, _, v)| *v).collect();
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let std = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
+    let cpu = &body["data"]["overall"]["cpu"];
+    let close = |got: &Value, expected: f64, tolerance: f64| {
+        let got = got.as_f64().expect("number");
+        assert!((got - expected).abs() <= tolerance, "{got} vs {expected}");
+    };
+    close(&cpu["avg"], mean, 0.01);
+    close(&cpu["std"], std, 0.01);
+    close(&cpu["max"], values.iter().copied().fold(f64::MIN, f64::max), 0.0);
+    close(&cpu["min"], values.iter().copied().fold(f64::MAX, f64::min), 0.0);
+    let p95 = percentile_disc(values.clone(), 0.95);
+    close(&cpu["p95"], p95, p95 * 0.01 + 0.01);
+    close(&body["data"]["overall"]["memory"]["avg"], 50.5, 0.01);
+    let network = &body["data"]["overall"]["network"];
+    close(&network["avgInBps"], 1000.0, 0.0);
+    // 2 hosts × 3 hours at an average of 1000 B/s.
+    close(&network["totalInBytes"], 2.0 * 3.0 * 3600.0 * 1000.0, 0.5);
+
+    let groups = body["data"]["timeGroups"].as_array().expect("time groups");
+    assert_eq!(groups.len(), 3);
+    let first_hour: Vec<f64> = truth.iter().filter(|(_, t, _)| *t < start + Duration::hours(1)).map(|(_, _, v)| *v).collect();
+    close(&groups[0]["cpu"]["avg"], first_hour.iter().sum::<f64>() / first_hour.len() as f64, 0.01);
+    let vms = body["data"]["vmGroups"].as_array().expect("vm groups");
+    assert_eq!(vms.len(), 2);
+    assert_eq!((vms[1]["vmId"].as_str(), vms[1]["vmName"].as_str()), (Some("vm_002"), Some("web-1")));
+
+    let (status, body) = post(&app, "/api/v1/history/aggregate", &json!({
+        "vmIds": ["vm_001"], "startTime": start, "endTime": end, "dimensions": ["mode"],
+    })).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("400")));
+    let (status, body) = post(&app, "/api/v1/history/aggregate", &json!({
+        "clusterId": "cl_1", "startTime": start - Duration::days(60), "endTime": end, "groupBy": "hour",
+    })).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("400-TIME")));
+    let (status, body) = post(&app, "/api/v1/history/aggregate", &json!({
+        "clusterId": "cl_1", "startTime": start - Duration::days(60), "endTime": end, "groupBy": "week", "metrics": ["cpu"],
+    })).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(!body["data"]["timeGroups"].as_array().expect("weeks").is_empty(), "daily rollups answer beyond 30 days");
+    app.stop().await;
+}

@@ -6,3 +6,4 @@ mod common;
 mod live;
 mod outage;
 mod performance;
+mod simulate;

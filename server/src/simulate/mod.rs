@@ -1,0 +1,323 @@
+//! The fleet simulator: months of realistic history for many hosts, written through the ingest path.
+//!
+//! Each host gets a base level per metric, a daily and weekly rhythm, a slow linear growth trend,
+//! autocorrelated noise and occasional incidents (spikes, drops, level shifts). What was injected
+//! is written to a ground-truth JSON file so analysis results can be checked against it.
+use crate::storage::{
+    ingest::{self, NewSample},
+    rollups,
+};
+use app::models::{ConnectionStats, CpuStats, DiskStats, FilesystemUsage, MemoryStats, NetworkStats, ProcessStats, Stats};
+use chrono::{DateTime, Duration, DurationRound, Timelike, Utc, Datelike};
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::{rngs::StdRng, Rng, SeedableRng};
+use rand_distr::{Distribution, Normal};
+use serde::Serialize;
+use sqlx::PgPool;
+use std::path::Path;
+
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub hosts: usize,
+    pub days: u32,
+    pub interval_secs: u64,
+    pub seed: u64,
+    /// The last simulated instant (normally now).
+    pub until: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Incident {
+    /// `spike`, `drop` or `level_shift`.
+    pub kind: String,
+    pub metric: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    /// Percentage points added (negative for drops) while it lasts.
+    pub magnitude: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HostTruth {
+    pub vm_id: String,
+    pub name: String,
+    pub group_id: String,
+    pub cluster_id: String,
+    /// Base level (percent) at the start of the simulation, per metric.
+    pub base: Levels,
+    /// Linear growth in percentage points per day, per metric.
+    pub growth_per_day: Levels,
+    pub incidents: Vec<Incident>,
+}
+
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct Levels {
+    pub cpu: f64,
+    pub memory: f64,
+    pub disk: f64,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroundTruth {
+    pub seed: u64,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub interval_secs: u64,
+    pub hosts: Vec<HostTruth>,
+}
+
+const ROLES: [&str; 4] = ["web", "db", "cache", "batch"];
+
+/// Draws each host's character: levels, trends and incidents. Deterministic for a seed.
+pub fn plan_hosts(plan: &Plan) -> GroundTruth {
+    let start = plan.until - Duration::days(i64::from(plan.days));
+    let groups = (plan.hosts / 10).max(1);
+    let clusters = groups.div_ceil(3).max(1);
+    let mut rng = StdRng::seed_from_u64(plan.seed);
+    let hosts = (0..plan.hosts)
+        .map(|h| {
+            let role = ROLES[h % ROLES.len()];
+            let base = Levels { cpu: rng.gen_range(10.0..40.0), memory: rng.gen_range(25.0..60.0), disk: rng.gen_range(20.0..60.0) };
+            // About one host in five grows fast enough to cross 80 % within months.
+            let fast = rng.gen_bool(0.2);
+            let growth_per_day = Levels {
+                cpu: if fast { rng.gen_range(0.2..0.5) } else { rng.gen_range(-0.02..0.08) },
+                memory: rng.gen_range(0.0..0.12),
+                disk: if fast { rng.gen_range(0.15..0.4) } else { rng.gen_range(0.01..0.1) },
+            };
+            let mut incidents = Vec::new();
+            let expected = f64::from(plan.days) / 10.0; // one incident per host every ten days on average
+            let count = (expected + rng.gen_range(-0.5..0.5)).round().max(0.0) as usize;
+            for _ in 0..count {
+                let at = start + Duration::seconds(rng.gen_range(0..i64::from(plan.days) * 86_400));
+                let incident = match rng.gen_range(0..3) {
+                    0 => Incident { kind: "spike".into(), metric: "cpu".into(), start: at, end: at + Duration::minutes(rng.gen_range(5..45)), magnitude: rng.gen_range(30.0..55.0) },
+                    1 => Incident { kind: "drop".into(), metric: "cpu".into(), start: at, end: at + Duration::minutes(rng.gen_range(10..90)), magnitude: -rng.gen_range(20.0..40.0) },
+                    _ => Incident { kind: "level_shift".into(), metric: "memory".into(), start: at, end: plan.until, magnitude: rng.gen_range(8.0..20.0) },
+                };
+                incidents.push(incident);
+            }
+            HostTruth {
+                vm_id: format!("sim-{h:03}"),
+                name: format!("{role}-{:02}", h / ROLES.len() + 1),
+                group_id: format!("grp_{:02}", h % groups + 1),
+                cluster_id: format!("cl_{}", (h % groups) % clusters + 1),
+                base,
+                growth_per_day,
+                incidents,
+            }
+        })
+        .collect();
+    GroundTruth { seed: plan.seed, start, end: plan.until, interval_secs: plan.interval_secs, hosts }
+}
+
+/// Daily rhythm (peak mid-afternoon UTC, quiet at night) damped on weekends: −1…1.
+fn rhythm(t: DateTime<Utc>) -> f64 {
+    let hour = f64::from(t.hour()) + f64::from(t.minute()) / 60.0;
+    let daily = ((hour - 8.0) / 24.0 * std::f64::consts::TAU).sin();
+    let weekend = matches!(t.weekday(), chrono::Weekday::Sat | chrono::Weekday::Sun);
+    if weekend { daily * 0.4 - 0.2 } else { daily }
+}
+
+/// State carried from one sample of a host to the next (noise and counters).
+struct HostState {
+    rng: StdRng,
+    normal: Normal<f64>,
+    noise: [f64; 3],
+    net_in: u64,
+    net_out: u64,
+    disk_read: u64,
+    disk_write: u64,
+}
+
+fn sample_at(host: &HostTruth, state: &mut HostState, t: DateTime<Utc>, start: DateTime<Utc>, interval: f64) -> Stats {
+    let days = (t - start).num_seconds() as f64 / 86_400.0;
+    // AR(1) noise: consecutive samples are correlated, as real load is.
+    for n in &mut state.noise {
+        *n = 0.9 * *n + 0.45 * state.normal.sample(&mut state.rng);
+    }
+    let shift = |metric: &str| -> f64 {
+        host.incidents.iter().filter(|i| i.metric == metric && t >= i.start && t < i.end).map(|i| i.magnitude).sum()
+    };
+    let r = rhythm(t);
+    let cpu = (host.base.cpu + host.growth_per_day.cpu * days + 12.0 * r + 2.0 * state.noise[0] + shift("cpu")).clamp(0.5, 100.0);
+    let memory = (host.base.memory + host.growth_per_day.memory * days + 3.0 * r + 0.8 * state.noise[1] + shift("memory")).clamp(1.0, 99.5);
+    let disk = (host.base.disk + host.growth_per_day.disk * days + 0.1 * state.noise[2]).clamp(1.0, 99.9);
+    let load_factor = cpu / 100.0;
+    let in_bps = (2.0e6 * (1.0 + r) * (0.5 + load_factor)).max(1000.0);
+    let out_bps = in_bps * 0.6;
+    state.net_in += (in_bps * interval) as u64;
+    state.net_out += (out_bps * interval) as u64;
+    let read_bps = 4.0e5 * (1.0 + load_factor);
+    let write_bps = 8.0e5 * (1.0 + load_factor);
+    state.disk_read += (read_bps * interval) as u64;
+    state.disk_write += (write_bps * interval) as u64;
+    let memory_total: u64 = 16 << 30;
+    let disk_total: u64 = 500 << 30;
+    let memory_used = (memory / 100.0 * memory_total as f64) as u64;
+    let disk_used = (disk / 100.0 * disk_total as f64) as u64;
+    Stats {
+        cpu: CpuStats {
+            percent: cpu,
+            cores: 8,
+            frequency: 2600,
+            usage_mhz: cpu / 100.0 * 2600.0 * 8.0,
+            ready_percent: (0.5 + load_factor * 2.0).min(100.0),
+            load1: load_factor * 8.0,
+            load5: load_factor * 7.5,
+            load15: load_factor * 7.0,
+        },
+        memory: MemoryStats {
+            total: memory_total,
+            available: memory_total - memory_used,
+            used: memory_used,
+            free: (memory_total - memory_used) / 2,
+            percent: memory,
+            cached: (memory_total - memory_used) / 3,
+            swap_total: 4 << 30,
+            swap_used: 0,
+        },
+        disk: DiskStats {
+            total: disk_total,
+            free: disk_total - disk_used,
+            used: disk_used,
+            percent: disk,
+            read_bytes: state.disk_read,
+            write_bytes: state.disk_write,
+            read_bps,
+            write_bps,
+            read_iops: read_bps / 16_384.0,
+            write_iops: write_bps / 16_384.0,
+            read_latency_ms: 0.3 + load_factor * 2.0,
+            write_latency_ms: 0.6 + load_factor * 3.0,
+            filesystems: vec![FilesystemUsage { device: "/dev/vda1".into(), mountpoint: "/".into(), total: disk_total, free: disk_total - disk_used, percent: disk }],
+        },
+        network: NetworkStats {
+            bytes_sent: state.net_out,
+            bytes_recv: state.net_in,
+            packets_sent: state.net_out / 900,
+            packets_recv: state.net_in / 1200,
+            in_bps,
+            out_bps,
+        },
+        processes: ProcessStats { total: 180 + (cpu as u32), running: 1 + (load_factor * 8.0) as u32, sleeping: 179, zombie: 0 },
+        connections: ConnectionStats { active: 20 + (cpu as u32), listening: 12, established: 15 + (cpu as u32) },
+        timestamp: t,
+    }
+}
+
+fn progress(len: u64, what: &str, visible: bool) -> ProgressBar {
+    let bar = if visible { ProgressBar::new(len) } else { ProgressBar::hidden() };
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>12} [{bar:40}] {percent:>3}% {human_pos}/{human_len} {per_sec} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_message(what.to_string());
+    bar
+}
+
+/// Writes the simulated history and rolls it up. Returns the ground truth and samples written.
+pub async fn run(pool: &PgPool, plan: &Plan, show_progress: bool) -> anyhow::Result<(GroundTruth, u64)> {
+    let truth = plan_hosts(plan);
+    let interval = Duration::seconds(i64::try_from(plan.interval_secs.max(1)).unwrap_or(60));
+    let first = truth.start.duration_trunc(interval).unwrap_or(truth.start);
+    let steps = ((truth.end - first).num_seconds() / interval.num_seconds()).max(0) as u64;
+    let total = steps * truth.hosts.len() as u64;
+    let bar = progress(total, "samples", show_progress);
+    let normal = Normal::new(0.0, 1.0)?;
+    let mut states: Vec<HostState> = (0..truth.hosts.len())
+        .map(|h| HostState {
+            rng: StdRng::seed_from_u64(plan.seed ^ (h as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+            normal,
+            noise: [0.0; 3],
+            net_in: 0,
+            net_out: 0,
+            disk_read: 0,
+            disk_write: 0,
+        })
+        .collect();
+    // Time-major order: every host advances together, as a live fleet would report.
+    let per_batch = (ingest::ROWS_PER_TRANSACTION / truth.hosts.len().max(1)).max(1) as u64;
+    let mut written = 0;
+    let mut step = 0;
+    while step < steps {
+        let last = (step + per_batch).min(steps);
+        let mut batch = Vec::with_capacity(((last - step) as usize) * truth.hosts.len());
+        for s in step..last {
+            let t = first + interval * (s as i32);
+            for (host, state) in truth.hosts.iter().zip(states.iter_mut()) {
+                batch.push(NewSample {
+                    vm_id: host.vm_id.clone(),
+                    name: Some(host.name.clone()),
+                    group_id: Some(host.group_id.clone()),
+                    cluster_id: Some(host.cluster_id.clone()),
+                    sample: sample_at(host, state, t, truth.start, interval.num_seconds() as f64),
+                });
+            }
+        }
+        written += ingest::store(pool, &batch).await?;
+        bar.inc(batch.len() as u64);
+        step = last;
+    }
+    bar.finish();
+
+    let queued: i64 = sqlx::query_scalar("SELECT (SELECT count(*) FROM rollup_queue_hourly) + (SELECT count(*) FROM rollup_queue_daily)").fetch_one(pool).await?;
+    let bar = progress(queued.max(0) as u64, "rollups", show_progress);
+    for tier in [rollups::Tier::Hourly, rollups::Tier::Daily] {
+        loop {
+            let done = rollups::process_queue(pool, tier, 200).await?;
+            if done == 0 {
+                break;
+            }
+            bar.inc(done as u64);
+        }
+    }
+    bar.finish();
+    Ok((truth, written))
+}
+
+pub fn write_truth(path: &Path, truth: &GroundTruth) -> anyhow::Result<()> {
+    let json = serde_json::to_string_pretty(truth)?;
+    std::fs::write(path, json)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan() -> Plan {
+        Plan { hosts: 25, days: 60, interval_secs: 600, seed: 7, until: DateTime::from_timestamp(1_790_000_000, 0).expect("valid") }
+    }
+
+    #[test]
+    fn plans_are_deterministic_and_spread_over_groups_and_clusters() {
+        let (a, b) = (plan_hosts(&plan()), plan_hosts(&plan()));
+        assert_eq!(serde_json::to_string(&a).ok(), serde_json::to_string(&b).ok());
+        let groups: std::collections::BTreeSet<_> = a.hosts.iter().map(|h| h.group_id.clone()).collect();
+        assert_eq!(groups.len(), 2);
+        assert!(a.hosts.iter().any(|h| h.growth_per_day.cpu >= 0.2), "some hosts grow fast");
+        assert!(a.hosts.iter().map(|h| h.incidents.len()).sum::<usize>() > 25, "about six incidents per host over 60 days");
+    }
+
+    #[test]
+    fn samples_follow_the_trend_and_stay_in_range() {
+        let truth = plan_hosts(&plan());
+        let host = &truth.hosts[0];
+        let normal = Normal::new(0.0, 1.0).expect("valid");
+        let mut state = HostState { rng: StdRng::seed_from_u64(1), normal, noise: [0.0; 3], net_in: 0, net_out: 0, disk_read: 0, disk_write: 0 };
+        let mut previous_counter = 0;
+        for d in 0..60 {
+            let s = sample_at(host, &mut state, truth.start + Duration::days(d), truth.start, 600.0);
+            assert!((0.0..=100.0).contains(&s.cpu.percent) && (0.0..=100.0).contains(&s.memory.percent));
+            assert!(s.network.bytes_recv > previous_counter, "counters only grow");
+            previous_counter = s.network.bytes_recv;
+            let expected_disk = (host.base.disk + host.growth_per_day.disk * d as f64).clamp(1.0, 99.9);
+            assert!((s.disk.percent - expected_disk).abs() < 1.0, "disk follows its trend: {} vs {expected_disk}", s.disk.percent);
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! Storing samples of any host: registration on first sight, batched idempotent writes, last-seen.
+use super::samples::{self, SampleRow};
+use app::models::Stats;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use sqlx::PgPool;
+use std::collections::{HashMap, HashSet};
+
+/// Rows per transaction: big enough to amortise commits, small enough to keep locks short.
+pub const ROWS_PER_TRANSACTION: usize = 5_000;
+
+/// One sample of a named host, as agents send it (`POST /api/v1/ingest/samples`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewSample {
+    pub vm_id: String,
+    pub name: Option<String>,
+    pub group_id: Option<String>,
+    pub cluster_id: Option<String>,
+    pub sample: Stats,
+}
+
+/// Registers hosts seen for the first time; returns the row id of every named host. Existing hosts
+/// keep their name, group and cluster (those are edited with `PATCH /hosts/{vmId}`).
+async fn register_hosts(pool: &PgPool, items: &[NewSample]) -> Result<HashMap<String, i32>, sqlx::Error> {
+    let mut newest: HashMap<&str, DateTime<Utc>> = HashMap::new();
+    for item in items {
+        let entry = newest.entry(item.vm_id.as_str()).or_insert(item.sample.timestamp);
+        *entry = (*entry).max(item.sample.timestamp);
+    }
+    let mut seen = HashSet::new();
+    let (mut ids, mut names, mut groups, mut clusters, mut last_seen) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for item in items {
+        if seen.insert(item.vm_id.as_str()) {
+            ids.push(item.vm_id.clone());
+            names.push(item.name.clone().unwrap_or_else(|| item.vm_id.clone()));
+            groups.push(item.group_id.clone());
+            clusters.push(item.cluster_id.clone());
+            last_seen.push(newest.get(item.vm_id.as_str()).copied().unwrap_or(item.sample.timestamp));
+        }
+    }
+    let rows: Vec<(i32, String)> = sqlx::query_as(
+        "INSERT INTO hosts (vm_id, name, group_id, cluster_id, first_seen, last_seen)
+         SELECT v, n, g, c, least(now(), l), l FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[]) AS t(v, n, g, c, l)
+         ON CONFLICT (vm_id) DO UPDATE SET vm_id = EXCLUDED.vm_id
+         RETURNING id, vm_id",
+    )
+    .bind(&ids)
+    .bind(&names)
+    .bind(&groups)
+    .bind(&clusters)
+    .bind(&last_seen)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|(id, vm)| (vm, id)).collect())
+}
+
+/// Stores validated samples; returns how many were new (the rest were already stored).
+pub async fn store(pool: &PgPool, items: &[NewSample]) -> Result<u64, sqlx::Error> {
+    if items.is_empty() {
+        return Ok(0);
+    }
+    let host_ids = register_hosts(pool, items).await?;
+    let rows: Vec<SampleRow> =
+        items.iter().filter_map(|item| host_ids.get(&item.vm_id).map(|id| SampleRow::from_stats(*id, &item.sample))).collect();
+    let mut stored = 0;
+    for chunk in rows.chunks(ROWS_PER_TRANSACTION) {
+        stored += samples::insert_batch(pool, chunk).await?;
+    }
+    sqlx::query(
+        "UPDATE hosts h SET last_seen = greatest(h.last_seen, t.ts) FROM
+         (SELECT host_id, max(ts) AS ts FROM unnest($1::int4[], $2::timestamptz[]) AS u(host_id, ts) GROUP BY host_id) t
+         WHERE h.id = t.host_id",
+    )
+    .bind(rows.iter().map(|r| r.host_id).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.ts).collect::<Vec<_>>())
+    .execute(pool)
+    .await?;
+    Ok(stored)
+}
