@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Runs the benchmarks that produce the README's performance figures.
 # Uses $DATABASE_URL when set; otherwise starts a throwaway PostgreSQL (default durability settings).
+# Usage: scripts/bench.sh [storage|history|all]   (history: BENCH_HOSTS, BENCH_DAYS, BENCH_INTERVAL)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+which=${1:-all}
 work=$(mktemp -d /tmp/lookout-bench.XXXXXX)
 chmod 755 "$work"
 trap 'set +e; stop_scratch_pg; rm -rf "$work"' EXIT
 source scripts/scratch-pg.sh
-cargo bench --locked -p server --bench storage
+if [ "$which" = storage ] || [ "$which" = all ]; then cargo bench --locked -p server --bench storage; fi
+if [ "$which" = history ] || [ "$which" = all ]; then cargo bench --locked -p server --bench history; fi

@@ -22,6 +22,9 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 /// Rows per INSERT: large enough to amortise round trips, small enough to keep statements quick.
 const WRITE_CHUNK: usize = 500;
+/// Writes are at least this far apart, so a 1 s sampler costs one transaction per 5 s, not 5.
+/// Live clients get every sample at once regardless; at most this much is lost on a crash.
+const MIN_WRITE_SPACING: Duration = Duration::from_secs(5);
 
 /// The machine Lookout runs on, as handlers see it.
 #[derive(Clone)]
@@ -218,6 +221,10 @@ async fn write_loop(pool: PgPool, host_id: i32, buffer: Arc<SampleBuffer>, shutd
         }
         if stopping {
             return;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(MIN_WRITE_SPACING) => {}
+            _ = shutdown.cancelled() => {}
         }
     }
 }

@@ -39,19 +39,21 @@ async fn register_hosts(pool: &PgPool, items: &[NewSample]) -> Result<HashMap<St
             last_seen.push(newest.get(item.vm_id.as_str()).copied().unwrap_or(item.sample.timestamp));
         }
     }
-    let rows: Vec<(i32, String)> = sqlx::query_as(
+    // DO NOTHING, then a plain read: known hosts are not rewritten (and not row-locked) on every batch.
+    sqlx::query(
         "INSERT INTO hosts (vm_id, name, group_id, cluster_id, first_seen, last_seen)
          SELECT v, n, g, c, least(now(), l), l FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[]) AS t(v, n, g, c, l)
-         ON CONFLICT (vm_id) DO UPDATE SET vm_id = EXCLUDED.vm_id
-         RETURNING id, vm_id",
+         ON CONFLICT (vm_id) DO NOTHING",
     )
     .bind(&ids)
     .bind(&names)
     .bind(&groups)
     .bind(&clusters)
     .bind(&last_seen)
-    .fetch_all(pool)
+    .execute(pool)
     .await?;
+    let rows: Vec<(i32, String)> =
+        sqlx::query_as("SELECT id, vm_id FROM hosts WHERE vm_id = ANY($1)").bind(&ids).fetch_all(pool).await?;
     Ok(rows.into_iter().map(|(id, vm)| (vm, id)).collect())
 }
 
@@ -67,10 +69,11 @@ pub async fn store(pool: &PgPool, items: &[NewSample]) -> Result<u64, sqlx::Erro
     for chunk in rows.chunks(ROWS_PER_TRANSACTION) {
         stored += samples::insert_batch(pool, chunk).await?;
     }
+    // Only rows whose last-seen actually moves are written.
     sqlx::query(
-        "UPDATE hosts h SET last_seen = greatest(h.last_seen, t.ts) FROM
+        "UPDATE hosts h SET last_seen = t.ts FROM
          (SELECT host_id, max(ts) AS ts FROM unnest($1::int4[], $2::timestamptz[]) AS u(host_id, ts) GROUP BY host_id) t
-         WHERE h.id = t.host_id",
+         WHERE h.id = t.host_id AND h.last_seen < t.ts",
     )
     .bind(rows.iter().map(|r| r.host_id).collect::<Vec<_>>())
     .bind(rows.iter().map(|r| r.ts).collect::<Vec<_>>())

@@ -202,11 +202,40 @@ async fn ensure_partitions(pool: &PgPool, tier: Tier, buckets: &[DateTime<Utc>])
 /// Rolls up at most `limit` queued buckets of `tier`; returns how many were processed.
 /// Buckets still filling (the current hour or day) are refreshed at most once a minute.
 pub async fn process_queue(pool: &PgPool, tier: Tier, limit: i64) -> Result<usize, sqlx::Error> {
+    let mut attempt = 0;
+    loop {
+        match process_queue_once(pool, tier, limit).await {
+            Err(Failure::MissingPartitions(buckets)) if attempt < 3 => {
+                // DDL runs outside the transaction (which has rolled back): inside it, partition
+                // creation would hold locks that concurrent writers queue behind.
+                ensure_partitions(pool, tier, &buckets).await?;
+            }
+            Err(Failure::Database(error)) if super::samples::is_retryable(&error) && attempt < 3 => {}
+            Err(Failure::MissingPartitions(_)) => return Err(sqlx::Error::Protocol("rollup partitions could not be created".into())),
+            Err(Failure::Database(error)) => return Err(error),
+            Ok(done) => return Ok(done),
+        }
+        attempt += 1;
+    }
+}
+
+enum Failure {
+    MissingPartitions(Vec<DateTime<Utc>>),
+    Database(sqlx::Error),
+}
+
+impl From<sqlx::Error> for Failure {
+    fn from(error: sqlx::Error) -> Self {
+        Failure::Database(error)
+    }
+}
+
+async fn process_queue_once(pool: &PgPool, tier: Tier, limit: i64) -> Result<usize, Failure> {
     let mut tx = pool.begin().await?;
     let sql = format!(
         "SELECT host_id, bucket FROM {queue}
          WHERE bucket + $2 <= now() OR queued_at <= now() - interval '1 minute'
-         ORDER BY bucket LIMIT $1 FOR UPDATE SKIP LOCKED",
+         ORDER BY bucket, host_id LIMIT $1 FOR UPDATE SKIP LOCKED",
         queue = tier.queue()
     );
     let entries: Vec<(i32, DateTime<Utc>)> =
@@ -249,15 +278,20 @@ pub async fn process_queue(pool: &PgPool, tier: Tier, limit: i64) -> Result<usiz
         }
     }
     if !rows.is_empty() {
-        let buckets: Vec<DateTime<Utc>> = rows.iter().map(|((_, _, b), _)| *b).collect();
-        ensure_partitions(pool, tier, &buckets).await?;
-        upsert(&mut tx, tier, &rows).await?;
+        if let Err(error) = upsert(&mut tx, tier, &rows).await {
+            // 23514: no partition holds the row's bucket yet.
+            if error.as_database_error().and_then(|e| e.code()).is_some_and(|c| c == "23514") {
+                return Err(Failure::MissingPartitions(rows.iter().map(|((_, _, b), _)| *b).collect()));
+            }
+            return Err(error.into());
+        }
     }
     let (hosts, buckets): (Vec<i32>, Vec<DateTime<Utc>>) = entries.iter().copied().unzip();
     if tier == Tier::Hourly {
         sqlx::query(
             "INSERT INTO rollup_queue_daily (host_id, bucket)
              SELECT DISTINCT h, date_bin('1 day', b, timestamptz 'epoch') FROM unnest($1::int4[], $2::timestamptz[]) AS q(h, b)
+             ORDER BY 1, 2
              ON CONFLICT DO NOTHING",
         )
         .bind(&hosts)

@@ -232,7 +232,8 @@ fn to_csv(rows: &[SampleRow]) -> Result<String, serde_json::Error> {
 /// Stores rows in one transaction: COPY into a per-connection staging table, then one
 /// `INSERT … ON CONFLICT DO NOTHING` (COPY alone cannot skip duplicates). Rows already stored for
 /// (host, ts) are left as they are; the hours that received new rows are queued for rollup in
-/// the same transaction. Returns how many rows were new.
+/// the same transaction. Returns how many rows were new. A transaction chosen as a deadlock
+/// victim (concurrent writers and the rollup worker) is retried.
 pub async fn insert_batch(pool: &PgPool, rows: &[SampleRow]) -> Result<u64, sqlx::Error> {
     if rows.is_empty() {
         return Ok(0);
@@ -242,7 +243,25 @@ pub async fn insert_batch(pool: &PgPool, rows: &[SampleRow]) -> Result<u64, sqlx
     days.dedup();
     ensure_partitions(pool, &days).await?;
     let csv = to_csv(rows).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let mut attempt = 0;
+    loop {
+        match copy_and_insert(pool, &csv).await {
+            Err(error) if is_retryable(&error) && attempt < 3 => {
+                attempt += 1;
+                tracing::debug!(%error, attempt, "Sample write conflicted; retrying.");
+                tokio::time::sleep(std::time::Duration::from_millis(20 * attempt)).await;
+            }
+            other => return other,
+        }
+    }
+}
 
+/// Deadlock victims and serialization failures succeed when simply run again.
+pub fn is_retryable(error: &sqlx::Error) -> bool {
+    error.as_database_error().and_then(|e| e.code()).is_some_and(|code| code == "40P01" || code == "40001")
+}
+
+async fn copy_and_insert(pool: &PgPool, csv: &str) -> Result<u64, sqlx::Error> {
     let mut tx = pool.begin().await?;
     sqlx::query("CREATE TEMP TABLE IF NOT EXISTS samples_staging (LIKE samples INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
         .execute(&mut *tx)
@@ -252,10 +271,12 @@ pub async fn insert_batch(pool: &PgPool, rows: &[SampleRow]) -> Result<u64, sqlx
     copy.finish().await?;
     let new: i64 = sqlx::query_scalar(
         "WITH new AS (
-             INSERT INTO samples SELECT * FROM samples_staging ON CONFLICT (host_id, ts) DO NOTHING RETURNING host_id, ts
+             INSERT INTO samples SELECT * FROM samples_staging ORDER BY host_id, ts
+             ON CONFLICT (host_id, ts) DO NOTHING RETURNING host_id, ts
          ), queued AS (
              INSERT INTO rollup_queue_hourly (host_id, bucket)
              SELECT DISTINCT host_id, date_bin('1 hour', ts, timestamptz 'epoch') FROM new
+             ORDER BY 1, 2 -- one lock order for every writer
              ON CONFLICT DO NOTHING
          )
          SELECT count(*) FROM new",
