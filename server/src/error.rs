@@ -67,19 +67,32 @@ impl ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
-        match error {
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => ApiError::StorageUnavailable,
-            other => ApiError::Internal(other.into()),
+        if crate::storage::is_unreachable(&error) { ApiError::StorageUnavailable } else { ApiError::Internal(error.into()) }
+    }
+}
+
+/// What was wrong with a JSON body, shared by every API's error type.
+pub enum BodyProblem {
+    TooLarge(String),
+    Invalid(String),
+}
+
+impl From<&JsonRejection> for BodyProblem {
+    fn from(rejection: &JsonRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            BodyProblem::TooLarge(format!("request body too large: {}", rejection.body_text()))
+        } else {
+            BodyProblem::Invalid(format!("invalid JSON body: {}", rejection.body_text()))
         }
     }
 }
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            return ApiError::PayloadTooLarge(format!("request body too large: {}", rejection.body_text()));
+        match BodyProblem::from(&rejection) {
+            BodyProblem::TooLarge(message) => ApiError::PayloadTooLarge(message),
+            BodyProblem::Invalid(message) => ApiError::Validation(message),
         }
-        ApiError::Validation(format!("invalid JSON body: {}", rejection.body_text()))
     }
 }
 

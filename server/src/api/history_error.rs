@@ -1,6 +1,6 @@
 //! The history API's envelope and errors: `{"code":400,"error":"400-TIME","message":"…"}`, with
 //! messages in English, Chinese or Japanese chosen by `Accept-Language` (the seed's table).
-use crate::auth::AuthError;
+use crate::{auth::AuthError, error::BodyProblem};
 use axum::{
     extract::{rejection::JsonRejection, Request},
     http::{header, HeaderValue, StatusCode},
@@ -172,19 +172,16 @@ impl From<AuthError> for HistoryError {
 
 impl From<sqlx::Error> for HistoryError {
     fn from(error: sqlx::Error) -> Self {
-        match error {
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => HistoryError::StorageUnavailable,
-            other => HistoryError::Internal(other.into()),
-        }
+        if crate::storage::is_unreachable(&error) { HistoryError::StorageUnavailable } else { HistoryError::Internal(error.into()) }
     }
 }
 
 impl From<JsonRejection> for HistoryError {
     fn from(rejection: JsonRejection) -> Self {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            return HistoryError::PayloadTooLarge(format!("request body too large: {}", rejection.body_text()));
+        match BodyProblem::from(&rejection) {
+            BodyProblem::TooLarge(message) => HistoryError::PayloadTooLarge(message),
+            BodyProblem::Invalid(message) => HistoryError::BadRequest(message),
         }
-        HistoryError::BadRequest(format!("invalid JSON body: {}", rejection.body_text()))
     }
 }
 

@@ -123,10 +123,7 @@ pub enum AuthError {
 
 impl From<sqlx::Error> for AuthError {
     fn from(error: sqlx::Error) -> Self {
-        match error {
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => AuthError::StorageUnavailable,
-            other => AuthError::Internal(other),
-        }
+        if crate::storage::is_unreachable(&error) { AuthError::StorageUnavailable } else { AuthError::Internal(error) }
     }
 }
 

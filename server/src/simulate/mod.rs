@@ -277,6 +277,8 @@ pub async fn run(pool: &PgPool, plan: &Plan, show_progress: bool) -> anyhow::Res
         }
     }
     bar.finish();
+    // Fresh statistics after a bulk load, so the first queries get good plans.
+    sqlx::query("ANALYZE samples, rollup_hourly, rollup_daily, hosts").execute(pool).await?;
     Ok((truth, written))
 }
 

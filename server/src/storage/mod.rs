@@ -40,6 +40,12 @@ pub async fn open(args: &DatabaseArgs, adopt_managed: bool) -> anyhow::Result<Da
     Ok(Database { pool, managed })
 }
 
+/// Whether an error means the database cannot be reached right now (answer 503 and retry),
+/// as opposed to a fault in the query or the data.
+pub fn is_unreachable(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed)
+}
+
 fn pool_options() -> PgPoolOptions {
     // A short acquire timeout turns a lost database into a quick 503 instead of hung requests.
     PgPoolOptions::new().max_connections(10).acquire_timeout(Duration::from_secs(3))
