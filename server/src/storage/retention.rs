@@ -50,17 +50,23 @@ pub async fn enforce(pool: &PgPool) -> Result<Vec<String>, sqlx::Error> {
             if end > cutoff {
                 continue;
             }
+            // Lock first, then check: a writer that committed rows (and their queue entries) before
+            // the lock is seen by the check; one that comes after waits, finds the partition gone,
+            // recreates it and retries, so its rows are rolled up before the next retention run.
+            let mut tx = pool.begin().await?;
+            // The name was parsed above: only the parent's name, '_' and digits.
+            sqlx::query(sqlx::AssertSqlSafe(format!("LOCK TABLE {name} IN ACCESS EXCLUSIVE MODE"))).execute(&mut *tx).await?;
             if let Some(queue) = pending_queue {
                 let sql = format!(
                     "SELECT EXISTS (SELECT 1 FROM {queue} WHERE bucket >= $1::date::timestamptz AND bucket < $2::date::timestamptz)"
                 );
-                let pending: bool = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(start).bind(end).fetch_one(pool).await?;
+                let pending: bool = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(start).bind(end).fetch_one(&mut *tx).await?;
                 if pending {
-                    continue; // roll it up first; the next run drops it
+                    continue; // roll it up first; the next run drops it (the lock is released on rollback)
                 }
             }
-            // The name was parsed above: only the parent's name, '_' and digits.
-            sqlx::query(sqlx::AssertSqlSafe(format!("DROP TABLE IF EXISTS {name}"))).execute(pool).await?;
+            sqlx::query(sqlx::AssertSqlSafe(format!("DROP TABLE {name}"))).execute(&mut *tx).await?;
+            tx.commit().await?;
             tracing::info!(partition = %name, "Dropped an expired partition.");
             dropped.push(name);
         }

@@ -279,8 +279,7 @@ async fn process_queue_once(pool: &PgPool, tier: Tier, limit: i64) -> Result<usi
     }
     if !rows.is_empty() {
         if let Err(error) = upsert(&mut tx, tier, &rows).await {
-            // 23514: no partition holds the row's bucket yet.
-            if error.as_database_error().and_then(|e| e.code()).is_some_and(|c| c == "23514") {
+            if super::samples::is_missing_partition(&error) {
                 return Err(Failure::MissingPartitions(rows.iter().map(|((_, _, b), _)| *b).collect()));
             }
             return Err(error.into());

@@ -251,9 +251,19 @@ pub async fn insert_batch(pool: &PgPool, rows: &[SampleRow]) -> Result<u64, sqlx
                 tracing::debug!(%error, attempt, "Sample write conflicted; retrying.");
                 tokio::time::sleep(std::time::Duration::from_millis(20 * attempt)).await;
             }
+            // Retention dropped an expired day partition this backfill writes to: recreate it.
+            Err(error) if is_missing_partition(&error) && attempt < 3 => {
+                attempt += 1;
+                ensure_partitions(pool, &days).await?;
+            }
             other => return other,
         }
     }
+}
+
+/// 23514: a row falls in no partition (the partition is missing).
+pub fn is_missing_partition(error: &sqlx::Error) -> bool {
+    error.as_database_error().and_then(|e| e.code()).is_some_and(|code| code == "23514")
 }
 
 /// Deadlock victims and serialization failures succeed when simply run again.
