@@ -399,30 +399,53 @@ async fn rollup_points(state: &AppState, q: &Query, tier: Tier) -> Result<(Vec<V
     let ids = host_ids(q);
     // A bucket is included when it overlaps the range; buckets are aligned to UTC hours or days.
     let first_bucket = chrono::DurationRound::duration_trunc(q.start, width).unwrap_or(q.start);
-    // Every rolled-up bucket has the CPU metric (id 1), so it enumerates the buckets.
-    let sql = format!(
-        "WITH keys AS (
-             SELECT host_id, bucket FROM {table} WHERE host_id = ANY($1) AND metric = 1 AND bucket >= $2 AND bucket <= $3
-             ORDER BY array_position($1, host_id), bucket LIMIT $4 OFFSET $5
-         )
-         SELECT r.* FROM keys k JOIN {table} r ON r.host_id = k.host_id AND r.bucket = k.bucket
-         WHERE r.metric = ANY($6) ORDER BY array_position($1, r.host_id), r.bucket",
-        table = tier.table()
-    );
-    let rows: Vec<StoredRollup> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(&ids)
-        .bind(first_bucket)
-        .bind(q.end)
-        .bind(q.page_size)
-        .bind((q.page - 1) * q.page_size)
-        .bind(&metric_ids)
-        .fetch_all(&state.pool)
-        .await?;
+    // Every rolled-up bucket has the CPU metric (id 1), so it enumerates the buckets. Counting per
+    // host (an index-only range scan) tells which hosts and which of their buckets the page
+    // covers; only those rows are then read, each host with one primary-key range scan.
     let count_sql = format!(
-        "SELECT count(*) FROM {} WHERE host_id = ANY($1) AND metric = 1 AND bucket >= $2 AND bucket <= $3",
+        "SELECT host_id, count(*) FROM {} WHERE host_id = ANY($1) AND metric = 1 AND bucket >= $2 AND bucket <= $3 GROUP BY host_id",
         tier.table()
     );
-    let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql)).bind(&ids).bind(first_bucket).bind(q.end).fetch_one(&state.pool).await?;
+    let counts: std::collections::HashMap<i32, i64> =
+        sqlx::query_as(sqlx::AssertSqlSafe(count_sql)).bind(&ids).bind(first_bucket).bind(q.end).fetch_all(&state.pool).await?.into_iter().collect();
+    let total: i64 = counts.values().sum();
+    let mut skip = (q.page - 1) * q.page_size;
+    let mut wanted = q.page_size;
+    let mut rows: Vec<StoredRollup> = Vec::new();
+    for &host in &ids {
+        let available = counts.get(&host).copied().unwrap_or(0);
+        if skip >= available {
+            skip -= available;
+            continue;
+        }
+        let take = wanted.min(available - skip);
+        let slice_sql = format!(
+            "WITH keys AS (
+                 SELECT bucket FROM {table} WHERE host_id = $1 AND metric = 1 AND bucket >= $2 AND bucket <= $3
+                 ORDER BY bucket OFFSET $4 LIMIT $5
+             )
+             SELECT * FROM {table} WHERE host_id = $1 AND metric = ANY($6)
+                 AND bucket >= (SELECT min(bucket) FROM keys) AND bucket <= (SELECT max(bucket) FROM keys)
+             ORDER BY bucket, metric",
+            table = tier.table()
+        );
+        rows.extend(
+            sqlx::query_as::<_, StoredRollup>(sqlx::AssertSqlSafe(slice_sql))
+                .bind(host)
+                .bind(first_bucket)
+                .bind(q.end)
+                .bind(skip)
+                .bind(take)
+                .bind(&metric_ids)
+                .fetch_all(&state.pool)
+                .await?,
+        );
+        skip = 0;
+        wanted -= take;
+        if wanted == 0 {
+            break;
+        }
+    }
 
     let seconds = width.num_seconds() as f64;
     type BucketKey = (i32, DateTime<Utc>);
