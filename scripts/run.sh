@@ -6,6 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # The browser is only needed for the end-to-end tests.
 LOOKOUT_SETUP_BROWSER="${LOOKOUT_SETUP_BROWSER:-0}" scripts/setup.sh
-PATH="$PWD/end2end/node_modules/.bin:$PATH" cargo leptos build --release
+PATH="$PWD/end2end/node_modules/.bin:$PATH" cargo leptos build --release --precompress
 export LOOKOUT_SITE_ROOT="${LOOKOUT_SITE_ROOT:-$PWD/target/site}"
 exec target/release/lookout serve "$@"

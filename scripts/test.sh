@@ -36,7 +36,7 @@ log "unit and integration tests (server)"
 cargo test --locked -p server
 
 log "release build (cargo leptos build --release)"
-PATH="$root_dir/end2end/node_modules/.bin:$PATH" cargo leptos build --release
+PATH="$root_dir/end2end/node_modules/.bin:$PATH" cargo leptos build --release --precompress
 
 log "browser end-to-end tests against the release build on a managed PostgreSQL"
 port=3999

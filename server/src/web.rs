@@ -28,6 +28,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .leptos_routes_with_context(state, routes, move || provide_context(source.clone()), move || shell(options.clone()))
         .route_layer(middleware::from_fn_with_state(state.clone(), sign_in_guard))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        // Pages and the WASM bundle shrink 3–4× with brotli or gzip; the API stays uncompressed
+        // (small JSON, often streamed straight into other tools).
+        .layer(tower_http::compression::CompressionLayer::new())
 }
 
 /// Pages other than `/login` need a session; `/login` with one goes straight to the live page.

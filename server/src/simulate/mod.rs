@@ -242,6 +242,9 @@ pub async fn run(pool: &PgPool, plan: &Plan, show_progress: bool) -> anyhow::Res
         .collect();
     // Time-major order: every host advances together, as a live fleet would report.
     let per_batch = (ingest::ROWS_PER_TRANSACTION / truth.hosts.len().max(1)).max(1) as u64;
+    // Two batches in flight: while PostgreSQL stores one, the next is generated and sent, so
+    // both cores work. Batches cover disjoint instants, so they never write the same rows.
+    let mut in_flight = futures_util::stream::FuturesUnordered::new();
     let mut written = 0;
     let mut step = 0;
     while step < steps {
@@ -259,9 +262,22 @@ pub async fn run(pool: &PgPool, plan: &Plan, show_progress: bool) -> anyhow::Res
                 });
             }
         }
-        written += ingest::store(pool, &batch).await?;
-        bar.inc(batch.len() as u64);
+        let pool = pool.clone();
+        in_flight.push(async move {
+            let stored = ingest::store(&pool, &batch).await;
+            (stored, batch.len() as u64)
+        });
+        if in_flight.len() >= 2 {
+            if let Some((stored, sent)) = futures_util::StreamExt::next(&mut in_flight).await {
+                written += stored?;
+                bar.inc(sent);
+            }
+        }
         step = last;
+    }
+    while let Some((stored, sent)) = futures_util::StreamExt::next(&mut in_flight).await {
+        written += stored?;
+        bar.inc(sent);
     }
     bar.finish();
 

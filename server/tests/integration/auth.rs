@@ -151,3 +151,18 @@ async fn browser_sign_in_session_csrf_and_sign_out() {
     assert!(hash.starts_with("$argon2id$"), "{hash}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_login_page_is_served_compressed_to_browsers_that_accept_it() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .get(format!("{}/login", app.address))
+        .header(header::ACCEPT_ENCODING, "br, gzip")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers().get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()), Some("br"));
+    app.stop().await;
+}
