@@ -3,7 +3,8 @@
 //!
 //! Needs `DATABASE_URL` (scripts/bench.sh starts a throwaway PostgreSQL). The fleet is written once
 //! into the database `lookout_bench_history` and reused by later runs. Size with BENCH_HOSTS
-//! (default 100), BENCH_DAYS (90) and BENCH_INTERVAL (300 s); the last day is also written at 10 s.
+//! (default 100), BENCH_DAYS (90) and BENCH_INTERVAL (300 s); the last BENCH_FINE_DAYS (1) of
+//! them are written at 10 s instead (BENCH_FINE_DAYS=30 gives the 100 hosts × 30 days × 10 s fleet).
 use chrono::{Duration, Utc};
 use lookout::{
     config::{DatabaseArgs, Settings},
@@ -27,6 +28,7 @@ async fn main() -> anyhow::Result<()> {
     let hosts: usize = env_or("BENCH_HOSTS", 100);
     let days: u32 = env_or("BENCH_DAYS", 90);
     let interval: u64 = env_or("BENCH_INTERVAL", 300);
+    let fine_days: u32 = env_or::<u32>("BENCH_FINE_DAYS", 1).min(days);
     let admin = PgPoolOptions::new().max_connections(1).connect(&base).await?;
     let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'lookout_bench_history')").fetch_one(&admin).await?;
     if !exists {
@@ -61,8 +63,12 @@ async fn main() -> anyhow::Result<()> {
     let simulated: i64 = sqlx::query_scalar("SELECT count(*) FROM hosts WHERE vm_id LIKE 'sim-%'").fetch_one(&pool).await?;
     if simulated < hosts as i64 {
         let now = Utc::now();
-        for (days, interval, label) in [(days, interval, "history"), (1, 10, "last day at 10 s")] {
-            let plan = simulate::Plan { hosts, days, interval_secs: interval, seed: 1, until: now };
+        let fine_start = now - Duration::days(i64::from(fine_days));
+        for (days, interval, until, label) in [(days - fine_days, interval, fine_start, "history"), (fine_days, 10, now, "recent days at 10 s")] {
+            if days == 0 {
+                continue;
+            }
+            let plan = simulate::Plan { hosts, days, interval_secs: interval, seed: 1, until };
             let started = Instant::now();
             let (_, written) = simulate::run(&pool, &plan, true).await?;
             let secs = started.elapsed().as_secs_f64();

@@ -1,2 +1,4 @@
 //! Pure statistics over slices and sketches: no I/O, unit- and property-tested.
+pub mod anomaly;
+pub mod robust;
 pub mod sketch;

@@ -242,9 +242,10 @@ pub async fn run(pool: &PgPool, plan: &Plan, show_progress: bool) -> anyhow::Res
         .collect();
     // Time-major order: every host advances together, as a live fleet would report.
     let per_batch = (ingest::ROWS_PER_TRANSACTION / truth.hosts.len().max(1)).max(1) as u64;
-    // Two batches in flight: while PostgreSQL stores one, the next is generated and sent, so
-    // both cores work. Batches cover disjoint instants, so they never write the same rows.
-    let mut in_flight = futures_util::stream::FuturesUnordered::new();
+    // Two batches in flight, each on its own task: while PostgreSQL stores one, the next is
+    // generated and sent, so both cores work. Batches cover disjoint instants, so they never
+    // write the same rows.
+    let mut in_flight = tokio::task::JoinSet::new();
     let mut written = 0;
     let mut step = 0;
     while step < steps {
@@ -263,19 +264,21 @@ pub async fn run(pool: &PgPool, plan: &Plan, show_progress: bool) -> anyhow::Res
             }
         }
         let pool = pool.clone();
-        in_flight.push(async move {
+        in_flight.spawn(async move {
             let stored = ingest::store(&pool, &batch).await;
             (stored, batch.len() as u64)
         });
         if in_flight.len() >= 2 {
-            if let Some((stored, sent)) = futures_util::StreamExt::next(&mut in_flight).await {
+            if let Some(done) = in_flight.join_next().await {
+                let (stored, sent) = done?;
                 written += stored?;
                 bar.inc(sent);
             }
         }
         step = last;
     }
-    while let Some((stored, sent)) = futures_util::StreamExt::next(&mut in_flight).await {
+    while let Some(done) = in_flight.join_next().await {
+        let (stored, sent) = done?;
         written += stored?;
         bar.inc(sent);
     }

@@ -69,11 +69,12 @@ pub async fn store(pool: &PgPool, items: &[NewSample]) -> Result<u64, sqlx::Erro
     for chunk in rows.chunks(ROWS_PER_TRANSACTION) {
         stored += samples::insert_batch(pool, chunk).await?;
     }
-    // Only rows whose last-seen actually moves are written.
+    // Only rows whose last-seen actually moves are written, locked in id order so concurrent
+    // batches for the same hosts queue behind each other instead of deadlocking.
     sqlx::query(
-        "UPDATE hosts h SET last_seen = t.ts FROM
-         (SELECT host_id, max(ts) AS ts FROM unnest($1::int4[], $2::timestamptz[]) AS u(host_id, ts) GROUP BY host_id) t
-         WHERE h.id = t.host_id AND h.last_seen < t.ts",
+        "WITH t AS (SELECT host_id, max(ts) AS ts FROM unnest($1::int4[], $2::timestamptz[]) AS u(host_id, ts) GROUP BY host_id),
+         moved AS (SELECT h.id, t.ts FROM hosts h JOIN t ON h.id = t.host_id WHERE h.last_seen < t.ts ORDER BY h.id FOR NO KEY UPDATE OF h)
+         UPDATE hosts h SET last_seen = greatest(h.last_seen, moved.ts) FROM moved WHERE h.id = moved.id",
     )
     .bind(rows.iter().map(|r| r.host_id).collect::<Vec<_>>())
     .bind(rows.iter().map(|r| r.ts).collect::<Vec<_>>())

@@ -4,6 +4,7 @@ pub mod ingest;
 pub mod managed;
 pub mod samples;
 pub mod catalog;
+pub mod copy;
 pub mod retention;
 pub mod rollups;
 

@@ -5,6 +5,7 @@ use app::models::{
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+use super::copy::BinaryCopy;
 use sqlx::{types::Json, FromRow, PgPool};
 
 /// One `samples` row. Field names are the column names: the batch insert maps JSON to
@@ -195,57 +196,93 @@ pub async fn ensure_partitions(pool: &PgPool, days: &[NaiveDate]) -> Result<(), 
     Ok(())
 }
 
-/// Writes a CSV field for COPY: quoted only when it must be.
-fn csv_field(out: &mut String, value: &str) {
-    if value.contains([',', '"', '\n', '\r']) {
-        out.push('"');
-        out.push_str(&value.replace('"', "\"\""));
-        out.push('"');
-    } else {
-        out.push_str(value);
-    }
-}
-
-/// The rows as COPY CSV, columns in table order (the struct's field order).
-fn to_csv(rows: &[SampleRow]) -> Result<String, serde_json::Error> {
-    use std::fmt::Write;
-    let mut out = String::with_capacity(rows.len() * 400);
+/// The rows as a binary COPY payload, columns in table order (the struct's field order).
+fn to_copy(rows: &[&SampleRow]) -> Result<Vec<u8>, serde_json::Error> {
+    const COLUMNS: i16 = 44;
+    let mut copy = BinaryCopy::with_capacity(rows.len() * 360);
     for r in rows {
-        // Writing to a String cannot fail.
-        let _ = write!(
-            out,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},",
-            r.host_id, r.ts.to_rfc3339(), r.cpu_percent, r.cpu_cores, r.cpu_frequency_mhz, r.cpu_usage_mhz,
-            r.cpu_ready_percent, r.load1, r.load5, r.load15, r.mem_total, r.mem_used, r.mem_free, r.mem_available,
-            r.mem_cached, r.mem_percent, r.swap_total, r.swap_used, r.disk_total, r.disk_used, r.disk_free,
-            r.disk_percent, r.disk_read_bytes, r.disk_write_bytes, r.disk_read_bps, r.disk_write_bps,
-            r.disk_read_iops, r.disk_write_iops, r.disk_read_latency_ms, r.disk_write_latency_ms, r.net_bytes_recv,
-            r.net_bytes_sent, r.net_packets_recv, r.net_packets_sent, r.net_in_bps, r.net_out_bps, r.proc_total,
-            r.proc_running, r.proc_sleeping, r.proc_zombie, r.conn_active, r.conn_listening, r.conn_established,
-        );
-        csv_field(&mut out, &serde_json::to_string(&r.filesystems.0)?);
-        out.push('\n');
+        copy.row(COLUMNS)
+            .int4(r.host_id)
+            .timestamptz(r.ts)
+            .float4(r.cpu_percent)
+            .int2(r.cpu_cores)
+            .int4(r.cpu_frequency_mhz)
+            .float4(r.cpu_usage_mhz)
+            .float4(r.cpu_ready_percent)
+            .float4(r.load1)
+            .float4(r.load5)
+            .float4(r.load15)
+            .int8(r.mem_total)
+            .int8(r.mem_used)
+            .int8(r.mem_free)
+            .int8(r.mem_available)
+            .int8(r.mem_cached)
+            .float4(r.mem_percent)
+            .int8(r.swap_total)
+            .int8(r.swap_used)
+            .int8(r.disk_total)
+            .int8(r.disk_used)
+            .int8(r.disk_free)
+            .float4(r.disk_percent)
+            .int8(r.disk_read_bytes)
+            .int8(r.disk_write_bytes)
+            .float4(r.disk_read_bps)
+            .float4(r.disk_write_bps)
+            .float4(r.disk_read_iops)
+            .float4(r.disk_write_iops)
+            .float4(r.disk_read_latency_ms)
+            .float4(r.disk_write_latency_ms)
+            .int8(r.net_bytes_recv)
+            .int8(r.net_bytes_sent)
+            .int8(r.net_packets_recv)
+            .int8(r.net_packets_sent)
+            .float4(r.net_in_bps)
+            .float4(r.net_out_bps)
+            .int4(r.proc_total)
+            .int4(r.proc_running)
+            .int4(r.proc_sleeping)
+            .int4(r.proc_zombie)
+            .int4(r.conn_active)
+            .int4(r.conn_listening)
+            .int4(r.conn_established)
+            .jsonb(&r.filesystems.0)?;
     }
-    Ok(out)
+    Ok(copy.finish())
 }
 
-/// Stores rows in one transaction: COPY into a per-connection staging table, then one
-/// `INSERT … ON CONFLICT DO NOTHING` (COPY alone cannot skip duplicates). Rows already stored for
-/// (host, ts) are left as they are; the hours that received new rows are queued for rollup in
-/// the same transaction. Returns how many rows were new. A transaction chosen as a deadlock
-/// victim (concurrent writers and the rollup worker) is retried.
+/// Stores rows in one transaction; rows already stored for (host, ts) are left as they are and
+/// the hours that received new rows are queued for rollup in the same transaction. Returns how
+/// many rows were new.
+///
+/// Most batches are new data, so the rows are first COPied straight into `samples`; only when
+/// that hits a duplicate (a re-sent batch) does the batch go through a staging table and
+/// `INSERT … ON CONFLICT DO NOTHING` (COPY alone cannot skip duplicates), which costs about
+/// twice as much. A transaction chosen as a deadlock victim (concurrent writers and the rollup
+/// worker) is retried.
 pub async fn insert_batch(pool: &PgPool, rows: &[SampleRow]) -> Result<u64, sqlx::Error> {
     if rows.is_empty() {
         return Ok(0);
     }
-    let mut days: Vec<NaiveDate> = rows.iter().map(|r| r.ts.date_naive()).collect();
+    // One lock order for every writer: index entries and queue rows in (host, ts) order.
+    let mut sorted: Vec<&SampleRow> = rows.iter().collect();
+    sorted.sort_unstable_by_key(|r| (r.host_id, r.ts));
+    let mut days: Vec<NaiveDate> = sorted.iter().map(|r| r.ts.date_naive()).collect();
     days.sort_unstable();
     days.dedup();
     ensure_partitions(pool, &days).await?;
-    let csv = to_csv(rows).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let payload = to_copy(&sorted).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let mut hours: Vec<(i32, DateTime<Utc>)> = sorted.iter().map(|r| (r.host_id, hour_of(r.ts))).collect();
+    hours.dedup();
     let mut attempt = 0;
+    let mut fresh = true;
     loop {
-        match copy_and_insert(pool, &csv).await {
+        let result = if fresh {
+            copy_direct(pool, &payload, &hours).await.map(|()| rows.len() as u64)
+        } else {
+            copy_and_insert(pool, &payload).await
+        };
+        match result {
+            Err(error) if fresh && is_duplicate(&error) => fresh = false,
             Err(error) if is_retryable(&error) && attempt < 3 => {
                 attempt += 1;
                 tracing::debug!(%error, attempt, "Sample write conflicted; retrying.");
@@ -261,6 +298,16 @@ pub async fn insert_batch(pool: &PgPool, rows: &[SampleRow]) -> Result<u64, sqlx
     }
 }
 
+fn hour_of(ts: DateTime<Utc>) -> DateTime<Utc> {
+    let secs = ts.timestamp();
+    DateTime::from_timestamp(secs - secs.rem_euclid(3600), 0).unwrap_or(ts)
+}
+
+/// 23505: a row with this (host, ts) is already stored (or the batch repeats one).
+fn is_duplicate(error: &sqlx::Error) -> bool {
+    error.as_database_error().and_then(|e| e.code()).is_some_and(|code| code == "23505")
+}
+
 /// 23514: a row falls in no partition (the partition is missing).
 pub fn is_missing_partition(error: &sqlx::Error) -> bool {
     error.as_database_error().and_then(|e| e.code()).is_some_and(|code| code == "23514")
@@ -271,13 +318,31 @@ pub fn is_retryable(error: &sqlx::Error) -> bool {
     error.as_database_error().and_then(|e| e.code()).is_some_and(|code| code == "40P01" || code == "40001")
 }
 
-async fn copy_and_insert(pool: &PgPool, csv: &str) -> Result<u64, sqlx::Error> {
+async fn copy_direct(pool: &PgPool, payload: &[u8], hours: &[(i32, DateTime<Utc>)]) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let mut copy = tx.copy_in_raw("COPY samples FROM STDIN (FORMAT binary)").await?;
+    copy.send(payload).await?;
+    copy.finish().await?;
+    let (hosts, buckets): (Vec<i32>, Vec<DateTime<Utc>>) = hours.iter().copied().unzip();
+    sqlx::query(
+        "INSERT INTO rollup_queue_hourly (host_id, bucket)
+         SELECT * FROM unnest($1::int4[], $2::timestamptz[]) ORDER BY 1, 2
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(&hosts)
+    .bind(&buckets)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
+}
+
+async fn copy_and_insert(pool: &PgPool, payload: &[u8]) -> Result<u64, sqlx::Error> {
     let mut tx = pool.begin().await?;
     sqlx::query("CREATE TEMP TABLE IF NOT EXISTS samples_staging (LIKE samples INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
         .execute(&mut *tx)
         .await?;
-    let mut copy = tx.copy_in_raw("COPY samples_staging FROM STDIN (FORMAT csv)").await?;
-    copy.send(csv.as_bytes()).await?;
+    let mut copy = tx.copy_in_raw("COPY samples_staging FROM STDIN (FORMAT binary)").await?;
+    copy.send(payload).await?;
     copy.finish().await?;
     let new: i64 = sqlx::query_scalar(
         "WITH new AS (

@@ -7,3 +7,4 @@ mod live;
 mod outage;
 mod performance;
 mod simulate;
+mod storage;
