@@ -2,3 +2,4 @@
 pub mod anomaly;
 pub mod robust;
 pub mod sketch;
+pub mod trend;

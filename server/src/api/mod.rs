@@ -6,6 +6,7 @@ pub mod history_error;
 mod hosts;
 mod ingest;
 mod performance;
+mod trends;
 
 use crate::{error::ApiError, state::AppState};
 use axum::{
@@ -22,6 +23,7 @@ pub fn router(ingest_body_limit: usize) -> Router<AppState> {
     let history = Router::new()
         .route("/api/v1/history/query", post(history::query))
         .route("/api/v1/history/aggregate", post(aggregate::aggregate))
+        .route("/api/v1/history/trends", post(trends::trends))
         .route("/api/v1/hosts", get(hosts::list))
         .route("/api/v1/hosts/{vm_id}", patch(hosts::update))
         .route("/api/v1/ingest/samples", post(ingest::samples).layer(DefaultBodyLimit::max(ingest_body_limit)))

@@ -6,6 +6,8 @@ use lookout::{
     Application,
 };
 use rand::{distributions::Alphanumeric, Rng};
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
 use sqlx::{postgres::PgPoolOptions, PgPool};
 use std::{path::PathBuf, time::Duration};
 use tokio_util::sync::CancellationToken;
@@ -150,4 +152,52 @@ pub fn assert_same_shape(expected: &serde_json::Value, actual: &serde_json::Valu
 pub fn seed(name: &str) -> serde_json::Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(format!("seed_{name}.json"));
     serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("fixture is JSON")
+}
+
+/// A sample in the `/performance/stats` shape with the given CPU and memory percentages.
+pub fn sample(ts: DateTime<Utc>, cpu: f64, memory: f64) -> Value {
+    sample_with_disk(ts, cpu, memory, 60.0)
+}
+
+/// The same with a given disk usage percentage.
+pub fn sample_with_disk(ts: DateTime<Utc>, cpu: f64, memory: f64, disk: f64) -> Value {
+    json!({
+        "cpu": {"percent": cpu, "cores": 4, "frequency": 2000, "usage_mhz": cpu / 100.0 * 8000.0, "ready_percent": 0.5,
+                "load1": 1.0, "load5": 1.0, "load15": 1.0},
+        "memory": {"total": 8_589_934_592_u64, "available": 4_294_967_296_u64, "used": 4_294_967_296_u64, "free": 1_073_741_824_u64,
+                   "percent": memory, "cached": 0, "swap_total": 0, "swap_used": 0},
+        "disk": {"total": 1000, "free": 400, "used": 600, "percent": disk, "read_bytes": 0, "write_bytes": 0, "read_bps": 0.0,
+                 "write_bps": 0.0, "read_iops": 1.0, "write_iops": 2.0, "read_latency_ms": 0.5, "write_latency_ms": 1.5},
+        "network": {"bytes_sent": 100, "bytes_recv": 200, "packets_sent": 1, "packets_recv": 2, "in_bps": 1000.0, "out_bps": 500.0},
+        "processes": {"total": 10, "running": 1, "sleeping": 9, "zombie": 0},
+        "connections": {"active": 1, "listening": 1, "established": 1},
+        "timestamp": ts,
+    })
+}
+
+pub async fn post(app: &TestApp, path: &str, body: &Value) -> (u16, Value) {
+    let response = app.client.post(format!("{}{path}", app.address)).bearer_auth(&app.token).json(body).send().await.expect("sent");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("JSON"))
+}
+
+pub async fn ingest(app: &TestApp, items: Vec<Value>) -> Value {
+    let (status, body) = post(app, "/api/v1/ingest/samples", &json!({ "samples": items })).await;
+    assert_eq!(status, 200, "{body}");
+    body["data"].clone()
+}
+
+/// Waits until the rollup worker has drained its queues.
+pub async fn wait_for_rollups(app: &TestApp) {
+    for _ in 0..100 {
+        let pending: i64 = sqlx::query_scalar("SELECT (SELECT count(*) FROM rollup_queue_hourly WHERE bucket + interval '1 hour' <= now()) + (SELECT count(*) FROM rollup_queue_daily WHERE bucket + interval '1 day' <= now())")
+            .fetch_one(&app.pool)
+            .await
+            .expect("queue size");
+        if pending == 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    panic!("rollups did not catch up");
 }

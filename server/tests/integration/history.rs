@@ -1,49 +1,6 @@
-use crate::common::{spawn_app, TestApp};
+use crate::common::{ingest, post, sample, spawn_app, wait_for_rollups, TestApp};
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use serde_json::{json, Value};
-
-/// A sample in the `/performance/stats` shape with the given CPU and memory percentages.
-fn sample(ts: DateTime<Utc>, cpu: f64, memory: f64) -> Value {
-    json!({
-        "cpu": {"percent": cpu, "cores": 4, "frequency": 2000, "usage_mhz": cpu / 100.0 * 8000.0, "ready_percent": 0.5,
-                "load1": 1.0, "load5": 1.0, "load15": 1.0},
-        "memory": {"total": 8_589_934_592_u64, "available": 4_294_967_296_u64, "used": 4_294_967_296_u64, "free": 1_073_741_824_u64,
-                   "percent": memory, "cached": 0, "swap_total": 0, "swap_used": 0},
-        "disk": {"total": 1000, "free": 400, "used": 600, "percent": 60.0, "read_bytes": 0, "write_bytes": 0, "read_bps": 0.0,
-                 "write_bps": 0.0, "read_iops": 1.0, "write_iops": 2.0, "read_latency_ms": 0.5, "write_latency_ms": 1.5},
-        "network": {"bytes_sent": 100, "bytes_recv": 200, "packets_sent": 1, "packets_recv": 2, "in_bps": 1000.0, "out_bps": 500.0},
-        "processes": {"total": 10, "running": 1, "sleeping": 9, "zombie": 0},
-        "connections": {"active": 1, "listening": 1, "established": 1},
-        "timestamp": ts,
-    })
-}
-
-async fn post(app: &TestApp, path: &str, body: &Value) -> (u16, Value) {
-    let response = app.client.post(format!("{}{path}", app.address)).bearer_auth(&app.token).json(body).send().await.expect("sent");
-    let status = response.status().as_u16();
-    (status, response.json().await.expect("JSON"))
-}
-
-async fn ingest(app: &TestApp, items: Vec<Value>) -> Value {
-    let (status, body) = post(app, "/api/v1/ingest/samples", &json!({ "samples": items })).await;
-    assert_eq!(status, 200, "{body}");
-    body["data"].clone()
-}
-
-/// Waits until the rollup worker has drained its queues.
-async fn wait_for_rollups(app: &TestApp) {
-    for _ in 0..100 {
-        let pending: i64 = sqlx::query_scalar("SELECT (SELECT count(*) FROM rollup_queue_hourly WHERE bucket + interval '1 hour' <= now()) + (SELECT count(*) FROM rollup_queue_daily WHERE bucket + interval '1 day' <= now())")
-            .fetch_one(&app.pool)
-            .await
-            .expect("queue size");
-        if pending == 0 {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
-    panic!("rollups did not catch up");
-}
 
 /// Two hosts, 3 complete hours two days ago at 1-minute spacing with known values.
 async fn seed_fleet(app: &TestApp) -> (DateTime<Utc>, Vec<(String, DateTime<Utc>, f64)>) {

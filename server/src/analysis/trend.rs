@@ -1,0 +1,234 @@
+//! Growth rates, forecasts and capacity dates over a daily series of a percent metric.
+//!
+//! Definitions (also in the README): growth is the Theil–Sen slope of the daily averages in
+//! percentage points per day (×7 per week, ×30 per month). The linear forecast extends that
+//! robust line; the polynomial one is a least-squares parabola, used only when it fits clearly
+//! better and stays near the line (otherwise the answer says it fell back to linear).
+use super::robust::{least_squares, quadratic_fit, r_squared, theil_sen, Line};
+
+/// Fewer daily points than this and no growth or forecast is given: a number would be invented.
+pub const MIN_POINTS: usize = 7;
+/// Forecasts are trusted from this much history; below it confidence is scaled down and the
+/// answer carries a warning.
+pub const ADVISED_DAYS: f64 = 90.0;
+/// How far ahead a capacity crossing is looked for.
+pub const CROSSING_SEARCH_DAYS: f64 = 730.0;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    Linear,
+    Polynomial,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Growth {
+    pub daily: f64,
+    pub weekly: f64,
+    pub monthly: f64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Forecast {
+    /// The method actually used (polynomial falls back to linear when it is not justified).
+    pub method: Method,
+    pub predicted_value: f64,
+    /// 0–1: see `confidence`.
+    pub confidence: f64,
+    /// Days after the last point when the forecast first reaches the threshold; 0 when the
+    /// current fitted level is already at or above it; `None` when it does not within two years.
+    pub days_to_threshold: Option<f64>,
+    pub fitted_now: f64,
+}
+
+/// Theil–Sen is quadratic in the number of points: beyond this many days it runs on the
+/// medians of equal runs of consecutive days (two years → 122 points, 7 381 pairs).
+const ROBUST_FIT_POINTS: usize = 128;
+
+/// The robust line, fitted on run medians when the series is long.
+fn robust_line(days: &[f64], values: &[f64]) -> Option<Line> {
+    if days.len() <= ROBUST_FIT_POINTS {
+        return theil_sen(days, values);
+    }
+    let run = days.len().div_ceil(ROBUST_FIT_POINTS);
+    let (mut xs, mut ys) = (Vec::new(), Vec::new());
+    for (d, v) in days.chunks(run).zip(values.chunks(run)) {
+        xs.push(d.iter().sum::<f64>() / d.len() as f64);
+        ys.push(super::robust::median(v)?);
+    }
+    theil_sen(&xs, &ys)
+}
+
+/// Growth per day/week/month from the robust slope; `None` below `MIN_POINTS`.
+pub fn growth(days: &[f64], values: &[f64]) -> Option<Growth> {
+    if days.len() < MIN_POINTS {
+        return None;
+    }
+    let line = robust_line(days, values)?;
+    Some(Growth { daily: line.slope, weekly: line.slope * 7.0, monthly: line.slope * 30.0 })
+}
+
+/// Confidence in 0–1: the share of the 0–100 % scale left outside the 95 % prediction interval
+/// at the horizon (a ±5 pp interval gives 0.9), times min(1, history / 90 days).
+fn confidence(days: &[f64], values: &[f64], predicted: &[f64], horizon_x: f64) -> f64 {
+    let n = days.len() as f64;
+    let residual_var = days.iter().enumerate().map(|(i, _)| (values[i] - predicted[i]).powi(2)).sum::<f64>() / (n - 2.0).max(1.0);
+    let mean_x = days.iter().sum::<f64>() / n;
+    let sxx: f64 = days.iter().map(|x| (x - mean_x).powi(2)).sum();
+    let leverage = if sxx > 0.0 { (horizon_x - mean_x).powi(2) / sxx } else { 0.0 };
+    let interval = 1.96 * (residual_var * (1.0 + 1.0 / n + leverage)).sqrt();
+    let span = days.last().unwrap_or(&0.0) - days.first().unwrap_or(&0.0) + 1.0;
+    ((1.0 - interval / 100.0).clamp(0.0, 1.0) * (span / ADVISED_DAYS).min(1.0) * 1000.0).round() / 1000.0
+}
+
+/// First x after `from` where `f(x) >= threshold`, stepping by a day then refining by bisection.
+fn first_crossing(f: impl Fn(f64) -> f64, from: f64, threshold: f64) -> Option<f64> {
+    if f(from) >= threshold {
+        return Some(from);
+    }
+    let mut previous = from;
+    let mut x = from + 1.0;
+    while x <= from + CROSSING_SEARCH_DAYS {
+        if f(x) >= threshold {
+            let (mut low, mut high) = (previous, x);
+            for _ in 0..30 {
+                let mid = (low + high) / 2.0;
+                if f(mid) >= threshold { high = mid } else { low = mid }
+            }
+            return Some(high);
+        }
+        previous = x;
+        x += 1.0;
+    }
+    None
+}
+
+/// Forecast `horizon` days after the last point; `None` below `MIN_POINTS`.
+/// `days` are day numbers (any origin), ascending; values in percent.
+pub fn forecast(days: &[f64], values: &[f64], horizon: f64, method: Method, threshold: f64) -> Option<Forecast> {
+    if days.len() < MIN_POINTS {
+        return None;
+    }
+    let last = *days.last()?;
+    let line: Line = robust_line(days, values)?;
+    let linear_fit: Vec<f64> = days.iter().map(|x| line.at(*x)).collect();
+    let clamp = |v: f64| v.clamp(0.0, 100.0);
+    let mut used = Method::Linear;
+    let mut model: Box<dyn Fn(f64) -> f64> = Box::new(move |x| line.at(x));
+    let mut fitted = linear_fit.clone();
+    if method == Method::Polynomial {
+        if let Some([c0, c1, c2]) = quadratic_fit(days, values) {
+            let curve = move |x: f64| c0 + c1 * x + c2 * x * x;
+            let curve_fit: Vec<f64> = days.iter().map(|x| curve(*x)).collect();
+            // Least squares for the line too, so the two R² compare like with like.
+            let ls = least_squares(days, values)?;
+            let ls_fit: Vec<f64> = days.iter().map(|x| ls.at(*x)).collect();
+            let gain = r_squared(values, &curve_fit) - r_squared(values, &ls_fit);
+            let (low, high) = values.iter().fold((f64::MAX, f64::MIN), |(l, h), v| (l.min(*v), h.max(*v)));
+            let range = (high - low).max(1.0);
+            let apart = (curve(last + horizon) - line.at(last + horizon)).abs();
+            // Guard against wild extrapolation: the bend must earn its keep and stay within one
+            // historical range of the straight line at the horizon.
+            if gain >= 0.02 && apart <= range {
+                used = Method::Polynomial;
+                model = Box::new(curve);
+                fitted = curve_fit;
+            }
+        }
+    }
+    let fitted_now = clamp(model(last));
+    let days_to_threshold = first_crossing(&model, last, threshold).map(|x| ((x - last) * 10.0).round() / 10.0);
+    Some(Forecast {
+        method: used,
+        predicted_value: (clamp(model(last + horizon)) * 100.0).round() / 100.0,
+        confidence: confidence(days, values, &fitted, last + horizon),
+        days_to_threshold,
+        fitted_now,
+    })
+}
+
+/// Capacity alert severity by days until the threshold (README): ≤ 30 high, ≤ 90 medium,
+/// ≤ 365 low, later none.
+pub fn capacity_severity(days_to_threshold: f64) -> Option<&'static str> {
+    if days_to_threshold <= 30.0 {
+        Some("high")
+    } else if days_to_threshold <= 90.0 {
+        Some("medium")
+    } else if days_to_threshold <= 365.0 {
+        Some("low")
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn series(n: usize, f: impl Fn(f64) -> f64) -> (Vec<f64>, Vec<f64>) {
+        let days: Vec<f64> = (0..n).map(|d| d as f64).collect();
+        let values = days.iter().map(|d| f(*d)).collect();
+        (days, values)
+    }
+
+    #[test]
+    fn growth_is_the_robust_slope_per_period() {
+        let (days, mut values) = series(90, |d| 40.0 + 0.1 * d);
+        values[45] = 95.0; // an incident does not bend it
+        let g = growth(&days, &values).expect("enough points");
+        assert!((g.daily - 0.1).abs() < 1e-9 && (g.weekly - 0.7).abs() < 1e-9 && (g.monthly - 3.0).abs() < 1e-9);
+        assert_eq!(growth(&days[..6], &values[..6]), None);
+        // Two years take the run-median path and still give the exact slope.
+        let (days, values) = series(730, |d| 10.0 + 0.05 * d);
+        assert!((growth(&days, &values).expect("enough points").daily - 0.05).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_linear_trend_crosses_the_threshold_on_the_hand_computed_day() {
+        // 40 % growing 0.2 pp/day: at day 89 the level is 57.8; 80 % is reached 111 days later.
+        let (days, values) = series(90, |d| 40.0 + 0.2 * d);
+        let f = forecast(&days, &values, 30.0, Method::Linear, 80.0).expect("forecast");
+        assert_eq!(f.method, Method::Linear);
+        assert!((f.predicted_value - 63.8).abs() < 1e-9, "{f:?}");
+        assert!((f.days_to_threshold.expect("crosses") - 111.0).abs() < 0.05, "{f:?}");
+        assert!(f.confidence > 0.99, "perfect fit over 90 days: {f:?}");
+        assert_eq!(capacity_severity(111.0), Some("low"));
+    }
+
+    #[test]
+    fn flat_or_falling_series_never_cross_and_values_stay_in_range() {
+        let (days, values) = series(60, |d| 70.0 - 0.5 * d);
+        let f = forecast(&days, &values, 200.0, Method::Linear, 80.0).expect("forecast");
+        assert_eq!(f.days_to_threshold, None);
+        assert_eq!(f.predicted_value, 0.0, "clamped at 0 %");
+        // 60 days of history: confidence scaled by 60/90.
+        assert!(f.confidence <= 60.0 / 90.0 + 1e-3, "{f:?}");
+    }
+
+    #[test]
+    fn already_over_the_threshold_is_zero_days() {
+        let (days, values) = series(30, |_| 85.0);
+        assert_eq!(forecast(&days, &values, 30.0, Method::Linear, 80.0).expect("forecast").days_to_threshold, Some(0.0));
+    }
+
+    #[test]
+    fn polynomial_follows_a_real_curve_and_falls_back_on_a_line() {
+        let (days, values) = series(120, |d| 20.0 + 0.002 * d * d);
+        let f = forecast(&days, &values, 30.0, Method::Polynomial, 80.0).expect("forecast");
+        assert_eq!(f.method, Method::Polynomial);
+        assert!((f.predicted_value - (20.0 + 0.002 * 149.0 * 149.0)).abs() < 0.01, "{f:?}");
+        let (days, values) = series(120, |d| 30.0 + 0.1 * d + if (d as usize).is_multiple_of(2) { 1.0 } else { -1.0 });
+        assert_eq!(forecast(&days, &values, 30.0, Method::Polynomial, 80.0).expect("forecast").method, Method::Linear);
+    }
+
+    #[test]
+    fn noisy_history_lowers_confidence() {
+        let (days, clean) = series(120, |d| 40.0 + 0.1 * d);
+        let (_, noisy) = series(120, |d| 40.0 + 0.1 * d + ((d as usize * 7919 % 23) as f64 - 11.0));
+        let a = forecast(&days, &clean, 30.0, Method::Linear, 80.0).expect("forecast").confidence;
+        let b = forecast(&days, &noisy, 30.0, Method::Linear, 80.0).expect("forecast").confidence;
+        assert!(a > b && b > 0.5, "{a} vs {b}");
+        assert_eq!(capacity_severity(10.0), Some("high"));
+        assert_eq!(capacity_severity(60.0), Some("medium"));
+        assert_eq!(capacity_severity(400.0), None);
+    }
+}

@@ -1,0 +1,249 @@
+//! `POST /api/v1/history/trends`: daily history, growth rates, forecasts, capacity alerts and
+//! recommendations for CPU, memory and disk of a fleet, a group, a cluster or listed hosts.
+use super::{
+    history::{check_range, parse_instant, resolve_hosts},
+    history_error::{history_success, HistoryError, HistoryJson},
+};
+use crate::{
+    analysis::trend::{self, capacity_severity, Method, ADVISED_DAYS, MIN_POINTS},
+    auth::{RequireScope, VmRead},
+    state::AppState,
+    storage::rollups::{MetricRollup, StoredRollup},
+};
+use axum::{extract::State, Json};
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+const METRICS: [(&str, i16); 3] = [("cpu", 1), ("memory", 5), ("disk", 8)];
+/// Scale-down is suggested when the period's p95 stays below this (percent).
+const IDLE_P95: f64 = 20.0;
+/// Optimisation is suggested for bursty load: p95 at least this while the average is at most
+/// `BURSTY_AVG`.
+const BURSTY_P95: f64 = 80.0;
+const BURSTY_AVG: f64 = 40.0;
+/// Scale-up is suggested when the threshold is reached within this many days.
+const SCALE_UP_WITHIN_DAYS: f64 = 90.0;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrendRequest {
+    vm_ids: Option<Vec<String>>,
+    group_id: Option<String>,
+    cluster_id: Option<String>,
+    start_time: Option<Value>,
+    end_time: Option<Value>,
+    metrics: Option<Vec<String>>,
+    forecast: Option<ForecastRequest>,
+    capacity_threshold: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ForecastRequest {
+    enabled: Option<bool>,
+    horizon: Option<f64>,
+    method: Option<String>,
+}
+
+fn round(v: f64, places: i32) -> f64 {
+    let scale = 10f64.powi(places);
+    (v * scale).round() / scale
+}
+
+fn date_after(last_day: DateTime<Utc>, days: f64) -> DateTime<Utc> {
+    let at = last_day + Duration::seconds((days * 86_400.0).round() as i64);
+    at.duration_trunc(Duration::days(1)).unwrap_or(at)
+}
+
+/// One metric's daily series: day numbers since the first day, daily averages.
+struct Daily {
+    days: Vec<f64>,
+    values: Vec<f64>,
+}
+
+fn daily_series(per_day: &BTreeMap<DateTime<Utc>, MetricRollup>, first_day: DateTime<Utc>) -> Daily {
+    let mut series = Daily { days: Vec::new(), values: Vec::new() };
+    for (day, rollup) in per_day {
+        if let Some(avg) = rollup.avg() {
+            series.days.push((*day - first_day).num_days() as f64);
+            series.values.push(avg);
+        }
+    }
+    series
+}
+
+/// `POST /trends`
+pub async fn trends(
+    _: RequireScope<VmRead, HistoryError>,
+    State(state): State<AppState>,
+    HistoryJson(request): HistoryJson<TrendRequest>,
+) -> Result<Json<Value>, HistoryError> {
+    let now = Utc::now();
+    let start = parse_instant(request.start_time.as_ref(), "startTime")?;
+    let end = parse_instant(request.end_time.as_ref(), "endTime")?;
+    check_range(start, end, now)?;
+    let metrics: Vec<(&str, i16)> = match request.metrics.as_deref() {
+        None | Some([]) => METRICS.to_vec(),
+        Some(names) => {
+            let mut chosen = Vec::new();
+            for name in names {
+                let metric = METRICS
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .ok_or_else(|| HistoryError::BadRequest(format!("unknown trend metric `{name}`; use cpu, memory or disk")))?;
+                if !chosen.contains(metric) {
+                    chosen.push(*metric);
+                }
+            }
+            chosen
+        }
+    };
+    let threshold = request.capacity_threshold.unwrap_or(80.0);
+    if !(threshold.is_finite() && threshold > 0.0 && threshold <= 100.0) {
+        return Err(HistoryError::BadRequest("`capacityThreshold` must be a percentage in (0, 100]".into()));
+    }
+    let forecast_enabled = request.forecast.as_ref().is_some_and(|f| f.enabled.unwrap_or(true));
+    let horizon = request.forecast.as_ref().and_then(|f| f.horizon).unwrap_or(30.0);
+    if !(horizon.is_finite() && (1.0..=730.0).contains(&horizon)) {
+        return Err(HistoryError::BadRequest("`forecast.horizon` must be 1 to 730 days".into()));
+    }
+    let method = match request.forecast.as_ref().and_then(|f| f.method.as_deref()) {
+        None | Some("linear") => Method::Linear,
+        Some("polynomial") => Method::Polynomial,
+        Some(other) => return Err(HistoryError::BadRequest(format!("unknown forecast method `{other}`; use linear or polynomial"))),
+    };
+    let hosts = match (&request.vm_ids, &request.group_id, &request.cluster_id) {
+        (None, None, None) => sqlx::query_as("SELECT id, vm_id, name FROM hosts ORDER BY vm_id").fetch_all(&state.pool).await?,
+        _ => resolve_hosts(&state, request.vm_ids.as_deref(), request.group_id.as_deref(), request.cluster_id.as_deref()).await?,
+    };
+    let host_ids: Vec<i32> = hosts.iter().map(|h| h.0).collect();
+    let metric_ids: Vec<i16> = metrics.iter().map(|m| m.1).collect();
+    let first_day = start.duration_trunc(Duration::days(1)).unwrap_or(start);
+    let rows: Vec<StoredRollup> = sqlx::query_as(
+        "SELECT * FROM rollup_daily WHERE host_id = ANY($1) AND metric = ANY($2) AND bucket >= $3 AND bucket <= $4",
+    )
+    .bind(&host_ids)
+    .bind(&metric_ids)
+    .bind(first_day)
+    .bind(end)
+    .fetch_all(&state.pool)
+    .await?;
+
+    // Fleet-level per day, per host per day, and the whole period (for p95).
+    let mut fleet: BTreeMap<i16, BTreeMap<DateTime<Utc>, MetricRollup>> = BTreeMap::new();
+    let mut per_host: BTreeMap<(i32, i16), BTreeMap<DateTime<Utc>, MetricRollup>> = BTreeMap::new();
+    let mut period: BTreeMap<i16, MetricRollup> = BTreeMap::new();
+    for row in &rows {
+        let rollup = row.rollup().map_err(|e| HistoryError::Internal(e.into()))?;
+        fleet.entry(row.metric).or_default().entry(row.bucket).or_default().merge(&rollup);
+        per_host.entry((row.host_id, row.metric)).or_default().insert(row.bucket, rollup.clone());
+        period.entry(row.metric).or_default().merge(&rollup);
+    }
+
+    let mut historical: BTreeMap<DateTime<Utc>, Map<String, Value>> = BTreeMap::new();
+    let (mut growth_rates, mut forecasts) = (Map::new(), Map::new());
+    let (mut alerts, mut recommendations) = (Vec::new(), Vec::new());
+    let mut span_days: f64 = 0.0;
+    for (name, id) in &metrics {
+        let Some(days) = fleet.get(id) else { continue };
+        for (day, rollup) in days {
+            if let Some(avg) = rollup.avg() {
+                historical.entry(*day).or_default().insert((*name).into(), json!(round(avg, 2)));
+            }
+        }
+        let series = daily_series(days, first_day);
+        let (Some(first), Some(last)) = (series.days.first(), series.days.last()) else { continue };
+        span_days = span_days.max(last - first + 1.0);
+        let last_day = first_day + Duration::days(*last as i64);
+        let current = *series.values.last().unwrap_or(&0.0);
+        if let Some(g) = trend::growth(&series.days, &series.values) {
+            growth_rates.insert((*name).into(), json!({"daily": round(g.daily, 3), "weekly": round(g.weekly, 3), "monthly": round(g.monthly, 3)}));
+        }
+        if forecast_enabled {
+            if let Some(f) = trend::forecast(&series.days, &series.values, horizon, method, threshold) {
+                let mut object = Map::new();
+                object.insert("predictedValue".into(), json!(f.predicted_value));
+                object.insert("confidence".into(), json!(f.confidence));
+                object.insert("method".into(), json!(if f.method == Method::Linear { "linear" } else { "polynomial" }));
+                if let Some(d) = f.days_to_threshold {
+                    let date = date_after(last_day, d);
+                    object.insert("capacityExceedDate".into(), json!(date));
+                    if let Some(severity) = capacity_severity(d) {
+                        alerts.push((d, json!({"metric": name, "currentUsage": round(current, 2), "threshold": threshold,
+                            "predictedExceedDate": date, "severity": severity})));
+                    }
+                    if d <= SCALE_UP_WITHIN_DAYS {
+                        let order_by = date_after(last_day, (d - 14.0).max(0.0)).format("%Y-%m-%d");
+                        let monthly = trend::growth(&series.days, &series.values).map(|g| g.monthly).unwrap_or(0.0);
+                        recommendations.push(json!({"type": "scale_up", "metric": name,
+                            "description": format!("{name} is forecast to reach {threshold}% on {} (now {:.1}%, {:+.2} pp per month): add capacity by {order_by}",
+                                date.format("%Y-%m-%d"), current, monthly),
+                            "potentialSavings": "avoids saturation and the incidents it causes"}));
+                    }
+                }
+                forecasts.insert((*name).into(), Value::Object(object));
+            }
+        }
+        // Per-host crossings: a group average can hide one host running out.
+        if forecast_enabled && hosts.len() > 1 {
+            for (host_id, vm_id, vm_name) in &hosts {
+                let Some(days) = per_host.get(&(*host_id, *id)) else { continue };
+                let series = daily_series(days, first_day);
+                let Some(f) = trend::forecast(&series.days, &series.values, horizon, method, threshold) else { continue };
+                let (Some(d), Some(last)) = (f.days_to_threshold, series.days.last()) else { continue };
+                let Some(severity) = capacity_severity(d) else { continue };
+                let date = date_after(first_day + Duration::days(*last as i64), d);
+                let host_current = *series.values.last().unwrap_or(&0.0);
+                alerts.push((d, json!({"metric": name, "vmId": vm_id, "vmName": vm_name,
+                    "currentUsage": round(host_current, 2), "threshold": threshold,
+                    "predictedExceedDate": date, "severity": severity})));
+                if d <= SCALE_UP_WITHIN_DAYS {
+                    recommendations.push(json!({"type": "scale_up", "metric": name, "vmId": vm_id,
+                        "description": format!("{name} of {vm_name} is forecast to reach {threshold}% on {} (now {host_current:.1}%): add capacity to this host",
+                            date.format("%Y-%m-%d")),
+                        "potentialSavings": "avoids saturation and the incidents it causes"}));
+                }
+            }
+        }
+        if let Some(whole) = period.get(id) {
+            let (p95, avg) = (whole.quantile(0.95).unwrap_or(0.0), whole.avg().unwrap_or(0.0));
+            if p95 < IDLE_P95 && (*name == "cpu" || *name == "memory") {
+                // Right-sizing so that p95 would sit at 50 % frees this share of the allocation.
+                let freed = ((1.0 - p95 / 50.0) * 100.0).round();
+                recommendations.push(json!({"type": "scale_down", "metric": name,
+                    "description": format!("{name} p95 over the period was {p95:.1}% (average {avg:.1}%): the allocation can shrink"),
+                    "potentialSavings": format!("about {freed}% of the allocated {name}")}));
+            } else if p95 >= BURSTY_P95 && avg <= BURSTY_AVG {
+                recommendations.push(json!({"type": "optimize", "metric": name,
+                    "description": format!("{name} peaks at p95 {p95:.1}% against a {avg:.1}% average: spread batch work or autoscale instead of sizing for peaks")}));
+            }
+        }
+    }
+    alerts.sort_by(|a, b| a.0.total_cmp(&b.0));
+
+    let mut data = Map::new();
+    data.insert(
+        "historical".into(),
+        json!(historical.into_iter().map(|(date, mut values)| { values.insert("date".into(), json!(date)); Value::Object(values) }).collect::<Vec<_>>()),
+    );
+    data.insert("growthRates".into(), Value::Object(growth_rates));
+    if forecast_enabled {
+        data.insert("forecast".into(), Value::Object(forecasts));
+    }
+    data.insert("capacityAlerts".into(), json!(alerts.into_iter().map(|a| a.1).collect::<Vec<_>>()));
+    data.insert("recommendations".into(), json!(recommendations));
+    if rows.is_empty() {
+        data.insert("warning".into(), json!("no daily history for these hosts in the range: nothing to analyse"));
+    } else if span_days < (MIN_POINTS as f64) {
+        data.insert("warning".into(), json!(format!(
+            "only {span_days:.0} days of daily history: at least {MIN_POINTS} are needed for growth rates and forecasts"
+        )));
+    } else if span_days < ADVISED_DAYS {
+        data.insert("warning".into(), json!(format!(
+            "only {span_days:.0} days of daily history ({ADVISED_DAYS:.0} advised): growth rates and forecasts are less certain and confidence is scaled down"
+        )));
+    }
+    Ok(history_success(Value::Object(data)))
+}
