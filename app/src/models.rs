@@ -194,6 +194,47 @@ pub struct NetworkInterfaceInfo {
 pub enum LiveEvent {
     MetricUpdate { host: String, metric: Stats },
     SystemChange { host: String, change: String, timestamp: DateTime<Utc> },
+    /// A new anomaly found by the continuous detector.
+    AnomalyDetected { anomaly: AnomalyEvent },
+}
+
+/// A detected anomaly (`/api/v1/history/anomalies`), field names as the history seed gives them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AnomalyEvent {
+    pub id: String,
+    pub vm_id: String,
+    pub vm_name: String,
+    pub timestamp: DateTime<Utc>,
+    /// cpu, memory, disk or network.
+    pub metric: String,
+    /// The series inside the metric group that was abnormal (e.g. `usagePercent`, `inBps`).
+    pub series: String,
+    /// spike, drop, trend_change or pattern_break.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub severity: String,
+    pub value: f64,
+    pub baseline: f64,
+    /// Percent away from the baseline (robust sigmas when the baseline is zero).
+    pub deviation: f64,
+    /// Seconds.
+    pub duration: i64,
+    #[serde(rename = "relatedVMs")]
+    pub related_vms: Vec<String>,
+    pub possible_causes: Vec<String>,
+    pub suggested_actions: Vec<String>,
+    /// active, acknowledged or resolved.
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acknowledged_by: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolved_by: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
 }
 
 /// What the live page is rendered from: the host and its last 15 minutes.

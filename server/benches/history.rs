@@ -49,6 +49,7 @@ async fn main() -> anyhow::Result<()> {
         body_limit: 1 << 20,
         ingest_body_limit: 16 << 20,
         rollup_interval: std::time::Duration::from_secs(10),
+        detect_interval: std::time::Duration::from_secs(300),
         request_timeout: std::time::Duration::from_secs(60),
         trusted_origins: vec![],
         secure_cookie: false,

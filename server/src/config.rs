@@ -101,6 +101,9 @@ pub struct ServeArgs {
     /// Seconds between two runs of the rollup worker.
     #[arg(long, env = "LOOKOUT_ROLLUP_INTERVAL", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub rollup_interval: u64,
+    /// Seconds between two runs of the continuous anomaly detector (last three complete hours).
+    #[arg(long, env = "LOOKOUT_DETECT_INTERVAL", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub detect_interval: u64,
     /// Seconds after which a REST request is answered 408.
     #[arg(long, env = "LOOKOUT_REQUEST_TIMEOUT", default_value_t = 30)]
     pub request_timeout: u64,
@@ -128,6 +131,7 @@ pub struct Settings {
     pub body_limit: usize,
     pub ingest_body_limit: usize,
     pub rollup_interval: Duration,
+    pub detect_interval: Duration,
     pub request_timeout: Duration,
     pub trusted_origins: Vec<String>,
     pub secure_cookie: bool,
@@ -147,6 +151,7 @@ impl From<ServeArgs> for Settings {
             body_limit: args.body_limit,
             ingest_body_limit: args.ingest_body_limit,
             rollup_interval: Duration::from_secs(args.rollup_interval),
+            detect_interval: Duration::from_secs(args.detect_interval),
             request_timeout: Duration::from_secs(args.request_timeout),
             trusted_origins: args.trusted_origins,
             secure_cookie: args.secure_cookie,

@@ -3,6 +3,7 @@ pub mod analysis;
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod detect;
 pub mod error;
 pub mod live;
 pub mod sampling;

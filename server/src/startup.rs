@@ -67,6 +67,7 @@ impl Application {
         )
         .await?;
         tasks.spawn(storage::rollups::worker(pool.clone(), settings.rollup_interval, shutdown.clone()));
+        tasks.spawn(crate::detect::worker(pool.clone(), hub.clone(), settings.detect_interval, shutdown.clone()));
         if settings.demo {
             start_demo(pool.clone(), &tasks).await?;
         }

@@ -1,5 +1,6 @@
 //! The REST API: routes under `/api/v1`, health checks, and the API's own 404.
 mod aggregate;
+mod anomalies;
 mod health;
 pub mod history;
 pub mod history_error;
@@ -24,6 +25,9 @@ pub fn router(ingest_body_limit: usize) -> Router<AppState> {
         .route("/api/v1/history/query", post(history::query))
         .route("/api/v1/history/aggregate", post(aggregate::aggregate))
         .route("/api/v1/history/trends", post(trends::trends))
+        .route("/api/v1/history/anomalies", post(anomalies::detect_anomalies))
+        .route("/api/v1/history/anomalies/{id}/acknowledge", post(anomalies::acknowledge))
+        .route("/api/v1/history/anomalies/{id}/resolve", post(anomalies::resolve))
         .route("/api/v1/hosts", get(hosts::list))
         .route("/api/v1/hosts/{vm_id}", patch(hosts::update))
         .route("/api/v1/ingest/samples", post(ingest::samples).layer(DefaultBodyLimit::max(ingest_body_limit)))

@@ -95,3 +95,125 @@ async fn short_history_still_answers_with_a_warning_lower_confidence_and_a_scale
     }
     app.stop().await;
 }
+
+/// Half-hourly samples of a host over `days` days ending at `until`: CPU follows a daily wave
+/// with small deterministic jitter; `spike` sets CPU to 95 % and inbound traffic ×20 at that hour.
+fn wave(vm: &str, group: &str, until: DateTime<Utc>, days: i64, spike: Option<DateTime<Utc>>) -> Vec<Value> {
+    let first = until - Duration::days(days);
+    (0..days * 48)
+        .map(|i| {
+            let ts = first + Duration::minutes(30 * i);
+            let hour_of_day = (ts.timestamp() % 86_400) as f64 / 3600.0;
+            let jitter = ((i * 7919) % 13) as f64 / 13.0 - 0.5;
+            let in_spike = spike.is_some_and(|s| ts >= s && ts < s + Duration::hours(1));
+            let cpu = if in_spike { 95.0 } else { 40.0 + 15.0 * (hour_of_day / 24.0 * std::f64::consts::TAU).sin() + jitter };
+            let mut sample = sample_with_disk(ts, cpu, 50.0 + jitter * 0.2, 60.0);
+            sample["network"]["in_bps"] = json!(if in_spike { 20_000.0 } else { 1000.0 + 10.0 * jitter });
+            json!({"vmId": vm, "groupId": group, "sample": sample})
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn anomalies_are_typed_explained_stable_and_follow_their_lifecycle() {
+    let app = spawn_app().await;
+    let until = Utc::now().duration_trunc(Duration::hours(1)).expect("aligned") - Duration::hours(1);
+    let spike = until - Duration::days(2) + Duration::hours(3);
+    let mut items = wave("anom-01", "grp_an", until, 15, Some(spike));
+    items.extend(wave("anom-02", "grp_an", until, 15, Some(spike)));
+    ingest(&app, items).await;
+    wait_for_rollups(&app).await;
+
+    let request = json!({"groupId": "grp_an", "startTime": until - Duration::days(4), "endTime": until,
+                         "metrics": ["cpu", "network"], "sensitivity": "medium"});
+    let (status, body) = post(&app, "/api/v1/history/anomalies", &request).await;
+    assert_eq!(status, 200, "{body}");
+    let data = &body["data"];
+    let anomalies = data["anomalies"].as_array().expect("list");
+    assert_eq!(data["total"].as_u64(), Some(anomalies.len() as u64));
+    let severities: u64 = ["critical", "high", "medium", "low"].iter().map(|s| data["bySeverity"][s].as_u64().expect("count")).sum();
+    assert_eq!(severities, anomalies.len() as u64);
+    let cpu: Vec<&Value> = anomalies.iter().filter(|a| a["vmId"] == "anom-01" && a["metric"] == "cpu").collect();
+    assert_eq!(cpu.len(), 1, "one CPU event on anom-01: {body}");
+    let event = cpu[0];
+    assert_eq!(event["type"], "spike");
+    assert_eq!(event["timestamp"], json!(spike));
+    assert_eq!(event["duration"], 3600);
+    assert_eq!(event["value"], 95.0);
+    assert!(event["baseline"].as_f64().expect("baseline") < 60.0, "{event}");
+    assert!(event["deviation"].as_f64().expect("deviation") > 50.0, "{event}");
+    assert_eq!(event["relatedVMs"], json!(["anom-02"]));
+    assert_eq!(event["status"], "active");
+    assert!(event["possibleCauses"][0].as_str().expect("cause").contains("traffic surge"), "network spiked with it: {event}");
+    assert!(!event["suggestedActions"].as_array().expect("actions").is_empty());
+    assert!(anomalies.iter().any(|a| a["vmId"] == "anom-01" && a["series"] == "network.inBps" && a["type"] == "spike"));
+
+    // Found again over a wider range: the same stored event.
+    let wider = json!({"vmIds": ["anom-01"], "startTime": until - Duration::days(6), "endTime": until, "metrics": ["cpu"]});
+    let (_, again) = post(&app, "/api/v1/history/anomalies", &wider).await;
+    let same = again["data"]["anomalies"].as_array().expect("list").iter().find(|a| a["type"] == "spike").cloned().expect("spike");
+    assert_eq!(same["id"], event["id"]);
+    let drops_only = json!({"vmIds": ["anom-01"], "startTime": until - Duration::days(4), "endTime": until, "metrics": ["cpu"], "anomalyTypes": ["drop"]});
+    let (_, drops) = post(&app, "/api/v1/history/anomalies", &drops_only).await;
+    assert!(drops["data"]["anomalies"].as_array().expect("list").iter().all(|a| a["type"] == "drop"), "{drops}");
+
+    // Lifecycle: acknowledge (twice keeps the first), resolve, unknown ids, missing scope.
+    let id = event["id"].as_str().expect("id");
+    let (status, acked) = post(&app, &format!("/api/v1/history/anomalies/{id}/acknowledge"), &json!({})).await;
+    assert_eq!(status, 200, "{acked}");
+    assert_eq!((acked["data"]["status"].as_str(), acked["data"]["acknowledgedBy"].as_str()), (Some("acknowledged"), Some("bootstrap")));
+    let first_ack = acked["data"]["acknowledgedAt"].clone();
+    let (_, again) = post(&app, &format!("/api/v1/history/anomalies/{id}/acknowledge"), &json!({})).await;
+    assert_eq!(again["data"]["acknowledgedAt"], first_ack);
+    let (status, resolved) = post(&app, &format!("/api/v1/history/anomalies/{id}/resolve"), &json!({"resolution": "load test"})).await;
+    assert_eq!(status, 200, "{resolved}");
+    assert_eq!(resolved["data"]["status"], "resolved");
+    assert!(resolved["data"]["resolvedAt"].is_string());
+    let (_, listed) = post(&app, "/api/v1/history/anomalies", &request).await;
+    let listed = listed["data"]["anomalies"].as_array().expect("list").iter().find(|a| a["id"] == event["id"]).cloned().expect("still listed");
+    assert_eq!(listed["status"], "resolved", "re-detection keeps the lifecycle");
+    for path in ["/api/v1/history/anomalies/anomaly_999999/acknowledge", "/api/v1/history/anomalies/not-an-id/resolve"] {
+        let (status, body) = post(&app, path, &json!({})).await;
+        assert_eq!((status, body["error"].as_str()), (404, Some("404")), "{path}: {body}");
+    }
+    let reader = lookout::auth::credentials::create_token(&app.pool, "reader", &[lookout::auth::Scope::VmRead], None).await.expect("token");
+    let response = app.client.post(format!("{}/api/v1/history/anomalies/{id}/resolve", app.address)).bearer_auth(&reader).send().await.expect("sent");
+    assert_eq!(response.status(), 403);
+
+    for (request, code) in [
+        (json!({"vmIds": ["anom-01"], "startTime": until - Duration::days(1), "endTime": until, "sensitivity": "extreme"}), "400"),
+        (json!({"vmIds": ["anom-01"], "startTime": until - Duration::days(1), "endTime": until, "anomalyTypes": ["weird"]}), "400"),
+        (json!({"vmIds": ["anom-01"], "startTime": until - Duration::days(40), "endTime": until}), "400-TIME"),
+        (json!({"vmIds": ["nope"], "startTime": until - Duration::days(1), "endTime": until}), "404"),
+    ] {
+        let (_, body) = post(&app, "/api/v1/history/anomalies", &request).await;
+        assert_eq!(body["error"], code, "{request} → {body}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_continuous_detector_pushes_new_anomalies_over_the_websocket() {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
+    let app = spawn_app().await;
+    let mut request = format!("ws://127.0.0.1:{}/ws/performance", app.port).into_client_request().expect("request");
+    request.headers_mut().insert("authorization", format!("Bearer {}", app.token).parse().expect("header"));
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.expect("handshake");
+    // Five days up to now, with a spike in the last complete hour.
+    let now = Utc::now();
+    let spike = now.duration_trunc(Duration::hours(1)).expect("aligned") - Duration::hours(1);
+    ingest(&app, wave("live-01", "grp_live", now, 5, Some(spike))).await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let message = tokio::time::timeout_at(deadline, socket.next()).await.expect("an anomaly within 60 s").expect("open").expect("frame");
+        let Message::Text(text) = message else { continue };
+        if let app::models::LiveEvent::AnomalyDetected { anomaly } = serde_json::from_str(&text).expect("a live event") {
+            if anomaly.vm_id == "live-01" && anomaly.kind == "spike" && anomaly.metric == "cpu" {
+                assert_eq!(anomaly.timestamp, spike);
+                break;
+            }
+        }
+    }
+    app.stop().await;
+}

@@ -1,0 +1,153 @@
+//! `POST /api/v1/history/anomalies` (detect over a range) and the acknowledge/resolve lifecycle.
+use super::{
+    history::{check_range, parse_groups, parse_instant, resolve_hosts, HOURLY_RETENTION_DAYS},
+    history_error::{history_success, HistoryError, HistoryJson},
+};
+use crate::{
+    analysis::anomaly::{Kind, Sensitivity},
+    auth::{AlertsWrite, RequireScope, VmRead},
+    detect,
+    state::AppState,
+};
+use axum::{
+    extract::{Path, State},
+    Json,
+};
+use chrono::{Duration, Utc};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AnomalyRequest {
+    vm_ids: Option<Vec<String>>,
+    group_id: Option<String>,
+    start_time: Option<Value>,
+    end_time: Option<Value>,
+    metrics: Option<Vec<String>>,
+    sensitivity: Option<String>,
+    anomaly_types: Option<Vec<String>>,
+}
+
+/// `POST /anomalies`
+pub async fn detect_anomalies(
+    _: RequireScope<VmRead, HistoryError>,
+    State(state): State<AppState>,
+    HistoryJson(request): HistoryJson<AnomalyRequest>,
+) -> Result<Json<Value>, HistoryError> {
+    let now = Utc::now();
+    let start = parse_instant(request.start_time.as_ref(), "startTime")?;
+    let end = parse_instant(request.end_time.as_ref(), "endTime")?;
+    check_range(start, end, now)?;
+    if start < now - Duration::days(HOURLY_RETENTION_DAYS) {
+        return Err(HistoryError::InvalidTime(format!(
+            "anomalies are detected on hourly data, kept {HOURLY_RETENTION_DAYS} days; `startTime` is older"
+        )));
+    }
+    let groups = parse_groups(request.metrics.as_deref())?;
+    let sensitivity = match request.sensitivity.as_deref() {
+        None | Some("medium") => Sensitivity::Medium,
+        Some("low") => Sensitivity::Low,
+        Some("high") => Sensitivity::High,
+        Some(other) => return Err(HistoryError::BadRequest(format!("unknown sensitivity `{other}`; use low, medium or high"))),
+    };
+    let kinds = match request.anomaly_types.as_deref() {
+        None | Some([]) => Kind::ALL.to_vec(),
+        Some(names) => names
+            .iter()
+            .map(|n| {
+                Kind::parse(n).ok_or_else(|| {
+                    HistoryError::BadRequest(format!("unknown anomaly type `{n}`; use spike, drop, trend_change or pattern_break"))
+                })
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    let hosts = match (&request.vm_ids, &request.group_id) {
+        (None, None) => sqlx::query_as("SELECT id, vm_id, name FROM hosts ORDER BY vm_id").fetch_all(&state.pool).await?,
+        _ => resolve_hosts(&state, request.vm_ids.as_deref(), request.group_id.as_deref(), None).await?,
+    };
+    let outcome = detect::run(&state.pool, &detect::Request { hosts, start, end, groups, sensitivity, kinds }).await?;
+    let mut by_severity = json!({"critical": 0, "high": 0, "medium": 0, "low": 0});
+    for event in &outcome.events {
+        if let Some(count) = by_severity.get_mut(&event.severity) {
+            *count = json!(count.as_i64().unwrap_or(0) + 1);
+        }
+    }
+    Ok(history_success(json!({
+        "anomalies": outcome.events,
+        "total": outcome.events.len(),
+        "bySeverity": by_severity,
+    })))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResolveRequest {
+    resolution: Option<String>,
+}
+
+fn anomaly_id(text: &str) -> Result<i64, HistoryError> {
+    detect::parse_id(text).ok_or_else(|| HistoryError::NotFound(format!("no anomaly `{text}`")))
+}
+
+/// `POST /anomalies/{id}/acknowledge`: records who and when; acknowledging twice keeps the first.
+pub async fn acknowledge(
+    RequireScope(principal, _): RequireScope<AlertsWrite, HistoryError>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, HistoryError> {
+    let row = anomaly_id(&id)?;
+    let status: Option<String> = sqlx::query_scalar(
+        "UPDATE anomalies SET
+             status = CASE WHEN status = 'active' THEN 'acknowledged' ELSE status END,
+             acknowledged_by = coalesce(acknowledged_by, $2), acknowledged_at = coalesce(acknowledged_at, now())
+         WHERE id = $1 RETURNING status",
+    )
+    .bind(row)
+    .bind(&principal.name)
+    .fetch_optional(&state.pool)
+    .await?;
+    if status.is_none() {
+        return Err(HistoryError::NotFound(format!("no anomaly `{id}`")));
+    }
+    let event = detect::load(&state.pool, row).await?.ok_or_else(|| HistoryError::NotFound(format!("no anomaly `{id}`")))?;
+    Ok(history_success(event))
+}
+
+/// `POST /anomalies/{id}/resolve` with an optional `{"resolution": "…"}`; resolving twice is a
+/// no-op that answers the stored state.
+pub async fn resolve(
+    RequireScope(principal, _): RequireScope<AlertsWrite, HistoryError>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, HistoryError> {
+    let row = anomaly_id(&id)?;
+    // The body is optional: an empty one resolves without a note.
+    let request: ResolveRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        ResolveRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| HistoryError::BadRequest(format!("invalid JSON body: {e}")))?
+    };
+    let resolution = request.resolution;
+    if resolution.as_ref().is_some_and(|r| r.chars().count() > 2000) {
+        return Err(HistoryError::BadRequest("`resolution` is limited to 2000 characters".into()));
+    }
+    let updated: Option<i64> = sqlx::query_scalar(
+        "UPDATE anomalies SET status = 'resolved',
+             resolved_by = CASE WHEN status = 'resolved' THEN resolved_by ELSE $2 END,
+             resolved_at = CASE WHEN status = 'resolved' THEN resolved_at ELSE now() END,
+             resolution = CASE WHEN status = 'resolved' THEN resolution ELSE $3 END
+         WHERE id = $1 RETURNING id",
+    )
+    .bind(row)
+    .bind(&principal.name)
+    .bind(&resolution)
+    .fetch_optional(&state.pool)
+    .await?;
+    if updated.is_none() {
+        return Err(HistoryError::NotFound(format!("no anomaly `{id}`")));
+    }
+    let event = detect::load(&state.pool, row).await?.ok_or_else(|| HistoryError::NotFound(format!("no anomaly `{id}`")))?;
+    Ok(history_success(event))
+}

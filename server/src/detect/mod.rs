@@ -1,0 +1,401 @@
+//! Anomaly detection against stored data: hourly series from the rollups through the detectors
+//! of `analysis::anomaly`, explained and persisted with stable ids; the continuous detector.
+use crate::{
+    analysis::anomaly::{self, Detected, Kind, Sensitivity},
+    live::Hub,
+    storage::catalog::Group,
+};
+use app::models::{AnomalyEvent, LiveEvent};
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use sqlx::{FromRow, PgPool};
+use std::collections::{BTreeSet, HashMap};
+use tokio_util::sync::CancellationToken;
+
+/// The series each metric group is judged on, with the smallest meaningful sigma in its unit.
+pub struct Series {
+    pub group: Group,
+    pub metric_id: i16,
+    pub field: &'static str,
+    pub floor: f64,
+}
+
+pub const SERIES: [Series; 6] = [
+    Series { group: Group::Cpu, metric_id: 1, field: "usagePercent", floor: 0.01 },
+    Series { group: Group::Memory, metric_id: 5, field: "usagePercent", floor: 0.01 },
+    Series { group: Group::Disk, metric_id: 8, field: "usagePercent", floor: 0.01 },
+    Series { group: Group::Disk, metric_id: 12, field: "writeIOPS", floor: 0.01 },
+    Series { group: Group::Network, metric_id: 13, field: "inBps", floor: 1.0 },
+    Series { group: Group::Network, metric_id: 14, field: "outBps", floor: 1.0 },
+];
+
+/// History before the asked range that teaches the baseline: three weeks make the
+/// same-hour-of-week baseline possible.
+pub const BASELINE_DAYS: i64 = 21;
+
+pub struct Request {
+    /// (row id, vmId, name)
+    pub hosts: Vec<(i32, String, String)>,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub groups: Vec<Group>,
+    pub sensitivity: Sensitivity,
+    pub kinds: Vec<Kind>,
+}
+
+pub struct Outcome {
+    /// Every event found in the range, as stored (ids and lifecycle status included).
+    pub events: Vec<AnomalyEvent>,
+    /// Ids of the events stored for the first time by this run.
+    pub new: Vec<String>,
+}
+
+/// One found event before it is stored.
+struct Found {
+    host: usize,
+    series: &'static Series,
+    detected: Detected,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+}
+
+#[derive(FromRow)]
+struct StoredAnomaly {
+    id: i64,
+    host_id: i32,
+    metric: String,
+    series: String,
+    kind: String,
+    started_at: DateTime<Utc>,
+    ended_at: DateTime<Utc>,
+    value: f64,
+    baseline: f64,
+    deviation: f64,
+    severity: String,
+    related_vms: Vec<String>,
+    possible_causes: Vec<String>,
+    suggested_actions: Vec<String>,
+    status: String,
+    acknowledged_by: Option<String>,
+    acknowledged_at: Option<DateTime<Utc>>,
+    resolved_by: Option<String>,
+    resolved_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+}
+
+impl StoredAnomaly {
+    fn into_event(self, vm_id: &str, vm_name: &str) -> AnomalyEvent {
+        AnomalyEvent {
+            id: format!("anomaly_{}", self.id),
+            vm_id: vm_id.into(),
+            vm_name: vm_name.into(),
+            timestamp: self.started_at,
+            metric: self.metric,
+            series: self.series,
+            kind: self.kind,
+            severity: self.severity,
+            value: round2(self.value),
+            baseline: round2(self.baseline),
+            deviation: round2(self.deviation),
+            duration: (self.ended_at - self.started_at).num_seconds(),
+            related_vms: self.related_vms,
+            possible_causes: self.possible_causes,
+            suggested_actions: self.suggested_actions,
+            status: self.status,
+            acknowledged_by: self.acknowledged_by,
+            acknowledged_at: self.acknowledged_at,
+            resolved_by: self.resolved_by,
+            resolved_at: self.resolved_at,
+            created_at: self.created_at,
+        }
+    }
+}
+
+fn round2(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
+}
+
+/// Percent away from the baseline; robust sigmas when the baseline is zero.
+fn deviation(d: &Detected) -> f64 {
+    if d.baseline.abs() > 1e-9 { (d.value - d.baseline) / d.baseline.abs() * 100.0 } else { d.score.copysign(d.value - d.baseline) }
+}
+
+/// Parses `anomaly_17` (or `17`) into the row id.
+pub fn parse_id(text: &str) -> Option<i64> {
+    text.strip_prefix("anomaly_").unwrap_or(text).parse().ok().filter(|id| *id > 0)
+}
+
+/// The rule table of likely causes and suggested actions (documented in the README): what else
+/// was abnormal on the same host at the same time decides the explanation.
+fn explain(found: &Found, same_host: &[&Found]) -> (Vec<String>, Vec<String>) {
+    let group = found.series.group;
+    let kind = found.detected.kind;
+    let rising = found.detected.rising;
+    let with = |g: Group, up: bool| {
+        same_host.iter().any(|o| o.series.group == g && o.detected.rising == up && o.detected.kind != Kind::PatternBreak)
+    };
+    let (causes, actions): (&[&str], &[&str]) = match (group, kind) {
+        (_, Kind::PatternBreak) => (
+            &["the workload's schedule changed (a job moved, a holiday, a deploy)"],
+            &["confirm the change with the application owners", "update schedules or expectations if it is intended"],
+        ),
+        (Group::Cpu, Kind::Spike) if with(Group::Network, true) => (
+            &["a traffic surge: more requests arrived"],
+            &["check request rates and the load balancer", "scale out if the load persists"],
+        ),
+        (Group::Cpu, Kind::Spike) if with(Group::Disk, true) => (
+            &["a batch job or backup (CPU and disk busy together)"],
+            &["check scheduled jobs (cron, backups) at that time", "move batch work off-peak"],
+        ),
+        (Group::Cpu, Kind::Spike) => (
+            &["a runaway or newly started process", "a scheduled task"],
+            &["inspect the top processes at that time", "check the application logs"],
+        ),
+        (Group::Memory, Kind::TrendChange) if rising => (
+            &["a memory leak or a growing cache"],
+            &["compare process memory over the last days", "fix the leak or plan restarts; add memory if the growth is legitimate"],
+        ),
+        (Group::Memory, Kind::Spike) => (
+            &["a large allocation or a burst of load"],
+            &["check the application's heap and recent deploys"],
+        ),
+        (Group::Disk, Kind::TrendChange | Kind::Spike) if found.series.metric_id == 8 => (
+            &["log or data growth"],
+            &["rotate or clean up logs and temporary data", "expand the volume before it fills"],
+        ),
+        (Group::Disk, Kind::Spike) => (
+            &["an I/O burst (backup, compaction, batch import)"],
+            &["find the writing process (iotop, pidstat -d)", "schedule heavy I/O off-peak"],
+        ),
+        (Group::Network, Kind::Spike) if !with(Group::Cpu, true) => (
+            &["a bulk transfer, backup or replication"],
+            &["check the largest flows", "rate-limit bulk jobs"],
+        ),
+        (Group::Network, Kind::Spike) => (
+            &["a traffic surge: more requests arrived"],
+            &["check request rates and the load balancer"],
+        ),
+        (_, Kind::Drop) if with(Group::Cpu, false) && with(Group::Network, false) => (
+            &["the service stopped or lost its traffic"],
+            &["check the service's health and its upstream routing"],
+        ),
+        (_, Kind::Drop) => (&["lower demand or a stalled service"], &["confirm the service is healthy"]),
+        (_, Kind::TrendChange) if rising => (
+            &["a lasting increase in load (new workload, release or users)"],
+            &["check recent releases and traffic", "review the capacity forecast (/history/trends)"],
+        ),
+        (_, Kind::TrendChange) => (
+            &["load moved away or demand fell"],
+            &["check whether capacity can be reclaimed"],
+        ),
+    };
+    (causes.iter().map(|s| (*s).to_string()).collect(), actions.iter().map(|s| (*s).to_string()).collect())
+}
+
+/// Hourly averages of the asked series as (host, metric) → (hour timestamps, values).
+async fn hourly_series(
+    pool: &PgPool,
+    host_ids: &[i32],
+    metric_ids: &[i16],
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<HashMap<(i32, i16), (Vec<i64>, Vec<f64>)>, sqlx::Error> {
+    let rows: Vec<(i32, i16, Vec<i64>, Vec<f64>)> = sqlx::query_as(
+        "SELECT host_id, metric, array_agg(extract(epoch FROM bucket)::int8 ORDER BY bucket),
+                array_agg(sum / greatest(count, 1) ORDER BY bucket)
+         FROM rollup_hourly WHERE host_id = ANY($1) AND metric = ANY($2) AND bucket >= $3 AND bucket < $4
+         GROUP BY host_id, metric",
+    )
+    .bind(host_ids)
+    .bind(metric_ids)
+    .bind(from)
+    .bind(until)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|(h, m, t, v)| ((h, m), (t, v))).collect())
+}
+
+/// Detects, explains and stores; returns the events of the range.
+pub async fn run(pool: &PgPool, request: &Request) -> Result<Outcome, sqlx::Error> {
+    let hour = Duration::hours(1);
+    let report_start = request.start.duration_trunc(hour).unwrap_or(request.start);
+    let until = request.end.duration_trunc(hour).unwrap_or(request.end) + hour;
+    let from = report_start - Duration::days(BASELINE_DAYS);
+    let series: Vec<&'static Series> = SERIES.iter().filter(|s| request.groups.contains(&s.group)).collect();
+    let host_ids: Vec<i32> = request.hosts.iter().map(|h| h.0).collect();
+    let metric_ids: Vec<i16> = series.iter().map(|s| s.metric_id).collect();
+    let data = hourly_series(pool, &host_ids, &metric_ids, from, until).await?;
+    let thresholds = request.sensitivity.thresholds();
+    let hours = ((until - from).num_hours()).max(0) as usize;
+    let report_from = (report_start - from).num_hours() as usize;
+
+    let mut found: Vec<Found> = Vec::new();
+    for (host_index, (host_id, _, _)) in request.hosts.iter().enumerate() {
+        for s in &series {
+            let Some((times, values)) = data.get(&(*host_id, s.metric_id)) else { continue };
+            let mut grid = vec![None; hours];
+            for (t, v) in times.iter().zip(values) {
+                let index = (t - from.timestamp()).div_euclid(3600);
+                if let Some(slot) = usize::try_from(index).ok().and_then(|i| grid.get_mut(i)) {
+                    *slot = v.is_finite().then_some(*v);
+                }
+            }
+            for detected in anomaly::detect(&grid, s.floor, &thresholds, report_from) {
+                if !request.kinds.contains(&detected.kind) {
+                    continue;
+                }
+                let start = from + Duration::hours(detected.start as i64);
+                let end = from + Duration::hours(detected.end as i64 + 1);
+                found.push(Found { host: host_index, series: s, detected, start, end });
+            }
+        }
+    }
+
+    let mut events = Vec::with_capacity(found.len());
+    let mut new = Vec::new();
+    let mut tx = pool.begin().await?;
+    for f in &found {
+        let related: BTreeSet<String> = found
+            .iter()
+            .filter(|o| o.host != f.host && o.start < f.end && f.start < o.end)
+            .map(|o| request.hosts[o.host].1.clone())
+            .collect();
+        let same_host: Vec<&Found> =
+            found.iter().filter(|o| o.host == f.host && !std::ptr::eq(*o, f) && o.start < f.end && f.start < o.end).collect();
+        let (causes, actions) = explain(f, &same_host);
+        let (host_id, vm_id, vm_name) = &request.hosts[f.host];
+        let severity = anomaly::severity(f.detected.kind, f.detected.score, &thresholds);
+        let related: Vec<String> = related.into_iter().collect();
+        // Serialised per host so a request and the continuous detector cannot both insert it.
+        sqlx::query("SELECT pg_advisory_xact_lock(872211, $1)").bind(host_id).execute(&mut *tx).await?;
+        let updated: Option<StoredAnomaly> = sqlx::query_as(
+            "UPDATE anomalies SET
+                 started_at = least(started_at, $4), ended_at = greatest(ended_at, $5),
+                 value = CASE WHEN $8 > score THEN $6 ELSE value END,
+                 baseline = CASE WHEN $8 > score THEN $7 ELSE baseline END,
+                 deviation = CASE WHEN $8 > score THEN $9 ELSE deviation END,
+                 severity = CASE WHEN $8 > score THEN $10 ELSE severity END,
+                 score = greatest(score, $8),
+                 related_vms = ARRAY(SELECT DISTINCT unnest(related_vms || $11::text[]) ORDER BY 1),
+                 possible_causes = $12, suggested_actions = $13
+             WHERE id = (SELECT id FROM anomalies WHERE host_id = $1 AND series = $2 AND kind = $3
+                         AND started_at < $5 AND ended_at > $4 ORDER BY started_at LIMIT 1)
+             RETURNING *",
+        )
+        .bind(host_id)
+        .bind(format!("{}.{}", f.series.group.name(), f.series.field))
+        .bind(f.detected.kind.name())
+        .bind(f.start)
+        .bind(f.end)
+        .bind(f.detected.value)
+        .bind(f.detected.baseline)
+        .bind(f.detected.score)
+        .bind(deviation(&f.detected))
+        .bind(severity)
+        .bind(&related)
+        .bind(&causes)
+        .bind(&actions)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let stored = match updated {
+            Some(row) => row,
+            None => {
+                let row: StoredAnomaly = sqlx::query_as(
+                    "INSERT INTO anomalies (host_id, metric, series, kind, started_at, ended_at, value, baseline, deviation,
+                                            score, severity, related_vms, possible_causes, suggested_actions)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING *",
+                )
+                .bind(host_id)
+                .bind(f.series.group.name())
+                .bind(format!("{}.{}", f.series.group.name(), f.series.field))
+                .bind(f.detected.kind.name())
+                .bind(f.start)
+                .bind(f.end)
+                .bind(f.detected.value)
+                .bind(f.detected.baseline)
+                .bind(deviation(&f.detected))
+                .bind(f.detected.score)
+                .bind(severity)
+                .bind(&related)
+                .bind(&causes)
+                .bind(&actions)
+                .fetch_one(&mut *tx)
+                .await?;
+                new.push(format!("anomaly_{}", row.id));
+                row
+            }
+        };
+        events.push(stored.into_event(vm_id, vm_name));
+    }
+    tx.commit().await?;
+    // One event may have been matched twice (two detections merging into one stored event).
+    events.sort_by(|a, b| b.timestamp.cmp(&a.timestamp).then_with(|| a.id.cmp(&b.id)));
+    events.dedup_by(|a, b| a.id == b.id);
+    Ok(Outcome { events, new })
+}
+
+/// One stored event by row id.
+pub async fn load(pool: &PgPool, id: i64) -> Result<Option<AnomalyEvent>, sqlx::Error> {
+    let Some(anomaly) = sqlx::query_as::<_, StoredAnomaly>("SELECT * FROM anomalies WHERE id = $1").bind(id).fetch_optional(pool).await? else {
+        return Ok(None);
+    };
+    let (vm_id, name): (String, String) =
+        sqlx::query_as("SELECT vm_id, name FROM hosts WHERE id = $1").bind(anomaly.host_id).fetch_one(pool).await?;
+    Ok(Some(anomaly.into_event(&vm_id, &name)))
+}
+
+/// Anomalies of one host overlapping a range, for the timeline.
+pub async fn of_host(
+    pool: &PgPool,
+    host_id: i32,
+    vm_id: &str,
+    vm_name: &str,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<Vec<AnomalyEvent>, sqlx::Error> {
+    let rows: Vec<StoredAnomaly> =
+        sqlx::query_as("SELECT * FROM anomalies WHERE host_id = $1 AND started_at <= $3 AND ended_at > $2 ORDER BY started_at")
+            .bind(host_id)
+            .bind(start)
+            .bind(end)
+            .fetch_all(pool)
+            .await?;
+    Ok(rows.into_iter().map(|r| r.into_event(vm_id, vm_name)).collect())
+}
+
+/// Runs detection at medium sensitivity over the last complete hours of every host seen
+/// recently, and publishes events stored for the first time.
+pub async fn worker(pool: PgPool, hub: Hub, every: std::time::Duration, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        if let Err(error) = detect_recent(&pool, &hub).await {
+            tracing::warn!(%error, "Continuous anomaly detection failed; retrying next round.");
+        }
+    }
+}
+
+pub async fn detect_recent(pool: &PgPool, hub: &Hub) -> Result<usize, sqlx::Error> {
+    let now = Utc::now();
+    let hosts: Vec<(i32, String, String)> =
+        sqlx::query_as("SELECT id, vm_id, name FROM hosts WHERE last_seen > $1 ORDER BY id").bind(now - Duration::hours(3)).fetch_all(pool).await?;
+    if hosts.is_empty() {
+        return Ok(0);
+    }
+    let current_hour = now.duration_trunc(Duration::hours(1)).unwrap_or(now);
+    let request = Request {
+        hosts,
+        start: current_hour - Duration::hours(3),
+        end: current_hour - Duration::seconds(1),
+        groups: Group::ALL.to_vec(),
+        sensitivity: Sensitivity::Medium,
+        kinds: Kind::ALL.to_vec(),
+    };
+    let outcome = run(pool, &request).await?;
+    for event in outcome.events.iter().filter(|e| outcome.new.contains(&e.id)) {
+        tracing::info!(id = %event.id, vm = %event.vm_id, kind = %event.kind, metric = %event.series, severity = %event.severity, "Anomaly detected.");
+        hub.publish(&LiveEvent::AnomalyDetected { anomaly: event.clone() });
+    }
+    Ok(outcome.new.len())
+}
