@@ -198,6 +198,49 @@ pub enum LiveEvent {
     AnomalyDetected { anomaly: AnomalyEvent },
 }
 
+/// One event on a VM's timeline (`/api/v1/history/timeline/{vmId}`), as the history seed gives it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TimelineEvent {
+    pub id: String,
+    pub vm_id: String,
+    pub timestamp: DateTime<Utc>,
+    /// metric_alert, power_change, anomaly, manual or maintenance.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metric_data: Option<TimelineMetric>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_change: Option<StateChange>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub severity: Option<String>,
+    pub acknowledged: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TimelineMetric {
+    pub metric: String,
+    pub value: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
+    /// For anomalies: the value expected at that hour.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StateChange {
+    pub from: String,
+    pub to: String,
+}
+
 /// A detected anomaly (`/api/v1/history/anomalies`), field names as the history seed gives them.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 pub const RAW_RETENTION_DAYS: i64 = 7;
 pub const HOURLY_RETENTION_DAYS: i64 = 30;
 pub const MAX_RANGE_DAYS: i64 = 731; // two years, leap day included
-const MAX_PAGE_SIZE: i64 = 1000;
+pub const MAX_PAGE_SIZE: i64 = 1000;
 const MAX_VMS: usize = 1000;
 
 #[derive(Debug, Deserialize)]

@@ -7,6 +7,7 @@ pub mod history_error;
 mod hosts;
 mod ingest;
 mod performance;
+mod timeline;
 mod trends;
 
 use crate::{error::ApiError, state::AppState};
@@ -28,6 +29,7 @@ pub fn router(ingest_body_limit: usize) -> Router<AppState> {
         .route("/api/v1/history/anomalies", post(anomalies::detect_anomalies))
         .route("/api/v1/history/anomalies/{id}/acknowledge", post(anomalies::acknowledge))
         .route("/api/v1/history/anomalies/{id}/resolve", post(anomalies::resolve))
+        .route("/api/v1/history/timeline/{vm_id}", get(timeline::list).post(timeline::add))
         .route("/api/v1/hosts", get(hosts::list))
         .route("/api/v1/hosts/{vm_id}", patch(hosts::update))
         .route("/api/v1/ingest/samples", post(ingest::samples).layer(DefaultBodyLimit::max(ingest_body_limit)))

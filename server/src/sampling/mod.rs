@@ -119,6 +119,21 @@ pub async fn start(
     if previous_boot.is_some() && facts.boot_time.is_some() && previous_boot != facts.boot_time {
         tracing::info!(host = %facts.vm_id, boot_time = ?facts.boot_time, "The local host rebooted since the last run.");
         hub.publish(&LiveEvent::SystemChange { host: facts.vm_id.clone(), change: "boot".into(), timestamp: collector::now_millis() });
+        if let Some(boot) = facts.boot_time {
+            let reboot = crate::storage::timeline::NewEvent {
+                host_id,
+                ts: boot,
+                kind: "power_change",
+                title: "VM rebooted",
+                description: Some("the boot time changed since Lookout last ran"),
+                severity: None,
+                state: Some(("poweredOff", "poweredOn")),
+                created_by: None,
+            };
+            if let Err(error) = crate::storage::timeline::add(&pool, &facts.vm_id, &reboot).await {
+                tracing::warn!(%error, "Cannot record the reboot on the timeline.");
+            }
+        }
     }
     let today = chrono::Utc::now().date_naive();
     let days: Vec<_> = (0..3).filter_map(|d| today.checked_add_days(chrono::Days::new(d))).collect();

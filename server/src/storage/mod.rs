@@ -3,6 +3,7 @@ pub mod hosts;
 pub mod ingest;
 pub mod managed;
 pub mod samples;
+pub mod timeline;
 pub mod catalog;
 pub mod copy;
 pub mod retention;

@@ -217,3 +217,73 @@ async fn the_continuous_detector_pushes_new_anomalies_over_the_websocket() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_timeline_merges_anomalies_power_changes_and_notes_newest_first() {
+    let app = spawn_app().await;
+    let until = Utc::now().duration_trunc(Duration::hours(1)).expect("aligned");
+    let spike = until - Duration::days(2) + Duration::hours(5);
+    let gap_start = until - Duration::days(1);
+    let items: Vec<Value> = wave("tl-01", "grp_tl", until, 15, Some(spike))
+        .into_iter()
+        .filter(|item| {
+            let ts: DateTime<Utc> = serde_json::from_value(item["sample"]["timestamp"].clone()).expect("timestamp");
+            !(ts >= gap_start && ts < gap_start + Duration::hours(3))
+        })
+        .collect();
+    ingest(&app, items).await;
+    wait_for_rollups(&app).await;
+    let (status, found) = post(&app, "/api/v1/history/anomalies", &json!({
+        "vmIds": ["tl-01"], "startTime": until - Duration::days(4), "endTime": until, "metrics": ["cpu"], "anomalyTypes": ["spike"],
+    })).await;
+    assert_eq!(status, 200, "{found}");
+    let anomaly_id = found["data"]["anomalies"][0]["id"].clone();
+    assert!(anomaly_id.is_string(), "{found}");
+
+    let note_at = until - Duration::hours(30);
+    let (status, note) = post(&app, "/api/v1/history/timeline/tl-01", &json!({
+        "type": "maintenance", "title": "Kernel update", "description": "planned reboot", "timestamp": note_at, "severity": "low",
+    })).await;
+    assert_eq!(status, 200, "{note}");
+    assert_eq!((note["data"]["type"].as_str(), note["data"]["createdBy"].as_str()), (Some("maintenance"), Some("bootstrap")));
+
+    let url = |query: &str| format!("/api/v1/history/timeline/tl-01?startTime={}&endTime={}{query}",
+        (until - Duration::days(4)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true), Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    let (status, body) = app.get_json(&url("")).await;
+    assert_eq!(status, 200, "{body}");
+    let events = body["data"]["events"].as_array().expect("events");
+    assert_eq!(body["data"]["total"].as_u64(), Some(events.len() as u64));
+    let times: Vec<DateTime<Utc>> = events.iter().map(|e| serde_json::from_value(e["timestamp"].clone()).expect("time")).collect();
+    assert!(times.windows(2).all(|w| w[0] >= w[1]), "newest first: {times:?}");
+    let anomaly = events.iter().find(|e| e["id"] == anomaly_id).expect("the anomaly is on the timeline");
+    assert_eq!((anomaly["type"].as_str(), anomaly["metricData"]["metric"].as_str()), (Some("anomaly"), Some("cpu")));
+    assert_eq!(anomaly["acknowledged"], false);
+    let power: Vec<&Value> = events.iter().filter(|e| e["type"] == "power_change").collect();
+    assert_eq!(power.len(), 2, "one gap: off then on: {body}");
+    let off = power.iter().find(|e| e["stateChange"]["to"] == "poweredOff").expect("off");
+    let on = power.iter().find(|e| e["stateChange"]["to"] == "poweredOn").expect("on");
+    assert_eq!(off["timestamp"], json!(gap_start - Duration::minutes(30)));
+    assert_eq!(on["timestamp"], json!(gap_start + Duration::hours(3)));
+    assert!(events.iter().any(|e| e["type"] == "maintenance" && e["title"] == "Kernel update"));
+
+    let (_, only_power) = app.get_json(&url("&types=power_change")).await;
+    assert_eq!(only_power["data"]["total"], 2);
+    let (_, second) = app.get_json(&url("&pageSize=1&page=2")).await;
+    assert_eq!(second["data"]["events"].as_array().map(Vec::len), Some(1));
+    assert_eq!(second["data"]["events"][0], events[1]);
+    assert_eq!(second["data"]["total"], body["data"]["total"]);
+
+    let (status, bad) = app.get_json(&url("&types=bogus")).await;
+    assert_eq!((status, bad["error"].as_str()), (400, Some("400")));
+    let (status, missing) = app.get_json("/api/v1/history/timeline/nope").await;
+    assert_eq!((status, missing["error"].as_str()), (404, Some("404")));
+    for body in [json!({"type": "power_change", "title": "x"}), json!({"type": "manual", "title": "  "}), json!({"type": "manual"})] {
+        let (status, answer) = post(&app, "/api/v1/history/timeline/tl-01", &body).await;
+        assert_eq!((status, answer["error"].as_str()), (400, Some("400")), "{body} → {answer}");
+    }
+    let reader = lookout::auth::credentials::create_token(&app.pool, "reader", &[lookout::auth::Scope::VmRead], None).await.expect("token");
+    let response = app.client.post(format!("{}/api/v1/history/timeline/tl-01", app.address)).bearer_auth(&reader)
+        .json(&json!({"type": "manual", "title": "note"})).send().await.expect("sent");
+    assert_eq!(response.status(), 403);
+    app.stop().await;
+}

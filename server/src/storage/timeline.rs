@@ -1,0 +1,152 @@
+//! Timeline events people add (manual notes, maintenance) or the server records (reboots), and
+//! power changes derived from gaps in a host's data.
+use app::models::{StateChange, TimelineEvent};
+use chrono::{DateTime, Duration, Utc};
+use sqlx::{FromRow, PgPool};
+
+/// A gap longer than this many typical intervals means the host was off (or unreachable).
+pub const GAP_INTERVALS: f64 = 3.0;
+
+#[derive(FromRow)]
+struct StoredEvent {
+    id: i64,
+    ts: DateTime<Utc>,
+    kind: String,
+    title: String,
+    description: Option<String>,
+    severity: Option<String>,
+    state_from: Option<String>,
+    state_to: Option<String>,
+    created_by: Option<String>,
+    created_at: DateTime<Utc>,
+}
+
+impl StoredEvent {
+    fn into_event(self, vm_id: &str) -> TimelineEvent {
+        let state_change = match (self.state_from, self.state_to) {
+            (Some(from), Some(to)) => Some(StateChange { from, to }),
+            _ => None,
+        };
+        TimelineEvent {
+            id: format!("event_{}", self.id),
+            vm_id: vm_id.into(),
+            timestamp: self.ts,
+            kind: self.kind,
+            title: self.title,
+            description: self.description,
+            metric_data: None,
+            state_change,
+            severity: self.severity,
+            acknowledged: false,
+            created_by: self.created_by,
+            created_at: self.created_at,
+        }
+    }
+}
+
+pub struct NewEvent<'a> {
+    pub host_id: i32,
+    pub ts: DateTime<Utc>,
+    pub kind: &'a str,
+    pub title: &'a str,
+    pub description: Option<&'a str>,
+    pub severity: Option<&'a str>,
+    pub state: Option<(&'a str, &'a str)>,
+    pub created_by: Option<&'a str>,
+}
+
+pub async fn add(pool: &PgPool, vm_id: &str, event: &NewEvent<'_>) -> Result<TimelineEvent, sqlx::Error> {
+    let row: StoredEvent = sqlx::query_as(
+        "INSERT INTO timeline_events (host_id, ts, kind, title, description, severity, state_from, state_to, created_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *",
+    )
+    .bind(event.host_id)
+    .bind(event.ts)
+    .bind(event.kind)
+    .bind(event.title)
+    .bind(event.description)
+    .bind(event.severity)
+    .bind(event.state.map(|s| s.0))
+    .bind(event.state.map(|s| s.1))
+    .bind(event.created_by)
+    .fetch_one(pool)
+    .await?;
+    Ok(row.into_event(vm_id))
+}
+
+pub async fn stored(pool: &PgPool, host_id: i32, vm_id: &str, start: DateTime<Utc>, end: DateTime<Utc>) -> Result<Vec<TimelineEvent>, sqlx::Error> {
+    let rows: Vec<StoredEvent> = sqlx::query_as("SELECT * FROM timeline_events WHERE host_id = $1 AND ts >= $2 AND ts <= $3")
+        .bind(host_id)
+        .bind(start)
+        .bind(end)
+        .fetch_all(pool)
+        .await?;
+    Ok(rows.into_iter().map(|r| r.into_event(vm_id)).collect())
+}
+
+/// (last instant before a gap, first instant after it) for gaps longer than `GAP_INTERVALS`
+/// typical spacings, plus the typical spacing in seconds. Raw samples within the raw window,
+/// hourly rollup buckets (typical spacing one hour) before it.
+pub async fn gaps(
+    pool: &PgPool,
+    host_id: i32,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    raw_since: DateTime<Utc>,
+) -> Result<(Vec<(DateTime<Utc>, DateTime<Utc>)>, Option<f64>, Option<DateTime<Utc>>), sqlx::Error> {
+    // Look back a day so a gap that ends inside the range is seen whole.
+    let lookback = start - Duration::days(1);
+    let mut found = Vec::new();
+    if lookback < raw_since {
+        let older: Vec<(DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT prev, bucket FROM (
+                 SELECT bucket, lag(bucket) OVER (ORDER BY bucket) AS prev FROM rollup_hourly
+                 WHERE host_id = $1 AND metric = 1 AND bucket >= $2 AND bucket < $3
+             ) s WHERE bucket - prev > $4 * interval '1 hour'",
+        )
+        .bind(host_id)
+        .bind(lookback)
+        .bind(raw_since.min(end))
+        .bind(GAP_INTERVALS)
+        .fetch_all(pool)
+        .await?;
+        found.extend(older);
+    }
+    let raw: Vec<(DateTime<Utc>, DateTime<Utc>, f64)> = sqlx::query_as(
+        "WITH s AS (
+             SELECT ts, ts - lag(ts) OVER (ORDER BY ts) AS gap FROM samples
+             WHERE host_id = $1 AND ts >= $2 AND ts <= $3
+         ), typical AS (
+             SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM gap)) AS secs FROM s WHERE gap IS NOT NULL
+         )
+         SELECT ts - gap, ts, typical.secs FROM s, typical
+         WHERE typical.secs IS NOT NULL AND extract(epoch FROM gap) > $4 * typical.secs",
+    )
+    .bind(host_id)
+    .bind(lookback.max(raw_since))
+    .bind(end)
+    .bind(GAP_INTERVALS)
+    .fetch_all(pool)
+    .await?;
+    let typical: Option<f64> = if let Some(first) = raw.first() {
+        Some(first.2)
+    } else {
+        sqlx::query_scalar(
+            "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM gap)) FROM (
+                 SELECT ts - lag(ts) OVER (ORDER BY ts) AS gap FROM samples WHERE host_id = $1 AND ts >= $2 AND ts <= $3
+             ) s WHERE gap IS NOT NULL",
+        )
+        .bind(host_id)
+        .bind(lookback.max(raw_since))
+        .bind(end)
+        .fetch_one(pool)
+        .await?
+    };
+    found.extend(raw.into_iter().map(|(a, b, _)| (a, b)));
+    let last: Option<DateTime<Utc>> = sqlx::query_scalar("SELECT max(ts) FROM samples WHERE host_id = $1 AND ts <= $2")
+        .bind(host_id)
+        .bind(end)
+        .fetch_one(pool)
+        .await?;
+    Ok((found, typical, last))
+}
