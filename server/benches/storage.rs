@@ -124,7 +124,7 @@ async fn main() -> anyhow::Result<()> {
     let n = (SAMPLES * BATCHES.len()) as f64;
     println!("raw samples: {SAMPLES} rows per host at 10 s, one host per batch size, default durability (fsync on)");
     for (batch, rate) in &throughput {
-        println!("insert throughput, COPY + INSERT … ON CONFLICT in batches of {batch}: {rate:.0} samples/s");
+        println!("insert throughput, binary COPY into samples, one writer, rows per transaction {batch}: {rate:.0} samples/s");
     }
     println!("re-sending a batch of 500 already stored: {duplicates} new rows, {resend_ms:.1} ms");
     println!("bytes per sample: {:.1} total (heap {:.1}, TOAST/FSM/VM {:.1}, (host_id, ts) B-tree {:.1})", total as f64 / n, heap as f64 / n, toast as f64 / n, btree as f64 / n);

@@ -223,6 +223,13 @@ fn progress(len: u64, what: &str, visible: bool) -> ProgressBar {
 /// Writes the simulated history and rolls it up. Returns the ground truth and samples written.
 pub async fn run(pool: &PgPool, plan: &Plan, show_progress: bool) -> anyhow::Result<(GroundTruth, u64)> {
     let truth = plan_hosts(plan);
+    let written = write(pool, plan, &truth, show_progress).await?;
+    roll_up_all(pool, show_progress).await?;
+    Ok((truth, written))
+}
+
+/// Writes the samples of a planned fleet through the ingest path; returns how many were new.
+pub async fn write(pool: &PgPool, plan: &Plan, truth: &GroundTruth, show_progress: bool) -> anyhow::Result<u64> {
     let interval = Duration::seconds(i64::try_from(plan.interval_secs.max(1)).unwrap_or(60));
     let first = truth.start.duration_trunc(interval).unwrap_or(truth.start);
     let steps = ((truth.end - first).num_seconds() / interval.num_seconds()).max(0) as u64;
@@ -283,7 +290,11 @@ pub async fn run(pool: &PgPool, plan: &Plan, show_progress: bool) -> anyhow::Res
         bar.inc(sent);
     }
     bar.finish();
+    Ok(written)
+}
 
+/// Drains the rollup queues (hourly, then daily) and refreshes planner statistics.
+pub async fn roll_up_all(pool: &PgPool, show_progress: bool) -> anyhow::Result<()> {
     let queued: i64 = sqlx::query_scalar("SELECT (SELECT count(*) FROM rollup_queue_hourly) + (SELECT count(*) FROM rollup_queue_daily)").fetch_one(pool).await?;
     let bar = progress(queued.max(0) as u64, "rollups", show_progress);
     for tier in [rollups::Tier::Hourly, rollups::Tier::Daily] {
@@ -298,7 +309,7 @@ pub async fn run(pool: &PgPool, plan: &Plan, show_progress: bool) -> anyhow::Res
     bar.finish();
     // Fresh statistics after a bulk load, so the first queries get good plans.
     sqlx::query("ANALYZE samples, rollup_hourly, rollup_daily, hosts").execute(pool).await?;
-    Ok((truth, written))
+    Ok(())
 }
 
 pub fn write_truth(path: &Path, truth: &GroundTruth) -> anyhow::Result<()> {

@@ -9,6 +9,7 @@ use super::{catalog, samples::SampleRow};
 use crate::analysis::sketch::Sketch;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sqlx::PgPool;
+use std::collections::BTreeMap;
 use tokio_util::sync::CancellationToken;
 
 /// Count, sum, extremes, sum of squares and a quantile sketch of one metric over one bucket.
@@ -82,7 +83,7 @@ impl MetricRollup {
 }
 
 /// A stored rollup row.
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Clone, Debug, sqlx::FromRow)]
 pub struct StoredRollup {
     pub host_id: i32,
     pub bucket: DateTime<Utc>,
@@ -148,13 +149,16 @@ impl Tier {
 
 type RollupKey = (i32, i16, DateTime<Utc>);
 
-async fn upsert(tx: &mut sqlx::PgConnection, tier: Tier, rows: &[(RollupKey, MetricRollup)]) -> Result<(), sqlx::Error> {
+/// Writes rollup rows; `hours` (the daily rows' source hours) is ignored for hourly rows.
+async fn upsert(tx: &mut sqlx::PgConnection, tier: Tier, rows: &[(RollupKey, MetricRollup, i32)]) -> Result<(), sqlx::Error> {
     let mut hosts = Vec::with_capacity(rows.len());
     let mut metrics = Vec::with_capacity(rows.len());
     let mut buckets = Vec::with_capacity(rows.len());
     let (mut counts, mut sums, mut mins, mut maxs, mut sumsqs, mut sketches) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for ((host, metric, bucket), r) in rows {
+    let mut masks = Vec::with_capacity(rows.len());
+    for ((host, metric, bucket), r, hours) in rows {
+        masks.push(*hours);
         hosts.push(*host);
         metrics.push(*metric);
         buckets.push(*bucket);
@@ -165,13 +169,18 @@ async fn upsert(tx: &mut sqlx::PgConnection, tier: Tier, rows: &[(RollupKey, Met
         sumsqs.push(r.sumsq);
         sketches.push(r.sketch.encode());
     }
-    let sql = format!(
-        "INSERT INTO {} (host_id, metric, bucket, count, sum, min, max, sumsq, sketch)
-         SELECT * FROM unnest($1::int4[], $2::int2[], $3::timestamptz[], $4::int4[], $5::float8[], $6::float8[], $7::float8[], $8::float8[], $9::bytea[])
+    let sql = match tier {
+        Tier::Hourly => "INSERT INTO rollup_hourly (host_id, metric, bucket, count, sum, min, max, sumsq, sketch)
+         SELECT h, m, b, c, s, mi, ma, sq, sk FROM unnest($1::int4[], $2::int2[], $3::timestamptz[], $4::int4[], $5::float8[],
+             $6::float8[], $7::float8[], $8::float8[], $9::bytea[], $10::int4[]) AS t(h, m, b, c, s, mi, ma, sq, sk, hours)
          ON CONFLICT (host_id, metric, bucket) DO UPDATE SET count = EXCLUDED.count, sum = EXCLUDED.sum,
              min = EXCLUDED.min, max = EXCLUDED.max, sumsq = EXCLUDED.sumsq, sketch = EXCLUDED.sketch",
-        tier.table()
-    );
+        Tier::Daily => "INSERT INTO rollup_daily (host_id, metric, bucket, count, sum, min, max, sumsq, sketch, hours)
+         SELECT * FROM unnest($1::int4[], $2::int2[], $3::timestamptz[], $4::int4[], $5::float8[], $6::float8[], $7::float8[],
+             $8::float8[], $9::bytea[], $10::int4[])
+         ON CONFLICT (host_id, metric, bucket) DO UPDATE SET count = EXCLUDED.count, sum = EXCLUDED.sum,
+             min = EXCLUDED.min, max = EXCLUDED.max, sumsq = EXCLUDED.sumsq, sketch = EXCLUDED.sketch, hours = EXCLUDED.hours",
+    };
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(hosts)
         .bind(metrics)
@@ -182,6 +191,7 @@ async fn upsert(tx: &mut sqlx::PgConnection, tier: Tier, rows: &[(RollupKey, Met
         .bind(maxs)
         .bind(sumsqs)
         .bind(sketches)
+        .bind(masks)
         .execute(tx)
         .await?;
     Ok(())
@@ -197,6 +207,54 @@ async fn ensure_partitions(pool: &PgPool, tier: Tier, buckets: &[DateTime<Utc>])
         .execute(pool)
         .await?;
     Ok(())
+}
+
+/// One metric's hours of a day: all merged, the hours present (bit mask), and each hour alone.
+type DayParts = (MetricRollup, i32, Vec<(i32, MetricRollup)>);
+
+/// The daily rows of one host and day, with the hours each was built from. Normally the day is
+/// recomputed from all its hourly rows. When hours it was built from are gone (the hourly
+/// partition expired and a late backfill brought some hours back), the hours not yet in it are
+/// merged into the stored row and the hours already in it are left alone, so re-running gives the
+/// same rows and nothing is counted twice.
+pub fn roll_up_day(
+    hourly: &[StoredRollup],
+    existing: &[(StoredRollup, i32)],
+    day: DateTime<Utc>,
+) -> Vec<(i16, MetricRollup, i32)> {
+    let hour_bit = |bucket: DateTime<Utc>| 1i32 << ((bucket - day).num_hours().clamp(0, 23));
+    let mut present: BTreeMap<i16, DayParts> = BTreeMap::new();
+    for row in hourly {
+        let Ok(part) = row.rollup() else {
+            tracing::error!(host = row.host_id, metric = row.metric, bucket = %row.bucket, "Skipping a corrupt hourly sketch.");
+            continue;
+        };
+        let entry = present.entry(row.metric).or_default();
+        entry.0.merge(&part);
+        entry.1 |= hour_bit(row.bucket);
+        entry.2.push((hour_bit(row.bucket), part));
+    }
+    let mut out = Vec::new();
+    for (metric, (all, mask, parts)) in present {
+        let stored = existing.iter().find(|(row, _)| row.metric == metric);
+        match stored {
+            // Hours recorded in the stored row have expired: merge only the new hours.
+            Some((row, recorded)) if *recorded != 0 && recorded & !mask != 0 => {
+                let Ok(mut merged) = row.rollup() else {
+                    out.push((metric, all, mask));
+                    continue;
+                };
+                let mut hours = *recorded;
+                for (bit, part) in parts.iter().filter(|(bit, _)| recorded & bit == 0) {
+                    merged.merge(part);
+                    hours |= bit;
+                }
+                out.push((metric, merged, hours));
+            }
+            _ => out.push((metric, all, mask)),
+        }
+    }
+    out
 }
 
 /// Rolls up at most `limit` queued buckets of `tier`; returns how many were processed.
@@ -243,49 +301,78 @@ async fn process_queue_once(pool: &PgPool, tier: Tier, limit: i64) -> Result<usi
     if entries.is_empty() {
         return Ok(0);
     }
-    let mut rows: Vec<(RollupKey, MetricRollup)> = Vec::new();
-    for &(host, bucket) in &entries {
-        match tier {
-            Tier::Hourly => {
-                let raw: Vec<SampleRow> = sqlx::query_as("SELECT * FROM samples WHERE host_id = $1 AND ts >= $2 AND ts < $3")
-                    .bind(host)
-                    .bind(bucket)
-                    .bind(bucket + Tier::Hourly.width())
-                    .fetch_all(&mut *tx)
-                    .await?;
-                rows.extend(roll_up_rows(&raw).into_iter().map(|(metric, r)| ((host, metric, bucket), r)));
+    // One query per batch, not per bucket: a backfill queues hundreds of thousands of buckets.
+    let (hosts, buckets): (Vec<i32>, Vec<DateTime<Utc>>) = entries.iter().copied().unzip();
+    let mut rows: Vec<(RollupKey, MetricRollup, i32)> = Vec::new();
+    match tier {
+        Tier::Hourly => {
+            let raw: Vec<SampleRow> = sqlx::query_as(
+                "SELECT s.* FROM unnest($1::int4[], $2::timestamptz[]) AS e(h, b)
+                 JOIN samples s ON s.host_id = e.h AND s.ts >= e.b AND s.ts < e.b + interval '1 hour'",
+            )
+            .bind(&hosts)
+            .bind(&buckets)
+            .fetch_all(&mut *tx)
+            .await?;
+            let mut by_bucket: BTreeMap<(i32, DateTime<Utc>), Vec<SampleRow>> = BTreeMap::new();
+            for row in raw {
+                let secs = row.ts.timestamp();
+                let hour = DateTime::from_timestamp(secs - secs.rem_euclid(3600), 0).unwrap_or(row.ts);
+                by_bucket.entry((row.host_id, hour)).or_default().push(row);
             }
-            Tier::Daily => {
-                let hourly: Vec<StoredRollup> = sqlx::query_as(
-                    "SELECT * FROM rollup_hourly
-                     WHERE host_id = $1 AND bucket >= $2 AND bucket < $3",
-                )
-                .bind(host)
-                .bind(bucket)
-                .bind(bucket + Tier::Daily.width())
-                .fetch_all(&mut *tx)
-                .await?;
-                let mut merged: std::collections::BTreeMap<i16, MetricRollup> = Default::default();
-                for row in hourly {
-                    let Ok(part) = row.rollup() else {
-                        tracing::error!(host, metric = row.metric, %bucket, "Skipping a corrupt hourly sketch.");
-                        continue;
-                    };
-                    merged.entry(row.metric).or_default().merge(&part);
+            for ((host, bucket), raw) in by_bucket {
+                rows.extend(roll_up_rows(&raw).into_iter().map(|(metric, r)| ((host, metric, bucket), r, 0)));
+            }
+        }
+        Tier::Daily => {
+            let hourly: Vec<StoredRollup> = sqlx::query_as(
+                "SELECT r.* FROM unnest($1::int4[], $2::timestamptz[]) AS e(h, b)
+                 JOIN rollup_hourly r ON r.host_id = e.h AND r.bucket >= e.b AND r.bucket < e.b + interval '1 day'",
+            )
+            .bind(&hosts)
+            .bind(&buckets)
+            .fetch_all(&mut *tx)
+            .await?;
+            let existing: Vec<(StoredRollup, i32)> = sqlx::query_as::<_, (i32, DateTime<Utc>, i16, i32, f64, f64, f64, f64, Vec<u8>, i32)>(
+                "SELECT d.host_id, d.bucket, d.metric, d.count, d.sum, d.min, d.max, d.sumsq, d.sketch, d.hours
+                 FROM unnest($1::int4[], $2::timestamptz[]) AS e(h, b)
+                 JOIN rollup_daily d ON d.host_id = e.h AND d.bucket = e.b",
+            )
+            .bind(&hosts)
+            .bind(&buckets)
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .map(|(host_id, bucket, metric, count, sum, min, max, sumsq, sketch, hours)| {
+                (StoredRollup { host_id, bucket, metric, count, sum, min, max, sumsq, sketch }, hours)
+            })
+            .collect();
+            let day_of = |t: DateTime<Utc>| {
+                let secs = t.timestamp();
+                DateTime::from_timestamp(secs - secs.rem_euclid(86_400), 0).unwrap_or(t)
+            };
+            let mut hourly_by_day: BTreeMap<(i32, DateTime<Utc>), Vec<StoredRollup>> = BTreeMap::new();
+            for row in hourly {
+                hourly_by_day.entry((row.host_id, day_of(row.bucket))).or_default().push(row);
+            }
+            for &(host, bucket) in &entries {
+                let Some(day_rows) = hourly_by_day.get(&(host, bucket)) else { continue };
+                let stored: Vec<(StoredRollup, i32)> =
+                    existing.iter().filter(|(r, _)| r.host_id == host && r.bucket == bucket).cloned().collect();
+                for (metric, rollup, hours) in roll_up_day(day_rows, &stored, bucket) {
+                    rows.push(((host, metric, bucket), rollup, hours));
                 }
-                rows.extend(merged.into_iter().map(|(metric, r)| ((host, metric, bucket), r)));
             }
         }
     }
     if !rows.is_empty() {
         if let Err(error) = upsert(&mut tx, tier, &rows).await {
             if super::samples::is_missing_partition(&error) {
-                return Err(Failure::MissingPartitions(rows.iter().map(|((_, _, b), _)| *b).collect()));
+                return Err(Failure::MissingPartitions(rows.iter().map(|((_, _, b), _, _)| *b).collect()));
             }
             return Err(error.into());
         }
     }
-    let (hosts, buckets): (Vec<i32>, Vec<DateTime<Utc>>) = entries.iter().copied().unzip();
     if tier == Tier::Hourly {
         sqlx::query(
             "INSERT INTO rollup_queue_daily (host_id, bucket)
@@ -350,6 +437,45 @@ pub async fn worker(pool: PgPool, every: std::time::Duration, shutdown: Cancella
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    fn stored(bucket: DateTime<Utc>, values: &[f64]) -> StoredRollup {
+        let r = MetricRollup::from_values(values);
+        StoredRollup {
+            host_id: 1,
+            bucket,
+            metric: 1,
+            count: r.count as i32,
+            sum: r.sum,
+            min: r.min,
+            max: r.max,
+            sumsq: r.sumsq,
+            sketch: r.sketch.encode(),
+        }
+    }
+
+    #[test]
+    fn a_day_is_recomputed_from_its_hours_or_merged_once_its_hours_expired() {
+        let day = DateTime::from_timestamp(1_780_000_000 - 1_780_000_000 % 86_400, 0).expect("valid");
+        let hour = |h: i64| day + Duration::hours(h);
+        // Normal case: hours 0 and 1 present → recomputed, mask 0b11.
+        let hourly = vec![stored(hour(0), &[1.0, 2.0]), stored(hour(1), &[3.0])];
+        let first = roll_up_day(&hourly, &[], day);
+        assert_eq!((first[0].1.count, first[0].1.sum, first[0].2), (3, 6.0, 0b11));
+        let previous = (stored(day, &[1.0, 2.0, 3.0]), 0b11);
+        // A late hour 5 while hours 0–1 are still there: a plain recompute.
+        let mut with_late = hourly.clone();
+        with_late.push(stored(hour(5), &[10.0]));
+        let recomputed = roll_up_day(&with_late, std::slice::from_ref(&previous), day);
+        assert_eq!((recomputed[0].1.count, recomputed[0].2), (4, 0b100011));
+        // Hours 0–1 expired; a backfill brings hour 5 and re-sends hour 0: hour 5 is merged in,
+        // hour 0 is already counted.
+        let backfill = vec![stored(hour(0), &[1.0, 2.0]), stored(hour(5), &[10.0])];
+        let merged = roll_up_day(&backfill, std::slice::from_ref(&previous), day);
+        assert_eq!((merged[0].1.count, merged[0].1.sum, merged[0].1.max, merged[0].2), (4, 16.0, 10.0, 0b100011));
+        // Running it again over the merged row changes nothing.
+        let again = roll_up_day(&backfill, &[(stored(day, &[1.0, 2.0, 3.0, 10.0]), 0b100011)], day);
+        assert_eq!((again[0].1.count, again[0].1.sum, again[0].2), (4, 16.0, 0b100011));
+    }
 
     #[test]
     fn a_rollup_has_exact_moments() {

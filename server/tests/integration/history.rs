@@ -308,3 +308,51 @@ async fn aggregate_matches_statistics_computed_from_the_raw_samples() {
     assert!(!body["data"]["timeGroups"].as_array().expect("weeks").is_empty(), "daily rollups answer beyond 30 days");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_late_backfill_into_a_day_whose_hours_expired_is_merged_not_replacing_it() {
+    let app = spawn_app().await;
+    let day = (Utc::now() - Duration::days(40)).duration_trunc(Duration::days(1)).expect("aligned");
+    // Ten samples an hour; CPU = hour + 1, so every hour is told apart.
+    let hours = |range: std::ops::Range<i64>| -> Vec<Value> {
+        range
+            .flat_map(|h| (0..10).map(move |k| (h, k)))
+            .map(|(h, k)| json!({"vmId": "late-01", "sample": sample(day + Duration::hours(h) + Duration::minutes(6 * k), (h + 1) as f64, 40.0)}))
+            .collect()
+    };
+    assert_eq!(ingest(&app, hours(0..12)).await["stored"], 120);
+    wait_for_rollups(&app).await;
+    let dropped = lookout::storage::retention::enforce(&app.pool).await.expect("retention");
+    assert!(dropped.contains(&format!("rollup_hourly_{}", day.format("%Y%m%d"))), "{dropped:?}");
+
+    // Hours 12–17 arrive late, and hour 0 is sent again.
+    let mut late = hours(12..18);
+    late.extend(hours(0..1));
+    assert_eq!(ingest(&app, late).await["stored"], 70, "the raw rows expired, so all are new to the raw table");
+    wait_for_rollups(&app).await;
+    let daily = || async {
+        sqlx::query_as::<_, (i32, f64, f64)>(
+            "SELECT d.count, d.sum, d.max FROM rollup_daily d JOIN hosts h ON h.id = d.host_id WHERE h.vm_id = 'late-01' AND d.metric = 1",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .expect("daily row")
+    };
+    // Hours 0–17, ten samples each, once: count 180, sum 10 × (1 + … + 18) = 1710.
+    assert_eq!(daily().await, (180, 1710.0, 18.0));
+    let (status, body) = post(&app, "/api/v1/history/query", &json!({
+        "vmIds": ["late-01"], "startTime": day, "endTime": day + Duration::days(1) - Duration::seconds(1),
+        "metrics": ["cpu"], "aggregation": "1d", "aggregationFunc": "avg",
+    })).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["data"][0]["cpu"]["usagePercent"], 9.5);
+    // Rolling the day up again changes nothing.
+    sqlx::query("INSERT INTO rollup_queue_daily (host_id, bucket) SELECT id, $1 FROM hosts WHERE vm_id = 'late-01'")
+        .bind(day)
+        .execute(&app.pool)
+        .await
+        .expect("queue");
+    wait_for_rollups(&app).await;
+    assert_eq!(daily().await, (180, 1710.0, 18.0));
+    app.stop().await;
+}
