@@ -7,7 +7,7 @@
 #[path = "support/mod.rs"]
 mod support;
 
-use chrono::{Duration, Utc};
+use chrono::Utc;
 use lookout::simulate;
 use serde_json::{json, Value};
 use support::{env_or, percentile, TOKEN};
