@@ -103,3 +103,118 @@ mod tests {
         assert!(!svg.contains("CPU %"));
     }
 }
+
+/// Daily fleet averages with dashed forecasts to the horizon and the capacity threshold; x in days
+/// from the newest day (negative = history).
+pub mod capacity {
+    use super::{CHART_HEIGHT, CHART_WIDTH};
+    use crate::models::TrendReport;
+    use plotters::prelude::*;
+
+    type Pick = fn(&crate::models::DailyUsage) -> Option<f64>;
+    pub const SERIES: [(&str, &str, RGBColor, Pick); 3] = [
+        ("cpu", "CPU %", RGBColor(37, 99, 235), |d| d.cpu),
+        ("memory", "Memory %", RGBColor(22, 163, 74), |d| d.memory),
+        ("disk", "Disk %", RGBColor(217, 119, 6), |d| d.disk),
+    ];
+    pub const THRESHOLD_COLOR: RGBColor = RGBColor(220, 38, 38);
+
+    pub fn render(report: &TrendReport, horizon_days: i64, threshold: f64) -> String {
+        let mut svg = String::new();
+        let drawn = {
+            let root = SVGBackend::with_string(&mut svg, (CHART_WIDTH, CHART_HEIGHT)).into_drawing_area();
+            draw(&root, report, horizon_days, threshold).and_then(|_| root.present())
+        };
+        if drawn.is_ok() { svg } else { String::new() }
+    }
+
+    fn draw<DB: DrawingBackend>(
+        root: &DrawingArea<DB, plotters::coord::Shift>,
+        report: &TrendReport,
+        horizon_days: i64,
+        threshold: f64,
+    ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+        root.fill(&WHITE)?;
+        let newest = report.historical.last().map(|d| d.date);
+        let oldest = report.historical.first().map(|d| d.date);
+        let span = match (oldest, newest) {
+            (Some(a), Some(b)) => (b - a).num_days().max(1) as f64,
+            _ => 30.0,
+        };
+        let mut chart = ChartBuilder::on(root)
+            .margin(10)
+            .x_label_area_size(28)
+            .y_label_area_size(36)
+            .build_cartesian_2d(-span..horizon_days.max(1) as f64, 0.0..100.0)?;
+        chart
+            .configure_mesh()
+            .x_labels(10)
+            .y_labels(6)
+            .x_desc("days from today (forecast dashed)")
+            .x_label_formatter(&|x| format!("{x:+.0}"))
+            .y_label_formatter(&|y| format!("{y:.0}%"))
+            .light_line_style(RGBColor(240, 240, 240))
+            .draw()?;
+        chart.draw_series(DashedLineSeries::new(
+            vec![(-span, threshold), (horizon_days as f64, threshold)],
+            6,
+            4,
+            THRESHOLD_COLOR.stroke_width(1),
+        ))?;
+        let Some(newest) = newest else { return Ok(()) };
+        for (metric, label, color, pick) in SERIES {
+            let points: Vec<(f64, f64)> = report
+                .historical
+                .iter()
+                .filter_map(|d| pick(d).map(|v| ((d.date - newest).num_days() as f64, v.clamp(0.0, 100.0))))
+                .collect();
+            if points.is_empty() {
+                continue;
+            }
+            if let (Some(last), Some(forecast)) = (points.last(), report.forecast.get(metric)) {
+                chart.draw_series(DashedLineSeries::new(
+                    vec![*last, (horizon_days as f64, forecast.predicted_value)],
+                    5,
+                    4,
+                    color.stroke_width(2),
+                ))?;
+            }
+            chart
+                .draw_series(LineSeries::new(points, color.stroke_width(2)))?
+                .label(label)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.8))
+            .border_style(RGBColor(200, 200, 200))
+            .draw()?;
+        Ok(())
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use crate::models::{DailyUsage, MetricForecast};
+        use chrono::{Duration, Utc};
+
+        #[test]
+        fn history_lines_forecast_dashes_and_the_threshold_are_drawn() {
+            let today = Utc::now();
+            let historical = (0..10)
+                .map(|d| DailyUsage { date: today - Duration::days(9 - d), cpu: Some(40.0 + d as f64), memory: None, disk: Some(50.0) })
+                .collect();
+            let mut report = TrendReport { historical, ..Default::default() };
+            report.forecast.insert("cpu".into(), MetricForecast { predicted_value: 79.0, confidence: 0.9, capacity_exceed_date: None, method: "linear".into() });
+            let svg = render(&report, 30, 80.0);
+            let stroke = |c: RGBColor| format!("stroke=\"#{:02X}{:02X}{:02X}\"", c.0, c.1, c.2);
+            let cpu_lines = svg.lines().filter(|l| l.contains(&stroke(SERIES[0].2))).count();
+            assert!(cpu_lines >= 3, "history, forecast dashes and legend: {cpu_lines}");
+            assert!(svg.contains(&stroke(THRESHOLD_COLOR)), "threshold line");
+            assert!(svg.contains("CPU %") && svg.contains("Disk %") && !svg.contains("Memory %"));
+            let empty = render(&TrendReport::default(), 30, 80.0);
+            assert!(empty.contains("days from today") && empty.contains(&stroke(THRESHOLD_COLOR)));
+        }
+    }
+}

@@ -198,6 +198,83 @@ pub enum LiveEvent {
     AnomalyDetected { anomaly: AnomalyEvent },
 }
 
+/// What the capacity page shows: the `/history/trends` answer for every host over the last
+/// months, and the newest stored anomalies.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CapacityReport {
+    pub username: String,
+    pub hosts: usize,
+    pub history_days: i64,
+    pub horizon_days: i64,
+    pub threshold: f64,
+    pub trends: TrendReport,
+    pub anomalies: Vec<AnomalyEvent>,
+}
+
+/// The typed `data` of `/history/trends`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrendReport {
+    pub historical: Vec<DailyUsage>,
+    #[serde(default)]
+    pub growth_rates: BTreeMap<String, GrowthRate>,
+    #[serde(default)]
+    pub forecast: BTreeMap<String, MetricForecast>,
+    #[serde(default)]
+    pub capacity_alerts: Vec<CapacityAlert>,
+    #[serde(default)]
+    pub recommendations: Vec<Recommendation>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DailyUsage {
+    pub date: DateTime<Utc>,
+    pub cpu: Option<f64>,
+    pub memory: Option<f64>,
+    pub disk: Option<f64>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct GrowthRate {
+    pub daily: f64,
+    pub weekly: f64,
+    pub monthly: f64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricForecast {
+    pub predicted_value: f64,
+    pub confidence: f64,
+    pub capacity_exceed_date: Option<DateTime<Utc>>,
+    pub method: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CapacityAlert {
+    pub metric: String,
+    pub vm_id: Option<String>,
+    pub vm_name: Option<String>,
+    pub current_usage: f64,
+    pub threshold: f64,
+    pub predicted_exceed_date: DateTime<Utc>,
+    pub severity: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Recommendation {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub metric: String,
+    pub vm_id: Option<String>,
+    pub description: String,
+    pub potential_savings: Option<String>,
+}
+
 /// One event on a VM's timeline (`/api/v1/history/timeline/{vmId}`), as the history seed gives it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -1,4 +1,5 @@
-// Browser end-to-end: sign in, see every card, watch a WebSocket update change the page, sign out.
+// Browser end-to-end: sign in, see every card, watch a WebSocket update change the page, open the
+// capacity page, sign out.
 // Runs against a server started by scripts/test.sh (LOOKOUT_URL, LOOKOUT_PASSWORD).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -57,6 +58,18 @@ test('sign in, watch live updates, sign out', { timeout: 120_000 }, async () => 
 
     await mkdir(output, { recursive: true });
     await page.screenshot({ path: new URL('live.png', output).pathname, fullPage: true });
+
+    // The capacity page: fleet chart with the threshold line, forecast, alerts and anomalies.
+    await page.getByTestId('nav-capacity').click();
+    await page.waitForURL(`${base}/capacity`);
+    await page.waitForSelector('[data-testid=capacity-chart] svg', { timeout: 30_000 });
+    assert.ok(await page.locator('[data-testid=capacity-chart] svg [stroke="#DC2626"]').count() > 0, 'the 80 % threshold is drawn');
+    for (const table of ['forecast-table', 'alerts-table', 'anomalies-table']) {
+      await page.getByTestId(table).waitFor();
+    }
+    await page.screenshot({ path: new URL('capacity.png', output).pathname, fullPage: true });
+    await page.goto(`${base}/`);
+    await page.getByTestId('logout').waitFor();
 
     await page.getByTestId('logout').click();
     await page.waitForURL('**/login');

@@ -5,8 +5,8 @@ use crate::{
     storage::samples,
 };
 use app::{
-    components::snapshot::ssr::{DashboardSource, SnapshotFuture},
-    models::{DashboardSnapshot, LIVE_WINDOW_SECS},
+    components::snapshot::ssr::{CapacityFuture, CapacitySource, DashboardSource, SnapshotFuture},
+    models::{CapacityReport, DashboardSnapshot, TrendReport, LIVE_WINDOW_SECS},
     shell, App,
 };
 use axum::{
@@ -22,10 +22,15 @@ use std::sync::Arc;
 
 pub fn router(state: &AppState) -> Router<AppState> {
     let source = dashboard_source(state.clone());
+    let capacity = capacity_source(state.clone());
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
+    let context = move || {
+        provide_context(source.clone());
+        provide_context(capacity.clone());
+    };
     Router::new()
-        .leptos_routes_with_context(state, routes, move || provide_context(source.clone()), move || shell(options.clone()))
+        .leptos_routes_with_context(state, routes, context, move || shell(options.clone()))
         .route_layer(middleware::from_fn_with_state(state.clone(), sign_in_guard))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         // Pages and the WASM bundle shrink 3–4× with brotli or gzip; the API stays uncompressed
@@ -76,6 +81,49 @@ fn dashboard_source(state: AppState) -> DashboardSource {
                 username: principal.name,
                 sample_interval_secs: state.settings.sample_interval.as_secs(),
                 recent,
+            })
+        })
+    }))
+}
+
+/// What the capacity page shows: `/history/trends` over every host for the last 180 days with a
+/// 90-day forecast against 80 %, and the newest anomalies of the last 7 days.
+fn capacity_source(state: AppState) -> CapacitySource {
+    const HISTORY_DAYS: i64 = 180;
+    const HORIZON_DAYS: i64 = 90;
+    const THRESHOLD: f64 = 80.0;
+    CapacitySource(Arc::new(move |headers: HeaderMap| -> CapacityFuture {
+        let state = state.clone();
+        Box::pin(async move {
+            let secret = session_cookie(&headers).ok_or("not signed in")?;
+            let principal = credentials::principal_for_session(&state.pool, &secret)
+                .await
+                .map_err(|e| format!("the database is unreachable: {e}"))?
+                .ok_or("your session has expired; sign in again")?;
+            let unreachable = |e: sqlx::Error| format!("the database is unreachable: {e}");
+            let hosts: Vec<(i32, String, String)> =
+                sqlx::query_as("SELECT id, vm_id, name FROM hosts ORDER BY vm_id").fetch_all(&state.pool).await.map_err(unreachable)?;
+            let now = chrono::Utc::now();
+            let options = crate::api::trends::TrendOptions {
+                start: now - chrono::Duration::days(HISTORY_DAYS),
+                end: now,
+                metrics: crate::api::trends::METRICS.to_vec(),
+                forecast_enabled: true,
+                horizon: HORIZON_DAYS as f64,
+                method: crate::analysis::trend::Method::Linear,
+                threshold: THRESHOLD,
+            };
+            let data = crate::api::trends::analyse(&state.pool, &hosts, &options).await.map_err(|e| e.to_string())?;
+            let trends: TrendReport = serde_json::from_value(data).map_err(|e| format!("unexpected trend report: {e}"))?;
+            let anomalies = crate::detect::recent(&state.pool, now - chrono::Duration::days(7), 20).await.map_err(unreachable)?;
+            Ok(CapacityReport {
+                username: principal.name,
+                hosts: hosts.len(),
+                history_days: HISTORY_DAYS,
+                horizon_days: HORIZON_DAYS,
+                threshold: THRESHOLD,
+                trends,
+                anomalies,
             })
         })
     }))

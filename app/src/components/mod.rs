@@ -1,4 +1,5 @@
-//! The Leptos UI: document shell, routes, login page and the live page.
+//! The Leptos UI: document shell, routes, login page, the live page and the capacity page.
+mod capacity;
 mod live;
 mod login;
 pub mod snapshot;
@@ -10,6 +11,7 @@ use leptos_router::{
     path, SsrMode,
 };
 
+pub use capacity::CapacityPage;
 pub use live::LivePage;
 pub use login::LoginPage;
 
@@ -43,6 +45,7 @@ pub fn App() -> impl IntoView {
             <Routes fallback=|| view! { <main class="centered"><h1>"Not found"</h1></main> }>
                 // Async SSR: the first response already holds the data, so the page works without JavaScript.
                 <Route path=path!("/") view=LivePage ssr=SsrMode::Async/>
+                <Route path=path!("/capacity") view=CapacityPage ssr=SsrMode::Async/>
                 <Route path=path!("/login") view=LoginPage/>
             </Routes>
         </Router>

@@ -8,7 +8,7 @@ mod hosts;
 mod ingest;
 mod performance;
 mod timeline;
-mod trends;
+pub mod trends;
 
 use crate::{error::ApiError, state::AppState};
 use axum::{

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
-const METRICS: [(&str, i16); 3] = [("cpu", 1), ("memory", 5), ("disk", 8)];
+pub const METRICS: [(&str, i16); 3] = [("cpu", 1), ("memory", 5), ("disk", 8)];
 /// Scale-down is suggested when the period's p95 stays below this (percent).
 const IDLE_P95: f64 = 20.0;
 /// Optimisation is suggested for bursty load: p95 at least this while the average is at most
@@ -84,7 +84,7 @@ pub async fn trends(
     let start = parse_instant(request.start_time.as_ref(), "startTime")?;
     let end = parse_instant(request.end_time.as_ref(), "endTime")?;
     check_range(start, end, now)?;
-    let metrics: Vec<(&str, i16)> = match request.metrics.as_deref() {
+    let metrics: Vec<(&'static str, i16)> = match request.metrics.as_deref() {
         None | Some([]) => METRICS.to_vec(),
         Some(names) => {
             let mut chosen = Vec::new();
@@ -118,6 +118,24 @@ pub async fn trends(
         (None, None, None) => sqlx::query_as("SELECT id, vm_id, name FROM hosts ORDER BY vm_id").fetch_all(&state.pool).await?,
         _ => resolve_hosts(&state, request.vm_ids.as_deref(), request.group_id.as_deref(), request.cluster_id.as_deref()).await?,
     };
+    let options = TrendOptions { start, end, metrics, forecast_enabled, horizon, method, threshold };
+    Ok(history_success(analyse(&state.pool, &hosts, &options).await?))
+}
+
+/// What to analyse, validated.
+pub struct TrendOptions {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub metrics: Vec<(&'static str, i16)>,
+    pub forecast_enabled: bool,
+    pub horizon: f64,
+    pub method: Method,
+    pub threshold: f64,
+}
+
+/// The `/trends` answer's `data` for these hosts (also drawn by the capacity page).
+pub async fn analyse(pool: &sqlx::PgPool, hosts: &[(i32, String, String)], options: &TrendOptions) -> Result<Value, HistoryError> {
+    let TrendOptions { start, end, ref metrics, forecast_enabled, horizon, method, threshold } = *options;
     let host_ids: Vec<i32> = hosts.iter().map(|h| h.0).collect();
     let metric_ids: Vec<i16> = metrics.iter().map(|m| m.1).collect();
     let first_day = start.duration_trunc(Duration::days(1)).unwrap_or(start);
@@ -128,7 +146,7 @@ pub async fn trends(
     .bind(&metric_ids)
     .bind(first_day)
     .bind(end)
-    .fetch_all(&state.pool)
+    .fetch_all(pool)
     .await?;
 
     // Fleet-level per day, per host per day, and the whole period (for p95).
@@ -146,7 +164,7 @@ pub async fn trends(
     let (mut growth_rates, mut forecasts) = (Map::new(), Map::new());
     let (mut alerts, mut recommendations) = (Vec::new(), Vec::new());
     let mut span_days: f64 = 0.0;
-    for (name, id) in &metrics {
+    for (name, id) in metrics.iter() {
         let Some(days) = fleet.get(id) else { continue };
         for (day, rollup) in days {
             if let Some(avg) = rollup.avg() {
@@ -188,7 +206,7 @@ pub async fn trends(
         }
         // Per-host crossings: a group average can hide one host running out.
         if forecast_enabled && hosts.len() > 1 {
-            for (host_id, vm_id, vm_name) in &hosts {
+            for (host_id, vm_id, vm_name) in hosts {
                 let Some(days) = per_host.get(&(*host_id, *id)) else { continue };
                 let series = daily_series(days, first_day);
                 let Some(f) = trend::forecast(&series.days, &series.values, horizon, method, threshold) else { continue };
@@ -245,5 +263,5 @@ pub async fn trends(
             "only {span_days:.0} days of daily history ({ADVISED_DAYS:.0} advised): growth rates and forecasts are less certain and confidence is scaled down"
         )));
     }
-    Ok(history_success(Value::Object(data)))
+    Ok(Value::Object(data))
 }

@@ -343,6 +343,27 @@ pub async fn load(pool: &PgPool, id: i64) -> Result<Option<AnomalyEvent>, sqlx::
     Ok(Some(anomaly.into_event(&vm_id, &name)))
 }
 
+#[derive(FromRow)]
+struct AnomalyWithHost {
+    #[sqlx(flatten)]
+    anomaly: StoredAnomaly,
+    vm_id: String,
+    name: String,
+}
+
+/// The newest stored anomalies of every host still going on after `since`, newest first.
+pub async fn recent(pool: &PgPool, since: DateTime<Utc>, limit: i64) -> Result<Vec<AnomalyEvent>, sqlx::Error> {
+    let rows: Vec<AnomalyWithHost> = sqlx::query_as(
+        "SELECT a.*, h.vm_id, h.name FROM anomalies a JOIN hosts h ON h.id = a.host_id
+         WHERE a.ended_at > $1 ORDER BY a.started_at DESC, a.id LIMIT $2",
+    )
+    .bind(since)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|r| r.anomaly.into_event(&r.vm_id, &r.name)).collect())
+}
+
 /// Anomalies of one host overlapping a range, for the timeline.
 pub async fn of_host(
     pool: &PgPool,

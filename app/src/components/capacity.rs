@@ -1,0 +1,125 @@
+//! The capacity page: fleet CPU, memory and disk by day with forecasts, capacity alerts,
+//! recommendations and the newest anomalies — the `/history/trends` answer, drawn.
+use super::snapshot::load_capacity;
+use crate::{chart::capacity, models::CapacityReport};
+use leptos::prelude::*;
+
+#[component]
+pub fn CapacityPage() -> impl IntoView {
+    let report = Resource::new(|| (), |_| load_capacity());
+    view! {
+        <Suspense fallback=|| view! { <main class="centered"><p class="muted">"Loading…"</p></main> }>
+            {move || Suspend::new(async move {
+                match report.await {
+                    Ok(report) => view! { <CapacityView report/> }.into_any(),
+                    Err(error) => view! {
+                        <main class="centered">
+                            <p class="error">"Could not load the capacity report: " {error.to_string()}</p>
+                            <a href="/login">"Sign in again"</a>
+                        </main>
+                    }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+fn date(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%d").to_string()
+}
+
+#[component]
+fn CapacityView(report: CapacityReport) -> impl IntoView {
+    let CapacityReport { username, hosts, history_days, horizon_days, threshold, trends, anomalies } = report;
+    let chart = capacity::render(&trends, horizon_days, threshold);
+    let forecasts: Vec<_> = capacity::SERIES
+        .iter()
+        .filter_map(|(metric, label, _, _)| {
+            let f = trends.forecast.get(*metric)?;
+            let growth = trends.growth_rates.get(*metric).map(|g| format!("{:+.2} pp/month", g.monthly)).unwrap_or_else(|| "–".into());
+            let crossing = f.capacity_exceed_date.map(date).unwrap_or_else(|| "not within 2 years".into());
+            Some(view! {
+                <tr data-testid=format!("forecast-{metric}")>
+                    <td>{*label}</td><td>{growth}</td>
+                    <td>{format!("{:.1} %", f.predicted_value)}</td>
+                    <td>{format!("{:.2}", f.confidence)}</td><td>{crossing}</td>
+                </tr>
+            })
+        })
+        .collect();
+    let alerts: Vec<_> = trends
+        .capacity_alerts
+        .iter()
+        .map(|a| {
+            let scope = a.vm_name.clone().or_else(|| a.vm_id.clone()).unwrap_or_else(|| "all hosts".into());
+            view! {
+                <tr class=format!("severity-{}", a.severity)>
+                    <td>{a.severity.clone()}</td><td>{scope}</td><td>{a.metric.clone()}</td>
+                    <td>{format!("{:.1} %", a.current_usage)}</td><td>{date(a.predicted_exceed_date)}</td>
+                </tr>
+            }
+        })
+        .collect();
+    let recommendations: Vec<_> = trends
+        .recommendations
+        .iter()
+        .map(|r| view! { <li><strong>{r.kind.replace('_', " ")}</strong> " · " {r.description.clone()}</li> })
+        .collect();
+    let anomaly_rows: Vec<_> = anomalies
+        .iter()
+        .map(|a| {
+            view! {
+                <tr class=format!("severity-{}", a.severity)>
+                    <td>{a.timestamp.format("%Y-%m-%d %H:%M").to_string()}</td><td>{a.vm_name.clone()}</td>
+                    <td>{a.series.clone()}</td><td>{a.kind.replace('_', " ")}</td><td>{a.severity.clone()}</td>
+                    <td>{format!("{} vs {} usual", a.value, a.baseline)}</td><td>{a.status.clone()}</td>
+                </tr>
+            }
+        })
+        .collect();
+    let no_alerts = alerts.is_empty();
+    let no_recommendations = recommendations.is_empty();
+    let no_anomalies = anomaly_rows.is_empty();
+    view! {
+        <header class="topbar">
+            <strong class="brand">"Lookout"</strong>
+            <nav class="nav"><a href="/">"Live"</a><a href="/capacity" aria-current="page">"Capacity"</a></nav>
+            <span class="muted">{format!("{hosts} hosts · last {history_days} days · forecast {horizon_days} days · threshold {threshold:.0} %")}</span>
+            <span class="spacer"></span>
+            <span class="muted">{username}</span>
+        </header>
+        <main class="live">
+            {trends.warning.clone().map(|w| view! { <p class="warning" data-testid="capacity-warning">{w}</p> })}
+            <section class="panel">
+                <h2>"Fleet usage by day"</h2>
+                <div class="chart" data-testid="capacity-chart" inner_html=chart></div>
+            </section>
+            <section class="panel">
+                <h2>"Forecast"</h2>
+                <table data-testid="forecast-table">
+                    <thead><tr><th>"metric"</th><th>"growth"</th><th>"in " {horizon_days} " days"</th><th>"confidence"</th><th>"reaches threshold"</th></tr></thead>
+                    <tbody>{forecasts}</tbody>
+                </table>
+            </section>
+            <section class="panel">
+                <h2>"Capacity alerts"</h2>
+                {no_alerts.then(|| view! { <p class="muted">"No host is forecast to reach the threshold within a year."</p> })}
+                <table data-testid="alerts-table">
+                    <thead><tr><th>"severity"</th><th>"scope"</th><th>"metric"</th><th>"now"</th><th>"reaches threshold"</th></tr></thead>
+                    <tbody>{alerts}</tbody>
+                </table>
+                <h2>"Recommendations"</h2>
+                {no_recommendations.then(|| view! { <p class="muted">"None."</p> })}
+                <ul data-testid="recommendations">{recommendations}</ul>
+            </section>
+            <section class="panel">
+                <h2>"Anomalies, last 7 days"</h2>
+                {no_anomalies.then(|| view! { <p class="muted">"None detected."</p> })}
+                <table data-testid="anomalies-table">
+                    <thead><tr><th>"when"</th><th>"host"</th><th>"series"</th><th>"type"</th><th>"severity"</th><th>"value"</th><th>"status"</th></tr></thead>
+                    <tbody>{anomaly_rows}</tbody>
+                </table>
+            </section>
+        </main>
+    }
+}
