@@ -369,6 +369,8 @@ pub struct DashboardSnapshot {
 }
 
 /// Window of the live chart.
+pub const LIVE_WINDOW_SECS: i64 = 15 * 60;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -385,5 +387,3 @@ mod tests {
         assert_eq!(back, point);
     }
 }
-
-pub const LIVE_WINDOW_SECS: i64 = 15 * 60;
