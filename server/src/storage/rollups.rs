@@ -303,15 +303,21 @@ async fn process_queue_once(pool: &PgPool, tier: Tier, limit: i64) -> Result<usi
     }
     // One query per batch, not per bucket: a backfill queues hundreds of thousands of buckets.
     let (hosts, buckets): (Vec<i32>, Vec<DateTime<Utc>>) = entries.iter().copied().unzip();
+    let (Some(&first), Some(&last)) = (buckets.iter().min(), buckets.iter().max()) else { return Ok(0) };
     let mut rows: Vec<(RollupKey, MetricRollup, i32)> = Vec::new();
     match tier {
         Tier::Hourly => {
+            // One primary-key range scan per bucket (LATERAL … OFFSET 0 keeps the planner from
+            // turning it into a scan of whole partitions); the outer bounds prune partitions.
             let raw: Vec<SampleRow> = sqlx::query_as(
-                "SELECT s.* FROM unnest($1::int4[], $2::timestamptz[]) AS e(h, b)
-                 JOIN samples s ON s.host_id = e.h AND s.ts >= e.b AND s.ts < e.b + interval '1 hour'",
+                "SELECT s.* FROM unnest($1::int4[], $2::timestamptz[]) AS e(h, b),
+                 LATERAL (SELECT * FROM samples WHERE host_id = e.h AND ts >= e.b AND ts < e.b + interval '1 hour'
+                          AND ts >= $3 AND ts < $4 OFFSET 0) s",
             )
             .bind(&hosts)
             .bind(&buckets)
+            .bind(first)
+            .bind(last + Tier::Hourly.width())
             .fetch_all(&mut *tx)
             .await?;
             let mut by_bucket: BTreeMap<(i32, DateTime<Utc>), Vec<SampleRow>> = BTreeMap::new();
@@ -326,20 +332,26 @@ async fn process_queue_once(pool: &PgPool, tier: Tier, limit: i64) -> Result<usi
         }
         Tier::Daily => {
             let hourly: Vec<StoredRollup> = sqlx::query_as(
-                "SELECT r.* FROM unnest($1::int4[], $2::timestamptz[]) AS e(h, b)
-                 JOIN rollup_hourly r ON r.host_id = e.h AND r.bucket >= e.b AND r.bucket < e.b + interval '1 day'",
+                "SELECT r.* FROM unnest($1::int4[], $2::timestamptz[]) AS e(h, b),
+                 LATERAL (SELECT * FROM rollup_hourly WHERE host_id = e.h AND bucket >= e.b AND bucket < e.b + interval '1 day'
+                          AND bucket >= $3 AND bucket < $4 OFFSET 0) r",
             )
             .bind(&hosts)
             .bind(&buckets)
+            .bind(first)
+            .bind(last + Tier::Daily.width())
             .fetch_all(&mut *tx)
             .await?;
             let existing: Vec<(StoredRollup, i32)> = sqlx::query_as::<_, (i32, DateTime<Utc>, i16, i32, f64, f64, f64, f64, Vec<u8>, i32)>(
                 "SELECT d.host_id, d.bucket, d.metric, d.count, d.sum, d.min, d.max, d.sumsq, d.sketch, d.hours
                  FROM unnest($1::int4[], $2::timestamptz[]) AS e(h, b)
-                 JOIN rollup_daily d ON d.host_id = e.h AND d.bucket = e.b",
+                 JOIN rollup_daily d ON d.host_id = e.h AND d.bucket = e.b
+                 WHERE d.bucket >= $3 AND d.bucket <= $4",
             )
             .bind(&hosts)
             .bind(&buckets)
+            .bind(first)
+            .bind(last)
             .fetch_all(&mut *tx)
             .await?
             .into_iter()
