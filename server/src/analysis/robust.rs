@@ -1,9 +1,22 @@
 //! Order statistics and fits shared by the detectors and forecasts: median, MAD, quantiles,
 //! least squares and Theil–Sen.
 
-/// Median of the values (NaN-free input); `None` when empty.
+/// Median of the values (NaN-free input); `None` when empty. Linear-time selection, not a sort:
+/// the fits take medians of thousands of pairwise slopes per host.
 pub fn median(values: &[f64]) -> Option<f64> {
-    quantile(values, 0.5)
+    if values.is_empty() {
+        return None;
+    }
+    let mut work = values.to_vec();
+    let mid = work.len() / 2;
+    let (lower, upper, _) = work.select_nth_unstable_by(mid, f64::total_cmp);
+    let upper = *upper;
+    if !values.len().is_multiple_of(2) {
+        return Some(upper);
+    }
+    // Even count: the mean of the two middle values; the lower one is the largest of the lower part.
+    let below = lower.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    Some((below + upper) / 2.0)
 }
 
 /// Linear-interpolated quantile (type 7, as numpy and R default); `None` when empty.

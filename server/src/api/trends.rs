@@ -63,7 +63,24 @@ struct Daily {
     values: Vec<f64>,
 }
 
-fn daily_series(per_day: &BTreeMap<DateTime<Utc>, MetricRollup>, first_day: DateTime<Utc>) -> Daily {
+/// A daily average in the making.
+#[derive(Clone, Copy, Debug, Default)]
+struct SumCount {
+    sum: f64,
+    count: i64,
+}
+
+impl SumCount {
+    fn add(&mut self, other: SumCount) {
+        self.sum += other.sum;
+        self.count += other.count;
+    }
+    fn avg(&self) -> Option<f64> {
+        (self.count > 0).then(|| self.sum / self.count as f64)
+    }
+}
+
+fn daily_series(per_day: &BTreeMap<DateTime<Utc>, SumCount>, first_day: DateTime<Utc>) -> Daily {
     let mut series = Daily { days: Vec::new(), values: Vec::new() };
     for (day, rollup) in per_day {
         if let Some(avg) = rollup.avg() {
@@ -149,14 +166,16 @@ pub async fn analyse(pool: &sqlx::PgPool, hosts: &[(i32, String, String)], optio
     .fetch_all(pool)
     .await?;
 
-    // Fleet-level per day, per host per day, and the whole period (for p95).
-    let mut fleet: BTreeMap<i16, BTreeMap<DateTime<Utc>, MetricRollup>> = BTreeMap::new();
-    let mut per_host: BTreeMap<(i32, i16), BTreeMap<DateTime<Utc>, MetricRollup>> = BTreeMap::new();
+    // Fleet-level and per-host daily averages need only sums and counts; the quantile sketches
+    // are decoded once, for the whole period's p95.
+    let mut fleet: BTreeMap<i16, BTreeMap<DateTime<Utc>, SumCount>> = BTreeMap::new();
+    let mut per_host: BTreeMap<(i32, i16), BTreeMap<DateTime<Utc>, SumCount>> = BTreeMap::new();
     let mut period: BTreeMap<i16, MetricRollup> = BTreeMap::new();
     for row in &rows {
+        let part = SumCount { sum: row.sum, count: i64::from(row.count) };
+        fleet.entry(row.metric).or_default().entry(row.bucket).or_default().add(part);
+        per_host.entry((row.host_id, row.metric)).or_default().insert(row.bucket, part);
         let rollup = row.rollup().map_err(|e| HistoryError::Internal(e.into()))?;
-        fleet.entry(row.metric).or_default().entry(row.bucket).or_default().merge(&rollup);
-        per_host.entry((row.host_id, row.metric)).or_default().insert(row.bucket, rollup.clone());
         period.entry(row.metric).or_default().merge(&rollup);
     }
 

@@ -58,7 +58,7 @@ struct Found {
     end: DateTime<Utc>,
 }
 
-#[derive(FromRow)]
+#[derive(Clone, FromRow)]
 struct StoredAnomaly {
     id: i64,
     host_id: i32,
@@ -70,6 +70,7 @@ struct StoredAnomaly {
     value: f64,
     baseline: f64,
     deviation: f64,
+    score: f64,
     severity: String,
     related_vms: Vec<String>,
     possible_causes: Vec<String>,
@@ -250,10 +251,47 @@ pub async fn run(pool: &PgPool, request: &Request) -> Result<Outcome, sqlx::Erro
         }
     }
 
-    let mut events = Vec::with_capacity(found.len());
-    let mut new = Vec::new();
+    store(pool, request, &found, &thresholds).await
+}
+
+/// A found event to insert: its index in `found`, severity, related VMs, causes, actions.
+type NewRow = (usize, String, Vec<String>, Vec<String>, Vec<String>);
+
+fn json_list(items: &[String]) -> String {
+    serde_json::to_string(items).unwrap_or_else(|_| "[]".into())
+}
+
+/// Stores found events in one transaction of four statements: hosts locked (in id order, so a
+/// request and the continuous detector cannot both insert one event), overlapping stored events
+/// read, matches updated in one batch, the rest inserted in one batch.
+async fn store(pool: &PgPool, request: &Request, found: &[Found], thresholds: &anomaly::Thresholds) -> Result<Outcome, sqlx::Error> {
+    if found.is_empty() {
+        return Ok(Outcome { events: Vec::new(), new: Vec::new() });
+    }
     let mut tx = pool.begin().await?;
-    for f in &found {
+    let mut host_ids: Vec<i32> = found.iter().map(|f| request.hosts[f.host].0).collect();
+    host_ids.sort_unstable();
+    host_ids.dedup();
+    sqlx::query("SELECT pg_advisory_xact_lock(872211, h) FROM unnest($1::int4[]) AS h ORDER BY h").bind(&host_ids).execute(&mut *tx).await?;
+    let earliest = found.iter().map(|f| f.start).min().unwrap_or(request.start);
+    let latest = found.iter().map(|f| f.end).max().unwrap_or(request.end);
+    let mut stored: Vec<StoredAnomaly> = sqlx::query_as(
+        "SELECT * FROM anomalies WHERE host_id = ANY($1) AND started_at < $3 AND ended_at > $2 ORDER BY started_at, id",
+    )
+    .bind(&host_ids)
+    .bind(earliest)
+    .bind(latest)
+    .fetch_all(&mut *tx)
+    .await?;
+
+    // Match each found event to the earliest stored one of the same host, series and kind that it
+    // overlaps, and fold it in; what matches nothing is new.
+    let mut matched: Vec<Option<usize>> = Vec::with_capacity(found.len());
+    let mut changed = vec![false; stored.len()];
+    let mut inserts: Vec<NewRow> = Vec::new();
+    for (index, f) in found.iter().enumerate() {
+        let host_id = request.hosts[f.host].0;
+        let series = format!("{}.{}", f.series.group.name(), f.series.field);
         let related: BTreeSet<String> = found
             .iter()
             .filter(|o| o.host != f.host && o.start < f.end && f.start < o.end)
@@ -262,72 +300,108 @@ pub async fn run(pool: &PgPool, request: &Request) -> Result<Outcome, sqlx::Erro
         let same_host: Vec<&Found> =
             found.iter().filter(|o| o.host == f.host && !std::ptr::eq(*o, f) && o.start < f.end && f.start < o.end).collect();
         let (causes, actions) = explain(f, &same_host);
-        let (host_id, vm_id, vm_name) = &request.hosts[f.host];
-        let severity = anomaly::severity(f.detected.kind, f.detected.score, &thresholds);
-        let related: Vec<String> = related.into_iter().collect();
-        // Serialised per host so a request and the continuous detector cannot both insert it.
-        sqlx::query("SELECT pg_advisory_xact_lock(872211, $1)").bind(host_id).execute(&mut *tx).await?;
-        let updated: Option<StoredAnomaly> = sqlx::query_as(
-            "UPDATE anomalies SET
-                 started_at = least(started_at, $4), ended_at = greatest(ended_at, $5),
-                 value = CASE WHEN $8 > score THEN $6 ELSE value END,
-                 baseline = CASE WHEN $8 > score THEN $7 ELSE baseline END,
-                 deviation = CASE WHEN $8 > score THEN $9 ELSE deviation END,
-                 severity = CASE WHEN $8 > score THEN $10 ELSE severity END,
-                 score = greatest(score, $8),
-                 related_vms = ARRAY(SELECT DISTINCT unnest(related_vms || $11::text[]) ORDER BY 1),
-                 possible_causes = $12, suggested_actions = $13
-             WHERE id = (SELECT id FROM anomalies WHERE host_id = $1 AND series = $2 AND kind = $3
-                         AND started_at < $5 AND ended_at > $4 ORDER BY started_at LIMIT 1)
+        let severity = anomaly::severity(f.detected.kind, f.detected.score, thresholds).to_string();
+        let position = stored.iter().position(|e| {
+            e.host_id == host_id && e.series == series && e.kind == f.detected.kind.name() && e.started_at < f.end && e.ended_at > f.start
+        });
+        match position {
+            Some(k) => {
+                let e = &mut stored[k];
+                e.started_at = e.started_at.min(f.start);
+                e.ended_at = e.ended_at.max(f.end);
+                if f.detected.score > e.score {
+                    e.value = f.detected.value;
+                    e.baseline = f.detected.baseline;
+                    e.deviation = deviation(&f.detected);
+                    e.severity = severity;
+                    e.score = f.detected.score;
+                }
+                let mut all: BTreeSet<String> = e.related_vms.iter().cloned().collect();
+                all.extend(related);
+                e.related_vms = all.into_iter().collect();
+                e.possible_causes = causes;
+                e.suggested_actions = actions;
+                changed[k] = true;
+                matched.push(Some(k));
+            }
+            None => {
+                matched.push(None);
+                inserts.push((index, severity, related.into_iter().collect(), causes, actions));
+            }
+        }
+    }
+
+    let updates: Vec<&StoredAnomaly> = stored.iter().zip(&changed).filter(|(_, c)| **c).map(|(e, _)| e).collect();
+    if !updates.is_empty() {
+        sqlx::query(
+            "UPDATE anomalies a SET started_at = u.s, ended_at = u.e, value = u.v, baseline = u.b, deviation = u.d,
+                 severity = u.sev, score = u.sc,
+                 related_vms = ARRAY(SELECT jsonb_array_elements_text(u.rel::jsonb)),
+                 possible_causes = ARRAY(SELECT jsonb_array_elements_text(u.causes::jsonb)),
+                 suggested_actions = ARRAY(SELECT jsonb_array_elements_text(u.actions::jsonb))
+             FROM unnest($1::int8[], $2::timestamptz[], $3::timestamptz[], $4::float8[], $5::float8[], $6::float8[], $7::text[],
+                         $8::float8[], $9::text[], $10::text[], $11::text[]) AS u(id, s, e, v, b, d, sev, sc, rel, causes, actions)
+             WHERE a.id = u.id",
+        )
+        .bind(updates.iter().map(|e| e.id).collect::<Vec<_>>())
+        .bind(updates.iter().map(|e| e.started_at).collect::<Vec<_>>())
+        .bind(updates.iter().map(|e| e.ended_at).collect::<Vec<_>>())
+        .bind(updates.iter().map(|e| e.value).collect::<Vec<_>>())
+        .bind(updates.iter().map(|e| e.baseline).collect::<Vec<_>>())
+        .bind(updates.iter().map(|e| e.deviation).collect::<Vec<_>>())
+        .bind(updates.iter().map(|e| e.severity.clone()).collect::<Vec<_>>())
+        .bind(updates.iter().map(|e| e.score).collect::<Vec<_>>())
+        .bind(updates.iter().map(|e| json_list(&e.related_vms)).collect::<Vec<_>>())
+        .bind(updates.iter().map(|e| json_list(&e.possible_causes)).collect::<Vec<_>>())
+        .bind(updates.iter().map(|e| json_list(&e.suggested_actions)).collect::<Vec<_>>())
+        .execute(&mut *tx)
+        .await?;
+    }
+    let mut inserted: Vec<StoredAnomaly> = Vec::new();
+    if !inserts.is_empty() {
+        let f = |i: &NewRow| &found[i.0];
+        inserted = sqlx::query_as(
+            "INSERT INTO anomalies (host_id, metric, series, kind, started_at, ended_at, value, baseline, deviation, score,
+                                    severity, related_vms, possible_causes, suggested_actions)
+             SELECT h, m, se, k, s, e, v, b, d, sc, sev, ARRAY(SELECT jsonb_array_elements_text(rel::jsonb)),
+                    ARRAY(SELECT jsonb_array_elements_text(causes::jsonb)), ARRAY(SELECT jsonb_array_elements_text(actions::jsonb))
+             FROM unnest($1::int4[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[], $7::float8[], $8::float8[],
+                         $9::float8[], $10::float8[], $11::text[], $12::text[], $13::text[], $14::text[])
+                  AS t(h, m, se, k, s, e, v, b, d, sc, sev, rel, causes, actions)
              RETURNING *",
         )
-        .bind(host_id)
-        .bind(format!("{}.{}", f.series.group.name(), f.series.field))
-        .bind(f.detected.kind.name())
-        .bind(f.start)
-        .bind(f.end)
-        .bind(f.detected.value)
-        .bind(f.detected.baseline)
-        .bind(f.detected.score)
-        .bind(deviation(&f.detected))
-        .bind(severity)
-        .bind(&related)
-        .bind(&causes)
-        .bind(&actions)
-        .fetch_optional(&mut *tx)
+        .bind(inserts.iter().map(|i| request.hosts[f(i).host].0).collect::<Vec<_>>())
+        .bind(inserts.iter().map(|i| f(i).series.group.name().to_string()).collect::<Vec<_>>())
+        .bind(inserts.iter().map(|i| format!("{}.{}", f(i).series.group.name(), f(i).series.field)).collect::<Vec<_>>())
+        .bind(inserts.iter().map(|i| f(i).detected.kind.name().to_string()).collect::<Vec<_>>())
+        .bind(inserts.iter().map(|i| f(i).start).collect::<Vec<_>>())
+        .bind(inserts.iter().map(|i| f(i).end).collect::<Vec<_>>())
+        .bind(inserts.iter().map(|i| f(i).detected.value).collect::<Vec<_>>())
+        .bind(inserts.iter().map(|i| f(i).detected.baseline).collect::<Vec<_>>())
+        .bind(inserts.iter().map(|i| deviation(&f(i).detected)).collect::<Vec<_>>())
+        .bind(inserts.iter().map(|i| f(i).detected.score).collect::<Vec<_>>())
+        .bind(inserts.iter().map(|i| i.1.clone()).collect::<Vec<_>>())
+        .bind(inserts.iter().map(|i| json_list(&i.2)).collect::<Vec<_>>())
+        .bind(inserts.iter().map(|i| json_list(&i.3)).collect::<Vec<_>>())
+        .bind(inserts.iter().map(|i| json_list(&i.4)).collect::<Vec<_>>())
+        .fetch_all(&mut *tx)
         .await?;
-        let stored = match updated {
-            Some(row) => row,
-            None => {
-                let row: StoredAnomaly = sqlx::query_as(
-                    "INSERT INTO anomalies (host_id, metric, series, kind, started_at, ended_at, value, baseline, deviation,
-                                            score, severity, related_vms, possible_causes, suggested_actions)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING *",
-                )
-                .bind(host_id)
-                .bind(f.series.group.name())
-                .bind(format!("{}.{}", f.series.group.name(), f.series.field))
-                .bind(f.detected.kind.name())
-                .bind(f.start)
-                .bind(f.end)
-                .bind(f.detected.value)
-                .bind(f.detected.baseline)
-                .bind(deviation(&f.detected))
-                .bind(f.detected.score)
-                .bind(severity)
-                .bind(&related)
-                .bind(&causes)
-                .bind(&actions)
-                .fetch_one(&mut *tx)
-                .await?;
-                new.push(format!("anomaly_{}", row.id));
-                row
-            }
-        };
-        events.push(stored.into_event(vm_id, vm_name));
     }
     tx.commit().await?;
-    // One event may have been matched twice (two detections merging into one stored event).
+
+    let name_of = |host_id: i32| request.hosts.iter().find(|h| h.0 == host_id).map(|h| (h.1.as_str(), h.2.as_str())).unwrap_or(("", ""));
+    let mut events: Vec<AnomalyEvent> = Vec::with_capacity(found.len());
+    for k in matched.iter().flatten() {
+        let e = &stored[*k];
+        let (vm_id, vm_name) = name_of(e.host_id);
+        events.push(e.clone().into_event(vm_id, vm_name));
+    }
+    let new: Vec<String> = inserted.iter().map(|e| format!("anomaly_{}", e.id)).collect();
+    for e in inserted {
+        let (vm_id, vm_name) = name_of(e.host_id);
+        events.push(e.into_event(vm_id, vm_name));
+    }
+    // One stored event may have been matched by several detections.
     events.sort_by(|a, b| b.timestamp.cmp(&a.timestamp).then_with(|| a.id.cmp(&b.id)));
     events.dedup_by(|a, b| a.id == b.id);
     Ok(Outcome { events, new })
