@@ -55,7 +55,9 @@ pub async fn enforce(pool: &PgPool) -> Result<Vec<String>, sqlx::Error> {
             // recreates it and retries, so its rows are rolled up before the next retention run.
             let mut tx = pool.begin().await?;
             // The name was parsed above: only the parent's name, '_' and digits.
-            sqlx::query(sqlx::AssertSqlSafe(format!("LOCK TABLE {name} IN ACCESS EXCLUSIVE MODE"))).execute(&mut *tx).await?;
+            // Parent before partition, the order writers take them in (dropping a partition also
+            // locks its parent): the other order can deadlock with a writer routing into it.
+            sqlx::query(sqlx::AssertSqlSafe(format!("LOCK TABLE {parent}, {name} IN ACCESS EXCLUSIVE MODE"))).execute(&mut *tx).await?;
             if let Some(queue) = pending_queue {
                 let sql = format!(
                     "SELECT EXISTS (SELECT 1 FROM {queue} WHERE bucket >= $1::date::timestamptz AND bucket < $2::date::timestamptz)"

@@ -201,11 +201,10 @@ async fn ensure_partitions(pool: &PgPool, tier: Tier, buckets: &[DateTime<Utc>])
     let mut days: Vec<NaiveDate> = buckets.iter().map(|b| b.date_naive()).collect();
     days.sort_unstable();
     days.dedup();
-    sqlx::query("SELECT lookout_ensure_partition($1, d) FROM unnest($2::date[]) AS d")
-        .bind(tier.table())
-        .bind(days)
-        .execute(pool)
-        .await?;
+    // One transaction per day, as for samples (see `samples::ensure_partitions`).
+    for day in days {
+        sqlx::query("SELECT lookout_ensure_partition($1, $2)").bind(tier.table()).bind(day).execute(pool).await?;
+    }
     Ok(())
 }
 

@@ -187,12 +187,13 @@ impl SampleRow {
     }
 }
 
-/// Creates the day partitions the given instants fall in.
+/// Creates the day partitions the given instants fall in, one transaction per day: a statement
+/// creating several would hold the parent's lock from the first while waiting for the next
+/// day's advisory lock, and two writers with overlapping days deadlocked that way.
 pub async fn ensure_partitions(pool: &PgPool, days: &[NaiveDate]) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT lookout_ensure_sample_partition(d) FROM unnest($1::date[]) AS d")
-        .bind(days)
-        .execute(pool)
-        .await?;
+    for day in days {
+        sqlx::query("SELECT lookout_ensure_sample_partition($1)").bind(day).execute(pool).await?;
+    }
     Ok(())
 }
 
