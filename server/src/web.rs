@@ -56,16 +56,21 @@ async fn sign_in_guard(State(state): State<AppState>, request: Request, next: Ne
     }
 }
 
+/// The user a page's server function runs for, from the session cookie of its request.
+async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<crate::auth::Principal, String> {
+    let secret = session_cookie(headers).ok_or("not signed in")?;
+    credentials::principal_for_session(&state.pool, &secret)
+        .await
+        .map_err(|e| format!("the database is unreachable: {e}"))?
+        .ok_or_else(|| "your session has expired; sign in again".to_string())
+}
+
 /// What the live page loads first: who is signed in and the last 15 minutes of this host.
 fn dashboard_source(state: AppState) -> DashboardSource {
     DashboardSource(Arc::new(move |headers: HeaderMap| -> SnapshotFuture {
         let state = state.clone();
         Box::pin(async move {
-            let secret = session_cookie(&headers).ok_or("not signed in")?;
-            let principal = credentials::principal_for_session(&state.pool, &secret)
-                .await
-                .map_err(|e| format!("the database is unreachable: {e}"))?
-                .ok_or("your session has expired; sign in again")?;
+            let principal = signed_in(&state, &headers).await?;
             let since = chrono::Utc::now() - chrono::Duration::seconds(LIVE_WINDOW_SECS);
             let recent = match samples::since(&state.pool, state.local.host_id, since).await {
                 Ok(rows) => rows.iter().map(|r| r.to_stats()).collect(),
@@ -95,11 +100,7 @@ fn capacity_source(state: AppState) -> CapacitySource {
     CapacitySource(Arc::new(move |headers: HeaderMap| -> CapacityFuture {
         let state = state.clone();
         Box::pin(async move {
-            let secret = session_cookie(&headers).ok_or("not signed in")?;
-            let principal = credentials::principal_for_session(&state.pool, &secret)
-                .await
-                .map_err(|e| format!("the database is unreachable: {e}"))?
-                .ok_or("your session has expired; sign in again")?;
+            let principal = signed_in(&state, &headers).await?;
             let unreachable = |e: sqlx::Error| format!("the database is unreachable: {e}");
             let hosts: Vec<(i32, String, String)> =
                 sqlx::query_as("SELECT id, vm_id, name FROM hosts ORDER BY vm_id").fetch_all(&state.pool).await.map_err(unreachable)?;

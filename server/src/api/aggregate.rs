@@ -1,6 +1,6 @@
 //! `POST /api/v1/history/aggregate`: statistics over hosts and time, merged from rollups.
 use super::{
-    history::{check_range, parse_groups, parse_instant, resolve_hosts, HOURLY_RETENTION_DAYS},
+    history::{check_range, parse_groups, parse_instant, resolve_hosts_or_all, HOURLY_RETENTION_DAYS},
     history_error::{history_success, HistoryError, HistoryJson},
 };
 use crate::{
@@ -213,13 +213,7 @@ pub async fn aggregate(
     // Hourly rollups where they exist (finer edges), daily ones beyond.
     let tier = if hourly_window { Tier::Hourly } else { Tier::Daily };
     let width = if tier == Tier::Hourly { Duration::hours(1) } else { Duration::days(1) };
-    let hosts = match (&request.vm_ids, &request.group_id, &request.cluster_id) {
-        (None, None, None) => {
-            let all: Vec<(i32, String, String)> = sqlx::query_as("SELECT id, vm_id, name FROM hosts ORDER BY vm_id").fetch_all(&state.pool).await?;
-            all
-        }
-        _ => resolve_hosts(&state, request.vm_ids.as_deref(), request.group_id.as_deref(), request.cluster_id.as_deref()).await?,
-    };
+    let hosts = resolve_hosts_or_all(&state, request.vm_ids.as_deref(), request.group_id.as_deref(), request.cluster_id.as_deref()).await?;
     let mut metric_ids: Vec<i16> = PERCENT_METRIC.iter().filter(|(g, _)| groups.contains(g)).map(|(_, id)| *id).collect();
     if groups.contains(&Group::Network) {
         metric_ids.extend([IN_BPS, OUT_BPS]);

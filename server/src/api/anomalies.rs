@@ -1,6 +1,6 @@
 //! `POST /api/v1/history/anomalies` (detect over a range) and the acknowledge/resolve lifecycle.
 use super::{
-    history::{check_range, parse_groups, parse_instant, resolve_hosts, HOURLY_RETENTION_DAYS},
+    history::{check_range, parse_groups, parse_instant, resolve_hosts_or_all, HOURLY_RETENTION_DAYS},
     history_error::{history_success, HistoryError, HistoryJson},
 };
 use crate::{
@@ -62,10 +62,7 @@ pub async fn detect_anomalies(
             })
             .collect::<Result<_, _>>()?,
     };
-    let hosts = match (&request.vm_ids, &request.group_id) {
-        (None, None) => sqlx::query_as("SELECT id, vm_id, name FROM hosts ORDER BY vm_id").fetch_all(&state.pool).await?,
-        _ => resolve_hosts(&state, request.vm_ids.as_deref(), request.group_id.as_deref(), None).await?,
-    };
+    let hosts = resolve_hosts_or_all(&state, request.vm_ids.as_deref(), request.group_id.as_deref(), None).await?;
     let outcome = detect::run(&state.pool, &detect::Request { hosts, start, end, groups, sensitivity, kinds }).await?;
     let mut by_severity = json!({"critical": 0, "high": 0, "medium": 0, "low": 0});
     for event in &outcome.events {

@@ -198,6 +198,19 @@ pub async fn resolve_hosts(
     Ok(rows)
 }
 
+/// Like `resolve_hosts`, but naming none of `vmIds`, `groupId` and `clusterId` means every host.
+pub async fn resolve_hosts_or_all(
+    state: &AppState,
+    vm_ids: Option<&[String]>,
+    group_id: Option<&str>,
+    cluster_id: Option<&str>,
+) -> Result<Vec<(i32, String, String)>, HistoryError> {
+    if vm_ids.is_none() && group_id.is_none() && cluster_id.is_none() {
+        return Ok(sqlx::query_as("SELECT id, vm_id, name FROM hosts ORDER BY vm_id").fetch_all(&state.pool).await?);
+    }
+    resolve_hosts(state, vm_ids, group_id, cluster_id).await
+}
+
 pub fn parse_groups(metrics: Option<&[String]>) -> Result<Vec<Group>, HistoryError> {
     let Some(names) = metrics.filter(|m| !m.is_empty()) else { return Ok(Group::ALL.to_vec()) };
     let mut groups = Vec::new();

@@ -1,7 +1,7 @@
 //! `POST /api/v1/history/trends`: daily history, growth rates, forecasts, capacity alerts and
 //! recommendations for CPU, memory and disk of a fleet, a group, a cluster or listed hosts.
 use super::{
-    history::{check_range, parse_instant, resolve_hosts},
+    history::{check_range, parse_instant, resolve_hosts_or_all},
     history_error::{history_success, HistoryError, HistoryJson},
 };
 use crate::{
@@ -131,10 +131,7 @@ pub async fn trends(
         Some("polynomial") => Method::Polynomial,
         Some(other) => return Err(HistoryError::BadRequest(format!("unknown forecast method `{other}`; use linear or polynomial"))),
     };
-    let hosts = match (&request.vm_ids, &request.group_id, &request.cluster_id) {
-        (None, None, None) => sqlx::query_as("SELECT id, vm_id, name FROM hosts ORDER BY vm_id").fetch_all(&state.pool).await?,
-        _ => resolve_hosts(&state, request.vm_ids.as_deref(), request.group_id.as_deref(), request.cluster_id.as_deref()).await?,
-    };
+    let hosts = resolve_hosts_or_all(&state, request.vm_ids.as_deref(), request.group_id.as_deref(), request.cluster_id.as_deref()).await?;
     let options = TrendOptions { start, end, metrics, forecast_enabled, horizon, method, threshold };
     Ok(history_success(analyse(&state.pool, &hosts, &options).await?))
 }
