@@ -84,7 +84,8 @@ fn CapacityView(report: CapacityReport) -> impl IntoView {
         <header class="topbar">
             <strong class="brand">"Lookout"</strong>
             <nav class="nav"><a href="/">"Live"</a><a href="/capacity" aria-current="page">"Capacity"</a></nav>
-            <span class="muted">{format!("{hosts} hosts · last {history_days} days · forecast {horizon_days} days · threshold {threshold:.0} %")}</span>
+            <span class="muted">{format!("{hosts} host{} · last {history_days} days · complete days only", if hosts == 1 { "" } else { "s" })}</span>
+            <span class="muted">{format!("forecast {horizon_days} days · threshold {threshold:.0} %")}</span>
             <span class="spacer"></span>
             <span class="muted">{username}</span>
         </header>

@@ -154,12 +154,15 @@ pub async fn analyse(pool: &sqlx::PgPool, hosts: &[(i32, String, String)], optio
     let metric_ids: Vec<i16> = metrics.iter().map(|m| m.1).collect();
     let first_day = start.duration_trunc(Duration::days(1)).unwrap_or(start);
     let rows: Vec<StoredRollup> = sqlx::query_as(
-        "SELECT * FROM rollup_daily WHERE host_id = ANY($1) AND metric = ANY($2) AND bucket >= $3 AND bucket <= $4",
+        "SELECT * FROM rollup_daily WHERE host_id = ANY($1) AND metric = ANY($2) AND bucket >= $3 AND bucket <= $4 AND bucket < $5",
     )
     .bind(&host_ids)
     .bind(&metric_ids)
     .bind(first_day)
     .bind(end)
+    // Only complete days: today's partial average (a night without its afternoon) would bend
+    // the last point and every forecast drawn from it.
+    .bind(Utc::now().duration_trunc(Duration::days(1)).unwrap_or(end))
     .fetch_all(pool)
     .await?;
 
