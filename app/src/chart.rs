@@ -54,11 +54,29 @@ fn draw<DB: DrawingBackend>(
             let age_min = (s.timestamp - newest).num_milliseconds() as f64 / 60_000.0;
             (age_min >= -window_min).then(|| (age_min, value(s).clamp(0.0, 100.0)))
         });
-        chart
-            .draw_series(LineSeries::new(points, color.stroke_width(2)))?
-            .label(label)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
+        labelled_line(&mut chart, points, label, color)?;
     }
+    draw_legend(&mut chart)
+}
+
+type PercentChart<'a, DB> = ChartContext<'a, DB, Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>>;
+
+/// A solid 2-px series line with its legend entry.
+fn labelled_line<'a, DB: DrawingBackend + 'a>(
+    chart: &mut PercentChart<'a, DB>,
+    points: impl IntoIterator<Item = (f64, f64)>,
+    label: &str,
+    color: RGBColor,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    chart
+        .draw_series(LineSeries::new(points, color.stroke_width(2)))?
+        .label(label)
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
+    Ok(())
+}
+
+/// The legend box, top left, as both charts show it.
+fn draw_legend<'a, DB: DrawingBackend + 'a>(chart: &mut PercentChart<'a, DB>) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     chart
         .configure_series_labels()
         .position(SeriesLabelPosition::UpperLeft)
@@ -179,18 +197,9 @@ pub mod capacity {
                     color.stroke_width(2),
                 ))?;
             }
-            chart
-                .draw_series(LineSeries::new(points, color.stroke_width(2)))?
-                .label(label)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
+            super::labelled_line(&mut chart, points, label, color)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.8))
-            .border_style(RGBColor(200, 200, 200))
-            .draw()?;
-        Ok(())
+        super::draw_legend(&mut chart)
     }
 
     #[cfg(test)]

@@ -1,6 +1,6 @@
 //! `POST /api/v1/history/aggregate`: statistics over hosts and time, merged from rollups.
 use super::{
-    history::{check_range, parse_groups, parse_instant, resolve_hosts_or_all, HOURLY_RETENTION_DAYS},
+    history::{parse_groups, parse_range, resolve_hosts_or_all, HOURLY_RETENTION_DAYS},
     history_error::{history_success, HistoryError, HistoryJson},
 };
 use crate::{
@@ -190,9 +190,7 @@ pub async fn aggregate(
     HistoryJson(request): HistoryJson<AggregateRequest>,
 ) -> Result<Json<Value>, HistoryError> {
     let now = Utc::now();
-    let start = parse_instant(request.start_time.as_ref(), "startTime")?;
-    let end = parse_instant(request.end_time.as_ref(), "endTime")?;
-    check_range(start, end, now)?;
+    let (start, end) = parse_range(request.start_time.as_ref(), request.end_time.as_ref(), now)?;
     let groups = parse_groups(request.metrics.as_deref())?;
     let dimensions: Vec<Dimension> = match request.dimensions.as_deref() {
         None | Some([]) => vec![Dimension::Avg, Dimension::Max, Dimension::Min],

@@ -1,6 +1,6 @@
 //! `POST /api/v1/history/anomalies` (detect over a range) and the acknowledge/resolve lifecycle.
 use super::{
-    history::{check_range, parse_groups, parse_instant, resolve_hosts_or_all, HOURLY_RETENTION_DAYS},
+    history::{parse_groups, parse_range, resolve_hosts_or_all, HOURLY_RETENTION_DAYS},
     history_error::{history_success, HistoryError, HistoryJson},
 };
 use crate::{
@@ -36,9 +36,7 @@ pub async fn detect_anomalies(
     HistoryJson(request): HistoryJson<AnomalyRequest>,
 ) -> Result<Json<Value>, HistoryError> {
     let now = Utc::now();
-    let start = parse_instant(request.start_time.as_ref(), "startTime")?;
-    let end = parse_instant(request.end_time.as_ref(), "endTime")?;
-    check_range(start, end, now)?;
+    let (start, end) = parse_range(request.start_time.as_ref(), request.end_time.as_ref(), now)?;
     if start < now - Duration::days(HOURLY_RETENTION_DAYS) {
         return Err(HistoryError::InvalidTime(format!(
             "anomalies are detected on hourly data, kept {HOURLY_RETENTION_DAYS} days; `startTime` is older"

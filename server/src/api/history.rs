@@ -122,6 +122,18 @@ pub fn parse_instant(value: Option<&Value>, field: &str) -> Result<DateTime<Utc>
         .ok_or_else(|| HistoryError::InvalidTime(format!("`{field}` is not an RFC 3339 date-time: `{text}`")))
 }
 
+/// `startTime` and `endTime` of a request body, parsed and checked with `check_range`.
+pub fn parse_range(
+    start_time: Option<&Value>,
+    end_time: Option<&Value>,
+    now: DateTime<Utc>,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), HistoryError> {
+    let start = parse_instant(start_time, "startTime")?;
+    let end = parse_instant(end_time, "endTime")?;
+    check_range(start, end, now)?;
+    Ok((start, end))
+}
+
 /// Checks a time range against the two-year limit and the tier that must hold it.
 pub fn check_range(start: DateTime<Utc>, end: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), HistoryError> {
     if end <= start {
@@ -265,9 +277,7 @@ pub async fn query(
     HistoryJson(request): HistoryJson<HistoryQueryRequest>,
 ) -> Result<Json<Value>, HistoryError> {
     let now = Utc::now();
-    let start = parse_instant(request.start_time.as_ref(), "startTime")?;
-    let end = parse_instant(request.end_time.as_ref(), "endTime")?;
-    check_range(start, end, now)?;
+    let (start, end) = parse_range(request.start_time.as_ref(), request.end_time.as_ref(), now)?;
     let aggregation_text = request.aggregation.as_deref().unwrap_or("1h");
     let aggregation = Aggregation::parse(aggregation_text)
         .ok_or_else(|| HistoryError::BadRequest(format!("unknown aggregation `{aggregation_text}`; use raw, 1m, 5m, 15m, 1h or 1d")))?;

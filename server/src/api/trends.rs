@@ -1,7 +1,7 @@
 //! `POST /api/v1/history/trends`: daily history, growth rates, forecasts, capacity alerts and
 //! recommendations for CPU, memory and disk of a fleet, a group, a cluster or listed hosts.
 use super::{
-    history::{check_range, parse_instant, resolve_hosts_or_all},
+    history::{parse_range, resolve_hosts_or_all},
     history_error::{history_success, HistoryError, HistoryJson},
 };
 use crate::{
@@ -98,9 +98,7 @@ pub async fn trends(
     HistoryJson(request): HistoryJson<TrendRequest>,
 ) -> Result<Json<Value>, HistoryError> {
     let now = Utc::now();
-    let start = parse_instant(request.start_time.as_ref(), "startTime")?;
-    let end = parse_instant(request.end_time.as_ref(), "endTime")?;
-    check_range(start, end, now)?;
+    let (start, end) = parse_range(request.start_time.as_ref(), request.end_time.as_ref(), now)?;
     let metrics: Vec<(&'static str, i16)> = match request.metrics.as_deref() {
         None | Some([]) => METRICS.to_vec(),
         Some(names) => {
