@@ -354,25 +354,32 @@ async fn raw_points(state: &AppState, q: &Query) -> Result<(Vec<Value>, i64), Hi
         .bind(q.end)
         .fetch_one(&state.pool)
         .await?;
+    // Raw points carry the interface counters themselves.
+    Ok((sample_points(&rows, &metrics, q, 1.0)?, total))
+}
+
+/// Points from rows shaped `host_id, time, inbound, outbound, <one column per metric>`; the two
+/// byte columns are multiplied by `byte_scale` (1 for counters, the bucket's seconds for rates).
+fn sample_points(rows: &[sqlx::postgres::PgRow], metrics: &[&'static Metric], q: &Query, byte_scale: f64) -> Result<Vec<Value>, HistoryError> {
     let mut points = Vec::with_capacity(rows.len());
     for row in rows {
         let host: i32 = row.try_get(0)?;
-        let ts: DateTime<Utc> = row.try_get(1)?;
-        let bytes = (row.try_get::<f64, _>(2)?, row.try_get::<f64, _>(3)?);
+        let time: DateTime<Utc> = row.try_get(1)?;
+        let inbound = row.try_get::<Option<f64>, _>(2)?.unwrap_or(0.0);
+        let outbound = row.try_get::<Option<f64>, _>(3)?.unwrap_or(0.0);
         let mut values = Vec::with_capacity(metrics.len());
         for (i, metric) in metrics.iter().enumerate() {
             values.push((*metric, row.try_get::<Option<f64>, _>(i + 4)?));
         }
-        points.push(point(ts, vm_id_of(q, host), &values, Some(bytes)));
+        points.push(point(time, vm_id_of(q, host), &values, Some((inbound * byte_scale, outbound * byte_scale))));
     }
-    Ok((points, total))
+    Ok(points)
 }
 
 async fn bucketed_raw_points(state: &AppState, q: &Query) -> Result<(Vec<Value>, i64), HistoryError> {
     let metrics = selected_metrics(&q.groups);
     let width = q.aggregation.width().unwrap_or(Duration::minutes(1));
     let columns: Vec<String> = metrics.iter().map(|m| q.func.sql(m.raw_sql)).collect();
-    // Bytes moved in a bucket: the average rate times the bucket's length.
     let sql = format!(
         "SELECT host_id, date_bin($6, ts, timestamptz 'epoch') AS bucket, avg(net_in_bps)::float8, avg(net_out_bps)::float8, {}
          FROM samples WHERE host_id = ANY($1) AND ts >= $2 AND ts <= $3
@@ -399,20 +406,8 @@ async fn bucketed_raw_points(state: &AppState, q: &Query) -> Result<(Vec<Value>,
     .bind(width)
     .fetch_one(&state.pool)
     .await?;
-    let seconds = width.num_seconds() as f64;
-    let mut points = Vec::with_capacity(rows.len());
-    for row in rows {
-        let host: i32 = row.try_get(0)?;
-        let bucket: DateTime<Utc> = row.try_get(1)?;
-        let in_bps: f64 = row.try_get::<Option<f64>, _>(2)?.unwrap_or(0.0);
-        let out_bps: f64 = row.try_get::<Option<f64>, _>(3)?.unwrap_or(0.0);
-        let mut values = Vec::with_capacity(metrics.len());
-        for (i, metric) in metrics.iter().enumerate() {
-            values.push((*metric, row.try_get::<Option<f64>, _>(i + 4)?));
-        }
-        points.push(point(bucket, vm_id_of(q, host), &values, Some((in_bps * seconds, out_bps * seconds))));
-    }
-    Ok((points, total))
+    // Bytes moved in a bucket: the average rate times the bucket's length.
+    Ok((sample_points(&rows, &metrics, q, width.num_seconds() as f64)?, total))
 }
 
 async fn rollup_points(state: &AppState, q: &Query, tier: Tier) -> Result<(Vec<Value>, i64), HistoryError> {

@@ -193,7 +193,8 @@ pub async fn analyse(pool: &sqlx::PgPool, hosts: &[(i32, String, String)], optio
         span_days = span_days.max(last - first + 1.0);
         let last_day = first_day + Duration::days(*last as i64);
         let current = *series.values.last().unwrap_or(&0.0);
-        if let Some(g) = trend::growth(&series.days, &series.values) {
+        let growth = trend::growth(&series.days, &series.values);
+        if let Some(g) = growth {
             growth_rates.insert((*name).into(), json!({"daily": round(g.daily, 3), "weekly": round(g.weekly, 3), "monthly": round(g.monthly, 3)}));
         }
         if forecast_enabled {
@@ -211,7 +212,7 @@ pub async fn analyse(pool: &sqlx::PgPool, hosts: &[(i32, String, String)], optio
                     }
                     if d <= SCALE_UP_WITHIN_DAYS {
                         let order_by = date_after(last_day, (d - 14.0).max(0.0)).format("%Y-%m-%d");
-                        let monthly = trend::growth(&series.days, &series.values).map(|g| g.monthly).unwrap_or(0.0);
+                        let monthly = growth.map(|g| g.monthly).unwrap_or(0.0);
                         recommendations.push(json!({"type": "scale_up", "metric": name,
                             "description": format!("{name} is forecast to reach {threshold}% on {} (now {:.1}%, {:+.2} pp per month): add capacity by {order_by}",
                                 date.format("%Y-%m-%d"), current, monthly),

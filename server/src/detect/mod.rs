@@ -439,22 +439,22 @@ async fn store(pool: &PgPool, request: &Request, found: &[Found], thresholds: &a
     Ok(Outcome { events, new })
 }
 
-/// One stored event by row id.
-pub async fn load(pool: &PgPool, id: i64) -> Result<Option<AnomalyEvent>, sqlx::Error> {
-    let Some(anomaly) = sqlx::query_as::<_, StoredAnomaly>("SELECT * FROM anomalies WHERE id = $1").bind(id).fetch_optional(pool).await? else {
-        return Ok(None);
-    };
-    let (vm_id, name): (String, String) =
-        sqlx::query_as("SELECT vm_id, name FROM hosts WHERE id = $1").bind(anomaly.host_id).fetch_one(pool).await?;
-    Ok(Some(anomaly.into_event(&vm_id, &name)))
-}
-
 #[derive(FromRow)]
 struct AnomalyWithHost {
     #[sqlx(flatten)]
     anomaly: StoredAnomaly,
     vm_id: String,
     name: String,
+}
+
+/// One stored event by row id.
+pub async fn load(pool: &PgPool, id: i64) -> Result<Option<AnomalyEvent>, sqlx::Error> {
+    let row: Option<AnomalyWithHost> =
+        sqlx::query_as("SELECT a.*, h.vm_id, h.name FROM anomalies a JOIN hosts h ON h.id = a.host_id WHERE a.id = $1")
+            .bind(id)
+            .fetch_optional(pool)
+            .await?;
+    Ok(row.map(|r| r.anomaly.into_event(&r.vm_id, &r.name)))
 }
 
 /// The newest stored anomalies of every host still going on after `since`, newest first.

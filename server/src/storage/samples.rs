@@ -192,7 +192,7 @@ impl SampleRow {
 /// day's advisory lock, and two writers with overlapping days deadlocked that way.
 pub async fn ensure_partitions(pool: &PgPool, days: &[NaiveDate]) -> Result<(), sqlx::Error> {
     for day in days {
-        sqlx::query("SELECT lookout_ensure_sample_partition($1)").bind(day).execute(pool).await?;
+        sqlx::query("SELECT lookout_ensure_partition('samples', $1)").bind(day).execute(pool).await?;
     }
     Ok(())
 }
