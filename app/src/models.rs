@@ -196,6 +196,10 @@ pub enum LiveEvent {
     SystemChange { host: String, change: String, timestamp: DateTime<Utc> },
     /// A new anomaly found by the continuous detector.
     AnomalyDetected { anomaly: AnomalyEvent },
+    /// An alert rule fired (or an alert re-opened within its rule's cooldown).
+    AlertTriggered { alert: Alert },
+    /// An alert was resolved, automatically or by a person.
+    AlertResolved { alert: Alert },
 }
 
 /// What the capacity page shows: the `/history/trends` answer for every host over the last
@@ -386,4 +390,69 @@ mod tests {
         let back: HistoryPoint = serde_json::from_str(&json).expect("parses");
         assert_eq!(back, point);
     }
+}
+
+/// An alert rule as `GET /api/v1/performance/alerts/rules` lists it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AlertRule {
+    pub id: String,
+    pub name: String,
+    pub metric: String,
+    /// Always the long spelling (`greater_than`, …) whichever spelling created it.
+    pub operator: String,
+    pub threshold: f64,
+    pub level: String,
+    pub description: String,
+    pub enabled: bool,
+    pub actions: Vec<String>,
+    pub webhook_url: Option<String>,
+    /// Seconds between two notifications of the same rule and host.
+    pub cooldown: i64,
+    /// Seconds the condition must hold before the alert fires.
+    #[serde(rename = "for")]
+    pub for_secs: i64,
+    /// Seconds the condition must stay false before the alert resolves itself.
+    pub recovery: i64,
+    /// The host (`vmId`) the rule is limited to, if any.
+    pub host: Option<String>,
+    pub group_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub trigger_count: i64,
+    pub last_triggered: Option<DateTime<Utc>>,
+}
+
+/// One alert, as `GET /api/v1/performance/alerts` and the `alert_*` live events carry it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    pub id: String,
+    /// cpu, memory, disk, network, system or custom.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub level: String,
+    pub title: String,
+    pub message: String,
+    pub value: f64,
+    pub threshold: f64,
+    /// active or resolved.
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub metadata: AlertMetadata,
+    pub rule_id: Option<String>,
+    pub metric: String,
+    /// The host (`vmId`) the value came from; none for a custom metric sent without one.
+    pub host: Option<String>,
+    pub resolution: Option<String>,
+    pub resolved_by: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AlertMetadata {
+    /// Top processes by CPU, then memory, when the alert fired (known for the server's own host).
+    #[serde(default)]
+    pub affected_processes: Vec<String>,
+    #[serde(default)]
+    pub suggestion: String,
 }

@@ -116,6 +116,21 @@ pub struct ServeArgs {
     /// On a database with no other hosts, simulate a small demo fleet (8 hosts, 30 days) in the background.
     #[arg(long, env = "LOOKOUT_DEMO", default_value_t = false)]
     pub demo: bool,
+    /// Let webhooks reach loopback, private and link-local addresses (refused by default).
+    #[arg(long, env = "LOOKOUT_WEBHOOK_ALLOW_PRIVATE", default_value_t = false)]
+    pub webhook_allow_private: bool,
+    /// Seconds a webhook receiver has to answer.
+    #[arg(long, env = "LOOKOUT_WEBHOOK_TIMEOUT", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=60))]
+    pub webhook_timeout: u64,
+    /// Attempts per webhook delivery before it is marked failed.
+    #[arg(long, env = "LOOKOUT_WEBHOOK_MAX_ATTEMPTS", default_value_t = 6, value_parser = clap::value_parser!(i32).range(1..=20))]
+    pub webhook_max_attempts: i32,
+    /// Milliseconds before the first webhook retry; each further retry waits twice as long.
+    #[arg(long, env = "LOOKOUT_WEBHOOK_RETRY_BASE_MS", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(10..=3_600_000))]
+    pub webhook_retry_base_ms: u64,
+    /// Where export files are written (default `<data-dir>/exports`).
+    #[arg(long, env = "LOOKOUT_EXPORT_DIR")]
+    pub export_dir: Option<PathBuf>,
 }
 
 /// Everything `Application::build` needs; tests construct it directly.
@@ -136,13 +151,14 @@ pub struct Settings {
     pub trusted_origins: Vec<String>,
     pub secure_cookie: bool,
     pub demo: bool,
+    pub webhooks: crate::alerts::webhook::WebhookPolicy,
+    pub export_dir: PathBuf,
 }
 
 impl From<ServeArgs> for Settings {
     fn from(args: ServeArgs) -> Self {
         Settings {
             listen: args.listen,
-            database: args.database,
             sample_interval: Duration::from_secs(args.sample_interval),
             buffer: Duration::from_secs(args.buffer_seconds),
             admin_password: args.admin_password,
@@ -156,6 +172,14 @@ impl From<ServeArgs> for Settings {
             trusted_origins: args.trusted_origins,
             secure_cookie: args.secure_cookie,
             demo: args.demo,
+            webhooks: crate::alerts::webhook::WebhookPolicy {
+                allow_private: args.webhook_allow_private,
+                timeout: Duration::from_secs(args.webhook_timeout),
+                max_attempts: args.webhook_max_attempts,
+                retry_base: Duration::from_millis(args.webhook_retry_base_ms),
+            },
+            export_dir: args.export_dir.unwrap_or_else(|| args.database.data_dir.join("exports")),
+            database: args.database,
         }
     }
 }

@@ -24,6 +24,16 @@ pub enum ApiError {
     MetricNotFound(String),
     #[error("{0}")]
     SystemInfoUnavailable(String),
+    #[error("{0}")]
+    RuleCreationFailed(String),
+    #[error("{0}")]
+    RuleNotFound(String),
+    #[error("{0}")]
+    InvalidMetricValue(String),
+    #[error("{0}")]
+    ReportGenerationFailed(String),
+    #[error("{0}")]
+    Conflict(String),
     #[error("the database is unreachable; try again shortly")]
     StorageUnavailable,
     #[error("the request timed out")]
@@ -44,6 +54,11 @@ impl ApiError {
             ApiError::HostNotFound(_) => "HOST_NOT_FOUND",
             ApiError::MetricNotFound(_) => "METRIC_NOT_FOUND",
             ApiError::SystemInfoUnavailable(_) => "SYSTEM_INFO_UNAVAILABLE",
+            ApiError::RuleCreationFailed(_) => "RULE_CREATION_FAILED",
+            ApiError::RuleNotFound(_) => "RULE_NOT_FOUND",
+            ApiError::InvalidMetricValue(_) => "INVALID_METRIC_VALUE",
+            ApiError::ReportGenerationFailed(_) => "REPORT_GENERATION_FAILED",
+            ApiError::Conflict(_) => "CONFLICT",
             ApiError::StorageUnavailable => "STORAGE_UNAVAILABLE",
             ApiError::Timeout => "REQUEST_TIMEOUT",
             ApiError::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
@@ -53,7 +68,10 @@ impl ApiError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::Validation(_) => StatusCode::BAD_REQUEST,
+            ApiError::Validation(_) | ApiError::RuleCreationFailed(_) | ApiError::InvalidMetricValue(_) => StatusCode::BAD_REQUEST,
+            ApiError::RuleNotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::ReportGenerationFailed(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) | ApiError::HostNotFound(_) | ApiError::MetricNotFound(_) => StatusCode::NOT_FOUND,

@@ -1,4 +1,5 @@
 //! Lookout server library: everything the `lookout` binary runs, exposed so integration tests can start it.
+pub mod alerts;
 pub mod analysis;
 pub mod api;
 pub mod auth;

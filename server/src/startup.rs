@@ -1,5 +1,6 @@
 //! Building and running the application: database, sampler, router, middleware and graceful shutdown.
 use crate::{
+    alerts::AlertEngine,
     api,
     auth::{self, credentials, Scope},
     config::Settings,
@@ -57,15 +58,19 @@ impl Application {
         let shutdown = CancellationToken::new();
         let tasks = TaskTracker::new();
         let hub = Hub::default();
+        let (alerts, alert_inbox) = AlertEngine::channel();
         let local = sampling::start(
             pool.clone(),
             hub.clone(),
+            alerts.clone(),
             settings.sample_interval,
             settings.buffer_capacity(),
             shutdown.clone(),
             &tasks,
         )
         .await?;
+        tasks.spawn(crate::alerts::run(alert_inbox, alerts.clone(), pool.clone(), hub.clone(), local.clone(), shutdown.clone()));
+        tasks.spawn(crate::alerts::webhook::worker(pool.clone(), settings.webhooks.clone(), alerts.deliveries.clone(), shutdown.clone()));
         tasks.spawn(storage::rollups::worker(pool.clone(), settings.rollup_interval, shutdown.clone()));
         tasks.spawn(crate::detect::worker(pool.clone(), hub.clone(), settings.detect_interval, shutdown.clone()));
         if settings.demo {
@@ -80,7 +85,7 @@ impl Application {
             .site_addr(listener.local_addr()?)
             .env(if cfg!(debug_assertions) { leptos::config::Env::DEV } else { leptos::config::Env::PROD })
             .build();
-        let state = AppState { pool, settings: Arc::new(settings), hub, local, leptos_options, shutdown };
+        let state = AppState { pool, settings: Arc::new(settings), hub, local, alerts, leptos_options, shutdown };
         let router = router(state.clone());
         Ok(Application { listener, router, state, tasks, managed: database.managed })
     }

@@ -1,5 +1,5 @@
 //! The state every handler shares.
-use crate::{config::Settings, live::Hub, sampling::LocalHost};
+use crate::{alerts::AlertEngine, config::Settings, live::Hub, sampling::LocalHost};
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 use sqlx::PgPool;
@@ -12,6 +12,7 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub hub: Hub,
     pub local: LocalHost,
+    pub alerts: AlertEngine,
     pub leptos_options: LeptosOptions,
     /// Cancelled on SIGINT/SIGTERM: long-lived connections end themselves.
     pub shutdown: CancellationToken,

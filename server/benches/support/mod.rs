@@ -1,6 +1,7 @@
 //! Shared by the benchmarks that run the real server: a named database on the bench server and
 //! the application on a random port.
 #![allow(dead_code)] // each bench uses part of it
+use clap::Parser;
 use lookout::{
     config::{DatabaseArgs, Settings},
     Application,
@@ -45,23 +46,15 @@ impl Server {
 
 /// The server on a random port over `url`, with the bench token as its bootstrap token.
 pub async fn start(url: String) -> anyhow::Result<Server> {
-    let settings = Settings {
-        listen: "127.0.0.1:0".parse()?,
-        database: DatabaseArgs { database_url: Some(url), data_dir: "unused".into() },
-        sample_interval: std::time::Duration::from_secs(10),
-        buffer: std::time::Duration::from_secs(3600),
-        admin_password: Some("bench-password".into()),
-        bootstrap_token: Some(TOKEN.into()),
-        site_root: "target/site".into(),
-        body_limit: 1 << 20,
-        ingest_body_limit: 16 << 20,
-        rollup_interval: std::time::Duration::from_secs(10),
-        detect_interval: std::time::Duration::from_secs(300),
-        request_timeout: std::time::Duration::from_secs(60),
-        trusted_origins: vec![],
-        secure_cookie: false,
-        demo: false,
-    };
+    // The documented defaults, then what a bench needs: its database, a random port, its token.
+    let cli = lookout::config::Cli::try_parse_from(["lookout"])?;
+    let mut settings = Settings::from(cli.serve);
+    settings.listen = "127.0.0.1:0".parse()?;
+    settings.database = DatabaseArgs { database_url: Some(url), data_dir: "unused".into() };
+    settings.admin_password = Some("bench-password".into());
+    settings.bootstrap_token = Some(TOKEN.into());
+    settings.request_timeout = std::time::Duration::from_secs(60);
+    settings.export_dir = std::env::temp_dir().join("lookout-bench-exports");
     let app = Application::build(settings).await?;
     let pool = app.state().pool.clone();
     let port = app.port();

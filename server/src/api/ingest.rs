@@ -114,7 +114,13 @@ pub async fn samples(
             }
         }
     }
-    let stored = store::store(&state.pool, &items).await? as usize;
+    let (stored, host_ids) = store::store_with_hosts(&state.pool, &items).await?;
+    let stored = stored as usize;
+    let observations = items
+        .iter()
+        .filter_map(|item| host_ids.get(&item.vm_id).map(|id| crate::alerts::Observation::from_sample(*id, &item.sample)))
+        .collect();
+    state.alerts.observe(observations).await;
     Ok(history_success(json!({
         "accepted": items.len(),
         "stored": stored,

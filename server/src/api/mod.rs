@@ -1,11 +1,13 @@
 //! The REST API: routes under `/api/v1`, health checks, and the API's own 404.
 mod aggregate;
+mod alerts;
 mod anomalies;
 mod health;
 pub mod history;
 pub mod history_error;
 mod hosts;
 mod ingest;
+mod metrics;
 mod performance;
 mod timeline;
 pub mod trends;
@@ -38,6 +40,13 @@ pub fn router(ingest_body_limit: usize) -> Router<AppState> {
         .route("/api/v1/performance/stats", get(performance::stats))
         .route("/api/v1/performance/system", get(performance::system))
         .route("/api/v1/performance/history", get(performance::history))
+        .route("/api/v1/performance/metrics", post(metrics::add))
+        .route("/api/v1/performance/metrics/batch", post(metrics::add_batch))
+        .route("/api/v1/performance/metrics/{name}", get(metrics::read))
+        .route("/api/v1/performance/alerts", get(alerts::list_alerts))
+        .route("/api/v1/performance/alerts/rules", get(alerts::list_rules).post(alerts::create_rule))
+        .route("/api/v1/performance/alerts/rules/{rule_id}", get(alerts::get_rule).put(alerts::update_rule).delete(alerts::delete_rule))
+        .route("/api/v1/performance/alerts/{alert_id}/resolve", post(alerts::resolve_alert))
         .merge(history)
         .route("/api/{*rest}", axum::routing::any(not_found))
 }

@@ -137,7 +137,28 @@ pub async fn list(
             }
         }
     }
-    // metric_alert: alert rules arrive with the alerting engine; none are recorded yet.
+    if wants("metric_alert") {
+        for row in crate::alerts::store::of_host(&state.pool, host_id, start, end).await? {
+            let alert = row.to_model();
+            events.push(TimelineEvent {
+                id: alert.id.clone(),
+                vm_id: vm_id.clone(),
+                timestamp: row.triggered_at,
+                kind: "metric_alert".into(),
+                title: alert.title.clone(),
+                description: Some(match &alert.resolved_at {
+                    Some(at) => format!("{} — resolved at {} ({})", alert.message, at.to_rfc3339(), alert.resolution.clone().unwrap_or_default()),
+                    None => alert.message.clone(),
+                }),
+                metric_data: Some(TimelineMetric { metric: alert.metric.clone(), value: alert.value, threshold: Some(alert.threshold), baseline: None }),
+                state_change: None,
+                severity: Some(match alert.level.as_str() { "critical" => "critical", "warning" => "medium", _ => "low" }.into()),
+                acknowledged: alert.status == "resolved",
+                created_by: alert.resolved_by.clone(),
+                created_at: alert.created_at,
+            });
+        }
+    }
     events.sort_by(|a, b| b.timestamp.cmp(&a.timestamp).then_with(|| a.id.cmp(&b.id)));
     let total = events.len();
     let skip = usize::try_from((page - 1) * page_size).unwrap_or(usize::MAX);

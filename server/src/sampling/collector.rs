@@ -67,7 +67,8 @@ impl Collector {
         self.system.refresh_cpu_usage();
         self.system.refresh_cpu_frequency();
         self.system.refresh_memory();
-        self.system.refresh_processes_specifics(ProcessesToUpdate::All, true, ProcessRefreshKind::nothing());
+        // CPU and memory per process feed an alert's `affected_processes`.
+        self.system.refresh_processes_specifics(ProcessesToUpdate::All, true, ProcessRefreshKind::nothing().with_cpu().with_memory());
         self.networks.refresh(true);
         self.disks.refresh(true);
 
@@ -211,6 +212,23 @@ impl Collector {
             in_bps: rate_per_second(previous.and_then(|p| keyed_delta(&p.net_in, received)), elapsed, rates::MAX_NETWORK_BYTES_PER_SEC),
             out_bps: rate_per_second(previous.and_then(|p| keyed_delta(&p.net_out, sent)), elapsed, rates::MAX_NETWORK_BYTES_PER_SEC),
         }
+    }
+
+    /// Names of the processes using the most CPU (then memory) at the last sample, without repeats.
+    pub fn top_processes(&self, count: usize) -> Vec<String> {
+        let mut processes: Vec<_> = self.system.processes().values().filter(|p| p.thread_kind().is_none()).collect();
+        processes.sort_by(|a, b| b.cpu_usage().total_cmp(&a.cpu_usage()).then_with(|| b.memory().cmp(&a.memory())));
+        let mut names: Vec<String> = Vec::new();
+        for process in processes {
+            let name = process.name().to_string_lossy().into_owned();
+            if !names.contains(&name) {
+                names.push(name);
+            }
+            if names.len() == count {
+                break;
+            }
+        }
+        names
     }
 
     fn processes(&self) -> ProcessStats {

@@ -5,6 +5,7 @@ pub mod procfs;
 pub mod rates;
 
 use crate::{
+    alerts::{AlertEngine, Observation},
     live::Hub,
     storage::{hosts, samples::{self, SampleRow}},
 };
@@ -45,6 +46,12 @@ impl LocalHost {
     /// The newest sample, if one was taken since start.
     pub fn latest(&self) -> Option<Stats> {
         self.latest.borrow().clone()
+    }
+
+    /// The processes using the most CPU at the last sample (empty if that cannot be read).
+    pub async fn top_processes(&self, count: usize) -> Vec<String> {
+        let collector = self.collector.clone();
+        tokio::task::spawn_blocking(move || lock(&collector).top_processes(count)).await.unwrap_or_default()
     }
 
     pub async fn system_info(&self) -> anyhow::Result<SystemInfo> {
@@ -108,6 +115,7 @@ impl SampleBuffer {
 pub async fn start(
     pool: PgPool,
     hub: Hub,
+    alerts: AlertEngine,
     interval: Duration,
     buffer_capacity: usize,
     shutdown: CancellationToken,
@@ -154,7 +162,7 @@ pub async fn start(
         ready: Notify::new(),
     });
 
-    tasks.spawn(sample_loop(local.clone(), hub, interval, latest_tx, buffer.clone(), shutdown.clone()));
+    tasks.spawn(sample_loop(local.clone(), hub, alerts, interval, latest_tx, buffer.clone(), shutdown.clone()));
     tasks.spawn(write_loop(pool, host_id, buffer, shutdown));
     tracing::info!(host = %facts.vm_id, interval_secs = interval.as_secs(), buffer_capacity, "Sampling the local host.");
     Ok(local)
@@ -163,6 +171,7 @@ pub async fn start(
 async fn sample_loop(
     local: LocalHost,
     hub: Hub,
+    alerts: AlertEngine,
     interval: Duration,
     latest: watch::Sender<Option<Stats>>,
     buffer: Arc<SampleBuffer>,
@@ -186,6 +195,7 @@ async fn sample_loop(
         };
         buffer.push(SampleRow::from_stats(local.host_id, &stats));
         hub.publish(&LiveEvent::MetricUpdate { host: local.vm_id.to_string(), metric: stats.clone() });
+        alerts.observe(vec![Observation::from_sample(local.host_id, &stats)]).await;
         latest.send_replace(Some(stats));
     }
 }

@@ -59,8 +59,13 @@ async fn register_hosts(pool: &PgPool, items: &[NewSample]) -> Result<HashMap<St
 
 /// Stores validated samples; returns how many were new (the rest were already stored).
 pub async fn store(pool: &PgPool, items: &[NewSample]) -> Result<u64, sqlx::Error> {
+    Ok(store_with_hosts(pool, items).await?.0)
+}
+
+/// The same, also giving the host id of every `vmId` in the batch.
+pub async fn store_with_hosts(pool: &PgPool, items: &[NewSample]) -> Result<(u64, HashMap<String, i32>), sqlx::Error> {
     if items.is_empty() {
-        return Ok(0);
+        return Ok((0, HashMap::new()));
     }
     let host_ids = register_hosts(pool, items).await?;
     let rows: Vec<SampleRow> =
@@ -80,5 +85,5 @@ pub async fn store(pool: &PgPool, items: &[NewSample]) -> Result<u64, sqlx::Erro
     .bind(rows.iter().map(|r| r.ts).collect::<Vec<_>>())
     .execute(pool)
     .await?;
-    Ok(stored)
+    Ok((stored, host_ids))
 }

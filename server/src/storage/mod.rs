@@ -6,6 +6,7 @@ pub mod samples;
 pub mod timeline;
 pub mod catalog;
 pub mod copy;
+pub mod custom_metrics;
 pub mod retention;
 pub mod rollups;
 

@@ -432,7 +432,8 @@ pub async fn worker(pool: PgPool, every: std::time::Duration, shutdown: Cancella
             Err(error) => tracing::warn!(%error, "Rollup run failed; retrying later."),
         }
         if last_retention.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(3600)) {
-            match super::retention::enforce(&pool).await {
+            let expired = async { super::retention::enforce(&pool).await?; super::custom_metrics::expire(&pool).await };
+            match expired.await {
                 Ok(_) => last_retention = Some(std::time::Instant::now()),
                 Err(error) => tracing::warn!(%error, "Retention run failed; retrying later."),
             }

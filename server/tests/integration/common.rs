@@ -71,6 +71,14 @@ pub fn settings(database: DatabaseArgs) -> Settings {
         trusted_origins: vec![],
         secure_cookie: false,
         demo: false,
+        webhooks: lookout::alerts::webhook::WebhookPolicy {
+            // Tests run their webhook receivers on 127.0.0.1.
+            allow_private: true,
+            timeout: Duration::from_secs(2),
+            max_attempts: 4,
+            retry_base: Duration::from_millis(200),
+        },
+        export_dir: std::env::temp_dir().join(format!("lookout-exports-{}", random(10))),
     }
 }
 

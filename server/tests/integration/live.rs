@@ -19,13 +19,11 @@ async fn a_websocket_client_with_a_token_receives_metric_updates() {
             .expect("stream open")
             .expect("valid frame");
         if let Message::Text(text) = message {
-            match serde_json::from_str::<LiveEvent>(&text).expect("a live event") {
-                LiveEvent::MetricUpdate { host, metric } => {
-                    assert!(!host.is_empty());
-                    assert!(metric.cpu.cores >= 1);
-                    timestamps.push(metric.timestamp);
-                }
-                other => panic!("unexpected event {other:?}"),
+            // Alerts (the default CPU rule on a busy CI machine) may interleave; only updates count.
+            if let LiveEvent::MetricUpdate { host, metric } = serde_json::from_str::<LiveEvent>(&text).expect("a live event") {
+                assert!(!host.is_empty());
+                assert!(metric.cpu.cores >= 1);
+                timestamps.push(metric.timestamp);
             }
         }
     }

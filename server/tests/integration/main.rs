@@ -1,10 +1,12 @@
 //! Integration tests: the real server on a random port, a fresh PostgreSQL database per test,
 //! driven over HTTP and WebSocket like a client.
+mod alerts;
 mod analysis;
 mod auth;
 mod history;
 mod common;
 mod live;
+mod metrics;
 mod outage;
 mod performance;
 mod simulate;

@@ -1,0 +1,345 @@
+//! Alerting: rules evaluated on every incoming sample and custom metric point, one active alert per
+//! rule and host, `log` and `webhook` actions, and `alert_triggered` / `alert_resolved` live events.
+//!
+//! One engine task owns the evaluation state, so values are judged in arrival order without locks.
+//! Alerts, rule counters and queued webhooks are written in one transaction; the unique index on
+//! active alerts keeps "one active alert per rule and host" true across several server instances.
+pub mod evaluate;
+pub mod rules;
+pub mod store;
+pub mod webhook;
+
+use crate::{live::Hub, sampling::LocalHost};
+use app::models::{Alert, LiveEvent, Stats};
+use chrono::{DateTime, Duration, Utc};
+use evaluate::{Decision, Series, Timing};
+use serde_json::json;
+use sqlx::PgPool;
+use std::{collections::HashMap, sync::Arc};
+use store::RuleRow;
+use tokio::sync::{mpsc, Notify};
+use tokio_util::sync::CancellationToken;
+
+/// Values older than this are history being backfilled, not something happening now.
+pub const MAX_VALUE_AGE_SECS: i64 = 15 * 60;
+const MAX_FUTURE_SECS: i64 = 5 * 60;
+/// Batches waiting for the engine before senders wait (back-pressure on ingest).
+const INBOX: usize = 1024;
+/// How often rules and host groups are re-read even without a change notice (other instances).
+const RELOAD_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The values of one host (or of no host, for custom metrics sent without one) at one instant.
+#[derive(Clone, Debug)]
+pub struct Observation {
+    pub host_id: Option<i32>,
+    pub ts: DateTime<Utc>,
+    pub values: Vec<(String, f64)>,
+}
+
+impl Observation {
+    /// Every built-in metric of a sample.
+    pub fn from_sample(host_id: i32, stats: &Stats) -> Self {
+        let values = rules::BUILTIN_METRICS.iter().map(|m| (m.name.to_owned(), (m.read)(stats))).collect();
+        Observation { host_id: Some(host_id), ts: stats.timestamp, values }
+    }
+
+    fn is_current(&self, now: DateTime<Utc>) -> bool {
+        let age = (now - self.ts).num_seconds();
+        (-MAX_FUTURE_SECS..=MAX_VALUE_AGE_SECS).contains(&age)
+    }
+}
+
+enum Command {
+    Observe(Vec<Observation>),
+    RulesChanged,
+    /// A person resolved an alert: the engine's state must forget it.
+    Resolved { rule_id: i64, host_id: Option<i32> },
+}
+
+/// The handle producers and handlers use; cheap to clone.
+#[derive(Clone)]
+pub struct AlertEngine {
+    commands: mpsc::Sender<Command>,
+    /// Woken when a webhook delivery is queued.
+    pub deliveries: Arc<Notify>,
+}
+
+pub struct Inbox(mpsc::Receiver<Command>);
+
+impl AlertEngine {
+    pub fn channel() -> (AlertEngine, Inbox) {
+        let (commands, inbox) = mpsc::channel(INBOX);
+        (AlertEngine { commands, deliveries: Arc::new(Notify::new()) }, Inbox(inbox))
+    }
+
+    /// Hands values to the engine; only current ones are kept (backfills never alert).
+    pub async fn observe(&self, mut batch: Vec<Observation>) {
+        let now = Utc::now();
+        batch.retain(|o| o.is_current(now));
+        if !batch.is_empty() {
+            self.send(Command::Observe(batch)).await;
+        }
+    }
+
+    pub async fn rules_changed(&self) {
+        self.send(Command::RulesChanged).await;
+    }
+
+    pub async fn resolved(&self, rule_id: i64, host_id: Option<i32>) {
+        self.send(Command::Resolved { rule_id, host_id }).await;
+    }
+
+    async fn send(&self, command: Command) {
+        // Fails only while shutting down, when nothing more is evaluated anyway.
+        let _ = self.commands.send(command).await;
+    }
+}
+
+type SeriesKey = (i64, i32);
+
+fn key(rule_id: i64, host_id: Option<i32>) -> SeriesKey {
+    (rule_id, host_id.unwrap_or(0))
+}
+
+fn timing(rule: &RuleRow) -> Timing {
+    Timing {
+        hold: Duration::seconds(i64::from(rule.for_secs)),
+        recovery: Duration::seconds(i64::from(rule.recovery_secs)),
+        cooldown: Duration::seconds(i64::from(rule.cooldown_secs)),
+    }
+}
+
+/// What to do about an alert of this type, shown with the alert.
+pub fn suggestion(kind: &str) -> &'static str {
+    match kind {
+        "cpu" => "Check the processes using the most CPU (listed here for this server's own host); if the load is expected, add vCPUs or spread it.",
+        "memory" => "Check the largest processes for leaks or oversized caches; add memory or lower their limits if the usage is expected.",
+        "disk" => "Free space (old logs, temporary files, snapshots) or grow the volume; check for a runaway writer.",
+        "network" => "Check which service the traffic belongs to and whether it is expected (backup, replication, attack).",
+        "system" => "Check for runaway process or connection counts (fork loops, connection leaks).",
+        _ => "Check the service that reports this metric.",
+    }
+}
+
+struct Engine {
+    pool: PgPool,
+    hub: Hub,
+    local: LocalHost,
+    deliveries: Arc<Notify>,
+    rules: Vec<RuleRow>,
+    series: HashMap<SeriesKey, Series>,
+    groups: HashMap<i32, (String, Option<String>)>,
+}
+
+/// Runs the engine until `shutdown`.
+pub async fn run(inbox: Inbox, engine: AlertEngine, pool: PgPool, hub: Hub, local: LocalHost, shutdown: CancellationToken) {
+    let Inbox(mut inbox) = inbox;
+    let mut state = Engine { pool, hub, local, deliveries: engine.deliveries.clone(), rules: Vec::new(), series: HashMap::new(), groups: HashMap::new() };
+    let mut restored = false;
+    let mut reload = tokio::time::interval(RELOAD_EVERY);
+    loop {
+        tokio::select! {
+            command = inbox.recv() => {
+                let Some(command) = command else { return };
+                if !restored {
+                    restored = state.restore().await;
+                }
+                match command {
+                    Command::Observe(batch) => state.observe(batch).await,
+                    Command::RulesChanged => state.reload().await,
+                    Command::Resolved { rule_id, host_id } => {
+                        if let Some(series) = state.series.get_mut(&key(rule_id, host_id)) {
+                            series.closed();
+                        }
+                    }
+                }
+            }
+            _ = reload.tick() => {
+                if restored { state.reload().await } else { restored = state.restore().await }
+            }
+            _ = shutdown.cancelled() => return,
+        }
+    }
+}
+
+impl Engine {
+    /// Rules, host groups and, per rule and host, the newest alert (active or within cooldown).
+    async fn restore(&mut self) -> bool {
+        self.reload().await;
+        match store::latest_per_series(&self.pool).await {
+            Ok(rows) => {
+                for row in rows {
+                    let Some(rule_id) = row.rule_id else { continue };
+                    let active = (row.status == "active").then_some(row.id);
+                    self.series.insert(key(rule_id, row.host_id), Series::restored(active, Some((row.id, row.notified_at))));
+                }
+                true
+            }
+            Err(error) => {
+                tracing::warn!(%error, "Cannot restore alert state yet; retrying.");
+                false
+            }
+        }
+    }
+
+    async fn reload(&mut self) {
+        match store::rules(&self.pool).await {
+            Ok(rules) => {
+                self.rules = rules.into_iter().filter(|r| r.enabled).collect();
+                let ids: Vec<i64> = self.rules.iter().map(|r| r.id).collect();
+                self.series.retain(|(rule_id, _), _| ids.contains(rule_id));
+            }
+            Err(error) => tracing::warn!(%error, "Cannot read alert rules; keeping the previous ones."),
+        }
+        self.reload_hosts().await;
+    }
+
+    async fn reload_hosts(&mut self) {
+        match sqlx::query_as::<_, (i32, String, Option<String>)>("SELECT id, vm_id, group_id FROM hosts").fetch_all(&self.pool).await {
+            Ok(rows) => self.groups = rows.into_iter().map(|(id, vm, group)| (id, (vm, group))).collect(),
+            Err(error) => tracing::warn!(%error, "Cannot read host groups for alert rules."),
+        }
+    }
+
+    fn applies(rule: &RuleRow, host_id: Option<i32>, groups: &HashMap<i32, (String, Option<String>)>) -> bool {
+        match (rule.host_id, &rule.group_id) {
+            (Some(only), _) => host_id == Some(only),
+            (None, Some(group)) => host_id.and_then(|h| groups.get(&h)).and_then(|(_, g)| g.as_ref()) == Some(group),
+            (None, None) => true,
+        }
+    }
+
+    async fn observe(&mut self, mut batch: Vec<Observation>) {
+        if self.rules.is_empty() {
+            return;
+        }
+        if batch.iter().any(|o| o.host_id.is_some_and(|h| !self.groups.contains_key(&h))) {
+            self.reload_hosts().await;
+        }
+        batch.sort_by_key(|o| o.ts);
+        for observation in batch {
+            for index in 0..self.rules.len() {
+                let rule = &self.rules[index];
+                let Some(&(_, value)) = observation.values.iter().find(|(name, _)| *name == rule.metric) else { continue };
+                if !value.is_finite() || !Self::applies(rule, observation.host_id, &self.groups) {
+                    continue;
+                }
+                let holds = rule.operator().holds(value, rule.threshold);
+                let series = self.series.entry(key(rule.id, observation.host_id)).or_default();
+                let decision = series.observe(holds, observation.ts, timing(rule));
+                if decision == Decision::Nothing {
+                    continue;
+                }
+                let rule = rule.clone();
+                if let Err(error) = self.carry_out(decision, &rule, observation.host_id, value, observation.ts).await {
+                    // The state did not move, so the next value tries again.
+                    tracing::warn!(%error, rule = rule.name, "Cannot record an alert change; retrying with the next value.");
+                }
+            }
+        }
+    }
+
+    fn host_name(&self, host_id: Option<i32>) -> String {
+        host_id.and_then(|h| self.groups.get(&h)).map_or_else(|| "(no host)".to_owned(), |(vm, _)| vm.clone())
+    }
+
+    async fn carry_out(&mut self, decision: Decision, rule: &RuleRow, host_id: Option<i32>, value: f64, ts: DateTime<Utc>) -> Result<(), sqlx::Error> {
+        let series_key = key(rule.id, host_id);
+        match decision {
+            Decision::Nothing => {}
+            Decision::Fire => {
+                let kind = rules::kind_of(&rule.metric);
+                let processes = if host_id == Some(self.local.host_id) && matches!(kind, "cpu" | "memory" | "system") {
+                    self.local.top_processes(5).await
+                } else {
+                    Vec::new()
+                };
+                let host = self.host_name(host_id);
+                let operator = rule.operator();
+                let new = store::NewAlert {
+                    rule,
+                    host_id,
+                    value,
+                    at: ts,
+                    title: if rule.description.is_empty() { format!("{} {} {}", rule.metric, operator.symbol(), rule.threshold) } else { rule.description.clone() },
+                    message: format!("{} is {} on {host}, {} the threshold of {} (rule {})", rule.metric, round(value), describe(operator), rule.threshold, rule.name),
+                    metadata: json!({ "affected_processes": processes, "suggestion": suggestion(kind) }),
+                };
+                let mut tx = self.pool.begin().await?;
+                match store::open_alert(&mut tx, &new).await? {
+                    Some(row) => {
+                        let alert = row.to_model();
+                        store::queue_delivery(&mut *tx, row.id, "alert_triggered", rule, &payload("alert_triggered", &alert, rule)).await?;
+                        tx.commit().await?;
+                        self.series.entry(series_key).or_default().opened(row.id, Some(ts));
+                        if rule.actions.iter().any(|a| a == "log") {
+                            tracing::warn!(target: "lookout::alert", alert = alert.id, rule = rule.name, host, metric = rule.metric, value, threshold = rule.threshold, level = rule.level, "{}", alert.message);
+                        }
+                        self.hub.publish(&LiveEvent::AlertTriggered { alert });
+                        self.deliveries.notify_one();
+                    }
+                    None => {
+                        tx.rollback().await?;
+                        if let Some(id) = store::active_alert(&self.pool, rule.id, host_id).await? {
+                            self.series.entry(series_key).or_default().opened(id, None);
+                        }
+                    }
+                }
+            }
+            Decision::Reopen(id) => {
+                match store::reopen_alert(&self.pool, id, value).await {
+                    Ok(Some(row)) => {
+                        self.series.entry(series_key).or_default().opened(row.id, None);
+                        tracing::info!(target: "lookout::alert", alert = row.id, rule = rule.name, "Alert re-opened inside its cooldown; no new notification.");
+                        self.hub.publish(&LiveEvent::AlertTriggered { alert: row.to_model() });
+                    }
+                    // Another instance opened one meanwhile (unique violation) or the alert is gone.
+                    Ok(None) | Err(sqlx::Error::Database(_)) => {
+                        if let Some(active) = store::active_alert(&self.pool, rule.id, host_id).await? {
+                            self.series.entry(series_key).or_default().opened(active, None);
+                        } else if let Some(series) = self.series.get_mut(&series_key) {
+                            series.last_alert = None; // fire afresh on the next value
+                        }
+                    }
+                    Err(error) => return Err(error),
+                }
+            }
+            Decision::Resolve(id) => {
+                let mut tx = self.pool.begin().await?;
+                let resolved = store::resolve_alert(&mut *tx, id, ts, "the condition cleared", "system").await?;
+                if let Some(row) = &resolved {
+                    store::queue_delivery(&mut *tx, row.id, "alert_resolved", rule, &payload("alert_resolved", &row.to_model(), rule)).await?;
+                }
+                tx.commit().await?;
+                self.series.entry(series_key).or_default().closed();
+                if let Some(row) = resolved {
+                    tracing::info!(target: "lookout::alert", alert = row.id, rule = rule.name, "Alert resolved: the condition cleared.");
+                    self.hub.publish(&LiveEvent::AlertResolved { alert: row.to_model() });
+                    self.deliveries.notify_one();
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn describe(operator: rules::Operator) -> &'static str {
+    use rules::Operator::*;
+    match operator {
+        GreaterThan => "above",
+        LessThan => "below",
+        GreaterOrEqual => "at or above",
+        LessOrEqual => "at or below",
+        Equal => "equal to",
+        NotEqual => "different from",
+    }
+}
+
+fn round(value: f64) -> f64 {
+    (value * 100.0).round() / 100.0
+}
+
+/// The JSON a webhook receives.
+pub fn payload(event: &str, alert: &Alert, rule: &RuleRow) -> serde_json::Value {
+    json!({ "event": event, "alert": alert, "rule": { "id": format!("rule_{}", rule.id), "name": rule.name }, "sent_by": "lookout" })
+}

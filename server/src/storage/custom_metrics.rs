@@ -1,0 +1,147 @@
+//! Custom metric points and their hourly/daily rollups, updated in the same transaction as the
+//! points so a rollup never misses or double-counts a point.
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::{FromRow, PgPool};
+
+/// Raw points are kept as long as raw samples; hourly and daily rollups as long as theirs.
+pub const RAW_DAYS: i64 = 7;
+pub const HOURLY_DAYS: i64 = 30;
+pub const DAILY_DAYS: i64 = 730;
+
+#[derive(Clone, Debug)]
+pub struct NewPoint {
+    pub name: String,
+    pub ts: DateTime<Utc>,
+    pub value: f64,
+    pub unit: String,
+    pub category: String,
+    /// A JSON object of string values.
+    pub tags: Value,
+    pub host_id: Option<i32>,
+}
+
+/// Stores points; returns their ids in input order.
+pub async fn insert(pool: &PgPool, points: &[NewPoint]) -> Result<Vec<i64>, sqlx::Error> {
+    if points.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut tx = pool.begin().await?;
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "INSERT INTO custom_metrics (name, ts, value, unit, category, tags, host_id)
+         SELECT name, ts, value, unit, category, tags, host_id FROM unnest($1::text[], $2::timestamptz[], $3::float8[], $4::text[], $5::text[], $6::jsonb[], $7::int4[])
+         WITH ORDINALITY AS u(name, ts, value, unit, category, tags, host_id, n) ORDER BY n
+         RETURNING id",
+    )
+    .bind(points.iter().map(|p| p.name.as_str()).collect::<Vec<_>>())
+    .bind(points.iter().map(|p| p.ts).collect::<Vec<_>>())
+    .bind(points.iter().map(|p| p.value).collect::<Vec<_>>())
+    .bind(points.iter().map(|p| p.unit.as_str()).collect::<Vec<_>>())
+    .bind(points.iter().map(|p| p.category.as_str()).collect::<Vec<_>>())
+    .bind(points.iter().map(|p| p.tags.clone()).collect::<Vec<_>>())
+    .bind(points.iter().map(|p| p.host_id).collect::<Vec<_>>())
+    .fetch_all(&mut *tx)
+    .await?;
+    for resolution in ["hour", "day"] {
+        // Sorted by key so concurrent batches lock rollup rows in the same order (no deadlocks).
+        sqlx::query(
+            "INSERT INTO custom_metric_rollups AS r (name, resolution, host_key, tags, bucket, count, sum, sum_sq, min, max)
+             SELECT name, $6, coalesce(host_id, 0), tags, date_trunc($6, ts, 'UTC'), count(*), sum(value), sum(value * value), min(value), max(value)
+             FROM unnest($1::text[], $2::timestamptz[], $3::float8[], $4::jsonb[], $5::int4[]) AS u(name, ts, value, tags, host_id)
+             GROUP BY 1, 3, 4, 5 ORDER BY 1, 3, 4, 5
+             ON CONFLICT (name, resolution, host_key, tags, bucket) DO UPDATE SET
+                count = r.count + excluded.count, sum = r.sum + excluded.sum, sum_sq = r.sum_sq + excluded.sum_sq,
+                min = least(r.min, excluded.min), max = greatest(r.max, excluded.max)",
+        )
+        .bind(points.iter().map(|p| p.name.as_str()).collect::<Vec<_>>())
+        .bind(points.iter().map(|p| p.ts).collect::<Vec<_>>())
+        .bind(points.iter().map(|p| p.value).collect::<Vec<_>>())
+        .bind(points.iter().map(|p| p.tags.clone()).collect::<Vec<_>>())
+        .bind(points.iter().map(|p| p.host_id).collect::<Vec<_>>())
+        .bind(resolution)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(ids)
+}
+
+pub async fn exists(pool: &PgPool, name: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM custom_metrics WHERE name = $1) OR EXISTS (SELECT 1 FROM custom_metric_rollups WHERE name = $1)",
+    )
+    .bind(name)
+    .fetch_one(pool)
+    .await
+}
+
+#[derive(Debug, FromRow)]
+pub struct RawPoint {
+    pub id: i64,
+    pub ts: DateTime<Utc>,
+    pub value: f64,
+    pub unit: String,
+    pub category: String,
+    pub tags: Value,
+    pub vm_id: Option<String>,
+}
+
+/// The newest `limit` raw points since `since` whose tags contain `tags`, oldest first.
+pub async fn raw(pool: &PgPool, name: &str, since: DateTime<Utc>, tags: &Value, host_id: Option<i32>, limit: i64) -> Result<Vec<RawPoint>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT * FROM (SELECT m.id, m.ts, m.value, m.unit, m.category, m.tags, h.vm_id FROM custom_metrics m LEFT JOIN hosts h ON h.id = m.host_id
+         WHERE m.name = $1 AND m.ts >= $2 AND m.tags @> $3 AND ($4::int4 IS NULL OR m.host_id = $4) ORDER BY m.ts DESC, m.id DESC LIMIT $5) p
+         ORDER BY ts, id",
+    )
+    .bind(name)
+    .bind(since)
+    .bind(tags)
+    .bind(host_id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+#[derive(Debug, FromRow)]
+pub struct RollupPoint {
+    pub bucket: DateTime<Utc>,
+    pub count: i64,
+    pub sum: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+/// Rollup buckets since `since`, merged over every series matching `tags` (and host).
+pub async fn rollups(pool: &PgPool, name: &str, resolution: &str, since: DateTime<Utc>, tags: &Value, host_id: Option<i32>) -> Result<Vec<RollupPoint>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT bucket, sum(count)::int8 AS count, sum(sum) AS sum, min(min) AS min, max(max) AS max FROM custom_metric_rollups
+         WHERE name = $1 AND resolution = $2 AND bucket >= date_trunc($2, $3::timestamptz, 'UTC') AND tags @> $4 AND ($5::int4 IS NULL OR host_key = $5)
+         GROUP BY bucket ORDER BY bucket",
+    )
+    .bind(name)
+    .bind(resolution)
+    .bind(since)
+    .bind(tags)
+    .bind(host_id)
+    .fetch_all(pool)
+    .await
+}
+
+/// Unit and category of the newest point of a metric.
+pub async fn describe(pool: &PgPool, name: &str) -> Result<Option<(String, String)>, sqlx::Error> {
+    sqlx::query_as("SELECT unit, category FROM custom_metrics WHERE name = $1 ORDER BY ts DESC LIMIT 1").bind(name).fetch_optional(pool).await
+}
+
+/// Deletes points and rollups past their tier's age; returns the rows removed.
+pub async fn expire(pool: &PgPool) -> Result<u64, sqlx::Error> {
+    let raw = sqlx::query("DELETE FROM custom_metrics WHERE ts < now() - make_interval(days => $1)").bind(RAW_DAYS as i32).execute(pool).await?;
+    let rolled = sqlx::query(
+        "DELETE FROM custom_metric_rollups WHERE (resolution = 'hour' AND bucket < now() - make_interval(days => $1))
+            OR (resolution = 'day' AND bucket < now() - make_interval(days => $2))",
+    )
+    .bind(HOURLY_DAYS as i32)
+    .bind(DAILY_DAYS as i32)
+    .execute(pool)
+    .await?;
+    Ok(raw.rows_affected() + rolled.rows_affected())
+}

@@ -1,0 +1,104 @@
+//! Custom metrics: single and batch ingest with per-item reasons, reading back with tag filters,
+//! rollups, and alert rules on a custom metric.
+use crate::common::{post, spawn_app};
+use chrono::{Duration, Utc};
+use serde_json::json;
+
+#[tokio::test]
+async fn custom_metrics_are_stored_validated_item_by_item_and_read_back() {
+    let app = spawn_app().await;
+    let seed = json!({"name": "custom_api_calls", "value": 150, "unit": "count", "category": "business",
+        "tags": {"service": "api", "endpoint": "/api/v1/config"}});
+    let (status, body) = post(&app, "/api/v1/performance/metrics", &seed).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["data"]["metric_id"].as_str().is_some_and(|id| id.starts_with("metric_")), "{body}");
+    assert!(body["data"]["created_at"].is_string());
+
+    let (status, bad) = post(&app, "/api/v1/performance/metrics", &json!({"name": "x", "value": "NaN"})).await;
+    assert_eq!((status, bad["error"]["code"].as_str()), (400, Some("INVALID_METRIC_VALUE")), "{bad}");
+    let (status, bad) = post(&app, "/api/v1/performance/metrics", &json!({"value": 1})).await;
+    assert_eq!((status, bad["error"]["code"].as_str()), (400, Some("INVALID_METRIC_VALUE")), "{bad}");
+    assert!(bad["error"]["message"].as_str().unwrap_or_default().contains("name"));
+
+    let long_name = "n".repeat(200);
+    let mut items = vec![
+        json!({"name": "api_response_time", "value": 150, "unit": "ms", "category": "performance", "tags": {"service": "api"}}),
+        json!({"name": "api_requests_count", "value": 25, "unit": "count", "category": "business"}),
+        json!({"name": "bad_value", "value": "Infinity"}),
+        json!({"value": 3}),
+        json!({"name": "bad_tags", "value": 1, "tags": {"service": 5}}),
+        json!({"name": long_name, "value": 1}),
+        json!({"name": "cpu_percent", "value": 1}),
+        json!({"name": "future", "value": 1, "timestamp": (Utc::now() + Duration::hours(2)).to_rfc3339()}),
+        json!({"name": "on_a_host", "value": 1, "host": "no-such-vm"}),
+        json!({"name": "api_response_time", "value": 250, "unit": "ms", "category": "performance", "tags": {"service": "web"}}),
+    ];
+    let (status, batch) = post(&app, "/api/v1/performance/metrics/batch", &json!({ "metrics": items.clone() })).await;
+    assert_eq!(status, 200, "{batch}");
+    assert_eq!(batch["data"]["accepted"], 3, "{batch}");
+    assert_eq!(batch["data"]["rejected"], 7, "{batch}");
+    assert_eq!(batch["data"]["metric_ids"].as_array().map(Vec::len), Some(3));
+    let reasons: Vec<(u64, String)> = batch["data"]["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| (e["index"].as_u64().expect("index"), e["reason"].as_str().expect("reason").to_owned()))
+        .collect();
+    let expect = [(2, "finite"), (3, "name"), (4, "tags"), (5, "too long"), (6, "built-in"), (7, "future"), (8, "host")];
+    assert_eq!(reasons.len(), expect.len(), "{reasons:?}");
+    for ((index, reason), (want_index, word)) in reasons.iter().zip(expect) {
+        assert_eq!(*index, want_index);
+        assert!(reason.contains(word), "item {index}: {reason}");
+    }
+
+    items.extend((0..1000).map(|i| json!({"name": "many", "value": i})));
+    let (status, too_many) = post(&app, "/api/v1/performance/metrics/batch", &json!({ "metrics": items })).await;
+    assert_eq!(status, 200, "{too_many}");
+    assert_eq!(too_many["data"]["rejected"], 7 + 10, "items past the 1000th are refused as too many: {}", too_many["data"]["errors"]);
+
+    let (status, read) = app.get_json("/api/v1/performance/metrics/api_response_time?minutes=60").await;
+    assert_eq!(status, 200, "{read}");
+    assert_eq!(read["data"]["unit"], "ms");
+    assert_eq!(read["data"]["points"].as_array().map(Vec::len), Some(4), "two from each batch: {read}");
+    assert_eq!(read["data"]["summary"]["max"], 250.0);
+    let (_, filtered) = app.get_json("/api/v1/performance/metrics/api_response_time?tags=service:web").await;
+    assert_eq!(filtered["data"]["points"].as_array().map(Vec::len), Some(2), "{filtered}");
+    assert!(filtered["data"]["points"].as_array().expect("points").iter().all(|p| p["value"] == 250.0));
+
+    // The hourly rollup holds what the points hold.
+    let (_, month) = app.get_json("/api/v1/performance/metrics/api_response_time?minutes=43200").await;
+    assert_eq!(month["data"]["resolution"], "hour");
+    assert_eq!(month["data"]["summary"]["count"], 4, "{month}");
+    assert_eq!(month["data"]["summary"]["avg"], 200.0);
+
+    let (status, missing) = app.get_json("/api/v1/performance/metrics/never_sent").await;
+    assert_eq!((status, missing["error"]["code"].as_str()), (404, Some("METRIC_NOT_FOUND")), "{missing}");
+    let (status, _) = app.get_json("/api/v1/performance/metrics/api_response_time?tags=nocolon").await;
+    assert_eq!(status, 400);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_rule_on_a_custom_metric_fires_from_pushed_points() {
+    let app = spawn_app().await;
+    let rule = json!({"name": "slow api", "metric": "api_latency_ms", "operator": ">=", "threshold": 500, "level": "critical"});
+    let (status, created) = post(&app, "/api/v1/performance/alerts/rules", &rule).await;
+    assert_eq!(status, 200, "{created}");
+    let now = Utc::now();
+    let points: Vec<_> = (0..5).map(|i| json!({"name": "api_latency_ms", "value": 100 + i * 200, "timestamp": (now - Duration::seconds(50 - i * 10)).to_rfc3339()})).collect();
+    let (status, _) = post(&app, "/api/v1/performance/metrics/batch", &json!({ "metrics": points })).await;
+    assert_eq!(status, 200);
+    for _ in 0..50 {
+        let (_, body) = app.get_json("/api/v1/performance/alerts?type=custom").await;
+        if let Some(alert) = body["data"]["alerts"].as_array().and_then(|a| a.first()) {
+            assert_eq!(alert["metric"], "api_latency_ms");
+            assert_eq!(alert["value"], 500.0, "the first value at or above the threshold");
+            assert_eq!(alert["level"], "critical");
+            assert_eq!(body["data"]["alerts"].as_array().map(Vec::len), Some(1));
+            app.stop().await;
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("no alert for the custom metric");
+}
