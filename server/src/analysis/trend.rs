@@ -4,7 +4,7 @@
 //! percentage points per day (×7 per week, ×30 per month). The linear forecast extends that
 //! robust line; the polynomial one is a least-squares parabola, used only when it fits clearly
 //! better and stays near the line (otherwise the answer says it fell back to linear).
-use super::robust::{least_squares, quadratic_fit, r_squared, theil_sen, Line};
+use super::robust::{self, least_squares, quadratic_fit, r_squared, theil_sen, Line};
 
 /// Fewer daily points than this and no growth or forecast is given: a number would be invented.
 pub const MIN_POINTS: usize = 7;
@@ -160,6 +160,47 @@ pub fn capacity_severity(days_to_threshold: f64) -> Option<&'static str> {
     }
 }
 
+/// Direction of a short series (the summary's `trend`): stable, increasing or decreasing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    Stable,
+    Increasing,
+    Decreasing,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Stable => "stable",
+            Direction::Increasing => "increasing",
+            Direction::Decreasing => "decreasing",
+        }
+    }
+}
+
+/// Fewer equally spaced bucket means than this say nothing about direction.
+pub const MIN_TREND_POINTS: usize = 6;
+
+/// The slope test of the summary: over equally spaced bucket means (gaps as `None`), the
+/// Theil–Sen line's change across the whole span must reach `min_change` (in the metric's
+/// units) and the Spearman rank correlation with time must be at least 0.5 in the same
+/// direction. A steady climb passes both; noise or one spike passes neither.
+pub fn direction(means: &[Option<f64>], min_change: f64) -> Direction {
+    let (x, y): (Vec<f64>, Vec<f64>) = means.iter().enumerate().filter_map(|(i, v)| v.map(|v| (i as f64, v))).unzip();
+    if y.len() < MIN_TREND_POINTS {
+        return Direction::Stable;
+    }
+    let (Some(line), Some(rho)) = (robust::theil_sen(&x, &y), robust::rank_correlation(&x, &y)) else { return Direction::Stable };
+    let change = line.slope * (means.len().saturating_sub(1)) as f64;
+    if change >= min_change && rho >= 0.5 {
+        Direction::Increasing
+    } else if change <= -min_change && rho <= -0.5 {
+        Direction::Decreasing
+    } else {
+        Direction::Stable
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,5 +271,21 @@ mod tests {
         assert_eq!(capacity_severity(10.0), Some("high"));
         assert_eq!(capacity_severity(60.0), Some("medium"));
         assert_eq!(capacity_severity(400.0), None);
+    }
+
+    #[test]
+    fn direction_needs_both_a_large_enough_change_and_a_consistent_order() {
+        let climb: Vec<Option<f64>> = (0..60).map(|i| Some(40.0 + i as f64 * 0.1)).collect(); // +5.9 over the span
+        assert_eq!(direction(&climb, 2.0), Direction::Increasing);
+        let fall: Vec<Option<f64>> = climb.iter().rev().copied().collect();
+        assert_eq!(direction(&fall, 2.0), Direction::Decreasing);
+        let small: Vec<Option<f64>> = (0..60).map(|i| Some(40.0 + i as f64 * 0.01)).collect(); // +0.59: too small
+        assert_eq!(direction(&small, 2.0), Direction::Stable);
+        // Alternating noise of ±10 with one spike: no direction.
+        let mut noise: Vec<Option<f64>> = (0..60).map(|i| Some(if i % 2 == 0 { 30.0 } else { 50.0 })).collect();
+        noise[59] = Some(100.0);
+        assert_eq!(direction(&noise, 2.0), Direction::Stable);
+        let sparse = vec![Some(1.0), None, Some(50.0), None, Some(90.0)];
+        assert_eq!(direction(&sparse, 2.0), Direction::Stable, "too few points");
     }
 }

@@ -9,6 +9,7 @@ mod hosts;
 mod ingest;
 mod metrics;
 mod performance;
+mod summary;
 mod timeline;
 pub mod trends;
 
@@ -40,6 +41,7 @@ pub fn router(ingest_body_limit: usize) -> Router<AppState> {
         .route("/api/v1/performance/stats", get(performance::stats))
         .route("/api/v1/performance/system", get(performance::system))
         .route("/api/v1/performance/history", get(performance::history))
+        .route("/api/v1/performance/summary", get(summary::summary))
         .route("/api/v1/performance/metrics", post(metrics::add))
         .route("/api/v1/performance/metrics/batch", post(metrics::add_batch))
         .route("/api/v1/performance/metrics/{name}", get(metrics::read))

@@ -18,7 +18,7 @@ pub struct HostQuery {
 }
 
 /// The host a request names (`?host=`), defaulting to the local one: `(host_id, is_local)`.
-async fn resolve_host(state: &AppState, host: Option<&str>) -> Result<(i32, bool), ApiError> {
+pub(crate) async fn resolve_host(state: &AppState, host: Option<&str>) -> Result<(i32, bool), ApiError> {
     match host.map(str::trim).filter(|h| !h.is_empty()) {
         None => Ok((state.local.host_id, true)),
         Some(vm_id) if vm_id == &*state.local.vm_id => Ok((state.local.host_id, true)),

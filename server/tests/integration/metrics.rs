@@ -102,3 +102,51 @@ async fn a_rule_on_a_custom_metric_fires_from_pushed_points() {
     }
     panic!("no alert for the custom metric");
 }
+
+#[tokio::test]
+async fn the_summary_has_the_seed_shape_with_directions_totals_and_alert_counts() {
+    use crate::common::{assert_same_shape, ingest, sample, seed};
+    let app = spawn_app().await;
+    let vm = "summary-vm";
+    let start = Utc::now() - Duration::minutes(59);
+    // CPU climbs 20 → 90.8 % (the default CPU rule fires near the end), memory alternates around
+    // 50 %, 1 000 bytes sent and 2 000 received per minute.
+    let items: Vec<_> = (0..60)
+        .map(|i| {
+            let mut s = sample(start + Duration::minutes(i), 20.0 + i as f64 * 1.2, if i % 2 == 0 { 49.0 } else { 51.0 });
+            s["network"]["bytes_sent"] = json!(10_000 + i * 1000);
+            s["network"]["bytes_recv"] = json!(50_000 + i * 2000);
+            json!({"vmId": vm, "sample": s})
+        })
+        .collect();
+    ingest(&app, items).await;
+    let mut body = json!(null);
+    for _ in 0..50 {
+        let (status, answer) = app.get_json(&format!("/api/v1/performance/summary?period=1h&host={vm}")).await;
+        assert_eq!(status, 200, "{answer}");
+        body = answer;
+        if body["data"]["alerts"]["total"] == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_same_shape(&seed("summary"), &body, "summary");
+    let data = &body["data"];
+    assert_eq!(data["cpu"]["trend"], "increasing", "{data}");
+    assert_eq!(data["memory"]["trend"], "stable", "{data}");
+    assert_eq!(data["disk"]["trend"], "stable");
+    assert_eq!(data["cpu"]["current"], 90.8);
+    assert_eq!(data["cpu"]["maximum"], 90.8);
+    assert_eq!(data["cpu"]["minimum"], 20.0);
+    assert_eq!(data["memory"]["average"], 50.0);
+    assert_eq!(data["network"]["total_upload"], 59 * 1000);
+    assert_eq!(data["network"]["total_download"], 59 * 2000);
+    assert_eq!(data["alerts"]["total"], 1, "the default CPU rule fired once: {data}");
+    assert_eq!(data["alerts"]["warning"], 1);
+
+    let (_, only_cpu) = app.get_json(&format!("/api/v1/performance/summary?period=24h&host={vm}&metrics=cpu")).await;
+    assert!(only_cpu["data"].get("memory").is_none() && only_cpu["data"].get("cpu").is_some(), "{only_cpu}");
+    let (status, bad) = app.get_json("/api/v1/performance/summary?period=2h").await;
+    assert_eq!((status, bad["error"]["code"].as_str()), (400, Some("VALIDATION_ERROR")));
+    app.stop().await;
+}

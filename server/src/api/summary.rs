@@ -1,0 +1,153 @@
+//! `GET /api/v1/performance/summary`: current/average/max/min and direction per resource over a
+//! period, network throughput and totals, and alert counts.
+use super::performance::resolve_host;
+use crate::{
+    alerts::store as alert_store,
+    analysis::trend::direction,
+    auth::{RequireScope, VmRead},
+    error::{success, ApiError, ApiQuery},
+    state::AppState,
+};
+use axum::{extract::State, Json};
+use chrono::{Duration, Utc};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+/// Buckets the period is cut into for the direction test.
+const TREND_BUCKETS: i64 = 60;
+/// A resource is increasing/decreasing only if its fitted change over the period is at least this
+/// many percentage points (see `analysis::trend::direction`).
+const MIN_TREND_CHANGE_PP: f64 = 2.0;
+const RESOURCES: [(&str, &str); 3] = [("cpu", "cpu_percent"), ("memory", "mem_percent"), ("disk", "disk_percent")];
+
+#[derive(Debug, Deserialize)]
+pub struct SummaryQuery {
+    period: Option<String>,
+    metrics: Option<String>,
+    host: Option<String>,
+}
+
+fn period_of(text: &str) -> Option<Duration> {
+    Some(match text {
+        "1h" => Duration::hours(1),
+        "6h" => Duration::hours(6),
+        "24h" => Duration::hours(24),
+        "7d" => Duration::days(7),
+        _ => return None,
+    })
+}
+
+fn round2(value: Option<f64>) -> Value {
+    value.map_or(Value::Null, |v| json!((v * 100.0).round() / 100.0))
+}
+
+pub async fn summary(_: RequireScope<VmRead>, State(state): State<AppState>, ApiQuery(query): ApiQuery<SummaryQuery>) -> Result<Json<Value>, ApiError> {
+    let period_text = query.period.as_deref().unwrap_or("1h");
+    let period = period_of(period_text).ok_or_else(|| ApiError::Validation(format!("`period` must be 1h, 6h, 24h or 7d, got `{period_text}`")))?;
+    let wanted: Vec<String> = match query.metrics.as_deref().map(str::trim).filter(|m| !m.is_empty()) {
+        None => ["cpu", "memory", "disk", "network"].map(String::from).to_vec(),
+        Some(list) => list.split(',').map(|m| m.trim().to_owned()).filter(|m| !m.is_empty()).collect(),
+    };
+    if let Some(unknown) = wanted.iter().find(|m| !["cpu", "memory", "disk", "network"].contains(&m.as_str())) {
+        return Err(ApiError::Validation(format!("unknown metric `{unknown}`; choose from cpu, memory, disk, network")));
+    }
+    let (host_id, _) = resolve_host(&state, query.host.as_deref()).await?;
+    let end = Utc::now();
+    let start = end - period;
+    let bucket_secs = (period.num_seconds() / TREND_BUCKETS).max(1);
+
+    let aggregates: (i64, Option<f64>, Option<f64>, Option<f64>, Option<f64>, Option<f64>, Option<f64>, Option<f64>, Option<f64>, Option<f64>, Option<f64>, Option<f64>) = sqlx::query_as(
+        "SELECT count(*), avg(cpu_percent)::float8, max(cpu_percent)::float8, min(cpu_percent)::float8,
+                avg(mem_percent)::float8, max(mem_percent)::float8, min(mem_percent)::float8,
+                avg(disk_percent)::float8, max(disk_percent)::float8, min(disk_percent)::float8,
+                avg(net_out_bps)::float8, avg(net_in_bps)::float8
+         FROM samples WHERE host_id = $1 AND ts > $2 AND ts <= $3",
+    )
+    .bind(host_id)
+    .bind(start)
+    .bind(end)
+    .fetch_one(&state.pool)
+    .await?;
+    let current: Option<(f64, f64, f64, f64, f64)> = sqlx::query_as(
+        "SELECT cpu_percent::float8, mem_percent::float8, disk_percent::float8, net_out_bps::float8, net_in_bps::float8
+         FROM samples WHERE host_id = $1 AND ts > $2 AND ts <= $3 ORDER BY ts DESC LIMIT 1",
+    )
+    .bind(host_id)
+    .bind(start)
+    .bind(end)
+    .fetch_optional(&state.pool)
+    .await?;
+    let buckets: Vec<(i64, f64, f64, f64)> = sqlx::query_as(
+        "SELECT floor(extract(epoch FROM ts - $2) / $4)::int8 AS b, avg(cpu_percent)::float8, avg(mem_percent)::float8, avg(disk_percent)::float8
+         FROM samples WHERE host_id = $1 AND ts > $2 AND ts <= $3 GROUP BY b ORDER BY b",
+    )
+    .bind(host_id)
+    .bind(start)
+    .bind(end)
+    .bind(bucket_secs as f64)
+    .fetch_all(&state.pool)
+    .await?;
+    // Bytes moved in the period: the sum of positive counter steps (a reboot resets the counters).
+    let (sent, received): (Option<f64>, Option<f64>) = sqlx::query_as(
+        "SELECT sum(greatest(sent, 0))::float8, sum(greatest(recv, 0))::float8 FROM (
+             SELECT net_bytes_sent - lag(net_bytes_sent) OVER w AS sent, net_bytes_recv - lag(net_bytes_recv) OVER w AS recv
+             FROM samples WHERE host_id = $1 AND ts > $2 AND ts <= $3 WINDOW w AS (ORDER BY ts)) steps",
+    )
+    .bind(host_id)
+    .bind(start)
+    .bind(end)
+    .fetch_one(&state.pool)
+    .await?;
+    let alert_counts = alert_store::counts_since(&state.pool, Some(host_id), start).await?;
+    let level_count = |level: &str| alert_counts.iter().filter(|(l, _)| l == level).map(|c| c.1).sum::<i64>();
+
+    let mut data = Map::new();
+    data.insert("period".into(), json!(period_text));
+    let (count, ..) = aggregates;
+    let stats = [(aggregates.1, aggregates.2, aggregates.3), (aggregates.4, aggregates.5, aggregates.6), (aggregates.7, aggregates.8, aggregates.9)];
+    for (index, (name, _)) in RESOURCES.iter().enumerate() {
+        if !wanted.iter().any(|w| w == name) {
+            continue;
+        }
+        let mut means = vec![None; TREND_BUCKETS as usize + 1];
+        for bucket in &buckets {
+            let value = [bucket.1, bucket.2, bucket.3][index];
+            if let Some(slot) = usize::try_from(bucket.0).ok().and_then(|b| means.get_mut(b)) {
+                *slot = Some(value);
+            }
+        }
+        let (average, maximum, minimum) = stats[index];
+        let now_value = current.map(|c| [c.0, c.1, c.2][index]);
+        data.insert(
+            (*name).into(),
+            json!({
+                "current": round2(now_value), "average": round2(average), "maximum": round2(maximum), "minimum": round2(minimum),
+                "trend": direction(&means, MIN_TREND_CHANGE_PP).as_str(),
+            }),
+        );
+    }
+    if wanted.iter().any(|w| w == "network") {
+        data.insert(
+            "network".into(),
+            json!({
+                "throughput_upload": aggregates.10.map_or(0, |v| v.round() as i64),
+                "throughput_download": aggregates.11.map_or(0, |v| v.round() as i64),
+                "current_upload": current.map_or(0, |c| c.3.round() as i64),
+                "current_download": current.map_or(0, |c| c.4.round() as i64),
+                "total_upload": sent.map_or(0, |v| v.round() as i64),
+                "total_download": received.map_or(0, |v| v.round() as i64),
+            }),
+        );
+    }
+    data.insert(
+        "alerts".into(),
+        json!({
+            "total": alert_counts.iter().map(|c| c.1).sum::<i64>(),
+            "critical": level_count("critical"), "warning": level_count("warning"), "info": level_count("info"),
+        }),
+    );
+    data.insert("samples".into(), json!(count));
+    data.insert("start".into(), json!(start));
+    data.insert("end".into(), json!(end));
+    Ok(success(Value::Object(data)))
+}
