@@ -20,6 +20,22 @@ const TREND_BUCKETS: i64 = 60;
 const MIN_TREND_CHANGE_PP: f64 = 2.0;
 const RESOURCES: [(&str, &str); 3] = [("cpu", "cpu_percent"), ("memory", "mem_percent"), ("disk", "disk_percent")];
 
+#[derive(sqlx::FromRow)]
+struct Aggregates {
+    count: i64,
+    cpu_avg: Option<f64>,
+    cpu_max: Option<f64>,
+    cpu_min: Option<f64>,
+    mem_avg: Option<f64>,
+    mem_max: Option<f64>,
+    mem_min: Option<f64>,
+    disk_avg: Option<f64>,
+    disk_max: Option<f64>,
+    disk_min: Option<f64>,
+    out_bps: Option<f64>,
+    in_bps: Option<f64>,
+}
+
 #[derive(Debug, Deserialize)]
 pub struct SummaryQuery {
     period: Option<String>,
@@ -56,11 +72,11 @@ pub async fn summary(_: RequireScope<VmRead>, State(state): State<AppState>, Api
     let start = end - period;
     let bucket_secs = (period.num_seconds() / TREND_BUCKETS).max(1);
 
-    let aggregates: (i64, Option<f64>, Option<f64>, Option<f64>, Option<f64>, Option<f64>, Option<f64>, Option<f64>, Option<f64>, Option<f64>, Option<f64>, Option<f64>) = sqlx::query_as(
-        "SELECT count(*), avg(cpu_percent)::float8, max(cpu_percent)::float8, min(cpu_percent)::float8,
-                avg(mem_percent)::float8, max(mem_percent)::float8, min(mem_percent)::float8,
-                avg(disk_percent)::float8, max(disk_percent)::float8, min(disk_percent)::float8,
-                avg(net_out_bps)::float8, avg(net_in_bps)::float8
+    let aggregates: Aggregates = sqlx::query_as(
+        "SELECT count(*) AS count, avg(cpu_percent)::float8 AS cpu_avg, max(cpu_percent)::float8 AS cpu_max, min(cpu_percent)::float8 AS cpu_min,
+                avg(mem_percent)::float8 AS mem_avg, max(mem_percent)::float8 AS mem_max, min(mem_percent)::float8 AS mem_min,
+                avg(disk_percent)::float8 AS disk_avg, max(disk_percent)::float8 AS disk_max, min(disk_percent)::float8 AS disk_min,
+                avg(net_out_bps)::float8 AS out_bps, avg(net_in_bps)::float8 AS in_bps
          FROM samples WHERE host_id = $1 AND ts > $2 AND ts <= $3",
     )
     .bind(host_id)
@@ -103,8 +119,8 @@ pub async fn summary(_: RequireScope<VmRead>, State(state): State<AppState>, Api
 
     let mut data = Map::new();
     data.insert("period".into(), json!(period_text));
-    let (count, ..) = aggregates;
-    let stats = [(aggregates.1, aggregates.2, aggregates.3), (aggregates.4, aggregates.5, aggregates.6), (aggregates.7, aggregates.8, aggregates.9)];
+    let a = &aggregates;
+    let stats = [(a.cpu_avg, a.cpu_max, a.cpu_min), (a.mem_avg, a.mem_max, a.mem_min), (a.disk_avg, a.disk_max, a.disk_min)];
     for (index, (name, _)) in RESOURCES.iter().enumerate() {
         if !wanted.iter().any(|w| w == name) {
             continue;
@@ -130,8 +146,8 @@ pub async fn summary(_: RequireScope<VmRead>, State(state): State<AppState>, Api
         data.insert(
             "network".into(),
             json!({
-                "throughput_upload": aggregates.10.map_or(0, |v| v.round() as i64),
-                "throughput_download": aggregates.11.map_or(0, |v| v.round() as i64),
+                "throughput_upload": aggregates.out_bps.map_or(0, |v| v.round() as i64),
+                "throughput_download": aggregates.in_bps.map_or(0, |v| v.round() as i64),
                 "current_upload": current.map_or(0, |c| c.3.round() as i64),
                 "current_download": current.map_or(0, |c| c.4.round() as i64),
                 "total_upload": sent.map_or(0, |v| v.round() as i64),
@@ -146,7 +162,7 @@ pub async fn summary(_: RequireScope<VmRead>, State(state): State<AppState>, Api
             "critical": level_count("critical"), "warning": level_count("warning"), "info": level_count("info"),
         }),
     );
-    data.insert("samples".into(), json!(count));
+    data.insert("samples".into(), json!(aggregates.count));
     data.insert("start".into(), json!(start));
     data.insert("end".into(), json!(end));
     Ok(success(Value::Object(data)))
