@@ -6,6 +6,7 @@ pub mod auth;
 pub mod config;
 pub mod detect;
 pub mod error;
+pub mod export;
 pub mod live;
 pub mod sampling;
 pub mod simulate;

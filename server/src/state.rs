@@ -13,6 +13,8 @@ pub struct AppState {
     pub hub: Hub,
     pub local: LocalHost,
     pub alerts: AlertEngine,
+    /// Woken when an export job is queued.
+    pub exports: Arc<tokio::sync::Notify>,
     pub leptos_options: LeptosOptions,
     /// Cancelled on SIGINT/SIGTERM: long-lived connections end themselves.
     pub shutdown: CancellationToken,

@@ -12,7 +12,7 @@ use axum::{extract::State, Json};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
-use sqlx::Row;
+use sqlx::{PgPool, Row};
 use std::collections::BTreeMap;
 
 /// How long each tier keeps data (spec §5).
@@ -45,7 +45,7 @@ pub enum Aggregation {
 }
 
 impl Aggregation {
-    fn parse(text: &str) -> Option<Self> {
+    pub fn parse(text: &str) -> Option<Self> {
         Some(match text {
             "raw" => Aggregation::Raw,
             "1m" => Aggregation::Minutes(1),
@@ -77,7 +77,7 @@ pub enum Func {
 }
 
 impl Func {
-    fn parse(text: &str) -> Option<Self> {
+    pub fn parse(text: &str) -> Option<Self> {
         Some(match text {
             "avg" => Func::Avg,
             "max" => Func::Max,
@@ -236,18 +236,19 @@ pub fn parse_groups(metrics: Option<&[String]>) -> Result<Vec<Group>, HistoryErr
     Ok(groups)
 }
 
-struct Query {
-    hosts: Vec<(i32, String, String)>,
-    groups: Vec<Group>,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-    aggregation: Aggregation,
-    func: Func,
-    page: i64,
-    page_size: i64,
+/// A history query over resolved hosts `(id, vmId, name)`; pages are `page_size` points.
+pub struct Query {
+    pub hosts: Vec<(i32, String, String)>,
+    pub groups: Vec<Group>,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub aggregation: Aggregation,
+    pub func: Func,
+    pub page: i64,
+    pub page_size: i64,
 }
 
-fn selected_metrics(groups: &[Group]) -> Vec<&'static Metric> {
+pub fn selected_metrics(groups: &[Group]) -> Vec<&'static Metric> {
     catalog::METRICS.iter().filter(|m| groups.contains(&m.group)).collect()
 }
 
@@ -297,12 +298,7 @@ pub async fn query(
     let hosts = resolve_hosts(&state, request.vm_ids.as_deref(), request.group_id.as_deref(), None).await?;
     let q = Query { hosts, groups, start, end, aggregation, func, page, page_size };
 
-    let (points, total) = match aggregation {
-        Aggregation::Raw => raw_points(&state, &q).await?,
-        Aggregation::Minutes(_) => bucketed_raw_points(&state, &q).await?,
-        Aggregation::Hour => rollup_points(&state, &q, Tier::Hourly).await?,
-        Aggregation::Day => rollup_points(&state, &q, Tier::Daily).await?,
-    };
+    let (points, total) = points(&state.pool, &q).await?;
     Ok(history_success(json!({
         "data": points,
         "meta": {
@@ -322,6 +318,16 @@ pub async fn query(
     })))
 }
 
+/// One page of points of a query, and how many points the whole query has.
+pub async fn points(pool: &PgPool, q: &Query) -> Result<(Vec<Value>, i64), HistoryError> {
+    match q.aggregation {
+        Aggregation::Raw => raw_points(pool, q).await,
+        Aggregation::Minutes(_) => bucketed_raw_points(pool, q).await,
+        Aggregation::Hour => rollup_points(pool, q, Tier::Hourly).await,
+        Aggregation::Day => rollup_points(pool, q, Tier::Daily).await,
+    }
+}
+
 fn host_ids(q: &Query) -> Vec<i32> {
     q.hosts.iter().map(|h| h.0).collect()
 }
@@ -330,7 +336,7 @@ fn vm_id_of(q: &Query, host_id: i32) -> &str {
     q.hosts.iter().find(|h| h.0 == host_id).map(|h| h.1.as_str()).unwrap_or_default()
 }
 
-async fn raw_points(state: &AppState, q: &Query) -> Result<(Vec<Value>, i64), HistoryError> {
+async fn raw_points(pool: &PgPool, q: &Query) -> Result<(Vec<Value>, i64), HistoryError> {
     let metrics = selected_metrics(&q.groups);
     let columns: Vec<String> = metrics.iter().map(|m| format!("({})::float8", m.raw_sql)).collect();
     let sql = format!(
@@ -346,13 +352,13 @@ async fn raw_points(state: &AppState, q: &Query) -> Result<(Vec<Value>, i64), Hi
         .bind(q.end)
         .bind(q.page_size)
         .bind((q.page - 1) * q.page_size)
-        .fetch_all(&state.pool)
+        .fetch_all(pool)
         .await?;
     let total: i64 = sqlx::query_scalar("SELECT count(*) FROM samples WHERE host_id = ANY($1) AND ts >= $2 AND ts <= $3")
         .bind(&ids)
         .bind(q.start)
         .bind(q.end)
-        .fetch_one(&state.pool)
+        .fetch_one(pool)
         .await?;
     // Raw points carry the interface counters themselves.
     Ok((sample_points(&rows, &metrics, q, 1.0)?, total))
@@ -376,7 +382,7 @@ fn sample_points(rows: &[sqlx::postgres::PgRow], metrics: &[&'static Metric], q:
     Ok(points)
 }
 
-async fn bucketed_raw_points(state: &AppState, q: &Query) -> Result<(Vec<Value>, i64), HistoryError> {
+async fn bucketed_raw_points(pool: &PgPool, q: &Query) -> Result<(Vec<Value>, i64), HistoryError> {
     let metrics = selected_metrics(&q.groups);
     let width = q.aggregation.width().unwrap_or(Duration::minutes(1));
     let columns: Vec<String> = metrics.iter().map(|m| q.func.sql(m.raw_sql)).collect();
@@ -394,7 +400,7 @@ async fn bucketed_raw_points(state: &AppState, q: &Query) -> Result<(Vec<Value>,
         .bind(q.page_size)
         .bind((q.page - 1) * q.page_size)
         .bind(width)
-        .fetch_all(&state.pool)
+        .fetch_all(pool)
         .await?;
     let total: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM (SELECT DISTINCT host_id, date_bin($4, ts, timestamptz 'epoch') FROM samples
@@ -404,13 +410,13 @@ async fn bucketed_raw_points(state: &AppState, q: &Query) -> Result<(Vec<Value>,
     .bind(q.start)
     .bind(q.end)
     .bind(width)
-    .fetch_one(&state.pool)
+    .fetch_one(pool)
     .await?;
     // Bytes moved in a bucket: the average rate times the bucket's length.
     Ok((sample_points(&rows, &metrics, q, width.num_seconds() as f64)?, total))
 }
 
-async fn rollup_points(state: &AppState, q: &Query, tier: Tier) -> Result<(Vec<Value>, i64), HistoryError> {
+async fn rollup_points(pool: &PgPool, q: &Query, tier: Tier) -> Result<(Vec<Value>, i64), HistoryError> {
     let metrics = selected_metrics(&q.groups);
     let metric_ids: Vec<i16> = metrics.iter().map(|m| m.id).collect();
     let width = q.aggregation.width().unwrap_or(Duration::hours(1));
@@ -425,7 +431,7 @@ async fn rollup_points(state: &AppState, q: &Query, tier: Tier) -> Result<(Vec<V
         tier.table()
     );
     let counts: std::collections::HashMap<i32, i64> =
-        sqlx::query_as(sqlx::AssertSqlSafe(count_sql)).bind(&ids).bind(first_bucket).bind(q.end).fetch_all(&state.pool).await?.into_iter().collect();
+        sqlx::query_as(sqlx::AssertSqlSafe(count_sql)).bind(&ids).bind(first_bucket).bind(q.end).fetch_all(pool).await?.into_iter().collect();
     let total: i64 = counts.values().sum();
     let mut skip = (q.page - 1) * q.page_size;
     let mut wanted = q.page_size;
@@ -455,7 +461,7 @@ async fn rollup_points(state: &AppState, q: &Query, tier: Tier) -> Result<(Vec<V
                 .bind(skip)
                 .bind(take)
                 .bind(&metric_ids)
-                .fetch_all(&state.pool)
+                .fetch_all(pool)
                 .await?,
         );
         skip = 0;

@@ -71,6 +71,10 @@ pub enum HistoryError {
     NotFound(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    #[error("{0}")]
+    ExportNotFound(String),
+    #[error("{0}")]
+    LimitExceeded(String),
     #[error("history storage is unavailable")]
     StorageUnavailable,
     #[error("internal error")]
@@ -86,6 +90,8 @@ impl HistoryError {
             HistoryError::Forbidden(_) => (StatusCode::FORBIDDEN, "403"),
             HistoryError::NotFound(_) => (StatusCode::NOT_FOUND, "404"),
             HistoryError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "413"),
+            HistoryError::ExportNotFound(_) => (StatusCode::NOT_FOUND, "404-EXPORT"),
+            HistoryError::LimitExceeded(_) => (StatusCode::BAD_REQUEST, "400-LIMIT"),
             HistoryError::StorageUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "503"),
             HistoryError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "500"),
         }
@@ -110,6 +116,12 @@ fn message(code: &str, language: Language) -> &'static str {
         ("404", Language::En) => "Not Found",
         ("404", Language::Zh) => "VM不存在",
         ("404", Language::Ja) => "VMが見つかりません",
+        ("404-EXPORT", Language::En) => "Export Task Not Found",
+        ("404-EXPORT", Language::Zh) => "导出任务不存在",
+        ("404-EXPORT", Language::Ja) => "エクスポートタスクが見つかりません",
+        ("400-LIMIT", Language::En) => "Record Limit Exceeded",
+        ("400-LIMIT", Language::Zh) => "导出记录数超过限制",
+        ("400-LIMIT", Language::Ja) => "エクスポート記録数の制限を超えています",
         ("413", Language::En) => "Payload Too Large",
         ("413", Language::Zh) => "请求体过大",
         ("413", Language::Ja) => "リクエストが大きすぎます",
@@ -129,6 +141,16 @@ pub fn success_message() -> &'static str {
         Language::Zh => "查询成功",
         Language::Ja => "クエリが成功しました",
     }
+}
+
+/// `{"code":202,"message":…,"data":…}` for a created export task.
+pub fn history_accepted<T: Serialize>(data: T) -> (StatusCode, Json<serde_json::Value>) {
+    let message = match language() {
+        Language::En => "Export task created",
+        Language::Zh => "导出任务已创建",
+        Language::Ja => "エクスポートタスクが作成されました",
+    };
+    (StatusCode::ACCEPTED, Json(json!({ "code": 202, "message": message, "data": data })))
 }
 
 /// `{"code":200,"message":…,"data":…}`

@@ -1,6 +1,7 @@
 //! The REST API: routes under `/api/v1`, health checks, and the API's own 404.
 mod aggregate;
 mod alerts;
+mod export;
 mod anomalies;
 mod health;
 pub mod history;
@@ -32,6 +33,9 @@ pub fn router(ingest_body_limit: usize) -> Router<AppState> {
         .route("/api/v1/history/anomalies", post(anomalies::detect_anomalies))
         .route("/api/v1/history/anomalies/{id}/acknowledge", post(anomalies::acknowledge))
         .route("/api/v1/history/anomalies/{id}/resolve", post(anomalies::resolve))
+        .route("/api/v1/history/export", post(export::create))
+        .route("/api/v1/history/export/{id}", get(export::status))
+        .route("/api/v1/history/export/{id}/download", get(export::download))
         .route("/api/v1/history/timeline/{vm_id}", get(timeline::list).post(timeline::add))
         .route("/api/v1/hosts", get(hosts::list))
         .route("/api/v1/hosts/{vm_id}", patch(hosts::update))

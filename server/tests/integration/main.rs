@@ -5,6 +5,7 @@ mod analysis;
 mod auth;
 mod history;
 mod common;
+mod export;
 mod live;
 mod metrics;
 mod outage;

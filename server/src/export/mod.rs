@@ -1,0 +1,325 @@
+//! Asynchronous exports of history to CSV, XLSX or JSON: jobs persisted in PostgreSQL, claimed
+//! with a lease (`FOR UPDATE SKIP LOCKED`), written page by page from the database to a file,
+//! with progress, and deleted with their file 7 days after completion.
+pub mod format;
+pub mod writer;
+
+use crate::{
+    api::history::{self, Aggregation, Func, Query},
+    storage::catalog::Group,
+};
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use format::{DateFormat, FileFormat, NumberFormat};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sqlx::{FromRow, PgPool};
+use std::{path::PathBuf, sync::Arc, time::Duration};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use writer::{Layout, RowWriter};
+
+/// The seed's limit on records per export.
+pub const MAX_RECORDS: i64 = 100_000;
+pub const KEEP_DAYS: i64 = 7;
+/// Points read from the database per page (and progress updates per job).
+const PAGE: i64 = 5_000;
+/// A job whose server stops renewing this lease is taken over by another worker (or a restart).
+const LEASE_SECS: i64 = 60;
+const MAX_ATTEMPTS: i32 = 3;
+
+/// Everything a worker needs to produce the file, fixed when the job is created.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ExportSpec {
+    pub hosts: Vec<(i32, String, String)>,
+    pub groups: Vec<String>,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub aggregation: String,
+    pub func: String,
+    pub format: FileFormat,
+    pub columns: Vec<String>,
+    pub include_headers: bool,
+    pub timezone: String,
+    pub date: DateFormat,
+    pub number: NumberFormat,
+}
+
+impl ExportSpec {
+    /// The history query it runs, at page `page`.
+    pub fn query(&self, page: i64, page_size: i64) -> anyhow::Result<Query> {
+        Ok(Query {
+            hosts: self.hosts.clone(),
+            groups: self.groups.iter().filter_map(|g| Group::parse(g)).collect(),
+            start: self.start,
+            end: self.end,
+            aggregation: Aggregation::parse(&self.aggregation).context("stored aggregation")?,
+            func: Func::parse(&self.func).context("stored aggregation function")?,
+            page,
+            page_size,
+        })
+    }
+
+    fn layout(&self) -> anyhow::Result<Layout> {
+        Ok(Layout {
+            columns: self.columns.clone(),
+            include_headers: self.include_headers,
+            timezone: self.timezone.parse().map_err(|e| anyhow::anyhow!("stored time zone: {e}"))?,
+            date: self.date.clone(),
+            number: self.number.clone(),
+        })
+    }
+}
+
+#[derive(Debug, FromRow)]
+pub struct JobRow {
+    pub id: String,
+    pub status: String,
+    pub spec: Value,
+    pub format: String,
+    pub filename: String,
+    pub vm_count: i32,
+    pub start_time: DateTime<Utc>,
+    pub end_time: DateTime<Utc>,
+    pub aggregation: String,
+    pub total: i64,
+    pub processed: i64,
+    pub file_path: Option<String>,
+    pub file_size: Option<i64>,
+    pub record_count: Option<i64>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub attempts: i32,
+    pub lease_until: Option<DateTime<Utc>>,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl JobRow {
+    pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at.is_some_and(|at| at <= now)
+    }
+
+    /// The seed's `ExportTask`.
+    pub fn to_task(&self) -> Value {
+        let percentage = if self.total > 0 { (self.processed * 100 / self.total).min(100) } else if self.status == "completed" { 100 } else { 0 };
+        let mut task = json!({
+            "id": self.id,
+            "status": self.status,
+            "query": { "vmCount": self.vm_count, "startTime": self.start_time, "endTime": self.end_time, "aggregation": self.aggregation },
+            "format": self.format,
+            "filename": self.filename,
+            "progress": { "total": self.total, "processed": self.processed, "percentage": percentage },
+            "createdAt": self.created_at,
+            "createdBy": self.created_by,
+        });
+        if let Some(at) = self.started_at {
+            task["startedAt"] = json!(at);
+        }
+        if let Some(at) = self.completed_at {
+            task["completedAt"] = json!(at);
+        }
+        if self.status == "completed" {
+            task["result"] = json!({
+                "fileUrl": format!("/api/v1/history/export/{}/download", self.id),
+                "fileSize": self.file_size,
+                "recordCount": self.record_count,
+                "expiresAt": self.expires_at,
+            });
+        }
+        if self.status == "failed" {
+            task["error"] = json!({ "code": self.error_code, "message": self.error_message });
+        }
+        task
+    }
+}
+
+pub async fn job(pool: &PgPool, id: &str) -> Result<Option<JobRow>, sqlx::Error> {
+    sqlx::query_as("SELECT * FROM export_jobs WHERE id = $1").bind(id).fetch_optional(pool).await
+}
+
+pub struct NewJob<'a> {
+    pub id: &'a str,
+    pub spec: &'a ExportSpec,
+    pub filename: &'a str,
+    pub total: i64,
+    pub created_by: &'a str,
+}
+
+pub async fn create(pool: &PgPool, new: &NewJob<'_>) -> Result<JobRow, sqlx::Error> {
+    let spec = serde_json::to_value(new.spec).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    sqlx::query_as(
+        "INSERT INTO export_jobs (id, spec, format, filename, vm_count, start_time, end_time, aggregation, total, created_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *",
+    )
+    .bind(new.id)
+    .bind(spec)
+    .bind(new.spec.format.name())
+    .bind(new.filename)
+    .bind(new.spec.hosts.len() as i32)
+    .bind(new.spec.start)
+    .bind(new.spec.end)
+    .bind(&new.spec.aggregation)
+    .bind(new.total)
+    .bind(new.created_by)
+    .fetch_one(pool)
+    .await
+}
+
+/// Runs export jobs one at a time until `shutdown`, and removes expired ones.
+pub async fn worker(pool: PgPool, dir: PathBuf, wake: Arc<Notify>, shutdown: CancellationToken) {
+    loop {
+        if let Err(error) = remove_expired(&pool).await {
+            tracing::warn!(%error, "Cannot remove expired exports; retrying later.");
+        }
+        match claim(&pool).await {
+            Ok(Some(job)) => {
+                run(&pool, &dir, job, &shutdown).await;
+                continue;
+            }
+            Ok(None) => {}
+            Err(error) => tracing::warn!(%error, "Cannot read export jobs; retrying."),
+        }
+        tokio::select! {
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = shutdown.cancelled() => return,
+        }
+    }
+}
+
+async fn claim(pool: &PgPool) -> Result<Option<JobRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "UPDATE export_jobs SET status = 'processing', started_at = coalesce(started_at, now()), processed = 0,
+                attempts = attempts + 1, lease_until = now() + interval '{LEASE_SECS} seconds'
+         WHERE id = (SELECT id FROM export_jobs WHERE status = 'pending' OR (status = 'processing' AND lease_until < now())
+                     ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+         RETURNING *"
+    )))
+    .fetch_optional(pool)
+    .await
+}
+
+enum Ended {
+    Done { records: i64 },
+    /// The server is stopping: the job goes back to the queue.
+    Interrupted,
+}
+
+async fn run(pool: &PgPool, dir: &std::path::Path, job: JobRow, shutdown: &CancellationToken) {
+    let part = dir.join(format!("{}.part", job.id));
+    let outcome = if job.attempts > MAX_ATTEMPTS {
+        Err(anyhow::anyhow!("gave up after {MAX_ATTEMPTS} attempts"))
+    } else {
+        write(pool, &part, &job, shutdown).await
+    };
+    let result = match outcome {
+        Ok(Ended::Done { records }) => finish(pool, dir, &part, &job, records).await,
+        Ok(Ended::Interrupted) => {
+            let _ = tokio::fs::remove_file(&part).await;
+            tracing::info!(export = job.id, "Export interrupted by shutdown; it resumes on the next start.");
+            sqlx::query("UPDATE export_jobs SET status = 'pending', lease_until = NULL, processed = 0 WHERE id = $1")
+                .bind(&job.id)
+                .execute(pool)
+                .await
+                .map(|_| ())
+                .map_err(anyhow::Error::from)
+        }
+        Err(error) => {
+            let _ = tokio::fs::remove_file(&part).await;
+            tracing::error!(export = job.id, error = format!("{error:#}"), "Export failed.");
+            sqlx::query("UPDATE export_jobs SET status = 'failed', error_code = 'EXPORT_FAILED', error_message = $2, completed_at = now(), lease_until = NULL WHERE id = $1")
+                .bind(&job.id)
+                .bind(format!("{error:#}"))
+                .execute(pool)
+                .await
+                .map(|_| ())
+                .map_err(anyhow::Error::from)
+        }
+    };
+    if let Err(error) = result {
+        // The lease runs out and the job is redone: never lost.
+        tracing::warn!(export = job.id, error = format!("{error:#}"), "Cannot record an export's outcome.");
+    }
+}
+
+async fn write(pool: &PgPool, part: &std::path::Path, job: &JobRow, shutdown: &CancellationToken) -> anyhow::Result<Ended> {
+    let spec: ExportSpec = serde_json::from_value(job.spec.clone()).context("stored export spec")?;
+    let layout = spec.layout()?;
+    if let Some(dir) = part.parent() {
+        tokio::fs::create_dir_all(dir).await.with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let mut writer = RowWriter::create(part, spec.format, &layout)?;
+    let mut records = 0i64;
+    let mut page = 1;
+    let mut values = Vec::with_capacity(layout.columns.len());
+    loop {
+        if shutdown.is_cancelled() {
+            return Ok(Ended::Interrupted);
+        }
+        let query = spec.query(page, PAGE)?;
+        let (points, _) = history::points(pool, &query).await.map_err(|e| anyhow::anyhow!("reading history: {e}"))?;
+        for point in points.iter().take(usize::try_from(MAX_RECORDS - records).unwrap_or(0)) {
+            let ts: DateTime<Utc> = point["timestamp"].as_str().context("a point without a timestamp")?.parse()?;
+            let vm_id = point["vmId"].as_str().unwrap_or_default();
+            values.clear();
+            values.extend(layout.columns.iter().map(|c| format::value_of(point, c)));
+            writer.write(&layout, ts, vm_id, &values)?;
+            records += 1;
+        }
+        // Progress doubles as the lease renewal.
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE export_jobs SET processed = $2, total = greatest(total, $2), lease_until = now() + interval '{LEASE_SECS} seconds' WHERE id = $1"
+        )))
+        .bind(&job.id)
+        .bind(records)
+        .execute(pool)
+        .await?;
+        if (points.len() as i64) < PAGE || records >= MAX_RECORDS {
+            break;
+        }
+        page += 1;
+    }
+    tokio::task::spawn_blocking(move || writer.finish()).await.context("export writer task")??;
+    Ok(Ended::Done { records })
+}
+
+async fn finish(pool: &PgPool, dir: &std::path::Path, part: &std::path::Path, job: &JobRow, records: i64) -> anyhow::Result<()> {
+    let format = FileFormat::parse(&job.format).context("stored format")?;
+    let path = dir.join(format!("{}.{}", job.id, format.extension()));
+    tokio::fs::rename(part, &path).await.with_context(|| format!("cannot move the export to {}", path.display()))?;
+    let size = tokio::fs::metadata(&path).await?.len();
+    sqlx::query(
+        "UPDATE export_jobs SET status = 'completed', processed = $2, total = $2, record_count = $2, file_path = $3, file_size = $4,
+                completed_at = now(), expires_at = now() + make_interval(days => $5), lease_until = NULL
+         WHERE id = $1",
+    )
+    .bind(&job.id)
+    .bind(records)
+    .bind(path.to_string_lossy().into_owned())
+    .bind(size as i64)
+    .bind(KEEP_DAYS as i32)
+    .execute(pool)
+    .await?;
+    tracing::info!(export = job.id, records, bytes = size, "Export completed.");
+    Ok(())
+}
+
+/// Deletes expired jobs and their files.
+pub async fn remove_expired(pool: &PgPool) -> Result<usize, sqlx::Error> {
+    let paths: Vec<Option<String>> = sqlx::query_scalar("DELETE FROM export_jobs WHERE expires_at <= now() RETURNING file_path").fetch_all(pool).await?;
+    for path in paths.iter().flatten() {
+        if let Err(error) = tokio::fs::remove_file(path).await {
+            if error.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(%error, path, "Cannot remove an expired export file.");
+            }
+        }
+    }
+    if !paths.is_empty() {
+        tracing::info!(count = paths.len(), "Expired exports removed.");
+    }
+    Ok(paths.len())
+}
