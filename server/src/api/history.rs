@@ -56,7 +56,7 @@ impl Aggregation {
             _ => return None,
         })
     }
-    fn width(self) -> Option<Duration> {
+    pub fn width(self) -> Option<Duration> {
         match self {
             Aggregation::Raw => None,
             Aggregation::Minutes(m) => Some(Duration::minutes(m)),
@@ -328,7 +328,7 @@ pub async fn points(pool: &PgPool, q: &Query) -> Result<(Vec<Value>, i64), Histo
     }
 }
 
-fn host_ids(q: &Query) -> Vec<i32> {
+pub fn host_ids(q: &Query) -> Vec<i32> {
     q.hosts.iter().map(|h| h.0).collect()
 }
 
@@ -336,17 +336,43 @@ fn vm_id_of(q: &Query, host_id: i32) -> &str {
     q.hosts.iter().find(|h| h.0 == host_id).map(|h| h.1.as_str()).unwrap_or_default()
 }
 
+/// The statement giving every point of a raw or minute-bucket query in order, and the factor its
+/// two byte columns are multiplied by (1 for counters, the bucket's seconds for rates). `$1` host
+/// ids, `$2`/`$3` the range, `$4` the bucket width (bucketed only). `None` for rollup tiers.
+pub fn sample_statement(q: &Query) -> Option<(String, f64)> {
+    let metrics = selected_metrics(&q.groups);
+    match q.aggregation {
+        Aggregation::Raw => {
+            let columns: Vec<String> = metrics.iter().map(|m| format!("({})::float8", m.raw_sql)).collect();
+            let sql = format!(
+                "SELECT host_id, ts, net_bytes_recv::float8, net_bytes_sent::float8, {} FROM samples
+                 WHERE host_id = ANY($1) AND ts >= $2 AND ts <= $3
+                 ORDER BY array_position($1, host_id), ts",
+                columns.join(", ")
+            );
+            Some((sql, 1.0))
+        }
+        Aggregation::Minutes(_) => {
+            let width = q.aggregation.width().unwrap_or(Duration::minutes(1));
+            let columns: Vec<String> = metrics.iter().map(|m| q.func.sql(m.raw_sql)).collect();
+            let sql = format!(
+                "SELECT host_id, date_bin($4, ts, timestamptz 'epoch') AS bucket, avg(net_in_bps)::float8, avg(net_out_bps)::float8, {}
+                 FROM samples WHERE host_id = ANY($1) AND ts >= $2 AND ts <= $3
+                 GROUP BY 1, 2 ORDER BY array_position($1, host_id), bucket",
+                columns.join(", ")
+            );
+            // Bytes moved in a bucket: the average rate times the bucket's length.
+            Some((sql, width.num_seconds() as f64))
+        }
+        Aggregation::Hour | Aggregation::Day => None,
+    }
+}
+
 async fn raw_points(pool: &PgPool, q: &Query) -> Result<(Vec<Value>, i64), HistoryError> {
     let metrics = selected_metrics(&q.groups);
-    let columns: Vec<String> = metrics.iter().map(|m| format!("({})::float8", m.raw_sql)).collect();
-    let sql = format!(
-        "SELECT host_id, ts, net_bytes_recv::float8, net_bytes_sent::float8, {} FROM samples
-         WHERE host_id = ANY($1) AND ts >= $2 AND ts <= $3
-         ORDER BY array_position($1, host_id), ts LIMIT $4 OFFSET $5",
-        columns.join(", ")
-    );
+    let Some((sql, scale)) = sample_statement(q) else { return Ok((Vec::new(), 0)) };
     let ids = host_ids(q);
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{sql} LIMIT $4 OFFSET $5")))
         .bind(&ids)
         .bind(q.start)
         .bind(q.end)
@@ -360,46 +386,35 @@ async fn raw_points(pool: &PgPool, q: &Query) -> Result<(Vec<Value>, i64), Histo
         .bind(q.end)
         .fetch_one(pool)
         .await?;
-    // Raw points carry the interface counters themselves.
-    Ok((sample_points(&rows, &metrics, q, 1.0)?, total))
+    let points = rows.iter().map(|row| sample_point(row, &metrics, q, scale)).collect::<Result<_, _>>()?;
+    Ok((points, total))
 }
 
-/// Points from rows shaped `host_id, time, inbound, outbound, <one column per metric>`; the two
-/// byte columns are multiplied by `byte_scale` (1 for counters, the bucket's seconds for rates).
-fn sample_points(rows: &[sqlx::postgres::PgRow], metrics: &[&'static Metric], q: &Query, byte_scale: f64) -> Result<Vec<Value>, HistoryError> {
-    let mut points = Vec::with_capacity(rows.len());
-    for row in rows {
-        let host: i32 = row.try_get(0)?;
-        let time: DateTime<Utc> = row.try_get(1)?;
-        let inbound = row.try_get::<Option<f64>, _>(2)?.unwrap_or(0.0);
-        let outbound = row.try_get::<Option<f64>, _>(3)?.unwrap_or(0.0);
-        let mut values = Vec::with_capacity(metrics.len());
-        for (i, metric) in metrics.iter().enumerate() {
-            values.push((*metric, row.try_get::<Option<f64>, _>(i + 4)?));
-        }
-        points.push(point(time, vm_id_of(q, host), &values, Some((inbound * byte_scale, outbound * byte_scale))));
+/// A point from a row of `sample_statement`: `host_id, time, inbound, outbound, <one column per metric>`.
+pub fn sample_point(row: &sqlx::postgres::PgRow, metrics: &[&'static Metric], q: &Query, byte_scale: f64) -> Result<Value, HistoryError> {
+    let host: i32 = row.try_get(0)?;
+    let time: DateTime<Utc> = row.try_get(1)?;
+    let inbound = row.try_get::<Option<f64>, _>(2)?.unwrap_or(0.0);
+    let outbound = row.try_get::<Option<f64>, _>(3)?.unwrap_or(0.0);
+    let mut values = Vec::with_capacity(metrics.len());
+    for (i, metric) in metrics.iter().enumerate() {
+        values.push((*metric, row.try_get::<Option<f64>, _>(i + 4)?));
     }
-    Ok(points)
+    Ok(point(time, vm_id_of(q, host), &values, Some((inbound * byte_scale, outbound * byte_scale))))
 }
 
 async fn bucketed_raw_points(pool: &PgPool, q: &Query) -> Result<(Vec<Value>, i64), HistoryError> {
     let metrics = selected_metrics(&q.groups);
+    let Some((sql, scale)) = sample_statement(q) else { return Ok((Vec::new(), 0)) };
     let width = q.aggregation.width().unwrap_or(Duration::minutes(1));
-    let columns: Vec<String> = metrics.iter().map(|m| q.func.sql(m.raw_sql)).collect();
-    let sql = format!(
-        "SELECT host_id, date_bin($6, ts, timestamptz 'epoch') AS bucket, avg(net_in_bps)::float8, avg(net_out_bps)::float8, {}
-         FROM samples WHERE host_id = ANY($1) AND ts >= $2 AND ts <= $3
-         GROUP BY 1, 2 ORDER BY array_position($1, host_id), bucket LIMIT $4 OFFSET $5",
-        columns.join(", ")
-    );
     let ids = host_ids(q);
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{sql} LIMIT $5 OFFSET $6")))
         .bind(&ids)
         .bind(q.start)
         .bind(q.end)
+        .bind(width)
         .bind(q.page_size)
         .bind((q.page - 1) * q.page_size)
-        .bind(width)
         .fetch_all(pool)
         .await?;
     let total: i64 = sqlx::query_scalar(
@@ -412,8 +427,8 @@ async fn bucketed_raw_points(pool: &PgPool, q: &Query) -> Result<(Vec<Value>, i6
     .bind(width)
     .fetch_one(pool)
     .await?;
-    // Bytes moved in a bucket: the average rate times the bucket's length.
-    Ok((sample_points(&rows, &metrics, q, width.num_seconds() as f64)?, total))
+    let points = rows.iter().map(|row| sample_point(row, &metrics, q, scale)).collect::<Result<_, _>>()?;
+    Ok((points, total))
 }
 
 async fn rollup_points(pool: &PgPool, q: &Query, tier: Tier) -> Result<(Vec<Value>, i64), HistoryError> {

@@ -9,6 +9,7 @@ use crate::{
     storage::catalog::Group,
 };
 use anyhow::Context;
+use futures_util::TryStreamExt;
 use chrono::{DateTime, Utc};
 use format::{DateFormat, FileFormat, NumberFormat};
 use serde::{Deserialize, Serialize};
@@ -254,37 +255,72 @@ async fn write(pool: &PgPool, part: &std::path::Path, job: &JobRow, shutdown: &C
     }
     let mut writer = RowWriter::create(part, spec.format, &layout)?;
     let mut records = 0i64;
-    let mut page = 1;
     let mut values = Vec::with_capacity(layout.columns.len());
-    loop {
-        if shutdown.is_cancelled() {
-            return Ok(Ended::Interrupted);
-        }
-        let query = spec.query(page, PAGE)?;
-        let (points, _) = history::points(pool, &query).await.map_err(|e| anyhow::anyhow!("reading history: {e}"))?;
-        for point in points.iter().take(usize::try_from(MAX_RECORDS - records).unwrap_or(0)) {
-            let ts: DateTime<Utc> = point["timestamp"].as_str().context("a point without a timestamp")?.parse()?;
-            let vm_id = point["vmId"].as_str().unwrap_or_default();
-            values.clear();
-            values.extend(layout.columns.iter().map(|c| format::value_of(point, c)));
-            writer.write(&layout, ts, vm_id, &values)?;
+    let mut write_point = |point: &Value, writer: &mut RowWriter| -> anyhow::Result<()> {
+        let ts: DateTime<Utc> = point["timestamp"].as_str().context("a point without a timestamp")?.parse()?;
+        let vm_id = point["vmId"].as_str().unwrap_or_default();
+        values.clear();
+        values.extend(layout.columns.iter().map(|c| format::value_of(point, c)));
+        writer.write(&layout, ts, vm_id, &values)
+    };
+    let query = spec.query(1, PAGE)?;
+    if let Some((sql, scale)) = history::sample_statement(&query) {
+        // Raw and minute buckets: one statement, rows streamed from the server as they come.
+        let metrics = history::selected_metrics(&query.groups);
+        let ids = history::host_ids(&query);
+        let statement = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&ids).bind(query.start).bind(query.end);
+        let statement = match query.aggregation.width() {
+            Some(width) => statement.bind(width),
+            None => statement,
+        };
+        let mut rows = statement.fetch(pool);
+        while let Some(row) = rows.try_next().await? {
+            if records >= MAX_RECORDS {
+                break;
+            }
+            let point = history::sample_point(&row, &metrics, &query, scale).map_err(|e| anyhow::anyhow!("reading history: {e}"))?;
+            write_point(&point, &mut writer)?;
             records += 1;
+            if records % PAGE == 0 {
+                if shutdown.is_cancelled() {
+                    return Ok(Ended::Interrupted);
+                }
+                progress(pool, &job.id, records).await?;
+            }
         }
-        // Progress doubles as the lease renewal.
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE export_jobs SET processed = $2, total = greatest(total, $2), lease_until = now() + interval '{LEASE_SECS} seconds' WHERE id = $1"
-        )))
-        .bind(&job.id)
-        .bind(records)
-        .execute(pool)
-        .await?;
-        if (points.len() as i64) < PAGE || records >= MAX_RECORDS {
-            break;
+    } else {
+        // Rollup tiers: page by page (each page is one primary-key range scan per host).
+        let mut page = 1;
+        loop {
+            if shutdown.is_cancelled() {
+                return Ok(Ended::Interrupted);
+            }
+            let (points, _) = history::points(pool, &spec.query(page, PAGE)?).await.map_err(|e| anyhow::anyhow!("reading history: {e}"))?;
+            for point in points.iter().take(usize::try_from(MAX_RECORDS - records).unwrap_or(0)) {
+                write_point(point, &mut writer)?;
+                records += 1;
+            }
+            progress(pool, &job.id, records).await?;
+            if (points.len() as i64) < PAGE || records >= MAX_RECORDS {
+                break;
+            }
+            page += 1;
         }
-        page += 1;
     }
     tokio::task::spawn_blocking(move || writer.finish()).await.context("export writer task")??;
     Ok(Ended::Done { records })
+}
+
+/// Progress doubles as the lease renewal.
+async fn progress(pool: &PgPool, id: &str, records: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE export_jobs SET processed = $2, total = greatest(total, $2), lease_until = now() + interval '{LEASE_SECS} seconds' WHERE id = $1"
+    )))
+    .bind(id)
+    .bind(records)
+    .execute(pool)
+    .await?;
+    Ok(())
 }
 
 async fn finish(pool: &PgPool, dir: &std::path::Path, part: &std::path::Path, job: &JobRow, records: i64) -> anyhow::Result<()> {
