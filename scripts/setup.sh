@@ -18,6 +18,8 @@ if [ "${LOOKOUT_SETUP_BROWSER:-1}" = 1 ]; then
 fi
 command -v pkg-config >/dev/null || need_apt+=(pkg-config)
 command -v curl >/dev/null || need_apt+=(curl)
+# Report tests read generated PDFs back (pdftotext) and keep a PNG of the first page (pdftoppm).
+command -v pdftotext >/dev/null && command -v pdftoppm >/dev/null || need_apt+=(poppler-utils)
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "apt-get install ${need_apt[*]}"
   as_root apt-get update -qq

@@ -8,6 +8,7 @@ pub mod detect;
 pub mod error;
 pub mod export;
 pub mod live;
+pub mod report;
 pub mod sampling;
 pub mod simulate;
 pub mod startup;

@@ -71,8 +71,9 @@ impl Application {
         .await?;
         tasks.spawn(crate::alerts::run(alert_inbox, alerts.clone(), pool.clone(), hub.clone(), local.clone(), shutdown.clone()));
         tasks.spawn(crate::alerts::webhook::worker(pool.clone(), settings.webhooks.clone(), alerts.deliveries.clone(), shutdown.clone()));
-        let exports = Arc::new(tokio::sync::Notify::new());
-        tasks.spawn(crate::export::worker(pool.clone(), settings.export_dir.clone(), exports.clone(), shutdown.clone()));
+        let jobs = crate::state::JobWakers::default();
+        tasks.spawn(crate::export::worker(pool.clone(), settings.export_dir.clone(), jobs.exports.clone(), shutdown.clone()));
+        tasks.spawn(crate::report::worker(pool.clone(), settings.export_dir.join("reports"), jobs.reports.clone(), shutdown.clone()));
         tasks.spawn(storage::rollups::worker(pool.clone(), settings.rollup_interval, shutdown.clone()));
         tasks.spawn(crate::detect::worker(pool.clone(), hub.clone(), settings.detect_interval, shutdown.clone()));
         if settings.demo {
@@ -87,7 +88,7 @@ impl Application {
             .site_addr(listener.local_addr()?)
             .env(if cfg!(debug_assertions) { leptos::config::Env::DEV } else { leptos::config::Env::PROD })
             .build();
-        let state = AppState { pool, settings: Arc::new(settings), hub, local, alerts, exports, leptos_options, shutdown };
+        let state = AppState { pool, settings: Arc::new(settings), hub, local, alerts, jobs, leptos_options, shutdown };
         let router = router(state.clone());
         Ok(Application { listener, router, state, tasks, managed: database.managed })
     }

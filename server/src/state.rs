@@ -13,9 +13,15 @@ pub struct AppState {
     pub hub: Hub,
     pub local: LocalHost,
     pub alerts: AlertEngine,
-    /// Woken when an export job is queued.
-    pub exports: Arc<tokio::sync::Notify>,
+    pub jobs: JobWakers,
     pub leptos_options: LeptosOptions,
     /// Cancelled on SIGINT/SIGTERM: long-lived connections end themselves.
     pub shutdown: CancellationToken,
+}
+
+/// Wakes the background workers when a job is queued (they also poll every second).
+#[derive(Clone, Default)]
+pub struct JobWakers {
+    pub exports: Arc<tokio::sync::Notify>,
+    pub reports: Arc<tokio::sync::Notify>,
 }

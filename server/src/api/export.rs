@@ -118,7 +118,7 @@ pub async fn create(
         number,
     };
     let job = export::create(&state.pool, &NewJob { id: &id, spec: &spec, filename: &filename, total, created_by: &principal.name }).await?;
-    state.exports.notify_one();
+    state.jobs.exports.notify_one();
     Ok(history_accepted(job.to_task()))
 }
 

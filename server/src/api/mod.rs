@@ -10,6 +10,7 @@ mod hosts;
 mod ingest;
 mod metrics;
 mod performance;
+mod reports;
 mod summary;
 mod timeline;
 pub mod trends;
@@ -46,6 +47,9 @@ pub fn router(ingest_body_limit: usize) -> Router<AppState> {
         .route("/api/v1/performance/system", get(performance::system))
         .route("/api/v1/performance/history", get(performance::history))
         .route("/api/v1/performance/summary", get(summary::summary))
+        .route("/api/v1/performance/reports", post(reports::create))
+        .route("/api/v1/performance/reports/{id}", get(reports::status))
+        .route("/api/v1/performance/reports/{id}/download", get(reports::download))
         .route("/api/v1/performance/metrics", post(metrics::add))
         .route("/api/v1/performance/metrics/batch", post(metrics::add_batch))
         .route("/api/v1/performance/metrics/{name}", get(metrics::read))

@@ -10,5 +10,6 @@ mod live;
 mod metrics;
 mod outage;
 mod performance;
+mod reports;
 mod simulate;
 mod storage;

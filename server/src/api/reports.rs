@@ -1,0 +1,127 @@
+//! `/api/v1/performance/reports`: request a report, follow it, download it.
+use super::performance::resolve_host;
+use crate::{
+    auth::{Principal, RequireScope, Scope, VmRead},
+    error::{success, ApiError, ApiJson},
+    report::{self, ReportRow, ReportSpec},
+    state::AppState,
+};
+use axum::{
+    extract::{Path, State},
+    http::{header, HeaderValue},
+    response::{IntoResponse, Response},
+    Json,
+};
+use chrono::Utc;
+use rand::{distributions::Alphanumeric, Rng};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+const METRICS: [&str; 4] = ["cpu", "memory", "disk", "network"];
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportRequest {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    period: Option<String>,
+    format: Option<String>,
+    metrics: Option<Vec<String>>,
+    include_alerts: Option<bool>,
+    include_recommendations: Option<bool>,
+    host: Option<String>,
+}
+
+/// `POST /reports`
+pub async fn create(
+    RequireScope(principal, _): RequireScope<VmRead>,
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<ReportRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let kind = request.kind.as_deref().unwrap_or("summary");
+    if !["summary", "detailed", "custom"].contains(&kind) {
+        return Err(ApiError::Validation(format!("`type` must be summary, detailed or custom, got `{kind}`")));
+    }
+    let period = request.period.as_deref().unwrap_or("24h");
+    let length = report::period_of(period).ok_or_else(|| ApiError::Validation(format!("`period` must be 1h, 6h, 24h or 7d, got `{period}`")))?;
+    let format = request.format.as_deref().unwrap_or("json");
+    if !["json", "csv", "pdf"].contains(&format) {
+        return Err(ApiError::Validation(format!("`format` must be json, csv or pdf, got `{format}`")));
+    }
+    let metrics: Vec<String> = match &request.metrics {
+        None if kind == "custom" => return Err(ApiError::Validation("a custom report needs `metrics` (cpu, memory, disk, network)".into())),
+        None => METRICS.map(String::from).to_vec(),
+        Some(list) => {
+            if let Some(bad) = list.iter().find(|m| !METRICS.contains(&m.as_str())) {
+                return Err(ApiError::Validation(format!("unknown metric `{bad}` in `metrics`; use cpu, memory, disk, network")));
+            }
+            if list.is_empty() {
+                return Err(ApiError::Validation("`metrics` is empty".into()));
+            }
+            list.clone()
+        }
+    };
+    let (host_id, _) = resolve_host(&state, request.host.as_deref()).await?;
+    let (vm_id, host_name): (String, String) =
+        sqlx::query_as("SELECT vm_id, name FROM hosts WHERE id = $1").bind(host_id).fetch_one(&state.pool).await?;
+    let now = Utc::now();
+    let id = format!("report_{}_{}", now.format("%Y%m%d"), rand::thread_rng().sample_iter(&Alphanumeric).take(10).map(char::from).collect::<String>().to_lowercase());
+    let filename = format!("lookout-report-{kind}-{period}-{}.{format}", now.format("%Y%m%d-%H%M%S"));
+    let spec = ReportSpec {
+        kind: kind.into(),
+        period: period.into(),
+        format: format.into(),
+        metrics,
+        include_alerts: request.include_alerts.unwrap_or(true),
+        include_recommendations: request.include_recommendations.unwrap_or(true),
+        host_id,
+        vm_id,
+        host_name,
+        start: now - length,
+        end: now,
+    };
+    let ready = report::estimate_ready(&state.pool).await?;
+    let row = report::create(&state.pool, &id, &spec, &filename, &principal.name, ready).await?;
+    state.jobs.reports.notify_one();
+    Ok(success(json!({
+        "report_id": row.id,
+        "download_url": format!("/api/v1/performance/reports/{}/download", row.id),
+        "estimated_ready_time": row.estimated_ready_at,
+        "status": row.status,
+    })))
+}
+
+async fn visible(state: &AppState, principal: &Principal, id: &str) -> Result<ReportRow, ApiError> {
+    let not_found = || ApiError::NotFound(format!("no report `{id}` (unknown, or expired after {} days)", report::KEEP_DAYS));
+    let row = report::report(&state.pool, id).await?.ok_or_else(not_found)?;
+    if row.expires_at.is_some_and(|at| at <= Utc::now()) {
+        return Err(not_found());
+    }
+    if row.created_by != principal.name && !principal.has(Scope::Admin) {
+        return Err(ApiError::Forbidden("only the creator of a report or an admin may read it".into()));
+    }
+    Ok(row)
+}
+
+/// `GET /reports/{id}`
+pub async fn status(RequireScope(principal, _): RequireScope<VmRead>, State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    Ok(success(visible(&state, &principal, &id).await?.to_status()))
+}
+
+/// `GET /reports/{id}/download`
+pub async fn download(RequireScope(principal, _): RequireScope<VmRead>, State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let row = visible(&state, &principal, &id).await?;
+    match row.status.as_str() {
+        "completed" => {}
+        "failed" => return Err(ApiError::ReportGenerationFailed(row.error_message.unwrap_or_else(|| "unknown reason".into()))),
+        other => return Err(ApiError::Conflict(format!("report `{id}` is {other}; it should be ready at {}", row.estimated_ready_at.to_rfc3339()))),
+    }
+    let path = row.file_path.as_deref().ok_or_else(|| ApiError::Internal(anyhow::anyhow!("completed report without a file")))?;
+    let bytes = tokio::fs::read(path).await.map_err(|e| ApiError::Internal(e.into()))?;
+    let mut response = bytes.into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(row.content_type()));
+    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{}\"", row.filename)) {
+        response.headers_mut().insert(header::CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
+}

@@ -1,0 +1,463 @@
+//! Performance reports (summary, detailed, custom) over a recent period as JSON, CSV or PDF:
+//! figures per resource, a time series, the period's alerts and recommendations drawn from them.
+//! Generated in the background from jobs persisted in PostgreSQL, like exports.
+pub mod pdf;
+
+use crate::alerts::store as alert_store;
+use anyhow::Context;
+use app::models::Alert;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sqlx::{FromRow, PgPool};
+use std::{path::PathBuf, sync::Arc};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+pub const KEEP_DAYS: i64 = 7;
+const LEASE_SECS: i64 = 60;
+const MAX_ATTEMPTS: i32 = 3;
+/// Points of the report's time series.
+pub const SERIES_POINTS: i64 = 60;
+/// Used for `estimated_ready_time` until reports have been timed on this installation.
+const DEFAULT_SECONDS_PER_REPORT: f64 = 2.0;
+
+/// A resource a report covers: API name, label, unit, `samples` column.
+pub struct Resource {
+    pub metric: &'static str,
+    pub name: &'static str,
+    pub label: &'static str,
+    pub unit: &'static str,
+    pub column: &'static str,
+}
+
+pub const RESOURCES: [Resource; 5] = [
+    Resource { metric: "cpu", name: "cpu", label: "CPU usage", unit: "%", column: "cpu_percent" },
+    Resource { metric: "memory", name: "memory", label: "Memory usage", unit: "%", column: "mem_percent" },
+    Resource { metric: "disk", name: "disk", label: "Disk usage", unit: "%", column: "disk_percent" },
+    Resource { metric: "network", name: "network_in", label: "Network in", unit: "B/s", column: "net_in_bps" },
+    Resource { metric: "network", name: "network_out", label: "Network out", unit: "B/s", column: "net_out_bps" },
+];
+
+/// What to report on, fixed when the report is requested.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ReportSpec {
+    pub kind: String,
+    pub period: String,
+    pub format: String,
+    pub metrics: Vec<String>,
+    pub include_alerts: bool,
+    pub include_recommendations: bool,
+    pub host_id: i32,
+    pub vm_id: String,
+    pub host_name: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ResourceStats {
+    pub name: String,
+    pub label: String,
+    pub unit: String,
+    pub current: Option<f64>,
+    pub average: Option<f64>,
+    pub maximum: Option<f64>,
+    pub minimum: Option<f64>,
+    pub p95: Option<f64>,
+}
+
+#[derive(Clone, Debug, Serialize, FromRow)]
+pub struct SeriesPoint {
+    pub timestamp: DateTime<Utc>,
+    pub cpu: Option<f64>,
+    pub memory: Option<f64>,
+    pub disk: Option<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Recommendation {
+    /// scale_up, scale_down or optimize.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub resource: String,
+    pub reason: String,
+}
+
+/// Everything a report shows, in every format.
+#[derive(Clone, Debug, Serialize)]
+pub struct ReportData {
+    pub report_id: String,
+    pub title: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub period: String,
+    pub host: String,
+    pub host_name: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub generated_at: DateTime<Utc>,
+    pub samples: i64,
+    pub resources: Vec<ResourceStats>,
+    pub series: Vec<SeriesPoint>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alerts: Option<Vec<Alert>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recommendations: Option<Vec<Recommendation>>,
+}
+
+impl ReportData {
+    pub fn resource(&self, name: &str) -> Option<&ResourceStats> {
+        self.resources.iter().find(|r| r.name == name)
+    }
+}
+
+pub fn period_of(text: &str) -> Option<Duration> {
+    Some(match text {
+        "1h" => Duration::hours(1),
+        "6h" => Duration::hours(6),
+        "24h" => Duration::hours(24),
+        "7d" => Duration::days(7),
+        _ => return None,
+    })
+}
+
+/// Recommendations from the figures (thresholds documented in the README).
+pub fn recommend(resources: &[ResourceStats], alert_count: usize) -> Vec<Recommendation> {
+    let mut out = Vec::new();
+    let get = |name: &str| resources.iter().find(|r| r.name == name);
+    let mut push = |kind: &str, resource: &str, reason: String| out.push(Recommendation { kind: kind.into(), resource: resource.into(), reason });
+    if let Some(cpu) = get("cpu") {
+        match (cpu.p95, cpu.maximum) {
+            (Some(p95), _) if p95 >= 85.0 => push("scale_up", "cpu", format!("CPU p95 was {p95:.1} % over the period: add vCPUs or move load off this host.")),
+            (Some(p95), Some(max)) if p95 < 20.0 && max < 50.0 => {
+                push("scale_down", "cpu", format!("CPU p95 was only {p95:.1} % (peak {max:.1} %): this host could run with fewer vCPUs."))
+            }
+            _ => {}
+        }
+    }
+    if let Some(memory) = get("memory") {
+        match memory.p95 {
+            Some(p95) if p95 >= 90.0 => push("scale_up", "memory", format!("Memory p95 was {p95:.1} %: add memory or find what grows.")),
+            Some(p95) if p95 < 30.0 => push("scale_down", "memory", format!("Memory p95 was only {p95:.1} %: memory could be reduced.")),
+            _ => {}
+        }
+    }
+    if let Some(current) = get("disk").and_then(|d| d.current) {
+        if current >= 85.0 {
+            push("scale_up", "disk", format!("Disk usage is {current:.1} %: grow the volume or clean up before it fills."));
+        }
+    }
+    if alert_count >= 10 {
+        push("optimize", "alerts", format!("{alert_count} alerts in the period: fix the recurring cause or review the rule thresholds."));
+    }
+    out
+}
+
+/// Reads the figures of a report from the database.
+pub async fn gather(pool: &PgPool, id: &str, spec: &ReportSpec) -> anyhow::Result<ReportData> {
+    let samples: i64 = sqlx::query_scalar("SELECT count(*) FROM samples WHERE host_id = $1 AND ts > $2 AND ts <= $3")
+        .bind(spec.host_id)
+        .bind(spec.start)
+        .bind(spec.end)
+        .fetch_one(pool)
+        .await?;
+    if samples == 0 {
+        anyhow::bail!("no samples of host `{}` between {} and {}", spec.vm_id, spec.start.to_rfc3339(), spec.end.to_rfc3339());
+    }
+    let mut resources = Vec::new();
+    for resource in RESOURCES.iter().filter(|r| spec.metrics.iter().any(|m| m == r.metric)) {
+        // Only catalogue columns are interpolated; values are bound.
+        let (average, maximum, minimum, p95): (Option<f64>, Option<f64>, Option<f64>, Option<f64>) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT avg({c})::float8, max({c})::float8, min({c})::float8, percentile_cont(0.95) WITHIN GROUP (ORDER BY {c})::float8
+             FROM samples WHERE host_id = $1 AND ts > $2 AND ts <= $3",
+            c = resource.column
+        )))
+        .bind(spec.host_id)
+        .bind(spec.start)
+        .bind(spec.end)
+        .fetch_one(pool)
+        .await?;
+        let current: Option<f64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT {}::float8 FROM samples WHERE host_id = $1 AND ts > $2 AND ts <= $3 ORDER BY ts DESC LIMIT 1",
+            resource.column
+        )))
+        .bind(spec.host_id)
+        .bind(spec.start)
+        .bind(spec.end)
+        .fetch_optional(pool)
+        .await?;
+        resources.push(ResourceStats {
+            name: resource.name.into(),
+            label: resource.label.into(),
+            unit: resource.unit.into(),
+            current,
+            average,
+            maximum,
+            minimum,
+            p95,
+        });
+    }
+    let width = (spec.end - spec.start) / SERIES_POINTS as i32;
+    let series: Vec<SeriesPoint> = sqlx::query_as(
+        "SELECT date_bin($4, ts, $2) AS timestamp, avg(cpu_percent)::float8 AS cpu, avg(mem_percent)::float8 AS memory, avg(disk_percent)::float8 AS disk
+         FROM samples WHERE host_id = $1 AND ts > $2 AND ts <= $3 GROUP BY 1 ORDER BY 1",
+    )
+    .bind(spec.host_id)
+    .bind(spec.start)
+    .bind(spec.end)
+    .bind(width)
+    .fetch_all(pool)
+    .await?;
+    let alerts: Vec<Alert> = alert_store::of_host(pool, spec.host_id, spec.start, spec.end).await?.iter().map(alert_store::AlertRow::to_model).collect();
+    let recommendations = recommend(&resources, alerts.len());
+    Ok(ReportData {
+        report_id: id.to_owned(),
+        title: format!("Lookout performance report: {}", spec.host_name),
+        kind: spec.kind.clone(),
+        period: spec.period.clone(),
+        host: spec.vm_id.clone(),
+        host_name: spec.host_name.clone(),
+        start: spec.start,
+        end: spec.end,
+        generated_at: Utc::now(),
+        samples,
+        resources,
+        series,
+        alerts: spec.include_alerts.then_some(alerts),
+        recommendations: spec.include_recommendations.then_some(recommendations),
+    })
+}
+
+fn number(value: Option<f64>) -> String {
+    value.map(|v| format!("{:.2}", v)).unwrap_or_default()
+}
+
+/// The report as CSV: one section per block, each with its own header row.
+pub fn csv(data: &ReportData) -> anyhow::Result<Vec<u8>> {
+    let mut writer = csv::WriterBuilder::new().flexible(true).from_writer(Vec::new());
+    writer.write_record(["section", "resource", "unit", "current", "average", "maximum", "minimum", "p95"])?;
+    for r in &data.resources {
+        writer.write_record(["resource", &r.name, &r.unit, &number(r.current), &number(r.average), &number(r.maximum), &number(r.minimum), &number(r.p95)])?;
+    }
+    if data.kind == "detailed" {
+        writer.write_record(["section", "timestamp", "cpu", "memory", "disk"])?;
+        for p in &data.series {
+            writer.write_record(["series", &p.timestamp.to_rfc3339(), &number(p.cpu), &number(p.memory), &number(p.disk)])?;
+        }
+    }
+    if let Some(alerts) = &data.alerts {
+        writer.write_record(["section", "created_at", "level", "type", "title", "value", "threshold", "status"])?;
+        for a in alerts {
+            writer.write_record(["alert", &a.created_at.to_rfc3339(), &a.level, &a.kind, &a.title, &number(Some(a.value)), &number(Some(a.threshold)), &a.status])?;
+        }
+    }
+    if let Some(recommendations) = &data.recommendations {
+        writer.write_record(["section", "type", "resource", "reason"])?;
+        for r in recommendations {
+            writer.write_record(["recommendation", &r.kind, &r.resource, &r.reason])?;
+        }
+    }
+    writer.into_inner().map_err(|e| anyhow::anyhow!("cannot finish the CSV: {e}"))
+}
+
+#[derive(Debug, FromRow)]
+pub struct ReportRow {
+    pub id: String,
+    pub status: String,
+    pub spec: Value,
+    pub format: String,
+    pub filename: String,
+    pub file_path: Option<String>,
+    pub file_size: Option<i64>,
+    pub error_message: Option<String>,
+    pub attempts: i32,
+    pub lease_until: Option<DateTime<Utc>>,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub estimated_ready_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl ReportRow {
+    pub fn to_status(&self) -> Value {
+        let mut status = json!({
+            "report_id": self.id,
+            "status": self.status,
+            "format": self.format,
+            "filename": self.filename,
+            "download_url": format!("/api/v1/performance/reports/{}/download", self.id),
+            "estimated_ready_time": self.estimated_ready_at,
+            "created_at": self.created_at,
+            "started_at": self.started_at,
+            "completed_at": self.completed_at,
+            "expires_at": self.expires_at,
+            "file_size": self.file_size,
+        });
+        if self.status == "failed" {
+            status["error"] = json!({ "code": "REPORT_GENERATION_FAILED", "message": self.error_message });
+        }
+        status
+    }
+
+    pub fn content_type(&self) -> &'static str {
+        match self.format.as_str() {
+            "pdf" => "application/pdf",
+            "csv" => "text/csv; charset=utf-8",
+            _ => "application/json",
+        }
+    }
+}
+
+pub async fn report(pool: &PgPool, id: &str) -> Result<Option<ReportRow>, sqlx::Error> {
+    sqlx::query_as("SELECT * FROM reports WHERE id = $1").bind(id).fetch_optional(pool).await
+}
+
+/// When a new report will be ready: the reports queued before it plus itself, at the average
+/// time of the last 20 reports here (2 s until there is a history).
+pub async fn estimate_ready(pool: &PgPool) -> Result<DateTime<Utc>, sqlx::Error> {
+    let (queued, seconds): (i64, Option<f64>) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM reports WHERE status IN ('pending', 'processing')),
+                (SELECT avg(extract(epoch FROM completed_at - started_at))::float8 FROM
+                    (SELECT completed_at, started_at FROM reports WHERE status = 'completed' ORDER BY completed_at DESC LIMIT 20) recent)",
+    )
+    .fetch_one(pool)
+    .await?;
+    let each = seconds.unwrap_or(DEFAULT_SECONDS_PER_REPORT).max(0.1);
+    Ok(Utc::now() + Duration::milliseconds(((queued + 1) as f64 * each * 1000.0) as i64))
+}
+
+pub async fn create(pool: &PgPool, id: &str, spec: &ReportSpec, filename: &str, created_by: &str, ready: DateTime<Utc>) -> Result<ReportRow, sqlx::Error> {
+    let spec_json = serde_json::to_value(spec).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    sqlx::query_as(
+        "INSERT INTO reports (id, spec, format, filename, created_by, estimated_ready_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING *",
+    )
+    .bind(id)
+    .bind(spec_json)
+    .bind(&spec.format)
+    .bind(filename)
+    .bind(created_by)
+    .bind(ready)
+    .fetch_one(pool)
+    .await
+}
+
+/// Generates queued reports one at a time until `shutdown`, and removes expired ones.
+pub async fn worker(pool: PgPool, dir: PathBuf, wake: Arc<Notify>, shutdown: CancellationToken) {
+    loop {
+        match remove_expired(&pool).await {
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "Cannot remove expired reports; retrying later."),
+        }
+        match claim(&pool).await {
+            Ok(Some(row)) => {
+                let outcome = if row.attempts > MAX_ATTEMPTS { Err(anyhow::anyhow!("gave up after {MAX_ATTEMPTS} attempts")) } else { generate(&pool, &dir, &row).await };
+                let recorded = match outcome {
+                    Ok((path, size)) => sqlx::query(
+                        "UPDATE reports SET status = 'completed', file_path = $2, file_size = $3, completed_at = now(),
+                         expires_at = now() + make_interval(days => $4), lease_until = NULL WHERE id = $1",
+                    )
+                    .bind(&row.id)
+                    .bind(path)
+                    .bind(size)
+                    .bind(KEEP_DAYS as i32)
+                    .execute(&pool)
+                    .await,
+                    Err(error) => {
+                        tracing::warn!(report = row.id, error = format!("{error:#}"), "Report generation failed.");
+                        sqlx::query("UPDATE reports SET status = 'failed', error_message = $2, completed_at = now(), lease_until = NULL WHERE id = $1")
+                            .bind(&row.id)
+                            .bind(format!("{error:#}"))
+                            .execute(&pool)
+                            .await
+                    }
+                };
+                if let Err(error) = recorded {
+                    tracing::warn!(report = row.id, %error, "Cannot record a report's outcome; it is redone when its lease ends.");
+                }
+                continue;
+            }
+            Ok(None) => {}
+            Err(error) => tracing::warn!(%error, "Cannot read report jobs; retrying."),
+        }
+        tokio::select! {
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            _ = shutdown.cancelled() => return,
+        }
+    }
+}
+
+async fn claim(pool: &PgPool) -> Result<Option<ReportRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "UPDATE reports SET status = 'processing', started_at = now(), attempts = attempts + 1, lease_until = now() + interval '{LEASE_SECS} seconds'
+         WHERE id = (SELECT id FROM reports WHERE status = 'pending' OR (status = 'processing' AND lease_until < now())
+                     ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+         RETURNING *"
+    )))
+    .fetch_optional(pool)
+    .await
+}
+
+async fn generate(pool: &PgPool, dir: &std::path::Path, row: &ReportRow) -> anyhow::Result<(String, i64)> {
+    let spec: ReportSpec = serde_json::from_value(row.spec.clone()).context("stored report spec")?;
+    let data = gather(pool, &row.id, &spec).await?;
+    let format = spec.format.clone();
+    let bytes = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<u8>> {
+        match format.as_str() {
+            "pdf" => pdf::render(&data),
+            "csv" => csv(&data),
+            _ => Ok(serde_json::to_vec_pretty(&data)?),
+        }
+    })
+    .await
+    .context("report renderer")??;
+    tokio::fs::create_dir_all(dir).await.with_context(|| format!("cannot create {}", dir.display()))?;
+    let path = dir.join(&row.filename);
+    tokio::fs::write(&path, &bytes).await.with_context(|| format!("cannot write {}", path.display()))?;
+    Ok((path.to_string_lossy().into_owned(), bytes.len() as i64))
+}
+
+async fn remove_expired(pool: &PgPool) -> Result<usize, sqlx::Error> {
+    let paths: Vec<Option<String>> = sqlx::query_scalar("DELETE FROM reports WHERE expires_at <= now() RETURNING file_path").fetch_all(pool).await?;
+    for path in paths.iter().flatten() {
+        let _ = tokio::fs::remove_file(path).await;
+    }
+    Ok(paths.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats(name: &str, current: f64, p95: f64, max: f64) -> ResourceStats {
+        ResourceStats {
+            name: name.into(),
+            label: name.into(),
+            unit: "%".into(),
+            current: Some(current),
+            average: Some(p95 - 5.0),
+            maximum: Some(max),
+            minimum: Some(0.0),
+            p95: Some(p95),
+        }
+    }
+
+    #[test]
+    fn recommendations_follow_the_documented_thresholds() {
+        let busy = [stats("cpu", 90.0, 92.0, 99.0), stats("memory", 50.0, 60.0, 70.0), stats("disk", 88.0, 88.0, 88.0)];
+        let kinds: Vec<(String, String)> = recommend(&busy, 12).into_iter().map(|r| (r.kind, r.resource)).collect();
+        assert_eq!(
+            kinds,
+            [("scale_up", "cpu"), ("scale_up", "disk"), ("optimize", "alerts")].map(|(k, r)| (k.to_owned(), r.to_owned())).to_vec()
+        );
+        let idle = [stats("cpu", 5.0, 12.0, 30.0), stats("memory", 20.0, 25.0, 28.0)];
+        let idle = recommend(&idle, 0);
+        assert_eq!(idle.iter().map(|r| r.kind.as_str()).collect::<Vec<_>>(), ["scale_down", "scale_down"]);
+        assert!(idle[0].reason.contains("12.0 %"), "{}", idle[0].reason);
+        let normal = [stats("cpu", 50.0, 60.0, 80.0), stats("memory", 50.0, 60.0, 70.0)];
+        assert!(recommend(&normal, 3).is_empty());
+    }
+}
