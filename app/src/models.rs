@@ -456,3 +456,46 @@ pub struct AlertMetadata {
     #[serde(default)]
     pub suggestion: String,
 }
+
+/// A host offered on the exports page.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HostChoice {
+    pub vm_id: String,
+    pub name: String,
+}
+
+/// What the exports page asks for: the last `hours` of the chosen hosts.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ExportForm {
+    pub vm_ids: Vec<String>,
+    pub hours: i64,
+    pub aggregation: String,
+    pub format: String,
+}
+
+/// One export task as the exports page shows it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ExportProgress {
+    pub id: String,
+    pub status: String,
+    pub filename: String,
+    pub processed: i64,
+    pub total: i64,
+    pub percentage: i64,
+    pub file_url: Option<String>,
+    pub error: Option<String>,
+}
+
+impl ExportProgress {
+    pub fn is_running(&self) -> bool {
+        self.status == "pending" || self.status == "processing"
+    }
+}
+
+/// What the exports page loads first.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ExportsPageData {
+    pub username: String,
+    pub hosts: Vec<HostChoice>,
+    pub exports: Vec<ExportProgress>,
+}

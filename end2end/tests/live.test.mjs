@@ -1,5 +1,5 @@
 // Browser end-to-end: sign in, see every card, watch a WebSocket update change the page, open the
-// capacity page, sign out.
+// capacity page, an export from the exports page, sign out.
 // Runs against a server started by scripts/test.sh (LOOKOUT_URL, LOOKOUT_PASSWORD).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -68,6 +68,21 @@ test('sign in, watch live updates, sign out', { timeout: 120_000 }, async () => 
       await page.getByTestId(table).waitFor();
     }
     await page.screenshot({ path: new URL('capacity.png', output).pathname, fullPage: true });
+
+    // The exports page: start an Excel export, watch its progress bar complete, download the file.
+    await page.getByTestId('nav-exports').click();
+    await page.waitForURL(`${base}/exports`);
+    await page.getByTestId('export-hosts').waitFor();
+    await page.getByTestId('export-start').click();
+    const done = page.locator('[data-testid=export-row][data-status=completed]').first();
+    await done.waitFor({ timeout: 60_000 });
+    assert.equal(await done.locator('progress').getAttribute('value'), '100');
+    const href = await done.getByTestId('export-download').getAttribute('href');
+    const file = await page.request.get(`${base}${href}`);
+    assert.equal(file.status(), 200);
+    assert.equal(file.headers()['content-type'], 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet');
+    assert.match(file.headers()['content-disposition'], /^attachment; filename=".+\.xlsx"$/);
+    await page.screenshot({ path: new URL('exports.png', output).pathname, fullPage: true });
     await page.goto(`${base}/`);
     await page.getByTestId('logout').waitFor();
 

@@ -5,8 +5,8 @@ use crate::{
     storage::samples,
 };
 use app::{
-    components::snapshot::ssr::{CapacityFuture, CapacitySource, DashboardSource, SnapshotFuture},
-    models::{CapacityReport, DashboardSnapshot, TrendReport, LIVE_WINDOW_SECS},
+    components::snapshot::ssr::{CapacityFuture, CapacitySource, DashboardSource, ExportAnswer, ExportCall, ExportFuture, ExportsSource, SnapshotFuture},
+    models::{CapacityReport, DashboardSnapshot, ExportsPageData, HostChoice, TrendReport, LIVE_WINDOW_SECS},
     shell, App,
 };
 use axum::{
@@ -23,11 +23,13 @@ use std::sync::Arc;
 pub fn router(state: &AppState) -> Router<AppState> {
     let source = dashboard_source(state.clone());
     let capacity = capacity_source(state.clone());
+    let exports = exports_source(state.clone());
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
     let context = move || {
         provide_context(source.clone());
         provide_context(capacity.clone());
+        provide_context(exports.clone());
     };
     Router::new()
         .leptos_routes_with_context(state, routes, context, move || shell(options.clone()))
@@ -126,6 +128,52 @@ fn capacity_source(state: AppState) -> CapacitySource {
                 trends,
                 anomalies,
             })
+        })
+    }))
+}
+
+/// The exports page: hosts to choose from, the caller's recent exports, starting and following one.
+fn exports_source(state: AppState) -> ExportsSource {
+    ExportsSource(Arc::new(move |headers: HeaderMap, call: ExportCall| -> ExportFuture {
+        let state = state.clone();
+        Box::pin(async move {
+            let principal = signed_in(&state, &headers).await?;
+            let unreachable = |e: sqlx::Error| format!("the database is unreachable: {e}");
+            match call {
+                ExportCall::Page => {
+                    let hosts: Vec<(String, String)> =
+                        sqlx::query_as("SELECT vm_id, name FROM hosts ORDER BY vm_id").fetch_all(&state.pool).await.map_err(unreachable)?;
+                    let jobs: Vec<crate::export::JobRow> = sqlx::query_as(
+                        "SELECT * FROM export_jobs WHERE created_by = $1 AND (expires_at IS NULL OR expires_at > now()) ORDER BY created_at DESC LIMIT 10",
+                    )
+                    .bind(&principal.name)
+                    .fetch_all(&state.pool)
+                    .await
+                    .map_err(unreachable)?;
+                    Ok(ExportAnswer::Page(ExportsPageData {
+                        username: principal.name,
+                        hosts: hosts.into_iter().map(|(vm_id, name)| HostChoice { vm_id, name }).collect(),
+                        exports: jobs.iter().map(crate::export::JobRow::to_progress).collect(),
+                    }))
+                }
+                ExportCall::Start(form) => {
+                    let now = chrono::Utc::now();
+                    let request = serde_json::from_value(serde_json::json!({
+                        "vmIds": form.vm_ids,
+                        "startTime": now - chrono::Duration::hours(form.hours.clamp(1, 24 * 730)),
+                        "endTime": now,
+                        "aggregation": form.aggregation,
+                        "format": form.format,
+                    }))
+                    .map_err(|e| format!("invalid export form: {e}"))?;
+                    let job = crate::api::export::create_task(&state, &principal, request).await.map_err(|e| e.to_string())?;
+                    Ok(ExportAnswer::Task(job.to_progress()))
+                }
+                ExportCall::Progress(id) => {
+                    let job = crate::api::export::visible_job(&state, &principal, &id).await.map_err(|e| e.to_string())?;
+                    Ok(ExportAnswer::Task(job.to_progress()))
+                }
+            }
         })
     }))
 }

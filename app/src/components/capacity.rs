@@ -83,7 +83,7 @@ fn CapacityView(report: CapacityReport) -> impl IntoView {
     view! {
         <header class="topbar">
             <strong class="brand">"Lookout"</strong>
-            <nav class="nav"><a href="/">"Live"</a><a href="/capacity" aria-current="page">"Capacity"</a></nav>
+            <nav class="nav"><a href="/">"Live"</a><a href="/capacity" aria-current="page">"Capacity"</a><a href="/exports" data-testid="nav-exports">"Exports"</a></nav>
             <span class="muted">{format!("{hosts} host{} · last {history_days} days · complete days only", if hosts == 1 { "" } else { "s" })}</span>
             <span class="muted">{format!("forecast {horizon_days} days · threshold {threshold:.0} %")}</span>
             <span class="spacer"></span>

@@ -57,7 +57,7 @@ fn LiveView(snapshot: DashboardSnapshot) -> impl IntoView {
     view! {
         <header class="topbar">
             <strong class="brand">"Lookout"</strong>
-            <nav class="nav"><a href="/" aria-current="page">"Live"</a><a href="/capacity" data-testid="nav-capacity">"Capacity"</a></nav>
+            <nav class="nav"><a href="/" aria-current="page">"Live"</a><a href="/capacity" data-testid="nav-capacity">"Capacity"</a><a href="/exports" data-testid="nav-exports">"Exports"</a></nav>
             <span class="host" data-testid="host-name">{host_name}</span>
             <span class="stream" data-testid="stream-state" data-state=stream_label>{stream_label}</span>
             <span class="muted">"every " {sample_interval_secs} " s · updated " <span data-testid="updated-at">{updated_at}</span></span>

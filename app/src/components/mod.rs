@@ -1,5 +1,6 @@
-//! The Leptos UI: document shell, routes, login page, the live page and the capacity page.
+//! The Leptos UI: document shell, routes, login page, the live, capacity and exports pages.
 mod capacity;
+mod exports;
 mod live;
 mod login;
 pub mod snapshot;
@@ -12,6 +13,7 @@ use leptos_router::{
 };
 
 pub use capacity::CapacityPage;
+pub use exports::ExportsPage;
 pub use live::LivePage;
 pub use login::LoginPage;
 
@@ -46,6 +48,7 @@ pub fn App() -> impl IntoView {
                 // Async SSR: the first response already holds the data, so the page works without JavaScript.
                 <Route path=path!("/") view=LivePage ssr=SsrMode::Async/>
                 <Route path=path!("/capacity") view=CapacityPage ssr=SsrMode::Async/>
+                <Route path=path!("/exports") view=ExportsPage ssr=SsrMode::Async/>
                 <Route path=path!("/login") view=LoginPage/>
             </Routes>
         </Router>

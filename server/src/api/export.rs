@@ -57,6 +57,11 @@ pub async fn create(
     State(state): State<AppState>,
     HistoryJson(request): HistoryJson<ExportRequest>,
 ) -> Result<impl IntoResponse, HistoryError> {
+    Ok(history_accepted(create_task(&state, &principal, request).await?.to_task()))
+}
+
+/// Checks an export request, counts its records and queues it (also used by the exports page).
+pub async fn create_task(state: &AppState, principal: &Principal, request: ExportRequest) -> Result<JobRow, HistoryError> {
     let now = Utc::now();
     let format_text = request.format.as_deref().unwrap_or_default();
     let format = FileFormat::parse(format_text).ok_or_else(|| HistoryError::BadRequest(format!("`format` must be csv, excel or json, got `{format_text}`")))?;
@@ -89,7 +94,7 @@ pub async fn create(
     timezone.parse::<chrono_tz::Tz>().map_err(|_| HistoryError::BadRequest(format!("`options.timezone` `{timezone}` is not an IANA time zone (e.g. Asia/Shanghai)")))?;
     let date = DateFormat::parse(options.date_format.as_deref().unwrap_or("YYYY-MM-DD HH:mm:ss")).map_err(HistoryError::BadRequest)?;
     let number = NumberFormat::parse(options.number_format.as_deref().unwrap_or("0.00")).map_err(HistoryError::BadRequest)?;
-    let hosts = resolve_hosts(&state, request.vm_ids.as_deref(), request.group_id.as_deref(), None).await?;
+    let hosts = resolve_hosts(state, request.vm_ids.as_deref(), request.group_id.as_deref(), None).await?;
 
     // Counted before any work: one point's page also returns the total.
     let probe = Query { hosts: hosts.clone(), groups: groups.clone(), start, end, aggregation, func, page: 1, page_size: 1 };
@@ -119,11 +124,11 @@ pub async fn create(
     };
     let job = export::create(&state.pool, &NewJob { id: &id, spec: &spec, filename: &filename, total, created_by: &principal.name }).await?;
     state.jobs.exports.notify_one();
-    Ok(history_accepted(job.to_task()))
+    Ok(job)
 }
 
 /// The job if it exists, has not expired and the caller may see it.
-async fn visible_job(state: &AppState, principal: &Principal, id: &str) -> Result<JobRow, HistoryError> {
+pub async fn visible_job(state: &AppState, principal: &Principal, id: &str) -> Result<JobRow, HistoryError> {
     let not_found = || HistoryError::ExportNotFound(format!("no export task `{id}` (unknown, or expired after {} days)", export::KEEP_DAYS));
     let job = export::job(&state.pool, id).await?.ok_or_else(not_found)?;
     if job.is_expired(Utc::now()) {

@@ -1,7 +1,7 @@
 //! The REST API: routes under `/api/v1`, health checks, and the API's own 404.
 mod aggregate;
 mod alerts;
-mod export;
+pub mod export;
 mod anomalies;
 mod health;
 pub mod history;

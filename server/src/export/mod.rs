@@ -104,9 +104,33 @@ impl JobRow {
         self.expires_at.is_some_and(|at| at <= now)
     }
 
+    /// What the exports page shows.
+    pub fn to_progress(&self) -> app::models::ExportProgress {
+        app::models::ExportProgress {
+            id: self.id.clone(),
+            status: self.status.clone(),
+            filename: self.filename.clone(),
+            processed: self.processed,
+            total: self.total,
+            percentage: self.percentage(),
+            file_url: (self.status == "completed").then(|| format!("/api/v1/history/export/{}/download", self.id)),
+            error: self.error_message.clone(),
+        }
+    }
+
+    fn percentage(&self) -> i64 {
+        if self.status == "completed" {
+            100
+        } else if self.total > 0 {
+            (self.processed * 100 / self.total).min(99)
+        } else {
+            0
+        }
+    }
+
     /// The seed's `ExportTask`.
     pub fn to_task(&self) -> Value {
-        let percentage = if self.total > 0 { (self.processed * 100 / self.total).min(100) } else if self.status == "completed" { 100 } else { 0 };
+        let percentage = self.percentage();
         let mut task = json!({
             "id": self.id,
             "status": self.status,
