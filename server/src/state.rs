@@ -25,3 +25,13 @@ pub struct JobWakers {
     pub exports: Arc<tokio::sync::Notify>,
     pub reports: Arc<tokio::sync::Notify>,
 }
+
+/// Waits until a worker should look for work again: woken by `wake`, after a second (other
+/// instances queue work too), or `false` when the server is shutting down.
+pub async fn idle(wake: &tokio::sync::Notify, shutdown: &CancellationToken) -> bool {
+    tokio::select! {
+        _ = wake.notified() => true,
+        _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => true,
+        _ = shutdown.cancelled() => false,
+    }
+}

@@ -138,10 +138,8 @@ pub async fn worker(pool: PgPool, policy: WebhookPolicy, wake: Arc<Notify>, shut
             Ok(_) => {}
             Err(error) => tracing::warn!(%error, "Cannot read webhook deliveries; retrying."),
         }
-        tokio::select! {
-            _ = wake.notified() => {}
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-            _ = shutdown.cancelled() => return,
+        if !crate::state::idle(&wake, &shutdown).await {
+            return;
         }
     }
 }

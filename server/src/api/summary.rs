@@ -9,7 +9,7 @@ use crate::{
     state::AppState,
 };
 use axum::{extract::State, Json};
-use chrono::{Duration, Utc};
+use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
@@ -43,23 +43,13 @@ pub struct SummaryQuery {
     host: Option<String>,
 }
 
-fn period_of(text: &str) -> Option<Duration> {
-    Some(match text {
-        "1h" => Duration::hours(1),
-        "6h" => Duration::hours(6),
-        "24h" => Duration::hours(24),
-        "7d" => Duration::days(7),
-        _ => return None,
-    })
-}
-
 fn round2(value: Option<f64>) -> Value {
     value.map_or(Value::Null, |v| json!((v * 100.0).round() / 100.0))
 }
 
 pub async fn summary(_: RequireScope<VmRead>, State(state): State<AppState>, ApiQuery(query): ApiQuery<SummaryQuery>) -> Result<Json<Value>, ApiError> {
     let period_text = query.period.as_deref().unwrap_or("1h");
-    let period = period_of(period_text).ok_or_else(|| ApiError::Validation(format!("`period` must be 1h, 6h, 24h or 7d, got `{period_text}`")))?;
+    let period = crate::report::period_of(period_text).ok_or_else(|| ApiError::Validation(format!("`period` must be 1h, 6h, 24h or 7d, got `{period_text}`")))?;
     let wanted: Vec<String> = match query.metrics.as_deref().map(str::trim).filter(|m| !m.is_empty()) {
         None => ["cpu", "memory", "disk", "network"].map(String::from).to_vec(),
         Some(list) => list.split(',').map(|m| m.trim().to_owned()).filter(|m| !m.is_empty()).collect(),

@@ -15,7 +15,7 @@ use format::{DateFormat, FileFormat, NumberFormat};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sqlx::{FromRow, PgPool};
-use std::{path::PathBuf, sync::Arc, time::Duration};
+use std::{path::PathBuf, sync::Arc};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use writer::{Layout, RowWriter};
@@ -208,10 +208,8 @@ pub async fn worker(pool: PgPool, dir: PathBuf, wake: Arc<Notify>, shutdown: Can
             Ok(None) => {}
             Err(error) => tracing::warn!(%error, "Cannot read export jobs; retrying."),
         }
-        tokio::select! {
-            _ = wake.notified() => {}
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-            _ = shutdown.cancelled() => return,
+        if !crate::state::idle(&wake, &shutdown).await {
+            return;
         }
     }
 }

@@ -382,10 +382,8 @@ pub async fn worker(pool: PgPool, dir: PathBuf, wake: Arc<Notify>, shutdown: Can
             Ok(None) => {}
             Err(error) => tracing::warn!(%error, "Cannot read report jobs; retrying."),
         }
-        tokio::select! {
-            _ = wake.notified() => {}
-            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
-            _ = shutdown.cancelled() => return,
+        if !crate::state::idle(&wake, &shutdown).await {
+            return;
         }
     }
 }
