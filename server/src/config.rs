@@ -128,6 +128,9 @@ pub struct ServeArgs {
     /// Milliseconds before the first webhook retry; each further retry waits twice as long.
     #[arg(long, env = "LOOKOUT_WEBHOOK_RETRY_BASE_MS", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(10..=3_600_000))]
     pub webhook_retry_base_ms: u64,
+    /// API requests per second per caller (token or session), twice that in a burst; 0 = no limit.
+    #[arg(long, env = "LOOKOUT_RATE_LIMIT", default_value_t = 100)]
+    pub rate_limit: u32,
     /// Where export files are written (default `<data-dir>/exports`).
     #[arg(long, env = "LOOKOUT_EXPORT_DIR")]
     pub export_dir: Option<PathBuf>,
@@ -153,6 +156,7 @@ pub struct Settings {
     pub demo: bool,
     pub webhooks: crate::alerts::webhook::WebhookPolicy,
     pub export_dir: PathBuf,
+    pub rate_limit: u32,
 }
 
 impl From<ServeArgs> for Settings {
@@ -179,6 +183,7 @@ impl From<ServeArgs> for Settings {
                 retry_base: Duration::from_millis(args.webhook_retry_base_ms),
             },
             export_dir: args.export_dir.unwrap_or_else(|| args.database.data_dir.join("exports")),
+            rate_limit: args.rate_limit,
             database: args.database,
         }
     }

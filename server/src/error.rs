@@ -34,6 +34,8 @@ pub enum ApiError {
     ReportGenerationFailed(String),
     #[error("{0}")]
     Conflict(String),
+    #[error("too many requests; retry in {0} s")]
+    RateLimited(u64),
     #[error("the database is unreachable; try again shortly")]
     StorageUnavailable,
     #[error("the request timed out")]
@@ -59,6 +61,7 @@ impl ApiError {
             ApiError::InvalidMetricValue(_) => "INVALID_METRIC_VALUE",
             ApiError::ReportGenerationFailed(_) => "REPORT_GENERATION_FAILED",
             ApiError::Conflict(_) => "CONFLICT",
+            ApiError::RateLimited(_) => "RATE_LIMITED",
             ApiError::StorageUnavailable => "STORAGE_UNAVAILABLE",
             ApiError::Timeout => "REQUEST_TIMEOUT",
             ApiError::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
@@ -71,6 +74,7 @@ impl ApiError {
             ApiError::Validation(_) | ApiError::RuleCreationFailed(_) | ApiError::InvalidMetricValue(_) => StatusCode::BAD_REQUEST,
             ApiError::RuleNotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::ReportGenerationFailed(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -140,8 +144,14 @@ impl IntoResponse for ApiError {
             tracing::error!(error = format!("{error:#}"), "Request failed with an internal error.");
         }
         let mut response = (self.status(), Json(error_body(self.code(), &self.to_string()))).into_response();
-        if matches!(self, ApiError::StorageUnavailable) {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        match self {
+            ApiError::StorageUnavailable => {
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            }
+            ApiError::RateLimited(secs) => {
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            }
+            _ => {}
         }
         response
     }

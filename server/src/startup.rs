@@ -88,7 +88,8 @@ impl Application {
             .site_addr(listener.local_addr()?)
             .env(if cfg!(debug_assertions) { leptos::config::Env::DEV } else { leptos::config::Env::PROD })
             .build();
-        let state = AppState { pool, settings: Arc::new(settings), hub, local, alerts, jobs, leptos_options, shutdown };
+        let throttle = Arc::new(crate::auth::throttle::Throttle::new(settings.rate_limit));
+        let state = AppState { pool, settings: Arc::new(settings), hub, local, alerts, jobs, throttle, leptos_options, shutdown };
         let router = router(state.clone());
         Ok(Application { listener, router, state, tasks, managed: database.managed })
     }
@@ -129,7 +130,9 @@ impl Application {
 pub fn router(state: AppState) -> Router {
     let settings = state.settings.clone();
     // REST requests get a deadline; WebSockets and pages do not (streams are long-lived by design).
-    let api = api::router(settings.ingest_body_limit).layer(middleware::from_fn_with_state(settings.request_timeout, deadline));
+    let api = api::router(settings.ingest_body_limit)
+        .layer(middleware::from_fn_with_state(settings.request_timeout, deadline))
+        .layer(middleware::from_fn_with_state(state.clone(), api::throttle));
     Router::new()
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz))

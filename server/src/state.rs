@@ -14,6 +14,7 @@ pub struct AppState {
     pub local: LocalHost,
     pub alerts: AlertEngine,
     pub jobs: JobWakers,
+    pub throttle: Arc<crate::auth::throttle::Throttle>,
     pub leptos_options: LeptosOptions,
     /// Cancelled on SIGINT/SIGTERM: long-lived connections end themselves.
     pub shutdown: CancellationToken,

@@ -55,6 +55,8 @@ pub async fn start(url: String) -> anyhow::Result<Server> {
     settings.bootstrap_token = Some(TOKEN.into());
     settings.request_timeout = std::time::Duration::from_secs(60);
     settings.export_dir = std::env::temp_dir().join("lookout-bench-exports");
+    // Benches measure the server, not the throttle.
+    settings.rate_limit = 0;
     let app = Application::build(settings).await?;
     let pool = app.state().pool.clone();
     let port = app.port();

@@ -75,6 +75,8 @@ pub enum HistoryError {
     ExportNotFound(String),
     #[error("{0}")]
     LimitExceeded(String),
+    #[error("too many requests; retry in {0} s")]
+    RateLimited(u64),
     #[error("history storage is unavailable")]
     StorageUnavailable,
     #[error("internal error")]
@@ -92,6 +94,7 @@ impl HistoryError {
             HistoryError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "413"),
             HistoryError::ExportNotFound(_) => (StatusCode::NOT_FOUND, "404-EXPORT"),
             HistoryError::LimitExceeded(_) => (StatusCode::BAD_REQUEST, "400-LIMIT"),
+            HistoryError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "429"),
             HistoryError::StorageUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "503"),
             HistoryError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "500"),
         }
@@ -122,6 +125,9 @@ fn message(code: &str, language: Language) -> &'static str {
         ("400-LIMIT", Language::En) => "Record Limit Exceeded",
         ("400-LIMIT", Language::Zh) => "导出记录数超过限制",
         ("400-LIMIT", Language::Ja) => "エクスポート記録数の制限を超えています",
+        ("429", Language::En) => "Rate Limit",
+        ("429", Language::Zh) => "请求过于频繁",
+        ("429", Language::Ja) => "リクエストが多すぎます",
         ("413", Language::En) => "Payload Too Large",
         ("413", Language::Zh) => "请求体过大",
         ("413", Language::Ja) => "リクエストが大きすぎます",
@@ -176,6 +182,9 @@ impl IntoResponse for HistoryError {
         let mut response = (status, Json(body)).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        if let HistoryError::RateLimited(secs) = self {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }

@@ -61,6 +61,28 @@ pub fn router(ingest_body_limit: usize) -> Router<AppState> {
         .route("/api/{*rest}", axum::routing::any(not_found))
 }
 
+/// Answers `429` with `Retry-After` when a caller exceeds `LOOKOUT_RATE_LIMIT`, in the envelope of
+/// the API it called.
+pub async fn throttle(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match state.throttle.check_api(request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(wait) => {
+            let secs = crate::auth::throttle::retry_after_secs(wait);
+            let path = request.uri().path();
+            if ["/api/v1/history", "/api/v1/hosts", "/api/v1/ingest"].iter().any(|p| path.starts_with(p)) {
+                history_error::HistoryError::RateLimited(secs).into_response()
+            } else {
+                ApiError::RateLimited(secs).into_response()
+            }
+        }
+    }
+}
+
 async fn not_found(uri: axum::http::Uri) -> ApiError {
     ApiError::NotFound(format!("no API route at {}", uri.path()))
 }

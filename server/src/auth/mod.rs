@@ -1,6 +1,7 @@
 //! Authentication and permissions: who is calling (session cookie or bearer token) and what they may do.
 pub mod credentials;
 pub mod password;
+pub mod throttle;
 mod routes;
 
 pub use routes::{login, logout};

@@ -33,6 +33,10 @@ pub async fn login(State(state): State<AppState>, headers: HeaderMap, form: Resu
         return refused;
     }
     let Ok(Form(form)) = form else { return Redirect::to("/login?error=1").into_response() };
+    if let Err(wait) = state.throttle.check_login(&form.username) {
+        tracing::warn!(user = %form.username, "Sign-in throttled.");
+        return ApiError::RateLimited(super::throttle::retry_after_secs(wait)).into_response();
+    }
     match credentials::authenticate(&state.pool, form.username.trim(), &form.password).await {
         Ok(Some(user_id)) => match credentials::create_session(&state.pool, user_id).await {
             Ok(secret) => {

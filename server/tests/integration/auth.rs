@@ -166,3 +166,45 @@ async fn the_login_page_is_served_compressed_to_browsers_that_accept_it() {
     assert_eq!(response.headers().get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()), Some("br"));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_caller_over_the_rate_limit_gets_429_with_retry_after_in_each_apis_envelope() {
+    let url = crate::common::fresh_database().await;
+    let mut settings = crate::common::settings(lookout::config::DatabaseArgs { database_url: Some(url), data_dir: "unused".into() });
+    settings.rate_limit = 2; // a burst of 4, then 2 per second
+    let app = crate::common::spawn_with(settings).await;
+    let mut limited = None;
+    for _ in 0..20 {
+        let response = app.get("/api/v1/performance/alerts/rules").await;
+        if response.status() == 429 {
+            limited = Some(response);
+            break;
+        }
+    }
+    let response = limited.expect("a 429 within 20 quick requests");
+    let retry: u64 = response.headers()[header::RETRY_AFTER].to_str().expect("ascii").parse().expect("seconds");
+    assert!((1..=2).contains(&retry), "{retry}");
+    assert_eq!(status_and_code(response).await, (429, "RATE_LIMITED".to_string()));
+    let history = app.client.post(format!("{}/api/v1/history/query", app.address)).bearer_auth(&app.token).json(&serde_json::json!({})).send().await.expect("sent");
+    assert_eq!(history.status(), 429);
+    let body: Value = history.json().await.expect("JSON");
+    assert_eq!((body["code"].as_u64(), body["error"].as_str()), (Some(429), Some("429")), "{body}");
+    // Another caller has its own bucket.
+    let other = credentials::create_token(&app.pool, "other", &[Scope::VmRead], None).await.expect("token");
+    let response = app.client.get(format!("{}/api/v1/performance/alerts/rules", app.address)).bearer_auth(other).send().await.expect("sent");
+    assert_eq!(response.status(), 200);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn sign_in_attempts_for_one_user_are_throttled() {
+    let app = spawn_app().await;
+    let mut statuses = Vec::new();
+    for _ in 0..12 {
+        statuses.push(login(&app, "wrong-password", &app.address).await.status().as_u16());
+    }
+    assert!(statuses[..10].iter().all(|s| *s == 303), "{statuses:?}");
+    // Ten a minute: one more may have been earned while the slow password checks ran.
+    assert!(statuses[10..].contains(&429), "{statuses:?}");
+    app.stop().await;
+}

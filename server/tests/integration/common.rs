@@ -79,6 +79,7 @@ pub fn settings(database: DatabaseArgs) -> Settings {
             retry_base: Duration::from_millis(200),
         },
         export_dir: std::env::temp_dir().join(format!("lookout-exports-{}", random(10))),
+        rate_limit: 100,
     }
 }
 
