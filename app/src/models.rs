@@ -222,8 +222,9 @@ pub struct TrendReport {
     pub historical: Vec<DailyUsage>,
     #[serde(default)]
     pub growth_rates: BTreeMap<String, GrowthRate>,
-    #[serde(default)]
-    pub forecast: BTreeMap<String, MetricForecast>,
+    /// Present when the request enabled forecasts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forecast: Option<BTreeMap<String, MetricForecast>>,
     #[serde(default)]
     pub capacity_alerts: Vec<CapacityAlert>,
     #[serde(default)]
@@ -235,8 +236,11 @@ pub struct TrendReport {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct DailyUsage {
     pub date: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disk: Option<f64>,
 }
 
@@ -252,6 +256,7 @@ pub struct GrowthRate {
 pub struct MetricForecast {
     pub predicted_value: f64,
     pub confidence: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capacity_exceed_date: Option<DateTime<Utc>>,
     pub method: String,
 }
@@ -260,7 +265,9 @@ pub struct MetricForecast {
 #[serde(rename_all = "camelCase")]
 pub struct CapacityAlert {
     pub metric: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vm_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vm_name: Option<String>,
     pub current_usage: f64,
     pub threshold: f64,
@@ -274,8 +281,10 @@ pub struct Recommendation {
     #[serde(rename = "type")]
     pub kind: String,
     pub metric: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vm_id: Option<String>,
     pub description: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub potential_savings: Option<String>,
 }
 

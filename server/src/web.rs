@@ -6,7 +6,7 @@ use crate::{
 };
 use app::{
     components::snapshot::ssr::{CapacityFuture, CapacitySource, DashboardSource, ExportAnswer, ExportCall, ExportFuture, ExportsSource, SnapshotFuture},
-    models::{CapacityReport, DashboardSnapshot, ExportsPageData, HostChoice, TrendReport, LIVE_WINDOW_SECS},
+    models::{CapacityReport, DashboardSnapshot, ExportsPageData, HostChoice, LIVE_WINDOW_SECS},
     shell, App,
 };
 use axum::{
@@ -116,8 +116,7 @@ fn capacity_source(state: AppState) -> CapacitySource {
                 method: crate::analysis::trend::Method::Linear,
                 threshold: THRESHOLD,
             };
-            let data = crate::api::trends::analyse(&state.pool, &hosts, &options).await.map_err(|e| e.to_string())?;
-            let trends: TrendReport = serde_json::from_value(data).map_err(|e| format!("unexpected trend report: {e}"))?;
+            let trends = crate::api::trends::analyse(&state.pool, &hosts, &options).await.map_err(|e| e.to_string())?;
             let anomalies = crate::detect::recent(&state.pool, now - chrono::Duration::days(7), 20).await.map_err(unreachable)?;
             Ok(CapacityReport {
                 username: principal.name,

@@ -35,7 +35,7 @@ fn CapacityView(report: CapacityReport) -> impl IntoView {
     let forecasts: Vec<_> = capacity::SERIES
         .iter()
         .filter_map(|(metric, label, _, _)| {
-            let f = trends.forecast.get(*metric)?;
+            let f = trends.forecast.as_ref()?.get(*metric)?;
             let growth = trends.growth_rates.get(*metric).map(|g| format!("{:+.2} pp/month", g.monthly)).unwrap_or_else(|| "–".into());
             let crossing = f.capacity_exceed_date.map(date).unwrap_or_else(|| "not within 2 years".into());
             Some(view! {

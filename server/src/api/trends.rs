@@ -13,7 +13,8 @@ use crate::{
 use axum::{extract::State, Json};
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use app::models::{CapacityAlert, DailyUsage, GrowthRate, MetricForecast, Recommendation, TrendReport};
+use serde_json::Value;
 use std::collections::BTreeMap;
 
 pub const METRICS: [(&str, i16); 3] = [("cpu", 1), ("memory", 5), ("disk", 8)];
@@ -146,7 +147,10 @@ pub struct TrendOptions {
 }
 
 /// The `/trends` answer's `data` for these hosts (also drawn by the capacity page).
-pub async fn analyse(pool: &sqlx::PgPool, hosts: &[(i32, String, String)], options: &TrendOptions) -> Result<Value, HistoryError> {
+/// What a recommendation to add capacity saves.
+const SATURATION_SAVINGS: &str = "avoids saturation and the incidents it causes";
+
+pub async fn analyse(pool: &sqlx::PgPool, hosts: &[(i32, String, String)], options: &TrendOptions) -> Result<TrendReport, HistoryError> {
     let TrendOptions { start, end, ref metrics, forecast_enabled, horizon, method, threshold } = *options;
     let host_ids: Vec<i32> = hosts.iter().map(|h| h.0).collect();
     let metric_ids: Vec<i16> = metrics.iter().map(|m| m.1).collect();
@@ -177,15 +181,21 @@ pub async fn analyse(pool: &sqlx::PgPool, hosts: &[(i32, String, String)], optio
         period.entry(row.metric).or_default().merge(&rollup);
     }
 
-    let mut historical: BTreeMap<DateTime<Utc>, Map<String, Value>> = BTreeMap::new();
-    let (mut growth_rates, mut forecasts) = (Map::new(), Map::new());
-    let (mut alerts, mut recommendations) = (Vec::new(), Vec::new());
+    let mut historical: BTreeMap<DateTime<Utc>, DailyUsage> = BTreeMap::new();
+    let (mut growth_rates, mut forecasts) = (BTreeMap::new(), BTreeMap::new());
+    let (mut alerts, mut recommendations): (Vec<(f64, CapacityAlert)>, Vec<Recommendation>) = (Vec::new(), Vec::new());
     let mut span_days: f64 = 0.0;
     for (name, id) in metrics.iter() {
         let Some(days) = fleet.get(id) else { continue };
         for (day, rollup) in days {
             if let Some(avg) = rollup.avg() {
-                historical.entry(*day).or_default().insert((*name).into(), json!(round(avg, 2)));
+                let usage = historical.entry(*day).or_insert_with(|| DailyUsage { date: *day, ..Default::default() });
+                let slot = match *name {
+                    "cpu" => &mut usage.cpu,
+                    "memory" => &mut usage.memory,
+                    _ => &mut usage.disk,
+                };
+                *slot = Some(round(avg, 2));
             }
         }
         let series = daily_series(days, first_day);
@@ -195,31 +205,33 @@ pub async fn analyse(pool: &sqlx::PgPool, hosts: &[(i32, String, String)], optio
         let current = *series.values.last().unwrap_or(&0.0);
         let growth = trend::growth(&series.days, &series.values);
         if let Some(g) = growth {
-            growth_rates.insert((*name).into(), json!({"daily": round(g.daily, 3), "weekly": round(g.weekly, 3), "monthly": round(g.monthly, 3)}));
+            growth_rates.insert((*name).to_owned(), GrowthRate { daily: round(g.daily, 3), weekly: round(g.weekly, 3), monthly: round(g.monthly, 3) });
         }
         if forecast_enabled {
             if let Some(f) = trend::forecast(&series.days, &series.values, horizon, method, threshold) {
-                let mut object = Map::new();
-                object.insert("predictedValue".into(), json!(f.predicted_value));
-                object.insert("confidence".into(), json!(f.confidence));
-                object.insert("method".into(), json!(if f.method == Method::Linear { "linear" } else { "polynomial" }));
+                let mut forecast = MetricForecast {
+                    predicted_value: f.predicted_value,
+                    confidence: f.confidence,
+                    capacity_exceed_date: None,
+                    method: if f.method == Method::Linear { "linear" } else { "polynomial" }.into(),
+                };
                 if let Some(d) = f.days_to_threshold {
                     let date = date_after(last_day, d);
-                    object.insert("capacityExceedDate".into(), json!(date));
+                    forecast.capacity_exceed_date = Some(date);
                     if let Some(severity) = capacity_severity(d) {
-                        alerts.push((d, json!({"metric": name, "currentUsage": round(current, 2), "threshold": threshold,
-                            "predictedExceedDate": date, "severity": severity})));
+                        alerts.push((d, CapacityAlert { metric: (*name).into(), vm_id: None, vm_name: None, current_usage: round(current, 2), threshold,
+                            predicted_exceed_date: date, severity: severity.into() }));
                     }
                     if d <= SCALE_UP_WITHIN_DAYS {
                         let order_by = date_after(last_day, (d - 14.0).max(0.0)).format("%Y-%m-%d");
                         let monthly = growth.map(|g| g.monthly).unwrap_or(0.0);
-                        recommendations.push(json!({"type": "scale_up", "metric": name,
-                            "description": format!("{name} is forecast to reach {threshold}% on {} (now {:.1}%, {:+.2} pp per month): add capacity by {order_by}",
+                        recommendations.push(Recommendation { kind: "scale_up".into(), metric: (*name).into(), vm_id: None,
+                            description: format!("{name} is forecast to reach {threshold}% on {} (now {:.1}%, {:+.2} pp per month): add capacity by {order_by}",
                                 date.format("%Y-%m-%d"), current, monthly),
-                            "potentialSavings": "avoids saturation and the incidents it causes"}));
+                            potential_savings: Some(SATURATION_SAVINGS.into()) });
                     }
                 }
-                forecasts.insert((*name).into(), Value::Object(object));
+                forecasts.insert((*name).to_owned(), forecast);
             }
         }
         // Per-host crossings: a group average can hide one host running out.
@@ -232,14 +244,13 @@ pub async fn analyse(pool: &sqlx::PgPool, hosts: &[(i32, String, String)], optio
                 let Some(severity) = capacity_severity(d) else { continue };
                 let date = date_after(first_day + Duration::days(*last as i64), d);
                 let host_current = *series.values.last().unwrap_or(&0.0);
-                alerts.push((d, json!({"metric": name, "vmId": vm_id, "vmName": vm_name,
-                    "currentUsage": round(host_current, 2), "threshold": threshold,
-                    "predictedExceedDate": date, "severity": severity})));
+                alerts.push((d, CapacityAlert { metric: (*name).into(), vm_id: Some(vm_id.clone()), vm_name: Some(vm_name.clone()),
+                    current_usage: round(host_current, 2), threshold, predicted_exceed_date: date, severity: severity.into() }));
                 if d <= SCALE_UP_WITHIN_DAYS {
-                    recommendations.push(json!({"type": "scale_up", "metric": name, "vmId": vm_id,
-                        "description": format!("{name} of {vm_name} is forecast to reach {threshold}% on {} (now {host_current:.1}%): add capacity to this host",
+                    recommendations.push(Recommendation { kind: "scale_up".into(), metric: (*name).into(), vm_id: Some(vm_id.clone()),
+                        description: format!("{name} of {vm_name} is forecast to reach {threshold}% on {} (now {host_current:.1}%): add capacity to this host",
                             date.format("%Y-%m-%d")),
-                        "potentialSavings": "avoids saturation and the incidents it causes"}));
+                        potential_savings: Some(SATURATION_SAVINGS.into()) });
                 }
             }
         }
@@ -248,38 +259,36 @@ pub async fn analyse(pool: &sqlx::PgPool, hosts: &[(i32, String, String)], optio
             if p95 < IDLE_P95 && (*name == "cpu" || *name == "memory") {
                 // Right-sizing so that p95 would sit at 50 % frees this share of the allocation.
                 let freed = ((1.0 - p95 / 50.0) * 100.0).round();
-                recommendations.push(json!({"type": "scale_down", "metric": name,
-                    "description": format!("{name} p95 over the period was {p95:.1}% (average {avg:.1}%): the allocation can shrink"),
-                    "potentialSavings": format!("about {freed}% of the allocated {name}")}));
+                recommendations.push(Recommendation { kind: "scale_down".into(), metric: (*name).into(), vm_id: None,
+                    description: format!("{name} p95 over the period was {p95:.1}% (average {avg:.1}%): the allocation can shrink"),
+                    potential_savings: Some(format!("about {freed}% of the allocated {name}")) });
             } else if p95 >= BURSTY_P95 && avg <= BURSTY_AVG {
-                recommendations.push(json!({"type": "optimize", "metric": name,
-                    "description": format!("{name} peaks at p95 {p95:.1}% against a {avg:.1}% average: spread batch work or autoscale instead of sizing for peaks")}));
+                recommendations.push(Recommendation { kind: "optimize".into(), metric: (*name).into(), vm_id: None,
+                    description: format!("{name} peaks at p95 {p95:.1}% against a {avg:.1}% average: spread batch work or autoscale instead of sizing for peaks"),
+                    potential_savings: None });
             }
         }
     }
     alerts.sort_by(|a, b| a.0.total_cmp(&b.0));
 
-    let mut data = Map::new();
-    data.insert(
-        "historical".into(),
-        json!(historical.into_iter().map(|(date, mut values)| { values.insert("date".into(), json!(date)); Value::Object(values) }).collect::<Vec<_>>()),
-    );
-    data.insert("growthRates".into(), Value::Object(growth_rates));
-    if forecast_enabled {
-        data.insert("forecast".into(), Value::Object(forecasts));
-    }
-    data.insert("capacityAlerts".into(), json!(alerts.into_iter().map(|a| a.1).collect::<Vec<_>>()));
-    data.insert("recommendations".into(), json!(recommendations));
-    if rows.is_empty() {
-        data.insert("warning".into(), json!("no daily history for these hosts in the range: nothing to analyse"));
+    let warning = if rows.is_empty() {
+        Some("no daily history for these hosts in the range: nothing to analyse".to_owned())
     } else if span_days < (MIN_POINTS as f64) {
-        data.insert("warning".into(), json!(format!(
-            "only {span_days:.0} days of daily history: at least {MIN_POINTS} are needed for growth rates and forecasts"
-        )));
+        Some(format!("only {span_days:.0} days of daily history: at least {MIN_POINTS} are needed for growth rates and forecasts"))
     } else if span_days < ADVISED_DAYS {
-        data.insert("warning".into(), json!(format!(
+        Some(format!(
             "only {span_days:.0} days of daily history ({ADVISED_DAYS:.0} advised): growth rates and forecasts are less certain and confidence is scaled down"
-        )));
-    }
-    Ok(Value::Object(data))
+        ))
+    } else {
+        None
+    };
+    Ok(TrendReport {
+        historical: historical.into_values().collect(),
+        growth_rates,
+        forecast: forecast_enabled.then_some(forecasts),
+        capacity_alerts: alerts.into_iter().map(|a| a.1).collect(),
+        recommendations,
+        warning,
+    })
 }
+
