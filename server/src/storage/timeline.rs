@@ -112,37 +112,27 @@ pub async fn gaps(
         .await?;
         found.extend(older);
     }
-    let raw: Vec<(DateTime<Utc>, DateTime<Utc>, f64)> = sqlx::query_as(
+    // One pass: the typical spacing (median gap) and the gaps longer than GAP_INTERVALS of it.
+    let raw: Option<(Option<f64>, Vec<DateTime<Utc>>, Vec<DateTime<Utc>>)> = sqlx::query_as(
         "WITH s AS (
              SELECT ts, ts - lag(ts) OVER (ORDER BY ts) AS gap FROM samples
              WHERE host_id = $1 AND ts >= $2 AND ts <= $3
          ), typical AS (
              SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM gap)) AS secs FROM s WHERE gap IS NOT NULL
          )
-         SELECT ts - gap, ts, typical.secs FROM s, typical
-         WHERE typical.secs IS NOT NULL AND extract(epoch FROM gap) > $4 * typical.secs",
+         SELECT typical.secs,
+                coalesce(array_agg(ts - gap ORDER BY ts) FILTER (WHERE extract(epoch FROM gap) > $4 * typical.secs), '{}'),
+                coalesce(array_agg(ts ORDER BY ts) FILTER (WHERE extract(epoch FROM gap) > $4 * typical.secs), '{}')
+         FROM typical CROSS JOIN s GROUP BY typical.secs",
     )
     .bind(host_id)
     .bind(lookback.max(raw_since))
     .bind(end)
     .bind(GAP_INTERVALS)
-    .fetch_all(pool)
+    .fetch_optional(pool)
     .await?;
-    let typical: Option<f64> = if let Some(first) = raw.first() {
-        Some(first.2)
-    } else {
-        sqlx::query_scalar(
-            "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM gap)) FROM (
-                 SELECT ts - lag(ts) OVER (ORDER BY ts) AS gap FROM samples WHERE host_id = $1 AND ts >= $2 AND ts <= $3
-             ) s WHERE gap IS NOT NULL",
-        )
-        .bind(host_id)
-        .bind(lookback.max(raw_since))
-        .bind(end)
-        .fetch_one(pool)
-        .await?
-    };
-    found.extend(raw.into_iter().map(|(a, b, _)| (a, b)));
+    let (typical, before, after) = raw.unwrap_or_default();
+    found.extend(before.into_iter().zip(after));
     let last: Option<DateTime<Utc>> = sqlx::query_scalar("SELECT max(ts) FROM samples WHERE host_id = $1 AND ts <= $2")
         .bind(host_id)
         .bind(end)
