@@ -84,6 +84,8 @@ pub async fn stored(pool: &PgPool, host_id: i32, vm_id: &str, start: DateTime<Ut
     Ok(rows.into_iter().map(|r| r.into_event(vm_id)).collect())
 }
 
+type Instants = Vec<DateTime<Utc>>;
+
 /// (last instant before a gap, first instant after it) for gaps longer than `GAP_INTERVALS`
 /// typical spacings, plus the typical spacing in seconds. Raw samples within the raw window,
 /// hourly rollup buckets (typical spacing one hour) before it.
@@ -113,7 +115,7 @@ pub async fn gaps(
         found.extend(older);
     }
     // One pass: the typical spacing (median gap) and the gaps longer than GAP_INTERVALS of it.
-    let raw: Option<(Option<f64>, Vec<DateTime<Utc>>, Vec<DateTime<Utc>>)> = sqlx::query_as(
+    let raw: Option<(Option<f64>, Instants, Instants)> = sqlx::query_as(
         "WITH s AS (
              SELECT ts, ts - lag(ts) OVER (ORDER BY ts) AS gap FROM samples
              WHERE host_id = $1 AND ts >= $2 AND ts <= $3
