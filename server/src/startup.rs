@@ -58,6 +58,7 @@ impl Application {
         let shutdown = CancellationToken::new();
         let tasks = TaskTracker::new();
         let hub = Hub::default();
+        tasks.spawn(live::relay(pool.clone(), hub.clone(), shutdown.clone()));
         let (alerts, alert_inbox) = AlertEngine::channel();
         let local = sampling::start(
             pool.clone(),
