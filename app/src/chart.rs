@@ -215,7 +215,7 @@ pub mod capacity {
                 .map(|d| DailyUsage { date: today - Duration::days(9 - d), cpu: Some(40.0 + d as f64), memory: None, disk: Some(50.0) })
                 .collect();
             let mut report = TrendReport { historical, ..Default::default() };
-            report.forecast = Some([("cpu".into(), MetricForecast { predicted_value: 79.0, confidence: 0.9, capacity_exceed_date: None, method: "linear".into() })].into());
+            report.forecast = Some([("cpu".into(), MetricForecast { predicted_value: 79.0, confidence: 0.9, capacity_exceed_date: None, method: "linear".into(), ..Default::default() })].into());
             let svg = render(&report, 30, 80.0);
             let stroke = |c: RGBColor| format!("stroke=\"#{:02X}{:02X}{:02X}\"", c.0, c.1, c.2);
             let cpu_lines = svg.lines().filter(|l| l.contains(&stroke(SERIES[0].2))).count();

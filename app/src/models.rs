@@ -259,6 +259,34 @@ pub struct MetricForecast {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capacity_exceed_date: Option<DateTime<Utc>>,
     pub method: String,
+    /// Lasting steps in the daily history (oldest first). The forecast starts from the level
+    /// after the last one and grows at the rate measured between them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub level_shifts: Vec<LevelShift>,
+    /// The planning view when steps are found: they keep coming at the past pace, so their
+    /// average rise per day is added to the growth. Only present with `level_shifts`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub if_shifts_recur: Option<ShiftScenario>,
+}
+
+/// A lasting change of a metric's daily level (a deploy, a new workload).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LevelShift {
+    /// The first day at the new level.
+    pub date: DateTime<Utc>,
+    /// New level minus old level, in percentage points.
+    pub change: f64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShiftScenario {
+    /// Percentage points per day: the growth between steps plus the steps' average rise.
+    pub growth_daily: f64,
+    pub predicted_value: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity_exceed_date: Option<DateTime<Utc>>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

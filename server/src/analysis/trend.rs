@@ -4,7 +4,15 @@
 //! percentage points per day (×7 per week, ×30 per month). The linear forecast extends that
 //! robust line; the polynomial one is a least-squares parabola, used only when it fits clearly
 //! better and stays near the line (otherwise the answer says it fell back to linear).
-use super::robust::{self, least_squares, quadratic_fit, r_squared, theil_sen, Line};
+//!
+//! When the history has lasting level shifts (`shifts::level_shifts`), a line through all of it
+//! would describe the old level (Theil–Sen follows the majority of pairs), so growth is measured
+//! between the steps and the forecast starts from the current level (`shifts::step_free_trend`);
+//! it is then always linear.
+use super::{
+    robust::{self, least_squares, quadratic_fit, r_squared, theil_sen, Line},
+    shifts::{step_free_trend, Shift},
+};
 
 /// Fewer daily points than this and no growth or forecast is given: a number would be invented.
 pub const MIN_POINTS: usize = 7;
@@ -58,13 +66,14 @@ fn robust_line(days: &[f64], values: &[f64]) -> Option<Line> {
     theil_sen(&xs, &ys)
 }
 
-/// Growth per day/week/month from the robust slope; `None` below `MIN_POINTS`.
-pub fn growth(days: &[f64], values: &[f64]) -> Option<Growth> {
+/// Growth per day/week/month from the robust slope (between `shifts`, if any); `None` below
+/// `MIN_POINTS`.
+pub fn growth(days: &[f64], values: &[f64], shifts: &[Shift]) -> Option<Growth> {
     if days.len() < MIN_POINTS {
         return None;
     }
-    let line = robust_line(days, values)?;
-    Some(Growth { daily: line.slope, weekly: line.slope * 7.0, monthly: line.slope * 30.0 })
+    let slope = if shifts.is_empty() { robust_line(days, values)?.slope } else { step_free_trend(days, values, shifts)?.slope };
+    Some(Growth { daily: slope, weekly: slope * 7.0, monthly: slope * 30.0 })
 }
 
 /// Confidence in 0–1: the share of the 0–100 % scale left outside the 95 % prediction interval
@@ -103,15 +112,27 @@ fn first_crossing(f: impl Fn(f64) -> f64, from: f64, threshold: f64) -> Option<f
 }
 
 /// Forecast `horizon` days after the last point; `None` below `MIN_POINTS`.
-/// `days` are day numbers (any origin), ascending; values in percent.
-pub fn forecast(days: &[f64], values: &[f64], horizon: f64, method: Method, threshold: f64) -> Option<Forecast> {
+/// `days` are day numbers (any origin), ascending; values in percent; `shifts` from
+/// `shifts::level_shifts` over the same series.
+pub fn forecast(days: &[f64], values: &[f64], shifts: &[Shift], horizon: f64, method: Method, threshold: f64) -> Option<Forecast> {
     if days.len() < MIN_POINTS {
         return None;
     }
     let last = *days.last()?;
+    let clamp = |v: f64| v.clamp(0.0, 100.0);
+    if !shifts.is_empty() {
+        let free = step_free_trend(days, values, shifts)?;
+        let model = |x: f64| free.level_now + free.slope * (x - last);
+        return Some(Forecast {
+            method: Method::Linear,
+            predicted_value: (clamp(model(last + horizon)) * 100.0).round() / 100.0,
+            confidence: confidence(days, values, &free.fitted, last + horizon),
+            days_to_threshold: first_crossing(model, last, threshold).map(|x| ((x - last) * 10.0).round() / 10.0),
+            fitted_now: clamp(free.level_now),
+        });
+    }
     let line: Line = robust_line(days, values)?;
     let linear_fit: Vec<f64> = days.iter().map(|x| line.at(*x)).collect();
-    let clamp = |v: f64| v.clamp(0.0, 100.0);
     let mut used = Method::Linear;
     let mut model: Box<dyn Fn(f64) -> f64> = Box::new(move |x| line.at(x));
     let mut fitted = linear_fit.clone();
@@ -215,19 +236,19 @@ mod tests {
     fn growth_is_the_robust_slope_per_period() {
         let (days, mut values) = series(90, |d| 40.0 + 0.1 * d);
         values[45] = 95.0; // an incident does not bend it
-        let g = growth(&days, &values).expect("enough points");
+        let g = growth(&days, &values, &[]).expect("enough points");
         assert!((g.daily - 0.1).abs() < 1e-9 && (g.weekly - 0.7).abs() < 1e-9 && (g.monthly - 3.0).abs() < 1e-9);
-        assert_eq!(growth(&days[..6], &values[..6]), None);
+        assert_eq!(growth(&days[..6], &values[..6], &[]), None);
         // Two years take the run-median path and still give the exact slope.
         let (days, values) = series(730, |d| 10.0 + 0.05 * d);
-        assert!((growth(&days, &values).expect("enough points").daily - 0.05).abs() < 1e-9);
+        assert!((growth(&days, &values, &[]).expect("enough points").daily - 0.05).abs() < 1e-9);
     }
 
     #[test]
     fn a_linear_trend_crosses_the_threshold_on_the_hand_computed_day() {
         // 40 % growing 0.2 pp/day: at day 89 the level is 57.8; 80 % is reached 111 days later.
         let (days, values) = series(90, |d| 40.0 + 0.2 * d);
-        let f = forecast(&days, &values, 30.0, Method::Linear, 80.0).expect("forecast");
+        let f = forecast(&days, &values, &[], 30.0, Method::Linear, 80.0).expect("forecast");
         assert_eq!(f.method, Method::Linear);
         assert!((f.predicted_value - 63.8).abs() < 1e-9, "{f:?}");
         assert!((f.days_to_threshold.expect("crosses") - 111.0).abs() < 0.05, "{f:?}");
@@ -236,9 +257,27 @@ mod tests {
     }
 
     #[test]
+    fn after_a_lasting_step_the_forecast_starts_from_the_new_level() {
+        // 40 % + 0.1 pp/day with +20 pp from day 60 of 90: a line through all of it follows the
+        // majority of pairs (the old level); the step-aware forecast starts from today's level.
+        let (days, values) = series(90, |d| 40.0 + 0.1 * d + if d >= 60.0 { 20.0 } else { 0.0 });
+        let steps = super::super::shifts::level_shifts(&days, &values);
+        assert_eq!(steps.len(), 1);
+        let plain = forecast(&days, &values, &[], 30.0, Method::Linear, 80.0).expect("forecast");
+        let aware = forecast(&days, &values, &steps, 30.0, Method::Polynomial, 80.0).expect("forecast");
+        // Day 89: 40 + 8.9 + 20 = 68.9; in 30 days 71.9; 80 % after 111 days.
+        assert!((aware.predicted_value - 71.9).abs() < 1e-6, "{aware:?}");
+        assert!((aware.days_to_threshold.expect("crosses") - 111.0).abs() < 0.05, "{aware:?}");
+        assert_eq!(aware.method, Method::Linear, "steps make it linear");
+        assert!(aware.confidence > 0.95, "the step model fits exactly: {aware:?}");
+        assert!(plain.predicted_value < 60.0, "the plain line stays at the old level: {plain:?}");
+        assert!((growth(&days, &values, &steps).expect("growth").daily - 0.1).abs() < 1e-9);
+    }
+
+    #[test]
     fn flat_or_falling_series_never_cross_and_values_stay_in_range() {
         let (days, values) = series(60, |d| 70.0 - 0.5 * d);
-        let f = forecast(&days, &values, 200.0, Method::Linear, 80.0).expect("forecast");
+        let f = forecast(&days, &values, &[], 200.0, Method::Linear, 80.0).expect("forecast");
         assert_eq!(f.days_to_threshold, None);
         assert_eq!(f.predicted_value, 0.0, "clamped at 0 %");
         // 60 days of history: confidence scaled by 60/90.
@@ -248,25 +287,25 @@ mod tests {
     #[test]
     fn already_over_the_threshold_is_zero_days() {
         let (days, values) = series(30, |_| 85.0);
-        assert_eq!(forecast(&days, &values, 30.0, Method::Linear, 80.0).expect("forecast").days_to_threshold, Some(0.0));
+        assert_eq!(forecast(&days, &values, &[], 30.0, Method::Linear, 80.0).expect("forecast").days_to_threshold, Some(0.0));
     }
 
     #[test]
     fn polynomial_follows_a_real_curve_and_falls_back_on_a_line() {
         let (days, values) = series(120, |d| 20.0 + 0.002 * d * d);
-        let f = forecast(&days, &values, 30.0, Method::Polynomial, 80.0).expect("forecast");
+        let f = forecast(&days, &values, &[], 30.0, Method::Polynomial, 80.0).expect("forecast");
         assert_eq!(f.method, Method::Polynomial);
         assert!((f.predicted_value - (20.0 + 0.002 * 149.0 * 149.0)).abs() < 0.01, "{f:?}");
         let (days, values) = series(120, |d| 30.0 + 0.1 * d + if (d as usize).is_multiple_of(2) { 1.0 } else { -1.0 });
-        assert_eq!(forecast(&days, &values, 30.0, Method::Polynomial, 80.0).expect("forecast").method, Method::Linear);
+        assert_eq!(forecast(&days, &values, &[], 30.0, Method::Polynomial, 80.0).expect("forecast").method, Method::Linear);
     }
 
     #[test]
     fn noisy_history_lowers_confidence() {
         let (days, clean) = series(120, |d| 40.0 + 0.1 * d);
         let (_, noisy) = series(120, |d| 40.0 + 0.1 * d + ((d as usize * 7919 % 23) as f64 - 11.0));
-        let a = forecast(&days, &clean, 30.0, Method::Linear, 80.0).expect("forecast").confidence;
-        let b = forecast(&days, &noisy, 30.0, Method::Linear, 80.0).expect("forecast").confidence;
+        let a = forecast(&days, &clean, &[], 30.0, Method::Linear, 80.0).expect("forecast").confidence;
+        let b = forecast(&days, &noisy, &[], 30.0, Method::Linear, 80.0).expect("forecast").confidence;
         assert!(a > b && b > 0.5, "{a} vs {b}");
         assert_eq!(capacity_severity(10.0), Some("high"));
         assert_eq!(capacity_severity(60.0), Some("medium"));

@@ -218,7 +218,8 @@ pub async fn aggregate(
     }
     let first_bucket = start.duration_trunc(width).unwrap_or(start);
     let sql = format!(
-        "SELECT * FROM {} WHERE host_id = ANY($1) AND metric = ANY($2) AND bucket >= $3 AND bucket <= $4",
+        "SELECT {} FROM {} WHERE host_id = ANY($1) AND metric = ANY($2) AND bucket >= $3 AND bucket <= $4",
+        crate::storage::rollups::ROLLUP_COLUMNS,
         tier.table()
     );
     let host_ids: Vec<i32> = hosts.iter().map(|h| h.0).collect();

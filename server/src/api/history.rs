@@ -463,10 +463,11 @@ async fn rollup_points(pool: &PgPool, q: &Query, tier: Tier) -> Result<(Vec<Valu
                  SELECT bucket FROM {table} WHERE host_id = $1 AND metric = 1 AND bucket >= $2 AND bucket <= $3
                  ORDER BY bucket OFFSET $4 LIMIT $5
              )
-             SELECT * FROM {table} WHERE host_id = $1 AND metric = ANY($6)
+             SELECT {columns} FROM {table} WHERE host_id = $1 AND metric = ANY($6)
                  AND bucket >= (SELECT min(bucket) FROM keys) AND bucket <= (SELECT max(bucket) FROM keys)
              ORDER BY bucket, metric",
-            table = tier.table()
+            table = tier.table(),
+            columns = crate::storage::rollups::ROLLUP_COLUMNS,
         );
         rows.extend(
             sqlx::query_as::<_, StoredRollup>(sqlx::AssertSqlSafe(slice_sql))

@@ -5,15 +5,18 @@ use super::{
     history_error::{history_success, HistoryError, HistoryJson},
 };
 use crate::{
-    analysis::trend::{self, capacity_severity, Method, ADVISED_DAYS, MIN_POINTS},
+    analysis::{
+        shifts,
+        trend::{self, capacity_severity, Method, ADVISED_DAYS, MIN_POINTS},
+    },
     auth::{RequireScope, VmRead},
     state::AppState,
-    storage::rollups::{MetricRollup, StoredRollup},
+    storage::rollups::{MetricRollup, StoredRollup, ROLLUP_COLUMNS},
 };
 use axum::{extract::State, Json};
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use serde::Deserialize;
-use app::models::{CapacityAlert, DailyUsage, GrowthRate, MetricForecast, Recommendation, TrendReport};
+use app::models::{CapacityAlert, DailyUsage, GrowthRate, LevelShift, MetricForecast, Recommendation, ShiftScenario, TrendReport};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -155,9 +158,10 @@ pub async fn analyse(pool: &sqlx::PgPool, hosts: &[(i32, String, String)], optio
     let host_ids: Vec<i32> = hosts.iter().map(|h| h.0).collect();
     let metric_ids: Vec<i16> = metrics.iter().map(|m| m.1).collect();
     let first_day = start.duration_trunc(Duration::days(1)).unwrap_or(start);
-    let rows: Vec<StoredRollup> = sqlx::query_as(
-        "SELECT * FROM rollup_daily WHERE host_id = ANY($1) AND metric = ANY($2) AND bucket >= $3 AND bucket <= $4 AND bucket < $5",
-    )
+    let sql = format!(
+        "SELECT {ROLLUP_COLUMNS} FROM rollup_daily WHERE host_id = ANY($1) AND metric = ANY($2) AND bucket >= $3 AND bucket <= $4 AND bucket < $5"
+    );
+    let rows: Vec<StoredRollup> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
     .bind(&host_ids)
     .bind(&metric_ids)
     .bind(first_day)
@@ -203,18 +207,38 @@ pub async fn analyse(pool: &sqlx::PgPool, hosts: &[(i32, String, String)], optio
         span_days = span_days.max(last - first + 1.0);
         let last_day = first_day + Duration::days(*last as i64);
         let current = *series.values.last().unwrap_or(&0.0);
-        let growth = trend::growth(&series.days, &series.values);
+        let steps = shifts::level_shifts(&series.days, &series.values);
+        let growth = trend::growth(&series.days, &series.values, &steps);
         if let Some(g) = growth {
             growth_rates.insert((*name).to_owned(), GrowthRate { daily: round(g.daily, 3), weekly: round(g.weekly, 3), monthly: round(g.monthly, 3) });
         }
         if forecast_enabled {
-            if let Some(f) = trend::forecast(&series.days, &series.values, horizon, method, threshold) {
+            if let Some(f) = trend::forecast(&series.days, &series.values, &steps, horizon, method, threshold) {
                 let mut forecast = MetricForecast {
                     predicted_value: f.predicted_value,
                     confidence: f.confidence,
                     capacity_exceed_date: None,
                     method: if f.method == Method::Linear { "linear" } else { "polynomial" }.into(),
+                    ..Default::default()
                 };
+                if !steps.is_empty() {
+                    forecast.level_shifts = steps
+                        .iter()
+                        .map(|s| LevelShift { date: first_day + Duration::days(series.days[s.index] as i64), change: round(s.change, 2) })
+                        .collect();
+                    // Steps at their past pace: their net rise per day of history joins the growth.
+                    let rise: f64 = steps.iter().map(|s| s.change).sum::<f64>() / (last - first + 1.0);
+                    let scenario = shifts::StepFreeTrend {
+                        slope: growth.map_or(0.0, |g| g.daily) + rise,
+                        level_now: f.fitted_now,
+                        fitted: Vec::new(),
+                    };
+                    forecast.if_shifts_recur = Some(ShiftScenario {
+                        growth_daily: round(scenario.slope, 3),
+                        predicted_value: round(scenario.at(horizon).clamp(0.0, 100.0), 2),
+                        capacity_exceed_date: scenario.days_to(threshold, trend::CROSSING_SEARCH_DAYS).map(|d| date_after(last_day, d)),
+                    });
+                }
                 if let Some(d) = f.days_to_threshold {
                     let date = date_after(last_day, d);
                     forecast.capacity_exceed_date = Some(date);
@@ -225,9 +249,18 @@ pub async fn analyse(pool: &sqlx::PgPool, hosts: &[(i32, String, String)], optio
                     if d <= SCALE_UP_WITHIN_DAYS {
                         let order_by = date_after(last_day, (d - 14.0).max(0.0)).format("%Y-%m-%d");
                         let monthly = growth.map(|g| g.monthly).unwrap_or(0.0);
+                        let mut description = format!("{name} is forecast to reach {threshold}% on {} (now {:.1}%, {:+.2} pp per month): add capacity by {order_by}",
+                            date.format("%Y-%m-%d"), current, monthly);
+                        if let Some(recurring) = &forecast.if_shifts_recur {
+                            let total: f64 = forecast.level_shifts.iter().map(|s| s.change).sum();
+                            description.push_str(&format!(
+                                "; the history has {} lasting step(s) ({total:+.1} pp in all): if they recur, {threshold}% is reached {}",
+                                forecast.level_shifts.len(),
+                                recurring.capacity_exceed_date.map_or_else(|| "not within two years".to_owned(), |d| format!("on {}", d.format("%Y-%m-%d")))
+                            ));
+                        }
                         recommendations.push(Recommendation { kind: "scale_up".into(), metric: (*name).into(), vm_id: None,
-                            description: format!("{name} is forecast to reach {threshold}% on {} (now {:.1}%, {:+.2} pp per month): add capacity by {order_by}",
-                                date.format("%Y-%m-%d"), current, monthly),
+                            description,
                             potential_savings: Some(SATURATION_SAVINGS.into()) });
                     }
                 }
@@ -239,7 +272,8 @@ pub async fn analyse(pool: &sqlx::PgPool, hosts: &[(i32, String, String)], optio
             for (host_id, vm_id, vm_name) in hosts {
                 let Some(days) = per_host.get(&(*host_id, *id)) else { continue };
                 let series = daily_series(days, first_day);
-                let Some(f) = trend::forecast(&series.days, &series.values, horizon, method, threshold) else { continue };
+                let steps = shifts::level_shifts(&series.days, &series.values);
+                let Some(f) = trend::forecast(&series.days, &series.values, &steps, horizon, method, threshold) else { continue };
                 let (Some(d), Some(last)) = (f.days_to_threshold, series.days.last()) else { continue };
                 let Some(severity) = capacity_severity(d) else { continue };
                 let date = date_after(first_day + Duration::days(*last as i64), d);

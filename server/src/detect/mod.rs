@@ -192,30 +192,64 @@ fn explain(found: &Found, same_host: &[&Found]) -> (Vec<String>, Vec<String>) {
     (causes.iter().map(|s| (*s).to_string()).collect(), actions.iter().map(|s| (*s).to_string()).collect())
 }
 
-/// Hourly averages of the asked series as (host, metric) → (grid index from `from`, value),
-/// one row per series with its hours packed in two arrays in the same (unspecified) order.
+/// Hourly averages of the asked series as (host, metric) → (grid index from `from`, value).
+/// Settled days come from the daily rows' hourly averages (one row per day, not 24); the hours
+/// since the start of yesterday come from the hourly rows, which the rollup worker keeps current
+/// while today's (and, just after midnight, yesterday's) daily row may still lag behind.
 async fn hourly_series(
     pool: &PgPool,
     host_ids: &[i32],
     metric_ids: &[i16],
     from: DateTime<Utc>,
     until: DateTime<Utc>,
-) -> Result<Vec<((i32, i16), (Vec<i32>, Vec<f32>))>, sqlx::Error> {
-    let rows: Vec<(i32, i16, Vec<i32>, Vec<f32>)> = sqlx::query_as(
-        // No ORDER BY inside the aggregates: each value carries its grid index, and sorting
-        // 800 000 values cost more than the rest of the query.
-        "SELECT host_id, metric, array_agg(((extract(epoch FROM bucket) - extract(epoch FROM $3)) / 3600)::int4),
-                array_agg((sum / greatest(count, 1))::float4)
-         FROM rollup_hourly WHERE host_id = ANY($1) AND metric = ANY($2) AND bucket >= $3 AND bucket < $4
-         GROUP BY host_id, metric",
-    )
-    .bind(host_ids)
-    .bind(metric_ids)
-    .bind(from)
-    .bind(until)
-    .fetch_all(pool)
-    .await?;
-    Ok(rows.into_iter().map(|(h, m, t, v)| ((h, m), (t, v))).collect())
+) -> Result<HashMap<(i32, i16), (Vec<i32>, Vec<f32>)>, sqlx::Error> {
+    let day = Duration::days(1);
+    let settled_until = (Utc::now().duration_trunc(day).unwrap_or(until) - day).clamp(from, until);
+    let mut series: HashMap<(i32, i16), (Vec<i32>, Vec<f32>)> = HashMap::new();
+    if settled_until > from {
+        let days: Vec<(i32, i16, i32, Vec<Option<f32>>)> = sqlx::query_as(
+            "SELECT host_id, metric, ((extract(epoch FROM bucket) - extract(epoch FROM $3::timestamptz)) / 3600)::int4, hourly_avg
+             FROM rollup_daily
+             WHERE host_id = ANY($1) AND metric = ANY($2) AND bucket > $3 - interval '1 day' AND bucket < $4 AND hourly_avg IS NOT NULL",
+        )
+        .bind(host_ids)
+        .bind(metric_ids)
+        .bind(from)
+        .bind(settled_until)
+        .fetch_all(pool)
+        .await?;
+        let last_index = (settled_until - from).num_hours();
+        for (host, metric, first_hour, averages) in days {
+            let (indices, values) = series.entry((host, metric)).or_default();
+            for (offset, value) in averages.into_iter().enumerate() {
+                let index = i64::from(first_hour) + offset as i64;
+                if let (Some(value), true) = (value, (0..last_index).contains(&index)) {
+                    indices.push(index as i32);
+                    values.push(value);
+                }
+            }
+        }
+    }
+    if until > settled_until {
+        let rows: Vec<(i32, i16, i32, f32)> = sqlx::query_as(
+            "SELECT host_id, metric, ((extract(epoch FROM bucket) - extract(epoch FROM $3::timestamptz)) / 3600)::int4,
+                    (sum / greatest(count, 1))::float4
+             FROM rollup_hourly WHERE host_id = ANY($1) AND metric = ANY($2) AND bucket >= $4 AND bucket < $5",
+        )
+        .bind(host_ids)
+        .bind(metric_ids)
+        .bind(from)
+        .bind(settled_until)
+        .bind(until)
+        .fetch_all(pool)
+        .await?;
+        for (host, metric, index, value) in rows {
+            let (indices, values) = series.entry((host, metric)).or_default();
+            indices.push(index);
+            values.push(value);
+        }
+    }
+    Ok(series)
 }
 
 /// Hosts per fetch and per detection task: both cores (and PostgreSQL's) work on one request.
@@ -245,7 +279,6 @@ pub async fn run(pool: &PgPool, request: &Request) -> Result<Outcome, sqlx::Erro
             let data = hourly_series(&pool, &host_ids, &metric_ids, from, until).await?;
             tracing::debug!(chunk = chunk_index, fetch_ms = fetch_started.elapsed().as_millis(), "Hourly series fetched.");
             let judge = move || {
-                let data: HashMap<(i32, i16), (Vec<i32>, Vec<f32>)> = data.into_iter().collect();
                 let mut found = Vec::new();
                 for (offset, host_id) in host_ids.iter().enumerate() {
                     for s in &series {

@@ -82,6 +82,10 @@ impl MetricRollup {
     }
 }
 
+/// The columns of a `StoredRollup`: readers name them instead of `*`, which would also fetch
+/// the daily rows' hourly averages.
+pub const ROLLUP_COLUMNS: &str = "host_id, bucket, metric, count, sum, min, max, sumsq, sketch";
+
 /// A stored rollup row.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct StoredRollup {
@@ -149,8 +153,14 @@ impl Tier {
 
 type RollupKey = (i32, i16, DateTime<Utc>);
 
-/// Writes rollup rows; `hours` (the daily rows' source hours) is ignored for hourly rows.
-async fn upsert(tx: &mut sqlx::PgConnection, tier: Tier, rows: &[(RollupKey, MetricRollup, i32)]) -> Result<(), sqlx::Error> {
+/// Writes rollup rows. For daily rows, `hours` is their source hours and `hourly_avg` holds 24
+/// hourly averages per row, flattened in row order; both are ignored for hourly rows.
+async fn upsert(
+    tx: &mut sqlx::PgConnection,
+    tier: Tier,
+    rows: &[(RollupKey, MetricRollup, i32)],
+    hourly_avg: &[Option<f32>],
+) -> Result<(), sqlx::Error> {
     let mut hosts = Vec::with_capacity(rows.len());
     let mut metrics = Vec::with_capacity(rows.len());
     let mut buckets = Vec::with_capacity(rows.len());
@@ -175,11 +185,15 @@ async fn upsert(tx: &mut sqlx::PgConnection, tier: Tier, rows: &[(RollupKey, Met
              $6::float8[], $7::float8[], $8::float8[], $9::bytea[], $10::int4[]) AS t(h, m, b, c, s, mi, ma, sq, sk, hours)
          ON CONFLICT (host_id, metric, bucket) DO UPDATE SET count = EXCLUDED.count, sum = EXCLUDED.sum,
              min = EXCLUDED.min, max = EXCLUDED.max, sumsq = EXCLUDED.sumsq, sketch = EXCLUDED.sketch",
-        Tier::Daily => "INSERT INTO rollup_daily (host_id, metric, bucket, count, sum, min, max, sumsq, sketch, hours)
-         SELECT * FROM unnest($1::int4[], $2::int2[], $3::timestamptz[], $4::int4[], $5::float8[], $6::float8[], $7::float8[],
-             $8::float8[], $9::bytea[], $10::int4[])
+        // A 2-D array cannot be unnested row by row, so the hourly averages come flat and each
+        // row takes its slice of 24 by ordinality.
+        Tier::Daily => "INSERT INTO rollup_daily (host_id, metric, bucket, count, sum, min, max, sumsq, sketch, hours, hourly_avg)
+         SELECT h, m, b, c, s, mi, ma, sq, sk, hours, ($11::float4[])[(n - 1) * 24 + 1 : n * 24]
+         FROM unnest($1::int4[], $2::int2[], $3::timestamptz[], $4::int4[], $5::float8[], $6::float8[], $7::float8[],
+             $8::float8[], $9::bytea[], $10::int4[]) WITH ORDINALITY AS t(h, m, b, c, s, mi, ma, sq, sk, hours, n)
          ON CONFLICT (host_id, metric, bucket) DO UPDATE SET count = EXCLUDED.count, sum = EXCLUDED.sum,
-             min = EXCLUDED.min, max = EXCLUDED.max, sumsq = EXCLUDED.sumsq, sketch = EXCLUDED.sketch, hours = EXCLUDED.hours",
+             min = EXCLUDED.min, max = EXCLUDED.max, sumsq = EXCLUDED.sumsq, sketch = EXCLUDED.sketch, hours = EXCLUDED.hours,
+             hourly_avg = EXCLUDED.hourly_avg",
     };
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(hosts)
@@ -192,6 +206,7 @@ async fn upsert(tx: &mut sqlx::PgConnection, tier: Tier, rows: &[(RollupKey, Met
         .bind(sumsqs)
         .bind(sketches)
         .bind(masks)
+        .bind(hourly_avg)
         .execute(tx)
         .await?;
     Ok(())
@@ -209,48 +224,76 @@ async fn ensure_partitions(pool: &PgPool, tier: Tier, buckets: &[DateTime<Utc>])
 }
 
 /// One metric's hours of a day: all merged, the hours present (bit mask), and each hour alone.
-type DayParts = (MetricRollup, i32, Vec<(i32, MetricRollup)>);
+type DayParts = (MetricRollup, i32, Vec<(usize, MetricRollup)>);
+
+/// A stored daily row with the hours it was built from and its hourly averages.
+#[derive(Clone, Debug)]
+pub struct StoredDay {
+    pub row: StoredRollup,
+    pub hours: i32,
+    pub hourly_avg: Option<Vec<Option<f32>>>,
+}
+
+/// A daily row to write.
+#[derive(Debug, PartialEq)]
+pub struct DayRow {
+    pub metric: i16,
+    pub rollup: MetricRollup,
+    /// Bit h set = hour h (UTC) is in the row.
+    pub hours: i32,
+    /// The average of each hour, `None` where the hour had no data: the day's shape, kept with
+    /// the daily row so anomaly detection reads 24 hours in one row (and past the hourly tier's
+    /// retention).
+    pub hourly_avg: [Option<f32>; 24],
+}
 
 /// The daily rows of one host and day, with the hours each was built from. Normally the day is
 /// recomputed from all its hourly rows. When hours it was built from are gone (the hourly
 /// partition expired and a late backfill brought some hours back), the hours not yet in it are
 /// merged into the stored row and the hours already in it are left alone, so re-running gives the
 /// same rows and nothing is counted twice.
-pub fn roll_up_day(
-    hourly: &[StoredRollup],
-    existing: &[(StoredRollup, i32)],
-    day: DateTime<Utc>,
-) -> Vec<(i16, MetricRollup, i32)> {
-    let hour_bit = |bucket: DateTime<Utc>| 1i32 << ((bucket - day).num_hours().clamp(0, 23));
+pub fn roll_up_day(hourly: &[StoredRollup], existing: &[StoredDay], day: DateTime<Utc>) -> Vec<DayRow> {
+    let hour_of = |bucket: DateTime<Utc>| (bucket - day).num_hours().clamp(0, 23) as usize;
     let mut present: BTreeMap<i16, DayParts> = BTreeMap::new();
     for row in hourly {
         let Ok(part) = row.rollup() else {
             tracing::error!(host = row.host_id, metric = row.metric, bucket = %row.bucket, "Skipping a corrupt hourly sketch.");
             continue;
         };
+        let hour = hour_of(row.bucket);
         let entry = present.entry(row.metric).or_default();
         entry.0.merge(&part);
-        entry.1 |= hour_bit(row.bucket);
-        entry.2.push((hour_bit(row.bucket), part));
+        entry.1 |= 1 << hour;
+        entry.2.push((hour, part));
     }
+    let average = |part: &MetricRollup| part.avg().map(|v| v as f32);
     let mut out = Vec::new();
     for (metric, (all, mask, parts)) in present {
-        let stored = existing.iter().find(|(row, _)| row.metric == metric);
+        let mut hourly_avg = [None; 24];
+        for (hour, part) in &parts {
+            hourly_avg[*hour] = average(part);
+        }
+        let stored = existing.iter().find(|d| d.row.metric == metric);
         match stored {
             // Hours recorded in the stored row have expired: merge only the new hours.
-            Some((row, recorded)) if *recorded != 0 && recorded & !mask != 0 => {
-                let Ok(mut merged) = row.rollup() else {
-                    out.push((metric, all, mask));
+            Some(d) if d.hours != 0 && d.hours & !mask != 0 => {
+                let Ok(mut merged) = d.row.rollup() else {
+                    out.push(DayRow { metric, rollup: all, hours: mask, hourly_avg });
                     continue;
                 };
-                let mut hours = *recorded;
-                for (bit, part) in parts.iter().filter(|(bit, _)| recorded & bit == 0) {
-                    merged.merge(part);
-                    hours |= bit;
+                let mut hours = d.hours;
+                let mut kept = [None; 24];
+                for (hour, slot) in kept.iter_mut().enumerate() {
+                    *slot = d.hourly_avg.as_ref().and_then(|a| a.get(hour).copied().flatten());
                 }
-                out.push((metric, merged, hours));
+                for (hour, part) in parts.iter().filter(|(hour, _)| d.hours & (1 << hour) == 0) {
+                    merged.merge(part);
+                    hours |= 1 << hour;
+                    kept[*hour] = average(part);
+                }
+                out.push(DayRow { metric, rollup: merged, hours, hourly_avg: kept });
             }
-            _ => out.push((metric, all, mask)),
+            _ => out.push(DayRow { metric, rollup: all, hours: mask, hourly_avg }),
         }
     }
     out
@@ -304,6 +347,7 @@ async fn process_queue_once(pool: &PgPool, tier: Tier, limit: i64) -> Result<usi
     let (hosts, buckets): (Vec<i32>, Vec<DateTime<Utc>>) = entries.iter().copied().unzip();
     let (Some(&first), Some(&last)) = (buckets.iter().min(), buckets.iter().max()) else { return Ok(0) };
     let mut rows: Vec<(RollupKey, MetricRollup, i32)> = Vec::new();
+    let mut hourly_avg: Vec<Option<f32>> = Vec::new();
     match tier {
         Tier::Hourly => {
             // One primary-key range scan per bucket (LATERAL … OFFSET 0 keeps the planner from
@@ -341,8 +385,9 @@ async fn process_queue_once(pool: &PgPool, tier: Tier, limit: i64) -> Result<usi
             .bind(last + Tier::Daily.width())
             .fetch_all(&mut *tx)
             .await?;
-            let existing: Vec<(StoredRollup, i32)> = sqlx::query_as::<_, (i32, DateTime<Utc>, i16, i32, f64, f64, f64, f64, Vec<u8>, i32)>(
-                "SELECT d.host_id, d.bucket, d.metric, d.count, d.sum, d.min, d.max, d.sumsq, d.sketch, d.hours
+            type DayTuple = (i32, DateTime<Utc>, i16, i32, f64, f64, f64, f64, Vec<u8>, i32, Option<Vec<Option<f32>>>);
+            let existing: Vec<StoredDay> = sqlx::query_as::<_, DayTuple>(
+                "SELECT d.host_id, d.bucket, d.metric, d.count, d.sum, d.min, d.max, d.sumsq, d.sketch, d.hours, d.hourly_avg
                  FROM unnest($1::int4[], $2::timestamptz[]) AS e(h, b)
                  JOIN rollup_daily d ON d.host_id = e.h AND d.bucket = e.b
                  WHERE d.bucket >= $3 AND d.bucket <= $4",
@@ -354,8 +399,10 @@ async fn process_queue_once(pool: &PgPool, tier: Tier, limit: i64) -> Result<usi
             .fetch_all(&mut *tx)
             .await?
             .into_iter()
-            .map(|(host_id, bucket, metric, count, sum, min, max, sumsq, sketch, hours)| {
-                (StoredRollup { host_id, bucket, metric, count, sum, min, max, sumsq, sketch }, hours)
+            .map(|(host_id, bucket, metric, count, sum, min, max, sumsq, sketch, hours, hourly_avg)| StoredDay {
+                row: StoredRollup { host_id, bucket, metric, count, sum, min, max, sumsq, sketch },
+                hours,
+                hourly_avg,
             })
             .collect();
             let day_of = |t: DateTime<Utc>| {
@@ -368,16 +415,17 @@ async fn process_queue_once(pool: &PgPool, tier: Tier, limit: i64) -> Result<usi
             }
             for &(host, bucket) in &entries {
                 let Some(day_rows) = hourly_by_day.get(&(host, bucket)) else { continue };
-                let stored: Vec<(StoredRollup, i32)> =
-                    existing.iter().filter(|(r, _)| r.host_id == host && r.bucket == bucket).cloned().collect();
-                for (metric, rollup, hours) in roll_up_day(day_rows, &stored, bucket) {
-                    rows.push(((host, metric, bucket), rollup, hours));
+                let stored: Vec<StoredDay> =
+                    existing.iter().filter(|d| d.row.host_id == host && d.row.bucket == bucket).cloned().collect();
+                for day in roll_up_day(day_rows, &stored, bucket) {
+                    rows.push(((host, day.metric, bucket), day.rollup, day.hours));
+                    hourly_avg.extend(day.hourly_avg);
                 }
             }
         }
     }
     if !rows.is_empty() {
-        if let Err(error) = upsert(&mut tx, tier, &rows).await {
+        if let Err(error) = upsert(&mut tx, tier, &rows, &hourly_avg).await {
             if super::samples::is_missing_partition(&error) {
                 return Err(Failure::MissingPartitions(rows.iter().map(|((_, _, b), _, _)| *b).collect()));
             }
@@ -469,24 +517,35 @@ mod tests {
     fn a_day_is_recomputed_from_its_hours_or_merged_once_its_hours_expired() {
         let day = DateTime::from_timestamp(1_780_000_000 - 1_780_000_000 % 86_400, 0).expect("valid");
         let hour = |h: i64| day + Duration::hours(h);
-        // Normal case: hours 0 and 1 present → recomputed, mask 0b11.
+        let stored_day = |values: &[f64], hours: i32, hourly_avg: &[(usize, f32)]| {
+            let mut avg = vec![None; 24];
+            for (h, v) in hourly_avg {
+                avg[*h] = Some(*v);
+            }
+            StoredDay { row: stored(day, values), hours, hourly_avg: Some(avg) }
+        };
+        // Normal case: hours 0 and 1 present → recomputed, mask 0b11, each hour's average kept.
         let hourly = vec![stored(hour(0), &[1.0, 2.0]), stored(hour(1), &[3.0])];
         let first = roll_up_day(&hourly, &[], day);
-        assert_eq!((first[0].1.count, first[0].1.sum, first[0].2), (3, 6.0, 0b11));
-        let previous = (stored(day, &[1.0, 2.0, 3.0]), 0b11);
+        assert_eq!((first[0].rollup.count, first[0].rollup.sum, first[0].hours), (3, 6.0, 0b11));
+        assert_eq!(&first[0].hourly_avg[..3], &[Some(1.5), Some(3.0), None]);
+        let previous = stored_day(&[1.0, 2.0, 3.0], 0b11, &[(0, 1.5), (1, 3.0)]);
         // A late hour 5 while hours 0–1 are still there: a plain recompute.
         let mut with_late = hourly.clone();
         with_late.push(stored(hour(5), &[10.0]));
         let recomputed = roll_up_day(&with_late, std::slice::from_ref(&previous), day);
-        assert_eq!((recomputed[0].1.count, recomputed[0].2), (4, 0b100011));
-        // Hours 0–1 expired; a backfill brings hour 5 and re-sends hour 0: hour 5 is merged in,
-        // hour 0 is already counted.
-        let backfill = vec![stored(hour(0), &[1.0, 2.0]), stored(hour(5), &[10.0])];
+        assert_eq!((recomputed[0].rollup.count, recomputed[0].hours), (4, 0b100011));
+        assert_eq!(recomputed[0].hourly_avg[5], Some(10.0));
+        // Hours 0–1 expired; a backfill brings hour 5 and re-sends hour 0 (with other values):
+        // hour 5 is merged in, hour 0 is already counted and keeps its stored average.
+        let backfill = vec![stored(hour(0), &[7.0, 8.0]), stored(hour(5), &[10.0])];
         let merged = roll_up_day(&backfill, std::slice::from_ref(&previous), day);
-        assert_eq!((merged[0].1.count, merged[0].1.sum, merged[0].1.max, merged[0].2), (4, 16.0, 10.0, 0b100011));
+        assert_eq!((merged[0].rollup.count, merged[0].rollup.sum, merged[0].rollup.max, merged[0].hours), (4, 16.0, 10.0, 0b100011));
+        assert_eq!(&merged[0].hourly_avg[..6], &[Some(1.5), Some(3.0), None, None, None, Some(10.0)]);
         // Running it again over the merged row changes nothing.
-        let again = roll_up_day(&backfill, &[(stored(day, &[1.0, 2.0, 3.0, 10.0]), 0b100011)], day);
-        assert_eq!((again[0].1.count, again[0].1.sum, again[0].2), (4, 16.0, 0b100011));
+        let again = roll_up_day(&backfill, &[stored_day(&[1.0, 2.0, 3.0, 10.0], 0b100011, &[(0, 1.5), (1, 3.0), (5, 10.0)])], day);
+        assert_eq!((again[0].rollup.count, again[0].rollup.sum, again[0].hours), (4, 16.0, 0b100011));
+        assert_eq!(again[0].hourly_avg, merged[0].hourly_avg);
     }
 
     #[test]

@@ -55,6 +55,44 @@ async fn trends_give_growth_forecast_and_capacity_dates_computed_by_hand() {
 }
 
 #[tokio::test]
+async fn a_lasting_memory_step_is_reported_with_where_the_level_goes_without_further_steps() {
+    let app = spawn_app().await;
+    let first = midnight_days_ago(100);
+    let mut items = Vec::new();
+    for d in 0..100i64 {
+        for hour in [0, 6, 12, 18] {
+            let ts = first + Duration::days(d) + Duration::hours(hour);
+            // Memory grows 0.05 pp/day from 40 % and steps up 15 pp on day 70 (a deploy); CPU is flat.
+            let memory = 40.0 + 0.05 * d as f64 + if d >= 70 { 15.0 } else { 0.0 };
+            items.push(json!({"vmId": "step-01", "sample": sample_with_disk(ts, 25.0, memory, 30.0)}));
+        }
+    }
+    ingest(&app, items).await;
+    wait_for_rollups(&app).await;
+    let (status, body) = post(&app, "/api/v1/history/trends", &json!({
+        "vmIds": ["step-01"], "startTime": first, "endTime": Utc::now(), "metrics": ["cpu", "memory"],
+        "forecast": {"enabled": true, "horizon": 30, "method": "linear"}, "capacityThreshold": 80,
+    })).await;
+    assert_eq!(status, 200, "{body}");
+    let memory = &body["data"]["forecast"]["memory"];
+    assert_eq!(memory["levelShifts"], json!([{"date": first + Duration::days(70), "change": 15.0}]), "{body}");
+    // The forecast starts from today's level and grows at the rate between the steps. Day 99:
+    // 40 + 4.95 + 15 = 59.95; in 30 days 61.45; 80 % after (80 − 59.95) / 0.05 = 401 days.
+    let last_day = first + Duration::days(99);
+    assert_eq!(memory["predictedValue"], 61.45, "{body}");
+    assert_eq!(memory["capacityExceedDate"], json!(last_day + Duration::days(401)));
+    assert_eq!(body["data"]["growthRates"]["memory"]["daily"], 0.05);
+    // If steps recur at the past pace (15 pp per 100 days): 0.05 + 0.15 = 0.2 pp/day, 65.95 in
+    // 30 days, 80 % after 100.25 days.
+    assert_eq!(
+        memory["ifShiftsRecur"],
+        json!({"growthDaily": 0.2, "predictedValue": 65.95, "capacityExceedDate": last_day + Duration::days(100)})
+    );
+    assert!(body["data"]["forecast"]["cpu"].get("levelShifts").is_none(), "flat CPU has no steps: {body}");
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn short_history_still_answers_with_a_warning_lower_confidence_and_a_scale_down() {
     let app = spawn_app().await;
     let first = midnight_days_ago(20);

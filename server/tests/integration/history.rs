@@ -115,6 +115,29 @@ async fn hourly_and_daily_queries_match_values_computed_from_the_raw_samples() {
         assert!((got - expected).abs() <= expected * 0.01 + 0.01, "{got} vs {expected}");
         assert!(p["memory"]["usagePercent"].as_f64().is_some());
     }
+    // Each daily row keeps its hours' averages (what anomaly detection reads): hour by hour
+    // against the raw samples, NULL where the hour had none.
+    let shapes: Vec<(String, DateTime<Utc>, Vec<Option<f32>>)> = sqlx::query_as(
+        "SELECT h.vm_id, d.bucket, d.hourly_avg FROM rollup_daily d JOIN hosts h ON h.id = d.host_id WHERE d.metric = 1 ORDER BY 1, 2",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .expect("daily shapes");
+    assert!(!shapes.is_empty());
+    for (vm, day, averages) in shapes {
+        assert_eq!(averages.len(), 24);
+        for (hour, got) in averages.iter().enumerate() {
+            let from = day + Duration::hours(hour as i64);
+            let values: Vec<f64> = truth.iter().filter(|(v, t, _)| *v == vm && *t >= from && *t < from + Duration::hours(1)).map(|(_, _, v)| *v).collect();
+            match got {
+                None => assert!(values.is_empty(), "{vm} {from}: no average for {} samples", values.len()),
+                Some(got) => {
+                    let expected = values.iter().sum::<f64>() / values.len() as f64;
+                    assert!((f64::from(*got) - expected).abs() < 1e-3, "{vm} {from}: {got} vs {expected}");
+                }
+            }
+        }
+    }
     app.stop().await;
 }
 
