@@ -185,6 +185,28 @@ pub async fn analyse(pool: &sqlx::PgPool, hosts: &[(i32, String, String)], optio
         period.entry(row.metric).or_default().merge(&rollup);
     }
 
+    // Per-host crossings (days to the threshold, last day, last value), computed up front on
+    // both cores: 100 hosts × 3 metrics of a year each, with level-shift search, are the bulk
+    // of the maths.
+    let mut host_crossings: BTreeMap<(i32, i16), (f64, f64, f64)> = BTreeMap::new();
+    if forecast_enabled && hosts.len() > 1 {
+        let keys: Vec<(i32, i16)> = hosts.iter().flat_map(|h| metrics.iter().map(move |m| (h.0, m.1))).collect();
+        let crossing = |key: &(i32, i16)| {
+            let series = daily_series(per_host.get(key)?, first_day);
+            let steps = shifts::level_shifts(&series.days, &series.values);
+            let f = trend::forecast(&series.days, &series.values, &steps, horizon, method, threshold)?;
+            Some((*key, (f.days_to_threshold?, *series.days.last()?, *series.values.last()?)))
+        };
+        let (first_half, second_half) = keys.split_at(keys.len().div_ceil(2));
+        let found = std::thread::scope(|scope| {
+            let other = scope.spawn(|| second_half.iter().filter_map(crossing).collect::<Vec<_>>());
+            let mut found: Vec<_> = first_half.iter().filter_map(crossing).collect();
+            found.extend(other.join().map_err(|_| HistoryError::Internal(anyhow::anyhow!("a forecast thread panicked")))?);
+            Ok::<_, HistoryError>(found)
+        })?;
+        host_crossings.extend(found);
+    }
+
     let mut historical: BTreeMap<DateTime<Utc>, DailyUsage> = BTreeMap::new();
     let (mut growth_rates, mut forecasts) = (BTreeMap::new(), BTreeMap::new());
     let (mut alerts, mut recommendations): (Vec<(f64, CapacityAlert)>, Vec<Recommendation>) = (Vec::new(), Vec::new());
@@ -270,14 +292,9 @@ pub async fn analyse(pool: &sqlx::PgPool, hosts: &[(i32, String, String)], optio
         // Per-host crossings: a group average can hide one host running out.
         if forecast_enabled && hosts.len() > 1 {
             for (host_id, vm_id, vm_name) in hosts {
-                let Some(days) = per_host.get(&(*host_id, *id)) else { continue };
-                let series = daily_series(days, first_day);
-                let steps = shifts::level_shifts(&series.days, &series.values);
-                let Some(f) = trend::forecast(&series.days, &series.values, &steps, horizon, method, threshold) else { continue };
-                let (Some(d), Some(last)) = (f.days_to_threshold, series.days.last()) else { continue };
+                let Some(&(d, last, host_current)) = host_crossings.get(&(*host_id, *id)) else { continue };
                 let Some(severity) = capacity_severity(d) else { continue };
-                let date = date_after(first_day + Duration::days(*last as i64), d);
-                let host_current = *series.values.last().unwrap_or(&0.0);
+                let date = date_after(first_day + Duration::days(last as i64), d);
                 alerts.push((d, CapacityAlert { metric: (*name).into(), vm_id: Some(vm_id.clone()), vm_name: Some(vm_name.clone()),
                     current_usage: round(host_current, 2), threshold, predicted_exceed_date: date, severity: severity.into() }));
                 if d <= SCALE_UP_WITHIN_DAYS {
