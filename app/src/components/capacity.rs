@@ -1,7 +1,10 @@
 //! The capacity page: fleet CPU, memory and disk by day with forecasts, capacity alerts,
 //! recommendations and the newest anomalies — the `/history/trends` answer, drawn.
 use super::snapshot::load_capacity;
-use crate::{chart::capacity, models::CapacityReport};
+use crate::{
+    chart::capacity,
+    models::{CapacityReport, MetricForecast},
+};
 use leptos::prelude::*;
 
 #[component]
@@ -28,6 +31,21 @@ fn date(t: chrono::DateTime<chrono::Utc>) -> String {
     t.format("%Y-%m-%d").to_string()
 }
 
+/// The forecast's lasting steps in a cell: how many, the last one, and when the threshold is
+/// reached if they recur (the forecast itself starts after the last step).
+fn steps_text(f: &MetricForecast) -> String {
+    match (f.level_shifts.last(), &f.if_shifts_recur) {
+        (Some(last), Some(recurring)) => format!(
+            "{} (last {:+.1} pp on {}); if they recur: {}",
+            f.level_shifts.len(),
+            last.change,
+            date(last.date),
+            recurring.capacity_exceed_date.map(date).unwrap_or_else(|| "not within 2 years".into())
+        ),
+        _ => "none".into(),
+    }
+}
+
 #[component]
 fn CapacityView(report: CapacityReport) -> impl IntoView {
     let CapacityReport { username, hosts, history_days, horizon_days, threshold, trends, anomalies } = report;
@@ -38,11 +56,12 @@ fn CapacityView(report: CapacityReport) -> impl IntoView {
             let f = trends.forecast.as_ref()?.get(*metric)?;
             let growth = trends.growth_rates.get(*metric).map(|g| format!("{:+.2} pp/month", g.monthly)).unwrap_or_else(|| "–".into());
             let crossing = f.capacity_exceed_date.map(date).unwrap_or_else(|| "not within 2 years".into());
+            let steps = steps_text(f);
             Some(view! {
                 <tr data-testid=format!("forecast-{metric}")>
                     <td>{*label}</td><td>{growth}</td>
                     <td>{format!("{:.1} %", f.predicted_value)}</td>
-                    <td>{format!("{:.2}", f.confidence)}</td><td>{crossing}</td>
+                    <td>{format!("{:.2}", f.confidence)}</td><td>{crossing}</td><td>{steps}</td>
                 </tr>
             })
         })
@@ -98,7 +117,7 @@ fn CapacityView(report: CapacityReport) -> impl IntoView {
             <section class="panel">
                 <h2>"Forecast"</h2>
                 <table data-testid="forecast-table">
-                    <thead><tr><th>"metric"</th><th>"growth"</th><th>"in " {horizon_days} " days"</th><th>"confidence"</th><th>"reaches threshold"</th></tr></thead>
+                    <thead><tr><th>"metric"</th><th>"growth"</th><th>"in " {horizon_days} " days"</th><th>"confidence"</th><th>"reaches threshold"</th><th>"lasting steps"</th></tr></thead>
                     <tbody>{forecasts}</tbody>
                 </table>
             </section>
@@ -122,5 +141,24 @@ fn CapacityView(report: CapacityReport) -> impl IntoView {
                 </table>
             </section>
         </main>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::{LevelShift, ShiftScenario};
+    use chrono::{TimeZone, Utc};
+
+    #[test]
+    fn the_steps_cell_names_the_last_step_and_the_date_if_they_recur() {
+        let mut f = MetricForecast::default();
+        assert_eq!(steps_text(&f), "none");
+        let day = |d: u32| Utc.with_ymd_and_hms(2026, 10, d, 0, 0, 0).single().expect("date");
+        f.level_shifts = vec![LevelShift { date: day(3), change: 9.0 }, LevelShift { date: day(24), change: 15.0 }];
+        f.if_shifts_recur = Some(ShiftScenario { growth_daily: 0.2, predicted_value: 66.0, capacity_exceed_date: Some(day(31)) });
+        assert_eq!(steps_text(&f), "2 (last +15.0 pp on 2026-10-24); if they recur: 2026-10-31");
+        f.if_shifts_recur = Some(ShiftScenario { capacity_exceed_date: None, ..Default::default() });
+        assert_eq!(steps_text(&f), "2 (last +15.0 pp on 2026-10-24); if they recur: not within 2 years");
     }
 }
