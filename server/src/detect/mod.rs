@@ -192,10 +192,13 @@ fn explain(found: &Found, same_host: &[&Found]) -> (Vec<String>, Vec<String>) {
     (causes.iter().map(|s| (*s).to_string()).collect(), actions.iter().map(|s| (*s).to_string()).collect())
 }
 
-/// Hourly averages of the asked series as (host, metric) → (grid index from `from`, value).
+/// Hourly averages of the asked series as (host, metric) → (grid index from `from`, value);
+/// a later entry for the same index replaces an earlier one.
 /// Settled days come from the daily rows' hourly averages (one row per day, not 24); the hours
 /// since the start of yesterday come from the hourly rows, which the rollup worker keeps current
-/// while today's (and, just after midnight, yesterday's) daily row may still lag behind.
+/// while today's (and, just after midnight, yesterday's) daily row may still lag behind. Older
+/// days still queued for their daily rollup (a backfill the worker has not reached) also take
+/// their hourly rows, over the daily row's possibly stale averages.
 async fn hourly_series(
     pool: &PgPool,
     host_ids: &[i32],
@@ -228,6 +231,25 @@ async fn hourly_series(
                     values.push(value);
                 }
             }
+        }
+        let rows: Vec<(i32, i16, i32, f32)> = sqlx::query_as(
+            "SELECT r.host_id, r.metric, ((extract(epoch FROM r.bucket) - extract(epoch FROM $3::timestamptz)) / 3600)::int4,
+                    (r.sum / greatest(r.count, 1))::float4
+             FROM rollup_queue_daily q,
+                  LATERAL (SELECT * FROM rollup_hourly WHERE host_id = q.host_id AND metric = ANY($2)
+                           AND bucket >= greatest(q.bucket, $3) AND bucket < least(q.bucket + interval '1 day', $4) OFFSET 0) r
+             WHERE q.host_id = ANY($1) AND q.bucket > $3 - interval '1 day' AND q.bucket < $4",
+        )
+        .bind(host_ids)
+        .bind(metric_ids)
+        .bind(from)
+        .bind(settled_until)
+        .fetch_all(pool)
+        .await?;
+        for (host, metric, index, value) in rows {
+            let (indices, values) = series.entry((host, metric)).or_default();
+            indices.push(index);
+            values.push(value);
         }
     }
     if until > settled_until {

@@ -1,4 +1,8 @@
-use crate::common::{ingest, post, sample_with_disk, spawn_app, wait_for_rollups};
+use crate::common::{fresh_database, ingest, post, sample_with_disk, settings, spawn_app, spawn_with, wait_for_rollups};
+use lookout::{
+    config::DatabaseArgs,
+    storage::rollups::{self, Tier},
+};
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use serde_json::{json, Value};
 
@@ -150,6 +154,41 @@ fn wave(vm: &str, group: &str, until: DateTime<Utc>, days: i64, spike: Option<Da
             json!({"vmId": vm, "groupId": group, "sample": sample})
         })
         .collect()
+}
+
+#[tokio::test]
+async fn a_backfilled_hour_is_judged_before_the_daily_rollup_catches_up() {
+    // No rollup worker: the test decides which tier has run.
+    let mut config = settings(DatabaseArgs { database_url: Some(fresh_database().await), data_dir: "unused".into() });
+    config.rollup_interval = std::time::Duration::from_secs(3600);
+    let app = spawn_with(config).await;
+    let until = Utc::now().duration_trunc(Duration::hours(1)).expect("aligned") - Duration::hours(1);
+    // Four days back: a settled day, read from the daily rows' hourly averages.
+    let spike = until - Duration::days(4) + Duration::hours(3);
+    let (late, on_time): (Vec<Value>, Vec<Value>) = wave("late-01", "grp_late", until, 15, Some(spike)).into_iter().partition(|item| {
+        let ts: DateTime<Utc> = serde_json::from_value(item["sample"]["timestamp"].clone()).expect("timestamp");
+        ts >= spike && ts < spike + Duration::hours(1)
+    });
+    assert_eq!(late.len(), 2);
+    ingest(&app, on_time).await;
+    rollups::run_once(&app.pool).await.expect("both tiers");
+    // The spike hour arrives late; only the hourly tier catches up, its day stays queued.
+    ingest(&app, late).await;
+    while rollups::process_queue(&app.pool, Tier::Hourly, 1000).await.expect("hourly tier") > 0 {}
+    let queued: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM rollup_queue_daily WHERE bucket = $1)")
+        .bind(spike.duration_trunc(Duration::days(1)).expect("day"))
+        .fetch_one(&app.pool)
+        .await
+        .expect("queue");
+    assert!(queued, "the spike's day waits for its daily rollup");
+    let request = json!({"vmIds": ["late-01"], "startTime": until - Duration::days(6), "endTime": until, "metrics": ["cpu"]});
+    let (status, body) = post(&app, "/api/v1/history/anomalies", &request).await;
+    assert_eq!(status, 200, "{body}");
+    let spikes: Vec<&Value> = body["data"]["anomalies"].as_array().expect("list").iter().filter(|a| a["type"] == "spike").collect();
+    assert_eq!(spikes.len(), 1, "{body}");
+    assert_eq!(spikes[0]["timestamp"], json!(spike));
+    assert_eq!(spikes[0]["value"], 95.0);
+    app.stop().await;
 }
 
 #[tokio::test]
