@@ -302,11 +302,23 @@ pub async fn analyse(pool: &sqlx::PgPool, hosts: &[(i32, String, String)], optio
                         level_now: f.fitted_now,
                         fitted: Vec::new(),
                     };
+                    let recurring_days = scenario.days_to(threshold, trend::CROSSING_SEARCH_DAYS);
                     forecast.if_shifts_recur = Some(ShiftScenario {
                         growth_daily: round(scenario.slope, 3),
                         predicted_value: round(scenario.at(horizon).clamp(0.0, 100.0), 2),
-                        capacity_exceed_date: scenario.days_to(threshold, trend::CROSSING_SEARCH_DAYS).map(|d| date_after(last_day, d)),
+                        capacity_exceed_date: recurring_days.map(|d| date_after(last_day, d)),
                     });
+                    // The main forecast is far off but the steps, if they keep coming, are not:
+                    // worth planning for, so say so (the main forecast's own case is below).
+                    let main_soon = f.days_to_threshold.is_some_and(|d| d <= SCALE_UP_WITHIN_DAYS);
+                    if let (false, Some(d)) = (main_soon, recurring_days.filter(|d| *d <= SCALE_UP_WITHIN_DAYS)) {
+                        let total: f64 = steps.iter().map(|s| s.change).sum();
+                        recommendations.push(Recommendation { kind: "scale_up".into(), metric: (*name).into(), vm_id: None,
+                            description: format!(
+                                "{name} stepped up {} time(s) ({total:+.1} pp in all; now {:.1}%): if such steps keep coming at this pace it reaches {threshold}% on {} — plan capacity for the next step or find what causes them",
+                                steps.len(), f.fitted_now, date_after(last_day, d).format("%Y-%m-%d")),
+                            potential_savings: Some(SATURATION_SAVINGS.into()) });
+                    }
                 }
                 if let Some(d) = f.days_to_threshold {
                     let date = date_after(last_day, d);

@@ -93,6 +93,19 @@ async fn a_lasting_memory_step_is_reported_with_where_the_level_goes_without_fur
         json!({"growthDaily": 0.2, "predictedValue": 65.95, "capacityExceedDate": last_day + Duration::days(100)})
     );
     assert!(body["data"]["forecast"]["cpu"].get("levelShifts").is_none(), "flat CPU has no steps: {body}");
+    assert!(body["data"]["recommendations"].as_array().expect("list").is_empty(), "80 % is 100+ days away either way: {body}");
+    // At 75 %: the main forecast crosses in 301 days, recurring steps in 75 days — a scale-up
+    // that names the steps.
+    let (_, body) = post(&app, "/api/v1/history/trends", &json!({
+        "vmIds": ["step-01"], "startTime": first, "endTime": Utc::now(), "metrics": ["memory"],
+        "forecast": {"enabled": true, "horizon": 30, "method": "linear"}, "capacityThreshold": 75,
+    })).await;
+    assert_eq!(body["data"]["forecast"]["memory"]["capacityExceedDate"], json!(last_day + Duration::days(301)), "{body}");
+    let recommendations = body["data"]["recommendations"].as_array().expect("list");
+    assert_eq!(recommendations.len(), 1, "{body}");
+    assert_eq!(recommendations[0]["type"], "scale_up");
+    let text = recommendations[0]["description"].as_str().expect("description");
+    assert!(text.contains("stepped up 1 time(s)") && text.contains(&format!("{}", (last_day + Duration::days(75)).format("%Y-%m-%d"))), "{text}");
     app.stop().await;
 }
 
