@@ -262,8 +262,12 @@ fn within_segment_slope(days: &[f64], values: &[f64], splits: &[usize]) -> Optio
     median(&slopes)
 }
 
-/// The growth between shifts and the current segment's level at the last point.
+/// The growth between shifts and the current segment's level at the last point; `None` without
+/// shifts (the plain fit applies) or when no segment has two points.
 pub fn step_free_trend(days: &[f64], values: &[f64], shifts: &[Shift]) -> Option<StepFreeTrend> {
+    if shifts.is_empty() {
+        return None;
+    }
     let n = days.len().min(values.len());
     let (days, values) = (&days[..n], &values[..n]);
     let splits: Vec<usize> = shifts.iter().map(|s| s.index).filter(|i| *i < n).collect();

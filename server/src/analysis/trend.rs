@@ -7,11 +7,12 @@
 //!
 //! When the history has lasting level shifts (`shifts::level_shifts`), a line through all of it
 //! would describe the old level (Theil–Sen follows the majority of pairs), so growth is measured
-//! between the steps and the forecast starts from the current level (`shifts::step_free_trend`);
+//! between the steps and the forecast starts from the current level (the caller passes
+//! `shifts::step_free_trend`);
 //! it is then always linear.
 use super::{
     robust::{self, least_squares, quadratic_fit, r_squared, theil_sen, Line},
-    shifts::{step_free_trend, Shift},
+    shifts::StepFreeTrend,
 };
 
 /// Fewer daily points than this and no growth or forecast is given: a number would be invented.
@@ -66,13 +67,16 @@ fn robust_line(days: &[f64], values: &[f64]) -> Option<Line> {
     theil_sen(&xs, &ys)
 }
 
-/// Growth per day/week/month from the robust slope (between `shifts`, if any); `None` below
-/// `MIN_POINTS`.
-pub fn growth(days: &[f64], values: &[f64], shifts: &[Shift]) -> Option<Growth> {
+/// Growth per day/week/month from the robust slope (the step-free trend's, when the series has
+/// level shifts); `None` below `MIN_POINTS`.
+pub fn growth(days: &[f64], values: &[f64], step_free: Option<&StepFreeTrend>) -> Option<Growth> {
     if days.len() < MIN_POINTS {
         return None;
     }
-    let slope = if shifts.is_empty() { robust_line(days, values)?.slope } else { step_free_trend(days, values, shifts)?.slope };
+    let slope = match step_free {
+        Some(free) => free.slope,
+        None => robust_line(days, values)?.slope,
+    };
     Some(Growth { daily: slope, weekly: slope * 7.0, monthly: slope * 30.0 })
 }
 
@@ -112,16 +116,22 @@ fn first_crossing(f: impl Fn(f64) -> f64, from: f64, threshold: f64) -> Option<f
 }
 
 /// Forecast `horizon` days after the last point; `None` below `MIN_POINTS`.
-/// `days` are day numbers (any origin), ascending; values in percent; `shifts` from
-/// `shifts::level_shifts` over the same series.
-pub fn forecast(days: &[f64], values: &[f64], shifts: &[Shift], horizon: f64, method: Method, threshold: f64) -> Option<Forecast> {
+/// `days` are day numbers (any origin), ascending; values in percent; `step_free` is
+/// `shifts::step_free_trend` of the same series when it has level shifts.
+pub fn forecast(
+    days: &[f64],
+    values: &[f64],
+    step_free: Option<&StepFreeTrend>,
+    horizon: f64,
+    method: Method,
+    threshold: f64,
+) -> Option<Forecast> {
     if days.len() < MIN_POINTS {
         return None;
     }
     let last = *days.last()?;
     let clamp = |v: f64| v.clamp(0.0, 100.0);
-    if !shifts.is_empty() {
-        let free = step_free_trend(days, values, shifts)?;
+    if let Some(free) = step_free {
         let model = |x: f64| free.level_now + free.slope * (x - last);
         return Some(Forecast {
             method: Method::Linear,
@@ -236,19 +246,19 @@ mod tests {
     fn growth_is_the_robust_slope_per_period() {
         let (days, mut values) = series(90, |d| 40.0 + 0.1 * d);
         values[45] = 95.0; // an incident does not bend it
-        let g = growth(&days, &values, &[]).expect("enough points");
+        let g = growth(&days, &values, None).expect("enough points");
         assert!((g.daily - 0.1).abs() < 1e-9 && (g.weekly - 0.7).abs() < 1e-9 && (g.monthly - 3.0).abs() < 1e-9);
-        assert_eq!(growth(&days[..6], &values[..6], &[]), None);
+        assert_eq!(growth(&days[..6], &values[..6], None), None);
         // Two years take the run-median path and still give the exact slope.
         let (days, values) = series(730, |d| 10.0 + 0.05 * d);
-        assert!((growth(&days, &values, &[]).expect("enough points").daily - 0.05).abs() < 1e-9);
+        assert!((growth(&days, &values, None).expect("enough points").daily - 0.05).abs() < 1e-9);
     }
 
     #[test]
     fn a_linear_trend_crosses_the_threshold_on_the_hand_computed_day() {
         // 40 % growing 0.2 pp/day: at day 89 the level is 57.8; 80 % is reached 111 days later.
         let (days, values) = series(90, |d| 40.0 + 0.2 * d);
-        let f = forecast(&days, &values, &[], 30.0, Method::Linear, 80.0).expect("forecast");
+        let f = forecast(&days, &values, None, 30.0, Method::Linear, 80.0).expect("forecast");
         assert_eq!(f.method, Method::Linear);
         assert!((f.predicted_value - 63.8).abs() < 1e-9, "{f:?}");
         assert!((f.days_to_threshold.expect("crosses") - 111.0).abs() < 0.05, "{f:?}");
@@ -263,21 +273,22 @@ mod tests {
         let (days, values) = series(90, |d| 40.0 + 0.1 * d + if d >= 60.0 { 20.0 } else { 0.0 });
         let steps = super::super::shifts::level_shifts(&days, &values);
         assert_eq!(steps.len(), 1);
-        let plain = forecast(&days, &values, &[], 30.0, Method::Linear, 80.0).expect("forecast");
-        let aware = forecast(&days, &values, &steps, 30.0, Method::Polynomial, 80.0).expect("forecast");
+        let free = super::super::shifts::step_free_trend(&days, &values, &steps);
+        let plain = forecast(&days, &values, None, 30.0, Method::Linear, 80.0).expect("forecast");
+        let aware = forecast(&days, &values, free.as_ref(), 30.0, Method::Polynomial, 80.0).expect("forecast");
         // Day 89: 40 + 8.9 + 20 = 68.9; in 30 days 71.9; 80 % after 111 days.
         assert!((aware.predicted_value - 71.9).abs() < 1e-6, "{aware:?}");
         assert!((aware.days_to_threshold.expect("crosses") - 111.0).abs() < 0.05, "{aware:?}");
         assert_eq!(aware.method, Method::Linear, "steps make it linear");
         assert!(aware.confidence > 0.95, "the step model fits exactly: {aware:?}");
         assert!(plain.predicted_value < 60.0, "the plain line stays at the old level: {plain:?}");
-        assert!((growth(&days, &values, &steps).expect("growth").daily - 0.1).abs() < 1e-9);
+        assert!((growth(&days, &values, free.as_ref()).expect("growth").daily - 0.1).abs() < 1e-9);
     }
 
     #[test]
     fn flat_or_falling_series_never_cross_and_values_stay_in_range() {
         let (days, values) = series(60, |d| 70.0 - 0.5 * d);
-        let f = forecast(&days, &values, &[], 200.0, Method::Linear, 80.0).expect("forecast");
+        let f = forecast(&days, &values, None, 200.0, Method::Linear, 80.0).expect("forecast");
         assert_eq!(f.days_to_threshold, None);
         assert_eq!(f.predicted_value, 0.0, "clamped at 0 %");
         // 60 days of history: confidence scaled by 60/90.
@@ -287,25 +298,25 @@ mod tests {
     #[test]
     fn already_over_the_threshold_is_zero_days() {
         let (days, values) = series(30, |_| 85.0);
-        assert_eq!(forecast(&days, &values, &[], 30.0, Method::Linear, 80.0).expect("forecast").days_to_threshold, Some(0.0));
+        assert_eq!(forecast(&days, &values, None, 30.0, Method::Linear, 80.0).expect("forecast").days_to_threshold, Some(0.0));
     }
 
     #[test]
     fn polynomial_follows_a_real_curve_and_falls_back_on_a_line() {
         let (days, values) = series(120, |d| 20.0 + 0.002 * d * d);
-        let f = forecast(&days, &values, &[], 30.0, Method::Polynomial, 80.0).expect("forecast");
+        let f = forecast(&days, &values, None, 30.0, Method::Polynomial, 80.0).expect("forecast");
         assert_eq!(f.method, Method::Polynomial);
         assert!((f.predicted_value - (20.0 + 0.002 * 149.0 * 149.0)).abs() < 0.01, "{f:?}");
         let (days, values) = series(120, |d| 30.0 + 0.1 * d + if (d as usize).is_multiple_of(2) { 1.0 } else { -1.0 });
-        assert_eq!(forecast(&days, &values, &[], 30.0, Method::Polynomial, 80.0).expect("forecast").method, Method::Linear);
+        assert_eq!(forecast(&days, &values, None, 30.0, Method::Polynomial, 80.0).expect("forecast").method, Method::Linear);
     }
 
     #[test]
     fn noisy_history_lowers_confidence() {
         let (days, clean) = series(120, |d| 40.0 + 0.1 * d);
         let (_, noisy) = series(120, |d| 40.0 + 0.1 * d + ((d as usize * 7919 % 23) as f64 - 11.0));
-        let a = forecast(&days, &clean, &[], 30.0, Method::Linear, 80.0).expect("forecast").confidence;
-        let b = forecast(&days, &noisy, &[], 30.0, Method::Linear, 80.0).expect("forecast").confidence;
+        let a = forecast(&days, &clean, None, 30.0, Method::Linear, 80.0).expect("forecast").confidence;
+        let b = forecast(&days, &noisy, None, 30.0, Method::Linear, 80.0).expect("forecast").confidence;
         assert!(a > b && b > 0.5, "{a} vs {b}");
         assert_eq!(capacity_severity(10.0), Some("high"));
         assert_eq!(capacity_severity(60.0), Some("medium"));

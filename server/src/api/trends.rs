@@ -241,7 +241,8 @@ pub async fn analyse(pool: &sqlx::PgPool, hosts: &[(i32, String, String)], optio
         let crossing = |key: &(i32, i16)| {
             let series = daily_series(per_host.get(key)?, first_day);
             let steps = shifts::level_shifts(&series.days, &series.values);
-            let f = trend::forecast(&series.days, &series.values, &steps, horizon, method, threshold)?;
+            let step_free = shifts::step_free_trend(&series.days, &series.values, &steps);
+            let f = trend::forecast(&series.days, &series.values, step_free.as_ref(), horizon, method, threshold)?;
             Some((*key, (f.days_to_threshold?, *series.days.last()?, *series.values.last()?)))
         };
         let (first_half, second_half) = keys.split_at(keys.len().div_ceil(2));
@@ -277,12 +278,13 @@ pub async fn analyse(pool: &sqlx::PgPool, hosts: &[(i32, String, String)], optio
         let last_day = first_day + Duration::days(*last as i64);
         let current = *series.values.last().unwrap_or(&0.0);
         let steps = shifts::level_shifts(&series.days, &series.values);
-        let growth = trend::growth(&series.days, &series.values, &steps);
+        let step_free = shifts::step_free_trend(&series.days, &series.values, &steps);
+        let growth = trend::growth(&series.days, &series.values, step_free.as_ref());
         if let Some(g) = growth {
             growth_rates.insert((*name).to_owned(), GrowthRate { daily: round(g.daily, 3), weekly: round(g.weekly, 3), monthly: round(g.monthly, 3) });
         }
         if forecast_enabled {
-            if let Some(f) = trend::forecast(&series.days, &series.values, &steps, horizon, method, threshold) {
+            if let Some(f) = trend::forecast(&series.days, &series.values, step_free.as_ref(), horizon, method, threshold) {
                 let mut forecast = MetricForecast {
                     predicted_value: f.predicted_value,
                     confidence: f.confidence,

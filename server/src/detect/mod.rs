@@ -232,44 +232,32 @@ async fn hourly_series(
                 }
             }
         }
-        let rows: Vec<(i32, i16, i32, f32)> = sqlx::query_as(
-            "SELECT r.host_id, r.metric, ((extract(epoch FROM r.bucket) - extract(epoch FROM $3::timestamptz)) / 3600)::int4,
-                    (r.sum / greatest(r.count, 1))::float4
-             FROM rollup_queue_daily q,
-                  LATERAL (SELECT * FROM rollup_hourly WHERE host_id = q.host_id AND metric = ANY($2)
-                           AND bucket >= greatest(q.bucket, $3) AND bucket < least(q.bucket + interval '1 day', $4) OFFSET 0) r
-             WHERE q.host_id = ANY($1) AND q.bucket > $3 - interval '1 day' AND q.bucket < $4",
-        )
-        .bind(host_ids)
-        .bind(metric_ids)
-        .bind(from)
-        .bind(settled_until)
-        .fetch_all(pool)
-        .await?;
-        for (host, metric, index, value) in rows {
-            let (indices, values) = series.entry((host, metric)).or_default();
-            indices.push(index);
-            values.push(value);
-        }
     }
-    if until > settled_until {
-        let rows: Vec<(i32, i16, i32, f32)> = sqlx::query_as(
-            "SELECT host_id, metric, ((extract(epoch FROM bucket) - extract(epoch FROM $3::timestamptz)) / 3600)::int4,
-                    (sum / greatest(count, 1))::float4
-             FROM rollup_hourly WHERE host_id = ANY($1) AND metric = ANY($2) AND bucket >= $4 AND bucket < $5",
-        )
-        .bind(host_ids)
-        .bind(metric_ids)
-        .bind(from)
-        .bind(settled_until)
-        .bind(until)
-        .fetch_all(pool)
-        .await?;
-        for (host, metric, index, value) in rows {
-            let (indices, values) = series.entry((host, metric)).or_default();
-            indices.push(index);
-            values.push(value);
-        }
+    // Hourly rows after the daily averages, so they replace them: older days still queued for
+    // their daily rollup, and everything from the start of yesterday.
+    let rows: Vec<(i32, i16, i32, f32)> = sqlx::query_as(
+        "SELECT r.host_id, r.metric, ((extract(epoch FROM r.bucket) - extract(epoch FROM $3::timestamptz)) / 3600)::int4,
+                (r.sum / greatest(r.count, 1))::float4
+         FROM rollup_queue_daily q,
+              LATERAL (SELECT * FROM rollup_hourly WHERE host_id = q.host_id AND metric = ANY($2)
+                       AND bucket >= greatest(q.bucket, $3) AND bucket < least(q.bucket + interval '1 day', $4) OFFSET 0) r
+         WHERE q.host_id = ANY($1) AND q.bucket > $3 - interval '1 day' AND q.bucket < $4
+         UNION ALL
+         SELECT host_id, metric, ((extract(epoch FROM bucket) - extract(epoch FROM $3::timestamptz)) / 3600)::int4,
+                (sum / greatest(count, 1))::float4
+         FROM rollup_hourly WHERE host_id = ANY($1) AND metric = ANY($2) AND bucket >= $4 AND bucket < $5",
+    )
+    .bind(host_ids)
+    .bind(metric_ids)
+    .bind(from)
+    .bind(settled_until)
+    .bind(until)
+    .fetch_all(pool)
+    .await?;
+    for (host, metric, index, value) in rows {
+        let (indices, values) = series.entry((host, metric)).or_default();
+        indices.push(index);
+        values.push(value);
     }
     Ok(series)
 }

@@ -10,19 +10,21 @@ fn midnight_days_ago(days: i64) -> DateTime<Utc> {
     (Utc::now() - Duration::days(days)).duration_trunc(Duration::days(1)).expect("aligned")
 }
 
+/// Four samples a day (00, 06, 12, 18 UTC) for `days` days from `first`: (day number, time).
+fn four_a_day(first: DateTime<Utc>, days: i64) -> impl Iterator<Item = (i64, DateTime<Utc>)> {
+    (0..days).flat_map(move |d| [0, 6, 12, 18].map(move |hour| (d, first + Duration::days(d) + Duration::hours(hour))))
+}
+
 #[tokio::test]
 async fn trends_give_growth_forecast_and_capacity_dates_computed_by_hand() {
     let app = spawn_app().await;
     let first = midnight_days_ago(100);
     let mut items = Vec::new();
-    for d in 0..100i64 {
-        for hour in [0, 6, 12, 18] {
-            let ts = first + Duration::days(d) + Duration::hours(hour);
-            let day = d as f64;
-            // cap-01 grows 0.2 pp/day of CPU, cap-02 idles at 10 %: the group grows 0.1 pp/day from 20 %.
-            items.push(json!({"vmId": "cap-01", "groupId": "grp_cap", "sample": sample_with_disk(ts, 30.0 + 0.2 * day, 50.0, 40.0 + 0.1 * day)}));
-            items.push(json!({"vmId": "cap-02", "groupId": "grp_cap", "sample": sample_with_disk(ts, 10.0, 50.0, 40.0)}));
-        }
+    for (d, ts) in four_a_day(first, 100) {
+        let day = d as f64;
+        // cap-01 grows 0.2 pp/day of CPU, cap-02 idles at 10 %: the group grows 0.1 pp/day from 20 %.
+        items.push(json!({"vmId": "cap-01", "groupId": "grp_cap", "sample": sample_with_disk(ts, 30.0 + 0.2 * day, 50.0, 40.0 + 0.1 * day)}));
+        items.push(json!({"vmId": "cap-02", "groupId": "grp_cap", "sample": sample_with_disk(ts, 10.0, 50.0, 40.0)}));
     }
     assert_eq!(ingest(&app, items).await["stored"], 800);
     wait_for_rollups(&app).await;
@@ -63,13 +65,10 @@ async fn a_lasting_memory_step_is_reported_with_where_the_level_goes_without_fur
     let app = spawn_app().await;
     let first = midnight_days_ago(100);
     let mut items = Vec::new();
-    for d in 0..100i64 {
-        for hour in [0, 6, 12, 18] {
-            let ts = first + Duration::days(d) + Duration::hours(hour);
-            // Memory grows 0.05 pp/day from 40 % and steps up 15 pp on day 70 (a deploy); CPU is flat.
-            let memory = 40.0 + 0.05 * d as f64 + if d >= 70 { 15.0 } else { 0.0 };
-            items.push(json!({"vmId": "step-01", "sample": sample_with_disk(ts, 25.0, memory, 30.0)}));
-        }
+    for (d, ts) in four_a_day(first, 100) {
+        // Memory grows 0.05 pp/day from 40 % and steps up 15 pp on day 70 (a deploy); CPU is flat.
+        let memory = 40.0 + 0.05 * d as f64 + if d >= 70 { 15.0 } else { 0.0 };
+        items.push(json!({"vmId": "step-01", "sample": sample_with_disk(ts, 25.0, memory, 30.0)}));
     }
     ingest(&app, items).await;
     wait_for_rollups(&app).await;
