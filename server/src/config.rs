@@ -21,6 +21,19 @@ pub enum Command {
     Token(TokenCommand),
     /// Write a realistic simulated fleet history through the ingest path, then roll it up.
     Simulate(SimulateArgs),
+    /// Check stored data for consistency and repair what can be repaired.
+    #[command(subcommand)]
+    Check(CheckCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CheckCommand {
+    /// Compare every rollup bucket's sample count with the tier below and queue the ones that
+    /// disagree (a running server, or the next start, rolls them up again).
+    Rollups {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 #[derive(Debug, Clone, Args)]

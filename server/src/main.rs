@@ -2,7 +2,7 @@
 use clap::Parser;
 use lookout::{
     auth::credentials,
-    config::{Cli, Command, Settings, SimulateArgs, TokenCommand},
+    config::{CheckCommand, Cli, Command, Settings, SimulateArgs, TokenCommand},
     simulate, storage, telemetry, Application,
 };
 use tokio_util::sync::CancellationToken;
@@ -16,6 +16,7 @@ async fn main() -> std::process::ExitCode {
         Some(Command::Serve(args)) => serve(Settings::from(args)).await,
         Some(Command::Token(TokenCommand::Create { name, scopes, database })) => create_token(name, scopes, database).await,
         Some(Command::Simulate(args)) => simulate(args).await,
+        Some(Command::Check(CheckCommand::Rollups { database })) => check_rollups(database).await,
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -67,6 +68,23 @@ async fn create_token(name: String, scopes: Vec<String>, database: lookout::conf
         cluster.stop().await?;
     }
     println!("{}", result?);
+    Ok(())
+}
+
+async fn check_rollups(database: lookout::config::DatabaseArgs) -> anyhow::Result<()> {
+    let db = storage::open(&database, false).await?;
+    let outcome = storage::consistency::check_rollups(&db.pool).await;
+    db.pool.close().await;
+    if let Some(cluster) = db.managed {
+        cluster.stop().await?;
+    }
+    let check = outcome?;
+    println!(
+        "rollups checked: {} hours and {} days disagreed with the tier below and are queued again{}",
+        check.hours,
+        check.days,
+        if check.hours + check.days > 0 { " (a running server rolls them up within seconds; otherwise the next start does)" } else { "" }
+    );
     Ok(())
 }
 

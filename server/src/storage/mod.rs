@@ -5,6 +5,7 @@ pub mod managed;
 pub mod samples;
 pub mod timeline;
 pub mod catalog;
+pub mod consistency;
 pub mod copy;
 pub mod custom_metrics;
 pub mod retention;

@@ -433,11 +433,13 @@ async fn process_queue_once(pool: &PgPool, tier: Tier, limit: i64) -> Result<usi
         }
     }
     if tier == Tier::Hourly {
+        // Locks the day's entry even when it exists, for the reason given at `samples::insert_batch`:
+        // a daily worker holding it may have read the day's hours without the ones written here.
         sqlx::query(
             "INSERT INTO rollup_queue_daily (host_id, bucket)
              SELECT DISTINCT h, date_bin('1 day', b, timestamptz 'epoch') FROM unnest($1::int4[], $2::timestamptz[]) AS q(h, b)
              ORDER BY 1, 2
-             ON CONFLICT DO NOTHING",
+             ON CONFLICT (host_id, bucket) DO UPDATE SET queued_at = rollup_queue_daily.queued_at WHERE false",
         )
         .bind(&hosts)
         .bind(&buckets)
@@ -473,6 +475,13 @@ pub async fn run_once(pool: &PgPool) -> Result<usize, sqlx::Error> {
 /// Retention runs after the rollups, at most once an hour.
 pub async fn worker(pool: PgPool, every: std::time::Duration, shutdown: CancellationToken) {
     let mut last_retention: Option<std::time::Instant> = None;
+    match super::consistency::run_once_after_upgrade(&pool).await {
+        Ok(Some(check)) if check.hours + check.days > 0 => {
+            tracing::warn!(hours = check.hours, days = check.days, "Rollup buckets disagreed with the tier below; queued them again.")
+        }
+        Ok(_) => {}
+        Err(error) => tracing::warn!(%error, "Rollup consistency check failed; it runs again at the next start."),
+    }
     loop {
         match run_once(&pool).await {
             Ok(0) => {}

@@ -255,6 +255,12 @@ fn to_copy(rows: &[&SampleRow]) -> Result<Vec<u8>, serde_json::Error> {
 /// the hours that received new rows are queued for rollup in the same transaction. Returns how
 /// many rows were new.
 ///
+/// Queueing locks the queue row even when it exists (`DO UPDATE … WHERE false` locks without
+/// writing): a rollup worker holding the entry has read the hour's samples without these rows,
+/// so the writer must wait for it to delete the entry and then queue the hour again. `DO
+/// NOTHING` does not wait for a row lock, and the worker then deleted the entry these rows
+/// needed (issue 12: hours that kept a third of their samples out of the rollups for good).
+///
 /// Most batches are new data, so the rows are first COPied straight into `samples`; only when
 /// that hits a duplicate (a re-sent batch) does the batch go through a staging table and
 /// `INSERT … ON CONFLICT DO NOTHING` (COPY alone cannot skip duplicates), which costs about
@@ -328,7 +334,7 @@ async fn copy_direct(pool: &PgPool, payload: &[u8], hours: &[(i32, DateTime<Utc>
     sqlx::query(
         "INSERT INTO rollup_queue_hourly (host_id, bucket)
          SELECT * FROM unnest($1::int4[], $2::timestamptz[]) ORDER BY 1, 2
-         ON CONFLICT DO NOTHING",
+         ON CONFLICT (host_id, bucket) DO UPDATE SET queued_at = rollup_queue_hourly.queued_at WHERE false",
     )
     .bind(&hosts)
     .bind(&buckets)
@@ -353,7 +359,7 @@ async fn copy_and_insert(pool: &PgPool, payload: &[u8]) -> Result<u64, sqlx::Err
              INSERT INTO rollup_queue_hourly (host_id, bucket)
              SELECT DISTINCT host_id, date_bin('1 hour', ts, timestamptz 'epoch') FROM new
              ORDER BY 1, 2 -- one lock order for every writer
-             ON CONFLICT DO NOTHING
+             ON CONFLICT (host_id, bucket) DO UPDATE SET queued_at = rollup_queue_hourly.queued_at WHERE false
          )
          SELECT count(*) FROM new",
     )

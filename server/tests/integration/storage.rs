@@ -79,3 +79,138 @@ async fn batches_round_trip_every_column_and_resending_stores_only_the_new_rows(
     assert_eq!(samples::insert_batch(&pool, &repeated).await.expect("repeated"), 1);
     pool.close().await;
 }
+
+/// A row of host `host_id` at `ts` with CPU `cpu`.
+fn at(host_id: i32, ts: chrono::DateTime<Utc>, cpu: f32) -> SampleRow {
+    let mut row = distinctive(host_id, 0);
+    row.ts = ts;
+    row.cpu_percent = cpu;
+    row
+}
+
+/// Counts per (host, hour) that disagree between the raw samples and the hourly CPU rollup, and
+/// per (host, day) between the hourly rows and the daily one.
+async fn disagreeing_buckets(pool: &sqlx::PgPool) -> (i64, i64) {
+    let hourly: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT host_id, date_bin('1 hour', ts, timestamptz 'epoch') AS b, count(*) AS n FROM samples GROUP BY 1, 2) s
+         FULL JOIN (SELECT host_id, bucket AS b, count AS n FROM rollup_hourly WHERE metric = 1) r USING (host_id, b)
+         WHERE s.n IS DISTINCT FROM r.n",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("hourly check");
+    let daily: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT host_id, date_bin('1 day', bucket, timestamptz 'epoch') AS b, sum(count) AS n
+                               FROM rollup_hourly WHERE metric = 1 GROUP BY 1, 2) h
+         FULL JOIN (SELECT host_id, bucket AS b, count::int8 AS n FROM rollup_daily WHERE metric = 1) d USING (host_id, b)
+         WHERE h.n IS DISTINCT FROM d.n",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("daily check");
+    (hourly, daily)
+}
+
+#[tokio::test]
+async fn every_committed_sample_reaches_the_rollups_whatever_the_interleaving_with_the_worker() {
+    use lookout::storage::rollups::{self, Tier};
+    let url = fresh_database().await;
+    let pool = PgPoolOptions::new().max_connections(12).connect(&url).await.expect("connect");
+    MIGRATOR.run(&pool).await.expect("migrations");
+    let mut host_ids = Vec::new();
+    for h in 0..3 {
+        let facts = HostFacts { vm_id: format!("race-{h}"), name: format!("race-{h}"), ..Default::default() };
+        host_ids.push(hosts::upsert(&pool, &facts).await.expect("host").0);
+    }
+    // Complete hours two days ago: their buckets are eligible for the worker at once.
+    let base = chrono::DurationRound::duration_trunc(Utc::now() - Duration::days(2), Duration::hours(1)).expect("hour");
+    let stop = tokio_util::sync::CancellationToken::new();
+    let mut workers = tokio::task::JoinSet::new();
+    for tier in [Tier::Hourly, Tier::Hourly, Tier::Daily] {
+        let (pool, stop) = (pool.clone(), stop.clone());
+        workers.spawn(async move {
+            while !stop.is_cancelled() {
+                rollups::process_queue(&pool, tier, 50).await.expect("rollup run");
+            }
+        });
+    }
+    // Writers fill one hour after another, as a fleet (or the simulator) does: an hour gets a
+    // burst of batches and then nothing more, so a batch lost by the queue is never healed by a
+    // later one. Millisecond offsets make hours of thousands of rows, which keeps the worker's
+    // transaction open long enough for commits to land between its read and its commit.
+    const HOURS: i64 = 12;
+    const ROUNDS: i64 = 6;
+    const PER_ROUND: i64 = 150;
+    const WRITERS: i64 = 4;
+    let mut writers = tokio::task::JoinSet::new();
+    for w in 0..WRITERS {
+        let (pool, host_ids) = (pool.clone(), host_ids.clone());
+        writers.spawn(async move {
+            for hour in 0..HOURS {
+                for round in 0..ROUNDS {
+                    let rows: Vec<SampleRow> = host_ids
+                        .iter()
+                        .flat_map(|&h| {
+                            (0..PER_ROUND).map(move |i| {
+                                let offset = (round * PER_ROUND + i) * WRITERS + w;
+                                at(h, base + Duration::hours(hour) + Duration::milliseconds(offset), 10.0)
+                            })
+                        })
+                        .collect();
+                    samples::insert_batch(&pool, &rows).await.expect("batch");
+                }
+            }
+        });
+    }
+    while let Some(done) = writers.join_next().await {
+        done.expect("writer");
+    }
+    stop.cancel();
+    while let Some(done) = workers.join_next().await {
+        done.expect("worker");
+    }
+    rollups::run_once(&pool).await.expect("drain");
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM samples").fetch_one(&pool).await.expect("count");
+    assert_eq!(stored, 3 * HOURS * ROUNDS * PER_ROUND * WRITERS);
+    assert_eq!(disagreeing_buckets(&pool).await, (0, 0), "rollup counts equal the raw rows once the queues drain");
+    pool.close().await;
+}
+
+#[tokio::test]
+async fn the_rollup_check_finds_and_requeues_buckets_whose_counts_disagree() {
+    use lookout::storage::rollups;
+    let url = fresh_database().await;
+    let pool = PgPoolOptions::new().max_connections(4).connect(&url).await.expect("connect");
+    MIGRATOR.run(&pool).await.expect("migrations");
+    let facts = HostFacts { vm_id: "check-1".into(), name: "check-1".into(), ..Default::default() };
+    let host = hosts::upsert(&pool, &facts).await.expect("host").0;
+    let day = chrono::DurationRound::duration_trunc(Utc::now() - Duration::days(3), Duration::days(1)).expect("day");
+    let rows: Vec<SampleRow> = [day + Duration::hours(2), day + Duration::days(1) + Duration::hours(5)]
+        .iter()
+        .flat_map(|&hour| (0..30).map(move |i| at(host, hour + Duration::seconds(i * 60), 20.0)))
+        .collect();
+    samples::insert_batch(&pool, &rows).await.expect("batch");
+    rollups::run_once(&pool).await.expect("roll up");
+    assert_eq!(disagreeing_buckets(&pool).await, (0, 0));
+
+    // What the race left behind: an hour short of samples, a day with no daily row.
+    sqlx::query("UPDATE rollup_hourly SET count = count - 7 WHERE bucket = $1").bind(day + Duration::hours(2)).execute(&pool).await.expect("tamper");
+    sqlx::query("DELETE FROM rollup_daily WHERE bucket = $1").bind(day + Duration::days(1)).execute(&pool).await.expect("tamper");
+    assert_eq!(disagreeing_buckets(&pool).await, (1, 2), "the short hour makes its day disagree too");
+
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_lookout"))
+        .args(["check", "rollups"])
+        .env("DATABASE_URL", &url)
+        .output()
+        .expect("lookout runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    // The short hour's day waits for the hour (its queue entry is the hour's); the day without a
+    // daily row is queued itself.
+    assert!(stdout.contains("1 hours and 1 days disagreed"), "{stdout}");
+    rollups::run_once(&pool).await.expect("roll up again");
+    assert_eq!(disagreeing_buckets(&pool).await, (0, 0), "healed");
+    let again = lookout::storage::consistency::check_rollups(&pool).await.expect("check");
+    assert_eq!((again.hours, again.days), (0, 0), "nothing left to queue");
+    pool.close().await;
+}
