@@ -147,6 +147,10 @@ pub struct ServeArgs {
     /// Where export files are written (default `<data-dir>/exports`).
     #[arg(long, env = "LOOKOUT_EXPORT_DIR")]
     pub export_dir: Option<PathBuf>,
+    /// Seconds from SIGTERM to exit: open requests, the last sample flush and the managed
+    /// PostgreSQL's stop all fit in it (samples not stored by then are spilled for the next start).
+    #[arg(long, env = "LOOKOUT_SHUTDOWN_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(3..=600))]
+    pub shutdown_timeout: u64,
 }
 
 /// Everything `Application::build` needs; tests construct it directly.
@@ -170,6 +174,7 @@ pub struct Settings {
     pub webhooks: crate::alerts::webhook::WebhookPolicy,
     pub export_dir: PathBuf,
     pub rate_limit: u32,
+    pub shutdown_timeout: Duration,
 }
 
 impl From<ServeArgs> for Settings {
@@ -197,6 +202,7 @@ impl From<ServeArgs> for Settings {
             },
             export_dir: args.export_dir.unwrap_or_else(|| args.database.data_dir.join("exports")),
             rate_limit: args.rate_limit,
+            shutdown_timeout: Duration::from_secs(args.shutdown_timeout),
             database: args.database,
         }
     }

@@ -21,6 +21,7 @@ async fn main() -> std::process::ExitCode {
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "Lookout stopped with an error.");
             eprintln!("lookout: {error:#}");
             std::process::ExitCode::FAILURE
         }
@@ -28,8 +29,17 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
-    let application = Application::build(settings).await?;
-    stop_on_signal(application.shutdown_token());
+    // Signals are handled from the first moment: a stop during start-up abandons it, which stops
+    // the managed cluster it may have started (see `ManagedPostgres`'s `Drop`).
+    let shutdown = CancellationToken::new();
+    stop_on_signal(shutdown.clone());
+    let application = tokio::select! {
+        built = Application::build_with(settings, shutdown.clone()) => built?,
+        _ = shutdown.cancelled() => {
+            tracing::info!("Stopped during start-up.");
+            return Ok(());
+        }
+    };
     application.run_until_stopped().await
 }
 

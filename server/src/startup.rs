@@ -8,7 +8,7 @@ use crate::{
     live::{self, Hub},
     sampling,
     state::AppState,
-    storage::{self, managed::ManagedPostgres},
+    storage::{self, managed::{DataDirLock, ManagedPostgres}},
     web,
 };
 use anyhow::Context;
@@ -21,7 +21,7 @@ use axum::{
     Json, Router,
 };
 use leptos::prelude::LeptosOptions;
-use std::{any::Any, sync::Arc, time::Duration};
+use std::{any::Any, future::IntoFuture, sync::Arc, time::Duration};
 use tokio::net::TcpListener;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tower::ServiceBuilder;
@@ -39,14 +39,51 @@ pub struct Application {
     router: Router,
     state: AppState,
     tasks: TaskTracker,
-    managed: Option<ManagedPostgres>,
+    managed: Option<Arc<ManagedPostgres>>,
+    /// Held while this server uses the data directory's managed cluster.
+    _data_dir_lock: Option<DataDirLock>,
+    /// Samples the last flush could not store (spilled for the next start), shared with the writer.
+    unflushed: sampling::Unflushed,
 }
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let database = storage::open(&settings.database, true).await?;
-        let pool = database.pool.clone();
+        Self::build_with(settings, CancellationToken::new()).await
+    }
 
+    /// Builds the application with `shutdown` as its stop signal. Everything that must be
+    /// stopped again (the managed cluster, background tasks) starts only after the listener is
+    /// bound; if building fails, panics or is abandoned, the cluster is stopped (its handle's
+    /// `Drop`) and the tasks see `shutdown` cancelled.
+    pub async fn build_with(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(settings.listen).await.with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let data_dir_lock = match settings.database.database_url {
+            None => Some(DataDirLock::acquire(&settings.database.data_dir)?),
+            Some(_) => None,
+        };
+        let database = storage::open(&settings.database, true).await?;
+        let managed = database.managed.map(Arc::new);
+        let address = listener.local_addr()?;
+        let built = Self::start_services(&settings, address, database.pool, shutdown.clone()).await;
+        let (state, tasks, unflushed) = match built {
+            Ok(parts) => parts,
+            Err(error) => {
+                // The tasks already started stop with the token; the cluster stops when its last
+                // handle goes (the tasks hold none).
+                shutdown.cancel();
+                return Err(error);
+            }
+        };
+        let router = router(state.clone());
+        Ok(Application { listener, router, state, tasks, managed, _data_dir_lock: data_dir_lock, unflushed })
+    }
+
+    async fn start_services(
+        settings: &Settings,
+        address: std::net::SocketAddr,
+        pool: sqlx::PgPool,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<(AppState, TaskTracker, sampling::Unflushed)> {
         if let Some(password) = credentials::ensure_admin(&pool, settings.admin_password.as_deref()).await? {
             // Printed once, on the first start only: only its hash is stored.
             println!("\n  Lookout created the user `admin` with the password:\n\n      {password}\n\n  Keep it now; it is not shown again (set LOOKOUT_ADMIN_PASSWORD to change it).\n");
@@ -55,17 +92,22 @@ impl Application {
             credentials::create_token(&pool, "bootstrap", &[Scope::Admin], Some(token)).await.context("LOOKOUT_BOOTSTRAP_TOKEN")?;
         }
 
-        let shutdown = CancellationToken::new();
         let tasks = TaskTracker::new();
         let hub = Hub::default();
         tasks.spawn(live::relay(pool.clone(), hub.clone(), shutdown.clone()));
         let (alerts, alert_inbox) = AlertEngine::channel();
+        let unflushed = sampling::Unflushed::default();
         let local = sampling::start(
             pool.clone(),
             hub.clone(),
             alerts.clone(),
-            settings.sample_interval,
-            settings.buffer_capacity(),
+            sampling::WriterSettings {
+                interval: settings.sample_interval,
+                buffer_capacity: settings.buffer_capacity(),
+                spill_dir: settings.database.data_dir.join("unsent"),
+                final_flush: settings.shutdown_timeout / 3,
+                unflushed: unflushed.clone(),
+            },
             shutdown.clone(),
             &tasks,
         )
@@ -81,18 +123,16 @@ impl Application {
             start_demo(pool.clone(), &tasks).await?;
         }
 
-        let listener = TcpListener::bind(settings.listen).await.with_context(|| format!("cannot listen on {}", settings.listen))?;
         let leptos_options = LeptosOptions::builder()
             .output_name("lookout")
             .site_root(settings.site_root.clone())
             .site_pkg_dir("pkg")
-            .site_addr(listener.local_addr()?)
+            .site_addr(address)
             .env(if cfg!(debug_assertions) { leptos::config::Env::DEV } else { leptos::config::Env::PROD })
             .build();
         let throttle = Arc::new(crate::auth::throttle::Throttle::new(settings.rate_limit));
-        let state = AppState { pool, settings: Arc::new(settings), hub, local, alerts, jobs, throttle, leptos_options, shutdown };
-        let router = router(state.clone());
-        Ok(Application { listener, router, state, tasks, managed: database.managed })
+        let state = AppState { pool, settings: Arc::new(settings.clone()), hub, local, alerts, jobs, throttle, leptos_options, shutdown };
+        Ok((state, tasks, unflushed))
     }
 
     pub fn port(&self) -> u16 {
@@ -108,24 +148,76 @@ impl Application {
         &self.state
     }
 
-    /// Serves until the shutdown token is cancelled, then flushes samples and stops the managed database.
+    /// Serves until the shutdown token is cancelled, then flushes samples and stops the managed
+    /// database, all within `LOOKOUT_SHUTDOWN_TIMEOUT` of the stop signal. An error when the
+    /// deadline passed or samples could not be stored (they are spilled for the next start).
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let Application { listener, router, state, tasks, managed } = self;
+        let Application { listener, router, state, tasks, managed, _data_dir_lock, unflushed } = self;
         tracing::info!(address = %listener.local_addr()?, "Lookout is listening.");
         let shutdown = state.shutdown.clone();
-        let served = axum::serve(listener, router).with_graceful_shutdown(shutdown.clone().cancelled_owned()).await;
+        let limit = state.settings.shutdown_timeout;
+        let serve = axum::serve(listener, router).with_graceful_shutdown(shutdown.clone().cancelled_owned()).into_future();
+        tokio::pin!(serve);
+        // Graceful shutdown waits for open requests; the deadline bounds that too.
+        let served = tokio::select! {
+            served = &mut serve => Some(served),
+            _ = async { shutdown.cancelled().await; tokio::time::sleep(limit / 3).await } => None,
+        };
+        let deadline = tokio::time::Instant::now() + limit.saturating_sub(limit / 3);
+        let _watchdog = watchdog(limit, managed.clone());
         shutdown.cancel();
         tasks.close();
-        // The writer makes one last attempt to store buffered samples.
-        if tokio::time::timeout(Duration::from_secs(15), tasks.wait()).await.is_err() {
-            tracing::warn!("Background tasks did not stop within 15 s.");
+        let mut late = Vec::new();
+        if served.is_none() {
+            late.push("open requests");
         }
-        state.pool.close().await;
+        // The writer makes one last, bounded attempt to store buffered samples.
+        if tokio::time::timeout_at(deadline, tasks.wait()).await.is_err() {
+            late.push("background tasks");
+        }
+        // Closing waits for connections in use to come back; tasks that did not stop hold some.
+        if tokio::time::timeout(Duration::from_secs(2), state.pool.close()).await.is_err() {
+            late.push("database connections");
+        }
         if let Some(cluster) = managed {
             cluster.stop().await?;
         }
-        served.context("server error")
+        if !late.is_empty() {
+            tracing::error!(timeout_secs = limit.as_secs(), waiting_for = late.join(", "), "Shutdown deadline passed; exiting anyway.");
+            anyhow::bail!("shutdown did not finish within {} s (waiting for {})", limit.as_secs(), late.join(", "));
+        }
+        if let Some(spilled) = unflushed.get() {
+            match spilled.path {
+                Some(path) => anyhow::bail!(
+                    "{} samples could not be stored before exit; they are in {} and are written at the next start",
+                    spilled.count,
+                    path.display()
+                ),
+                None => anyhow::bail!("{} samples could not be stored before exit and are lost", spilled.count),
+            }
+        }
+        match served {
+            Some(result) => result.context("server error"),
+            None => Ok(()),
+        }
     }
+}
+
+/// Last resort behind the orderly shutdown: if the process is still up 10 s after the deadline
+/// (something blocked that no timeout reaches), stop the managed cluster and exit with 1.
+/// Dropping the returned sender (the orderly shutdown finished) disarms it.
+fn watchdog(limit: Duration, managed: Option<Arc<ManagedPostgres>>) -> std::sync::mpsc::Sender<()> {
+    let (disarm, disarmed) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = disarmed.recv_timeout(limit + Duration::from_secs(10)) {
+            tracing::error!(timeout_secs = limit.as_secs(), "Shutdown is stuck; stopping the managed PostgreSQL and exiting.");
+            if let Some(cluster) = managed {
+                cluster.stop_blocking();
+            }
+            std::process::exit(1);
+        }
+    });
+    disarm
 }
 
 pub fn router(state: AppState) -> Router {

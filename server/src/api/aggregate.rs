@@ -8,7 +8,7 @@ use crate::{
     state::AppState,
     storage::{
         catalog::Group,
-        rollups::{MetricRollup, StoredRollup, Tier},
+        rollups::{self, MetricRollup, Tier},
     },
 };
 use axum::{extract::State, Json};
@@ -217,31 +217,19 @@ pub async fn aggregate(
         metric_ids.extend([IN_BPS, OUT_BPS]);
     }
     let first_bucket = start.duration_trunc(width).unwrap_or(start);
-    let sql = format!(
-        "SELECT {} FROM {} WHERE host_id = ANY($1) AND metric = ANY($2) AND bucket >= $3 AND bucket <= $4",
-        crate::storage::rollups::ROLLUP_COLUMNS,
-        tier.table()
-    );
     let host_ids: Vec<i32> = hosts.iter().map(|h| h.0).collect();
-    let rows: Vec<StoredRollup> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(&host_ids)
-        .bind(&metric_ids)
-        .bind(first_bucket)
-        .bind(end)
-        .fetch_all(&state.pool)
-        .await?;
+    let rows = rollups::read(&state.pool, tier, &host_ids, &metric_ids, first_bucket, end).await?;
 
     let seconds = width.num_seconds() as f64;
     let mut overall = Slice::default();
     let mut periods: BTreeMap<DateTime<Utc>, Slice> = BTreeMap::new();
     let mut per_host: BTreeMap<i32, Slice> = BTreeMap::new();
     for row in &rows {
-        let rollup = row.rollup().map_err(|e| HistoryError::Internal(e.into()))?;
-        overall.add(row.metric, &rollup, seconds);
+        overall.add(row.metric, &row.rollup, seconds);
         if let Some(g) = group_by {
-            periods.entry(g.period_of(row.bucket)).or_default().add(row.metric, &rollup, seconds);
+            periods.entry(g.period_of(row.bucket)).or_default().add(row.metric, &row.rollup, seconds);
         }
-        per_host.entry(row.host_id).or_default().add(row.metric, &rollup, seconds);
+        per_host.entry(row.host_id).or_default().add(row.metric, &row.rollup, seconds);
     }
 
     let mut data = Map::new();

@@ -5,7 +5,7 @@ use crate::{
     state::AppState,
     storage::{
         catalog::{self, Group, Metric},
-        rollups::{MetricRollup, StoredRollup, Tier},
+        rollups::{MetricRollup, Tier},
     },
 };
 use axum::{extract::State, Json};
@@ -438,19 +438,23 @@ async fn rollup_points(pool: &PgPool, q: &Query, tier: Tier) -> Result<(Vec<Valu
     let ids = host_ids(q);
     // A bucket is included when it overlaps the range; buckets are aligned to UTC hours or days.
     let first_bucket = chrono::DurationRound::duration_trunc(q.start, width).unwrap_or(q.start);
-    // Every rolled-up bucket has the CPU metric (id 1), so it enumerates the buckets. Counting per
-    // host (an index-only range scan) tells which hosts and which of their buckets the page
-    // covers; only those rows are then read, each host with one primary-key range scan.
-    let count_sql = format!(
-        "SELECT host_id, count(*) FROM {} WHERE host_id = ANY($1) AND metric = 1 AND bucket >= $2 AND bucket <= $3 GROUP BY host_id",
-        tier.table()
+    // The buckets of a host: the stored ones (every rolled-up bucket has the CPU metric, id 1,
+    // read by an index-only range scan) and the queued ones not stored yet (the hour filling
+    // now). Counting them per host tells which hosts and which of their buckets the page
+    // covers; only those rows are then read.
+    let buckets_sql = format!(
+        "SELECT host_id, bucket FROM {table} WHERE host_id = ANY($1) AND metric = 1 AND bucket >= $2 AND bucket <= $3
+         UNION {stale}",
+        table = tier.table(),
+        stale = crate::storage::rollups::stale_buckets_sql(tier),
     );
+    let count_sql = format!("SELECT host_id, count(*) FROM ({buckets_sql}) b GROUP BY host_id");
     let counts: std::collections::HashMap<i32, i64> =
         sqlx::query_as(sqlx::AssertSqlSafe(count_sql)).bind(&ids).bind(first_bucket).bind(q.end).fetch_all(pool).await?.into_iter().collect();
     let total: i64 = counts.values().sum();
     let mut skip = (q.page - 1) * q.page_size;
     let mut wanted = q.page_size;
-    let mut rows: Vec<StoredRollup> = Vec::new();
+    let mut rows: Vec<crate::storage::rollups::RollupRow> = Vec::new();
     for &host in &ids {
         let available = counts.get(&host).copied().unwrap_or(0);
         if skip >= available {
@@ -458,28 +462,18 @@ async fn rollup_points(pool: &PgPool, q: &Query, tier: Tier) -> Result<(Vec<Valu
             continue;
         }
         let take = wanted.min(available - skip);
-        let slice_sql = format!(
-            "WITH keys AS (
-                 SELECT bucket FROM {table} WHERE host_id = $1 AND metric = 1 AND bucket >= $2 AND bucket <= $3
-                 ORDER BY bucket OFFSET $4 LIMIT $5
-             )
-             SELECT {columns} FROM {table} WHERE host_id = $1 AND metric = ANY($6)
-                 AND bucket >= (SELECT min(bucket) FROM keys) AND bucket <= (SELECT max(bucket) FROM keys)
-             ORDER BY bucket, metric",
-            table = tier.table(),
-            columns = crate::storage::rollups::ROLLUP_COLUMNS,
-        );
-        rows.extend(
-            sqlx::query_as::<_, StoredRollup>(sqlx::AssertSqlSafe(slice_sql))
-                .bind(host)
-                .bind(first_bucket)
-                .bind(q.end)
-                .bind(skip)
-                .bind(take)
-                .bind(&metric_ids)
-                .fetch_all(pool)
-                .await?,
-        );
+        let slice_sql = format!("SELECT min(bucket), max(bucket) FROM (SELECT bucket FROM ({buckets_sql}) b ORDER BY bucket OFFSET $4 LIMIT $5) s");
+        let (from, to): (Option<DateTime<Utc>>, Option<DateTime<Utc>>) = sqlx::query_as(sqlx::AssertSqlSafe(slice_sql))
+            .bind(vec![host])
+            .bind(first_bucket)
+            .bind(q.end)
+            .bind(skip)
+            .bind(take)
+            .fetch_one(pool)
+            .await?;
+        if let (Some(from), Some(to)) = (from, to) {
+            rows.extend(crate::storage::rollups::read(pool, tier, &[host], &metric_ids, from, to).await?);
+        }
         skip = 0;
         wanted -= take;
         if wanted == 0 {
@@ -491,12 +485,11 @@ async fn rollup_points(pool: &PgPool, q: &Query, tier: Tier) -> Result<(Vec<Valu
     type BucketKey = (i32, DateTime<Utc>);
     let mut grouped: Vec<(BucketKey, BTreeMap<i16, MetricRollup>)> = Vec::new();
     for row in rows {
-        let rollup = row.rollup().map_err(|e| HistoryError::Internal(e.into()))?;
         match grouped.last_mut() {
             Some((key, map)) if *key == (row.host_id, row.bucket) => {
-                map.insert(row.metric, rollup);
+                map.insert(row.metric, row.rollup);
             }
-            _ => grouped.push(((row.host_id, row.bucket), BTreeMap::from([(row.metric, rollup)]))),
+            _ => grouped.push(((row.host_id, row.bucket), BTreeMap::from([(row.metric, row.rollup)]))),
         }
     }
     let points = grouped

@@ -201,6 +201,15 @@ impl From<AuthError> for HistoryError {
     }
 }
 
+impl From<crate::storage::rollups::ReadError> for HistoryError {
+    fn from(error: crate::storage::rollups::ReadError) -> Self {
+        match error {
+            crate::storage::rollups::ReadError::Database(error) => error.into(),
+            corrupt => HistoryError::Internal(corrupt.into()),
+        }
+    }
+}
+
 impl From<sqlx::Error> for HistoryError {
     fn from(error: sqlx::Error) -> Self {
         if crate::storage::is_unreachable(&error) { HistoryError::StorageUnavailable } else { HistoryError::Internal(error.into()) }

@@ -15,6 +15,7 @@ use collector::Collector;
 use sqlx::PgPool;
 use std::{
     collections::VecDeque,
+    path::PathBuf,
     sync::{Arc, Mutex, MutexGuard},
     time::Duration,
 };
@@ -110,17 +111,49 @@ impl SampleBuffer {
     }
 }
 
+/// How the local host's samples are taken and written.
+pub struct WriterSettings {
+    pub interval: Duration,
+    pub buffer_capacity: usize,
+    /// Where samples the last flush could not store are written for the next start.
+    pub spill_dir: PathBuf,
+    /// How long the last flush at shutdown may try before spilling what is left.
+    pub final_flush: Duration,
+    pub unflushed: Unflushed,
+}
+
+/// Samples the last flush at shutdown could not store: how many, and the file holding them.
+#[derive(Clone, Debug)]
+pub struct Spilled {
+    pub count: usize,
+    /// The file holding them; `None` when it could not be written either (they are lost).
+    pub path: Option<PathBuf>,
+}
+
+/// Set by the writer when it spills at shutdown; read by the shutdown to choose the exit code.
+#[derive(Clone, Default)]
+pub struct Unflushed(Arc<Mutex<Option<Spilled>>>);
+
+impl Unflushed {
+    pub fn get(&self) -> Option<Spilled> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+    fn set(&self, spilled: Spilled) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(spilled);
+    }
+}
+
 /// Registers the local host, then samples it every `interval` until `shutdown`, publishing each
 /// sample live and writing it to PostgreSQL in batches.
 pub async fn start(
     pool: PgPool,
     hub: Hub,
     alerts: AlertEngine,
-    interval: Duration,
-    buffer_capacity: usize,
+    writer: WriterSettings,
     shutdown: CancellationToken,
     tasks: &TaskTracker,
 ) -> anyhow::Result<LocalHost> {
+    let (interval, buffer_capacity) = (writer.interval, writer.buffer_capacity);
     let collector = tokio::task::spawn_blocking(Collector::new).await.context("collector start-up task failed")??;
     let facts = collector.host_facts();
     let (host_id, previous_boot) = hosts::upsert(&pool, &facts).await.context("cannot register the local host")?;
@@ -163,7 +196,8 @@ pub async fn start(
     });
 
     tasks.spawn(sample_loop(local.clone(), hub, alerts, interval, latest_tx, buffer.clone(), shutdown.clone()));
-    tasks.spawn(write_loop(pool, host_id, buffer, shutdown));
+    let spill = Spill { path: writer.spill_dir.join(format!("samples-{}.jsonl", facts.vm_id)), unflushed: writer.unflushed };
+    tasks.spawn(write_loop(pool, host_id, buffer, spill, writer.final_flush, shutdown));
     tracing::info!(host = %facts.vm_id, interval_secs = interval.as_secs(), buffer_capacity, "Sampling the local host.");
     Ok(local)
 }
@@ -200,7 +234,76 @@ async fn sample_loop(
     }
 }
 
-async fn write_loop(pool: PgPool, host_id: i32, buffer: Arc<SampleBuffer>, shutdown: CancellationToken) {
+/// The file samples go to when the database does not take them before exit.
+struct Spill {
+    path: PathBuf,
+    unflushed: Unflushed,
+}
+
+impl Spill {
+    /// Appends the rows as JSON lines (one `SampleRow` each).
+    fn write(&self, rows: &[SampleRow]) -> std::io::Result<()> {
+        use std::io::Write;
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut file = std::io::BufWriter::new(std::fs::OpenOptions::new().create(true).append(true).open(&self.path)?);
+        for row in rows {
+            serde_json::to_writer(&mut file, row)?;
+            file.write_all(b"\n")?;
+        }
+        file.into_inner().map_err(|e| e.into_error())?.sync_all()
+    }
+
+    /// The rows a previous run spilled, for this host (the host id may differ in this database).
+    /// Lines that do not parse (a torn last line) are skipped and counted.
+    fn read(&self, host_id: i32) -> std::io::Result<(Vec<SampleRow>, usize)> {
+        let text = match std::fs::read_to_string(&self.path) {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
+            Err(error) => return Err(error),
+        };
+        let mut skipped = 0;
+        let rows = text
+            .lines()
+            .filter_map(|line| match serde_json::from_str::<SampleRow>(line) {
+                Ok(row) => Some(SampleRow { host_id, ..row }),
+                Err(_) => {
+                    skipped += 1;
+                    None
+                }
+            })
+            .collect();
+        Ok((rows, skipped))
+    }
+}
+
+/// Writes what a previous run spilled, then removes the file (kept if the database refuses).
+async fn replay_spilled(pool: &PgPool, host_id: i32, spill: &Spill) {
+    let (rows, skipped) = match spill.read(host_id) {
+        Ok(found) => found,
+        Err(error) => {
+            tracing::warn!(%error, path = %spill.path.display(), "Cannot read the samples spilled at the last exit.");
+            return;
+        }
+    };
+    if rows.is_empty() && skipped == 0 {
+        return;
+    }
+    for chunk in rows.chunks(WRITE_CHUNK) {
+        if let Err(error) = samples::insert_batch(pool, chunk).await {
+            tracing::warn!(%error, path = %spill.path.display(), "Cannot write the samples spilled at the last exit; keeping the file for the next start.");
+            return;
+        }
+    }
+    if let Err(error) = std::fs::remove_file(&spill.path) {
+        tracing::warn!(%error, path = %spill.path.display(), "Cannot remove the replayed spill file.");
+    }
+    tracing::info!(samples = rows.len(), skipped, path = %spill.path.display(), "Wrote the samples spilled at the last exit.");
+}
+
+async fn write_loop(pool: PgPool, host_id: i32, buffer: Arc<SampleBuffer>, spill: Spill, final_flush: Duration, shutdown: CancellationToken) {
+    replay_spilled(&pool, host_id, &spill).await;
     let mut outage_since: Option<std::time::Instant> = None;
     let mut backoff = Duration::from_secs(1);
     loop {
@@ -208,6 +311,10 @@ async fn write_loop(pool: PgPool, host_id: i32, buffer: Arc<SampleBuffer>, shutd
             _ = buffer.ready.notified() => false,
             _ = shutdown.cancelled() => true,
         };
+        if stopping {
+            final_write(&pool, &buffer, &spill, final_flush).await;
+            return;
+        }
         loop {
             let chunk = buffer.front_chunk();
             let Some(last) = chunk.last().map(|r| r.ts) else { break };
@@ -232,24 +339,61 @@ async fn write_loop(pool: PgPool, host_id: i32, buffer: Arc<SampleBuffer>, shutd
                         outage_since = Some(std::time::Instant::now());
                         tracing::warn!(%error, buffered = buffer.len(), "Cannot write samples; keeping them in memory until the database is back.");
                     }
-                    if stopping {
-                        tracing::warn!(lost = buffer.len(), dropped = buffer.take_dropped(), "Shutting down with samples the database did not take.");
-                        return;
-                    }
                     tokio::select! {
                         _ = tokio::time::sleep(backoff) => {}
                         _ = shutdown.cancelled() => {}
                     }
                     backoff = (backoff * 2).min(Duration::from_secs(10));
+                    if shutdown.is_cancelled() {
+                        break;
+                    }
                 }
             }
         }
-        if stopping {
+        if shutdown.is_cancelled() {
+            final_write(&pool, &buffer, &spill, final_flush).await;
             return;
         }
         tokio::select! {
             _ = tokio::time::sleep(MIN_WRITE_SPACING) => {}
             _ = shutdown.cancelled() => {}
+        }
+    }
+}
+
+/// The last flush at shutdown: writes what the buffer holds within `limit`; what the database
+/// does not take by then is spilled to a file the next start replays, and logged with its count.
+async fn final_write(pool: &PgPool, buffer: &SampleBuffer, spill: &Spill, limit: Duration) {
+    let flushed = tokio::time::timeout(limit, async {
+        loop {
+            let chunk = buffer.front_chunk();
+            let Some(last) = chunk.last().map(|r| r.ts) else { return Ok::<(), sqlx::Error>(()) };
+            samples::insert_batch(pool, &chunk).await?;
+            buffer.remove_written(last);
+        }
+    })
+    .await;
+    let reason = match flushed {
+        Ok(Ok(())) => return,
+        Ok(Err(error)) => error.to_string(),
+        Err(_) => format!("no answer within {} s", limit.as_secs()),
+    };
+    let rows: Vec<SampleRow> = buffer.rows().drain(..).collect();
+    let dropped = buffer.take_dropped();
+    match spill.write(&rows) {
+        Ok(()) => {
+            tracing::error!(
+                samples = rows.len(),
+                dropped,
+                reason,
+                path = %spill.path.display(),
+                "The database did not take the last samples; spilled them to a file the next start writes."
+            );
+            spill.unflushed.set(Spilled { count: rows.len(), path: Some(spill.path.clone()) });
+        }
+        Err(error) => {
+            tracing::error!(lost = rows.len(), dropped, reason, %error, path = %spill.path.display(), "Shutting down with samples neither the database nor the spill file took.");
+            spill.unflushed.set(Spilled { count: rows.len(), path: None });
         }
     }
 }

@@ -2,7 +2,12 @@
 //!
 //! The cluster lives in `<data-dir>/postgres`, listens only on a Unix socket inside that
 //! directory (no TCP), and is reused on the next start. PostgreSQL refuses to run as root, so
-//! when Lookout runs as root the cluster runs as Debian's unprivileged `postgres` user.
+//! when Lookout runs as root the cluster runs as Debian's unprivileged `postgres` user; when that
+//! account cannot reach the data directory (root's home is 0700), the cluster lives in
+//! `/var/lib/lookout/<hash of the data dir>/postgres` instead and `<data-dir>/postgres` links to it.
+//!
+//! Guarantee: a cluster this process started is stopped on every exit path — `stop`, an error or
+//! a panic during start-up, or the start-up being abandoned (the handle's `Drop` stops it).
 use anyhow::{bail, Context};
 use sqlx::postgres::PgConnectOptions;
 use std::{
@@ -23,7 +28,45 @@ pub struct ManagedPostgres {
     run_as: Option<String>,
     /// Whether `stop` should shut the cluster down (false when another process started it).
     stop_on_exit: bool,
+    /// Set once `stop` succeeded, so `Drop` does not stop it again.
+    stopped: std::sync::atomic::AtomicBool,
 }
+
+/// An exclusive lock on a data directory, held by the one `lookout serve` using its managed
+/// cluster: a second server on the same directory would adopt the cluster and stop it under the
+/// first one when it exits.
+pub struct DataDirLock {
+    _lock: nix::fcntl::Flock<std::fs::File>,
+}
+
+impl DataDirLock {
+    pub fn acquire(root: &Path) -> anyhow::Result<Self> {
+        use std::io::{Read, Seek, Write};
+        std::fs::create_dir_all(root).with_context(|| format!("cannot create data dir {}", root.display()))?;
+        let path = root.join("lookout.lock");
+        let file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        let mut lock = match nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock) {
+            Ok(lock) => lock,
+            Err((mut file, _)) => {
+                let mut holder = String::new();
+                file.read_to_string(&mut holder).ok();
+                bail!(
+                    "another Lookout server (pid {}) is using the data directory {}; stop it or give this one its own --data-dir",
+                    holder.trim(),
+                    root.display()
+                );
+            }
+        };
+        lock.set_len(0)?;
+        lock.rewind()?;
+        write!(lock, "{}", std::process::id())?;
+        Ok(DataDirLock { _lock: lock })
+    }
+}
+
+/// Where clusters live when the data directory is closed to the cluster's account.
+const SHARED_ROOT: &str = "/var/lib/lookout";
 
 impl ManagedPostgres {
     /// Initialises the cluster if needed and starts it unless it is already running.
@@ -32,18 +75,20 @@ impl ManagedPostgres {
         let bin_dir = find_bin_dir()?;
         std::fs::create_dir_all(root).with_context(|| format!("cannot create data dir {}", root.display()))?;
         let root = root.canonicalize()?;
-        let data_dir = root.join("postgres");
         let run_as = if nix::unistd::geteuid().is_root() { Some("postgres".to_string()) } else { None };
-        let mut cluster = ManagedPostgres { bin_dir, data_dir, run_as, stop_on_exit: adopt };
-
-        if let Some(user) = &cluster.run_as {
-            let account = nix::unistd::User::from_name(user)?
-                .with_context(|| format!("running as root needs the unprivileged `{user}` account: apt-get install postgresql"))?;
-            // The cluster account must be able to reach its directory.
-            set_mode(&root, 0o755)?;
-            std::fs::create_dir_all(&cluster.data_dir)?;
-            nix::unistd::chown(&cluster.data_dir, Some(account.uid), Some(account.gid))?;
-        }
+        let data_dir = match &run_as {
+            None => root.join("postgres"),
+            Some(user) => {
+                let account = nix::unistd::User::from_name(user)?
+                    .with_context(|| format!("running as root needs the unprivileged `{user}` account: apt-get install postgresql"))?;
+                let data_dir = cluster_dir_for(&root, &account)?;
+                std::fs::create_dir_all(&data_dir)?;
+                nix::unistd::chown(&data_dir, Some(account.uid), Some(account.gid))?;
+                data_dir
+            }
+        };
+        let mut cluster =
+            ManagedPostgres { bin_dir, data_dir, run_as, stop_on_exit: adopt, stopped: std::sync::atomic::AtomicBool::new(false) };
         if !cluster.data_dir.join("PG_VERSION").exists() {
             cluster.initdb().await?;
         }
@@ -69,13 +114,18 @@ impl ManagedPostgres {
         &self.data_dir
     }
 
-    /// Fast shutdown (open sessions are ended, committed data is safe).
+    /// Fast shutdown (open sessions are ended, committed data is safe); immediate when a fast
+    /// one does not finish within 20 s (PostgreSQL replays its WAL at the next start).
     pub async fn stop(&self) -> anyhow::Result<()> {
-        if !self.stop_on_exit {
+        if !self.stop_on_exit || self.stopped.load(std::sync::atomic::Ordering::SeqCst) {
             return Ok(());
         }
         let data = self.data_dir.to_string_lossy().into_owned();
-        self.run("pg_ctl", &["-D", &data, "-m", "fast", "-w", "stop"]).await?;
+        if let Err(error) = self.run("pg_ctl", &["-D", &data, "-m", "fast", "-w", "-t", "20", "stop"]).await {
+            tracing::warn!(error = format!("{error:#}"), "Managed PostgreSQL did not stop in time; stopping it immediately.");
+            self.run("pg_ctl", &["-D", &data, "-m", "immediate", "-w", "-t", "10", "stop"]).await?;
+        }
+        self.stopped.store(true, std::sync::atomic::Ordering::SeqCst);
         tracing::info!("Managed PostgreSQL stopped.");
         Ok(())
     }
@@ -118,14 +168,19 @@ impl ManagedPostgres {
     }
 
     fn command(&self, program: &str, args: &[&str]) -> Command {
+        Command::from(self.std_command(program, args))
+    }
+
+    fn std_command(&self, program: &str, args: &[&str]) -> std::process::Command {
+        use std::os::unix::process::CommandExt;
         let exe = self.bin_dir.join(program);
         let mut command = match &self.run_as {
             Some(user) => {
-                let mut c = Command::new("runuser");
+                let mut c = std::process::Command::new("runuser");
                 c.args(["-u", user, "--"]).arg(exe);
                 c
             }
-            None => Command::new(exe),
+            None => std::process::Command::new(exe),
         };
         command.args(args);
         // Own process group: a Ctrl-C in the terminal must reach Lookout only, which then
@@ -145,6 +200,102 @@ impl ManagedPostgres {
             );
         }
         Ok(())
+    }
+}
+
+impl Drop for ManagedPostgres {
+    /// The exit paths `stop` was not called on (an error or panic in start-up, an abandoned
+    /// start): stop the cluster here, blocking, so it never outlives the process that started it.
+    fn drop(&mut self) {
+        self.stop_blocking();
+    }
+}
+
+impl ManagedPostgres {
+    /// `stop` for places that cannot await (`Drop`, the shutdown watchdog).
+    pub fn stop_blocking(&self) {
+        if !self.stop_on_exit || self.stopped.load(std::sync::atomic::Ordering::SeqCst) || !self.data_dir.join("postmaster.pid").exists() {
+            return;
+        }
+        let data = self.data_dir.to_string_lossy().into_owned();
+        let stopped = self
+            .std_command("pg_ctl", &["-D", &data, "-m", "fast", "-w", "-t", "20", "stop"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success());
+        if stopped {
+            self.stopped.store(true, std::sync::atomic::Ordering::SeqCst);
+            tracing::info!("Managed PostgreSQL stopped.");
+        } else {
+            tracing::error!(data_dir = %data, "Managed PostgreSQL could not be stopped; stop it with pg_ctl.");
+        }
+    }
+}
+
+/// Where the cluster of the data directory `root` lives when it runs as `account`: inside it
+/// when the account can reach it, else in `/var/lib/lookout/<hash of root>/postgres` with
+/// `<root>/postgres` a link to it (a user's home is often closed to other accounts).
+fn cluster_dir_for(root: &Path, account: &nix::unistd::User) -> anyhow::Result<PathBuf> {
+    // The account must be able to enter the data directory itself; its parents are the user's.
+    set_mode(root, 0o755)?;
+    let inside = root.join("postgres");
+    let closed = root.ancestors().skip(1).find(|dir| !traversable(dir, account));
+    let Some(closed) = closed else { return Ok(inside) };
+    let shared = shared_cluster_dir(root);
+    if let Ok(meta) = std::fs::symlink_metadata(&inside) {
+        if meta.file_type().is_symlink() {
+            if std::fs::read_link(&inside).ok().as_deref() != Some(shared.as_path()) {
+                std::fs::remove_file(&inside)?;
+            }
+        } else if meta.is_dir() && std::fs::read_dir(&inside)?.next().is_none() {
+            std::fs::remove_dir(&inside)?;
+        } else {
+            bail!(
+                "{} holds a PostgreSQL cluster the `{}` account cannot reach ({} is closed to it): open it with `chmod o+x {}` or move the data directory",
+                inside.display(),
+                account.name,
+                closed.display(),
+                closed.display()
+            );
+        }
+    }
+    for dir in [Path::new(SHARED_ROOT), shared.parent().unwrap_or(Path::new(SHARED_ROOT))] {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        set_mode(dir, 0o755)?;
+    }
+    if std::fs::symlink_metadata(&inside).is_err() {
+        std::os::unix::fs::symlink(&shared, &inside).with_context(|| format!("cannot link {} to {}", inside.display(), shared.display()))?;
+    }
+    tracing::info!(
+        data_dir = %root.display(),
+        cluster = %shared.display(),
+        closed = %closed.display(),
+        "The data directory is closed to the `{}` account; its PostgreSQL cluster lives in the shared directory instead.",
+        account.name
+    );
+    Ok(shared)
+}
+
+/// `/var/lib/lookout/<first 16 hex digits of SHA-256 of the data directory>/postgres`.
+pub fn shared_cluster_dir(root: &Path) -> PathBuf {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(root.as_os_str().as_encoded_bytes());
+    Path::new(SHARED_ROOT).join(&hex::encode(digest)[..16]).join("postgres")
+}
+
+/// Whether `account` may enter `dir` by its mode bits (owner, group, then others).
+fn traversable(dir: &Path, account: &nix::unistd::User) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::metadata(dir) else { return false };
+    let mode = meta.mode();
+    if meta.uid() == account.uid.as_raw() {
+        mode & 0o100 != 0
+    } else if meta.gid() == account.gid.as_raw() {
+        mode & 0o010 != 0
+    } else {
+        mode & 0o001 != 0
     }
 }
 

@@ -226,6 +226,27 @@ async fn ensure_partitions(pool: &PgPool, tier: Tier, buckets: &[DateTime<Utc>])
 /// One metric's hours of a day: all merged, the hours present (bit mask), and each hour alone.
 type DayParts = (MetricRollup, i32, Vec<(usize, MetricRollup)>);
 
+/// One decoded hourly rollup of a day.
+#[derive(Clone, Debug)]
+pub struct HourPart {
+    pub bucket: DateTime<Utc>,
+    pub metric: i16,
+    pub rollup: MetricRollup,
+}
+
+/// Decodes stored hourly rows, skipping (and logging) corrupt sketches.
+fn decode_hours(rows: &[StoredRollup]) -> Vec<HourPart> {
+    rows.iter()
+        .filter_map(|row| match row.rollup() {
+            Ok(rollup) => Some(HourPart { bucket: row.bucket, metric: row.metric, rollup }),
+            Err(_) => {
+                tracing::error!(host = row.host_id, metric = row.metric, bucket = %row.bucket, "Skipping a corrupt hourly sketch.");
+                None
+            }
+        })
+        .collect()
+}
+
 /// A stored daily row with the hours it was built from and its hourly averages.
 #[derive(Clone, Debug)]
 pub struct StoredDay {
@@ -252,19 +273,15 @@ pub struct DayRow {
 /// partition expired and a late backfill brought some hours back), the hours not yet in it are
 /// merged into the stored row and the hours already in it are left alone, so re-running gives the
 /// same rows and nothing is counted twice.
-pub fn roll_up_day(hourly: &[StoredRollup], existing: &[StoredDay], day: DateTime<Utc>) -> Vec<DayRow> {
+pub fn roll_up_day(hourly: &[HourPart], existing: &[StoredDay], day: DateTime<Utc>) -> Vec<DayRow> {
     let hour_of = |bucket: DateTime<Utc>| (bucket - day).num_hours().clamp(0, 23) as usize;
     let mut present: BTreeMap<i16, DayParts> = BTreeMap::new();
-    for row in hourly {
-        let Ok(part) = row.rollup() else {
-            tracing::error!(host = row.host_id, metric = row.metric, bucket = %row.bucket, "Skipping a corrupt hourly sketch.");
-            continue;
-        };
-        let hour = hour_of(row.bucket);
-        let entry = present.entry(row.metric).or_default();
-        entry.0.merge(&part);
+    for part in hourly {
+        let hour = hour_of(part.bucket);
+        let entry = present.entry(part.metric).or_default();
+        entry.0.merge(&part.rollup);
         entry.1 |= 1 << hour;
-        entry.2.push((hour, part));
+        entry.2.push((hour, part.rollup.clone()));
     }
     let average = |part: &MetricRollup| part.avg().map(|v| v as f32);
     let mut out = Vec::new();
@@ -352,25 +369,8 @@ async fn process_queue_once(pool: &PgPool, tier: Tier, limit: i64) -> Result<usi
         Tier::Hourly => {
             // One primary-key range scan per bucket (LATERAL … OFFSET 0 keeps the planner from
             // turning it into a scan of whole partitions); the outer bounds prune partitions.
-            let raw: Vec<SampleRow> = sqlx::query_as(
-                "SELECT s.* FROM unnest($1::int4[], $2::timestamptz[]) AS e(h, b),
-                 LATERAL (SELECT * FROM samples WHERE host_id = e.h AND ts >= e.b AND ts < e.b + interval '1 hour'
-                          AND ts >= $3 AND ts < $4 OFFSET 0) s",
-            )
-            .bind(&hosts)
-            .bind(&buckets)
-            .bind(first)
-            .bind(last + Tier::Hourly.width())
-            .fetch_all(&mut *tx)
-            .await?;
-            let mut by_bucket: BTreeMap<(i32, DateTime<Utc>), Vec<SampleRow>> = BTreeMap::new();
-            for row in raw {
-                let secs = row.ts.timestamp();
-                let hour = DateTime::from_timestamp(secs - secs.rem_euclid(3600), 0).unwrap_or(row.ts);
-                by_bucket.entry((row.host_id, hour)).or_default().push(row);
-            }
-            for ((host, bucket), raw) in by_bucket {
-                rows.extend(roll_up_rows(&raw).into_iter().map(|(metric, r)| ((host, metric, bucket), r, 0)));
+            for ((host, bucket), metrics) in hours_from_raw(&mut tx, &hosts, &buckets, first, last).await? {
+                rows.extend(metrics.into_iter().map(|(metric, r)| ((host, metric, bucket), r, 0)));
             }
         }
         Tier::Daily => {
@@ -385,30 +385,7 @@ async fn process_queue_once(pool: &PgPool, tier: Tier, limit: i64) -> Result<usi
             .bind(last + Tier::Daily.width())
             .fetch_all(&mut *tx)
             .await?;
-            type DayTuple = (i32, DateTime<Utc>, i16, i32, f64, f64, f64, f64, Vec<u8>, i32, Option<Vec<Option<f32>>>);
-            let existing: Vec<StoredDay> = sqlx::query_as::<_, DayTuple>(
-                "SELECT d.host_id, d.bucket, d.metric, d.count, d.sum, d.min, d.max, d.sumsq, d.sketch, d.hours, d.hourly_avg
-                 FROM unnest($1::int4[], $2::timestamptz[]) AS e(h, b)
-                 JOIN rollup_daily d ON d.host_id = e.h AND d.bucket = e.b
-                 WHERE d.bucket >= $3 AND d.bucket <= $4",
-            )
-            .bind(&hosts)
-            .bind(&buckets)
-            .bind(first)
-            .bind(last)
-            .fetch_all(&mut *tx)
-            .await?
-            .into_iter()
-            .map(|(host_id, bucket, metric, count, sum, min, max, sumsq, sketch, hours, hourly_avg)| StoredDay {
-                row: StoredRollup { host_id, bucket, metric, count, sum, min, max, sumsq, sketch },
-                hours,
-                hourly_avg,
-            })
-            .collect();
-            let day_of = |t: DateTime<Utc>| {
-                let secs = t.timestamp();
-                DateTime::from_timestamp(secs - secs.rem_euclid(86_400), 0).unwrap_or(t)
-            };
+            let existing = stored_days(&mut tx, &hosts, &buckets).await?;
             let mut hourly_by_day: BTreeMap<(i32, DateTime<Utc>), Vec<StoredRollup>> = BTreeMap::new();
             for row in hourly {
                 hourly_by_day.entry((row.host_id, day_of(row.bucket))).or_default().push(row);
@@ -417,7 +394,7 @@ async fn process_queue_once(pool: &PgPool, tier: Tier, limit: i64) -> Result<usi
                 let Some(day_rows) = hourly_by_day.get(&(host, bucket)) else { continue };
                 let stored: Vec<StoredDay> =
                     existing.iter().filter(|d| d.row.host_id == host && d.row.bucket == bucket).cloned().collect();
-                for day in roll_up_day(day_rows, &stored, bucket) {
+                for day in roll_up_day(&decode_hours(day_rows), &stored, bucket) {
                     rows.push(((host, day.metric, bucket), day.rollup, day.hours));
                     hourly_avg.extend(day.hourly_avg);
                 }
@@ -453,6 +430,193 @@ async fn process_queue_once(pool: &PgPool, tier: Tier, limit: i64) -> Result<usi
     sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&hosts).bind(&buckets).execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(entries.len())
+}
+
+fn hour_start(t: DateTime<Utc>) -> DateTime<Utc> {
+    let secs = t.timestamp();
+    DateTime::from_timestamp(secs - secs.rem_euclid(3600), 0).unwrap_or(t)
+}
+
+fn day_of(t: DateTime<Utc>) -> DateTime<Utc> {
+    let secs = t.timestamp();
+    DateTime::from_timestamp(secs - secs.rem_euclid(86_400), 0).unwrap_or(t)
+}
+
+type HourRollups = BTreeMap<(i32, DateTime<Utc>), Vec<(i16, MetricRollup)>>;
+
+/// Rolls up the raw samples of the given (host, hour) buckets, `first`…`last` their extremes:
+/// one primary-key range scan per bucket (LATERAL … OFFSET 0 keeps the planner from turning it
+/// into a scan of whole partitions); the outer bounds prune partitions.
+async fn hours_from_raw(
+    conn: &mut sqlx::PgConnection,
+    hosts: &[i32],
+    buckets: &[DateTime<Utc>],
+    first: DateTime<Utc>,
+    last: DateTime<Utc>,
+) -> Result<HourRollups, sqlx::Error> {
+    let raw: Vec<SampleRow> = sqlx::query_as(
+        "SELECT s.* FROM unnest($1::int4[], $2::timestamptz[]) AS e(h, b),
+         LATERAL (SELECT * FROM samples WHERE host_id = e.h AND ts >= e.b AND ts < e.b + interval '1 hour'
+                  AND ts >= $3 AND ts < $4 OFFSET 0) s",
+    )
+    .bind(hosts)
+    .bind(buckets)
+    .bind(first)
+    .bind(last + Tier::Hourly.width())
+    .fetch_all(conn)
+    .await?;
+    let mut by_bucket: BTreeMap<(i32, DateTime<Utc>), Vec<SampleRow>> = BTreeMap::new();
+    for row in raw {
+        by_bucket.entry((row.host_id, hour_start(row.ts))).or_default().push(row);
+    }
+    Ok(by_bucket.into_iter().map(|(key, raw)| (key, roll_up_rows(&raw))).collect())
+}
+
+/// The stored daily rows of the given (host, day) buckets, with their source hours.
+async fn stored_days(conn: &mut sqlx::PgConnection, hosts: &[i32], days: &[DateTime<Utc>]) -> Result<Vec<StoredDay>, sqlx::Error> {
+    type DayTuple = (i32, DateTime<Utc>, i16, i32, f64, f64, f64, f64, Vec<u8>, i32, Option<Vec<Option<f32>>>);
+    let (Some(&first), Some(&last)) = (days.iter().min(), days.iter().max()) else { return Ok(Vec::new()) };
+    Ok(sqlx::query_as::<_, DayTuple>(
+        "SELECT d.host_id, d.bucket, d.metric, d.count, d.sum, d.min, d.max, d.sumsq, d.sketch, d.hours, d.hourly_avg
+         FROM unnest($1::int4[], $2::timestamptz[]) AS e(h, b)
+         JOIN rollup_daily d ON d.host_id = e.h AND d.bucket = e.b
+         WHERE d.bucket >= $3 AND d.bucket <= $4",
+    )
+    .bind(hosts)
+    .bind(days)
+    .bind(first)
+    .bind(last)
+    .fetch_all(conn)
+    .await?
+    .into_iter()
+    .map(|(host_id, bucket, metric, count, sum, min, max, sumsq, sketch, hours, hourly_avg)| StoredDay {
+        row: StoredRollup { host_id, bucket, metric, count, sum, min, max, sumsq, sketch },
+        hours,
+        hourly_avg,
+    })
+    .collect())
+}
+
+/// A rollup bucket as readers see it, decoded.
+#[derive(Clone, Debug)]
+pub struct RollupRow {
+    pub host_id: i32,
+    pub bucket: DateTime<Utc>,
+    pub metric: i16,
+    pub rollup: MetricRollup,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error("a stored rollup sketch is corrupt")]
+    Corrupt(#[from] crate::analysis::sketch::SketchDecodeError),
+}
+
+/// The (host, bucket) pairs of `tier` that are queued — stale or not yet stored — among hosts
+/// `$1` with buckets from `$2` (aligned to the tier) to `$3`. A day is also stale while any of its
+/// hours is queued.
+pub fn stale_buckets_sql(tier: Tier) -> &'static str {
+    match tier {
+        Tier::Hourly => "SELECT host_id, bucket FROM rollup_queue_hourly WHERE host_id = ANY($1) AND bucket >= $2 AND bucket <= $3",
+        Tier::Daily => {
+            "SELECT host_id, bucket FROM rollup_queue_daily WHERE host_id = ANY($1) AND bucket >= $2 AND bucket <= $3
+             UNION
+             SELECT host_id, date_bin('1 day', bucket, timestamptz 'epoch') FROM rollup_queue_hourly
+             WHERE host_id = ANY($1) AND bucket >= $2 AND date_bin('1 day', bucket, timestamptz 'epoch') <= $3"
+        }
+    }
+}
+
+/// Rollup rows of `tier` for `hosts` and `metrics` with buckets from `first` (aligned to the tier)
+/// to `end`, as of now: buckets still queued — the hour or day filling now, a backfill the worker
+/// has not reached — are computed from the tier below at read time (without writing), so a
+/// reader never sees a bucket short of samples already stored. Rows are ordered by host, bucket
+/// and metric.
+pub async fn read(
+    pool: &PgPool,
+    tier: Tier,
+    hosts: &[i32],
+    metrics: &[i16],
+    first: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<Vec<RollupRow>, ReadError> {
+    // One connection, one snapshot at a time: the stale list and the reads come from one session.
+    let mut conn = pool.acquire().await?;
+    let sql = format!("SELECT {ROLLUP_COLUMNS} FROM {} WHERE host_id = ANY($1) AND metric = ANY($2) AND bucket >= $3 AND bucket <= $4", tier.table());
+    let stored: Vec<StoredRollup> =
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(hosts).bind(metrics).bind(first).bind(end).fetch_all(&mut *conn).await?;
+    let stale: Vec<(i32, DateTime<Utc>)> =
+        sqlx::query_as(stale_buckets_sql(tier)).bind(hosts).bind(first).bind(end).fetch_all(&mut *conn).await?;
+    let mut rows: BTreeMap<(i32, DateTime<Utc>, i16), MetricRollup> = BTreeMap::new();
+    for row in &stored {
+        rows.insert((row.host_id, row.bucket, row.metric), row.rollup()?);
+    }
+    if !stale.is_empty() {
+        let fresh = match tier {
+            Tier::Hourly => fresh_hours(&mut conn, &stale).await?,
+            Tier::Daily => fresh_days(&mut conn, &stale).await?,
+        };
+        for ((host, bucket), parts) in fresh {
+            for (metric, rollup) in parts.into_iter().filter(|(m, _)| metrics.contains(m)) {
+                rows.insert((host, bucket, metric), rollup);
+            }
+        }
+    }
+    Ok(rows.into_iter().map(|((host_id, bucket, metric), rollup)| RollupRow { host_id, bucket, metric, rollup }).collect())
+}
+
+async fn fresh_hours(conn: &mut sqlx::PgConnection, stale: &[(i32, DateTime<Utc>)]) -> Result<HourRollups, sqlx::Error> {
+    let (hosts, buckets): (Vec<i32>, Vec<DateTime<Utc>>) = stale.iter().copied().unzip();
+    let (Some(&first), Some(&last)) = (buckets.iter().min(), buckets.iter().max()) else { return Ok(BTreeMap::new()) };
+    hours_from_raw(conn, &hosts, &buckets, first, last).await
+}
+
+/// Stale days recomputed as the worker would: their stored hourly rows, the stale hours among
+/// them recomputed from raw samples, merged with what the stored daily row holds of expired hours.
+async fn fresh_days(conn: &mut sqlx::PgConnection, stale: &[(i32, DateTime<Utc>)]) -> Result<HourRollups, ReadError> {
+    let (hosts, days): (Vec<i32>, Vec<DateTime<Utc>>) = stale.iter().copied().unzip();
+    let (Some(&first), Some(&last)) = (days.iter().min(), days.iter().max()) else { return Ok(BTreeMap::new()) };
+    let hourly: Vec<StoredRollup> = sqlx::query_as(
+        "SELECT r.* FROM unnest($1::int4[], $2::timestamptz[]) AS e(h, b),
+         LATERAL (SELECT * FROM rollup_hourly WHERE host_id = e.h AND bucket >= e.b AND bucket < e.b + interval '1 day'
+                  AND bucket >= $3 AND bucket < $4 OFFSET 0) r",
+    )
+    .bind(&hosts)
+    .bind(&days)
+    .bind(first)
+    .bind(last + Tier::Daily.width())
+    .fetch_all(&mut *conn)
+    .await?;
+    let stale_hours: Vec<(i32, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT q.host_id, q.bucket FROM unnest($1::int4[], $2::timestamptz[]) AS e(h, b)
+         JOIN rollup_queue_hourly q ON q.host_id = e.h AND q.bucket >= e.b AND q.bucket < e.b + interval '1 day'",
+    )
+    .bind(&hosts)
+    .bind(&days)
+    .fetch_all(&mut *conn)
+    .await?;
+    let fresh = fresh_hours(conn, &stale_hours).await?;
+    let existing = stored_days(conn, &hosts, &days).await?;
+    let mut parts: BTreeMap<(i32, DateTime<Utc>), Vec<HourPart>> = BTreeMap::new();
+    for row in &hourly {
+        if fresh.contains_key(&(row.host_id, row.bucket)) {
+            continue;
+        }
+        parts.entry((row.host_id, day_of(row.bucket))).or_default().push(HourPart { bucket: row.bucket, metric: row.metric, rollup: row.rollup()? });
+    }
+    for ((host, bucket), metrics) in fresh {
+        let day = parts.entry((host, day_of(bucket))).or_default();
+        day.extend(metrics.into_iter().map(|(metric, rollup)| HourPart { bucket, metric, rollup }));
+    }
+    let mut out = BTreeMap::new();
+    for ((host, day), hours) in parts {
+        let stored: Vec<StoredDay> = existing.iter().filter(|d| d.row.host_id == host && d.row.bucket == day).cloned().collect();
+        let rows = roll_up_day(&hours, &stored, day);
+        out.insert((host, day), rows.into_iter().map(|r| (r.metric, r.rollup)).collect());
+    }
+    Ok(out)
 }
 
 /// Drains both queues until they are empty (or only hold buckets still filling).
@@ -535,19 +699,20 @@ mod tests {
         };
         // Normal case: hours 0 and 1 present → recomputed, mask 0b11, each hour's average kept.
         let hourly = vec![stored(hour(0), &[1.0, 2.0]), stored(hour(1), &[3.0])];
+        let hourly = decode_hours(&hourly);
         let first = roll_up_day(&hourly, &[], day);
         assert_eq!((first[0].rollup.count, first[0].rollup.sum, first[0].hours), (3, 6.0, 0b11));
         assert_eq!(&first[0].hourly_avg[..3], &[Some(1.5), Some(3.0), None]);
         let previous = stored_day(&[1.0, 2.0, 3.0], 0b11, &[(0, 1.5), (1, 3.0)]);
         // A late hour 5 while hours 0–1 are still there: a plain recompute.
         let mut with_late = hourly.clone();
-        with_late.push(stored(hour(5), &[10.0]));
+        with_late.extend(decode_hours(&[stored(hour(5), &[10.0])]));
         let recomputed = roll_up_day(&with_late, std::slice::from_ref(&previous), day);
         assert_eq!((recomputed[0].rollup.count, recomputed[0].hours), (4, 0b100011));
         assert_eq!(recomputed[0].hourly_avg[5], Some(10.0));
         // Hours 0–1 expired; a backfill brings hour 5 and re-sends hour 0 (with other values):
         // hour 5 is merged in, hour 0 is already counted and keeps its stored average.
-        let backfill = vec![stored(hour(0), &[7.0, 8.0]), stored(hour(5), &[10.0])];
+        let backfill = decode_hours(&[stored(hour(0), &[7.0, 8.0]), stored(hour(5), &[10.0])]);
         let merged = roll_up_day(&backfill, std::slice::from_ref(&previous), day);
         assert_eq!((merged[0].rollup.count, merged[0].rollup.sum, merged[0].rollup.max, merged[0].hours), (4, 16.0, 10.0, 0b100011));
         assert_eq!(&merged[0].hourly_avg[..6], &[Some(1.5), Some(3.0), None, None, None, Some(10.0)]);

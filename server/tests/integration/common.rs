@@ -80,6 +80,7 @@ pub fn settings(database: DatabaseArgs) -> Settings {
         },
         export_dir: std::env::temp_dir().join(format!("lookout-exports-{}", random(10))),
         rate_limit: 100,
+        shutdown_timeout: Duration::from_secs(30),
     }
 }
 

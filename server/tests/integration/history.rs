@@ -379,3 +379,46 @@ async fn a_late_backfill_into_a_day_whose_hours_expired_is_merged_not_replacing_
     assert_eq!(daily().await, (180, 1710.0, 18.0));
     app.stop().await;
 }
+
+/// The hour and day still filling: answers over a range ending now include every stored sample at
+/// once, though the worker refreshes the current hour only once a minute.
+#[tokio::test]
+async fn answers_over_a_range_ending_now_include_samples_stored_a_moment_ago() {
+    let app = spawn_app().await;
+    let now = Utc::now();
+    let values: Vec<(DateTime<Utc>, f64)> = (1..=20).map(|k| (now - Duration::seconds(k * 10), 10.0 + k as f64)).collect();
+    let items: Vec<Value> = values.iter().map(|(ts, cpu)| json!({"vmId": "fresh-1", "sample": sample(*ts, *cpu, 40.0)})).collect();
+    assert_eq!(ingest(&app, items).await["stored"], 20);
+    let mean = values.iter().map(|(_, v)| v).sum::<f64>() / values.len() as f64;
+
+    let (status, body) = post(&app, "/api/v1/history/aggregate", &json!({
+        "vmIds": ["fresh-1"], "startTime": now - Duration::minutes(15), "endTime": now + Duration::seconds(1), "metrics": ["cpu"],
+    }))
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let avg = body["data"]["overall"]["cpu"]["avg"].as_f64().unwrap_or(f64::NAN);
+    assert!((avg - mean).abs() < 0.01, "the last 15 minutes hold every sample: {avg} vs {mean}: {body}");
+    assert_eq!(body["data"]["overall"]["cpu"]["max"], json!(30.0));
+
+    // The daily tier (a range beyond the hourly window) includes today as well.
+    let (status, body) = post(&app, "/api/v1/history/aggregate", &json!({
+        "vmIds": ["fresh-1"], "startTime": now - Duration::days(40), "endTime": now + Duration::seconds(1), "metrics": ["cpu"], "groupBy": "day",
+    }))
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let avg = body["data"]["overall"]["cpu"]["avg"].as_f64().unwrap_or(f64::NAN);
+    assert!((avg - mean).abs() < 0.01, "today's daily bucket is current: {avg} vs {mean}: {body}");
+
+    // `/query` at 1h lists the filling hour(s) with every sample in them.
+    let (status, body) = post(&app, "/api/v1/history/query", &json!({
+        "vmIds": ["fresh-1"], "startTime": now - Duration::hours(1), "endTime": now + Duration::seconds(1), "metrics": ["cpu"], "aggregation": "1h", "aggregationFunc": "max",
+    }))
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let points = body["data"]["data"].as_array().expect("points");
+    assert!(!points.is_empty(), "{body}");
+    let max = points.iter().filter_map(|p| p["cpu"]["usagePercent"].as_f64()).fold(f64::MIN, f64::max);
+    assert_eq!(max, 30.0, "{body}");
+    assert_eq!(body["data"]["pagination"]["total"].as_i64(), Some(points.len() as i64));
+    app.stop().await;
+}

@@ -6,6 +6,7 @@ mod auth;
 mod history;
 mod common;
 mod export;
+mod lifecycle;
 mod live;
 mod metrics;
 mod outage;
