@@ -102,11 +102,67 @@ pub enum BodyProblem {
 impl From<&JsonRejection> for BodyProblem {
     fn from(rejection: &JsonRejection) -> Self {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            BodyProblem::TooLarge(format!("request body too large: {}", rejection.body_text()))
-        } else {
-            BodyProblem::Invalid(format!("invalid JSON body: {}", rejection.body_text()))
+            return BodyProblem::TooLarge(format!("request body too large: {}", rejection.body_text()));
+        }
+        let text = rejection.body_text();
+        match serde_unknown_field(&text) {
+            Some((field, known)) => BodyProblem::Invalid(unknown_field_message(field, &known)),
+            None => BodyProblem::Invalid(format!("invalid JSON body: {text}")),
         }
     }
+}
+
+/// The field and the expected ones of serde's `unknown field `x`, expected one of `a`, `b``
+/// (or `expected `a``, or `there are no fields`).
+fn serde_unknown_field(text: &str) -> Option<(&str, Vec<&str>)> {
+    let rest = &text[text.find("unknown field `")? + "unknown field `".len()..];
+    let (field, rest) = rest.split_once('`')?;
+    let expected = rest.split_once("expected").map(|(_, e)| e).unwrap_or("");
+    let expected = expected.split(" at line ").next().unwrap_or(expected);
+    let known = expected.split('`').skip(1).step_by(2).collect();
+    Some((field, known))
+}
+
+/// "unknown field `groupby`; did you mean `groupBy`? (known fields: …)": the message every body
+/// check gives for a field it does not know, with the closest known name when one is close.
+pub fn unknown_field_message(field: &str, known: &[&str]) -> String {
+    let list = if known.is_empty() { "none".to_string() } else { known.join(", ") };
+    match closest(field, known) {
+        Some(near) => format!("unknown field `{field}`; did you mean `{near}`? (known fields: {list})"),
+        None => format!("unknown field `{field}` (known fields: {list})"),
+    }
+}
+
+/// The known name closest to `field`: the same letters in another case, else the smallest edit
+/// distance when it is at most a third of the name (at least 2), ties to the first.
+pub fn closest<'a>(field: &str, known: &[&'a str]) -> Option<&'a str> {
+    let lower = field.to_lowercase();
+    if let Some(same) = known.iter().find(|k| k.to_lowercase() == lower) {
+        return Some(same);
+    }
+    let limit = (field.chars().count() / 3).max(2);
+    known
+        .iter()
+        .map(|k| (edit_distance(&lower, &k.to_lowercase()), *k))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+/// Levenshtein distance over characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1).min(row[j] + 1).min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
 }
 
 impl From<JsonRejection> for ApiError {
@@ -166,3 +222,26 @@ pub struct ApiJson<T>(pub T);
 #[derive(Debug, axum::extract::FromRequestParts)]
 #[from_request(via(axum::extract::Query), rejection(ApiError))]
 pub struct ApiQuery<T>(pub T);
+
+#[cfg(test)]
+mod field_tests {
+    use super::*;
+
+    #[test]
+    fn unknown_fields_are_named_with_the_closest_known_one() {
+        let known = ["vmIds", "groupId", "startTime", "endTime", "groupBy", "aggregationFunc"];
+        assert_eq!(closest("groupby", &known), Some("groupBy"), "case only");
+        assert_eq!(closest("aggregationFunction", &known), Some("aggregationFunc"));
+        assert_eq!(closest("aggregationFun", &known), Some("aggregationFunc"));
+        assert_eq!(closest("strtTime", &known), Some("startTime"));
+        assert_eq!(closest("colour", &known), None);
+        let serde = "Failed to deserialize the JSON body into the target type: unknown field `groupby`, expected one of `vmIds`, `groupBy` at line 1 column 10";
+        let (field, expected) = serde_unknown_field(serde).expect("parsed");
+        assert_eq!((field, expected), ("groupby", vec!["vmIds", "groupBy"]));
+        assert_eq!(
+            unknown_field_message(field, &["vmIds", "groupBy"]),
+            "unknown field `groupby`; did you mean `groupBy`? (known fields: vmIds, groupBy)"
+        );
+        assert_eq!(serde_unknown_field("unknown field `x`, there are no fields at line 1").map(|(f, k)| (f, k.len())), Some(("x", 0)));
+    }
+}

@@ -193,7 +193,7 @@ fn seconds(body: &Map<String, Value>, field: &str, max: i64) -> Result<Option<i6
 pub fn apply(base: RuleSpec, body: &Value) -> Result<RuleSpec, String> {
     let Value::Object(body) = body else { return Err("the body must be a JSON object".into()) };
     if let Some(unknown) = body.keys().find(|k| !FIELDS.contains(&k.as_str())) {
-        return Err(format!("unknown field `{unknown}`; known fields: {}", FIELDS.join(", ")));
+        return Err(crate::error::unknown_field_message(unknown, FIELDS));
     }
     let mut rule = base;
     if let Some(name) = text(body, "name", 100)? {

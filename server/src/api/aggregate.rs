@@ -18,7 +18,7 @@ use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AggregateRequest {
     vm_ids: Option<Vec<String>>,
     group_id: Option<String>,

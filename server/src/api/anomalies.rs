@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AnomalyRequest {
     vm_ids: Option<Vec<String>>,
     group_id: Option<String>,
@@ -76,7 +76,7 @@ pub async fn detect_anomalies(
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ResolveRequest {
     resolution: Option<String>,
 }

@@ -26,7 +26,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ExportRequest {
     vm_ids: Option<Vec<String>>,
     group_id: Option<String>,

@@ -23,7 +23,7 @@ pub const MAX_PAGE_SIZE: i64 = 1000;
 const MAX_VMS: usize = 1000;
 
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HistoryQueryRequest {
     vm_ids: Option<Vec<String>>,
     group_id: Option<String>,

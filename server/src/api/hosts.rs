@@ -104,8 +104,9 @@ pub async fn update(
     Path(vm_id): Path<String>,
     HistoryJson(body): HistoryJson<Map<String, Value>>,
 ) -> Result<Json<Value>, HistoryError> {
-    if let Some(unknown) = body.keys().find(|k| !["name", "groupId", "clusterId"].contains(&k.as_str())) {
-        return Err(HistoryError::BadRequest(format!("unknown field `{unknown}`; use name, groupId or clusterId")));
+    const FIELDS: &[&str] = &["name", "groupId", "clusterId"];
+    if let Some(unknown) = body.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+        return Err(HistoryError::BadRequest(crate::error::unknown_field_message(unknown, FIELDS)));
     }
     let name = patch_field(&body, "name", false)?.flatten();
     let group = patch_field(&body, "groupId", true)?;

@@ -20,6 +20,7 @@ pub const MAX_ITEMS: usize = 10_000;
 pub const MAX_FUTURE_SKEW_SECS: i64 = 300;
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct IngestRequest {
     samples: Vec<Value>,
 }

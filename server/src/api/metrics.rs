@@ -45,7 +45,7 @@ fn valid_tag_key(key: &str) -> bool {
 fn parse_item(item: &Value, now: DateTime<Utc>) -> Result<(NewPoint, Option<String>), String> {
     let Value::Object(item) = item else { return Err("each metric must be a JSON object".into()) };
     if let Some(unknown) = item.keys().find(|k| !ITEM_FIELDS.contains(&k.as_str())) {
-        return Err(format!("unknown field `{unknown}`; known fields: {}", ITEM_FIELDS.join(", ")));
+        return Err(crate::error::unknown_field_message(unknown, &ITEM_FIELDS));
     }
     let name = match item.get("name") {
         None | Some(Value::Null) => return Err("`name` is missing".into()),

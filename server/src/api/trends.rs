@@ -31,7 +31,7 @@ const BURSTY_AVG: f64 = 40.0;
 const SCALE_UP_WITHIN_DAYS: f64 = 90.0;
 
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TrendRequest {
     vm_ids: Option<Vec<String>>,
     group_id: Option<String>,
@@ -44,7 +44,7 @@ pub struct TrendRequest {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct ForecastRequest {
     enabled: Option<bool>,
     horizon: Option<f64>,

@@ -422,3 +422,38 @@ async fn answers_over_a_range_ending_now_include_samples_stored_a_moment_ago() {
     assert_eq!(body["data"]["pagination"]["total"].as_i64(), Some(points.len() as i64));
     app.stop().await;
 }
+
+/// A typo in a request body is a 400 naming the field and the closest known one, never a 200
+/// that silently ignores what was asked.
+#[tokio::test]
+async fn unknown_fields_in_request_bodies_are_refused_with_the_closest_known_name() {
+    let app = spawn_app().await;
+    let now = Utc::now();
+    let range = |extra: Value| {
+        let mut body = json!({"startTime": now - Duration::hours(2), "endTime": now});
+        body.as_object_mut().expect("object").extend(extra.as_object().expect("object").clone());
+        body
+    };
+    for (path, body, field, near) in [
+        ("/api/v1/history/aggregate", range(json!({"groupby": "day"})), "groupby", "groupBy"),
+        ("/api/v1/history/query", range(json!({"vmIds": ["x"], "aggregationFunction": "max"})), "aggregationFunction", "aggregationFunc"),
+        ("/api/v1/history/anomalies", range(json!({"sensitivty": "high"})), "sensitivty", "sensitivity"),
+        ("/api/v1/history/trends", range(json!({"forecast": {"enabled": true, "horizn": 30}})), "horizn", "horizon"),
+        ("/api/v1/history/export", range(json!({"vmIds": ["x"], "fromat": "csv"})), "fromat", "format"),
+    ] {
+        let (status, reply) = post(&app, path, &body).await;
+        assert_eq!(status, 400, "{path}: {reply}");
+        assert_eq!(reply["code"], 400, "{path}: {reply}");
+        let detail = reply["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains(&format!("unknown field `{field}`")) && detail.contains(&format!("did you mean `{near}`")), "{path}: {reply}");
+    }
+    // The performance API's bodies, in its own envelope.
+    let (status, reply) = post(&app, "/api/v1/performance/reports", &json!({"type": "summary", "period": "1h", "formt": "json"})).await;
+    assert_eq!(status, 400, "{reply}");
+    assert_eq!(reply["error"]["code"], "VALIDATION_ERROR");
+    assert!(reply["error"]["message"].as_str().unwrap_or_default().contains("did you mean `format`"), "{reply}");
+    let (status, reply) = post(&app, "/api/v1/performance/alerts/rules", &json!({"name": "r", "metric": "cpu_percent", "threshhold": 5})).await;
+    assert_eq!(status, 400, "{reply}");
+    assert!(reply["error"]["message"].as_str().unwrap_or_default().contains("did you mean `threshold`"), "{reply}");
+    app.stop().await;
+}
