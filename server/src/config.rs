@@ -126,7 +126,7 @@ pub struct ServeArgs {
     /// Mark the session cookie `Secure` (set when users reach Lookout over HTTPS).
     #[arg(long, env = "LOOKOUT_SECURE_COOKIE", default_value_t = false)]
     pub secure_cookie: bool,
-    /// On a database with no other hosts, simulate a small demo fleet (8 hosts, 30 days) in the background.
+    /// On a database with no other hosts, simulate a demo fleet (12 hosts, 180 days, live samples) in the background.
     #[arg(long, env = "LOOKOUT_DEMO", default_value_t = false)]
     pub demo: bool,
     /// Let webhooks reach loopback, private and link-local addresses (refused by default).

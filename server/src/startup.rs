@@ -120,7 +120,7 @@ impl Application {
         tasks.spawn(storage::rollups::worker(pool.clone(), settings.rollup_interval, shutdown.clone()));
         tasks.spawn(crate::detect::worker(pool.clone(), hub.clone(), settings.detect_interval, shutdown.clone()));
         if settings.demo {
-            start_demo(pool.clone(), &tasks).await?;
+            crate::demo::start(pool.clone(), alerts.clone(), hub.clone(), &tasks, shutdown.clone()).await?;
         }
 
         let leptos_options = LeptosOptions::builder()
@@ -252,24 +252,6 @@ pub fn router(state: AppState) -> Router {
                 .layer(DefaultBodyLimit::max(settings.body_limit)),
         )
         .with_state(state)
-}
-
-/// Seeds a demo fleet when the database holds no host but this one, without delaying start-up.
-async fn start_demo(pool: sqlx::PgPool, tasks: &TaskTracker) -> anyhow::Result<()> {
-    let others: i64 = sqlx::query_scalar("SELECT count(*) FROM hosts").fetch_one(&pool).await?;
-    if others > 1 {
-        tracing::info!("Demo fleet skipped: the database already has other hosts.");
-        return Ok(());
-    }
-    tasks.spawn(async move {
-        let plan = crate::simulate::Plan { hosts: 8, days: 30, interval_secs: 300, seed: 42, until: chrono::Utc::now() };
-        tracing::info!(hosts = plan.hosts, days = plan.days, "Seeding a demo fleet in the background.");
-        match crate::simulate::run(&pool, &plan, false).await {
-            Ok((_, written)) => tracing::info!(samples = written, "Demo fleet ready."),
-            Err(error) => tracing::warn!(error = format!("{error:#}"), "Demo fleet could not be written."),
-        }
-    });
-    Ok(())
 }
 
 /// Answers `408` in the API envelope when a REST request takes longer than the configured deadline.

@@ -6,7 +6,7 @@ use super::{
 use crate::{
     auth::{MetricsWrite, RequireScope},
     state::AppState,
-    storage::ingest::{self as store, NewSample},
+    storage::ingest::NewSample,
 };
 use axum::{extract::State, Json};
 use chrono::{DateTime, Duration, Utc};
@@ -115,13 +115,7 @@ pub async fn samples(
             }
         }
     }
-    let (stored, host_ids) = store::store_with_hosts(&state.pool, &items).await?;
-    let stored = stored as usize;
-    let observations = items
-        .iter()
-        .filter_map(|item| host_ids.get(&item.vm_id).map(|id| crate::alerts::Observation::from_sample(*id, &item.sample)))
-        .collect();
-    state.alerts.observe(observations).await;
+    let stored = crate::ingest::accept(&state.pool, &state.alerts, &state.hub, &items).await?.stored as usize;
     Ok(history_success(json!({
         "accepted": items.len(),
         "stored": stored,

@@ -26,6 +26,9 @@ pub struct Plan {
     pub until: DateTime<Utc>,
 }
 
+/// Hosts per group; three groups make a cluster.
+const GROUP_SIZE: usize = 10;
+
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Incident {
@@ -50,6 +53,9 @@ pub struct HostTruth {
     /// Linear growth in percentage points per day, per metric.
     pub growth_per_day: Levels,
     pub incidents: Vec<Incident>,
+    /// Periods without samples (the host was off or unreachable).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub outages: Vec<(DateTime<Utc>, DateTime<Utc>)>,
 }
 
 #[derive(Clone, Copy, Debug, Default, Serialize)]
@@ -59,7 +65,7 @@ pub struct Levels {
     pub disk: f64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GroundTruth {
     pub seed: u64,
@@ -73,8 +79,13 @@ const ROLES: [&str; 4] = ["web", "db", "cache", "batch"];
 
 /// Draws each host's character: levels, trends and incidents. Deterministic for a seed.
 pub fn plan_hosts(plan: &Plan) -> GroundTruth {
+    plan_hosts_in_groups(plan, GROUP_SIZE)
+}
+
+/// The same with `group_size` hosts per group (the demo uses small groups to show several).
+pub fn plan_hosts_in_groups(plan: &Plan, group_size: usize) -> GroundTruth {
     let start = plan.until - Duration::days(i64::from(plan.days));
-    let groups = (plan.hosts / 10).max(1);
+    let groups = (plan.hosts / group_size.max(1)).max(1);
     let clusters = groups.div_ceil(3).max(1);
     let mut rng = StdRng::seed_from_u64(plan.seed);
     let hosts = (0..plan.hosts)
@@ -108,6 +119,7 @@ pub fn plan_hosts(plan: &Plan) -> GroundTruth {
                 base,
                 growth_per_day,
                 incidents,
+                outages: Vec::new(),
             }
         })
         .collect();
@@ -230,81 +242,123 @@ pub async fn run(pool: &PgPool, plan: &Plan, show_progress: bool) -> anyhow::Res
 
 /// Writes the samples of a planned fleet through the ingest path; returns how many were new.
 pub async fn write(pool: &PgPool, plan: &Plan, truth: &GroundTruth, show_progress: bool) -> anyhow::Result<u64> {
+    let mut fleet = Fleet::new(truth.clone(), plan.seed)?;
     let interval = Duration::seconds(i64::try_from(plan.interval_secs.max(1)).unwrap_or(60));
-    let first = truth.start.duration_trunc(interval).unwrap_or(truth.start);
-    let steps = ((truth.end - first).num_seconds() / interval.num_seconds()).max(0) as u64;
-    let total = steps * truth.hosts.len() as u64;
-    let bar = progress(total, "samples", show_progress);
-    let normal = Normal::new(0.0, 1.0)?;
-    let mut states: Vec<HostState> = (0..truth.hosts.len())
-        .map(|h| HostState {
-            rng: StdRng::seed_from_u64(plan.seed ^ (h as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
-            normal,
-            noise: [0.0; 3],
-            net_in: 0,
-            net_out: 0,
-            disk_read: 0,
-            disk_write: 0,
-        })
-        .collect();
-    // Time-major order: every host advances together, as a live fleet would report.
-    let per_batch = (ingest::ROWS_PER_TRANSACTION / truth.hosts.len().max(1)).max(1) as u64;
-    // Two batches in flight, each on its own task: while PostgreSQL stores one, the next is
-    // generated and sent, so both cores work. Batches cover disjoint instants, so they never
-    // write the same rows.
-    let mut in_flight = tokio::task::JoinSet::new();
-    let mut written = 0;
-    let mut step = 0;
-    while step < steps {
-        let last = (step + per_batch).min(steps);
-        let mut batch = Vec::with_capacity(((last - step) as usize) * truth.hosts.len());
-        for s in step..last {
-            let t = first + interval * (s as i32);
-            for (host, state) in truth.hosts.iter().zip(states.iter_mut()) {
-                batch.push(NewSample {
-                    vm_id: host.vm_id.clone(),
-                    name: Some(host.name.clone()),
-                    group_id: Some(host.group_id.clone()),
-                    cluster_id: Some(host.cluster_id.clone()),
-                    sample: sample_at(host, state, t, truth.start, interval.num_seconds() as f64),
-                });
-            }
-        }
-        let pool = pool.clone();
-        in_flight.spawn(async move {
-            let stored = ingest::store(&pool, &batch).await;
-            (stored, batch.len() as u64)
-        });
-        if in_flight.len() >= 2 {
-            if let Some(done) = in_flight.join_next().await {
-                let (stored, sent) = done?;
-                written += stored?;
-                bar.inc(sent);
-            }
-        }
-        step = last;
+    fleet.write(pool, truth.start, truth.end, interval, show_progress).await
+}
+
+/// A simulated fleet that can be sampled over time: the ground truth plus each host's running
+/// state (noise and counters), so consecutive ranges — and live samples after them — continue
+/// one another.
+pub struct Fleet {
+    pub truth: GroundTruth,
+    states: Vec<HostState>,
+}
+
+impl Fleet {
+    pub fn new(truth: GroundTruth, seed: u64) -> anyhow::Result<Self> {
+        let normal = Normal::new(0.0, 1.0)?;
+        let states = (0..truth.hosts.len())
+            .map(|h| HostState {
+                rng: StdRng::seed_from_u64(seed ^ (h as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+                normal,
+                noise: [0.0; 3],
+                net_in: 0,
+                net_out: 0,
+                disk_read: 0,
+                disk_write: 0,
+            })
+            .collect();
+        Ok(Fleet { truth, states })
     }
-    while let Some(done) = in_flight.join_next().await {
-        let (stored, sent) = done?;
-        written += stored?;
-        bar.inc(sent);
+
+    /// One sample of every host at `t` (none for hosts in an outage), as agents would send them.
+    pub fn samples_at(&mut self, t: DateTime<Utc>, interval: Duration) -> Vec<NewSample> {
+        let start = self.truth.start;
+        self.truth
+            .hosts
+            .iter()
+            .zip(self.states.iter_mut())
+            .filter(|(host, _)| !host.outages.iter().any(|(from, to)| t >= *from && t < *to))
+            .map(|(host, state)| NewSample {
+                vm_id: host.vm_id.clone(),
+                name: Some(host.name.clone()),
+                group_id: Some(host.group_id.clone()),
+                cluster_id: Some(host.cluster_id.clone()),
+                sample: sample_at(host, state, t, start, interval.num_seconds() as f64),
+            })
+            .collect()
     }
-    bar.finish();
-    Ok(written)
+
+    /// Writes samples every `interval` from `from` (aligned to it) up to `to` through the ingest
+    /// path; returns how many were new.
+    pub async fn write(&mut self, pool: &PgPool, from: DateTime<Utc>, to: DateTime<Utc>, interval: Duration, show_progress: bool) -> anyhow::Result<u64> {
+        let first = from.duration_trunc(interval).unwrap_or(from);
+        let steps = ((to - first).num_seconds() / interval.num_seconds().max(1)).max(0) as u64;
+        let hosts = self.truth.hosts.len();
+        let bar = progress(steps * hosts as u64, "samples", show_progress);
+        // Time-major order: every host advances together, as a live fleet would report.
+        let per_batch = (ingest::ROWS_PER_TRANSACTION / hosts.max(1)).max(1) as u64;
+        // Two batches in flight, each on its own task: while PostgreSQL stores one, the next is
+        // generated and sent, so both cores work. Batches cover disjoint instants, so they never
+        // write the same rows.
+        let mut in_flight = tokio::task::JoinSet::new();
+        let mut written = 0;
+        let mut step = 0;
+        while step < steps {
+            let last = (step + per_batch).min(steps);
+            let mut batch = Vec::with_capacity(((last - step) as usize) * hosts);
+            for s in step..last {
+                batch.extend(self.samples_at(first + interval * (s as i32), interval));
+            }
+            let pool = pool.clone();
+            let sent = (last - step) * hosts as u64;
+            in_flight.spawn(async move { (ingest::store(&pool, &batch).await, sent) });
+            if in_flight.len() >= 2 {
+                if let Some(done) = in_flight.join_next().await {
+                    let (stored, sent) = done?;
+                    written += stored?;
+                    bar.inc(sent);
+                }
+            }
+            step = last;
+        }
+        while let Some(done) = in_flight.join_next().await {
+            let (stored, sent) = done?;
+            written += stored?;
+            bar.inc(sent);
+        }
+        bar.finish();
+        Ok(written)
+    }
 }
 
 /// Drains the rollup queues (hourly, then daily) and refreshes planner statistics.
 pub async fn roll_up_all(pool: &PgPool, show_progress: bool) -> anyhow::Result<()> {
     let queued: i64 = sqlx::query_scalar("SELECT (SELECT count(*) FROM rollup_queue_hourly) + (SELECT count(*) FROM rollup_queue_daily)").fetch_one(pool).await?;
     let bar = progress(queued.max(0) as u64, "rollups", show_progress);
-    for tier in [rollups::Tier::Hourly, rollups::Tier::Daily] {
-        loop {
-            let done = rollups::process_queue(pool, tier, 200).await?;
-            if done == 0 {
-                break;
+    loop {
+        for tier in [rollups::Tier::Hourly, rollups::Tier::Daily] {
+            loop {
+                let done = rollups::process_queue(pool, tier, 200).await?;
+                if done == 0 {
+                    break;
+                }
+                bar.inc(done as u64);
             }
-            bar.inc(done as u64);
         }
+        // A server's rollup worker may hold some entries (SKIP LOCKED passes them by) and queue
+        // days after the daily pass: done only when nothing complete is left in either queue.
+        let left: i64 = sqlx::query_scalar(
+            "SELECT (SELECT count(*) FROM rollup_queue_hourly WHERE bucket + interval '1 hour' <= now())
+                  + (SELECT count(*) FROM rollup_queue_daily WHERE bucket + interval '1 day' <= now())",
+        )
+        .fetch_one(pool)
+        .await?;
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     bar.finish();
     // Fresh statistics after a bulk load, so the first queries get good plans.

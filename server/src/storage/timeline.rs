@@ -114,18 +114,29 @@ pub async fn gaps(
         .await?;
         found.extend(older);
     }
-    // One pass: the typical spacing (median gap) and the gaps longer than GAP_INTERVALS of it.
+    // One pass. A gap is an outage when it is longer than GAP_INTERVALS times the spacing the
+    // host reports at around it: the larger of the shortest of the 3 gaps before and of the 3
+    // after. Local, not one median for the range: a host (or the demo) that went from one sample
+    // a minute to one every 10 s is not "off" between its minute samples, and a second outage
+    // right after a first one is still seen. The typical spacing returned (the median of the last
+    // 30 gaps) is the host's current one, for "silent until now".
     let raw: Option<(Option<f64>, Instants, Instants)> = sqlx::query_as(
         "WITH s AS (
-             SELECT ts, ts - lag(ts) OVER (ORDER BY ts) AS gap FROM samples
+             SELECT ts, extract(epoch FROM ts - lag(ts) OVER (ORDER BY ts)) AS gap FROM samples
              WHERE host_id = $1 AND ts >= $2 AND ts <= $3
+         ), around AS (
+             SELECT ts, gap,
+                    greatest(min(gap) OVER (ORDER BY ts ROWS BETWEEN 3 PRECEDING AND 1 PRECEDING),
+                             min(gap) OVER (ORDER BY ts ROWS BETWEEN 1 FOLLOWING AND 3 FOLLOWING)) AS usual
+             FROM s
          ), typical AS (
-             SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM gap)) AS secs FROM s WHERE gap IS NOT NULL
+             SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY gap) AS secs
+             FROM (SELECT gap FROM s WHERE gap IS NOT NULL ORDER BY ts DESC LIMIT 30) recent
          )
          SELECT typical.secs,
-                coalesce(array_agg(ts - gap ORDER BY ts) FILTER (WHERE extract(epoch FROM gap) > $4 * typical.secs), '{}'),
-                coalesce(array_agg(ts ORDER BY ts) FILTER (WHERE extract(epoch FROM gap) > $4 * typical.secs), '{}')
-         FROM typical CROSS JOIN s GROUP BY typical.secs",
+                coalesce(array_agg(ts - gap * interval '1 second' ORDER BY ts) FILTER (WHERE gap > $4 * usual), '{}'),
+                coalesce(array_agg(ts ORDER BY ts) FILTER (WHERE gap > $4 * usual), '{}')
+         FROM typical CROSS JOIN around GROUP BY typical.secs",
     )
     .bind(host_id)
     .bind(lookback.max(raw_since))

@@ -1,4 +1,4 @@
-use crate::common::spawn_app;
+use crate::common::{post, spawn_app};
 use chrono::{Duration, Utc};
 use serde_json::{json, Value};
 
@@ -41,4 +41,88 @@ async fn the_simulator_writes_a_fleet_through_the_ingest_path_and_rolls_it_up() 
     assert!(points.len() >= 12, "4 hosts × 3–4 days: {}", points.len());
     assert!(points.iter().all(|p| (0.0..=100.0).contains(&p["cpu"]["usagePercent"].as_f64().unwrap_or(-1.0))));
     app.stop().await;
+}
+
+/// `--demo`: within about a minute every page has something to show — months of history for
+/// the capacity page, anomalies, alerts and timeline events for troubleshooting, groups and
+/// clusters — and the hosts keep reporting live, also after a restart.
+#[tokio::test]
+async fn the_demo_fleet_fills_every_page_and_keeps_reporting() {
+    let url = crate::common::fresh_database().await;
+    let mut config = crate::common::settings(lookout::config::DatabaseArgs { database_url: Some(url.clone()), data_dir: "unused".into() });
+    config.demo = true;
+    let app = crate::common::spawn_with(config.clone()).await;
+    let mut ready = false;
+    for _ in 0..600 {
+        let done: i64 = sqlx::query_scalar("SELECT count(*) FROM lookout_maintenance WHERE name = $1")
+            .bind(lookout::demo::READY)
+            .fetch_one(&app.pool)
+            .await
+            .expect("count");
+        if done > 0 {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    assert!(ready, "the demo fleet is rolled up and judged within 5 minutes (a debug build)");
+    let anomalies: i64 = sqlx::query_scalar("SELECT count(*) FROM anomalies").fetch_one(&app.pool).await.expect("count");
+    assert!(anomalies > 0, "anomalies to look at");
+
+    let (_, hosts) = app.get_json("/api/v1/hosts?pageSize=100").await;
+    let hosts = hosts["data"]["hosts"].as_array().cloned().unwrap_or_default();
+    let demo: Vec<&Value> = hosts.iter().filter(|h| h["vmId"].as_str().is_some_and(|v| v.starts_with("sim-"))).collect();
+    assert_eq!(demo.len(), 12, "{hosts:?}");
+    let groups: std::collections::BTreeSet<&str> = demo.iter().filter_map(|h| h["groupId"].as_str()).collect();
+    let clusters: std::collections::BTreeSet<&str> = demo.iter().filter_map(|h| h["clusterId"].as_str()).collect();
+    assert!(groups.len() >= 4 && clusters.len() >= 2, "{groups:?} {clusters:?}");
+
+    let (status, trends) = post(&app, "/api/v1/history/trends", &json!({
+        "startTime": Utc::now() - Duration::days(150), "endTime": Utc::now(), "metrics": ["cpu", "memory", "disk"], "forecast": {"enabled": true},
+    }))
+    .await;
+    assert_eq!(status, 200, "{trends}");
+    assert!(trends["data"]["warning"].is_null(), "enough history for a forecast without a warning: {}", trends["data"]["warning"]);
+    assert!(trends["data"]["historical"].as_array().map_or(0, Vec::len) >= 120, "≥ 120 daily points");
+
+    let (_, alerts) = app.get_json("/api/v1/performance/alerts?resolved=true&limit=100").await;
+    assert!(alerts["data"]["alerts"].as_array().is_some_and(|a| a.iter().any(|x| x["host"] == "sim-000" || x["vmId"] == "sim-000" || x.to_string().contains("sim-000"))), "{alerts}");
+
+    let (_, timeline) = app.get_json("/api/v1/history/timeline/sim-002?pageSize=100").await;
+    let kinds: std::collections::BTreeSet<String> =
+        timeline["data"]["events"].as_array().into_iter().flatten().filter_map(|e| e["type"].as_str().map(str::to_string)).collect();
+    assert!(kinds.contains("power_change"), "the two-hour outage shows as power changes: {kinds:?}");
+    let (_, timeline) = app.get_json("/api/v1/history/timeline/sim-000?pageSize=100").await;
+    assert!(timeline.to_string().contains("Deployed release 2.14"), "{timeline}");
+    // Minute samples before the last day's 10-second ones are not gaps (a host that changes its
+    // interval is not "off" between its samples).
+    let powered: Vec<&Value> = timeline["data"]["events"].as_array().into_iter().flatten().filter(|e| e["type"] == "power_change").collect();
+    assert!(powered.is_empty(), "sim-000 was never off: {powered:?}");
+
+    // Live: a sample of the last 30 s for every demo host, and again after a restart.
+    let fresh: i64 = sqlx::query_scalar("SELECT count(DISTINCT host_id) FROM samples s JOIN hosts h ON h.id = s.host_id WHERE h.vm_id LIKE 'sim-%' AND ts > now() - interval '30 seconds'")
+        .fetch_one(&app.pool)
+        .await
+        .expect("count");
+    assert_eq!(fresh, 12);
+    app.stop().await;
+    let restarted = crate::common::spawn_with(config).await;
+    let resumed_at = Utc::now();
+    let mut resumed = false;
+    for _ in 0..60 {
+        let newest: Option<chrono::DateTime<Utc>> =
+            sqlx::query_scalar("SELECT max(ts) FROM samples s JOIN hosts h ON h.id = s.host_id WHERE h.vm_id = 'sim-005'")
+                .fetch_one(&restarted.pool)
+                .await
+                .expect("newest");
+        if newest.is_some_and(|t| t >= resumed_at - Duration::seconds(1)) {
+            resumed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    assert!(resumed, "the demo fleet reports again after a restart");
+    let seeded: i64 = sqlx::query_scalar("SELECT count(*) FROM lookout_maintenance WHERE name = 'demo_fleet'").fetch_one(&restarted.pool).await.expect("marker");
+    assert_eq!(seeded, 1, "seeded once");
+    restarted.stop().await;
 }

@@ -1,0 +1,161 @@
+//! The demo fleet (`--demo`): a simulated fleet that shows every page at its best within about
+//! a minute of the first start, and then keeps reporting live.
+//!
+//! 12 hosts in 4 groups and 2 clusters, 180 days of history — hourly samples for the oldest
+//! days, one a minute for the last week, every 10 s for the last day — with the simulator's
+//! growth, rhythm and incidents, plus scripted events: one host's CPU and another's memory
+//! running hot around the time of seeding (alerts), a host off for two hours two days ago (power
+//! changes), a deployment note and a maintenance window. After writing, the history is rolled
+//! up and anomaly detection runs over the last 30 days, so anomalies exist at once. From then on
+//! every host sends a sample every 10 s through the same path agents use.
+//!
+//! Seeded only on a database without other hosts; the seeding time is recorded, so a restart
+//! with `--demo` resumes the live samples of the same fleet instead of seeding again.
+use crate::{
+    alerts::AlertEngine,
+    detect,
+    live::Hub,
+    simulate::{self, Fleet, Incident, Plan},
+    storage::{catalog::Group, timeline},
+};
+use chrono::{DateTime, Duration, Utc};
+use sqlx::PgPool;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+
+const HOSTS: usize = 12;
+const GROUP_SIZE: usize = 3;
+const DAYS: u32 = 180;
+const SEED: u64 = 42;
+const LIVE_EVERY: Duration = Duration::seconds(10);
+/// Records when the demo fleet was seeded (`lookout_maintenance.done_at`).
+const MARKER: &str = "demo_fleet";
+/// Recorded once the demo's history is rolled up and judged.
+pub const READY: &str = "demo_fleet_ready";
+
+/// The demo fleet as seeded at `seeded_at`: the simulator's plan plus the scripted events.
+pub fn fleet(seeded_at: DateTime<Utc>) -> anyhow::Result<Fleet> {
+    let plan = Plan { hosts: HOSTS, days: DAYS, interval_secs: 3600, seed: SEED, until: seeded_at };
+    let mut truth = simulate::plan_hosts_in_groups(&plan, GROUP_SIZE);
+    let hot = |metric: &str, from: Duration, to: Duration, target: f64, base: f64| Incident {
+        kind: if metric == "cpu" { "spike".into() } else { "level_shift".into() },
+        metric: metric.into(),
+        start: seeded_at + from,
+        end: seeded_at + to,
+        magnitude: target - base,
+    };
+    if let [first, second, third, ..] = truth.hosts.as_mut_slice() {
+        let cpu = hot("cpu", -Duration::minutes(25), Duration::minutes(35), 96.0, first.base.cpu);
+        first.incidents.push(cpu);
+        let memory = hot("memory", -Duration::minutes(90), Duration::hours(1), 95.0, second.base.memory + second.growth_per_day.memory * f64::from(DAYS));
+        second.incidents.push(memory);
+        let off = seeded_at - Duration::days(2) - Duration::hours(3);
+        third.outages.push((off, off + Duration::hours(2)));
+    }
+    Fleet::new(truth, SEED)
+}
+
+/// Seeds the demo fleet (or resumes it) in the background; never delays start-up.
+pub async fn start(pool: PgPool, alerts: AlertEngine, hub: Hub, tasks: &TaskTracker, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let seeded_at: Option<DateTime<Utc>> =
+        sqlx::query_scalar("SELECT done_at FROM lookout_maintenance WHERE name = $1").bind(MARKER).fetch_optional(&pool).await?;
+    if let Some(seeded_at) = seeded_at {
+        tracing::info!(%seeded_at, "Resuming the demo fleet's live samples.");
+        let fleet = fleet(seeded_at)?;
+        tasks.spawn(live(pool, alerts, hub, fleet, shutdown));
+        return Ok(());
+    }
+    let hosts: i64 = sqlx::query_scalar("SELECT count(*) FROM hosts").fetch_one(&pool).await?;
+    if hosts > 1 {
+        tracing::info!("Demo fleet skipped: the database already has other hosts.");
+        return Ok(());
+    }
+    let tracker = tasks.clone();
+    tasks.spawn(async move {
+        let started = std::time::Instant::now();
+        let seeded_at = Utc::now();
+        tracing::info!(hosts = HOSTS, days = DAYS, "Seeding a demo fleet in the background.");
+        match seed(&pool, seeded_at).await {
+            Ok((fleet, samples)) => {
+                tracker.spawn(live(pool.clone(), alerts, hub.clone(), fleet, shutdown));
+                match finish(&pool, seeded_at).await {
+                    Ok(anomalies) => tracing::info!(samples, anomalies, secs = started.elapsed().as_secs(), "Demo fleet ready."),
+                    Err(error) => tracing::warn!(error = format!("{error:#}"), "Demo fleet written, but rolling it up failed."),
+                }
+            }
+            Err(error) => tracing::warn!(error = format!("{error:#}"), "Demo fleet could not be written."),
+        }
+    });
+    Ok(())
+}
+
+/// Writes the history, coarse to fine, and records the seeding.
+async fn seed(pool: &PgPool, seeded_at: DateTime<Utc>) -> anyhow::Result<(Fleet, u64)> {
+    let mut fleet = fleet(seeded_at)?;
+    let start = fleet.truth.start;
+    let week = seeded_at - Duration::days(7);
+    let day = seeded_at - Duration::days(1);
+    let mut written = fleet.write(pool, start, week, Duration::hours(1), false).await?;
+    written += fleet.write(pool, week, day, Duration::minutes(1), false).await?;
+    written += fleet.write(pool, day, seeded_at, LIVE_EVERY, false).await?;
+    sqlx::query("INSERT INTO lookout_maintenance (name, done_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+        .bind(MARKER)
+        .bind(seeded_at)
+        .execute(pool)
+        .await?;
+    Ok((fleet, written))
+}
+
+/// Rolls the history up, adds the notes and runs anomaly detection over the last 30 days.
+async fn finish(pool: &PgPool, seeded_at: DateTime<Utc>) -> anyhow::Result<usize> {
+    simulate::roll_up_all(pool, false).await?;
+    let hosts: Vec<(i32, String, String)> =
+        sqlx::query_as("SELECT id, vm_id, name FROM hosts WHERE vm_id LIKE 'sim-%' ORDER BY vm_id").fetch_all(pool).await?;
+    let notes = [
+        (0, Duration::hours(26), "manual", "Deployed release 2.14", "rolled out to the web tier"),
+        (1, Duration::hours(50), "maintenance", "Kernel patching window", "planned reboot of the database hosts"),
+    ];
+    for (index, ago, kind, title, description) in notes {
+        let Some((host_id, vm_id, _)) = hosts.get(index) else { continue };
+        let event = timeline::NewEvent {
+            host_id: *host_id,
+            ts: seeded_at - ago,
+            kind,
+            title,
+            description: Some(description),
+            severity: None,
+            state: None,
+            created_by: Some("demo"),
+        };
+        timeline::add(pool, vm_id, &event).await?;
+    }
+    let request = detect::Request {
+        hosts,
+        start: seeded_at - Duration::days(30),
+        end: seeded_at,
+        groups: Group::ALL.to_vec(),
+        sensitivity: crate::analysis::anomaly::Sensitivity::Medium,
+        kinds: crate::analysis::anomaly::Kind::ALL.to_vec(),
+    };
+    let outcome = detect::run(pool, &request).await?;
+    sqlx::query("INSERT INTO lookout_maintenance (name) VALUES ($1) ON CONFLICT DO NOTHING").bind(READY).execute(pool).await?;
+    Ok(outcome.events.len())
+}
+
+/// One sample per host every 10 s, through the path agents use (storage, alerts, live clients).
+async fn live(pool: PgPool, alerts: AlertEngine, hub: Hub, mut fleet: Fleet, shutdown: CancellationToken) {
+    let every = LIVE_EVERY.to_std().unwrap_or(std::time::Duration::from_secs(10));
+    let mut ticker = tokio::time::interval(every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = shutdown.cancelled() => return,
+        }
+        let now = Utc::now();
+        let now = DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now);
+        let samples = fleet.samples_at(now, LIVE_EVERY);
+        if let Err(error) = crate::ingest::accept(&pool, &alerts, &hub, &samples).await {
+            tracing::debug!(%error, "Demo samples not stored this round.");
+        }
+    }
+}
