@@ -144,7 +144,7 @@ async fn shutdown_is_bounded_when_the_database_refuses_every_write_and_the_next_
     let outcome = app.server.await.expect("server task");
     let took = started.elapsed();
     assert!(took < Duration::from_secs(8), "shutdown took {took:?}");
-    let error = outcome.err().expect("unstored samples make the exit an error");
+    let error = outcome.expect_err("unstored samples make the exit an error");
     assert!(format!("{error:#}").contains("could not be stored before exit"), "{error:#}");
     let spilled: Vec<PathBuf> =
         std::fs::read_dir(dir.path().join("unsent")).expect("spill dir").map(|e| e.expect("entry").path()).collect();
