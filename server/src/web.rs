@@ -107,16 +107,16 @@ fn capacity_source(state: AppState) -> CapacitySource {
             let hosts: Vec<(i32, String, String)> =
                 sqlx::query_as("SELECT id, vm_id, name FROM hosts ORDER BY vm_id").fetch_all(&state.pool).await.map_err(unreachable)?;
             let now = chrono::Utc::now();
-            let options = crate::api::trends::TrendOptions {
+            let options = crate::capacity::TrendOptions {
                 start: now - chrono::Duration::days(HISTORY_DAYS),
                 end: now,
-                metrics: crate::api::trends::METRICS.to_vec(),
+                metrics: crate::capacity::METRICS.to_vec(),
                 forecast_enabled: true,
                 horizon: HORIZON_DAYS as f64,
                 method: crate::analysis::trend::Method::Linear,
                 threshold: THRESHOLD,
             };
-            let trends = crate::api::trends::analyse(&state.pool, &hosts, &options).await.map_err(|e| e.to_string())?;
+            let trends = crate::capacity::analyse(&state.pool, &hosts, &options).await.map_err(|e| e.to_string())?;
             let anomalies = crate::detect::recent(&state.pool, now - chrono::Duration::days(7), 20).await.map_err(unreachable)?;
             Ok(CapacityReport {
                 username: principal.name,
@@ -157,19 +157,30 @@ fn exports_source(state: AppState) -> ExportsSource {
                 }
                 ExportCall::Start(form) => {
                     let now = chrono::Utc::now();
-                    let request = serde_json::from_value(serde_json::json!({
-                        "vmIds": form.vm_ids,
-                        "startTime": now - chrono::Duration::hours(form.hours.clamp(1, 24 * 730)),
-                        "endTime": now,
-                        "aggregation": form.aggregation,
-                        "format": form.format,
-                    }))
-                    .map_err(|e| format!("invalid export form: {e}"))?;
-                    let job = crate::api::export::create_task(&state, &principal, request).await.map_err(|e| e.to_string())?;
+                    let format = crate::export::format::FileFormat::parse(&form.format).ok_or_else(|| format!("unknown format `{}`", form.format))?;
+                    let aggregation = crate::history::Aggregation::parse(&form.aggregation).ok_or_else(|| format!("unknown resolution `{}`", form.aggregation))?;
+                    let hosts = crate::history::resolve_hosts(&state.pool, Some(&form.vm_ids), None, None).await.map_err(|e| e.to_string())?;
+                    let order = crate::export::tasks::Order {
+                        hosts,
+                        groups: crate::storage::catalog::Group::ALL.to_vec(),
+                        start: now - chrono::Duration::hours(form.hours.clamp(1, 24 * 730)),
+                        end: now,
+                        aggregation,
+                        func: crate::history::Func::Avg,
+                        format,
+                        fields: None,
+                        filename: None,
+                        include_headers: true,
+                        timezone: "UTC".into(),
+                        date_format: "YYYY-MM-DD HH:mm:ss".into(),
+                        number_format: "0.00".into(),
+                    };
+                    let job = crate::export::tasks::queue(&state.pool, &state.jobs.exports, &principal.name, order, now).await.map_err(|e| e.to_string())?;
                     Ok(ExportAnswer::Task(job.to_progress()))
                 }
                 ExportCall::Progress(id) => {
-                    let job = crate::api::export::visible_job(&state, &principal, &id).await.map_err(|e| e.to_string())?;
+                    let admin = principal.has(crate::auth::Scope::Admin);
+                    let job = crate::export::tasks::visible(&state.pool, &principal.name, admin, &id).await.map_err(|e| e.to_string())?;
                     Ok(ExportAnswer::Task(job.to_progress()))
                 }
             }

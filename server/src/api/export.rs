@@ -1,16 +1,17 @@
 //! `/api/v1/history/export`: create an export task (checked and counted before any work), follow
 //! its progress, download the file. Only the creator or an admin may see a task.
 use super::{
-    history::{self, check_tier, parse_groups, parse_range, resolve_hosts, Aggregation, Func, Query},
+    history::{parse_groups, parse_range, resolve_hosts},
     history_error::{history_accepted, history_success, HistoryError, HistoryJson},
 };
 use crate::{
     auth::{Principal, RequireScope, Scope, VmRead},
     export::{
-        self,
-        format::{columns, sanitize_filename, DateFormat, FileFormat, NumberFormat},
-        ExportSpec, JobRow, NewJob,
+        format::FileFormat,
+        tasks::{self, Order},
+        JobRow,
     },
+    history::{self, Aggregation, Func},
     state::AppState,
 };
 use axum::{
@@ -21,7 +22,6 @@ use axum::{
     Json,
 };
 use chrono::Utc;
-use rand::{distributions::Alphanumeric, Rng};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -60,8 +60,8 @@ pub async fn create(
     Ok(history_accepted(create_task(&state, &principal, request).await?.to_task()))
 }
 
-/// Checks an export request, counts its records and queues it (also used by the exports page).
-pub async fn create_task(state: &AppState, principal: &Principal, request: ExportRequest) -> Result<JobRow, HistoryError> {
+/// The API's request as an export order: every field parsed, hosts resolved.
+async fn order(state: &AppState, request: ExportRequest) -> Result<Order, HistoryError> {
     let now = Utc::now();
     let format_text = request.format.as_deref().unwrap_or_default();
     let format = FileFormat::parse(format_text).ok_or_else(|| HistoryError::BadRequest(format!("`format` must be csv, excel or json, got `{format_text}`")))?;
@@ -71,73 +71,34 @@ pub async fn create_task(state: &AppState, principal: &Principal, request: Expor
         .ok_or_else(|| HistoryError::BadRequest(format!("unknown aggregation `{aggregation_text}`; use raw, 1m, 5m, 15m, 1h or 1d")))?;
     let func_text = request.aggregation_func.as_deref().unwrap_or("avg");
     let func = Func::parse(func_text).ok_or_else(|| HistoryError::BadRequest(format!("unknown aggregationFunc `{func_text}`")))?;
-    check_tier(aggregation, start, end, now)?;
+    history::check_tier(aggregation, start, end, now)?;
     let groups = parse_groups(request.metrics.as_deref())?;
-    let available = columns(&groups);
-    let selected = match request.fields.as_deref().filter(|f| !f.is_empty()) {
-        None => available.clone(),
-        Some(fields) => {
-            let mut selected = Vec::new();
-            for field in fields {
-                if !available.contains(field) {
-                    return Err(HistoryError::BadRequest(format!("unknown field `{field}`; available: {}", available.join(", "))));
-                }
-                if !selected.contains(field) {
-                    selected.push(field.clone());
-                }
-            }
-            selected
-        }
-    };
-    let options = &request.options;
-    let timezone = options.timezone.as_deref().unwrap_or("UTC");
-    timezone.parse::<chrono_tz::Tz>().map_err(|_| HistoryError::BadRequest(format!("`options.timezone` `{timezone}` is not an IANA time zone (e.g. Asia/Shanghai)")))?;
-    let date = DateFormat::parse(options.date_format.as_deref().unwrap_or("YYYY-MM-DD HH:mm:ss")).map_err(HistoryError::BadRequest)?;
-    let number = NumberFormat::parse(options.number_format.as_deref().unwrap_or("0.00")).map_err(HistoryError::BadRequest)?;
     let hosts = resolve_hosts(state, request.vm_ids.as_deref(), request.group_id.as_deref(), None).await?;
-
-    // Counted before any work: one point's page also returns the total.
-    let probe = Query { hosts: hosts.clone(), groups: groups.clone(), start, end, aggregation, func, page: 1, page_size: 1 };
-    let (_, total) = history::points(&state.pool, &probe).await?;
-    if total > export::MAX_RECORDS {
-        return Err(HistoryError::LimitExceeded(format!(
-            "the export would have {total} records; at most {} are allowed (narrow the range, the hosts or use a coarser aggregation)",
-            export::MAX_RECORDS
-        )));
-    }
-    let id = format!("export_{}_{}", now.format("%Y%m%d"), rand::thread_rng().sample_iter(&Alphanumeric).take(10).map(char::from).collect::<String>().to_lowercase());
-    let fallback = format!("vm_history_{}_{}", start.format("%Y%m%d"), end.format("%Y%m%d"));
-    let filename = sanitize_filename(request.filename.as_deref(), format, &fallback);
-    let spec = ExportSpec {
+    let options = request.options;
+    Ok(Order {
         hosts,
-        groups: groups.iter().map(|g| g.name().to_owned()).collect(),
+        groups,
         start,
         end,
-        aggregation: aggregation_text.to_owned(),
-        func: func_text.to_owned(),
+        aggregation,
+        func,
         format,
-        columns: selected,
+        fields: request.fields,
+        filename: request.filename,
         include_headers: options.include_headers.unwrap_or(true),
-        timezone: timezone.to_owned(),
-        date,
-        number,
-    };
-    let job = export::create(&state.pool, &NewJob { id: &id, spec: &spec, filename: &filename, total, created_by: &principal.name }).await?;
-    state.jobs.exports.notify_one();
-    Ok(job)
+        timezone: options.timezone.unwrap_or_else(|| "UTC".into()),
+        date_format: options.date_format.unwrap_or_else(|| "YYYY-MM-DD HH:mm:ss".into()),
+        number_format: options.number_format.unwrap_or_else(|| "0.00".into()),
+    })
 }
 
-/// The job if it exists, has not expired and the caller may see it.
-pub async fn visible_job(state: &AppState, principal: &Principal, id: &str) -> Result<JobRow, HistoryError> {
-    let not_found = || HistoryError::ExportNotFound(format!("no export task `{id}` (unknown, or expired after {} days)", export::KEEP_DAYS));
-    let job = export::job(&state.pool, id).await?.ok_or_else(not_found)?;
-    if job.is_expired(Utc::now()) {
-        return Err(not_found());
-    }
-    if job.created_by != principal.name && !principal.has(Scope::Admin) {
-        return Err(HistoryError::Forbidden("only the creator of an export or an admin may read it".into()));
-    }
-    Ok(job)
+async fn create_task(state: &AppState, principal: &Principal, request: ExportRequest) -> Result<JobRow, HistoryError> {
+    let order = order(state, request).await?;
+    Ok(tasks::queue(&state.pool, &state.jobs.exports, &principal.name, order, Utc::now()).await?)
+}
+
+async fn visible_job(state: &AppState, principal: &Principal, id: &str) -> Result<JobRow, HistoryError> {
+    Ok(tasks::visible(&state.pool, &principal.name, principal.has(Scope::Admin), id).await?)
 }
 
 /// `GET /export/{id}`

@@ -203,9 +203,31 @@ impl From<AuthError> for HistoryError {
 
 impl From<crate::storage::rollups::ReadError> for HistoryError {
     fn from(error: crate::storage::rollups::ReadError) -> Self {
+        crate::history::QueryError::from(error).into()
+    }
+}
+
+impl From<crate::export::tasks::TaskError> for HistoryError {
+    fn from(error: crate::export::tasks::TaskError) -> Self {
+        use crate::export::tasks::TaskError;
         match error {
-            crate::storage::rollups::ReadError::Database(error) => error.into(),
-            corrupt => HistoryError::Internal(corrupt.into()),
+            TaskError::Query(error) => error.into(),
+            TaskError::NotFound(message) => HistoryError::ExportNotFound(message),
+            TaskError::Forbidden(message) => HistoryError::Forbidden(message),
+        }
+    }
+}
+
+impl From<crate::history::QueryError> for HistoryError {
+    fn from(error: crate::history::QueryError) -> Self {
+        use crate::history::QueryError;
+        match error {
+            QueryError::InvalidTime(message) => HistoryError::InvalidTime(message),
+            QueryError::BadRequest(message) => HistoryError::BadRequest(message),
+            QueryError::NotFound(message) => HistoryError::NotFound(message),
+            QueryError::LimitExceeded(message) => HistoryError::LimitExceeded(message),
+            QueryError::Database(error) => error.into(),
+            QueryError::Internal(error) => HistoryError::Internal(error),
         }
     }
 }

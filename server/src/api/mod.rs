@@ -11,6 +11,7 @@ mod ingest;
 mod metrics;
 mod performance;
 mod reports;
+mod series;
 mod summary;
 mod timeline;
 pub mod trends;
@@ -38,6 +39,7 @@ pub fn router(ingest_body_limit: usize) -> Router<AppState> {
         .route("/api/v1/history/export/{id}", get(export::status))
         .route("/api/v1/history/export/{id}/download", get(export::download))
         .route("/api/v1/history/timeline/{vm_id}", get(timeline::list).post(timeline::add))
+        .route("/api/v1/history/series", get(series::series))
         .route("/api/v1/hosts", get(hosts::list))
         .route("/api/v1/hosts/{vm_id}", patch(hosts::update))
         .route("/api/v1/ingest/samples", post(ingest::samples).layer(DefaultBodyLimit::max(ingest_body_limit)))

@@ -1,7 +1,7 @@
 //! `GET/POST /api/v1/history/timeline/{vmId}`: one VM's anomalies, power changes (data gaps and
 //! reboots), manual notes and maintenance, newest first and paginated.
 use super::{
-    history::{check_range, resolve_hosts, MAX_PAGE_SIZE, RAW_RETENTION_DAYS},
+    history::{resolve_hosts, MAX_PAGE_SIZE, RAW_RETENTION_DAYS},
     history_error::{history_success, HistoryError, HistoryJson},
 };
 use crate::{
@@ -74,7 +74,7 @@ pub async fn list(
     let now = Utc::now();
     let end = instant(query.end_time.as_deref(), "endTime", now)?;
     let start = instant(query.start_time.as_deref(), "startTime", end - Duration::days(7))?;
-    check_range(start, end, now)?;
+    crate::history::check_range(start, end, now)?;
     let types: Vec<String> = match query.types.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         None => TYPES.iter().map(|t| (*t).to_string()).collect(),
         Some(list) => list

@@ -175,6 +175,10 @@ fn explain(found: &Found, same_host: &[&Found]) -> (Vec<String>, Vec<String>) {
             &["a traffic surge: more requests arrived"],
             &["check request rates and the load balancer"],
         ),
+        (Group::System, Kind::Spike) => (
+            &["a burst of processes or connections (a fork storm, a connection leak, a traffic surge)"],
+            &["list the processes and connections at that time", "check connection pools and limits"],
+        ),
         (_, Kind::Drop) if with(Group::Cpu, false) && with(Group::Network, false) => (
             &["the service stopped or lost its traffic"],
             &["check the service's health and its upstream routing"],

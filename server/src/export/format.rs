@@ -1,7 +1,6 @@
 //! How exported values look: file formats, columns, date and number formats, file names.
 use crate::storage::catalog::Group;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -49,17 +48,11 @@ impl FileFormat {
 /// Every value column of an export over `groups`: `group.field` as in the history API's points,
 /// plus the bytes a network interval moved.
 pub fn columns(groups: &[Group]) -> Vec<String> {
-    let mut columns: Vec<String> = crate::api::history::selected_metrics(groups).iter().map(|m| format!("{}.{}", m.group.name(), m.field)).collect();
+    let mut columns: Vec<String> = crate::history::selected_metrics(groups).iter().map(|m| m.name()).collect();
     if groups.contains(&Group::Network) {
         columns.extend(["network.inBytes".to_owned(), "network.outBytes".to_owned()]);
     }
     columns
-}
-
-/// The value of `column` (`group.field`) in a history point, if present.
-pub fn value_of(point: &Value, column: &str) -> Option<f64> {
-    let (group, field) = column.split_once('.')?;
-    point.get(group)?.get(field)?.as_f64()
 }
 
 /// A date format in the seed's tokens (`YYYY-MM-DD HH:mm:ss`), translated for chrono and Excel.
@@ -222,13 +215,10 @@ mod tests {
     }
 
     #[test]
-    fn columns_follow_the_groups_and_values_are_found_in_points() {
+    fn columns_follow_the_groups() {
         let cols = columns(&[Group::Cpu, Group::Network]);
         assert!(cols.contains(&"cpu.usagePercent".to_owned()));
         assert!(cols.contains(&"network.inBytes".to_owned()));
         assert!(!cols.iter().any(|c| c.starts_with("memory.")));
-        let point = serde_json::json!({"timestamp": "t", "vmId": "a", "cpu": {"usagePercent": 12.5}});
-        assert_eq!(value_of(&point, "cpu.usagePercent"), Some(12.5));
-        assert_eq!(value_of(&point, "memory.usagePercent"), None);
     }
 }

@@ -2,10 +2,11 @@
 //! with a lease (`FOR UPDATE SKIP LOCKED`), written page by page from the database to a file,
 //! with progress, and deleted with their file 7 days after completion.
 pub mod format;
+pub mod tasks;
 pub mod writer;
 
 use crate::{
-    api::history::{self, Aggregation, Func, Query},
+    history::{self, Aggregation, Func, Point, Query},
     storage::catalog::Group,
 };
 use anyhow::Context;
@@ -278,12 +279,10 @@ async fn write(pool: &PgPool, part: &std::path::Path, job: &JobRow, shutdown: &C
     let mut writer = RowWriter::create(part, spec.format, &layout)?;
     let mut records = 0i64;
     let mut values = Vec::with_capacity(layout.columns.len());
-    let mut write_point = |point: &Value, writer: &mut RowWriter| -> anyhow::Result<()> {
-        let ts: DateTime<Utc> = point["timestamp"].as_str().context("a point without a timestamp")?.parse()?;
-        let vm_id = point["vmId"].as_str().unwrap_or_default();
+    let mut write_point = |point: &Point, writer: &mut RowWriter| -> anyhow::Result<()> {
         values.clear();
-        values.extend(layout.columns.iter().map(|c| format::value_of(point, c)));
-        writer.write(&layout, ts, vm_id, &values)
+        values.extend(layout.columns.iter().map(|c| point.value(c)));
+        writer.write(&layout, point.timestamp, &point.vm_id, &values)
     };
     let query = spec.query(1, PAGE)?;
     if let Some((sql, scale)) = history::sample_statement(&query) {

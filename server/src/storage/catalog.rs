@@ -7,9 +7,13 @@ pub enum Group {
     Memory,
     Disk,
     Network,
+    /// Processes and connections: charted and rolled up, but not one of the seed's `metrics`
+    /// groups (`/history/query` and friends do not accept or return it).
+    System,
 }
 
 impl Group {
+    /// The seed's groups: what `metrics` accepts and defaults to.
     pub const ALL: [Group; 4] = [Group::Cpu, Group::Memory, Group::Disk, Group::Network];
 
     pub fn name(self) -> &'static str {
@@ -18,6 +22,7 @@ impl Group {
             Group::Memory => "memory",
             Group::Disk => "disk",
             Group::Network => "network",
+            Group::System => "system",
         }
     }
 
@@ -26,7 +31,7 @@ impl Group {
     }
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Metric {
     /// Stable id stored in the rollup tables: never reuse or renumber.
     pub id: i16,
@@ -35,24 +40,78 @@ pub struct Metric {
     pub field: &'static str,
     /// SQL expression over a `samples` row giving the value.
     pub raw_sql: &'static str,
+    pub unit: Unit,
 }
 
+/// Ids of the metrics other modules name.
+pub const CPU_PERCENT: i16 = 1;
+pub const MEMORY_PERCENT: i16 = 5;
+pub const DISK_PERCENT: i16 = 8;
+pub const NET_IN_BPS: i16 = 13;
+pub const NET_OUT_BPS: i16 = 14;
+
 pub const METRICS: &[Metric] = &[
-    Metric { id: 1, group: Group::Cpu, field: "usagePercent", raw_sql: "cpu_percent" },
-    Metric { id: 2, group: Group::Cpu, field: "usageMHz", raw_sql: "cpu_usage_mhz" },
-    Metric { id: 3, group: Group::Cpu, field: "ready", raw_sql: "cpu_ready_percent" },
-    Metric { id: 4, group: Group::Cpu, field: "load1min", raw_sql: "load1" },
-    Metric { id: 5, group: Group::Memory, field: "usagePercent", raw_sql: "mem_percent" },
-    Metric { id: 6, group: Group::Memory, field: "usedMB", raw_sql: "(mem_used / 1048576.0)" },
-    Metric { id: 7, group: Group::Memory, field: "freeMB", raw_sql: "(mem_available / 1048576.0)" },
-    Metric { id: 8, group: Group::Disk, field: "usagePercent", raw_sql: "disk_percent" },
-    Metric { id: 9, group: Group::Disk, field: "readLatency", raw_sql: "disk_read_latency_ms" },
-    Metric { id: 10, group: Group::Disk, field: "writeLatency", raw_sql: "disk_write_latency_ms" },
-    Metric { id: 11, group: Group::Disk, field: "readIOPS", raw_sql: "disk_read_iops" },
-    Metric { id: 12, group: Group::Disk, field: "writeIOPS", raw_sql: "disk_write_iops" },
-    Metric { id: 13, group: Group::Network, field: "inBps", raw_sql: "net_in_bps" },
-    Metric { id: 14, group: Group::Network, field: "outBps", raw_sql: "net_out_bps" },
+    Metric { id: 1, group: Group::Cpu, field: "usagePercent", raw_sql: "cpu_percent", unit: Unit::Percent },
+    Metric { id: 2, group: Group::Cpu, field: "usageMHz", raw_sql: "cpu_usage_mhz", unit: Unit::Mhz },
+    Metric { id: 3, group: Group::Cpu, field: "ready", raw_sql: "cpu_ready_percent", unit: Unit::Percent },
+    Metric { id: 4, group: Group::Cpu, field: "load1min", raw_sql: "load1", unit: Unit::Load },
+    Metric { id: 5, group: Group::Memory, field: "usagePercent", raw_sql: "mem_percent", unit: Unit::Percent },
+    Metric { id: 6, group: Group::Memory, field: "usedMB", raw_sql: "(mem_used / 1048576.0)", unit: Unit::Mebibytes },
+    Metric { id: 7, group: Group::Memory, field: "freeMB", raw_sql: "(mem_available / 1048576.0)", unit: Unit::Mebibytes },
+    Metric { id: 8, group: Group::Disk, field: "usagePercent", raw_sql: "disk_percent", unit: Unit::Percent },
+    Metric { id: 9, group: Group::Disk, field: "readLatency", raw_sql: "disk_read_latency_ms", unit: Unit::Milliseconds },
+    Metric { id: 10, group: Group::Disk, field: "writeLatency", raw_sql: "disk_write_latency_ms", unit: Unit::Milliseconds },
+    Metric { id: 11, group: Group::Disk, field: "readIOPS", raw_sql: "disk_read_iops", unit: Unit::PerSecond },
+    Metric { id: 12, group: Group::Disk, field: "writeIOPS", raw_sql: "disk_write_iops", unit: Unit::PerSecond },
+    Metric { id: 13, group: Group::Network, field: "inBps", raw_sql: "net_in_bps", unit: Unit::BytesPerSecond },
+    Metric { id: 14, group: Group::Network, field: "outBps", raw_sql: "net_out_bps", unit: Unit::BytesPerSecond },
+    Metric { id: 15, group: Group::Disk, field: "readBps", raw_sql: "disk_read_bps", unit: Unit::BytesPerSecond },
+    Metric { id: 16, group: Group::Disk, field: "writeBps", raw_sql: "disk_write_bps", unit: Unit::BytesPerSecond },
+    Metric { id: 17, group: Group::Memory, field: "swapUsedMB", raw_sql: "(swap_used / 1048576.0)", unit: Unit::Mebibytes },
+    Metric { id: 18, group: Group::System, field: "processes", raw_sql: "proc_total", unit: Unit::Count },
+    Metric { id: 19, group: Group::System, field: "connections", raw_sql: "conn_active", unit: Unit::Count },
 ];
+
+/// What a metric's values measure, for axes and labels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unit {
+    Percent,
+    Mhz,
+    Load,
+    Mebibytes,
+    Milliseconds,
+    PerSecond,
+    BytesPerSecond,
+    Count,
+}
+
+impl Unit {
+    pub fn name(self) -> &'static str {
+        match self {
+            Unit::Percent => "percent",
+            Unit::Mhz => "MHz",
+            Unit::Load => "load",
+            Unit::Mebibytes => "MiB",
+            Unit::Milliseconds => "ms",
+            Unit::PerSecond => "1/s",
+            Unit::BytesPerSecond => "B/s",
+            Unit::Count => "count",
+        }
+    }
+}
+
+impl Metric {
+    /// `cpu.usagePercent`: the name charts, exports and the series endpoint use.
+    pub fn name(&self) -> String {
+        format!("{}.{}", self.group.name(), self.field)
+    }
+}
+
+/// A metric by its `group.field` name.
+pub fn by_name(name: &str) -> Option<&'static Metric> {
+    let (group, field) = name.split_once('.')?;
+    METRICS.iter().find(|m| m.group.name() == group && m.field == field)
+}
 
 pub fn by_id(id: i16) -> Option<&'static Metric> {
     METRICS.iter().find(|m| m.id == id)
@@ -63,7 +122,7 @@ pub fn of_group(group: Group) -> impl Iterator<Item = &'static Metric> {
 }
 
 /// Values of every catalogue metric for one raw sample row, in catalogue order.
-pub fn values_of(row: &super::samples::SampleRow) -> [f64; 14] {
+pub fn values_of(row: &super::samples::SampleRow) -> [f64; 19] {
     let mib = 1_048_576.0;
     [
         f64::from(row.cpu_percent),
@@ -80,6 +139,11 @@ pub fn values_of(row: &super::samples::SampleRow) -> [f64; 14] {
         f64::from(row.disk_write_iops),
         f64::from(row.net_in_bps),
         f64::from(row.net_out_bps),
+        f64::from(row.disk_read_bps),
+        f64::from(row.disk_write_bps),
+        row.swap_used as f64 / mib,
+        f64::from(row.proc_total),
+        f64::from(row.conn_active),
     ]
 }
 
@@ -95,6 +159,9 @@ mod tests {
         }
         assert_eq!(METRICS.len(), values_of(&crate::storage::samples::SampleRow::from_stats(1, &Default::default())).len());
         assert_eq!(of_group(Group::Network).count(), 2);
+        assert_eq!(by_name("disk.writeBps").map(|m| m.id), Some(16));
+        assert_eq!(by_name("disk.nothing").map(|m| m.id), None);
+        assert_eq!(by_id(CPU_PERCENT).map(Metric::name).as_deref(), Some("cpu.usagePercent"));
         assert_eq!(Group::parse("disk"), Some(Group::Disk));
         assert_eq!(Group::parse("gpu"), None);
     }

@@ -12,5 +12,6 @@ mod metrics;
 mod outage;
 mod performance;
 mod reports;
+mod series;
 mod simulate;
 mod storage;

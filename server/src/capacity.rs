@@ -1,0 +1,335 @@
+//! Capacity planning: daily history, growth rates, forecasts, capacity alerts and
+//! recommendations for CPU, memory and disk of a fleet, a group, a cluster or listed hosts —
+//! the `/history/trends` answer and the capacity page.
+use crate::{
+    analysis::{
+        shifts,
+        trend::{self, capacity_severity, Method, ADVISED_DAYS, MIN_POINTS},
+    },
+    history::QueryError,
+    storage::rollups::{MetricRollup, StoredRollup, ROLLUP_COLUMNS},
+};
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use app::models::{CapacityAlert, DailyUsage, GrowthRate, LevelShift, MetricForecast, Recommendation, ShiftScenario, TrendReport};
+use std::collections::BTreeMap;
+
+pub const METRICS: [(&str, i16); 3] = [("cpu", 1), ("memory", 5), ("disk", 8)];
+/// Scale-down is suggested when the period's p95 stays below this (percent).
+const IDLE_P95: f64 = 20.0;
+/// Optimisation is suggested for bursty load: p95 at least this while the average is at most
+/// `BURSTY_AVG`.
+const BURSTY_P95: f64 = 80.0;
+const BURSTY_AVG: f64 = 40.0;
+/// Scale-up is suggested when the threshold is reached within this many days.
+const SCALE_UP_WITHIN_DAYS: f64 = 90.0;
+
+fn round(v: f64, places: i32) -> f64 {
+    let scale = 10f64.powi(places);
+    (v * scale).round() / scale
+}
+
+fn date_after(last_day: DateTime<Utc>, days: f64) -> DateTime<Utc> {
+    let at = last_day + Duration::seconds((days * 86_400.0).round() as i64);
+    at.duration_trunc(Duration::days(1)).unwrap_or(at)
+}
+
+/// One metric's daily series: day numbers since the first day, daily averages.
+struct Daily {
+    days: Vec<f64>,
+    values: Vec<f64>,
+}
+
+/// A daily average in the making.
+#[derive(Clone, Copy, Debug, Default)]
+struct SumCount {
+    sum: f64,
+    count: i64,
+}
+
+impl SumCount {
+    fn add(&mut self, other: SumCount) {
+        self.sum += other.sum;
+        self.count += other.count;
+    }
+    fn avg(&self) -> Option<f64> {
+        (self.count > 0).then(|| self.sum / self.count as f64)
+    }
+}
+
+/// Hosts per query and summary task in `analyse`.
+const HOSTS_PER_TASK: usize = 25;
+
+/// What `analyse` needs from the daily rows: fleet and per-host daily sums and counts, and the
+/// whole period's merged rollup per metric (for its p95).
+#[derive(Default)]
+struct Summary {
+    fleet: BTreeMap<i16, BTreeMap<DateTime<Utc>, SumCount>>,
+    per_host: BTreeMap<(i32, i16), BTreeMap<DateTime<Utc>, SumCount>>,
+    period: BTreeMap<i16, MetricRollup>,
+    rows: usize,
+}
+
+impl Summary {
+    fn of(rows: &[StoredRollup]) -> Result<Summary, QueryError> {
+        let mut summary = Summary { rows: rows.len(), ..Default::default() };
+        for row in rows {
+            let part = SumCount { sum: row.sum, count: i64::from(row.count) };
+            summary.fleet.entry(row.metric).or_default().entry(row.bucket).or_default().add(part);
+            summary.per_host.entry((row.host_id, row.metric)).or_default().insert(row.bucket, part);
+            let rollup = row.rollup().map_err(|e| QueryError::Internal(e.into()))?;
+            summary.period.entry(row.metric).or_default().merge(&rollup);
+        }
+        Ok(summary)
+    }
+
+    /// Adds another chunk's summary (chunks hold disjoint hosts).
+    fn absorb(&mut self, other: Summary) {
+        for (metric, days) in other.fleet {
+            let mine = self.fleet.entry(metric).or_default();
+            for (day, part) in days {
+                mine.entry(day).or_default().add(part);
+            }
+        }
+        self.per_host.extend(other.per_host);
+        for (metric, rollup) in other.period {
+            self.period.entry(metric).or_default().merge(&rollup);
+        }
+        self.rows += other.rows;
+    }
+}
+
+fn daily_series(per_day: &BTreeMap<DateTime<Utc>, SumCount>, first_day: DateTime<Utc>) -> Daily {
+    let mut series = Daily { days: Vec::new(), values: Vec::new() };
+    for (day, rollup) in per_day {
+        if let Some(avg) = rollup.avg() {
+            series.days.push((*day - first_day).num_days() as f64);
+            series.values.push(avg);
+        }
+    }
+    series
+}
+
+/// What to analyse, validated.
+pub struct TrendOptions {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub metrics: Vec<(&'static str, i16)>,
+    pub forecast_enabled: bool,
+    pub horizon: f64,
+    pub method: Method,
+    pub threshold: f64,
+}
+
+/// The `/trends` answer's `data` for these hosts (also drawn by the capacity page).
+/// What a recommendation to add capacity saves.
+const SATURATION_SAVINGS: &str = "avoids saturation and the incidents it causes";
+
+pub async fn analyse(pool: &sqlx::PgPool, hosts: &[(i32, String, String)], options: &TrendOptions) -> Result<TrendReport, QueryError> {
+    let TrendOptions { start, end, ref metrics, forecast_enabled, horizon, method, threshold } = *options;
+    let host_ids: Vec<i32> = hosts.iter().map(|h| h.0).collect();
+    let metric_ids: Vec<i16> = metrics.iter().map(|m| m.1).collect();
+    let first_day = start.duration_trunc(Duration::days(1)).unwrap_or(start);
+    // Only complete days: today's partial average (a night without its afternoon) would bend
+    // the last point and every forecast drawn from it.
+    let before = Utc::now().duration_trunc(Duration::days(1)).unwrap_or(end);
+    // Hosts are read and summarised in chunks on concurrent tasks: PostgreSQL and the sketch
+    // decoding then use both cores (one query over a year of 100 hosts took ~120 ms to fetch and
+    // ~60 ms to decode, one after the other).
+    let mut tasks = tokio::task::JoinSet::new();
+    for chunk in host_ids.chunks(HOSTS_PER_TASK) {
+        let (pool, chunk, metric_ids) = (pool.clone(), chunk.to_vec(), metric_ids.clone());
+        tasks.spawn(async move {
+            let sql = format!(
+                "SELECT {ROLLUP_COLUMNS} FROM rollup_daily
+                 WHERE host_id = ANY($1) AND metric = ANY($2) AND bucket >= $3 AND bucket <= $4 AND bucket < $5"
+            );
+            let rows: Vec<StoredRollup> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(&chunk)
+                .bind(&metric_ids)
+                .bind(first_day)
+                .bind(end)
+                .bind(before)
+                .fetch_all(&pool)
+                .await?;
+            tokio::task::spawn_blocking(move || Summary::of(&rows))
+                .await
+                .map_err(|e| QueryError::Internal(anyhow::anyhow!("trend summary task failed: {e}")))?
+        });
+    }
+    let mut summary = Summary::default();
+    while let Some(done) = tasks.join_next().await {
+        summary.absorb(done.map_err(|e| QueryError::Internal(anyhow::anyhow!("trend summary task failed: {e}")))??);
+    }
+    let Summary { fleet, per_host, period, rows } = summary;
+    // Per-host crossings (days to the threshold, last day, last value), computed up front on
+    // both cores: 100 hosts × 3 metrics of a year each, with level-shift search, are the bulk
+    // of the maths.
+    let mut host_crossings: BTreeMap<(i32, i16), (f64, f64, f64)> = BTreeMap::new();
+    if forecast_enabled && hosts.len() > 1 {
+        let keys: Vec<(i32, i16)> = hosts.iter().flat_map(|h| metrics.iter().map(move |m| (h.0, m.1))).collect();
+        let crossing = |key: &(i32, i16)| {
+            let series = daily_series(per_host.get(key)?, first_day);
+            let steps = shifts::level_shifts(&series.days, &series.values);
+            let step_free = shifts::step_free_trend(&series.days, &series.values, &steps);
+            let f = trend::forecast(&series.days, &series.values, step_free.as_ref(), horizon, method, threshold)?;
+            Some((*key, (f.days_to_threshold?, *series.days.last()?, *series.values.last()?)))
+        };
+        let (first_half, second_half) = keys.split_at(keys.len().div_ceil(2));
+        let found = std::thread::scope(|scope| {
+            let other = scope.spawn(|| second_half.iter().filter_map(crossing).collect::<Vec<_>>());
+            let mut found: Vec<_> = first_half.iter().filter_map(crossing).collect();
+            found.extend(other.join().map_err(|_| QueryError::Internal(anyhow::anyhow!("a forecast thread panicked")))?);
+            Ok::<_, QueryError>(found)
+        })?;
+        host_crossings.extend(found);
+    }
+
+    let mut historical: BTreeMap<DateTime<Utc>, DailyUsage> = BTreeMap::new();
+    let (mut growth_rates, mut forecasts) = (BTreeMap::new(), BTreeMap::new());
+    let (mut alerts, mut recommendations): (Vec<(f64, CapacityAlert)>, Vec<Recommendation>) = (Vec::new(), Vec::new());
+    let mut span_days: f64 = 0.0;
+    for (name, id) in metrics.iter() {
+        let Some(days) = fleet.get(id) else { continue };
+        for (day, rollup) in days {
+            if let Some(avg) = rollup.avg() {
+                let usage = historical.entry(*day).or_insert_with(|| DailyUsage { date: *day, ..Default::default() });
+                let slot = match *name {
+                    "cpu" => &mut usage.cpu,
+                    "memory" => &mut usage.memory,
+                    _ => &mut usage.disk,
+                };
+                *slot = Some(round(avg, 2));
+            }
+        }
+        let series = daily_series(days, first_day);
+        let (Some(first), Some(last)) = (series.days.first(), series.days.last()) else { continue };
+        span_days = span_days.max(last - first + 1.0);
+        let last_day = first_day + Duration::days(*last as i64);
+        let current = *series.values.last().unwrap_or(&0.0);
+        let steps = shifts::level_shifts(&series.days, &series.values);
+        let step_free = shifts::step_free_trend(&series.days, &series.values, &steps);
+        let growth = trend::growth(&series.days, &series.values, step_free.as_ref());
+        if let Some(g) = growth {
+            growth_rates.insert((*name).to_owned(), GrowthRate { daily: round(g.daily, 3), weekly: round(g.weekly, 3), monthly: round(g.monthly, 3) });
+        }
+        if forecast_enabled {
+            if let Some(f) = trend::forecast(&series.days, &series.values, step_free.as_ref(), horizon, method, threshold) {
+                let mut forecast = MetricForecast {
+                    predicted_value: f.predicted_value,
+                    confidence: f.confidence,
+                    capacity_exceed_date: None,
+                    method: if f.method == Method::Linear { "linear" } else { "polynomial" }.into(),
+                    ..Default::default()
+                };
+                if !steps.is_empty() {
+                    forecast.level_shifts = steps
+                        .iter()
+                        .map(|s| LevelShift { date: first_day + Duration::days(series.days[s.index] as i64), change: round(s.change, 2) })
+                        .collect();
+                    // Steps at their past pace: their net rise per day of history joins the growth.
+                    let rise: f64 = steps.iter().map(|s| s.change).sum::<f64>() / (last - first + 1.0);
+                    let scenario = shifts::StepFreeTrend {
+                        slope: growth.map_or(0.0, |g| g.daily) + rise,
+                        level_now: f.fitted_now,
+                        fitted: Vec::new(),
+                    };
+                    let recurring_days = scenario.days_to(threshold, trend::CROSSING_SEARCH_DAYS);
+                    forecast.if_shifts_recur = Some(ShiftScenario {
+                        growth_daily: round(scenario.slope, 3),
+                        predicted_value: round(scenario.at(horizon).clamp(0.0, 100.0), 2),
+                        capacity_exceed_date: recurring_days.map(|d| date_after(last_day, d)),
+                    });
+                    // The main forecast is far off but the steps, if they keep coming, are not:
+                    // worth planning for, so say so (the main forecast's own case is below).
+                    let main_soon = f.days_to_threshold.is_some_and(|d| d <= SCALE_UP_WITHIN_DAYS);
+                    if let (false, Some(d)) = (main_soon, recurring_days.filter(|d| *d <= SCALE_UP_WITHIN_DAYS)) {
+                        let total: f64 = steps.iter().map(|s| s.change).sum();
+                        recommendations.push(Recommendation { kind: "scale_up".into(), metric: (*name).into(), vm_id: None,
+                            description: format!(
+                                "{name} stepped up {} time(s) ({total:+.1} pp in all; now {:.1}%): if such steps keep coming at this pace it reaches {threshold}% on {} — plan capacity for the next step or find what causes them",
+                                steps.len(), f.fitted_now, date_after(last_day, d).format("%Y-%m-%d")),
+                            potential_savings: Some(SATURATION_SAVINGS.into()) });
+                    }
+                }
+                if let Some(d) = f.days_to_threshold {
+                    let date = date_after(last_day, d);
+                    forecast.capacity_exceed_date = Some(date);
+                    if let Some(severity) = capacity_severity(d) {
+                        alerts.push((d, CapacityAlert { metric: (*name).into(), vm_id: None, vm_name: None, current_usage: round(current, 2), threshold,
+                            predicted_exceed_date: date, severity: severity.into() }));
+                    }
+                    if d <= SCALE_UP_WITHIN_DAYS {
+                        let order_by = date_after(last_day, (d - 14.0).max(0.0)).format("%Y-%m-%d");
+                        let monthly = growth.map(|g| g.monthly).unwrap_or(0.0);
+                        let mut description = format!("{name} is forecast to reach {threshold}% on {} (now {:.1}%, {:+.2} pp per month): add capacity by {order_by}",
+                            date.format("%Y-%m-%d"), current, monthly);
+                        if let Some(recurring) = &forecast.if_shifts_recur {
+                            let total: f64 = forecast.level_shifts.iter().map(|s| s.change).sum();
+                            description.push_str(&format!(
+                                "; the history has {} lasting step(s) ({total:+.1} pp in all): if they recur, {threshold}% is reached {}",
+                                forecast.level_shifts.len(),
+                                recurring.capacity_exceed_date.map_or_else(|| "not within two years".to_owned(), |d| format!("on {}", d.format("%Y-%m-%d")))
+                            ));
+                        }
+                        recommendations.push(Recommendation { kind: "scale_up".into(), metric: (*name).into(), vm_id: None,
+                            description,
+                            potential_savings: Some(SATURATION_SAVINGS.into()) });
+                    }
+                }
+                forecasts.insert((*name).to_owned(), forecast);
+            }
+        }
+        // Per-host crossings: a group average can hide one host running out.
+        if forecast_enabled && hosts.len() > 1 {
+            for (host_id, vm_id, vm_name) in hosts {
+                let Some(&(d, last, host_current)) = host_crossings.get(&(*host_id, *id)) else { continue };
+                let Some(severity) = capacity_severity(d) else { continue };
+                let date = date_after(first_day + Duration::days(last as i64), d);
+                alerts.push((d, CapacityAlert { metric: (*name).into(), vm_id: Some(vm_id.clone()), vm_name: Some(vm_name.clone()),
+                    current_usage: round(host_current, 2), threshold, predicted_exceed_date: date, severity: severity.into() }));
+                if d <= SCALE_UP_WITHIN_DAYS {
+                    recommendations.push(Recommendation { kind: "scale_up".into(), metric: (*name).into(), vm_id: Some(vm_id.clone()),
+                        description: format!("{name} of {vm_name} is forecast to reach {threshold}% on {} (now {host_current:.1}%): add capacity to this host",
+                            date.format("%Y-%m-%d")),
+                        potential_savings: Some(SATURATION_SAVINGS.into()) });
+                }
+            }
+        }
+        if let Some(whole) = period.get(id) {
+            let (p95, avg) = (whole.quantile(0.95).unwrap_or(0.0), whole.avg().unwrap_or(0.0));
+            if p95 < IDLE_P95 && (*name == "cpu" || *name == "memory") {
+                // Right-sizing so that p95 would sit at 50 % frees this share of the allocation.
+                let freed = ((1.0 - p95 / 50.0) * 100.0).round();
+                recommendations.push(Recommendation { kind: "scale_down".into(), metric: (*name).into(), vm_id: None,
+                    description: format!("{name} p95 over the period was {p95:.1}% (average {avg:.1}%): the allocation can shrink"),
+                    potential_savings: Some(format!("about {freed}% of the allocated {name}")) });
+            } else if p95 >= BURSTY_P95 && avg <= BURSTY_AVG {
+                recommendations.push(Recommendation { kind: "optimize".into(), metric: (*name).into(), vm_id: None,
+                    description: format!("{name} peaks at p95 {p95:.1}% against a {avg:.1}% average: spread batch work or autoscale instead of sizing for peaks"),
+                    potential_savings: None });
+            }
+        }
+    }
+    alerts.sort_by(|a, b| a.0.total_cmp(&b.0));
+
+    let warning = if rows == 0 {
+        Some("no daily history for these hosts in the range: nothing to analyse".to_owned())
+    } else if span_days < (MIN_POINTS as f64) {
+        Some(format!("only {span_days:.0} days of daily history: at least {MIN_POINTS} are needed for growth rates and forecasts"))
+    } else if span_days < ADVISED_DAYS {
+        Some(format!(
+            "only {span_days:.0} days of daily history ({ADVISED_DAYS:.0} advised): growth rates and forecasts are less certain and confidence is scaled down"
+        ))
+    } else {
+        None
+    };
+    Ok(TrendReport {
+        historical: historical.into_values().collect(),
+        growth_rates,
+        forecast: forecast_enabled.then_some(forecasts),
+        capacity_alerts: alerts.into_iter().map(|a| a.1).collect(),
+        recommendations,
+        warning,
+    })
+}
+
