@@ -2,5 +2,6 @@
 pub mod chart;
 pub mod components;
 pub mod models;
+pub mod view_state;
 
 pub use components::{shell, App};

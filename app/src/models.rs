@@ -339,6 +339,10 @@ pub struct TimelineEvent {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub created_by: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// Where the event ends, when it spans time (an anomaly, a resolved alert, a maintenance
+    /// window): an extension to the seed's shape.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_time: Option<DateTime<Utc>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -396,6 +400,77 @@ pub struct AnomalyEvent {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resolved_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+}
+
+/// One host on the fleet page.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FleetHost {
+    pub vm_id: String,
+    pub name: String,
+    pub group_id: Option<String>,
+    pub cluster_id: Option<String>,
+    /// `poweredOn` or `poweredOff` (no sample for 5 minutes), as `/api/v1/hosts` says.
+    pub power_state: String,
+    pub last_seen: Option<DateTime<Utc>>,
+    /// The newest sample's CPU, memory and disk usage (percent).
+    pub cpu: Option<f64>,
+    pub memory: Option<f64>,
+    pub disk: Option<f64>,
+    /// CPU usage of the last hours, 5-minute means, oldest first (`None` where no sample).
+    pub spark: Vec<Option<f64>>,
+    pub active_alerts: i64,
+    pub open_anomalies: i64,
+    /// The newest active alert or open anomaly: (timeline id, instant), for a link to it.
+    pub newest_event: Option<(String, DateTime<Utc>)>,
+}
+
+/// The fleet page: every host, and who is looking.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FleetPageData {
+    pub username: String,
+    pub hosts: Vec<FleetHost>,
+    /// The host Lookout runs on (its own samples).
+    pub local_vm: String,
+}
+
+/// A chart of the host view, as the server draws it for the first paint without JavaScript.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StaticPanel {
+    pub id: String,
+    pub svg: String,
+}
+
+/// The host view: its header (the newest sample), static charts for the range, and its events.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HostPageData {
+    pub username: String,
+    pub vm_id: String,
+    pub name: String,
+    pub group_id: Option<String>,
+    pub cluster_id: Option<String>,
+    pub power_state: String,
+    pub platform: String,
+    pub latest: Option<Stats>,
+    /// The range drawn, epoch milliseconds, and the resolution the server read it at.
+    pub from: i64,
+    pub to: i64,
+    pub resolution: String,
+    pub panels: Vec<StaticPanel>,
+    pub events: Vec<TimelineEvent>,
+}
+
+/// The compare view: one metric over several hosts.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ComparePageData {
+    pub username: String,
+    /// Every host to choose from: (vmId, name, group).
+    pub choices: Vec<(String, String, Option<String>)>,
+    /// The hosts compared: (vmId, name).
+    pub hosts: Vec<(String, String)>,
+    pub metric: String,
+    pub from: i64,
+    pub to: i64,
+    pub svg: String,
 }
 
 /// What the live page is rendered from: the host and its last 15 minutes.

@@ -125,6 +125,7 @@ async fn finish(pool: &PgPool, seeded_at: DateTime<Utc>) -> anyhow::Result<usize
             severity: None,
             state: None,
             created_by: Some("demo"),
+            ends_at: (kind == "maintenance").then(|| seeded_at - ago + Duration::hours(2)),
         };
         timeline::add(pool, vm_id, &event).await?;
     }

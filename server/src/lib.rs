@@ -19,6 +19,7 @@ pub mod startup;
 pub mod state;
 pub mod storage;
 pub mod telemetry;
+pub mod timeline;
 pub mod web;
 
 pub use startup::Application;

@@ -170,6 +170,7 @@ pub async fn start(
                 severity: None,
                 state: Some(("poweredOff", "poweredOn")),
                 created_by: None,
+                ends_at: None,
             };
             if let Err(error) = crate::storage::timeline::add(&pool, &facts.vm_id, &reboot).await {
                 tracing::warn!(%error, "Cannot record the reboot on the timeline.");

@@ -19,6 +19,7 @@ struct StoredEvent {
     state_to: Option<String>,
     created_by: Option<String>,
     created_at: DateTime<Utc>,
+    ends_at: Option<DateTime<Utc>>,
 }
 
 impl StoredEvent {
@@ -40,6 +41,7 @@ impl StoredEvent {
             acknowledged: false,
             created_by: self.created_by,
             created_at: self.created_at,
+            end_time: self.ends_at,
         }
     }
 }
@@ -53,12 +55,14 @@ pub struct NewEvent<'a> {
     pub severity: Option<&'a str>,
     pub state: Option<(&'a str, &'a str)>,
     pub created_by: Option<&'a str>,
+    /// Where it ends, for a span (a maintenance window, a selection on a chart).
+    pub ends_at: Option<DateTime<Utc>>,
 }
 
 pub async fn add(pool: &PgPool, vm_id: &str, event: &NewEvent<'_>) -> Result<TimelineEvent, sqlx::Error> {
     let row: StoredEvent = sqlx::query_as(
-        "INSERT INTO timeline_events (host_id, ts, kind, title, description, severity, state_from, state_to, created_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *",
+        "INSERT INTO timeline_events (host_id, ts, kind, title, description, severity, state_from, state_to, created_by, ends_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *",
     )
     .bind(event.host_id)
     .bind(event.ts)
@@ -69,13 +73,15 @@ pub async fn add(pool: &PgPool, vm_id: &str, event: &NewEvent<'_>) -> Result<Tim
     .bind(event.state.map(|s| s.0))
     .bind(event.state.map(|s| s.1))
     .bind(event.created_by)
+    .bind(event.ends_at)
     .fetch_one(pool)
     .await?;
     Ok(row.into_event(vm_id))
 }
 
 pub async fn stored(pool: &PgPool, host_id: i32, vm_id: &str, start: DateTime<Utc>, end: DateTime<Utc>) -> Result<Vec<TimelineEvent>, sqlx::Error> {
-    let rows: Vec<StoredEvent> = sqlx::query_as("SELECT * FROM timeline_events WHERE host_id = $1 AND ts >= $2 AND ts <= $3")
+    // Spans that started before the range but reach into it count too.
+    let rows: Vec<StoredEvent> = sqlx::query_as("SELECT * FROM timeline_events WHERE host_id = $1 AND ts <= $3 AND coalesce(ends_at, ts) >= $2")
         .bind(host_id)
         .bind(start)
         .bind(end)

@@ -1,0 +1,263 @@
+//! The state of a troubleshooting view as the URL holds it, so a link reproduces the view:
+//! the time range (a preset that follows now, or fixed instants), the hosts or group compared,
+//! the metric, and an event to highlight. Plain functions, shared by the server (links that work
+//! without JavaScript) and the browser island (controls, keyboard, zoom).
+
+/// Range presets, shortest first: (URL value, label, seconds).
+pub const PRESETS: [(&str, &str, i64); 9] = [
+    ("15m", "15 m", 15 * 60),
+    ("1h", "1 h", 3_600),
+    ("6h", "6 h", 6 * 3_600),
+    ("24h", "24 h", 24 * 3_600),
+    ("7d", "7 d", 7 * 86_400),
+    ("30d", "30 d", 30 * 86_400),
+    ("90d", "90 d", 90 * 86_400),
+    ("1y", "1 y", 365 * 86_400),
+    ("2y", "2 y", 730 * 86_400),
+];
+
+/// The default range of a host view: the last 24 hours.
+pub const DEFAULT_PRESET: &str = "24h";
+/// History reaches two years back (the daily tier).
+pub const MAX_SPAN_MS: i64 = 731 * 86_400_000;
+/// The narrowest range a zoom may reach.
+pub const MIN_SPAN_MS: i64 = 60_000;
+
+/// A time range: a preset ending now (charts tail live) or fixed instants (epoch ms).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Range {
+    Preset(&'static str),
+    Fixed { from: i64, to: i64 },
+}
+
+impl Range {
+    /// From the URL's `range`, `from` and `to` (epoch milliseconds); anything unreadable falls
+    /// back to the default preset.
+    pub fn from_query(range: Option<&str>, from: Option<&str>, to: Option<&str>) -> Range {
+        if let (Some(from), Some(to)) = (from.and_then(|v| v.parse::<i64>().ok()), to.and_then(|v| v.parse::<i64>().ok())) {
+            if to > from {
+                return Range::Fixed { from, to };
+            }
+        }
+        let name = range.unwrap_or(DEFAULT_PRESET);
+        PRESETS.iter().find(|p| p.0 == name).map(|p| Range::Preset(p.0)).unwrap_or(Range::Preset(DEFAULT_PRESET))
+    }
+
+    /// Bounds in epoch milliseconds at `now`.
+    pub fn bounds(&self, now: i64) -> (i64, i64) {
+        match self {
+            Range::Fixed { from, to } => (*from, *to),
+            Range::Preset(name) => {
+                let secs = PRESETS.iter().find(|p| p.0 == *name).map(|p| p.2).unwrap_or(86_400);
+                (now - secs * 1000, now)
+            }
+        }
+    }
+
+    /// Whether the range ends now (charts then follow the live stream).
+    pub fn is_live(&self) -> bool {
+        matches!(self, Range::Preset(_))
+    }
+
+    /// The query parameters that state it: `range=24h` or `from=…&to=…`.
+    pub fn query(&self) -> String {
+        match self {
+            Range::Preset(name) => format!("range={name}"),
+            Range::Fixed { from, to } => format!("from={from}&to={to}"),
+        }
+    }
+
+    /// The same span moved by half of it (`direction` −1 back, +1 forward), as Zabbix and
+    /// Grafana's `t ←` / `t →`; never into the future.
+    pub fn shifted(&self, direction: i64, now: i64) -> Range {
+        let (from, to) = self.bounds(now);
+        let step = (to - from) / 2 * direction.signum();
+        let (mut from, mut to) = (from + step, to + step);
+        if to > now {
+            from -= to - now;
+            to = now;
+        }
+        Range::Fixed { from, to }
+    }
+
+    /// Twice as wide around its centre (`t z`), at most two years, ending no later than now.
+    pub fn zoomed_out(&self, now: i64) -> Range {
+        let (from, to) = self.bounds(now);
+        let span = ((to - from) * 2).min(MAX_SPAN_MS);
+        let centre = from + (to - from) / 2;
+        let (mut from, mut to) = (centre - span / 2, centre + span / 2);
+        if to > now {
+            from -= to - now;
+            to = now;
+        }
+        Range::Fixed { from, to }
+    }
+
+    /// A drag-zoom to `from`…`to`, widened to the narrowest range allowed.
+    pub fn zoomed_in(from: i64, to: i64) -> Range {
+        let (from, to) = if to < from { (to, from) } else { (from, to) };
+        if to - from < MIN_SPAN_MS {
+            let centre = from + (to - from) / 2;
+            return Range::Fixed { from: centre - MIN_SPAN_MS / 2, to: centre + MIN_SPAN_MS / 2 };
+        }
+        Range::Fixed { from, to }
+    }
+
+    /// ±30 minutes around an instant: where a click on an alert or anomaly opens the host view.
+    pub fn around(at: i64) -> Range {
+        Range::Fixed { from: at - 30 * 60_000, to: at + 30 * 60_000 }
+    }
+}
+
+/// `key=value` pairs of a query string (`?a=1&b=2`), percent-decoded.
+pub fn parse_query(search: &str) -> Vec<(String, String)> {
+    search
+        .trim_start_matches('?')
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+/// The first value of `key`.
+pub fn param<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+/// Percent-decoding of a query component (`+` is a space).
+pub fn decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'+', _) => out.push(b' '),
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 2;
+            }
+            (b, _) => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Percent-encoding of a query component: everything but unreserved characters.
+pub fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b':' | b',') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `query` with the range parameters replaced by `range`'s (other parameters kept, `event`
+/// dropped: a new range is a new look).
+pub fn with_range(search: &str, range: &Range) -> String {
+    let kept: Vec<String> = parse_query(search)
+        .into_iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "range" | "from" | "to" | "event"))
+        .map(|(k, v)| format!("{}={}", encode(&k), encode(&v)))
+        .collect();
+    let mut parts = kept;
+    parts.push(range.query());
+    format!("?{}", parts.join("&"))
+}
+
+/// A host view link: `/hosts/<vmId>?…`.
+pub fn host_link(vm_id: &str, range: &Range, event: Option<&str>) -> String {
+    let event = event.map(|e| format!("&event={}", encode(e))).unwrap_or_default();
+    format!("/hosts/{}?{}{event}", encode(vm_id), range.query())
+}
+
+/// "12:05" for a range within a day, "11-30 12:05" within a year, else the date.
+pub fn short_time(ms: i64, span_ms: i64) -> String {
+    let Some(t) = chrono::DateTime::from_timestamp_millis(ms) else { return String::new() };
+    if span_ms <= 86_400_000 {
+        t.format("%H:%M").to_string()
+    } else if span_ms <= 365 * 86_400_000 {
+        t.format("%m-%d %H:%M").to_string()
+    } else {
+        t.format("%Y-%m-%d").to_string()
+    }
+}
+
+/// How the current range is described above the charts.
+pub fn describe(range: &Range, now: i64) -> String {
+    match range {
+        Range::Preset(name) => {
+            let label = PRESETS.iter().find(|p| p.0 == *name).map(|p| p.1).unwrap_or(name);
+            format!("last {label} · live")
+        }
+        Range::Fixed { from, to } => {
+            let span = to - from;
+            let _ = now;
+            let fmt = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_default();
+            format!("{} – {} ({})", fmt(*from), fmt(*to), duration(span))
+        }
+    }
+}
+
+/// "2 h 30 min", "3 d 4 h", "45 s".
+pub fn duration(ms: i64) -> String {
+    let secs = ms / 1000;
+    match secs {
+        s if s < 120 => format!("{s} s"),
+        s if s < 7_200 => format!("{} min", s / 60),
+        s if s < 172_800 => format!("{} h {} min", s / 3600, (s % 3600) / 60),
+        s => format!("{} d {} h", s / 86_400, (s % 86_400) / 3600),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_800_000_000_000;
+
+    #[test]
+    fn ranges_come_from_the_url_and_go_back_into_it() {
+        assert_eq!(Range::from_query(Some("6h"), None, None), Range::Preset("6h"));
+        assert_eq!(Range::from_query(Some("nonsense"), None, None), Range::Preset("24h"));
+        assert_eq!(Range::from_query(None, Some("1000"), Some("5000")), Range::Fixed { from: 1000, to: 5000 });
+        assert_eq!(Range::from_query(Some("1h"), Some("5000"), Some("1000")), Range::Preset("1h"), "reversed instants are ignored");
+        assert_eq!(Range::Preset("1h").bounds(NOW), (NOW - 3_600_000, NOW));
+        assert_eq!(with_range("?hosts=a,b&range=1h&event=x", &Range::Fixed { from: 1, to: 2 }), "?hosts=a,b&from=1&to=2");
+        assert_eq!(host_link("sim 1", &Range::around(NOW), Some("alert_3")), format!("/hosts/sim%201?from={}&to={}&event=alert_3", NOW - 1_800_000, NOW + 1_800_000));
+        assert_eq!(parse_query("?q=web%2001&group=grp_01+x"), vec![("q".into(), "web 01".into()), ("group".into(), "grp_01 x".into())]);
+    }
+
+    #[test]
+    fn stepping_and_zooming_keep_the_span_and_never_go_past_now() {
+        let day = Range::Preset("24h");
+        assert_eq!(day.shifted(-1, NOW), Range::Fixed { from: NOW - 36 * 3_600_000, to: NOW - 12 * 3_600_000 });
+        assert_eq!(day.shifted(1, NOW), Range::Fixed { from: NOW - 24 * 3_600_000, to: NOW }, "forward stops at now");
+        assert_eq!(Range::Fixed { from: NOW - 4_000, to: NOW - 2_000 }.zoomed_out(NOW), Range::Fixed { from: NOW - 5_000, to: NOW - 1_000 }, "around its centre");
+        assert_eq!(Range::Fixed { from: NOW - 2_000, to: NOW }.zoomed_out(NOW), Range::Fixed { from: NOW - 4_000, to: NOW }, "not past now");
+        let wide = Range::Preset("2y").zoomed_out(NOW);
+        assert_eq!(wide.bounds(NOW).1 - wide.bounds(NOW).0, MAX_SPAN_MS, "at most two years");
+        assert_eq!(Range::zoomed_in(5_000, 4_000), Range::Fixed { from: 4_500 - 30_000, to: 4_500 + 30_000 }, "at least a minute, either drag direction");
+        assert!(!Range::zoomed_in(0, 600_000).is_live());
+    }
+
+    #[test]
+    fn times_and_durations_read_well() {
+        assert_eq!(duration(45_000), "45 s");
+        assert_eq!(duration(90 * 60_000), "90 min");
+        assert_eq!(duration(26 * 3_600_000), "26 h 0 min");
+        assert_eq!(duration(3 * 86_400_000 + 4 * 3_600_000), "3 d 4 h");
+        assert_eq!(describe(&Range::Preset("7d"), NOW), "last 7 d · live");
+        assert_eq!(encode("a b/é"), "a%20b%2F%C3%A9");
+        assert_eq!(decode("a%20b%2F%C3%A9"), "a b/é");
+        assert_eq!(decode("100%"), "100%");
+    }
+}
