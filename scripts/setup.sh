@@ -45,9 +45,16 @@ if ! cargo leptos --version 2>/dev/null | grep -q ' 0.3.5'; then
   cargo install cargo-leptos --version 0.3.5 --locked --features no_downloads --force
 fi
 
-# Playwright driver and wasm-opt (binaryen 132 from npm: Debian's binaryen 108 breaks hydration).
-if [ ! -x end2end/node_modules/.bin/wasm-opt ] || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
+# Playwright driver, wasm-opt (binaryen 132 from npm: Debian's binaryen 108 breaks hydration) and uPlot.
+if [ ! -x end2end/node_modules/.bin/wasm-opt ] || [ ! -f end2end/node_modules/uplot/package.json ] || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
   log "npm ci in end2end/"
   (cd end2end && npm ci --no-audit --no-fund --loglevel=error)
+fi
+# uPlot (browser charts) comes from the same lock file and is served from the site's assets.
+if ! cmp -s end2end/node_modules/uplot/dist/uPlot.iife.min.js public/vendor/uplot/uPlot.iife.min.js 2>/dev/null; then
+  log "uPlot → public/vendor/uplot"
+  mkdir -p public/vendor/uplot
+  cp end2end/node_modules/uplot/dist/uPlot.iife.min.js end2end/node_modules/uplot/dist/uPlot.min.css public/vendor/uplot/
+  cp end2end/node_modules/uplot/LICENSE public/vendor/uplot/LICENSE 2>/dev/null || true
 fi
 log "toolchain ready"

@@ -227,3 +227,124 @@ pub mod capacity {
         }
     }
 }
+
+/// Time-series charts drawn on the server: the first paint of the host and compare views, and
+/// what a browser without JavaScript sees. x is epoch milliseconds over the range asked for.
+pub mod series {
+    use plotters::prelude::*;
+
+    pub const WIDTH: u32 = 720;
+    pub const HEIGHT: u32 = 200;
+    /// Line colours in series order (the browser's charts use the same).
+    pub const COLORS: [RGBColor; 8] = [
+        RGBColor(37, 99, 235),
+        RGBColor(217, 119, 6),
+        RGBColor(22, 163, 74),
+        RGBColor(147, 51, 234),
+        RGBColor(220, 38, 38),
+        RGBColor(8, 145, 178),
+        RGBColor(101, 163, 13),
+        RGBColor(219, 39, 119),
+    ];
+
+    /// One line: its label and (instant, value) points; `None` values break the line.
+    pub struct Line<'a> {
+        pub label: &'a str,
+        pub points: Vec<(i64, Option<f64>)>,
+    }
+
+    /// A chart of `lines` over `from`…`to`, the first line with its min–max `band` when given;
+    /// `unit` formats the y axis (see `panels::format_value`).
+    pub fn render(lines: &[Line<'_>], band: Option<&[(i64, f64, f64)]>, from: i64, to: i64, unit: &str) -> String {
+        let mut svg = String::new();
+        let drawn = {
+            let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+            draw(&root, lines, band, from, to, unit).and_then(|_| root.present())
+        };
+        if drawn.is_ok() { svg } else { String::new() }
+    }
+
+    fn draw<DB: DrawingBackend>(
+        root: &DrawingArea<DB, plotters::coord::Shift>,
+        lines: &[Line<'_>],
+        band: Option<&[(i64, f64, f64)]>,
+        from: i64,
+        to: i64,
+        unit: &str,
+    ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+        root.fill(&WHITE)?;
+        let values = lines.iter().flat_map(|l| l.points.iter().filter_map(|p| p.1)).chain(band.into_iter().flatten().map(|b| b.2));
+        let top = values.fold(0.0_f64, f64::max);
+        let top = match unit {
+            "percent" => 100.0,
+            _ if top <= 0.0 => 1.0,
+            _ => top * 1.1,
+        };
+        let span = (to - from).max(1);
+        let mut chart = ChartBuilder::on(root)
+            .margin(8)
+            .x_label_area_size(22)
+            .y_label_area_size(64)
+            .build_cartesian_2d(from as f64..to as f64, 0.0..top)?;
+        chart
+            .configure_mesh()
+            .x_labels(6)
+            .y_labels(4)
+            .x_label_formatter(&|x| crate::view_state::short_time(*x as i64, span))
+            .y_label_formatter(&|y| crate::panels::format_value(*y, unit))
+            .light_line_style(RGBColor(240, 240, 240))
+            .draw()?;
+        if let Some(band) = band {
+            let color = COLORS[0].mix(0.15);
+            chart.draw_series(band.iter().map(|(t, low, high)| {
+                let w = (span as f64 / 600.0).max(1.0);
+                Rectangle::new([(*t as f64, *low), (*t as f64 + w, *high)], color.filled())
+            }))?;
+        }
+        for (i, line) in lines.iter().enumerate() {
+            let color = COLORS[i % COLORS.len()];
+            // Each run of consecutive values is one polyline: gaps stay gaps.
+            let mut runs: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
+            for (t, v) in &line.points {
+                match v {
+                    Some(v) => runs.last_mut().map(|r| r.push((*t as f64, *v))).unwrap_or_default(),
+                    None => runs.push(Vec::new()),
+                }
+            }
+            let mut labelled = false;
+            for run in runs.into_iter().filter(|r| !r.is_empty()) {
+                let series = chart.draw_series(LineSeries::new(run, color.stroke_width(2)))?;
+                if !labelled {
+                    series.label(line.label).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
+                    labelled = true;
+                }
+            }
+        }
+        if !lines.is_empty() {
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperLeft)
+                .background_style(WHITE.mix(0.8))
+                .border_style(RGBColor(200, 200, 200))
+                .draw()?;
+        }
+        Ok(())
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn lines_break_at_gaps_and_the_band_is_drawn() {
+            let points = vec![(0, Some(10.0)), (1000, Some(20.0)), (2000, None), (3000, Some(30.0)), (4000, Some(35.0))];
+            let svg = render(&[Line { label: "usage", points }], Some(&[(0, 5.0, 15.0), (1000, 15.0, 25.0)]), 0, 4000, "percent");
+            let stroke = format!("stroke=\"#{:02X}{:02X}{:02X}\"", COLORS[0].0, COLORS[0].1, COLORS[0].2);
+            let polylines = svg.lines().filter(|l| l.contains("<polyline") && l.contains(&stroke)).count();
+            assert_eq!(polylines, 3, "two runs and the legend mark");
+            assert!(svg.contains("usage"));
+            assert!(svg.contains("<rect"), "the band");
+            assert!(render(&[], None, 0, 1, "count").starts_with("<svg"), "an empty chart still has axes");
+        }
+    }
+}

@@ -2,6 +2,7 @@
 pub mod chart;
 pub mod components;
 pub mod models;
+pub mod panels;
 pub mod view_state;
 
 pub use components::{shell, App};

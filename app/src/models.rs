@@ -355,6 +355,9 @@ pub struct TimelineMetric {
     /// For anomalies: the value expected at that hour.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub baseline: Option<f64>,
+    /// For anomalies: the series judged, `group.field` (`disk.writeIOPS`), an extension.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -34,7 +34,7 @@ impl Range {
     /// From the URL's `range`, `from` and `to` (epoch milliseconds); anything unreadable falls
     /// back to the default preset.
     pub fn from_query(range: Option<&str>, from: Option<&str>, to: Option<&str>) -> Range {
-        if let (Some(from), Some(to)) = (from.and_then(|v| v.parse::<i64>().ok()), to.and_then(|v| v.parse::<i64>().ok())) {
+        if let (Some(from), Some(to)) = (from.and_then(instant), to.and_then(instant)) {
             if to > from {
                 return Range::Fixed { from, to };
             }
@@ -107,6 +107,23 @@ impl Range {
     pub fn around(at: i64) -> Range {
         Range::Fixed { from: at - 30 * 60_000, to: at + 30 * 60_000 }
     }
+}
+
+/// Epoch milliseconds, or a `datetime-local` value (`2026-12-01T10:30`, read as UTC) as the
+/// custom-range form sends it without JavaScript.
+pub fn instant(text: &str) -> Option<i64> {
+    if let Ok(ms) = text.parse::<i64>() {
+        return Some(ms);
+    }
+    ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
+        .iter()
+        .find_map(|f| chrono::NaiveDateTime::parse_from_str(text, f).ok())
+        .map(|t| t.and_utc().timestamp_millis())
+}
+
+/// The `datetime-local` value (UTC) of an instant, for the custom-range inputs.
+pub fn local_input(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms).map(|t| t.format("%Y-%m-%dT%H:%M").to_string()).unwrap_or_default()
 }
 
 /// `key=value` pairs of a query string (`?a=1&b=2`), percent-decoded.
@@ -230,6 +247,12 @@ mod tests {
         assert_eq!(Range::from_query(Some("nonsense"), None, None), Range::Preset("24h"));
         assert_eq!(Range::from_query(None, Some("1000"), Some("5000")), Range::Fixed { from: 1000, to: 5000 });
         assert_eq!(Range::from_query(Some("1h"), Some("5000"), Some("1000")), Range::Preset("1h"), "reversed instants are ignored");
+        assert_eq!(
+            Range::from_query(None, Some("2026-12-01T10:00"), Some("2026-12-01T11:30")),
+            Range::Fixed { from: 1_796_119_200_000, to: 1_796_124_600_000 },
+            "the custom-range form's values, as UTC"
+        );
+        assert_eq!(local_input(1_796_119_200_000), "2026-12-01T10:00");
         assert_eq!(Range::Preset("1h").bounds(NOW), (NOW - 3_600_000, NOW));
         assert_eq!(with_range("?hosts=a,b&range=1h&event=x", &Range::Fixed { from: 1, to: 2 }), "?hosts=a,b&from=1&to=2");
         assert_eq!(host_link("sim 1", &Range::around(NOW), Some("alert_3")), format!("/hosts/sim%201?from={}&to={}&event=alert_3", NOW - 1_800_000, NOW + 1_800_000));

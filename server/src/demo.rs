@@ -36,6 +36,23 @@ pub const READY: &str = "demo_fleet_ready";
 pub fn fleet(seeded_at: DateTime<Utc>) -> anyhow::Result<Fleet> {
     let plan = Plan { hosts: HOSTS, days: DAYS, interval_secs: 3600, seed: SEED, until: seeded_at };
     let mut truth = simulate::plan_hosts_in_groups(&plan, GROUP_SIZE);
+    // Half a year of the simulator's growth and lasting memory steps saturates most hosts;
+    // the demo keeps each one's level at seeding at or below a cap (70–82 %, so a few cross the
+    // 80 % threshold within weeks) by scaling its growth and steps, and its steps last on.
+    let days = f64::from(DAYS);
+    for (index, host) in truth.hosts.iter_mut().enumerate() {
+        let cap = 70.0 + 4.0 * (index % 4) as f64;
+        let fit = |base: f64, rise: f64| if rise > 0.0 && base + rise > cap { ((cap - base) / rise).max(0.0) } else { 1.0 };
+        host.growth_per_day.cpu *= fit(host.base.cpu + 12.0, host.growth_per_day.cpu * days);
+        host.growth_per_day.disk *= fit(host.base.disk, host.growth_per_day.disk * days);
+        let steps: f64 = host.incidents.iter().filter(|i| i.kind == "level_shift").map(|i| i.magnitude).sum();
+        let factor = fit(host.base.memory + 3.0, host.growth_per_day.memory * days + steps);
+        host.growth_per_day.memory *= factor;
+        for incident in host.incidents.iter_mut().filter(|i| i.kind == "level_shift") {
+            incident.magnitude *= factor;
+            incident.end = seeded_at + Duration::days(3650);
+        }
+    }
     let hot = |metric: &str, from: Duration, to: Duration, target: f64, base: f64| Incident {
         kind: if metric == "cpu" { "spike".into() } else { "level_shift".into() },
         metric: metric.into(),
@@ -46,7 +63,9 @@ pub fn fleet(seeded_at: DateTime<Utc>) -> anyhow::Result<Fleet> {
     if let [first, second, third, ..] = truth.hosts.as_mut_slice() {
         let cpu = hot("cpu", -Duration::minutes(25), Duration::minutes(35), 96.0, first.base.cpu);
         first.incidents.push(cpu);
-        let memory = hot("memory", -Duration::minutes(90), Duration::hours(1), 95.0, second.base.memory + second.growth_per_day.memory * f64::from(DAYS));
+        let steps: f64 = second.incidents.iter().filter(|i| i.kind == "level_shift").map(|i| i.magnitude).sum();
+        let level = second.base.memory + second.growth_per_day.memory * f64::from(DAYS) + steps;
+        let memory = hot("memory", -Duration::minutes(90), Duration::hours(1), 95.0, level);
         second.incidents.push(memory);
         let off = seeded_at - Duration::days(2) - Duration::hours(3);
         third.outages.push((off, off + Duration::hours(2)));

@@ -9,6 +9,7 @@ pub mod demo;
 pub mod detect;
 pub mod error;
 pub mod export;
+pub mod fleet;
 pub mod history;
 pub mod ingest;
 pub mod live;

@@ -1,9 +1,10 @@
 //! The capacity page: fleet CPU, memory and disk by day with forecasts, capacity alerts,
 //! recommendations and the newest anomalies — the `/history/trends` answer, drawn.
-use super::snapshot::load_capacity;
+use super::{snapshot::load_capacity, TopBar};
 use crate::{
     chart::capacity,
     models::{CapacityReport, MetricForecast},
+    view_state::{host_link, Range},
 };
 use leptos::prelude::*;
 
@@ -11,16 +12,11 @@ use leptos::prelude::*;
 pub fn CapacityPage() -> impl IntoView {
     let report = Resource::new(|| (), |_| load_capacity());
     view! {
-        <Suspense fallback=|| view! { <main class="centered"><p class="muted">"Loading…"</p></main> }>
+        <Suspense fallback=super::loading>
             {move || Suspend::new(async move {
                 match report.await {
                     Ok(report) => view! { <CapacityView report/> }.into_any(),
-                    Err(error) => view! {
-                        <main class="centered">
-                            <p class="error">"Could not load the capacity report: " {error.to_string()}</p>
-                            <a href="/login">"Sign in again"</a>
-                        </main>
-                    }.into_any(),
+                    Err(error) => super::failed("the capacity report", error.to_string()),
                 }
             })}
         </Suspense>
@@ -89,7 +85,7 @@ fn CapacityView(report: CapacityReport) -> impl IntoView {
         .map(|a| {
             view! {
                 <tr class=format!("severity-{}", a.severity)>
-                    <td>{a.timestamp.format("%Y-%m-%d %H:%M").to_string()}</td><td>{a.vm_name.clone()}</td>
+                    <td><a href=host_link(&a.vm_id, &Range::around(a.timestamp.timestamp_millis()), Some(&a.id))>{a.timestamp.format("%Y-%m-%d %H:%M").to_string()}</a></td><td>{a.vm_name.clone()}</td>
                     <td>{a.series.clone()}</td><td>{a.kind.replace('_', " ")}</td><td>{a.severity.clone()}</td>
                     <td>{format!("{} vs {} usual", a.value, a.baseline)}</td><td>{a.status.clone()}</td>
                 </tr>
@@ -100,14 +96,10 @@ fn CapacityView(report: CapacityReport) -> impl IntoView {
     let no_recommendations = recommendations.is_empty();
     let no_anomalies = anomaly_rows.is_empty();
     view! {
-        <header class="topbar">
-            <strong class="brand">"Lookout"</strong>
-            <nav class="nav"><a href="/">"Live"</a><a href="/capacity" aria-current="page">"Capacity"</a><a href="/exports" data-testid="nav-exports">"Exports"</a></nav>
+        <TopBar active="/capacity" username>
             <span class="muted">{format!("{hosts} host{} · last {history_days} days · complete days only", if hosts == 1 { "" } else { "s" })}</span>
             <span class="muted">{format!("forecast {horizon_days} days · threshold {threshold:.0} %")}</span>
-            <span class="spacer"></span>
-            <span class="muted">{username}</span>
-        </header>
+        </TopBar>
         <main class="live">
             {trends.warning.clone().map(|w| view! { <p class="warning" data-testid="capacity-warning">{w}</p> })}
             <section class="panel">

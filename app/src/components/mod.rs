@@ -1,7 +1,11 @@
-//! The Leptos UI: document shell, routes, login page, the live, capacity and exports pages.
+//! The Leptos UI: server components for every page, and a few islands (`islands.rs`) — the only
+//! code that runs in the browser, next to the chart module (`public/js/lookout.js`).
 mod capacity;
+mod compare;
 mod exports;
-mod live;
+mod fleet;
+mod host;
+pub mod islands;
 mod login;
 pub mod snapshot;
 
@@ -13,11 +17,14 @@ use leptos_router::{
 };
 
 pub use capacity::CapacityPage;
+pub use compare::ComparePage;
 pub use exports::ExportsPage;
-pub use live::LivePage;
+pub use fleet::FleetPage;
+pub use host::HostPage;
 pub use login::LoginPage;
 
-/// The HTML document the server streams; `App` is hydrated inside `<body>`.
+/// The HTML document the server streams. uPlot and the chart module load deferred; the islands'
+/// WASM hydrates after them.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
         <!DOCTYPE html>
@@ -27,7 +34,10 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 // No favicon file: an empty data URL stops the browser asking for one.
                 <link rel="icon" href="data:,"/>
-                <HydrationScripts options/>
+                <link rel="stylesheet" href="/vendor/uplot/uPlot.min.css"/>
+                <script defer src="/vendor/uplot/uPlot.iife.min.js"></script>
+                <script defer src="/js/lookout.js"></script>
+                <HydrationScripts options islands=true/>
                 <MetaTags/>
             </head>
             <body>
@@ -45,14 +55,57 @@ pub fn App() -> impl IntoView {
         <Title text="Lookout"/>
         <Router>
             <Routes fallback=|| view! { <main class="centered"><h1>"Not found"</h1></main> }>
-                // Async SSR: the first response already holds the data, so the page works without JavaScript.
-                <Route path=path!("/") view=LivePage ssr=SsrMode::Async/>
+                // Async SSR: the first response already holds the data, so pages work without JavaScript.
+                <Route path=path!("/") view=FleetPage ssr=SsrMode::Async/>
+                <Route path=path!("/hosts/:vm") view=HostPage ssr=SsrMode::Async/>
+                <Route path=path!("/compare") view=ComparePage ssr=SsrMode::Async/>
                 <Route path=path!("/capacity") view=CapacityPage ssr=SsrMode::Async/>
                 <Route path=path!("/exports") view=ExportsPage ssr=SsrMode::Async/>
                 <Route path=path!("/login") view=LoginPage/>
             </Routes>
         </Router>
     }
+}
+
+/// The pages' top bar: the brand, the navigation (the current page marked) and who is signed in.
+#[component]
+pub fn TopBar(active: &'static str, username: String, #[prop(optional)] children: Option<Children>) -> impl IntoView {
+    let link = move |href: &'static str, label: &'static str, testid: &'static str| {
+        let current = (active == href).then_some("page");
+        view! { <a href=href aria-current=current data-testid=testid>{label}</a> }
+    };
+    view! {
+        <header class="topbar">
+            <a class="brand" href="/">"Lookout"</a>
+            <nav class="nav">
+                {link("/", "Fleet", "nav-fleet")}
+                {link("/compare", "Compare", "nav-compare")}
+                {link("/capacity", "Capacity", "nav-capacity")}
+                {link("/exports", "Exports", "nav-exports")}
+            </nav>
+            {children.map(|c| c())}
+            <span class="spacer"></span>
+            <span class="muted">{username}</span>
+            <form method="post" action="/auth/logout" class="logout">
+                <button type="submit" class="link" data-testid="logout">"Log out"</button>
+            </form>
+        </header>
+    }
+}
+
+/// A page that could not be loaded, with the way back in.
+pub fn failed(what: &'static str, error: String) -> AnyView {
+    view! {
+        <main class="centered">
+            <p class="error">"Could not load " {what} ": " {error}</p>
+            <a href="/login">"Sign in again"</a>
+        </main>
+    }
+    .into_any()
+}
+
+pub fn loading() -> impl IntoView {
+    view! { <main class="centered"><p class="muted">"Loading…"</p></main> }
 }
 
 /// Human-readable byte counts (1024-based) for the cards.

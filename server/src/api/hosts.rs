@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 /// A host whose last sample is older than this is reported powered off.
-const POWERED_OFF_AFTER_SECS: i64 = 300;
+use crate::storage::hosts::POWERED_OFF_AFTER_SECS;
 
 #[derive(Debug, Serialize, sqlx::FromRow)]
 #[serde(rename_all = "camelCase")]

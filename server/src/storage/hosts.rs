@@ -2,6 +2,9 @@
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgPool};
 
+/// A host whose newest sample is older than this is shown powered off (`powerState`).
+pub const POWERED_OFF_AFTER_SECS: i64 = 300;
+
 /// Facts recorded about a host when it registers.
 #[derive(Clone, Debug, Default)]
 pub struct HostFacts {

@@ -1,0 +1,161 @@
+//! The host view: the newest sample as cards, then every chart of the host on one time range
+//! with one crosshair, the event lane above them, and the events listed. The charts are drawn in
+//! the browser (uPlot, driven by the `Explorer` island); the server draws the same charts as
+//! SVG for browsers without JavaScript.
+use super::{format_bytes, islands::Explorer, snapshot::load_host, TopBar};
+use crate::{
+    models::{HostPageData, Stats, TimelineEvent},
+    panels::HOST_PANELS,
+    view_state::{encode, host_link, Range},
+};
+use leptos::prelude::*;
+use leptos_router::hooks::{use_location, use_params_map};
+
+#[component]
+pub fn HostPage() -> impl IntoView {
+    let params = use_params_map();
+    let location = use_location();
+    let vm = params.get_untracked().get("vm").unwrap_or_default();
+    let query = location.search.get_untracked();
+    let data = Resource::new(move || (), move |_| load_host(vm.clone(), query.clone()));
+    view! {
+        <Suspense fallback=super::loading>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(data) => view! { <HostView data/> }.into_any(),
+                    Err(error) => super::failed("this host", error.to_string()),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// A card whose value the live stream keeps current (`data-stat` = catalogue name | unit).
+fn card(title: &'static str, testid: &'static str, stat: &'static str, value: String, detail: String) -> impl IntoView {
+    view! {
+        <article class="card" data-testid=testid>
+            <h2>{title}</h2>
+            <p class="value" data-testid=format!("{testid}-value") data-stat=stat>{value}</p>
+            <p class="detail">{detail}</p>
+        </article>
+    }
+}
+
+fn cards(latest: Option<&Stats>) -> AnyView {
+    let Some(s) = latest else {
+        return view! { <p class="muted" data-testid="no-sample">"No sample from this host yet."</p> }.into_any();
+    };
+    let filesystems = s
+        .disk
+        .filesystems
+        .iter()
+        .map(|f| format!("{} {:.1} %", f.mountpoint, f.percent))
+        .collect::<Vec<_>>()
+        .join(" · ");
+    view! {
+        <section class="cards">
+            {card("CPU", "card-cpu", "cpu.usagePercent|percent", format!("{:.1} %", s.cpu.percent),
+                format!("{} cores · load {:.2} {:.2} {:.2} · steal {:.1} %", s.cpu.cores, s.cpu.load1, s.cpu.load5, s.cpu.load15, s.cpu.ready_percent))}
+            {card("Memory", "card-memory", "memory.usagePercent|percent", format!("{:.1} %", s.memory.percent),
+                format!("{} of {} · swap {} of {}", format_bytes(s.memory.used as f64), format_bytes(s.memory.total as f64),
+                    format_bytes(s.memory.swap_used as f64), format_bytes(s.memory.swap_total as f64)))}
+            {card("Disk", "card-disk", "disk.usagePercent|percent", format!("{:.1} %", s.disk.percent),
+                if filesystems.is_empty() { format!("{} free", format_bytes(s.disk.free as f64)) } else { filesystems })}
+            {card("Network in", "card-network", "network.inBps|bytes/s", format!("{}/s", format_bytes(s.network.in_bps)),
+                format!("out {}/s", format_bytes(s.network.out_bps)))}
+            {card("Processes", "card-processes", "system.processes|count", s.processes.total.to_string(),
+                format!("{} running · {} zombie", s.processes.running, s.processes.zombie))}
+            {card("Connections", "card-connections", "system.connections|count", s.connections.active.to_string(),
+                format!("{} established · {} listening", s.connections.established, s.connections.listening))}
+        </section>
+    }
+    .into_any()
+}
+
+/// The events as a list: readable without JavaScript, and the place to find one by its text.
+fn event_list(vm: &str, events: &[TimelineEvent]) -> AnyView {
+    if events.is_empty() {
+        return view! { <p class="muted">"No events in this range."</p> }.into_any();
+    }
+    let rows = events
+        .iter()
+        .take(200)
+        .map(|e| {
+            let at = e.timestamp.timestamp_millis();
+            let link = host_link(vm, &Range::around(at), Some(&e.id));
+            let end = e.end_time.map(|t| t.format("– %m-%d %H:%M").to_string()).unwrap_or_default();
+            view! {
+                <tr data-testid="event-row" data-type=e.kind.clone() class=format!("severity-{}", e.severity.clone().unwrap_or_default())>
+                    <td><a href=link>{e.timestamp.format("%Y-%m-%d %H:%M").to_string()}</a> " " <span class="muted small">{end}</span></td>
+                    <td><span class=format!("dot event-{}", e.kind)></span>{e.kind.replace('_', " ")}</td>
+                    <td>{e.title.clone()}</td>
+                    <td>{e.severity.clone().unwrap_or_default()}</td>
+                    <td class="muted small">{e.description.clone().unwrap_or_default()}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <table data-testid="events-table">
+            <thead><tr><th>"when"</th><th>"type"</th><th>"event"</th><th>"severity"</th><th>"details"</th></tr></thead>
+            <tbody>{rows}</tbody>
+        </table>
+    }
+    .into_any()
+}
+
+#[component]
+fn HostView(data: HostPageData) -> impl IntoView {
+    let HostPageData { username, vm_id, name, group_id, cluster_id, power_state, platform, latest, from, to, resolution, panels, events } = data;
+    let on = power_state == "poweredOn";
+    let updated = latest.as_ref().map(|s| s.timestamp.format("%H:%M:%S UTC").to_string()).unwrap_or_else(|| "–".into());
+    let place = [group_id.clone(), cluster_id.clone()].into_iter().flatten().collect::<Vec<_>>().join(" · ");
+    let compare = format!("/compare?hosts={}&{}", encode(&vm_id), Range::Fixed { from, to }.query());
+    let charts = HOST_PANELS
+        .iter()
+        .map(|p| {
+            let svg = panels.iter().find(|s| s.id == p.id).map(|s| s.svg.clone()).unwrap_or_default();
+            view! {
+                <section class="chart-panel" data-testid=format!("chart-{}", p.id) data-panel=p.id data-title=p.title
+                    data-metrics=p.metrics.join(",") data-labels=p.labels.join(",") data-unit=p.unit
+                    data-fs=if p.filesystems { "1" } else { "0" } data-alerts=p.alert_metrics.join(",")>
+                    <h3>{p.title}</h3>
+                    <div class="plot"></div>
+                    <noscript><div class="static-chart" inner_html=svg></div></noscript>
+                </section>
+            }
+        })
+        .collect_view();
+    let list = event_list(&vm_id, &events);
+    // The island's children are a closure: what they show is copied in.
+    let (chart_vm, chart_resolution) = (vm_id.clone(), resolution.clone());
+    let static_resolution = format!("server-drawn at {resolution} resolution");
+    view! {
+        <TopBar active="" username>
+            <span class="host" data-testid="host-name">{name.clone()}</span>
+            <span class=if on { "power on" } else { "power off" } data-testid="host-power">{if on { "up" } else { "down" }}</span>
+            <span class="muted">{place}</span>
+            <span class="muted">{platform}</span>
+            <span class="muted">"updated " <span data-testid="updated-at">{updated}</span></span>
+        </TopBar>
+        <main class="page host" data-vm=vm_id.clone()>
+            {cards(latest.as_ref())}
+            <Explorer>
+                <div class="charts" data-testid="charts" data-view="host" data-vm=chart_vm.clone() data-from=from.to_string() data-to=to.to_string() data-server-resolution=chart_resolution.clone()>
+                    <div class="lane-row">
+                        <div class="event-lane" data-testid="event-lane" aria-label="events"></div>
+                        <div class="event-tooltip" data-testid="event-tooltip" hidden></div>
+                    </div>
+                    <div class="event-popup panel" data-testid="event-popup" hidden></div>
+                    <p class="chart-error error" data-testid="chart-error"></p>
+                    <div class="panels">{charts}</div>
+                </div>
+            </Explorer>
+            <section class="panel">
+                <h2>"Events in this range " <a class="small" href=compare data-testid="compare-link">"compare with other hosts →"</a></h2>
+                <p class="muted small" data-testid="static-resolution">{static_resolution}</p>
+                {list}
+            </section>
+        </main>
+    }
+}
