@@ -30,21 +30,28 @@ source scripts/scratch-pg.sh
 
 log "unit tests (app, ssr)"
 cargo test --locked -p app --features ssr
-log "lints (server, all targets)"
+log "lints (server, all targets; app for the server and for the browser)"
 cargo clippy --locked -p server --all-targets -- -D warnings
+cargo clippy --locked -p app --features ssr -- -D warnings
+cargo clippy --locked -p app --no-default-features --features hydrate --target wasm32-unknown-unknown -- -D warnings
 log "unit and integration tests (server)"
 cargo test --locked -p server
 
 log "release build (cargo leptos build --release)"
 PATH="$root_dir/end2end/node_modules/.bin:$PATH" cargo leptos build --release --precompress
 
-log "browser end-to-end tests against the release build on a managed PostgreSQL"
+log "bundle size (Lookout's own WASM and JS, brotli, budget 150 KB)"
+node scripts/bundle-size.mjs target/site
+
+log "browser end-to-end tests against the release build on a managed PostgreSQL, with the demo fleet"
 port=3999
 password="e2e-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+token="lk_e2e_$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 (
   unset DATABASE_URL
   export LOOKOUT_DATA_DIR="$work/data" LOOKOUT_ADMIN_PASSWORD="$password" LOOKOUT_SAMPLE_INTERVAL=1 \
-    LOOKOUT_LISTEN="127.0.0.1:$port" LOOKOUT_SITE_ROOT="$root_dir/target/site"
+    LOOKOUT_LISTEN="127.0.0.1:$port" LOOKOUT_SITE_ROOT="$root_dir/target/site" LOOKOUT_DEMO=true \
+    LOOKOUT_BOOTSTRAP_TOKEN="$token" LOOKOUT_RATE_LIMIT=0
   exec target/release/lookout >"$work/server.log" 2>&1
 ) &
 server_pid=$!
@@ -53,7 +60,7 @@ for _ in $(seq 1 120); do
   kill -0 "$server_pid" 2>/dev/null || { cat "$work/server.log"; exit 1; }
   sleep 0.5
 done
-if ! (cd end2end && LOOKOUT_URL="http://127.0.0.1:$port" LOOKOUT_PASSWORD="$password" node --test tests/); then
+if ! (cd end2end && LOOKOUT_URL="http://127.0.0.1:$port" LOOKOUT_PASSWORD="$password" LOOKOUT_TOKEN="$token" node --test tests/); then
   log "server log:"; tail -n 50 "$work/server.log"; exit 1
 fi
 kill -TERM "$server_pid"; wait "$server_pid"; server_pid=""

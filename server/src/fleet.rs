@@ -55,7 +55,9 @@ pub async fn overview(pool: &PgPool, now: DateTime<Utc>) -> Result<Vec<FleetHost
     .bind(now - Duration::days(OPEN_ANOMALY_DAYS))
     .fetch_all(pool)
     .await?;
-    let mut counts: HashMap<i32, (i64, i64, Option<(String, DateTime<Utc>)>)> = HashMap::new();
+    /// Per host: active alerts, open anomalies, and the newest of them (id, instant).
+    type Counts = (i64, i64, Option<(String, DateTime<Utc>)>);
+    let mut counts: HashMap<i32, Counts> = HashMap::new();
     for (host, id, at, alert) in events {
         let Some(host) = host else { continue };
         let entry = counts.entry(host).or_default();

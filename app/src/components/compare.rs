@@ -52,10 +52,15 @@ fn CompareView(data: ComparePageData) -> impl IntoView {
         .map(|g| view! { <a href=format!("/compare?group={}&metric={}&{}", encode(g), encode(&metric), range.query()) data-testid="compare-group">{g.clone()}</a> })
         .collect_view();
     let legend = hosts.iter().map(|(vm, name)| view! { <li><a href=format!("/hosts/{}?{}", encode(vm), range.query())>{name.clone()}</a></li> }).collect_view();
-    view! {
+    let top = view! {
         <TopBar active="/compare" username>
             <span class="muted" data-testid="compare-summary">{format!("{label} · {} hosts", hosts.len())}</span>
         </TopBar>
+    }
+    .into_any();
+    let boxes = boxes.into_any();
+    view! {
+        {top}
         <main class="page">
             <section class="panel">
                 <form class="filters" method="get" action="/compare" data-testid="compare-form">

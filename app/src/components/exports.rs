@@ -43,8 +43,10 @@ fn ExportsView(data: ExportsPageData, problem: Option<String>) -> impl IntoView 
         })
         .collect_view();
     let rows = exports.into_iter().map(|task| view! { <ExportRow task/> }).collect_view();
+    let top = view! { <TopBar active="/exports" username/> }.into_any();
+    let host_boxes = host_boxes.into_any();
     view! {
-        <TopBar active="/exports" username/>
+        {top}
         <main class="page">
             <section class="panel">
                 <h2>"New export"</h2>

@@ -258,26 +258,40 @@ fn FleetView(data: FleetPageData, options: FleetOptions) -> impl IntoView {
         })
         .collect_view()
         .into_any();
-    view! {
+    // Type-erased pieces keep the view type shallow enough for the compiler's layout queries.
+    let top = view! {
         <TopBar active="/" username>
             <span class="muted" data-testid="fleet-summary">{summary}</span>
         </TopBar>
+    }
+    .into_any();
+    let head = view! {
+        <thead><tr>
+            {header("host", "name")}{header("group · cluster", "group")}{header("state", "power")}
+            {header("CPU", "cpu")}{header("memory", "memory")}{header("disk", "disk")}
+            <th>"CPU, last 3 h"</th>{header("alerts", "alerts")}{header("anomalies", "anomalies")}
+        </tr></thead>
+    }
+    .into_any();
+    let table = view! {
+        <section class="panel table-wrap">
+            <table class="fleet" data-testid="fleet-table">{head}<tbody>{rows}</tbody></table>
+        </section>
+    }
+    .into_any();
+    let tiles = view! {
+        <section class="panel">
+            <h2>"Tiles, by group"</h2>
+            <div class="tile-groups" data-testid="fleet-tiles">{tiles}</div>
+        </section>
+    }
+    .into_any();
+    view! {
+        {top}
         <main class="page">
             <section class="panel">{filters}</section>
-            <section class="panel">
-                <h2>"Tiles, by group"</h2>
-                <div class="tile-groups" data-testid="fleet-tiles">{tiles}</div>
-            </section>
-            <section class="panel table-wrap">
-                <table class="fleet" data-testid="fleet-table">
-                    <thead><tr>
-                        {header("host", "name")}{header("group · cluster", "group")}{header("state", "power")}
-                        {header("CPU", "cpu")}{header("memory", "memory")}{header("disk", "disk")}
-                        <th>"CPU, last 3 h"</th>{header("alerts", "alerts")}{header("anomalies", "anomalies")}
-                    </tr></thead>
-                    <tbody>{rows}</tbody>
-                </table>
-            </section>
+            {tiles}
+            {table}
         </main>
     }
 }

@@ -130,7 +130,8 @@ fn HostView(data: HostPageData) -> impl IntoView {
     // The island's children are a closure: what they show is copied in.
     let (chart_vm, chart_resolution) = (vm_id.clone(), resolution.clone());
     let static_resolution = format!("server-drawn at {resolution} resolution");
-    view! {
+    // Type-erased pieces keep the view type shallow enough for the compiler's layout queries.
+    let top = view! {
         <TopBar active="" username>
             <span class="host" data-testid="host-name">{name.clone()}</span>
             <span class=if on { "power on" } else { "power off" } data-testid="host-power">{if on { "up" } else { "down" }}</span>
@@ -138,6 +139,19 @@ fn HostView(data: HostPageData) -> impl IntoView {
             <span class="muted">{platform}</span>
             <span class="muted">"updated " <span data-testid="updated-at">{updated}</span></span>
         </TopBar>
+    }
+    .into_any();
+    let events = view! {
+        <section class="panel">
+            <h2>"Events in this range " <a class="small" href=compare data-testid="compare-link">"compare with other hosts →"</a></h2>
+            <p class="muted small" data-testid="static-resolution">{static_resolution}</p>
+            {list}
+        </section>
+    }
+    .into_any();
+    let charts = charts.into_any();
+    view! {
+        {top}
         <main class="page host" data-vm=vm_id.clone()>
             {cards(latest.as_ref())}
             <Explorer>
@@ -151,11 +165,7 @@ fn HostView(data: HostPageData) -> impl IntoView {
                     <div class="panels">{charts}</div>
                 </div>
             </Explorer>
-            <section class="panel">
-                <h2>"Events in this range " <a class="small" href=compare data-testid="compare-link">"compare with other hosts →"</a></h2>
-                <p class="muted small" data-testid="static-resolution">{static_resolution}</p>
-                {list}
-            </section>
+            {events}
         </main>
     }
 }

@@ -108,8 +108,8 @@ pub fn Explorer(children: Children) -> impl IntoView {
             }
         })
     };
-    view! {
-        <div class="explorer">
+    // Type-erased pieces keep the view type shallow enough for the compiler's layout queries.
+    let toolbar = view! {
             <div class="toolbar panel" role="toolbar" aria-label="time range" data-testid="range-bar">
                 <a class="step" href=back_href title="back half a range (t ←)" data-testid="range-back" on:click=back>"◀"</a>
                 <span class="presets">{presets}</span>
@@ -127,12 +127,18 @@ pub fn Explorer(children: Children) -> impl IntoView {
                 })}
                 <span class="range-label muted" data-testid="range-label">{label}</span>
             </div>
+    }
+    .into_any();
+    view! {
+        <div class="explorer">
+            {toolbar}
             {note_form}
             {move || note_status.get().map(|s| view! { <p class="note-status muted" data-testid="note-status">{s}</p> })}
             {move || noting.get().then(|| view! { <p class="muted small" data-testid="note-hint">"Drag across a chart to select the time the note covers."</p> })}
             {children()}
         </div>
     }
+    .into_any()
 }
 
 #[island]

@@ -1,0 +1,256 @@
+// Browser end-to-end on the demo fleet: sign in, the fleet page, the host view (charts, crosshair,
+// zoom, presets, the event lane, acknowledging, notes, the live tail), compare, pages without
+// JavaScript, the capacity and exports pages, sign out. Screenshots go to end2end/output/.
+// Runs against a server started by scripts/test.sh with --demo (LOOKOUT_URL, LOOKOUT_PASSWORD,
+// LOOKOUT_TOKEN: an admin API token for checking what the UI did through the API).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { chromium } from 'playwright-core';
+
+const base = process.env.LOOKOUT_URL ?? 'http://127.0.0.1:3000';
+const password = process.env.LOOKOUT_PASSWORD;
+const token = process.env.LOOKOUT_TOKEN;
+const output = new URL('../output/', import.meta.url);
+
+// Debian's Chromium, never a downloaded one; flags keep it off the (closed) network.
+const launchOptions = {
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync'],
+};
+
+async function api(path, init = {}) {
+  const response = await fetch(`${base}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...(init.headers ?? {}) } });
+  const body = await response.json();
+  return { status: response.status, body };
+}
+
+/// Waits until the demo fleet is rolled up and judged: its anomalies and the alerts of its hot hosts exist.
+async function demoReady() {
+  for (let i = 0; i < 240; i++) {
+    const { status, body } = await api('/api/v1/history/timeline/sim-000?pageSize=1000&startTime=' + new Date(Date.now() - 30 * 86400000).toISOString());
+    if (status === 200) {
+      const types = new Set(body.data.events.map((e) => e.type));
+      if (types.has('anomaly') && types.has('metric_alert')) return;
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  throw new Error('the demo fleet was not ready within 4 minutes');
+}
+
+const shot = (page, name) => page.screenshot({ path: new URL(name, output).pathname, fullPage: true });
+const idle = (page) => page.waitForFunction(() => {
+  const charts = document.querySelector('.charts');
+  return charts && charts.dataset.loading === '' && charts.dataset.generation;
+});
+
+test('troubleshooting on the demo fleet', { timeout: 420_000 }, async () => {
+  assert.ok(password && token, 'LOOKOUT_PASSWORD and LOOKOUT_TOKEN must be set');
+  await mkdir(output, { recursive: true });
+  await demoReady();
+  const browser = await chromium.launch(launchOptions);
+  const figures = {};
+  try {
+    const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    const page = await context.newPage();
+    const problems = [];
+    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+    page.on('console', (message) => { if (message.type() === 'error') problems.push(`console: ${message.text()}`); });
+
+    // Sign-in: a wrong password is refused, the right one lands on the fleet.
+    await page.goto(`${base}/`);
+    await page.waitForURL('**/login');
+    await page.fill('input[name=password]', 'wrong password');
+    await page.click('button[type=submit]');
+    await page.waitForURL('**/login?error=1');
+    await page.getByRole('alert').waitFor();
+    await page.fill('input[name=username]', 'admin');
+    await page.fill('input[name=password]', password);
+    await page.click('button[type=submit]');
+    await page.waitForURL(`${base}/`);
+
+    // The fleet: every simulated host, filterable by group.
+    const rows = page.getByTestId('fleet-row');
+    assert.ok(await rows.count() >= 13, 'twelve demo hosts and this server');
+    assert.ok(await page.locator('[data-testid=fleet-row][data-vm^=sim-]').count() === 12);
+    assert.ok(await page.getByTestId('fleet-tile').count() >= 13, 'tiles too');
+    assert.ok(await page.locator('[data-testid=fleet-alerts]').count() >= 1, 'hosts with active alerts link to them');
+    await shot(page, 'fleet.png');
+    await page.selectOption('[data-testid=fleet-group]', 'grp_02');
+    await page.click('[data-testid=fleet-apply]');
+    await page.waitForURL(/group=grp_02/);
+    const groups = await page.$$eval('[data-testid=fleet-row]', (r) => r.map((x) => x.dataset.group));
+    assert.ok(groups.length === 3 && groups.every((g) => g === 'grp_02'), groups.join());
+    await page.click('[data-testid=sort-cpu]');
+    await page.waitForURL(/sort=cpu/);
+
+    // The host view, 24 hours: every chart drawn.
+    await page.goto(`${base}/`);
+    await page.click('[data-testid=fleet-row][data-vm=sim-000] [data-testid=fleet-host]');
+    await page.waitForURL(/\/hosts\/sim-000/);
+    await idle(page);
+    for (const card of ['cpu', 'memory', 'disk', 'network', 'processes', 'connections']) await page.getByTestId(`card-${card}`).waitFor();
+    const panels = await page.locator('.chart-panel').count();
+    assert.equal(panels, 11);
+    await page.waitForFunction((n) => document.querySelectorAll('.chart-panel[data-drawn="1"]').length === n, panels);
+    const day = await page.$eval('.charts', (c) => c.dataset.resolution);
+    assert.equal(day, '5m', 'a day on a ~560 px chart is read at 5-minute buckets');
+    await shot(page, 'host-24h.png');
+
+    // One crosshair: hovering one chart reports the same instant's values on every chart.
+    const over = page.locator('[data-testid=chart-cpu] .u-over');
+    const box = await over.boundingBox();
+    await page.mouse.move(box.x + box.width * 0.4, box.y + box.height / 2);
+    await page.waitForTimeout(100);
+    const times = await page.$$eval('.chart-panel', (list) => list.map((p) => p.querySelector('.u-legend .u-series:first-child .u-value')?.textContent));
+    assert.ok(times.every((t) => t && t === times[0] && t !== '--'), `the same instant on every chart: ${times.join(' | ')}`);
+
+    // Drag-zoom narrows the range (URL and finer resolution); zoom-out widens it; presets switch tiers.
+    await page.mouse.move(box.x + box.width * 0.45, box.y + 15);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.55, box.y + 15, { steps: 6 });
+    await page.mouse.up();
+    await page.waitForURL(/from=\d+&to=\d+/);
+    await idle(page);
+    const zoomed = await page.$eval('.charts', (c) => ({ resolution: c.dataset.resolution, from: +c.dataset.from, to: +c.dataset.to }));
+    assert.ok(zoomed.to - zoomed.from < 4 * 3600_000, 'about a tenth of the day');
+    assert.ok(['raw', '1m'].includes(zoomed.resolution), `finer after zooming in: ${zoomed.resolution}`);
+    await page.keyboard.press('t');
+    await page.keyboard.press('z');
+    await page.waitForFunction((span) => { const c = document.querySelector('.charts'); return c.dataset.loading === '' && (+c.dataset.to - +c.dataset.from) > span * 1.5; }, zoomed.to - zoomed.from);
+    await page.getByTestId('range-zoom-out').click();
+    await page.waitForFunction((span) => { const c = document.querySelector('.charts'); return c.dataset.loading === '' && (+c.dataset.to - +c.dataset.from) > span * 3; }, zoomed.to - zoomed.from);
+    await page.getByTestId('preset-30d').click();
+    await page.waitForURL(/range=30d/);
+    await page.waitForFunction(() => { const c = document.querySelector('.charts'); return c.dataset.loading === '' && ['1h', '1d'].includes(c.dataset.resolution); });
+    await shot(page, 'host-30d.png');
+
+    // Rendering figures (reported, not asserted): 7 days × 11 charts, and a zoom's redraw.
+    await page.getByTestId('preset-7d').click();
+    await page.waitForFunction(() => { const c = document.querySelector('.charts'); return c.dataset.loading === '' && new URL(location.href).searchParams.get('range') === '7d'; });
+    const timings = await page.evaluate(() => window.LookoutTimings);
+    figures.week = timings.zooms[timings.zooms.length - 1];
+    figures.firstRender = timings.renders[0];
+
+    // The event lane: an alert and an anomaly, with details on hover and a popup on click.
+    await page.getByTestId('preset-24h').click();
+    await idle(page);
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=event-marker][data-type=metric_alert]').length > 0);
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=event-marker][data-type=anomaly]').length > 0);
+    const alertMarker = page.locator('[data-testid=event-marker][data-type=metric_alert]').first();
+    await alertMarker.dispatchEvent('mouseenter');
+    assert.match(await page.getByTestId('event-tooltip').textContent(), /CPU usage above 80/);
+    await alertMarker.dispatchEvent('click');
+    await page.getByTestId('event-popup').waitFor();
+    assert.match(await page.getByTestId('event-popup').textContent(), /threshold 80/);
+    const anomaly = page.locator('[data-testid=event-marker][data-type=anomaly]').first();
+    const anomalyId = await anomaly.getAttribute('data-id');
+    await anomaly.dispatchEvent('click');
+    await page.waitForFunction((id) => document.querySelector('[data-testid=event-popup]').dataset.id === id, anomalyId);
+    await shot(page, 'event-popup.png');
+    await page.getByTestId('event-acknowledge').click();
+    await page.waitForFunction(() => document.querySelector('[data-testid=event-status]').dataset.state === 'acknowledged');
+    const since = new Date(Date.now() - 30 * 86400000).toISOString();
+    const { body: timeline } = await api(`/api/v1/history/timeline/sim-000?types=anomaly&pageSize=1000&startTime=${since}`);
+    const acknowledged = timeline.data.events.find((e) => e.id === anomalyId);
+    assert.ok(acknowledged && acknowledged.acknowledged, `the API has ${anomalyId} acknowledged`);
+
+    // A note from a selection: "add note", drag across a chart, save; it shows on the lane and in the API.
+    await page.getByTestId('note-toggle').click();
+    await page.locator('[data-testid=chart-network] .u-over').scrollIntoViewIfNeeded();
+    const netBox = await page.locator('[data-testid=chart-network] .u-over').boundingBox();
+    await page.mouse.move(netBox.x + netBox.width * 0.6, netBox.y + 10);
+    await page.mouse.down();
+    await page.mouse.move(netBox.x + netBox.width * 0.7, netBox.y + 10, { steps: 5 });
+    await page.mouse.up();
+    await page.getByTestId('note-form').waitFor();
+    await page.selectOption('[data-testid=note-type]', 'maintenance');
+    await page.fill('[data-testid=note-title]', 'e2e maintenance window');
+    await page.getByTestId('note-save').click();
+    await page.waitForFunction(() => document.querySelector('[data-testid=note-status]')?.textContent.includes('Note added'));
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=event-marker][data-type=maintenance]').length > 0);
+    const { body: notes } = await api('/api/v1/history/timeline/sim-000?types=maintenance&pageSize=100');
+    const note = notes.data.events.find((e) => e.title === 'e2e maintenance window');
+    assert.ok(note && note.endTime && note.createdBy === 'admin', JSON.stringify(note));
+
+    // From an event's link: ±30 minutes around it, highlighted, its popup open.
+    await page.goto(`${base}/hosts/sim-000?from=${Date.parse(note.timestamp) - 1800000}&to=${Date.parse(note.timestamp) + 1800000}&event=${note.id}`);
+    await idle(page);
+    await page.waitForFunction((id) => document.querySelector('[data-testid=event-popup]').dataset.id === id && !document.querySelector('[data-testid=event-popup]').hidden, note.id);
+    assert.equal(await page.locator('[data-testid=event-marker].highlighted').count(), 1);
+
+    // The live tail: a range ending now advances with the WebSocket.
+    await page.goto(`${base}/hosts/sim-003?range=15m`);
+    await idle(page);
+    assert.equal(await page.$eval('.charts', (c) => c.dataset.resolution), 'raw');
+    const lastT = await page.$eval('.charts', (c) => +c.dataset.lastT);
+    await page.waitForFunction((t) => +document.querySelector('.charts').dataset.lastT > t, lastT, { timeout: 30_000 });
+
+    // Compare: two hosts overlaid on one chart.
+    await page.goto(`${base}/compare?hosts=sim-000,sim-004&metric=cpu.usagePercent&range=6h`);
+    await idle(page);
+    await page.waitForFunction(() => document.querySelector('[data-testid=chart-compare]').dataset.drawn === '1');
+    const legend = await page.$$eval('[data-testid=chart-compare] .u-legend .u-series .u-label', (l) => l.map((x) => x.textContent));
+    assert.ok(legend.includes('sim-000') && legend.includes('sim-004'), legend.join());
+    await shot(page, 'compare.png');
+
+    // The capacity page (server-rendered).
+    await page.getByTestId('nav-capacity').click();
+    await page.waitForURL(`${base}/capacity`);
+    await page.waitForSelector('[data-testid=capacity-chart] svg', { timeout: 30_000 });
+    assert.ok(await page.locator('[data-testid=capacity-chart] svg [stroke="#DC2626"]').count() > 0, 'the 80 % threshold is drawn');
+    for (const table of ['forecast-table', 'alerts-table', 'anomalies-table']) await page.getByTestId(table).waitFor();
+    assert.equal(await page.getByTestId('capacity-warning').count(), 0, '180 days of history: no short-history warning');
+    await shot(page, 'capacity.png');
+
+    // The exports page: an Excel export, its progress bar completes, the file downloads.
+    await page.getByTestId('nav-exports').click();
+    await page.waitForURL(`${base}/exports`);
+    await page.getByTestId('export-hosts').waitFor();
+    await page.getByTestId('export-start').click();
+    await page.waitForURL(`${base}/exports`);
+    const done = page.locator('[data-testid=export-row][data-status=completed]').first();
+    await done.waitFor({ timeout: 60_000 });
+    assert.equal(await done.locator('progress').getAttribute('value'), '100');
+    const href = await done.getByTestId('export-download').getAttribute('href');
+    const file = await page.request.get(`${base}${href}`);
+    assert.equal(file.status(), 200);
+    assert.equal(file.headers()['content-type'], 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet');
+    await shot(page, 'exports.png');
+
+    // Without JavaScript: the cards, the server-drawn charts and the events are there.
+    const plain = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 1400, height: 900 } });
+    await plain.addCookies(await context.cookies());
+    const noJs = await plain.newPage();
+    await noJs.goto(`${base}/hosts/sim-001?range=6h`);
+    assert.match(await noJs.getByTestId('card-memory-value').textContent(), /\d+\.\d %/);
+    assert.equal(await noJs.locator('.static-chart svg').count(), 11);
+    assert.ok(await noJs.getByTestId('event-row').count() > 0);
+    await shot(noJs, 'host-nojs.png');
+    await noJs.goto(`${base}/?sort=memory`);
+    assert.ok(await noJs.getByTestId('fleet-row').count() >= 13);
+    await plain.close();
+
+    // A phone.
+    const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+    await phone.addCookies(await context.cookies());
+    const small = await phone.newPage();
+    await small.goto(`${base}/hosts/sim-001?range=6h`);
+    await small.waitForFunction(() => document.querySelectorAll('.chart-panel[data-drawn="1"]').length === 11);
+    const overflow = await small.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 1, `no sideways scrolling on a phone (${overflow} px)`);
+    await shot(small, 'host-phone.png');
+    await phone.close();
+
+    // Sign out.
+    await page.goto(`${base}/`);
+    await page.getByTestId('logout').click();
+    await page.waitForURL('**/login');
+    assert.deepEqual(problems, []);
+  } finally {
+    await writeFile(new URL('figures.json', output), JSON.stringify(figures, null, 2));
+    console.log('browser figures', JSON.stringify(figures));
+    await browser.close();
+  }
+});
