@@ -542,8 +542,12 @@ pub async fn read(
     first: DateTime<Utc>,
     end: DateTime<Utc>,
 ) -> Result<Vec<RollupRow>, ReadError> {
-    // One connection, one snapshot at a time: the stale list and the reads come from one session.
-    let mut conn = pool.acquire().await?;
+    // One snapshot for the stored rows, the queue and the tier below: otherwise the worker could
+    // commit a bucket between reading the stored rows (not there yet) and reading the queue (not
+    // queued any more), and the bucket would be missing from the answer.
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
+    let conn = &mut *tx;
     let sql = format!("SELECT {ROLLUP_COLUMNS} FROM {} WHERE host_id = ANY($1) AND metric = ANY($2) AND bucket >= $3 AND bucket <= $4", tier.table());
     let stored: Vec<StoredRollup> =
         sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(hosts).bind(metrics).bind(first).bind(end).fetch_all(&mut *conn).await?;
@@ -555,8 +559,8 @@ pub async fn read(
     }
     if !stale.is_empty() {
         let fresh = match tier {
-            Tier::Hourly => fresh_hours(&mut conn, &stale).await?,
-            Tier::Daily => fresh_days(&mut conn, &stale).await?,
+            Tier::Hourly => fresh_hours(&mut *conn, &stale).await?,
+            Tier::Daily => fresh_days(&mut *conn, &stale).await?,
         };
         for ((host, bucket), parts) in fresh {
             for (metric, rollup) in parts.into_iter().filter(|(m, _)| metrics.contains(m)) {
@@ -564,6 +568,7 @@ pub async fn read(
             }
         }
     }
+    tx.commit().await?;
     Ok(rows.into_iter().map(|((host_id, bucket, metric), rollup)| RollupRow { host_id, bucket, metric, rollup }).collect())
 }
 
