@@ -405,6 +405,18 @@ pub struct AnomalyEvent {
     pub created_at: DateTime<Utc>,
 }
 
+/// One of a host's busiest processes at a sample (agents send the top 5 by CPU and by memory).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProcessInfo {
+    pub pid: u32,
+    pub name: String,
+    /// The command line, cut to 128 characters.
+    #[serde(default)]
+    pub command: String,
+    pub cpu_percent: f64,
+    pub rss_bytes: u64,
+}
+
 /// One host on the fleet page.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct FleetHost {

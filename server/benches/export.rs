@@ -36,7 +36,7 @@ async fn main() -> anyhow::Result<()> {
                 let mut stats = app::models::Stats { timestamp: start + Duration::seconds(10 * i), ..Default::default() };
                 stats.cpu.percent = (i % 100) as f64 + 0.25;
                 stats.memory.percent = 50.0;
-                NewSample { vm_id: format!("bench-export-{host:02}"), name: None, group_id: None, cluster_id: None, sample: stats }
+                NewSample { vm_id: format!("bench-export-{host:02}"), name: None, group_id: None, cluster_id: None, sample: stats, processes: None, facts: None }
             })
             .collect();
         lookout::storage::ingest::store(&server.pool, &items).await?;

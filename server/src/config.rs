@@ -24,6 +24,44 @@ pub enum Command {
     /// Check stored data for consistency and repair what can be repaired.
     #[command(subcommand)]
     Check(CheckCommand),
+    /// Sample this machine and send the samples to a Lookout server, through a durable spool.
+    Agent(AgentArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AgentArgs {
+    /// The Lookout server, e.g. https://mon.example.com.
+    #[arg(long, env = "LOOKOUT_AGENT_SERVER")]
+    pub server: String,
+    /// An enrolment token (`lookout token create --enrol`), needed on the first start only.
+    #[arg(long, env = "LOOKOUT_AGENT_ENROL_TOKEN", hide_env_values = true)]
+    pub enrol_token: Option<String>,
+    /// Seconds between two samples.
+    #[arg(long, env = "LOOKOUT_AGENT_INTERVAL", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub interval: u64,
+    /// Where the host token, the identity and the spool live (default /var/lib/lookout-agent as
+    /// root, else ~/.local/state/lookout-agent).
+    #[arg(long, env = "LOOKOUT_AGENT_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Largest spool on disk, bytes; beyond it the oldest samples are dropped (and counted).
+    #[arg(long, env = "LOOKOUT_AGENT_SPOOL_MAX_BYTES", default_value_t = 256 * 1024 * 1024)]
+    pub spool_max_bytes: u64,
+    /// Oldest spooled samples kept, hours (default 7 days).
+    #[arg(long, env = "LOOKOUT_AGENT_SPOOL_MAX_AGE_HOURS", default_value_t = 168, value_parser = clap::value_parser!(u64).range(1..=8760))]
+    pub spool_max_age_hours: u64,
+    /// This host's vmId (default: its host name).
+    #[arg(long, env = "LOOKOUT_AGENT_VM_ID")]
+    pub vm_id: Option<String>,
+    /// Its display name, group and cluster, registered on enrolment.
+    #[arg(long, env = "LOOKOUT_AGENT_NAME")]
+    pub name: Option<String>,
+    #[arg(long, env = "LOOKOUT_AGENT_GROUP")]
+    pub group: Option<String>,
+    #[arg(long, env = "LOOKOUT_AGENT_CLUSTER")]
+    pub cluster: Option<String>,
+    /// Accept any TLS certificate (testing only).
+    #[arg(long, env = "LOOKOUT_AGENT_INSECURE_SKIP_VERIFY", default_value_t = false)]
+    pub insecure_skip_verify: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -61,12 +99,32 @@ pub struct SimulateArgs {
 pub enum TokenCommand {
     /// Create an API token and print it once.
     Create {
-        /// A name saying who or what uses the token.
+        /// A name saying who or what uses the token (default "enrolment" with --enrol).
         #[arg(long)]
-        name: String,
-        /// Comma-separated scopes: vm:read, metrics:write, alerts:write, admin.
+        name: Option<String>,
+        /// Comma-separated scopes: vm:read, metrics:write, alerts:write, admin, agents:enrol.
         #[arg(long, value_delimiter = ',', default_value = "vm:read")]
         scopes: Vec<String>,
+        /// An enrolment token for agents (scope agents:enrol; give --expires and --uses).
+        #[arg(long, default_value_t = false)]
+        enrol: bool,
+        /// How long it is valid: 30m, 24h, 7d (default: no expiry; 24h with --enrol).
+        #[arg(long)]
+        expires: Option<String>,
+        /// How many times it may be used (enrolment tokens; default 1).
+        #[arg(long)]
+        uses: Option<i32>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// List the tokens (never their secrets).
+    List {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Revoke a token by its id (from `token list`).
+    Revoke {
+        id: i32,
         #[command(flatten)]
         database: DatabaseArgs,
     },
@@ -250,10 +308,22 @@ mod tests {
     }
 
     #[test]
+    fn agent_and_enrolment_token_options_parse() {
+        let cli = parse(&["token", "create", "--enrol", "--expires", "24h", "--uses", "50"]).expect("valid");
+        let Some(Command::Token(TokenCommand::Create { enrol, expires, uses, .. })) = cli.command else { panic!("token create expected") };
+        assert!(enrol);
+        assert_eq!((expires.as_deref(), uses), (Some("24h"), Some(50)));
+        let cli = parse(&["agent", "--server", "https://mon.example.com", "--enrol-token", "lk_x"]).expect("valid");
+        let Some(Command::Agent(args)) = cli.command else { panic!("agent expected") };
+        assert_eq!((args.interval, args.spool_max_bytes, args.spool_max_age_hours), (10, 256 << 20, 168));
+        assert!(!args.insecure_skip_verify);
+    }
+
+    #[test]
     fn token_create_takes_a_scope_list() {
         let cli = parse(&["token", "create", "--name", "ci", "--scopes", "vm:read,metrics:write"]).expect("valid");
         let Some(Command::Token(TokenCommand::Create { name, scopes, .. })) = cli.command else { panic!("token create expected") };
-        assert_eq!(name, "ci");
+        assert_eq!(name.as_deref(), Some("ci"));
         assert_eq!(scopes, ["vm:read", "metrics:write"]);
     }
 }

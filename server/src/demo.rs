@@ -174,7 +174,7 @@ async fn live(pool: PgPool, alerts: AlertEngine, hub: Hub, mut fleet: Fleet, shu
         let now = Utc::now();
         let now = DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now);
         let samples = fleet.samples_at(now, LIVE_EVERY);
-        if let Err(error) = crate::ingest::accept(&pool, &alerts, &hub, &samples).await {
+        if let Err(error) = crate::ingest::accept(&pool, &alerts, &hub, &samples, None).await {
             tracing::debug!(%error, "Demo samples not stored this round.");
         }
     }

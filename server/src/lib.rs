@@ -1,4 +1,5 @@
 //! Lookout server library: everything the `lookout` binary runs, exposed so integration tests can start it.
+pub mod agent;
 pub mod alerts;
 pub mod analysis;
 pub mod api;
@@ -7,6 +8,7 @@ pub mod capacity;
 pub mod config;
 pub mod demo;
 pub mod detect;
+pub mod enrolment;
 pub mod error;
 pub mod export;
 pub mod fleet;

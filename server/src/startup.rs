@@ -131,7 +131,9 @@ impl Application {
             .env(if cfg!(debug_assertions) { leptos::config::Env::DEV } else { leptos::config::Env::PROD })
             .build();
         let throttle = Arc::new(crate::auth::throttle::Throttle::new(settings.rate_limit));
-        let state = AppState { pool, settings: Arc::new(settings.clone()), hub, local, alerts, jobs, throttle, leptos_options, shutdown };
+        tasks.spawn(crate::ingest::watch_silence(pool.clone(), hub.clone(), shutdown.clone()));
+        let ingest_slots = Arc::new(tokio::sync::Semaphore::new(crate::state::INGEST_SLOTS));
+        let state = AppState { pool, settings: Arc::new(settings.clone()), hub, local, alerts, jobs, throttle, leptos_options, shutdown, ingest_slots };
         Ok((state, tasks, unflushed))
     }
 

@@ -18,7 +18,13 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     /// Cancelled on SIGINT/SIGTERM: long-lived connections end themselves.
     pub shutdown: CancellationToken,
+    /// Ingest requests stored at once; more answer 503 with `Retry-After` (a fleet replaying its
+    /// backlog after an outage must not flatten the database).
+    pub ingest_slots: Arc<tokio::sync::Semaphore>,
 }
+
+/// Ingest requests stored concurrently (each is one or more transactions of up to 5 000 rows).
+pub const INGEST_SLOTS: usize = 4;
 
 /// Wakes the background workers when a job is queued (they also poll every second).
 #[derive(Clone, Default)]

@@ -249,10 +249,13 @@ impl Engine {
             Decision::Nothing => {}
             Decision::Fire => {
                 let kind = rules::kind_of(&rule.metric);
-                let processes = if host_id == Some(self.local.host_id) && matches!(kind, "cpu" | "memory" | "system") {
-                    self.local.top_processes(5).await
-                } else {
-                    Vec::new()
+                // The local host's from the collector; any other host's from its agent's sample
+                // closest to the breach (stored with the raw tier).
+                let processes = match host_id {
+                    _ if !matches!(kind, "cpu" | "memory" | "system") => Vec::new(),
+                    Some(id) if id == self.local.host_id => self.local.top_processes(5).await,
+                    Some(id) => crate::storage::samples::top_processes_near(&self.pool, id, ts).await?.into_iter().take(5).map(|p| p.name).collect(),
+                    None => Vec::new(),
                 };
                 let host = self.host_name(host_id);
                 let operator = rule.operator();

@@ -79,6 +79,11 @@ pub enum HistoryError {
     RateLimited(u64),
     #[error("history storage is unavailable")]
     StorageUnavailable,
+    #[error("{0}")]
+    Conflict(String),
+    /// Ingest is at capacity: retry after this many seconds (503 with `Retry-After`).
+    #[error("the server is busy storing other batches; retry in {0} s")]
+    Busy(u64),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -95,7 +100,8 @@ impl HistoryError {
             HistoryError::ExportNotFound(_) => (StatusCode::NOT_FOUND, "404-EXPORT"),
             HistoryError::LimitExceeded(_) => (StatusCode::BAD_REQUEST, "400-LIMIT"),
             HistoryError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "429"),
-            HistoryError::StorageUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "503"),
+            HistoryError::StorageUnavailable | HistoryError::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "503"),
+            HistoryError::Conflict(_) => (StatusCode::CONFLICT, "409"),
             HistoryError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "500"),
         }
     }
@@ -131,6 +137,9 @@ fn message(code: &str, language: Language) -> &'static str {
         ("413", Language::En) => "Payload Too Large",
         ("413", Language::Zh) => "请求体过大",
         ("413", Language::Ja) => "リクエストが大きすぎます",
+        ("409", Language::En) => "Conflict",
+        ("409", Language::Zh) => "冲突",
+        ("409", Language::Ja) => "競合",
         ("503", Language::En) => "Storage Unavailable",
         ("503", Language::Zh) => "历史数据存储不可用",
         ("503", Language::Ja) => "履歴データストレージが利用できません",
@@ -183,7 +192,7 @@ impl IntoResponse for HistoryError {
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         }
-        if let HistoryError::RateLimited(secs) = self {
+        if let HistoryError::RateLimited(secs) | HistoryError::Busy(secs) = self {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response

@@ -33,11 +33,22 @@ pub struct HostView {
     first_seen: DateTime<Utc>,
     last_seen: DateTime<Utc>,
     power_state: String,
+    /// Server receipt minus the agent's send time of its last batch (agents only).
+    clock_skew_ms: Option<i32>,
+    /// `|clockSkewMs|` above 5 minutes.
+    clock_skew_flagged: bool,
+    /// Since when the host has been silent (no sample for 5 minutes), if it is.
+    silent_since: Option<DateTime<Utc>>,
+    agent_version: Option<String>,
+    /// Enrolled through `lookout agent` (bound to the machine it enrolled from).
+    enrolled: bool,
 }
 
 const SELECT_HOST: &str = "SELECT vm_id, name, group_id, cluster_id, hostname, platform, platform_version, architecture,
     cpu_model, cpu_cores, memory_total, boot_time, first_seen, last_seen,
-    CASE WHEN last_seen >= now() - make_interval(secs => $1) THEN 'poweredOn' ELSE 'poweredOff' END AS power_state
+    CASE WHEN last_seen >= now() - make_interval(secs => $1) THEN 'poweredOn' ELSE 'poweredOff' END AS power_state,
+    clock_skew_ms, coalesce(abs(clock_skew_ms) > 300000, false) AS clock_skew_flagged, silent_since, agent_version,
+    machine_key IS NOT NULL AS enrolled
     FROM hosts";
 
 #[derive(Debug, Deserialize)]

@@ -23,6 +23,9 @@ pub const MAX_FUTURE_SKEW_SECS: i64 = 300;
 #[serde(deny_unknown_fields)]
 pub struct IngestRequest {
     samples: Vec<Value>,
+    /// The sender's clock when it sent the batch (agents give it): the host's clock skew.
+    #[serde(default, rename = "sentAt")]
+    sent_at: Option<Value>,
 }
 
 #[derive(Debug, Serialize)]
@@ -86,13 +89,31 @@ fn check(item: &NewSample, now: DateTime<Utc>) -> Result<(), String> {
 /// `POST /api/v1/ingest/samples` — accepts the valid items, reports each invalid one, and stores
 /// nothing twice: (vmId, timestamp) already stored counts as a duplicate.
 pub async fn samples(
-    _: RequireScope<MetricsWrite, HistoryError>,
+    RequireScope(principal, _): RequireScope<MetricsWrite, HistoryError>,
     State(state): State<AppState>,
     HistoryJson(request): HistoryJson<IngestRequest>,
 ) -> Result<Json<Value>, HistoryError> {
     if request.samples.len() > MAX_ITEMS {
         return Err(HistoryError::BadRequest(format!("at most {MAX_ITEMS} samples per request, got {}", request.samples.len())));
     }
+    // A per-host token writes its own host only.
+    if let Some((_, own)) = &principal.host {
+        if let Some((index, other)) = request.samples.iter().enumerate().find_map(|(i, v)| {
+            let vm = v.get("vmId").and_then(Value::as_str).unwrap_or_default();
+            (vm != own).then(|| (i, vm.to_owned()))
+        }) {
+            return Err(HistoryError::Forbidden(format!("this token writes samples of `{own}` only; item {index} is for `{other}`")));
+        }
+    }
+    let sent_at = match &request.sent_at {
+        None | Some(Value::Null) => None,
+        Some(value) => Some(super::history::parse_instant(Some(value), "sentAt")?),
+    };
+    // Stores run a few at a time; beyond that, callers (agents replaying a backlog) wait.
+    let slot = tokio::time::timeout(std::time::Duration::from_secs(2), state.ingest_slots.clone().acquire_owned()).await;
+    let Ok(Ok(_slot)) = slot else {
+        return Err(HistoryError::Busy(2));
+    };
     let now = Utc::now();
     let mut rejected = Vec::new();
     let mut items = Vec::with_capacity(request.samples.len());
@@ -115,7 +136,7 @@ pub async fn samples(
             }
         }
     }
-    let stored = crate::ingest::accept(&state.pool, &state.alerts, &state.hub, &items).await?.stored as usize;
+    let stored = crate::ingest::accept(&state.pool, &state.alerts, &state.hub, &items, sent_at).await?.stored as usize;
     Ok(history_success(json!({
         "accepted": items.len(),
         "stored": stored,
@@ -132,7 +153,7 @@ mod tests {
     fn item(vm_id: &str, offset_secs: i64) -> NewSample {
         let mut sample = Stats { timestamp: Utc::now() + Duration::seconds(offset_secs), ..Default::default() };
         sample.cpu.percent = 50.0;
-        NewSample { vm_id: vm_id.into(), name: None, group_id: None, cluster_id: None, sample }
+        NewSample { vm_id: vm_id.into(), name: None, group_id: None, cluster_id: None, sample, processes: None, facts: None }
     }
 
     #[test]

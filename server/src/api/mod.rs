@@ -1,4 +1,5 @@
 //! The REST API: routes under `/api/v1`, health checks, and the API's own 404.
+mod agents;
 mod aggregate;
 mod alerts;
 pub mod export;
@@ -42,6 +43,10 @@ pub fn router(ingest_body_limit: usize) -> Router<AppState> {
         .route("/api/v1/history/series", get(series::series))
         .route("/api/v1/hosts", get(hosts::list))
         .route("/api/v1/hosts/{vm_id}", patch(hosts::update))
+        .route("/api/v1/hosts/{vm_id}/reassign", post(agents::reassign))
+        .route("/api/v1/agents/enrol", post(agents::enrol))
+        .route("/api/v1/tokens", get(agents::list_tokens).post(agents::create_token))
+        .route("/api/v1/tokens/{id}", axum::routing::delete(agents::revoke_token))
         .route("/api/v1/ingest/samples", post(ingest::samples).layer(DefaultBodyLimit::max(ingest_body_limit)))
         .layer(middleware::from_fn(history_error::with_language));
     Router::new()
@@ -76,7 +81,7 @@ pub async fn throttle(
         Err(wait) => {
             let secs = crate::auth::throttle::retry_after_secs(wait);
             let path = request.uri().path();
-            if ["/api/v1/history", "/api/v1/hosts", "/api/v1/ingest"].iter().any(|p| path.starts_with(p)) {
+            if ["/api/v1/history", "/api/v1/hosts", "/api/v1/ingest", "/api/v1/agents", "/api/v1/tokens"].iter().any(|p| path.starts_with(p)) {
                 history_error::HistoryError::RateLimited(secs).into_response()
             } else {
                 ApiError::RateLimited(secs).into_response()

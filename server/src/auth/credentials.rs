@@ -3,6 +3,7 @@ use super::{password, Principal, Scope};
 use anyhow::Context;
 use rand::{distributions::Alphanumeric, Rng};
 use sha2::{Digest, Sha256};
+use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 pub const SESSION_DAYS: i32 = 7;
@@ -94,45 +95,129 @@ pub async fn principal_for_session(pool: &PgPool, secret: &str) -> Result<Option
     .bind(digest(secret))
     .fetch_optional(pool)
     .await?;
-    Ok(row.map(|(id, name, scopes)| Principal { name, user_id: Some(id), token_id: None, scopes: scopes_of(scopes), via_session: true }))
+    Ok(row.map(|(id, name, scopes)| Principal { name, user_id: Some(id), token_id: None, scopes: scopes_of(scopes), via_session: true, host: None }))
+}
+
+/// A token to create.
+#[derive(Clone, Debug, Default)]
+pub struct NewToken<'a> {
+    pub name: &'a str,
+    pub scopes: &'a [Scope],
+    /// This exact secret (idempotently), as `LOOKOUT_BOOTSTRAP_TOKEN` needs; else a random one.
+    pub value: Option<&'a str>,
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Enrolment tokens: how many enrolments it allows.
+    pub uses: Option<i32>,
+    /// Per-host tokens: the host it may write samples of.
+    pub host_id: Option<i32>,
 }
 
 /// Creates an API token and returns its secret (shown once; only its digest is kept).
 /// With `value`, that exact secret is registered (idempotently), as `LOOKOUT_BOOTSTRAP_TOKEN` needs.
 pub async fn create_token(pool: &PgPool, name: &str, scopes: &[Scope], value: Option<&str>) -> anyhow::Result<String> {
-    if name.trim().is_empty() {
+    create(pool, &NewToken { name, scopes, value, ..Default::default() }).await
+}
+
+pub async fn create(pool: &PgPool, token: &NewToken<'_>) -> anyhow::Result<String> {
+    create_in(pool, token).await
+}
+
+/// The same inside a transaction or on a connection of the caller's.
+pub async fn create_in<'e, E: sqlx::PgExecutor<'e>>(executor: E, token: &NewToken<'_>) -> anyhow::Result<String> {
+    if token.name.trim().is_empty() {
         anyhow::bail!("a token needs a non-empty --name");
     }
-    if scopes.is_empty() {
+    if token.scopes.is_empty() {
         anyhow::bail!("a token needs at least one scope");
     }
-    let secret = match value {
+    if token.uses.is_some_and(|u| u < 1) {
+        anyhow::bail!("--uses must be at least 1");
+    }
+    let secret = match token.value {
         Some(v) if v.len() < 16 => anyhow::bail!("a fixed token must be at least 16 characters long"),
         Some(v) => v.to_string(),
         None => format!("{TOKEN_PREFIX}{}", random_secret(40)),
     };
-    sqlx::query("INSERT INTO api_tokens (name, token_hash, scopes) VALUES ($1, $2, $3) ON CONFLICT (token_hash) DO NOTHING")
-        .bind(name.trim())
-        .bind(digest(&secret))
-        .bind(scope_names(scopes))
-        .execute(pool)
-        .await
-        .context("cannot store the token")?;
+    sqlx::query(
+        "INSERT INTO api_tokens (name, token_hash, scopes, expires_at, uses_left, host_id) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (token_hash) DO NOTHING",
+    )
+    .bind(token.name.trim())
+    .bind(digest(&secret))
+    .bind(scope_names(token.scopes))
+    .bind(token.expires_at)
+    .bind(token.uses)
+    .bind(token.host_id)
+    .execute(executor)
+    .await
+    .context("cannot store the token")?;
     Ok(secret)
 }
 
+/// "30m", "24h", "7d" or "90s" as a duration.
+pub fn parse_lifetime(text: &str) -> anyhow::Result<chrono::Duration> {
+    let text = text.trim();
+    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
+    let n: i64 = number.parse().map_err(|_| anyhow::anyhow!("`{text}` is not a lifetime such as 30m, 24h or 7d"))?;
+    let duration = match unit {
+        "s" => chrono::Duration::seconds(n),
+        "m" => chrono::Duration::minutes(n),
+        "h" => chrono::Duration::hours(n),
+        "d" => chrono::Duration::days(n),
+        _ => anyhow::bail!("`{text}` is not a lifetime such as 30m, 24h or 7d"),
+    };
+    if n < 1 || duration > chrono::Duration::days(3650) {
+        anyhow::bail!("a lifetime must be between 1 second and 10 years");
+    }
+    Ok(duration)
+}
+
 pub async fn principal_for_token(pool: &PgPool, secret: &str) -> Result<Option<Principal>, sqlx::Error> {
-    let row: Option<(i32, String, Vec<String>, bool)> = sqlx::query_as(
-        "SELECT id, name, scopes, coalesce(last_used_at < now() - interval '1 minute', true)
-         FROM api_tokens WHERE token_hash = $1 AND (expires_at IS NULL OR expires_at > now())",
+    /// id, name, scopes, last use stale, bound host (row id, vmId)
+    type TokenRow = (i32, String, Vec<String>, bool, Option<i32>, Option<String>);
+    let row: Option<TokenRow> = sqlx::query_as(
+        "SELECT t.id, t.name, t.scopes, coalesce(t.last_used_at < now() - interval '1 minute', true), t.host_id, h.vm_id
+         FROM api_tokens t LEFT JOIN hosts h ON h.id = t.host_id
+         WHERE t.token_hash = $1 AND (t.expires_at IS NULL OR t.expires_at > now()) AND t.revoked_at IS NULL
+           AND (t.uses_left IS NULL OR t.uses_left > 0)",
     )
     .bind(digest(secret))
     .fetch_optional(pool)
     .await?;
-    let Some((id, name, scopes, stale)) = row else { return Ok(None) };
+    let Some((id, name, scopes, stale, host_id, vm_id)) = row else { return Ok(None) };
     if stale {
         // At most one write per token per minute, so reads stay reads.
         sqlx::query("UPDATE api_tokens SET last_used_at = now() WHERE id = $1").bind(id).execute(pool).await?;
     }
-    Ok(Some(Principal { name, user_id: None, token_id: Some(id), scopes: scopes_of(scopes), via_session: false }))
+    let host = host_id.zip(vm_id);
+    Ok(Some(Principal { name, user_id: None, token_id: Some(id), scopes: scopes_of(scopes), via_session: false, host }))
+}
+
+/// A token as lists show it (never its secret).
+#[derive(Clone, Debug, serde::Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenInfo {
+    pub id: i32,
+    pub name: String,
+    pub scopes: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub uses_left: Option<i32>,
+    pub vm_id: Option<String>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+pub async fn list_tokens(pool: &PgPool) -> Result<Vec<TokenInfo>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT t.id, t.name, t.scopes, t.created_at, t.last_used_at, t.expires_at, t.uses_left, h.vm_id, t.revoked_at
+         FROM api_tokens t LEFT JOIN hosts h ON h.id = t.host_id ORDER BY t.id",
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// Revokes a token; `false` when there is none with this id (or it was revoked already).
+pub async fn revoke_token(pool: &PgPool, id: i32) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query("UPDATE api_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL").bind(id).execute(pool).await?.rows_affected() == 1)
 }

@@ -22,6 +22,8 @@ pub enum Scope {
     MetricsWrite,
     AlertsWrite,
     Admin,
+    /// Exchange for a per-host token (`POST /api/v1/agents/enrol`), nothing else.
+    AgentsEnrol,
 }
 
 impl Scope {
@@ -31,6 +33,7 @@ impl Scope {
             Scope::MetricsWrite => "metrics:write",
             Scope::AlertsWrite => "alerts:write",
             Scope::Admin => "admin",
+            Scope::AgentsEnrol => "agents:enrol",
         }
     }
 }
@@ -49,7 +52,8 @@ impl FromStr for Scope {
             "metrics:write" => Ok(Scope::MetricsWrite),
             "alerts:write" => Ok(Scope::AlertsWrite),
             "admin" => Ok(Scope::Admin),
-            other => Err(format!("unknown scope `{other}` (expected vm:read, metrics:write, alerts:write or admin)")),
+            "agents:enrol" => Ok(Scope::AgentsEnrol),
+            other => Err(format!("unknown scope `{other}` (expected vm:read, metrics:write, alerts:write, admin or agents:enrol)")),
         }
     }
 }
@@ -63,6 +67,8 @@ pub struct Principal {
     pub token_id: Option<i32>,
     pub scopes: Vec<Scope>,
     pub via_session: bool,
+    /// A per-host token's host (row id, vmId): it may write that host's samples only.
+    pub host: Option<(i32, String)>,
 }
 
 impl Principal {
@@ -188,6 +194,10 @@ pub struct VmRead;
 pub struct MetricsWrite;
 pub struct AlertsWrite;
 pub struct AdminOnly;
+pub struct AgentsEnrol;
+impl ScopeMarker for AgentsEnrol {
+    const SCOPE: Scope = Scope::AgentsEnrol;
+}
 impl ScopeMarker for VmRead {
     const SCOPE: Scope = Scope::VmRead;
 }
@@ -239,7 +249,7 @@ mod tests {
             assert_eq!(scope.as_str().parse::<Scope>(), Ok(scope));
         }
         assert!("vm:write".parse::<Scope>().is_err());
-        let admin = Principal { name: "a".into(), user_id: None, token_id: None, scopes: vec![Scope::Admin], via_session: false };
+        let admin = Principal { name: "a".into(), user_id: None, token_id: None, scopes: vec![Scope::Admin], via_session: false, host: None };
         assert!(admin.has(Scope::MetricsWrite));
         let reader = Principal { scopes: vec![Scope::VmRead], ..admin };
         assert!(!reader.has(Scope::MetricsWrite));

@@ -68,7 +68,12 @@ impl Collector {
         self.system.refresh_cpu_frequency();
         self.system.refresh_memory();
         // CPU and memory per process feed an alert's `affected_processes`.
-        self.system.refresh_processes_specifics(ProcessesToUpdate::All, true, ProcessRefreshKind::nothing().with_cpu().with_memory());
+        // Command lines are read once per process (they rarely change): agents send them with the top processes.
+        self.system.refresh_processes_specifics(
+            ProcessesToUpdate::All,
+            true,
+            ProcessRefreshKind::nothing().with_cpu().with_memory().with_cmd(sysinfo::UpdateKind::OnlyIfNotSet),
+        );
         self.networks.refresh(true);
         self.disks.refresh(true);
 
@@ -229,6 +234,33 @@ impl Collector {
             }
         }
         names
+    }
+
+    /// The union of the top `count` processes by CPU and by memory at the last sample, with
+    /// their command lines (cut to 128 characters), busiest first.
+    pub fn process_details(&mut self, count: usize) -> Vec<app::models::ProcessInfo> {
+        let mut processes: Vec<_> = self.system.processes().values().filter(|p| p.thread_kind().is_none()).collect();
+        processes.sort_by(|a, b| b.cpu_usage().total_cmp(&a.cpu_usage()));
+        let mut chosen: Vec<&sysinfo::Process> = processes.iter().take(count).copied().collect();
+        processes.sort_by_key(|p| std::cmp::Reverse(p.memory()));
+        for process in processes.into_iter().take(count) {
+            if !chosen.iter().any(|c| c.pid() == process.pid()) {
+                chosen.push(process);
+            }
+        }
+        chosen
+            .into_iter()
+            .map(|p| {
+                let command: String = p.cmd().iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ").chars().take(128).collect();
+                app::models::ProcessInfo {
+                    pid: p.pid().as_u32(),
+                    name: p.name().to_string_lossy().chars().take(64).collect(),
+                    command,
+                    cpu_percent: f64::from(p.cpu_usage()),
+                    rss_bytes: p.memory(),
+                }
+            })
+            .collect()
     }
 
     fn processes(&self) -> ProcessStats {

@@ -286,6 +286,8 @@ impl Fleet {
                 group_id: Some(host.group_id.clone()),
                 cluster_id: Some(host.cluster_id.clone()),
                 sample: sample_at(host, state, t, start, interval.num_seconds() as f64),
+                processes: None,
+                facts: None,
             })
             .collect()
     }

@@ -67,6 +67,17 @@ impl BinaryCopy {
         Ok(self)
     }
 
+    /// A jsonb value, or SQL NULL for `None`.
+    pub fn jsonb_or_null<T: Serialize>(&mut self, v: Option<&T>) -> Result<&mut Self, serde_json::Error> {
+        match v {
+            Some(v) => self.jsonb(v),
+            None => {
+                self.buf.extend_from_slice(&(-1i32).to_be_bytes());
+                Ok(self)
+            }
+        }
+    }
+
     pub fn finish(mut self) -> Vec<u8> {
         self.buf.extend_from_slice(&(-1i16).to_be_bytes());
         self.buf

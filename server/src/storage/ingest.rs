@@ -18,11 +18,32 @@ pub struct NewSample {
     pub group_id: Option<String>,
     pub cluster_id: Option<String>,
     pub sample: Stats,
+    /// The busiest processes at the sample (`lookout agent` sends the top 5 by CPU and memory).
+    #[serde(default)]
+    pub processes: Option<Vec<app::models::ProcessInfo>>,
+    /// The host's platform facts (agents send them; changes become `system_change` events).
+    #[serde(default)]
+    pub facts: Option<HostReport>,
+}
+
+/// Platform facts an agent reports with its samples.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HostReport {
+    pub hostname: String,
+    pub platform: String,
+    pub platform_version: String,
+    pub architecture: String,
+    pub cpu_model: String,
+    pub cpu_cores: i32,
+    pub memory_total: i64,
+    pub boot_time: Option<DateTime<Utc>>,
+    pub agent_version: String,
 }
 
 /// Registers hosts seen for the first time; returns the row id of every named host. Existing hosts
 /// keep their name, group and cluster (those are edited with `PATCH /hosts/{vmId}`).
-async fn register_hosts(pool: &PgPool, items: &[NewSample]) -> Result<HashMap<String, i32>, sqlx::Error> {
+async fn register_hosts(pool: &PgPool, items: &[NewSample]) -> Result<(HashMap<String, i32>, Vec<String>), sqlx::Error> {
     let mut newest: HashMap<&str, DateTime<Utc>> = HashMap::new();
     for item in items {
         let entry = newest.entry(item.vm_id.as_str()).or_insert(item.sample.timestamp);
@@ -40,21 +61,22 @@ async fn register_hosts(pool: &PgPool, items: &[NewSample]) -> Result<HashMap<St
         }
     }
     // DO NOTHING, then a plain read: known hosts are not rewritten (and not row-locked) on every batch.
-    sqlx::query(
+    let created: Vec<String> = sqlx::query_scalar(
         "INSERT INTO hosts (vm_id, name, group_id, cluster_id, first_seen, last_seen)
          SELECT v, n, g, c, least(now(), l), l FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[]) AS t(v, n, g, c, l)
-         ON CONFLICT (vm_id) DO NOTHING",
+         ON CONFLICT (vm_id) DO NOTHING
+         RETURNING vm_id",
     )
     .bind(&ids)
     .bind(&names)
     .bind(&groups)
     .bind(&clusters)
     .bind(&last_seen)
-    .execute(pool)
+    .fetch_all(pool)
     .await?;
     let rows: Vec<(i32, String)> =
         sqlx::query_as("SELECT id, vm_id FROM hosts WHERE vm_id = ANY($1)").bind(&ids).fetch_all(pool).await?;
-    Ok(rows.into_iter().map(|(id, vm)| (vm, id)).collect())
+    Ok((rows.into_iter().map(|(id, vm)| (vm, id)).collect(), created))
 }
 
 /// Stores validated samples; returns how many were new (the rest were already stored).
@@ -62,14 +84,22 @@ pub async fn store(pool: &PgPool, items: &[NewSample]) -> Result<u64, sqlx::Erro
     Ok(store_with_hosts(pool, items).await?.0)
 }
 
-/// The same, also giving the host id of every `vmId` in the batch.
-pub async fn store_with_hosts(pool: &PgPool, items: &[NewSample]) -> Result<(u64, HashMap<String, i32>), sqlx::Error> {
+/// The same, also giving the host id of every `vmId` in the batch and the vmIds seen for the
+/// first time.
+pub async fn store_with_hosts(pool: &PgPool, items: &[NewSample]) -> Result<(u64, HashMap<String, i32>, Vec<String>), sqlx::Error> {
     if items.is_empty() {
-        return Ok((0, HashMap::new()));
+        return Ok((0, HashMap::new(), Vec::new()));
     }
-    let host_ids = register_hosts(pool, items).await?;
-    let rows: Vec<SampleRow> =
-        items.iter().filter_map(|item| host_ids.get(&item.vm_id).map(|id| SampleRow::from_stats(*id, &item.sample))).collect();
+    let (host_ids, created) = register_hosts(pool, items).await?;
+    let rows: Vec<SampleRow> = items
+        .iter()
+        .filter_map(|item| {
+            host_ids.get(&item.vm_id).map(|id| SampleRow {
+                top_processes: item.processes.clone().map(sqlx::types::Json),
+                ..SampleRow::from_stats(*id, &item.sample)
+            })
+        })
+        .collect();
     let mut stored = 0;
     for chunk in rows.chunks(ROWS_PER_TRANSACTION) {
         stored += samples::insert_batch(pool, chunk).await?;
@@ -85,5 +115,5 @@ pub async fn store_with_hosts(pool: &PgPool, items: &[NewSample]) -> Result<(u64
     .bind(rows.iter().map(|r| r.ts).collect::<Vec<_>>())
     .execute(pool)
     .await?;
-    Ok((stored, host_ids))
+    Ok((stored, host_ids, created))
 }

@@ -56,6 +56,9 @@ pub struct SampleRow {
     pub conn_listening: i32,
     pub conn_established: i32,
     pub filesystems: Json<Vec<FilesystemUsage>>,
+    /// The busiest processes at the sample (agents send them; the local sampler does not store
+    /// them: its alerts read them live).
+    pub top_processes: Option<Json<Vec<app::models::ProcessInfo>>>,
 }
 
 /// Counters beyond i64 would need 292 years of traffic; clamp rather than fail a sample.
@@ -123,6 +126,7 @@ impl SampleRow {
             conn_listening: i32_of(s.connections.listening),
             conn_established: i32_of(s.connections.established),
             filesystems: Json(s.disk.filesystems.clone()),
+            top_processes: None,
         }
     }
 
@@ -199,7 +203,7 @@ pub async fn ensure_partitions(pool: &PgPool, days: &[NaiveDate]) -> Result<(), 
 
 /// The rows as a binary COPY payload, columns in table order (the struct's field order).
 fn to_copy(rows: &[&SampleRow]) -> Result<Vec<u8>, serde_json::Error> {
-    const COLUMNS: i16 = 44;
+    const COLUMNS: i16 = 45;
     let mut copy = BinaryCopy::with_capacity(rows.len() * 360);
     for r in rows {
         copy.row(COLUMNS)
@@ -246,7 +250,8 @@ fn to_copy(rows: &[&SampleRow]) -> Result<Vec<u8>, serde_json::Error> {
             .int4(r.conn_active)
             .int4(r.conn_listening)
             .int4(r.conn_established)
-            .jsonb(&r.filesystems.0)?;
+            .jsonb(&r.filesystems.0)?
+            .jsonb_or_null(r.top_processes.as_ref().map(|p| &p.0))?;
     }
     Ok(copy.finish())
 }
@@ -367,6 +372,23 @@ async fn copy_and_insert(pool: &PgPool, payload: &[u8]) -> Result<u64, sqlx::Err
     .await?;
     tx.commit().await?;
     Ok(u64::try_from(new).unwrap_or(0))
+}
+
+/// The top processes an agent sent with the sample of `host_id` nearest before `at` (within 5
+/// minutes), busiest by CPU first.
+pub async fn top_processes_near(pool: &PgPool, host_id: i32, at: DateTime<Utc>) -> Result<Vec<app::models::ProcessInfo>, sqlx::Error> {
+    let found: Option<Json<Vec<app::models::ProcessInfo>>> = sqlx::query_scalar(
+        "SELECT top_processes FROM samples WHERE host_id = $1 AND ts <= $2 AND ts >= $2 - interval '5 minutes' AND top_processes IS NOT NULL
+         ORDER BY ts DESC LIMIT 1",
+    )
+    .bind(host_id)
+    .bind(at)
+    .fetch_optional(pool)
+    .await?
+    .flatten();
+    let mut processes = found.map(|j| j.0).unwrap_or_default();
+    processes.sort_by(|a, b| b.cpu_percent.total_cmp(&a.cpu_percent));
+    Ok(processes)
 }
 
 pub async fn latest(pool: &PgPool, host_id: i32) -> Result<Option<SampleRow>, sqlx::Error> {

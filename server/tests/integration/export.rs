@@ -14,7 +14,7 @@ async fn fill(app: &TestApp, hosts: std::ops::Range<usize>, per_host: i64) -> Da
         let items: Vec<NewSample> = (0..per_host)
             .map(|i| {
                 let stats = serde_json::from_value(sample(start + Duration::seconds(10 * i), (i % 100) as f64 + 0.25, 50.0)).expect("sample");
-                NewSample { vm_id: format!("export-vm-{host:02}"), name: None, group_id: None, cluster_id: None, sample: stats }
+                NewSample { vm_id: format!("export-vm-{host:02}"), name: None, group_id: None, cluster_id: None, sample: stats, processes: None, facts: None }
             })
             .collect();
         lookout::storage::ingest::store(&app.pool, &items).await.expect("stored");

@@ -1,5 +1,6 @@
 //! Integration tests: the real server on a random port, a fresh PostgreSQL database per test,
 //! driven over HTTP and WebSocket like a client.
+mod agents;
 mod alerts;
 mod analysis;
 mod auth;
