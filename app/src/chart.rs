@@ -16,7 +16,8 @@ const SERIES: [Series; 3] = [
 pub fn render_usage_chart(samples: &[Stats]) -> String {
     let mut svg = String::new();
     let drawn = {
-        let root = SVGBackend::with_string(&mut svg, (CHART_WIDTH, CHART_HEIGHT)).into_drawing_area();
+        let root =
+            SVGBackend::with_string(&mut svg, (CHART_WIDTH, CHART_HEIGHT)).into_drawing_area();
         draw(&root, samples).and_then(|_| root.present())
     };
     match drawn {
@@ -59,7 +60,11 @@ fn draw<DB: DrawingBackend>(
     draw_legend(&mut chart)
 }
 
-type PercentChart<'a, DB> = ChartContext<'a, DB, Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>>;
+type PercentChart<'a, DB> = ChartContext<
+    'a,
+    DB,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
 
 /// A solid 2-px series line with its legend entry.
 fn labelled_line<'a, DB: DrawingBackend + 'a>(
@@ -76,7 +81,9 @@ fn labelled_line<'a, DB: DrawingBackend + 'a>(
 }
 
 /// The legend box, top left, as both charts show it.
-fn draw_legend<'a, DB: DrawingBackend + 'a>(chart: &mut PercentChart<'a, DB>) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+fn draw_legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut PercentChart<'a, DB>,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     chart
         .configure_series_labels()
         .position(SeriesLabelPosition::UpperLeft)
@@ -96,20 +103,46 @@ mod tests {
         let now = Utc::now();
         let mut samples: Vec<Stats> = (0..5)
             .map(|i| {
-                let mut s = Stats { timestamp: now - Duration::seconds(10 * (4 - i)), ..Default::default() };
+                let mut s = Stats {
+                    timestamp: now - Duration::seconds(10 * (4 - i)),
+                    ..Default::default()
+                };
                 s.cpu.percent = 10.0 * i as f64;
                 s
             })
             .collect();
-        samples.insert(0, Stats { timestamp: now - Duration::hours(2), ..Default::default() });
+        samples.insert(
+            0,
+            Stats {
+                timestamp: now - Duration::hours(2),
+                ..Default::default()
+            },
+        );
         let svg = render_usage_chart(&samples);
         assert!(svg.starts_with("<svg"));
         for (label, color, _) in SERIES {
             let stroke = format!("stroke=\"#{:02X}{:02X}{:02X}\"", color.0, color.1, color.2);
-            let lines: Vec<&str> = svg.lines().filter(|l| l.contains("<polyline") && l.contains(&stroke)).collect();
+            let lines: Vec<&str> = svg
+                .lines()
+                .filter(|l| l.contains("<polyline") && l.contains(&stroke))
+                .collect();
             assert_eq!(lines.len(), 2, "{label}: one line and one legend mark");
-            let points = lines.iter().map(|l| l.split("points=\"").nth(1).and_then(|p| p.split('"').next()).unwrap_or_default().split_whitespace().count()).max();
-            assert_eq!(points, Some(5), "{label}: the two-hour-old sample is outside the window");
+            let points = lines
+                .iter()
+                .map(|l| {
+                    l.split("points=\"")
+                        .nth(1)
+                        .and_then(|p| p.split('"').next())
+                        .unwrap_or_default()
+                        .split_whitespace()
+                        .count()
+                })
+                .max();
+            assert_eq!(
+                points,
+                Some(5),
+                "{label}: the two-hour-old sample is outside the window"
+            );
             assert!(svg.contains(label));
         }
     }
@@ -140,10 +173,15 @@ pub mod capacity {
     pub fn render(report: &TrendReport, horizon_days: i64, threshold: f64) -> String {
         let mut svg = String::new();
         let drawn = {
-            let root = SVGBackend::with_string(&mut svg, (CHART_WIDTH, CHART_HEIGHT)).into_drawing_area();
+            let root =
+                SVGBackend::with_string(&mut svg, (CHART_WIDTH, CHART_HEIGHT)).into_drawing_area();
             draw(&root, report, horizon_days, threshold).and_then(|_| root.present())
         };
-        if drawn.is_ok() { svg } else { String::new() }
+        if drawn.is_ok() {
+            svg
+        } else {
+            String::new()
+        }
     }
 
     fn draw<DB: DrawingBackend>(
@@ -184,12 +222,17 @@ pub mod capacity {
             let points: Vec<(f64, f64)> = report
                 .historical
                 .iter()
-                .filter_map(|d| pick(d).map(|v| ((d.date - newest).num_days() as f64, v.clamp(0.0, 100.0))))
+                .filter_map(|d| {
+                    pick(d).map(|v| ((d.date - newest).num_days() as f64, v.clamp(0.0, 100.0)))
+                })
                 .collect();
             if points.is_empty() {
                 continue;
             }
-            if let (Some(last), Some(forecast)) = (points.last(), report.forecast.as_ref().and_then(|f| f.get(metric))) {
+            if let (Some(last), Some(forecast)) = (
+                points.last(),
+                report.forecast.as_ref().and_then(|f| f.get(metric)),
+            ) {
                 chart.draw_series(DashedLineSeries::new(
                     vec![*last, (horizon_days as f64, forecast.predicted_value)],
                     5,
@@ -212,14 +255,40 @@ pub mod capacity {
         fn history_lines_forecast_dashes_and_the_threshold_are_drawn() {
             let today = Utc::now();
             let historical = (0..10)
-                .map(|d| DailyUsage { date: today - Duration::days(9 - d), cpu: Some(40.0 + d as f64), memory: None, disk: Some(50.0) })
+                .map(|d| DailyUsage {
+                    date: today - Duration::days(9 - d),
+                    cpu: Some(40.0 + d as f64),
+                    memory: None,
+                    disk: Some(50.0),
+                })
                 .collect();
-            let mut report = TrendReport { historical, ..Default::default() };
-            report.forecast = Some([("cpu".into(), MetricForecast { predicted_value: 79.0, confidence: 0.9, capacity_exceed_date: None, method: "linear".into(), ..Default::default() })].into());
+            let mut report = TrendReport {
+                historical,
+                ..Default::default()
+            };
+            report.forecast = Some(
+                [(
+                    "cpu".into(),
+                    MetricForecast {
+                        predicted_value: 79.0,
+                        confidence: 0.9,
+                        capacity_exceed_date: None,
+                        method: "linear".into(),
+                        ..Default::default()
+                    },
+                )]
+                .into(),
+            );
             let svg = render(&report, 30, 80.0);
             let stroke = |c: RGBColor| format!("stroke=\"#{:02X}{:02X}{:02X}\"", c.0, c.1, c.2);
-            let cpu_lines = svg.lines().filter(|l| l.contains(&stroke(SERIES[0].2))).count();
-            assert!(cpu_lines >= 3, "history, forecast dashes and legend: {cpu_lines}");
+            let cpu_lines = svg
+                .lines()
+                .filter(|l| l.contains(&stroke(SERIES[0].2)))
+                .count();
+            assert!(
+                cpu_lines >= 3,
+                "history, forecast dashes and legend: {cpu_lines}"
+            );
             assert!(svg.contains(&stroke(THRESHOLD_COLOR)), "threshold line");
             assert!(svg.contains("CPU %") && svg.contains("Disk %") && !svg.contains("Memory %"));
             let empty = render(&TrendReport::default(), 30, 80.0);
@@ -255,13 +324,23 @@ pub mod series {
 
     /// A chart of `lines` over `from`…`to`, the first line with its min–max `band` when given;
     /// `unit` formats the y axis (see `panels::format_value`).
-    pub fn render(lines: &[Line<'_>], band: Option<&[(i64, f64, f64)]>, from: i64, to: i64, unit: &str) -> String {
+    pub fn render(
+        lines: &[Line<'_>],
+        band: Option<&[(i64, f64, f64)]>,
+        from: i64,
+        to: i64,
+        unit: &str,
+    ) -> String {
         let mut svg = String::new();
         let drawn = {
             let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
             draw(&root, lines, band, from, to, unit).and_then(|_| root.present())
         };
-        if drawn.is_ok() { svg } else { String::new() }
+        if drawn.is_ok() {
+            svg
+        } else {
+            String::new()
+        }
     }
 
     fn draw<DB: DrawingBackend>(
@@ -273,7 +352,10 @@ pub mod series {
         unit: &str,
     ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
         root.fill(&WHITE)?;
-        let values = lines.iter().flat_map(|l| l.points.iter().filter_map(|p| p.1)).chain(band.into_iter().flatten().map(|b| b.2));
+        let values = lines
+            .iter()
+            .flat_map(|l| l.points.iter().filter_map(|p| p.1))
+            .chain(band.into_iter().flatten().map(|b| b.2));
         let top = values.fold(0.0_f64, f64::max);
         let top = match unit {
             "percent" => 100.0,
@@ -307,7 +389,10 @@ pub mod series {
             let mut runs: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
             for (t, v) in &line.points {
                 match v {
-                    Some(v) => runs.last_mut().map(|r| r.push((*t as f64, *v))).unwrap_or_default(),
+                    Some(v) => runs
+                        .last_mut()
+                        .map(|r| r.push((*t as f64, *v)))
+                        .unwrap_or_default(),
                     None => runs.push(Vec::new()),
                 }
             }
@@ -315,7 +400,9 @@ pub mod series {
             for run in runs.into_iter().filter(|r| !r.is_empty()) {
                 let series = chart.draw_series(LineSeries::new(run, color.stroke_width(2)))?;
                 if !labelled {
-                    series.label(line.label).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
+                    series.label(line.label).legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
+                    });
                     labelled = true;
                 }
             }
@@ -337,14 +424,38 @@ pub mod series {
 
         #[test]
         fn lines_break_at_gaps_and_the_band_is_drawn() {
-            let points = vec![(0, Some(10.0)), (1000, Some(20.0)), (2000, None), (3000, Some(30.0)), (4000, Some(35.0))];
-            let svg = render(&[Line { label: "usage", points }], Some(&[(0, 5.0, 15.0), (1000, 15.0, 25.0)]), 0, 4000, "percent");
-            let stroke = format!("stroke=\"#{:02X}{:02X}{:02X}\"", COLORS[0].0, COLORS[0].1, COLORS[0].2);
-            let polylines = svg.lines().filter(|l| l.contains("<polyline") && l.contains(&stroke)).count();
+            let points = vec![
+                (0, Some(10.0)),
+                (1000, Some(20.0)),
+                (2000, None),
+                (3000, Some(30.0)),
+                (4000, Some(35.0)),
+            ];
+            let svg = render(
+                &[Line {
+                    label: "usage",
+                    points,
+                }],
+                Some(&[(0, 5.0, 15.0), (1000, 15.0, 25.0)]),
+                0,
+                4000,
+                "percent",
+            );
+            let stroke = format!(
+                "stroke=\"#{:02X}{:02X}{:02X}\"",
+                COLORS[0].0, COLORS[0].1, COLORS[0].2
+            );
+            let polylines = svg
+                .lines()
+                .filter(|l| l.contains("<polyline") && l.contains(&stroke))
+                .count();
             assert_eq!(polylines, 3, "two runs and the legend mark");
             assert!(svg.contains("usage"));
             assert!(svg.contains("<rect"), "the band");
-            assert!(render(&[], None, 0, 1, "count").starts_with("<svg"), "an empty chart still has axes");
+            assert!(
+                render(&[], None, 0, 1, "count").starts_with("<svg"),
+                "an empty chart still has axes"
+            );
         }
     }
 }

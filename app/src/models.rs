@@ -192,8 +192,19 @@ pub struct NetworkInterfaceInfo {
 #[serde(tag = "type", rename_all = "snake_case")]
 #[allow(clippy::large_enum_variant)] // built once per sample and serialized at once; boxing buys nothing
 pub enum LiveEvent {
-    MetricUpdate { host: String, metric: Stats },
-    SystemChange { host: String, change: String, timestamp: DateTime<Utc> },
+    MetricUpdate {
+        host: String,
+        metric: Stats,
+        /// Fields a partial sample did not carry (their zeros in `metric` mean "not sent");
+        /// left out for a full sample.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        absent: Vec<String>,
+    },
+    SystemChange {
+        host: String,
+        change: String,
+        timestamp: DateTime<Utc>,
+    },
     /// A new anomaly found by the continuous detector.
     AnomalyDetected { anomaly: AnomalyEvent },
     /// An alert rule fired (or an alert re-opened within its rule's cooldown).
@@ -510,10 +521,16 @@ mod tests {
     fn whole_metric_values_serialize_as_integers() {
         let point = HistoryPoint {
             timestamp: DateTime::from_timestamp(1_704_110_400, 0).expect("valid"),
-            values: BTreeMap::from([("cpu_percent".to_string(), MetricValue(45.2)), ("network_bytes_sent".to_string(), MetricValue(1048576000.0))]),
+            values: BTreeMap::from([
+                ("cpu_percent".to_string(), MetricValue(45.2)),
+                ("network_bytes_sent".to_string(), MetricValue(1048576000.0)),
+            ]),
         };
         let json = serde_json::to_string(&point).expect("serializes");
-        assert_eq!(json, r#"{"timestamp":"2024-01-01T12:00:00Z","cpu_percent":45.2,"network_bytes_sent":1048576000}"#);
+        assert_eq!(
+            json,
+            r#"{"timestamp":"2024-01-01T12:00:00Z","cpu_percent":45.2,"network_bytes_sent":1048576000}"#
+        );
         let back: HistoryPoint = serde_json::from_str(&json).expect("parses");
         assert_eq!(back, point);
     }

@@ -18,24 +18,116 @@ pub struct PanelSpec {
 }
 
 pub const HOST_PANELS: [PanelSpec; 11] = [
-    PanelSpec { id: "cpu", title: "CPU", metrics: &["cpu.usagePercent", "cpu.ready"], labels: &["usage", "steal (ready)"], unit: "percent", filesystems: false, alert_metrics: &["cpu_percent", "cpu_ready_percent"] },
-    PanelSpec { id: "load", title: "Load (1 min)", metrics: &["cpu.load1min"], labels: &["load 1"], unit: "load", filesystems: false, alert_metrics: &["load1"] },
-    PanelSpec { id: "memory", title: "Memory", metrics: &["memory.usagePercent"], labels: &["used"], unit: "percent", filesystems: false, alert_metrics: &["memory_percent"] },
-    PanelSpec { id: "swap", title: "Swap used", metrics: &["memory.swapUsedMB"], labels: &["swap"], unit: "MiB", filesystems: false, alert_metrics: &[] },
-    PanelSpec { id: "filesystems", title: "File systems (each, never averaged)", metrics: &[], labels: &[], unit: "percent", filesystems: true, alert_metrics: &["disk_usage_percent"] },
-    PanelSpec { id: "iops", title: "Disk IOPS", metrics: &["disk.readIOPS", "disk.writeIOPS"], labels: &["read", "write"], unit: "1/s", filesystems: false, alert_metrics: &["disk_read_iops", "disk_write_iops"] },
-    PanelSpec { id: "throughput", title: "Disk throughput", metrics: &["disk.readBps", "disk.writeBps"], labels: &["read", "write"], unit: "bytes/s", filesystems: false, alert_metrics: &["disk_read_bps", "disk_write_bps"] },
-    PanelSpec { id: "latency", title: "Disk latency", metrics: &["disk.readLatency", "disk.writeLatency"], labels: &["read", "write"], unit: "ms", filesystems: false, alert_metrics: &["disk_read_latency_ms", "disk_write_latency_ms"] },
-    PanelSpec { id: "network", title: "Network", metrics: &["network.inBps", "network.outBps"], labels: &["in", "out"], unit: "bytes/s", filesystems: false, alert_metrics: &["network_in_bps", "network_out_bps"] },
-    PanelSpec { id: "processes", title: "Processes", metrics: &["system.processes"], labels: &["processes"], unit: "count", filesystems: false, alert_metrics: &["processes_total"] },
-    PanelSpec { id: "connections", title: "Connections", metrics: &["system.connections"], labels: &["active"], unit: "count", filesystems: false, alert_metrics: &["connections_active", "connections_established"] },
+    PanelSpec {
+        id: "cpu",
+        title: "CPU",
+        metrics: &["cpu.usagePercent", "cpu.ready"],
+        labels: &["usage", "steal (ready)"],
+        unit: "percent",
+        filesystems: false,
+        alert_metrics: &["cpu_percent", "cpu_ready_percent"],
+    },
+    PanelSpec {
+        id: "load",
+        title: "Load (1 min)",
+        metrics: &["cpu.load1min"],
+        labels: &["load 1"],
+        unit: "load",
+        filesystems: false,
+        alert_metrics: &["load1"],
+    },
+    PanelSpec {
+        id: "memory",
+        title: "Memory",
+        metrics: &["memory.usagePercent"],
+        labels: &["used"],
+        unit: "percent",
+        filesystems: false,
+        alert_metrics: &["memory_percent"],
+    },
+    PanelSpec {
+        id: "swap",
+        title: "Swap used",
+        metrics: &["memory.swapUsedMB"],
+        labels: &["swap"],
+        unit: "MiB",
+        filesystems: false,
+        alert_metrics: &[],
+    },
+    PanelSpec {
+        id: "filesystems",
+        title: "File systems (each, never averaged)",
+        metrics: &[],
+        labels: &[],
+        unit: "percent",
+        filesystems: true,
+        alert_metrics: &["disk_usage_percent"],
+    },
+    PanelSpec {
+        id: "iops",
+        title: "Disk IOPS",
+        metrics: &["disk.readIOPS", "disk.writeIOPS"],
+        labels: &["read", "write"],
+        unit: "1/s",
+        filesystems: false,
+        alert_metrics: &["disk_read_iops", "disk_write_iops"],
+    },
+    PanelSpec {
+        id: "throughput",
+        title: "Disk throughput",
+        metrics: &["disk.readBps", "disk.writeBps"],
+        labels: &["read", "write"],
+        unit: "bytes/s",
+        filesystems: false,
+        alert_metrics: &["disk_read_bps", "disk_write_bps"],
+    },
+    PanelSpec {
+        id: "latency",
+        title: "Disk latency",
+        metrics: &["disk.readLatency", "disk.writeLatency"],
+        labels: &["read", "write"],
+        unit: "ms",
+        filesystems: false,
+        alert_metrics: &["disk_read_latency_ms", "disk_write_latency_ms"],
+    },
+    PanelSpec {
+        id: "network",
+        title: "Network",
+        metrics: &["network.inBps", "network.outBps"],
+        labels: &["in", "out"],
+        unit: "bytes/s",
+        filesystems: false,
+        alert_metrics: &["network_in_bps", "network_out_bps"],
+    },
+    PanelSpec {
+        id: "processes",
+        title: "Processes",
+        metrics: &["system.processes"],
+        labels: &["processes"],
+        unit: "count",
+        filesystems: false,
+        alert_metrics: &["processes_total"],
+    },
+    PanelSpec {
+        id: "connections",
+        title: "Connections",
+        metrics: &["system.connections"],
+        labels: &["active"],
+        unit: "count",
+        filesystems: false,
+        alert_metrics: &["connections_active", "connections_established"],
+    },
 ];
 
 /// What the compare view can overlay: (catalogue name, label, unit).
 pub const COMPARE_METRICS: [(&str, &str, &str); 10] = [
     ("cpu.usagePercent", "CPU usage", "percent"),
     ("memory.usagePercent", "Memory usage", "percent"),
-    ("disk.usagePercent", "Disk usage (all file systems)", "percent"),
+    (
+        "disk.usagePercent",
+        "Disk usage (all file systems)",
+        "percent",
+    ),
     ("cpu.load1min", "Load (1 min)", "load"),
     ("disk.readIOPS", "Disk read IOPS", "1/s"),
     ("disk.writeIOPS", "Disk write IOPS", "1/s"),
@@ -66,8 +158,16 @@ mod tests {
     fn every_panel_names_known_units_and_labels_its_series() {
         for panel in &HOST_PANELS {
             assert_eq!(panel.metrics.len(), panel.labels.len(), "{}", panel.id);
-            assert!(["percent", "bytes/s", "1/s", "ms", "MiB", "load", "count"].contains(&panel.unit), "{}", panel.id);
-            assert!(panel.filesystems || !panel.metrics.is_empty(), "{}", panel.id);
+            assert!(
+                ["percent", "bytes/s", "1/s", "ms", "MiB", "load", "count"].contains(&panel.unit),
+                "{}",
+                panel.id
+            );
+            assert!(
+                panel.filesystems || !panel.metrics.is_empty(),
+                "{}",
+                panel.id
+            );
         }
         assert_eq!(format_value(1536.0, "bytes/s"), "1.5 KiB/s");
         assert_eq!(format_value(42.26, "percent"), "42.3 %");

@@ -40,7 +40,11 @@ impl Range {
             }
         }
         let name = range.unwrap_or(DEFAULT_PRESET);
-        PRESETS.iter().find(|p| p.0 == name).map(|p| Range::Preset(p.0)).unwrap_or(Range::Preset(DEFAULT_PRESET))
+        PRESETS
+            .iter()
+            .find(|p| p.0 == name)
+            .map(|p| Range::Preset(p.0))
+            .unwrap_or(Range::Preset(DEFAULT_PRESET))
     }
 
     /// Bounds in epoch milliseconds at `now`.
@@ -48,7 +52,11 @@ impl Range {
         match self {
             Range::Fixed { from, to } => (*from, *to),
             Range::Preset(name) => {
-                let secs = PRESETS.iter().find(|p| p.0 == *name).map(|p| p.2).unwrap_or(86_400);
+                let secs = PRESETS
+                    .iter()
+                    .find(|p| p.0 == *name)
+                    .map(|p| p.2)
+                    .unwrap_or(86_400);
                 (now - secs * 1000, now)
             }
         }
@@ -98,14 +106,20 @@ impl Range {
         let (from, to) = if to < from { (to, from) } else { (from, to) };
         if to - from < MIN_SPAN_MS {
             let centre = from + (to - from) / 2;
-            return Range::Fixed { from: centre - MIN_SPAN_MS / 2, to: centre + MIN_SPAN_MS / 2 };
+            return Range::Fixed {
+                from: centre - MIN_SPAN_MS / 2,
+                to: centre + MIN_SPAN_MS / 2,
+            };
         }
         Range::Fixed { from, to }
     }
 
     /// ±30 minutes around an instant: where a click on an alert or anomaly opens the host view.
     pub fn around(at: i64) -> Range {
-        Range::Fixed { from: at - 30 * 60_000, to: at + 30 * 60_000 }
+        Range::Fixed {
+            from: at - 30 * 60_000,
+            to: at + 30 * 60_000,
+        }
     }
 }
 
@@ -123,7 +137,9 @@ pub fn instant(text: &str) -> Option<i64> {
 
 /// The `datetime-local` value (UTC) of an instant, for the custom-range inputs.
 pub fn local_input(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms).map(|t| t.format("%Y-%m-%dT%H:%M").to_string()).unwrap_or_default()
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%dT%H:%M").to_string())
+        .unwrap_or_default()
 }
 
 /// `key=value` pairs of a query string (`?a=1&b=2`), percent-decoded.
@@ -141,7 +157,10 @@ pub fn parse_query(search: &str) -> Vec<(String, String)> {
 
 /// The first value of `key`.
 pub fn param<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    pairs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
 }
 
 /// Percent-decoding of a query component (`+` is a space).
@@ -150,7 +169,10 @@ pub fn decode(text: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok());
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
         match (bytes[i], hex) {
             (b'+', _) => out.push(b' '),
             (b'%', Some(b)) => {
@@ -192,13 +214,17 @@ pub fn with_range(search: &str, range: &Range) -> String {
 
 /// A host view link: `/hosts/<vmId>?…`.
 pub fn host_link(vm_id: &str, range: &Range, event: Option<&str>) -> String {
-    let event = event.map(|e| format!("&event={}", encode(e))).unwrap_or_default();
+    let event = event
+        .map(|e| format!("&event={}", encode(e)))
+        .unwrap_or_default();
     format!("/hosts/{}?{}{event}", encode(vm_id), range.query())
 }
 
 /// "12:05" for a range within a day, "11-30 12:05" within a year, else the date.
 pub fn short_time(ms: i64, span_ms: i64) -> String {
-    let Some(t) = chrono::DateTime::from_timestamp_millis(ms) else { return String::new() };
+    let Some(t) = chrono::DateTime::from_timestamp_millis(ms) else {
+        return String::new();
+    };
     if span_ms <= 86_400_000 {
         t.format("%H:%M").to_string()
     } else if span_ms <= 365 * 86_400_000 {
@@ -212,13 +238,21 @@ pub fn short_time(ms: i64, span_ms: i64) -> String {
 pub fn describe(range: &Range, now: i64) -> String {
     match range {
         Range::Preset(name) => {
-            let label = PRESETS.iter().find(|p| p.0 == *name).map(|p| p.1).unwrap_or(name);
+            let label = PRESETS
+                .iter()
+                .find(|p| p.0 == *name)
+                .map(|p| p.1)
+                .unwrap_or(name);
             format!("last {label} · live")
         }
         Range::Fixed { from, to } => {
             let span = to - from;
             let _ = now;
-            let fmt = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_default();
+            let fmt = |ms: i64| {
+                chrono::DateTime::from_timestamp_millis(ms)
+                    .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+                    .unwrap_or_default()
+            };
             format!("{} – {} ({})", fmt(*from), fmt(*to), duration(span))
         }
     }
@@ -243,32 +277,116 @@ mod tests {
 
     #[test]
     fn ranges_come_from_the_url_and_go_back_into_it() {
-        assert_eq!(Range::from_query(Some("6h"), None, None), Range::Preset("6h"));
-        assert_eq!(Range::from_query(Some("nonsense"), None, None), Range::Preset("24h"));
-        assert_eq!(Range::from_query(None, Some("1000"), Some("5000")), Range::Fixed { from: 1000, to: 5000 });
-        assert_eq!(Range::from_query(Some("1h"), Some("5000"), Some("1000")), Range::Preset("1h"), "reversed instants are ignored");
+        assert_eq!(
+            Range::from_query(Some("6h"), None, None),
+            Range::Preset("6h")
+        );
+        assert_eq!(
+            Range::from_query(Some("nonsense"), None, None),
+            Range::Preset("24h")
+        );
+        assert_eq!(
+            Range::from_query(None, Some("1000"), Some("5000")),
+            Range::Fixed {
+                from: 1000,
+                to: 5000
+            }
+        );
+        assert_eq!(
+            Range::from_query(Some("1h"), Some("5000"), Some("1000")),
+            Range::Preset("1h"),
+            "reversed instants are ignored"
+        );
         assert_eq!(
             Range::from_query(None, Some("2026-12-01T10:00"), Some("2026-12-01T11:30")),
-            Range::Fixed { from: 1_796_119_200_000, to: 1_796_124_600_000 },
+            Range::Fixed {
+                from: 1_796_119_200_000,
+                to: 1_796_124_600_000
+            },
             "the custom-range form's values, as UTC"
         );
         assert_eq!(local_input(1_796_119_200_000), "2026-12-01T10:00");
         assert_eq!(Range::Preset("1h").bounds(NOW), (NOW - 3_600_000, NOW));
-        assert_eq!(with_range("?hosts=a,b&range=1h&event=x", &Range::Fixed { from: 1, to: 2 }), "?hosts=a,b&from=1&to=2");
-        assert_eq!(host_link("sim 1", &Range::around(NOW), Some("alert_3")), format!("/hosts/sim%201?from={}&to={}&event=alert_3", NOW - 1_800_000, NOW + 1_800_000));
-        assert_eq!(parse_query("?q=web%2001&group=grp_01+x"), vec![("q".into(), "web 01".into()), ("group".into(), "grp_01 x".into())]);
+        assert_eq!(
+            with_range(
+                "?hosts=a,b&range=1h&event=x",
+                &Range::Fixed { from: 1, to: 2 }
+            ),
+            "?hosts=a,b&from=1&to=2"
+        );
+        assert_eq!(
+            host_link("sim 1", &Range::around(NOW), Some("alert_3")),
+            format!(
+                "/hosts/sim%201?from={}&to={}&event=alert_3",
+                NOW - 1_800_000,
+                NOW + 1_800_000
+            )
+        );
+        assert_eq!(
+            parse_query("?q=web%2001&group=grp_01+x"),
+            vec![
+                ("q".into(), "web 01".into()),
+                ("group".into(), "grp_01 x".into())
+            ]
+        );
     }
 
     #[test]
     fn stepping_and_zooming_keep_the_span_and_never_go_past_now() {
         let day = Range::Preset("24h");
-        assert_eq!(day.shifted(-1, NOW), Range::Fixed { from: NOW - 36 * 3_600_000, to: NOW - 12 * 3_600_000 });
-        assert_eq!(day.shifted(1, NOW), Range::Fixed { from: NOW - 24 * 3_600_000, to: NOW }, "forward stops at now");
-        assert_eq!(Range::Fixed { from: NOW - 4_000, to: NOW - 2_000 }.zoomed_out(NOW), Range::Fixed { from: NOW - 5_000, to: NOW - 1_000 }, "around its centre");
-        assert_eq!(Range::Fixed { from: NOW - 2_000, to: NOW }.zoomed_out(NOW), Range::Fixed { from: NOW - 4_000, to: NOW }, "not past now");
+        assert_eq!(
+            day.shifted(-1, NOW),
+            Range::Fixed {
+                from: NOW - 36 * 3_600_000,
+                to: NOW - 12 * 3_600_000
+            }
+        );
+        assert_eq!(
+            day.shifted(1, NOW),
+            Range::Fixed {
+                from: NOW - 24 * 3_600_000,
+                to: NOW
+            },
+            "forward stops at now"
+        );
+        assert_eq!(
+            Range::Fixed {
+                from: NOW - 4_000,
+                to: NOW - 2_000
+            }
+            .zoomed_out(NOW),
+            Range::Fixed {
+                from: NOW - 5_000,
+                to: NOW - 1_000
+            },
+            "around its centre"
+        );
+        assert_eq!(
+            Range::Fixed {
+                from: NOW - 2_000,
+                to: NOW
+            }
+            .zoomed_out(NOW),
+            Range::Fixed {
+                from: NOW - 4_000,
+                to: NOW
+            },
+            "not past now"
+        );
         let wide = Range::Preset("2y").zoomed_out(NOW);
-        assert_eq!(wide.bounds(NOW).1 - wide.bounds(NOW).0, MAX_SPAN_MS, "at most two years");
-        assert_eq!(Range::zoomed_in(5_000, 4_000), Range::Fixed { from: 4_500 - 30_000, to: 4_500 + 30_000 }, "at least a minute, either drag direction");
+        assert_eq!(
+            wide.bounds(NOW).1 - wide.bounds(NOW).0,
+            MAX_SPAN_MS,
+            "at most two years"
+        );
+        assert_eq!(
+            Range::zoomed_in(5_000, 4_000),
+            Range::Fixed {
+                from: 4_500 - 30_000,
+                to: 4_500 + 30_000
+            },
+            "at least a minute, either drag direction"
+        );
         assert!(!Range::zoomed_in(0, 600_000).is_live());
     }
 

@@ -50,26 +50,30 @@
   }
 
   // Values of one live sample (the /performance/stats shape) by catalogue name.
-  function liveValue(stats, name) {
-    const mib = 1048576;
+  // Series name -> the sample field it comes from (a partial sample lists absent fields).
+  const LIVE_FIELDS = {
+    'cpu.usagePercent': 'cpu.percent', 'cpu.ready': 'cpu.ready_percent', 'cpu.load1min': 'cpu.load1',
+    'cpu.usageMHz': 'cpu.usage_mhz', 'memory.usagePercent': 'memory.percent', 'memory.swapUsedMB': 'memory.swap_used',
+    'memory.usedMB': 'memory.used', 'memory.freeMB': 'memory.available', 'disk.usagePercent': 'disk.percent',
+    'disk.readIOPS': 'disk.read_iops', 'disk.writeIOPS': 'disk.write_iops', 'disk.readBps': 'disk.read_bps',
+    'disk.writeBps': 'disk.write_bps', 'disk.readLatency': 'disk.read_latency_ms', 'disk.writeLatency': 'disk.write_latency_ms',
+    'network.inBps': 'network.in_bps', 'network.outBps': 'network.out_bps',
+    'system.processes': 'processes.total', 'system.connections': 'connections.active',
+  };
+  const MIB_FIELDS = new Set(['memory.swap_used', 'memory.used', 'memory.available']);
+
+  function liveValue(stats, name, absent) {
     if (name.startsWith('fs:')) {
       const mount = name.slice(3);
       const fs = (stats.disk.filesystems || []).find((f) => f.mountpoint === mount);
       return fs ? fs.percent : null;
     }
-    const map = {
-      'cpu.usagePercent': stats.cpu.percent, 'cpu.ready': stats.cpu.ready_percent, 'cpu.load1min': stats.cpu.load1,
-      'cpu.usageMHz': stats.cpu.usage_mhz,
-      'memory.usagePercent': stats.memory.percent, 'memory.swapUsedMB': stats.memory.swap_used / mib,
-      'memory.usedMB': stats.memory.used / mib, 'memory.freeMB': stats.memory.available / mib,
-      'disk.usagePercent': stats.disk.percent, 'disk.readIOPS': stats.disk.read_iops, 'disk.writeIOPS': stats.disk.write_iops,
-      'disk.readBps': stats.disk.read_bps, 'disk.writeBps': stats.disk.write_bps,
-      'disk.readLatency': stats.disk.read_latency_ms, 'disk.writeLatency': stats.disk.write_latency_ms,
-      'network.inBps': stats.network.in_bps, 'network.outBps': stats.network.out_bps,
-      'system.processes': stats.processes.total, 'system.connections': stats.connections.active,
-    };
-    const v = map[name];
-    return v == null ? null : v;
+    const path = LIVE_FIELDS[name];
+    if (!path || (absent && absent.includes(path))) return null;
+    const [group, field] = path.split('.');
+    const v = stats[group] ? stats[group][field] : null;
+    if (v == null) return null;
+    return MIB_FIELDS.has(path) ? v / 1048576 : v;
   }
 
   // One WebSocket for the page, shared by the charts and the toasts; reconnects with back-off.
@@ -547,7 +551,7 @@
 
     onLive(event) {
       if (event.type === 'metric_update' && event.host === this.vm) {
-        updateCards(event.metric);
+        updateCards(event.metric, event.absent);
         if (!this.live || this.resolution !== 'raw') return;
         const t = Date.parse(event.metric.timestamp);
         if (t <= this.lastT()) return;
@@ -559,7 +563,7 @@
           const data = chart.data.map((column, i) => {
             if (i === 0) return [...column, t / 1000];
             const name = chart.series[i].metric;
-            return [...column, name ? liveValue(event.metric, name) : null];
+            return [...column, name ? liveValue(event.metric, name, event.absent) : null];
           });
           const keep = data[0].findIndex((x) => x >= this.from / 1000);
           const trimmed = keep > 0 ? data.map((column) => column.slice(keep)) : data;
@@ -599,10 +603,10 @@
   }
 
   // The header cards of the host view follow the live stream.
-  function updateCards(stats) {
+  function updateCards(stats, absent) {
     for (const el of document.querySelectorAll('[data-stat]')) {
       const [name, unit] = el.dataset.stat.split('|');
-      const v = liveValue(stats, name);
+      const v = liveValue(stats, name, absent);
       if (v != null) el.textContent = format(v, unit);
     }
     const updated = document.querySelector('[data-testid=updated-at]');

@@ -20,13 +20,18 @@ fn parse_time(text: &str) -> anyhow::Result<DateTime<Utc>> {
 fn hourly(path: &str) -> anyhow::Result<(i64, Vec<Option<f64>>)> {
     let mut sums: BTreeMap<i64, (f64, u32)> = BTreeMap::new();
     for line in std::fs::read_to_string(path)?.lines().skip(1) {
-        let (time, value) = line.split_once(',').ok_or_else(|| anyhow::anyhow!("bad line {line}"))?;
+        let (time, value) = line
+            .split_once(',')
+            .ok_or_else(|| anyhow::anyhow!("bad line {line}"))?;
         let hour = parse_time(time)?.timestamp().div_euclid(3600);
         let entry = sums.entry(hour).or_default();
         entry.0 += value.trim().parse::<f64>()?;
         entry.1 += 1;
     }
-    let first = *sums.keys().next().ok_or_else(|| anyhow::anyhow!("empty series"))?;
+    let first = *sums
+        .keys()
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("empty series"))?;
     let last = *sums.keys().last().unwrap_or(&first);
     let mut grid = vec![None; (last - first + 1) as usize];
     for (hour, (sum, count)) in sums {
@@ -36,8 +41,13 @@ fn hourly(path: &str) -> anyhow::Result<(i64, Vec<Option<f64>>)> {
 }
 
 fn main() -> anyhow::Result<()> {
-    let labels: BTreeMap<String, Vec<[String; 2]>> = serde_json::from_str(&std::fs::read_to_string(format!("{DATA}/labels.json"))?)?;
-    println!("NAB realAWSCloudwatch: {} series, {} labeled windows", labels.len(), labels.values().map(Vec::len).sum::<usize>());
+    let labels: BTreeMap<String, Vec<[String; 2]>> =
+        serde_json::from_str(&std::fs::read_to_string(format!("{DATA}/labels.json"))?)?;
+    println!(
+        "NAB realAWSCloudwatch: {} series, {} labeled windows",
+        labels.len(),
+        labels.values().map(Vec::len).sum::<usize>()
+    );
     for sensitivity in [Sensitivity::Low, Sensitivity::Medium, Sensitivity::High] {
         let thresholds = sensitivity.thresholds();
         let (mut found, mut windows, mut false_positives) = (0, 0, 0);
@@ -73,7 +83,9 @@ fn main() -> anyhow::Result<()> {
             windows += spans.len();
             false_positives += outside;
         }
-        println!("  total: {found}/{windows} windows found, {false_positives} false-positive events");
+        println!(
+            "  total: {found}/{windows} windows found, {false_positives} false-positive events"
+        );
     }
 
     // Detector cost at the size of `/anomalies` for 100 hosts over 7 days: 600 series (six per
@@ -92,7 +104,10 @@ fn main() -> anyhow::Result<()> {
     let mut timings = Vec::new();
     for _ in 0..10 {
         let started = std::time::Instant::now();
-        let events: usize = series.iter().map(|s| detect(s, 0.01, &thresholds, 21 * 24).len()).sum();
+        let events: usize = series
+            .iter()
+            .map(|s| detect(s, 0.01, &thresholds, 21 * 24).len())
+            .sum();
         timings.push(started.elapsed().as_secs_f64() * 1000.0);
         std::hint::black_box(events);
     }

@@ -19,7 +19,12 @@ use support::TOKEN;
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
         .unwrap_or(0)
 }
 
@@ -33,10 +38,22 @@ async fn main() -> anyhow::Result<()> {
     for host in 0..10 {
         let items: Vec<NewSample> = (0..10_000)
             .map(|i| {
-                let mut stats = app::models::Stats { timestamp: start + Duration::seconds(10 * i), ..Default::default() };
+                let mut stats = app::models::Stats {
+                    timestamp: start + Duration::seconds(10 * i),
+                    ..Default::default()
+                };
                 stats.cpu.percent = (i % 100) as f64 + 0.25;
                 stats.memory.percent = 50.0;
-                NewSample { vm_id: format!("bench-export-{host:02}"), name: None, group_id: None, cluster_id: None, sample: stats, processes: None, facts: None }
+                NewSample {
+                    vm_id: format!("bench-export-{host:02}"),
+                    name: None,
+                    group_id: None,
+                    cluster_id: None,
+                    sample: stats,
+                    processes: None,
+                    facts: None,
+                    present: Default::default(),
+                }
             })
             .collect();
         lookout::storage::ingest::store(&server.pool, &items).await?;
@@ -59,10 +76,26 @@ async fn main() -> anyhow::Result<()> {
             })
         };
         let request = json!({"vmIds": vm_ids, "startTime": start, "endTime": end, "aggregation": "raw", "format": format});
-        let created: Value = client.post(format!("{base}/api/v1/history/export")).bearer_auth(TOKEN).json(&request).send().await?.json().await?;
-        let id = created["data"]["id"].as_str().ok_or_else(|| anyhow::anyhow!("no task: {created}"))?.to_owned();
+        let created: Value = client
+            .post(format!("{base}/api/v1/history/export"))
+            .bearer_auth(TOKEN)
+            .json(&request)
+            .send()
+            .await?
+            .json()
+            .await?;
+        let id = created["data"]["id"]
+            .as_str()
+            .ok_or_else(|| anyhow::anyhow!("no task: {created}"))?
+            .to_owned();
         let task = loop {
-            let body: Value = client.get(format!("{base}/api/v1/history/export/{id}")).bearer_auth(TOKEN).send().await?.json().await?;
+            let body: Value = client
+                .get(format!("{base}/api/v1/history/export/{id}"))
+                .bearer_auth(TOKEN)
+                .send()
+                .await?
+                .json()
+                .await?;
             match body["data"]["status"].as_str() {
                 Some("completed") => break body["data"].clone(),
                 Some("failed") => anyhow::bail!("export failed: {body}"),
@@ -71,14 +104,21 @@ async fn main() -> anyhow::Result<()> {
         };
         running.store(false, Ordering::Relaxed);
         sampler.await?;
-        let at = |field: &str| task[field].as_str().and_then(|t| t.parse::<DateTime<Utc>>().ok());
+        let at = |field: &str| {
+            task[field]
+                .as_str()
+                .and_then(|t| t.parse::<DateTime<Utc>>().ok())
+        };
         let seconds = match (at("startedAt"), at("completedAt")) {
             (Some(a), Some(b)) => (b - a).num_milliseconds() as f64 / 1000.0,
             _ => f64::NAN,
         };
         let extra = peak.load(Ordering::Relaxed).saturating_sub(baseline) as f64 / 1024.0;
         let size = task["result"]["fileSize"].as_f64().unwrap_or(0.0) / 1_048_576.0;
-        println!("{format:<7} {:>7}  {seconds:>7.2}  {extra:>20.1}  {size:>10.1}", task["result"]["recordCount"]);
+        println!(
+            "{format:<7} {:>7}  {seconds:>7.2}  {extra:>20.1}  {size:>10.1}",
+            task["result"]["recordCount"]
+        );
     }
     server.stop().await
 }

@@ -37,9 +37,17 @@ async fn main() -> anyhow::Result<()> {
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
-    sqlx::query("DELETE FROM hosts WHERE vm_id LIKE 'sim-%'").execute(&server.pool).await?;
+    sqlx::query("DELETE FROM hosts WHERE vm_id LIKE 'sim-%'")
+        .execute(&server.pool)
+        .await?;
     let until = Utc::now();
-    let plan = simulate::Plan { hosts, days, interval_secs: 900, seed: 7, until };
+    let plan = simulate::Plan {
+        hosts,
+        days,
+        interval_secs: 900,
+        seed: 7,
+        until,
+    };
     let (truth, written) = simulate::run(&server.pool, &plan, true).await?;
     println!("simulated {hosts} hosts × {days} days at 15 min: {written} samples");
 
@@ -55,7 +63,11 @@ async fn main() -> anyhow::Result<()> {
     // Injected memory shifts, and reported steps matching one within two days (size within 30 %).
     let (mut injected, mut reported, mut matched) = (0usize, 0usize, 0usize);
     let names = ["disk", "cpu", "memory"];
-    let date_of = |v: &Value| v.as_str().and_then(|d| chrono::DateTime::parse_from_rfc3339(d).ok()).map(|d| d.with_timezone(&Utc));
+    let date_of = |v: &Value| {
+        v.as_str()
+            .and_then(|d| chrono::DateTime::parse_from_rfc3339(d).ok())
+            .map(|d| d.with_timezone(&Utc))
+    };
     for host in &truth.hosts {
         let response = client
             .post(format!("http://127.0.0.1:{}/api/v1/history/trends", server.port))
@@ -72,10 +84,16 @@ async fn main() -> anyhow::Result<()> {
                 "cpu" => (host.base.cpu, host.growth_per_day.cpu),
                 _ => (host.base.memory, host.growth_per_day.memory),
             };
-            let shifts: Vec<&simulate::Incident> =
-                host.incidents.iter().filter(|i| i.kind == "level_shift" && i.metric == *name && i.start < until).collect();
+            let shifts: Vec<&simulate::Incident> = host
+                .incidents
+                .iter()
+                .filter(|i| i.kind == "level_shift" && i.metric == *name && i.start < until)
+                .collect();
             let forecast = &data["forecast"][name];
-            let steps = forecast["levelShifts"].as_array().cloned().unwrap_or_default();
+            let steps = forecast["levelShifts"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
             let recurring = &forecast["ifShiftsRecur"];
             if *name == "memory" {
                 injected += shifts.len();
@@ -84,8 +102,13 @@ async fn main() -> anyhow::Result<()> {
                     .iter()
                     .filter(|i| {
                         steps.iter().any(|s| {
-                            let close = date_of(&s["date"]).is_some_and(|d| (d - i.start).num_hours().abs() <= 48);
-                            close && ((s["change"].as_f64().unwrap_or(0.0) - i.magnitude) / i.magnitude).abs() <= 0.3
+                            let close = date_of(&s["date"])
+                                .is_some_and(|d| (d - i.start).num_hours().abs() <= 48);
+                            close
+                                && ((s["change"].as_f64().unwrap_or(0.0) - i.magnitude)
+                                    / i.magnitude)
+                                    .abs()
+                                    <= 0.3
                         })
                     })
                     .count();
@@ -93,13 +116,16 @@ async fn main() -> anyhow::Result<()> {
             if !steps.is_empty() {
                 with_steps[k] += 1;
             }
-            let estimated = data["growthRates"][name]["daily"].as_f64().unwrap_or(f64::NAN);
+            let estimated = data["growthRates"][name]["daily"]
+                .as_f64()
+                .unwrap_or(f64::NAN);
             growth_abs[k].push((estimated - growth).abs());
             if growth.abs() >= 0.05 {
                 growth_rel[k].push(((estimated - growth) / growth).abs());
             }
             // The true line's crossing, counted from the end of the history.
-            let level_now = base + growth * f64::from(days) + shifts.iter().map(|i| i.magnitude).sum::<f64>();
+            let level_now =
+                base + growth * f64::from(days) + shifts.iter().map(|i| i.magnitude).sum::<f64>();
             if growth <= 0.0 || level_now >= THRESHOLD {
                 continue;
             }
@@ -107,7 +133,9 @@ async fn main() -> anyhow::Result<()> {
             if true_days > 700.0 {
                 continue;
             }
-            let relative = |date: chrono::DateTime<Utc>| ((((date - until).num_seconds() as f64 / 86_400.0) - true_days) / true_days).abs();
+            let relative = |date: chrono::DateTime<Utc>| {
+                ((((date - until).num_seconds() as f64 / 86_400.0) - true_days) / true_days).abs()
+            };
             match date_of(&forecast["capacityExceedDate"]) {
                 Some(date) => days_rel[k].push(relative(date)),
                 None => missed[k] += 1,

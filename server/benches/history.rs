@@ -23,15 +23,26 @@ async fn main() -> anyhow::Result<()> {
     let server = support::start(support::database("lookout_bench_history").await?).await?;
     let (pool, port, token) = (server.pool.clone(), server.port, TOKEN.to_string());
 
-    let simulated: i64 = sqlx::query_scalar("SELECT count(*) FROM hosts WHERE vm_id LIKE 'sim-%'").fetch_one(&pool).await?;
+    let simulated: i64 = sqlx::query_scalar("SELECT count(*) FROM hosts WHERE vm_id LIKE 'sim-%'")
+        .fetch_one(&pool)
+        .await?;
     if simulated < hosts as i64 {
         let now = Utc::now();
         let fine_start = now - Duration::days(i64::from(fine_days));
-        for (days, interval, until, label) in [(days - fine_days, interval, fine_start, "history"), (fine_days, 10, now, "recent days at 10 s")] {
+        for (days, interval, until, label) in [
+            (days - fine_days, interval, fine_start, "history"),
+            (fine_days, 10, now, "recent days at 10 s"),
+        ] {
             if days == 0 {
                 continue;
             }
-            let plan = simulate::Plan { hosts, days, interval_secs: interval, seed: 1, until };
+            let plan = simulate::Plan {
+                hosts,
+                days,
+                interval_secs: interval,
+                seed: 1,
+                until,
+            };
             let truth = simulate::plan_hosts(&plan);
             let started = Instant::now();
             let written = simulate::write(&pool, &plan, &truth, true).await?;
@@ -46,8 +57,13 @@ async fn main() -> anyhow::Result<()> {
         }
         // As autovacuum would do shortly after a bulk load; measured queries should not race it.
         let started = Instant::now();
-        sqlx::query("VACUUM ANALYZE samples, rollup_hourly, rollup_daily").execute(&pool).await?;
-        println!("VACUUM ANALYZE after the load: {:.1} s", started.elapsed().as_secs_f64());
+        sqlx::query("VACUUM ANALYZE samples, rollup_hourly, rollup_daily")
+            .execute(&pool)
+            .await?;
+        println!(
+            "VACUUM ANALYZE after the load: {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
     } else {
         println!("reusing the simulated fleet in lookout_bench_history ({simulated} hosts)");
     }
@@ -56,18 +72,36 @@ async fn main() -> anyhow::Result<()> {
     let now = Utc::now();
     let all: Vec<String> = (0..hosts).map(|h| format!("sim-{h:03}")).collect();
     let cases = [
-        ("query: 1 host, 24 h raw (page of 1000)", "/api/v1/history/query",
-            json!({"vmIds": ["sim-000"], "startTime": now - Duration::hours(24), "endTime": now, "aggregation": "raw", "pageSize": 1000})),
-        ("query: all hosts, 30 days, 1h avg (page of 1000)", "/api/v1/history/query",
-            json!({"vmIds": all, "startTime": now - Duration::days(29), "endTime": now, "aggregation": "1h", "aggregationFunc": "avg", "pageSize": 1000})),
-        ("query: all hosts, 30 days, 1h p99 (page of 1000)", "/api/v1/history/query",
-            json!({"vmIds": all, "startTime": now - Duration::days(29), "endTime": now, "aggregation": "1h", "aggregationFunc": "p99", "pageSize": 1000})),
-        ("aggregate: all hosts, 90 days by day, p95", "/api/v1/history/aggregate",
-            json!({"vmIds": all, "startTime": now - Duration::days(90), "endTime": now, "metrics": ["cpu", "memory", "disk"], "dimensions": ["avg", "max", "p95"], "groupBy": "day"})),
-        ("trends: all hosts, 12 months, forecast and per-host capacity", "/api/v1/history/trends",
-            json!({"vmIds": all, "startTime": now - Duration::days(365), "endTime": now, "forecast": {"enabled": true, "horizon": 30, "method": "linear"}})),
-        ("anomalies: all hosts, 7 days, medium", "/api/v1/history/anomalies",
-            json!({"vmIds": all, "startTime": now - Duration::days(7), "endTime": now})),
+        (
+            "query: 1 host, 24 h raw (page of 1000)",
+            "/api/v1/history/query",
+            json!({"vmIds": ["sim-000"], "startTime": now - Duration::hours(24), "endTime": now, "aggregation": "raw", "pageSize": 1000}),
+        ),
+        (
+            "query: all hosts, 30 days, 1h avg (page of 1000)",
+            "/api/v1/history/query",
+            json!({"vmIds": all, "startTime": now - Duration::days(29), "endTime": now, "aggregation": "1h", "aggregationFunc": "avg", "pageSize": 1000}),
+        ),
+        (
+            "query: all hosts, 30 days, 1h p99 (page of 1000)",
+            "/api/v1/history/query",
+            json!({"vmIds": all, "startTime": now - Duration::days(29), "endTime": now, "aggregation": "1h", "aggregationFunc": "p99", "pageSize": 1000}),
+        ),
+        (
+            "aggregate: all hosts, 90 days by day, p95",
+            "/api/v1/history/aggregate",
+            json!({"vmIds": all, "startTime": now - Duration::days(90), "endTime": now, "metrics": ["cpu", "memory", "disk"], "dimensions": ["avg", "max", "p95"], "groupBy": "day"}),
+        ),
+        (
+            "trends: all hosts, 12 months, forecast and per-host capacity",
+            "/api/v1/history/trends",
+            json!({"vmIds": all, "startTime": now - Duration::days(365), "endTime": now, "forecast": {"enabled": true, "horizon": 30, "method": "linear"}}),
+        ),
+        (
+            "anomalies: all hosts, 7 days, medium",
+            "/api/v1/history/anomalies",
+            json!({"vmIds": all, "startTime": now - Duration::days(7), "endTime": now}),
+        ),
     ];
     for (label, path, body) in cases {
         let mut timings = Vec::new();
@@ -75,7 +109,12 @@ async fn main() -> anyhow::Result<()> {
         // Five warm-up runs (caches, plans), then thirty measured ones.
         for run in 0..35 {
             let started = Instant::now();
-            let response = client.post(format!("http://127.0.0.1:{port}{path}")).bearer_auth(&token).json(&body).send().await?;
+            let response = client
+                .post(format!("http://127.0.0.1:{port}{path}"))
+                .bearer_auth(&token)
+                .json(&body)
+                .send()
+                .await?;
             let status = response.status();
             let value: Value = response.json().await?;
             if run >= 5 {
@@ -88,7 +127,11 @@ async fn main() -> anyhow::Result<()> {
                 .unwrap_or(0);
         }
         timings.sort_by(f64::total_cmp);
-        println!("{label}: p50 {:.1} ms, p99 {:.1} ms ({points} points or groups per answer, 30 runs)", percentile(&timings, 0.5), percentile(&timings, 0.99));
+        println!(
+            "{label}: p50 {:.1} ms, p99 {:.1} ms ({points} points or groups per answer, 30 runs)",
+            percentile(&timings, 0.5),
+            percentile(&timings, 0.99)
+        );
     }
 
     let sizes: Vec<(String, i64, i64)> = sqlx::query_as(
@@ -99,8 +142,15 @@ async fn main() -> anyhow::Result<()> {
     .fetch_all(&pool)
     .await?;
     for (table, bytes, rows) in sizes {
-        let per_row = if rows > 0 { bytes as f64 / rows as f64 } else { 0.0 };
-        println!("storage {table}: {:.1} MiB, {rows} rows, {per_row:.0} bytes per row", bytes as f64 / 1048576.0);
+        let per_row = if rows > 0 {
+            bytes as f64 / rows as f64
+        } else {
+            0.0
+        };
+        println!(
+            "storage {table}: {:.1} MiB, {rows} rows, {per_row:.0} bytes per row",
+            bytes as f64 / 1048576.0
+        );
     }
     server.stop().await
 }

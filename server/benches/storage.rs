@@ -19,7 +19,11 @@ const BATCHES: [usize; 2] = [500, 5_000];
 fn synthetic(i: usize) -> Stats {
     let t = i as f64;
     let mut s = Stats {
-        timestamp: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().expect("valid") + Duration::seconds(10 * i as i64),
+        timestamp: Utc
+            .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+            .single()
+            .expect("valid")
+            + Duration::seconds(10 * i as i64),
         ..Default::default()
     };
     // Smooth daily shape plus jitter: realistic entropy for the storage figures.
@@ -73,31 +77,66 @@ fn synthetic(i: usize) -> Stats {
 }
 
 async fn scalar(pool: &PgPool, sql: &'static str) -> i64 {
-    sqlx::query_scalar::<_, Option<i64>>(sql).fetch_one(pool).await.expect("size query").unwrap_or(0)
+    sqlx::query_scalar::<_, Option<i64>>(sql)
+        .fetch_one(pool)
+        .await
+        .expect("size query")
+        .unwrap_or(0)
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let base = std::env::var("DATABASE_URL").map_err(|_| anyhow::anyhow!("set DATABASE_URL (scripts/bench.sh does)"))?;
-    let admin = PgPoolOptions::new().max_connections(1).connect(&base).await?;
-    sqlx::query("DROP DATABASE IF EXISTS lookout_bench").execute(&admin).await?;
-    sqlx::query("CREATE DATABASE lookout_bench").execute(&admin).await?;
-    let (head, query) = base.split_once('?').map(|(h, q)| (h, format!("?{q}"))).unwrap_or((&base, String::new()));
-    let url = format!("{}/lookout_bench{query}", head.rsplit_once('/').map(|(s, _)| s).unwrap_or(head));
-    let pool = PgPoolOptions::new().max_connections(4).connect(&url).await?;
+    let base = std::env::var("DATABASE_URL")
+        .map_err(|_| anyhow::anyhow!("set DATABASE_URL (scripts/bench.sh does)"))?;
+    let admin = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&base)
+        .await?;
+    sqlx::query("DROP DATABASE IF EXISTS lookout_bench")
+        .execute(&admin)
+        .await?;
+    sqlx::query("CREATE DATABASE lookout_bench")
+        .execute(&admin)
+        .await?;
+    let (head, query) = base
+        .split_once('?')
+        .map(|(h, q)| (h, format!("?{q}")))
+        .unwrap_or((&base, String::new()));
+    let url = format!(
+        "{}/lookout_bench{query}",
+        head.rsplit_once('/').map(|(s, _)| s).unwrap_or(head)
+    );
+    let pool = PgPoolOptions::new()
+        .max_connections(4)
+        .connect(&url)
+        .await?;
     MIGRATOR.run(&pool).await?;
     let mut throughput = Vec::new();
     let mut rows = Vec::new();
     let mut host_id = 0;
     for batch in BATCHES {
         let vm_id = format!("bench-{batch}");
-        host_id = hosts::upsert(&pool, &HostFacts { vm_id: vm_id.clone(), name: vm_id, ..Default::default() }).await?.0;
-        rows = (0..SAMPLES).map(|i| SampleRow::from_stats(host_id, &synthetic(i))).collect::<Vec<SampleRow>>();
+        host_id = hosts::upsert(
+            &pool,
+            &HostFacts {
+                vm_id: vm_id.clone(),
+                name: vm_id,
+                ..Default::default()
+            },
+        )
+        .await?
+        .0;
+        rows = (0..SAMPLES)
+            .map(|i| SampleRow::from_stats(host_id, &synthetic(i)))
+            .collect::<Vec<SampleRow>>();
         let started = Instant::now();
         for (n, chunk) in rows.chunks(batch).enumerate() {
             samples::insert_batch(&pool, chunk).await?;
             if (n + 1) * batch % 10_000 == 0 {
-                eprint!("\rbatches of {batch}: {:>3} %", (n + 1) * batch * 100 / SAMPLES);
+                eprint!(
+                    "\rbatches of {batch}: {:>3} %",
+                    (n + 1) * batch * 100 / SAMPLES
+                );
             }
         }
         throughput.push((batch, SAMPLES as f64 / started.elapsed().as_secs_f64()));
@@ -115,7 +154,9 @@ async fn main() -> anyhow::Result<()> {
     )
     .await;
     let btree = scalar(&pool, "SELECT sum(pg_indexes_size(inhrelid))::int8 FROM pg_inherits WHERE inhparent = 'samples'::regclass").await;
-    sqlx::query("CREATE INDEX samples_brin ON samples USING brin (host_id, ts)").execute(&pool).await?;
+    sqlx::query("CREATE INDEX samples_brin ON samples USING brin (host_id, ts)")
+        .execute(&pool)
+        .await?;
     let both = scalar(&pool, "SELECT sum(pg_indexes_size(inhrelid))::int8 FROM pg_inherits WHERE inhparent = 'samples'::regclass").await;
     let brin = both - btree;
     let total = samples::table_bytes(&pool).await? - brin;
@@ -128,8 +169,14 @@ async fn main() -> anyhow::Result<()> {
     }
     println!("re-sending a batch of 500 already stored: {duplicates} new rows, {resend_ms:.1} ms");
     println!("bytes per sample: {:.1} total (heap {:.1}, TOAST/FSM/VM {:.1}, (host_id, ts) B-tree {:.1})", total as f64 / n, heap as f64 / n, toast as f64 / n, btree as f64 / n);
-    println!("bytes per value: {:.1} ({values_per_sample} typed values per sample)", total as f64 / n / values_per_sample);
-    println!("BRIN (host_id, ts) for comparison: {:.3} bytes per sample ({brin} bytes in all)", brin as f64 / n);
+    println!(
+        "bytes per value: {:.1} ({values_per_sample} typed values per sample)",
+        total as f64 / n / values_per_sample
+    );
+    println!(
+        "BRIN (host_id, ts) for comparison: {:.3} bytes per sample ({brin} bytes in all)",
+        brin as f64 / n
+    );
 
     // The query the live page and /history issue: the last hour of one host, bucketed by minute.
     let until = rows.last().map(|r| r.ts).expect("rows");
@@ -144,8 +191,13 @@ async fn main() -> anyhow::Result<()> {
         timings.push(start.elapsed().as_secs_f64() * 1000.0);
     }
     timings.sort_by(f64::total_cmp);
-    println!("last hour by minute (B-tree + BRIN present): p50 {:.2} ms, p99 {:.2} ms", timings[25], timings[49]);
+    println!(
+        "last hour by minute (B-tree + BRIN present): p50 {:.2} ms, p99 {:.2} ms",
+        timings[25], timings[49]
+    );
     pool.close().await;
-    sqlx::query("DROP DATABASE lookout_bench").execute(&admin).await?;
+    sqlx::query("DROP DATABASE lookout_bench")
+        .execute(&admin)
+        .await?;
     Ok(())
 }

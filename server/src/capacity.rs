@@ -9,8 +9,11 @@ use crate::{
     history::QueryError,
     storage::rollups::{MetricRollup, StoredRollup, ROLLUP_COLUMNS},
 };
+use app::models::{
+    CapacityAlert, DailyUsage, GrowthRate, LevelShift, MetricForecast, Recommendation,
+    ShiftScenario, TrendReport,
+};
 use chrono::{DateTime, Duration, DurationRound, Utc};
-use app::models::{CapacityAlert, DailyUsage, GrowthRate, LevelShift, MetricForecast, Recommendation, ShiftScenario, TrendReport};
 use std::collections::BTreeMap;
 
 pub const METRICS: [(&str, i16); 3] = [("cpu", 1), ("memory", 5), ("disk", 8)];
@@ -71,11 +74,27 @@ struct Summary {
 
 impl Summary {
     fn of(rows: &[StoredRollup]) -> Result<Summary, QueryError> {
-        let mut summary = Summary { rows: rows.len(), ..Default::default() };
+        let mut summary = Summary {
+            rows: rows.len(),
+            ..Default::default()
+        };
         for row in rows {
-            let part = SumCount { sum: row.sum, count: i64::from(row.count) };
-            summary.fleet.entry(row.metric).or_default().entry(row.bucket).or_default().add(part);
-            summary.per_host.entry((row.host_id, row.metric)).or_default().insert(row.bucket, part);
+            let part = SumCount {
+                sum: row.sum,
+                count: i64::from(row.count),
+            };
+            summary
+                .fleet
+                .entry(row.metric)
+                .or_default()
+                .entry(row.bucket)
+                .or_default()
+                .add(part);
+            summary
+                .per_host
+                .entry((row.host_id, row.metric))
+                .or_default()
+                .insert(row.bucket, part);
             let rollup = row.rollup().map_err(|e| QueryError::Internal(e.into()))?;
             summary.period.entry(row.metric).or_default().merge(&rollup);
         }
@@ -99,7 +118,10 @@ impl Summary {
 }
 
 fn daily_series(per_day: &BTreeMap<DateTime<Utc>, SumCount>, first_day: DateTime<Utc>) -> Daily {
-    let mut series = Daily { days: Vec::new(), values: Vec::new() };
+    let mut series = Daily {
+        days: Vec::new(),
+        values: Vec::new(),
+    };
     for (day, rollup) in per_day {
         if let Some(avg) = rollup.avg() {
             series.days.push((*day - first_day).num_days() as f64);
@@ -124,8 +146,20 @@ pub struct TrendOptions {
 /// What a recommendation to add capacity saves.
 const SATURATION_SAVINGS: &str = "avoids saturation and the incidents it causes";
 
-pub async fn analyse(pool: &sqlx::PgPool, hosts: &[(i32, String, String)], options: &TrendOptions) -> Result<TrendReport, QueryError> {
-    let TrendOptions { start, end, ref metrics, forecast_enabled, horizon, method, threshold } = *options;
+pub async fn analyse(
+    pool: &sqlx::PgPool,
+    hosts: &[(i32, String, String)],
+    options: &TrendOptions,
+) -> Result<TrendReport, QueryError> {
+    let TrendOptions {
+        start,
+        end,
+        ref metrics,
+        forecast_enabled,
+        horizon,
+        method,
+        threshold,
+    } = *options;
     let host_ids: Vec<i32> = hosts.iter().map(|h| h.0).collect();
     let metric_ids: Vec<i16> = metrics.iter().map(|m| m.1).collect();
     let first_day = start.duration_trunc(Duration::days(1)).unwrap_or(start);
@@ -158,27 +192,53 @@ pub async fn analyse(pool: &sqlx::PgPool, hosts: &[(i32, String, String)], optio
     }
     let mut summary = Summary::default();
     while let Some(done) = tasks.join_next().await {
-        summary.absorb(done.map_err(|e| QueryError::Internal(anyhow::anyhow!("trend summary task failed: {e}")))??);
+        summary.absorb(done.map_err(|e| {
+            QueryError::Internal(anyhow::anyhow!("trend summary task failed: {e}"))
+        })??);
     }
-    let Summary { fleet, per_host, period, rows } = summary;
+    let Summary {
+        fleet,
+        per_host,
+        period,
+        rows,
+    } = summary;
     // Per-host crossings (days to the threshold, last day, last value), computed up front on
     // both cores: 100 hosts × 3 metrics of a year each, with level-shift search, are the bulk
     // of the maths.
     let mut host_crossings: BTreeMap<(i32, i16), (f64, f64, f64)> = BTreeMap::new();
     if forecast_enabled && hosts.len() > 1 {
-        let keys: Vec<(i32, i16)> = hosts.iter().flat_map(|h| metrics.iter().map(move |m| (h.0, m.1))).collect();
+        let keys: Vec<(i32, i16)> = hosts
+            .iter()
+            .flat_map(|h| metrics.iter().map(move |m| (h.0, m.1)))
+            .collect();
         let crossing = |key: &(i32, i16)| {
             let series = daily_series(per_host.get(key)?, first_day);
             let steps = shifts::level_shifts(&series.days, &series.values);
             let step_free = shifts::step_free_trend(&series.days, &series.values, &steps);
-            let f = trend::forecast(&series.days, &series.values, step_free.as_ref(), horizon, method, threshold)?;
-            Some((*key, (f.days_to_threshold?, *series.days.last()?, *series.values.last()?)))
+            let f = trend::forecast(
+                &series.days,
+                &series.values,
+                step_free.as_ref(),
+                horizon,
+                method,
+                threshold,
+            )?;
+            Some((
+                *key,
+                (
+                    f.days_to_threshold?,
+                    *series.days.last()?,
+                    *series.values.last()?,
+                ),
+            ))
         };
         let (first_half, second_half) = keys.split_at(keys.len().div_ceil(2));
         let found = std::thread::scope(|scope| {
             let other = scope.spawn(|| second_half.iter().filter_map(crossing).collect::<Vec<_>>());
             let mut found: Vec<_> = first_half.iter().filter_map(crossing).collect();
-            found.extend(other.join().map_err(|_| QueryError::Internal(anyhow::anyhow!("a forecast thread panicked")))?);
+            found.extend(other.join().map_err(|_| {
+                QueryError::Internal(anyhow::anyhow!("a forecast thread panicked"))
+            })?);
             Ok::<_, QueryError>(found)
         })?;
         host_crossings.extend(found);
@@ -186,13 +246,17 @@ pub async fn analyse(pool: &sqlx::PgPool, hosts: &[(i32, String, String)], optio
 
     let mut historical: BTreeMap<DateTime<Utc>, DailyUsage> = BTreeMap::new();
     let (mut growth_rates, mut forecasts) = (BTreeMap::new(), BTreeMap::new());
-    let (mut alerts, mut recommendations): (Vec<(f64, CapacityAlert)>, Vec<Recommendation>) = (Vec::new(), Vec::new());
+    let (mut alerts, mut recommendations): (Vec<(f64, CapacityAlert)>, Vec<Recommendation>) =
+        (Vec::new(), Vec::new());
     let mut span_days: f64 = 0.0;
     for (name, id) in metrics.iter() {
         let Some(days) = fleet.get(id) else { continue };
         for (day, rollup) in days {
             if let Some(avg) = rollup.avg() {
-                let usage = historical.entry(*day).or_insert_with(|| DailyUsage { date: *day, ..Default::default() });
+                let usage = historical.entry(*day).or_insert_with(|| DailyUsage {
+                    date: *day,
+                    ..Default::default()
+                });
                 let slot = match *name {
                     "cpu" => &mut usage.cpu,
                     "memory" => &mut usage.memory,
@@ -202,7 +266,9 @@ pub async fn analyse(pool: &sqlx::PgPool, hosts: &[(i32, String, String)], optio
             }
         }
         let series = daily_series(days, first_day);
-        let (Some(first), Some(last)) = (series.days.first(), series.days.last()) else { continue };
+        let (Some(first), Some(last)) = (series.days.first(), series.days.last()) else {
+            continue;
+        };
         span_days = span_days.max(last - first + 1.0);
         let last_day = first_day + Duration::days(*last as i64);
         let current = *series.values.last().unwrap_or(&0.0);
@@ -210,24 +276,47 @@ pub async fn analyse(pool: &sqlx::PgPool, hosts: &[(i32, String, String)], optio
         let step_free = shifts::step_free_trend(&series.days, &series.values, &steps);
         let growth = trend::growth(&series.days, &series.values, step_free.as_ref());
         if let Some(g) = growth {
-            growth_rates.insert((*name).to_owned(), GrowthRate { daily: round(g.daily, 3), weekly: round(g.weekly, 3), monthly: round(g.monthly, 3) });
+            growth_rates.insert(
+                (*name).to_owned(),
+                GrowthRate {
+                    daily: round(g.daily, 3),
+                    weekly: round(g.weekly, 3),
+                    monthly: round(g.monthly, 3),
+                },
+            );
         }
         if forecast_enabled {
-            if let Some(f) = trend::forecast(&series.days, &series.values, step_free.as_ref(), horizon, method, threshold) {
+            if let Some(f) = trend::forecast(
+                &series.days,
+                &series.values,
+                step_free.as_ref(),
+                horizon,
+                method,
+                threshold,
+            ) {
                 let mut forecast = MetricForecast {
                     predicted_value: f.predicted_value,
                     confidence: f.confidence,
                     capacity_exceed_date: None,
-                    method: if f.method == Method::Linear { "linear" } else { "polynomial" }.into(),
+                    method: if f.method == Method::Linear {
+                        "linear"
+                    } else {
+                        "polynomial"
+                    }
+                    .into(),
                     ..Default::default()
                 };
                 if !steps.is_empty() {
                     forecast.level_shifts = steps
                         .iter()
-                        .map(|s| LevelShift { date: first_day + Duration::days(series.days[s.index] as i64), change: round(s.change, 2) })
+                        .map(|s| LevelShift {
+                            date: first_day + Duration::days(series.days[s.index] as i64),
+                            change: round(s.change, 2),
+                        })
                         .collect();
                     // Steps at their past pace: their net rise per day of history joins the growth.
-                    let rise: f64 = steps.iter().map(|s| s.change).sum::<f64>() / (last - first + 1.0);
+                    let rise: f64 =
+                        steps.iter().map(|s| s.change).sum::<f64>() / (last - first + 1.0);
                     let scenario = shifts::StepFreeTrend {
                         slope: growth.map_or(0.0, |g| g.daily) + rise,
                         level_now: f.fitted_now,
@@ -241,8 +330,13 @@ pub async fn analyse(pool: &sqlx::PgPool, hosts: &[(i32, String, String)], optio
                     });
                     // The main forecast is far off but the steps, if they keep coming, are not:
                     // worth planning for, so say so (the main forecast's own case is below).
-                    let main_soon = f.days_to_threshold.is_some_and(|d| d <= SCALE_UP_WITHIN_DAYS);
-                    if let (false, Some(d)) = (main_soon, recurring_days.filter(|d| *d <= SCALE_UP_WITHIN_DAYS)) {
+                    let main_soon = f
+                        .days_to_threshold
+                        .is_some_and(|d| d <= SCALE_UP_WITHIN_DAYS);
+                    if let (false, Some(d)) = (
+                        main_soon,
+                        recurring_days.filter(|d| *d <= SCALE_UP_WITHIN_DAYS),
+                    ) {
                         let total: f64 = steps.iter().map(|s| s.change).sum();
                         recommendations.push(Recommendation { kind: "scale_up".into(), metric: (*name).into(), vm_id: None,
                             description: format!(
@@ -255,8 +349,18 @@ pub async fn analyse(pool: &sqlx::PgPool, hosts: &[(i32, String, String)], optio
                     let date = date_after(last_day, d);
                     forecast.capacity_exceed_date = Some(date);
                     if let Some(severity) = capacity_severity(d) {
-                        alerts.push((d, CapacityAlert { metric: (*name).into(), vm_id: None, vm_name: None, current_usage: round(current, 2), threshold,
-                            predicted_exceed_date: date, severity: severity.into() }));
+                        alerts.push((
+                            d,
+                            CapacityAlert {
+                                metric: (*name).into(),
+                                vm_id: None,
+                                vm_name: None,
+                                current_usage: round(current, 2),
+                                threshold,
+                                predicted_exceed_date: date,
+                                severity: severity.into(),
+                            },
+                        ));
                     }
                     if d <= SCALE_UP_WITHIN_DAYS {
                         let order_by = date_after(last_day, (d - 14.0).max(0.0)).format("%Y-%m-%d");
@@ -271,9 +375,13 @@ pub async fn analyse(pool: &sqlx::PgPool, hosts: &[(i32, String, String)], optio
                                 recurring.capacity_exceed_date.map_or_else(|| "not within two years".to_owned(), |d| format!("on {}", d.format("%Y-%m-%d")))
                             ));
                         }
-                        recommendations.push(Recommendation { kind: "scale_up".into(), metric: (*name).into(), vm_id: None,
+                        recommendations.push(Recommendation {
+                            kind: "scale_up".into(),
+                            metric: (*name).into(),
+                            vm_id: None,
                             description,
-                            potential_savings: Some(SATURATION_SAVINGS.into()) });
+                            potential_savings: Some(SATURATION_SAVINGS.into()),
+                        });
                     }
                 }
                 forecasts.insert((*name).to_owned(), forecast);
@@ -282,11 +390,25 @@ pub async fn analyse(pool: &sqlx::PgPool, hosts: &[(i32, String, String)], optio
         // Per-host crossings: a group average can hide one host running out.
         if forecast_enabled && hosts.len() > 1 {
             for (host_id, vm_id, vm_name) in hosts {
-                let Some(&(d, last, host_current)) = host_crossings.get(&(*host_id, *id)) else { continue };
-                let Some(severity) = capacity_severity(d) else { continue };
+                let Some(&(d, last, host_current)) = host_crossings.get(&(*host_id, *id)) else {
+                    continue;
+                };
+                let Some(severity) = capacity_severity(d) else {
+                    continue;
+                };
                 let date = date_after(first_day + Duration::days(last as i64), d);
-                alerts.push((d, CapacityAlert { metric: (*name).into(), vm_id: Some(vm_id.clone()), vm_name: Some(vm_name.clone()),
-                    current_usage: round(host_current, 2), threshold, predicted_exceed_date: date, severity: severity.into() }));
+                alerts.push((
+                    d,
+                    CapacityAlert {
+                        metric: (*name).into(),
+                        vm_id: Some(vm_id.clone()),
+                        vm_name: Some(vm_name.clone()),
+                        current_usage: round(host_current, 2),
+                        threshold,
+                        predicted_exceed_date: date,
+                        severity: severity.into(),
+                    },
+                ));
                 if d <= SCALE_UP_WITHIN_DAYS {
                     recommendations.push(Recommendation { kind: "scale_up".into(), metric: (*name).into(), vm_id: Some(vm_id.clone()),
                         description: format!("{name} of {vm_name} is forecast to reach {threshold}% on {} (now {host_current:.1}%): add capacity to this host",
@@ -296,7 +418,10 @@ pub async fn analyse(pool: &sqlx::PgPool, hosts: &[(i32, String, String)], optio
             }
         }
         if let Some(whole) = period.get(id) {
-            let (p95, avg) = (whole.quantile(0.95).unwrap_or(0.0), whole.avg().unwrap_or(0.0));
+            let (p95, avg) = (
+                whole.quantile(0.95).unwrap_or(0.0),
+                whole.avg().unwrap_or(0.0),
+            );
             if p95 < IDLE_P95 && (*name == "cpu" || *name == "memory") {
                 // Right-sizing so that p95 would sit at 50 % frees this share of the allocation.
                 let freed = ((1.0 - p95 / 50.0) * 100.0).round();
@@ -332,4 +457,3 @@ pub async fn analyse(pool: &sqlx::PgPool, hosts: &[(i32, String, String)], optio
         warning,
     })
 }
-

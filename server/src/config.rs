@@ -3,7 +3,12 @@ use clap::{Args, Parser, Subcommand};
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 #[derive(Debug, Parser)]
-#[command(name = "lookout", version, about = "Self-hosted performance monitoring", args_conflicts_with_subcommands = true)]
+#[command(
+    name = "lookout",
+    version,
+    about = "Self-hosted performance monitoring",
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -60,7 +65,11 @@ pub struct AgentArgs {
     #[arg(long, env = "LOOKOUT_AGENT_CLUSTER")]
     pub cluster: Option<String>,
     /// Accept any TLS certificate (testing only).
-    #[arg(long, env = "LOOKOUT_AGENT_INSECURE_SKIP_VERIFY", default_value_t = false)]
+    #[arg(
+        long,
+        env = "LOOKOUT_AGENT_INSECURE_SKIP_VERIFY",
+        default_value_t = false
+    )]
     pub insecure_skip_verify: bool,
 }
 
@@ -258,7 +267,9 @@ impl From<ServeArgs> for Settings {
                 max_attempts: args.webhook_max_attempts,
                 retry_base: Duration::from_millis(args.webhook_retry_base_ms),
             },
-            export_dir: args.export_dir.unwrap_or_else(|| args.database.data_dir.join("exports")),
+            export_dir: args
+                .export_dir
+                .unwrap_or_else(|| args.database.data_dir.join("exports")),
             rate_limit: args.rate_limit,
             shutdown_timeout: Duration::from_secs(args.shutdown_timeout),
             database: args.database,
@@ -303,26 +314,71 @@ mod tests {
         assert!(parse(&["--sample-interval", "0"]).is_err());
         assert!(parse(&["--sample-interval", "61"]).is_err());
         let cli = parse(&["serve", "--sample-interval", "1"]).expect("1 s is allowed");
-        let Some(Command::Serve(args)) = cli.command else { panic!("serve expected") };
+        let Some(Command::Serve(args)) = cli.command else {
+            panic!("serve expected")
+        };
         assert_eq!(Settings::from(args).buffer_capacity(), 3600);
     }
 
     #[test]
     fn agent_and_enrolment_token_options_parse() {
-        let cli = parse(&["token", "create", "--enrol", "--expires", "24h", "--uses", "50"]).expect("valid");
-        let Some(Command::Token(TokenCommand::Create { enrol, expires, uses, .. })) = cli.command else { panic!("token create expected") };
+        let cli = parse(&[
+            "token",
+            "create",
+            "--enrol",
+            "--expires",
+            "24h",
+            "--uses",
+            "50",
+        ])
+        .expect("valid");
+        let Some(Command::Token(TokenCommand::Create {
+            enrol,
+            expires,
+            uses,
+            ..
+        })) = cli.command
+        else {
+            panic!("token create expected")
+        };
         assert!(enrol);
         assert_eq!((expires.as_deref(), uses), (Some("24h"), Some(50)));
-        let cli = parse(&["agent", "--server", "https://mon.example.com", "--enrol-token", "lk_x"]).expect("valid");
-        let Some(Command::Agent(args)) = cli.command else { panic!("agent expected") };
-        assert_eq!((args.interval, args.spool_max_bytes, args.spool_max_age_hours), (10, 256 << 20, 168));
+        let cli = parse(&[
+            "agent",
+            "--server",
+            "https://mon.example.com",
+            "--enrol-token",
+            "lk_x",
+        ])
+        .expect("valid");
+        let Some(Command::Agent(args)) = cli.command else {
+            panic!("agent expected")
+        };
+        assert_eq!(
+            (
+                args.interval,
+                args.spool_max_bytes,
+                args.spool_max_age_hours
+            ),
+            (10, 256 << 20, 168)
+        );
         assert!(!args.insecure_skip_verify);
     }
 
     #[test]
     fn token_create_takes_a_scope_list() {
-        let cli = parse(&["token", "create", "--name", "ci", "--scopes", "vm:read,metrics:write"]).expect("valid");
-        let Some(Command::Token(TokenCommand::Create { name, scopes, .. })) = cli.command else { panic!("token create expected") };
+        let cli = parse(&[
+            "token",
+            "create",
+            "--name",
+            "ci",
+            "--scopes",
+            "vm:read,metrics:write",
+        ])
+        .expect("valid");
+        let Some(Command::Token(TokenCommand::Create { name, scopes, .. })) = cli.command else {
+            panic!("token create expected")
+        };
         assert_eq!(name.as_deref(), Some("ci"));
         assert_eq!(scopes, ["vm:read", "metrics:write"]);
     }

@@ -34,7 +34,13 @@ pub const READY: &str = "demo_fleet_ready";
 
 /// The demo fleet as seeded at `seeded_at`: the simulator's plan plus the scripted events.
 pub fn fleet(seeded_at: DateTime<Utc>) -> anyhow::Result<Fleet> {
-    let plan = Plan { hosts: HOSTS, days: DAYS, interval_secs: 3600, seed: SEED, until: seeded_at };
+    let plan = Plan {
+        hosts: HOSTS,
+        days: DAYS,
+        interval_secs: 3600,
+        seed: SEED,
+        until: seeded_at,
+    };
     let mut truth = simulate::plan_hosts_in_groups(&plan, GROUP_SIZE);
     // Half a year of the simulator's growth and lasting memory steps saturates most hosts;
     // the demo keeps each one's level at seeding at or below a cap (70–82 %, so a few cross the
@@ -42,30 +48,69 @@ pub fn fleet(seeded_at: DateTime<Utc>) -> anyhow::Result<Fleet> {
     let days = f64::from(DAYS);
     for (index, host) in truth.hosts.iter_mut().enumerate() {
         let cap = 70.0 + 4.0 * (index % 4) as f64;
-        let fit = |base: f64, rise: f64| if rise > 0.0 && base + rise > cap { ((cap - base) / rise).max(0.0) } else { 1.0 };
+        let fit = |base: f64, rise: f64| {
+            if rise > 0.0 && base + rise > cap {
+                ((cap - base) / rise).max(0.0)
+            } else {
+                1.0
+            }
+        };
         host.growth_per_day.cpu *= fit(host.base.cpu + 12.0, host.growth_per_day.cpu * days);
         host.growth_per_day.disk *= fit(host.base.disk, host.growth_per_day.disk * days);
-        let steps: f64 = host.incidents.iter().filter(|i| i.kind == "level_shift").map(|i| i.magnitude).sum();
-        let factor = fit(host.base.memory + 3.0, host.growth_per_day.memory * days + steps);
+        let steps: f64 = host
+            .incidents
+            .iter()
+            .filter(|i| i.kind == "level_shift")
+            .map(|i| i.magnitude)
+            .sum();
+        let factor = fit(
+            host.base.memory + 3.0,
+            host.growth_per_day.memory * days + steps,
+        );
         host.growth_per_day.memory *= factor;
-        for incident in host.incidents.iter_mut().filter(|i| i.kind == "level_shift") {
+        for incident in host
+            .incidents
+            .iter_mut()
+            .filter(|i| i.kind == "level_shift")
+        {
             incident.magnitude *= factor;
             incident.end = seeded_at + Duration::days(3650);
         }
     }
     let hot = |metric: &str, from: Duration, to: Duration, target: f64, base: f64| Incident {
-        kind: if metric == "cpu" { "spike".into() } else { "level_shift".into() },
+        kind: if metric == "cpu" {
+            "spike".into()
+        } else {
+            "level_shift".into()
+        },
         metric: metric.into(),
         start: seeded_at + from,
         end: seeded_at + to,
         magnitude: target - base,
     };
     if let [first, second, third, ..] = truth.hosts.as_mut_slice() {
-        let cpu = hot("cpu", -Duration::minutes(25), Duration::minutes(35), 96.0, first.base.cpu);
+        let cpu = hot(
+            "cpu",
+            -Duration::minutes(25),
+            Duration::minutes(35),
+            96.0,
+            first.base.cpu,
+        );
         first.incidents.push(cpu);
-        let steps: f64 = second.incidents.iter().filter(|i| i.kind == "level_shift").map(|i| i.magnitude).sum();
+        let steps: f64 = second
+            .incidents
+            .iter()
+            .filter(|i| i.kind == "level_shift")
+            .map(|i| i.magnitude)
+            .sum();
         let level = second.base.memory + second.growth_per_day.memory * f64::from(DAYS) + steps;
-        let memory = hot("memory", -Duration::minutes(90), Duration::hours(1), 95.0, level);
+        let memory = hot(
+            "memory",
+            -Duration::minutes(90),
+            Duration::hours(1),
+            95.0,
+            level,
+        );
         second.incidents.push(memory);
         let off = seeded_at - Duration::days(2) - Duration::hours(3);
         third.outages.push((off, off + Duration::hours(2)));
@@ -74,16 +119,27 @@ pub fn fleet(seeded_at: DateTime<Utc>) -> anyhow::Result<Fleet> {
 }
 
 /// Seeds the demo fleet (or resumes it) in the background; never delays start-up.
-pub async fn start(pool: PgPool, alerts: AlertEngine, hub: Hub, tasks: &TaskTracker, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn start(
+    pool: PgPool,
+    alerts: AlertEngine,
+    hub: Hub,
+    tasks: &TaskTracker,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let seeded_at: Option<DateTime<Utc>> =
-        sqlx::query_scalar("SELECT done_at FROM lookout_maintenance WHERE name = $1").bind(MARKER).fetch_optional(&pool).await?;
+        sqlx::query_scalar("SELECT done_at FROM lookout_maintenance WHERE name = $1")
+            .bind(MARKER)
+            .fetch_optional(&pool)
+            .await?;
     if let Some(seeded_at) = seeded_at {
         tracing::info!(%seeded_at, "Resuming the demo fleet's live samples.");
         let fleet = fleet(seeded_at)?;
         tasks.spawn(live(pool, alerts, hub, fleet, shutdown));
         return Ok(());
     }
-    let hosts: i64 = sqlx::query_scalar("SELECT count(*) FROM hosts").fetch_one(&pool).await?;
+    let hosts: i64 = sqlx::query_scalar("SELECT count(*) FROM hosts")
+        .fetch_one(&pool)
+        .await?;
     if hosts > 1 {
         tracing::info!("Demo fleet skipped: the database already has other hosts.");
         return Ok(());
@@ -92,16 +148,31 @@ pub async fn start(pool: PgPool, alerts: AlertEngine, hub: Hub, tasks: &TaskTrac
     tasks.spawn(async move {
         let started = std::time::Instant::now();
         let seeded_at = Utc::now();
-        tracing::info!(hosts = HOSTS, days = DAYS, "Seeding a demo fleet in the background.");
+        tracing::info!(
+            hosts = HOSTS,
+            days = DAYS,
+            "Seeding a demo fleet in the background."
+        );
         match seed(&pool, seeded_at).await {
             Ok((fleet, samples)) => {
                 tracker.spawn(live(pool.clone(), alerts, hub.clone(), fleet, shutdown));
                 match finish(&pool, seeded_at).await {
-                    Ok(anomalies) => tracing::info!(samples, anomalies, secs = started.elapsed().as_secs(), "Demo fleet ready."),
-                    Err(error) => tracing::warn!(error = format!("{error:#}"), "Demo fleet written, but rolling it up failed."),
+                    Ok(anomalies) => tracing::info!(
+                        samples,
+                        anomalies,
+                        secs = started.elapsed().as_secs(),
+                        "Demo fleet ready."
+                    ),
+                    Err(error) => tracing::warn!(
+                        error = format!("{error:#}"),
+                        "Demo fleet written, but rolling it up failed."
+                    ),
                 }
             }
-            Err(error) => tracing::warn!(error = format!("{error:#}"), "Demo fleet could not be written."),
+            Err(error) => tracing::warn!(
+                error = format!("{error:#}"),
+                "Demo fleet could not be written."
+            ),
         }
     });
     Ok(())
@@ -113,14 +184,20 @@ async fn seed(pool: &PgPool, seeded_at: DateTime<Utc>) -> anyhow::Result<(Fleet,
     let start = fleet.truth.start;
     let week = seeded_at - Duration::days(7);
     let day = seeded_at - Duration::days(1);
-    let mut written = fleet.write(pool, start, week, Duration::hours(1), false).await?;
-    written += fleet.write(pool, week, day, Duration::minutes(1), false).await?;
-    written += fleet.write(pool, day, seeded_at, LIVE_EVERY, false).await?;
-    sqlx::query("INSERT INTO lookout_maintenance (name, done_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-        .bind(MARKER)
-        .bind(seeded_at)
-        .execute(pool)
+    let mut written = fleet
+        .write(pool, start, week, Duration::hours(1), false)
         .await?;
+    written += fleet
+        .write(pool, week, day, Duration::minutes(1), false)
+        .await?;
+    written += fleet.write(pool, day, seeded_at, LIVE_EVERY, false).await?;
+    sqlx::query(
+        "INSERT INTO lookout_maintenance (name, done_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(MARKER)
+    .bind(seeded_at)
+    .execute(pool)
+    .await?;
     Ok((fleet, written))
 }
 
@@ -128,13 +205,29 @@ async fn seed(pool: &PgPool, seeded_at: DateTime<Utc>) -> anyhow::Result<(Fleet,
 async fn finish(pool: &PgPool, seeded_at: DateTime<Utc>) -> anyhow::Result<usize> {
     simulate::roll_up_all(pool, false).await?;
     let hosts: Vec<(i32, String, String)> =
-        sqlx::query_as("SELECT id, vm_id, name FROM hosts WHERE vm_id LIKE 'sim-%' ORDER BY vm_id").fetch_all(pool).await?;
+        sqlx::query_as("SELECT id, vm_id, name FROM hosts WHERE vm_id LIKE 'sim-%' ORDER BY vm_id")
+            .fetch_all(pool)
+            .await?;
     let notes = [
-        (0, Duration::hours(26), "manual", "Deployed release 2.14", "rolled out to the web tier"),
-        (1, Duration::hours(50), "maintenance", "Kernel patching window", "planned reboot of the database hosts"),
+        (
+            0,
+            Duration::hours(26),
+            "manual",
+            "Deployed release 2.14",
+            "rolled out to the web tier",
+        ),
+        (
+            1,
+            Duration::hours(50),
+            "maintenance",
+            "Kernel patching window",
+            "planned reboot of the database hosts",
+        ),
     ];
     for (index, ago, kind, title, description) in notes {
-        let Some((host_id, vm_id, _)) = hosts.get(index) else { continue };
+        let Some((host_id, vm_id, _)) = hosts.get(index) else {
+            continue;
+        };
         let event = timeline::NewEvent {
             host_id: *host_id,
             ts: seeded_at - ago,
@@ -157,13 +250,24 @@ async fn finish(pool: &PgPool, seeded_at: DateTime<Utc>) -> anyhow::Result<usize
         kinds: crate::analysis::anomaly::Kind::ALL.to_vec(),
     };
     let outcome = detect::run(pool, &request).await?;
-    sqlx::query("INSERT INTO lookout_maintenance (name) VALUES ($1) ON CONFLICT DO NOTHING").bind(READY).execute(pool).await?;
+    sqlx::query("INSERT INTO lookout_maintenance (name) VALUES ($1) ON CONFLICT DO NOTHING")
+        .bind(READY)
+        .execute(pool)
+        .await?;
     Ok(outcome.events.len())
 }
 
 /// One sample per host every 10 s, through the path agents use (storage, alerts, live clients).
-async fn live(pool: PgPool, alerts: AlertEngine, hub: Hub, mut fleet: Fleet, shutdown: CancellationToken) {
-    let every = LIVE_EVERY.to_std().unwrap_or(std::time::Duration::from_secs(10));
+async fn live(
+    pool: PgPool,
+    alerts: AlertEngine,
+    hub: Hub,
+    mut fleet: Fleet,
+    shutdown: CancellationToken,
+) {
+    let every = LIVE_EVERY
+        .to_std()
+        .unwrap_or(std::time::Duration::from_secs(10));
     let mut ticker = tokio::time::interval(every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

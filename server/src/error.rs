@@ -71,15 +71,21 @@ impl ApiError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::Validation(_) | ApiError::RuleCreationFailed(_) | ApiError::InvalidMetricValue(_) => StatusCode::BAD_REQUEST,
+            ApiError::Validation(_)
+            | ApiError::RuleCreationFailed(_)
+            | ApiError::InvalidMetricValue(_) => StatusCode::BAD_REQUEST,
             ApiError::RuleNotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::ReportGenerationFailed(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::NotFound(_) | ApiError::HostNotFound(_) | ApiError::MetricNotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::SystemInfoUnavailable(_) | ApiError::StorageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::NotFound(_) | ApiError::HostNotFound(_) | ApiError::MetricNotFound(_) => {
+                StatusCode::NOT_FOUND
+            }
+            ApiError::SystemInfoUnavailable(_) | ApiError::StorageUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Timeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -89,7 +95,11 @@ impl ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
-        if crate::storage::is_unreachable(&error) { ApiError::StorageUnavailable } else { ApiError::Internal(error.into()) }
+        if crate::storage::is_unreachable(&error) {
+            ApiError::StorageUnavailable
+        } else {
+            ApiError::Internal(error.into())
+        }
     }
 }
 
@@ -102,7 +112,10 @@ pub enum BodyProblem {
 impl From<&JsonRejection> for BodyProblem {
     fn from(rejection: &JsonRejection) -> Self {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            return BodyProblem::TooLarge(format!("request body too large: {}", rejection.body_text()));
+            return BodyProblem::TooLarge(format!(
+                "request body too large: {}",
+                rejection.body_text()
+            ));
         }
         let text = rejection.body_text();
         match serde_unknown_field(&text) {
@@ -126,9 +139,15 @@ fn serde_unknown_field(text: &str) -> Option<(&str, Vec<&str>)> {
 /// "unknown field `groupby`; did you mean `groupBy`? (known fields: …)": the message every body
 /// check gives for a field it does not know, with the closest known name when one is close.
 pub fn unknown_field_message(field: &str, known: &[&str]) -> String {
-    let list = if known.is_empty() { "none".to_string() } else { known.join(", ") };
+    let list = if known.is_empty() {
+        "none".to_string()
+    } else {
+        known.join(", ")
+    };
     match closest(field, known) {
-        Some(near) => format!("unknown field `{field}`; did you mean `{near}`? (known fields: {list})"),
+        Some(near) => {
+            format!("unknown field `{field}`; did you mean `{near}`? (known fields: {list})")
+        }
         None => format!("unknown field `{field}` (known fields: {list})"),
     }
 }
@@ -158,7 +177,9 @@ fn edit_distance(a: &str, b: &str) -> usize {
         row[0] = i + 1;
         for (j, cb) in b.iter().enumerate() {
             let above = row[j + 1];
-            row[j + 1] = (above + 1).min(row[j] + 1).min(diagonal + usize::from(ca != *cb));
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
             diagonal = above;
         }
     }
@@ -197,15 +218,26 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if let ApiError::Internal(error) = &self {
             // Logged once here with its cause chain; the client sees only a generic message.
-            tracing::error!(error = format!("{error:#}"), "Request failed with an internal error.");
+            tracing::error!(
+                error = format!("{error:#}"),
+                "Request failed with an internal error."
+            );
         }
-        let mut response = (self.status(), Json(error_body(self.code(), &self.to_string()))).into_response();
+        let mut response = (
+            self.status(),
+            Json(error_body(self.code(), &self.to_string())),
+        )
+            .into_response();
         match self {
             ApiError::StorageUnavailable => {
-                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
             }
             ApiError::RateLimited(secs) => {
-                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
             }
             _ => {}
         }
@@ -229,9 +261,19 @@ mod field_tests {
 
     #[test]
     fn unknown_fields_are_named_with_the_closest_known_one() {
-        let known = ["vmIds", "groupId", "startTime", "endTime", "groupBy", "aggregationFunc"];
+        let known = [
+            "vmIds",
+            "groupId",
+            "startTime",
+            "endTime",
+            "groupBy",
+            "aggregationFunc",
+        ];
         assert_eq!(closest("groupby", &known), Some("groupBy"), "case only");
-        assert_eq!(closest("aggregationFunction", &known), Some("aggregationFunc"));
+        assert_eq!(
+            closest("aggregationFunction", &known),
+            Some("aggregationFunc")
+        );
         assert_eq!(closest("aggregationFun", &known), Some("aggregationFunc"));
         assert_eq!(closest("strtTime", &known), Some("startTime"));
         assert_eq!(closest("colour", &known), None);
@@ -242,6 +284,10 @@ mod field_tests {
             unknown_field_message(field, &["vmIds", "groupBy"]),
             "unknown field `groupby`; did you mean `groupBy`? (known fields: vmIds, groupBy)"
         );
-        assert_eq!(serde_unknown_field("unknown field `x`, there are no fields at line 1").map(|(f, k)| (f, k.len())), Some(("x", 0)));
+        assert_eq!(
+            serde_unknown_field("unknown field `x`, there are no fields at line 1")
+                .map(|(f, k)| (f, k.len())),
+            Some(("x", 0))
+        );
     }
 }

@@ -12,7 +12,18 @@ const SPARK_STEP_SECS: i64 = 300;
 /// Anomalies count as open while active and at most this old.
 const OPEN_ANOMALY_DAYS: i64 = 7;
 
-type HostRow = (i32, String, String, Option<String>, Option<String>, Option<DateTime<Utc>>, bool, Option<f64>, Option<f64>, Option<f64>);
+type HostRow = (
+    i32,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<DateTime<Utc>>,
+    bool,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+);
 
 pub async fn overview(pool: &PgPool, now: DateTime<Utc>) -> Result<Vec<FleetHost>, sqlx::Error> {
     let rows: Vec<HostRow> = sqlx::query_as(
@@ -28,11 +39,13 @@ pub async fn overview(pool: &PgPool, now: DateTime<Utc>) -> Result<Vec<FleetHost
     .bind(POWERED_OFF_AFTER_SECS as f64)
     .fetch_all(pool)
     .await?;
-    let since = (now - Duration::hours(SPARK_HOURS)).duration_trunc(Duration::seconds(SPARK_STEP_SECS)).unwrap_or(now);
+    let since = (now - Duration::hours(SPARK_HOURS))
+        .duration_trunc(Duration::seconds(SPARK_STEP_SECS))
+        .unwrap_or(now);
     let slots = (SPARK_HOURS * 3600 / SPARK_STEP_SECS + 1) as usize;
-    let spark_rows: Vec<(i32, i64, f64)> = sqlx::query_as(
+    let spark_rows: Vec<(i32, i64, Option<f64>)> = sqlx::query_as(
         "SELECT host_id, extract(epoch FROM date_bin('5 minutes', ts, timestamptz 'epoch'))::int8, avg(cpu_percent)::float8
-         FROM samples WHERE ts >= $1 AND ts <= $2 GROUP BY 1, 2",
+         FROM samples WHERE ts >= $1 AND ts <= $2 AND cpu_percent IS NOT NULL GROUP BY 1, 2",
     )
     .bind(since)
     .bind(now)
@@ -40,9 +53,14 @@ pub async fn overview(pool: &PgPool, now: DateTime<Utc>) -> Result<Vec<FleetHost
     .await?;
     let mut sparks: HashMap<i32, Vec<Option<f64>>> = HashMap::new();
     for (host, at, cpu) in spark_rows {
-        let slot = usize::try_from((at - since.timestamp()) / SPARK_STEP_SECS).unwrap_or(usize::MAX);
-        if let Some(value) = sparks.entry(host).or_insert_with(|| vec![None; slots]).get_mut(slot) {
-            *value = Some(cpu);
+        let slot =
+            usize::try_from((at - since.timestamp()) / SPARK_STEP_SECS).unwrap_or(usize::MAX);
+        if let Some(value) = sparks
+            .entry(host)
+            .or_insert_with(|| vec![None; slots])
+            .get_mut(slot)
+        {
+            *value = cpu;
         }
     }
     // Newest first, so the first seen per host is its newest event.
@@ -70,23 +88,26 @@ pub async fn overview(pool: &PgPool, now: DateTime<Utc>) -> Result<Vec<FleetHost
     }
     Ok(rows
         .into_iter()
-        .map(|(id, vm_id, name, group_id, cluster_id, last_seen, on, cpu, memory, disk)| {
-            let (active_alerts, open_anomalies, newest_event) = counts.remove(&id).unwrap_or_default();
-            FleetHost {
-                vm_id,
-                name,
-                group_id,
-                cluster_id,
-                power_state: if on { "poweredOn" } else { "poweredOff" }.into(),
-                last_seen,
-                cpu,
-                memory,
-                disk,
-                spark: sparks.remove(&id).unwrap_or_default(),
-                active_alerts,
-                open_anomalies,
-                newest_event,
-            }
-        })
+        .map(
+            |(id, vm_id, name, group_id, cluster_id, last_seen, on, cpu, memory, disk)| {
+                let (active_alerts, open_anomalies, newest_event) =
+                    counts.remove(&id).unwrap_or_default();
+                FleetHost {
+                    vm_id,
+                    name,
+                    group_id,
+                    cluster_id,
+                    power_state: if on { "poweredOn" } else { "poweredOff" }.into(),
+                    last_seen,
+                    cpu,
+                    memory,
+                    disk,
+                    spark: sparks.remove(&id).unwrap_or_default(),
+                    active_alerts,
+                    open_anomalies,
+                    newest_event,
+                }
+            },
+        )
         .collect())
 }

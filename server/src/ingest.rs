@@ -33,7 +33,11 @@ pub struct Accepted {
 }
 
 fn change(hub: &Hub, host: &str, what: &str) {
-    hub.publish(&LiveEvent::SystemChange { host: host.to_owned(), change: what.to_owned(), timestamp: Utc::now() });
+    hub.publish(&LiveEvent::SystemChange {
+        host: host.to_owned(),
+        change: what.to_owned(),
+        timestamp: Utc::now(),
+    });
 }
 
 /// Stores validated samples, hands them to the alert engine (which keeps only current values)
@@ -52,8 +56,14 @@ pub async fn accept(
         tracing::info!(vm = %vm, "A new host reports.");
         change(hub, vm, "appeared");
     }
-    let observations =
-        items.iter().filter_map(|item| host_ids.get(&item.vm_id).map(|id| Observation::from_sample(*id, &item.sample))).collect();
+    let observations = items
+        .iter()
+        .filter_map(|item| {
+            host_ids
+                .get(&item.vm_id)
+                .map(|id| Observation::from_sample(*id, &item.sample, item.present))
+        })
+        .collect();
     alerts.observe(observations).await;
     let cutoff = received - LIVE_WINDOW;
     let mut newest: HashMap<&str, &NewSample> = HashMap::new();
@@ -64,13 +74,31 @@ pub async fn accept(
         }
     }
     for (vm_id, item) in &newest {
-        let Some(&host_id) = host_ids.get(*vm_id) else { continue };
+        let Some(&host_id) = host_ids.get(*vm_id) else {
+            continue;
+        };
         if item.sample.timestamp >= cutoff {
-            hub.publish(&LiveEvent::MetricUpdate { host: (*vm_id).to_string(), metric: item.sample.clone() });
+            hub.publish(&LiveEvent::MetricUpdate {
+                host: (*vm_id).to_string(),
+                metric: item.sample.clone(),
+                absent: item
+                    .present
+                    .absent()
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect(),
+            });
             came_back(pool, hub, host_id, vm_id).await?;
         }
         if let Some(sent) = sent_at {
-            skew(pool, hub, host_id, vm_id, (received - sent).num_milliseconds()).await?;
+            skew(
+                pool,
+                hub,
+                host_id,
+                vm_id,
+                (received - sent).num_milliseconds(),
+            )
+            .await?;
         }
         if let Some(facts) = &item.facts {
             report(pool, hub, host_id, vm_id, facts).await?;
@@ -94,7 +122,13 @@ async fn came_back(pool: &PgPool, hub: &Hub, host_id: i32, vm_id: &str) -> Resul
 
 /// Records the skew (receipt minus the sender's clock); logs above 2 s and flags the host with a
 /// `system_change` event when it first exceeds 5 minutes.
-async fn skew(pool: &PgPool, hub: &Hub, host_id: i32, vm_id: &str, skew_ms: i64) -> Result<(), sqlx::Error> {
+async fn skew(
+    pool: &PgPool,
+    hub: &Hub,
+    host_id: i32,
+    vm_id: &str,
+    skew_ms: i64,
+) -> Result<(), sqlx::Error> {
     let skew_ms = skew_ms.clamp(i64::from(i32::MIN), i64::from(i32::MAX));
     let previous: Option<Option<i32>> = sqlx::query_scalar(
         "UPDATE hosts h SET clock_skew_ms = $2, clock_skew_at = now() FROM (SELECT clock_skew_ms FROM hosts WHERE id = $1 FOR UPDATE) old
@@ -106,7 +140,11 @@ async fn skew(pool: &PgPool, hub: &Hub, host_id: i32, vm_id: &str, skew_ms: i64)
     .await?;
     let before = previous.flatten().map(i64::from).unwrap_or(0);
     if skew_ms.abs() > SKEW_WARN_MS && before.abs() <= SKEW_WARN_MS {
-        tracing::warn!(vm = vm_id, skew_ms, "A host's clock is off (server time minus the agent's send time).");
+        tracing::warn!(
+            vm = vm_id,
+            skew_ms,
+            "A host's clock is off (server time minus the agent's send time)."
+        );
     }
     if skew_ms.abs() > SKEW_FLAG_MS && before.abs() <= SKEW_FLAG_MS {
         change(hub, vm_id, "clock_skew");
@@ -114,22 +152,37 @@ async fn skew(pool: &PgPool, hub: &Hub, host_id: i32, vm_id: &str, skew_ms: i64)
     Ok(())
 }
 
-type Facts = (Option<String>, Option<String>, Option<String>, Option<i32>, Option<i64>, Option<DateTime<Utc>>);
+type Facts = (
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<i32>,
+    Option<i64>,
+    Option<DateTime<Utc>>,
+);
 
 /// A reboot (the boot time moved) becomes a power change on the timeline and a `system_change`
 /// event, as does a change of platform, kernel, CPU count or memory; the stored facts follow.
-async fn report(pool: &PgPool, hub: &Hub, host_id: i32, vm_id: &str, facts: &HostReport) -> Result<(), sqlx::Error> {
+async fn report(
+    pool: &PgPool,
+    hub: &Hub,
+    host_id: i32,
+    vm_id: &str,
+    facts: &HostReport,
+) -> Result<(), sqlx::Error> {
     let (platform, version, model, cores, memory, boot): Facts =
         sqlx::query_as("SELECT platform, platform_version, cpu_model, cpu_cores, memory_total, boot_time FROM hosts WHERE id = $1").bind(host_id).fetch_one(pool).await?;
     // Boot times read from different clocks can differ by a second or two without a reboot.
-    let rebooted = matches!((boot, facts.boot_time), (Some(a), Some(b)) if (b - a).num_seconds().abs() > 5);
+    let rebooted =
+        matches!((boot, facts.boot_time), (Some(a), Some(b)) if (b - a).num_seconds().abs() > 5);
     let changed = platform.is_some()
         && (platform.as_deref() != Some(facts.platform.as_str())
             || version.as_deref() != Some(facts.platform_version.as_str())
             || model.as_deref() != Some(facts.cpu_model.as_str())
             || cores != Some(facts.cpu_cores)
             || memory != Some(facts.memory_total));
-    let unchanged = !rebooted && !changed && platform.is_some() && boot.is_some() == facts.boot_time.is_some();
+    let unchanged =
+        !rebooted && !changed && platform.is_some() && boot.is_some() == facts.boot_time.is_some();
     if unchanged {
         return Ok(());
     }

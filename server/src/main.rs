@@ -13,8 +13,12 @@ fn main() -> std::process::ExitCode {
     // The agent runs on one thread (it samples and sends, nothing more): less memory and no idle
     // worker threads on the hosts it watches. Everything else gets the multi-threaded runtime.
     let runtime = match cli.command {
-        Some(Command::Agent(_)) => tokio::runtime::Builder::new_current_thread().enable_all().build(),
-        _ => tokio::runtime::Builder::new_multi_thread().enable_all().build(),
+        Some(Command::Agent(_)) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        _ => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build(),
     };
     let runtime = match runtime {
         Ok(runtime) => runtime,
@@ -30,11 +34,18 @@ async fn run(cli: Cli) -> std::process::ExitCode {
     let outcome = match cli.command {
         None => serve(Settings::from(cli.serve)).await,
         Some(Command::Serve(args)) => serve(Settings::from(args)).await,
-        Some(Command::Token(TokenCommand::Create { name, scopes, enrol, expires, uses, database })) => {
-            create_token(name, scopes, enrol, expires, uses, database).await
-        }
+        Some(Command::Token(TokenCommand::Create {
+            name,
+            scopes,
+            enrol,
+            expires,
+            uses,
+            database,
+        })) => create_token(name, scopes, enrol, expires, uses, database).await,
         Some(Command::Token(TokenCommand::List { database })) => list_tokens(database).await,
-        Some(Command::Token(TokenCommand::Revoke { id, database })) => revoke_token(id, database).await,
+        Some(Command::Token(TokenCommand::Revoke { id, database })) => {
+            revoke_token(id, database).await
+        }
         Some(Command::Agent(args)) => agent(args).await,
         Some(Command::Simulate(args)) => simulate(args).await,
         Some(Command::Check(CheckCommand::Rollups { database })) => check_rollups(database).await,
@@ -42,7 +53,10 @@ async fn run(cli: Cli) -> std::process::ExitCode {
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
-            tracing::error!(error = format!("{error:#}"), "Lookout stopped with an error.");
+            tracing::error!(
+                error = format!("{error:#}"),
+                "Lookout stopped with an error."
+            );
             eprintln!("lookout: {error:#}");
             std::process::ExitCode::FAILURE
         }
@@ -98,16 +112,32 @@ async fn create_token(
     uses: Option<i32>,
     database: lookout::config::DatabaseArgs,
 ) -> anyhow::Result<()> {
-    let scopes = if enrol { vec![lookout::auth::Scope::AgentsEnrol] } else { credentials::parse_scopes(&scopes)? };
+    let scopes = if enrol {
+        vec![lookout::auth::Scope::AgentsEnrol]
+    } else {
+        credentials::parse_scopes(&scopes)?
+    };
     let lifetime = match (expires.as_deref(), enrol) {
         (Some(text), _) => Some(credentials::parse_lifetime(text)?),
         (None, true) => Some(chrono::Duration::hours(24)),
         (None, false) => None,
     };
     let uses = uses.or(enrol.then_some(1));
-    let name = name.unwrap_or_else(|| if enrol { "enrolment".into() } else { String::new() });
+    let name = name.unwrap_or_else(|| {
+        if enrol {
+            "enrolment".into()
+        } else {
+            String::new()
+        }
+    });
     let db = storage::open(&database, false).await?;
-    let spec = credentials::NewToken { name: &name, scopes: &scopes, expires_at: lifetime.map(|l| chrono::Utc::now() + l), uses, ..Default::default() };
+    let spec = credentials::NewToken {
+        name: &name,
+        scopes: &scopes,
+        expires_at: lifetime.map(|l| chrono::Utc::now() + l),
+        uses,
+        ..Default::default()
+    };
     let result = credentials::create(&db.pool, &spec).await;
     db.pool.close().await;
     if let Some(cluster) = db.managed {
@@ -124,16 +154,33 @@ async fn list_tokens(database: lookout::config::DatabaseArgs) -> anyhow::Result<
     if let Some(cluster) = db.managed {
         cluster.stop().await?;
     }
-    println!("{:>4}  {:<24} {:<28} {:<8} {:<20} {:<20} state", "id", "name", "scopes", "uses", "expires", "last used");
-    let date = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_else(|| "–".into());
+    println!(
+        "{:>4}  {:<24} {:<28} {:<8} {:<20} {:<20} state",
+        "id", "name", "scopes", "uses", "expires", "last used"
+    );
+    let date = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        t.map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+            .unwrap_or_else(|| "–".into())
+    };
     for t in tokens? {
         let state = match (&t.revoked_at, &t.vm_id) {
             (Some(_), _) => "revoked".to_string(),
             (None, Some(vm)) => format!("host {vm}"),
             (None, None) => "active".to_string(),
         };
-        let uses = t.uses_left.map(|u| u.to_string()).unwrap_or_else(|| "–".into());
-        println!("{:>4}  {:<24} {:<28} {:<8} {:<20} {:<20} {state}", t.id, t.name, t.scopes.join(","), uses, date(t.expires_at), date(t.last_used_at));
+        let uses = t
+            .uses_left
+            .map(|u| u.to_string())
+            .unwrap_or_else(|| "–".into());
+        println!(
+            "{:>4}  {:<24} {:<28} {:<8} {:<20} {:<20} {state}",
+            t.id,
+            t.name,
+            t.scopes.join(","),
+            uses,
+            date(t.expires_at),
+            date(t.last_used_at)
+        );
     }
     Ok(())
 }
@@ -186,7 +233,12 @@ async fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
         until: chrono::Utc::now(),
     };
     let started = std::time::Instant::now();
-    let outcome = simulate::run(&db.pool, &plan, std::io::IsTerminal::is_terminal(&std::io::stderr())).await;
+    let outcome = simulate::run(
+        &db.pool,
+        &plan,
+        std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    )
+    .await;
     db.pool.close().await;
     if let Some(cluster) = db.managed {
         cluster.stop().await?;

@@ -8,14 +8,17 @@ use crate::{
     live::{self, Hub},
     sampling,
     state::AppState,
-    storage::{self, managed::{DataDirLock, ManagedPostgres}},
+    storage::{
+        self,
+        managed::{DataDirLock, ManagedPostgres},
+    },
     web,
 };
 use anyhow::Context;
 use axum::{
     extract::{DefaultBodyLimit, MatchedPath, Request, State},
-    middleware::{self, Next},
     http::{header, HeaderName, StatusCode},
+    middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::{get, post},
     Json, Router,
@@ -55,8 +58,13 @@ impl Application {
     /// stopped again (the managed cluster, background tasks) starts only after the listener is
     /// bound; if building fails, panics or is abandoned, the cluster is stopped (its handle's
     /// `Drop`) and the tasks see `shutdown` cancelled.
-    pub async fn build_with(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
-        let listener = TcpListener::bind(settings.listen).await.with_context(|| format!("cannot listen on {}", settings.listen))?;
+    pub async fn build_with(
+        settings: Settings,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let data_dir_lock = match settings.database.database_url {
             None => Some(DataDirLock::acquire(&settings.database.data_dir)?),
             Some(_) => None,
@@ -75,7 +83,15 @@ impl Application {
             }
         };
         let router = router(state.clone());
-        Ok(Application { listener, router, state, tasks, managed, _data_dir_lock: data_dir_lock, unflushed })
+        Ok(Application {
+            listener,
+            router,
+            state,
+            tasks,
+            managed,
+            _data_dir_lock: data_dir_lock,
+            unflushed,
+        })
     }
 
     async fn start_services(
@@ -84,12 +100,16 @@ impl Application {
         pool: sqlx::PgPool,
         shutdown: CancellationToken,
     ) -> anyhow::Result<(AppState, TaskTracker, sampling::Unflushed)> {
-        if let Some(password) = credentials::ensure_admin(&pool, settings.admin_password.as_deref()).await? {
+        if let Some(password) =
+            credentials::ensure_admin(&pool, settings.admin_password.as_deref()).await?
+        {
             // Printed once, on the first start only: only its hash is stored.
             println!("\n  Lookout created the user `admin` with the password:\n\n      {password}\n\n  Keep it now; it is not shown again (set LOOKOUT_ADMIN_PASSWORD to change it).\n");
         }
         if let Some(token) = &settings.bootstrap_token {
-            credentials::create_token(&pool, "bootstrap", &[Scope::Admin], Some(token)).await.context("LOOKOUT_BOOTSTRAP_TOKEN")?;
+            credentials::create_token(&pool, "bootstrap", &[Scope::Admin], Some(token))
+                .await
+                .context("LOOKOUT_BOOTSTRAP_TOKEN")?;
         }
 
         let tasks = TaskTracker::new();
@@ -112,15 +132,53 @@ impl Application {
             &tasks,
         )
         .await?;
-        tasks.spawn(crate::alerts::run(alert_inbox, alerts.clone(), pool.clone(), hub.clone(), local.clone(), shutdown.clone()));
-        tasks.spawn(crate::alerts::webhook::worker(pool.clone(), settings.webhooks.clone(), alerts.deliveries.clone(), shutdown.clone()));
+        tasks.spawn(crate::alerts::run(
+            alert_inbox,
+            alerts.clone(),
+            pool.clone(),
+            hub.clone(),
+            local.clone(),
+            shutdown.clone(),
+        ));
+        tasks.spawn(crate::alerts::webhook::worker(
+            pool.clone(),
+            settings.webhooks.clone(),
+            alerts.deliveries.clone(),
+            shutdown.clone(),
+        ));
         let jobs = crate::state::JobWakers::default();
-        tasks.spawn(crate::export::worker(pool.clone(), settings.export_dir.clone(), jobs.exports.clone(), shutdown.clone()));
-        tasks.spawn(crate::report::worker(pool.clone(), settings.export_dir.join("reports"), jobs.reports.clone(), shutdown.clone()));
-        tasks.spawn(storage::rollups::worker(pool.clone(), settings.rollup_interval, shutdown.clone()));
-        tasks.spawn(crate::detect::worker(pool.clone(), hub.clone(), settings.detect_interval, shutdown.clone()));
+        tasks.spawn(crate::export::worker(
+            pool.clone(),
+            settings.export_dir.clone(),
+            jobs.exports.clone(),
+            shutdown.clone(),
+        ));
+        tasks.spawn(crate::report::worker(
+            pool.clone(),
+            settings.export_dir.join("reports"),
+            jobs.reports.clone(),
+            shutdown.clone(),
+        ));
+        tasks.spawn(storage::rollups::worker(
+            pool.clone(),
+            settings.rollup_interval,
+            shutdown.clone(),
+        ));
+        tasks.spawn(crate::detect::worker(
+            pool.clone(),
+            hub.clone(),
+            settings.detect_interval,
+            shutdown.clone(),
+        ));
         if settings.demo {
-            crate::demo::start(pool.clone(), alerts.clone(), hub.clone(), &tasks, shutdown.clone()).await?;
+            crate::demo::start(
+                pool.clone(),
+                alerts.clone(),
+                hub.clone(),
+                &tasks,
+                shutdown.clone(),
+            )
+            .await?;
         }
 
         let leptos_options = LeptosOptions::builder()
@@ -128,12 +186,31 @@ impl Application {
             .site_root(settings.site_root.clone())
             .site_pkg_dir("pkg")
             .site_addr(address)
-            .env(if cfg!(debug_assertions) { leptos::config::Env::DEV } else { leptos::config::Env::PROD })
+            .env(if cfg!(debug_assertions) {
+                leptos::config::Env::DEV
+            } else {
+                leptos::config::Env::PROD
+            })
             .build();
         let throttle = Arc::new(crate::auth::throttle::Throttle::new(settings.rate_limit));
-        tasks.spawn(crate::ingest::watch_silence(pool.clone(), hub.clone(), shutdown.clone()));
+        tasks.spawn(crate::ingest::watch_silence(
+            pool.clone(),
+            hub.clone(),
+            shutdown.clone(),
+        ));
         let ingest_slots = Arc::new(tokio::sync::Semaphore::new(crate::state::INGEST_SLOTS));
-        let state = AppState { pool, settings: Arc::new(settings.clone()), hub, local, alerts, jobs, throttle, leptos_options, shutdown, ingest_slots };
+        let state = AppState {
+            pool,
+            settings: Arc::new(settings.clone()),
+            hub,
+            local,
+            alerts,
+            jobs,
+            throttle,
+            leptos_options,
+            shutdown,
+            ingest_slots,
+        };
         Ok((state, tasks, unflushed))
     }
 
@@ -154,11 +231,21 @@ impl Application {
     /// database, all within `LOOKOUT_SHUTDOWN_TIMEOUT` of the stop signal. An error when the
     /// deadline passed or samples could not be stored (they are spilled for the next start).
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let Application { listener, router, state, tasks, managed, _data_dir_lock, unflushed } = self;
+        let Application {
+            listener,
+            router,
+            state,
+            tasks,
+            managed,
+            _data_dir_lock,
+            unflushed,
+        } = self;
         tracing::info!(address = %listener.local_addr()?, "Lookout is listening.");
         let shutdown = state.shutdown.clone();
         let limit = state.settings.shutdown_timeout;
-        let serve = axum::serve(listener, router).with_graceful_shutdown(shutdown.clone().cancelled_owned()).into_future();
+        let serve = axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+            .into_future();
         tokio::pin!(serve);
         // Graceful shutdown waits for open requests; the deadline bounds that too.
         let served = tokio::select! {
@@ -174,19 +261,33 @@ impl Application {
             late.push("open requests");
         }
         // The writer makes one last, bounded attempt to store buffered samples.
-        if tokio::time::timeout_at(deadline, tasks.wait()).await.is_err() {
+        if tokio::time::timeout_at(deadline, tasks.wait())
+            .await
+            .is_err()
+        {
             late.push("background tasks");
         }
         // Closing waits for connections in use to come back; tasks that did not stop hold some.
-        if tokio::time::timeout(Duration::from_secs(2), state.pool.close()).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(2), state.pool.close())
+            .await
+            .is_err()
+        {
             late.push("database connections");
         }
         if let Some(cluster) = managed {
             cluster.stop().await?;
         }
         if !late.is_empty() {
-            tracing::error!(timeout_secs = limit.as_secs(), waiting_for = late.join(", "), "Shutdown deadline passed; exiting anyway.");
-            anyhow::bail!("shutdown did not finish within {} s (waiting for {})", limit.as_secs(), late.join(", "));
+            tracing::error!(
+                timeout_secs = limit.as_secs(),
+                waiting_for = late.join(", "),
+                "Shutdown deadline passed; exiting anyway."
+            );
+            anyhow::bail!(
+                "shutdown did not finish within {} s (waiting for {})",
+                limit.as_secs(),
+                late.join(", ")
+            );
         }
         if let Some(spilled) = unflushed.get() {
             match spilled.path {
@@ -211,8 +312,13 @@ impl Application {
 fn watchdog(limit: Duration, managed: Option<Arc<ManagedPostgres>>) -> std::sync::mpsc::Sender<()> {
     let (disarm, disarmed) = std::sync::mpsc::channel::<()>();
     std::thread::spawn(move || {
-        if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = disarmed.recv_timeout(limit + Duration::from_secs(10)) {
-            tracing::error!(timeout_secs = limit.as_secs(), "Shutdown is stuck; stopping the managed PostgreSQL and exiting.");
+        if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+            disarmed.recv_timeout(limit + Duration::from_secs(10))
+        {
+            tracing::error!(
+                timeout_secs = limit.as_secs(),
+                "Shutdown is stuck; stopping the managed PostgreSQL and exiting."
+            );
             if let Some(cluster) = managed {
                 cluster.stop_blocking();
             }
@@ -226,7 +332,10 @@ pub fn router(state: AppState) -> Router {
     let settings = state.settings.clone();
     // REST requests get a deadline; WebSockets and pages do not (streams are long-lived by design).
     let api = api::router(settings.ingest_body_limit)
-        .layer(middleware::from_fn_with_state(settings.request_timeout, deadline))
+        .layer(middleware::from_fn_with_state(
+            settings.request_timeout,
+            deadline,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), api::throttle));
     Router::new()
         .route("/healthz", get(api::healthz))
@@ -271,5 +380,9 @@ fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
         .or_else(|| panic.downcast_ref::<&str>().copied())
         .unwrap_or("unknown panic");
     tracing::error!(panic = detail, "A request handler panicked.");
-    (StatusCode::INTERNAL_SERVER_ERROR, Json(error_body("INTERNAL", "an internal error occurred"))).into_response()
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Json(error_body("INTERNAL", "an internal error occurred")),
+    )
+        .into_response()
 }

@@ -10,26 +10,58 @@ use chrono::{DateTime, Duration, Utc};
 use sqlx::PgPool;
 
 /// Every event type, as `types` names them.
-pub const TYPES: [&str; 5] = ["metric_alert", "power_change", "anomaly", "manual", "maintenance"];
+pub const TYPES: [&str; 5] = [
+    "metric_alert",
+    "power_change",
+    "anomaly",
+    "manual",
+    "maintenance",
+];
 
-fn power_event(vm_id: &str, at: DateTime<Utc>, off: bool, gap: Option<(DateTime<Utc>, DateTime<Utc>)>) -> TimelineEvent {
-    let (from, to) = if off { ("poweredOn", "poweredOff") } else { ("poweredOff", "poweredOn") };
+fn power_event(
+    vm_id: &str,
+    at: DateTime<Utc>,
+    off: bool,
+    gap: Option<(DateTime<Utc>, DateTime<Utc>)>,
+) -> TimelineEvent {
+    let (from, to) = if off {
+        ("poweredOn", "poweredOff")
+    } else {
+        ("poweredOff", "poweredOn")
+    };
     let description = match gap {
         Some((a, b)) => {
             let minutes = (b - a).num_minutes();
-            format!("no data for {} h {} min ({} – {})", minutes / 60, minutes % 60, a.format("%Y-%m-%d %H:%M"), b.format("%Y-%m-%d %H:%M"))
+            format!(
+                "no data for {} h {} min ({} – {})",
+                minutes / 60,
+                minutes % 60,
+                a.format("%Y-%m-%d %H:%M"),
+                b.format("%Y-%m-%d %H:%M")
+            )
         }
         None => "no data since this time".to_string(),
     };
     TimelineEvent {
-        id: format!("power_{}_{}", at.timestamp(), if off { "off" } else { "on" }),
+        id: format!(
+            "power_{}_{}",
+            at.timestamp(),
+            if off { "off" } else { "on" }
+        ),
         vm_id: vm_id.into(),
         timestamp: at,
         kind: "power_change".into(),
-        title: if off { "VM stopped reporting".into() } else { "VM reporting again".into() },
+        title: if off {
+            "VM stopped reporting".into()
+        } else {
+            "VM reporting again".into()
+        },
         description: Some(description),
         metric_data: None,
-        state_change: Some(StateChange { from: from.into(), to: to.into() }),
+        state_change: Some(StateChange {
+            from: from.into(),
+            to: to.into(),
+        }),
         severity: None,
         acknowledged: false,
         created_by: None,
@@ -37,7 +69,6 @@ fn power_event(vm_id: &str, at: DateTime<Utc>, off: bool, gap: Option<(DateTime<
         end_time: if off { gap.map(|g| g.1) } else { None },
     }
 }
-
 
 /// The events of `host` (row id, vmId, name) of the given types overlapping `start`…`end`,
 /// newest first.
@@ -62,7 +93,10 @@ pub async fn events(
                 timestamp: a.timestamp,
                 kind: "anomaly".into(),
                 title: format!("{} {}", a.series, a.kind.replace('_', " ")),
-                description: Some(format!("{} at {} against a usual {} ({:+.0} %), {minutes} min", a.series, a.value, a.baseline, a.deviation)),
+                description: Some(format!(
+                    "{} at {} against a usual {} ({:+.0} %), {minutes} min",
+                    a.series, a.value, a.baseline, a.deviation
+                )),
                 metric_data: Some(TimelineMetric {
                     metric: a.metric.clone(),
                     value: a.value,
@@ -93,7 +127,10 @@ pub async fn events(
         }
         // Silent now for longer than the gap rule allows: it is off (or unreachable) at present.
         if let (Some(last), Some(typical)) = (last, typical) {
-            if last >= start && (end.min(now) - last).num_milliseconds() as f64 / 1000.0 > GAP_INTERVALS * typical {
+            if last >= start
+                && (end.min(now) - last).num_milliseconds() as f64 / 1000.0
+                    > GAP_INTERVALS * typical
+            {
                 events.push(power_event(&vm_id, last, true, None));
             }
         }
@@ -108,12 +145,30 @@ pub async fn events(
                 kind: "metric_alert".into(),
                 title: alert.title.clone(),
                 description: Some(match &alert.resolved_at {
-                    Some(at) => format!("{} — resolved at {} ({})", alert.message, at.to_rfc3339(), alert.resolution.clone().unwrap_or_default()),
+                    Some(at) => format!(
+                        "{} — resolved at {} ({})",
+                        alert.message,
+                        at.to_rfc3339(),
+                        alert.resolution.clone().unwrap_or_default()
+                    ),
                     None => alert.message.clone(),
                 }),
-                metric_data: Some(TimelineMetric { metric: alert.metric.clone(), value: alert.value, threshold: Some(alert.threshold), baseline: None, series: None }),
+                metric_data: Some(TimelineMetric {
+                    metric: alert.metric.clone(),
+                    value: alert.value,
+                    threshold: Some(alert.threshold),
+                    baseline: None,
+                    series: None,
+                }),
                 state_change: None,
-                severity: Some(match alert.level.as_str() { "critical" => "critical", "warning" => "medium", _ => "low" }.into()),
+                severity: Some(
+                    match alert.level.as_str() {
+                        "critical" => "critical",
+                        "warning" => "medium",
+                        _ => "low",
+                    }
+                    .into(),
+                ),
                 acknowledged: alert.status == "resolved",
                 created_by: alert.resolved_by.clone(),
                 created_at: alert.created_at,

@@ -36,7 +36,10 @@ fn steps_text(f: &MetricForecast) -> String {
             f.level_shifts.len(),
             last.change,
             date(last.date),
-            recurring.capacity_exceed_date.map(date).unwrap_or_else(|| "not within 2 years".into())
+            recurring
+                .capacity_exceed_date
+                .map(date)
+                .unwrap_or_else(|| "not within 2 years".into())
         ),
         _ => "none".into(),
     }
@@ -44,14 +47,29 @@ fn steps_text(f: &MetricForecast) -> String {
 
 #[component]
 fn CapacityView(report: CapacityReport) -> impl IntoView {
-    let CapacityReport { username, hosts, history_days, horizon_days, threshold, trends, anomalies } = report;
+    let CapacityReport {
+        username,
+        hosts,
+        history_days,
+        horizon_days,
+        threshold,
+        trends,
+        anomalies,
+    } = report;
     let chart = capacity::render(&trends, horizon_days, threshold);
     let forecasts: Vec<_> = capacity::SERIES
         .iter()
         .filter_map(|(metric, label, _, _)| {
             let f = trends.forecast.as_ref()?.get(*metric)?;
-            let growth = trends.growth_rates.get(*metric).map(|g| format!("{:+.2} pp/month", g.monthly)).unwrap_or_else(|| "–".into());
-            let crossing = f.capacity_exceed_date.map(date).unwrap_or_else(|| "not within 2 years".into());
+            let growth = trends
+                .growth_rates
+                .get(*metric)
+                .map(|g| format!("{:+.2} pp/month", g.monthly))
+                .unwrap_or_else(|| "–".into());
+            let crossing = f
+                .capacity_exceed_date
+                .map(date)
+                .unwrap_or_else(|| "not within 2 years".into());
             let steps = steps_text(f);
             Some(view! {
                 <tr data-testid=format!("forecast-{metric}")>
@@ -146,11 +164,37 @@ mod tests {
     fn the_steps_cell_names_the_last_step_and_the_date_if_they_recur() {
         let mut f = MetricForecast::default();
         assert_eq!(steps_text(&f), "none");
-        let day = |d: u32| Utc.with_ymd_and_hms(2026, 10, d, 0, 0, 0).single().expect("date");
-        f.level_shifts = vec![LevelShift { date: day(3), change: 9.0 }, LevelShift { date: day(24), change: 15.0 }];
-        f.if_shifts_recur = Some(ShiftScenario { growth_daily: 0.2, predicted_value: 66.0, capacity_exceed_date: Some(day(31)) });
-        assert_eq!(steps_text(&f), "2 (last +15.0 pp on 2026-10-24); if they recur: 2026-10-31");
-        f.if_shifts_recur = Some(ShiftScenario { capacity_exceed_date: None, ..Default::default() });
-        assert_eq!(steps_text(&f), "2 (last +15.0 pp on 2026-10-24); if they recur: not within 2 years");
+        let day = |d: u32| {
+            Utc.with_ymd_and_hms(2026, 10, d, 0, 0, 0)
+                .single()
+                .expect("date")
+        };
+        f.level_shifts = vec![
+            LevelShift {
+                date: day(3),
+                change: 9.0,
+            },
+            LevelShift {
+                date: day(24),
+                change: 15.0,
+            },
+        ];
+        f.if_shifts_recur = Some(ShiftScenario {
+            growth_daily: 0.2,
+            predicted_value: 66.0,
+            capacity_exceed_date: Some(day(31)),
+        });
+        assert_eq!(
+            steps_text(&f),
+            "2 (last +15.0 pp on 2026-10-24); if they recur: 2026-10-31"
+        );
+        f.if_shifts_recur = Some(ShiftScenario {
+            capacity_exceed_date: None,
+            ..Default::default()
+        });
+        assert_eq!(
+            steps_text(&f),
+            "2 (last +15.0 pp on 2026-10-24); if they recur: not within 2 years"
+        );
     }
 }

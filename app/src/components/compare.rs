@@ -28,8 +28,20 @@ pub fn ComparePage() -> impl IntoView {
 
 #[component]
 fn CompareView(data: ComparePageData) -> impl IntoView {
-    let ComparePageData { username, choices, hosts, metric, from, to, svg } = data;
-    let (label, unit) = COMPARE_METRICS.iter().find(|m| m.0 == metric).map(|m| (m.1, m.2)).unwrap_or(("", "percent"));
+    let ComparePageData {
+        username,
+        choices,
+        hosts,
+        metric,
+        from,
+        to,
+        svg,
+    } = data;
+    let (label, unit) = COMPARE_METRICS
+        .iter()
+        .find(|m| m.0 == metric)
+        .map(|m| (m.1, m.2))
+        .unwrap_or(("", "percent"));
     let chosen: Vec<String> = hosts.iter().map(|h| h.0.clone()).collect();
     let mut groups: Vec<String> = choices.iter().filter_map(|c| c.2.clone()).collect();
     groups.sort();

@@ -23,13 +23,30 @@ pub fn ExportsPage() -> impl IntoView {
     }
 }
 
-const RANGES: [(i64, &str); 5] = [(1, "last hour"), (6, "last 6 hours"), (24, "last 24 hours"), (168, "last 7 days"), (720, "last 30 days")];
-const RESOLUTIONS: [(&str, &str); 6] = [("raw", "raw samples"), ("1m", "1 minute"), ("5m", "5 minutes"), ("15m", "15 minutes"), ("1h", "1 hour"), ("1d", "1 day")];
+const RANGES: [(i64, &str); 5] = [
+    (1, "last hour"),
+    (6, "last 6 hours"),
+    (24, "last 24 hours"),
+    (168, "last 7 days"),
+    (720, "last 30 days"),
+];
+const RESOLUTIONS: [(&str, &str); 6] = [
+    ("raw", "raw samples"),
+    ("1m", "1 minute"),
+    ("5m", "5 minutes"),
+    ("15m", "15 minutes"),
+    ("1h", "1 hour"),
+    ("1d", "1 day"),
+];
 const FORMATS: [(&str, &str); 3] = [("excel", "Excel (.xlsx)"), ("csv", "CSV"), ("json", "JSON")];
 
 #[component]
 fn ExportsView(data: ExportsPageData, problem: Option<String>) -> impl IntoView {
-    let ExportsPageData { username, hosts, exports } = data;
+    let ExportsPageData {
+        username,
+        hosts,
+        exports,
+    } = data;
     let host_boxes = hosts
         .into_iter()
         .enumerate()
@@ -42,7 +59,10 @@ fn ExportsView(data: ExportsPageData, problem: Option<String>) -> impl IntoView 
             }
         })
         .collect_view();
-    let rows = exports.into_iter().map(|task| view! { <ExportRow task/> }).collect_view();
+    let rows = exports
+        .into_iter()
+        .map(|task| view! { <ExportRow task/> })
+        .collect_view();
     let top = view! { <TopBar active="/exports" username/> }.into_any();
     let host_boxes = host_boxes.into_any();
     view! {
@@ -87,9 +107,15 @@ fn ExportsView(data: ExportsPageData, problem: Option<String>) -> impl IntoView 
 
 #[component]
 fn ExportRow(task: ExportProgress) -> impl IntoView {
-    let detail = format!("{} % · {} of {} rows", task.percentage, task.processed, task.total);
+    let detail = format!(
+        "{} % · {} of {} rows",
+        task.percentage, task.processed, task.total
+    );
     let action = match (&task.file_url, &task.error) {
-        (Some(url), _) => view! { <a href=url.clone() data-testid="export-download" download>"Download"</a> }.into_any(),
+        (Some(url), _) => {
+            view! { <a href=url.clone() data-testid="export-download" download>"Download"</a> }
+                .into_any()
+        }
         (None, Some(error)) => view! { <span class="error">{error.clone()}</span> }.into_any(),
         _ => view! { <span class="muted">"…"</span> }.into_any(),
     };

@@ -44,7 +44,16 @@ pub struct FleetOptions {
     pub color: &'static str,
 }
 
-const SORTS: [&str; 8] = ["name", "group", "power", "cpu", "memory", "disk", "alerts", "anomalies"];
+const SORTS: [&str; 8] = [
+    "name",
+    "group",
+    "power",
+    "cpu",
+    "memory",
+    "disk",
+    "alerts",
+    "anomalies",
+];
 const COLOURS: [(&str, &str); 3] = [("cpu", "CPU"), ("memory", "memory"), ("disk", "disk")];
 
 impl FleetOptions {
@@ -62,7 +71,11 @@ impl FleetOptions {
                 "desc" => true,
                 _ => default_desc,
             },
-            color: COLOURS.iter().map(|c| c.0).find(|c| *c == color).unwrap_or("cpu"),
+            color: COLOURS
+                .iter()
+                .map(|c| c.0)
+                .find(|c| *c == color)
+                .unwrap_or("cpu"),
         }
     }
 
@@ -72,14 +85,23 @@ impl FleetOptions {
         let mut shown: Vec<FleetHost> = hosts
             .iter()
             .filter(|h| self.group.is_empty() || h.group_id.as_deref() == Some(self.group.as_str()))
-            .filter(|h| self.cluster.is_empty() || h.cluster_id.as_deref() == Some(self.cluster.as_str()))
-            .filter(|h| q.is_empty() || h.name.to_lowercase().contains(&q) || h.vm_id.to_lowercase().contains(&q))
+            .filter(|h| {
+                self.cluster.is_empty() || h.cluster_id.as_deref() == Some(self.cluster.as_str())
+            })
+            .filter(|h| {
+                q.is_empty()
+                    || h.name.to_lowercase().contains(&q)
+                    || h.vm_id.to_lowercase().contains(&q)
+            })
             .cloned()
             .collect();
         let number = |v: Option<f64>| v.unwrap_or(-1.0);
         shown.sort_by(|a, b| {
             let order = match self.sort {
-                "group" => a.group_id.cmp(&b.group_id).then_with(|| a.name.cmp(&b.name)),
+                "group" => a
+                    .group_id
+                    .cmp(&b.group_id)
+                    .then_with(|| a.name.cmp(&b.name)),
                 "power" => a.power_state.cmp(&b.power_state),
                 "cpu" => number(a.cpu).total_cmp(&number(b.cpu)),
                 "memory" => number(a.memory).total_cmp(&number(b.memory)),
@@ -88,7 +110,11 @@ impl FleetOptions {
                 "anomalies" => a.open_anomalies.cmp(&b.open_anomalies),
                 _ => a.name.cmp(&b.name),
             };
-            let order = if self.descending { order.reverse() } else { order };
+            let order = if self.descending {
+                order.reverse()
+            } else {
+                order
+            };
             order.then_with(|| a.vm_id.cmp(&b.vm_id))
         });
         shown
@@ -97,7 +123,11 @@ impl FleetOptions {
     /// This page's link with one parameter changed.
     pub fn link(&self, sort: &str, descending: bool, color: &str) -> String {
         let mut parts = Vec::new();
-        for (k, v) in [("q", self.q.as_str()), ("group", self.group.as_str()), ("cluster", self.cluster.as_str())] {
+        for (k, v) in [
+            ("q", self.q.as_str()),
+            ("group", self.group.as_str()),
+            ("cluster", self.cluster.as_str()),
+        ] {
             if !v.is_empty() {
                 parts.push(format!("{k}={}", encode(v)));
             }
@@ -118,7 +148,9 @@ fn heat(percent: Option<f64>) -> String {
 }
 
 fn percent(value: Option<f64>) -> String {
-    value.map(|v| format!("{v:.1} %")).unwrap_or_else(|| "–".into())
+    value
+        .map(|v| format!("{v:.1} %"))
+        .unwrap_or_else(|| "–".into())
 }
 
 /// A 0–100 % polyline in a 120 × 24 box; gaps split it.
@@ -130,17 +162,34 @@ pub fn sparkline(values: &[Option<f64>]) -> String {
     let mut runs: Vec<Vec<String>> = vec![Vec::new()];
     for (i, v) in values.iter().enumerate() {
         match v {
-            Some(v) => runs.last_mut().map(|r| r.push(format!("{:.1},{:.1}", i as f64 * step, 23.0 - v.clamp(0.0, 100.0) * 0.22))).unwrap_or_default(),
+            Some(v) => runs
+                .last_mut()
+                .map(|r| {
+                    r.push(format!(
+                        "{:.1},{:.1}",
+                        i as f64 * step,
+                        23.0 - v.clamp(0.0, 100.0) * 0.22
+                    ))
+                })
+                .unwrap_or_default(),
             None => runs.push(Vec::new()),
         }
     }
-    let lines: String = runs.into_iter().filter(|r| !r.is_empty()).map(|r| format!("<polyline points=\"{}\"/>", r.join(" "))).collect();
+    let lines: String = runs
+        .into_iter()
+        .filter(|r| !r.is_empty())
+        .map(|r| format!("<polyline points=\"{}\"/>", r.join(" ")))
+        .collect();
     format!("<svg viewBox=\"0 0 120 24\" width=\"120\" height=\"24\" class=\"spark\" aria-hidden=\"true\">{lines}</svg>")
 }
 
 #[component]
 fn FleetView(data: FleetPageData, options: FleetOptions) -> impl IntoView {
-    let FleetPageData { username, hosts, local_vm } = data;
+    let FleetPageData {
+        username,
+        hosts,
+        local_vm,
+    } = data;
     let groups: Vec<String> = {
         let mut g: Vec<String> = hosts.iter().filter_map(|h| h.group_id.clone()).collect();
         g.sort();
@@ -154,9 +203,16 @@ fn FleetView(data: FleetPageData, options: FleetOptions) -> impl IntoView {
         c
     };
     let shown = options.apply(&hosts);
-    let down = hosts.iter().filter(|h| h.power_state != "poweredOn").count();
+    let down = hosts
+        .iter()
+        .filter(|h| h.power_state != "poweredOn")
+        .count();
     let alerting = hosts.iter().filter(|h| h.active_alerts > 0).count();
-    let summary = format!("{} hosts · {} shown · {down} off · {alerting} with active alerts", hosts.len(), shown.len());
+    let summary = format!(
+        "{} hosts · {} shown · {down} off · {alerting} with active alerts",
+        hosts.len(),
+        shown.len()
+    );
 
     let option_list = |values: &[String], chosen: &str| {
         values
@@ -192,7 +248,10 @@ fn FleetView(data: FleetPageData, options: FleetOptions) -> impl IntoView {
     // Tiles grouped by group, coloured by the chosen metric.
     let mut by_group: BTreeMap<String, Vec<&FleetHost>> = BTreeMap::new();
     for host in &shown {
-        by_group.entry(host.group_id.clone().unwrap_or_else(|| "no group".into())).or_default().push(host);
+        by_group
+            .entry(host.group_id.clone().unwrap_or_else(|| "no group".into()))
+            .or_default()
+            .push(host);
     }
     let color = options.color;
     let tiles = by_group
@@ -224,8 +283,20 @@ fn FleetView(data: FleetPageData, options: FleetOptions) -> impl IntoView {
 
     let header = |label: &'static str, key: &'static str| {
         let active = options.sort == key;
-        let descending = if active { !options.descending } else { !matches!(key, "name" | "group") };
-        let arrow = if active { if options.descending { " ▼" } else { " ▲" } } else { "" };
+        let descending = if active {
+            !options.descending
+        } else {
+            !matches!(key, "name" | "group")
+        };
+        let arrow = if active {
+            if options.descending {
+                " ▼"
+            } else {
+                " ▲"
+            }
+        } else {
+            ""
+        };
         let href = options.link(key, descending, options.color);
         view! { <th><a href=href data-testid=format!("sort-{key}")>{label}{arrow}</a></th> }
     };
@@ -301,20 +372,57 @@ mod tests {
     use super::*;
 
     fn host(vm: &str, group: &str, cpu: f64) -> FleetHost {
-        FleetHost { vm_id: vm.into(), name: format!("n-{vm}"), group_id: Some(group.into()), cpu: Some(cpu), power_state: "poweredOn".into(), ..Default::default() }
+        FleetHost {
+            vm_id: vm.into(),
+            name: format!("n-{vm}"),
+            group_id: Some(group.into()),
+            cpu: Some(cpu),
+            power_state: "poweredOn".into(),
+            ..Default::default()
+        }
     }
 
     #[test]
     fn filters_and_sorting_follow_the_url() {
-        let hosts = vec![host("a", "g1", 10.0), host("b", "g2", 90.0), host("c", "g1", 50.0)];
+        let hosts = vec![
+            host("a", "g1", 10.0),
+            host("b", "g2", 90.0),
+            host("c", "g1", 50.0),
+        ];
         let by_cpu = FleetOptions::new("", "", "", "cpu", "", "");
-        assert_eq!(by_cpu.apply(&hosts).iter().map(|h| h.vm_id.as_str()).collect::<Vec<_>>(), ["b", "c", "a"], "worst first by default");
+        assert_eq!(
+            by_cpu
+                .apply(&hosts)
+                .iter()
+                .map(|h| h.vm_id.as_str())
+                .collect::<Vec<_>>(),
+            ["b", "c", "a"],
+            "worst first by default"
+        );
         let g1 = FleetOptions::new("", "g1", "", "name", "", "memory");
-        assert_eq!(g1.apply(&hosts).iter().map(|h| h.vm_id.as_str()).collect::<Vec<_>>(), ["a", "c"]);
+        assert_eq!(
+            g1.apply(&hosts)
+                .iter()
+                .map(|h| h.vm_id.as_str())
+                .collect::<Vec<_>>(),
+            ["a", "c"]
+        );
         assert_eq!(g1.color, "memory");
-        assert_eq!(FleetOptions::new("N-B", "", "", "", "", "").apply(&hosts).len(), 1, "names match case-insensitively");
-        assert_eq!(g1.link("cpu", true, "cpu"), "/?group=g1&sort=cpu&dir=desc&color=cpu");
-        assert_eq!(FleetOptions::new("", "", "", "bogus", "", "bogus").sort, "name");
+        assert_eq!(
+            FleetOptions::new("N-B", "", "", "", "", "")
+                .apply(&hosts)
+                .len(),
+            1,
+            "names match case-insensitively"
+        );
+        assert_eq!(
+            g1.link("cpu", true, "cpu"),
+            "/?group=g1&sort=cpu&dir=desc&color=cpu"
+        );
+        assert_eq!(
+            FleetOptions::new("", "", "", "bogus", "", "bogus").sort,
+            "name"
+        );
     }
 
     #[test]

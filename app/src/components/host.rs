@@ -31,7 +31,13 @@ pub fn HostPage() -> impl IntoView {
 }
 
 /// A card whose value the live stream keeps current (`data-stat` = catalogue name | unit).
-fn card(title: &'static str, testid: &'static str, stat: &'static str, value: String, detail: String) -> impl IntoView {
+fn card(
+    title: &'static str,
+    testid: &'static str,
+    stat: &'static str,
+    value: String,
+    detail: String,
+) -> impl IntoView {
     view! {
         <article class="card" data-testid=testid>
             <h2>{title}</h2>
@@ -106,11 +112,36 @@ fn event_list(vm: &str, events: &[TimelineEvent]) -> AnyView {
 
 #[component]
 fn HostView(data: HostPageData) -> impl IntoView {
-    let HostPageData { username, vm_id, name, group_id, cluster_id, power_state, platform, latest, from, to, resolution, panels, events } = data;
+    let HostPageData {
+        username,
+        vm_id,
+        name,
+        group_id,
+        cluster_id,
+        power_state,
+        platform,
+        latest,
+        from,
+        to,
+        resolution,
+        panels,
+        events,
+    } = data;
     let on = power_state == "poweredOn";
-    let updated = latest.as_ref().map(|s| s.timestamp.format("%H:%M:%S UTC").to_string()).unwrap_or_else(|| "–".into());
-    let place = [group_id.clone(), cluster_id.clone()].into_iter().flatten().collect::<Vec<_>>().join(" · ");
-    let compare = format!("/compare?hosts={}&{}", encode(&vm_id), Range::Fixed { from, to }.query());
+    let updated = latest
+        .as_ref()
+        .map(|s| s.timestamp.format("%H:%M:%S UTC").to_string())
+        .unwrap_or_else(|| "–".into());
+    let place = [group_id.clone(), cluster_id.clone()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" · ");
+    let compare = format!(
+        "/compare?hosts={}&{}",
+        encode(&vm_id),
+        Range::Fixed { from, to }.query()
+    );
     let charts = HOST_PANELS
         .iter()
         .map(|p| {

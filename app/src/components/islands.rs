@@ -15,15 +15,28 @@ fn current_url() -> (String, String) {
     #[cfg(feature = "hydrate")]
     {
         let location = web_sys::window().map(|w| w.location());
-        let path = location.as_ref().and_then(|l| l.pathname().ok()).unwrap_or_default();
-        let search = location.as_ref().and_then(|l| l.search().ok()).unwrap_or_default();
+        let path = location
+            .as_ref()
+            .and_then(|l| l.pathname().ok())
+            .unwrap_or_default();
+        let search = location
+            .as_ref()
+            .and_then(|l| l.search().ok())
+            .unwrap_or_default();
         (path, search)
     }
     #[cfg(not(feature = "hydrate"))]
     {
         let location = leptos_router::hooks::use_location();
         let search = location.search.get_untracked();
-        (location.pathname.get_untracked(), if search.is_empty() { String::new() } else { format!("?{search}") })
+        (
+            location.pathname.get_untracked(),
+            if search.is_empty() {
+                String::new()
+            } else {
+                format!("?{search}")
+            },
+        )
     }
 }
 
@@ -42,7 +55,11 @@ fn now_ms() -> i64 {
 pub fn Explorer(children: Children) -> impl IntoView {
     let (path, search) = current_url();
     let pairs = parse_query(&search);
-    let initial = Range::from_query(param(&pairs, "range"), param(&pairs, "from"), param(&pairs, "to"));
+    let initial = Range::from_query(
+        param(&pairs, "range"),
+        param(&pairs, "from"),
+        param(&pairs, "to"),
+    );
     let is_host = path.starts_with("/hosts/");
     let range = RwSignal::new(initial.clone());
     let noting = RwSignal::new(false);
@@ -51,7 +68,10 @@ pub fn Explorer(children: Children) -> impl IntoView {
     let page = StoredValue::new((path.clone(), search.clone()));
     let (from, to) = initial.bounds(now_ms());
     // Parameters other than the range, kept by the custom-range form when it is sent without JavaScript.
-    let kept: Vec<(String, String)> = pairs.into_iter().filter(|(k, _)| !matches!(k.as_str(), "range" | "from" | "to" | "event")).collect();
+    let kept: Vec<(String, String)> = pairs
+        .into_iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "range" | "from" | "to" | "event"))
+        .collect();
 
     let controls = browser::Controls::new(range, noting, selection, note_status, page);
     controls.mount(param(&parse_query(&search), "event").map(str::to_owned));
@@ -70,7 +90,11 @@ pub fn Explorer(children: Children) -> impl IntoView {
         .collect_view();
     let step = move |direction: i64| {
         let target = initial.shifted(direction, now_ms());
-        let href = format!("{}{}", page.with_value(|p| p.0.clone()), with_range(&page.with_value(|p| p.1.clone()), &target));
+        let href = format!(
+            "{}{}",
+            page.with_value(|p| p.0.clone()),
+            with_range(&page.with_value(|p| p.1.clone()), &target)
+        );
         (href, move |ev: leptos::ev::MouseEvent| {
             ev.prevent_default();
             controls.apply(range.get_untracked().shifted(direction, now_ms()), true);
@@ -83,7 +107,10 @@ pub fn Explorer(children: Children) -> impl IntoView {
         ev.prevent_default();
         controls.apply_custom();
     };
-    let hidden = kept.into_iter().map(|(k, v)| view! { <input type="hidden" name=k value=v/> }).collect_view();
+    let hidden = kept
+        .into_iter()
+        .map(|(k, v)| view! { <input type="hidden" name=k value=v/> })
+        .collect_view();
     let label = move || describe(&range.get(), now_ms());
     let toggle_note = move |_| controls.toggle_noting();
     let submit_note = move |ev: leptos::ev::SubmitEvent| {
@@ -220,14 +247,20 @@ mod browser {
     }
 
     fn iso(ms: i64) -> String {
-        js_sys::Date::new(&JsValue::from_f64(ms as f64)).to_iso_string().into()
+        js_sys::Date::new(&JsValue::from_f64(ms as f64))
+            .to_iso_string()
+            .into()
     }
 
     /// A message from a JavaScript error or a string.
     fn message(error: &JsValue) -> String {
         error
             .as_string()
-            .or_else(|| js_sys::Reflect::get(error, &"message".into()).ok().and_then(|m| m.as_string()))
+            .or_else(|| {
+                js_sys::Reflect::get(error, &"message".into())
+                    .ok()
+                    .and_then(|m| m.as_string())
+            })
             .unwrap_or_else(|| "failed".into())
     }
 
@@ -251,7 +284,15 @@ mod browser {
             status: RwSignal<Option<String>>,
             page: StoredValue<(String, String)>,
         ) -> Self {
-            Controls { range, noting, selection, status, page, handle: StoredValue::new_local(None), t_pressed: StoredValue::new(0.0) }
+            Controls {
+                range,
+                noting,
+                selection,
+                status,
+                page,
+                handle: StoredValue::new_local(None),
+                t_pressed: StoredValue::new(0.0),
+            }
         }
 
         fn root() -> Option<web_sys::Element> {
@@ -271,7 +312,15 @@ mod browser {
                 let on_select = Closure::<dyn Fn(f64, f64)>::new(move |from: f64, to: f64| {
                     self.selection.set(Some((from as i64, to as i64)));
                 });
-                match mount_charts(&root, from as f64, to as f64, live, highlight.clone(), on_range.as_ref().unchecked_ref(), on_select.as_ref().unchecked_ref()) {
+                match mount_charts(
+                    &root,
+                    from as f64,
+                    to as f64,
+                    live,
+                    highlight.clone(),
+                    on_range.as_ref().unchecked_ref(),
+                    on_select.as_ref().unchecked_ref(),
+                ) {
                     Ok(handle) => self.handle.set_value(Some(handle.unchecked_into())),
                     Err(error) => {
                         let _ = root.set_attribute("data-error", &message(&error));
@@ -285,45 +334,59 @@ mod browser {
         }
 
         fn listen(self) {
-            let Some(window) = web_sys::window() else { return };
-            let keys = Closure::<dyn Fn(web_sys::KeyboardEvent)>::new(move |ev: web_sys::KeyboardEvent| {
-                let typing = ev
-                    .target()
-                    .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
-                    .is_some_and(|e| matches!(e.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT"));
-                if typing || ev.ctrl_key() || ev.meta_key() || ev.alt_key() {
-                    return;
-                }
-                let recent = js_sys::Date::now() - self.t_pressed.get_value() < 1500.0;
-                match ev.key().as_str() {
-                    "t" => self.t_pressed.set_value(js_sys::Date::now()),
-                    "z" if recent => {
-                        self.t_pressed.set_value(0.0);
-                        self.apply(self.range.get_untracked().zoomed_out(now()), true);
+            let Some(window) = web_sys::window() else {
+                return;
+            };
+            let keys = Closure::<dyn Fn(web_sys::KeyboardEvent)>::new(
+                move |ev: web_sys::KeyboardEvent| {
+                    let typing = ev
+                        .target()
+                        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+                        .is_some_and(|e| {
+                            matches!(e.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT")
+                        });
+                    if typing || ev.ctrl_key() || ev.meta_key() || ev.alt_key() {
+                        return;
                     }
-                    "ArrowLeft" if recent => {
-                        self.t_pressed.set_value(0.0);
-                        ev.prevent_default();
-                        self.apply(self.range.get_untracked().shifted(-1, now()), true);
+                    let recent = js_sys::Date::now() - self.t_pressed.get_value() < 1500.0;
+                    match ev.key().as_str() {
+                        "t" => self.t_pressed.set_value(js_sys::Date::now()),
+                        "z" if recent => {
+                            self.t_pressed.set_value(0.0);
+                            self.apply(self.range.get_untracked().zoomed_out(now()), true);
+                        }
+                        "ArrowLeft" if recent => {
+                            self.t_pressed.set_value(0.0);
+                            ev.prevent_default();
+                            self.apply(self.range.get_untracked().shifted(-1, now()), true);
+                        }
+                        "ArrowRight" if recent => {
+                            self.t_pressed.set_value(0.0);
+                            ev.prevent_default();
+                            self.apply(self.range.get_untracked().shifted(1, now()), true);
+                        }
+                        _ => {}
                     }
-                    "ArrowRight" if recent => {
-                        self.t_pressed.set_value(0.0);
-                        ev.prevent_default();
-                        self.apply(self.range.get_untracked().shifted(1, now()), true);
-                    }
-                    _ => {}
-                }
-            });
-            let _ = window.add_event_listener_with_callback("keydown", keys.as_ref().unchecked_ref());
+                },
+            );
+            let _ =
+                window.add_event_listener_with_callback("keydown", keys.as_ref().unchecked_ref());
             keys.forget();
             let back = Closure::<dyn Fn()>::new(move || {
-                let search = web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default();
+                let search = web_sys::window()
+                    .and_then(|w| w.location().search().ok())
+                    .unwrap_or_default();
                 let pairs = parse_query(&search);
-                let range = Range::from_query(param(&pairs, "range"), param(&pairs, "from"), param(&pairs, "to"));
+                let range = Range::from_query(
+                    param(&pairs, "range"),
+                    param(&pairs, "from"),
+                    param(&pairs, "to"),
+                );
                 self.page.update_value(|p| p.1 = search);
                 self.apply(range, false);
             });
-            let _ = window.add_event_listener_with_callback("popstate", back.as_ref().unchecked_ref());
+            let _ =
+                window.add_event_listener_with_callback("popstate", back.as_ref().unchecked_ref());
             back.forget();
         }
 
@@ -335,14 +398,23 @@ mod browser {
                 let search = with_range(&search, &range);
                 self.page.update_value(|p| p.1 = search.clone());
                 if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
-                    let _ = history.push_state_with_url(&JsValue::NULL, "", Some(&format!("{path}{search}")));
+                    let _ = history.push_state_with_url(
+                        &JsValue::NULL,
+                        "",
+                        Some(&format!("{path}{search}")),
+                    );
                 }
             }
             let (from, to) = range.bounds(now());
             for id in ["range-from", "range-to"] {
-                let value = crate::view_state::local_input(if id == "range-from" { from } else { to });
+                let value =
+                    crate::view_state::local_input(if id == "range-from" { from } else { to });
                 if let Some(input) = document()
-                    .and_then(|d| d.query_selector(&format!("[data-testid={id}]")).ok().flatten())
+                    .and_then(|d| {
+                        d.query_selector(&format!("[data-testid={id}]"))
+                            .ok()
+                            .flatten()
+                    })
                     .and_then(|e| e.dyn_into::<web_sys::HtmlInputElement>().ok())
                 {
                     input.set_value(&value);
@@ -359,7 +431,11 @@ mod browser {
         pub fn apply_custom(self) {
             let value = |id: &str| {
                 document()
-                    .and_then(|d| d.query_selector(&format!("[data-testid={id}]")).ok().flatten())
+                    .and_then(|d| {
+                        d.query_selector(&format!("[data-testid={id}]"))
+                            .ok()
+                            .flatten()
+                    })
                     .and_then(|e| e.dyn_into::<web_sys::HtmlInputElement>().ok())
                     .map(|i| i.value())
                     .unwrap_or_default()
@@ -384,10 +460,18 @@ mod browser {
         }
 
         pub fn submit_note(self) {
-            let Some((from, to)) = self.selection.get_untracked() else { return };
-            let Some(vm) = Self::root().and_then(|r| r.get_attribute("data-vm")) else { return };
+            let Some((from, to)) = self.selection.get_untracked() else {
+                return;
+            };
+            let Some(vm) = Self::root().and_then(|r| r.get_attribute("data-vm")) else {
+                return;
+            };
             let field = |name: &str| -> String {
-                let Some(element) = document().and_then(|d| d.query_selector(&format!("[name={name}]")).ok().flatten()) else { return String::new() };
+                let Some(element) = document()
+                    .and_then(|d| d.query_selector(&format!("[name={name}]")).ok().flatten())
+                else {
+                    return String::new();
+                };
                 if let Some(input) = element.dyn_ref::<web_sys::HtmlInputElement>() {
                     input.value()
                 } else if let Some(select) = element.dyn_ref::<web_sys::HtmlSelectElement>() {
@@ -408,7 +492,10 @@ mod browser {
             }
             set("timestamp", &iso(from));
             set("endTime", &iso(to));
-            let url = format!("/api/v1/history/timeline/{}", crate::view_state::encode(&vm));
+            let url = format!(
+                "/api/v1/history/timeline/{}",
+                crate::view_state::encode(&vm)
+            );
             let promise = post_json(&url, &body);
             leptos::task::spawn_local(async move {
                 match wasm_bindgen_futures::JsFuture::from(promise).await {
@@ -423,7 +510,9 @@ mod browser {
                             }
                         });
                     }
-                    Err(error) => self.status.set(Some(format!("The note was not saved: {}", message(&error)))),
+                    Err(error) => self
+                        .status
+                        .set(Some(format!("The note was not saved: {}", message(&error)))),
                 }
             });
         }
@@ -437,16 +526,25 @@ mod browser {
 
     fn tick() {
         let Some(document) = document() else { return };
-        let Ok(rows) = document.query_selector_all("tr[data-testid=export-row]") else { return };
+        let Ok(rows) = document.query_selector_all("tr[data-testid=export-row]") else {
+            return;
+        };
         let mut running = false;
         for i in 0..rows.length() {
-            let Some(row) = rows.item(i).and_then(|n| n.dyn_into::<web_sys::Element>().ok()) else { continue };
+            let Some(row) = rows
+                .item(i)
+                .and_then(|n| n.dyn_into::<web_sys::Element>().ok())
+            else {
+                continue;
+            };
             let status = row.get_attribute("data-status").unwrap_or_default();
             if status != "pending" && status != "processing" {
                 continue;
             }
             running = true;
-            let Some(id) = row.get_attribute("data-id") else { continue };
+            let Some(id) = row.get_attribute("data-id") else {
+                continue;
+            };
             leptos::task::spawn_local(async move {
                 if let Ok(task) = fetch_task(&id).await {
                     update_row(&row, &task);
@@ -461,20 +559,31 @@ mod browser {
     async fn fetch_task(id: &str) -> Result<JsValue, JsValue> {
         let window = web_sys::window().ok_or(JsValue::NULL)?;
         let response: web_sys::Response =
-            wasm_bindgen_futures::JsFuture::from(window.fetch_with_str(&format!("/api/v1/history/export/{}", crate::view_state::encode(id)))).await?.dyn_into()?;
+            wasm_bindgen_futures::JsFuture::from(window.fetch_with_str(&format!(
+                "/api/v1/history/export/{}",
+                crate::view_state::encode(id)
+            )))
+            .await?
+            .dyn_into()?;
         let text = wasm_bindgen_futures::JsFuture::from(response.text()?).await?;
         let body = js_sys::JSON::parse(&text.as_string().unwrap_or_default())?;
         js_sys::Reflect::get(&body, &"data".into())
     }
 
     fn get(value: &JsValue, path: &[&str]) -> JsValue {
-        path.iter().fold(value.clone(), |v, k| js_sys::Reflect::get(&v, &(*k).into()).unwrap_or(JsValue::UNDEFINED))
+        path.iter().fold(value.clone(), |v, k| {
+            js_sys::Reflect::get(&v, &(*k).into()).unwrap_or(JsValue::UNDEFINED)
+        })
     }
 
     fn update_row(row: &web_sys::Element, task: &JsValue) {
         let status = get(task, &["status"]).as_string().unwrap_or_default();
-        let percentage = get(task, &["progress", "percentage"]).as_f64().unwrap_or(0.0);
-        let processed = get(task, &["progress", "processed"]).as_f64().unwrap_or(0.0);
+        let percentage = get(task, &["progress", "percentage"])
+            .as_f64()
+            .unwrap_or(0.0);
+        let processed = get(task, &["progress", "processed"])
+            .as_f64()
+            .unwrap_or(0.0);
         let total = get(task, &["progress", "total"]).as_f64().unwrap_or(0.0);
         let _ = row.set_attribute("data-status", &status);
         let select = |selector: &str| row.query_selector(selector).ok().flatten();
@@ -485,7 +594,9 @@ mod browser {
             let _ = bar.set_attribute("value", &format!("{percentage:.0}"));
         }
         if let Some(detail) = select(".detail") {
-            detail.set_text_content(Some(&format!("{percentage:.0} % · {processed:.0} of {total:.0} rows")));
+            detail.set_text_content(Some(&format!(
+                "{percentage:.0} % · {processed:.0} of {total:.0} rows"
+            )));
         }
         let url = get(task, &["result", "fileUrl"]).as_string();
         let error = get(task, &["error", "message"]).as_string();

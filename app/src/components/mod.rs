@@ -69,7 +69,11 @@ pub fn App() -> impl IntoView {
 
 /// The pages' top bar: the brand, the navigation (the current page marked) and who is signed in.
 #[component]
-pub fn TopBar(active: &'static str, username: String, #[prop(optional)] children: Option<Children>) -> impl IntoView {
+pub fn TopBar(
+    active: &'static str,
+    username: String,
+    #[prop(optional)] children: Option<Children>,
+) -> impl IntoView {
     let link = move |href: &'static str, label: &'static str, testid: &'static str| {
         let current = (active == href).then_some("page");
         view! { <a href=href aria-current=current data-testid=testid>{label}</a> }

@@ -11,7 +11,10 @@ use sqlx::{postgres::PgPoolOptions, PgPool};
 pub const TOKEN: &str = "lk_bench_token_0123456789abcdef";
 
 pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 pub fn percentile(sorted: &[f64], q: f64) -> f64 {
@@ -20,14 +23,30 @@ pub fn percentile(sorted: &[f64], q: f64) -> f64 {
 
 /// The URL of database `name` on `$DATABASE_URL`'s server, created if missing (kept between runs).
 pub async fn database(name: &str) -> anyhow::Result<String> {
-    let base = std::env::var("DATABASE_URL").map_err(|_| anyhow::anyhow!("set DATABASE_URL (scripts/bench.sh does)"))?;
-    let admin = PgPoolOptions::new().max_connections(1).connect(&base).await?;
-    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)").bind(name).fetch_one(&admin).await?;
+    let base = std::env::var("DATABASE_URL")
+        .map_err(|_| anyhow::anyhow!("set DATABASE_URL (scripts/bench.sh does)"))?;
+    let admin = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&base)
+        .await?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(name)
+            .fetch_one(&admin)
+            .await?;
     if !exists {
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&admin)
+            .await?;
     }
-    let (head, query) = base.split_once('?').map(|(h, q)| (h, format!("?{q}"))).unwrap_or((&base, String::new()));
-    Ok(format!("{}/{name}{query}", head.rsplit_once('/').map(|(s, _)| s).unwrap_or(head)))
+    let (head, query) = base
+        .split_once('?')
+        .map(|(h, q)| (h, format!("?{q}")))
+        .unwrap_or((&base, String::new()));
+    Ok(format!(
+        "{}/{name}{query}",
+        head.rsplit_once('/').map(|(s, _)| s).unwrap_or(head)
+    ))
 }
 
 pub struct Server {
@@ -50,7 +69,10 @@ pub async fn start(url: String) -> anyhow::Result<Server> {
     let cli = lookout::config::Cli::try_parse_from(["lookout"])?;
     let mut settings = Settings::from(cli.serve);
     settings.listen = "127.0.0.1:0".parse()?;
-    settings.database = DatabaseArgs { database_url: Some(url), data_dir: "unused".into() };
+    settings.database = DatabaseArgs {
+        database_url: Some(url),
+        data_dir: "unused".into(),
+    };
     settings.admin_password = Some("bench-password".into());
     settings.bootstrap_token = Some(TOKEN.into());
     settings.request_timeout = std::time::Duration::from_secs(60);
@@ -62,5 +84,10 @@ pub async fn start(url: String) -> anyhow::Result<Server> {
     let port = app.port();
     let shutdown = app.shutdown_token();
     let task = tokio::spawn(app.run_until_stopped());
-    Ok(Server { pool, port, shutdown, task })
+    Ok(Server {
+        pool,
+        port,
+        shutdown,
+        task,
+    })
 }

@@ -86,8 +86,22 @@ pub fn default_state_dir() -> PathBuf {
 
 /// `[A-Za-z0-9._:-]`, as the server accepts vmIds.
 pub fn sanitize_vm_id(name: &str) -> String {
-    let id: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-') { c } else { '-' }).take(128).collect();
-    if id.is_empty() { "host".into() } else { id }
+    let id: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(128)
+        .collect();
+    if id.is_empty() {
+        "host".into()
+    } else {
+        id
+    }
 }
 
 /// SHA-256 of the machine id and the agent's own UUID (created on first start).
@@ -102,14 +116,22 @@ fn machine_key(state: &Path) -> anyhow::Result<String> {
         }
     };
     let machine = std::fs::read_to_string("/etc/machine-id").unwrap_or_default();
-    Ok(hex::encode(Sha256::digest(format!("{}:{uuid}", machine.trim()).as_bytes())))
+    Ok(hex::encode(Sha256::digest(
+        format!("{}:{uuid}", machine.trim()).as_bytes(),
+    )))
 }
 
 /// Writes a file readable only by its owner (0600), atomically.
 fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
     use std::{io::Write, os::unix::fs::OpenOptionsExt};
     let tmp = path.with_extension("tmp");
-    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
     file.write_all(contents.as_bytes())?;
     file.sync_all()?;
     std::fs::rename(&tmp, path)?;
@@ -119,7 +141,12 @@ fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
 /// The test hook `LOOKOUT_AGENT_CLOCK_OFFSET_MS` shifts the agent's clock (sample times and the
 /// batch's send time), to check how the server handles skewed hosts.
 fn clock_offset() -> chrono::Duration {
-    chrono::Duration::milliseconds(std::env::var("LOOKOUT_AGENT_CLOCK_OFFSET_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(0))
+    chrono::Duration::milliseconds(
+        std::env::var("LOOKOUT_AGENT_CLOCK_OFFSET_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
+    )
 }
 
 /// Samples waiting in memory because the spool could not take them (disk full).
@@ -142,8 +169,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 pub async fn run(args: AgentArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
     let state = args.state_dir.clone().unwrap_or_else(default_state_dir);
-    std::fs::create_dir_all(&state).with_context(|| format!("cannot create the state directory {}", state.display()))?;
-    let mut collector = tokio::task::spawn_blocking(Collector::new).await.context("collector start-up")??;
+    std::fs::create_dir_all(&state)
+        .with_context(|| format!("cannot create the state directory {}", state.display()))?;
+    let mut collector = tokio::task::spawn_blocking(Collector::new)
+        .await
+        .context("collector start-up")??;
     let host = collector.host_facts();
     let vm_id = sanitize_vm_id(args.vm_id.as_deref().unwrap_or(&host.vm_id));
     let facts = AgentFacts {
@@ -165,16 +195,35 @@ pub async fn run(args: AgentArgs, shutdown: CancellationToken) -> anyhow::Result
     let server = args.server.trim_end_matches('/').to_owned();
     let token = token(&client, &server, &state, &vm_id, &args).await?;
 
-    let spool = Spool::open(&state.join("spool"), args.spool_max_bytes, Duration::from_secs(args.spool_max_age_hours * 3600))
-        .with_context(|| format!("cannot open the spool in {}", state.join("spool").display()))?;
+    let spool = Spool::open(
+        &state.join("spool"),
+        args.spool_max_bytes,
+        Duration::from_secs(args.spool_max_age_hours * 3600),
+    )
+    .with_context(|| format!("cannot open the spool in {}", state.join("spool").display()))?;
     let damage = spool.damage;
     if damage != spool::Damage::default() {
-        tracing::warn!(corrupt = damage.corrupt, truncated_bytes = damage.truncated_bytes, lost_tails = damage.lost_tails, "The spool was damaged; the readable samples are kept.");
+        tracing::warn!(
+            corrupt = damage.corrupt,
+            truncated_bytes = damage.truncated_bytes,
+            lost_tails = damage.lost_tails,
+            "The spool was damaged; the readable samples are kept."
+        );
     }
     tracing::info!(vm = %vm_id, server = %server, backlog = spool.backlog(), interval_secs = args.interval, "Agent started.");
-    let shared = Arc::new(Shared { spool: Mutex::new(spool), ring: Mutex::new(Ring::default()), wake: tokio::sync::Notify::new() });
+    let shared = Arc::new(Shared {
+        spool: Mutex::new(spool),
+        ring: Mutex::new(Ring::default()),
+        wake: tokio::sync::Notify::new(),
+    });
 
-    let sender = tokio::spawn(send_loop(client, server, token, shared.clone(), shutdown.clone()));
+    let sender = tokio::spawn(send_loop(
+        client,
+        server,
+        token,
+        shared.clone(),
+        shutdown.clone(),
+    ));
     let mut ticker = tokio::time::interval(Duration::from_secs(args.interval));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticker.tick().await;
@@ -204,7 +253,10 @@ pub async fn run(args: AgentArgs, shutdown: CancellationToken) -> anyhow::Result
     }
     sender.abort();
     let backlog = lock(&shared.spool).backlog();
-    tracing::info!(backlog, "Agent stopped; the spool keeps what the server has not taken.");
+    tracing::info!(
+        backlog,
+        "Agent stopped; the spool keeps what the server has not taken."
+    );
     Ok(())
 }
 
@@ -219,10 +271,17 @@ fn store(shared: &Shared, bytes: Vec<u8>) {
     match spool.append(&pending) {
         Ok(()) => {
             if spool.damage.dropped > dropped_before && dropped_before == 0 {
-                tracing::warn!(dropped = spool.damage.dropped, "The spool is over its size or age cap; dropping the oldest samples.");
+                tracing::warn!(
+                    dropped = spool.damage.dropped,
+                    "The spool is over its size or age cap; dropping the oldest samples."
+                );
             }
             if ring.failing {
-                tracing::info!(written = pending.len(), dropped = ring.dropped, "The spool takes samples again.");
+                tracing::info!(
+                    written = pending.len(),
+                    dropped = ring.dropped,
+                    "The spool takes samples again."
+                );
                 ring.failing = false;
                 ring.dropped = 0;
             }
@@ -244,7 +303,13 @@ fn store(shared: &Shared, bytes: Vec<u8>) {
 }
 
 /// The per-host token: stored, or exchanged for the enrolment token on the first start.
-async fn token(client: &reqwest::Client, server: &str, state: &Path, vm_id: &str, args: &AgentArgs) -> anyhow::Result<String> {
+async fn token(
+    client: &reqwest::Client,
+    server: &str,
+    state: &Path,
+    vm_id: &str,
+    args: &AgentArgs,
+) -> anyhow::Result<String> {
     let path = state.join("token");
     if let Ok(stored) = std::fs::read_to_string(&path) {
         if !stored.trim().is_empty() {
@@ -256,13 +321,31 @@ async fn token(client: &reqwest::Client, server: &str, state: &Path, vm_id: &str
     let body = serde_json::json!({
         "vmId": vm_id, "name": args.name, "groupId": args.group, "clusterId": args.cluster, "machineKey": key,
     });
-    let response = client.post(format!("{server}/api/v1/agents/enrol")).bearer_auth(enrol).json(&body).send().await.context("cannot reach the server to enrol")?;
+    let response = client
+        .post(format!("{server}/api/v1/agents/enrol"))
+        .bearer_auth(enrol)
+        .json(&body)
+        .send()
+        .await
+        .context("cannot reach the server to enrol")?;
     let status = response.status();
-    let answer: serde_json::Value = response.json().await.context("the server's enrolment answer is not JSON")?;
+    let answer: serde_json::Value = response
+        .json()
+        .await
+        .context("the server's enrolment answer is not JSON")?;
     if !status.is_success() {
-        anyhow::bail!("enrolment refused ({status}): {}", answer["detail"].as_str().or(answer["message"].as_str()).unwrap_or("no reason given"));
+        anyhow::bail!(
+            "enrolment refused ({status}): {}",
+            answer["detail"]
+                .as_str()
+                .or(answer["message"].as_str())
+                .unwrap_or("no reason given")
+        );
     }
-    let token = answer["data"]["token"].as_str().context("the enrolment answer has no token")?.to_owned();
+    let token = answer["data"]["token"]
+        .as_str()
+        .context("the enrolment answer has no token")?
+        .to_owned();
     write_private(&path, &token)?;
     tracing::info!(vm = vm_id, path = %path.display(), "Enrolled; the host token is stored.");
     Ok(token)
@@ -275,7 +358,13 @@ fn backoff(attempt: u32) -> Duration {
     base.mul_f64(jitter)
 }
 
-async fn send_loop(client: reqwest::Client, server: String, token: String, shared: Arc<Shared>, shutdown: CancellationToken) {
+async fn send_loop(
+    client: reqwest::Client,
+    server: String,
+    token: String,
+    shared: Arc<Shared>,
+    shutdown: CancellationToken,
+) {
     let url = format!("{server}/api/v1/ingest/samples");
     let mut attempt = 0u32;
     loop {
@@ -297,10 +386,19 @@ async fn send_loop(client: reqwest::Client, server: String, token: String, share
                 _ = shutdown.cancelled() => return,
             }
         }
-        let Some(last) = batch.last().map(|(p, _)| *p) else { continue };
+        let Some(last) = batch.last().map(|(p, _)| *p) else {
+            continue;
+        };
         let sent_at = Utc::now() + clock_offset();
-        let mut body = Vec::with_capacity(batch.iter().map(|(_, b)| b.len() + 1).sum::<usize>() + 64);
-        body.extend_from_slice(format!("{{\"sentAt\":\"{}\",\"samples\":[", sent_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)).as_bytes());
+        let mut body =
+            Vec::with_capacity(batch.iter().map(|(_, b)| b.len() + 1).sum::<usize>() + 64);
+        body.extend_from_slice(
+            format!(
+                "{{\"sentAt\":\"{}\",\"samples\":[",
+                sent_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+            )
+            .as_bytes(),
+        );
         for (i, (_, payload)) in batch.iter().enumerate() {
             if i > 0 {
                 body.push(b',');
@@ -308,20 +406,40 @@ async fn send_loop(client: reqwest::Client, server: String, token: String, share
             body.extend_from_slice(payload);
         }
         body.extend_from_slice(b"]}");
-        let outcome = client.post(&url).bearer_auth(&token).header("content-type", "application/json").body(body).send().await;
+        let outcome = client
+            .post(&url)
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await;
         let wait = match outcome {
             Ok(response) => {
                 let status = response.status();
-                let retry_after = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+                let retry_after = response
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<u64>().ok());
                 let answer: serde_json::Value = response.json().await.unwrap_or_default();
                 match status.as_u16() {
                     200..=299 | 400 => {
                         // Taken; items the server refused would be refused again: log them and move on.
-                        for rejected in answer["data"]["rejected"].as_array().into_iter().flatten() {
-                            tracing::warn!(reason = rejected["reason"].as_str().unwrap_or_default(), "The server refused a sample.");
+                        // A partly taken batch lists refusals under `data`, a wholly refused one at the top.
+                        let refused = answer["data"]["rejected"]
+                            .as_array()
+                            .or_else(|| answer["rejected"].as_array());
+                        for rejected in refused.into_iter().flatten() {
+                            tracing::warn!(
+                                reason = rejected["reason"].as_str().unwrap_or_default(),
+                                "The server refused a sample."
+                            );
                         }
-                        if status.as_u16() == 400 && answer["data"]["rejected"].as_array().is_none() {
-                            tracing::warn!(detail = answer["detail"].as_str().unwrap_or_default(), "The server refused a batch.");
+                        if status.as_u16() == 400 && refused.is_none() {
+                            tracing::warn!(
+                                detail = answer["detail"].as_str().unwrap_or_default(),
+                                "The server refused a batch."
+                            );
                         }
                         if let Err(error) = lock(&shared.spool).ack(last) {
                             tracing::warn!(%error, "Cannot record what the server took; it will be sent again.");

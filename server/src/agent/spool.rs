@@ -75,13 +75,19 @@ pub fn crc32c(data: &[u8]) -> u32 {
         for (i, slot) in table.iter_mut().enumerate() {
             let mut crc = i as u32;
             for _ in 0..8 {
-                crc = if crc & 1 != 0 { (crc >> 1) ^ POLY } else { crc >> 1 };
+                crc = if crc & 1 != 0 {
+                    (crc >> 1) ^ POLY
+                } else {
+                    crc >> 1
+                };
             }
             *slot = crc;
         }
         table
     });
-    !data.iter().fold(!0u32, |crc, &b| table[((crc ^ u32::from(b)) & 0xFF) as usize] ^ (crc >> 8))
+    !data.iter().fold(!0u32, |crc, &b| {
+        table[((crc ^ u32::from(b)) & 0xFF) as usize] ^ (crc >> 8)
+    })
 }
 
 fn segment_path(dir: &Path, seq: u64) -> PathBuf {
@@ -94,7 +100,11 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 
 /// One pass over a segment's records from `offset`: (records, the offset after the last good
 /// record, whether it ended in damage that makes the rest unreadable, corrupt records skipped).
-fn scan(path: &Path, from: u64, mut visit: impl FnMut(u64, &[u8])) -> io::Result<(u64, u64, bool, u64)> {
+fn scan(
+    path: &Path,
+    from: u64,
+    mut visit: impl FnMut(u64, &[u8]),
+) -> io::Result<(u64, u64, bool, u64)> {
     let mut file = File::open(path)?;
     let len = file.metadata()?.len();
     file.seek(SeekFrom::Start(from))?;
@@ -134,7 +144,11 @@ impl Spool {
         let mut segments = BTreeMap::new();
         for entry in fs::read_dir(dir)? {
             let name = entry?.file_name();
-            let Some(seq) = name.to_str().and_then(|n| n.strip_prefix("seg-")).and_then(|n| n.strip_suffix(".log")).and_then(|n| n.parse::<u64>().ok())
+            let Some(seq) = name
+                .to_str()
+                .and_then(|n| n.strip_prefix("seg-"))
+                .and_then(|n| n.strip_suffix(".log"))
+                .and_then(|n| n.parse::<u64>().ok())
             else {
                 continue;
             };
@@ -144,11 +158,22 @@ impl Spool {
             .ok()
             .and_then(|text| {
                 let mut parts = text.split_whitespace().map(|p| p.parse::<u64>().ok());
-                Some(Position { segment: parts.next()??, offset: parts.next()?? })
+                Some(Position {
+                    segment: parts.next()??,
+                    offset: parts.next()??,
+                })
             })
             .unwrap_or_default();
         let segment_bytes = (max_bytes / 8).clamp(MIN_SEGMENT_BYTES, SEGMENT_BYTES);
-        let mut spool = Spool { dir: dir.to_path_buf(), segment_bytes, segments, ack, max_bytes, max_age, damage: Damage::default() };
+        let mut spool = Spool {
+            dir: dir.to_path_buf(),
+            segment_bytes,
+            segments,
+            ack,
+            max_bytes,
+            max_age,
+            damage: Damage::default(),
+        };
         let last = spool.segments.keys().next_back().copied();
         let seqs: Vec<u64> = spool.segments.keys().copied().collect();
         for seq in seqs {
@@ -165,12 +190,21 @@ impl Spool {
                     spool.damage.lost_tails += 1;
                 }
             }
-            spool.segments.insert(seq, Segment { bytes: good, records });
+            spool.segments.insert(
+                seq,
+                Segment {
+                    bytes: good,
+                    records,
+                },
+            );
         }
         // Everything before the oldest segment left was taken (or lost): start there.
         if let Some(&first) = spool.segments.keys().next() {
             if spool.ack.segment < first {
-                spool.ack = Position { segment: first, offset: 0 };
+                spool.ack = Position {
+                    segment: first,
+                    offset: 0,
+                };
             }
         }
         Ok(spool)
@@ -187,7 +221,10 @@ impl Spool {
 
     /// Records not yet acknowledged (approximately: the acknowledged segment counts whole).
     pub fn backlog(&self) -> u64 {
-        self.segments.range(self.ack.segment..).map(|(_, s)| s.records).sum()
+        self.segments
+            .range(self.ack.segment..)
+            .map(|(_, s)| s.records)
+            .sum()
     }
 
     /// Appends records and makes them durable (one `fdatasync` for the batch).
@@ -203,9 +240,13 @@ impl Spool {
         let path = segment_path(&self.dir, seq);
         let created = !path.exists();
         let mut file = OpenOptions::new().create(true).append(true).open(&path)?;
-        let mut buffer = Vec::with_capacity(records.iter().map(|r| r.len() + HEADER as usize).sum());
+        let mut buffer =
+            Vec::with_capacity(records.iter().map(|r| r.len() + HEADER as usize).sum());
         for record in records {
-            let size = u32::try_from(record.len()).ok().filter(|s| *s <= MAX_RECORD).ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "record too large"))?;
+            let size = u32::try_from(record.len())
+                .ok()
+                .filter(|s| *s <= MAX_RECORD)
+                .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "record too large"))?;
             buffer.extend_from_slice(&size.to_le_bytes());
             buffer.extend_from_slice(&crc32c(record).to_le_bytes());
             buffer.extend_from_slice(record);
@@ -230,13 +271,27 @@ impl Spool {
     /// after it (what to acknowledge once the server took it).
     pub fn read(&mut self, max: usize) -> io::Result<Vec<(Position, Vec<u8>)>> {
         let mut out = Vec::new();
-        let seqs: Vec<u64> = self.segments.range(self.ack.segment..).map(|(s, _)| *s).collect();
+        let seqs: Vec<u64> = self
+            .segments
+            .range(self.ack.segment..)
+            .map(|(s, _)| *s)
+            .collect();
         for seq in seqs {
-            let from = if seq == self.ack.segment { self.ack.offset } else { 0 };
+            let from = if seq == self.ack.segment {
+                self.ack.offset
+            } else {
+                0
+            };
             let path = segment_path(&self.dir, seq);
             let scanned = scan(&path, from, |offset, payload| {
                 if out.len() < max {
-                    out.push((Position { segment: seq, offset }, payload.to_vec()));
+                    out.push((
+                        Position {
+                            segment: seq,
+                            offset,
+                        },
+                        payload.to_vec(),
+                    ));
                 }
             });
             // Damage was counted when the spool was opened; reading again does not count it twice.
@@ -270,14 +325,21 @@ impl Spool {
         fs::rename(&tmp, self.dir.join("ack"))?;
         sync_dir(&self.dir)?;
         self.ack = position;
-        let done: Vec<u64> = self.segments.range(..position.segment).map(|(s, _)| *s).collect();
+        let done: Vec<u64> = self
+            .segments
+            .range(..position.segment)
+            .map(|(s, _)| *s)
+            .collect();
         for seq in done {
             self.remove(seq)?;
         }
         // The acknowledged segment itself is done once it is full and read to its end.
         if let Some(segment) = self.segments.get(&position.segment).copied() {
             let newest = self.segments.keys().next_back().copied();
-            if position.offset >= segment.bytes && segment.bytes >= self.segment_bytes && newest != Some(position.segment) {
+            if position.offset >= segment.bytes
+                && segment.bytes >= self.segment_bytes
+                && newest != Some(position.segment)
+            {
                 self.remove(position.segment)?;
             }
         }
@@ -299,10 +361,19 @@ impl Spool {
     pub fn enforce_caps(&mut self) -> io::Result<()> {
         let now = SystemTime::now();
         loop {
-            let (Some((&oldest, segment)), Some(&newest)) = (self.segments.iter().next(), self.segments.keys().next_back()) else { return Ok(()) };
+            let (Some((&oldest, segment)), Some(&newest)) = (
+                self.segments.iter().next(),
+                self.segments.keys().next_back(),
+            ) else {
+                return Ok(());
+            };
             let segment = *segment;
             let path = segment_path(&self.dir, oldest);
-            let old = fs::metadata(&path).and_then(|m| m.modified()).ok().and_then(|t| now.duration_since(t).ok()).is_some_and(|age| age > self.max_age);
+            let old = fs::metadata(&path)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| now.duration_since(t).ok())
+                .is_some_and(|age| age > self.max_age);
             let over = self.bytes() > self.max_bytes && oldest != newest;
             if !(over || old) {
                 return Ok(());
@@ -312,7 +383,9 @@ impl Spool {
                 0
             } else if oldest == self.ack.segment {
                 let mut left = 0;
-                scan(&path, self.ack.offset, |_, _| left += 1).map(|_| ()).ok();
+                scan(&path, self.ack.offset, |_, _| left += 1)
+                    .map(|_| ())
+                    .ok();
                 left
             } else {
                 segment.records
@@ -321,7 +394,10 @@ impl Spool {
             self.remove(oldest)?;
             if self.ack.segment <= oldest {
                 let next = self.segments.keys().next().copied().unwrap_or(oldest + 1);
-                self.ack = Position { segment: next, offset: 0 };
+                self.ack = Position {
+                    segment: next,
+                    offset: 0,
+                };
             }
             if oldest == newest {
                 return Ok(());
@@ -335,11 +411,18 @@ mod tests {
     use super::*;
 
     fn records(n: usize, from: usize) -> Vec<Vec<u8>> {
-        (from..from + n).map(|i| format!("{{\"sample\":{i}}}").into_bytes()).collect()
+        (from..from + n)
+            .map(|i| format!("{{\"sample\":{i}}}").into_bytes())
+            .collect()
     }
 
     fn payloads(spool: &mut Spool) -> Vec<String> {
-        spool.read(usize::MAX).expect("read").into_iter().map(|(_, p)| String::from_utf8(p).expect("utf-8")).collect()
+        spool
+            .read(usize::MAX)
+            .expect("read")
+            .into_iter()
+            .map(|(_, p)| String::from_utf8(p).expect("utf-8"))
+            .collect()
     }
 
     #[test]
@@ -358,8 +441,12 @@ mod tests {
         spool.ack(read[1].0).expect("ack");
         spool.append(&records(2, 3)).expect("append");
         drop(spool);
-        let mut again = Spool::open(dir.path(), 1 << 30, Duration::from_secs(3600)).expect("reopen");
-        assert_eq!(payloads(&mut again), ["{\"sample\":2}", "{\"sample\":3}", "{\"sample\":4}"]);
+        let mut again =
+            Spool::open(dir.path(), 1 << 30, Duration::from_secs(3600)).expect("reopen");
+        assert_eq!(
+            payloads(&mut again),
+            ["{\"sample\":2}", "{\"sample\":3}", "{\"sample\":4}"]
+        );
         assert_eq!(again.damage, Damage::default());
     }
 
@@ -376,13 +463,20 @@ mod tests {
         bytes[second] ^= 0x40;
         bytes.extend_from_slice(&[9, 0, 0]);
         fs::write(&path, &bytes).expect("damage");
-        let mut spool = Spool::open(dir.path(), 1 << 30, Duration::from_secs(3600)).expect("opens despite the damage");
+        let mut spool = Spool::open(dir.path(), 1 << 30, Duration::from_secs(3600))
+            .expect("opens despite the damage");
         assert_eq!(spool.damage.truncated_bytes, 3);
-        assert_eq!(payloads(&mut spool), ["{\"sample\":0}", "{\"sample\":2}", "{\"sample\":3}"]);
+        assert_eq!(
+            payloads(&mut spool),
+            ["{\"sample\":0}", "{\"sample\":2}", "{\"sample\":3}"]
+        );
         assert_eq!(spool.damage.corrupt, 1);
         // Appending after the cut tail reads back cleanly.
         spool.append(&records(1, 9)).expect("append");
-        assert_eq!(payloads(&mut spool).last().map(String::as_str), Some("{\"sample\":9}"));
+        assert_eq!(
+            payloads(&mut spool).last().map(String::as_str),
+            Some("{\"sample\":9}")
+        );
     }
 
     #[test]
@@ -411,7 +505,10 @@ mod tests {
             spool.append(&big).expect("append");
         }
         assert!(spool.bytes() <= (6 << 20) + (5 << 20), "{}", spool.bytes());
-        assert_eq!(spool.damage.dropped, 18, "two segments of 9 records dropped");
+        assert_eq!(
+            spool.damage.dropped, 18,
+            "two segments of 9 records dropped"
+        );
         assert_eq!(spool.read(usize::MAX).expect("read").len(), 9);
     }
 }

@@ -39,7 +39,11 @@ pub enum Decision {
 
 impl Series {
     pub fn restored(active: Option<i64>, last_alert: Option<(i64, DateTime<Utc>)>) -> Self {
-        Series { active, last_alert, ..Series::default() }
+        Series {
+            active,
+            last_alert,
+            ..Series::default()
+        }
     }
 
     /// One value at `ts`: whether the rule's condition holds for it. Values not newer than the
@@ -61,9 +65,15 @@ impl Series {
             }
         } else {
             self.breach_since = None;
-            let Some(id) = self.active else { return Decision::Nothing };
+            let Some(id) = self.active else {
+                return Decision::Nothing;
+            };
             let since = *self.clear_since.get_or_insert(ts);
-            if ts - since >= timing.recovery { Decision::Resolve(id) } else { Decision::Nothing }
+            if ts - since >= timing.recovery {
+                Decision::Resolve(id)
+            } else {
+                Decision::Nothing
+            }
         }
     }
 
@@ -94,7 +104,11 @@ mod tests {
     }
 
     fn timing(hold: i64, recovery: i64, cooldown: i64) -> Timing {
-        Timing { hold: Duration::seconds(hold), recovery: Duration::seconds(recovery), cooldown: Duration::seconds(cooldown) }
+        Timing {
+            hold: Duration::seconds(hold),
+            recovery: Duration::seconds(recovery),
+            cooldown: Duration::seconds(cooldown),
+        }
     }
 
     /// Runs a stream of (seconds, holds) and carries out each decision with increasing alert ids.
@@ -123,7 +137,10 @@ mod tests {
     fn a_sustained_breach_fires_once() {
         let mut series = Series::default();
         let stream: Vec<(i64, bool)> = (0..30).map(|i| (i * 10, i >= 5)).collect();
-        assert_eq!(run(&mut series, timing(0, 0, 300), &stream), vec![(50, Decision::Fire)]);
+        assert_eq!(
+            run(&mut series, timing(0, 0, 300), &stream),
+            vec![(50, Decision::Fire)]
+        );
     }
 
     #[test]
@@ -133,14 +150,28 @@ mod tests {
         let mut stream: Vec<(i64, bool)> = (0..5).map(|i| (i * 10, true)).collect();
         stream.push((50, false));
         stream.extend((6..14).map(|i| (i * 10, true)));
-        assert_eq!(run(&mut series, timing(60, 0, 0), &stream), vec![(120, Decision::Fire)]);
+        assert_eq!(
+            run(&mut series, timing(60, 0, 0), &stream),
+            vec![(120, Decision::Fire)]
+        );
     }
 
     #[test]
     fn recovery_needs_the_condition_false_for_the_recovery_time() {
         let mut series = Series::default();
-        let stream = [(0, true), (10, false), (20, true), (30, false), (40, false), (50, false), (60, false)];
-        assert_eq!(run(&mut series, timing(0, 30, 0), &stream), vec![(0, Decision::Fire), (60, Decision::Resolve(1))]);
+        let stream = [
+            (0, true),
+            (10, false),
+            (20, true),
+            (30, false),
+            (40, false),
+            (50, false),
+            (60, false),
+        ];
+        assert_eq!(
+            run(&mut series, timing(0, 30, 0), &stream),
+            vec![(0, Decision::Fire), (60, Decision::Resolve(1))]
+        );
     }
 
     #[test]
@@ -149,7 +180,13 @@ mod tests {
         let stream = [(0, true), (10, false), (20, true), (30, false), (400, true)];
         assert_eq!(
             run(&mut series, timing(0, 0, 300), &stream),
-            vec![(0, Decision::Fire), (10, Decision::Resolve(1)), (20, Decision::Reopen(1)), (30, Decision::Resolve(1)), (400, Decision::Fire)]
+            vec![
+                (0, Decision::Fire),
+                (10, Decision::Resolve(1)),
+                (20, Decision::Reopen(1)),
+                (30, Decision::Resolve(1)),
+                (400, Decision::Fire)
+            ]
         );
     }
 
@@ -157,13 +194,19 @@ mod tests {
     fn old_and_repeated_values_are_ignored() {
         let mut series = Series::default();
         let stream = [(10, false), (5, true), (10, true), (20, true)];
-        assert_eq!(run(&mut series, timing(0, 0, 0), &stream), vec![(20, Decision::Fire)]);
+        assert_eq!(
+            run(&mut series, timing(0, 0, 0), &stream),
+            vec![(20, Decision::Fire)]
+        );
     }
 
     #[test]
     fn a_restored_active_alert_resolves_without_firing_again() {
         let mut series = Series::restored(Some(7), Some((7, at(0))));
         let stream = [(10, true), (20, false)];
-        assert_eq!(run(&mut series, timing(0, 0, 300), &stream), vec![(20, Decision::Resolve(7))]);
+        assert_eq!(
+            run(&mut series, timing(0, 0, 300), &stream),
+            vec![(20, Decision::Resolve(7))]
+        );
     }
 }

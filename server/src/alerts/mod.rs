@@ -9,7 +9,7 @@ pub mod rules;
 pub mod store;
 pub mod webhook;
 
-use crate::{live::Hub, sampling::LocalHost};
+use crate::{live::Hub, sampling::LocalHost, storage::samples::Present};
 use app::models::{Alert, LiveEvent, Stats};
 use chrono::{DateTime, Duration, Utc};
 use evaluate::{Decision, Series, Timing};
@@ -37,10 +37,19 @@ pub struct Observation {
 }
 
 impl Observation {
-    /// Every built-in metric of a sample.
-    pub fn from_sample(host_id: i32, stats: &Stats) -> Self {
-        let values = rules::BUILTIN_METRICS.iter().map(|m| (m.name.to_owned(), (m.read)(stats))).collect();
-        Observation { host_id: Some(host_id), ts: stats.timestamp, values }
+    /// Every built-in metric a sample carries the fields of (a partial sample's absent fields
+    /// are not zeros: a rule on them is neither breached nor recovered by it).
+    pub fn from_sample(host_id: i32, stats: &Stats, present: Present) -> Self {
+        let values = rules::BUILTIN_METRICS
+            .iter()
+            .filter(|m| m.fields.iter().all(|field| present.has(field)))
+            .map(|m| (m.name.to_owned(), (m.read)(stats)))
+            .collect();
+        Observation {
+            host_id: Some(host_id),
+            ts: stats.timestamp,
+            values,
+        }
     }
 
     fn is_current(&self, now: DateTime<Utc>) -> bool {
@@ -53,7 +62,10 @@ enum Command {
     Observe(Vec<Observation>),
     RulesChanged,
     /// A person resolved an alert: the engine's state must forget it.
-    Resolved { rule_id: i64, host_id: Option<i32> },
+    Resolved {
+        rule_id: i64,
+        host_id: Option<i32>,
+    },
 }
 
 /// The handle producers and handlers use; cheap to clone.
@@ -69,7 +81,13 @@ pub struct Inbox(mpsc::Receiver<Command>);
 impl AlertEngine {
     pub fn channel() -> (AlertEngine, Inbox) {
         let (commands, inbox) = mpsc::channel(INBOX);
-        (AlertEngine { commands, deliveries: Arc::new(Notify::new()) }, Inbox(inbox))
+        (
+            AlertEngine {
+                commands,
+                deliveries: Arc::new(Notify::new()),
+            },
+            Inbox(inbox),
+        )
     }
 
     /// Hands values to the engine; only current ones are kept (backfills never alert).
@@ -132,9 +150,24 @@ struct Engine {
 }
 
 /// Runs the engine until `shutdown`.
-pub async fn run(inbox: Inbox, engine: AlertEngine, pool: PgPool, hub: Hub, local: LocalHost, shutdown: CancellationToken) {
+pub async fn run(
+    inbox: Inbox,
+    engine: AlertEngine,
+    pool: PgPool,
+    hub: Hub,
+    local: LocalHost,
+    shutdown: CancellationToken,
+) {
     let Inbox(mut inbox) = inbox;
-    let mut state = Engine { pool, hub, local, deliveries: engine.deliveries.clone(), rules: Vec::new(), series: HashMap::new(), groups: HashMap::new() };
+    let mut state = Engine {
+        pool,
+        hub,
+        local,
+        deliveries: engine.deliveries.clone(),
+        rules: Vec::new(),
+        series: HashMap::new(),
+        groups: HashMap::new(),
+    };
     let mut restored = false;
     let mut reload = tokio::time::interval(RELOAD_EVERY);
     loop {
@@ -171,7 +204,10 @@ impl Engine {
                 for row in rows {
                     let Some(rule_id) = row.rule_id else { continue };
                     let active = (row.status == "active").then_some(row.id);
-                    self.series.insert(key(rule_id, row.host_id), Series::restored(active, Some((row.id, row.notified_at))));
+                    self.series.insert(
+                        key(rule_id, row.host_id),
+                        Series::restored(active, Some((row.id, row.notified_at))),
+                    );
                 }
                 true
             }
@@ -189,22 +225,43 @@ impl Engine {
                 let ids: Vec<i64> = self.rules.iter().map(|r| r.id).collect();
                 self.series.retain(|(rule_id, _), _| ids.contains(rule_id));
             }
-            Err(error) => tracing::warn!(%error, "Cannot read alert rules; keeping the previous ones."),
+            Err(error) => {
+                tracing::warn!(%error, "Cannot read alert rules; keeping the previous ones.")
+            }
         }
         self.reload_hosts().await;
     }
 
     async fn reload_hosts(&mut self) {
-        match sqlx::query_as::<_, (i32, String, Option<String>)>("SELECT id, vm_id, group_id FROM hosts").fetch_all(&self.pool).await {
-            Ok(rows) => self.groups = rows.into_iter().map(|(id, vm, group)| (id, (vm, group))).collect(),
+        match sqlx::query_as::<_, (i32, String, Option<String>)>(
+            "SELECT id, vm_id, group_id FROM hosts",
+        )
+        .fetch_all(&self.pool)
+        .await
+        {
+            Ok(rows) => {
+                self.groups = rows
+                    .into_iter()
+                    .map(|(id, vm, group)| (id, (vm, group)))
+                    .collect()
+            }
             Err(error) => tracing::warn!(%error, "Cannot read host groups for alert rules."),
         }
     }
 
-    fn applies(rule: &RuleRow, host_id: Option<i32>, groups: &HashMap<i32, (String, Option<String>)>) -> bool {
+    fn applies(
+        rule: &RuleRow,
+        host_id: Option<i32>,
+        groups: &HashMap<i32, (String, Option<String>)>,
+    ) -> bool {
         match (rule.host_id, &rule.group_id) {
             (Some(only), _) => host_id == Some(only),
-            (None, Some(group)) => host_id.and_then(|h| groups.get(&h)).and_then(|(_, g)| g.as_ref()) == Some(group),
+            (None, Some(group)) => {
+                host_id
+                    .and_then(|h| groups.get(&h))
+                    .and_then(|(_, g)| g.as_ref())
+                    == Some(group)
+            }
             (None, None) => true,
         }
     }
@@ -213,25 +270,40 @@ impl Engine {
         if self.rules.is_empty() {
             return;
         }
-        if batch.iter().any(|o| o.host_id.is_some_and(|h| !self.groups.contains_key(&h))) {
+        if batch
+            .iter()
+            .any(|o| o.host_id.is_some_and(|h| !self.groups.contains_key(&h)))
+        {
             self.reload_hosts().await;
         }
         batch.sort_by_key(|o| o.ts);
         for observation in batch {
             for index in 0..self.rules.len() {
                 let rule = &self.rules[index];
-                let Some(&(_, value)) = observation.values.iter().find(|(name, _)| *name == rule.metric) else { continue };
+                let Some(&(_, value)) = observation
+                    .values
+                    .iter()
+                    .find(|(name, _)| *name == rule.metric)
+                else {
+                    continue;
+                };
                 if !value.is_finite() || !Self::applies(rule, observation.host_id, &self.groups) {
                     continue;
                 }
                 let holds = rule.operator().holds(value, rule.threshold);
-                let series = self.series.entry(key(rule.id, observation.host_id)).or_default();
+                let series = self
+                    .series
+                    .entry(key(rule.id, observation.host_id))
+                    .or_default();
                 let decision = series.observe(holds, observation.ts, timing(rule));
                 if decision == Decision::Nothing {
                     continue;
                 }
                 let rule = rule.clone();
-                if let Err(error) = self.carry_out(decision, &rule, observation.host_id, value, observation.ts).await {
+                if let Err(error) = self
+                    .carry_out(decision, &rule, observation.host_id, value, observation.ts)
+                    .await
+                {
                     // The state did not move, so the next value tries again.
                     tracing::warn!(%error, rule = rule.name, "Cannot record an alert change; retrying with the next value.");
                 }
@@ -240,10 +312,19 @@ impl Engine {
     }
 
     fn host_name(&self, host_id: Option<i32>) -> String {
-        host_id.and_then(|h| self.groups.get(&h)).map_or_else(|| "(no host)".to_owned(), |(vm, _)| vm.clone())
+        host_id
+            .and_then(|h| self.groups.get(&h))
+            .map_or_else(|| "(no host)".to_owned(), |(vm, _)| vm.clone())
     }
 
-    async fn carry_out(&mut self, decision: Decision, rule: &RuleRow, host_id: Option<i32>, value: f64, ts: DateTime<Utc>) -> Result<(), sqlx::Error> {
+    async fn carry_out(
+        &mut self,
+        decision: Decision,
+        rule: &RuleRow,
+        host_id: Option<i32>,
+        value: f64,
+        ts: DateTime<Utc>,
+    ) -> Result<(), sqlx::Error> {
         let series_key = key(rule.id, host_id);
         match decision {
             Decision::Nothing => {}
@@ -254,7 +335,12 @@ impl Engine {
                 let processes = match host_id {
                     _ if !matches!(kind, "cpu" | "memory" | "system") => Vec::new(),
                     Some(id) if id == self.local.host_id => self.local.top_processes(5).await,
-                    Some(id) => crate::storage::samples::top_processes_near(&self.pool, id, ts).await?.into_iter().take(5).map(|p| p.name).collect(),
+                    Some(id) => crate::storage::samples::top_processes_near(&self.pool, id, ts)
+                        .await?
+                        .into_iter()
+                        .take(5)
+                        .map(|p| p.name)
+                        .collect(),
                     None => Vec::new(),
                 };
                 let host = self.host_name(host_id);
@@ -264,17 +350,38 @@ impl Engine {
                     host_id,
                     value,
                     at: ts,
-                    title: if rule.description.is_empty() { format!("{} {} {}", rule.metric, operator.symbol(), rule.threshold) } else { rule.description.clone() },
-                    message: format!("{} is {} on {host}, {} the threshold of {} (rule {})", rule.metric, round(value), describe(operator), rule.threshold, rule.name),
+                    title: if rule.description.is_empty() {
+                        format!("{} {} {}", rule.metric, operator.symbol(), rule.threshold)
+                    } else {
+                        rule.description.clone()
+                    },
+                    message: format!(
+                        "{} is {} on {host}, {} the threshold of {} (rule {})",
+                        rule.metric,
+                        round(value),
+                        describe(operator),
+                        rule.threshold,
+                        rule.name
+                    ),
                     metadata: json!({ "affected_processes": processes, "suggestion": suggestion(kind) }),
                 };
                 let mut tx = self.pool.begin().await?;
                 match store::open_alert(&mut tx, &new).await? {
                     Some(row) => {
                         let alert = row.to_model();
-                        store::queue_delivery(&mut *tx, row.id, "alert_triggered", rule, &payload("alert_triggered", &alert, rule)).await?;
+                        store::queue_delivery(
+                            &mut *tx,
+                            row.id,
+                            "alert_triggered",
+                            rule,
+                            &payload("alert_triggered", &alert, rule),
+                        )
+                        .await?;
                         tx.commit().await?;
-                        self.series.entry(series_key).or_default().opened(row.id, Some(ts));
+                        self.series
+                            .entry(series_key)
+                            .or_default()
+                            .opened(row.id, Some(ts));
                         if rule.actions.iter().any(|a| a == "log") {
                             tracing::warn!(target: "lookout::alert", alert = alert.id, rule = rule.name, host, metric = rule.metric, value, threshold = rule.threshold, level = rule.level, "{}", alert.message);
                         }
@@ -292,14 +399,24 @@ impl Engine {
             Decision::Reopen(id) => {
                 match store::reopen_alert(&self.pool, id, value).await {
                     Ok(Some(row)) => {
-                        self.series.entry(series_key).or_default().opened(row.id, None);
+                        self.series
+                            .entry(series_key)
+                            .or_default()
+                            .opened(row.id, None);
                         tracing::info!(target: "lookout::alert", alert = row.id, rule = rule.name, "Alert re-opened inside its cooldown; no new notification.");
-                        self.hub.publish(&LiveEvent::AlertTriggered { alert: row.to_model() });
+                        self.hub.publish(&LiveEvent::AlertTriggered {
+                            alert: row.to_model(),
+                        });
                     }
                     // Another instance opened one meanwhile (unique violation) or the alert is gone.
                     Ok(None) | Err(sqlx::Error::Database(_)) => {
-                        if let Some(active) = store::active_alert(&self.pool, rule.id, host_id).await? {
-                            self.series.entry(series_key).or_default().opened(active, None);
+                        if let Some(active) =
+                            store::active_alert(&self.pool, rule.id, host_id).await?
+                        {
+                            self.series
+                                .entry(series_key)
+                                .or_default()
+                                .opened(active, None);
                         } else if let Some(series) = self.series.get_mut(&series_key) {
                             series.last_alert = None; // fire afresh on the next value
                         }
@@ -309,15 +426,26 @@ impl Engine {
             }
             Decision::Resolve(id) => {
                 let mut tx = self.pool.begin().await?;
-                let resolved = store::resolve_alert(&mut *tx, id, ts, "the condition cleared", "system").await?;
+                let resolved =
+                    store::resolve_alert(&mut *tx, id, ts, "the condition cleared", "system")
+                        .await?;
                 if let Some(row) = &resolved {
-                    store::queue_delivery(&mut *tx, row.id, "alert_resolved", rule, &payload("alert_resolved", &row.to_model(), rule)).await?;
+                    store::queue_delivery(
+                        &mut *tx,
+                        row.id,
+                        "alert_resolved",
+                        rule,
+                        &payload("alert_resolved", &row.to_model(), rule),
+                    )
+                    .await?;
                 }
                 tx.commit().await?;
                 self.series.entry(series_key).or_default().closed();
                 if let Some(row) = resolved {
                     tracing::info!(target: "lookout::alert", alert = row.id, rule = rule.name, "Alert resolved: the condition cleared.");
-                    self.hub.publish(&LiveEvent::AlertResolved { alert: row.to_model() });
+                    self.hub.publish(&LiveEvent::AlertResolved {
+                        alert: row.to_model(),
+                    });
                     self.deliveries.notify_one();
                 }
             }

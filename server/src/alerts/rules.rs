@@ -7,36 +7,153 @@ pub struct BuiltinMetric {
     pub name: &'static str,
     pub kind: &'static str,
     pub read: fn(&Stats) -> f64,
+    /// The sample fields it is computed from (paths of `storage::samples::FIELDS`): a partial
+    /// sample without one of them says nothing about this metric.
+    pub fields: &'static [&'static str],
 }
 
 fn percent_of(part: u64, whole: u64) -> f64 {
-    if whole == 0 { 0.0 } else { part as f64 * 100.0 / whole as f64 }
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 * 100.0 / whole as f64
+    }
 }
 
 /// Every sample field a rule can name (documented in the README).
 pub const BUILTIN_METRICS: &[BuiltinMetric] = &[
-    BuiltinMetric { name: "cpu_percent", kind: "cpu", read: |s| s.cpu.percent },
-    BuiltinMetric { name: "cpu_ready_percent", kind: "cpu", read: |s| s.cpu.ready_percent },
-    BuiltinMetric { name: "load1", kind: "cpu", read: |s| s.cpu.load1 },
-    BuiltinMetric { name: "load5", kind: "cpu", read: |s| s.cpu.load5 },
-    BuiltinMetric { name: "load15", kind: "cpu", read: |s| s.cpu.load15 },
-    BuiltinMetric { name: "memory_percent", kind: "memory", read: |s| s.memory.percent },
-    BuiltinMetric { name: "memory_available_bytes", kind: "memory", read: |s| s.memory.available as f64 },
-    BuiltinMetric { name: "swap_percent", kind: "memory", read: |s| percent_of(s.memory.swap_used, s.memory.swap_total) },
-    BuiltinMetric { name: "disk_usage_percent", kind: "disk", read: |s| s.disk.percent },
-    BuiltinMetric { name: "disk_free_bytes", kind: "disk", read: |s| s.disk.free as f64 },
-    BuiltinMetric { name: "disk_read_latency_ms", kind: "disk", read: |s| s.disk.read_latency_ms },
-    BuiltinMetric { name: "disk_write_latency_ms", kind: "disk", read: |s| s.disk.write_latency_ms },
-    BuiltinMetric { name: "disk_read_iops", kind: "disk", read: |s| s.disk.read_iops },
-    BuiltinMetric { name: "disk_write_iops", kind: "disk", read: |s| s.disk.write_iops },
-    BuiltinMetric { name: "disk_read_bps", kind: "disk", read: |s| s.disk.read_bps },
-    BuiltinMetric { name: "disk_write_bps", kind: "disk", read: |s| s.disk.write_bps },
-    BuiltinMetric { name: "network_in_bps", kind: "network", read: |s| s.network.in_bps },
-    BuiltinMetric { name: "network_out_bps", kind: "network", read: |s| s.network.out_bps },
-    BuiltinMetric { name: "processes_total", kind: "system", read: |s| f64::from(s.processes.total) },
-    BuiltinMetric { name: "processes_zombie", kind: "system", read: |s| f64::from(s.processes.zombie) },
-    BuiltinMetric { name: "connections_active", kind: "system", read: |s| f64::from(s.connections.active) },
-    BuiltinMetric { name: "connections_established", kind: "system", read: |s| f64::from(s.connections.established) },
+    BuiltinMetric {
+        name: "cpu_percent",
+        kind: "cpu",
+        read: |s| s.cpu.percent,
+        fields: &["cpu.percent"],
+    },
+    BuiltinMetric {
+        name: "cpu_ready_percent",
+        kind: "cpu",
+        read: |s| s.cpu.ready_percent,
+        fields: &["cpu.ready_percent"],
+    },
+    BuiltinMetric {
+        name: "load1",
+        kind: "cpu",
+        read: |s| s.cpu.load1,
+        fields: &["cpu.load1"],
+    },
+    BuiltinMetric {
+        name: "load5",
+        kind: "cpu",
+        read: |s| s.cpu.load5,
+        fields: &["cpu.load5"],
+    },
+    BuiltinMetric {
+        name: "load15",
+        kind: "cpu",
+        read: |s| s.cpu.load15,
+        fields: &["cpu.load15"],
+    },
+    BuiltinMetric {
+        name: "memory_percent",
+        kind: "memory",
+        read: |s| s.memory.percent,
+        fields: &["memory.percent"],
+    },
+    BuiltinMetric {
+        name: "memory_available_bytes",
+        kind: "memory",
+        read: |s| s.memory.available as f64,
+        fields: &["memory.available"],
+    },
+    BuiltinMetric {
+        name: "swap_percent",
+        kind: "memory",
+        read: |s| percent_of(s.memory.swap_used, s.memory.swap_total),
+        fields: &["memory.swap_used", "memory.swap_total"],
+    },
+    BuiltinMetric {
+        name: "disk_usage_percent",
+        kind: "disk",
+        read: |s| s.disk.percent,
+        fields: &["disk.percent"],
+    },
+    BuiltinMetric {
+        name: "disk_free_bytes",
+        kind: "disk",
+        read: |s| s.disk.free as f64,
+        fields: &["disk.free"],
+    },
+    BuiltinMetric {
+        name: "disk_read_latency_ms",
+        kind: "disk",
+        read: |s| s.disk.read_latency_ms,
+        fields: &["disk.read_latency_ms"],
+    },
+    BuiltinMetric {
+        name: "disk_write_latency_ms",
+        kind: "disk",
+        read: |s| s.disk.write_latency_ms,
+        fields: &["disk.write_latency_ms"],
+    },
+    BuiltinMetric {
+        name: "disk_read_iops",
+        kind: "disk",
+        read: |s| s.disk.read_iops,
+        fields: &["disk.read_iops"],
+    },
+    BuiltinMetric {
+        name: "disk_write_iops",
+        kind: "disk",
+        read: |s| s.disk.write_iops,
+        fields: &["disk.write_iops"],
+    },
+    BuiltinMetric {
+        name: "disk_read_bps",
+        kind: "disk",
+        read: |s| s.disk.read_bps,
+        fields: &["disk.read_bps"],
+    },
+    BuiltinMetric {
+        name: "disk_write_bps",
+        kind: "disk",
+        read: |s| s.disk.write_bps,
+        fields: &["disk.write_bps"],
+    },
+    BuiltinMetric {
+        name: "network_in_bps",
+        kind: "network",
+        read: |s| s.network.in_bps,
+        fields: &["network.in_bps"],
+    },
+    BuiltinMetric {
+        name: "network_out_bps",
+        kind: "network",
+        read: |s| s.network.out_bps,
+        fields: &["network.out_bps"],
+    },
+    BuiltinMetric {
+        name: "processes_total",
+        kind: "system",
+        read: |s| f64::from(s.processes.total),
+        fields: &["processes.total"],
+    },
+    BuiltinMetric {
+        name: "processes_zombie",
+        kind: "system",
+        read: |s| f64::from(s.processes.zombie),
+        fields: &["processes.zombie"],
+    },
+    BuiltinMetric {
+        name: "connections_active",
+        kind: "system",
+        read: |s| f64::from(s.connections.active),
+        fields: &["connections.active"],
+    },
+    BuiltinMetric {
+        name: "connections_established",
+        kind: "system",
+        read: |s| f64::from(s.connections.established),
+        fields: &["connections.established"],
+    },
 ];
 
 pub fn builtin(name: &str) -> Option<&'static BuiltinMetric> {
@@ -52,7 +169,9 @@ pub fn kind_of(metric: &str) -> &'static str {
 pub fn valid_metric_name(name: &str) -> bool {
     let mut chars = name.chars();
     name.len() <= 128
-        && chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-'))
 }
 
@@ -164,14 +283,29 @@ impl Default for RuleSpec {
 }
 
 const FIELDS: &[&str] = &[
-    "name", "metric", "operator", "threshold", "level", "description", "enabled", "actions", "webhook_url", "webhook_secret",
-    "cooldown", "for", "recovery", "host", "group_id",
+    "name",
+    "metric",
+    "operator",
+    "threshold",
+    "level",
+    "description",
+    "enabled",
+    "actions",
+    "webhook_url",
+    "webhook_secret",
+    "cooldown",
+    "for",
+    "recovery",
+    "host",
+    "group_id",
 ];
 
 fn text(body: &Map<String, Value>, field: &str, max: usize) -> Result<Option<String>, String> {
     match body.get(field) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.chars().count() > max => Err(format!("`{field}` is longer than {max} characters")),
+        Some(Value::String(s)) if s.chars().count() > max => {
+            Err(format!("`{field}` is longer than {max} characters"))
+        }
         Some(Value::String(s)) => Ok(Some(s.trim().to_owned())),
         Some(other) => Err(format!("`{field}` must be a string, got {other}")),
     }
@@ -182,16 +316,22 @@ fn seconds(body: &Map<String, Value>, field: &str, max: i64) -> Result<Option<i6
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => match n.as_i64() {
             Some(v) if (0..=max).contains(&v) => Ok(Some(v)),
-            _ => Err(format!("`{field}` must be a whole number of seconds from 0 to {max}, got {n}")),
+            _ => Err(format!(
+                "`{field}` must be a whole number of seconds from 0 to {max}, got {n}"
+            )),
         },
-        Some(other) => Err(format!("`{field}` must be a whole number of seconds, got {other}")),
+        Some(other) => Err(format!(
+            "`{field}` must be a whole number of seconds, got {other}"
+        )),
     }
 }
 
 /// Applies a JSON rule body onto `base` (defaults for a new rule, the stored rule for an update),
 /// checking every field; the message names the field at fault.
 pub fn apply(base: RuleSpec, body: &Value) -> Result<RuleSpec, String> {
-    let Value::Object(body) = body else { return Err("the body must be a JSON object".into()) };
+    let Value::Object(body) = body else {
+        return Err("the body must be a JSON object".into());
+    };
     if let Some(unknown) = body.keys().find(|k| !FIELDS.contains(&k.as_str())) {
         return Err(crate::error::unknown_field_message(unknown, FIELDS));
     }
@@ -209,7 +349,12 @@ pub fn apply(base: RuleSpec, body: &Value) -> Result<RuleSpec, String> {
     }
     match body.get("threshold") {
         None => {}
-        Some(Value::Number(n)) => rule.threshold = n.as_f64().filter(|v| v.is_finite()).ok_or("`threshold` must be a finite number")?,
+        Some(Value::Number(n)) => {
+            rule.threshold = n
+                .as_f64()
+                .filter(|v| v.is_finite())
+                .ok_or("`threshold` must be a finite number")?
+        }
         Some(other) => return Err(format!("`threshold` must be a number, got {other}")),
     }
     if let Some(level) = text(body, "level", 20)? {
@@ -234,12 +379,20 @@ pub fn apply(base: RuleSpec, body: &Value) -> Result<RuleSpec, String> {
                             actions.push(a.to_owned());
                         }
                     }
-                    _ => return Err(format!("`actions` items must be \"log\" or \"webhook\", got {item}")),
+                    _ => {
+                        return Err(format!(
+                            "`actions` items must be \"log\" or \"webhook\", got {item}"
+                        ))
+                    }
                 }
             }
             rule.actions = actions;
         }
-        Some(other) => return Err(format!("`actions` must be an array such as [\"log\", \"webhook\"], got {other}")),
+        Some(other) => {
+            return Err(format!(
+                "`actions` must be an array such as [\"log\", \"webhook\"], got {other}"
+            ))
+        }
     }
     if body.contains_key("webhook_url") {
         rule.webhook_url = text(body, "webhook_url", 2048)?.filter(|u| !u.is_empty());
@@ -278,18 +431,28 @@ fn check(rule: &RuleSpec) -> Result<(), String> {
         return Err("`metric` is required (e.g. cpu_percent, memory_percent, disk_usage_percent or a custom metric name)".into());
     }
     if !valid_metric_name(&rule.metric) {
-        return Err(format!("`metric` `{}` is not a metric name (letters, digits, _ . : -, starting with a letter)", rule.metric));
+        return Err(format!(
+            "`metric` `{}` is not a metric name (letters, digits, _ . : -, starting with a letter)",
+            rule.metric
+        ));
     }
     if !LEVELS.contains(&rule.level.as_str()) {
-        return Err(format!("`level` must be info, warning or critical, got `{}`", rule.level));
+        return Err(format!(
+            "`level` must be info, warning or critical, got `{}`",
+            rule.level
+        ));
     }
     if rule.actions.is_empty() {
         return Err("`actions` needs at least one of \"log\", \"webhook\"".into());
     }
     let wants_webhook = rule.actions.iter().any(|a| a == "webhook");
     match (&rule.webhook_url, wants_webhook) {
-        (None, true) => return Err("`webhook_url` is required when `actions` contains \"webhook\"".into()),
-        (Some(_), false) => return Err("`webhook_url` is set but `actions` does not contain \"webhook\"".into()),
+        (None, true) => {
+            return Err("`webhook_url` is required when `actions` contains \"webhook\"".into())
+        }
+        (Some(_), false) => {
+            return Err("`webhook_url` is set but `actions` does not contain \"webhook\"".into())
+        }
         (Some(url), true) if !(url.starts_with("http://") || url.starts_with("https://")) => {
             return Err("`webhook_url` must be an http:// or https:// URL".into())
         }
@@ -308,7 +471,14 @@ mod tests {
 
     #[test]
     fn both_operator_spellings_parse_to_the_same_operator() {
-        for (long, short) in [("greater_than", ">"), ("less_than", "<"), ("greater_or_equal", ">="), ("less_or_equal", "<="), ("equal", "=="), ("not_equal", "!=")] {
+        for (long, short) in [
+            ("greater_than", ">"),
+            ("less_than", "<"),
+            ("greater_or_equal", ">="),
+            ("less_or_equal", "<="),
+            ("equal", "=="),
+            ("not_equal", "!="),
+        ] {
             assert_eq!(Operator::parse(long), Operator::parse(short));
             assert_eq!(Operator::parse(long).map(Operator::as_str), Some(long));
         }
@@ -356,16 +526,30 @@ mod tests {
             let error = apply(RuleSpec::default(), &body).expect_err(field);
             assert!(error.contains(&format!("`{field}`")), "{field}: {error}");
         }
-        let error = apply(RuleSpec::default(), &json!({"name": "r", "metric": "m", "actions": ["webhook"]})).expect_err("no url");
+        let error = apply(
+            RuleSpec::default(),
+            &json!({"name": "r", "metric": "m", "actions": ["webhook"]}),
+        )
+        .expect_err("no url");
         assert!(error.contains("webhook_url"), "{error}");
-        let error = apply(RuleSpec::default(), &json!({"name": "r", "metric": "m", "colour": "red"})).expect_err("unknown");
+        let error = apply(
+            RuleSpec::default(),
+            &json!({"name": "r", "metric": "m", "colour": "red"}),
+        )
+        .expect_err("unknown");
         assert!(error.contains("colour"), "{error}");
-        assert!(apply(RuleSpec::default(), &json!({"metric": "m"})).expect_err("no name").contains("`name`"));
+        assert!(apply(RuleSpec::default(), &json!({"metric": "m"}))
+            .expect_err("no name")
+            .contains("`name`"));
     }
 
     #[test]
     fn an_update_keeps_what_it_does_not_mention() {
-        let base = apply(RuleSpec::default(), &json!({"name": "r", "metric": "memory_percent", "threshold": 90, "cooldown": 60})).expect("valid");
+        let base = apply(
+            RuleSpec::default(),
+            &json!({"name": "r", "metric": "memory_percent", "threshold": 90, "cooldown": 60}),
+        )
+        .expect("valid");
         let updated = apply(base.clone(), &json!({"threshold": 95})).expect("valid");
         assert_eq!(updated.threshold, 95.0);
         assert_eq!(updated.cooldown_secs, 60);

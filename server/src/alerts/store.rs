@@ -87,7 +87,11 @@ impl RuleRow {
 
 /// `rule_12` or `12` → 12.
 pub fn parse_id(text: &str, prefix: &str) -> Option<i64> {
-    text.strip_prefix(prefix).unwrap_or(text).parse().ok().filter(|id: &i64| *id > 0)
+    text.strip_prefix(prefix)
+        .unwrap_or(text)
+        .parse()
+        .ok()
+        .filter(|id: &i64| *id > 0)
 }
 
 pub async fn rules(pool: &PgPool) -> Result<Vec<RuleRow>, sqlx::Error> {
@@ -104,7 +108,12 @@ pub async fn rule(pool: &PgPool, id: i64) -> Result<Option<RuleRow>, sqlx::Error
 }
 
 /// Inserts (`id` None) or replaces a rule; returns its id. A duplicate name is a unique violation.
-pub async fn save_rule(pool: &PgPool, id: Option<i64>, spec: &RuleSpec, host_id: Option<i32>) -> Result<Option<i64>, sqlx::Error> {
+pub async fn save_rule(
+    pool: &PgPool,
+    id: Option<i64>,
+    spec: &RuleSpec,
+    host_id: Option<i32>,
+) -> Result<Option<i64>, sqlx::Error> {
     let values = "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15";
     let sql = match id {
         None => format!(
@@ -138,7 +147,12 @@ pub async fn save_rule(pool: &PgPool, id: Option<i64>, spec: &RuleSpec, host_id:
 }
 
 pub async fn delete_rule(pool: &PgPool, id: i64) -> Result<bool, sqlx::Error> {
-    Ok(sqlx::query("DELETE FROM alert_rules WHERE id = $1").bind(id).execute(pool).await?.rows_affected() == 1)
+    Ok(sqlx::query("DELETE FROM alert_rules WHERE id = $1")
+        .bind(id)
+        .execute(pool)
+        .await?
+        .rows_affected()
+        == 1)
 }
 
 pub fn is_unique_violation(error: &sqlx::Error) -> bool {
@@ -186,7 +200,8 @@ impl AlertRow {
             created_at: self.created_at,
             updated_at: self.updated_at,
             resolved_at: self.resolved_at,
-            metadata: serde_json::from_value::<AlertMetadata>(self.metadata.clone()).unwrap_or_default(),
+            metadata: serde_json::from_value::<AlertMetadata>(self.metadata.clone())
+                .unwrap_or_default(),
             rule_id: self.rule_id.map(|id| format!("rule_{id}")),
             metric: self.metric.clone(),
             host: self.vm_id.clone(),
@@ -213,7 +228,10 @@ pub struct NewAlert<'a> {
 
 /// Opens an alert and counts the trigger on its rule. `None` when another writer (another server
 /// instance) already holds the active alert of this rule and host.
-pub async fn open_alert(tx: &mut Transaction<'_, Postgres>, new: &NewAlert<'_>) -> Result<Option<AlertRow>, sqlx::Error> {
+pub async fn open_alert(
+    tx: &mut Transaction<'_, Postgres>,
+    new: &NewAlert<'_>,
+) -> Result<Option<AlertRow>, sqlx::Error> {
     let inserted: Option<AlertRow> = sqlx::query_as(sqlx::AssertSqlSafe(with_host(
         "INSERT INTO alerts (rule_id, host_id, metric, kind, level, title, message, value, threshold, metadata, triggered_at, notified_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
@@ -243,7 +261,11 @@ pub async fn open_alert(tx: &mut Transaction<'_, Postgres>, new: &NewAlert<'_>) 
 }
 
 /// The active alert of a rule on a host (after another instance won the race to open it).
-pub async fn active_alert(pool: &PgPool, rule_id: i64, host_id: Option<i32>) -> Result<Option<i64>, sqlx::Error> {
+pub async fn active_alert(
+    pool: &PgPool,
+    rule_id: i64,
+    host_id: Option<i32>,
+) -> Result<Option<i64>, sqlx::Error> {
     sqlx::query_scalar("SELECT id FROM alerts WHERE rule_id = $1 AND coalesce(host_id, 0) = coalesce($2, 0) AND status = 'active'")
         .bind(rule_id)
         .bind(host_id)
@@ -252,7 +274,11 @@ pub async fn active_alert(pool: &PgPool, rule_id: i64, host_id: Option<i32>) -> 
 }
 
 /// Re-opens a resolved alert inside its rule's cooldown.
-pub async fn reopen_alert(pool: &PgPool, id: i64, value: f64) -> Result<Option<AlertRow>, sqlx::Error> {
+pub async fn reopen_alert(
+    pool: &PgPool,
+    id: i64,
+    value: f64,
+) -> Result<Option<AlertRow>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(with_host(
         "UPDATE alerts SET status = 'active', resolved_at = NULL, resolution = NULL, resolved_by = NULL, value = $2, updated_at = now()
          WHERE id = $1 AND status = 'resolved' RETURNING *",
@@ -284,7 +310,12 @@ pub async fn resolve_alert(
 }
 
 pub async fn alert(pool: &PgPool, id: i64) -> Result<Option<AlertRow>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(with_host("SELECT * FROM alerts WHERE id = $1"))).bind(id).fetch_optional(pool).await
+    sqlx::query_as(sqlx::AssertSqlSafe(with_host(
+        "SELECT * FROM alerts WHERE id = $1",
+    )))
+    .bind(id)
+    .fetch_optional(pool)
+    .await
 }
 
 /// Per (rule, host) the newest alert: restores the engine's state after a restart.
@@ -306,7 +337,10 @@ pub struct AlertFilter<'a> {
 }
 
 /// Matching alerts, newest first, and (status, level, count) over all statuses.
-pub async fn list_alerts(pool: &PgPool, filter: &AlertFilter<'_>) -> Result<(Vec<AlertRow>, Vec<(String, String, i64)>), sqlx::Error> {
+pub async fn list_alerts(
+    pool: &PgPool,
+    filter: &AlertFilter<'_>,
+) -> Result<(Vec<AlertRow>, Vec<(String, String, i64)>), sqlx::Error> {
     let matching = "($1::text IS NULL OR level = $1) AND ($2::text IS NULL OR kind = $2) AND ($3::int4 IS NULL OR host_id = $3)";
     let rows: Vec<AlertRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{} ORDER BY a.created_at DESC, a.id DESC",
@@ -319,18 +353,24 @@ pub async fn list_alerts(pool: &PgPool, filter: &AlertFilter<'_>) -> Result<(Vec
     .bind(filter.limit)
     .fetch_all(pool)
     .await?;
-    let counts: Vec<(String, String, i64)> =
-        sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT status, level, count(*) FROM alerts WHERE {matching} GROUP BY status, level")))
-            .bind(filter.level)
-            .bind(filter.kind)
-            .bind(filter.host_id)
-            .fetch_all(pool)
-            .await?;
+    let counts: Vec<(String, String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT status, level, count(*) FROM alerts WHERE {matching} GROUP BY status, level"
+    )))
+    .bind(filter.level)
+    .bind(filter.kind)
+    .bind(filter.host_id)
+    .fetch_all(pool)
+    .await?;
     Ok((rows, counts))
 }
 
 /// Alerts of one host that overlap a time range (for its timeline).
-pub async fn of_host(pool: &PgPool, host_id: i32, start: DateTime<Utc>, end: DateTime<Utc>) -> Result<Vec<AlertRow>, sqlx::Error> {
+pub async fn of_host(
+    pool: &PgPool,
+    host_id: i32,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<Vec<AlertRow>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(with_host(
         "SELECT * FROM alerts WHERE host_id = $1 AND triggered_at <= $3 AND coalesce(resolved_at, 'infinity') >= $2",
     )))
@@ -342,7 +382,11 @@ pub async fn of_host(pool: &PgPool, host_id: i32, start: DateTime<Utc>, end: Dat
 }
 
 /// Alert counts by level among alerts raised since `since` (for the summary), optionally of one host.
-pub async fn counts_since(pool: &PgPool, host_id: Option<i32>, since: DateTime<Utc>) -> Result<Vec<(String, i64)>, sqlx::Error> {
+pub async fn counts_since(
+    pool: &PgPool,
+    host_id: Option<i32>,
+    since: DateTime<Utc>,
+) -> Result<Vec<(String, i64)>, sqlx::Error> {
     sqlx::query_as("SELECT level, count(*) FROM alerts WHERE created_at >= $1 AND ($2::int4 IS NULL OR host_id = $2) GROUP BY level")
         .bind(since)
         .bind(host_id)
@@ -358,7 +402,9 @@ pub async fn queue_delivery(
     rule: &RuleRow,
     payload: &Value,
 ) -> Result<(), sqlx::Error> {
-    let (Some(url), Some(secret)) = (&rule.webhook_url, &rule.webhook_secret) else { return Ok(()) };
+    let (Some(url), Some(secret)) = (&rule.webhook_url, &rule.webhook_secret) else {
+        return Ok(());
+    };
     if !rule.actions.iter().any(|a| a == "webhook") {
         return Ok(());
     }

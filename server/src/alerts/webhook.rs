@@ -69,16 +69,32 @@ fn forbidden_v6(ip: Ipv6Addr) -> bool {
 
 /// Resolves the URL's host and checks every address against the policy. The addresses returned
 /// are the ones the request is then pinned to, so a DNS answer cannot change in between.
-pub async fn check_destination(url: &str, allow_private: bool) -> Result<(reqwest::Url, Vec<SocketAddr>), String> {
-    let parsed = reqwest::Url::parse(url).map_err(|e| format!("`{url}` is not a valid URL: {e}"))?;
+pub async fn check_destination(
+    url: &str,
+    allow_private: bool,
+) -> Result<(reqwest::Url, Vec<SocketAddr>), String> {
+    let parsed =
+        reqwest::Url::parse(url).map_err(|e| format!("`{url}` is not a valid URL: {e}"))?;
     if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(format!("webhook URLs must be http or https, not {}", parsed.scheme()));
+        return Err(format!(
+            "webhook URLs must be http or https, not {}",
+            parsed.scheme()
+        ));
     }
     if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err("webhook URLs may not carry credentials; sign requests with the rule's secret instead".into());
+        return Err(
+            "webhook URLs may not carry credentials; sign requests with the rule's secret instead"
+                .into(),
+        );
     }
-    let host = parsed.host_str().ok_or("the webhook URL has no host")?.trim_matches(['[', ']']).to_owned();
-    let port = parsed.port_or_known_default().ok_or("the webhook URL has no port")?;
+    let host = parsed
+        .host_str()
+        .ok_or("the webhook URL has no host")?
+        .trim_matches(['[', ']'])
+        .to_owned();
+    let port = parsed
+        .port_or_known_default()
+        .ok_or("the webhook URL has no port")?;
     let addresses: Vec<SocketAddr> = match host.parse::<IpAddr>() {
         Ok(ip) => vec![SocketAddr::new(ip, port)],
         Err(_) => tokio::net::lookup_host((host.as_str(), port))
@@ -104,7 +120,8 @@ pub async fn check_destination(url: &str, allow_private: bool) -> Result<(reqwes
 /// rule's secret and reject stale timestamps, which stops replays.
 pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
     // HMAC accepts keys of any length, so this cannot fail.
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes())
+        .expect("HMAC takes any key length");
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b".");
     mac.update(body);
@@ -127,7 +144,12 @@ struct Claimed {
 }
 
 /// Sends due deliveries until `shutdown`; woken early by `wake` when a new one is queued.
-pub async fn worker(pool: PgPool, policy: WebhookPolicy, wake: Arc<Notify>, shutdown: CancellationToken) {
+pub async fn worker(
+    pool: PgPool,
+    policy: WebhookPolicy,
+    wake: Arc<Notify>,
+    shutdown: CancellationToken,
+) {
     loop {
         match claim(&pool).await {
             Ok(batch) if !batch.is_empty() => {
@@ -230,16 +252,29 @@ async fn send(policy: &WebhookPolicy, delivery: &Claimed) -> Outcome {
         .header(EVENT_HEADER, &delivery.event)
         .header(DELIVERY_HEADER, delivery.id.to_string())
         .header(TIMESTAMP_HEADER, timestamp.to_string())
-        .header(SIGNATURE_HEADER, signature(&delivery.secret, timestamp, &body))
+        .header(
+            SIGNATURE_HEADER,
+            signature(&delivery.secret, timestamp, &body),
+        )
         .body(body)
         .send()
         .await;
     match response {
         Ok(r) if r.status().is_success() => Outcome::Delivered(r.status().as_u16()),
-        Ok(r) if r.status().is_server_error() || r.status().as_u16() == 429 || r.status().as_u16() == 408 => {
-            Outcome::Retry(Some(r.status().as_u16()), format!("the receiver answered {}", r.status()))
+        Ok(r)
+            if r.status().is_server_error()
+                || r.status().as_u16() == 429
+                || r.status().as_u16() == 408 =>
+        {
+            Outcome::Retry(
+                Some(r.status().as_u16()),
+                format!("the receiver answered {}", r.status()),
+            )
         }
-        Ok(r) => Outcome::Fail(Some(r.status().as_u16()), format!("the receiver answered {}", r.status())),
+        Ok(r) => Outcome::Fail(
+            Some(r.status().as_u16()),
+            format!("the receiver answered {}", r.status()),
+        ),
         Err(error) => Outcome::Retry(None, format!("{error}")),
     }
 }
@@ -250,28 +285,57 @@ mod tests {
 
     #[test]
     fn private_and_special_addresses_are_forbidden() {
-        for ip in ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "::1", "fd00::1", "fe80::1", "::ffff:10.0.0.1", "255.255.255.255"] {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:10.0.0.1",
+            "255.255.255.255",
+        ] {
             assert!(is_forbidden(ip.parse().expect("ip")), "{ip}");
         }
-        for ip in ["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111", "172.32.0.1"] {
+        for ip in [
+            "93.184.216.34",
+            "8.8.8.8",
+            "2606:4700:4700::1111",
+            "172.32.0.1",
+        ] {
             assert!(!is_forbidden(ip.parse().expect("ip")), "{ip}");
         }
     }
 
     #[tokio::test]
     async fn literal_private_destinations_are_refused_unless_allowed() {
-        let error = check_destination("http://127.0.0.1:9/hook", false).await.expect_err("refused");
+        let error = check_destination("http://127.0.0.1:9/hook", false)
+            .await
+            .expect_err("refused");
         assert!(error.contains("127.0.0.1"), "{error}");
-        assert!(check_destination("http://127.0.0.1:9/hook", true).await.is_ok());
-        assert!(check_destination("http://[::1]:9/hook", false).await.is_err());
+        assert!(check_destination("http://127.0.0.1:9/hook", true)
+            .await
+            .is_ok());
+        assert!(check_destination("http://[::1]:9/hook", false)
+            .await
+            .is_err());
         assert!(check_destination("ftp://example.com/", true).await.is_err());
-        assert!(check_destination("http://user:pw@93.184.216.34/", true).await.is_err());
+        assert!(check_destination("http://user:pw@93.184.216.34/", true)
+            .await
+            .is_err());
     }
 
     #[test]
     fn the_signature_is_hmac_sha256_of_timestamp_dot_body() {
         // Computed independently: python3 -c "import hmac,hashlib; print(hmac.new(b'key', b'1.body', hashlib.sha256).hexdigest())"
-        assert_eq!(signature("key", 1, b"body"), "sha256=91b5374b153842ad05b2c4eab9349b8321b14703165bd3fb8b034dfb8be98ae5");
+        assert_eq!(
+            signature("key", 1, b"body"),
+            "sha256=91b5374b153842ad05b2c4eab9349b8321b14703165bd3fb8b034dfb8be98ae5"
+        );
     }
 
     #[test]

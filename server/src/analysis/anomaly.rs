@@ -35,9 +35,24 @@ pub struct Thresholds {
 impl Sensitivity {
     pub fn thresholds(self) -> Thresholds {
         match self {
-            Sensitivity::Low => Thresholds { excursion_z: 5.0, cusum_slack: 1.0, cusum_limit: 10.0, pattern_correlation: 0.0 },
-            Sensitivity::Medium => Thresholds { excursion_z: 4.0, cusum_slack: 1.0, cusum_limit: 6.0, pattern_correlation: 0.3 },
-            Sensitivity::High => Thresholds { excursion_z: 3.0, cusum_slack: 0.5, cusum_limit: 4.0, pattern_correlation: 0.5 },
+            Sensitivity::Low => Thresholds {
+                excursion_z: 5.0,
+                cusum_slack: 1.0,
+                cusum_limit: 10.0,
+                pattern_correlation: 0.0,
+            },
+            Sensitivity::Medium => Thresholds {
+                excursion_z: 4.0,
+                cusum_slack: 1.0,
+                cusum_limit: 6.0,
+                pattern_correlation: 0.3,
+            },
+            Sensitivity::High => Thresholds {
+                excursion_z: 3.0,
+                cusum_slack: 0.5,
+                cusum_limit: 4.0,
+                pattern_correlation: 0.5,
+            },
         }
     }
 }
@@ -52,7 +67,12 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [Kind::Spike, Kind::Drop, Kind::TrendChange, Kind::PatternBreak];
+    pub const ALL: [Kind; 4] = [
+        Kind::Spike,
+        Kind::Drop,
+        Kind::TrendChange,
+        Kind::PatternBreak,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -89,7 +109,9 @@ pub struct Detected {
 /// exist, else the same hour on the last 7 days when 3 exist, else the median of the last day.
 fn baseline_at(series: &[Option<f64>], i: usize) -> Option<f64> {
     let same_hour = |step: usize, count: usize| -> Vec<f64> {
-        (1..=count).filter_map(|k| i.checked_sub(k * step).and_then(|j| series[j])).collect()
+        (1..=count)
+            .filter_map(|k| i.checked_sub(k * step).and_then(|j| series[j]))
+            .collect()
     };
     let weekly = same_hour(WEEK, 4);
     if weekly.len() >= 3 {
@@ -99,8 +121,16 @@ fn baseline_at(series: &[Option<f64>], i: usize) -> Option<f64> {
     if daily.len() >= 3 {
         return median(&daily);
     }
-    let recent: Vec<f64> = series[i.saturating_sub(DAY)..i].iter().flatten().copied().collect();
-    if recent.len() >= 6 { median(&recent) } else { None }
+    let recent: Vec<f64> = series[i.saturating_sub(DAY)..i]
+        .iter()
+        .flatten()
+        .copied()
+        .collect();
+    if recent.len() >= 6 {
+        median(&recent)
+    } else {
+        None
+    }
 }
 
 /// Robust sigma of residuals: the larger of 1.4826·MAD and the 1–99 % quantile spread over
@@ -110,7 +140,8 @@ fn robust_sigma(residuals: &[f64], floor: f64) -> f64 {
     let mut sorted = residuals.to_vec();
     sorted.sort_by(f64::total_cmp);
     let mad_sigma = 1.4826 * mad(&sorted).unwrap_or(0.0);
-    let spread_sigma = (quantile_sorted(&sorted, 0.99) - quantile_sorted(&sorted, 0.01)) / (2.0 * 2.576);
+    let spread_sigma =
+        (quantile_sorted(&sorted, 0.99) - quantile_sorted(&sorted, 0.01)) / (2.0 * 2.576);
     mad_sigma.max(spread_sigma).max(floor)
 }
 
@@ -124,14 +155,20 @@ pub struct Scores {
 /// `floor` is the smallest meaningful sigma in the metric's unit (e.g. 0.01 percentage points).
 pub fn score(series: &[Option<f64>], floor: f64) -> Scores {
     let n = series.len();
-    let baseline: Vec<Option<f64>> = (0..n).map(|i| series[i].and(baseline_at(series, i))).collect();
+    let baseline: Vec<Option<f64>> = (0..n)
+        .map(|i| series[i].and(baseline_at(series, i)))
+        .collect();
     let residual: Vec<Option<f64>> = (0..n).map(|i| Some(series[i]? - baseline[i]?)).collect();
     let mut z = vec![None; n];
     let mut scale: Option<f64> = None;
     for i in 0..n {
         // The scale moves slowly: re-estimate it once a day from the previous week's residuals.
         if i % DAY == 0 || scale.is_none() {
-            let history: Vec<f64> = residual[i.saturating_sub(WEEK)..i].iter().flatten().copied().collect();
+            let history: Vec<f64> = residual[i.saturating_sub(WEEK)..i]
+                .iter()
+                .flatten()
+                .copied()
+                .collect();
             scale = (history.len() >= WARM_UP.min(WEEK / 2)).then(|| robust_sigma(&history, floor));
         }
         // Residuals are not re-centred: after a level shift their recent median is biased and
@@ -147,23 +184,43 @@ pub fn score(series: &[Option<f64>], floor: f64) -> Scores {
 
 /// Runs every detector; events ending before `report_from` are left out (that part of the
 /// series only teaches the baseline).
-pub fn detect(series: &[Option<f64>], floor: f64, thresholds: &Thresholds, report_from: usize) -> Vec<Detected> {
+pub fn detect(
+    series: &[Option<f64>],
+    floor: f64,
+    thresholds: &Thresholds,
+    report_from: usize,
+) -> Vec<Detected> {
     let scores = score(series, floor);
     let shifts = level_shifts(series, &scores, thresholds);
     let mut events = excursions(series, &scores, thresholds.excursion_z);
     // A long excursion inside a level shift of the same direction is that shift, not a spike.
     events.retain(|e| {
         e.end - e.start + 1 < LONG_EXCURSION
-            || !shifts.iter().any(|s| s.rising == e.rising && s.start <= e.end && e.start <= s.end)
+            || !shifts
+                .iter()
+                .any(|s| s.rising == e.rising && s.start <= e.end && e.start <= s.end)
     });
     events.extend(shifts);
-    events.extend(pattern_breaks(series, &scores, thresholds.pattern_correlation, report_from));
+    events.extend(pattern_breaks(
+        series,
+        &scores,
+        thresholds.pattern_correlation,
+        report_from,
+    ));
     events.retain(|e| e.end >= report_from);
     events.sort_by_key(|e| (e.start, e.kind.name()));
     events
 }
 
-fn event(kind: Kind, series: &[Option<f64>], scores: &Scores, start: usize, end: usize, peak: usize, score: f64) -> Detected {
+fn event(
+    kind: Kind,
+    series: &[Option<f64>],
+    scores: &Scores,
+    start: usize,
+    end: usize,
+    peak: usize,
+    score: f64,
+) -> Detected {
     let value = series[peak].unwrap_or(0.0);
     let baseline = scores.baseline[peak].unwrap_or(0.0);
     Detected {
@@ -202,9 +259,24 @@ fn excursions(series: &[Option<f64>], scores: &Scores, limit: f64) -> Vec<Detect
             }
             j += 1;
         }
-        let peak = (start..=last).max_by(|a, b| scores.z[*a].unwrap_or(0.0).abs().total_cmp(&scores.z[*b].unwrap_or(0.0).abs())).unwrap_or(start);
+        let peak = (start..=last)
+            .max_by(|a, b| {
+                scores.z[*a]
+                    .unwrap_or(0.0)
+                    .abs()
+                    .total_cmp(&scores.z[*b].unwrap_or(0.0).abs())
+            })
+            .unwrap_or(start);
         let kind = if s > 0 { Kind::Spike } else { Kind::Drop };
-        events.push(event(kind, series, scores, start, last, peak, scores.z[peak].unwrap_or(0.0).abs()));
+        events.push(event(
+            kind,
+            series,
+            scores,
+            start,
+            last,
+            peak,
+            scores.z[peak].unwrap_or(0.0).abs(),
+        ));
         i = last + 1;
     }
     events
@@ -236,10 +308,15 @@ fn level_shifts(series: &[Option<f64>], scores: &Scores, t: &Thresholds) -> Vec<
             match (continuing, open[side]) {
                 (true, Some(index)) => events[index].end = i,
                 _ => {
-                    let mean_shift = (start..=i).filter_map(|k| scores.z[k]).map(|v| v.clamp(-4.0, 4.0)).sum::<f64>().abs()
+                    let mean_shift = (start..=i)
+                        .filter_map(|k| scores.z[k])
+                        .map(|v| v.clamp(-4.0, 4.0))
+                        .sum::<f64>()
+                        .abs()
                         / ((i - start + 1) as f64);
                     open[side] = Some(events.len());
-                    let mut shift = event(Kind::TrendChange, series, scores, start, i, i, mean_shift);
+                    let mut shift =
+                        event(Kind::TrendChange, series, scores, start, i, i, mean_shift);
                     shift.rising = side == 0;
                     events.push(shift);
                 }
@@ -254,22 +331,36 @@ fn level_shifts(series: &[Option<f64>], scores: &Scores, t: &Thresholds) -> Vec<
 
 /// Whole days whose hourly shape does not follow the usual daily profile (the baselines), judged
 /// only where there is a daily shape to lose: its swing must exceed four robust sigmas.
-fn pattern_breaks(series: &[Option<f64>], scores: &Scores, min_correlation: f64, report_from: usize) -> Vec<Detected> {
+fn pattern_breaks(
+    series: &[Option<f64>],
+    scores: &Scores,
+    min_correlation: f64,
+    report_from: usize,
+) -> Vec<Detected> {
     let mut events = Vec::new();
     let first_day = report_from / DAY;
     for day in first_day..series.len() / DAY {
         let hours = day * DAY..(day + 1) * DAY;
-        let pairs: Vec<(f64, f64, f64)> =
-            hours.clone().filter_map(|i| Some((series[i]?, scores.baseline[i]?, scores.z[i]?))).collect();
+        let pairs: Vec<(f64, f64, f64)> = hours
+            .clone()
+            .filter_map(|i| Some((series[i]?, scores.baseline[i]?, scores.z[i]?)))
+            .collect();
         if pairs.len() < 20 {
             continue;
         }
         let actual: Vec<f64> = pairs.iter().map(|p| p.0).collect();
         let usual: Vec<f64> = pairs.iter().map(|p| p.1).collect();
-        let swing = usual.iter().copied().fold(f64::MIN, f64::max) - usual.iter().copied().fold(f64::MAX, f64::min);
+        let swing = usual.iter().copied().fold(f64::MIN, f64::max)
+            - usual.iter().copied().fold(f64::MAX, f64::min);
         // Sigma implied by the z-scores of this day's hours.
-        let sigmas: Vec<f64> = pairs.iter().filter(|p| p.2.abs() > 1e-9).map(|p| ((p.0 - p.1) / p.2).abs()).collect();
-        let Some(sigma) = median(&sigmas) else { continue };
+        let sigmas: Vec<f64> = pairs
+            .iter()
+            .filter(|p| p.2.abs() > 1e-9)
+            .map(|p| ((p.0 - p.1) / p.2).abs())
+            .collect();
+        let Some(sigma) = median(&sigmas) else {
+            continue;
+        };
         if swing < 4.0 * sigma {
             continue;
         }
@@ -278,9 +369,22 @@ fn pattern_breaks(series: &[Option<f64>], scores: &Scores, min_correlation: f64,
         if r < min_correlation {
             let peak = hours
                 .clone()
-                .max_by(|a, b| scores.z[*a].unwrap_or(0.0).abs().total_cmp(&scores.z[*b].unwrap_or(0.0).abs()))
+                .max_by(|a, b| {
+                    scores.z[*a]
+                        .unwrap_or(0.0)
+                        .abs()
+                        .total_cmp(&scores.z[*b].unwrap_or(0.0).abs())
+                })
                 .unwrap_or(hours.start);
-            events.push(event(Kind::PatternBreak, series, scores, hours.start, hours.end - 1, peak, (1.0 - r) * 10.0));
+            events.push(event(
+                Kind::PatternBreak,
+                series,
+                scores,
+                hours.start,
+                hours.end - 1,
+                peak,
+                (1.0 - r) * 10.0,
+            ));
         }
     }
     events
@@ -342,7 +446,10 @@ mod tests {
         assert_eq!(kinds(&events), [Kind::Spike], "{events:?}");
         let spike = &events[0];
         assert_eq!((spike.start, spike.end, spike.peak), (at, at, at));
-        assert!((spike.value - spike.baseline - 30.0).abs() < 3.0, "{spike:?}");
+        assert!(
+            (spike.value - spike.baseline - 30.0).abs() < 3.0,
+            "{spike:?}"
+        );
         assert!(spike.score > 10.0);
     }
 
@@ -354,7 +461,10 @@ mod tests {
         }
         let events = detect(&series, 0.01, &medium(), 0);
         assert_eq!(kinds(&events), [Kind::Drop], "{events:?}");
-        assert_eq!((events[0].start, events[0].end), (10 * DAY + 3, 10 * DAY + 4));
+        assert_eq!(
+            (events[0].start, events[0].end),
+            (10 * DAY + 3, 10 * DAY + 4)
+        );
     }
 
     #[test]
@@ -365,9 +475,16 @@ mod tests {
             *v = v.map(|x| x + 4.0);
         }
         let events = detect(&series, 0.01, &medium(), 0);
-        let trend: Vec<&Detected> = events.iter().filter(|e| e.kind == Kind::TrendChange).collect();
+        let trend: Vec<&Detected> = events
+            .iter()
+            .filter(|e| e.kind == Kind::TrendChange)
+            .collect();
         assert_eq!(trend.len(), 1, "{events:?}");
-        assert!(trend[0].start.abs_diff(shift) <= 3, "starts at {} for a shift at {shift}", trend[0].start);
+        assert!(
+            trend[0].start.abs_diff(shift) <= 3,
+            "starts at {} for a shift at {shift}",
+            trend[0].start
+        );
         assert!(events.iter().all(|e| e.kind != Kind::Drop));
     }
 
@@ -379,8 +496,14 @@ mod tests {
             *v = v.map(|x| x + (i - bend) as f64 * 0.15);
         }
         let events = detect(&series, 0.01, &medium(), 0);
-        let first = events.iter().find(|e| e.kind == Kind::TrendChange).expect("a trend change");
-        assert!(first.start >= bend && first.start < bend + DAY, "{events:?}");
+        let first = events
+            .iter()
+            .find(|e| e.kind == Kind::TrendChange)
+            .expect("a trend change");
+        assert!(
+            first.start >= bend && first.start < bend + DAY,
+            "{events:?}"
+        );
     }
 
     #[test]
@@ -390,7 +513,10 @@ mod tests {
             *v = Some(50.0);
         }
         let events = detect(&series, 0.01, &medium(), 0);
-        let breaks: Vec<&Detected> = events.iter().filter(|e| e.kind == Kind::PatternBreak).collect();
+        let breaks: Vec<&Detected> = events
+            .iter()
+            .filter(|e| e.kind == Kind::PatternBreak)
+            .collect();
         assert_eq!(breaks.len(), 1, "{events:?}");
         assert_eq!((breaks[0].start, breaks[0].end), (10 * DAY, 11 * DAY - 1));
     }
@@ -411,7 +537,10 @@ mod tests {
         series[8 * DAY] = Some(200.0);
         series[12 * DAY] = Some(200.0);
         let events = detect(&series, 0.01, &medium(), 10 * DAY);
-        assert_eq!(events.iter().map(|e| e.start).collect::<Vec<_>>(), [12 * DAY]);
+        assert_eq!(
+            events.iter().map(|e| e.start).collect::<Vec<_>>(),
+            [12 * DAY]
+        );
     }
 
     #[test]

@@ -62,7 +62,10 @@ pub fn least_squares(x: &[f64], y: &[f64]) -> Option<Line> {
     if n < 2 {
         return None;
     }
-    let (mx, my) = (x[..n].iter().sum::<f64>() / n as f64, y[..n].iter().sum::<f64>() / n as f64);
+    let (mx, my) = (
+        x[..n].iter().sum::<f64>() / n as f64,
+        y[..n].iter().sum::<f64>() / n as f64,
+    );
     let (mut sxy, mut sxx) = (0.0, 0.0);
     for i in 0..n {
         sxy += (x[i] - mx) * (y[i] - my);
@@ -72,7 +75,10 @@ pub fn least_squares(x: &[f64], y: &[f64]) -> Option<Line> {
         return None;
     }
     let slope = sxy / sxx;
-    Some(Line { intercept: my - slope * mx, slope })
+    Some(Line {
+        intercept: my - slope * mx,
+        slope,
+    })
 }
 
 /// Theil–Sen: the median of pairwise slopes, intercept the median of `y - slope·x`. Outliers up
@@ -89,7 +95,10 @@ pub fn theil_sen(x: &[f64], y: &[f64]) -> Option<Line> {
     }
     let slope = median(&slopes)?;
     let residuals: Vec<f64> = (0..n).map(|i| y[i] - slope * x[i]).collect();
-    Some(Line { intercept: median(&residuals)?, slope })
+    Some(Line {
+        intercept: median(&residuals)?,
+        slope,
+    })
 }
 
 /// Least-squares parabola `c0 + c1·x + c2·x²`; `None` when the system is singular.
@@ -115,7 +124,8 @@ pub fn quadratic_fit(x: &[f64], y: &[f64]) -> Option<[f64; 3]> {
     }
     let m = [[s[0], s[1], s[2]], [s[1], s[2], s[3]], [s[2], s[3], s[4]]];
     let det = |a: [[f64; 3]; 3]| {
-        a[0][0] * (a[1][1] * a[2][2] - a[1][2] * a[2][1]) - a[0][1] * (a[1][0] * a[2][2] - a[1][2] * a[2][0])
+        a[0][0] * (a[1][1] * a[2][2] - a[1][2] * a[2][1])
+            - a[0][1] * (a[1][0] * a[2][2] - a[1][2] * a[2][0])
             + a[0][2] * (a[1][0] * a[2][1] - a[1][1] * a[2][0])
     };
     let d = det(m);
@@ -156,7 +166,10 @@ pub fn correlation(a: &[f64], b: &[f64]) -> Option<f64> {
     if n < 2 {
         return None;
     }
-    let (ma, mb) = (a[..n].iter().sum::<f64>() / n as f64, b[..n].iter().sum::<f64>() / n as f64);
+    let (ma, mb) = (
+        a[..n].iter().sum::<f64>() / n as f64,
+        b[..n].iter().sum::<f64>() / n as f64,
+    );
     let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
     for i in 0..n {
         sab += (a[i] - ma) * (b[i] - mb);

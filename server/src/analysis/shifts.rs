@@ -83,27 +83,45 @@ struct Centred {
 impl std::ops::Add for Centred {
     type Output = Centred;
     fn add(self, o: Centred) -> Centred {
-        Centred { xx: self.xx + o.xx, xy: self.xy + o.xy, yy: self.yy + o.yy }
+        Centred {
+            xx: self.xx + o.xx,
+            xy: self.xy + o.xy,
+            yy: self.yy + o.yy,
+        }
     }
 }
 
 impl std::ops::Sub for Centred {
     type Output = Centred;
     fn sub(self, o: Centred) -> Centred {
-        Centred { xx: self.xx - o.xx, xy: self.xy - o.xy, yy: self.yy - o.yy }
+        Centred {
+            xx: self.xx - o.xx,
+            xy: self.xy - o.xy,
+            yy: self.yy - o.yy,
+        }
     }
 }
 
 impl Centred {
     /// Residual sum of squares with one common slope.
     fn sse(self) -> f64 {
-        if self.xx > 0.0 { self.yy - self.xy * self.xy / self.xx } else { self.yy }
+        if self.xx > 0.0 {
+            self.yy - self.xy * self.xy / self.xx
+        } else {
+            self.yy
+        }
     }
 }
 
 impl Prefix {
     fn new(days: &[f64], values: &[f64]) -> Prefix {
-        let mut p = Prefix { x: vec![0.0], y: vec![0.0], xx: vec![0.0], xy: vec![0.0], yy: vec![0.0] };
+        let mut p = Prefix {
+            x: vec![0.0],
+            y: vec![0.0],
+            xx: vec![0.0],
+            xy: vec![0.0],
+            yy: vec![0.0],
+        };
         for (x, y) in days.iter().zip(values) {
             p.x.push(p.x.last().unwrap_or(&0.0) + x);
             p.y.push(p.y.last().unwrap_or(&0.0) + y);
@@ -156,12 +174,17 @@ pub fn level_shifts(days: &[f64], values: &[f64]) -> Vec<Shift> {
     let mut splits: Vec<usize> = Vec::new();
     'rounds: while splits.len() < MAX_SHIFTS {
         let parts = segments(&splits, n);
-        let total = parts.iter().fold(Centred::default(), |acc, &(a, b)| acc + prefix.centred(a, b));
+        let total = parts.iter().fold(Centred::default(), |acc, &(a, b)| {
+            acc + prefix.centred(a, b)
+        });
         let mut candidates: Vec<(f64, usize)> = Vec::new();
         for &(a, b) in &parts {
             let whole = prefix.centred(a, b);
             for k in (a + MIN_SEGMENT_DAYS)..=(b.saturating_sub(MIN_SEGMENT_DAYS)) {
-                candidates.push(((total - whole + prefix.centred(a, k) + prefix.centred(k, b)).sse(), k));
+                candidates.push((
+                    (total - whole + prefix.centred(a, k) + prefix.centred(k, b)).sse(),
+                    k,
+                ));
             }
         }
         candidates.sort_by(|x, y| x.0.total_cmp(&y.0));
@@ -176,9 +199,17 @@ pub fn level_shifts(days: &[f64], values: &[f64]) -> Vec<Shift> {
             trial.push(k);
             trial.sort_unstable();
             let slope = lagged_slope(days, values, &trial).unwrap_or(0.0);
-            let Some(position) = trial.iter().position(|s| *s == k) else { continue };
+            let Some(position) = trial.iter().position(|s| *s == k) else {
+                continue;
+            };
             let change = local_steps(days, values, &trial, slope)[position];
-            let detrended = |range: std::ops::Range<usize>| median(&range.map(|i| values[i] - slope * days[i]).collect::<Vec<_>>());
+            let detrended = |range: std::ops::Range<usize>| {
+                median(
+                    &range
+                        .map(|i| values[i] - slope * days[i])
+                        .collect::<Vec<_>>(),
+                )
+            };
             let jump = match (detrended(k - EDGE_DAYS..k), detrended(k..k + EDGE_DAYS)) {
                 (Some(left), Some(right)) => right - left,
                 _ => 0.0,
@@ -193,7 +224,11 @@ pub fn level_shifts(days: &[f64], values: &[f64]) -> Vec<Shift> {
     }
     let slope = within_segment_slope(days, values, &splits).unwrap_or(0.0);
     let steps = local_steps(days, values, &splits, slope);
-    splits.into_iter().zip(steps).map(|(index, change)| Shift { index, change }).collect()
+    splits
+        .into_iter()
+        .zip(steps)
+        .map(|(index, change)| Shift { index, change })
+        .collect()
 }
 
 /// Days either side of a split over which its step is measured: long enough that an incident
@@ -204,13 +239,21 @@ const STEP_WINDOW: usize = 14;
 /// The step at each split: the median detrended level of up to `STEP_WINDOW` days after it minus
 /// that of the days before it, each window stopping at the neighbouring splits.
 fn local_steps(days: &[f64], values: &[f64], splits: &[usize], slope: f64) -> Vec<f64> {
-    let detrended = |range: std::ops::Range<usize>| median(&range.map(|i| values[i] - slope * days[i]).collect::<Vec<_>>()).unwrap_or(0.0);
+    let detrended = |range: std::ops::Range<usize>| {
+        median(
+            &range
+                .map(|i| values[i] - slope * days[i])
+                .collect::<Vec<_>>(),
+        )
+        .unwrap_or(0.0)
+    };
     (0..splits.len())
         .map(|j| {
             let k = splits[j];
             let low = if j == 0 { 0 } else { splits[j - 1] };
             let high = splits.get(j + 1).copied().unwrap_or(days.len());
-            detrended(k..high.min(k + STEP_WINDOW)) - detrended(low.max(k.saturating_sub(STEP_WINDOW))..k)
+            detrended(k..high.min(k + STEP_WINDOW))
+                - detrended(low.max(k.saturating_sub(STEP_WINDOW))..k)
         })
         .collect()
 }
@@ -275,11 +318,19 @@ pub fn step_free_trend(days: &[f64], values: &[f64], shifts: &[Shift]) -> Option
     let mut fitted = Vec::with_capacity(n);
     let mut level_now = None;
     for (a, b) in segments(&splits, n) {
-        let level = median(&(a..b).map(|i| values[i] - slope * days[i]).collect::<Vec<_>>())?;
+        let level = median(
+            &(a..b)
+                .map(|i| values[i] - slope * days[i])
+                .collect::<Vec<_>>(),
+        )?;
         fitted.extend((a..b).map(|i| level + slope * days[i]));
         level_now = Some(level + slope * days[n - 1]);
     }
-    Some(StepFreeTrend { slope, level_now: level_now?, fitted })
+    Some(StepFreeTrend {
+        slope,
+        level_now: level_now?,
+        fitted,
+    })
 }
 
 #[cfg(test)]
@@ -300,11 +351,23 @@ mod tests {
         // 40 % + 0.05 pp/day, +12 pp from day 30, +8 pp from day 61; 90 days.
         let x = days(90);
         let y: Vec<f64> = (0..90)
-            .map(|d| 40.0 + 0.05 * d as f64 + if d >= 30 { 12.0 } else { 0.0 } + if d >= 61 { 8.0 } else { 0.0 } + wobble(d))
+            .map(|d| {
+                40.0 + 0.05 * d as f64
+                    + if d >= 30 { 12.0 } else { 0.0 }
+                    + if d >= 61 { 8.0 } else { 0.0 }
+                    + wobble(d)
+            })
             .collect();
         let shifts = level_shifts(&x, &y);
-        assert_eq!(shifts.iter().map(|s| s.index).collect::<Vec<_>>(), vec![30, 61], "{shifts:?}");
-        assert!((shifts[0].change - 12.0).abs() < 0.5 && (shifts[1].change - 8.0).abs() < 0.5, "{shifts:?}");
+        assert_eq!(
+            shifts.iter().map(|s| s.index).collect::<Vec<_>>(),
+            vec![30, 61],
+            "{shifts:?}"
+        );
+        assert!(
+            (shifts[0].change - 12.0).abs() < 0.5 && (shifts[1].change - 8.0).abs() < 0.5,
+            "{shifts:?}"
+        );
         let trend = step_free_trend(&x, &y, &shifts).expect("trend");
         assert!((trend.slope - 0.05).abs() < 0.01, "{trend:?}");
         // Level at day 89 without the wobble: 40 + 4.45 + 20 = 64.45.
@@ -318,33 +381,52 @@ mod tests {
     #[test]
     fn straight_lines_curves_short_excursions_and_weekly_rhythm_are_not_shifts() {
         let x = days(120);
-        let line: Vec<f64> = (0..120).map(|d| 30.0 + 0.2 * d as f64 + wobble(d)).collect();
+        let line: Vec<f64> = (0..120)
+            .map(|d| 30.0 + 0.2 * d as f64 + wobble(d))
+            .collect();
         assert_eq!(level_shifts(&x, &line), vec![]);
         // A parabola bending 29 pp over the span: a step model fits it, but nothing jumps.
-        let curve: Vec<f64> = (0..120).map(|d| 20.0 + 0.002 * (d * d) as f64 + wobble(d)).collect();
+        let curve: Vec<f64> = (0..120)
+            .map(|d| 20.0 + 0.002 * (d * d) as f64 + wobble(d))
+            .collect();
         assert_eq!(level_shifts(&x, &curve), vec![]);
         // A five-day incident of +30 pp returns to the old level: an incident, not a new level.
-        let incident: Vec<f64> = (0..120).map(|d| 40.0 + if (50..55).contains(&d) { 30.0 } else { 0.0 } + wobble(d)).collect();
+        let incident: Vec<f64> = (0..120)
+            .map(|d| 40.0 + if (50..55).contains(&d) { 30.0 } else { 0.0 } + wobble(d))
+            .collect();
         assert_eq!(level_shifts(&x, &incident), vec![]);
         // Weekends 2.4 pp lower, every week.
-        let weekly: Vec<f64> = (0..120).map(|d| 35.0 + 0.05 * d as f64 - if d % 7 >= 5 { 2.4 } else { 0.0 }).collect();
+        let weekly: Vec<f64> = (0..120)
+            .map(|d| 35.0 + 0.05 * d as f64 - if d % 7 >= 5 { 2.4 } else { 0.0 })
+            .collect();
         assert_eq!(level_shifts(&x, &weekly), vec![]);
         // A small step (2 pp) stays under the 3 pp floor.
-        let small: Vec<f64> = (0..120).map(|d| 40.0 + if d >= 60 { 2.0 } else { 0.0 }).collect();
+        let small: Vec<f64> = (0..120)
+            .map(|d| 40.0 + if d >= 60 { 2.0 } else { 0.0 })
+            .collect();
         assert_eq!(level_shifts(&x, &small), vec![]);
     }
 
     #[test]
     fn a_step_down_is_found_and_short_series_have_none() {
         let x = days(60);
-        let y: Vec<f64> = (0..60).map(|d| 70.0 + if d >= 40 { -15.0 } else { 0.0 } + wobble(d)).collect();
+        let y: Vec<f64> = (0..60)
+            .map(|d| 70.0 + if d >= 40 { -15.0 } else { 0.0 } + wobble(d))
+            .collect();
         let shifts = level_shifts(&x, &y);
         assert_eq!(shifts.len(), 1);
         assert_eq!(shifts[0].index, 40);
         assert!((shifts[0].change + 15.0).abs() < 0.5);
         let trend = step_free_trend(&x, &y, &shifts).expect("trend");
-        assert!(trend.slope.abs() < 0.02 && (trend.level_now - 55.0).abs() < 0.4, "{trend:?}");
+        assert!(
+            trend.slope.abs() < 0.02 && (trend.level_now - 55.0).abs() < 0.4,
+            "{trend:?}"
+        );
         assert_eq!(trend.days_to(80.0, 730.0), None, "flat never crosses");
-        assert_eq!(level_shifts(&x[..13], &y[..13]), vec![], "fewer than two segments of 7 days");
+        assert_eq!(
+            level_shifts(&x[..13], &y[..13]),
+            vec![],
+            "fewer than two segments of 7 days"
+        );
     }
 }

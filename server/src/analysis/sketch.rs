@@ -108,7 +108,9 @@ impl Sketch {
     }
 
     pub fn count(&self) -> u64 {
-        self.zero + self.positive.iter().map(|&(_, c)| c).sum::<u64>() + self.negative.iter().map(|&(_, c)| c).sum::<u64>()
+        self.zero
+            + self.positive.iter().map(|&(_, c)| c).sum::<u64>()
+            + self.negative.iter().map(|&(_, c)| c).sum::<u64>()
     }
 
     /// The value at rank ⌊q·(n−1)⌋ of the sorted values, within the relative accuracy; `None` when empty
@@ -182,7 +184,11 @@ impl Sketch {
             return Err(SketchDecodeError);
         }
         let [positive, negative] = stores;
-        Ok(Sketch { positive, negative, zero })
+        Ok(Sketch {
+            positive,
+            negative,
+            zero,
+        })
     }
 }
 
@@ -227,9 +233,18 @@ mod tests {
         let values: Vec<f64> = (1..=100).map(f64::from).collect();
         let sketch = Sketch::from_values(&values);
         assert_eq!(sketch.count(), 100);
-        for (q, exact) in [(0.0, 1.0), (0.5, 50.0), (0.95, 95.0), (0.99, 99.0), (1.0, 100.0)] {
+        for (q, exact) in [
+            (0.0, 1.0),
+            (0.5, 50.0),
+            (0.95, 95.0),
+            (0.99, 99.0),
+            (1.0, 100.0),
+        ] {
             let estimate = sketch.quantile(q).expect("non-empty");
-            assert!((estimate - exact).abs() <= RELATIVE_ACCURACY * exact, "q={q}: {estimate} vs {exact}");
+            assert!(
+                (estimate - exact).abs() <= RELATIVE_ACCURACY * exact,
+                "q={q}: {estimate} vs {exact}"
+            );
         }
         assert_eq!(sketch.quantile(1.5), None);
         assert_eq!(Sketch::new().quantile(0.5), None);
@@ -251,18 +266,26 @@ mod tests {
         let mut bytes = Sketch::from_values(&[1.0, 2.0]).encode();
         bytes.push(0);
         assert_eq!(Sketch::decode(&bytes), Err(SketchDecodeError));
-        assert_eq!(Sketch::decode(&bytes[..bytes.len() - 3]), Err(SketchDecodeError));
+        assert_eq!(
+            Sketch::decode(&bytes[..bytes.len() - 3]),
+            Err(SketchDecodeError)
+        );
     }
 
     #[test]
     fn an_hour_of_cpu_samples_encodes_small() {
-        let values: Vec<f64> = (0..360).map(|i| 30.0 + 20.0 * ((i as f64) / 57.0).sin()).collect();
+        let values: Vec<f64> = (0..360)
+            .map(|i| 30.0 + 20.0 * ((i as f64) / 57.0).sin())
+            .collect();
         let bytes = Sketch::from_values(&values).encode();
         assert!(bytes.len() < 200, "{} bytes", bytes.len());
     }
 
     fn values() -> impl Strategy<Value = Vec<f64>> {
-        prop::collection::vec(prop_oneof![0.0..100.0, 1e-3..1e9, -1e6..1e6, Just(0.0)], 1..400)
+        prop::collection::vec(
+            prop_oneof![0.0..100.0, 1e-3..1e9, -1e6..1e6, Just(0.0)],
+            1..400,
+        )
     }
 
     proptest! {

@@ -77,20 +77,34 @@ pub fn growth(days: &[f64], values: &[f64], step_free: Option<&StepFreeTrend>) -
         Some(free) => free.slope,
         None => robust_line(days, values)?.slope,
     };
-    Some(Growth { daily: slope, weekly: slope * 7.0, monthly: slope * 30.0 })
+    Some(Growth {
+        daily: slope,
+        weekly: slope * 7.0,
+        monthly: slope * 30.0,
+    })
 }
 
 /// Confidence in 0–1: the share of the 0–100 % scale left outside the 95 % prediction interval
 /// at the horizon (a ±5 pp interval gives 0.9), times min(1, history / 90 days).
 fn confidence(days: &[f64], values: &[f64], predicted: &[f64], horizon_x: f64) -> f64 {
     let n = days.len() as f64;
-    let residual_var = days.iter().enumerate().map(|(i, _)| (values[i] - predicted[i]).powi(2)).sum::<f64>() / (n - 2.0).max(1.0);
+    let residual_var = days
+        .iter()
+        .enumerate()
+        .map(|(i, _)| (values[i] - predicted[i]).powi(2))
+        .sum::<f64>()
+        / (n - 2.0).max(1.0);
     let mean_x = days.iter().sum::<f64>() / n;
     let sxx: f64 = days.iter().map(|x| (x - mean_x).powi(2)).sum();
-    let leverage = if sxx > 0.0 { (horizon_x - mean_x).powi(2) / sxx } else { 0.0 };
+    let leverage = if sxx > 0.0 {
+        (horizon_x - mean_x).powi(2) / sxx
+    } else {
+        0.0
+    };
     let interval = 1.96 * (residual_var * (1.0 + 1.0 / n + leverage)).sqrt();
     let span = days.last().unwrap_or(&0.0) - days.first().unwrap_or(&0.0) + 1.0;
-    ((1.0 - interval / 100.0).clamp(0.0, 1.0) * (span / ADVISED_DAYS).min(1.0) * 1000.0).round() / 1000.0
+    ((1.0 - interval / 100.0).clamp(0.0, 1.0) * (span / ADVISED_DAYS).min(1.0) * 1000.0).round()
+        / 1000.0
 }
 
 /// First x after `from` where `f(x) >= threshold`, stepping by a day then refining by bisection.
@@ -105,7 +119,11 @@ fn first_crossing(f: impl Fn(f64) -> f64, from: f64, threshold: f64) -> Option<f
             let (mut low, mut high) = (previous, x);
             for _ in 0..30 {
                 let mid = (low + high) / 2.0;
-                if f(mid) >= threshold { high = mid } else { low = mid }
+                if f(mid) >= threshold {
+                    high = mid
+                } else {
+                    low = mid
+                }
             }
             return Some(high);
         }
@@ -137,7 +155,8 @@ pub fn forecast(
             method: Method::Linear,
             predicted_value: (clamp(model(last + horizon)) * 100.0).round() / 100.0,
             confidence: confidence(days, values, &free.fitted, last + horizon),
-            days_to_threshold: first_crossing(model, last, threshold).map(|x| ((x - last) * 10.0).round() / 10.0),
+            days_to_threshold: first_crossing(model, last, threshold)
+                .map(|x| ((x - last) * 10.0).round() / 10.0),
             fitted_now: clamp(free.level_now),
         });
     }
@@ -154,7 +173,9 @@ pub fn forecast(
             let ls = least_squares(days, values)?;
             let ls_fit: Vec<f64> = days.iter().map(|x| ls.at(*x)).collect();
             let gain = r_squared(values, &curve_fit) - r_squared(values, &ls_fit);
-            let (low, high) = values.iter().fold((f64::MAX, f64::MIN), |(l, h), v| (l.min(*v), h.max(*v)));
+            let (low, high) = values
+                .iter()
+                .fold((f64::MAX, f64::MIN), |(l, h), v| (l.min(*v), h.max(*v)));
             let range = (high - low).max(1.0);
             let apart = (curve(last + horizon) - line.at(last + horizon)).abs();
             // Guard against wild extrapolation: the bend must earn its keep and stay within one
@@ -167,7 +188,8 @@ pub fn forecast(
         }
     }
     let fitted_now = clamp(model(last));
-    let days_to_threshold = first_crossing(&model, last, threshold).map(|x| ((x - last) * 10.0).round() / 10.0);
+    let days_to_threshold =
+        first_crossing(&model, last, threshold).map(|x| ((x - last) * 10.0).round() / 10.0);
     Some(Forecast {
         method: used,
         predicted_value: (clamp(model(last + horizon)) * 100.0).round() / 100.0,
@@ -217,11 +239,18 @@ pub const MIN_TREND_POINTS: usize = 6;
 /// units) and the Spearman rank correlation with time must be at least 0.5 in the same
 /// direction. A steady climb passes both; noise or one spike passes neither.
 pub fn direction(means: &[Option<f64>], min_change: f64) -> Direction {
-    let (x, y): (Vec<f64>, Vec<f64>) = means.iter().enumerate().filter_map(|(i, v)| v.map(|v| (i as f64, v))).unzip();
+    let (x, y): (Vec<f64>, Vec<f64>) = means
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| v.map(|v| (i as f64, v)))
+        .unzip();
     if y.len() < MIN_TREND_POINTS {
         return Direction::Stable;
     }
-    let (Some(line), Some(rho)) = (robust::theil_sen(&x, &y), robust::rank_correlation(&x, &y)) else { return Direction::Stable };
+    let (Some(line), Some(rho)) = (robust::theil_sen(&x, &y), robust::rank_correlation(&x, &y))
+    else {
+        return Direction::Stable;
+    };
     let change = line.slope * (means.len().saturating_sub(1)) as f64;
     if change >= min_change && rho >= 0.5 {
         Direction::Increasing
@@ -247,7 +276,11 @@ mod tests {
         let (days, mut values) = series(90, |d| 40.0 + 0.1 * d);
         values[45] = 95.0; // an incident does not bend it
         let g = growth(&days, &values, None).expect("enough points");
-        assert!((g.daily - 0.1).abs() < 1e-9 && (g.weekly - 0.7).abs() < 1e-9 && (g.monthly - 3.0).abs() < 1e-9);
+        assert!(
+            (g.daily - 0.1).abs() < 1e-9
+                && (g.weekly - 0.7).abs() < 1e-9
+                && (g.monthly - 3.0).abs() < 1e-9
+        );
         assert_eq!(growth(&days[..6], &values[..6], None), None);
         // Two years take the run-median path and still give the exact slope.
         let (days, values) = series(730, |d| 10.0 + 0.05 * d);
@@ -261,7 +294,10 @@ mod tests {
         let f = forecast(&days, &values, None, 30.0, Method::Linear, 80.0).expect("forecast");
         assert_eq!(f.method, Method::Linear);
         assert!((f.predicted_value - 63.8).abs() < 1e-9, "{f:?}");
-        assert!((f.days_to_threshold.expect("crosses") - 111.0).abs() < 0.05, "{f:?}");
+        assert!(
+            (f.days_to_threshold.expect("crosses") - 111.0).abs() < 0.05,
+            "{f:?}"
+        );
         assert!(f.confidence > 0.99, "perfect fit over 90 days: {f:?}");
         assert_eq!(capacity_severity(111.0), Some("low"));
     }
@@ -275,13 +311,30 @@ mod tests {
         assert_eq!(steps.len(), 1);
         let free = super::super::shifts::step_free_trend(&days, &values, &steps);
         let plain = forecast(&days, &values, None, 30.0, Method::Linear, 80.0).expect("forecast");
-        let aware = forecast(&days, &values, free.as_ref(), 30.0, Method::Polynomial, 80.0).expect("forecast");
+        let aware = forecast(
+            &days,
+            &values,
+            free.as_ref(),
+            30.0,
+            Method::Polynomial,
+            80.0,
+        )
+        .expect("forecast");
         // Day 89: 40 + 8.9 + 20 = 68.9; in 30 days 71.9; 80 % after 111 days.
         assert!((aware.predicted_value - 71.9).abs() < 1e-6, "{aware:?}");
-        assert!((aware.days_to_threshold.expect("crosses") - 111.0).abs() < 0.05, "{aware:?}");
+        assert!(
+            (aware.days_to_threshold.expect("crosses") - 111.0).abs() < 0.05,
+            "{aware:?}"
+        );
         assert_eq!(aware.method, Method::Linear, "steps make it linear");
-        assert!(aware.confidence > 0.95, "the step model fits exactly: {aware:?}");
-        assert!(plain.predicted_value < 60.0, "the plain line stays at the old level: {plain:?}");
+        assert!(
+            aware.confidence > 0.95,
+            "the step model fits exactly: {aware:?}"
+        );
+        assert!(
+            plain.predicted_value < 60.0,
+            "the plain line stays at the old level: {plain:?}"
+        );
         assert!((growth(&days, &values, free.as_ref()).expect("growth").daily - 0.1).abs() < 1e-9);
     }
 
@@ -298,7 +351,12 @@ mod tests {
     #[test]
     fn already_over_the_threshold_is_zero_days() {
         let (days, values) = series(30, |_| 85.0);
-        assert_eq!(forecast(&days, &values, None, 30.0, Method::Linear, 80.0).expect("forecast").days_to_threshold, Some(0.0));
+        assert_eq!(
+            forecast(&days, &values, None, 30.0, Method::Linear, 80.0)
+                .expect("forecast")
+                .days_to_threshold,
+            Some(0.0)
+        );
     }
 
     #[test]
@@ -306,17 +364,38 @@ mod tests {
         let (days, values) = series(120, |d| 20.0 + 0.002 * d * d);
         let f = forecast(&days, &values, None, 30.0, Method::Polynomial, 80.0).expect("forecast");
         assert_eq!(f.method, Method::Polynomial);
-        assert!((f.predicted_value - (20.0 + 0.002 * 149.0 * 149.0)).abs() < 0.01, "{f:?}");
-        let (days, values) = series(120, |d| 30.0 + 0.1 * d + if (d as usize).is_multiple_of(2) { 1.0 } else { -1.0 });
-        assert_eq!(forecast(&days, &values, None, 30.0, Method::Polynomial, 80.0).expect("forecast").method, Method::Linear);
+        assert!(
+            (f.predicted_value - (20.0 + 0.002 * 149.0 * 149.0)).abs() < 0.01,
+            "{f:?}"
+        );
+        let (days, values) = series(120, |d| {
+            30.0 + 0.1 * d
+                + if (d as usize).is_multiple_of(2) {
+                    1.0
+                } else {
+                    -1.0
+                }
+        });
+        assert_eq!(
+            forecast(&days, &values, None, 30.0, Method::Polynomial, 80.0)
+                .expect("forecast")
+                .method,
+            Method::Linear
+        );
     }
 
     #[test]
     fn noisy_history_lowers_confidence() {
         let (days, clean) = series(120, |d| 40.0 + 0.1 * d);
-        let (_, noisy) = series(120, |d| 40.0 + 0.1 * d + ((d as usize * 7919 % 23) as f64 - 11.0));
-        let a = forecast(&days, &clean, None, 30.0, Method::Linear, 80.0).expect("forecast").confidence;
-        let b = forecast(&days, &noisy, None, 30.0, Method::Linear, 80.0).expect("forecast").confidence;
+        let (_, noisy) = series(120, |d| {
+            40.0 + 0.1 * d + ((d as usize * 7919 % 23) as f64 - 11.0)
+        });
+        let a = forecast(&days, &clean, None, 30.0, Method::Linear, 80.0)
+            .expect("forecast")
+            .confidence;
+        let b = forecast(&days, &noisy, None, 30.0, Method::Linear, 80.0)
+            .expect("forecast")
+            .confidence;
         assert!(a > b && b > 0.5, "{a} vs {b}");
         assert_eq!(capacity_severity(10.0), Some("high"));
         assert_eq!(capacity_severity(60.0), Some("medium"));
@@ -332,7 +411,9 @@ mod tests {
         let small: Vec<Option<f64>> = (0..60).map(|i| Some(40.0 + i as f64 * 0.01)).collect(); // +0.59: too small
         assert_eq!(direction(&small, 2.0), Direction::Stable);
         // Alternating noise of ±10 with one spike: no direction.
-        let mut noise: Vec<Option<f64>> = (0..60).map(|i| Some(if i % 2 == 0 { 30.0 } else { 50.0 })).collect();
+        let mut noise: Vec<Option<f64>> = (0..60)
+            .map(|i| Some(if i % 2 == 0 { 30.0 } else { 50.0 }))
+            .collect();
         noise[59] = Some(100.0);
         assert_eq!(direction(&noise, 2.0), Direction::Stable);
         let sparse = vec![Some(1.0), None, Some(50.0), None, Some(90.0)];

@@ -29,7 +29,9 @@ impl From<EnrolError> for HistoryError {
         match error {
             EnrolError::Invalid(message) => HistoryError::BadRequest(message),
             EnrolError::Conflict(message) => HistoryError::Conflict(message),
-            EnrolError::Exhausted => HistoryError::Forbidden("this enrolment token has no uses left".into()),
+            EnrolError::Exhausted => {
+                HistoryError::Forbidden("this enrolment token has no uses left".into())
+            }
             EnrolError::Database(error) => error.into(),
             EnrolError::Internal(error) => HistoryError::Internal(error),
         }
@@ -42,23 +44,44 @@ pub async fn enrol(
     State(state): State<AppState>,
     HistoryJson(request): HistoryJson<EnrolRequest>,
 ) -> Result<Json<Value>, HistoryError> {
-    let token_id = principal.token_id.ok_or_else(|| HistoryError::Forbidden("enrol with an enrolment token, not a session".into()))?;
-    let e = Enrolment { vm_id: request.vm_id, name: request.name, group_id: request.group_id, cluster_id: request.cluster_id, machine_key: request.machine_key };
+    let token_id = principal.token_id.ok_or_else(|| {
+        HistoryError::Forbidden("enrol with an enrolment token, not a session".into())
+    })?;
+    let e = Enrolment {
+        vm_id: request.vm_id,
+        name: request.name,
+        group_id: request.group_id,
+        cluster_id: request.cluster_id,
+        machine_key: request.machine_key,
+    };
     let token = enrolment::enrol(&state.pool, &state.hub, token_id, &e).await?;
     Ok(history_success(json!({ "token": token, "vmId": e.vm_id })))
 }
 
 /// `POST /api/v1/hosts/{vmId}/reassign` (admin): the next enrolment of this vmId binds anew.
-pub async fn reassign(_: RequireScope<AdminOnly, HistoryError>, State(state): State<AppState>, Path(vm_id): Path<String>) -> Result<Json<Value>, HistoryError> {
+pub async fn reassign(
+    _: RequireScope<AdminOnly, HistoryError>,
+    State(state): State<AppState>,
+    Path(vm_id): Path<String>,
+) -> Result<Json<Value>, HistoryError> {
     if !enrolment::reassign(&state.pool, &vm_id).await? {
-        return Err(HistoryError::NotFound(format!("no host with vmId `{vm_id}`")));
+        return Err(HistoryError::NotFound(format!(
+            "no host with vmId `{vm_id}`"
+        )));
     }
-    Ok(history_success(json!({ "vmId": vm_id, "reassigned": true })))
+    Ok(history_success(
+        json!({ "vmId": vm_id, "reassigned": true }),
+    ))
 }
 
 /// `GET /api/v1/tokens` (admin): every token without its secret.
-pub async fn list_tokens(_: RequireScope<AdminOnly, HistoryError>, State(state): State<AppState>) -> Result<Json<Value>, HistoryError> {
-    Ok(history_success(json!({ "tokens": credentials::list_tokens(&state.pool).await? })))
+pub async fn list_tokens(
+    _: RequireScope<AdminOnly, HistoryError>,
+    State(state): State<AppState>,
+) -> Result<Json<Value>, HistoryError> {
+    Ok(history_success(
+        json!({ "tokens": credentials::list_tokens(&state.pool).await? }),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -77,22 +100,43 @@ pub async fn create_token(
     State(state): State<AppState>,
     HistoryJson(request): HistoryJson<NewTokenRequest>,
 ) -> Result<Json<Value>, HistoryError> {
-    let scopes = credentials::parse_scopes(&request.scopes).map_err(|e| HistoryError::BadRequest(e.to_string()))?;
+    let scopes = credentials::parse_scopes(&request.scopes)
+        .map_err(|e| HistoryError::BadRequest(e.to_string()))?;
     let expires_at = match request.expires_in.as_deref() {
         None => None,
-        Some(text) => Some(Utc::now() + credentials::parse_lifetime(text).map_err(|e| HistoryError::BadRequest(e.to_string()))?),
+        Some(text) => Some(
+            Utc::now()
+                + credentials::parse_lifetime(text)
+                    .map_err(|e| HistoryError::BadRequest(e.to_string()))?,
+        ),
     };
     let enrolling = scopes.contains(&Scope::AgentsEnrol);
     let uses = request.uses.or(enrolling.then_some(1));
-    let spec = credentials::NewToken { name: &request.name, scopes: &scopes, expires_at, uses, ..Default::default() };
-    let token = credentials::create(&state.pool, &spec).await.map_err(|e| HistoryError::BadRequest(e.to_string()))?;
-    Ok(history_success(json!({ "token": token, "name": request.name, "expiresAt": expires_at, "uses": uses })))
+    let spec = credentials::NewToken {
+        name: &request.name,
+        scopes: &scopes,
+        expires_at,
+        uses,
+        ..Default::default()
+    };
+    let token = credentials::create(&state.pool, &spec)
+        .await
+        .map_err(|e| HistoryError::BadRequest(e.to_string()))?;
+    Ok(history_success(
+        json!({ "token": token, "name": request.name, "expiresAt": expires_at, "uses": uses }),
+    ))
 }
 
 /// `DELETE /api/v1/tokens/{id}` (admin).
-pub async fn revoke_token(_: RequireScope<AdminOnly, HistoryError>, State(state): State<AppState>, Path(id): Path<i32>) -> Result<Json<Value>, HistoryError> {
+pub async fn revoke_token(
+    _: RequireScope<AdminOnly, HistoryError>,
+    State(state): State<AppState>,
+    Path(id): Path<i32>,
+) -> Result<Json<Value>, HistoryError> {
     if !credentials::revoke_token(&state.pool, id).await? {
-        return Err(HistoryError::NotFound(format!("no live token with id {id}")));
+        return Err(HistoryError::NotFound(format!(
+            "no live token with id {id}"
+        )));
     }
     Ok(history_success(json!({ "id": id, "revoked": true })))
 }

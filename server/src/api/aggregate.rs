@@ -103,7 +103,10 @@ impl GroupBy {
             GroupBy::Hour => t.duration_trunc(Duration::hours(1)).unwrap_or(t),
             GroupBy::Day => day,
             GroupBy::Week => day - Duration::days(i64::from(day.weekday().num_days_from_monday())),
-            GroupBy::Month => Utc.with_ymd_and_hms(t.year(), t.month(), 1, 0, 0, 0).single().unwrap_or(day),
+            GroupBy::Month => Utc
+                .with_ymd_and_hms(t.year(), t.month(), 1, 0, 0, 0)
+                .single()
+                .unwrap_or(day),
         }
     }
 }
@@ -147,7 +150,12 @@ impl Slice {
         self.metrics.entry(metric).or_default().merge(rollup);
     }
 
-    fn render(&self, groups: &[Group], dimensions: &[Dimension], full_network: bool) -> Map<String, Value> {
+    fn render(
+        &self,
+        groups: &[Group],
+        dimensions: &[Dimension],
+        full_network: bool,
+    ) -> Map<String, Value> {
         let mut out = Map::new();
         for (group, metric) in PERCENT_METRIC {
             if groups.contains(&group) {
@@ -196,23 +204,55 @@ pub async fn aggregate(
         None | Some([]) => vec![Dimension::Avg, Dimension::Max, Dimension::Min],
         Some(names) => names
             .iter()
-            .map(|n| Dimension::parse(n).ok_or_else(|| HistoryError::BadRequest(format!("unknown dimension `{n}`; use avg, max, min, p95, p99 or std"))))
+            .map(|n| {
+                Dimension::parse(n).ok_or_else(|| {
+                    HistoryError::BadRequest(format!(
+                        "unknown dimension `{n}`; use avg, max, min, p95, p99 or std"
+                    ))
+                })
+            })
             .collect::<Result<_, _>>()?,
     };
     let group_by = request
         .group_by
         .as_deref()
-        .map(|g| GroupBy::parse(g).ok_or_else(|| HistoryError::BadRequest(format!("unknown groupBy `{g}`; use hour, day, week or month"))))
+        .map(|g| {
+            GroupBy::parse(g).ok_or_else(|| {
+                HistoryError::BadRequest(format!(
+                    "unknown groupBy `{g}`; use hour, day, week or month"
+                ))
+            })
+        })
         .transpose()?;
     let hourly_window = start >= now - Duration::days(HOURLY_RETENTION_DAYS);
     if group_by == Some(GroupBy::Hour) && !hourly_window {
-        return Err(HistoryError::InvalidTime(format!("groupBy hour needs hourly data, kept {HOURLY_RETENTION_DAYS} days")));
+        return Err(HistoryError::InvalidTime(format!(
+            "groupBy hour needs hourly data, kept {HOURLY_RETENTION_DAYS} days"
+        )));
     }
     // Hourly rollups where they exist (finer edges), daily ones beyond.
-    let tier = if hourly_window { Tier::Hourly } else { Tier::Daily };
-    let width = if tier == Tier::Hourly { Duration::hours(1) } else { Duration::days(1) };
-    let hosts = resolve_hosts_or_all(&state, request.vm_ids.as_deref(), request.group_id.as_deref(), request.cluster_id.as_deref()).await?;
-    let mut metric_ids: Vec<i16> = PERCENT_METRIC.iter().filter(|(g, _)| groups.contains(g)).map(|(_, id)| *id).collect();
+    let tier = if hourly_window {
+        Tier::Hourly
+    } else {
+        Tier::Daily
+    };
+    let width = if tier == Tier::Hourly {
+        Duration::hours(1)
+    } else {
+        Duration::days(1)
+    };
+    let hosts = resolve_hosts_or_all(
+        &state,
+        request.vm_ids.as_deref(),
+        request.group_id.as_deref(),
+        request.cluster_id.as_deref(),
+    )
+    .await?;
+    let mut metric_ids: Vec<i16> = PERCENT_METRIC
+        .iter()
+        .filter(|(g, _)| groups.contains(g))
+        .map(|(_, id)| *id)
+        .collect();
     if groups.contains(&Group::Network) {
         metric_ids.extend([IN_BPS, OUT_BPS]);
     }
@@ -227,13 +267,23 @@ pub async fn aggregate(
     for row in &rows {
         overall.add(row.metric, &row.rollup, seconds);
         if let Some(g) = group_by {
-            periods.entry(g.period_of(row.bucket)).or_default().add(row.metric, &row.rollup, seconds);
+            periods.entry(g.period_of(row.bucket)).or_default().add(
+                row.metric,
+                &row.rollup,
+                seconds,
+            );
         }
-        per_host.entry(row.host_id).or_default().add(row.metric, &row.rollup, seconds);
+        per_host
+            .entry(row.host_id)
+            .or_default()
+            .add(row.metric, &row.rollup, seconds);
     }
 
     let mut data = Map::new();
-    data.insert("overall".into(), Value::Object(overall.render(&groups, &dimensions, true)));
+    data.insert(
+        "overall".into(),
+        Value::Object(overall.render(&groups, &dimensions, true)),
+    );
     if group_by.is_some() {
         let time_groups: Vec<Value> = periods
             .iter()
@@ -265,7 +315,9 @@ mod tests {
     use super::*;
 
     fn at(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text).expect("valid").with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(text)
+            .expect("valid")
+            .with_timezone(&Utc)
     }
 
     #[test]
@@ -275,7 +327,11 @@ mod tests {
         assert_eq!(GroupBy::Day.period_of(t), at("2026-02-05T00:00:00Z"));
         assert_eq!(GroupBy::Week.period_of(t), at("2026-02-02T00:00:00Z"));
         assert_eq!(GroupBy::Month.period_of(t), at("2026-02-01T00:00:00Z"));
-        assert_eq!(GroupBy::Week.period_of(at("2026-02-02T00:00:00Z")), at("2026-02-02T00:00:00Z"), "a Monday starts its own week");
+        assert_eq!(
+            GroupBy::Week.period_of(at("2026-02-02T00:00:00Z")),
+            at("2026-02-02T00:00:00Z"),
+            "a Monday starts its own week"
+        );
     }
 
     #[test]
@@ -284,7 +340,10 @@ mod tests {
         slice.add(IN_BPS, &MetricRollup::from_values(&[100.0, 300.0]), 3600.0);
         slice.add(IN_BPS, &MetricRollup::from_values(&[50.0]), 3600.0);
         let out = slice.render(&[Group::Network], &[Dimension::Avg], true);
-        assert_eq!(out["network"]["totalInBytes"], json!(200 * 3600 + 50 * 3600));
+        assert_eq!(
+            out["network"]["totalInBytes"],
+            json!(200 * 3600 + 50 * 3600)
+        );
         assert_eq!(out["network"]["maxInBps"], json!(300.0));
         assert_eq!(out["network"]["avgInBps"], json!(150.0));
     }

@@ -24,18 +24,25 @@ const ALERT_TYPES: [&str; 6] = ["cpu", "memory", "disk", "network", "system", "c
 const MAX_LIMIT: i64 = 1000;
 
 fn rule_id(text: &str) -> Result<i64, ApiError> {
-    store::parse_id(text, "rule_").ok_or_else(|| ApiError::RuleNotFound(format!("no alert rule with id `{text}`")))
+    store::parse_id(text, "rule_")
+        .ok_or_else(|| ApiError::RuleNotFound(format!("no alert rule with id `{text}`")))
 }
 
 /// Checks what only the server can check (the host exists, the webhook may be reached), adds a
 /// webhook secret when one is needed, and stores the rule.
-async fn save(state: &AppState, id: Option<i64>, mut spec: RuleSpec) -> Result<(i64, Option<String>), ApiError> {
+async fn save(
+    state: &AppState,
+    id: Option<i64>,
+    mut spec: RuleSpec,
+) -> Result<(i64, Option<String>), ApiError> {
     let host_id = match &spec.host {
         None => None,
         Some(vm_id) => Some(
             hosts::find(&state.pool, vm_id)
                 .await?
-                .ok_or_else(|| ApiError::RuleCreationFailed(format!("`host` `{vm_id}` is not a known host")))?
+                .ok_or_else(|| {
+                    ApiError::RuleCreationFailed(format!("`host` `{vm_id}` is not a known host"))
+                })?
                 .id,
         ),
     };
@@ -46,7 +53,11 @@ async fn save(state: &AppState, id: Option<i64>, mut spec: RuleSpec) -> Result<(
     }
     let mut new_secret = None;
     if spec.webhook_url.is_some() && spec.webhook_secret.is_none() {
-        let secret: String = rand::thread_rng().sample_iter(&Alphanumeric).take(40).map(char::from).collect();
+        let secret: String = rand::thread_rng()
+            .sample_iter(&Alphanumeric)
+            .take(40)
+            .map(char::from)
+            .collect();
         spec.webhook_secret = Some(secret.clone());
         new_secret = Some(secret);
     }
@@ -55,17 +66,29 @@ async fn save(state: &AppState, id: Option<i64>, mut spec: RuleSpec) -> Result<(
             state.alerts.rules_changed().await;
             Ok((saved, new_secret))
         }
-        Ok(None) => Err(ApiError::RuleNotFound(format!("no alert rule with id `rule_{}`", id.unwrap_or_default()))),
-        Err(e) if store::is_unique_violation(&e) => Err(ApiError::RuleCreationFailed(format!("`name`: a rule named `{}` already exists", spec.name))),
+        Ok(None) => Err(ApiError::RuleNotFound(format!(
+            "no alert rule with id `rule_{}`",
+            id.unwrap_or_default()
+        ))),
+        Err(e) if store::is_unique_violation(&e) => Err(ApiError::RuleCreationFailed(format!(
+            "`name`: a rule named `{}` already exists",
+            spec.name
+        ))),
         Err(e) => Err(e.into()),
     }
 }
 
 /// `POST /alerts/rules`
-pub async fn create_rule(_: RequireScope<AlertsWrite>, State(state): State<AppState>, ApiJson(body): ApiJson<Value>) -> Result<Json<Value>, ApiError> {
+pub async fn create_rule(
+    _: RequireScope<AlertsWrite>,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<Json<Value>, ApiError> {
     let spec = rules::apply(RuleSpec::default(), &body).map_err(ApiError::RuleCreationFailed)?;
     let (id, secret) = save(&state, None, spec).await?;
-    let rule = store::rule(&state.pool, id).await?.ok_or_else(|| ApiError::RuleNotFound(format!("rule_{id} vanished")))?;
+    let rule = store::rule(&state.pool, id)
+        .await?
+        .ok_or_else(|| ApiError::RuleNotFound(format!("rule_{id} vanished")))?;
     let mut data = json!({ "rule_id": format!("rule_{id}"), "created_at": rule.created_at, "rule": rule.to_model() });
     if let Some(secret) = secret {
         // Shown once: receivers need it to check the signature header.
@@ -75,14 +98,29 @@ pub async fn create_rule(_: RequireScope<AlertsWrite>, State(state): State<AppSt
 }
 
 /// `GET /alerts/rules`
-pub async fn list_rules(_: RequireScope<VmRead>, State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let rules: Vec<_> = store::rules(&state.pool).await?.iter().map(store::RuleRow::to_model).collect();
-    Ok(success(json!({ "rules": rules, "metrics": rules::BUILTIN_METRICS.iter().map(|m| m.name).collect::<Vec<_>>() })))
+pub async fn list_rules(
+    _: RequireScope<VmRead>,
+    State(state): State<AppState>,
+) -> Result<Json<Value>, ApiError> {
+    let rules: Vec<_> = store::rules(&state.pool)
+        .await?
+        .iter()
+        .map(store::RuleRow::to_model)
+        .collect();
+    Ok(success(
+        json!({ "rules": rules, "metrics": rules::BUILTIN_METRICS.iter().map(|m| m.name).collect::<Vec<_>>() }),
+    ))
 }
 
 /// `GET /alerts/rules/{rule_id}`
-pub async fn get_rule(_: RequireScope<VmRead>, State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    let rule = store::rule(&state.pool, rule_id(&id)?).await?.ok_or_else(|| ApiError::RuleNotFound(format!("no alert rule with id `{id}`")))?;
+pub async fn get_rule(
+    _: RequireScope<VmRead>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let rule = store::rule(&state.pool, rule_id(&id)?)
+        .await?
+        .ok_or_else(|| ApiError::RuleNotFound(format!("no alert rule with id `{id}`")))?;
     Ok(success(rule.to_model()))
 }
 
@@ -94,10 +132,14 @@ pub async fn update_rule(
     ApiJson(body): ApiJson<Value>,
 ) -> Result<Json<Value>, ApiError> {
     let numeric = rule_id(&id)?;
-    let stored = store::rule(&state.pool, numeric).await?.ok_or_else(|| ApiError::RuleNotFound(format!("no alert rule with id `{id}`")))?;
+    let stored = store::rule(&state.pool, numeric)
+        .await?
+        .ok_or_else(|| ApiError::RuleNotFound(format!("no alert rule with id `{id}`")))?;
     let spec = rules::apply(stored.to_spec(), &body).map_err(ApiError::RuleCreationFailed)?;
     let (_, secret) = save(&state, Some(numeric), spec).await?;
-    let rule = store::rule(&state.pool, numeric).await?.ok_or_else(|| ApiError::RuleNotFound(format!("no alert rule with id `{id}`")))?;
+    let rule = store::rule(&state.pool, numeric)
+        .await?
+        .ok_or_else(|| ApiError::RuleNotFound(format!("no alert rule with id `{id}`")))?;
     let mut data = json!({ "rule": rule.to_model(), "updated_at": rule.updated_at });
     if let Some(secret) = secret {
         data["webhook_secret"] = json!(secret);
@@ -106,9 +148,15 @@ pub async fn update_rule(
 }
 
 /// `DELETE /alerts/rules/{rule_id}`: its alerts stay, without a rule.
-pub async fn delete_rule(_: RequireScope<AlertsWrite>, State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn delete_rule(
+    _: RequireScope<AlertsWrite>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     if !store::delete_rule(&state.pool, rule_id(&id)?).await? {
-        return Err(ApiError::RuleNotFound(format!("no alert rule with id `{id}`")));
+        return Err(ApiError::RuleNotFound(format!(
+            "no alert rule with id `{id}`"
+        )));
     }
     state.alerts.rules_changed().await;
     Ok(success(json!({ "deleted": true, "rule_id": id })))
@@ -126,25 +174,55 @@ pub struct AlertQuery {
 
 /// `GET /alerts?level&type&limit&resolved&host`: newest first; `resolved=true` includes resolved
 /// alerts. The summary counts every alert matching level, type and host.
-pub async fn list_alerts(_: RequireScope<VmRead>, State(state): State<AppState>, ApiQuery(query): ApiQuery<AlertQuery>) -> Result<Json<Value>, ApiError> {
-    if let Some(level) = query.level.as_deref().filter(|l| !rules::LEVELS.contains(l)) {
-        return Err(ApiError::Validation(format!("`level` must be info, warning or critical, got `{level}`")));
+pub async fn list_alerts(
+    _: RequireScope<VmRead>,
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<AlertQuery>,
+) -> Result<Json<Value>, ApiError> {
+    if let Some(level) = query
+        .level
+        .as_deref()
+        .filter(|l| !rules::LEVELS.contains(l))
+    {
+        return Err(ApiError::Validation(format!(
+            "`level` must be info, warning or critical, got `{level}`"
+        )));
     }
     if let Some(kind) = query.kind.as_deref().filter(|k| !ALERT_TYPES.contains(k)) {
-        return Err(ApiError::Validation(format!("`type` must be one of {}, got `{kind}`", ALERT_TYPES.join(", "))));
+        return Err(ApiError::Validation(format!(
+            "`type` must be one of {}, got `{kind}`",
+            ALERT_TYPES.join(", ")
+        )));
     }
     let limit = query.limit.unwrap_or(20);
     if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::Validation(format!("`limit` must be between 1 and {MAX_LIMIT}, got {limit}")));
+        return Err(ApiError::Validation(format!(
+            "`limit` must be between 1 and {MAX_LIMIT}, got {limit}"
+        )));
     }
     let host_id = match query.host.as_deref() {
         None => None,
-        Some(vm_id) => Some(hosts::find(&state.pool, vm_id).await?.ok_or_else(|| ApiError::HostNotFound(format!("no host with id `{vm_id}`")))?.id),
+        Some(vm_id) => Some(
+            hosts::find(&state.pool, vm_id)
+                .await?
+                .ok_or_else(|| ApiError::HostNotFound(format!("no host with id `{vm_id}`")))?
+                .id,
+        ),
     };
-    let filter = AlertFilter { level: query.level.as_deref(), kind: query.kind.as_deref(), host_id, include_resolved: query.resolved.unwrap_or(false), limit };
+    let filter = AlertFilter {
+        level: query.level.as_deref(),
+        kind: query.kind.as_deref(),
+        host_id,
+        include_resolved: query.resolved.unwrap_or(false),
+        limit,
+    };
     let (rows, counts) = store::list_alerts(&state.pool, &filter).await?;
     let count = |status: Option<&str>, level: Option<&str>| -> i64 {
-        counts.iter().filter(|(s, l, _)| status.is_none_or(|x| x == s) && level.is_none_or(|x| x == l)).map(|c| c.2).sum()
+        counts
+            .iter()
+            .filter(|(s, l, _)| status.is_none_or(|x| x == s) && level.is_none_or(|x| x == l))
+            .map(|c| c.2)
+            .sum()
     };
     let alerts: Vec<_> = rows.iter().map(store::AlertRow::to_model).collect();
     Ok(success(json!({
@@ -176,19 +254,43 @@ pub async fn resolve_alert(
     let request: ResolveRequest = if body.iter().all(u8::is_ascii_whitespace) {
         ResolveRequest::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::Validation(format!("invalid JSON body: {e}")))?
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::Validation(format!("invalid JSON body: {e}")))?
     };
-    let resolution = request.resolution.as_deref().map(str::trim).filter(|r| !r.is_empty()).unwrap_or("resolved manually");
-    let resolved_by = request.resolved_by.as_deref().map(str::trim).filter(|r| !r.is_empty()).unwrap_or(&principal.name);
+    let resolution = request
+        .resolution
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .unwrap_or("resolved manually");
+    let resolved_by = request
+        .resolved_by
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .unwrap_or(&principal.name);
     if resolution.chars().count() > 2000 || resolved_by.chars().count() > 200 {
-        return Err(ApiError::Validation("`resolution` is limited to 2000 characters and `resolved_by` to 200".into()));
+        return Err(ApiError::Validation(
+            "`resolution` is limited to 2000 characters and `resolved_by` to 200".into(),
+        ));
     }
-    let numeric = store::parse_id(&id, "alert_").ok_or_else(|| ApiError::NotFound(format!("no alert with id `{id}`")))?;
+    let numeric = store::parse_id(&id, "alert_")
+        .ok_or_else(|| ApiError::NotFound(format!("no alert with id `{id}`")))?;
     let mut tx = state.pool.begin().await?;
-    let Some(row) = store::resolve_alert(&mut *tx, numeric, chrono::Utc::now(), resolution, resolved_by).await? else {
+    let Some(row) = store::resolve_alert(
+        &mut *tx,
+        numeric,
+        chrono::Utc::now(),
+        resolution,
+        resolved_by,
+    )
+    .await?
+    else {
         tx.rollback().await?;
         return match store::alert(&state.pool, numeric).await? {
-            Some(_) => Err(ApiError::Conflict(format!("alert `{id}` is already resolved"))),
+            Some(_) => Err(ApiError::Conflict(format!(
+                "alert `{id}` is already resolved"
+            ))),
             None => Err(ApiError::NotFound(format!("no alert with id `{id}`"))),
         };
     };
@@ -198,7 +300,14 @@ pub async fn resolve_alert(
         None => None,
     };
     if let Some(rule) = &rule {
-        store::queue_delivery(&mut *tx, row.id, "alert_resolved", rule, &payload("alert_resolved", &alert, rule)).await?;
+        store::queue_delivery(
+            &mut *tx,
+            row.id,
+            "alert_resolved",
+            rule,
+            &payload("alert_resolved", &alert, rule),
+        )
+        .await?;
     }
     tx.commit().await?;
     if let Some(rule_id) = row.rule_id {
@@ -206,6 +315,10 @@ pub async fn resolve_alert(
     }
     state.alerts.deliveries.notify_one();
     tracing::info!(target: "lookout::alert", alert = alert.id, resolved_by, resolution, "Alert resolved by a person.");
-    state.hub.publish(&LiveEvent::AlertResolved { alert: alert.clone() });
-    Ok(success(json!({ "resolved": true, "resolved_at": alert.resolved_at, "alert": alert })))
+    state.hub.publish(&LiveEvent::AlertResolved {
+        alert: alert.clone(),
+    });
+    Ok(success(
+        json!({ "resolved": true, "resolved_at": alert.resolved_at, "alert": alert }),
+    ))
 }

@@ -47,7 +47,11 @@ pub async fn detect_anomalies(
         None | Some("medium") => Sensitivity::Medium,
         Some("low") => Sensitivity::Low,
         Some("high") => Sensitivity::High,
-        Some(other) => return Err(HistoryError::BadRequest(format!("unknown sensitivity `{other}`; use low, medium or high"))),
+        Some(other) => {
+            return Err(HistoryError::BadRequest(format!(
+                "unknown sensitivity `{other}`; use low, medium or high"
+            )))
+        }
     };
     let kinds = match request.anomaly_types.as_deref() {
         None | Some([]) => Kind::ALL.to_vec(),
@@ -60,8 +64,25 @@ pub async fn detect_anomalies(
             })
             .collect::<Result<_, _>>()?,
     };
-    let hosts = resolve_hosts_or_all(&state, request.vm_ids.as_deref(), request.group_id.as_deref(), None).await?;
-    let outcome = detect::run(&state.pool, &detect::Request { hosts, start, end, groups, sensitivity, kinds }).await?;
+    let hosts = resolve_hosts_or_all(
+        &state,
+        request.vm_ids.as_deref(),
+        request.group_id.as_deref(),
+        None,
+    )
+    .await?;
+    let outcome = detect::run(
+        &state.pool,
+        &detect::Request {
+            hosts,
+            start,
+            end,
+            groups,
+            sensitivity,
+            kinds,
+        },
+    )
+    .await?;
     let mut by_severity = json!({"critical": 0, "high": 0, "medium": 0, "low": 0});
     for event in &outcome.events {
         if let Some(count) = by_severity.get_mut(&event.severity) {
@@ -105,7 +126,9 @@ pub async fn acknowledge(
     if status.is_none() {
         return Err(HistoryError::NotFound(format!("no anomaly `{id}`")));
     }
-    let event = detect::load(&state.pool, row).await?.ok_or_else(|| HistoryError::NotFound(format!("no anomaly `{id}`")))?;
+    let event = detect::load(&state.pool, row)
+        .await?
+        .ok_or_else(|| HistoryError::NotFound(format!("no anomaly `{id}`")))?;
     Ok(history_success(event))
 }
 
@@ -122,11 +145,17 @@ pub async fn resolve(
     let request: ResolveRequest = if body.iter().all(u8::is_ascii_whitespace) {
         ResolveRequest::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| HistoryError::BadRequest(format!("invalid JSON body: {e}")))?
+        serde_json::from_slice(&body)
+            .map_err(|e| HistoryError::BadRequest(format!("invalid JSON body: {e}")))?
     };
     let resolution = request.resolution;
-    if resolution.as_ref().is_some_and(|r| r.chars().count() > 2000) {
-        return Err(HistoryError::BadRequest("`resolution` is limited to 2000 characters".into()));
+    if resolution
+        .as_ref()
+        .is_some_and(|r| r.chars().count() > 2000)
+    {
+        return Err(HistoryError::BadRequest(
+            "`resolution` is limited to 2000 characters".into(),
+        ));
     }
     let updated: Option<i64> = sqlx::query_scalar(
         "UPDATE anomalies SET status = 'resolved',
@@ -143,6 +172,8 @@ pub async fn resolve(
     if updated.is_none() {
         return Err(HistoryError::NotFound(format!("no anomaly `{id}`")));
     }
-    let event = detect::load(&state.pool, row).await?.ok_or_else(|| HistoryError::NotFound(format!("no anomaly `{id}`")))?;
+    let event = detect::load(&state.pool, row)
+        .await?
+        .ok_or_else(|| HistoryError::NotFound(format!("no anomaly `{id}`")))?;
     Ok(history_success(event))
 }

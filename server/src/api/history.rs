@@ -29,9 +29,11 @@ pub struct HistoryQueryRequest {
 
 /// Parses an RFC 3339 instant (a date alone means its UTC midnight).
 pub fn parse_instant(value: Option<&Value>, field: &str) -> Result<DateTime<Utc>, HistoryError> {
-    let text = value
-        .and_then(Value::as_str)
-        .ok_or_else(|| HistoryError::InvalidTime(format!("`{field}` is required as an RFC 3339 date-time string")))?;
+    let text = value.and_then(Value::as_str).ok_or_else(|| {
+        HistoryError::InvalidTime(format!(
+            "`{field}` is required as an RFC 3339 date-time string"
+        ))
+    })?;
     if let Ok(instant) = DateTime::parse_from_rfc3339(text) {
         return Ok(instant.with_timezone(&Utc));
     }
@@ -39,7 +41,9 @@ pub fn parse_instant(value: Option<&Value>, field: &str) -> Result<DateTime<Utc>
         .ok()
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .map(|d| d.and_utc())
-        .ok_or_else(|| HistoryError::InvalidTime(format!("`{field}` is not an RFC 3339 date-time: `{text}`")))
+        .ok_or_else(|| {
+            HistoryError::InvalidTime(format!("`{field}` is not an RFC 3339 date-time: `{text}`"))
+        })
 }
 
 /// `startTime` and `endTime` of a request body, parsed and checked with `history::check_range`.
@@ -75,11 +79,16 @@ pub async fn resolve_hosts_or_all(
 }
 
 pub fn parse_groups(metrics: Option<&[String]>) -> Result<Vec<Group>, HistoryError> {
-    let Some(names) = metrics.filter(|m| !m.is_empty()) else { return Ok(Group::ALL.to_vec()) };
+    let Some(names) = metrics.filter(|m| !m.is_empty()) else {
+        return Ok(Group::ALL.to_vec());
+    };
     let mut groups = Vec::new();
     for name in names {
-        let group = Group::parse(name)
-            .ok_or_else(|| HistoryError::BadRequest(format!("unknown metric `{name}`; use cpu, memory, disk or network")))?;
+        let group = Group::parse(name).ok_or_else(|| {
+            HistoryError::BadRequest(format!(
+                "unknown metric `{name}`; use cpu, memory, disk or network"
+            ))
+        })?;
         if !groups.contains(&group) {
             groups.push(group);
         }
@@ -96,11 +105,17 @@ pub async fn query(
     let now = Utc::now();
     let (start, end) = parse_range(request.start_time.as_ref(), request.end_time.as_ref(), now)?;
     let aggregation_text = request.aggregation.as_deref().unwrap_or("1h");
-    let aggregation = Aggregation::parse(aggregation_text)
-        .ok_or_else(|| HistoryError::BadRequest(format!("unknown aggregation `{aggregation_text}`; use raw, 1m, 5m, 15m, 1h or 1d")))?;
+    let aggregation = Aggregation::parse(aggregation_text).ok_or_else(|| {
+        HistoryError::BadRequest(format!(
+            "unknown aggregation `{aggregation_text}`; use raw, 1m, 5m, 15m, 1h or 1d"
+        ))
+    })?;
     let func_text = request.aggregation_func.as_deref().unwrap_or("avg");
-    let func = Func::parse(func_text)
-        .ok_or_else(|| HistoryError::BadRequest(format!("unknown aggregationFunc `{func_text}`; use avg, max, min, p95 or p99")))?;
+    let func = Func::parse(func_text).ok_or_else(|| {
+        HistoryError::BadRequest(format!(
+            "unknown aggregationFunc `{func_text}`; use avg, max, min, p95 or p99"
+        ))
+    })?;
     let groups = parse_groups(request.metrics.as_deref())?;
     let page = request.page.unwrap_or(1);
     let page_size = request.page_size.unwrap_or(100);
@@ -108,11 +123,28 @@ pub async fn query(
         return Err(HistoryError::BadRequest("`page` starts at 1".into()));
     }
     if !(1..=MAX_PAGE_SIZE).contains(&page_size) {
-        return Err(HistoryError::BadRequest(format!("`pageSize` must be 1 to {MAX_PAGE_SIZE}")));
+        return Err(HistoryError::BadRequest(format!(
+            "`pageSize` must be 1 to {MAX_PAGE_SIZE}"
+        )));
     }
     history::check_tier(aggregation, start, end, now)?;
-    let hosts = resolve_hosts(&state, request.vm_ids.as_deref(), request.group_id.as_deref(), None).await?;
-    let q = Query { hosts, groups, start, end, aggregation, func, page, page_size };
+    let hosts = resolve_hosts(
+        &state,
+        request.vm_ids.as_deref(),
+        request.group_id.as_deref(),
+        None,
+    )
+    .await?;
+    let q = Query {
+        hosts,
+        groups,
+        start,
+        end,
+        aggregation,
+        func,
+        page,
+        page_size,
+    };
 
     let (points, total) = history::points(&state.pool, &q).await?;
     Ok(history_success(json!({
@@ -139,24 +171,53 @@ mod tests {
     use super::*;
 
     fn at(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text).expect("valid").with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(text)
+            .expect("valid")
+            .with_timezone(&Utc)
     }
 
     #[test]
     fn instants_parse_as_rfc3339_or_dates_and_fail_as_400_time() {
-        assert_eq!(parse_instant(Some(&json!("2026-02-01T08:00:00+08:00")), "startTime").ok(), Some(at("2026-02-01T00:00:00Z")));
-        assert_eq!(parse_instant(Some(&json!("2026-02-01")), "startTime").ok(), Some(at("2026-02-01T00:00:00Z")));
+        assert_eq!(
+            parse_instant(Some(&json!("2026-02-01T08:00:00+08:00")), "startTime").ok(),
+            Some(at("2026-02-01T00:00:00Z"))
+        );
+        assert_eq!(
+            parse_instant(Some(&json!("2026-02-01")), "startTime").ok(),
+            Some(at("2026-02-01T00:00:00Z"))
+        );
         for bad in [json!("yesterday"), json!(12345), json!(null)] {
-            assert!(matches!(parse_instant(Some(&bad), "startTime"), Err(HistoryError::InvalidTime(_))), "{bad}");
+            assert!(
+                matches!(
+                    parse_instant(Some(&bad), "startTime"),
+                    Err(HistoryError::InvalidTime(_))
+                ),
+                "{bad}"
+            );
         }
-        assert!(matches!(parse_instant(None, "endTime"), Err(HistoryError::InvalidTime(_))));
+        assert!(matches!(
+            parse_instant(None, "endTime"),
+            Err(HistoryError::InvalidTime(_))
+        ));
     }
 
     #[test]
     fn metric_groups_default_to_all_and_reject_unknown_names() {
         assert_eq!(parse_groups(None).expect("default").len(), 4);
-        assert_eq!(parse_groups(Some(&["cpu".into(), "cpu".into(), "disk".into()])).expect("valid"), vec![Group::Cpu, Group::Disk]);
-        assert!(matches!(parse_groups(Some(&["gpu".into()])), Err(HistoryError::BadRequest(_))));
-        assert!(matches!(parse_groups(Some(&["system".into()])), Err(HistoryError::BadRequest(_))), "not a seed group");
+        assert_eq!(
+            parse_groups(Some(&["cpu".into(), "cpu".into(), "disk".into()])).expect("valid"),
+            vec![Group::Cpu, Group::Disk]
+        );
+        assert!(matches!(
+            parse_groups(Some(&["gpu".into()])),
+            Err(HistoryError::BadRequest(_))
+        ));
+        assert!(
+            matches!(
+                parse_groups(Some(&["system".into()])),
+                Err(HistoryError::BadRequest(_))
+            ),
+            "not a seed group"
+        );
     }
 }

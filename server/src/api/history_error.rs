@@ -24,14 +24,20 @@ tokio::task_local! {
 
 /// Picks the first supported language of an `Accept-Language` header (by q-value), English otherwise.
 pub fn negotiate(header: Option<&str>) -> Language {
-    let Some(header) = header else { return Language::En };
+    let Some(header) = header else {
+        return Language::En;
+    };
     let mut choices: Vec<(f32, Language)> = header
         .split(',')
         .filter_map(|part| {
             let mut pieces = part.trim().split(';');
             let tag = pieces.next()?.trim().to_ascii_lowercase();
             let q = pieces
-                .find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()))
+                .find_map(|p| {
+                    p.trim()
+                        .strip_prefix("q=")
+                        .and_then(|q| q.parse::<f32>().ok())
+                })
                 .unwrap_or(1.0);
             let language = match tag.split('-').next()? {
                 "zh" => Language::Zh,
@@ -49,7 +55,12 @@ pub fn negotiate(header: Option<&str>) -> Language {
 
 /// Middleware for history routes: makes the caller's language available to responses.
 pub async fn with_language(request: Request, next: Next) -> Response {
-    let language = negotiate(request.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()));
+    let language = negotiate(
+        request
+            .headers()
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    );
     LANGUAGE.scope(language, next.run(request)).await
 }
 
@@ -81,6 +92,12 @@ pub enum HistoryError {
     StorageUnavailable,
     #[error("{0}")]
     Conflict(String),
+    /// No item of an ingest batch could be stored: every item's reasons (400).
+    #[error("none of the {total} items was stored; `rejected` gives each one's reasons")]
+    Rejected {
+        total: usize,
+        rejected: serde_json::Value,
+    },
     /// Ingest is at capacity: retry after this many seconds (503 with `Retry-After`).
     #[error("the server is busy storing other batches; retry in {0} s")]
     Busy(u64),
@@ -91,7 +108,9 @@ pub enum HistoryError {
 impl HistoryError {
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
-            HistoryError::BadRequest(_) => (StatusCode::BAD_REQUEST, "400"),
+            HistoryError::BadRequest(_) | HistoryError::Rejected { .. } => {
+                (StatusCode::BAD_REQUEST, "400")
+            }
             HistoryError::InvalidTime(_) => (StatusCode::BAD_REQUEST, "400-TIME"),
             HistoryError::Unauthorized => (StatusCode::UNAUTHORIZED, "401"),
             HistoryError::Forbidden(_) => (StatusCode::FORBIDDEN, "403"),
@@ -100,7 +119,9 @@ impl HistoryError {
             HistoryError::ExportNotFound(_) => (StatusCode::NOT_FOUND, "404-EXPORT"),
             HistoryError::LimitExceeded(_) => (StatusCode::BAD_REQUEST, "400-LIMIT"),
             HistoryError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "429"),
-            HistoryError::StorageUnavailable | HistoryError::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "503"),
+            HistoryError::StorageUnavailable | HistoryError::Busy(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "503")
+            }
             HistoryError::Conflict(_) => (StatusCode::CONFLICT, "409"),
             HistoryError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "500"),
         }
@@ -165,7 +186,10 @@ pub fn history_accepted<T: Serialize>(data: T) -> (StatusCode, Json<serde_json::
         Language::Zh => "导出任务已创建",
         Language::Ja => "エクスポートタスクが作成されました",
     };
-    (StatusCode::ACCEPTED, Json(json!({ "code": 202, "message": message, "data": data })))
+    (
+        StatusCode::ACCEPTED,
+        Json(json!({ "code": 202, "message": message, "data": data })),
+    )
 }
 
 /// `{"code":200,"message":…,"data":…}`
@@ -173,27 +197,45 @@ pub fn history_success<T: Serialize>(data: T) -> Json<serde_json::Value> {
     Json(json!({ "code": 200, "message": success_message(), "data": data }))
 }
 
+/// The same with a message saying what happened (e.g. "3 accepted, 2 rejected").
+pub fn history_success_with<T: Serialize>(message: &str, data: T) -> Json<serde_json::Value> {
+    Json(json!({ "code": 200, "message": message, "data": data }))
+}
+
 impl IntoResponse for HistoryError {
     fn into_response(self) -> Response {
         if let HistoryError::Internal(error) = &self {
-            tracing::error!(error = format!("{error:#}"), "History request failed with an internal error.");
+            tracing::error!(
+                error = format!("{error:#}"),
+                "History request failed with an internal error."
+            );
         }
         let (status, code) = self.status_and_code();
         // `detail` says exactly what was wrong, in English, beside the seed's localized message.
         let detail = match &self {
-            HistoryError::Internal(_) | HistoryError::StorageUnavailable | HistoryError::Unauthorized => None,
+            HistoryError::Internal(_)
+            | HistoryError::StorageUnavailable
+            | HistoryError::Unauthorized => None,
             other => Some(other.to_string()),
         };
-        let mut body = json!({ "code": status.as_u16(), "error": code, "message": message(code, language()) });
+        let mut body =
+            json!({ "code": status.as_u16(), "error": code, "message": message(code, language()) });
         if let Some(detail) = detail {
             body["detail"] = json!(detail);
         }
+        if let HistoryError::Rejected { rejected, .. } = &self {
+            body["rejected"] = rejected.clone();
+        }
         let mut response = (status, Json(body)).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         }
         if let HistoryError::RateLimited(secs) | HistoryError::Busy(secs) = self {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }
@@ -243,7 +285,11 @@ impl From<crate::history::QueryError> for HistoryError {
 
 impl From<sqlx::Error> for HistoryError {
     fn from(error: sqlx::Error) -> Self {
-        if crate::storage::is_unreachable(&error) { HistoryError::StorageUnavailable } else { HistoryError::Internal(error.into()) }
+        if crate::storage::is_unreachable(&error) {
+            HistoryError::StorageUnavailable
+        } else {
+            HistoryError::Internal(error.into())
+        }
     }
 }
 

@@ -66,13 +66,18 @@ pub async fn list(
     State(state): State<AppState>,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, HistoryError> {
-    let Query(query) = query.map_err(|e| HistoryError::BadRequest(format!("invalid query string: {}", e.body_text())))?;
+    let Query(query) = query.map_err(|e| {
+        HistoryError::BadRequest(format!("invalid query string: {}", e.body_text()))
+    })?;
     let page = query.page.unwrap_or(1);
     let page_size = query.page_size.unwrap_or(100);
     if page < 1 || !(1..=1000).contains(&page_size) {
-        return Err(HistoryError::BadRequest("`page` starts at 1 and `pageSize` must be 1 to 1000".into()));
+        return Err(HistoryError::BadRequest(
+            "`page` starts at 1 and `pageSize` must be 1 to 1000".into(),
+        ));
     }
-    let filter = "WHERE ($2::text IS NULL OR group_id = $2) AND ($3::text IS NULL OR cluster_id = $3)";
+    let filter =
+        "WHERE ($2::text IS NULL OR group_id = $2) AND ($3::text IS NULL OR cluster_id = $3)";
     let sql = format!("{SELECT_HOST} {filter} ORDER BY vm_id LIMIT $4 OFFSET $5");
     let hosts: Vec<HostView> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(POWERED_OFF_AFTER_SECS as f64)
@@ -96,11 +101,17 @@ pub async fn list(
 }
 
 /// Reads an optional nullable text field of a PATCH body: absent → keep, null → clear.
-fn patch_field(body: &Map<String, Value>, key: &str, nullable: bool) -> Result<Option<Option<String>>, HistoryError> {
+fn patch_field(
+    body: &Map<String, Value>,
+    key: &str,
+    nullable: bool,
+) -> Result<Option<Option<String>>, HistoryError> {
     match body.get(key) {
         None => Ok(None),
         Some(Value::Null) if nullable => Ok(Some(None)),
-        Some(Value::String(text)) if !text.trim().is_empty() && text.len() <= 128 => Ok(Some(Some(text.trim().to_string()))),
+        Some(Value::String(text)) if !text.trim().is_empty() && text.len() <= 128 => {
+            Ok(Some(Some(text.trim().to_string())))
+        }
         Some(_) => Err(HistoryError::BadRequest(format!(
             "`{key}` must be a non-empty string of at most 128 characters{}",
             if nullable { " or null" } else { "" }
@@ -117,7 +128,9 @@ pub async fn update(
 ) -> Result<Json<Value>, HistoryError> {
     const FIELDS: &[&str] = &["name", "groupId", "clusterId"];
     if let Some(unknown) = body.keys().find(|k| !FIELDS.contains(&k.as_str())) {
-        return Err(HistoryError::BadRequest(crate::error::unknown_field_message(unknown, FIELDS)));
+        return Err(HistoryError::BadRequest(
+            crate::error::unknown_field_message(unknown, FIELDS),
+        ));
     }
     let name = patch_field(&body, "name", false)?.flatten();
     let group = patch_field(&body, "groupId", true)?;
@@ -137,12 +150,16 @@ pub async fn update(
     .execute(&state.pool)
     .await?;
     if updated.rows_affected() == 0 {
-        return Err(HistoryError::NotFound(format!("no host with vmId `{vm_id}`")));
+        return Err(HistoryError::NotFound(format!(
+            "no host with vmId `{vm_id}`"
+        )));
     }
-    let host: HostView = sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT_HOST} WHERE vm_id = $2")))
-        .bind(POWERED_OFF_AFTER_SECS as f64)
-        .bind(&vm_id)
-        .fetch_one(&state.pool)
-        .await?;
+    let host: HostView = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SELECT_HOST} WHERE vm_id = $2"
+    )))
+    .bind(POWERED_OFF_AFTER_SECS as f64)
+    .bind(&vm_id)
+    .fetch_one(&state.pool)
+    .await?;
     Ok(history_success(host))
 }

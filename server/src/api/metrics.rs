@@ -26,7 +26,15 @@ const MAX_FUTURE_SECS: i64 = 300;
 const MAX_AGE_DAYS: i64 = custom_metrics::RAW_DAYS;
 const MAX_READ_MINUTES: i64 = 2 * 365 * 24 * 60;
 const MAX_RAW_POINTS: i64 = 10_000;
-const ITEM_FIELDS: [&str; 7] = ["name", "value", "unit", "category", "tags", "host", "timestamp"];
+const ITEM_FIELDS: [&str; 7] = [
+    "name",
+    "value",
+    "unit",
+    "category",
+    "tags",
+    "host",
+    "timestamp",
+];
 
 fn short_text(item: &Map<String, Value>, field: &str, max: usize) -> Result<String, String> {
     match item.get(field) {
@@ -38,12 +46,18 @@ fn short_text(item: &Map<String, Value>, field: &str, max: usize) -> Result<Stri
 }
 
 fn valid_tag_key(key: &str) -> bool {
-    !key.is_empty() && key.len() <= 64 && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '/'))
+    !key.is_empty()
+        && key.len() <= 64
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '/'))
 }
 
 /// Checks one item; `Ok` holds the point (host still as a `vmId`).
 fn parse_item(item: &Value, now: DateTime<Utc>) -> Result<(NewPoint, Option<String>), String> {
-    let Value::Object(item) = item else { return Err("each metric must be a JSON object".into()) };
+    let Value::Object(item) = item else {
+        return Err("each metric must be a JSON object".into());
+    };
     if let Some(unknown) = item.keys().find(|k| !ITEM_FIELDS.contains(&k.as_str())) {
         return Err(crate::error::unknown_field_message(unknown, &ITEM_FIELDS));
     }
@@ -59,11 +73,16 @@ fn parse_item(item: &Value, now: DateTime<Utc>) -> Result<(NewPoint, Option<Stri
         return Err(format!("`name` `{name}` is not a metric name (letters, digits, _ . : -, starting with a letter or _)"));
     }
     if rules::builtin(&name).is_some() {
-        return Err(format!("`name` `{name}` is a built-in sample metric; choose another name"));
+        return Err(format!(
+            "`name` `{name}` is a built-in sample metric; choose another name"
+        ));
     }
     let value = match item.get("value") {
         None | Some(Value::Null) => return Err("`value` is missing".into()),
-        Some(Value::Number(n)) => n.as_f64().filter(|v| v.is_finite()).ok_or("`value` must be a finite number")?,
+        Some(Value::Number(n)) => n
+            .as_f64()
+            .filter(|v| v.is_finite())
+            .ok_or("`value` must be a finite number")?,
         // "NaN", "Infinity" and numbers in strings are refused rather than guessed at.
         Some(other) => return Err(format!("`value` must be a finite number, got {other}")),
     };
@@ -73,42 +92,76 @@ fn parse_item(item: &Value, now: DateTime<Utc>) -> Result<(NewPoint, Option<Stri
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(tags)) => {
             if tags.len() > MAX_TAGS {
-                return Err(format!("too many tags: {} (at most {MAX_TAGS})", tags.len()));
+                return Err(format!(
+                    "too many tags: {} (at most {MAX_TAGS})",
+                    tags.len()
+                ));
             }
             for (key, value) in tags {
                 if !valid_tag_key(key) {
-                    return Err(format!("bad tag key `{key}` (1–64 of letters, digits, _ . - /)"));
+                    return Err(format!(
+                        "bad tag key `{key}` (1–64 of letters, digits, _ . - /)"
+                    ));
                 }
                 match value {
                     Value::String(v) if v.chars().count() <= 256 => {}
-                    Value::String(_) => return Err(format!("tag `{key}` is too long (at most 256 characters)")),
-                    other => return Err(format!("bad tags: the value of `{key}` must be a string, got {other}")),
+                    Value::String(_) => {
+                        return Err(format!("tag `{key}` is too long (at most 256 characters)"))
+                    }
+                    other => {
+                        return Err(format!(
+                            "bad tags: the value of `{key}` must be a string, got {other}"
+                        ))
+                    }
                 }
             }
             tags.clone()
         }
-        Some(other) => return Err(format!("bad tags: `tags` must be an object of strings, got {other}")),
+        Some(other) => {
+            return Err(format!(
+                "bad tags: `tags` must be an object of strings, got {other}"
+            ))
+        }
     };
     let ts = match item.get("timestamp") {
         None | Some(Value::Null) => now,
         Some(Value::String(text)) => DateTime::parse_from_rfc3339(text)
             .map_err(|e| format!("`timestamp` `{text}` is not an RFC 3339 time: {e}"))?
             .with_timezone(&Utc),
-        Some(other) => return Err(format!("`timestamp` must be an RFC 3339 string, got {other}")),
+        Some(other) => {
+            return Err(format!(
+                "`timestamp` must be an RFC 3339 string, got {other}"
+            ))
+        }
     };
     if ts > now + Duration::seconds(MAX_FUTURE_SECS) {
-        return Err(format!("`timestamp` is more than {MAX_FUTURE_SECS} s in the future"));
+        return Err(format!(
+            "`timestamp` is more than {MAX_FUTURE_SECS} s in the future"
+        ));
     }
     if ts < now - Duration::days(MAX_AGE_DAYS) {
-        return Err(format!("`timestamp` is older than the {MAX_AGE_DAYS} days raw points are kept"));
+        return Err(format!(
+            "`timestamp` is older than the {MAX_AGE_DAYS} days raw points are kept"
+        ));
     }
     let host = short_text(item, "host", 128)?;
-    let point = NewPoint { name, ts, value, unit, category, tags: Value::Object(tags), host_id: None };
+    let point = NewPoint {
+        name,
+        ts,
+        value,
+        unit,
+        category,
+        tags: Value::Object(tags),
+        host_id: None,
+    };
     Ok((point, (!host.is_empty()).then_some(host)))
 }
 
 /// Resolves the hosts named by the points; a point naming an unknown host is rejected.
-async fn resolve_hosts(state: &AppState, parsed: &mut [(usize, NewPoint, Option<String>)]) -> Result<Vec<(usize, String)>, ApiError> {
+async fn resolve_hosts(
+    state: &AppState,
+    parsed: &mut [(usize, NewPoint, Option<String>)],
+) -> Result<Vec<(usize, String)>, ApiError> {
     let mut known: HashMap<String, Option<i32>> = HashMap::new();
     let mut rejected = Vec::new();
     for (index, point, host) in parsed.iter_mut() {
@@ -127,23 +180,38 @@ async fn resolve_hosts(state: &AppState, parsed: &mut [(usize, NewPoint, Option<
 
 async fn store(state: &AppState, points: Vec<NewPoint>) -> Result<Vec<i64>, ApiError> {
     let ids = custom_metrics::insert(&state.pool, &points).await?;
-    let observations = points.into_iter().map(|p| Observation { host_id: p.host_id, ts: p.ts, values: vec![(p.name, p.value)] }).collect();
+    let observations = points
+        .into_iter()
+        .map(|p| Observation {
+            host_id: p.host_id,
+            ts: p.ts,
+            values: vec![(p.name, p.value)],
+        })
+        .collect();
     state.alerts.observe(observations).await;
     Ok(ids)
 }
 
 /// `POST /metrics`: one point → `metric_id`.
-pub async fn add(_: RequireScope<MetricsWrite>, State(state): State<AppState>, ApiJson(body): ApiJson<Value>) -> Result<Json<Value>, ApiError> {
+pub async fn add(
+    _: RequireScope<MetricsWrite>,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<Json<Value>, ApiError> {
     let now = Utc::now();
     let (point, host) = parse_item(&body, now).map_err(ApiError::InvalidMetricValue)?;
     let mut parsed = vec![(0, point, host)];
     if let Some((_, reason)) = resolve_hosts(&state, &mut parsed).await?.pop() {
         return Err(ApiError::InvalidMetricValue(reason));
     }
-    let Some((_, point, _)) = parsed.pop() else { return Err(ApiError::InvalidMetricValue("no metric".into())) };
+    let Some((_, point, _)) = parsed.pop() else {
+        return Err(ApiError::InvalidMetricValue("no metric".into()));
+    };
     let created_at = point.ts;
     let ids = store(&state, vec![point]).await?;
-    Ok(success(json!({ "metric_id": format!("metric_{}", ids.first().copied().unwrap_or_default()), "created_at": created_at })))
+    Ok(success(
+        json!({ "metric_id": format!("metric_{}", ids.first().copied().unwrap_or_default()), "created_at": created_at }),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -153,13 +221,20 @@ pub struct BatchRequest {
 }
 
 /// `POST /metrics/batch`: stores the valid items and says why each other one was refused.
-pub async fn add_batch(_: RequireScope<MetricsWrite>, State(state): State<AppState>, ApiJson(request): ApiJson<BatchRequest>) -> Result<Json<Value>, ApiError> {
+pub async fn add_batch(
+    _: RequireScope<MetricsWrite>,
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<BatchRequest>,
+) -> Result<Json<Value>, ApiError> {
     let now = Utc::now();
     let mut rejected: Vec<(usize, String)> = Vec::new();
     let mut parsed = Vec::new();
     for (index, item) in request.metrics.iter().enumerate() {
         if index >= MAX_BATCH {
-            rejected.push((index, format!("too many metrics in one batch (at most {MAX_BATCH})")));
+            rejected.push((
+                index,
+                format!("too many metrics in one batch (at most {MAX_BATCH})"),
+            ));
             continue;
         }
         match parse_item(item, now) {
@@ -172,8 +247,19 @@ pub async fn add_batch(_: RequireScope<MetricsWrite>, State(state): State<AppSta
     rejected.extend(unknown_hosts);
     rejected.sort_by_key(|(index, _)| *index);
     let accepted: Vec<usize> = parsed.iter().map(|(index, _, _)| *index).collect();
-    let ids = store(&state, parsed.into_iter().map(|(_, point, _)| point).collect()).await?;
-    let name_of = |index: usize| request.metrics.get(index).and_then(|m| m.get("name")).and_then(Value::as_str).map(str::to_owned);
+    let ids = store(
+        &state,
+        parsed.into_iter().map(|(_, point, _)| point).collect(),
+    )
+    .await?;
+    let name_of = |index: usize| {
+        request
+            .metrics
+            .get(index)
+            .and_then(|m| m.get("name"))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
     Ok(success(json!({
         "accepted": ids.len(),
         "rejected": rejected.len(),
@@ -193,34 +279,68 @@ pub struct ReadQuery {
 /// `tags=service:api,endpoint:/v1` → `{"service":"api","endpoint":"/v1"}`.
 fn parse_tag_filter(text: Option<&str>) -> Result<Value, ApiError> {
     let mut tags = Map::new();
-    for pair in text.unwrap_or_default().split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (key, value) = pair
-            .split_once(':')
-            .ok_or_else(|| ApiError::Validation(format!("tag filter `{pair}` must be key:value (several separated by commas)")))?;
-        tags.insert(key.trim().to_owned(), Value::String(value.trim().to_owned()));
+    for pair in text
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        let (key, value) = pair.split_once(':').ok_or_else(|| {
+            ApiError::Validation(format!(
+                "tag filter `{pair}` must be key:value (several separated by commas)"
+            ))
+        })?;
+        tags.insert(
+            key.trim().to_owned(),
+            Value::String(value.trim().to_owned()),
+        );
     }
     Ok(Value::Object(tags))
 }
 
 /// `GET /metrics/{name}?minutes&tags&host`: raw points up to 7 days back, hourly rollups up to 30
 /// days, daily beyond; `summary` over what is returned.
-pub async fn read(_: RequireScope<VmRead>, State(state): State<AppState>, Path(name): Path<String>, ApiQuery(query): ApiQuery<ReadQuery>) -> Result<Json<Value>, ApiError> {
+pub async fn read(
+    _: RequireScope<VmRead>,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    ApiQuery(query): ApiQuery<ReadQuery>,
+) -> Result<Json<Value>, ApiError> {
     let minutes = query.minutes.unwrap_or(60);
     if !(1..=MAX_READ_MINUTES).contains(&minutes) {
-        return Err(ApiError::Validation(format!("`minutes` must be between 1 and {MAX_READ_MINUTES} (2 years), got {minutes}")));
+        return Err(ApiError::Validation(format!(
+            "`minutes` must be between 1 and {MAX_READ_MINUTES} (2 years), got {minutes}"
+        )));
     }
     let tags = parse_tag_filter(query.tags.as_deref())?;
     if !rules::valid_metric_name(&name) || !custom_metrics::exists(&state.pool, &name).await? {
-        return Err(ApiError::MetricNotFound(format!("no custom metric named `{name}` has been stored")));
+        return Err(ApiError::MetricNotFound(format!(
+            "no custom metric named `{name}` has been stored"
+        )));
     }
     let host_id = match query.host.as_deref() {
         None => None,
-        Some(vm_id) => Some(hosts::find(&state.pool, vm_id).await?.ok_or_else(|| ApiError::HostNotFound(format!("no host with id `{vm_id}`")))?.id),
+        Some(vm_id) => Some(
+            hosts::find(&state.pool, vm_id)
+                .await?
+                .ok_or_else(|| ApiError::HostNotFound(format!("no host with id `{vm_id}`")))?
+                .id,
+        ),
     };
     let since = Utc::now() - Duration::minutes(minutes);
-    let (unit, category) = custom_metrics::describe(&state.pool, &name).await?.unwrap_or_default();
+    let (unit, category) = custom_metrics::describe(&state.pool, &name)
+        .await?
+        .unwrap_or_default();
     let (resolution, points, count, sum, min, max, truncated) = if minutes <= MAX_AGE_DAYS * 1440 {
-        let rows = custom_metrics::raw(&state.pool, &name, since, &tags, host_id, MAX_RAW_POINTS + 1).await?;
+        let rows = custom_metrics::raw(
+            &state.pool,
+            &name,
+            since,
+            &tags,
+            host_id,
+            MAX_RAW_POINTS + 1,
+        )
+        .await?;
         let truncated = rows.len() as i64 > MAX_RAW_POINTS;
         let rows = &rows[usize::from(truncated)..];
         let values: Vec<f64> = rows.iter().map(|r| r.value).collect();
@@ -228,11 +348,21 @@ pub async fn read(_: RequireScope<VmRead>, State(state): State<AppState>, Path(n
             .iter()
             .map(|r| json!({ "metric_id": format!("metric_{}", r.id), "timestamp": r.ts, "value": r.value, "unit": r.unit, "category": r.category, "tags": r.tags, "host": r.vm_id }))
             .collect();
-        let stats = (values.len() as i64, values.iter().sum::<f64>(), values.iter().copied().fold(f64::INFINITY, f64::min), values.iter().copied().fold(f64::NEG_INFINITY, f64::max));
+        let stats = (
+            values.len() as i64,
+            values.iter().sum::<f64>(),
+            values.iter().copied().fold(f64::INFINITY, f64::min),
+            values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        );
         ("raw", points, stats.0, stats.1, stats.2, stats.3, truncated)
     } else {
-        let resolution = if minutes <= custom_metrics::HOURLY_DAYS * 1440 { "hour" } else { "day" };
-        let rows = custom_metrics::rollups(&state.pool, &name, resolution, since, &tags, host_id).await?;
+        let resolution = if minutes <= custom_metrics::HOURLY_DAYS * 1440 {
+            "hour"
+        } else {
+            "day"
+        };
+        let rows =
+            custom_metrics::rollups(&state.pool, &name, resolution, since, &tags, host_id).await?;
         let points: Vec<Value> = rows
             .iter()
             .map(|r| json!({ "timestamp": r.bucket, "value": r.sum / r.count.max(1) as f64, "min": r.min, "max": r.max, "count": r.count }))

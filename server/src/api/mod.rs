@@ -2,8 +2,8 @@
 mod agents;
 mod aggregate;
 mod alerts;
-pub mod export;
 mod anomalies;
+pub mod export;
 mod health;
 pub mod history;
 pub mod history_error;
@@ -33,21 +33,45 @@ pub fn router(ingest_body_limit: usize) -> Router<AppState> {
         .route("/api/v1/history/query", post(history::query))
         .route("/api/v1/history/aggregate", post(aggregate::aggregate))
         .route("/api/v1/history/trends", post(trends::trends))
-        .route("/api/v1/history/anomalies", post(anomalies::detect_anomalies))
-        .route("/api/v1/history/anomalies/{id}/acknowledge", post(anomalies::acknowledge))
-        .route("/api/v1/history/anomalies/{id}/resolve", post(anomalies::resolve))
+        .route(
+            "/api/v1/history/anomalies",
+            post(anomalies::detect_anomalies),
+        )
+        .route(
+            "/api/v1/history/anomalies/{id}/acknowledge",
+            post(anomalies::acknowledge),
+        )
+        .route(
+            "/api/v1/history/anomalies/{id}/resolve",
+            post(anomalies::resolve),
+        )
         .route("/api/v1/history/export", post(export::create))
         .route("/api/v1/history/export/{id}", get(export::status))
-        .route("/api/v1/history/export/{id}/download", get(export::download))
-        .route("/api/v1/history/timeline/{vm_id}", get(timeline::list).post(timeline::add))
+        .route(
+            "/api/v1/history/export/{id}/download",
+            get(export::download),
+        )
+        .route(
+            "/api/v1/history/timeline/{vm_id}",
+            get(timeline::list).post(timeline::add),
+        )
         .route("/api/v1/history/series", get(series::series))
         .route("/api/v1/hosts", get(hosts::list))
         .route("/api/v1/hosts/{vm_id}", patch(hosts::update))
         .route("/api/v1/hosts/{vm_id}/reassign", post(agents::reassign))
         .route("/api/v1/agents/enrol", post(agents::enrol))
-        .route("/api/v1/tokens", get(agents::list_tokens).post(agents::create_token))
-        .route("/api/v1/tokens/{id}", axum::routing::delete(agents::revoke_token))
-        .route("/api/v1/ingest/samples", post(ingest::samples).layer(DefaultBodyLimit::max(ingest_body_limit)))
+        .route(
+            "/api/v1/tokens",
+            get(agents::list_tokens).post(agents::create_token),
+        )
+        .route(
+            "/api/v1/tokens/{id}",
+            axum::routing::delete(agents::revoke_token),
+        )
+        .route(
+            "/api/v1/ingest/samples",
+            post(ingest::samples).layer(DefaultBodyLimit::max(ingest_body_limit)),
+        )
         .layer(middleware::from_fn(history_error::with_language));
     Router::new()
         .route("/api/v1/performance/stats", get(performance::stats))
@@ -56,14 +80,31 @@ pub fn router(ingest_body_limit: usize) -> Router<AppState> {
         .route("/api/v1/performance/summary", get(summary::summary))
         .route("/api/v1/performance/reports", post(reports::create))
         .route("/api/v1/performance/reports/{id}", get(reports::status))
-        .route("/api/v1/performance/reports/{id}/download", get(reports::download))
+        .route(
+            "/api/v1/performance/reports/{id}/download",
+            get(reports::download),
+        )
         .route("/api/v1/performance/metrics", post(metrics::add))
-        .route("/api/v1/performance/metrics/batch", post(metrics::add_batch))
+        .route(
+            "/api/v1/performance/metrics/batch",
+            post(metrics::add_batch),
+        )
         .route("/api/v1/performance/metrics/{name}", get(metrics::read))
         .route("/api/v1/performance/alerts", get(alerts::list_alerts))
-        .route("/api/v1/performance/alerts/rules", get(alerts::list_rules).post(alerts::create_rule))
-        .route("/api/v1/performance/alerts/rules/{rule_id}", get(alerts::get_rule).put(alerts::update_rule).delete(alerts::delete_rule))
-        .route("/api/v1/performance/alerts/{alert_id}/resolve", post(alerts::resolve_alert))
+        .route(
+            "/api/v1/performance/alerts/rules",
+            get(alerts::list_rules).post(alerts::create_rule),
+        )
+        .route(
+            "/api/v1/performance/alerts/rules/{rule_id}",
+            get(alerts::get_rule)
+                .put(alerts::update_rule)
+                .delete(alerts::delete_rule),
+        )
+        .route(
+            "/api/v1/performance/alerts/{alert_id}/resolve",
+            post(alerts::resolve_alert),
+        )
         .merge(history)
         .route("/api/{*rest}", axum::routing::any(not_found))
 }
@@ -81,7 +122,16 @@ pub async fn throttle(
         Err(wait) => {
             let secs = crate::auth::throttle::retry_after_secs(wait);
             let path = request.uri().path();
-            if ["/api/v1/history", "/api/v1/hosts", "/api/v1/ingest", "/api/v1/agents", "/api/v1/tokens"].iter().any(|p| path.starts_with(p)) {
+            if [
+                "/api/v1/history",
+                "/api/v1/hosts",
+                "/api/v1/ingest",
+                "/api/v1/agents",
+                "/api/v1/tokens",
+            ]
+            .iter()
+            .any(|p| path.starts_with(p))
+            {
                 history_error::HistoryError::RateLimited(secs).into_response()
             } else {
                 ApiError::RateLimited(secs).into_response()

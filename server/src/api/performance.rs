@@ -18,7 +18,10 @@ pub struct HostQuery {
 }
 
 /// The host a request names (`?host=`), defaulting to the local one: `(host_id, is_local)`.
-pub(crate) async fn resolve_host(state: &AppState, host: Option<&str>) -> Result<(i32, bool), ApiError> {
+pub(crate) async fn resolve_host(
+    state: &AppState,
+    host: Option<&str>,
+) -> Result<(i32, bool), ApiError> {
     match host.map(str::trim).filter(|h| !h.is_empty()) {
         None => Ok((state.local.host_id, true)),
         Some(vm_id) if vm_id == &*state.local.vm_id => Ok((state.local.host_id, true)),
@@ -43,17 +46,20 @@ pub async fn stats(
     }
     match samples::latest(&state.pool, host_id).await? {
         Some(row) => Ok(success(row.to_stats())),
-        None => Err(ApiError::SystemInfoUnavailable("no sample of this host has been taken yet; retry in a few seconds".into())),
+        None => Err(ApiError::SystemInfoUnavailable(
+            "no sample of this host has been taken yet; retry in a few seconds".into(),
+        )),
     }
 }
 
 /// `GET /system`: hardware and OS description of the local host.
-pub async fn system(_: RequireScope<VmRead>, State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let info = state
-        .local
-        .system_info()
-        .await
-        .map_err(|e| ApiError::SystemInfoUnavailable(format!("cannot read system information: {e:#}")))?;
+pub async fn system(
+    _: RequireScope<VmRead>,
+    State(state): State<AppState>,
+) -> Result<Json<Value>, ApiError> {
+    let info = state.local.system_info().await.map_err(|e| {
+        ApiError::SystemInfoUnavailable(format!("cannot read system information: {e:#}"))
+    })?;
     Ok(success(info))
 }
 
@@ -73,28 +79,88 @@ struct HistoryMetric {
 
 /// Percentages and rates are averaged over a bucket; cumulative counters take the bucket's last (max) value.
 const HISTORY_METRICS: &[HistoryMetric] = &[
-    HistoryMetric { name: "cpu_percent", sql: "avg(cpu_percent)" },
-    HistoryMetric { name: "memory_percent", sql: "avg(mem_percent)" },
-    HistoryMetric { name: "disk_usage_percent", sql: "avg(disk_percent)" },
-    HistoryMetric { name: "network_bytes_sent", sql: "max(net_bytes_sent)" },
-    HistoryMetric { name: "network_bytes_recv", sql: "max(net_bytes_recv)" },
-    HistoryMetric { name: "network_in_bps", sql: "avg(net_in_bps)" },
-    HistoryMetric { name: "network_out_bps", sql: "avg(net_out_bps)" },
-    HistoryMetric { name: "disk_read_bps", sql: "avg(disk_read_bps)" },
-    HistoryMetric { name: "disk_write_bps", sql: "avg(disk_write_bps)" },
-    HistoryMetric { name: "disk_read_iops", sql: "avg(disk_read_iops)" },
-    HistoryMetric { name: "disk_write_iops", sql: "avg(disk_write_iops)" },
-    HistoryMetric { name: "disk_read_latency_ms", sql: "avg(disk_read_latency_ms)" },
-    HistoryMetric { name: "disk_write_latency_ms", sql: "avg(disk_write_latency_ms)" },
-    HistoryMetric { name: "cpu_ready_percent", sql: "avg(cpu_ready_percent)" },
-    HistoryMetric { name: "load1", sql: "avg(load1)" },
-    HistoryMetric { name: "swap_used", sql: "avg(swap_used)" },
-    HistoryMetric { name: "processes_total", sql: "avg(proc_total)" },
-    HistoryMetric { name: "connections_established", sql: "avg(conn_established)" },
+    HistoryMetric {
+        name: "cpu_percent",
+        sql: "avg(cpu_percent)",
+    },
+    HistoryMetric {
+        name: "memory_percent",
+        sql: "avg(mem_percent)",
+    },
+    HistoryMetric {
+        name: "disk_usage_percent",
+        sql: "avg(disk_percent)",
+    },
+    HistoryMetric {
+        name: "network_bytes_sent",
+        sql: "max(net_bytes_sent)",
+    },
+    HistoryMetric {
+        name: "network_bytes_recv",
+        sql: "max(net_bytes_recv)",
+    },
+    HistoryMetric {
+        name: "network_in_bps",
+        sql: "avg(net_in_bps)",
+    },
+    HistoryMetric {
+        name: "network_out_bps",
+        sql: "avg(net_out_bps)",
+    },
+    HistoryMetric {
+        name: "disk_read_bps",
+        sql: "avg(disk_read_bps)",
+    },
+    HistoryMetric {
+        name: "disk_write_bps",
+        sql: "avg(disk_write_bps)",
+    },
+    HistoryMetric {
+        name: "disk_read_iops",
+        sql: "avg(disk_read_iops)",
+    },
+    HistoryMetric {
+        name: "disk_write_iops",
+        sql: "avg(disk_write_iops)",
+    },
+    HistoryMetric {
+        name: "disk_read_latency_ms",
+        sql: "avg(disk_read_latency_ms)",
+    },
+    HistoryMetric {
+        name: "disk_write_latency_ms",
+        sql: "avg(disk_write_latency_ms)",
+    },
+    HistoryMetric {
+        name: "cpu_ready_percent",
+        sql: "avg(cpu_ready_percent)",
+    },
+    HistoryMetric {
+        name: "load1",
+        sql: "avg(load1)",
+    },
+    HistoryMetric {
+        name: "swap_used",
+        sql: "avg(swap_used)",
+    },
+    HistoryMetric {
+        name: "processes_total",
+        sql: "avg(proc_total)",
+    },
+    HistoryMetric {
+        name: "connections_established",
+        sql: "avg(conn_established)",
+    },
 ];
 
 /// The seed's default set when `metrics` is not given.
-const DEFAULT_METRICS: &[&str] = &["cpu_percent", "memory_percent", "disk_usage_percent", "network_bytes_sent", "network_bytes_recv"];
+const DEFAULT_METRICS: &[&str] = &[
+    "cpu_percent",
+    "memory_percent",
+    "disk_usage_percent",
+    "network_bytes_sent",
+    "network_bytes_recv",
+];
 
 /// Summary statistics over the raw samples of the range: `(prefix, column)` gives avg_/max_/min_<prefix>.
 const SUMMARIES: &[(&str, &str, &str)] = &[
@@ -109,14 +175,24 @@ const MAX_POINTS: i64 = 10_000;
 fn selected_metrics(list: Option<&str>) -> Result<Vec<&'static HistoryMetric>, ApiError> {
     let names: Vec<&str> = match list.map(str::trim).filter(|l| !l.is_empty()) {
         None => DEFAULT_METRICS.to_vec(),
-        Some(list) => list.split(',').map(str::trim).filter(|n| !n.is_empty()).collect(),
+        Some(list) => list
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .collect(),
     };
     let mut selected: Vec<&'static HistoryMetric> = Vec::new();
     for name in names {
-        let metric = HISTORY_METRICS.iter().find(|m| m.name == name).ok_or_else(|| {
-            let known: Vec<&str> = HISTORY_METRICS.iter().map(|m| m.name).collect();
-            ApiError::Validation(format!("unknown metric `{name}`; known metrics: {}", known.join(", ")))
-        })?;
+        let metric = HISTORY_METRICS
+            .iter()
+            .find(|m| m.name == name)
+            .ok_or_else(|| {
+                let known: Vec<&str> = HISTORY_METRICS.iter().map(|m| m.name).collect();
+                ApiError::Validation(format!(
+                    "unknown metric `{name}`; known metrics: {}",
+                    known.join(", ")
+                ))
+            })?;
         if !selected.iter().any(|m| m.name == metric.name) {
             selected.push(metric);
         }
@@ -132,11 +208,15 @@ pub async fn history(
 ) -> Result<Json<Value>, ApiError> {
     let minutes = query.minutes.unwrap_or(60);
     if !(1..=MAX_MINUTES).contains(&minutes) {
-        return Err(ApiError::Validation(format!("minutes must be between 1 and {MAX_MINUTES} (7 days), got {minutes}")));
+        return Err(ApiError::Validation(format!(
+            "minutes must be between 1 and {MAX_MINUTES} (7 days), got {minutes}"
+        )));
     }
     let interval = query.interval.unwrap_or(60);
     if !(1..=86_400).contains(&interval) {
-        return Err(ApiError::Validation(format!("interval must be between 1 and 86400 seconds, got {interval}")));
+        return Err(ApiError::Validation(format!(
+            "interval must be between 1 and 86400 seconds, got {interval}"
+        )));
     }
     if minutes * 60 / interval > MAX_POINTS {
         return Err(ApiError::Validation(format!(
@@ -148,42 +228,76 @@ pub async fn history(
     let since = chrono::Utc::now() - chrono::Duration::minutes(minutes);
 
     // Only expressions from the fixed catalogue above are interpolated; values are bound.
-    let columns: Vec<String> = metrics.iter().map(|m| format!("{}::float8", m.sql)).collect();
+    let columns: Vec<String> = metrics
+        .iter()
+        .map(|m| format!("{}::float8", m.sql))
+        .collect();
     let sql = format!(
         "SELECT date_bin(make_interval(secs => $3), ts, timestamptz 'epoch') AS bucket, {}
          FROM samples WHERE host_id = $1 AND ts >= $2 GROUP BY 1 ORDER BY 1",
         columns.join(", ")
     );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(host_id).bind(since).bind(interval as f64).fetch_all(&state.pool).await?;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(host_id)
+        .bind(since)
+        .bind(interval as f64)
+        .fetch_all(&state.pool)
+        .await?;
     let mut points = Vec::with_capacity(rows.len());
     for row in rows {
         let mut values = BTreeMap::new();
         for (i, metric) in metrics.iter().enumerate() {
-            if let Some(value) = row.try_get::<Option<f64>, _>(i + 1).map_err(|e| ApiError::Internal(e.into()))? {
+            if let Some(value) = row
+                .try_get::<Option<f64>, _>(i + 1)
+                .map_err(|e| ApiError::Internal(e.into()))?
+            {
                 values.insert(metric.name.to_string(), MetricValue(round2(value)));
             }
         }
-        points.push(HistoryPoint { timestamp: row.try_get("bucket").map_err(|e| ApiError::Internal(e.into()))?, values });
+        points.push(HistoryPoint {
+            timestamp: row
+                .try_get("bucket")
+                .map_err(|e| ApiError::Internal(e.into()))?,
+            values,
+        });
     }
 
-    let wanted: Vec<_> = SUMMARIES.iter().filter(|(metric, ..)| metrics.iter().any(|m| m.name == *metric)).collect();
+    let wanted: Vec<_> = SUMMARIES
+        .iter()
+        .filter(|(metric, ..)| metrics.iter().any(|m| m.name == *metric))
+        .collect();
     let mut summary = BTreeMap::new();
     if !wanted.is_empty() {
         let parts: Vec<String> = wanted
             .iter()
-            .map(|(_, _, column)| format!("avg({column})::float8, max({column})::float8, min({column})::float8"))
+            .map(|(_, _, column)| {
+                format!("avg({column})::float8, max({column})::float8, min({column})::float8")
+            })
             .collect();
-        let sql = format!("SELECT {} FROM samples WHERE host_id = $1 AND ts >= $2", parts.join(", "));
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(host_id).bind(since).fetch_one(&state.pool).await?;
+        let sql = format!(
+            "SELECT {} FROM samples WHERE host_id = $1 AND ts >= $2",
+            parts.join(", ")
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(host_id)
+            .bind(since)
+            .fetch_one(&state.pool)
+            .await?;
         for (i, (_, prefix, _)) in wanted.iter().enumerate() {
             for (j, stat) in ["avg", "max", "min"].iter().enumerate() {
-                if let Some(value) = row.try_get::<Option<f64>, _>(i * 3 + j).map_err(|e| ApiError::Internal(e.into()))? {
+                if let Some(value) = row
+                    .try_get::<Option<f64>, _>(i * 3 + j)
+                    .map_err(|e| ApiError::Internal(e.into()))?
+                {
                     summary.insert(format!("{stat}_{prefix}"), round2(value));
                 }
             }
         }
     }
-    Ok(success(HistoryData { metrics: points, summary }))
+    Ok(success(HistoryData {
+        metrics: points,
+        summary,
+    }))
 }
 
 /// Two decimals, as in the seed; float4 storage has no more real precision than that for percentages.
@@ -191,22 +305,31 @@ fn round2(value: f64) -> f64 {
     (value * 100.0).round() / 100.0
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn default_metrics_are_the_seeds_five() {
-        let names: Vec<_> = selected_metrics(None).expect("valid").iter().map(|m| m.name).collect();
+        let names: Vec<_> = selected_metrics(None)
+            .expect("valid")
+            .iter()
+            .map(|m| m.name)
+            .collect();
         assert_eq!(names, DEFAULT_METRICS);
     }
 
     #[test]
     fn metric_lists_are_trimmed_deduplicated_and_checked() {
-        let names: Vec<_> = selected_metrics(Some(" cpu_percent, load1,cpu_percent ")).expect("valid").iter().map(|m| m.name).collect();
+        let names: Vec<_> = selected_metrics(Some(" cpu_percent, load1,cpu_percent "))
+            .expect("valid")
+            .iter()
+            .map(|m| m.name)
+            .collect();
         assert_eq!(names, ["cpu_percent", "load1"]);
-        let error = selected_metrics(Some("cpu_percent,bogus")).err().expect("unknown metric refused");
+        let error = selected_metrics(Some("cpu_percent,bogus"))
+            .err()
+            .expect("unknown metric refused");
         assert!(error.to_string().contains("bogus"));
     }
 

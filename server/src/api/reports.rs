@@ -40,20 +40,34 @@ pub async fn create(
 ) -> Result<Json<Value>, ApiError> {
     let kind = request.kind.as_deref().unwrap_or("summary");
     if !["summary", "detailed", "custom"].contains(&kind) {
-        return Err(ApiError::Validation(format!("`type` must be summary, detailed or custom, got `{kind}`")));
+        return Err(ApiError::Validation(format!(
+            "`type` must be summary, detailed or custom, got `{kind}`"
+        )));
     }
     let period = request.period.as_deref().unwrap_or("24h");
-    let length = report::period_of(period).ok_or_else(|| ApiError::Validation(format!("`period` must be 1h, 6h, 24h or 7d, got `{period}`")))?;
+    let length = report::period_of(period).ok_or_else(|| {
+        ApiError::Validation(format!(
+            "`period` must be 1h, 6h, 24h or 7d, got `{period}`"
+        ))
+    })?;
     let format = request.format.as_deref().unwrap_or("json");
     if !["json", "csv", "pdf"].contains(&format) {
-        return Err(ApiError::Validation(format!("`format` must be json, csv or pdf, got `{format}`")));
+        return Err(ApiError::Validation(format!(
+            "`format` must be json, csv or pdf, got `{format}`"
+        )));
     }
     let metrics: Vec<String> = match &request.metrics {
-        None if kind == "custom" => return Err(ApiError::Validation("a custom report needs `metrics` (cpu, memory, disk, network)".into())),
+        None if kind == "custom" => {
+            return Err(ApiError::Validation(
+                "a custom report needs `metrics` (cpu, memory, disk, network)".into(),
+            ))
+        }
         None => METRICS.map(String::from).to_vec(),
         Some(list) => {
             if let Some(bad) = list.iter().find(|m| !METRICS.contains(&m.as_str())) {
-                return Err(ApiError::Validation(format!("unknown metric `{bad}` in `metrics`; use cpu, memory, disk, network")));
+                return Err(ApiError::Validation(format!(
+                    "unknown metric `{bad}` in `metrics`; use cpu, memory, disk, network"
+                )));
             }
             if list.is_empty() {
                 return Err(ApiError::Validation("`metrics` is empty".into()));
@@ -63,10 +77,25 @@ pub async fn create(
     };
     let (host_id, _) = resolve_host(&state, request.host.as_deref()).await?;
     let (vm_id, host_name): (String, String) =
-        sqlx::query_as("SELECT vm_id, name FROM hosts WHERE id = $1").bind(host_id).fetch_one(&state.pool).await?;
+        sqlx::query_as("SELECT vm_id, name FROM hosts WHERE id = $1")
+            .bind(host_id)
+            .fetch_one(&state.pool)
+            .await?;
     let now = Utc::now();
-    let id = format!("report_{}_{}", now.format("%Y%m%d"), rand::thread_rng().sample_iter(&Alphanumeric).take(10).map(char::from).collect::<String>().to_lowercase());
-    let filename = format!("lookout-report-{kind}-{period}-{}.{format}", now.format("%Y%m%d-%H%M%S"));
+    let id = format!(
+        "report_{}_{}",
+        now.format("%Y%m%d"),
+        rand::thread_rng()
+            .sample_iter(&Alphanumeric)
+            .take(10)
+            .map(char::from)
+            .collect::<String>()
+            .to_lowercase()
+    );
+    let filename = format!(
+        "lookout-report-{kind}-{period}-{}.{format}",
+        now.format("%Y%m%d-%H%M%S")
+    );
     let spec = ReportSpec {
         kind: kind.into(),
         period: period.into(),
@@ -92,36 +121,73 @@ pub async fn create(
 }
 
 async fn visible(state: &AppState, principal: &Principal, id: &str) -> Result<ReportRow, ApiError> {
-    let not_found = || ApiError::NotFound(format!("no report `{id}` (unknown, or expired after {} days)", report::KEEP_DAYS));
-    let row = report::report(&state.pool, id).await?.ok_or_else(not_found)?;
+    let not_found = || {
+        ApiError::NotFound(format!(
+            "no report `{id}` (unknown, or expired after {} days)",
+            report::KEEP_DAYS
+        ))
+    };
+    let row = report::report(&state.pool, id)
+        .await?
+        .ok_or_else(not_found)?;
     if row.expires_at.is_some_and(|at| at <= Utc::now()) {
         return Err(not_found());
     }
     if row.created_by != principal.name && !principal.has(Scope::Admin) {
-        return Err(ApiError::Forbidden("only the creator of a report or an admin may read it".into()));
+        return Err(ApiError::Forbidden(
+            "only the creator of a report or an admin may read it".into(),
+        ));
     }
     Ok(row)
 }
 
 /// `GET /reports/{id}`
-pub async fn status(RequireScope(principal, _): RequireScope<VmRead>, State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn status(
+    RequireScope(principal, _): RequireScope<VmRead>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     Ok(success(visible(&state, &principal, &id).await?.to_status()))
 }
 
 /// `GET /reports/{id}/download`
-pub async fn download(RequireScope(principal, _): RequireScope<VmRead>, State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn download(
+    RequireScope(principal, _): RequireScope<VmRead>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let row = visible(&state, &principal, &id).await?;
     match row.status.as_str() {
         "completed" => {}
-        "failed" => return Err(ApiError::ReportGenerationFailed(row.error_message.unwrap_or_else(|| "unknown reason".into()))),
-        other => return Err(ApiError::Conflict(format!("report `{id}` is {other}; it should be ready at {}", row.estimated_ready_at.to_rfc3339()))),
+        "failed" => {
+            return Err(ApiError::ReportGenerationFailed(
+                row.error_message.unwrap_or_else(|| "unknown reason".into()),
+            ))
+        }
+        other => {
+            return Err(ApiError::Conflict(format!(
+                "report `{id}` is {other}; it should be ready at {}",
+                row.estimated_ready_at.to_rfc3339()
+            )))
+        }
     }
-    let path = row.file_path.as_deref().ok_or_else(|| ApiError::Internal(anyhow::anyhow!("completed report without a file")))?;
-    let bytes = tokio::fs::read(path).await.map_err(|e| ApiError::Internal(e.into()))?;
+    let path = row
+        .file_path
+        .as_deref()
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("completed report without a file")))?;
+    let bytes = tokio::fs::read(path)
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
     let mut response = bytes.into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(row.content_type()));
-    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{}\"", row.filename)) {
-        response.headers_mut().insert(header::CONTENT_DISPOSITION, value);
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(row.content_type()),
+    );
+    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{}\"", row.filename))
+    {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_DISPOSITION, value);
     }
     Ok(response)
 }

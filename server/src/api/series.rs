@@ -37,11 +37,22 @@ pub struct SeriesQuery {
 pub fn parse_metrics(list: Option<&str>) -> Result<(Vec<&'static Metric>, bool), HistoryError> {
     let mut metrics: Vec<&'static Metric> = Vec::new();
     let mut filesystems = false;
-    let names: Vec<&str> = list.unwrap_or("cpu,memory,disk,network,system,filesystems").split(',').map(str::trim).filter(|n| !n.is_empty()).collect();
+    let names: Vec<&str> = list
+        .unwrap_or("cpu,memory,disk,network,system,filesystems")
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .collect();
     if names.is_empty() {
         return Err(HistoryError::BadRequest("`metrics` names no metric".into()));
     }
-    let groups = [Group::Cpu, Group::Memory, Group::Disk, Group::Network, Group::System];
+    let groups = [
+        Group::Cpu,
+        Group::Memory,
+        Group::Disk,
+        Group::Network,
+        Group::System,
+    ];
     for name in names {
         let found: Vec<&'static Metric> = if name == "filesystems" {
             filesystems = true;
@@ -55,7 +66,9 @@ pub fn parse_metrics(list: Option<&str>) -> Result<(Vec<&'static Metric>, bool),
             known.push("filesystems".into());
             known.extend(catalog::METRICS.iter().map(Metric::name));
             let known: Vec<&str> = known.iter().map(String::as_str).collect();
-            let hint = crate::error::closest(name, &known).map(|k| format!("; did you mean `{k}`?")).unwrap_or_default();
+            let hint = crate::error::closest(name, &known)
+                .map(|k| format!("; did you mean `{k}`?"))
+                .unwrap_or_default();
             return Err(HistoryError::BadRequest(format!(
                 "unknown metric `{name}`{hint} (use groups cpu, memory, disk, network, system, filesystems or names such as cpu.usagePercent)"
             )));
@@ -70,9 +83,15 @@ pub fn parse_metrics(list: Option<&str>) -> Result<(Vec<&'static Metric>, bool),
 }
 
 fn instant(text: Option<&str>, field: &str) -> Result<DateTime<Utc>, HistoryError> {
-    let text = text.ok_or_else(|| HistoryError::InvalidTime(format!("`{field}` is required (RFC 3339 or epoch milliseconds)")))?;
+    let text = text.ok_or_else(|| {
+        HistoryError::InvalidTime(format!(
+            "`{field}` is required (RFC 3339 or epoch milliseconds)"
+        ))
+    })?;
     if let Ok(ms) = text.parse::<i64>() {
-        return DateTime::from_timestamp_millis(ms).ok_or_else(|| HistoryError::InvalidTime(format!("`{field}` is out of range: {text}")));
+        return DateTime::from_timestamp_millis(ms).ok_or_else(|| {
+            HistoryError::InvalidTime(format!("`{field}` is out of range: {text}"))
+        });
     }
     super::history::parse_instant(Some(&Value::String(text.to_owned())), field)
 }
@@ -89,13 +108,28 @@ pub async fn series(
     history::check_range(start, end, now)?;
     let points = query.points.unwrap_or(DEFAULT_POINTS);
     if !(10..=MAX_POINTS).contains(&points) {
-        return Err(HistoryError::BadRequest(format!("`points` must be 10 to {MAX_POINTS}")));
+        return Err(HistoryError::BadRequest(format!(
+            "`points` must be 10 to {MAX_POINTS}"
+        )));
     }
     let (metrics, filesystems) = parse_metrics(query.metrics.as_deref())?;
-    let vm_id = query.vm_id.ok_or_else(|| HistoryError::BadRequest("`vmId` is required".into()))?;
-    let hosts = history::resolve_hosts(&state.pool, Some(std::slice::from_ref(&vm_id)), None, None).await?;
-    let host_id = hosts.first().map(|h| h.0).ok_or_else(|| HistoryError::NotFound(format!("unknown vmIds: {vm_id}")))?;
-    let request = SeriesRequest { host_id, metrics: &metrics, filesystems, start, end, points };
+    let vm_id = query
+        .vm_id
+        .ok_or_else(|| HistoryError::BadRequest("`vmId` is required".into()))?;
+    let hosts =
+        history::resolve_hosts(&state.pool, Some(std::slice::from_ref(&vm_id)), None, None).await?;
+    let host_id = hosts
+        .first()
+        .map(|h| h.0)
+        .ok_or_else(|| HistoryError::NotFound(format!("unknown vmIds: {vm_id}")))?;
+    let request = SeriesRequest {
+        host_id,
+        metrics: &metrics,
+        filesystems,
+        start,
+        end,
+        points,
+    };
     let series = chart_series::read(&state.pool, &request, now).await?;
     Ok(history_success(series))
 }
@@ -107,13 +141,26 @@ mod tests {
     #[test]
     fn metric_lists_take_names_groups_and_file_systems() {
         let (metrics, fs) = parse_metrics(Some("cpu.usagePercent,disk.writeBps")).expect("valid");
-        assert_eq!(metrics.iter().map(|m| m.id).collect::<Vec<_>>(), vec![1, 16]);
+        assert_eq!(
+            metrics.iter().map(|m| m.id).collect::<Vec<_>>(),
+            vec![1, 16]
+        );
         assert!(!fs);
-        let (metrics, fs) = parse_metrics(Some("network,filesystems,network.inBps")).expect("valid");
-        assert_eq!(metrics.len(), 2, "a group and one of its metrics are one each");
+        let (metrics, fs) =
+            parse_metrics(Some("network,filesystems,network.inBps")).expect("valid");
+        assert_eq!(
+            metrics.len(),
+            2,
+            "a group and one of its metrics are one each"
+        );
         assert!(fs);
         let error = parse_metrics(Some("cpu.usagePercnt")).expect_err("typo");
-        assert!(error.to_string().contains("did you mean `cpu.usagePercent`"), "{error}");
+        assert!(
+            error
+                .to_string()
+                .contains("did you mean `cpu.usagePercent`"),
+            "{error}"
+        );
         assert!(parse_metrics(Some(" , ")).is_err());
     }
 }

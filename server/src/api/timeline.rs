@@ -30,7 +30,11 @@ pub struct TimelineQuery {
     page_size: Option<i64>,
 }
 
-fn instant(text: Option<&str>, field: &str, default: DateTime<Utc>) -> Result<DateTime<Utc>, HistoryError> {
+fn instant(
+    text: Option<&str>,
+    field: &str,
+    default: DateTime<Utc>,
+) -> Result<DateTime<Utc>, HistoryError> {
     match text {
         None => Ok(default),
         Some(t) => super::history::parse_instant(Some(&json!(t)), field),
@@ -47,9 +51,18 @@ pub async fn list(
     let Query(query) = query.map_err(|e| HistoryError::BadRequest(e.body_text()))?;
     let now = Utc::now();
     let end = instant(query.end_time.as_deref(), "endTime", now)?;
-    let start = instant(query.start_time.as_deref(), "startTime", end - Duration::days(7))?;
+    let start = instant(
+        query.start_time.as_deref(),
+        "startTime",
+        end - Duration::days(7),
+    )?;
     crate::history::check_range(start, end, now)?;
-    let types: Vec<String> = match query.types.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+    let types: Vec<String> = match query
+        .types
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
         None => TYPES.iter().map(|t| (*t).to_string()).collect(),
         Some(list) => list
             .split(',')
@@ -58,7 +71,10 @@ pub async fn list(
                 if TYPES.contains(&t) {
                     Ok(t.to_string())
                 } else {
-                    Err(HistoryError::BadRequest(format!("unknown event type `{t}`; use {}", TYPES.join(", "))))
+                    Err(HistoryError::BadRequest(format!(
+                        "unknown event type `{t}`; use {}",
+                        TYPES.join(", ")
+                    )))
                 }
             })
             .collect::<Result<_, _>>()?,
@@ -66,15 +82,32 @@ pub async fn list(
     let page = query.page.unwrap_or(1);
     let page_size = query.page_size.unwrap_or(100);
     if page < 1 || !(1..=MAX_PAGE_SIZE).contains(&page_size) {
-        return Err(HistoryError::BadRequest(format!("`page` starts at 1 and `pageSize` is 1 to {MAX_PAGE_SIZE}")));
+        return Err(HistoryError::BadRequest(format!(
+            "`page` starts at 1 and `pageSize` is 1 to {MAX_PAGE_SIZE}"
+        )));
     }
     let hosts = resolve_hosts(&state, Some(std::slice::from_ref(&vm_id)), None, None).await?;
-    let (host_id, vm_id, vm_name) = hosts.into_iter().next().ok_or_else(|| HistoryError::NotFound(format!("unknown vmIds: {vm_id}")))?;
+    let (host_id, vm_id, vm_name) = hosts
+        .into_iter()
+        .next()
+        .ok_or_else(|| HistoryError::NotFound(format!("unknown vmIds: {vm_id}")))?;
     let types: Vec<&str> = types.iter().map(String::as_str).collect();
-    let events = crate::timeline::events(&state.pool, &(host_id, vm_id, vm_name), start, end, &types, now).await?;
+    let events = crate::timeline::events(
+        &state.pool,
+        &(host_id, vm_id, vm_name),
+        start,
+        end,
+        &types,
+        now,
+    )
+    .await?;
     let total = events.len();
     let skip = usize::try_from((page - 1) * page_size).unwrap_or(usize::MAX);
-    let page_events: Vec<TimelineEvent> = events.into_iter().skip(skip).take(page_size as usize).collect();
+    let page_events: Vec<TimelineEvent> = events
+        .into_iter()
+        .skip(skip)
+        .take(page_size as usize)
+        .collect();
     Ok(history_success(json!({
         "events": page_events,
         "total": total,
@@ -103,18 +136,30 @@ pub async fn add(
     HistoryJson(request): HistoryJson<NewTimelineEvent>,
 ) -> Result<Json<Value>, HistoryError> {
     if request.kind != "manual" && request.kind != "maintenance" {
-        return Err(HistoryError::BadRequest("`type` must be manual or maintenance (other events are recorded by the server)".into()));
+        return Err(HistoryError::BadRequest(
+            "`type` must be manual or maintenance (other events are recorded by the server)".into(),
+        ));
     }
     let title = request.title.trim();
     if title.is_empty() || title.chars().count() > 200 {
-        return Err(HistoryError::BadRequest("`title` must be 1 to 200 characters".into()));
+        return Err(HistoryError::BadRequest(
+            "`title` must be 1 to 200 characters".into(),
+        ));
     }
-    if request.description.as_ref().is_some_and(|d| d.chars().count() > 2000) {
-        return Err(HistoryError::BadRequest("`description` is limited to 2000 characters".into()));
+    if request
+        .description
+        .as_ref()
+        .is_some_and(|d| d.chars().count() > 2000)
+    {
+        return Err(HistoryError::BadRequest(
+            "`description` is limited to 2000 characters".into(),
+        ));
     }
     if let Some(severity) = &request.severity {
         if !["low", "medium", "high", "critical"].contains(&severity.as_str()) {
-            return Err(HistoryError::BadRequest("`severity` must be low, medium, high or critical".into()));
+            return Err(HistoryError::BadRequest(
+                "`severity` must be low, medium, high or critical".into(),
+            ));
         }
     }
     let now = Utc::now();
@@ -124,7 +169,9 @@ pub async fn add(
     };
     // Maintenance may be planned ahead, up to a year.
     if ts < now - Duration::days(730) || ts > now + Duration::days(366) {
-        return Err(HistoryError::InvalidTime("`timestamp` must be within two years back and one year ahead".into()));
+        return Err(HistoryError::InvalidTime(
+            "`timestamp` must be within two years back and one year ahead".into(),
+        ));
     }
     let ends_at = match &request.end_time {
         None | Some(Value::Null) => None,
@@ -132,11 +179,16 @@ pub async fn add(
     };
     if let Some(ends) = ends_at {
         if ends < ts || ends - ts > Duration::days(366) {
-            return Err(HistoryError::InvalidTime("`endTime` must be after `timestamp` and at most a year later".into()));
+            return Err(HistoryError::InvalidTime(
+                "`endTime` must be after `timestamp` and at most a year later".into(),
+            ));
         }
     }
     let hosts = resolve_hosts(&state, Some(std::slice::from_ref(&vm_id)), None, None).await?;
-    let (host_id, vm_id, _) = hosts.into_iter().next().ok_or_else(|| HistoryError::NotFound(format!("unknown vmIds: {vm_id}")))?;
+    let (host_id, vm_id, _) = hosts
+        .into_iter()
+        .next()
+        .ok_or_else(|| HistoryError::NotFound(format!("unknown vmIds: {vm_id}")))?;
     let event = timeline::add(
         &state.pool,
         &vm_id,

@@ -48,10 +48,11 @@ pub async fn trends(
         Some(names) => {
             let mut chosen = Vec::new();
             for name in names {
-                let metric = METRICS
-                    .iter()
-                    .find(|(n, _)| n == name)
-                    .ok_or_else(|| HistoryError::BadRequest(format!("unknown trend metric `{name}`; use cpu, memory or disk")))?;
+                let metric = METRICS.iter().find(|(n, _)| n == name).ok_or_else(|| {
+                    HistoryError::BadRequest(format!(
+                        "unknown trend metric `{name}`; use cpu, memory or disk"
+                    ))
+                })?;
                 if !chosen.contains(metric) {
                     chosen.push(*metric);
                 }
@@ -61,20 +62,50 @@ pub async fn trends(
     };
     let threshold = request.capacity_threshold.unwrap_or(80.0);
     if !(threshold.is_finite() && threshold > 0.0 && threshold <= 100.0) {
-        return Err(HistoryError::BadRequest("`capacityThreshold` must be a percentage in (0, 100]".into()));
+        return Err(HistoryError::BadRequest(
+            "`capacityThreshold` must be a percentage in (0, 100]".into(),
+        ));
     }
-    let forecast_enabled = request.forecast.as_ref().is_some_and(|f| f.enabled.unwrap_or(true));
-    let horizon = request.forecast.as_ref().and_then(|f| f.horizon).unwrap_or(30.0);
+    let forecast_enabled = request
+        .forecast
+        .as_ref()
+        .is_some_and(|f| f.enabled.unwrap_or(true));
+    let horizon = request
+        .forecast
+        .as_ref()
+        .and_then(|f| f.horizon)
+        .unwrap_or(30.0);
     if !(horizon.is_finite() && (1.0..=730.0).contains(&horizon)) {
-        return Err(HistoryError::BadRequest("`forecast.horizon` must be 1 to 730 days".into()));
+        return Err(HistoryError::BadRequest(
+            "`forecast.horizon` must be 1 to 730 days".into(),
+        ));
     }
     let method = match request.forecast.as_ref().and_then(|f| f.method.as_deref()) {
         None | Some("linear") => Method::Linear,
         Some("polynomial") => Method::Polynomial,
-        Some(other) => return Err(HistoryError::BadRequest(format!("unknown forecast method `{other}`; use linear or polynomial"))),
+        Some(other) => {
+            return Err(HistoryError::BadRequest(format!(
+                "unknown forecast method `{other}`; use linear or polynomial"
+            )))
+        }
     };
-    let hosts = resolve_hosts_or_all(&state, request.vm_ids.as_deref(), request.group_id.as_deref(), request.cluster_id.as_deref()).await?;
-    let options = TrendOptions { start, end, metrics, forecast_enabled, horizon, method, threshold };
-    Ok(history_success(analyse(&state.pool, &hosts, &options).await?))
+    let hosts = resolve_hosts_or_all(
+        &state,
+        request.vm_ids.as_deref(),
+        request.group_id.as_deref(),
+        request.cluster_id.as_deref(),
+    )
+    .await?;
+    let options = TrendOptions {
+        start,
+        end,
+        metrics,
+        forecast_enabled,
+        horizon,
+        method,
+        threshold,
+    };
+    Ok(history_success(
+        analyse(&state.pool, &hosts, &options).await?,
+    ))
 }
-

@@ -1,9 +1,9 @@
 //! Stored credentials: users, browser sessions and API tokens (only SHA-256 digests of secrets are stored).
 use super::{password, Principal, Scope};
 use anyhow::Context;
+use chrono::{DateTime, Utc};
 use rand::{distributions::Alphanumeric, Rng};
 use sha2::{Digest, Sha256};
-use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 pub const SESSION_DAYS: i32 = 7;
@@ -11,7 +11,11 @@ const TOKEN_PREFIX: &str = "lk_";
 
 /// A random alphanumeric string of `len` characters from the OS generator.
 pub fn random_secret(len: usize) -> String {
-    rand::rngs::OsRng.sample_iter(&Alphanumeric).take(len).map(char::from).collect()
+    rand::rngs::OsRng
+        .sample_iter(&Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect()
 }
 
 fn digest(secret: &str) -> Vec<u8> {
@@ -19,7 +23,10 @@ fn digest(secret: &str) -> Vec<u8> {
 }
 
 pub fn parse_scopes(names: &[String]) -> anyhow::Result<Vec<Scope>> {
-    names.iter().map(|n| n.trim().parse::<Scope>().map_err(anyhow::Error::msg)).collect()
+    names
+        .iter()
+        .map(|n| n.trim().parse::<Scope>().map_err(anyhow::Error::msg))
+        .collect()
 }
 
 fn scope_names(scopes: &[Scope]) -> Vec<String> {
@@ -34,18 +41,30 @@ fn scopes_of(names: Vec<String>) -> Vec<Scope> {
 /// Creates the `admin` user on first start. Returns the generated password when none was given.
 /// A configured `LOOKOUT_ADMIN_PASSWORD` is (re)applied on every start, so it is also the way to
 /// reset a forgotten password.
-pub async fn ensure_admin(pool: &PgPool, configured: Option<&str>) -> anyhow::Result<Option<String>> {
-    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE username = 'admin')").fetch_one(pool).await?;
+pub async fn ensure_admin(
+    pool: &PgPool,
+    configured: Option<&str>,
+) -> anyhow::Result<Option<String>> {
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE username = 'admin')")
+            .fetch_one(pool)
+            .await?;
     match (exists, configured) {
         (true, None) => Ok(None),
         (true, Some(password)) => {
             let hash = password::hash(password.to_string()).await?;
-            sqlx::query("UPDATE users SET password_hash = $1 WHERE username = 'admin'").bind(hash).execute(pool).await?;
+            sqlx::query("UPDATE users SET password_hash = $1 WHERE username = 'admin'")
+                .bind(hash)
+                .execute(pool)
+                .await?;
             Ok(None)
         }
         (false, configured) => {
             let generated = configured.is_none().then(|| random_secret(20));
-            let password = configured.map(str::to_string).or_else(|| generated.clone()).unwrap_or_default();
+            let password = configured
+                .map(str::to_string)
+                .or_else(|| generated.clone())
+                .unwrap_or_default();
             let hash = password::hash(password).await?;
             sqlx::query("INSERT INTO users (username, password_hash, scopes) VALUES ('admin', $1, $2) ON CONFLICT (username) DO NOTHING")
                 .bind(hash)
@@ -58,14 +77,25 @@ pub async fn ensure_admin(pool: &PgPool, configured: Option<&str>) -> anyhow::Re
 }
 
 /// Checks a user name and password; `None` when either is wrong.
-pub async fn authenticate(pool: &PgPool, username: &str, password: &str) -> anyhow::Result<Option<i32>> {
+pub async fn authenticate(
+    pool: &PgPool,
+    username: &str,
+    password: &str,
+) -> anyhow::Result<Option<i32>> {
     let row: Option<(i32, String)> =
-        sqlx::query_as("SELECT id, password_hash FROM users WHERE username = $1").bind(username).fetch_optional(pool).await?;
+        sqlx::query_as("SELECT id, password_hash FROM users WHERE username = $1")
+            .bind(username)
+            .fetch_optional(pool)
+            .await?;
     let (id, hash) = match row {
         Some((id, hash)) => (Some(id), Some(hash)),
         None => (None, None),
     };
-    Ok(if password::verify(password.to_string(), hash).await? { id } else { None })
+    Ok(if password::verify(password.to_string(), hash).await? {
+        id
+    } else {
+        None
+    })
 }
 
 /// Starts a browser session; returns the secret for the cookie.
@@ -78,16 +108,24 @@ pub async fn create_session(pool: &PgPool, user_id: i32) -> Result<String, sqlx:
         .execute(pool)
         .await?;
     // Expired sessions are few; clearing them here keeps the table small without a job.
-    sqlx::query("DELETE FROM sessions WHERE expires_at < now()").execute(pool).await?;
+    sqlx::query("DELETE FROM sessions WHERE expires_at < now()")
+        .execute(pool)
+        .await?;
     Ok(secret)
 }
 
 pub async fn end_session(pool: &PgPool, secret: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(digest(secret)).execute(pool).await?;
+    sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+        .bind(digest(secret))
+        .execute(pool)
+        .await?;
     Ok(())
 }
 
-pub async fn principal_for_session(pool: &PgPool, secret: &str) -> Result<Option<Principal>, sqlx::Error> {
+pub async fn principal_for_session(
+    pool: &PgPool,
+    secret: &str,
+) -> Result<Option<Principal>, sqlx::Error> {
     let row: Option<(i32, String, Vec<String>)> = sqlx::query_as(
         "SELECT u.id, u.username, u.scopes FROM sessions s JOIN users u ON u.id = s.user_id
          WHERE s.id_hash = $1 AND s.expires_at > now()",
@@ -95,7 +133,14 @@ pub async fn principal_for_session(pool: &PgPool, secret: &str) -> Result<Option
     .bind(digest(secret))
     .fetch_optional(pool)
     .await?;
-    Ok(row.map(|(id, name, scopes)| Principal { name, user_id: Some(id), token_id: None, scopes: scopes_of(scopes), via_session: true, host: None }))
+    Ok(row.map(|(id, name, scopes)| Principal {
+        name,
+        user_id: Some(id),
+        token_id: None,
+        scopes: scopes_of(scopes),
+        via_session: true,
+        host: None,
+    }))
 }
 
 /// A token to create.
@@ -114,8 +159,22 @@ pub struct NewToken<'a> {
 
 /// Creates an API token and returns its secret (shown once; only its digest is kept).
 /// With `value`, that exact secret is registered (idempotently), as `LOOKOUT_BOOTSTRAP_TOKEN` needs.
-pub async fn create_token(pool: &PgPool, name: &str, scopes: &[Scope], value: Option<&str>) -> anyhow::Result<String> {
-    create(pool, &NewToken { name, scopes, value, ..Default::default() }).await
+pub async fn create_token(
+    pool: &PgPool,
+    name: &str,
+    scopes: &[Scope],
+    value: Option<&str>,
+) -> anyhow::Result<String> {
+    create(
+        pool,
+        &NewToken {
+            name,
+            scopes,
+            value,
+            ..Default::default()
+        },
+    )
+    .await
 }
 
 pub async fn create(pool: &PgPool, token: &NewToken<'_>) -> anyhow::Result<String> {
@@ -123,7 +182,10 @@ pub async fn create(pool: &PgPool, token: &NewToken<'_>) -> anyhow::Result<Strin
 }
 
 /// The same inside a transaction or on a connection of the caller's.
-pub async fn create_in<'e, E: sqlx::PgExecutor<'e>>(executor: E, token: &NewToken<'_>) -> anyhow::Result<String> {
+pub async fn create_in<'e, E: sqlx::PgExecutor<'e>>(
+    executor: E,
+    token: &NewToken<'_>,
+) -> anyhow::Result<String> {
     if token.name.trim().is_empty() {
         anyhow::bail!("a token needs a non-empty --name");
     }
@@ -134,7 +196,9 @@ pub async fn create_in<'e, E: sqlx::PgExecutor<'e>>(executor: E, token: &NewToke
         anyhow::bail!("--uses must be at least 1");
     }
     let secret = match token.value {
-        Some(v) if v.len() < 16 => anyhow::bail!("a fixed token must be at least 16 characters long"),
+        Some(v) if v.len() < 16 => {
+            anyhow::bail!("a fixed token must be at least 16 characters long")
+        }
         Some(v) => v.to_string(),
         None => format!("{TOKEN_PREFIX}{}", random_secret(40)),
     };
@@ -157,8 +221,13 @@ pub async fn create_in<'e, E: sqlx::PgExecutor<'e>>(executor: E, token: &NewToke
 /// "30m", "24h", "7d" or "90s" as a duration.
 pub fn parse_lifetime(text: &str) -> anyhow::Result<chrono::Duration> {
     let text = text.trim();
-    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
-    let n: i64 = number.parse().map_err(|_| anyhow::anyhow!("`{text}` is not a lifetime such as 30m, 24h or 7d"))?;
+    let (number, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let n: i64 = number
+        .parse()
+        .map_err(|_| anyhow::anyhow!("`{text}` is not a lifetime such as 30m, 24h or 7d"))?;
     let duration = match unit {
         "s" => chrono::Duration::seconds(n),
         "m" => chrono::Duration::minutes(n),
@@ -172,7 +241,10 @@ pub fn parse_lifetime(text: &str) -> anyhow::Result<chrono::Duration> {
     Ok(duration)
 }
 
-pub async fn principal_for_token(pool: &PgPool, secret: &str) -> Result<Option<Principal>, sqlx::Error> {
+pub async fn principal_for_token(
+    pool: &PgPool,
+    secret: &str,
+) -> Result<Option<Principal>, sqlx::Error> {
     /// id, name, scopes, last use stale, bound host (row id, vmId)
     type TokenRow = (i32, String, Vec<String>, bool, Option<i32>, Option<String>);
     let row: Option<TokenRow> = sqlx::query_as(
@@ -184,13 +256,25 @@ pub async fn principal_for_token(pool: &PgPool, secret: &str) -> Result<Option<P
     .bind(digest(secret))
     .fetch_optional(pool)
     .await?;
-    let Some((id, name, scopes, stale, host_id, vm_id)) = row else { return Ok(None) };
+    let Some((id, name, scopes, stale, host_id, vm_id)) = row else {
+        return Ok(None);
+    };
     if stale {
         // At most one write per token per minute, so reads stay reads.
-        sqlx::query("UPDATE api_tokens SET last_used_at = now() WHERE id = $1").bind(id).execute(pool).await?;
+        sqlx::query("UPDATE api_tokens SET last_used_at = now() WHERE id = $1")
+            .bind(id)
+            .execute(pool)
+            .await?;
     }
     let host = host_id.zip(vm_id);
-    Ok(Some(Principal { name, user_id: None, token_id: Some(id), scopes: scopes_of(scopes), via_session: false, host }))
+    Ok(Some(Principal {
+        name,
+        user_id: None,
+        token_id: Some(id),
+        scopes: scopes_of(scopes),
+        via_session: false,
+        host,
+    }))
 }
 
 /// A token as lists show it (never its secret).
@@ -219,5 +303,14 @@ pub async fn list_tokens(pool: &PgPool) -> Result<Vec<TokenInfo>, sqlx::Error> {
 
 /// Revokes a token; `false` when there is none with this id (or it was revoked already).
 pub async fn revoke_token(pool: &PgPool, id: i32) -> Result<bool, sqlx::Error> {
-    Ok(sqlx::query("UPDATE api_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL").bind(id).execute(pool).await?.rows_affected() == 1)
+    Ok(
+        sqlx::query(
+            "UPDATE api_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL",
+        )
+        .bind(id)
+        .execute(pool)
+        .await?
+        .rows_affected()
+            == 1,
+    )
 }

@@ -1,8 +1,8 @@
 //! Authentication and permissions: who is calling (session cookie or bearer token) and what they may do.
 pub mod credentials;
 pub mod password;
-pub mod throttle;
 mod routes;
+pub mod throttle;
 
 pub use routes::{login, logout};
 
@@ -102,17 +102,28 @@ pub fn same_origin(headers: &HeaderMap, trusted: &[String]) -> bool {
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let Some(source) = source else { return false };
-    let Some((scheme, rest)) = source.split_once("://") else { return false };
+    let Some((scheme, rest)) = source.split_once("://") else {
+        return false;
+    };
     let authority = rest.split('/').next().unwrap_or_default();
     let origin = format!("{scheme}://{authority}");
-    if trusted.iter().any(|t| t.trim_end_matches('/').eq_ignore_ascii_case(&origin)) {
+    if trusted
+        .iter()
+        .any(|t| t.trim_end_matches('/').eq_ignore_ascii_case(&origin))
+    {
         return true;
     }
-    headers.get(header::HOST).and_then(|h| h.to_str().ok()).is_some_and(|host| host.eq_ignore_ascii_case(authority))
+    headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .is_some_and(|host| host.eq_ignore_ascii_case(authority))
 }
 
 fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
-    headers.get(header::UPGRADE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+    headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
 }
 
 /// Why a request was not let through; each API turns it into its own envelope.
@@ -130,7 +141,11 @@ pub enum AuthError {
 
 impl From<sqlx::Error> for AuthError {
     fn from(error: sqlx::Error) -> Self {
-        if crate::storage::is_unreachable(&error) { AuthError::StorageUnavailable } else { AuthError::Internal(error) }
+        if crate::storage::is_unreachable(&error) {
+            AuthError::StorageUnavailable
+        } else {
+            AuthError::Internal(error)
+        }
     }
 }
 
@@ -154,7 +169,10 @@ impl IntoResponse for AuthError {
 impl FromRequestParts<AppState> for Principal {
     type Rejection = AuthError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         if let Some(principal) = parts.extensions.get::<Principal>() {
             return Ok(principal.clone());
         }
@@ -162,13 +180,20 @@ impl FromRequestParts<AppState> for Principal {
             let token = value
                 .to_str()
                 .ok()
-                .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+                .and_then(|v| {
+                    v.strip_prefix("Bearer ")
+                        .or_else(|| v.strip_prefix("bearer "))
+                })
                 .map(str::trim)
                 .filter(|t| !t.is_empty())
                 .ok_or(AuthError::Unauthorized)?;
-            credentials::principal_for_token(&state.pool, token).await?.ok_or(AuthError::Unauthorized)?
+            credentials::principal_for_token(&state.pool, token)
+                .await?
+                .ok_or(AuthError::Unauthorized)?
         } else if let Some(secret) = session_cookie(&parts.headers) {
-            let principal = credentials::principal_for_session(&state.pool, &secret).await?.ok_or(AuthError::Unauthorized)?;
+            let principal = credentials::principal_for_session(&state.pool, &secret)
+                .await?
+                .ok_or(AuthError::Unauthorized)?;
             // Cookies ride along on cross-site requests; tokens do not. So only cookie-authenticated
             // state changes and WebSocket handshakes need the origin check (CSRF / CSWSH).
             let needs_origin = !parts.method.is_safe() || is_websocket_upgrade(&parts.headers);
@@ -213,7 +238,10 @@ impl ScopeMarker for AdminOnly {
 
 /// An authenticated caller holding scope `S`: 401 without credentials, 403 without the scope,
 /// answered in the envelope of `E` (the performance API's by default).
-pub struct RequireScope<S: ScopeMarker, E = ApiError>(pub Principal, pub PhantomData<fn() -> (S, E)>);
+pub struct RequireScope<S: ScopeMarker, E = ApiError>(
+    pub Principal,
+    pub PhantomData<fn() -> (S, E)>,
+);
 
 impl<S: ScopeMarker, E> FromRequestParts<AppState> for RequireScope<S, E>
 where
@@ -221,10 +249,18 @@ where
 {
     type Rejection = E;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let principal = Principal::from_request_parts(parts, state).await.map_err(E::from)?;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let principal = Principal::from_request_parts(parts, state)
+            .await
+            .map_err(E::from)?;
         if !principal.has(S::SCOPE) {
-            return Err(E::from(AuthError::Forbidden(format!("this request needs the `{}` scope", S::SCOPE))));
+            return Err(E::from(AuthError::Forbidden(format!(
+                "this request needs the `{}` scope",
+                S::SCOPE
+            ))));
         }
         Ok(RequireScope(principal, PhantomData))
     }
@@ -238,20 +274,38 @@ mod tests {
     fn headers(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
         for (name, value) in pairs {
-            map.append(name.clone(), HeaderValue::from_str(value).expect("valid header"));
+            map.append(
+                name.clone(),
+                HeaderValue::from_str(value).expect("valid header"),
+            );
         }
         map
     }
 
     #[test]
     fn scopes_round_trip_and_admin_implies_all() {
-        for scope in [Scope::VmRead, Scope::MetricsWrite, Scope::AlertsWrite, Scope::Admin] {
+        for scope in [
+            Scope::VmRead,
+            Scope::MetricsWrite,
+            Scope::AlertsWrite,
+            Scope::Admin,
+        ] {
             assert_eq!(scope.as_str().parse::<Scope>(), Ok(scope));
         }
         assert!("vm:write".parse::<Scope>().is_err());
-        let admin = Principal { name: "a".into(), user_id: None, token_id: None, scopes: vec![Scope::Admin], via_session: false, host: None };
+        let admin = Principal {
+            name: "a".into(),
+            user_id: None,
+            token_id: None,
+            scopes: vec![Scope::Admin],
+            via_session: false,
+            host: None,
+        };
         assert!(admin.has(Scope::MetricsWrite));
-        let reader = Principal { scopes: vec![Scope::VmRead], ..admin };
+        let reader = Principal {
+            scopes: vec![Scope::VmRead],
+            ..admin
+        };
         assert!(!reader.has(Scope::MetricsWrite));
     }
 
@@ -259,18 +313,30 @@ mod tests {
     fn the_session_cookie_is_found_among_others() {
         let h = headers(&[(header::COOKIE, "theme=dark; lookout_session=abc123 ; x=y")]);
         assert_eq!(session_cookie(&h).as_deref(), Some("abc123"));
-        assert_eq!(session_cookie(&headers(&[(header::COOKIE, "lookout_session=")])), None);
+        assert_eq!(
+            session_cookie(&headers(&[(header::COOKIE, "lookout_session=")])),
+            None
+        );
         assert_eq!(session_cookie(&HeaderMap::new()), None);
     }
 
     #[test]
     fn origin_must_match_host_or_a_trusted_origin() {
-        let same = headers(&[(header::HOST, "127.0.0.1:3000"), (header::ORIGIN, "http://127.0.0.1:3000")]);
+        let same = headers(&[
+            (header::HOST, "127.0.0.1:3000"),
+            (header::ORIGIN, "http://127.0.0.1:3000"),
+        ]);
         assert!(same_origin(&same, &[]));
-        let cross = headers(&[(header::HOST, "127.0.0.1:3000"), (header::ORIGIN, "https://evil.example")]);
+        let cross = headers(&[
+            (header::HOST, "127.0.0.1:3000"),
+            (header::ORIGIN, "https://evil.example"),
+        ]);
         assert!(!same_origin(&cross, &[]));
         assert!(same_origin(&cross, &["https://evil.example/".into()]));
-        let referer = headers(&[(header::HOST, "mon.local"), (header::REFERER, "https://mon.local/login?x=1")]);
+        let referer = headers(&[
+            (header::HOST, "mon.local"),
+            (header::REFERER, "https://mon.local/login?x=1"),
+        ]);
         assert!(same_origin(&referer, &[]));
         assert!(!same_origin(&headers(&[(header::HOST, "mon.local")]), &[]));
     }

@@ -8,8 +8,9 @@ use std::sync::LazyLock;
 
 /// Verified against when the user does not exist, so that a wrong user name takes as long as a
 /// wrong password and the response time does not reveal which names exist.
-static DUMMY_HASH: LazyLock<String> =
-    LazyLock::new(|| hash_blocking(&crate::auth::credentials::random_secret(16)).unwrap_or_default());
+static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
+    hash_blocking(&crate::auth::credentials::random_secret(16)).unwrap_or_default()
+});
 
 fn hash_blocking(password: &str) -> anyhow::Result<String> {
     let salt = SaltString::generate(&mut OsRng);
@@ -20,11 +21,17 @@ fn hash_blocking(password: &str) -> anyhow::Result<String> {
 }
 
 fn verify_blocking(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+    PasswordHash::new(hash).is_ok_and(|parsed| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    })
 }
 
 pub async fn hash(password: String) -> anyhow::Result<String> {
-    tokio::task::spawn_blocking(move || hash_blocking(&password)).await.context("hashing task failed")?
+    tokio::task::spawn_blocking(move || hash_blocking(&password))
+        .await
+        .context("hashing task failed")?
 }
 
 /// Checks `password` against `hash`, or against a dummy hash when there is no user.
@@ -48,9 +55,13 @@ mod tests {
     async fn a_hash_verifies_its_password_only() {
         let hash = super::hash("correct horse".into()).await.expect("hash");
         assert!(hash.starts_with("$argon2id$"), "{hash}");
-        assert!(verify("correct horse".into(), Some(hash.clone())).await.expect("verify"));
+        assert!(verify("correct horse".into(), Some(hash.clone()))
+            .await
+            .expect("verify"));
         assert!(!verify("wrong".into(), Some(hash)).await.expect("verify"));
         assert!(!verify("anything".into(), None).await.expect("verify"));
-        assert!(!verify("x".into(), Some("not a hash".into())).await.expect("verify"));
+        assert!(!verify("x".into(), Some("not a hash".into()))
+            .await
+            .expect("verify"));
     }
 }

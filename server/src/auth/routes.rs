@@ -16,23 +16,39 @@ pub struct LoginForm {
 }
 
 fn cookie(state: &AppState, value: &str, max_age_secs: i64) -> HeaderValue {
-    let secure = if state.settings.secure_cookie { "; Secure" } else { "" };
-    let text = format!("{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}");
-    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("lookout_session=; Path=/; Max-Age=0"))
+    let secure = if state.settings.secure_cookie {
+        "; Secure"
+    } else {
+        ""
+    };
+    let text = format!(
+        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}"
+    );
+    HeaderValue::from_str(&text)
+        .unwrap_or_else(|_| HeaderValue::from_static("lookout_session=; Path=/; Max-Age=0"))
 }
 
 fn cross_site(state: &AppState, headers: &HeaderMap) -> Option<Response> {
     (!same_origin(headers, &state.settings.trusted_origins)).then(|| {
-        ApiError::Forbidden("cross-site request refused: the Origin header does not match this site".into()).into_response()
+        ApiError::Forbidden(
+            "cross-site request refused: the Origin header does not match this site".into(),
+        )
+        .into_response()
     })
 }
 
 /// `POST /auth/login`: on success a session cookie and a redirect to the live page.
-pub async fn login(State(state): State<AppState>, headers: HeaderMap, form: Result<Form<LoginForm>, FormRejection>) -> Response {
+pub async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<LoginForm>, FormRejection>,
+) -> Response {
     if let Some(refused) = cross_site(&state, &headers) {
         return refused;
     }
-    let Ok(Form(form)) = form else { return Redirect::to("/login?error=1").into_response() };
+    let Ok(Form(form)) = form else {
+        return Redirect::to("/login?error=1").into_response();
+    };
     if let Err(wait) = state.throttle.check_login(&form.username) {
         tracing::warn!(user = %form.username, "Sign-in throttled.");
         return ApiError::RateLimited(super::throttle::retry_after_secs(wait)).into_response();
@@ -42,7 +58,11 @@ pub async fn login(State(state): State<AppState>, headers: HeaderMap, form: Resu
             Ok(secret) => {
                 tracing::info!(user = %form.username, "Signed in.");
                 let max_age = i64::from(credentials::SESSION_DAYS) * 86_400;
-                ([(header::SET_COOKIE, cookie(&state, &secret, max_age))], Redirect::to("/")).into_response()
+                (
+                    [(header::SET_COOKIE, cookie(&state, &secret, max_age))],
+                    Redirect::to("/"),
+                )
+                    .into_response()
             }
             Err(error) => ApiError::from(error).into_response(),
         },
@@ -64,5 +84,9 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Respon
             return ApiError::from(error).into_response();
         }
     }
-    ([(header::SET_COOKIE, cookie(&state, "", 0))], Redirect::to("/login")).into_response()
+    (
+        [(header::SET_COOKIE, cookie(&state, "", 0))],
+        Redirect::to("/login"),
+    )
+        .into_response()
 }

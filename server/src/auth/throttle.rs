@@ -33,7 +33,12 @@ impl Throttle {
             DefaultKeyedRateLimiter::keyed(Quota::per_second(rate).allow_burst(burst))
         });
         let logins = NonZeroU32::new(LOGINS_PER_MINUTE).unwrap_or(NonZeroU32::MIN);
-        Throttle { api, login: DefaultKeyedRateLimiter::keyed(Quota::per_minute(logins)), clock: DefaultClock::default(), checks: AtomicU64::new(0) }
+        Throttle {
+            api,
+            login: DefaultKeyedRateLimiter::keyed(Quota::per_minute(logins)),
+            clock: DefaultClock::default(),
+            checks: AtomicU64::new(0),
+        }
     }
 
     /// `Err(wait)` when the caller must wait before its next request.
@@ -43,11 +48,14 @@ impl Throttle {
             api.retain_recent();
             self.login.retain_recent();
         }
-        api.check_key(&caller_key(headers)).map_err(|not_until| not_until.wait_time_from(self.clock.now()))
+        api.check_key(&caller_key(headers))
+            .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
     }
 
     pub fn check_login(&self, username: &str) -> Result<(), Duration> {
-        self.login.check_key(&username.trim().to_lowercase()).map_err(|not_until| not_until.wait_time_from(self.clock.now()))
+        self.login
+            .check_key(&username.trim().to_lowercase())
+            .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
     }
 }
 
@@ -76,7 +84,10 @@ mod tests {
 
     fn bearer(token: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();
-        headers.insert(header::AUTHORIZATION, HeaderValue::from_str(&format!("Bearer {token}")).expect("header"));
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_str(&format!("Bearer {token}")).expect("header"),
+        );
         headers
     }
 
@@ -87,10 +98,18 @@ mod tests {
         for _ in 0..10 {
             assert!(throttle.check_api(&a).is_ok());
         }
-        let wait = throttle.check_api(&a).expect_err("the 11th request in a burst waits");
+        let wait = throttle
+            .check_api(&a)
+            .expect_err("the 11th request in a burst waits");
         assert!(wait <= Duration::from_millis(200), "{wait:?}");
-        assert!(throttle.check_api(&b).is_ok(), "another caller is not affected");
-        assert!(Throttle::new(0).check_api(&a).is_ok(), "0 turns throttling off");
+        assert!(
+            throttle.check_api(&b).is_ok(),
+            "another caller is not affected"
+        );
+        assert!(
+            Throttle::new(0).check_api(&a).is_ok(),
+            "0 turns throttling off"
+        );
     }
 
     #[test]
@@ -99,7 +118,10 @@ mod tests {
         for _ in 0..LOGINS_PER_MINUTE {
             assert!(throttle.check_login("Admin").is_ok());
         }
-        assert!(throttle.check_login(" admin ").is_err(), "names are compared trimmed and case-insensitively");
+        assert!(
+            throttle.check_login(" admin ").is_err(),
+            "names are compared trimmed and case-insensitively"
+        );
         assert!(throttle.check_login("someone").is_ok());
     }
 

@@ -20,12 +20,42 @@ pub struct Series {
 }
 
 pub const SERIES: [Series; 6] = [
-    Series { group: Group::Cpu, metric_id: 1, field: "usagePercent", floor: 0.01 },
-    Series { group: Group::Memory, metric_id: 5, field: "usagePercent", floor: 0.01 },
-    Series { group: Group::Disk, metric_id: 8, field: "usagePercent", floor: 0.01 },
-    Series { group: Group::Disk, metric_id: 12, field: "writeIOPS", floor: 0.01 },
-    Series { group: Group::Network, metric_id: 13, field: "inBps", floor: 1.0 },
-    Series { group: Group::Network, metric_id: 14, field: "outBps", floor: 1.0 },
+    Series {
+        group: Group::Cpu,
+        metric_id: 1,
+        field: "usagePercent",
+        floor: 0.01,
+    },
+    Series {
+        group: Group::Memory,
+        metric_id: 5,
+        field: "usagePercent",
+        floor: 0.01,
+    },
+    Series {
+        group: Group::Disk,
+        metric_id: 8,
+        field: "usagePercent",
+        floor: 0.01,
+    },
+    Series {
+        group: Group::Disk,
+        metric_id: 12,
+        field: "writeIOPS",
+        floor: 0.01,
+    },
+    Series {
+        group: Group::Network,
+        metric_id: 13,
+        field: "inBps",
+        floor: 1.0,
+    },
+    Series {
+        group: Group::Network,
+        metric_id: 14,
+        field: "outBps",
+        floor: 1.0,
+    },
 ];
 
 /// History before the asked range that teaches the baseline: three weeks make the
@@ -117,12 +147,20 @@ fn round2(v: f64) -> f64 {
 
 /// Percent away from the baseline; robust sigmas when the baseline is zero.
 fn deviation(d: &Detected) -> f64 {
-    if d.baseline.abs() > 1e-9 { (d.value - d.baseline) / d.baseline.abs() * 100.0 } else { d.score.copysign(d.value - d.baseline) }
+    if d.baseline.abs() > 1e-9 {
+        (d.value - d.baseline) / d.baseline.abs() * 100.0
+    } else {
+        d.score.copysign(d.value - d.baseline)
+    }
 }
 
 /// Parses `anomaly_17` (or `17`) into the row id.
 pub fn parse_id(text: &str) -> Option<i64> {
-    text.strip_prefix("anomaly_").unwrap_or(text).parse().ok().filter(|id| *id > 0)
+    text.strip_prefix("anomaly_")
+        .unwrap_or(text)
+        .parse()
+        .ok()
+        .filter(|id| *id > 0)
 }
 
 /// The rule table of likely causes and suggested actions (documented in the README): what else
@@ -132,7 +170,9 @@ fn explain(found: &Found, same_host: &[&Found]) -> (Vec<String>, Vec<String>) {
     let kind = found.detected.kind;
     let rising = found.detected.rising;
     let with = |g: Group, up: bool| {
-        same_host.iter().any(|o| o.series.group == g && o.detected.rising == up && o.detected.kind != Kind::PatternBreak)
+        same_host.iter().any(|o| {
+            o.series.group == g && o.detected.rising == up && o.detected.kind != Kind::PatternBreak
+        })
     };
     let (causes, actions): (&[&str], &[&str]) = match (group, kind) {
         (_, Kind::PatternBreak) => (
@@ -193,7 +233,10 @@ fn explain(found: &Found, same_host: &[&Found]) -> (Vec<String>, Vec<String>) {
             &["check whether capacity can be reclaimed"],
         ),
     };
-    (causes.iter().map(|s| (*s).to_string()).collect(), actions.iter().map(|s| (*s).to_string()).collect())
+    (
+        causes.iter().map(|s| (*s).to_string()).collect(),
+        actions.iter().map(|s| (*s).to_string()).collect(),
+    )
 }
 
 /// Hourly averages of the asked series as (host, metric) → (grid index from `from`, value);
@@ -275,7 +318,10 @@ pub async fn run(pool: &PgPool, request: &Request) -> Result<Outcome, sqlx::Erro
     let report_start = request.start.duration_trunc(hour).unwrap_or(request.start);
     let until = request.end.duration_trunc(hour).unwrap_or(request.end) + hour;
     let from = report_start - Duration::days(BASELINE_DAYS);
-    let series: Vec<&'static Series> = SERIES.iter().filter(|s| request.groups.contains(&s.group)).collect();
+    let series: Vec<&'static Series> = SERIES
+        .iter()
+        .filter(|s| request.groups.contains(&s.group))
+        .collect();
     let metric_ids: Vec<i16> = series.iter().map(|s| s.metric_id).collect();
     let thresholds = request.sensitivity.thresholds();
     let hours = ((until - from).num_hours()).max(0) as usize;
@@ -287,19 +333,28 @@ pub async fn run(pool: &PgPool, request: &Request) -> Result<Outcome, sqlx::Erro
     for (chunk_index, chunk) in request.hosts.chunks(HOSTS_PER_TASK).enumerate() {
         let pool = pool.clone();
         let host_ids: Vec<i32> = chunk.iter().map(|h| h.0).collect();
-        let (metric_ids, series, kinds) = (metric_ids.clone(), series.clone(), request.kinds.clone());
+        let (metric_ids, series, kinds) =
+            (metric_ids.clone(), series.clone(), request.kinds.clone());
         tasks.spawn(async move {
             let fetch_started = std::time::Instant::now();
             let data = hourly_series(&pool, &host_ids, &metric_ids, from, until).await?;
-            tracing::debug!(chunk = chunk_index, fetch_ms = fetch_started.elapsed().as_millis(), "Hourly series fetched.");
+            tracing::debug!(
+                chunk = chunk_index,
+                fetch_ms = fetch_started.elapsed().as_millis(),
+                "Hourly series fetched."
+            );
             let judge = move || {
                 let mut found = Vec::new();
                 for (offset, host_id) in host_ids.iter().enumerate() {
                     for s in &series {
-                        let Some((indices, values)) = data.get(&(*host_id, s.metric_id)) else { continue };
+                        let Some((indices, values)) = data.get(&(*host_id, s.metric_id)) else {
+                            continue;
+                        };
                         let mut grid = vec![None; hours];
                         for (i, v) in indices.iter().zip(values) {
-                            if let Some(slot) = usize::try_from(*i).ok().and_then(|i| grid.get_mut(i)) {
+                            if let Some(slot) =
+                                usize::try_from(*i).ok().and_then(|i| grid.get_mut(i))
+                            {
                                 *slot = v.is_finite().then_some(f64::from(*v));
                             }
                         }
@@ -307,7 +362,13 @@ pub async fn run(pool: &PgPool, request: &Request) -> Result<Outcome, sqlx::Erro
                             if kinds.contains(&detected.kind) {
                                 let start = from + Duration::hours(detected.start as i64);
                                 let end = from + Duration::hours(detected.end as i64 + 1);
-                                found.push(Found { host: chunk_index * HOSTS_PER_TASK + offset, series: s, detected, start, end });
+                                found.push(Found {
+                                    host: chunk_index * HOSTS_PER_TASK + offset,
+                                    series: s,
+                                    detected,
+                                    start,
+                                    end,
+                                });
                             }
                         }
                     }
@@ -315,20 +376,27 @@ pub async fn run(pool: &PgPool, request: &Request) -> Result<Outcome, sqlx::Erro
                 found
             };
             // The maths is CPU-bound: off the async workers.
-            tokio::task::spawn_blocking(judge).await.map_err(|e| sqlx::Error::Protocol(format!("detection task failed: {e}")))
+            tokio::task::spawn_blocking(judge)
+                .await
+                .map_err(|e| sqlx::Error::Protocol(format!("detection task failed: {e}")))
         });
     }
     let mut found: Vec<Found> = Vec::new();
     while let Some(done) = tasks.join_next().await {
-        found.extend(done.map_err(|e| sqlx::Error::Protocol(format!("detection task failed: {e}")))??);
+        found.extend(
+            done.map_err(|e| sqlx::Error::Protocol(format!("detection task failed: {e}")))??,
+        );
     }
     found.sort_by_key(|f| (f.host, f.series.metric_id, f.start));
 
     let detected = started.elapsed();
     let outcome = store(pool, request, &found, &thresholds).await?;
     tracing::debug!(
-        hosts = request.hosts.len(), events = found.len(), detect_ms = detected.as_millis(),
-        store_ms = (started.elapsed() - detected).as_millis(), "Anomaly detection ran."
+        hosts = request.hosts.len(),
+        events = found.len(),
+        detect_ms = detected.as_millis(),
+        store_ms = (started.elapsed() - detected).as_millis(),
+        "Anomaly detection ran."
     );
     Ok(outcome)
 }
@@ -343,15 +411,26 @@ fn json_list(items: &[String]) -> String {
 /// Stores found events in one transaction of four statements: hosts locked (in id order, so a
 /// request and the continuous detector cannot both insert one event), overlapping stored events
 /// read, matches updated in one batch, the rest inserted in one batch.
-async fn store(pool: &PgPool, request: &Request, found: &[Found], thresholds: &anomaly::Thresholds) -> Result<Outcome, sqlx::Error> {
+async fn store(
+    pool: &PgPool,
+    request: &Request,
+    found: &[Found],
+    thresholds: &anomaly::Thresholds,
+) -> Result<Outcome, sqlx::Error> {
     if found.is_empty() {
-        return Ok(Outcome { events: Vec::new(), new: Vec::new() });
+        return Ok(Outcome {
+            events: Vec::new(),
+            new: Vec::new(),
+        });
     }
     let mut tx = pool.begin().await?;
     let mut host_ids: Vec<i32> = found.iter().map(|f| request.hosts[f.host].0).collect();
     host_ids.sort_unstable();
     host_ids.dedup();
-    sqlx::query("SELECT pg_advisory_xact_lock(872211, h) FROM unnest($1::int4[]) AS h ORDER BY h").bind(&host_ids).execute(&mut *tx).await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(872211, h) FROM unnest($1::int4[]) AS h ORDER BY h")
+        .bind(&host_ids)
+        .execute(&mut *tx)
+        .await?;
     let earliest = found.iter().map(|f| f.start).min().unwrap_or(request.start);
     let latest = found.iter().map(|f| f.end).max().unwrap_or(request.end);
     let mut stored: Vec<StoredAnomaly> = sqlx::query_as(
@@ -376,12 +455,20 @@ async fn store(pool: &PgPool, request: &Request, found: &[Found], thresholds: &a
             .filter(|o| o.host != f.host && o.start < f.end && f.start < o.end)
             .map(|o| request.hosts[o.host].1.clone())
             .collect();
-        let same_host: Vec<&Found> =
-            found.iter().filter(|o| o.host == f.host && !std::ptr::eq(*o, f) && o.start < f.end && f.start < o.end).collect();
+        let same_host: Vec<&Found> = found
+            .iter()
+            .filter(|o| {
+                o.host == f.host && !std::ptr::eq(*o, f) && o.start < f.end && f.start < o.end
+            })
+            .collect();
         let (causes, actions) = explain(f, &same_host);
         let severity = anomaly::severity(f.detected.kind, f.detected.score, thresholds).to_string();
         let position = stored.iter().position(|e| {
-            e.host_id == host_id && e.series == series && e.kind == f.detected.kind.name() && e.started_at < f.end && e.ended_at > f.start
+            e.host_id == host_id
+                && e.series == series
+                && e.kind == f.detected.kind.name()
+                && e.started_at < f.end
+                && e.ended_at > f.start
         });
         match position {
             Some(k) => {
@@ -405,12 +492,23 @@ async fn store(pool: &PgPool, request: &Request, found: &[Found], thresholds: &a
             }
             None => {
                 matched.push(None);
-                inserts.push((index, severity, related.into_iter().collect(), causes, actions));
+                inserts.push((
+                    index,
+                    severity,
+                    related.into_iter().collect(),
+                    causes,
+                    actions,
+                ));
             }
         }
     }
 
-    let updates: Vec<&StoredAnomaly> = stored.iter().zip(&changed).filter(|(_, c)| **c).map(|(e, _)| e).collect();
+    let updates: Vec<&StoredAnomaly> = stored
+        .iter()
+        .zip(&changed)
+        .filter(|(_, c)| **c)
+        .map(|(e, _)| e)
+        .collect();
     if !updates.is_empty() {
         sqlx::query(
             "UPDATE anomalies a SET started_at = u.s, ended_at = u.e, value = u.v, baseline = u.b, deviation = u.d,
@@ -468,14 +566,24 @@ async fn store(pool: &PgPool, request: &Request, found: &[Found], thresholds: &a
     }
     tx.commit().await?;
 
-    let name_of = |host_id: i32| request.hosts.iter().find(|h| h.0 == host_id).map(|h| (h.1.as_str(), h.2.as_str())).unwrap_or(("", ""));
+    let name_of = |host_id: i32| {
+        request
+            .hosts
+            .iter()
+            .find(|h| h.0 == host_id)
+            .map(|h| (h.1.as_str(), h.2.as_str()))
+            .unwrap_or(("", ""))
+    };
     let mut events: Vec<AnomalyEvent> = Vec::with_capacity(found.len());
     for k in matched.iter().flatten() {
         let e = &stored[*k];
         let (vm_id, vm_name) = name_of(e.host_id);
         events.push(e.clone().into_event(vm_id, vm_name));
     }
-    let new: Vec<String> = inserted.iter().map(|e| format!("anomaly_{}", e.id)).collect();
+    let new: Vec<String> = inserted
+        .iter()
+        .map(|e| format!("anomaly_{}", e.id))
+        .collect();
     for e in inserted {
         let (vm_id, vm_name) = name_of(e.host_id);
         events.push(e.into_event(vm_id, vm_name));
@@ -505,7 +613,11 @@ pub async fn load(pool: &PgPool, id: i64) -> Result<Option<AnomalyEvent>, sqlx::
 }
 
 /// The newest stored anomalies of every host still going on after `since`, newest first.
-pub async fn recent(pool: &PgPool, since: DateTime<Utc>, limit: i64) -> Result<Vec<AnomalyEvent>, sqlx::Error> {
+pub async fn recent(
+    pool: &PgPool,
+    since: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<AnomalyEvent>, sqlx::Error> {
     let rows: Vec<AnomalyWithHost> = sqlx::query_as(
         "SELECT a.*, h.vm_id, h.name FROM anomalies a JOIN hosts h ON h.id = a.host_id
          WHERE a.ended_at > $1 ORDER BY a.started_at DESC, a.id LIMIT $2",
@@ -514,7 +626,10 @@ pub async fn recent(pool: &PgPool, since: DateTime<Utc>, limit: i64) -> Result<V
     .bind(limit)
     .fetch_all(pool)
     .await?;
-    Ok(rows.into_iter().map(|r| r.anomaly.into_event(&r.vm_id, &r.name)).collect())
+    Ok(rows
+        .into_iter()
+        .map(|r| r.anomaly.into_event(&r.vm_id, &r.name))
+        .collect())
 }
 
 /// Anomalies of one host overlapping a range, for the timeline.
@@ -533,12 +648,20 @@ pub async fn of_host(
             .bind(end)
             .fetch_all(pool)
             .await?;
-    Ok(rows.into_iter().map(|r| r.into_event(vm_id, vm_name)).collect())
+    Ok(rows
+        .into_iter()
+        .map(|r| r.into_event(vm_id, vm_name))
+        .collect())
 }
 
 /// Runs detection at medium sensitivity over the last complete hours of every host seen
 /// recently, and publishes events stored for the first time.
-pub async fn worker(pool: PgPool, hub: Hub, every: std::time::Duration, shutdown: CancellationToken) {
+pub async fn worker(
+    pool: PgPool,
+    hub: Hub,
+    every: std::time::Duration,
+    shutdown: CancellationToken,
+) {
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -553,7 +676,10 @@ pub async fn worker(pool: PgPool, hub: Hub, every: std::time::Duration, shutdown
 pub async fn detect_recent(pool: &PgPool, hub: &Hub) -> Result<usize, sqlx::Error> {
     let now = Utc::now();
     let hosts: Vec<(i32, String, String)> =
-        sqlx::query_as("SELECT id, vm_id, name FROM hosts WHERE last_seen > $1 ORDER BY id").bind(now - Duration::hours(3)).fetch_all(pool).await?;
+        sqlx::query_as("SELECT id, vm_id, name FROM hosts WHERE last_seen > $1 ORDER BY id")
+            .bind(now - Duration::hours(3))
+            .fetch_all(pool)
+            .await?;
     if hosts.is_empty() {
         return Ok(0);
     }
@@ -567,9 +693,15 @@ pub async fn detect_recent(pool: &PgPool, hub: &Hub) -> Result<usize, sqlx::Erro
         kinds: Kind::ALL.to_vec(),
     };
     let outcome = run(pool, &request).await?;
-    for event in outcome.events.iter().filter(|e| outcome.new.contains(&e.id)) {
+    for event in outcome
+        .events
+        .iter()
+        .filter(|e| outcome.new.contains(&e.id))
+    {
         tracing::info!(id = %event.id, vm = %event.vm_id, kind = %event.kind, metric = %event.series, severity = %event.severity, "Anomaly detected.");
-        hub.publish(&LiveEvent::AnomalyDetected { anomaly: event.clone() });
+        hub.publish(&LiveEvent::AnomalyDetected {
+            anomaly: event.clone(),
+        });
     }
     Ok(outcome.new.len())
 }

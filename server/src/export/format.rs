@@ -39,7 +39,9 @@ impl FileFormat {
     pub fn content_type(self) -> &'static str {
         match self {
             FileFormat::Csv => "text/csv; charset=utf-8",
-            FileFormat::Excel => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            FileFormat::Excel => {
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+            }
             FileFormat::Json => "application/json",
         }
     }
@@ -48,7 +50,10 @@ impl FileFormat {
 /// Every value column of an export over `groups`: `group.field` as in the history API's points,
 /// plus the bytes a network interval moved.
 pub fn columns(groups: &[Group]) -> Vec<String> {
-    let mut columns: Vec<String> = crate::history::selected_metrics(groups).iter().map(|m| m.name()).collect();
+    let mut columns: Vec<String> = crate::history::selected_metrics(groups)
+        .iter()
+        .map(|m| m.name())
+        .collect();
     if groups.contains(&Group::Network) {
         columns.extend(["network.inBytes".to_owned(), "network.outBytes".to_owned()]);
     }
@@ -104,7 +109,10 @@ impl DateFormat {
             }
             rest = &rest[c.len_utf8()..];
         }
-        Ok(DateFormat { chrono, excel: excel.trim().to_owned() })
+        Ok(DateFormat {
+            chrono,
+            excel: excel.trim().to_owned(),
+        })
     }
 }
 
@@ -124,11 +132,22 @@ impl NumberFormat {
             && pattern.matches('.').count() <= 1
             && pattern.contains('0');
         if !valid {
-            return Err(format!("`options.numberFormat` `{pattern}` must look like 0, 0.00 or #,##0.00"));
+            return Err(format!(
+                "`options.numberFormat` `{pattern}` must look like 0, 0.00 or #,##0.00"
+            ));
         }
-        let decimals = pattern.split_once('.').map_or(0, |(_, d)| d.chars().filter(|c| *c == '0' || *c == '#').count());
-        let grouping = pattern.split_once('.').map_or(pattern, |(i, _)| i).contains(',');
-        Ok(NumberFormat { pattern: pattern.to_owned(), decimals, grouping })
+        let decimals = pattern.split_once('.').map_or(0, |(_, d)| {
+            d.chars().filter(|c| *c == '0' || *c == '#').count()
+        });
+        let grouping = pattern
+            .split_once('.')
+            .map_or(pattern, |(i, _)| i)
+            .contains(',');
+        Ok(NumberFormat {
+            pattern: pattern.to_owned(),
+            decimals,
+            grouping,
+        })
     }
 
     pub fn round(&self, value: f64) -> f64 {
@@ -142,8 +161,12 @@ impl NumberFormat {
         if !self.grouping {
             return plain;
         }
-        let (sign, digits) = plain.strip_prefix('-').map_or(("", plain.as_str()), |d| ("-", d));
-        let (whole, fraction) = digits.split_once('.').map_or((digits, None), |(w, f)| (w, Some(f)));
+        let (sign, digits) = plain
+            .strip_prefix('-')
+            .map_or(("", plain.as_str()), |d| ("-", d));
+        let (whole, fraction) = digits
+            .split_once('.')
+            .map_or((digits, None), |(w, f)| (w, Some(f)));
         let mut grouped = String::new();
         for (i, c) in whole.chars().enumerate() {
             if i > 0 && (whole.len() - i) % 3 == 0 {
@@ -162,9 +185,21 @@ impl NumberFormat {
 /// at most 100 characters, with the format's extension.
 pub fn sanitize_filename(requested: Option<&str>, format: FileFormat, fallback: &str) -> String {
     let extension = format.extension();
-    let base = requested.map(str::trim).filter(|r| !r.is_empty()).unwrap_or(fallback);
+    let base = requested
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .unwrap_or(fallback);
     let base = base.strip_suffix(&format!(".{extension}")).unwrap_or(base);
-    let mut clean: String = base.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '_' }).collect();
+    let mut clean: String = base
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
     clean = clean.trim_start_matches('.').chars().take(100).collect();
     if clean.is_empty() {
         clean = fallback.to_owned();
@@ -183,10 +218,24 @@ mod tests {
         assert_eq!(format.chrono, "%Y-%m-%d %H:%M:%S");
         assert_eq!(format.excel, "yyyy-mm-dd hh:mm:ss");
         let tz: chrono_tz::Tz = "Asia/Shanghai".parse().expect("zone");
-        let ts = Utc.with_ymd_and_hms(2026, 2, 1, 23, 30, 0).single().expect("time");
-        assert_eq!(ts.with_timezone(&tz).format(&format.chrono).to_string(), "2026-02-02 07:30:00");
-        assert_eq!(DateFormat::parse("DD/MM/YY HH:mm:ss.SSS Z").expect("valid").chrono, "%d/%m/%y %H:%M:%S.%3f %:z");
-        assert!(DateFormat::parse("YYYY-MM-DD hh:mm").is_err(), "12-hour hh is not supported");
+        let ts = Utc
+            .with_ymd_and_hms(2026, 2, 1, 23, 30, 0)
+            .single()
+            .expect("time");
+        assert_eq!(
+            ts.with_timezone(&tz).format(&format.chrono).to_string(),
+            "2026-02-02 07:30:00"
+        );
+        assert_eq!(
+            DateFormat::parse("DD/MM/YY HH:mm:ss.SSS Z")
+                .expect("valid")
+                .chrono,
+            "%d/%m/%y %H:%M:%S.%3f %:z"
+        );
+        assert!(
+            DateFormat::parse("YYYY-MM-DD hh:mm").is_err(),
+            "12-hour hh is not supported"
+        );
         assert!(DateFormat::parse("").is_err());
     }
 
@@ -206,12 +255,30 @@ mod tests {
 
     #[test]
     fn filenames_are_sanitized_and_get_their_extension() {
-        assert_eq!(sanitize_filename(Some("vm_monitoring_data_feb2026"), FileFormat::Excel, "x"), "vm_monitoring_data_feb2026.xlsx");
-        assert_eq!(sanitize_filename(Some("../../etc/passwd"), FileFormat::Csv, "x"), "_.._etc_passwd.csv");
-        assert_eq!(sanitize_filename(Some("report.json"), FileFormat::Json, "x"), "report.json");
-        assert_eq!(sanitize_filename(Some("a\"b\r\nc;d"), FileFormat::Csv, "x"), "a_b__c_d.csv");
-        assert_eq!(sanitize_filename(None, FileFormat::Csv, "export_1"), "export_1.csv");
-        assert_eq!(sanitize_filename(Some(&"x".repeat(300)), FileFormat::Csv, "e").len(), 104);
+        assert_eq!(
+            sanitize_filename(Some("vm_monitoring_data_feb2026"), FileFormat::Excel, "x"),
+            "vm_monitoring_data_feb2026.xlsx"
+        );
+        assert_eq!(
+            sanitize_filename(Some("../../etc/passwd"), FileFormat::Csv, "x"),
+            "_.._etc_passwd.csv"
+        );
+        assert_eq!(
+            sanitize_filename(Some("report.json"), FileFormat::Json, "x"),
+            "report.json"
+        );
+        assert_eq!(
+            sanitize_filename(Some("a\"b\r\nc;d"), FileFormat::Csv, "x"),
+            "a_b__c_d.csv"
+        );
+        assert_eq!(
+            sanitize_filename(None, FileFormat::Csv, "export_1"),
+            "export_1.csv"
+        );
+        assert_eq!(
+            sanitize_filename(Some(&"x".repeat(300)), FileFormat::Csv, "e").len(),
+            104
+        );
     }
 
     #[test]

@@ -10,9 +10,9 @@ use crate::{
     storage::catalog::Group,
 };
 use anyhow::Context;
-use futures_util::TryStreamExt;
 use chrono::{DateTime, Utc};
 use format::{DateFormat, FileFormat, NumberFormat};
+use futures_util::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sqlx::{FromRow, PgPool};
@@ -66,7 +66,10 @@ impl ExportSpec {
         Ok(Layout {
             columns: self.columns.clone(),
             include_headers: self.include_headers,
-            timezone: self.timezone.parse().map_err(|e| anyhow::anyhow!("stored time zone: {e}"))?,
+            timezone: self
+                .timezone
+                .parse()
+                .map_err(|e| anyhow::anyhow!("stored time zone: {e}"))?,
             date: self.date.clone(),
             number: self.number.clone(),
         })
@@ -114,7 +117,8 @@ impl JobRow {
             processed: self.processed,
             total: self.total,
             percentage: self.percentage(),
-            file_url: (self.status == "completed").then(|| format!("/api/v1/history/export/{}/download", self.id)),
+            file_url: (self.status == "completed")
+                .then(|| format!("/api/v1/history/export/{}/download", self.id)),
             error: self.error_message.clone(),
         }
     }
@@ -164,7 +168,10 @@ impl JobRow {
 }
 
 pub async fn job(pool: &PgPool, id: &str) -> Result<Option<JobRow>, sqlx::Error> {
-    sqlx::query_as("SELECT * FROM export_jobs WHERE id = $1").bind(id).fetch_optional(pool).await
+    sqlx::query_as("SELECT * FROM export_jobs WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
 }
 
 pub struct NewJob<'a> {
@@ -228,7 +235,9 @@ async fn claim(pool: &PgPool) -> Result<Option<JobRow>, sqlx::Error> {
 }
 
 enum Ended {
-    Done { records: i64 },
+    Done {
+        records: i64,
+    },
     /// The server is stopping: the job goes back to the queue.
     Interrupted,
 }
@@ -244,7 +253,10 @@ async fn run(pool: &PgPool, dir: &std::path::Path, job: JobRow, shutdown: &Cance
         Ok(Ended::Done { records }) => finish(pool, dir, &part, &job, records).await,
         Ok(Ended::Interrupted) => {
             let _ = tokio::fs::remove_file(&part).await;
-            tracing::info!(export = job.id, "Export interrupted by shutdown; it resumes on the next start.");
+            tracing::info!(
+                export = job.id,
+                "Export interrupted by shutdown; it resumes on the next start."
+            );
             sqlx::query("UPDATE export_jobs SET status = 'pending', lease_until = NULL, processed = 0 WHERE id = $1")
                 .bind(&job.id)
                 .execute(pool)
@@ -254,7 +266,11 @@ async fn run(pool: &PgPool, dir: &std::path::Path, job: JobRow, shutdown: &Cance
         }
         Err(error) => {
             let _ = tokio::fs::remove_file(&part).await;
-            tracing::error!(export = job.id, error = format!("{error:#}"), "Export failed.");
+            tracing::error!(
+                export = job.id,
+                error = format!("{error:#}"),
+                "Export failed."
+            );
             sqlx::query("UPDATE export_jobs SET status = 'failed', error_code = 'EXPORT_FAILED', error_message = $2, completed_at = now(), lease_until = NULL WHERE id = $1")
                 .bind(&job.id)
                 .bind(format!("{error:#}"))
@@ -266,15 +282,27 @@ async fn run(pool: &PgPool, dir: &std::path::Path, job: JobRow, shutdown: &Cance
     };
     if let Err(error) = result {
         // The lease runs out and the job is redone: never lost.
-        tracing::warn!(export = job.id, error = format!("{error:#}"), "Cannot record an export's outcome.");
+        tracing::warn!(
+            export = job.id,
+            error = format!("{error:#}"),
+            "Cannot record an export's outcome."
+        );
     }
 }
 
-async fn write(pool: &PgPool, part: &std::path::Path, job: &JobRow, shutdown: &CancellationToken) -> anyhow::Result<Ended> {
-    let spec: ExportSpec = serde_json::from_value(job.spec.clone()).context("stored export spec")?;
+async fn write(
+    pool: &PgPool,
+    part: &std::path::Path,
+    job: &JobRow,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Ended> {
+    let spec: ExportSpec =
+        serde_json::from_value(job.spec.clone()).context("stored export spec")?;
     let layout = spec.layout()?;
     if let Some(dir) = part.parent() {
-        tokio::fs::create_dir_all(dir).await.with_context(|| format!("cannot create {}", dir.display()))?;
+        tokio::fs::create_dir_all(dir)
+            .await
+            .with_context(|| format!("cannot create {}", dir.display()))?;
     }
     let mut writer = RowWriter::create(part, spec.format, &layout)?;
     let mut records = 0i64;
@@ -289,7 +317,10 @@ async fn write(pool: &PgPool, part: &std::path::Path, job: &JobRow, shutdown: &C
         // Raw and minute buckets: one statement, rows streamed from the server as they come.
         let metrics = history::selected_metrics(&query.groups);
         let ids = history::host_ids(&query);
-        let statement = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&ids).bind(query.start).bind(query.end);
+        let statement = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(&ids)
+            .bind(query.start)
+            .bind(query.end);
         let statement = match query.aggregation.width() {
             Some(width) => statement.bind(width),
             None => statement,
@@ -299,7 +330,8 @@ async fn write(pool: &PgPool, part: &std::path::Path, job: &JobRow, shutdown: &C
             if records >= MAX_RECORDS {
                 break;
             }
-            let point = history::sample_point(&row, &metrics, &query, scale).map_err(|e| anyhow::anyhow!("reading history: {e}"))?;
+            let point = history::sample_point(&row, &metrics, &query, scale)
+                .map_err(|e| anyhow::anyhow!("reading history: {e}"))?;
             write_point(&point, &mut writer)?;
             records += 1;
             if records % PAGE == 0 {
@@ -316,8 +348,13 @@ async fn write(pool: &PgPool, part: &std::path::Path, job: &JobRow, shutdown: &C
             if shutdown.is_cancelled() {
                 return Ok(Ended::Interrupted);
             }
-            let (points, _) = history::points(pool, &spec.query(page, PAGE)?).await.map_err(|e| anyhow::anyhow!("reading history: {e}"))?;
-            for point in points.iter().take(usize::try_from(MAX_RECORDS - records).unwrap_or(0)) {
+            let (points, _) = history::points(pool, &spec.query(page, PAGE)?)
+                .await
+                .map_err(|e| anyhow::anyhow!("reading history: {e}"))?;
+            for point in points
+                .iter()
+                .take(usize::try_from(MAX_RECORDS - records).unwrap_or(0))
+            {
                 write_point(point, &mut writer)?;
                 records += 1;
             }
@@ -328,7 +365,9 @@ async fn write(pool: &PgPool, part: &std::path::Path, job: &JobRow, shutdown: &C
             page += 1;
         }
     }
-    tokio::task::spawn_blocking(move || writer.finish()).await.context("export writer task")??;
+    tokio::task::spawn_blocking(move || writer.finish())
+        .await
+        .context("export writer task")??;
     Ok(Ended::Done { records })
 }
 
@@ -344,10 +383,18 @@ async fn progress(pool: &PgPool, id: &str, records: i64) -> Result<(), sqlx::Err
     Ok(())
 }
 
-async fn finish(pool: &PgPool, dir: &std::path::Path, part: &std::path::Path, job: &JobRow, records: i64) -> anyhow::Result<()> {
+async fn finish(
+    pool: &PgPool,
+    dir: &std::path::Path,
+    part: &std::path::Path,
+    job: &JobRow,
+    records: i64,
+) -> anyhow::Result<()> {
     let format = FileFormat::parse(&job.format).context("stored format")?;
     let path = dir.join(format!("{}.{}", job.id, format.extension()));
-    tokio::fs::rename(part, &path).await.with_context(|| format!("cannot move the export to {}", path.display()))?;
+    tokio::fs::rename(part, &path)
+        .await
+        .with_context(|| format!("cannot move the export to {}", path.display()))?;
     let size = tokio::fs::metadata(&path).await?.len();
     sqlx::query(
         "UPDATE export_jobs SET status = 'completed', processed = $2, total = $2, record_count = $2, file_path = $3, file_size = $4,
@@ -367,7 +414,10 @@ async fn finish(pool: &PgPool, dir: &std::path::Path, part: &std::path::Path, jo
 
 /// Deletes expired jobs and their files.
 pub async fn remove_expired(pool: &PgPool) -> Result<usize, sqlx::Error> {
-    let paths: Vec<Option<String>> = sqlx::query_scalar("DELETE FROM export_jobs WHERE expires_at <= now() RETURNING file_path").fetch_all(pool).await?;
+    let paths: Vec<Option<String>> =
+        sqlx::query_scalar("DELETE FROM export_jobs WHERE expires_at <= now() RETURNING file_path")
+            .fetch_all(pool)
+            .await?;
     for path in paths.iter().flatten() {
         if let Err(error) = tokio::fs::remove_file(path).await {
             if error.kind() != std::io::ErrorKind::NotFound {

@@ -49,7 +49,13 @@ impl From<sqlx::Error> for TaskError {
 }
 
 /// Checks an order, counts its records (refused beyond `MAX_RECORDS`) and queues it.
-pub async fn queue(pool: &PgPool, wake: &Notify, created_by: &str, order: Order, now: DateTime<Utc>) -> Result<JobRow, TaskError> {
+pub async fn queue(
+    pool: &PgPool,
+    wake: &Notify,
+    created_by: &str,
+    order: Order,
+    now: DateTime<Utc>,
+) -> Result<JobRow, TaskError> {
     history::check_tier(order.aggregation, order.start, order.end, now)?;
     let available = columns(&order.groups);
     let selected = match order.fields.as_deref().filter(|f| !f.is_empty()) {
@@ -58,7 +64,11 @@ pub async fn queue(pool: &PgPool, wake: &Notify, created_by: &str, order: Order,
             let mut selected = Vec::new();
             for field in fields {
                 if !available.contains(field) {
-                    return Err(QueryError::BadRequest(format!("unknown field `{field}`; available: {}", available.join(", "))).into());
+                    return Err(QueryError::BadRequest(format!(
+                        "unknown field `{field}`; available: {}",
+                        available.join(", ")
+                    ))
+                    .into());
                 }
                 if !selected.contains(field) {
                     selected.push(field.clone());
@@ -68,7 +78,10 @@ pub async fn queue(pool: &PgPool, wake: &Notify, created_by: &str, order: Order,
         }
     };
     order.timezone.parse::<chrono_tz::Tz>().map_err(|_| {
-        QueryError::BadRequest(format!("`options.timezone` `{}` is not an IANA time zone (e.g. Asia/Shanghai)", order.timezone))
+        QueryError::BadRequest(format!(
+            "`options.timezone` `{}` is not an IANA time zone (e.g. Asia/Shanghai)",
+            order.timezone
+        ))
     })?;
     let date = DateFormat::parse(&order.date_format).map_err(QueryError::BadRequest)?;
     let number = NumberFormat::parse(&order.number_format).map_err(QueryError::BadRequest)?;
@@ -91,8 +104,21 @@ pub async fn queue(pool: &PgPool, wake: &Notify, created_by: &str, order: Order,
         ))
         .into());
     }
-    let id = format!("export_{}_{}", now.format("%Y%m%d"), rand::thread_rng().sample_iter(&Alphanumeric).take(10).map(char::from).collect::<String>().to_lowercase());
-    let fallback = format!("vm_history_{}_{}", order.start.format("%Y%m%d"), order.end.format("%Y%m%d"));
+    let id = format!(
+        "export_{}_{}",
+        now.format("%Y%m%d"),
+        rand::thread_rng()
+            .sample_iter(&Alphanumeric)
+            .take(10)
+            .map(char::from)
+            .collect::<String>()
+            .to_lowercase()
+    );
+    let fallback = format!(
+        "vm_history_{}_{}",
+        order.start.format("%Y%m%d"),
+        order.end.format("%Y%m%d")
+    );
     let filename = sanitize_filename(order.filename.as_deref(), order.format, &fallback);
     let spec = ExportSpec {
         hosts: order.hosts,
@@ -108,20 +134,41 @@ pub async fn queue(pool: &PgPool, wake: &Notify, created_by: &str, order: Order,
         date,
         number,
     };
-    let job = super::create(pool, &NewJob { id: &id, spec: &spec, filename: &filename, total, created_by }).await?;
+    let job = super::create(
+        pool,
+        &NewJob {
+            id: &id,
+            spec: &spec,
+            filename: &filename,
+            total,
+            created_by,
+        },
+    )
+    .await?;
     wake.notify_one();
     Ok(job)
 }
 
 /// The job if it exists, has not expired and the caller (`name`, admin or not) may see it.
-pub async fn visible(pool: &PgPool, name: &str, admin: bool, id: &str) -> Result<JobRow, TaskError> {
-    let not_found = || TaskError::NotFound(format!("no export task `{id}` (unknown, or expired after {KEEP_DAYS} days)"));
+pub async fn visible(
+    pool: &PgPool,
+    name: &str,
+    admin: bool,
+    id: &str,
+) -> Result<JobRow, TaskError> {
+    let not_found = || {
+        TaskError::NotFound(format!(
+            "no export task `{id}` (unknown, or expired after {KEEP_DAYS} days)"
+        ))
+    };
     let job = super::job(pool, id).await?.ok_or_else(not_found)?;
     if job.is_expired(Utc::now()) {
         return Err(not_found());
     }
     if job.created_by != name && !admin {
-        return Err(TaskError::Forbidden("only the creator of an export or an admin may read it".into()));
+        return Err(TaskError::Forbidden(
+            "only the creator of an export or an admin may read it".into(),
+        ));
     }
     Ok(job)
 }

@@ -25,8 +25,17 @@ pub struct Layout {
 
 pub enum RowWriter {
     Csv(csv::Writer<BufWriter<File>>),
-    Json { out: BufWriter<File>, first: bool },
-    Excel { workbook: Box<Workbook>, path: PathBuf, row: u32, date: Format, number: Format },
+    Json {
+        out: BufWriter<File>,
+        first: bool,
+    },
+    Excel {
+        workbook: Box<Workbook>,
+        path: PathBuf,
+        row: u32,
+        date: Format,
+        number: Format,
+    },
 }
 
 const TIME_HEADER: &str = "timestamp";
@@ -34,10 +43,15 @@ const VM_HEADER: &str = "vmId";
 
 impl RowWriter {
     pub fn create(path: &Path, format: FileFormat, layout: &Layout) -> anyhow::Result<Self> {
-        let headers = || std::iter::once(TIME_HEADER.to_owned()).chain(std::iter::once(VM_HEADER.to_owned())).chain(layout.columns.iter().cloned());
+        let headers = || {
+            std::iter::once(TIME_HEADER.to_owned())
+                .chain(std::iter::once(VM_HEADER.to_owned()))
+                .chain(layout.columns.iter().cloned())
+        };
         match format {
             FileFormat::Csv => {
-                let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+                let file = File::create(path)
+                    .with_context(|| format!("cannot create {}", path.display()))?;
                 let mut writer = csv::Writer::from_writer(BufWriter::new(file));
                 if layout.include_headers {
                     writer.write_record(headers())?;
@@ -45,7 +59,8 @@ impl RowWriter {
                 Ok(RowWriter::Csv(writer))
             }
             FileFormat::Json => {
-                let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+                let file = File::create(path)
+                    .with_context(|| format!("cannot create {}", path.display()))?;
                 let mut out = BufWriter::new(file);
                 out.write_all(b"[")?;
                 Ok(RowWriter::Json { out, first: true })
@@ -74,27 +89,49 @@ impl RowWriter {
                     sheet.set_freeze_panes(1, 0)?;
                     row = 1;
                 }
-                Ok(RowWriter::Excel { workbook, path: path.to_owned(), row, date, number })
+                Ok(RowWriter::Excel {
+                    workbook,
+                    path: path.to_owned(),
+                    row,
+                    date,
+                    number,
+                })
             }
         }
     }
 
-    pub fn write(&mut self, layout: &Layout, ts: DateTime<Utc>, vm_id: &str, values: &[Option<f64>]) -> anyhow::Result<()> {
+    pub fn write(
+        &mut self,
+        layout: &Layout,
+        ts: DateTime<Utc>,
+        vm_id: &str,
+        values: &[Option<f64>],
+    ) -> anyhow::Result<()> {
         let local = ts.with_timezone(&layout.timezone);
         match self {
             RowWriter::Csv(writer) => {
                 let mut record = Vec::with_capacity(values.len() + 2);
                 record.push(local.format(&layout.date.chrono).to_string());
                 record.push(vm_id.to_owned());
-                record.extend(values.iter().map(|v| v.map(|v| layout.number.text(v)).unwrap_or_default()));
+                record.extend(
+                    values
+                        .iter()
+                        .map(|v| v.map(|v| layout.number.text(v)).unwrap_or_default()),
+                );
                 writer.write_record(&record)?;
             }
             RowWriter::Json { out, first } => {
                 let mut object = Map::new();
-                object.insert(TIME_HEADER.into(), Value::String(local.format(&layout.date.chrono).to_string()));
+                object.insert(
+                    TIME_HEADER.into(),
+                    Value::String(local.format(&layout.date.chrono).to_string()),
+                );
                 object.insert(VM_HEADER.into(), Value::String(vm_id.to_owned()));
                 for (column, value) in layout.columns.iter().zip(values) {
-                    object.insert(column.clone(), value.map_or(Value::Null, |v| serde_json::json!(layout.number.round(v))));
+                    object.insert(
+                        column.clone(),
+                        value.map_or(Value::Null, |v| serde_json::json!(layout.number.round(v))),
+                    );
                 }
                 if !*first {
                     out.write_all(b",")?;
@@ -103,7 +140,13 @@ impl RowWriter {
                 out.write_all(b"\n")?;
                 serde_json::to_writer(&mut *out, &object)?;
             }
-            RowWriter::Excel { workbook, row, date, number, .. } => {
+            RowWriter::Excel {
+                workbook,
+                row,
+                date,
+                number,
+                ..
+            } => {
                 let sheet = workbook.worksheet_from_index(0)?;
                 // Excel has no time zones: the cell holds the wall-clock time of the chosen zone.
                 sheet.write_datetime_with_format(*row, 0, local.naive_local(), date)?;
@@ -124,13 +167,18 @@ impl RowWriter {
         match self {
             RowWriter::Csv(mut writer) => {
                 writer.flush()?;
-                writer.into_inner().map_err(|e| anyhow::anyhow!("cannot flush the CSV file: {e}"))?.flush()?;
+                writer
+                    .into_inner()
+                    .map_err(|e| anyhow::anyhow!("cannot flush the CSV file: {e}"))?
+                    .flush()?;
             }
             RowWriter::Json { mut out, .. } => {
                 out.write_all(b"\n]\n")?;
                 out.flush()?;
             }
-            RowWriter::Excel { mut workbook, path, .. } => workbook.save(&path)?,
+            RowWriter::Excel {
+                mut workbook, path, ..
+            } => workbook.save(&path)?,
         }
         Ok(())
     }

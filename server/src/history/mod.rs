@@ -81,7 +81,9 @@ impl Serialize for Point {
         object.insert("vmId".into(), serde_json::json!(self.vm_id));
         for (metric, value) in &self.values {
             let Some(value) = value else { continue };
-            let group = object.entry(metric.group.name()).or_insert_with(|| serde_json::json!({}));
+            let group = object
+                .entry(metric.group.name())
+                .or_insert_with(|| serde_json::json!({}));
             group[metric.field] = serde_json::json!((value * 100.0).round() / 100.0);
         }
         if let Some((in_bytes, out_bytes)) = self.network_bytes {
@@ -100,7 +102,6 @@ pub const HOURLY_RETENTION_DAYS: i64 = 30;
 pub const MAX_RANGE_DAYS: i64 = 731; // two years, leap day included
 pub const MAX_PAGE_SIZE: i64 = 1000;
 const MAX_VMS: usize = 1000;
-
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Aggregation {
@@ -194,24 +195,38 @@ impl Func {
     }
 }
 
-
 /// Checks a time range against the two-year limit and the tier that must hold it.
-pub fn check_range(start: DateTime<Utc>, end: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), QueryError> {
+pub fn check_range(
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), QueryError> {
     if end <= start {
-        return Err(QueryError::InvalidTime("`endTime` must be after `startTime`".into()));
+        return Err(QueryError::InvalidTime(
+            "`endTime` must be after `startTime`".into(),
+        ));
     }
     if end - start > Duration::days(MAX_RANGE_DAYS) {
-        return Err(QueryError::InvalidTime("the range may span at most 2 years".into()));
+        return Err(QueryError::InvalidTime(
+            "the range may span at most 2 years".into(),
+        ));
     }
     if start < now - Duration::days(MAX_RANGE_DAYS) {
-        return Err(QueryError::InvalidTime("history is kept for 2 years; `startTime` is older".into()));
+        return Err(QueryError::InvalidTime(
+            "history is kept for 2 years; `startTime` is older".into(),
+        ));
     }
     Ok(())
 }
 
 /// Validates the aggregation against the range: raw and minute buckets come from raw samples
 /// (7 days), hourly buckets from hourly rollups (30 days), daily ones from daily rollups (2 years).
-pub fn check_tier(aggregation: Aggregation, start: DateTime<Utc>, end: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), QueryError> {
+pub fn check_tier(
+    aggregation: Aggregation,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), QueryError> {
     match aggregation {
         Aggregation::Raw | Aggregation::Minutes(_) => {
             if end - start > Duration::days(RAW_RETENTION_DAYS) {
@@ -235,7 +250,6 @@ pub fn check_tier(aggregation: Aggregation, start: DateTime<Utc>, end: DateTime<
     Ok(())
 }
 
-
 /// The hosts a request names: `vmIds` xor `groupId` (and, where allowed, `clusterId`). Unknown ids → 404.
 pub async fn resolve_hosts(
     pool: &PgPool,
@@ -243,19 +257,37 @@ pub async fn resolve_hosts(
     group_id: Option<&str>,
     cluster_id: Option<&str>,
 ) -> Result<Vec<(i32, String, String)>, QueryError> {
-    let named = [vm_ids.is_some(), group_id.is_some(), cluster_id.is_some()].iter().filter(|b| **b).count();
+    let named = [vm_ids.is_some(), group_id.is_some(), cluster_id.is_some()]
+        .iter()
+        .filter(|b| **b)
+        .count();
     if named > 1 {
-        return Err(QueryError::BadRequest("give only one of `vmIds`, `groupId` and `clusterId`".into()));
+        return Err(QueryError::BadRequest(
+            "give only one of `vmIds`, `groupId` and `clusterId`".into(),
+        ));
     }
     if let Some(ids) = vm_ids {
         if ids.is_empty() || ids.len() > MAX_VMS {
-            return Err(QueryError::BadRequest(format!("`vmIds` must list 1 to {MAX_VMS} ids")));
+            return Err(QueryError::BadRequest(format!(
+                "`vmIds` must list 1 to {MAX_VMS} ids"
+            )));
         }
-        let rows: Vec<(i32, String, String)> =
-            sqlx::query_as("SELECT id, vm_id, name FROM hosts WHERE vm_id = ANY($1) ORDER BY vm_id").bind(ids).fetch_all(pool).await?;
-        let missing: Vec<&str> = ids.iter().filter(|id| !rows.iter().any(|r| &r.1 == *id)).map(String::as_str).collect();
+        let rows: Vec<(i32, String, String)> = sqlx::query_as(
+            "SELECT id, vm_id, name FROM hosts WHERE vm_id = ANY($1) ORDER BY vm_id",
+        )
+        .bind(ids)
+        .fetch_all(pool)
+        .await?;
+        let missing: Vec<&str> = ids
+            .iter()
+            .filter(|id| !rows.iter().any(|r| &r.1 == *id))
+            .map(String::as_str)
+            .collect();
         if !missing.is_empty() {
-            return Err(QueryError::NotFound(format!("unknown vmIds: {}", missing.join(", "))));
+            return Err(QueryError::NotFound(format!(
+                "unknown vmIds: {}",
+                missing.join(", ")
+            )));
         }
         return Ok(rows);
     }
@@ -265,9 +297,19 @@ pub async fn resolve_hosts(
         _ => return Err(QueryError::BadRequest("give `vmIds` or `groupId`".into())),
     };
     let sql = format!("SELECT id, vm_id, name FROM hosts WHERE {column} = $1 ORDER BY vm_id");
-    let rows: Vec<(i32, String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(value).fetch_all(pool).await?;
+    let rows: Vec<(i32, String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(value)
+        .fetch_all(pool)
+        .await?;
     if rows.is_empty() {
-        return Err(QueryError::NotFound(format!("no hosts with {} `{value}`", if column == "group_id" { "groupId" } else { "clusterId" })));
+        return Err(QueryError::NotFound(format!(
+            "no hosts with {} `{value}`",
+            if column == "group_id" {
+                "groupId"
+            } else {
+                "clusterId"
+            }
+        )));
     }
     Ok(rows)
 }
@@ -280,11 +322,14 @@ pub async fn resolve_hosts_or_all(
     cluster_id: Option<&str>,
 ) -> Result<Vec<(i32, String, String)>, QueryError> {
     if vm_ids.is_none() && group_id.is_none() && cluster_id.is_none() {
-        return Ok(sqlx::query_as("SELECT id, vm_id, name FROM hosts ORDER BY vm_id").fetch_all(pool).await?);
+        return Ok(
+            sqlx::query_as("SELECT id, vm_id, name FROM hosts ORDER BY vm_id")
+                .fetch_all(pool)
+                .await?,
+        );
     }
     resolve_hosts(pool, vm_ids, group_id, cluster_id).await
 }
-
 
 /// A history query over resolved hosts `(id, vmId, name)`; pages are `page_size` points.
 pub struct Query {
@@ -299,9 +344,11 @@ pub struct Query {
 }
 
 pub fn selected_metrics(groups: &[Group]) -> Vec<&'static Metric> {
-    catalog::METRICS.iter().filter(|m| groups.contains(&m.group)).collect()
+    catalog::METRICS
+        .iter()
+        .filter(|m| groups.contains(&m.group))
+        .collect()
 }
-
 
 /// One page of points of a query, and how many points the whole query has.
 pub async fn points(pool: &PgPool, q: &Query) -> Result<(Vec<Point>, i64), QueryError> {
@@ -318,7 +365,11 @@ pub fn host_ids(q: &Query) -> Vec<i32> {
 }
 
 fn vm_id_of(q: &Query, host_id: i32) -> &str {
-    q.hosts.iter().find(|h| h.0 == host_id).map(|h| h.1.as_str()).unwrap_or_default()
+    q.hosts
+        .iter()
+        .find(|h| h.0 == host_id)
+        .map(|h| h.1.as_str())
+        .unwrap_or_default()
 }
 
 /// The statement giving every point of a raw or minute-bucket query in order, and the factor its
@@ -328,7 +379,10 @@ pub fn sample_statement(q: &Query) -> Option<(String, f64)> {
     let metrics = selected_metrics(&q.groups);
     match q.aggregation {
         Aggregation::Raw => {
-            let columns: Vec<String> = metrics.iter().map(|m| format!("({})::float8", m.raw_sql)).collect();
+            let columns: Vec<String> = metrics
+                .iter()
+                .map(|m| format!("({})::float8", m.raw_sql))
+                .collect();
             let sql = format!(
                 "SELECT host_id, ts, net_bytes_recv::float8, net_bytes_sent::float8, {} FROM samples
                  WHERE host_id = ANY($1) AND ts >= $2 AND ts <= $3
@@ -355,7 +409,9 @@ pub fn sample_statement(q: &Query) -> Option<(String, f64)> {
 
 async fn raw_points(pool: &PgPool, q: &Query) -> Result<(Vec<Point>, i64), QueryError> {
     let metrics = selected_metrics(&q.groups);
-    let Some((sql, scale)) = sample_statement(q) else { return Ok((Vec::new(), 0)) };
+    let Some((sql, scale)) = sample_statement(q) else {
+        return Ok((Vec::new(), 0));
+    };
     let ids = host_ids(q);
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{sql} LIMIT $4 OFFSET $5")))
         .bind(&ids)
@@ -365,18 +421,28 @@ async fn raw_points(pool: &PgPool, q: &Query) -> Result<(Vec<Point>, i64), Query
         .bind((q.page - 1) * q.page_size)
         .fetch_all(pool)
         .await?;
-    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM samples WHERE host_id = ANY($1) AND ts >= $2 AND ts <= $3")
-        .bind(&ids)
-        .bind(q.start)
-        .bind(q.end)
-        .fetch_one(pool)
-        .await?;
-    let points = rows.iter().map(|row| sample_point(row, &metrics, q, scale)).collect::<Result<_, _>>()?;
+    let total: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM samples WHERE host_id = ANY($1) AND ts >= $2 AND ts <= $3",
+    )
+    .bind(&ids)
+    .bind(q.start)
+    .bind(q.end)
+    .fetch_one(pool)
+    .await?;
+    let points = rows
+        .iter()
+        .map(|row| sample_point(row, &metrics, q, scale))
+        .collect::<Result<_, _>>()?;
     Ok((points, total))
 }
 
 /// A point from a row of `sample_statement`: `host_id, time, inbound, outbound, <one column per metric>`.
-pub fn sample_point(row: &sqlx::postgres::PgRow, metrics: &[&'static Metric], q: &Query, byte_scale: f64) -> Result<Point, QueryError> {
+pub fn sample_point(
+    row: &sqlx::postgres::PgRow,
+    metrics: &[&'static Metric],
+    q: &Query,
+    byte_scale: f64,
+) -> Result<Point, QueryError> {
     let host: i32 = row.try_get(0)?;
     let time: DateTime<Utc> = row.try_get(1)?;
     let inbound = row.try_get::<Option<f64>, _>(2)?.unwrap_or(0.0);
@@ -385,12 +451,19 @@ pub fn sample_point(row: &sqlx::postgres::PgRow, metrics: &[&'static Metric], q:
     for (i, metric) in metrics.iter().enumerate() {
         values.push((*metric, row.try_get::<Option<f64>, _>(i + 4)?));
     }
-    Ok(Point { timestamp: time, vm_id: vm_id_of(q, host).to_owned(), values, network_bytes: Some((inbound * byte_scale, outbound * byte_scale)) })
+    Ok(Point {
+        timestamp: time,
+        vm_id: vm_id_of(q, host).to_owned(),
+        values,
+        network_bytes: Some((inbound * byte_scale, outbound * byte_scale)),
+    })
 }
 
 async fn bucketed_raw_points(pool: &PgPool, q: &Query) -> Result<(Vec<Point>, i64), QueryError> {
     let metrics = selected_metrics(&q.groups);
-    let Some((sql, scale)) = sample_statement(q) else { return Ok((Vec::new(), 0)) };
+    let Some((sql, scale)) = sample_statement(q) else {
+        return Ok((Vec::new(), 0));
+    };
     let width = q.aggregation.width().unwrap_or(Duration::minutes(1));
     let ids = host_ids(q);
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{sql} LIMIT $5 OFFSET $6")))
@@ -412,11 +485,18 @@ async fn bucketed_raw_points(pool: &PgPool, q: &Query) -> Result<(Vec<Point>, i6
     .bind(width)
     .fetch_one(pool)
     .await?;
-    let points = rows.iter().map(|row| sample_point(row, &metrics, q, scale)).collect::<Result<_, _>>()?;
+    let points = rows
+        .iter()
+        .map(|row| sample_point(row, &metrics, q, scale))
+        .collect::<Result<_, _>>()?;
     Ok((points, total))
 }
 
-async fn rollup_points(pool: &PgPool, q: &Query, tier: Tier) -> Result<(Vec<Point>, i64), QueryError> {
+async fn rollup_points(
+    pool: &PgPool,
+    q: &Query,
+    tier: Tier,
+) -> Result<(Vec<Point>, i64), QueryError> {
     let metrics = selected_metrics(&q.groups);
     let metric_ids: Vec<i16> = metrics.iter().map(|m| m.id).collect();
     let width = q.aggregation.width().unwrap_or(Duration::hours(1));
@@ -435,7 +515,14 @@ async fn rollup_points(pool: &PgPool, q: &Query, tier: Tier) -> Result<(Vec<Poin
     );
     let count_sql = format!("SELECT host_id, count(*) FROM ({buckets_sql}) b GROUP BY host_id");
     let counts: std::collections::HashMap<i32, i64> =
-        sqlx::query_as(sqlx::AssertSqlSafe(count_sql)).bind(&ids).bind(first_bucket).bind(q.end).fetch_all(pool).await?.into_iter().collect();
+        sqlx::query_as(sqlx::AssertSqlSafe(count_sql))
+            .bind(&ids)
+            .bind(first_bucket)
+            .bind(q.end)
+            .fetch_all(pool)
+            .await?
+            .into_iter()
+            .collect();
     let total: i64 = counts.values().sum();
     let mut skip = (q.page - 1) * q.page_size;
     let mut wanted = q.page_size;
@@ -448,16 +535,19 @@ async fn rollup_points(pool: &PgPool, q: &Query, tier: Tier) -> Result<(Vec<Poin
         }
         let take = wanted.min(available - skip);
         let slice_sql = format!("SELECT min(bucket), max(bucket) FROM (SELECT bucket FROM ({buckets_sql}) b ORDER BY bucket OFFSET $4 LIMIT $5) s");
-        let (from, to): (Option<DateTime<Utc>>, Option<DateTime<Utc>>) = sqlx::query_as(sqlx::AssertSqlSafe(slice_sql))
-            .bind(vec![host])
-            .bind(first_bucket)
-            .bind(q.end)
-            .bind(skip)
-            .bind(take)
-            .fetch_one(pool)
-            .await?;
+        let (from, to): (Option<DateTime<Utc>>, Option<DateTime<Utc>>) =
+            sqlx::query_as(sqlx::AssertSqlSafe(slice_sql))
+                .bind(vec![host])
+                .bind(first_bucket)
+                .bind(q.end)
+                .bind(skip)
+                .bind(take)
+                .fetch_one(pool)
+                .await?;
         if let (Some(from), Some(to)) = (from, to) {
-            rows.extend(crate::storage::rollups::read(pool, tier, &[host], &metric_ids, from, to).await?);
+            rows.extend(
+                crate::storage::rollups::read(pool, tier, &[host], &metric_ids, from, to).await?,
+            );
         }
         skip = 0;
         wanted -= take;
@@ -474,36 +564,53 @@ async fn rollup_points(pool: &PgPool, q: &Query, tier: Tier) -> Result<(Vec<Poin
             Some((key, map)) if *key == (row.host_id, row.bucket) => {
                 map.insert(row.metric, row.rollup);
             }
-            _ => grouped.push(((row.host_id, row.bucket), BTreeMap::from([(row.metric, row.rollup)]))),
+            _ => grouped.push((
+                (row.host_id, row.bucket),
+                BTreeMap::from([(row.metric, row.rollup)]),
+            )),
         }
     }
     let points = grouped
         .into_iter()
         .map(|((host, bucket), map)| {
-            let values: Vec<(&'static Metric, Option<f64>)> =
-                metrics.iter().map(|m| (*m, map.get(&m.id).and_then(|r| q.func.of(r)))).collect();
+            let values: Vec<(&'static Metric, Option<f64>)> = metrics
+                .iter()
+                .map(|m| (*m, map.get(&m.id).and_then(|r| q.func.of(r))))
+                .collect();
             let rate = |id: i16| map.get(&id).and_then(MetricRollup::avg).unwrap_or(0.0) * seconds;
-            Point { timestamp: bucket, vm_id: vm_id_of(q, host).to_owned(), values, network_bytes: Some((rate(catalog::NET_IN_BPS), rate(catalog::NET_OUT_BPS))) }
+            Point {
+                timestamp: bucket,
+                vm_id: vm_id_of(q, host).to_owned(),
+                values,
+                network_bytes: Some((rate(catalog::NET_IN_BPS), rate(catalog::NET_OUT_BPS))),
+            }
         })
         .collect();
     Ok((points, total))
 }
-
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn at(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text).expect("valid").with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(text)
+            .expect("valid")
+            .with_timezone(&Utc)
     }
 
     #[test]
     fn ranges_must_be_ordered_and_at_most_two_years() {
         let now = at("2026-11-22T00:00:00Z");
         assert!(check_range(at("2026-11-01T00:00:00Z"), at("2026-11-02T00:00:00Z"), now).is_ok());
-        assert!(matches!(check_range(at("2026-11-02T00:00:00Z"), at("2026-11-01T00:00:00Z"), now), Err(QueryError::InvalidTime(_))));
-        assert!(matches!(check_range(at("2024-01-01T00:00:00Z"), at("2026-11-01T00:00:00Z"), now), Err(QueryError::InvalidTime(_))));
+        assert!(matches!(
+            check_range(at("2026-11-02T00:00:00Z"), at("2026-11-01T00:00:00Z"), now),
+            Err(QueryError::InvalidTime(_))
+        ));
+        assert!(matches!(
+            check_range(at("2024-01-01T00:00:00Z"), at("2026-11-01T00:00:00Z"), now),
+            Err(QueryError::InvalidTime(_))
+        ));
     }
 
     #[test]
@@ -511,8 +618,20 @@ mod tests {
         let now = at("2026-11-22T00:00:00Z");
         let week_ago = at("2026-11-15T12:00:00Z");
         assert!(check_tier(Aggregation::Raw, week_ago, now, now).is_ok());
-        assert!(check_tier(Aggregation::Raw, at("2026-11-10T00:00:00Z"), now, now).is_err(), "more than 7 days of raw");
-        assert!(check_tier(Aggregation::Minutes(5), at("2026-11-01T00:00:00Z"), at("2026-11-02T00:00:00Z"), now).is_err(), "older than raw retention");
+        assert!(
+            check_tier(Aggregation::Raw, at("2026-11-10T00:00:00Z"), now, now).is_err(),
+            "more than 7 days of raw"
+        );
+        assert!(
+            check_tier(
+                Aggregation::Minutes(5),
+                at("2026-11-01T00:00:00Z"),
+                at("2026-11-02T00:00:00Z"),
+                now
+            )
+            .is_err(),
+            "older than raw retention"
+        );
         assert!(check_tier(Aggregation::Hour, at("2026-11-01T00:00:00Z"), now, now).is_ok());
         assert!(check_tier(Aggregation::Hour, at("2026-09-01T00:00:00Z"), now, now).is_err());
         assert!(check_tier(Aggregation::Day, at("2025-01-01T00:00:00Z"), now, now).is_ok());
@@ -521,8 +640,18 @@ mod tests {
     #[test]
     fn points_hold_only_the_asked_groups_with_two_decimals_and_are_read_by_column() {
         let cpu = catalog::by_id(catalog::CPU_PERCENT).expect("cpu");
-        let p = Point { timestamp: at("2026-02-01T00:00:00Z"), vm_id: "vm_001".into(), values: vec![(cpu, Some(35.234))], network_bytes: None };
-        assert_eq!(serde_json::to_value(&p).ok(), Some(serde_json::json!({"timestamp": "2026-02-01T00:00:00Z", "vmId": "vm_001", "cpu": {"usagePercent": 35.23}})));
+        let p = Point {
+            timestamp: at("2026-02-01T00:00:00Z"),
+            vm_id: "vm_001".into(),
+            values: vec![(cpu, Some(35.234))],
+            network_bytes: None,
+        };
+        assert_eq!(
+            serde_json::to_value(&p).ok(),
+            Some(
+                serde_json::json!({"timestamp": "2026-02-01T00:00:00Z", "vmId": "vm_001", "cpu": {"usagePercent": 35.23}})
+            )
+        );
         assert_eq!(p.value("cpu.usagePercent"), Some(35.23));
         assert_eq!(p.value("memory.usagePercent"), None);
     }

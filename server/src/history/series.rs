@@ -47,20 +47,34 @@ impl Resolution {
 }
 
 /// Bucket tiers from finest to coarsest.
-const BUCKETS: [Resolution; 5] = [Resolution::Minutes(1), Resolution::Minutes(5), Resolution::Minutes(15), Resolution::Hour, Resolution::Day];
+const BUCKETS: [Resolution; 5] = [
+    Resolution::Minutes(1),
+    Resolution::Minutes(5),
+    Resolution::Minutes(15),
+    Resolution::Hour,
+    Resolution::Day,
+];
 
 /// The finest resolution for `start`…`end` within `points`: raw when the range holds at most
 /// `points` samples (`raw_count`, known only where raw data can answer), else the first bucket
 /// width that gives at most `points` buckets and whose tier still holds `start`. Daily is the
 /// fallback (at most 731 buckets over two years).
-pub fn choose(start: DateTime<Utc>, end: DateTime<Utc>, now: DateTime<Utc>, points: i64, raw_count: Option<i64>) -> Resolution {
+pub fn choose(
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    now: DateTime<Utc>,
+    points: i64,
+    raw_count: Option<i64>,
+) -> Resolution {
     let in_raw_window = start >= now - Duration::days(RAW_RETENTION_DAYS);
     if in_raw_window && raw_count.is_some_and(|n| n <= points) {
         return Resolution::Raw;
     }
     let span = end - start;
     for resolution in BUCKETS {
-        let Some(width) = resolution.width() else { continue };
+        let Some(width) = resolution.width() else {
+            continue;
+        };
         let held = match resolution {
             Resolution::Minutes(_) => in_raw_window,
             Resolution::Hour => start >= now - Duration::days(HOURLY_RETENTION_DAYS),
@@ -107,22 +121,29 @@ fn round2(v: f64) -> Option<f64> {
     v.is_finite().then(|| (v * 100.0).round() / 100.0)
 }
 
-pub async fn read(pool: &PgPool, request: &SeriesRequest<'_>, now: DateTime<Utc>) -> Result<Series, QueryError> {
+pub async fn read(
+    pool: &PgPool,
+    request: &SeriesRequest<'_>,
+    now: DateTime<Utc>,
+) -> Result<Series, QueryError> {
     let in_raw_window = request.start >= now - Duration::days(RAW_RETENTION_DAYS);
     // Counting is an index-only range scan; worth it only where raw could fit the budget at
     // one sample a minute or faster.
-    let raw_count = if in_raw_window && (request.end - request.start) <= Duration::minutes(request.points) {
-        Some(
-            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM samples WHERE host_id = $1 AND ts >= $2 AND ts <= $3")
+    let raw_count =
+        if in_raw_window && (request.end - request.start) <= Duration::minutes(request.points) {
+            Some(
+                sqlx::query_scalar::<_, i64>(
+                    "SELECT count(*) FROM samples WHERE host_id = $1 AND ts >= $2 AND ts <= $3",
+                )
                 .bind(request.host_id)
                 .bind(request.start)
                 .bind(request.end)
                 .fetch_one(pool)
                 .await?,
-        )
-    } else {
-        None
-    };
+            )
+        } else {
+            None
+        };
     let resolution = choose(request.start, request.end, now, request.points, raw_count);
     let mut series = Series {
         resolution: resolution.name(),
@@ -134,7 +155,9 @@ pub async fn read(pool: &PgPool, request: &SeriesRequest<'_>, now: DateTime<Utc>
         notes: Vec::new(),
     };
     match resolution {
-        Resolution::Raw | Resolution::Minutes(_) => from_samples(pool, request, resolution, &mut series).await?,
+        Resolution::Raw | Resolution::Minutes(_) => {
+            from_samples(pool, request, resolution, &mut series).await?
+        }
         Resolution::Hour => from_rollups(pool, request, Tier::Hourly, &mut series).await?,
         Resolution::Day => from_rollups(pool, request, Tier::Daily, &mut series).await?,
     }
@@ -148,9 +171,18 @@ pub async fn read(pool: &PgPool, request: &SeriesRequest<'_>, now: DateTime<Utc>
 }
 
 /// Raw points or minute buckets, one statement.
-async fn from_samples(pool: &PgPool, request: &SeriesRequest<'_>, resolution: Resolution, out: &mut Series) -> Result<(), QueryError> {
+async fn from_samples(
+    pool: &PgPool,
+    request: &SeriesRequest<'_>,
+    resolution: Resolution,
+    out: &mut Series,
+) -> Result<(), QueryError> {
     let width = resolution.width();
-    let statistics: &[&str] = if width.is_some() { &["avg", "min", "max", "p95"] } else { &["avg"] };
+    let statistics: &[&str] = if width.is_some() {
+        &["avg", "min", "max", "p95"]
+    } else {
+        &["avg"]
+    };
     let mut columns = Vec::new();
     for metric in request.metrics {
         let expr = format!("({})::float8", metric.raw_sql);
@@ -160,11 +192,17 @@ async fn from_samples(pool: &PgPool, request: &SeriesRequest<'_>, resolution: Re
                 columns.push(format!("avg({expr})"));
                 columns.push(format!("min({expr})"));
                 columns.push(format!("max({expr})"));
-                columns.push(format!("percentile_cont(0.95) WITHIN GROUP (ORDER BY {expr})"));
+                columns.push(format!(
+                    "percentile_cont(0.95) WITHIN GROUP (ORDER BY {expr})"
+                ));
             }
         }
     }
-    let select = if columns.is_empty() { String::new() } else { format!(", {}", columns.join(", ")) };
+    let select = if columns.is_empty() {
+        String::new()
+    } else {
+        format!(", {}", columns.join(", "))
+    };
     let sql = match width {
         None => format!("SELECT (extract(epoch FROM ts) * 1000)::int8 AS t{select} FROM samples WHERE host_id = $1 AND ts >= $2 AND ts <= $3 ORDER BY ts"),
         Some(_) => format!(
@@ -172,16 +210,25 @@ async fn from_samples(pool: &PgPool, request: &SeriesRequest<'_>, resolution: Re
              FROM samples WHERE host_id = $1 AND ts >= $2 AND ts <= $3 GROUP BY 1 ORDER BY 1"
         ),
     };
-    let query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(request.host_id).bind(request.start).bind(request.end);
+    let query = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(request.host_id)
+        .bind(request.start)
+        .bind(request.end);
     let query = match width {
         Some(width) => query.bind(width),
         None => query,
     };
     let rows = query.fetch_all(pool).await?;
     out.t.reserve(rows.len());
-    let names: Vec<String> =
-        request.metrics.iter().flat_map(|m| statistics.iter().map(move |s| format!("{}.{s}", m.name()))).collect();
-    let mut arrays: Vec<Vec<Option<f64>>> = names.iter().map(|_| Vec::with_capacity(rows.len())).collect();
+    let names: Vec<String> = request
+        .metrics
+        .iter()
+        .flat_map(|m| statistics.iter().map(move |s| format!("{}.{s}", m.name())))
+        .collect();
+    let mut arrays: Vec<Vec<Option<f64>>> = names
+        .iter()
+        .map(|_| Vec::with_capacity(rows.len()))
+        .collect();
     for row in &rows {
         out.t.push(row.try_get(0)?);
         for (i, array) in arrays.iter_mut().enumerate() {
@@ -193,7 +240,12 @@ async fn from_samples(pool: &PgPool, request: &SeriesRequest<'_>, resolution: Re
 }
 
 /// Hourly or daily rollups, with the buckets still queued computed at read time.
-async fn from_rollups(pool: &PgPool, request: &SeriesRequest<'_>, tier: Tier, out: &mut Series) -> Result<(), QueryError> {
+async fn from_rollups(
+    pool: &PgPool,
+    request: &SeriesRequest<'_>,
+    tier: Tier,
+    out: &mut Series,
+) -> Result<(), QueryError> {
     let width = match tier {
         Tier::Hourly => Duration::hours(1),
         Tier::Daily => Duration::days(1),
@@ -203,25 +255,44 @@ async fn from_rollups(pool: &PgPool, request: &SeriesRequest<'_>, tier: Tier, ou
     let rows = rollups::read(pool, tier, &[request.host_id], &ids, first, request.end).await?;
     let mut buckets: BTreeMap<i64, BTreeMap<i16, rollups::MetricRollup>> = BTreeMap::new();
     for row in rows {
-        buckets.entry(row.bucket.timestamp_millis()).or_default().insert(row.metric, row.rollup);
+        buckets
+            .entry(row.bucket.timestamp_millis())
+            .or_default()
+            .insert(row.metric, row.rollup);
     }
     out.t = buckets.keys().copied().collect();
     for metric in request.metrics {
         let name = metric.name();
         let column = |f: &dyn Fn(&rollups::MetricRollup) -> Option<f64>| -> Vec<Option<f64>> {
-            buckets.values().map(|b| b.get(&metric.id).and_then(f).and_then(round2)).collect()
+            buckets
+                .values()
+                .map(|b| b.get(&metric.id).and_then(f).and_then(round2))
+                .collect()
         };
-        out.series.insert(format!("{name}.avg"), column(&|r| r.avg()));
-        out.series.insert(format!("{name}.min"), column(&|r| (r.count > 0).then_some(r.min)));
-        out.series.insert(format!("{name}.max"), column(&|r| (r.count > 0).then_some(r.max)));
-        out.series.insert(format!("{name}.p95"), column(&|r| r.quantile(0.95)));
+        out.series
+            .insert(format!("{name}.avg"), column(&|r| r.avg()));
+        out.series.insert(
+            format!("{name}.min"),
+            column(&|r| (r.count > 0).then_some(r.min)),
+        );
+        out.series.insert(
+            format!("{name}.max"),
+            column(&|r| (r.count > 0).then_some(r.max)),
+        );
+        out.series
+            .insert(format!("{name}.p95"), column(&|r| r.quantile(0.95)));
     }
     Ok(())
 }
 
 /// Each file system's usage percent on the same time axis (`fs:<mountpoint>.avg`, and `.max`
 /// for buckets: a file system filling up shows at its fullest).
-async fn filesystems(pool: &PgPool, request: &SeriesRequest<'_>, resolution: Resolution, out: &mut Series) -> Result<(), QueryError> {
+async fn filesystems(
+    pool: &PgPool,
+    request: &SeriesRequest<'_>,
+    resolution: Resolution,
+    out: &mut Series,
+) -> Result<(), QueryError> {
     let bucket = match resolution.width() {
         Some(_) => "date_bin($4, s.ts, timestamptz 'epoch')",
         None => "s.ts",
@@ -232,7 +303,10 @@ async fn filesystems(pool: &PgPool, request: &SeriesRequest<'_>, resolution: Res
          FROM samples s, jsonb_array_elements(s.filesystems) f
          WHERE s.host_id = $1 AND s.ts >= $2 AND s.ts <= $3 GROUP BY 1, 2"
     );
-    let query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(request.host_id).bind(request.start).bind(request.end);
+    let query = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(request.host_id)
+        .bind(request.start)
+        .bind(request.end);
     let query = match resolution.width() {
         Some(width) => query.bind(width),
         None => query,
@@ -246,7 +320,9 @@ async fn filesystems(pool: &PgPool, request: &SeriesRequest<'_>, resolution: Res
         let t: i64 = row.try_get(0)?;
         let mount: Option<String> = row.try_get(1)?;
         let Some(&i) = index.get(&t) else { continue };
-        let entry = by_mount.entry(mount.unwrap_or_default()).or_insert_with(|| (vec![None; out.t.len()], vec![None; out.t.len()]));
+        let entry = by_mount
+            .entry(mount.unwrap_or_default())
+            .or_insert_with(|| (vec![None; out.t.len()], vec![None; out.t.len()]));
         entry.0[i] = row.try_get::<Option<f64>, _>(2)?.and_then(round2);
         entry.1[i] = row.try_get::<Option<f64>, _>(3)?.and_then(round2);
     }
@@ -265,7 +341,9 @@ mod tests {
     use super::*;
 
     fn at(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text).expect("valid").with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(text)
+            .expect("valid")
+            .with_timezone(&Utc)
     }
 
     #[test]
@@ -273,20 +351,54 @@ mod tests {
         let now = at("2026-12-01T12:00:00Z");
         let ago = |h: i64| now - Duration::hours(h);
         // 15 minutes of 10 s samples (90) in 800 pixels: raw.
-        assert_eq!(choose(now - Duration::minutes(15), now, now, 800, Some(90)), Resolution::Raw);
+        assert_eq!(
+            choose(now - Duration::minutes(15), now, now, 800, Some(90)),
+            Resolution::Raw
+        );
         // A day of 10 s samples (8 640) in 800 pixels: 5-minute buckets (289 ≤ 800; 1-minute gives 1 441).
-        assert_eq!(choose(ago(24), now, now, 800, Some(8640)), Resolution::Minutes(5));
-        assert_eq!(choose(ago(24), now, now, 10_000, Some(8640)), Resolution::Raw, "a budget as large as the samples");
+        assert_eq!(
+            choose(ago(24), now, now, 800, Some(8640)),
+            Resolution::Minutes(5)
+        );
+        assert_eq!(
+            choose(ago(24), now, now, 10_000, Some(8640)),
+            Resolution::Raw,
+            "a budget as large as the samples"
+        );
         // 6 days: 15-minute buckets (577) fit 800.
-        assert_eq!(choose(ago(24 * 6), now, now, 800, None), Resolution::Minutes(15));
+        assert_eq!(
+            choose(ago(24 * 6), now, now, 800, None),
+            Resolution::Minutes(15)
+        );
         // The 7-day boundary: starting just past it, minute buckets are gone → hourly.
-        assert_eq!(choose(ago(24 * 7) - Duration::minutes(1), now, now, 800, None), Resolution::Hour);
-        assert_eq!(choose(ago(24 * 7) + Duration::minutes(1), now, now, 800, None), Resolution::Minutes(15));
+        assert_eq!(
+            choose(ago(24 * 7) - Duration::minutes(1), now, now, 800, None),
+            Resolution::Hour
+        );
+        assert_eq!(
+            choose(ago(24 * 7) + Duration::minutes(1), now, now, 800, None),
+            Resolution::Minutes(15)
+        );
         // The 30-day boundary: hourly up to 30 days (if the budget allows), daily beyond.
-        assert_eq!(choose(ago(24 * 30) + Duration::minutes(1), now, now, 800, None), Resolution::Hour, "720 hourly buckets fit 800");
-        assert_eq!(choose(ago(24 * 30) - Duration::minutes(1), now, now, 2000, None), Resolution::Day, "older than the hourly tier");
-        assert_eq!(choose(ago(24 * 29), now, now, 300, None), Resolution::Day, "697 hours do not fit 300 pixels");
+        assert_eq!(
+            choose(ago(24 * 30) + Duration::minutes(1), now, now, 800, None),
+            Resolution::Hour,
+            "720 hourly buckets fit 800"
+        );
+        assert_eq!(
+            choose(ago(24 * 30) - Duration::minutes(1), now, now, 2000, None),
+            Resolution::Day,
+            "older than the hourly tier"
+        );
+        assert_eq!(
+            choose(ago(24 * 29), now, now, 300, None),
+            Resolution::Day,
+            "697 hours do not fit 300 pixels"
+        );
         // Two years: daily.
-        assert_eq!(choose(now - Duration::days(730), now, now, 800, None), Resolution::Day);
+        assert_eq!(
+            choose(now - Duration::days(730), now, now, 800, None),
+            Resolution::Day
+        );
     }
 }

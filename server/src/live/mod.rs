@@ -34,7 +34,12 @@ pub struct Hub {
 impl Default for Hub {
     fn default() -> Self {
         let (outbox, outbox_rx) = tokio::sync::mpsc::channel(RELAY_CAPACITY);
-        Hub { sender: broadcast::channel(CHANNEL_CAPACITY).0, latest: Arc::default(), outbox, outbox_rx: Arc::new(Mutex::new(Some(outbox_rx))) }
+        Hub {
+            sender: broadcast::channel(CHANNEL_CAPACITY).0,
+            latest: Arc::default(),
+            outbox,
+            outbox_rx: Arc::new(Mutex::new(Some(outbox_rx))),
+        }
     }
 }
 
@@ -50,7 +55,9 @@ impl Hub {
         };
         self.deliver(event, text.clone());
         if let Err(tokio::sync::mpsc::error::TrySendError::Full(_)) = self.outbox.try_send(text) {
-            tracing::warn!("Live event relay is behind; an event was not relayed to other instances.");
+            tracing::warn!(
+                "Live event relay is behind; an event was not relayed to other instances."
+            );
         }
     }
 
@@ -58,13 +65,18 @@ impl Hub {
     fn publish_relayed(&self, text: &str) {
         match serde_json::from_str::<LiveEvent>(text) {
             Ok(event) => self.deliver(&event, text.to_owned().into()),
-            Err(error) => tracing::warn!(%error, "Ignoring a relayed live event that does not parse."),
+            Err(error) => {
+                tracing::warn!(%error, "Ignoring a relayed live event that does not parse.")
+            }
         }
     }
 
     fn deliver(&self, event: &LiveEvent, text: Utf8Bytes) {
         if let LiveEvent::MetricUpdate { host, .. } = event {
-            self.latest.lock().unwrap_or_else(|p| p.into_inner()).insert(host.clone(), text.clone());
+            self.latest
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(host.clone(), text.clone());
         }
         // No receivers is normal (nobody watching); nothing to do then.
         let _ = self.sender.send(text);
@@ -72,7 +84,10 @@ impl Hub {
 
     /// The queue of events to relay; the relay task takes it once.
     fn take_outbox(&self) -> Option<tokio::sync::mpsc::Receiver<Utf8Bytes>> {
-        self.outbox_rx.lock().unwrap_or_else(|p| p.into_inner()).take()
+        self.outbox_rx
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Utf8Bytes> {
@@ -81,7 +96,12 @@ impl Hub {
 
     /// The newest metric update of every host.
     pub fn snapshot(&self) -> Vec<Utf8Bytes> {
-        self.latest.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect()
+        self.latest
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect()
     }
 }
 
@@ -95,11 +115,18 @@ mod tests {
         let hub = Hub::default();
         let mut receiver = hub.subscribe();
         for host in ["a", "b", "a"] {
-            hub.publish(&LiveEvent::MetricUpdate { host: host.into(), metric: Stats::default() });
+            hub.publish(&LiveEvent::MetricUpdate {
+                host: host.into(),
+                metric: Stats::default(),
+                absent: Vec::new(),
+            });
         }
         for _ in 0..3 {
             let text = receiver.recv().await.expect("event");
-            assert!(text.as_str().starts_with(r#"{"type":"metric_update""#), "{text}");
+            assert!(
+                text.as_str().starts_with(r#"{"type":"metric_update""#),
+                "{text}"
+            );
         }
         assert_eq!(hub.snapshot().len(), 2);
     }

@@ -15,7 +15,11 @@ const MAX_PAYLOAD: usize = 7_900;
 /// This process, so it can ignore its own notifications.
 fn instance_id() -> String {
     use rand::{distributions::Alphanumeric, Rng};
-    rand::thread_rng().sample_iter(&Alphanumeric).take(12).map(char::from).collect()
+    rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(12)
+        .map(char::from)
+        .collect()
 }
 
 /// `origin '\n' event` → (origin, event).
@@ -24,14 +28,24 @@ fn split(payload: &str) -> Option<(&str, &str)> {
 }
 
 pub async fn relay(pool: PgPool, hub: Hub, shutdown: CancellationToken) {
-    let Some(outbox) = hub.take_outbox() else { return };
+    let Some(outbox) = hub.take_outbox() else {
+        return;
+    };
     let me = instance_id();
     // Sending and listening run side by side, so a slow or reconnecting listener never holds up
     // (or cancels) the other.
-    tokio::join!(send(&pool, outbox, &me, &shutdown), listen(&pool, &hub, &me, &shutdown));
+    tokio::join!(
+        send(&pool, outbox, &me, &shutdown),
+        listen(&pool, &hub, &me, &shutdown)
+    );
 }
 
-async fn send(pool: &PgPool, mut outbox: tokio::sync::mpsc::Receiver<axum::extract::ws::Utf8Bytes>, me: &str, shutdown: &CancellationToken) {
+async fn send(
+    pool: &PgPool,
+    mut outbox: tokio::sync::mpsc::Receiver<axum::extract::ws::Utf8Bytes>,
+    me: &str,
+    shutdown: &CancellationToken,
+) {
     loop {
         let event = tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -39,10 +53,18 @@ async fn send(pool: &PgPool, mut outbox: tokio::sync::mpsc::Receiver<axum::extra
         };
         let payload = format!("{me}\n{}", event.as_str());
         if payload.len() > MAX_PAYLOAD {
-            tracing::debug!(bytes = payload.len(), "Live event too large to relay; local clients only.");
+            tracing::debug!(
+                bytes = payload.len(),
+                "Live event too large to relay; local clients only."
+            );
             continue;
         }
-        if let Err(error) = sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(payload).execute(pool).await {
+        if let Err(error) = sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANNEL)
+            .bind(payload)
+            .execute(pool)
+            .await
+        {
             tracing::debug!(%error, "Cannot relay a live event.");
         }
     }
@@ -102,7 +124,10 @@ mod tests {
 
     #[test]
     fn payloads_carry_their_origin_before_the_first_newline() {
-        assert_eq!(split("abc\n{\"type\":\"x\"}"), Some(("abc", "{\"type\":\"x\"}")));
+        assert_eq!(
+            split("abc\n{\"type\":\"x\"}"),
+            Some(("abc", "{\"type\":\"x\"}"))
+        );
         assert_eq!(split("no origin"), None);
         assert_eq!(instance_id().len(), 12);
     }

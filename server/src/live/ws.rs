@@ -24,15 +24,23 @@ pub async fn performance_socket(
     upgrade: WebSocketUpgrade,
 ) -> Response {
     // Clients only send control frames; a large message is misuse.
-    upgrade.max_message_size(64 * 1024).on_upgrade(move |socket| async move {
-        tracing::debug!(who = %principal.name, "Live stream opened.");
-        serve(socket, hub, shutdown).await;
-        tracing::debug!(who = %principal.name, "Live stream closed.");
-    })
+    upgrade
+        .max_message_size(64 * 1024)
+        .on_upgrade(move |socket| async move {
+            tracing::debug!(who = %principal.name, "Live stream opened.");
+            serve(socket, hub, shutdown).await;
+            tracing::debug!(who = %principal.name, "Live stream closed.");
+        })
 }
 
-async fn send(sink: &mut futures_util::stream::SplitSink<WebSocket, Message>, message: Message) -> bool {
-    matches!(tokio::time::timeout(SEND_TIMEOUT, sink.send(message)).await, Ok(Ok(())))
+async fn send(
+    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    message: Message,
+) -> bool {
+    matches!(
+        tokio::time::timeout(SEND_TIMEOUT, sink.send(message)).await,
+        Ok(Ok(()))
+    )
 }
 
 async fn serve(socket: WebSocket, hub: Hub, shutdown: CancellationToken) {

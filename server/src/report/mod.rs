@@ -32,11 +32,41 @@ pub struct Resource {
 }
 
 pub const RESOURCES: [Resource; 5] = [
-    Resource { metric: "cpu", name: "cpu", label: "CPU usage", unit: "%", column: "cpu_percent" },
-    Resource { metric: "memory", name: "memory", label: "Memory usage", unit: "%", column: "mem_percent" },
-    Resource { metric: "disk", name: "disk", label: "Disk usage", unit: "%", column: "disk_percent" },
-    Resource { metric: "network", name: "network_in", label: "Network in", unit: "B/s", column: "net_in_bps" },
-    Resource { metric: "network", name: "network_out", label: "Network out", unit: "B/s", column: "net_out_bps" },
+    Resource {
+        metric: "cpu",
+        name: "cpu",
+        label: "CPU usage",
+        unit: "%",
+        column: "cpu_percent",
+    },
+    Resource {
+        metric: "memory",
+        name: "memory",
+        label: "Memory usage",
+        unit: "%",
+        column: "mem_percent",
+    },
+    Resource {
+        metric: "disk",
+        name: "disk",
+        label: "Disk usage",
+        unit: "%",
+        column: "disk_percent",
+    },
+    Resource {
+        metric: "network",
+        name: "network_in",
+        label: "Network in",
+        unit: "B/s",
+        column: "net_in_bps",
+    },
+    Resource {
+        metric: "network",
+        name: "network_out",
+        label: "Network out",
+        unit: "B/s",
+        column: "net_out_bps",
+    },
 ];
 
 /// What to report on, fixed when the report is requested.
@@ -126,7 +156,13 @@ pub fn period_of(text: &str) -> Option<Duration> {
 pub fn recommend(resources: &[ResourceStats], alert_count: usize) -> Vec<Recommendation> {
     let mut out = Vec::new();
     let get = |name: &str| resources.iter().find(|r| r.name == name);
-    let mut push = |kind: &str, resource: &str, reason: String| out.push(Recommendation { kind: kind.into(), resource: resource.into(), reason });
+    let mut push = |kind: &str, resource: &str, reason: String| {
+        out.push(Recommendation {
+            kind: kind.into(),
+            resource: resource.into(),
+            reason,
+        })
+    };
     if let Some(cpu) = get("cpu") {
         match (cpu.p95, cpu.maximum) {
             (Some(p95), _) if p95 >= 85.0 => push("scale_up", "cpu", format!("CPU p95 was {p95:.1} % over the period: add vCPUs or move load off this host.")),
@@ -138,14 +174,28 @@ pub fn recommend(resources: &[ResourceStats], alert_count: usize) -> Vec<Recomme
     }
     if let Some(memory) = get("memory") {
         match memory.p95 {
-            Some(p95) if p95 >= 90.0 => push("scale_up", "memory", format!("Memory p95 was {p95:.1} %: add memory or find what grows.")),
-            Some(p95) if p95 < 30.0 => push("scale_down", "memory", format!("Memory p95 was only {p95:.1} %: memory could be reduced.")),
+            Some(p95) if p95 >= 90.0 => push(
+                "scale_up",
+                "memory",
+                format!("Memory p95 was {p95:.1} %: add memory or find what grows."),
+            ),
+            Some(p95) if p95 < 30.0 => push(
+                "scale_down",
+                "memory",
+                format!("Memory p95 was only {p95:.1} %: memory could be reduced."),
+            ),
             _ => {}
         }
     }
     if let Some(current) = get("disk").and_then(|d| d.current) {
         if current >= 85.0 {
-            push("scale_up", "disk", format!("Disk usage is {current:.1} %: grow the volume or clean up before it fills."));
+            push(
+                "scale_up",
+                "disk",
+                format!(
+                    "Disk usage is {current:.1} %: grow the volume or clean up before it fills."
+                ),
+            );
         }
     }
     if alert_count >= 10 {
@@ -156,17 +206,27 @@ pub fn recommend(resources: &[ResourceStats], alert_count: usize) -> Vec<Recomme
 
 /// Reads the figures of a report from the database.
 pub async fn gather(pool: &PgPool, id: &str, spec: &ReportSpec) -> anyhow::Result<ReportData> {
-    let samples: i64 = sqlx::query_scalar("SELECT count(*) FROM samples WHERE host_id = $1 AND ts > $2 AND ts <= $3")
-        .bind(spec.host_id)
-        .bind(spec.start)
-        .bind(spec.end)
-        .fetch_one(pool)
-        .await?;
+    let samples: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM samples WHERE host_id = $1 AND ts > $2 AND ts <= $3",
+    )
+    .bind(spec.host_id)
+    .bind(spec.start)
+    .bind(spec.end)
+    .fetch_one(pool)
+    .await?;
     if samples == 0 {
-        anyhow::bail!("no samples of host `{}` between {} and {}", spec.vm_id, spec.start.to_rfc3339(), spec.end.to_rfc3339());
+        anyhow::bail!(
+            "no samples of host `{}` between {} and {}",
+            spec.vm_id,
+            spec.start.to_rfc3339(),
+            spec.end.to_rfc3339()
+        );
     }
     let mut resources = Vec::new();
-    for resource in RESOURCES.iter().filter(|r| spec.metrics.iter().any(|m| m == r.metric)) {
+    for resource in RESOURCES
+        .iter()
+        .filter(|r| spec.metrics.iter().any(|m| m == r.metric))
+    {
         // Only catalogue columns are interpolated; values are bound.
         let (average, maximum, minimum, p95): (Option<f64>, Option<f64>, Option<f64>, Option<f64>) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT avg({c})::float8, max({c})::float8, min({c})::float8, percentile_cont(0.95) WITHIN GROUP (ORDER BY {c})::float8
@@ -179,8 +239,8 @@ pub async fn gather(pool: &PgPool, id: &str, spec: &ReportSpec) -> anyhow::Resul
         .fetch_one(pool)
         .await?;
         let current: Option<f64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT {}::float8 FROM samples WHERE host_id = $1 AND ts > $2 AND ts <= $3 ORDER BY ts DESC LIMIT 1",
-            resource.column
+            "SELECT {c}::float8 FROM samples WHERE host_id = $1 AND ts > $2 AND ts <= $3 AND {c} IS NOT NULL ORDER BY ts DESC LIMIT 1",
+            c = resource.column
         )))
         .bind(spec.host_id)
         .bind(spec.start)
@@ -209,7 +269,11 @@ pub async fn gather(pool: &PgPool, id: &str, spec: &ReportSpec) -> anyhow::Resul
     .bind(width)
     .fetch_all(pool)
     .await?;
-    let alerts: Vec<Alert> = alert_store::of_host(pool, spec.host_id, spec.start, spec.end).await?.iter().map(alert_store::AlertRow::to_model).collect();
+    let alerts: Vec<Alert> = alert_store::of_host(pool, spec.host_id, spec.start, spec.end)
+        .await?
+        .iter()
+        .map(alert_store::AlertRow::to_model)
+        .collect();
     let recommendations = recommend(&resources, alerts.len());
     Ok(ReportData {
         report_id: id.to_owned(),
@@ -235,21 +299,58 @@ fn number(value: Option<f64>) -> String {
 
 /// The report as CSV: one section per block, each with its own header row.
 pub fn csv(data: &ReportData) -> anyhow::Result<Vec<u8>> {
-    let mut writer = csv::WriterBuilder::new().flexible(true).from_writer(Vec::new());
-    writer.write_record(["section", "resource", "unit", "current", "average", "maximum", "minimum", "p95"])?;
+    let mut writer = csv::WriterBuilder::new()
+        .flexible(true)
+        .from_writer(Vec::new());
+    writer.write_record([
+        "section", "resource", "unit", "current", "average", "maximum", "minimum", "p95",
+    ])?;
     for r in &data.resources {
-        writer.write_record(["resource", &r.name, &r.unit, &number(r.current), &number(r.average), &number(r.maximum), &number(r.minimum), &number(r.p95)])?;
+        writer.write_record([
+            "resource",
+            &r.name,
+            &r.unit,
+            &number(r.current),
+            &number(r.average),
+            &number(r.maximum),
+            &number(r.minimum),
+            &number(r.p95),
+        ])?;
     }
     if data.kind == "detailed" {
         writer.write_record(["section", "timestamp", "cpu", "memory", "disk"])?;
         for p in &data.series {
-            writer.write_record(["series", &p.timestamp.to_rfc3339(), &number(p.cpu), &number(p.memory), &number(p.disk)])?;
+            writer.write_record([
+                "series",
+                &p.timestamp.to_rfc3339(),
+                &number(p.cpu),
+                &number(p.memory),
+                &number(p.disk),
+            ])?;
         }
     }
     if let Some(alerts) = &data.alerts {
-        writer.write_record(["section", "created_at", "level", "type", "title", "value", "threshold", "status"])?;
+        writer.write_record([
+            "section",
+            "created_at",
+            "level",
+            "type",
+            "title",
+            "value",
+            "threshold",
+            "status",
+        ])?;
         for a in alerts {
-            writer.write_record(["alert", &a.created_at.to_rfc3339(), &a.level, &a.kind, &a.title, &number(Some(a.value)), &number(Some(a.threshold)), &a.status])?;
+            writer.write_record([
+                "alert",
+                &a.created_at.to_rfc3339(),
+                &a.level,
+                &a.kind,
+                &a.title,
+                &number(Some(a.value)),
+                &number(Some(a.threshold)),
+                &a.status,
+            ])?;
         }
     }
     if let Some(recommendations) = &data.recommendations {
@@ -258,7 +359,9 @@ pub fn csv(data: &ReportData) -> anyhow::Result<Vec<u8>> {
             writer.write_record(["recommendation", &r.kind, &r.resource, &r.reason])?;
         }
     }
-    writer.into_inner().map_err(|e| anyhow::anyhow!("cannot finish the CSV: {e}"))
+    writer
+        .into_inner()
+        .map_err(|e| anyhow::anyhow!("cannot finish the CSV: {e}"))
 }
 
 #[derive(Debug, FromRow)]
@@ -297,7 +400,8 @@ impl ReportRow {
             "file_size": self.file_size,
         });
         if self.status == "failed" {
-            status["error"] = json!({ "code": "REPORT_GENERATION_FAILED", "message": self.error_message });
+            status["error"] =
+                json!({ "code": "REPORT_GENERATION_FAILED", "message": self.error_message });
         }
         status
     }
@@ -312,7 +416,10 @@ impl ReportRow {
 }
 
 pub async fn report(pool: &PgPool, id: &str) -> Result<Option<ReportRow>, sqlx::Error> {
-    sqlx::query_as("SELECT * FROM reports WHERE id = $1").bind(id).fetch_optional(pool).await
+    sqlx::query_as("SELECT * FROM reports WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
 }
 
 /// When a new report will be ready: the reports queued before it plus itself, at the average
@@ -329,7 +436,14 @@ pub async fn estimate_ready(pool: &PgPool) -> Result<DateTime<Utc>, sqlx::Error>
     Ok(Utc::now() + Duration::milliseconds(((queued + 1) as f64 * each * 1000.0) as i64))
 }
 
-pub async fn create(pool: &PgPool, id: &str, spec: &ReportSpec, filename: &str, created_by: &str, ready: DateTime<Utc>) -> Result<ReportRow, sqlx::Error> {
+pub async fn create(
+    pool: &PgPool,
+    id: &str,
+    spec: &ReportSpec,
+    filename: &str,
+    created_by: &str,
+    ready: DateTime<Utc>,
+) -> Result<ReportRow, sqlx::Error> {
     let spec_json = serde_json::to_value(spec).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     sqlx::query_as(
         "INSERT INTO reports (id, spec, format, filename, created_by, estimated_ready_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING *",
@@ -353,7 +467,11 @@ pub async fn worker(pool: PgPool, dir: PathBuf, wake: Arc<Notify>, shutdown: Can
         }
         match claim(&pool).await {
             Ok(Some(row)) => {
-                let outcome = if row.attempts > MAX_ATTEMPTS { Err(anyhow::anyhow!("gave up after {MAX_ATTEMPTS} attempts")) } else { generate(&pool, &dir, &row).await };
+                let outcome = if row.attempts > MAX_ATTEMPTS {
+                    Err(anyhow::anyhow!("gave up after {MAX_ATTEMPTS} attempts"))
+                } else {
+                    generate(&pool, &dir, &row).await
+                };
                 let recorded = match outcome {
                     Ok((path, size)) => sqlx::query(
                         "UPDATE reports SET status = 'completed', file_path = $2, file_size = $3, completed_at = now(),
@@ -399,8 +517,13 @@ async fn claim(pool: &PgPool) -> Result<Option<ReportRow>, sqlx::Error> {
     .await
 }
 
-async fn generate(pool: &PgPool, dir: &std::path::Path, row: &ReportRow) -> anyhow::Result<(String, i64)> {
-    let spec: ReportSpec = serde_json::from_value(row.spec.clone()).context("stored report spec")?;
+async fn generate(
+    pool: &PgPool,
+    dir: &std::path::Path,
+    row: &ReportRow,
+) -> anyhow::Result<(String, i64)> {
+    let spec: ReportSpec =
+        serde_json::from_value(row.spec.clone()).context("stored report spec")?;
     let data = gather(pool, &row.id, &spec).await?;
     let format = spec.format.clone();
     let bytes = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<u8>> {
@@ -412,14 +535,21 @@ async fn generate(pool: &PgPool, dir: &std::path::Path, row: &ReportRow) -> anyh
     })
     .await
     .context("report renderer")??;
-    tokio::fs::create_dir_all(dir).await.with_context(|| format!("cannot create {}", dir.display()))?;
+    tokio::fs::create_dir_all(dir)
+        .await
+        .with_context(|| format!("cannot create {}", dir.display()))?;
     let path = dir.join(&row.filename);
-    tokio::fs::write(&path, &bytes).await.with_context(|| format!("cannot write {}", path.display()))?;
+    tokio::fs::write(&path, &bytes)
+        .await
+        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok((path.to_string_lossy().into_owned(), bytes.len() as i64))
 }
 
 async fn remove_expired(pool: &PgPool) -> Result<usize, sqlx::Error> {
-    let paths: Vec<Option<String>> = sqlx::query_scalar("DELETE FROM reports WHERE expires_at <= now() RETURNING file_path").fetch_all(pool).await?;
+    let paths: Vec<Option<String>> =
+        sqlx::query_scalar("DELETE FROM reports WHERE expires_at <= now() RETURNING file_path")
+            .fetch_all(pool)
+            .await?;
     for path in paths.iter().flatten() {
         let _ = tokio::fs::remove_file(path).await;
     }
@@ -445,17 +575,39 @@ mod tests {
 
     #[test]
     fn recommendations_follow_the_documented_thresholds() {
-        let busy = [stats("cpu", 90.0, 92.0, 99.0), stats("memory", 50.0, 60.0, 70.0), stats("disk", 88.0, 88.0, 88.0)];
-        let kinds: Vec<(String, String)> = recommend(&busy, 12).into_iter().map(|r| (r.kind, r.resource)).collect();
+        let busy = [
+            stats("cpu", 90.0, 92.0, 99.0),
+            stats("memory", 50.0, 60.0, 70.0),
+            stats("disk", 88.0, 88.0, 88.0),
+        ];
+        let kinds: Vec<(String, String)> = recommend(&busy, 12)
+            .into_iter()
+            .map(|r| (r.kind, r.resource))
+            .collect();
         assert_eq!(
             kinds,
-            [("scale_up", "cpu"), ("scale_up", "disk"), ("optimize", "alerts")].map(|(k, r)| (k.to_owned(), r.to_owned())).to_vec()
+            [
+                ("scale_up", "cpu"),
+                ("scale_up", "disk"),
+                ("optimize", "alerts")
+            ]
+            .map(|(k, r)| (k.to_owned(), r.to_owned()))
+            .to_vec()
         );
-        let idle = [stats("cpu", 5.0, 12.0, 30.0), stats("memory", 20.0, 25.0, 28.0)];
+        let idle = [
+            stats("cpu", 5.0, 12.0, 30.0),
+            stats("memory", 20.0, 25.0, 28.0),
+        ];
         let idle = recommend(&idle, 0);
-        assert_eq!(idle.iter().map(|r| r.kind.as_str()).collect::<Vec<_>>(), ["scale_down", "scale_down"]);
+        assert_eq!(
+            idle.iter().map(|r| r.kind.as_str()).collect::<Vec<_>>(),
+            ["scale_down", "scale_down"]
+        );
         assert!(idle[0].reason.contains("12.0 %"), "{}", idle[0].reason);
-        let normal = [stats("cpu", 50.0, 60.0, 80.0), stats("memory", 50.0, 60.0, 70.0)];
+        let normal = [
+            stats("cpu", 50.0, 60.0, 80.0),
+            stats("memory", 50.0, 60.0, 70.0),
+        ];
         assert!(recommend(&normal, 3).is_empty());
     }
 }

@@ -6,18 +6,31 @@ use super::{
 };
 use crate::storage::hosts::HostFacts;
 use app::models::{
-    ConnectionStats, CpuInfo, CpuStats, DiskInfo, DiskStats, FilesystemUsage, MemoryInfo, MemoryStats,
-    NetworkInterfaceInfo, NetworkStats, ProcessStats, Stats, SystemInfo,
+    ConnectionStats, CpuInfo, CpuStats, DiskInfo, DiskStats, FilesystemUsage, MemoryInfo,
+    MemoryStats, NetworkInterfaceInfo, NetworkStats, ProcessStats, Stats, SystemInfo,
 };
 use chrono::{DateTime, Utc};
 use std::{collections::HashMap, path::Path, time::Instant};
 use sysinfo::{
-    Disks, InterfaceOperationalState, Networks, ProcessRefreshKind, ProcessStatus, ProcessesToUpdate, System,
+    Disks, InterfaceOperationalState, Networks, ProcessRefreshKind, ProcessStatus,
+    ProcessesToUpdate, System,
 };
 
 /// File systems that hold no user data and would distort disk usage.
-const PSEUDO_FILESYSTEMS: &[&str] =
-    &["tmpfs", "devtmpfs", "ramfs", "squashfs", "proc", "sysfs", "cgroup", "cgroup2", "autofs", "nsfs", "fuse.lxcfs", "efivarfs"];
+const PSEUDO_FILESYSTEMS: &[&str] = &[
+    "tmpfs",
+    "devtmpfs",
+    "ramfs",
+    "squashfs",
+    "proc",
+    "sysfs",
+    "cgroup",
+    "cgroup2",
+    "autofs",
+    "nsfs",
+    "fuse.lxcfs",
+    "efivarfs",
+];
 
 struct Counters {
     at: Instant,
@@ -47,9 +60,12 @@ pub fn now_millis() -> DateTime<Utc> {
 impl Collector {
     pub fn new() -> anyhow::Result<Self> {
         let mut collector = Collector {
-            system: System::new().map_err(|e| anyhow::anyhow!("cannot read system information: {e:?}"))?,
-            networks: Networks::new_with_refreshed_list().map_err(|e| anyhow::anyhow!("cannot list network interfaces: {e:?}"))?,
-            disks: Disks::new_with_refreshed_list().map_err(|e| anyhow::anyhow!("cannot list disks: {e:?}"))?,
+            system: System::new()
+                .map_err(|e| anyhow::anyhow!("cannot read system information: {e:?}"))?,
+            networks: Networks::new_with_refreshed_list()
+                .map_err(|e| anyhow::anyhow!("cannot list network interfaces: {e:?}"))?,
+            disks: Disks::new_with_refreshed_list()
+                .map_err(|e| anyhow::anyhow!("cannot list disks: {e:?}"))?,
             previous: None,
         };
         // CPU usage and every rate need a previous reading; take it now so the first real
@@ -62,7 +78,11 @@ impl Collector {
     pub fn sample(&mut self) -> Stats {
         let timestamp = now_millis();
         let now = Instant::now();
-        let elapsed = self.previous.as_ref().map(|p| now.duration_since(p.at).as_secs_f64()).unwrap_or(0.0);
+        let elapsed = self
+            .previous
+            .as_ref()
+            .map(|p| now.duration_since(p.at).as_secs_f64())
+            .unwrap_or(0.0);
 
         self.system.refresh_cpu_usage();
         self.system.refresh_cpu_frequency();
@@ -72,17 +92,24 @@ impl Collector {
         self.system.refresh_processes_specifics(
             ProcessesToUpdate::All,
             true,
-            ProcessRefreshKind::nothing().with_cpu().with_memory().with_cmd(sysinfo::UpdateKind::OnlyIfNotSet),
+            ProcessRefreshKind::nothing()
+                .with_cpu()
+                .with_memory()
+                .with_cmd(sysinfo::UpdateKind::OnlyIfNotSet),
         );
         self.networks.refresh(true);
         self.disks.refresh(true);
 
         let cpu_times = procfs::parse_cpu_times(&read("/proc/stat"));
-        let disk_counters: HashMap<String, DiskCounters> = procfs::parse_diskstats(&read("/proc/diskstats"), |name| {
-            procfs::is_physical_disk(name, Path::new("/sys/block").join(name).join("device").exists())
-        })
-        .into_iter()
-        .collect();
+        let disk_counters: HashMap<String, DiskCounters> =
+            procfs::parse_diskstats(&read("/proc/diskstats"), |name| {
+                procfs::is_physical_disk(
+                    name,
+                    Path::new("/sys/block").join(name).join("device").exists(),
+                )
+            })
+            .into_iter()
+            .collect();
         let (net_in, net_out) = self.network_counters();
 
         let previous = self.previous.take();
@@ -95,7 +122,13 @@ impl Collector {
             connections: connections(),
             timestamp,
         };
-        self.previous = Some(Counters { at: now, net_in, net_out, disks: disk_counters, cpu: cpu_times });
+        self.previous = Some(Counters {
+            at: now,
+            net_in,
+            net_out,
+            disks: disk_counters,
+            cpu: cpu_times,
+        });
         stats
     }
 
@@ -105,13 +138,22 @@ impl Collector {
         let frequency = cpus.iter().map(|c| c.frequency()).max().unwrap_or(0);
         let percent = f64::from(self.system.global_cpu_usage()).clamp(0.0, 100.0);
         let ready_percent = match (now, before) {
-            (Some(now), Some(before)) => match (counter_delta(before.steal, now.steal), counter_delta(before.total, now.total)) {
-                (Some(steal), Some(total)) if total > 0 => (steal as f64 / total as f64 * 100.0).clamp(0.0, 100.0),
+            (Some(now), Some(before)) => match (
+                counter_delta(before.steal, now.steal),
+                counter_delta(before.total, now.total),
+            ) {
+                (Some(steal), Some(total)) if total > 0 => {
+                    (steal as f64 / total as f64 * 100.0).clamp(0.0, 100.0)
+                }
                 _ => 0.0,
             },
             _ => 0.0,
         };
-        let load = System::load_average().unwrap_or(sysinfo::LoadAvg { one: 0.0, five: 0.0, fifteen: 0.0 });
+        let load = System::load_average().unwrap_or(sysinfo::LoadAvg {
+            one: 0.0,
+            five: 0.0,
+            fifteen: 0.0,
+        });
         CpuStats {
             percent,
             cores,
@@ -134,7 +176,11 @@ impl Collector {
             available,
             used,
             free: self.system.free_memory(),
-            percent: if total > 0 { used as f64 / total as f64 * 100.0 } else { 0.0 },
+            percent: if total > 0 {
+                used as f64 / total as f64 * 100.0
+            } else {
+                0.0
+            },
             cached: procfs::meminfo_bytes(&read("/proc/meminfo"), "Cached").unwrap_or(0),
             swap_total: self.system.total_swap(),
             swap_used: self.system.used_swap(),
@@ -145,7 +191,10 @@ impl Collector {
         let mut seen = std::collections::HashSet::new();
         self.disks
             .iter()
-            .filter(|d| !PSEUDO_FILESYSTEMS.contains(&d.file_system().to_string_lossy().as_ref()) && d.total_space() > 0)
+            .filter(|d| {
+                !PSEUDO_FILESYSTEMS.contains(&d.file_system().to_string_lossy().as_ref())
+                    && d.total_space() > 0
+            })
             // Bind mounts show one device several times; count it once.
             .filter(|d| seen.insert(d.name().to_os_string()))
             .map(|d| {
@@ -162,26 +211,53 @@ impl Collector {
             .collect()
     }
 
-    fn disk(&self, counters: &HashMap<String, DiskCounters>, previous: Option<&Counters>, elapsed: f64) -> DiskStats {
+    fn disk(
+        &self,
+        counters: &HashMap<String, DiskCounters>,
+        previous: Option<&Counters>,
+        elapsed: f64,
+    ) -> DiskStats {
         let filesystems = self.filesystems();
         let total: u64 = filesystems.iter().map(|f| f.total).sum();
         let free: u64 = filesystems.iter().map(|f| f.free).sum();
         let used = total.saturating_sub(free);
-        let field = |f: fn(&DiskCounters) -> u64| -> HashMap<&str, u64> { counters.iter().map(|(k, v)| (k.as_str(), f(v))).collect() };
+        let field = |f: fn(&DiskCounters) -> u64| -> HashMap<&str, u64> {
+            counters.iter().map(|(k, v)| (k.as_str(), f(v))).collect()
+        };
         let delta = |f: fn(&DiskCounters) -> u64| -> Option<u64> {
-            let before: HashMap<&str, u64> = previous?.disks.iter().map(|(k, v)| (k.as_str(), f(v))).collect();
+            let before: HashMap<&str, u64> = previous?
+                .disks
+                .iter()
+                .map(|(k, v)| (k.as_str(), f(v)))
+                .collect();
             keyed_delta(&before, &field(f))
         };
         let reads = delta(|c| c.reads);
         let writes = delta(|c| c.writes);
-        let sector_rate = |d: Option<u64>| rate_per_second(d.map(|s| s.saturating_mul(procfs::SECTOR_BYTES)), elapsed, rates::MAX_DISK_BYTES_PER_SEC);
+        let sector_rate = |d: Option<u64>| {
+            rate_per_second(
+                d.map(|s| s.saturating_mul(procfs::SECTOR_BYTES)),
+                elapsed,
+                rates::MAX_DISK_BYTES_PER_SEC,
+            )
+        };
         DiskStats {
             total,
             free,
             used,
-            percent: if total > 0 { used as f64 / total as f64 * 100.0 } else { 0.0 },
-            read_bytes: counters.values().map(|c| c.read_sectors.saturating_mul(procfs::SECTOR_BYTES)).sum(),
-            write_bytes: counters.values().map(|c| c.write_sectors.saturating_mul(procfs::SECTOR_BYTES)).sum(),
+            percent: if total > 0 {
+                used as f64 / total as f64 * 100.0
+            } else {
+                0.0
+            },
+            read_bytes: counters
+                .values()
+                .map(|c| c.read_sectors.saturating_mul(procfs::SECTOR_BYTES))
+                .sum(),
+            write_bytes: counters
+                .values()
+                .map(|c| c.write_sectors.saturating_mul(procfs::SECTOR_BYTES))
+                .sum(),
             read_bps: sector_rate(delta(|c| c.read_sectors)),
             write_bps: sector_rate(delta(|c| c.write_sectors)),
             read_iops: rate_per_second(reads, elapsed, rates::MAX_IOPS),
@@ -207,22 +283,51 @@ impl Collector {
         (received, sent)
     }
 
-    fn network(&self, received: &HashMap<String, u64>, sent: &HashMap<String, u64>, previous: Option<&Counters>, elapsed: f64) -> NetworkStats {
-        let interfaces = || self.networks.iter().filter(|(name, _)| name.to_string_lossy() != "lo");
+    fn network(
+        &self,
+        received: &HashMap<String, u64>,
+        sent: &HashMap<String, u64>,
+        previous: Option<&Counters>,
+        elapsed: f64,
+    ) -> NetworkStats {
+        let interfaces = || {
+            self.networks
+                .iter()
+                .filter(|(name, _)| name.to_string_lossy() != "lo")
+        };
         NetworkStats {
             bytes_sent: sent.values().sum(),
             bytes_recv: received.values().sum(),
-            packets_sent: interfaces().map(|(_, d)| d.total_packets_transmitted()).sum(),
+            packets_sent: interfaces()
+                .map(|(_, d)| d.total_packets_transmitted())
+                .sum(),
             packets_recv: interfaces().map(|(_, d)| d.total_packets_received()).sum(),
-            in_bps: rate_per_second(previous.and_then(|p| keyed_delta(&p.net_in, received)), elapsed, rates::MAX_NETWORK_BYTES_PER_SEC),
-            out_bps: rate_per_second(previous.and_then(|p| keyed_delta(&p.net_out, sent)), elapsed, rates::MAX_NETWORK_BYTES_PER_SEC),
+            in_bps: rate_per_second(
+                previous.and_then(|p| keyed_delta(&p.net_in, received)),
+                elapsed,
+                rates::MAX_NETWORK_BYTES_PER_SEC,
+            ),
+            out_bps: rate_per_second(
+                previous.and_then(|p| keyed_delta(&p.net_out, sent)),
+                elapsed,
+                rates::MAX_NETWORK_BYTES_PER_SEC,
+            ),
         }
     }
 
     /// Names of the processes using the most CPU (then memory) at the last sample, without repeats.
     pub fn top_processes(&self, count: usize) -> Vec<String> {
-        let mut processes: Vec<_> = self.system.processes().values().filter(|p| p.thread_kind().is_none()).collect();
-        processes.sort_by(|a, b| b.cpu_usage().total_cmp(&a.cpu_usage()).then_with(|| b.memory().cmp(&a.memory())));
+        let mut processes: Vec<_> = self
+            .system
+            .processes()
+            .values()
+            .filter(|p| p.thread_kind().is_none())
+            .collect();
+        processes.sort_by(|a, b| {
+            b.cpu_usage()
+                .total_cmp(&a.cpu_usage())
+                .then_with(|| b.memory().cmp(&a.memory()))
+        });
         let mut names: Vec<String> = Vec::new();
         for process in processes {
             let name = process.name().to_string_lossy().into_owned();
@@ -239,7 +344,12 @@ impl Collector {
     /// The union of the top `count` processes by CPU and by memory at the last sample, with
     /// their command lines (cut to 128 characters), busiest first.
     pub fn process_details(&mut self, count: usize) -> Vec<app::models::ProcessInfo> {
-        let mut processes: Vec<_> = self.system.processes().values().filter(|p| p.thread_kind().is_none()).collect();
+        let mut processes: Vec<_> = self
+            .system
+            .processes()
+            .values()
+            .filter(|p| p.thread_kind().is_none())
+            .collect();
         processes.sort_by(|a, b| b.cpu_usage().total_cmp(&a.cpu_usage()));
         let mut chosen: Vec<&sysinfo::Process> = processes.iter().take(count).copied().collect();
         processes.sort_by_key(|p| std::cmp::Reverse(p.memory()));
@@ -251,7 +361,15 @@ impl Collector {
         chosen
             .into_iter()
             .map(|p| {
-                let command: String = p.cmd().iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ").chars().take(128).collect();
+                let command: String = p
+                    .cmd()
+                    .iter()
+                    .map(|a| a.to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    .chars()
+                    .take(128)
+                    .collect();
                 app::models::ProcessInfo {
                     pid: p.pid().as_u32(),
                     name: p.name().to_string_lossy().chars().take(64).collect(),
@@ -266,11 +384,18 @@ impl Collector {
     fn processes(&self) -> ProcessStats {
         let mut stats = ProcessStats::default();
         // Linux lists threads as tasks; a process count should not include them.
-        for process in self.system.processes().values().filter(|p| p.thread_kind().is_none()) {
+        for process in self
+            .system
+            .processes()
+            .values()
+            .filter(|p| p.thread_kind().is_none())
+        {
             stats.total += 1;
             match process.status() {
                 ProcessStatus::Run => stats.running += 1,
-                ProcessStatus::Sleep | ProcessStatus::Idle | ProcessStatus::UninterruptibleDiskSleep => stats.sleeping += 1,
+                ProcessStatus::Sleep
+                | ProcessStatus::Idle
+                | ProcessStatus::UninterruptibleDiskSleep => stats.sleeping += 1,
                 ProcessStatus::Zombie => stats.zombie += 1,
                 _ => {}
             }
@@ -288,10 +413,17 @@ impl Collector {
             platform: System::name().unwrap_or_else(|_| std::env::consts::OS.into()),
             platform_version: System::kernel_version().unwrap_or_default(),
             architecture: System::cpu_arch(),
-            cpu_model: self.system.cpus().first().map(|c| c.brand().to_string()).unwrap_or_default(),
+            cpu_model: self
+                .system
+                .cpus()
+                .first()
+                .map(|c| c.brand().to_string())
+                .unwrap_or_default(),
             cpu_cores: i32::try_from(self.system.cpus().len()).unwrap_or(i32::MAX),
             memory_total: i64::try_from(self.system.total_memory()).unwrap_or(i64::MAX),
-            boot_time: System::boot_time().ok().and_then(|s| DateTime::from_timestamp(i64::try_from(s).ok()?, 0)),
+            boot_time: System::boot_time()
+                .ok()
+                .and_then(|s| DateTime::from_timestamp(i64::try_from(s).ok()?, 0)),
         }
     }
 
@@ -300,9 +432,21 @@ impl Collector {
         let cpus = self.system.cpus();
         let cache_kib = read("/proc/cpuinfo")
             .lines()
-            .find_map(|l| l.strip_prefix("cache size")?.split(':').nth(1)?.split_whitespace().next()?.parse::<u64>().ok())
+            .find_map(|l| {
+                l.strip_prefix("cache size")?
+                    .split(':')
+                    .nth(1)?
+                    .split_whitespace()
+                    .next()?
+                    .parse::<u64>()
+                    .ok()
+            })
             .unwrap_or(0);
-        let load = System::load_average().unwrap_or(sysinfo::LoadAvg { one: 0.0, five: 0.0, fifteen: 0.0 });
+        let load = System::load_average().unwrap_or(sysinfo::LoadAvg {
+            one: 0.0,
+            five: 0.0,
+            fifteen: 0.0,
+        });
         let mut interfaces: Vec<NetworkInterfaceInfo> = self
             .networks
             .iter()
@@ -327,8 +471,13 @@ impl Collector {
             architecture: System::cpu_arch(),
             server_version: env!("CARGO_PKG_VERSION").to_string(),
             cpu_info: CpuInfo {
-                model: cpus.first().map(|c| c.brand().to_string()).unwrap_or_default(),
-                cores: System::physical_core_count().map(|n| n as u32).unwrap_or(cpus.len() as u32),
+                model: cpus
+                    .first()
+                    .map(|c| c.brand().to_string())
+                    .unwrap_or_default(),
+                cores: System::physical_core_count()
+                    .map(|n| n as u32)
+                    .unwrap_or(cpus.len() as u32),
                 threads: cpus.len() as u32,
                 frequency: cpus.iter().map(|c| c.frequency()).max().unwrap_or(0),
                 cache_size: cache_kib,
@@ -342,7 +491,9 @@ impl Collector {
             disk_info: self
                 .disks
                 .iter()
-                .filter(|d| !PSEUDO_FILESYSTEMS.contains(&d.file_system().to_string_lossy().as_ref()))
+                .filter(|d| {
+                    !PSEUDO_FILESYSTEMS.contains(&d.file_system().to_string_lossy().as_ref())
+                })
                 .map(|d| DiskInfo {
                     device: d.name().to_string_lossy().into_owned(),
                     mountpoint: d.mount_point().to_string_lossy().into_owned(),
@@ -359,7 +510,11 @@ impl Collector {
 }
 
 fn connections() -> ConnectionStats {
-    let counts: TcpCounts =
-        procfs::parse_tcp_table(&read("/proc/net/tcp")).plus(procfs::parse_tcp_table(&read("/proc/net/tcp6")));
-    ConnectionStats { active: counts.active, listening: counts.listening, established: counts.established }
+    let counts: TcpCounts = procfs::parse_tcp_table(&read("/proc/net/tcp"))
+        .plus(procfs::parse_tcp_table(&read("/proc/net/tcp6")));
+    ConnectionStats {
+        active: counts.active,
+        listening: counts.listening,
+        established: counts.established,
+    }
 }

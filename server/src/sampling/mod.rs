@@ -7,7 +7,10 @@ pub mod rates;
 use crate::{
     alerts::{AlertEngine, Observation},
     live::Hub,
-    storage::{hosts, samples::{self, SampleRow}},
+    storage::{
+        hosts,
+        samples::{self, Present, SampleRow},
+    },
 };
 use anyhow::Context;
 use app::models::{LiveEvent, Stats, SystemInfo};
@@ -40,7 +43,9 @@ pub struct LocalHost {
 
 fn lock(collector: &Mutex<Collector>) -> MutexGuard<'_, Collector> {
     // A panic inside a sample leaves the collector usable; its counters are merely one sample old.
-    collector.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    collector
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl LocalHost {
@@ -52,12 +57,16 @@ impl LocalHost {
     /// The processes using the most CPU at the last sample (empty if that cannot be read).
     pub async fn top_processes(&self, count: usize) -> Vec<String> {
         let collector = self.collector.clone();
-        tokio::task::spawn_blocking(move || lock(&collector).top_processes(count)).await.unwrap_or_default()
+        tokio::task::spawn_blocking(move || lock(&collector).top_processes(count))
+            .await
+            .unwrap_or_default()
     }
 
     pub async fn system_info(&self) -> anyhow::Result<SystemInfo> {
         let collector = self.collector.clone();
-        tokio::task::spawn_blocking(move || lock(&collector).system_info()).await.context("system information task failed")
+        tokio::task::spawn_blocking(move || lock(&collector).system_info())
+            .await
+            .context("system information task failed")
     }
 }
 
@@ -81,7 +90,10 @@ impl SampleBuffer {
             rows.pop_front();
             let mut dropped = self.dropped.lock().unwrap_or_else(|p| p.into_inner());
             if *dropped == 0 {
-                tracing::warn!(capacity = self.capacity, "Sample buffer full; dropping the oldest samples until the database is back.");
+                tracing::warn!(
+                    capacity = self.capacity,
+                    "Sample buffer full; dropping the oldest samples until the database is back."
+                );
             }
             *dropped += 1;
         }
@@ -154,12 +166,20 @@ pub async fn start(
     tasks: &TaskTracker,
 ) -> anyhow::Result<LocalHost> {
     let (interval, buffer_capacity) = (writer.interval, writer.buffer_capacity);
-    let collector = tokio::task::spawn_blocking(Collector::new).await.context("collector start-up task failed")??;
+    let collector = tokio::task::spawn_blocking(Collector::new)
+        .await
+        .context("collector start-up task failed")??;
     let facts = collector.host_facts();
-    let (host_id, previous_boot) = hosts::upsert(&pool, &facts).await.context("cannot register the local host")?;
+    let (host_id, previous_boot) = hosts::upsert(&pool, &facts)
+        .await
+        .context("cannot register the local host")?;
     if previous_boot.is_some() && facts.boot_time.is_some() && previous_boot != facts.boot_time {
         tracing::info!(host = %facts.vm_id, boot_time = ?facts.boot_time, "The local host rebooted since the last run.");
-        hub.publish(&LiveEvent::SystemChange { host: facts.vm_id.clone(), change: "boot".into(), timestamp: collector::now_millis() });
+        hub.publish(&LiveEvent::SystemChange {
+            host: facts.vm_id.clone(),
+            change: "boot".into(),
+            timestamp: collector::now_millis(),
+        });
         if let Some(boot) = facts.boot_time {
             let reboot = crate::storage::timeline::NewEvent {
                 host_id,
@@ -178,8 +198,12 @@ pub async fn start(
         }
     }
     let today = chrono::Utc::now().date_naive();
-    let days: Vec<_> = (0..3).filter_map(|d| today.checked_add_days(chrono::Days::new(d))).collect();
-    samples::ensure_partitions(&pool, &days).await.context("cannot create sample partitions")?;
+    let days: Vec<_> = (0..3)
+        .filter_map(|d| today.checked_add_days(chrono::Days::new(d)))
+        .collect();
+    samples::ensure_partitions(&pool, &days)
+        .await
+        .context("cannot create sample partitions")?;
 
     let (latest_tx, latest_rx) = watch::channel(None);
     let local = LocalHost {
@@ -196,9 +220,29 @@ pub async fn start(
         ready: Notify::new(),
     });
 
-    tasks.spawn(sample_loop(local.clone(), hub, alerts, interval, latest_tx, buffer.clone(), shutdown.clone()));
-    let spill = Spill { path: writer.spill_dir.join(format!("samples-{}.jsonl", facts.vm_id)), unflushed: writer.unflushed };
-    tasks.spawn(write_loop(pool, host_id, buffer, spill, writer.final_flush, shutdown));
+    tasks.spawn(sample_loop(
+        local.clone(),
+        hub,
+        alerts,
+        interval,
+        latest_tx,
+        buffer.clone(),
+        shutdown.clone(),
+    ));
+    let spill = Spill {
+        path: writer
+            .spill_dir
+            .join(format!("samples-{}.jsonl", facts.vm_id)),
+        unflushed: writer.unflushed,
+    };
+    tasks.spawn(write_loop(
+        pool,
+        host_id,
+        buffer,
+        spill,
+        writer.final_flush,
+        shutdown,
+    ));
     tracing::info!(host = %facts.vm_id, interval_secs = interval.as_secs(), buffer_capacity, "Sampling the local host.");
     Ok(local)
 }
@@ -229,8 +273,18 @@ async fn sample_loop(
             }
         };
         buffer.push(SampleRow::from_stats(local.host_id, &stats));
-        hub.publish(&LiveEvent::MetricUpdate { host: local.vm_id.to_string(), metric: stats.clone() });
-        alerts.observe(vec![Observation::from_sample(local.host_id, &stats)]).await;
+        hub.publish(&LiveEvent::MetricUpdate {
+            host: local.vm_id.to_string(),
+            metric: stats.clone(),
+            absent: Vec::new(),
+        });
+        alerts
+            .observe(vec![Observation::from_sample(
+                local.host_id,
+                &stats,
+                Present::ALL,
+            )])
+            .await;
         latest.send_replace(Some(stats));
     }
 }
@@ -248,7 +302,12 @@ impl Spill {
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let mut file = std::io::BufWriter::new(std::fs::OpenOptions::new().create(true).append(true).open(&self.path)?);
+        let mut file = std::io::BufWriter::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)?,
+        );
         for row in rows {
             serde_json::to_writer(&mut file, row)?;
             file.write_all(b"\n")?;
@@ -261,7 +320,9 @@ impl Spill {
     fn read(&self, host_id: i32) -> std::io::Result<(Vec<SampleRow>, usize)> {
         let text = match std::fs::read_to_string(&self.path) {
             Ok(text) => text,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                return Ok((Vec::new(), 0))
+            }
             Err(error) => return Err(error),
         };
         let mut skipped = 0;
@@ -303,7 +364,14 @@ async fn replay_spilled(pool: &PgPool, host_id: i32, spill: &Spill) {
     tracing::info!(samples = rows.len(), skipped, path = %spill.path.display(), "Wrote the samples spilled at the last exit.");
 }
 
-async fn write_loop(pool: PgPool, host_id: i32, buffer: Arc<SampleBuffer>, spill: Spill, final_flush: Duration, shutdown: CancellationToken) {
+async fn write_loop(
+    pool: PgPool,
+    host_id: i32,
+    buffer: Arc<SampleBuffer>,
+    spill: Spill,
+    final_flush: Duration,
+    shutdown: CancellationToken,
+) {
     replay_spilled(&pool, host_id, &spill).await;
     let mut outage_since: Option<std::time::Instant> = None;
     let mut backoff = Duration::from_secs(1);
@@ -318,7 +386,9 @@ async fn write_loop(pool: PgPool, host_id: i32, buffer: Arc<SampleBuffer>, spill
         }
         loop {
             let chunk = buffer.front_chunk();
-            let Some(last) = chunk.last().map(|r| r.ts) else { break };
+            let Some(last) = chunk.last().map(|r| r.ts) else {
+                break;
+            };
             match samples::insert_batch(&pool, &chunk).await {
                 Ok(_) => {
                     buffer.remove_written(last);
@@ -368,7 +438,9 @@ async fn final_write(pool: &PgPool, buffer: &SampleBuffer, spill: &Spill, limit:
     let flushed = tokio::time::timeout(limit, async {
         loop {
             let chunk = buffer.front_chunk();
-            let Some(last) = chunk.last().map(|r| r.ts) else { return Ok::<(), sqlx::Error>(()) };
+            let Some(last) = chunk.last().map(|r| r.ts) else {
+                return Ok::<(), sqlx::Error>(());
+            };
             samples::insert_batch(pool, &chunk).await?;
             buffer.remove_written(last);
         }
@@ -390,11 +462,17 @@ async fn final_write(pool: &PgPool, buffer: &SampleBuffer, spill: &Spill, limit:
                 path = %spill.path.display(),
                 "The database did not take the last samples; spilled them to a file the next start writes."
             );
-            spill.unflushed.set(Spilled { count: rows.len(), path: Some(spill.path.clone()) });
+            spill.unflushed.set(Spilled {
+                count: rows.len(),
+                path: Some(spill.path.clone()),
+            });
         }
         Err(error) => {
             tracing::error!(lost = rows.len(), dropped, reason, %error, path = %spill.path.display(), "Shutting down with samples neither the database nor the spill file took.");
-            spill.unflushed.set(Spilled { count: rows.len(), path: None });
+            spill.unflushed.set(Spilled {
+                count: rows.len(),
+                path: None,
+            });
         }
     }
 }
@@ -406,12 +484,20 @@ mod tests {
 
     fn row(secs: i64) -> SampleRow {
         let mut row = SampleRow::from_stats(1, &Stats::default());
-        row.ts = Utc.timestamp_opt(1_700_000_000 + secs, 0).single().expect("valid instant");
+        row.ts = Utc
+            .timestamp_opt(1_700_000_000 + secs, 0)
+            .single()
+            .expect("valid instant");
         row
     }
 
     fn buffer(capacity: usize) -> SampleBuffer {
-        SampleBuffer { rows: Mutex::new(VecDeque::new()), capacity, dropped: Mutex::new(0), ready: Notify::new() }
+        SampleBuffer {
+            rows: Mutex::new(VecDeque::new()),
+            capacity,
+            dropped: Mutex::new(0),
+            ready: Notify::new(),
+        }
     }
 
     #[test]

@@ -46,7 +46,10 @@ pub fn parse_diskstats(text: &str, keep: impl Fn(&str) -> bool) -> Vec<(String, 
 /// `/sys/block/<name>/device` exists (true for real and virtual disks, false for
 /// partitions, loop, ram, zram, dm and md devices).
 pub fn is_physical_disk(name: &str, has_device_link: bool) -> bool {
-    has_device_link && !name.starts_with("loop") && !name.starts_with("ram") && !name.starts_with("zram")
+    has_device_link
+        && !name.starts_with("loop")
+        && !name.starts_with("ram")
+        && !name.starts_with("zram")
 }
 
 /// Aggregate CPU time counters from the first line of `/proc/stat`, in clock ticks.
@@ -60,11 +63,19 @@ pub struct CpuTimes {
 /// only the first eight fields make up the total.
 pub fn parse_cpu_times(text: &str) -> Option<CpuTimes> {
     let line = text.lines().find(|l| l.starts_with("cpu "))?;
-    let values: Vec<u64> = line.split_whitespace().skip(1).take(8).map(|v| v.parse().ok()).collect::<Option<_>>()?;
+    let values: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .map(|v| v.parse().ok())
+        .collect::<Option<_>>()?;
     if values.len() < 4 {
         return None;
     }
-    Some(CpuTimes { total: values.iter().sum(), steal: values.get(7).copied().unwrap_or(0) })
+    Some(CpuTimes {
+        total: values.iter().sum(),
+        steal: values.get(7).copied().unwrap_or(0),
+    })
 }
 
 /// Reads one `Key:   123 kB` entry of `/proc/meminfo`, in bytes.
@@ -103,7 +114,13 @@ pub fn parse_tcp_table(text: &str) -> TcpCounts {
     const LISTEN: u8 = 0x0A;
     let mut counts = TcpCounts::default();
     for line in text.lines().skip(1) {
-        let Some(state) = line.split_whitespace().nth(3).and_then(|s| u8::from_str_radix(s, 16).ok()) else { continue };
+        let Some(state) = line
+            .split_whitespace()
+            .nth(3)
+            .and_then(|s| u8::from_str_radix(s, 16).ok())
+        else {
+            continue;
+        };
         match state {
             LISTEN => counts.listening += 1,
             TIME_WAIT | CLOSE => {}
@@ -138,7 +155,14 @@ mod tests {
             disks[0],
             (
                 "sda".to_string(),
-                DiskCounters { reads: 1000, read_sectors: 8000, read_ms: 400, writes: 2000, write_sectors: 16000, write_ms: 900 }
+                DiskCounters {
+                    reads: 1000,
+                    read_sectors: 8000,
+                    read_ms: 400,
+                    writes: 2000,
+                    write_sectors: 16000,
+                    write_ms: 900
+                }
             )
         );
         assert_eq!(disks[1].1.write_ms, 9);
@@ -157,15 +181,28 @@ mod tests {
     #[test]
     fn cpu_times_sum_the_first_eight_fields_and_take_steal() {
         let text = "cpu  100 5 50 800 10 1 2 32 7 0\ncpu0 50 2 25 400 5 0 1 16 3 0\n";
-        assert_eq!(parse_cpu_times(text), Some(CpuTimes { total: 1000, steal: 32 }));
+        assert_eq!(
+            parse_cpu_times(text),
+            Some(CpuTimes {
+                total: 1000,
+                steal: 32
+            })
+        );
         // Old kernels without a steal column still parse.
-        assert_eq!(parse_cpu_times("cpu 1 2 3 4\n"), Some(CpuTimes { total: 10, steal: 0 }));
+        assert_eq!(
+            parse_cpu_times("cpu 1 2 3 4\n"),
+            Some(CpuTimes {
+                total: 10,
+                steal: 0
+            })
+        );
         assert_eq!(parse_cpu_times("intr 1 2\n"), None);
     }
 
     #[test]
     fn meminfo_entries_are_converted_to_bytes() {
-        let text = "MemTotal:       16000000 kB\nCached:          2048 kB\nSwapCached:        4 kB\n";
+        let text =
+            "MemTotal:       16000000 kB\nCached:          2048 kB\nSwapCached:        4 kB\n";
         assert_eq!(meminfo_bytes(text, "Cached"), Some(2048 * 1024));
         assert_eq!(meminfo_bytes(text, "SwapCached"), Some(4096));
         assert_eq!(meminfo_bytes(text, "Buffers"), None);
@@ -180,7 +217,14 @@ mod tests {
    3: 0100007F:D2F2 0100007F:0BB8 06 00000000:00000000 00:00000000 00000000     0        0 0 1
    4: 0100007F:D2F4 0100007F:0BB8 08 00000000:00000000 00:00000000 00000000     0        0 4 1
 ";
-        assert_eq!(parse_tcp_table(text), TcpCounts { active: 3, listening: 1, established: 2 });
+        assert_eq!(
+            parse_tcp_table(text),
+            TcpCounts {
+                active: 3,
+                listening: 1,
+                established: 2
+            }
+        );
         assert_eq!(parse_tcp_table(""), TcpCounts::default());
     }
 }

@@ -21,10 +21,15 @@ pub fn counter_delta(previous: u64, current: u64) -> Option<u64> {
 /// Sums the deltas of keyed counters (one per device or interface) over the keys present in
 /// both readings, so that a device that appeared or vanished between them adds nothing.
 /// Returns `None` when no key could contribute (first reading, or every counter reset).
-pub fn keyed_delta<K: Eq + Hash>(previous: &HashMap<K, u64>, current: &HashMap<K, u64>) -> Option<u64> {
+pub fn keyed_delta<K: Eq + Hash>(
+    previous: &HashMap<K, u64>,
+    current: &HashMap<K, u64>,
+) -> Option<u64> {
     let mut total: Option<u64> = None;
     for (key, now) in current {
-        let Some(before) = previous.get(key) else { continue };
+        let Some(before) = previous.get(key) else {
+            continue;
+        };
         if let Some(delta) = counter_delta(*before, *now) {
             total = Some(total.unwrap_or(0).saturating_add(delta));
         }
@@ -40,7 +45,11 @@ pub fn rate_per_second(delta: Option<u64>, elapsed_secs: f64, ceiling: f64) -> f
         return 0.0;
     }
     let rate = delta as f64 / elapsed_secs;
-    if rate.is_finite() && rate <= ceiling { rate } else { 0.0 }
+    if rate.is_finite() && rate <= ceiling {
+        rate
+    } else {
+        0.0
+    }
 }
 
 /// Average milliseconds per completed I/O over an interval (`time_ms` / `ios`), 0 when idle.
@@ -98,7 +107,10 @@ mod tests {
         assert_eq!(rate_per_second(None, 2.0, 1e9), 0.0);
         assert_eq!(rate_per_second(Some(1000), 0.0, 1e9), 0.0);
         assert_eq!(rate_per_second(Some(1000), f64::NAN, 1e9), 0.0);
-        assert_eq!(rate_per_second(Some(u64::MAX), 1.0, MAX_NETWORK_BYTES_PER_SEC), 0.0);
+        assert_eq!(
+            rate_per_second(Some(u64::MAX), 1.0, MAX_NETWORK_BYTES_PER_SEC),
+            0.0
+        );
     }
 
     #[test]

@@ -7,8 +7,11 @@ use crate::storage::{
     ingest::{self, NewSample},
     rollups,
 };
-use app::models::{ConnectionStats, CpuStats, DiskStats, FilesystemUsage, MemoryStats, NetworkStats, ProcessStats, Stats};
-use chrono::{DateTime, Duration, DurationRound, Timelike, Utc, Datelike};
+use app::models::{
+    ConnectionStats, CpuStats, DiskStats, FilesystemUsage, MemoryStats, NetworkStats, ProcessStats,
+    Stats,
+};
+use chrono::{DateTime, Datelike, Duration, DurationRound, Timelike, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use rand_distr::{Distribution, Normal};
@@ -91,13 +94,25 @@ pub fn plan_hosts_in_groups(plan: &Plan, group_size: usize) -> GroundTruth {
     let hosts = (0..plan.hosts)
         .map(|h| {
             let role = ROLES[h % ROLES.len()];
-            let base = Levels { cpu: rng.gen_range(10.0..40.0), memory: rng.gen_range(25.0..60.0), disk: rng.gen_range(20.0..60.0) };
+            let base = Levels {
+                cpu: rng.gen_range(10.0..40.0),
+                memory: rng.gen_range(25.0..60.0),
+                disk: rng.gen_range(20.0..60.0),
+            };
             // About one host in five grows fast enough to cross 80 % within months.
             let fast = rng.gen_bool(0.2);
             let growth_per_day = Levels {
-                cpu: if fast { rng.gen_range(0.2..0.5) } else { rng.gen_range(-0.02..0.08) },
+                cpu: if fast {
+                    rng.gen_range(0.2..0.5)
+                } else {
+                    rng.gen_range(-0.02..0.08)
+                },
                 memory: rng.gen_range(0.0..0.12),
-                disk: if fast { rng.gen_range(0.15..0.4) } else { rng.gen_range(0.01..0.1) },
+                disk: if fast {
+                    rng.gen_range(0.15..0.4)
+                } else {
+                    rng.gen_range(0.01..0.1)
+                },
             };
             let mut incidents = Vec::new();
             let expected = f64::from(plan.days) / 10.0; // one incident per host every ten days on average
@@ -105,9 +120,27 @@ pub fn plan_hosts_in_groups(plan: &Plan, group_size: usize) -> GroundTruth {
             for _ in 0..count {
                 let at = start + Duration::seconds(rng.gen_range(0..i64::from(plan.days) * 86_400));
                 let incident = match rng.gen_range(0..3) {
-                    0 => Incident { kind: "spike".into(), metric: "cpu".into(), start: at, end: at + Duration::minutes(rng.gen_range(5..45)), magnitude: rng.gen_range(30.0..55.0) },
-                    1 => Incident { kind: "drop".into(), metric: "cpu".into(), start: at, end: at + Duration::minutes(rng.gen_range(10..90)), magnitude: -rng.gen_range(20.0..40.0) },
-                    _ => Incident { kind: "level_shift".into(), metric: "memory".into(), start: at, end: plan.until, magnitude: rng.gen_range(8.0..20.0) },
+                    0 => Incident {
+                        kind: "spike".into(),
+                        metric: "cpu".into(),
+                        start: at,
+                        end: at + Duration::minutes(rng.gen_range(5..45)),
+                        magnitude: rng.gen_range(30.0..55.0),
+                    },
+                    1 => Incident {
+                        kind: "drop".into(),
+                        metric: "cpu".into(),
+                        start: at,
+                        end: at + Duration::minutes(rng.gen_range(10..90)),
+                        magnitude: -rng.gen_range(20.0..40.0),
+                    },
+                    _ => Incident {
+                        kind: "level_shift".into(),
+                        metric: "memory".into(),
+                        start: at,
+                        end: plan.until,
+                        magnitude: rng.gen_range(8.0..20.0),
+                    },
                 };
                 incidents.push(incident);
             }
@@ -123,7 +156,13 @@ pub fn plan_hosts_in_groups(plan: &Plan, group_size: usize) -> GroundTruth {
             }
         })
         .collect();
-    GroundTruth { seed: plan.seed, start, end: plan.until, interval_secs: plan.interval_secs, hosts }
+    GroundTruth {
+        seed: plan.seed,
+        start,
+        end: plan.until,
+        interval_secs: plan.interval_secs,
+        hosts,
+    }
 }
 
 /// Daily rhythm (peak mid-afternoon UTC, quiet at night) damped on weekends: −1…1.
@@ -131,7 +170,11 @@ fn rhythm(t: DateTime<Utc>) -> f64 {
     let hour = f64::from(t.hour()) + f64::from(t.minute()) / 60.0;
     let daily = ((hour - 8.0) / 24.0 * std::f64::consts::TAU).sin();
     let weekend = matches!(t.weekday(), chrono::Weekday::Sat | chrono::Weekday::Sun);
-    if weekend { daily * 0.4 - 0.2 } else { daily }
+    if weekend {
+        daily * 0.4 - 0.2
+    } else {
+        daily
+    }
 }
 
 /// State carried from one sample of a host to the next (noise and counters).
@@ -145,19 +188,40 @@ struct HostState {
     disk_write: u64,
 }
 
-fn sample_at(host: &HostTruth, state: &mut HostState, t: DateTime<Utc>, start: DateTime<Utc>, interval: f64) -> Stats {
+fn sample_at(
+    host: &HostTruth,
+    state: &mut HostState,
+    t: DateTime<Utc>,
+    start: DateTime<Utc>,
+    interval: f64,
+) -> Stats {
     let days = (t - start).num_seconds() as f64 / 86_400.0;
     // AR(1) noise: consecutive samples are correlated, as real load is.
     for n in &mut state.noise {
         *n = 0.9 * *n + 0.45 * state.normal.sample(&mut state.rng);
     }
     let shift = |metric: &str| -> f64 {
-        host.incidents.iter().filter(|i| i.metric == metric && t >= i.start && t < i.end).map(|i| i.magnitude).sum()
+        host.incidents
+            .iter()
+            .filter(|i| i.metric == metric && t >= i.start && t < i.end)
+            .map(|i| i.magnitude)
+            .sum()
     };
     let r = rhythm(t);
-    let cpu = (host.base.cpu + host.growth_per_day.cpu * days + 12.0 * r + 2.0 * state.noise[0] + shift("cpu")).clamp(0.5, 100.0);
-    let memory = (host.base.memory + host.growth_per_day.memory * days + 3.0 * r + 0.8 * state.noise[1] + shift("memory")).clamp(1.0, 99.5);
-    let disk = (host.base.disk + host.growth_per_day.disk * days + 0.1 * state.noise[2]).clamp(1.0, 99.9);
+    let cpu = (host.base.cpu
+        + host.growth_per_day.cpu * days
+        + 12.0 * r
+        + 2.0 * state.noise[0]
+        + shift("cpu"))
+    .clamp(0.5, 100.0);
+    let memory = (host.base.memory
+        + host.growth_per_day.memory * days
+        + 3.0 * r
+        + 0.8 * state.noise[1]
+        + shift("memory"))
+    .clamp(1.0, 99.5);
+    let disk =
+        (host.base.disk + host.growth_per_day.disk * days + 0.1 * state.noise[2]).clamp(1.0, 99.9);
     let load_factor = cpu / 100.0;
     let in_bps = (2.0e6 * (1.0 + r) * (0.5 + load_factor)).max(1000.0);
     let out_bps = in_bps * 0.6;
@@ -205,7 +269,13 @@ fn sample_at(host: &HostTruth, state: &mut HostState, t: DateTime<Utc>, start: D
             write_iops: write_bps / 16_384.0,
             read_latency_ms: 0.3 + load_factor * 2.0,
             write_latency_ms: 0.6 + load_factor * 3.0,
-            filesystems: vec![FilesystemUsage { device: "/dev/vda1".into(), mountpoint: "/".into(), total: disk_total, free: disk_total - disk_used, percent: disk }],
+            filesystems: vec![FilesystemUsage {
+                device: "/dev/vda1".into(),
+                mountpoint: "/".into(),
+                total: disk_total,
+                free: disk_total - disk_used,
+                percent: disk,
+            }],
         },
         network: NetworkStats {
             bytes_sent: state.net_out,
@@ -215,25 +285,44 @@ fn sample_at(host: &HostTruth, state: &mut HostState, t: DateTime<Utc>, start: D
             in_bps,
             out_bps,
         },
-        processes: ProcessStats { total: 180 + (cpu as u32), running: 1 + (load_factor * 8.0) as u32, sleeping: 179, zombie: 0 },
-        connections: ConnectionStats { active: 20 + (cpu as u32), listening: 12, established: 15 + (cpu as u32) },
+        processes: ProcessStats {
+            total: 180 + (cpu as u32),
+            running: 1 + (load_factor * 8.0) as u32,
+            sleeping: 179,
+            zombie: 0,
+        },
+        connections: ConnectionStats {
+            active: 20 + (cpu as u32),
+            listening: 12,
+            established: 15 + (cpu as u32),
+        },
         timestamp: t,
     }
 }
 
 fn progress(len: u64, what: &str, visible: bool) -> ProgressBar {
-    let bar = if visible { ProgressBar::new(len) } else { ProgressBar::hidden() };
+    let bar = if visible {
+        ProgressBar::new(len)
+    } else {
+        ProgressBar::hidden()
+    };
     bar.set_style(
-        ProgressStyle::with_template("{msg:>12} [{bar:40}] {percent:>3}% {human_pos}/{human_len} {per_sec} eta {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{msg:>12} [{bar:40}] {percent:>3}% {human_pos}/{human_len} {per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
     );
     bar.set_message(what.to_string());
     bar
 }
 
 /// Writes the simulated history and rolls it up. Returns the ground truth and samples written.
-pub async fn run(pool: &PgPool, plan: &Plan, show_progress: bool) -> anyhow::Result<(GroundTruth, u64)> {
+pub async fn run(
+    pool: &PgPool,
+    plan: &Plan,
+    show_progress: bool,
+) -> anyhow::Result<(GroundTruth, u64)> {
     let truth = plan_hosts(plan);
     let written = write(pool, plan, &truth, show_progress).await?;
     roll_up_all(pool, show_progress).await?;
@@ -241,10 +330,17 @@ pub async fn run(pool: &PgPool, plan: &Plan, show_progress: bool) -> anyhow::Res
 }
 
 /// Writes the samples of a planned fleet through the ingest path; returns how many were new.
-pub async fn write(pool: &PgPool, plan: &Plan, truth: &GroundTruth, show_progress: bool) -> anyhow::Result<u64> {
+pub async fn write(
+    pool: &PgPool,
+    plan: &Plan,
+    truth: &GroundTruth,
+    show_progress: bool,
+) -> anyhow::Result<u64> {
     let mut fleet = Fleet::new(truth.clone(), plan.seed)?;
     let interval = Duration::seconds(i64::try_from(plan.interval_secs.max(1)).unwrap_or(60));
-    fleet.write(pool, truth.start, truth.end, interval, show_progress).await
+    fleet
+        .write(pool, truth.start, truth.end, interval, show_progress)
+        .await
 }
 
 /// A simulated fleet that can be sampled over time: the ground truth plus each host's running
@@ -260,7 +356,9 @@ impl Fleet {
         let normal = Normal::new(0.0, 1.0)?;
         let states = (0..truth.hosts.len())
             .map(|h| HostState {
-                rng: StdRng::seed_from_u64(seed ^ (h as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+                rng: StdRng::seed_from_u64(
+                    seed ^ (h as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                ),
                 normal,
                 noise: [0.0; 3],
                 net_in: 0,
@@ -288,13 +386,21 @@ impl Fleet {
                 sample: sample_at(host, state, t, start, interval.num_seconds() as f64),
                 processes: None,
                 facts: None,
+                present: Default::default(),
             })
             .collect()
     }
 
     /// Writes samples every `interval` from `from` (aligned to it) up to `to` through the ingest
     /// path; returns how many were new.
-    pub async fn write(&mut self, pool: &PgPool, from: DateTime<Utc>, to: DateTime<Utc>, interval: Duration, show_progress: bool) -> anyhow::Result<u64> {
+    pub async fn write(
+        &mut self,
+        pool: &PgPool,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        interval: Duration,
+        show_progress: bool,
+    ) -> anyhow::Result<u64> {
         let first = from.duration_trunc(interval).unwrap_or(from);
         let steps = ((to - first).num_seconds() / interval.num_seconds().max(1)).max(0) as u64;
         let hosts = self.truth.hosts.len();
@@ -364,7 +470,9 @@ pub async fn roll_up_all(pool: &PgPool, show_progress: bool) -> anyhow::Result<(
     }
     bar.finish();
     // Fresh statistics after a bulk load, so the first queries get good plans.
-    sqlx::query("ANALYZE samples, rollup_hourly, rollup_daily, hosts").execute(pool).await?;
+    sqlx::query("ANALYZE samples, rollup_hourly, rollup_daily, hosts")
+        .execute(pool)
+        .await?;
     Ok(())
 }
 
@@ -379,17 +487,33 @@ mod tests {
     use super::*;
 
     fn plan() -> Plan {
-        Plan { hosts: 25, days: 60, interval_secs: 600, seed: 7, until: DateTime::from_timestamp(1_790_000_000, 0).expect("valid") }
+        Plan {
+            hosts: 25,
+            days: 60,
+            interval_secs: 600,
+            seed: 7,
+            until: DateTime::from_timestamp(1_790_000_000, 0).expect("valid"),
+        }
     }
 
     #[test]
     fn plans_are_deterministic_and_spread_over_groups_and_clusters() {
         let (a, b) = (plan_hosts(&plan()), plan_hosts(&plan()));
-        assert_eq!(serde_json::to_string(&a).ok(), serde_json::to_string(&b).ok());
-        let groups: std::collections::BTreeSet<_> = a.hosts.iter().map(|h| h.group_id.clone()).collect();
+        assert_eq!(
+            serde_json::to_string(&a).ok(),
+            serde_json::to_string(&b).ok()
+        );
+        let groups: std::collections::BTreeSet<_> =
+            a.hosts.iter().map(|h| h.group_id.clone()).collect();
         assert_eq!(groups.len(), 2);
-        assert!(a.hosts.iter().any(|h| h.growth_per_day.cpu >= 0.2), "some hosts grow fast");
-        assert!(a.hosts.iter().map(|h| h.incidents.len()).sum::<usize>() > 25, "about six incidents per host over 60 days");
+        assert!(
+            a.hosts.iter().any(|h| h.growth_per_day.cpu >= 0.2),
+            "some hosts grow fast"
+        );
+        assert!(
+            a.hosts.iter().map(|h| h.incidents.len()).sum::<usize>() > 25,
+            "about six incidents per host over 60 days"
+        );
     }
 
     #[test]
@@ -397,15 +521,39 @@ mod tests {
         let truth = plan_hosts(&plan());
         let host = &truth.hosts[0];
         let normal = Normal::new(0.0, 1.0).expect("valid");
-        let mut state = HostState { rng: StdRng::seed_from_u64(1), normal, noise: [0.0; 3], net_in: 0, net_out: 0, disk_read: 0, disk_write: 0 };
+        let mut state = HostState {
+            rng: StdRng::seed_from_u64(1),
+            normal,
+            noise: [0.0; 3],
+            net_in: 0,
+            net_out: 0,
+            disk_read: 0,
+            disk_write: 0,
+        };
         let mut previous_counter = 0;
         for d in 0..60 {
-            let s = sample_at(host, &mut state, truth.start + Duration::days(d), truth.start, 600.0);
-            assert!((0.0..=100.0).contains(&s.cpu.percent) && (0.0..=100.0).contains(&s.memory.percent));
-            assert!(s.network.bytes_recv > previous_counter, "counters only grow");
+            let s = sample_at(
+                host,
+                &mut state,
+                truth.start + Duration::days(d),
+                truth.start,
+                600.0,
+            );
+            assert!(
+                (0.0..=100.0).contains(&s.cpu.percent) && (0.0..=100.0).contains(&s.memory.percent)
+            );
+            assert!(
+                s.network.bytes_recv > previous_counter,
+                "counters only grow"
+            );
             previous_counter = s.network.bytes_recv;
-            let expected_disk = (host.base.disk + host.growth_per_day.disk * d as f64).clamp(1.0, 99.9);
-            assert!((s.disk.percent - expected_disk).abs() < 1.0, "disk follows its trend: {} vs {expected_disk}", s.disk.percent);
+            let expected_disk =
+                (host.base.disk + host.growth_per_day.disk * d as f64).clamp(1.0, 99.9);
+            assert!(
+                (s.disk.percent - expected_disk).abs() < 1.0,
+                "disk follows its trend: {} vs {expected_disk}",
+                s.disk.percent
+            );
         }
     }
 }

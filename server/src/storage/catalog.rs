@@ -51,25 +51,139 @@ pub const NET_IN_BPS: i16 = 13;
 pub const NET_OUT_BPS: i16 = 14;
 
 pub const METRICS: &[Metric] = &[
-    Metric { id: 1, group: Group::Cpu, field: "usagePercent", raw_sql: "cpu_percent", unit: Unit::Percent },
-    Metric { id: 2, group: Group::Cpu, field: "usageMHz", raw_sql: "cpu_usage_mhz", unit: Unit::Mhz },
-    Metric { id: 3, group: Group::Cpu, field: "ready", raw_sql: "cpu_ready_percent", unit: Unit::Percent },
-    Metric { id: 4, group: Group::Cpu, field: "load1min", raw_sql: "load1", unit: Unit::Load },
-    Metric { id: 5, group: Group::Memory, field: "usagePercent", raw_sql: "mem_percent", unit: Unit::Percent },
-    Metric { id: 6, group: Group::Memory, field: "usedMB", raw_sql: "(mem_used / 1048576.0)", unit: Unit::Mebibytes },
-    Metric { id: 7, group: Group::Memory, field: "freeMB", raw_sql: "(mem_available / 1048576.0)", unit: Unit::Mebibytes },
-    Metric { id: 8, group: Group::Disk, field: "usagePercent", raw_sql: "disk_percent", unit: Unit::Percent },
-    Metric { id: 9, group: Group::Disk, field: "readLatency", raw_sql: "disk_read_latency_ms", unit: Unit::Milliseconds },
-    Metric { id: 10, group: Group::Disk, field: "writeLatency", raw_sql: "disk_write_latency_ms", unit: Unit::Milliseconds },
-    Metric { id: 11, group: Group::Disk, field: "readIOPS", raw_sql: "disk_read_iops", unit: Unit::PerSecond },
-    Metric { id: 12, group: Group::Disk, field: "writeIOPS", raw_sql: "disk_write_iops", unit: Unit::PerSecond },
-    Metric { id: 13, group: Group::Network, field: "inBps", raw_sql: "net_in_bps", unit: Unit::BytesPerSecond },
-    Metric { id: 14, group: Group::Network, field: "outBps", raw_sql: "net_out_bps", unit: Unit::BytesPerSecond },
-    Metric { id: 15, group: Group::Disk, field: "readBps", raw_sql: "disk_read_bps", unit: Unit::BytesPerSecond },
-    Metric { id: 16, group: Group::Disk, field: "writeBps", raw_sql: "disk_write_bps", unit: Unit::BytesPerSecond },
-    Metric { id: 17, group: Group::Memory, field: "swapUsedMB", raw_sql: "(swap_used / 1048576.0)", unit: Unit::Mebibytes },
-    Metric { id: 18, group: Group::System, field: "processes", raw_sql: "proc_total", unit: Unit::Count },
-    Metric { id: 19, group: Group::System, field: "connections", raw_sql: "conn_active", unit: Unit::Count },
+    Metric {
+        id: 1,
+        group: Group::Cpu,
+        field: "usagePercent",
+        raw_sql: "cpu_percent",
+        unit: Unit::Percent,
+    },
+    Metric {
+        id: 2,
+        group: Group::Cpu,
+        field: "usageMHz",
+        raw_sql: "cpu_usage_mhz",
+        unit: Unit::Mhz,
+    },
+    Metric {
+        id: 3,
+        group: Group::Cpu,
+        field: "ready",
+        raw_sql: "cpu_ready_percent",
+        unit: Unit::Percent,
+    },
+    Metric {
+        id: 4,
+        group: Group::Cpu,
+        field: "load1min",
+        raw_sql: "load1",
+        unit: Unit::Load,
+    },
+    Metric {
+        id: 5,
+        group: Group::Memory,
+        field: "usagePercent",
+        raw_sql: "mem_percent",
+        unit: Unit::Percent,
+    },
+    Metric {
+        id: 6,
+        group: Group::Memory,
+        field: "usedMB",
+        raw_sql: "(mem_used / 1048576.0)",
+        unit: Unit::Mebibytes,
+    },
+    Metric {
+        id: 7,
+        group: Group::Memory,
+        field: "freeMB",
+        raw_sql: "(mem_available / 1048576.0)",
+        unit: Unit::Mebibytes,
+    },
+    Metric {
+        id: 8,
+        group: Group::Disk,
+        field: "usagePercent",
+        raw_sql: "disk_percent",
+        unit: Unit::Percent,
+    },
+    Metric {
+        id: 9,
+        group: Group::Disk,
+        field: "readLatency",
+        raw_sql: "disk_read_latency_ms",
+        unit: Unit::Milliseconds,
+    },
+    Metric {
+        id: 10,
+        group: Group::Disk,
+        field: "writeLatency",
+        raw_sql: "disk_write_latency_ms",
+        unit: Unit::Milliseconds,
+    },
+    Metric {
+        id: 11,
+        group: Group::Disk,
+        field: "readIOPS",
+        raw_sql: "disk_read_iops",
+        unit: Unit::PerSecond,
+    },
+    Metric {
+        id: 12,
+        group: Group::Disk,
+        field: "writeIOPS",
+        raw_sql: "disk_write_iops",
+        unit: Unit::PerSecond,
+    },
+    Metric {
+        id: 13,
+        group: Group::Network,
+        field: "inBps",
+        raw_sql: "net_in_bps",
+        unit: Unit::BytesPerSecond,
+    },
+    Metric {
+        id: 14,
+        group: Group::Network,
+        field: "outBps",
+        raw_sql: "net_out_bps",
+        unit: Unit::BytesPerSecond,
+    },
+    Metric {
+        id: 15,
+        group: Group::Disk,
+        field: "readBps",
+        raw_sql: "disk_read_bps",
+        unit: Unit::BytesPerSecond,
+    },
+    Metric {
+        id: 16,
+        group: Group::Disk,
+        field: "writeBps",
+        raw_sql: "disk_write_bps",
+        unit: Unit::BytesPerSecond,
+    },
+    Metric {
+        id: 17,
+        group: Group::Memory,
+        field: "swapUsedMB",
+        raw_sql: "(swap_used / 1048576.0)",
+        unit: Unit::Mebibytes,
+    },
+    Metric {
+        id: 18,
+        group: Group::System,
+        field: "processes",
+        raw_sql: "proc_total",
+        unit: Unit::Count,
+    },
+    Metric {
+        id: 19,
+        group: Group::System,
+        field: "connections",
+        raw_sql: "conn_active",
+        unit: Unit::Count,
+    },
 ];
 
 /// What a metric's values measure, for axes and labels.
@@ -110,7 +224,9 @@ impl Metric {
 /// A metric by its `group.field` name.
 pub fn by_name(name: &str) -> Option<&'static Metric> {
     let (group, field) = name.split_once('.')?;
-    METRICS.iter().find(|m| m.group.name() == group && m.field == field)
+    METRICS
+        .iter()
+        .find(|m| m.group.name() == group && m.field == field)
 }
 
 pub fn by_id(id: i16) -> Option<&'static Metric> {
@@ -121,29 +237,33 @@ pub fn of_group(group: Group) -> impl Iterator<Item = &'static Metric> {
     METRICS.iter().filter(move |m| m.group == group)
 }
 
-/// Values of every catalogue metric for one raw sample row, in catalogue order.
+/// Values of every catalogue metric for one raw sample row, in catalogue order; NaN where the
+/// sample does not carry the value (rollups skip it).
 pub fn values_of(row: &super::samples::SampleRow) -> [f64; 19] {
     let mib = 1_048_576.0;
+    let f = |v: Option<f32>| v.map_or(f64::NAN, f64::from);
+    let i = |v: Option<i32>| v.map_or(f64::NAN, f64::from);
+    let big = |v: Option<i64>| v.map_or(f64::NAN, |v| v as f64);
     [
-        f64::from(row.cpu_percent),
-        f64::from(row.cpu_usage_mhz),
-        f64::from(row.cpu_ready_percent),
-        f64::from(row.load1),
-        f64::from(row.mem_percent),
-        row.mem_used as f64 / mib,
-        row.mem_available as f64 / mib,
-        f64::from(row.disk_percent),
-        f64::from(row.disk_read_latency_ms),
-        f64::from(row.disk_write_latency_ms),
-        f64::from(row.disk_read_iops),
-        f64::from(row.disk_write_iops),
-        f64::from(row.net_in_bps),
-        f64::from(row.net_out_bps),
-        f64::from(row.disk_read_bps),
-        f64::from(row.disk_write_bps),
-        row.swap_used as f64 / mib,
-        f64::from(row.proc_total),
-        f64::from(row.conn_active),
+        f(row.cpu_percent),
+        f(row.cpu_usage_mhz),
+        f(row.cpu_ready_percent),
+        f(row.load1),
+        f(row.mem_percent),
+        big(row.mem_used) / mib,
+        big(row.mem_available) / mib,
+        f(row.disk_percent),
+        f(row.disk_read_latency_ms),
+        f(row.disk_write_latency_ms),
+        f(row.disk_read_iops),
+        f(row.disk_write_iops),
+        f(row.net_in_bps),
+        f(row.net_out_bps),
+        f(row.disk_read_bps),
+        f(row.disk_write_bps),
+        big(row.swap_used) / mib,
+        i(row.proc_total),
+        i(row.conn_active),
     ]
 }
 
@@ -154,14 +274,28 @@ mod tests {
     #[test]
     fn ids_are_unique_and_in_catalogue_order() {
         for (i, metric) in METRICS.iter().enumerate() {
-            assert_eq!(metric.id as usize, i + 1, "values_of relies on catalogue order");
+            assert_eq!(
+                metric.id as usize,
+                i + 1,
+                "values_of relies on catalogue order"
+            );
             assert!(by_id(metric.id).is_some());
         }
-        assert_eq!(METRICS.len(), values_of(&crate::storage::samples::SampleRow::from_stats(1, &Default::default())).len());
+        assert_eq!(
+            METRICS.len(),
+            values_of(&crate::storage::samples::SampleRow::from_stats(
+                1,
+                &Default::default()
+            ))
+            .len()
+        );
         assert_eq!(of_group(Group::Network).count(), 2);
         assert_eq!(by_name("disk.writeBps").map(|m| m.id), Some(16));
         assert_eq!(by_name("disk.nothing").map(|m| m.id), None);
-        assert_eq!(by_id(CPU_PERCENT).map(Metric::name).as_deref(), Some("cpu.usagePercent"));
+        assert_eq!(
+            by_id(CPU_PERCENT).map(Metric::name).as_deref(),
+            Some("cpu.usagePercent")
+        );
         assert_eq!(Group::parse("disk"), Some(Group::Disk));
         assert_eq!(Group::parse("gpu"), None);
     }

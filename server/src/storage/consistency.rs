@@ -68,14 +68,18 @@ pub async fn check_rollups(pool: &PgPool) -> Result<RollupCheck, sqlx::Error> {
 /// Runs `check_rollups` once per database (recorded in `lookout_maintenance`), so databases
 /// written before the fix heal on the first start after the upgrade without a scan at every start.
 pub async fn run_once_after_upgrade(pool: &PgPool) -> Result<Option<RollupCheck>, sqlx::Error> {
-    let done: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM lookout_maintenance WHERE name = $1)")
-        .bind(AFTER_UPGRADE)
-        .fetch_one(pool)
-        .await?;
+    let done: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM lookout_maintenance WHERE name = $1)")
+            .bind(AFTER_UPGRADE)
+            .fetch_one(pool)
+            .await?;
     if done {
         return Ok(None);
     }
     let result = check_rollups(pool).await?;
-    sqlx::query("INSERT INTO lookout_maintenance (name) VALUES ($1) ON CONFLICT DO NOTHING").bind(AFTER_UPGRADE).execute(pool).await?;
+    sqlx::query("INSERT INTO lookout_maintenance (name) VALUES ($1) ON CONFLICT DO NOTHING")
+        .bind(AFTER_UPGRADE)
+        .execute(pool)
+        .await?;
     Ok(Some(result))
 }

@@ -51,7 +51,10 @@ impl BinaryCopy {
 
     /// `timestamptz`: microseconds since 2000-01-01 00:00 UTC.
     pub fn timestamptz(&mut self, v: DateTime<Utc>) -> &mut Self {
-        let epoch = Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).single().unwrap_or_default();
+        let epoch = Utc
+            .with_ymd_and_hms(2000, 1, 1, 0, 0, 0)
+            .single()
+            .unwrap_or_default();
         let micros = (v - epoch).num_microseconds().unwrap_or(i64::MAX);
         self.int8(micros)
     }
@@ -67,14 +70,47 @@ impl BinaryCopy {
         Ok(self)
     }
 
+    fn null(&mut self) -> &mut Self {
+        self.buf.extend_from_slice(&(-1i32).to_be_bytes());
+        self
+    }
+
+    pub fn int2_or_null(&mut self, v: Option<i16>) -> &mut Self {
+        match v {
+            Some(v) => self.int2(v),
+            None => self.null(),
+        }
+    }
+
+    pub fn int4_or_null(&mut self, v: Option<i32>) -> &mut Self {
+        match v {
+            Some(v) => self.int4(v),
+            None => self.null(),
+        }
+    }
+
+    pub fn int8_or_null(&mut self, v: Option<i64>) -> &mut Self {
+        match v {
+            Some(v) => self.int8(v),
+            None => self.null(),
+        }
+    }
+
+    pub fn float4_or_null(&mut self, v: Option<f32>) -> &mut Self {
+        match v {
+            Some(v) => self.float4(v),
+            None => self.null(),
+        }
+    }
+
     /// A jsonb value, or SQL NULL for `None`.
-    pub fn jsonb_or_null<T: Serialize>(&mut self, v: Option<&T>) -> Result<&mut Self, serde_json::Error> {
+    pub fn jsonb_or_null<T: Serialize>(
+        &mut self,
+        v: Option<&T>,
+    ) -> Result<&mut Self, serde_json::Error> {
         match v {
             Some(v) => self.jsonb(v),
-            None => {
-                self.buf.extend_from_slice(&(-1i32).to_be_bytes());
-                Ok(self)
-            }
+            None => Ok(self.null()),
         }
     }
 
@@ -106,7 +142,10 @@ mod tests {
     #[test]
     fn timestamps_count_microseconds_from_the_year_2000() {
         let mut copy = BinaryCopy::with_capacity(0);
-        let t = Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 1).single().expect("valid");
+        let t = Utc
+            .with_ymd_and_hms(2000, 1, 1, 0, 0, 1)
+            .single()
+            .expect("valid");
         copy.row(1).timestamptz(t);
         let bytes = copy.finish();
         assert_eq!(&bytes[25..33], &1_000_000i64.to_be_bytes());

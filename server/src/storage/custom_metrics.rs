@@ -87,7 +87,14 @@ pub struct RawPoint {
 }
 
 /// The newest `limit` raw points since `since` whose tags contain `tags`, oldest first.
-pub async fn raw(pool: &PgPool, name: &str, since: DateTime<Utc>, tags: &Value, host_id: Option<i32>, limit: i64) -> Result<Vec<RawPoint>, sqlx::Error> {
+pub async fn raw(
+    pool: &PgPool,
+    name: &str,
+    since: DateTime<Utc>,
+    tags: &Value,
+    host_id: Option<i32>,
+    limit: i64,
+) -> Result<Vec<RawPoint>, sqlx::Error> {
     sqlx::query_as(
         "SELECT * FROM (SELECT m.id, m.ts, m.value, m.unit, m.category, m.tags, h.vm_id FROM custom_metrics m LEFT JOIN hosts h ON h.id = m.host_id
          WHERE m.name = $1 AND m.ts >= $2 AND m.tags @> $3 AND ($4::int4 IS NULL OR m.host_id = $4) ORDER BY m.ts DESC, m.id DESC LIMIT $5) p
@@ -112,7 +119,14 @@ pub struct RollupPoint {
 }
 
 /// Rollup buckets since `since`, merged over every series matching `tags` (and host).
-pub async fn rollups(pool: &PgPool, name: &str, resolution: &str, since: DateTime<Utc>, tags: &Value, host_id: Option<i32>) -> Result<Vec<RollupPoint>, sqlx::Error> {
+pub async fn rollups(
+    pool: &PgPool,
+    name: &str,
+    resolution: &str,
+    since: DateTime<Utc>,
+    tags: &Value,
+    host_id: Option<i32>,
+) -> Result<Vec<RollupPoint>, sqlx::Error> {
     sqlx::query_as(
         "SELECT bucket, sum(count)::int8 AS count, sum(sum) AS sum, min(min) AS min, max(max) AS max FROM custom_metric_rollups
          WHERE name = $1 AND resolution = $2 AND bucket >= date_trunc($2, $3::timestamptz, 'UTC') AND tags @> $4 AND ($5::int4 IS NULL OR host_key = $5)
@@ -129,12 +143,21 @@ pub async fn rollups(pool: &PgPool, name: &str, resolution: &str, since: DateTim
 
 /// Unit and category of the newest point of a metric.
 pub async fn describe(pool: &PgPool, name: &str) -> Result<Option<(String, String)>, sqlx::Error> {
-    sqlx::query_as("SELECT unit, category FROM custom_metrics WHERE name = $1 ORDER BY ts DESC LIMIT 1").bind(name).fetch_optional(pool).await
+    sqlx::query_as(
+        "SELECT unit, category FROM custom_metrics WHERE name = $1 ORDER BY ts DESC LIMIT 1",
+    )
+    .bind(name)
+    .fetch_optional(pool)
+    .await
 }
 
 /// Deletes points and rollups past their tier's age; returns the rows removed.
 pub async fn expire(pool: &PgPool) -> Result<u64, sqlx::Error> {
-    let raw = sqlx::query("DELETE FROM custom_metrics WHERE ts < now() - make_interval(days => $1)").bind(RAW_DAYS as i32).execute(pool).await?;
+    let raw =
+        sqlx::query("DELETE FROM custom_metrics WHERE ts < now() - make_interval(days => $1)")
+            .bind(RAW_DAYS as i32)
+            .execute(pool)
+            .await?;
     let rolled = sqlx::query(
         "DELETE FROM custom_metric_rollups WHERE (resolution = 'hour' AND bucket < now() - make_interval(days => $1))
             OR (resolution = 'day' AND bucket < now() - make_interval(days => $2))",

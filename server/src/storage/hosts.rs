@@ -29,9 +29,15 @@ pub struct HostRow {
 }
 
 /// Inserts or refreshes a host; returns its row id and the boot time stored before (to detect reboots).
-pub async fn upsert(pool: &PgPool, facts: &HostFacts) -> Result<(i32, Option<DateTime<Utc>>), sqlx::Error> {
+pub async fn upsert(
+    pool: &PgPool,
+    facts: &HostFacts,
+) -> Result<(i32, Option<DateTime<Utc>>), sqlx::Error> {
     let previous_boot: Option<Option<DateTime<Utc>>> =
-        sqlx::query_scalar("SELECT boot_time FROM hosts WHERE vm_id = $1").bind(&facts.vm_id).fetch_optional(pool).await?;
+        sqlx::query_scalar("SELECT boot_time FROM hosts WHERE vm_id = $1")
+            .bind(&facts.vm_id)
+            .fetch_optional(pool)
+            .await?;
     let id = sqlx::query_scalar(
         "INSERT INTO hosts (vm_id, name, hostname, platform, platform_version, architecture, cpu_model, cpu_cores, memory_total, boot_time)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
@@ -57,10 +63,17 @@ pub async fn upsert(pool: &PgPool, facts: &HostFacts) -> Result<(i32, Option<Dat
 }
 
 pub async fn find(pool: &PgPool, vm_id: &str) -> Result<Option<HostRow>, sqlx::Error> {
-    sqlx::query_as("SELECT id, vm_id, name, boot_time FROM hosts WHERE vm_id = $1").bind(vm_id).fetch_optional(pool).await
+    sqlx::query_as("SELECT id, vm_id, name, boot_time FROM hosts WHERE vm_id = $1")
+        .bind(vm_id)
+        .fetch_optional(pool)
+        .await
 }
 
 pub async fn touch(pool: &PgPool, host_id: i32, seen: DateTime<Utc>) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE hosts SET last_seen = greatest(last_seen, $2) WHERE id = $1").bind(host_id).bind(seen).execute(pool).await?;
+    sqlx::query("UPDATE hosts SET last_seen = greatest(last_seen, $2) WHERE id = $1")
+        .bind(host_id)
+        .bind(seen)
+        .execute(pool)
+        .await?;
     Ok(())
 }

@@ -24,6 +24,9 @@ pub struct NewSample {
     /// The host's platform facts (agents send them; changes become `system_change` events).
     #[serde(default)]
     pub facts: Option<HostReport>,
+    /// Which values the sample carries (the others are stored as absent).
+    #[serde(skip)]
+    pub present: super::samples::Present,
 }
 
 /// Platform facts an agent reports with its samples.
@@ -43,21 +46,32 @@ pub struct HostReport {
 
 /// Registers hosts seen for the first time; returns the row id of every named host. Existing hosts
 /// keep their name, group and cluster (those are edited with `PATCH /hosts/{vmId}`).
-async fn register_hosts(pool: &PgPool, items: &[NewSample]) -> Result<(HashMap<String, i32>, Vec<String>), sqlx::Error> {
+async fn register_hosts(
+    pool: &PgPool,
+    items: &[NewSample],
+) -> Result<(HashMap<String, i32>, Vec<String>), sqlx::Error> {
     let mut newest: HashMap<&str, DateTime<Utc>> = HashMap::new();
     for item in items {
-        let entry = newest.entry(item.vm_id.as_str()).or_insert(item.sample.timestamp);
+        let entry = newest
+            .entry(item.vm_id.as_str())
+            .or_insert(item.sample.timestamp);
         *entry = (*entry).max(item.sample.timestamp);
     }
     let mut seen = HashSet::new();
-    let (mut ids, mut names, mut groups, mut clusters, mut last_seen) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut ids, mut names, mut groups, mut clusters, mut last_seen) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for item in items {
         if seen.insert(item.vm_id.as_str()) {
             ids.push(item.vm_id.clone());
             names.push(item.name.clone().unwrap_or_else(|| item.vm_id.clone()));
             groups.push(item.group_id.clone());
             clusters.push(item.cluster_id.clone());
-            last_seen.push(newest.get(item.vm_id.as_str()).copied().unwrap_or(item.sample.timestamp));
+            last_seen.push(
+                newest
+                    .get(item.vm_id.as_str())
+                    .copied()
+                    .unwrap_or(item.sample.timestamp),
+            );
         }
     }
     // DO NOTHING, then a plain read: known hosts are not rewritten (and not row-locked) on every batch.
@@ -75,7 +89,10 @@ async fn register_hosts(pool: &PgPool, items: &[NewSample]) -> Result<(HashMap<S
     .fetch_all(pool)
     .await?;
     let rows: Vec<(i32, String)> =
-        sqlx::query_as("SELECT id, vm_id FROM hosts WHERE vm_id = ANY($1)").bind(&ids).fetch_all(pool).await?;
+        sqlx::query_as("SELECT id, vm_id FROM hosts WHERE vm_id = ANY($1)")
+            .bind(&ids)
+            .fetch_all(pool)
+            .await?;
     Ok((rows.into_iter().map(|(id, vm)| (vm, id)).collect(), created))
 }
 
@@ -86,7 +103,10 @@ pub async fn store(pool: &PgPool, items: &[NewSample]) -> Result<u64, sqlx::Erro
 
 /// The same, also giving the host id of every `vmId` in the batch and the vmIds seen for the
 /// first time.
-pub async fn store_with_hosts(pool: &PgPool, items: &[NewSample]) -> Result<(u64, HashMap<String, i32>, Vec<String>), sqlx::Error> {
+pub async fn store_with_hosts(
+    pool: &PgPool,
+    items: &[NewSample],
+) -> Result<(u64, HashMap<String, i32>, Vec<String>), sqlx::Error> {
     if items.is_empty() {
         return Ok((0, HashMap::new(), Vec::new()));
     }
@@ -96,7 +116,7 @@ pub async fn store_with_hosts(pool: &PgPool, items: &[NewSample]) -> Result<(u64
         .filter_map(|item| {
             host_ids.get(&item.vm_id).map(|id| SampleRow {
                 top_processes: item.processes.clone().map(sqlx::types::Json),
-                ..SampleRow::from_stats(*id, &item.sample)
+                ..SampleRow::from_stats(*id, &item.sample).keeping(item.present)
             })
         })
         .collect();

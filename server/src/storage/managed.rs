@@ -42,11 +42,20 @@ pub struct DataDirLock {
 impl DataDirLock {
     pub fn acquire(root: &Path) -> anyhow::Result<Self> {
         use std::io::{Read, Seek, Write};
-        std::fs::create_dir_all(root).with_context(|| format!("cannot create data dir {}", root.display()))?;
+        std::fs::create_dir_all(root)
+            .with_context(|| format!("cannot create data dir {}", root.display()))?;
         let path = root.join("lookout.lock");
-        let file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path)
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
             .with_context(|| format!("cannot open {}", path.display()))?;
-        let mut lock = match nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock) {
+        let mut lock = match nix::fcntl::Flock::lock(
+            file,
+            nix::fcntl::FlockArg::LockExclusiveNonblock,
+        ) {
             Ok(lock) => lock,
             Err((mut file, _)) => {
                 let mut holder = String::new();
@@ -73,9 +82,14 @@ impl ManagedPostgres {
     /// `adopt` makes this process responsible for stopping a cluster it found running.
     pub async fn start(root: &Path, adopt: bool) -> anyhow::Result<Self> {
         let bin_dir = find_bin_dir()?;
-        std::fs::create_dir_all(root).with_context(|| format!("cannot create data dir {}", root.display()))?;
+        std::fs::create_dir_all(root)
+            .with_context(|| format!("cannot create data dir {}", root.display()))?;
         let root = root.canonicalize()?;
-        let run_as = if nix::unistd::geteuid().is_root() { Some("postgres".to_string()) } else { None };
+        let run_as = if nix::unistd::geteuid().is_root() {
+            Some("postgres".to_string())
+        } else {
+            None
+        };
         let data_dir = match &run_as {
             None => root.join("postgres"),
             Some(user) => {
@@ -87,8 +101,13 @@ impl ManagedPostgres {
                 data_dir
             }
         };
-        let mut cluster =
-            ManagedPostgres { bin_dir, data_dir, run_as, stop_on_exit: adopt, stopped: std::sync::atomic::AtomicBool::new(false) };
+        let mut cluster = ManagedPostgres {
+            bin_dir,
+            data_dir,
+            run_as,
+            stop_on_exit: adopt,
+            stopped: std::sync::atomic::AtomicBool::new(false),
+        };
         if !cluster.data_dir.join("PG_VERSION").exists() {
             cluster.initdb().await?;
         }
@@ -107,7 +126,11 @@ impl ManagedPostgres {
     }
 
     fn connect_options_for(&self, database: &str) -> PgConnectOptions {
-        PgConnectOptions::new().socket(&self.data_dir).port(PORT).username(SUPERUSER).database(database)
+        PgConnectOptions::new()
+            .socket(&self.data_dir)
+            .port(PORT)
+            .username(SUPERUSER)
+            .database(database)
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -121,11 +144,25 @@ impl ManagedPostgres {
             return Ok(());
         }
         let data = self.data_dir.to_string_lossy().into_owned();
-        if let Err(error) = self.run("pg_ctl", &["-D", &data, "-m", "fast", "-w", "-t", "20", "stop"]).await {
-            tracing::warn!(error = format!("{error:#}"), "Managed PostgreSQL did not stop in time; stopping it immediately.");
-            self.run("pg_ctl", &["-D", &data, "-m", "immediate", "-w", "-t", "10", "stop"]).await?;
+        if let Err(error) = self
+            .run(
+                "pg_ctl",
+                &["-D", &data, "-m", "fast", "-w", "-t", "20", "stop"],
+            )
+            .await
+        {
+            tracing::warn!(
+                error = format!("{error:#}"),
+                "Managed PostgreSQL did not stop in time; stopping it immediately."
+            );
+            self.run(
+                "pg_ctl",
+                &["-D", &data, "-m", "immediate", "-w", "-t", "10", "stop"],
+            )
+            .await?;
         }
-        self.stopped.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.stopped
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         tracing::info!("Managed PostgreSQL stopped.");
         Ok(())
     }
@@ -134,22 +171,50 @@ impl ManagedPostgres {
         tracing::info!(data_dir = %self.data_dir.display(), "Initialising a new PostgreSQL cluster.");
         let data = self.data_dir.to_string_lossy().into_owned();
         // Trust is safe here: the only way in is the socket in a 0700 directory owned by the cluster user.
-        self.run("initdb", &["-D", &data, "-U", SUPERUSER, "--auth=trust", "-E", "UTF8", "--no-locale"]).await
+        self.run(
+            "initdb",
+            &[
+                "-D",
+                &data,
+                "-U",
+                SUPERUSER,
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-locale",
+            ],
+        )
+        .await
     }
 
     async fn is_running(&self) -> anyhow::Result<bool> {
         let data = self.data_dir.to_string_lossy().into_owned();
-        let status = self.command("pg_ctl", &["-D", &data, "status"]).stdout(Stdio::null()).stderr(Stdio::null()).status().await?;
+        let status = self
+            .command("pg_ctl", &["-D", &data, "status"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .await?;
         Ok(status.success())
     }
 
     async fn pg_ctl_start(&self) -> anyhow::Result<()> {
         let data = self.data_dir.to_string_lossy().into_owned();
-        let log = self.data_dir.join("server.log").to_string_lossy().into_owned();
-        let options = format!("-c listen_addresses='' -k '{data}' -p {PORT} -c unix_socket_permissions=0700");
-        self.run("pg_ctl", &["-D", &data, "-l", &log, "-w", "-t", "60", "-o", &options, "start"])
-            .await
-            .with_context(|| format!("PostgreSQL did not start; see {log}"))?;
+        let log = self
+            .data_dir
+            .join("server.log")
+            .to_string_lossy()
+            .into_owned();
+        let options =
+            format!("-c listen_addresses='' -k '{data}' -p {PORT} -c unix_socket_permissions=0700");
+        self.run(
+            "pg_ctl",
+            &[
+                "-D", &data, "-l", &log, "-w", "-t", "60", "-o", &options, "start",
+            ],
+        )
+        .await
+        .with_context(|| format!("PostgreSQL did not start; see {log}"))?;
         tracing::info!(data_dir = %data, "Managed PostgreSQL started.");
         Ok(())
     }
@@ -157,12 +222,15 @@ impl ManagedPostgres {
     async fn ensure_database(&self) -> anyhow::Result<()> {
         use sqlx::{Connection, PgConnection};
         let mut conn = PgConnection::connect_with(&self.connect_options_for("postgres")).await?;
-        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-            .bind(DATABASE)
-            .fetch_one(&mut conn)
-            .await?;
+        let exists: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+                .bind(DATABASE)
+                .fetch_one(&mut conn)
+                .await?;
         if !exists {
-            sqlx::query("CREATE DATABASE lookout").execute(&mut conn).await?;
+            sqlx::query("CREATE DATABASE lookout")
+                .execute(&mut conn)
+                .await?;
         }
         Ok(())
     }
@@ -190,7 +258,12 @@ impl ManagedPostgres {
     }
 
     async fn run(&self, program: &str, args: &[&str]) -> anyhow::Result<()> {
-        let output = self.command(program, args).stdin(Stdio::null()).output().await.with_context(|| format!("cannot run {program}"))?;
+        let output = self
+            .command(program, args)
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .with_context(|| format!("cannot run {program}"))?;
         if !output.status.success() {
             bail!(
                 "{program} failed ({}): {}{}",
@@ -214,19 +287,26 @@ impl Drop for ManagedPostgres {
 impl ManagedPostgres {
     /// `stop` for places that cannot await (`Drop`, the shutdown watchdog).
     pub fn stop_blocking(&self) {
-        if !self.stop_on_exit || self.stopped.load(std::sync::atomic::Ordering::SeqCst) || !self.data_dir.join("postmaster.pid").exists() {
+        if !self.stop_on_exit
+            || self.stopped.load(std::sync::atomic::Ordering::SeqCst)
+            || !self.data_dir.join("postmaster.pid").exists()
+        {
             return;
         }
         let data = self.data_dir.to_string_lossy().into_owned();
         let stopped = self
-            .std_command("pg_ctl", &["-D", &data, "-m", "fast", "-w", "-t", "20", "stop"])
+            .std_command(
+                "pg_ctl",
+                &["-D", &data, "-m", "fast", "-w", "-t", "20", "stop"],
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
             .is_ok_and(|status| status.success());
         if stopped {
-            self.stopped.store(true, std::sync::atomic::Ordering::SeqCst);
+            self.stopped
+                .store(true, std::sync::atomic::Ordering::SeqCst);
             tracing::info!("Managed PostgreSQL stopped.");
         } else {
             tracing::error!(data_dir = %data, "Managed PostgreSQL could not be stopped; stop it with pg_ctl.");
@@ -241,8 +321,13 @@ fn cluster_dir_for(root: &Path, account: &nix::unistd::User) -> anyhow::Result<P
     // The account must be able to enter the data directory itself; its parents are the user's.
     set_mode(root, 0o755)?;
     let inside = root.join("postgres");
-    let closed = root.ancestors().skip(1).find(|dir| !traversable(dir, account));
-    let Some(closed) = closed else { return Ok(inside) };
+    let closed = root
+        .ancestors()
+        .skip(1)
+        .find(|dir| !traversable(dir, account));
+    let Some(closed) = closed else {
+        return Ok(inside);
+    };
     let shared = shared_cluster_dir(root);
     if let Ok(meta) = std::fs::symlink_metadata(&inside) {
         if meta.file_type().is_symlink() {
@@ -261,12 +346,16 @@ fn cluster_dir_for(root: &Path, account: &nix::unistd::User) -> anyhow::Result<P
             );
         }
     }
-    for dir in [Path::new(SHARED_ROOT), shared.parent().unwrap_or(Path::new(SHARED_ROOT))] {
+    for dir in [
+        Path::new(SHARED_ROOT),
+        shared.parent().unwrap_or(Path::new(SHARED_ROOT)),
+    ] {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         set_mode(dir, 0o755)?;
     }
     if std::fs::symlink_metadata(&inside).is_err() {
-        std::os::unix::fs::symlink(&shared, &inside).with_context(|| format!("cannot link {} to {}", inside.display(), shared.display()))?;
+        std::os::unix::fs::symlink(&shared, &inside)
+            .with_context(|| format!("cannot link {} to {}", inside.display(), shared.display()))?;
     }
     tracing::info!(
         data_dir = %root.display(),
@@ -282,13 +371,17 @@ fn cluster_dir_for(root: &Path, account: &nix::unistd::User) -> anyhow::Result<P
 pub fn shared_cluster_dir(root: &Path) -> PathBuf {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(root.as_os_str().as_encoded_bytes());
-    Path::new(SHARED_ROOT).join(&hex::encode(digest)[..16]).join("postgres")
+    Path::new(SHARED_ROOT)
+        .join(&hex::encode(digest)[..16])
+        .join("postgres")
 }
 
 /// Whether `account` may enter `dir` by its mode bits (owner, group, then others).
 fn traversable(dir: &Path, account: &nix::unistd::User) -> bool {
     use std::os::unix::fs::MetadataExt;
-    let Ok(meta) = std::fs::metadata(dir) else { return false };
+    let Ok(meta) = std::fs::metadata(dir) else {
+        return false;
+    };
     let mode = meta.mode();
     if meta.uid() == account.uid.as_raw() {
         mode & 0o100 != 0
@@ -307,7 +400,9 @@ fn set_mode(path: &Path, mode: u32) -> anyhow::Result<()> {
 
 /// `initdb` and `pg_ctl` from PATH, else the newest `/usr/lib/postgresql/*/bin`.
 fn find_bin_dir() -> anyhow::Result<PathBuf> {
-    let on_path = std::env::var_os("PATH").into_iter().flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>());
+    let on_path = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>());
     for dir in on_path {
         let (initdb, pg_ctl) = (dir.join("initdb"), dir.join("pg_ctl"));
         if let (Ok(initdb), Ok(pg_ctl)) = (initdb.canonicalize(), pg_ctl.canonicalize()) {

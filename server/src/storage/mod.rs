@@ -1,15 +1,15 @@
 //! PostgreSQL storage: connecting (external or managed cluster), migrations, hosts and raw samples.
-pub mod hosts;
-pub mod ingest;
-pub mod managed;
-pub mod samples;
-pub mod timeline;
 pub mod catalog;
 pub mod consistency;
 pub mod copy;
 pub mod custom_metrics;
+pub mod hosts;
+pub mod ingest;
+pub mod managed;
 pub mod retention;
 pub mod rollups;
+pub mod samples;
+pub mod timeline;
 
 use crate::config::DatabaseArgs;
 use anyhow::Context;
@@ -33,8 +33,13 @@ pub async fn open(args: &DatabaseArgs, adopt_managed: bool) -> anyhow::Result<Da
     let options = pool_options();
     let (pool, managed) = match &args.database_url {
         Some(url) => {
-            let connect = session_settings(url.parse::<PgConnectOptions>().context("DATABASE_URL is not a PostgreSQL URL")?);
-            let pool = connect_with_retry(|| options.clone().connect_with(connect.clone())).await.context("cannot connect to DATABASE_URL")?;
+            let connect = session_settings(
+                url.parse::<PgConnectOptions>()
+                    .context("DATABASE_URL is not a PostgreSQL URL")?,
+            );
+            let pool = connect_with_retry(|| options.clone().connect_with(connect.clone()))
+                .await
+                .context("cannot connect to DATABASE_URL")?;
             (pool, None)
         }
         None => {
@@ -44,14 +49,20 @@ pub async fn open(args: &DatabaseArgs, adopt_managed: bool) -> anyhow::Result<Da
             (pool, Some(cluster))
         }
     };
-    MIGRATOR.run(&pool).await.context("database migrations failed")?;
+    MIGRATOR
+        .run(&pool)
+        .await
+        .context("database migrations failed")?;
     Ok(Database { pool, managed })
 }
 
 /// Whether an error means the database cannot be reached right now (answer 503 and retry),
 /// as opposed to a fault in the query or the data.
 pub fn is_unreachable(error: &sqlx::Error) -> bool {
-    matches!(error, sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed)
+    matches!(
+        error,
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed
+    )
 }
 
 /// JIT off for Lookout's sessions: queries over many partitions have high cost estimates and
@@ -63,7 +74,9 @@ fn session_settings(options: PgConnectOptions) -> PgConnectOptions {
 
 fn pool_options() -> PgPoolOptions {
     // A short acquire timeout turns a lost database into a quick 503 instead of hung requests.
-    PgPoolOptions::new().max_connections(10).acquire_timeout(Duration::from_secs(3))
+    PgPoolOptions::new()
+        .max_connections(10)
+        .acquire_timeout(Duration::from_secs(3))
 }
 
 /// Tolerates a database that is still starting (containers, boot order) for up to 30 s.

@@ -45,8 +45,12 @@ pub async fn enforce(pool: &PgPool) -> Result<Vec<String>, sqlx::Error> {
         .fetch_all(pool)
         .await?;
         for name in partitions {
-            let Some(start) = partition_start(parent, &name) else { continue };
-            let Some(end) = partition_end(parent, start) else { continue };
+            let Some(start) = partition_start(parent, &name) else {
+                continue;
+            };
+            let Some(end) = partition_end(parent, start) else {
+                continue;
+            };
             if end > cutoff {
                 continue;
             }
@@ -57,17 +61,27 @@ pub async fn enforce(pool: &PgPool) -> Result<Vec<String>, sqlx::Error> {
             // The name was parsed above: only the parent's name, '_' and digits.
             // Parent before partition, the order writers take them in (dropping a partition also
             // locks its parent): the other order can deadlock with a writer routing into it.
-            sqlx::query(sqlx::AssertSqlSafe(format!("LOCK TABLE {parent}, {name} IN ACCESS EXCLUSIVE MODE"))).execute(&mut *tx).await?;
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "LOCK TABLE {parent}, {name} IN ACCESS EXCLUSIVE MODE"
+            )))
+            .execute(&mut *tx)
+            .await?;
             if let Some(queue) = pending_queue {
                 let sql = format!(
                     "SELECT EXISTS (SELECT 1 FROM {queue} WHERE bucket >= $1::date::timestamptz AND bucket < $2::date::timestamptz)"
                 );
-                let pending: bool = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(start).bind(end).fetch_one(&mut *tx).await?;
+                let pending: bool = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                    .bind(start)
+                    .bind(end)
+                    .fetch_one(&mut *tx)
+                    .await?;
                 if pending {
                     continue; // roll it up first; the next run drops it (the lock is released on rollback)
                 }
             }
-            sqlx::query(sqlx::AssertSqlSafe(format!("DROP TABLE {name}"))).execute(&mut *tx).await?;
+            sqlx::query(sqlx::AssertSqlSafe(format!("DROP TABLE {name}")))
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await?;
             tracing::info!(partition = %name, "Dropped an expired partition.");
             dropped.push(name);
@@ -83,11 +97,29 @@ mod tests {
     #[test]
     fn partition_names_give_their_first_day() {
         let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d);
-        assert_eq!(partition_start("samples", "samples_20260131"), day(2026, 1, 31));
-        assert_eq!(partition_start("rollup_daily", "rollup_daily_202602"), day(2026, 2, 1));
+        assert_eq!(
+            partition_start("samples", "samples_20260131"),
+            day(2026, 1, 31)
+        );
+        assert_eq!(
+            partition_start("rollup_daily", "rollup_daily_202602"),
+            day(2026, 2, 1)
+        );
         assert_eq!(partition_start("samples", "samples_staging"), None);
         assert_eq!(partition_start("samples", "rollup_hourly_20260101"), None);
-        assert_eq!(partition_end("rollup_daily", NaiveDate::from_ymd_opt(2026, 2, 1).expect("date")), day(2026, 3, 1));
-        assert_eq!(partition_end("samples", NaiveDate::from_ymd_opt(2026, 2, 28).expect("date")), day(2026, 3, 1));
+        assert_eq!(
+            partition_end(
+                "rollup_daily",
+                NaiveDate::from_ymd_opt(2026, 2, 1).expect("date")
+            ),
+            day(2026, 3, 1)
+        );
+        assert_eq!(
+            partition_end(
+                "samples",
+                NaiveDate::from_ymd_opt(2026, 2, 28).expect("date")
+            ),
+            day(2026, 3, 1)
+        );
     }
 }

@@ -25,7 +25,14 @@ pub struct MetricRollup {
 
 impl Default for MetricRollup {
     fn default() -> Self {
-        MetricRollup { count: 0, sum: 0.0, min: f64::INFINITY, max: f64::NEG_INFINITY, sumsq: 0.0, sketch: Sketch::new() }
+        MetricRollup {
+            count: 0,
+            sum: 0.0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+            sumsq: 0.0,
+            sketch: Sketch::new(),
+        }
     }
 }
 
@@ -66,7 +73,11 @@ impl MetricRollup {
     /// Population standard deviation.
     pub fn std(&self) -> Option<f64> {
         let mean = self.avg()?;
-        Some((self.sumsq / self.count as f64 - mean * mean).max(0.0).sqrt())
+        Some(
+            (self.sumsq / self.count as f64 - mean * mean)
+                .max(0.0)
+                .sqrt(),
+        )
     }
 
     /// A sketch quantile, clamped to the exact extremes (the sketch's bucket midpoints can
@@ -121,7 +132,12 @@ pub fn roll_up_rows(rows: &[SampleRow]) -> Vec<(i16, MetricRollup)> {
             rollup.add(value);
         }
     }
-    catalog::METRICS.iter().map(|m| m.id).zip(rollups).filter(|(_, r)| r.count > 0).collect()
+    catalog::METRICS
+        .iter()
+        .map(|m| m.id)
+        .zip(rollups)
+        .filter(|(_, r)| r.count > 0)
+        .collect()
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -164,8 +180,14 @@ async fn upsert(
     let mut hosts = Vec::with_capacity(rows.len());
     let mut metrics = Vec::with_capacity(rows.len());
     let mut buckets = Vec::with_capacity(rows.len());
-    let (mut counts, mut sums, mut mins, mut maxs, mut sumsqs, mut sketches) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut counts, mut sums, mut mins, mut maxs, mut sumsqs, mut sketches) = (
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+    );
     let mut masks = Vec::with_capacity(rows.len());
     for ((host, metric, bucket), r, hours) in rows {
         masks.push(*hours);
@@ -212,13 +234,21 @@ async fn upsert(
     Ok(())
 }
 
-async fn ensure_partitions(pool: &PgPool, tier: Tier, buckets: &[DateTime<Utc>]) -> Result<(), sqlx::Error> {
+async fn ensure_partitions(
+    pool: &PgPool,
+    tier: Tier,
+    buckets: &[DateTime<Utc>],
+) -> Result<(), sqlx::Error> {
     let mut days: Vec<NaiveDate> = buckets.iter().map(|b| b.date_naive()).collect();
     days.sort_unstable();
     days.dedup();
     // One transaction per day, as for samples (see `samples::ensure_partitions`).
     for day in days {
-        sqlx::query("SELECT lookout_ensure_partition($1, $2)").bind(tier.table()).bind(day).execute(pool).await?;
+        sqlx::query("SELECT lookout_ensure_partition($1, $2)")
+            .bind(tier.table())
+            .bind(day)
+            .execute(pool)
+            .await?;
     }
     Ok(())
 }
@@ -295,22 +325,40 @@ pub fn roll_up_day(hourly: &[HourPart], existing: &[StoredDay], day: DateTime<Ut
             // Hours recorded in the stored row have expired: merge only the new hours.
             Some(d) if d.hours != 0 && d.hours & !mask != 0 => {
                 let Ok(mut merged) = d.row.rollup() else {
-                    out.push(DayRow { metric, rollup: all, hours: mask, hourly_avg });
+                    out.push(DayRow {
+                        metric,
+                        rollup: all,
+                        hours: mask,
+                        hourly_avg,
+                    });
                     continue;
                 };
                 let mut hours = d.hours;
                 let mut kept = [None; 24];
                 for (hour, slot) in kept.iter_mut().enumerate() {
-                    *slot = d.hourly_avg.as_ref().and_then(|a| a.get(hour).copied().flatten());
+                    *slot = d
+                        .hourly_avg
+                        .as_ref()
+                        .and_then(|a| a.get(hour).copied().flatten());
                 }
                 for (hour, part) in parts.iter().filter(|(hour, _)| d.hours & (1 << hour) == 0) {
                     merged.merge(part);
                     hours |= 1 << hour;
                     kept[*hour] = average(part);
                 }
-                out.push(DayRow { metric, rollup: merged, hours, hourly_avg: kept });
+                out.push(DayRow {
+                    metric,
+                    rollup: merged,
+                    hours,
+                    hourly_avg: kept,
+                });
             }
-            _ => out.push(DayRow { metric, rollup: all, hours: mask, hourly_avg }),
+            _ => out.push(DayRow {
+                metric,
+                rollup: all,
+                hours: mask,
+                hourly_avg,
+            }),
         }
     }
     out
@@ -327,8 +375,13 @@ pub async fn process_queue(pool: &PgPool, tier: Tier, limit: i64) -> Result<usiz
                 // creation would hold locks that concurrent writers queue behind.
                 ensure_partitions(pool, tier, &buckets).await?;
             }
-            Err(Failure::Database(error)) if super::samples::is_retryable(&error) && attempt < 3 => {}
-            Err(Failure::MissingPartitions(_)) => return Err(sqlx::Error::Protocol("rollup partitions could not be created".into())),
+            Err(Failure::Database(error))
+                if super::samples::is_retryable(&error) && attempt < 3 => {}
+            Err(Failure::MissingPartitions(_)) => {
+                return Err(sqlx::Error::Protocol(
+                    "rollup partitions could not be created".into(),
+                ))
+            }
             Err(Failure::Database(error)) => return Err(error),
             Ok(done) => return Ok(done),
         }
@@ -355,22 +408,33 @@ async fn process_queue_once(pool: &PgPool, tier: Tier, limit: i64) -> Result<usi
          ORDER BY bucket, host_id LIMIT $1 FOR UPDATE SKIP LOCKED",
         queue = tier.queue()
     );
-    let entries: Vec<(i32, DateTime<Utc>)> =
-        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(limit).bind(tier.width()).fetch_all(&mut *tx).await?;
+    let entries: Vec<(i32, DateTime<Utc>)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(limit)
+        .bind(tier.width())
+        .fetch_all(&mut *tx)
+        .await?;
     if entries.is_empty() {
         return Ok(0);
     }
     // One query per batch, not per bucket: a backfill queues hundreds of thousands of buckets.
     let (hosts, buckets): (Vec<i32>, Vec<DateTime<Utc>>) = entries.iter().copied().unzip();
-    let (Some(&first), Some(&last)) = (buckets.iter().min(), buckets.iter().max()) else { return Ok(0) };
+    let (Some(&first), Some(&last)) = (buckets.iter().min(), buckets.iter().max()) else {
+        return Ok(0);
+    };
     let mut rows: Vec<(RollupKey, MetricRollup, i32)> = Vec::new();
     let mut hourly_avg: Vec<Option<f32>> = Vec::new();
     match tier {
         Tier::Hourly => {
             // One primary-key range scan per bucket (LATERAL … OFFSET 0 keeps the planner from
             // turning it into a scan of whole partitions); the outer bounds prune partitions.
-            for ((host, bucket), metrics) in hours_from_raw(&mut tx, &hosts, &buckets, first, last).await? {
-                rows.extend(metrics.into_iter().map(|(metric, r)| ((host, metric, bucket), r, 0)));
+            for ((host, bucket), metrics) in
+                hours_from_raw(&mut tx, &hosts, &buckets, first, last).await?
+            {
+                rows.extend(
+                    metrics
+                        .into_iter()
+                        .map(|(metric, r)| ((host, metric, bucket), r, 0)),
+                );
             }
         }
         Tier::Daily => {
@@ -386,14 +450,23 @@ async fn process_queue_once(pool: &PgPool, tier: Tier, limit: i64) -> Result<usi
             .fetch_all(&mut *tx)
             .await?;
             let existing = stored_days(&mut tx, &hosts, &buckets).await?;
-            let mut hourly_by_day: BTreeMap<(i32, DateTime<Utc>), Vec<StoredRollup>> = BTreeMap::new();
+            let mut hourly_by_day: BTreeMap<(i32, DateTime<Utc>), Vec<StoredRollup>> =
+                BTreeMap::new();
             for row in hourly {
-                hourly_by_day.entry((row.host_id, day_of(row.bucket))).or_default().push(row);
+                hourly_by_day
+                    .entry((row.host_id, day_of(row.bucket)))
+                    .or_default()
+                    .push(row);
             }
             for &(host, bucket) in &entries {
-                let Some(day_rows) = hourly_by_day.get(&(host, bucket)) else { continue };
-                let stored: Vec<StoredDay> =
-                    existing.iter().filter(|d| d.row.host_id == host && d.row.bucket == bucket).cloned().collect();
+                let Some(day_rows) = hourly_by_day.get(&(host, bucket)) else {
+                    continue;
+                };
+                let stored: Vec<StoredDay> = existing
+                    .iter()
+                    .filter(|d| d.row.host_id == host && d.row.bucket == bucket)
+                    .cloned()
+                    .collect();
                 for day in roll_up_day(&decode_hours(day_rows), &stored, bucket) {
                     rows.push(((host, day.metric, bucket), day.rollup, day.hours));
                     hourly_avg.extend(day.hourly_avg);
@@ -404,7 +477,9 @@ async fn process_queue_once(pool: &PgPool, tier: Tier, limit: i64) -> Result<usi
     if !rows.is_empty() {
         if let Err(error) = upsert(&mut tx, tier, &rows, &hourly_avg).await {
             if super::samples::is_missing_partition(&error) {
-                return Err(Failure::MissingPartitions(rows.iter().map(|((_, _, b), _, _)| *b).collect()));
+                return Err(Failure::MissingPartitions(
+                    rows.iter().map(|((_, _, b), _, _)| *b).collect(),
+                ));
             }
             return Err(error.into());
         }
@@ -427,7 +502,11 @@ async fn process_queue_once(pool: &PgPool, tier: Tier, limit: i64) -> Result<usi
         "DELETE FROM {} q USING unnest($1::int4[], $2::timestamptz[]) AS e(h, b) WHERE q.host_id = e.h AND q.bucket = e.b",
         tier.queue()
     );
-    sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&hosts).bind(&buckets).execute(&mut *tx).await?;
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(&hosts)
+        .bind(&buckets)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(entries.len())
 }
@@ -467,15 +546,39 @@ async fn hours_from_raw(
     .await?;
     let mut by_bucket: BTreeMap<(i32, DateTime<Utc>), Vec<SampleRow>> = BTreeMap::new();
     for row in raw {
-        by_bucket.entry((row.host_id, hour_start(row.ts))).or_default().push(row);
+        by_bucket
+            .entry((row.host_id, hour_start(row.ts)))
+            .or_default()
+            .push(row);
     }
-    Ok(by_bucket.into_iter().map(|(key, raw)| (key, roll_up_rows(&raw))).collect())
+    Ok(by_bucket
+        .into_iter()
+        .map(|(key, raw)| (key, roll_up_rows(&raw)))
+        .collect())
 }
 
 /// The stored daily rows of the given (host, day) buckets, with their source hours.
-async fn stored_days(conn: &mut sqlx::PgConnection, hosts: &[i32], days: &[DateTime<Utc>]) -> Result<Vec<StoredDay>, sqlx::Error> {
-    type DayTuple = (i32, DateTime<Utc>, i16, i32, f64, f64, f64, f64, Vec<u8>, i32, Option<Vec<Option<f32>>>);
-    let (Some(&first), Some(&last)) = (days.iter().min(), days.iter().max()) else { return Ok(Vec::new()) };
+async fn stored_days(
+    conn: &mut sqlx::PgConnection,
+    hosts: &[i32],
+    days: &[DateTime<Utc>],
+) -> Result<Vec<StoredDay>, sqlx::Error> {
+    type DayTuple = (
+        i32,
+        DateTime<Utc>,
+        i16,
+        i32,
+        f64,
+        f64,
+        f64,
+        f64,
+        Vec<u8>,
+        i32,
+        Option<Vec<Option<f32>>>,
+    );
+    let (Some(&first), Some(&last)) = (days.iter().min(), days.iter().max()) else {
+        return Ok(Vec::new());
+    };
     Ok(sqlx::query_as::<_, DayTuple>(
         "SELECT d.host_id, d.bucket, d.metric, d.count, d.sum, d.min, d.max, d.sumsq, d.sketch, d.hours, d.hourly_avg
          FROM unnest($1::int4[], $2::timestamptz[]) AS e(h, b)
@@ -546,13 +649,24 @@ pub async fn read(
     // commit a bucket between reading the stored rows (not there yet) and reading the queue (not
     // queued any more), and the bucket would be missing from the answer.
     let mut tx = pool.begin().await?;
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *tx)
+        .await?;
     let conn = &mut *tx;
     let sql = format!("SELECT {ROLLUP_COLUMNS} FROM {} WHERE host_id = ANY($1) AND metric = ANY($2) AND bucket >= $3 AND bucket <= $4", tier.table());
-    let stored: Vec<StoredRollup> =
-        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(hosts).bind(metrics).bind(first).bind(end).fetch_all(&mut *conn).await?;
-    let stale: Vec<(i32, DateTime<Utc>)> =
-        sqlx::query_as(stale_buckets_sql(tier)).bind(hosts).bind(first).bind(end).fetch_all(&mut *conn).await?;
+    let stored: Vec<StoredRollup> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(hosts)
+        .bind(metrics)
+        .bind(first)
+        .bind(end)
+        .fetch_all(&mut *conn)
+        .await?;
+    let stale: Vec<(i32, DateTime<Utc>)> = sqlx::query_as(stale_buckets_sql(tier))
+        .bind(hosts)
+        .bind(first)
+        .bind(end)
+        .fetch_all(&mut *conn)
+        .await?;
     let mut rows: BTreeMap<(i32, DateTime<Utc>, i16), MetricRollup> = BTreeMap::new();
     for row in &stored {
         rows.insert((row.host_id, row.bucket, row.metric), row.rollup()?);
@@ -569,20 +683,38 @@ pub async fn read(
         }
     }
     tx.commit().await?;
-    Ok(rows.into_iter().map(|((host_id, bucket, metric), rollup)| RollupRow { host_id, bucket, metric, rollup }).collect())
+    Ok(rows
+        .into_iter()
+        .map(|((host_id, bucket, metric), rollup)| RollupRow {
+            host_id,
+            bucket,
+            metric,
+            rollup,
+        })
+        .collect())
 }
 
-async fn fresh_hours(conn: &mut sqlx::PgConnection, stale: &[(i32, DateTime<Utc>)]) -> Result<HourRollups, sqlx::Error> {
+async fn fresh_hours(
+    conn: &mut sqlx::PgConnection,
+    stale: &[(i32, DateTime<Utc>)],
+) -> Result<HourRollups, sqlx::Error> {
     let (hosts, buckets): (Vec<i32>, Vec<DateTime<Utc>>) = stale.iter().copied().unzip();
-    let (Some(&first), Some(&last)) = (buckets.iter().min(), buckets.iter().max()) else { return Ok(BTreeMap::new()) };
+    let (Some(&first), Some(&last)) = (buckets.iter().min(), buckets.iter().max()) else {
+        return Ok(BTreeMap::new());
+    };
     hours_from_raw(conn, &hosts, &buckets, first, last).await
 }
 
 /// Stale days recomputed as the worker would: their stored hourly rows, the stale hours among
 /// them recomputed from raw samples, merged with what the stored daily row holds of expired hours.
-async fn fresh_days(conn: &mut sqlx::PgConnection, stale: &[(i32, DateTime<Utc>)]) -> Result<HourRollups, ReadError> {
+async fn fresh_days(
+    conn: &mut sqlx::PgConnection,
+    stale: &[(i32, DateTime<Utc>)],
+) -> Result<HourRollups, ReadError> {
     let (hosts, days): (Vec<i32>, Vec<DateTime<Utc>>) = stale.iter().copied().unzip();
-    let (Some(&first), Some(&last)) = (days.iter().min(), days.iter().max()) else { return Ok(BTreeMap::new()) };
+    let (Some(&first), Some(&last)) = (days.iter().min(), days.iter().max()) else {
+        return Ok(BTreeMap::new());
+    };
     let hourly: Vec<StoredRollup> = sqlx::query_as(
         "SELECT r.* FROM unnest($1::int4[], $2::timestamptz[]) AS e(h, b),
          LATERAL (SELECT * FROM rollup_hourly WHERE host_id = e.h AND bucket >= e.b AND bucket < e.b + interval '1 day'
@@ -609,17 +741,35 @@ async fn fresh_days(conn: &mut sqlx::PgConnection, stale: &[(i32, DateTime<Utc>)
         if fresh.contains_key(&(row.host_id, row.bucket)) {
             continue;
         }
-        parts.entry((row.host_id, day_of(row.bucket))).or_default().push(HourPart { bucket: row.bucket, metric: row.metric, rollup: row.rollup()? });
+        parts
+            .entry((row.host_id, day_of(row.bucket)))
+            .or_default()
+            .push(HourPart {
+                bucket: row.bucket,
+                metric: row.metric,
+                rollup: row.rollup()?,
+            });
     }
     for ((host, bucket), metrics) in fresh {
         let day = parts.entry((host, day_of(bucket))).or_default();
-        day.extend(metrics.into_iter().map(|(metric, rollup)| HourPart { bucket, metric, rollup }));
+        day.extend(metrics.into_iter().map(|(metric, rollup)| HourPart {
+            bucket,
+            metric,
+            rollup,
+        }));
     }
     let mut out = BTreeMap::new();
     for ((host, day), hours) in parts {
-        let stored: Vec<StoredDay> = existing.iter().filter(|d| d.row.host_id == host && d.row.bucket == day).cloned().collect();
+        let stored: Vec<StoredDay> = existing
+            .iter()
+            .filter(|d| d.row.host_id == host && d.row.bucket == day)
+            .cloned()
+            .collect();
         let rows = roll_up_day(&hours, &stored, day);
-        out.insert((host, day), rows.into_iter().map(|r| (r.metric, r.rollup)).collect());
+        out.insert(
+            (host, day),
+            rows.into_iter().map(|r| (r.metric, r.rollup)).collect(),
+        );
     }
     Ok(out)
 }
@@ -646,10 +796,16 @@ pub async fn worker(pool: PgPool, every: std::time::Duration, shutdown: Cancella
     let mut last_retention: Option<std::time::Instant> = None;
     match super::consistency::run_once_after_upgrade(&pool).await {
         Ok(Some(check)) if check.hours + check.days > 0 => {
-            tracing::warn!(hours = check.hours, days = check.days, "Rollup buckets disagreed with the tier below; queued them again.")
+            tracing::warn!(
+                hours = check.hours,
+                days = check.days,
+                "Rollup buckets disagreed with the tier below; queued them again."
+            )
         }
         Ok(_) => {}
-        Err(error) => tracing::warn!(%error, "Rollup consistency check failed; it runs again at the next start."),
+        Err(error) => {
+            tracing::warn!(%error, "Rollup consistency check failed; it runs again at the next start.")
+        }
     }
     loop {
         match run_once(&pool).await {
@@ -658,7 +814,10 @@ pub async fn worker(pool: PgPool, every: std::time::Duration, shutdown: Cancella
             Err(error) => tracing::warn!(%error, "Rollup run failed; retrying later."),
         }
         if last_retention.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(3600)) {
-            let expired = async { super::retention::enforce(&pool).await?; super::custom_metrics::expire(&pool).await };
+            let expired = async {
+                super::retention::enforce(&pool).await?;
+                super::custom_metrics::expire(&pool).await
+            };
             match expired.await {
                 Ok(_) => last_retention = Some(std::time::Instant::now()),
                 Err(error) => tracing::warn!(%error, "Retention run failed; retrying later."),
@@ -693,37 +852,70 @@ mod tests {
 
     #[test]
     fn a_day_is_recomputed_from_its_hours_or_merged_once_its_hours_expired() {
-        let day = DateTime::from_timestamp(1_780_000_000 - 1_780_000_000 % 86_400, 0).expect("valid");
+        let day =
+            DateTime::from_timestamp(1_780_000_000 - 1_780_000_000 % 86_400, 0).expect("valid");
         let hour = |h: i64| day + Duration::hours(h);
         let stored_day = |values: &[f64], hours: i32, hourly_avg: &[(usize, f32)]| {
             let mut avg = vec![None; 24];
             for (h, v) in hourly_avg {
                 avg[*h] = Some(*v);
             }
-            StoredDay { row: stored(day, values), hours, hourly_avg: Some(avg) }
+            StoredDay {
+                row: stored(day, values),
+                hours,
+                hourly_avg: Some(avg),
+            }
         };
         // Normal case: hours 0 and 1 present → recomputed, mask 0b11, each hour's average kept.
         let hourly = vec![stored(hour(0), &[1.0, 2.0]), stored(hour(1), &[3.0])];
         let hourly = decode_hours(&hourly);
         let first = roll_up_day(&hourly, &[], day);
-        assert_eq!((first[0].rollup.count, first[0].rollup.sum, first[0].hours), (3, 6.0, 0b11));
+        assert_eq!(
+            (first[0].rollup.count, first[0].rollup.sum, first[0].hours),
+            (3, 6.0, 0b11)
+        );
         assert_eq!(&first[0].hourly_avg[..3], &[Some(1.5), Some(3.0), None]);
         let previous = stored_day(&[1.0, 2.0, 3.0], 0b11, &[(0, 1.5), (1, 3.0)]);
         // A late hour 5 while hours 0–1 are still there: a plain recompute.
         let mut with_late = hourly.clone();
         with_late.extend(decode_hours(&[stored(hour(5), &[10.0])]));
         let recomputed = roll_up_day(&with_late, std::slice::from_ref(&previous), day);
-        assert_eq!((recomputed[0].rollup.count, recomputed[0].hours), (4, 0b100011));
+        assert_eq!(
+            (recomputed[0].rollup.count, recomputed[0].hours),
+            (4, 0b100011)
+        );
         assert_eq!(recomputed[0].hourly_avg[5], Some(10.0));
         // Hours 0–1 expired; a backfill brings hour 5 and re-sends hour 0 (with other values):
         // hour 5 is merged in, hour 0 is already counted and keeps its stored average.
         let backfill = decode_hours(&[stored(hour(0), &[7.0, 8.0]), stored(hour(5), &[10.0])]);
         let merged = roll_up_day(&backfill, std::slice::from_ref(&previous), day);
-        assert_eq!((merged[0].rollup.count, merged[0].rollup.sum, merged[0].rollup.max, merged[0].hours), (4, 16.0, 10.0, 0b100011));
-        assert_eq!(&merged[0].hourly_avg[..6], &[Some(1.5), Some(3.0), None, None, None, Some(10.0)]);
+        assert_eq!(
+            (
+                merged[0].rollup.count,
+                merged[0].rollup.sum,
+                merged[0].rollup.max,
+                merged[0].hours
+            ),
+            (4, 16.0, 10.0, 0b100011)
+        );
+        assert_eq!(
+            &merged[0].hourly_avg[..6],
+            &[Some(1.5), Some(3.0), None, None, None, Some(10.0)]
+        );
         // Running it again over the merged row changes nothing.
-        let again = roll_up_day(&backfill, &[stored_day(&[1.0, 2.0, 3.0, 10.0], 0b100011, &[(0, 1.5), (1, 3.0), (5, 10.0)])], day);
-        assert_eq!((again[0].rollup.count, again[0].rollup.sum, again[0].hours), (4, 16.0, 0b100011));
+        let again = roll_up_day(
+            &backfill,
+            &[stored_day(
+                &[1.0, 2.0, 3.0, 10.0],
+                0b100011,
+                &[(0, 1.5), (1, 3.0), (5, 10.0)],
+            )],
+            day,
+        );
+        assert_eq!(
+            (again[0].rollup.count, again[0].rollup.sum, again[0].hours),
+            (4, 16.0, 0b100011)
+        );
         assert_eq!(again[0].hourly_avg, merged[0].hourly_avg);
     }
 

@@ -1,11 +1,12 @@
 //! Raw samples: the flat row type, batched idempotent inserts, and reads for the API and the live page.
+use super::copy::BinaryCopy;
 use anyhow::Context;
 use app::models::{
-    ConnectionStats, CpuStats, DiskStats, FilesystemUsage, MemoryStats, NetworkStats, ProcessStats, Stats,
+    ConnectionStats, CpuStats, DiskStats, FilesystemUsage, MemoryStats, NetworkStats, ProcessStats,
+    Stats,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use super::copy::BinaryCopy;
 use sqlx::{types::Json, FromRow, PgPool};
 
 /// One `samples` row. Field names are the column names: the batch insert maps JSON to
@@ -14,51 +15,144 @@ use sqlx::{types::Json, FromRow, PgPool};
 pub struct SampleRow {
     pub host_id: i32,
     pub ts: DateTime<Utc>,
-    pub cpu_percent: f32,
-    pub cpu_cores: i16,
-    pub cpu_frequency_mhz: i32,
-    pub cpu_usage_mhz: f32,
-    pub cpu_ready_percent: f32,
-    pub load1: f32,
-    pub load5: f32,
-    pub load15: f32,
-    pub mem_total: i64,
-    pub mem_used: i64,
-    pub mem_free: i64,
-    pub mem_available: i64,
-    pub mem_cached: i64,
-    pub mem_percent: f32,
-    pub swap_total: i64,
-    pub swap_used: i64,
-    pub disk_total: i64,
-    pub disk_used: i64,
-    pub disk_free: i64,
-    pub disk_percent: f32,
-    pub disk_read_bytes: i64,
-    pub disk_write_bytes: i64,
-    pub disk_read_bps: f32,
-    pub disk_write_bps: f32,
-    pub disk_read_iops: f32,
-    pub disk_write_iops: f32,
-    pub disk_read_latency_ms: f32,
-    pub disk_write_latency_ms: f32,
-    pub net_bytes_recv: i64,
-    pub net_bytes_sent: i64,
-    pub net_packets_recv: i64,
-    pub net_packets_sent: i64,
-    pub net_in_bps: f32,
-    pub net_out_bps: f32,
-    pub proc_total: i32,
-    pub proc_running: i32,
-    pub proc_sleeping: i32,
-    pub proc_zombie: i32,
-    pub conn_active: i32,
-    pub conn_listening: i32,
-    pub conn_established: i32,
-    pub filesystems: Json<Vec<FilesystemUsage>>,
+    pub cpu_percent: Option<f32>,
+    pub cpu_cores: Option<i16>,
+    pub cpu_frequency_mhz: Option<i32>,
+    pub cpu_usage_mhz: Option<f32>,
+    pub cpu_ready_percent: Option<f32>,
+    pub load1: Option<f32>,
+    pub load5: Option<f32>,
+    pub load15: Option<f32>,
+    pub mem_total: Option<i64>,
+    pub mem_used: Option<i64>,
+    pub mem_free: Option<i64>,
+    pub mem_available: Option<i64>,
+    pub mem_cached: Option<i64>,
+    pub mem_percent: Option<f32>,
+    pub swap_total: Option<i64>,
+    pub swap_used: Option<i64>,
+    pub disk_total: Option<i64>,
+    pub disk_used: Option<i64>,
+    pub disk_free: Option<i64>,
+    pub disk_percent: Option<f32>,
+    pub disk_read_bytes: Option<i64>,
+    pub disk_write_bytes: Option<i64>,
+    pub disk_read_bps: Option<f32>,
+    pub disk_write_bps: Option<f32>,
+    pub disk_read_iops: Option<f32>,
+    pub disk_write_iops: Option<f32>,
+    pub disk_read_latency_ms: Option<f32>,
+    pub disk_write_latency_ms: Option<f32>,
+    pub net_bytes_recv: Option<i64>,
+    pub net_bytes_sent: Option<i64>,
+    pub net_packets_recv: Option<i64>,
+    pub net_packets_sent: Option<i64>,
+    pub net_in_bps: Option<f32>,
+    pub net_out_bps: Option<f32>,
+    pub proc_total: Option<i32>,
+    pub proc_running: Option<i32>,
+    pub proc_sleeping: Option<i32>,
+    pub proc_zombie: Option<i32>,
+    pub conn_active: Option<i32>,
+    pub conn_listening: Option<i32>,
+    pub conn_established: Option<i32>,
+    pub filesystems: Option<Json<Vec<FilesystemUsage>>>,
     /// The busiest processes at the sample (agents send them; the local sampler does not store
     /// them: its alerts read them live).
     pub top_processes: Option<Json<Vec<app::models::ProcessInfo>>>,
+}
+
+/// The fields a sample may carry: their path in the `/performance/stats` shape and their column.
+pub const FIELDS: [(&str, &str); 42] = [
+    ("cpu.percent", "cpu_percent"),
+    ("cpu.cores", "cpu_cores"),
+    ("cpu.frequency", "cpu_frequency_mhz"),
+    ("cpu.usage_mhz", "cpu_usage_mhz"),
+    ("cpu.ready_percent", "cpu_ready_percent"),
+    ("cpu.load1", "load1"),
+    ("cpu.load5", "load5"),
+    ("cpu.load15", "load15"),
+    ("memory.total", "mem_total"),
+    ("memory.used", "mem_used"),
+    ("memory.free", "mem_free"),
+    ("memory.available", "mem_available"),
+    ("memory.cached", "mem_cached"),
+    ("memory.percent", "mem_percent"),
+    ("memory.swap_total", "swap_total"),
+    ("memory.swap_used", "swap_used"),
+    ("disk.total", "disk_total"),
+    ("disk.used", "disk_used"),
+    ("disk.free", "disk_free"),
+    ("disk.percent", "disk_percent"),
+    ("disk.read_bytes", "disk_read_bytes"),
+    ("disk.write_bytes", "disk_write_bytes"),
+    ("disk.read_bps", "disk_read_bps"),
+    ("disk.write_bps", "disk_write_bps"),
+    ("disk.read_iops", "disk_read_iops"),
+    ("disk.write_iops", "disk_write_iops"),
+    ("disk.read_latency_ms", "disk_read_latency_ms"),
+    ("disk.write_latency_ms", "disk_write_latency_ms"),
+    ("disk.filesystems", "filesystems"),
+    ("network.bytes_recv", "net_bytes_recv"),
+    ("network.bytes_sent", "net_bytes_sent"),
+    ("network.packets_recv", "net_packets_recv"),
+    ("network.packets_sent", "net_packets_sent"),
+    ("network.in_bps", "net_in_bps"),
+    ("network.out_bps", "net_out_bps"),
+    ("processes.total", "proc_total"),
+    ("processes.running", "proc_running"),
+    ("processes.sleeping", "proc_sleeping"),
+    ("processes.zombie", "proc_zombie"),
+    ("connections.active", "conn_active"),
+    ("connections.listening", "conn_listening"),
+    ("connections.established", "conn_established"),
+];
+
+/// Which of `FIELDS` a sample carries (bit i = `FIELDS[i]`); the local sampler's carry all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Present(pub u64);
+
+impl Default for Present {
+    fn default() -> Self {
+        Present::ALL
+    }
+}
+
+impl Present {
+    pub const ALL: Present = Present((1 << FIELDS.len()) - 1);
+    pub const NONE: Present = Present(0);
+
+    fn index(path: &str) -> Option<usize> {
+        FIELDS.iter().position(|(p, c)| *p == path || *c == path)
+    }
+
+    /// By the field's path (`cpu.percent`) or its column (`cpu_percent`).
+    pub fn has(self, field: &str) -> bool {
+        Present::index(field).is_some_and(|i| self.0 & (1 << i) != 0)
+    }
+
+    pub fn insert(&mut self, field: &str) {
+        if let Some(i) = Present::index(field) {
+            self.0 |= 1 << i;
+        }
+    }
+
+    /// The paths a sample does not carry.
+    pub fn absent(self) -> Vec<&'static str> {
+        FIELDS
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.0 & (1 << i) == 0)
+            .map(|(_, (p, _))| *p)
+            .collect()
+    }
+}
+
+/// Clears the columns a sample does not carry.
+macro_rules! keep_present {
+    ($row:ident, $present:ident, $($column:ident),* $(,)?) => {
+        $( if !$present.has(stringify!($column)) { $row.$column = None; } )*
+    };
 }
 
 /// Counters beyond i64 would need 292 years of traffic; clamp rather than fail a sample.
@@ -67,7 +161,11 @@ fn i64_of(v: u64) -> i64 {
 }
 /// NaN or ∞ would serialize as JSON null and fail the whole batch on a NOT NULL column.
 fn finite(v: f64) -> f32 {
-    if v.is_finite() { v as f32 } else { 0.0 }
+    if v.is_finite() {
+        v as f32
+    } else {
+        0.0
+    }
 }
 fn u64_of(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
@@ -84,107 +182,166 @@ impl SampleRow {
         SampleRow {
             host_id,
             ts: s.timestamp,
-            cpu_percent: finite(s.cpu.percent),
-            cpu_cores: i16::try_from(s.cpu.cores).unwrap_or(i16::MAX),
-            cpu_frequency_mhz: i32::try_from(s.cpu.frequency).unwrap_or(i32::MAX),
-            cpu_usage_mhz: finite(s.cpu.usage_mhz),
-            cpu_ready_percent: finite(s.cpu.ready_percent),
-            load1: s.cpu.load1 as f32,
-            load5: s.cpu.load5 as f32,
-            load15: s.cpu.load15 as f32,
-            mem_total: i64_of(s.memory.total),
-            mem_used: i64_of(s.memory.used),
-            mem_free: i64_of(s.memory.free),
-            mem_available: i64_of(s.memory.available),
-            mem_cached: i64_of(s.memory.cached),
-            mem_percent: finite(s.memory.percent),
-            swap_total: i64_of(s.memory.swap_total),
-            swap_used: i64_of(s.memory.swap_used),
-            disk_total: i64_of(s.disk.total),
-            disk_used: i64_of(s.disk.used),
-            disk_free: i64_of(s.disk.free),
-            disk_percent: finite(s.disk.percent),
-            disk_read_bytes: i64_of(s.disk.read_bytes),
-            disk_write_bytes: i64_of(s.disk.write_bytes),
-            disk_read_bps: finite(s.disk.read_bps),
-            disk_write_bps: finite(s.disk.write_bps),
-            disk_read_iops: finite(s.disk.read_iops),
-            disk_write_iops: finite(s.disk.write_iops),
-            disk_read_latency_ms: finite(s.disk.read_latency_ms),
-            disk_write_latency_ms: finite(s.disk.write_latency_ms),
-            net_bytes_recv: i64_of(s.network.bytes_recv),
-            net_bytes_sent: i64_of(s.network.bytes_sent),
-            net_packets_recv: i64_of(s.network.packets_recv),
-            net_packets_sent: i64_of(s.network.packets_sent),
-            net_in_bps: finite(s.network.in_bps),
-            net_out_bps: finite(s.network.out_bps),
-            proc_total: i32_of(s.processes.total),
-            proc_running: i32_of(s.processes.running),
-            proc_sleeping: i32_of(s.processes.sleeping),
-            proc_zombie: i32_of(s.processes.zombie),
-            conn_active: i32_of(s.connections.active),
-            conn_listening: i32_of(s.connections.listening),
-            conn_established: i32_of(s.connections.established),
-            filesystems: Json(s.disk.filesystems.clone()),
+            cpu_percent: Some(finite(s.cpu.percent)),
+            cpu_cores: Some(i16::try_from(s.cpu.cores).unwrap_or(i16::MAX)),
+            cpu_frequency_mhz: Some(i32::try_from(s.cpu.frequency).unwrap_or(i32::MAX)),
+            cpu_usage_mhz: Some(finite(s.cpu.usage_mhz)),
+            cpu_ready_percent: Some(finite(s.cpu.ready_percent)),
+            load1: Some(s.cpu.load1 as f32),
+            load5: Some(s.cpu.load5 as f32),
+            load15: Some(s.cpu.load15 as f32),
+            mem_total: Some(i64_of(s.memory.total)),
+            mem_used: Some(i64_of(s.memory.used)),
+            mem_free: Some(i64_of(s.memory.free)),
+            mem_available: Some(i64_of(s.memory.available)),
+            mem_cached: Some(i64_of(s.memory.cached)),
+            mem_percent: Some(finite(s.memory.percent)),
+            swap_total: Some(i64_of(s.memory.swap_total)),
+            swap_used: Some(i64_of(s.memory.swap_used)),
+            disk_total: Some(i64_of(s.disk.total)),
+            disk_used: Some(i64_of(s.disk.used)),
+            disk_free: Some(i64_of(s.disk.free)),
+            disk_percent: Some(finite(s.disk.percent)),
+            disk_read_bytes: Some(i64_of(s.disk.read_bytes)),
+            disk_write_bytes: Some(i64_of(s.disk.write_bytes)),
+            disk_read_bps: Some(finite(s.disk.read_bps)),
+            disk_write_bps: Some(finite(s.disk.write_bps)),
+            disk_read_iops: Some(finite(s.disk.read_iops)),
+            disk_write_iops: Some(finite(s.disk.write_iops)),
+            disk_read_latency_ms: Some(finite(s.disk.read_latency_ms)),
+            disk_write_latency_ms: Some(finite(s.disk.write_latency_ms)),
+            net_bytes_recv: Some(i64_of(s.network.bytes_recv)),
+            net_bytes_sent: Some(i64_of(s.network.bytes_sent)),
+            net_packets_recv: Some(i64_of(s.network.packets_recv)),
+            net_packets_sent: Some(i64_of(s.network.packets_sent)),
+            net_in_bps: Some(finite(s.network.in_bps)),
+            net_out_bps: Some(finite(s.network.out_bps)),
+            proc_total: Some(i32_of(s.processes.total)),
+            proc_running: Some(i32_of(s.processes.running)),
+            proc_sleeping: Some(i32_of(s.processes.sleeping)),
+            proc_zombie: Some(i32_of(s.processes.zombie)),
+            conn_active: Some(i32_of(s.connections.active)),
+            conn_listening: Some(i32_of(s.connections.listening)),
+            conn_established: Some(i32_of(s.connections.established)),
+            filesystems: Some(Json(s.disk.filesystems.clone())),
             top_processes: None,
         }
+    }
+
+    /// The same row with the values the sample does not carry absent (NULL).
+    pub fn keeping(mut self, present: Present) -> Self {
+        if present == Present::ALL {
+            return self;
+        }
+        let row = &mut self;
+        keep_present!(
+            row,
+            present,
+            cpu_percent,
+            cpu_cores,
+            cpu_frequency_mhz,
+            cpu_usage_mhz,
+            cpu_ready_percent,
+            load1,
+            load5,
+            load15,
+            mem_total,
+            mem_used,
+            mem_free,
+            mem_available,
+            mem_cached,
+            mem_percent,
+            swap_total,
+            swap_used,
+            disk_total,
+            disk_used,
+            disk_free,
+            disk_percent,
+            disk_read_bytes,
+            disk_write_bytes,
+            disk_read_bps,
+            disk_write_bps,
+            disk_read_iops,
+            disk_write_iops,
+            disk_read_latency_ms,
+            disk_write_latency_ms,
+            filesystems,
+            net_bytes_recv,
+            net_bytes_sent,
+            net_packets_recv,
+            net_packets_sent,
+            net_in_bps,
+            net_out_bps,
+            proc_total,
+            proc_running,
+            proc_sleeping,
+            proc_zombie,
+            conn_active,
+            conn_listening,
+            conn_established,
+        );
+        self
     }
 
     pub fn to_stats(&self) -> Stats {
         Stats {
             cpu: CpuStats {
-                percent: f64::from(self.cpu_percent),
-                cores: u32::try_from(self.cpu_cores).unwrap_or(0),
-                frequency: u64::try_from(self.cpu_frequency_mhz).unwrap_or(0),
-                usage_mhz: f64::from(self.cpu_usage_mhz),
-                ready_percent: f64::from(self.cpu_ready_percent),
-                load1: f64::from(self.load1),
-                load5: f64::from(self.load5),
-                load15: f64::from(self.load15),
+                percent: f64::from(self.cpu_percent.unwrap_or_default()),
+                cores: u32::try_from(self.cpu_cores.unwrap_or_default()).unwrap_or(0),
+                frequency: u64::try_from(self.cpu_frequency_mhz.unwrap_or_default()).unwrap_or(0),
+                usage_mhz: f64::from(self.cpu_usage_mhz.unwrap_or_default()),
+                ready_percent: f64::from(self.cpu_ready_percent.unwrap_or_default()),
+                load1: f64::from(self.load1.unwrap_or_default()),
+                load5: f64::from(self.load5.unwrap_or_default()),
+                load15: f64::from(self.load15.unwrap_or_default()),
             },
             memory: MemoryStats {
-                total: u64_of(self.mem_total),
-                available: u64_of(self.mem_available),
-                used: u64_of(self.mem_used),
-                free: u64_of(self.mem_free),
-                percent: f64::from(self.mem_percent),
-                cached: u64_of(self.mem_cached),
-                swap_total: u64_of(self.swap_total),
-                swap_used: u64_of(self.swap_used),
+                total: u64_of(self.mem_total.unwrap_or_default()),
+                available: u64_of(self.mem_available.unwrap_or_default()),
+                used: u64_of(self.mem_used.unwrap_or_default()),
+                free: u64_of(self.mem_free.unwrap_or_default()),
+                percent: f64::from(self.mem_percent.unwrap_or_default()),
+                cached: u64_of(self.mem_cached.unwrap_or_default()),
+                swap_total: u64_of(self.swap_total.unwrap_or_default()),
+                swap_used: u64_of(self.swap_used.unwrap_or_default()),
             },
             disk: DiskStats {
-                total: u64_of(self.disk_total),
-                free: u64_of(self.disk_free),
-                used: u64_of(self.disk_used),
-                percent: f64::from(self.disk_percent),
-                read_bytes: u64_of(self.disk_read_bytes),
-                write_bytes: u64_of(self.disk_write_bytes),
-                read_bps: f64::from(self.disk_read_bps),
-                write_bps: f64::from(self.disk_write_bps),
-                read_iops: f64::from(self.disk_read_iops),
-                write_iops: f64::from(self.disk_write_iops),
-                read_latency_ms: f64::from(self.disk_read_latency_ms),
-                write_latency_ms: f64::from(self.disk_write_latency_ms),
-                filesystems: self.filesystems.0.clone(),
+                total: u64_of(self.disk_total.unwrap_or_default()),
+                free: u64_of(self.disk_free.unwrap_or_default()),
+                used: u64_of(self.disk_used.unwrap_or_default()),
+                percent: f64::from(self.disk_percent.unwrap_or_default()),
+                read_bytes: u64_of(self.disk_read_bytes.unwrap_or_default()),
+                write_bytes: u64_of(self.disk_write_bytes.unwrap_or_default()),
+                read_bps: f64::from(self.disk_read_bps.unwrap_or_default()),
+                write_bps: f64::from(self.disk_write_bps.unwrap_or_default()),
+                read_iops: f64::from(self.disk_read_iops.unwrap_or_default()),
+                write_iops: f64::from(self.disk_write_iops.unwrap_or_default()),
+                read_latency_ms: f64::from(self.disk_read_latency_ms.unwrap_or_default()),
+                write_latency_ms: f64::from(self.disk_write_latency_ms.unwrap_or_default()),
+                filesystems: self
+                    .filesystems
+                    .as_ref()
+                    .map(|f| f.0.clone())
+                    .unwrap_or_default(),
             },
             network: NetworkStats {
-                bytes_sent: u64_of(self.net_bytes_sent),
-                bytes_recv: u64_of(self.net_bytes_recv),
-                packets_sent: u64_of(self.net_packets_sent),
-                packets_recv: u64_of(self.net_packets_recv),
-                in_bps: f64::from(self.net_in_bps),
-                out_bps: f64::from(self.net_out_bps),
+                bytes_sent: u64_of(self.net_bytes_sent.unwrap_or_default()),
+                bytes_recv: u64_of(self.net_bytes_recv.unwrap_or_default()),
+                packets_sent: u64_of(self.net_packets_sent.unwrap_or_default()),
+                packets_recv: u64_of(self.net_packets_recv.unwrap_or_default()),
+                in_bps: f64::from(self.net_in_bps.unwrap_or_default()),
+                out_bps: f64::from(self.net_out_bps.unwrap_or_default()),
             },
             processes: ProcessStats {
-                total: u32_of(self.proc_total),
-                running: u32_of(self.proc_running),
-                sleeping: u32_of(self.proc_sleeping),
-                zombie: u32_of(self.proc_zombie),
+                total: u32_of(self.proc_total.unwrap_or_default()),
+                running: u32_of(self.proc_running.unwrap_or_default()),
+                sleeping: u32_of(self.proc_sleeping.unwrap_or_default()),
+                zombie: u32_of(self.proc_zombie.unwrap_or_default()),
             },
             connections: ConnectionStats {
-                active: u32_of(self.conn_active),
-                listening: u32_of(self.conn_listening),
-                established: u32_of(self.conn_established),
+                active: u32_of(self.conn_active.unwrap_or_default()),
+                listening: u32_of(self.conn_listening.unwrap_or_default()),
+                established: u32_of(self.conn_established.unwrap_or_default()),
             },
             timestamp: self.ts,
         }
@@ -196,7 +353,10 @@ impl SampleRow {
 /// day's advisory lock, and two writers with overlapping days deadlocked that way.
 pub async fn ensure_partitions(pool: &PgPool, days: &[NaiveDate]) -> Result<(), sqlx::Error> {
     for day in days {
-        sqlx::query("SELECT lookout_ensure_partition('samples', $1)").bind(day).execute(pool).await?;
+        sqlx::query("SELECT lookout_ensure_partition('samples', $1)")
+            .bind(day)
+            .execute(pool)
+            .await?;
     }
     Ok(())
 }
@@ -209,48 +369,48 @@ fn to_copy(rows: &[&SampleRow]) -> Result<Vec<u8>, serde_json::Error> {
         copy.row(COLUMNS)
             .int4(r.host_id)
             .timestamptz(r.ts)
-            .float4(r.cpu_percent)
-            .int2(r.cpu_cores)
-            .int4(r.cpu_frequency_mhz)
-            .float4(r.cpu_usage_mhz)
-            .float4(r.cpu_ready_percent)
-            .float4(r.load1)
-            .float4(r.load5)
-            .float4(r.load15)
-            .int8(r.mem_total)
-            .int8(r.mem_used)
-            .int8(r.mem_free)
-            .int8(r.mem_available)
-            .int8(r.mem_cached)
-            .float4(r.mem_percent)
-            .int8(r.swap_total)
-            .int8(r.swap_used)
-            .int8(r.disk_total)
-            .int8(r.disk_used)
-            .int8(r.disk_free)
-            .float4(r.disk_percent)
-            .int8(r.disk_read_bytes)
-            .int8(r.disk_write_bytes)
-            .float4(r.disk_read_bps)
-            .float4(r.disk_write_bps)
-            .float4(r.disk_read_iops)
-            .float4(r.disk_write_iops)
-            .float4(r.disk_read_latency_ms)
-            .float4(r.disk_write_latency_ms)
-            .int8(r.net_bytes_recv)
-            .int8(r.net_bytes_sent)
-            .int8(r.net_packets_recv)
-            .int8(r.net_packets_sent)
-            .float4(r.net_in_bps)
-            .float4(r.net_out_bps)
-            .int4(r.proc_total)
-            .int4(r.proc_running)
-            .int4(r.proc_sleeping)
-            .int4(r.proc_zombie)
-            .int4(r.conn_active)
-            .int4(r.conn_listening)
-            .int4(r.conn_established)
-            .jsonb(&r.filesystems.0)?
+            .float4_or_null(r.cpu_percent)
+            .int2_or_null(r.cpu_cores)
+            .int4_or_null(r.cpu_frequency_mhz)
+            .float4_or_null(r.cpu_usage_mhz)
+            .float4_or_null(r.cpu_ready_percent)
+            .float4_or_null(r.load1)
+            .float4_or_null(r.load5)
+            .float4_or_null(r.load15)
+            .int8_or_null(r.mem_total)
+            .int8_or_null(r.mem_used)
+            .int8_or_null(r.mem_free)
+            .int8_or_null(r.mem_available)
+            .int8_or_null(r.mem_cached)
+            .float4_or_null(r.mem_percent)
+            .int8_or_null(r.swap_total)
+            .int8_or_null(r.swap_used)
+            .int8_or_null(r.disk_total)
+            .int8_or_null(r.disk_used)
+            .int8_or_null(r.disk_free)
+            .float4_or_null(r.disk_percent)
+            .int8_or_null(r.disk_read_bytes)
+            .int8_or_null(r.disk_write_bytes)
+            .float4_or_null(r.disk_read_bps)
+            .float4_or_null(r.disk_write_bps)
+            .float4_or_null(r.disk_read_iops)
+            .float4_or_null(r.disk_write_iops)
+            .float4_or_null(r.disk_read_latency_ms)
+            .float4_or_null(r.disk_write_latency_ms)
+            .int8_or_null(r.net_bytes_recv)
+            .int8_or_null(r.net_bytes_sent)
+            .int8_or_null(r.net_packets_recv)
+            .int8_or_null(r.net_packets_sent)
+            .float4_or_null(r.net_in_bps)
+            .float4_or_null(r.net_out_bps)
+            .int4_or_null(r.proc_total)
+            .int4_or_null(r.proc_running)
+            .int4_or_null(r.proc_sleeping)
+            .int4_or_null(r.proc_zombie)
+            .int4_or_null(r.conn_active)
+            .int4_or_null(r.conn_listening)
+            .int4_or_null(r.conn_established)
+            .jsonb_or_null(r.filesystems.as_ref().map(|f| &f.0))?
             .jsonb_or_null(r.top_processes.as_ref().map(|p| &p.0))?;
     }
     Ok(copy.finish())
@@ -283,13 +443,16 @@ pub async fn insert_batch(pool: &PgPool, rows: &[SampleRow]) -> Result<u64, sqlx
     days.dedup();
     ensure_partitions(pool, &days).await?;
     let payload = to_copy(&sorted).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    let mut hours: Vec<(i32, DateTime<Utc>)> = sorted.iter().map(|r| (r.host_id, hour_of(r.ts))).collect();
+    let mut hours: Vec<(i32, DateTime<Utc>)> =
+        sorted.iter().map(|r| (r.host_id, hour_of(r.ts))).collect();
     hours.dedup();
     let mut attempt = 0;
     let mut fresh = true;
     loop {
         let result = if fresh {
-            copy_direct(pool, &payload, &hours).await.map(|()| rows.len() as u64)
+            copy_direct(pool, &payload, &hours)
+                .await
+                .map(|()| rows.len() as u64)
         } else {
             copy_and_insert(pool, &payload).await
         };
@@ -317,22 +480,37 @@ fn hour_of(ts: DateTime<Utc>) -> DateTime<Utc> {
 
 /// 23505: a row with this (host, ts) is already stored (or the batch repeats one).
 fn is_duplicate(error: &sqlx::Error) -> bool {
-    error.as_database_error().and_then(|e| e.code()).is_some_and(|code| code == "23505")
+    error
+        .as_database_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| code == "23505")
 }
 
 /// 23514: a row falls in no partition (the partition is missing).
 pub fn is_missing_partition(error: &sqlx::Error) -> bool {
-    error.as_database_error().and_then(|e| e.code()).is_some_and(|code| code == "23514")
+    error
+        .as_database_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| code == "23514")
 }
 
 /// Deadlock victims and serialization failures succeed when simply run again.
 pub fn is_retryable(error: &sqlx::Error) -> bool {
-    error.as_database_error().and_then(|e| e.code()).is_some_and(|code| code == "40P01" || code == "40001")
+    error
+        .as_database_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| code == "40P01" || code == "40001")
 }
 
-async fn copy_direct(pool: &PgPool, payload: &[u8], hours: &[(i32, DateTime<Utc>)]) -> Result<(), sqlx::Error> {
+async fn copy_direct(
+    pool: &PgPool,
+    payload: &[u8],
+    hours: &[(i32, DateTime<Utc>)],
+) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let mut copy = tx.copy_in_raw("COPY samples FROM STDIN (FORMAT binary)").await?;
+    let mut copy = tx
+        .copy_in_raw("COPY samples FROM STDIN (FORMAT binary)")
+        .await?;
     copy.send(payload).await?;
     copy.finish().await?;
     let (hosts, buckets): (Vec<i32>, Vec<DateTime<Utc>>) = hours.iter().copied().unzip();
@@ -353,7 +531,9 @@ async fn copy_and_insert(pool: &PgPool, payload: &[u8]) -> Result<u64, sqlx::Err
     sqlx::query("CREATE TEMP TABLE IF NOT EXISTS samples_staging (LIKE samples INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
         .execute(&mut *tx)
         .await?;
-    let mut copy = tx.copy_in_raw("COPY samples_staging FROM STDIN (FORMAT binary)").await?;
+    let mut copy = tx
+        .copy_in_raw("COPY samples_staging FROM STDIN (FORMAT binary)")
+        .await?;
     copy.send(payload).await?;
     copy.finish().await?;
     let new: i64 = sqlx::query_scalar(
@@ -376,7 +556,11 @@ async fn copy_and_insert(pool: &PgPool, payload: &[u8]) -> Result<u64, sqlx::Err
 
 /// The top processes an agent sent with the sample of `host_id` nearest before `at` (within 5
 /// minutes), busiest by CPU first.
-pub async fn top_processes_near(pool: &PgPool, host_id: i32, at: DateTime<Utc>) -> Result<Vec<app::models::ProcessInfo>, sqlx::Error> {
+pub async fn top_processes_near(
+    pool: &PgPool,
+    host_id: i32,
+    at: DateTime<Utc>,
+) -> Result<Vec<app::models::ProcessInfo>, sqlx::Error> {
     let found: Option<Json<Vec<app::models::ProcessInfo>>> = sqlx::query_scalar(
         "SELECT top_processes FROM samples WHERE host_id = $1 AND ts <= $2 AND ts >= $2 - interval '5 minutes' AND top_processes IS NOT NULL
          ORDER BY ts DESC LIMIT 1",
@@ -399,7 +583,11 @@ pub async fn latest(pool: &PgPool, host_id: i32) -> Result<Option<SampleRow>, sq
 }
 
 /// Samples of one host since `since`, oldest first.
-pub async fn since(pool: &PgPool, host_id: i32, since: DateTime<Utc>) -> Result<Vec<SampleRow>, sqlx::Error> {
+pub async fn since(
+    pool: &PgPool,
+    host_id: i32,
+    since: DateTime<Utc>,
+) -> Result<Vec<SampleRow>, sqlx::Error> {
     sqlx::query_as("SELECT * FROM samples WHERE host_id = $1 AND ts >= $2 ORDER BY ts")
         .bind(host_id)
         .bind(since)

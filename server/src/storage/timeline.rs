@@ -59,7 +59,11 @@ pub struct NewEvent<'a> {
     pub ends_at: Option<DateTime<Utc>>,
 }
 
-pub async fn add(pool: &PgPool, vm_id: &str, event: &NewEvent<'_>) -> Result<TimelineEvent, sqlx::Error> {
+pub async fn add(
+    pool: &PgPool,
+    vm_id: &str,
+    event: &NewEvent<'_>,
+) -> Result<TimelineEvent, sqlx::Error> {
     let row: StoredEvent = sqlx::query_as(
         "INSERT INTO timeline_events (host_id, ts, kind, title, description, severity, state_from, state_to, created_by, ends_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *",
@@ -79,7 +83,13 @@ pub async fn add(pool: &PgPool, vm_id: &str, event: &NewEvent<'_>) -> Result<Tim
     Ok(row.into_event(vm_id))
 }
 
-pub async fn stored(pool: &PgPool, host_id: i32, vm_id: &str, start: DateTime<Utc>, end: DateTime<Utc>) -> Result<Vec<TimelineEvent>, sqlx::Error> {
+pub async fn stored(
+    pool: &PgPool,
+    host_id: i32,
+    vm_id: &str,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<Vec<TimelineEvent>, sqlx::Error> {
     // Spans that started before the range but reach into it count too.
     let rows: Vec<StoredEvent> = sqlx::query_as("SELECT * FROM timeline_events WHERE host_id = $1 AND ts <= $3 AND coalesce(ends_at, ts) >= $2")
         .bind(host_id)
@@ -101,7 +111,14 @@ pub async fn gaps(
     start: DateTime<Utc>,
     end: DateTime<Utc>,
     raw_since: DateTime<Utc>,
-) -> Result<(Vec<(DateTime<Utc>, DateTime<Utc>)>, Option<f64>, Option<DateTime<Utc>>), sqlx::Error> {
+) -> Result<
+    (
+        Vec<(DateTime<Utc>, DateTime<Utc>)>,
+        Option<f64>,
+        Option<DateTime<Utc>>,
+    ),
+    sqlx::Error,
+> {
     // Look back a day so a gap that ends inside the range is seen whole.
     let lookback = start - Duration::days(1);
     let mut found = Vec::new();
@@ -152,10 +169,11 @@ pub async fn gaps(
     .await?;
     let (typical, before, after) = raw.unwrap_or_default();
     found.extend(before.into_iter().zip(after));
-    let last: Option<DateTime<Utc>> = sqlx::query_scalar("SELECT max(ts) FROM samples WHERE host_id = $1 AND ts <= $2")
-        .bind(host_id)
-        .bind(end)
-        .fetch_one(pool)
-        .await?;
+    let last: Option<DateTime<Utc>> =
+        sqlx::query_scalar("SELECT max(ts) FROM samples WHERE host_id = $1 AND ts <= $2")
+            .bind(host_id)
+            .bind(end)
+            .fetch_one(pool)
+            .await?;
     Ok((found, typical, last))
 }

@@ -14,16 +14,42 @@ use std::{
 };
 
 async fn enrolment_token(app: &TestApp, uses: i32) -> String {
-    let spec = credentials::NewToken { name: "enrolment", scopes: &[Scope::AgentsEnrol], uses: Some(uses), ..Default::default() };
-    credentials::create(&app.pool, &spec).await.expect("enrolment token")
+    let spec = credentials::NewToken {
+        name: "enrolment",
+        scopes: &[Scope::AgentsEnrol],
+        uses: Some(uses),
+        ..Default::default()
+    };
+    credentials::create(&app.pool, &spec)
+        .await
+        .expect("enrolment token")
 }
 
 /// Starts `lookout agent` sampling every second; its log goes to `<state>/agent.log`.
-fn agent(port: u16, state: &Path, vm: &str, enrol: Option<&str>, extra_env: &[(&str, &str)]) -> Child {
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(state.join("agent.log")).expect("log");
+fn agent(
+    port: u16,
+    state: &Path,
+    vm: &str,
+    enrol: Option<&str>,
+    extra_env: &[(&str, &str)],
+) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(state.join("agent.log"))
+        .expect("log");
     let mut command = Command::new(env!("CARGO_BIN_EXE_lookout"));
     command
-        .args(["agent", "--server", &format!("http://127.0.0.1:{port}"), "--interval", "1", "--vm-id", vm, "--state-dir"])
+        .args([
+            "agent",
+            "--server",
+            &format!("http://127.0.0.1:{port}"),
+            "--interval",
+            "1",
+            "--vm-id",
+            vm,
+            "--state-dir",
+        ])
         .arg(state)
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
@@ -38,12 +64,18 @@ fn agent(port: u16, state: &Path, vm: &str, enrol: Option<&str>, extra_env: &[(&
 }
 
 fn kill(child: &mut Child) {
-    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGKILL);
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    );
     let _ = child.wait();
 }
 
 fn stop(child: &mut Child) {
-    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM);
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    );
     let _ = child.wait();
 }
 
@@ -55,7 +87,12 @@ async fn instants(pool: &sqlx::PgPool, vm: &str) -> Vec<DateTime<Utc>> {
         .expect("samples")
 }
 
-async fn wait_for_samples(pool: &sqlx::PgPool, vm: &str, n: usize, secs: u64) -> Vec<DateTime<Utc>> {
+async fn wait_for_samples(
+    pool: &sqlx::PgPool,
+    vm: &str,
+    n: usize,
+    secs: u64,
+) -> Vec<DateTime<Utc>> {
     for _ in 0..secs * 5 {
         let found = instants(pool, vm).await;
         if found.len() >= n {
@@ -78,16 +115,33 @@ async fn an_agent_enrols_streams_and_its_token_writes_only_its_own_host() {
 
     // The host token is kept private; the enrolment token is used up.
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(state.path().join("token")).expect("token file").permissions().mode();
+    let mode = std::fs::metadata(state.path().join("token"))
+        .expect("token file")
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600);
     let host_token = std::fs::read_to_string(state.path().join("token")).expect("token");
-    let reuse = app.client.post(format!("{}/api/v1/agents/enrol", app.address)).bearer_auth(&enrol)
-        .json(&json!({"vmId": "agent-two", "machineKey": "x".repeat(64)})).send().await.expect("sent");
-    assert_eq!(reuse.status(), 401, "an exhausted enrolment token no longer authenticates");
+    let reuse = app
+        .client
+        .post(format!("{}/api/v1/agents/enrol", app.address))
+        .bearer_auth(&enrol)
+        .json(&json!({"vmId": "agent-two", "machineKey": "x".repeat(64)}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(
+        reuse.status(),
+        401,
+        "an exhausted enrolment token no longer authenticates"
+    );
 
     // Facts and top processes arrived with the samples.
-    let (platform, enrolled): (Option<String>, bool) = sqlx::query_as("SELECT platform, machine_key IS NOT NULL FROM hosts WHERE vm_id = 'agent-one'")
-        .fetch_one(&app.pool).await.expect("host");
+    let (platform, enrolled): (Option<String>, bool) = sqlx::query_as(
+        "SELECT platform, machine_key IS NOT NULL FROM hosts WHERE vm_id = 'agent-one'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("host");
     assert!(platform.is_some() && enrolled);
     let processes: i64 = sqlx::query_scalar("SELECT count(*) FROM samples s JOIN hosts h ON h.id = s.host_id WHERE h.vm_id = 'agent-one' AND jsonb_array_length(s.top_processes) > 0")
         .fetch_one(&app.pool).await.expect("processes");
@@ -96,29 +150,65 @@ async fn an_agent_enrols_streams_and_its_token_writes_only_its_own_host() {
     // The host token writes its own host only.
     let send = |vm: &'static str| {
         let body = json!({"samples": [{"vmId": vm, "sample": sample(Utc::now(), 5.0, 5.0)}]});
-        app.client.post(format!("{}/api/v1/ingest/samples", app.address)).bearer_auth(host_token.trim()).json(&body).send()
+        app.client
+            .post(format!("{}/api/v1/ingest/samples", app.address))
+            .bearer_auth(host_token.trim())
+            .json(&body)
+            .send()
     };
     assert_eq!(send("agent-one").await.expect("sent").status(), 200);
     let other = send("someone-else").await.expect("sent");
     assert_eq!(other.status(), 403);
     let body: serde_json::Value = other.json().await.expect("json");
-    assert!(body["detail"].as_str().unwrap_or_default().contains("agent-one"), "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("agent-one"),
+        "{body}"
+    );
 
     // Revoked (through the API) → 401.
     let (_, tokens) = app.get_json("/api/v1/tokens").await;
-    let id = tokens["data"]["tokens"].as_array().expect("tokens").iter().find(|t| t["vmId"] == "agent-one").and_then(|t| t["id"].as_i64()).expect("host token listed");
-    let revoked = app.client.delete(format!("{}/api/v1/tokens/{id}", app.address)).bearer_auth(&app.token).send().await.expect("sent");
+    let id = tokens["data"]["tokens"]
+        .as_array()
+        .expect("tokens")
+        .iter()
+        .find(|t| t["vmId"] == "agent-one")
+        .and_then(|t| t["id"].as_i64())
+        .expect("host token listed");
+    let revoked = app
+        .client
+        .delete(format!("{}/api/v1/tokens/{id}", app.address))
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .expect("sent");
     assert_eq!(revoked.status(), 200);
     assert_eq!(send("agent-one").await.expect("sent").status(), 401);
 
     // Another machine cannot take over the vmId until an admin re-assigns it.
     let enrol2 = enrolment_token(&app, 2).await;
     let other_machine = json!({"vmId": "agent-one", "machineKey": "y".repeat(64)});
-    let refused = app.client.post(format!("{}/api/v1/agents/enrol", app.address)).bearer_auth(&enrol2).json(&other_machine).send().await.expect("sent");
+    let refused = app
+        .client
+        .post(format!("{}/api/v1/agents/enrol", app.address))
+        .bearer_auth(&enrol2)
+        .json(&other_machine)
+        .send()
+        .await
+        .expect("sent");
     assert_eq!(refused.status(), 409);
     let (status, _) = post(&app, "/api/v1/hosts/agent-one/reassign", &json!({})).await;
     assert_eq!(status, 200);
-    let taken = app.client.post(format!("{}/api/v1/agents/enrol", app.address)).bearer_auth(&enrol2).json(&other_machine).send().await.expect("sent");
+    let taken = app
+        .client
+        .post(format!("{}/api/v1/agents/enrol", app.address))
+        .bearer_auth(&enrol2)
+        .json(&other_machine)
+        .send()
+        .await
+        .expect("sent");
     assert_eq!(taken.status(), 200);
     app.stop().await;
 }
@@ -128,8 +218,14 @@ async fn an_agent_enrols_streams_and_its_token_writes_only_its_own_host() {
 #[tokio::test]
 async fn nothing_is_lost_through_a_server_outage_with_the_agent_killed_in_the_middle() {
     let url = fresh_database().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
-    let mut config = settings(DatabaseArgs { database_url: Some(url), data_dir: "unused".into() });
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let mut config = settings(DatabaseArgs {
+        database_url: Some(url),
+        data_dir: "unused".into(),
+    });
     config.listen = format!("127.0.0.1:{port}").parse().expect("address");
     let app = spawn_with(config.clone()).await;
     let state = tempfile::tempdir().expect("state");
@@ -148,7 +244,11 @@ async fn nothing_is_lost_through_a_server_outage_with_the_agent_killed_in_the_mi
     // Wait until samples from after the restart arrive, then stop the agent and let the last batch land.
     let mut arrived = false;
     for _ in 0..100 {
-        if instants(&pool, "outage-1").await.last().is_some_and(|t| *t > up_at + chrono::Duration::seconds(3)) {
+        if instants(&pool, "outage-1")
+            .await
+            .last()
+            .is_some_and(|t| *t > up_at + chrono::Duration::seconds(3))
+        {
             arrived = true;
             break;
         }
@@ -157,10 +257,24 @@ async fn nothing_is_lost_through_a_server_outage_with_the_agent_killed_in_the_mi
     assert!(arrived, "the agent reaches the server again");
     stop(&mut child);
     let stored = instants(&pool, "outage-1").await;
-    let during: Vec<_> = stored.iter().filter(|t| **t > down_at && **t < up_at).collect();
-    assert!(during.len() >= 6, "samples taken while the server was down were replayed: {}", during.len());
-    let widest = stored.windows(2).map(|w| (w[1] - w[0]).num_milliseconds()).max().unwrap_or(0);
-    assert!(widest <= 3_000, "no gap beyond the agent's own restart: {widest} ms");
+    let during: Vec<_> = stored
+        .iter()
+        .filter(|t| **t > down_at && **t < up_at)
+        .collect();
+    assert!(
+        during.len() >= 6,
+        "samples taken while the server was down were replayed: {}",
+        during.len()
+    );
+    let widest = stored
+        .windows(2)
+        .map(|w| (w[1] - w[0]).num_milliseconds())
+        .max()
+        .unwrap_or(0);
+    assert!(
+        widest <= 3_000,
+        "no gap beyond the agent's own restart: {widest} ms"
+    );
     let distinct: i64 = sqlx::query_scalar("SELECT count(DISTINCT ts) FROM samples s JOIN hosts h ON h.id = s.host_id WHERE h.vm_id = 'outage-1'")
         .fetch_one(&app.pool).await.expect("count");
     assert_eq!(distinct as usize, stored.len(), "none twice");
@@ -179,7 +293,12 @@ async fn a_damaged_spool_is_repaired_and_counted_and_the_agent_keeps_going() {
     wait_for_samples(&app.pool, "damaged-1", 2, 20).await;
     stop(&mut child);
     let spool = state.path().join("spool");
-    let segment = std::fs::read_dir(&spool).expect("spool").filter_map(Result::ok).map(|e| e.path()).find(|p| p.extension().is_some_and(|e| e == "log")).expect("a segment");
+    let segment = std::fs::read_dir(&spool)
+        .expect("spool")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "log"))
+        .expect("a segment");
     let mut bytes = std::fs::read(&segment).expect("segment");
     // Flip bytes in the middle of the first record and leave a torn tail.
     if bytes.len() > 40 {
@@ -207,11 +326,29 @@ async fn a_tiny_spool_drops_the_oldest_and_counts_them_without_crashing() {
     stop(&mut child);
     // Point the agent at a server that is not there, with a spool of a few samples: it keeps
     // sampling, drops the oldest past the cap, and never dies.
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
     let mut command = Command::new(env!("CARGO_BIN_EXE_lookout"));
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(state.path().join("tiny.log")).expect("log");
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(state.path().join("tiny.log"))
+        .expect("log");
     let mut child = command
-        .args(["agent", "--server", &format!("http://127.0.0.1:{dead}"), "--interval", "1", "--vm-id", "tiny-1", "--spool-max-bytes", "12000", "--state-dir"])
+        .args([
+            "agent",
+            "--server",
+            &format!("http://127.0.0.1:{dead}"),
+            "--interval",
+            "1",
+            "--vm-id",
+            "tiny-1",
+            "--spool-max-bytes",
+            "12000",
+            "--state-dir",
+        ])
         .arg(state.path())
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
@@ -221,22 +358,47 @@ async fn a_tiny_spool_drops_the_oldest_and_counts_them_without_crashing() {
     tokio::time::sleep(Duration::from_secs(12)).await;
     assert!(child.try_wait().expect("status").is_none(), "still running");
     stop(&mut child);
-    let spool: u64 = std::fs::read_dir(state.path().join("spool")).expect("spool").filter_map(Result::ok).filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum();
-    assert!(spool <= 12_000 + 8192, "the spool stays near its cap: {spool} B");
+    let spool: u64 = std::fs::read_dir(state.path().join("spool"))
+        .expect("spool")
+        .filter_map(Result::ok)
+        .filter_map(|e| e.metadata().ok())
+        .map(|m| m.len())
+        .sum();
+    assert!(
+        spool <= 12_000 + 8192,
+        "the spool stays near its cap: {spool} B"
+    );
     let log = std::fs::read_to_string(state.path().join("tiny.log")).unwrap_or_default();
     assert!(log.contains("dropping the oldest"), "{log}");
 
     // A full file system (a 64 KiB tmpfs, as root): the agent keeps its samples in memory, says so once, and lives on.
     if nix::unistd::geteuid().is_root() {
         let full = tempfile::tempdir().expect("mount point");
-        let mounted = Command::new("mount").args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"]).arg(full.path()).status().expect("mount");
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+            .arg(full.path())
+            .status()
+            .expect("mount");
         assert!(mounted.success());
         for file in ["token", "id"] {
             std::fs::copy(state.path().join(file), full.path().join(file)).expect("copy state");
         }
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(state.path().join("full.log")).expect("log");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(state.path().join("full.log"))
+            .expect("log");
         let mut child = Command::new(env!("CARGO_BIN_EXE_lookout"))
-            .args(["agent", "--server", &format!("http://127.0.0.1:{dead}"), "--interval", "1", "--vm-id", "tiny-1", "--state-dir"])
+            .args([
+                "agent",
+                "--server",
+                &format!("http://127.0.0.1:{dead}"),
+                "--interval",
+                "1",
+                "--vm-id",
+                "tiny-1",
+                "--state-dir",
+            ])
             .arg(full.path())
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
@@ -252,10 +414,17 @@ async fn a_tiny_spool_drops_the_oldest_and_counts_them_without_crashing() {
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
-        assert!(child.try_wait().expect("status").is_none(), "still running on a full disk");
+        assert!(
+            child.try_wait().expect("status").is_none(),
+            "still running on a full disk"
+        );
         stop(&mut child);
         let _ = Command::new("umount").arg(full.path()).status();
-        assert!(filled, "{}", std::fs::read_to_string(state.path().join("full.log")).unwrap_or_default());
+        assert!(
+            filled,
+            "{}",
+            std::fs::read_to_string(state.path().join("full.log")).unwrap_or_default()
+        );
     }
     app.stop().await;
 }
@@ -266,11 +435,23 @@ async fn a_skewed_clock_is_recorded_and_flagged() {
     let state = tempfile::tempdir().expect("state");
     let enrol = enrolment_token(&app, 1).await;
     // Six and a half minutes behind: samples are accepted (they are in the past), the skew flagged.
-    let mut child = agent(app.port, state.path(), "skewed-1", Some(&enrol), &[("LOOKOUT_AGENT_CLOCK_OFFSET_MS", "-390000")]);
+    let mut child = agent(
+        app.port,
+        state.path(),
+        "skewed-1",
+        Some(&enrol),
+        &[("LOOKOUT_AGENT_CLOCK_OFFSET_MS", "-390000")],
+    );
     wait_for_samples(&app.pool, "skewed-1", 2, 20).await;
     stop(&mut child);
     let (_, hosts) = app.get_json("/api/v1/hosts?pageSize=100").await;
-    let host = hosts["data"]["hosts"].as_array().expect("hosts").iter().find(|h| h["vmId"] == "skewed-1").cloned().expect("listed");
+    let host = hosts["data"]["hosts"]
+        .as_array()
+        .expect("hosts")
+        .iter()
+        .find(|h| h["vmId"] == "skewed-1")
+        .cloned()
+        .expect("listed");
     let skew = host["clockSkewMs"].as_i64().expect("skew recorded");
     assert!((385_000..=400_000).contains(&skew), "{host}");
     assert_eq!(host["clockSkewFlagged"], true);
@@ -279,7 +460,13 @@ async fn a_skewed_clock_is_recorded_and_flagged() {
     // Six and a half minutes ahead: the samples are refused, and the agent logs why.
     let ahead = tempfile::tempdir().expect("state");
     let enrol = enrolment_token(&app, 1).await;
-    let mut child = agent(app.port, ahead.path(), "skewed-2", Some(&enrol), &[("LOOKOUT_AGENT_CLOCK_OFFSET_MS", "390000")]);
+    let mut child = agent(
+        app.port,
+        ahead.path(),
+        "skewed-2",
+        Some(&enrol),
+        &[("LOOKOUT_AGENT_CLOCK_OFFSET_MS", "390000")],
+    );
     tokio::time::sleep(Duration::from_secs(5)).await;
     stop(&mut child);
     let log = std::fs::read_to_string(ahead.path().join("agent.log")).unwrap_or_default();

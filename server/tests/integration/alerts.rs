@@ -11,13 +11,32 @@ use std::sync::{Arc, Mutex};
 use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
 
 async fn put(app: &TestApp, path: &str, body: &Value) -> (u16, Value) {
-    let response = app.client.put(format!("{}{path}", app.address)).bearer_auth(&app.token).json(body).send().await.expect("sent");
-    (response.status().as_u16(), response.json().await.expect("JSON"))
+    let response = app
+        .client
+        .put(format!("{}{path}", app.address))
+        .bearer_auth(&app.token)
+        .json(body)
+        .send()
+        .await
+        .expect("sent");
+    (
+        response.status().as_u16(),
+        response.json().await.expect("JSON"),
+    )
 }
 
 async fn delete(app: &TestApp, path: &str) -> (u16, Value) {
-    let response = app.client.delete(format!("{}{path}", app.address)).bearer_auth(&app.token).send().await.expect("sent");
-    (response.status().as_u16(), response.json().await.expect("JSON"))
+    let response = app
+        .client
+        .delete(format!("{}{path}", app.address))
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .expect("sent");
+    (
+        response.status().as_u16(),
+        response.json().await.expect("JSON"),
+    )
 }
 
 #[tokio::test]
@@ -25,10 +44,30 @@ async fn rules_are_created_listed_updated_and_deleted_with_field_level_errors() 
     let app = spawn_app().await;
     let (status, body) = app.get_json("/api/v1/performance/alerts/rules").await;
     assert_eq!(status, 200, "{body}");
-    let names: Vec<&str> = body["data"]["rules"].as_array().expect("rules").iter().filter_map(|r| r["name"].as_str()).collect();
-    assert_eq!(names, ["high_cpu_usage", "high_memory_usage", "disk_almost_full"], "default rules of a new install");
+    let names: Vec<&str> = body["data"]["rules"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["high_cpu_usage", "high_memory_usage", "disk_almost_full"],
+        "default rules of a new install"
+    );
     let first = &body["data"]["rules"][0];
-    for field in ["id", "name", "metric", "operator", "threshold", "level", "enabled", "created_at", "trigger_count", "last_triggered"] {
+    for field in [
+        "id",
+        "name",
+        "metric",
+        "operator",
+        "threshold",
+        "level",
+        "enabled",
+        "created_at",
+        "trigger_count",
+        "last_triggered",
+    ] {
         assert!(first.get(field).is_some(), "rule field {field} in {first}");
     }
 
@@ -37,61 +76,146 @@ async fn rules_are_created_listed_updated_and_deleted_with_field_level_errors() 
         "description": "内存使用率过高", "enabled": true, "actions": ["log"], "cooldown": 300});
     let (status, created) = post(&app, "/api/v1/performance/alerts/rules", &seed_rule).await;
     assert_eq!(status, 200, "{created}");
-    let id = created["data"]["rule_id"].as_str().expect("rule_id").to_owned();
+    let id = created["data"]["rule_id"]
+        .as_str()
+        .expect("rule_id")
+        .to_owned();
     assert!(id.starts_with("rule_"));
     assert_eq!(created["data"]["rule"]["operator"], "greater_than");
     assert_eq!(created["status"], "success");
 
     let (status, duplicate) = post(&app, "/api/v1/performance/alerts/rules", &seed_rule).await;
-    assert_eq!((status, duplicate["error"]["code"].as_str()), (400, Some("RULE_CREATION_FAILED")), "{duplicate}");
-    assert!(duplicate["error"]["message"].as_str().unwrap_or_default().contains("name"));
+    assert_eq!(
+        (status, duplicate["error"]["code"].as_str()),
+        (400, Some("RULE_CREATION_FAILED")),
+        "{duplicate}"
+    );
+    assert!(duplicate["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("name"));
 
-    for (field, value) in [("threshold", json!("eighty")), ("operator", json!("above")), ("cooldown", json!(-1)), ("level", json!("panic"))] {
+    for (field, value) in [
+        ("threshold", json!("eighty")),
+        ("operator", json!("above")),
+        ("cooldown", json!(-1)),
+        ("level", json!("panic")),
+    ] {
         let mut body = seed_rule.clone();
         body["name"] = json!(format!("bad_{field}"));
         body[field] = value;
         let (status, error) = post(&app, "/api/v1/performance/alerts/rules", &body).await;
-        assert_eq!((status, error["error"]["code"].as_str()), (400, Some("RULE_CREATION_FAILED")), "{field}: {error}");
-        assert!(error["error"]["message"].as_str().unwrap_or_default().contains(field), "{field}: {error}");
+        assert_eq!(
+            (status, error["error"]["code"].as_str()),
+            (400, Some("RULE_CREATION_FAILED")),
+            "{field}: {error}"
+        );
+        assert!(
+            error["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(field),
+            "{field}: {error}"
+        );
     }
-    let (_, unknown_host) = post(&app, "/api/v1/performance/alerts/rules", &json!({"name": "h", "metric": "cpu_percent", "host": "no-such-vm"})).await;
-    assert_eq!(unknown_host["error"]["code"], "RULE_CREATION_FAILED", "{unknown_host}");
+    let (_, unknown_host) = post(
+        &app,
+        "/api/v1/performance/alerts/rules",
+        &json!({"name": "h", "metric": "cpu_percent", "host": "no-such-vm"}),
+    )
+    .await;
+    assert_eq!(
+        unknown_host["error"]["code"], "RULE_CREATION_FAILED",
+        "{unknown_host}"
+    );
 
-    let (status, updated) = put(&app, &format!("/api/v1/performance/alerts/rules/{id}"), &json!({"threshold": 95, "for": 120})).await;
+    let (status, updated) = put(
+        &app,
+        &format!("/api/v1/performance/alerts/rules/{id}"),
+        &json!({"threshold": 95, "for": 120}),
+    )
+    .await;
     assert_eq!(status, 200, "{updated}");
     assert_eq!(updated["data"]["rule"]["threshold"], 95.0);
     assert_eq!(updated["data"]["rule"]["for"], 120);
-    assert_eq!(updated["data"]["rule"]["cooldown"], 300, "fields not mentioned are kept");
-    let (status, bad_update) = put(&app, &format!("/api/v1/performance/alerts/rules/{id}"), &json!({"threshold": null})).await;
+    assert_eq!(
+        updated["data"]["rule"]["cooldown"], 300,
+        "fields not mentioned are kept"
+    );
+    let (status, bad_update) = put(
+        &app,
+        &format!("/api/v1/performance/alerts/rules/{id}"),
+        &json!({"threshold": null}),
+    )
+    .await;
     assert_eq!(status, 400, "{bad_update}");
 
     for (status, body) in [
-        put(&app, "/api/v1/performance/alerts/rules/rule_999999", &json!({"threshold": 1})).await,
+        put(
+            &app,
+            "/api/v1/performance/alerts/rules/rule_999999",
+            &json!({"threshold": 1}),
+        )
+        .await,
         delete(&app, "/api/v1/performance/alerts/rules/rule_999999").await,
-        app.get_json("/api/v1/performance/alerts/rules/nonsense").await,
+        app.get_json("/api/v1/performance/alerts/rules/nonsense")
+            .await,
     ] {
-        assert_eq!((status, body["error"]["code"].as_str()), (404, Some("RULE_NOT_FOUND")), "{body}");
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (404, Some("RULE_NOT_FOUND")),
+            "{body}"
+        );
     }
     let (status, _) = delete(&app, &format!("/api/v1/performance/alerts/rules/{id}")).await;
     assert_eq!(status, 200);
-    let (status, gone) = app.get_json(&format!("/api/v1/performance/alerts/rules/{id}")).await;
-    assert_eq!((status, gone["error"]["code"].as_str()), (404, Some("RULE_NOT_FOUND")));
+    let (status, gone) = app
+        .get_json(&format!("/api/v1/performance/alerts/rules/{id}"))
+        .await;
+    assert_eq!(
+        (status, gone["error"]["code"].as_str()),
+        (404, Some("RULE_NOT_FOUND"))
+    );
 
-    let (status, bad_filter) = app.get_json("/api/v1/performance/alerts?level=urgent").await;
-    assert_eq!((status, bad_filter["error"]["code"].as_str()), (400, Some("VALIDATION_ERROR")));
+    let (status, bad_filter) = app
+        .get_json("/api/v1/performance/alerts?level=urgent")
+        .await;
+    assert_eq!(
+        (status, bad_filter["error"]["code"].as_str()),
+        (400, Some("VALIDATION_ERROR"))
+    );
     app.stop().await;
 }
 
 #[tokio::test]
 async fn webhooks_to_private_addresses_are_refused_by_default() {
-    let mut config = settings(DatabaseArgs { database_url: Some(crate::common::fresh_database().await), data_dir: "unused".into() });
+    let mut config = settings(DatabaseArgs {
+        database_url: Some(crate::common::fresh_database().await),
+        data_dir: "unused".into(),
+    });
     config.webhooks.allow_private = false;
     let app = spawn_with(config).await;
-    for url in ["http://127.0.0.1:9/hook", "http://169.254.169.254/latest/meta-data", "http://10.0.0.5/hook", "http://[::1]/hook", "http://localhost:8080/"] {
+    for url in [
+        "http://127.0.0.1:9/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://10.0.0.5/hook",
+        "http://[::1]/hook",
+        "http://localhost:8080/",
+    ] {
         let body = json!({"name": format!("hook {url}"), "metric": "cpu_percent", "threshold": 1, "actions": ["webhook"], "webhook_url": url});
         let (status, error) = post(&app, "/api/v1/performance/alerts/rules", &body).await;
-        assert_eq!((status, error["error"]["code"].as_str()), (400, Some("RULE_CREATION_FAILED")), "{url}: {error}");
-        assert!(error["error"]["message"].as_str().unwrap_or_default().contains("webhook_url"), "{error}");
+        assert_eq!(
+            (status, error["error"]["code"].as_str()),
+            (400, Some("RULE_CREATION_FAILED")),
+            "{url}: {error}"
+        );
+        assert!(
+            error["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("webhook_url"),
+            "{error}"
+        );
     }
     app.stop().await;
 }
@@ -102,23 +226,41 @@ struct Receiver {
     requests: Arc<Mutex<Vec<(HeaderMap, String)>>>,
 }
 
-async fn receive(State(receiver): State<Receiver>, headers: HeaderMap, body: String) -> axum::http::StatusCode {
+async fn receive(
+    State(receiver): State<Receiver>,
+    headers: HeaderMap,
+    body: String,
+) -> axum::http::StatusCode {
     let mut requests = receiver.requests.lock().expect("lock");
     requests.push((headers, body));
-    if requests.len() == 1 { axum::http::StatusCode::INTERNAL_SERVER_ERROR } else { axum::http::StatusCode::OK }
+    if requests.len() == 1 {
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR
+    } else {
+        axum::http::StatusCode::OK
+    }
 }
 
 async fn start_receiver() -> (String, Receiver) {
     let receiver = Receiver::default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let url = format!("http://{}/hook", listener.local_addr().expect("address"));
-    let router = Router::new().route("/hook", axum_post(receive)).with_state(receiver.clone());
+    let router = Router::new()
+        .route("/hook", axum_post(receive))
+        .with_state(receiver.clone());
     tokio::spawn(async move { axum::serve(listener, router).await });
     (url, receiver)
 }
 
 /// One sample of `vm` every 10 s from `start`, CPU from `cpu(i)`, sent in batches of ten.
-async fn stream(app: &TestApp, vm: &str, start: DateTime<Utc>, cpu: impl Fn(i64) -> f64, range: std::ops::Range<i64>) {
+async fn stream(
+    app: &TestApp,
+    vm: &str,
+    start: DateTime<Utc>,
+    cpu: impl Fn(i64) -> f64,
+    range: std::ops::Range<i64>,
+) {
     let items: Vec<Value> = range
         .map(|i| {
             json!({"vmId": vm, "sample": sample(start + Duration::seconds(i * 10), cpu(i), 40.0)})
@@ -131,15 +273,31 @@ async fn stream(app: &TestApp, vm: &str, start: DateTime<Utc>, cpu: impl Fn(i64)
 
 /// The alerts of one rule on one host, oldest first (the default CPU rule fires on these hosts too).
 async fn alerts_of(app: &TestApp, vm: &str, rule_id: &str) -> Vec<Value> {
-    let (status, body) = app.get_json(&format!("/api/v1/performance/alerts?host={vm}&resolved=true&limit=100")).await;
+    let (status, body) = app
+        .get_json(&format!(
+            "/api/v1/performance/alerts?host={vm}&resolved=true&limit=100"
+        ))
+        .await;
     assert_eq!(status, 200, "{body}");
-    let mut alerts: Vec<Value> = body["data"]["alerts"].as_array().expect("alerts").iter().filter(|a| a["rule_id"] == rule_id).cloned().collect();
+    let mut alerts: Vec<Value> = body["data"]["alerts"]
+        .as_array()
+        .expect("alerts")
+        .iter()
+        .filter(|a| a["rule_id"] == rule_id)
+        .cloned()
+        .collect();
     alerts.reverse();
     alerts
 }
 
 /// Polls until `done` holds for the host's alerts (the engine works asynchronously).
-async fn wait_for(app: &TestApp, vm: &str, rule_id: &str, what: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+async fn wait_for(
+    app: &TestApp,
+    vm: &str,
+    rule_id: &str,
+    what: &str,
+    done: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
     for _ in 0..100 {
         let alerts = alerts_of(app, vm, rule_id).await;
         if done(&alerts) {
@@ -156,30 +314,55 @@ fn check_signature(secret: &str, headers: &HeaderMap, body: &str) {
     let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(secret.as_bytes()).expect("key");
     mac.update(format!("{timestamp}.{body}").as_bytes());
     let expected = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
-    assert_eq!(headers["x-lookout-signature"].to_str().expect("signature"), expected);
+    assert_eq!(
+        headers["x-lookout-signature"].to_str().expect("signature"),
+        expected
+    );
 }
 
 #[tokio::test]
-async fn a_threshold_crossing_raises_one_alert_honouring_for_cooldown_and_recovery_with_signed_retried_webhooks() {
+async fn a_threshold_crossing_raises_one_alert_honouring_for_cooldown_and_recovery_with_signed_retried_webhooks(
+) {
     let app = spawn_app().await;
     let vm = "alert-vm";
     // Whole milliseconds, the precision samples are stored with.
-    let start = DateTime::from_timestamp_millis((Utc::now() - Duration::minutes(11)).timestamp_millis()).expect("time");
-    ingest(&app, vec![json!({"vmId": vm, "sample": sample(start - Duration::seconds(10), 10.0, 40.0)})]).await;
+    let start =
+        DateTime::from_timestamp_millis((Utc::now() - Duration::minutes(11)).timestamp_millis())
+            .expect("time");
+    ingest(
+        &app,
+        vec![json!({"vmId": vm, "sample": sample(start - Duration::seconds(10), 10.0, 40.0)})],
+    )
+    .await;
     let (url, receiver) = start_receiver().await;
     let rule = json!({"name": "vm cpu", "metric": "cpu_percent", "operator": ">", "threshold": 80, "level": "warning",
         "for": 60, "recovery": 30, "cooldown": 300, "host": vm, "actions": ["log", "webhook"], "webhook_url": url});
     // Only this test's rule should judge the host, so the default CPU rule is switched off.
-    let (status, _) = put(&app, "/api/v1/performance/alerts/rules/rule_1", &json!({"enabled": false})).await;
+    let (status, _) = put(
+        &app,
+        "/api/v1/performance/alerts/rules/rule_1",
+        &json!({"enabled": false}),
+    )
+    .await;
     assert_eq!(status, 200);
     let (status, created) = post(&app, "/api/v1/performance/alerts/rules", &rule).await;
     assert_eq!(status, 200, "{created}");
     let rule_id = created["data"]["rule_id"].as_str().expect("id").to_owned();
-    let secret = created["data"]["webhook_secret"].as_str().expect("a generated secret is shown once").to_owned();
+    let secret = created["data"]["webhook_secret"]
+        .as_str()
+        .expect("a generated secret is shown once")
+        .to_owned();
 
-    let mut request = format!("ws://127.0.0.1:{}/ws/performance", app.port).into_client_request().expect("request");
-    request.headers_mut().insert("authorization", format!("Bearer {}", app.token).parse().expect("header"));
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.expect("handshake");
+    let mut request = format!("ws://127.0.0.1:{}/ws/performance", app.port)
+        .into_client_request()
+        .expect("request");
+    request.headers_mut().insert(
+        "authorization",
+        format!("Bearer {}", app.token).parse().expect("header"),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("handshake");
 
     // Seconds from `start`: a 40 s breach (shorter than `for`), a 100 s breach (fires at 160 s),
     // 50 s clear (resolves at 230 s after 30 s of recovery), a breach inside the cooldown (re-opens
@@ -190,17 +373,33 @@ async fn a_threshold_crossing_raises_one_alert_honouring_for_cooldown_and_recove
         _ => 50.0,
     };
     stream(&app, vm, start, cpu, 0..20).await;
-    let alerts = wait_for(&app, vm, &rule_id, "one alert after the sustained breach", |a| a.len() == 1).await;
+    let alerts = wait_for(
+        &app,
+        vm,
+        &rule_id,
+        "one alert after the sustained breach",
+        |a| a.len() == 1,
+    )
+    .await;
     assert_eq!(alerts[0]["status"], "active");
     assert_eq!(alerts[0]["value"], 90.0);
     assert_eq!(alerts[0]["threshold"], 80.0);
     assert_eq!(alerts[0]["type"], "cpu");
-    assert!(!alerts[0]["metadata"]["suggestion"].as_str().unwrap_or_default().is_empty());
+    assert!(!alerts[0]["metadata"]["suggestion"]
+        .as_str()
+        .unwrap_or_default()
+        .is_empty());
 
     let triggered = loop {
-        let message = tokio::time::timeout(std::time::Duration::from_secs(10), socket.next()).await.expect("a live event").expect("open").expect("frame");
+        let message = tokio::time::timeout(std::time::Duration::from_secs(10), socket.next())
+            .await
+            .expect("a live event")
+            .expect("open")
+            .expect("frame");
         if let Message::Text(text) = message {
-            if let Ok(LiveEvent::AlertTriggered { alert }) = serde_json::from_str::<LiveEvent>(&text) {
+            if let Ok(LiveEvent::AlertTriggered { alert }) =
+                serde_json::from_str::<LiveEvent>(&text)
+            {
                 if alert.host.as_deref() == Some(vm) {
                     break alert;
                 }
@@ -210,31 +409,71 @@ async fn a_threshold_crossing_raises_one_alert_honouring_for_cooldown_and_recove
     assert_eq!(triggered.id, alerts[0]["id"].as_str().expect("id"));
 
     stream(&app, vm, start, cpu, 20..60).await;
-    let alerts = wait_for(&app, vm, &rule_id, "two alerts, the first resolved", |a| a.len() == 2 && a[0]["status"] == "resolved").await;
+    let alerts = wait_for(&app, vm, &rule_id, "two alerts, the first resolved", |a| {
+        a.len() == 2 && a[0]["status"] == "resolved"
+    })
+    .await;
     assert_eq!(alerts[0]["resolved_by"], "system");
-    assert_eq!(alerts[0]["resolved_at"].as_str().map(|t| t.parse::<DateTime<Utc>>().expect("time")), Some(start + Duration::seconds(380)));
+    assert_eq!(
+        alerts[0]["resolved_at"]
+            .as_str()
+            .map(|t| t.parse::<DateTime<Utc>>().expect("time")),
+        Some(start + Duration::seconds(380))
+    );
     assert_eq!(alerts[1]["status"], "active");
     let (_, rules) = app.get_json("/api/v1/performance/alerts/rules").await;
-    let stored = rules["data"]["rules"].as_array().expect("rules").iter().find(|r| r["name"] == "vm cpu").expect("rule").clone();
-    assert_eq!(stored["trigger_count"], 2, "the re-opening inside the cooldown is not a new trigger");
-    assert_eq!(stored["last_triggered"].as_str().map(|t| t.parse::<DateTime<Utc>>().expect("time")), Some(start + Duration::seconds(460)));
+    let stored = rules["data"]["rules"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .find(|r| r["name"] == "vm cpu")
+        .expect("rule")
+        .clone();
+    assert_eq!(
+        stored["trigger_count"], 2,
+        "the re-opening inside the cooldown is not a new trigger"
+    );
+    assert_eq!(
+        stored["last_triggered"]
+            .as_str()
+            .map(|t| t.parse::<DateTime<Utc>>().expect("time")),
+        Some(start + Duration::seconds(460))
+    );
 
     // Deliveries: triggered, resolved (230 s), resolved (380 s), triggered: four, the first retried.
     let mut delivered = Vec::new();
     for _ in 0..100 {
-        delivered = sqlx::query_as::<_, (String, i32, String)>("SELECT event, attempts, status FROM webhook_deliveries ORDER BY id")
-            .fetch_all(&app.pool)
-            .await
-            .expect("deliveries");
+        delivered = sqlx::query_as::<_, (String, i32, String)>(
+            "SELECT event, attempts, status FROM webhook_deliveries ORDER BY id",
+        )
+        .fetch_all(&app.pool)
+        .await
+        .expect("deliveries");
         if delivered.len() == 4 && delivered.iter().all(|d| d.2 == "delivered") {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     let events: Vec<&str> = delivered.iter().map(|d| d.0.as_str()).collect();
-    assert_eq!(events, ["alert_triggered", "alert_resolved", "alert_resolved", "alert_triggered"], "{delivered:?}");
-    assert!(delivered.iter().all(|d| d.2 == "delivered"), "{delivered:?}");
-    assert_eq!(delivered.iter().map(|d| d.1).sum::<i32>(), 5, "one retry after the receiver's 500: {delivered:?}");
+    assert_eq!(
+        events,
+        [
+            "alert_triggered",
+            "alert_resolved",
+            "alert_resolved",
+            "alert_triggered"
+        ],
+        "{delivered:?}"
+    );
+    assert!(
+        delivered.iter().all(|d| d.2 == "delivered"),
+        "{delivered:?}"
+    );
+    assert_eq!(
+        delivered.iter().map(|d| d.1).sum::<i32>(),
+        5,
+        "one retry after the receiver's 500: {delivered:?}"
+    );
     let requests = receiver.requests.lock().expect("lock").clone();
     assert_eq!(requests.len(), 5);
     for (headers, body) in &requests {
@@ -245,25 +484,62 @@ async fn a_threshold_crossing_raises_one_alert_honouring_for_cooldown_and_recove
 
     // A person resolves the second alert; resolving again is a conflict; unknown ids are 404.
     let second = alerts[1]["id"].as_str().expect("id").to_owned();
-    let (status, resolved) = post(&app, &format!("/api/v1/performance/alerts/{second}/resolve"), &json!({"resolution": "Issue resolved by restarting service", "resolved_by": "admin"})).await;
+    let (status, resolved) = post(
+        &app,
+        &format!("/api/v1/performance/alerts/{second}/resolve"),
+        &json!({"resolution": "Issue resolved by restarting service", "resolved_by": "admin"}),
+    )
+    .await;
     assert_eq!(status, 200, "{resolved}");
     assert_eq!(resolved["data"]["resolved"], true);
     assert!(resolved["data"]["resolved_at"].is_string());
-    let (status, again) = post(&app, &format!("/api/v1/performance/alerts/{second}/resolve"), &json!({})).await;
-    assert_eq!((status, again["error"]["code"].as_str()), (409, Some("CONFLICT")), "{again}");
-    let (status, _) = post(&app, "/api/v1/performance/alerts/alert_999999/resolve", &json!({})).await;
+    let (status, again) = post(
+        &app,
+        &format!("/api/v1/performance/alerts/{second}/resolve"),
+        &json!({}),
+    )
+    .await;
+    assert_eq!(
+        (status, again["error"]["code"].as_str()),
+        (409, Some("CONFLICT")),
+        "{again}"
+    );
+    let (status, _) = post(
+        &app,
+        "/api/v1/performance/alerts/alert_999999/resolve",
+        &json!({}),
+    )
+    .await;
     assert_eq!(status, 404);
     let alerts = alerts_of(&app, vm, &rule_id).await;
-    assert_eq!(alerts[1]["resolution"], "Issue resolved by restarting service");
+    assert_eq!(
+        alerts[1]["resolution"],
+        "Issue resolved by restarting service"
+    );
 
-    let (_, summary) = app.get_json(&format!("/api/v1/performance/alerts?host={vm}")).await;
-    assert_eq!(summary["data"]["alerts"].as_array().map(Vec::len), Some(0), "resolved alerts are left out by default");
+    let (_, summary) = app
+        .get_json(&format!("/api/v1/performance/alerts?host={vm}"))
+        .await;
+    assert_eq!(
+        summary["data"]["alerts"].as_array().map(Vec::len),
+        Some(0),
+        "resolved alerts are left out by default"
+    );
     assert_eq!(summary["data"]["summary"]["total"], 2);
     assert_eq!(summary["data"]["summary"]["resolved"], 2);
     assert_eq!(summary["data"]["summary"]["by_level"]["warning"], 2);
 
-    let range = format!("startTime={}&endTime={}", (start - Duration::hours(1)).to_rfc3339(), Utc::now().to_rfc3339()).replace('+', "%2B");
-    let (status, timeline) = app.get_json(&format!("/api/v1/history/timeline/{vm}?{range}&types=metric_alert")).await;
+    let range = format!(
+        "startTime={}&endTime={}",
+        (start - Duration::hours(1)).to_rfc3339(),
+        Utc::now().to_rfc3339()
+    )
+    .replace('+', "%2B");
+    let (status, timeline) = app
+        .get_json(&format!(
+            "/api/v1/history/timeline/{vm}?{range}&types=metric_alert"
+        ))
+        .await;
     assert_eq!(status, 200, "{timeline}");
     assert_eq!(timeline["data"]["total"], 2, "{timeline}");
     assert_eq!(timeline["data"]["events"][0]["type"], "metric_alert");
@@ -276,7 +552,11 @@ async fn an_active_alert_survives_a_restart_and_is_not_raised_twice() {
     let database_url = app.database_url.clone();
     let vm = "restart-vm";
     let start = Utc::now() - Duration::minutes(10);
-    ingest(&app, vec![json!({"vmId": vm, "sample": sample(start - Duration::seconds(10), 10.0, 40.0)})]).await;
+    ingest(
+        &app,
+        vec![json!({"vmId": vm, "sample": sample(start - Duration::seconds(10), 10.0, 40.0)})],
+    )
+    .await;
     let rule = json!({"name": "restart cpu", "metric": "cpu_percent", "operator": "greater_than", "threshold": 80, "host": vm, "cooldown": 0});
     let (status, created) = post(&app, "/api/v1/performance/alerts/rules", &rule).await;
     assert_eq!(status, 200, "{created}");
@@ -285,10 +565,28 @@ async fn an_active_alert_survives_a_restart_and_is_not_raised_twice() {
     wait_for(&app, vm, &rule_id, "the first alert", |a| a.len() == 1).await;
     app.stop().await;
 
-    let app = spawn_with(settings(DatabaseArgs { database_url, data_dir: "unused".into() })).await;
+    let app = spawn_with(settings(DatabaseArgs {
+        database_url,
+        data_dir: "unused".into(),
+    }))
+    .await;
     stream(&app, vm, start, |_| 95.0, 10..20).await;
-    stream(&app, vm, start, |i| if i < 25 { 95.0 } else { 20.0 }, 20..30).await;
-    let alerts = wait_for(&app, vm, &rule_id, "the same alert resolved after the restart", |a| a.len() == 1 && a[0]["status"] == "resolved").await;
+    stream(
+        &app,
+        vm,
+        start,
+        |i| if i < 25 { 95.0 } else { 20.0 },
+        20..30,
+    )
+    .await;
+    let alerts = wait_for(
+        &app,
+        vm,
+        &rule_id,
+        "the same alert resolved after the restart",
+        |a| a.len() == 1 && a[0]["status"] == "resolved",
+    )
+    .await;
     assert_eq!(alerts.len(), 1);
     app.stop().await;
 }

@@ -1,18 +1,25 @@
-use crate::common::{fresh_database, ingest, post, sample_with_disk, settings, spawn_app, spawn_with, wait_for_rollups};
+use crate::common::{
+    fresh_database, ingest, post, sample_with_disk, settings, spawn_app, spawn_with,
+    wait_for_rollups,
+};
+use chrono::{DateTime, Duration, DurationRound, Utc};
 use lookout::{
     config::DatabaseArgs,
     storage::rollups::{self, Tier},
 };
-use chrono::{DateTime, Duration, DurationRound, Utc};
 use serde_json::{json, Value};
 
 fn midnight_days_ago(days: i64) -> DateTime<Utc> {
-    (Utc::now() - Duration::days(days)).duration_trunc(Duration::days(1)).expect("aligned")
+    (Utc::now() - Duration::days(days))
+        .duration_trunc(Duration::days(1))
+        .expect("aligned")
 }
 
 /// Four samples a day (00, 06, 12, 18 UTC) for `days` days from `first`: (day number, time).
 fn four_a_day(first: DateTime<Utc>, days: i64) -> impl Iterator<Item = (i64, DateTime<Utc>)> {
-    (0..days).flat_map(move |d| [0, 6, 12, 18].map(move |hour| (d, first + Duration::days(d) + Duration::hours(hour))))
+    (0..days).flat_map(move |d| {
+        [0, 6, 12, 18].map(move |hour| (d, first + Duration::days(d) + Duration::hours(hour)))
+    })
 }
 
 #[tokio::test]
@@ -36,27 +43,67 @@ async fn trends_give_growth_forecast_and_capacity_dates_computed_by_hand() {
     let data = &body["data"];
     let historical = data["historical"].as_array().expect("daily history");
     assert_eq!(historical.len(), 100);
-    assert_eq!((historical[0]["cpu"].as_f64(), historical[99]["cpu"].as_f64()), (Some(20.0), Some(29.9)));
-    assert_eq!(data["growthRates"]["cpu"], json!({"daily": 0.1, "weekly": 0.7, "monthly": 3.0}));
+    assert_eq!(
+        (
+            historical[0]["cpu"].as_f64(),
+            historical[99]["cpu"].as_f64()
+        ),
+        (Some(20.0), Some(29.9))
+    );
+    assert_eq!(
+        data["growthRates"]["cpu"],
+        json!({"daily": 0.1, "weekly": 0.7, "monthly": 3.0})
+    );
     assert_eq!(data["growthRates"]["memory"]["daily"], 0.0);
     // Day 99 is the last; 30 days on: 20 + 0.1 × 129 = 32.9. 60 % is reached at day 400, 301 days on.
     let last_day = first + Duration::days(99);
     assert_eq!(data["forecast"]["cpu"]["predictedValue"], 32.9);
-    assert_eq!(data["forecast"]["cpu"]["capacityExceedDate"], json!(last_day + Duration::days(301)));
-    assert!(data["forecast"]["cpu"]["confidence"].as_f64().expect("confidence") > 0.95, "{body}");
-    assert!(data["forecast"]["memory"].get("capacityExceedDate").is_none(), "flat memory never crosses");
+    assert_eq!(
+        data["forecast"]["cpu"]["capacityExceedDate"],
+        json!(last_day + Duration::days(301))
+    );
+    assert!(
+        data["forecast"]["cpu"]["confidence"]
+            .as_f64()
+            .expect("confidence")
+            > 0.95,
+        "{body}"
+    );
+    assert!(
+        data["forecast"]["memory"]
+            .get("capacityExceedDate")
+            .is_none(),
+        "flat memory never crosses"
+    );
     assert!(data.get("warning").is_none(), "100 days is enough: {body}");
     // cap-01 alone: 30 + 0.2 d reaches 60 % at day 150, 51 days on: a medium alert and a scale-up.
     let alerts = data["capacityAlerts"].as_array().expect("alerts");
-    let host_cpu = alerts.iter().find(|a| a["vmId"] == "cap-01" && a["metric"] == "cpu").expect("cap-01 cpu alert");
+    let host_cpu = alerts
+        .iter()
+        .find(|a| a["vmId"] == "cap-01" && a["metric"] == "cpu")
+        .expect("cap-01 cpu alert");
     assert_eq!(host_cpu["severity"], "medium");
-    assert_eq!(host_cpu["predictedExceedDate"], json!(last_day + Duration::days(51)));
+    assert_eq!(
+        host_cpu["predictedExceedDate"],
+        json!(last_day + Duration::days(51))
+    );
     assert_eq!(host_cpu["currentUsage"], 49.8);
-    let group_cpu = alerts.iter().find(|a| a.get("vmId").is_none() && a["metric"] == "cpu").expect("group cpu alert");
+    let group_cpu = alerts
+        .iter()
+        .find(|a| a.get("vmId").is_none() && a["metric"] == "cpu")
+        .expect("group cpu alert");
     assert_eq!(group_cpu["severity"], "low");
     let recommendations = data["recommendations"].as_array().expect("recommendations");
-    assert!(recommendations.iter().any(|r| r["type"] == "scale_up" && r["vmId"] == "cap-01" && r["metric"] == "cpu"), "{body}");
-    assert!(alerts.iter().all(|a| a["vmId"] != "cap-02"), "the idle host has no alert");
+    assert!(
+        recommendations
+            .iter()
+            .any(|r| r["type"] == "scale_up" && r["vmId"] == "cap-01" && r["metric"] == "cpu"),
+        "{body}"
+    );
+    assert!(
+        alerts.iter().all(|a| a["vmId"] != "cap-02"),
+        "the idle host has no alert"
+    );
     app.stop().await;
 }
 
@@ -78,12 +125,19 @@ async fn a_lasting_memory_step_is_reported_with_where_the_level_goes_without_fur
     })).await;
     assert_eq!(status, 200, "{body}");
     let memory = &body["data"]["forecast"]["memory"];
-    assert_eq!(memory["levelShifts"], json!([{"date": first + Duration::days(70), "change": 15.0}]), "{body}");
+    assert_eq!(
+        memory["levelShifts"],
+        json!([{"date": first + Duration::days(70), "change": 15.0}]),
+        "{body}"
+    );
     // The forecast starts from today's level and grows at the rate between the steps. Day 99:
     // 40 + 4.95 + 15 = 59.95; in 30 days 61.45; 80 % after (80 − 59.95) / 0.05 = 401 days.
     let last_day = first + Duration::days(99);
     assert_eq!(memory["predictedValue"], 61.45, "{body}");
-    assert_eq!(memory["capacityExceedDate"], json!(last_day + Duration::days(401)));
+    assert_eq!(
+        memory["capacityExceedDate"],
+        json!(last_day + Duration::days(401))
+    );
     assert_eq!(body["data"]["growthRates"]["memory"]["daily"], 0.05);
     // If steps recur at the past pace (15 pp per 100 days): 0.05 + 0.15 = 0.2 pp/day, 65.95 in
     // 30 days, 80 % after 100.25 days.
@@ -91,20 +145,42 @@ async fn a_lasting_memory_step_is_reported_with_where_the_level_goes_without_fur
         memory["ifShiftsRecur"],
         json!({"growthDaily": 0.2, "predictedValue": 65.95, "capacityExceedDate": last_day + Duration::days(100)})
     );
-    assert!(body["data"]["forecast"]["cpu"].get("levelShifts").is_none(), "flat CPU has no steps: {body}");
-    assert!(body["data"]["recommendations"].as_array().expect("list").is_empty(), "80 % is 100+ days away either way: {body}");
+    assert!(
+        body["data"]["forecast"]["cpu"].get("levelShifts").is_none(),
+        "flat CPU has no steps: {body}"
+    );
+    assert!(
+        body["data"]["recommendations"]
+            .as_array()
+            .expect("list")
+            .is_empty(),
+        "80 % is 100+ days away either way: {body}"
+    );
     // At 75 %: the main forecast crosses in 301 days, recurring steps in 75 days — a scale-up
     // that names the steps.
     let (_, body) = post(&app, "/api/v1/history/trends", &json!({
         "vmIds": ["step-01"], "startTime": first, "endTime": Utc::now(), "metrics": ["memory"],
         "forecast": {"enabled": true, "horizon": 30, "method": "linear"}, "capacityThreshold": 75,
     })).await;
-    assert_eq!(body["data"]["forecast"]["memory"]["capacityExceedDate"], json!(last_day + Duration::days(301)), "{body}");
+    assert_eq!(
+        body["data"]["forecast"]["memory"]["capacityExceedDate"],
+        json!(last_day + Duration::days(301)),
+        "{body}"
+    );
     let recommendations = body["data"]["recommendations"].as_array().expect("list");
     assert_eq!(recommendations.len(), 1, "{body}");
     assert_eq!(recommendations[0]["type"], "scale_up");
-    let text = recommendations[0]["description"].as_str().expect("description");
-    assert!(text.contains("stepped up 1 time(s)") && text.contains(&format!("{}", (last_day + Duration::days(75)).format("%Y-%m-%d"))), "{text}");
+    let text = recommendations[0]["description"]
+        .as_str()
+        .expect("description");
+    assert!(
+        text.contains("stepped up 1 time(s)")
+            && text.contains(&format!(
+                "{}",
+                (last_day + Duration::days(75)).format("%Y-%m-%d")
+            )),
+        "{text}"
+    );
     app.stop().await;
 }
 
@@ -123,11 +199,30 @@ async fn short_history_still_answers_with_a_warning_lower_confidence_and_a_scale
     })).await;
     assert_eq!(status, 200, "{body}");
     let data = &body["data"];
-    assert!(data["warning"].as_str().expect("warning").contains("20 days"), "{body}");
-    let confidence = data["forecast"]["cpu"]["confidence"].as_f64().expect("confidence");
+    assert!(
+        data["warning"]
+            .as_str()
+            .expect("warning")
+            .contains("20 days"),
+        "{body}"
+    );
+    let confidence = data["forecast"]["cpu"]["confidence"]
+        .as_f64()
+        .expect("confidence");
     assert!(confidence <= 20.0 / 90.0 + 1e-3, "{confidence}");
-    let scale_down = data["recommendations"].as_array().expect("list").iter().find(|r| r["type"] == "scale_down").expect("scale_down");
-    assert!(scale_down["description"].as_str().expect("text").contains("p95"), "{scale_down}");
+    let scale_down = data["recommendations"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|r| r["type"] == "scale_down")
+        .expect("scale_down");
+    assert!(
+        scale_down["description"]
+            .as_str()
+            .expect("text")
+            .contains("p95"),
+        "{scale_down}"
+    );
 
     // Three days: no growth or forecast is invented.
     let (_, body) = post(&app, "/api/v1/history/trends", &json!({
@@ -135,14 +230,32 @@ async fn short_history_still_answers_with_a_warning_lower_confidence_and_a_scale
     })).await;
     assert_eq!(body["data"]["growthRates"], json!({}), "{body}");
     assert_eq!(body["data"]["forecast"], json!({}));
-    assert!(body["data"]["warning"].as_str().expect("warning").contains("at least 7"));
+    assert!(body["data"]["warning"]
+        .as_str()
+        .expect("warning")
+        .contains("at least 7"));
 
     for (request, code) in [
-        (json!({"vmIds": ["idle-01"], "startTime": first, "endTime": Utc::now(), "metrics": ["network"]}), "400"),
-        (json!({"vmIds": ["idle-01"], "startTime": first, "endTime": Utc::now(), "capacityThreshold": 150}), "400"),
-        (json!({"vmIds": ["idle-01"], "startTime": first, "endTime": Utc::now(), "forecast": {"enabled": true, "method": "spline"}}), "400"),
-        (json!({"vmIds": ["idle-01"], "startTime": Utc::now(), "endTime": first}), "400-TIME"),
-        (json!({"vmIds": ["nope"], "startTime": first, "endTime": Utc::now()}), "404"),
+        (
+            json!({"vmIds": ["idle-01"], "startTime": first, "endTime": Utc::now(), "metrics": ["network"]}),
+            "400",
+        ),
+        (
+            json!({"vmIds": ["idle-01"], "startTime": first, "endTime": Utc::now(), "capacityThreshold": 150}),
+            "400",
+        ),
+        (
+            json!({"vmIds": ["idle-01"], "startTime": first, "endTime": Utc::now(), "forecast": {"enabled": true, "method": "spline"}}),
+            "400",
+        ),
+        (
+            json!({"vmIds": ["idle-01"], "startTime": Utc::now(), "endTime": first}),
+            "400-TIME",
+        ),
+        (
+            json!({"vmIds": ["nope"], "startTime": first, "endTime": Utc::now()}),
+            "404",
+        ),
     ] {
         let (_, body) = post(&app, "/api/v1/history/trends", &request).await;
         assert_eq!(body["error"], code, "{request} → {body}");
@@ -152,7 +265,13 @@ async fn short_history_still_answers_with_a_warning_lower_confidence_and_a_scale
 
 /// Half-hourly samples of a host over `days` days ending at `until`: CPU follows a daily wave
 /// with small deterministic jitter; `spike` sets CPU to 95 % and inbound traffic ×20 at that hour.
-fn wave(vm: &str, group: &str, until: DateTime<Utc>, days: i64, spike: Option<DateTime<Utc>>) -> Vec<Value> {
+fn wave(
+    vm: &str,
+    group: &str,
+    until: DateTime<Utc>,
+    days: i64,
+    spike: Option<DateTime<Utc>>,
+) -> Vec<Value> {
     let first = until - Duration::days(days);
     (0..days * 48)
         .map(|i| {
@@ -160,9 +279,17 @@ fn wave(vm: &str, group: &str, until: DateTime<Utc>, days: i64, spike: Option<Da
             let hour_of_day = (ts.timestamp() % 86_400) as f64 / 3600.0;
             let jitter = ((i * 7919) % 13) as f64 / 13.0 - 0.5;
             let in_spike = spike.is_some_and(|s| ts >= s && ts < s + Duration::hours(1));
-            let cpu = if in_spike { 95.0 } else { 40.0 + 15.0 * (hour_of_day / 24.0 * std::f64::consts::TAU).sin() + jitter };
+            let cpu = if in_spike {
+                95.0
+            } else {
+                40.0 + 15.0 * (hour_of_day / 24.0 * std::f64::consts::TAU).sin() + jitter
+            };
             let mut sample = sample_with_disk(ts, cpu, 50.0 + jitter * 0.2, 60.0);
-            sample["network"]["in_bps"] = json!(if in_spike { 20_000.0 } else { 1000.0 + 10.0 * jitter });
+            sample["network"]["in_bps"] = json!(if in_spike {
+                20_000.0
+            } else {
+                1000.0 + 10.0 * jitter
+            });
             json!({"vmId": vm, "groupId": group, "sample": sample})
         })
         .collect()
@@ -171,32 +298,52 @@ fn wave(vm: &str, group: &str, until: DateTime<Utc>, days: i64, spike: Option<Da
 #[tokio::test]
 async fn a_backfilled_hour_is_judged_before_the_daily_rollup_catches_up() {
     // No rollup worker: the test decides which tier has run.
-    let mut config = settings(DatabaseArgs { database_url: Some(fresh_database().await), data_dir: "unused".into() });
+    let mut config = settings(DatabaseArgs {
+        database_url: Some(fresh_database().await),
+        data_dir: "unused".into(),
+    });
     config.rollup_interval = std::time::Duration::from_secs(3600);
     let app = spawn_with(config).await;
-    let until = Utc::now().duration_trunc(Duration::hours(1)).expect("aligned") - Duration::hours(1);
+    let until = Utc::now()
+        .duration_trunc(Duration::hours(1))
+        .expect("aligned")
+        - Duration::hours(1);
     // Four days back: a settled day, read from the daily rows' hourly averages.
     let spike = until - Duration::days(4) + Duration::hours(3);
-    let (late, on_time): (Vec<Value>, Vec<Value>) = wave("late-01", "grp_late", until, 15, Some(spike)).into_iter().partition(|item| {
-        let ts: DateTime<Utc> = serde_json::from_value(item["sample"]["timestamp"].clone()).expect("timestamp");
-        ts >= spike && ts < spike + Duration::hours(1)
-    });
+    let (late, on_time): (Vec<Value>, Vec<Value>) =
+        wave("late-01", "grp_late", until, 15, Some(spike))
+            .into_iter()
+            .partition(|item| {
+                let ts: DateTime<Utc> =
+                    serde_json::from_value(item["sample"]["timestamp"].clone()).expect("timestamp");
+                ts >= spike && ts < spike + Duration::hours(1)
+            });
     assert_eq!(late.len(), 2);
     ingest(&app, on_time).await;
     rollups::run_once(&app.pool).await.expect("both tiers");
     // The spike hour arrives late; only the hourly tier catches up, its day stays queued.
     ingest(&app, late).await;
-    while rollups::process_queue(&app.pool, Tier::Hourly, 1000).await.expect("hourly tier") > 0 {}
-    let queued: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM rollup_queue_daily WHERE bucket = $1)")
-        .bind(spike.duration_trunc(Duration::days(1)).expect("day"))
-        .fetch_one(&app.pool)
+    while rollups::process_queue(&app.pool, Tier::Hourly, 1000)
         .await
-        .expect("queue");
+        .expect("hourly tier")
+        > 0
+    {}
+    let queued: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM rollup_queue_daily WHERE bucket = $1)")
+            .bind(spike.duration_trunc(Duration::days(1)).expect("day"))
+            .fetch_one(&app.pool)
+            .await
+            .expect("queue");
     assert!(queued, "the spike's day waits for its daily rollup");
     let request = json!({"vmIds": ["late-01"], "startTime": until - Duration::days(6), "endTime": until, "metrics": ["cpu"]});
     let (status, body) = post(&app, "/api/v1/history/anomalies", &request).await;
     assert_eq!(status, 200, "{body}");
-    let spikes: Vec<&Value> = body["data"]["anomalies"].as_array().expect("list").iter().filter(|a| a["type"] == "spike").collect();
+    let spikes: Vec<&Value> = body["data"]["anomalies"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter(|a| a["type"] == "spike")
+        .collect();
     assert_eq!(spikes.len(), 1, "{body}");
     assert_eq!(spikes[0]["timestamp"], json!(spike));
     assert_eq!(spikes[0]["value"], 95.0);
@@ -206,7 +353,10 @@ async fn a_backfilled_hour_is_judged_before_the_daily_rollup_catches_up() {
 #[tokio::test]
 async fn anomalies_are_typed_explained_stable_and_follow_their_lifecycle() {
     let app = spawn_app().await;
-    let until = Utc::now().duration_trunc(Duration::hours(1)).expect("aligned") - Duration::hours(1);
+    let until = Utc::now()
+        .duration_trunc(Duration::hours(1))
+        .expect("aligned")
+        - Duration::hours(1);
     let spike = until - Duration::days(2) + Duration::hours(3);
     let mut items = wave("anom-01", "grp_an", until, 15, Some(spike));
     items.extend(wave("anom-02", "grp_an", until, 15, Some(spike)));
@@ -220,60 +370,161 @@ async fn anomalies_are_typed_explained_stable_and_follow_their_lifecycle() {
     let data = &body["data"];
     let anomalies = data["anomalies"].as_array().expect("list");
     assert_eq!(data["total"].as_u64(), Some(anomalies.len() as u64));
-    let severities: u64 = ["critical", "high", "medium", "low"].iter().map(|s| data["bySeverity"][s].as_u64().expect("count")).sum();
+    let severities: u64 = ["critical", "high", "medium", "low"]
+        .iter()
+        .map(|s| data["bySeverity"][s].as_u64().expect("count"))
+        .sum();
     assert_eq!(severities, anomalies.len() as u64);
-    let cpu: Vec<&Value> = anomalies.iter().filter(|a| a["vmId"] == "anom-01" && a["metric"] == "cpu").collect();
+    let cpu: Vec<&Value> = anomalies
+        .iter()
+        .filter(|a| a["vmId"] == "anom-01" && a["metric"] == "cpu")
+        .collect();
     assert_eq!(cpu.len(), 1, "one CPU event on anom-01: {body}");
     let event = cpu[0];
     assert_eq!(event["type"], "spike");
     assert_eq!(event["timestamp"], json!(spike));
     assert_eq!(event["duration"], 3600);
     assert_eq!(event["value"], 95.0);
-    assert!(event["baseline"].as_f64().expect("baseline") < 60.0, "{event}");
-    assert!(event["deviation"].as_f64().expect("deviation") > 50.0, "{event}");
+    assert!(
+        event["baseline"].as_f64().expect("baseline") < 60.0,
+        "{event}"
+    );
+    assert!(
+        event["deviation"].as_f64().expect("deviation") > 50.0,
+        "{event}"
+    );
     assert_eq!(event["relatedVMs"], json!(["anom-02"]));
     assert_eq!(event["status"], "active");
-    assert!(event["possibleCauses"][0].as_str().expect("cause").contains("traffic surge"), "network spiked with it: {event}");
-    assert!(!event["suggestedActions"].as_array().expect("actions").is_empty());
-    assert!(anomalies.iter().any(|a| a["vmId"] == "anom-01" && a["series"] == "network.inBps" && a["type"] == "spike"));
+    assert!(
+        event["possibleCauses"][0]
+            .as_str()
+            .expect("cause")
+            .contains("traffic surge"),
+        "network spiked with it: {event}"
+    );
+    assert!(!event["suggestedActions"]
+        .as_array()
+        .expect("actions")
+        .is_empty());
+    assert!(anomalies
+        .iter()
+        .any(|a| a["vmId"] == "anom-01" && a["series"] == "network.inBps" && a["type"] == "spike"));
 
     // Found again over a wider range: the same stored event.
     let wider = json!({"vmIds": ["anom-01"], "startTime": until - Duration::days(6), "endTime": until, "metrics": ["cpu"]});
     let (_, again) = post(&app, "/api/v1/history/anomalies", &wider).await;
-    let same = again["data"]["anomalies"].as_array().expect("list").iter().find(|a| a["type"] == "spike").cloned().expect("spike");
+    let same = again["data"]["anomalies"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|a| a["type"] == "spike")
+        .cloned()
+        .expect("spike");
     assert_eq!(same["id"], event["id"]);
     let drops_only = json!({"vmIds": ["anom-01"], "startTime": until - Duration::days(4), "endTime": until, "metrics": ["cpu"], "anomalyTypes": ["drop"]});
     let (_, drops) = post(&app, "/api/v1/history/anomalies", &drops_only).await;
-    assert!(drops["data"]["anomalies"].as_array().expect("list").iter().all(|a| a["type"] == "drop"), "{drops}");
+    assert!(
+        drops["data"]["anomalies"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .all(|a| a["type"] == "drop"),
+        "{drops}"
+    );
 
     // Lifecycle: acknowledge (twice keeps the first), resolve, unknown ids, missing scope.
     let id = event["id"].as_str().expect("id");
-    let (status, acked) = post(&app, &format!("/api/v1/history/anomalies/{id}/acknowledge"), &json!({})).await;
+    let (status, acked) = post(
+        &app,
+        &format!("/api/v1/history/anomalies/{id}/acknowledge"),
+        &json!({}),
+    )
+    .await;
     assert_eq!(status, 200, "{acked}");
-    assert_eq!((acked["data"]["status"].as_str(), acked["data"]["acknowledgedBy"].as_str()), (Some("acknowledged"), Some("bootstrap")));
+    assert_eq!(
+        (
+            acked["data"]["status"].as_str(),
+            acked["data"]["acknowledgedBy"].as_str()
+        ),
+        (Some("acknowledged"), Some("bootstrap"))
+    );
     let first_ack = acked["data"]["acknowledgedAt"].clone();
-    let (_, again) = post(&app, &format!("/api/v1/history/anomalies/{id}/acknowledge"), &json!({})).await;
+    let (_, again) = post(
+        &app,
+        &format!("/api/v1/history/anomalies/{id}/acknowledge"),
+        &json!({}),
+    )
+    .await;
     assert_eq!(again["data"]["acknowledgedAt"], first_ack);
-    let (status, resolved) = post(&app, &format!("/api/v1/history/anomalies/{id}/resolve"), &json!({"resolution": "load test"})).await;
+    let (status, resolved) = post(
+        &app,
+        &format!("/api/v1/history/anomalies/{id}/resolve"),
+        &json!({"resolution": "load test"}),
+    )
+    .await;
     assert_eq!(status, 200, "{resolved}");
     assert_eq!(resolved["data"]["status"], "resolved");
     assert!(resolved["data"]["resolvedAt"].is_string());
     let (_, listed) = post(&app, "/api/v1/history/anomalies", &request).await;
-    let listed = listed["data"]["anomalies"].as_array().expect("list").iter().find(|a| a["id"] == event["id"]).cloned().expect("still listed");
-    assert_eq!(listed["status"], "resolved", "re-detection keeps the lifecycle");
-    for path in ["/api/v1/history/anomalies/anomaly_999999/acknowledge", "/api/v1/history/anomalies/not-an-id/resolve"] {
+    let listed = listed["data"]["anomalies"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|a| a["id"] == event["id"])
+        .cloned()
+        .expect("still listed");
+    assert_eq!(
+        listed["status"], "resolved",
+        "re-detection keeps the lifecycle"
+    );
+    for path in [
+        "/api/v1/history/anomalies/anomaly_999999/acknowledge",
+        "/api/v1/history/anomalies/not-an-id/resolve",
+    ] {
         let (status, body) = post(&app, path, &json!({})).await;
-        assert_eq!((status, body["error"].as_str()), (404, Some("404")), "{path}: {body}");
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (404, Some("404")),
+            "{path}: {body}"
+        );
     }
-    let reader = lookout::auth::credentials::create_token(&app.pool, "reader", &[lookout::auth::Scope::VmRead], None).await.expect("token");
-    let response = app.client.post(format!("{}/api/v1/history/anomalies/{id}/resolve", app.address)).bearer_auth(&reader).send().await.expect("sent");
+    let reader = lookout::auth::credentials::create_token(
+        &app.pool,
+        "reader",
+        &[lookout::auth::Scope::VmRead],
+        None,
+    )
+    .await
+    .expect("token");
+    let response = app
+        .client
+        .post(format!(
+            "{}/api/v1/history/anomalies/{id}/resolve",
+            app.address
+        ))
+        .bearer_auth(&reader)
+        .send()
+        .await
+        .expect("sent");
     assert_eq!(response.status(), 403);
 
     for (request, code) in [
-        (json!({"vmIds": ["anom-01"], "startTime": until - Duration::days(1), "endTime": until, "sensitivity": "extreme"}), "400"),
-        (json!({"vmIds": ["anom-01"], "startTime": until - Duration::days(1), "endTime": until, "anomalyTypes": ["weird"]}), "400"),
-        (json!({"vmIds": ["anom-01"], "startTime": until - Duration::days(40), "endTime": until}), "400-TIME"),
-        (json!({"vmIds": ["nope"], "startTime": until - Duration::days(1), "endTime": until}), "404"),
+        (
+            json!({"vmIds": ["anom-01"], "startTime": until - Duration::days(1), "endTime": until, "sensitivity": "extreme"}),
+            "400",
+        ),
+        (
+            json!({"vmIds": ["anom-01"], "startTime": until - Duration::days(1), "endTime": until, "anomalyTypes": ["weird"]}),
+            "400",
+        ),
+        (
+            json!({"vmIds": ["anom-01"], "startTime": until - Duration::days(40), "endTime": until}),
+            "400-TIME",
+        ),
+        (
+            json!({"vmIds": ["nope"], "startTime": until - Duration::days(1), "endTime": until}),
+            "404",
+        ),
     ] {
         let (_, body) = post(&app, "/api/v1/history/anomalies", &request).await;
         assert_eq!(body["error"], code, "{request} → {body}");
@@ -286,18 +537,33 @@ async fn the_continuous_detector_pushes_new_anomalies_over_the_websocket() {
     use futures_util::StreamExt;
     use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
     let app = spawn_app().await;
-    let mut request = format!("ws://127.0.0.1:{}/ws/performance", app.port).into_client_request().expect("request");
-    request.headers_mut().insert("authorization", format!("Bearer {}", app.token).parse().expect("header"));
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.expect("handshake");
+    let mut request = format!("ws://127.0.0.1:{}/ws/performance", app.port)
+        .into_client_request()
+        .expect("request");
+    request.headers_mut().insert(
+        "authorization",
+        format!("Bearer {}", app.token).parse().expect("header"),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("handshake");
     // Five days up to now, with a spike in the last complete hour.
     let now = Utc::now();
     let spike = now.duration_trunc(Duration::hours(1)).expect("aligned") - Duration::hours(1);
     ingest(&app, wave("live-01", "grp_live", now, 5, Some(spike))).await;
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
-        let message = tokio::time::timeout_at(deadline, socket.next()).await.expect("an anomaly within 60 s").expect("open").expect("frame");
-        let Message::Text(text) = message else { continue };
-        if let app::models::LiveEvent::AnomalyDetected { anomaly } = serde_json::from_str(&text).expect("a live event") {
+        let message = tokio::time::timeout_at(deadline, socket.next())
+            .await
+            .expect("an anomaly within 60 s")
+            .expect("open")
+            .expect("frame");
+        let Message::Text(text) = message else {
+            continue;
+        };
+        if let app::models::LiveEvent::AnomalyDetected { anomaly } =
+            serde_json::from_str(&text).expect("a live event")
+        {
             if anomaly.vm_id == "live-01" && anomaly.kind == "spike" && anomaly.metric == "cpu" {
                 assert_eq!(anomaly.timestamp, spike);
                 break;
@@ -310,13 +576,16 @@ async fn the_continuous_detector_pushes_new_anomalies_over_the_websocket() {
 #[tokio::test]
 async fn the_timeline_merges_anomalies_power_changes_and_notes_newest_first() {
     let app = spawn_app().await;
-    let until = Utc::now().duration_trunc(Duration::hours(1)).expect("aligned");
+    let until = Utc::now()
+        .duration_trunc(Duration::hours(1))
+        .expect("aligned");
     let spike = until - Duration::days(2) + Duration::hours(5);
     let gap_start = until - Duration::days(1);
     let items: Vec<Value> = wave("tl-01", "grp_tl", until, 15, Some(spike))
         .into_iter()
         .filter(|item| {
-            let ts: DateTime<Utc> = serde_json::from_value(item["sample"]["timestamp"].clone()).expect("timestamp");
+            let ts: DateTime<Utc> =
+                serde_json::from_value(item["sample"]["timestamp"].clone()).expect("timestamp");
             !(ts >= gap_start && ts < gap_start + Duration::hours(3))
         })
         .collect();
@@ -334,26 +603,63 @@ async fn the_timeline_merges_anomalies_power_changes_and_notes_newest_first() {
         "type": "maintenance", "title": "Kernel update", "description": "planned reboot", "timestamp": note_at, "severity": "low",
     })).await;
     assert_eq!(status, 200, "{note}");
-    assert_eq!((note["data"]["type"].as_str(), note["data"]["createdBy"].as_str()), (Some("maintenance"), Some("bootstrap")));
+    assert_eq!(
+        (
+            note["data"]["type"].as_str(),
+            note["data"]["createdBy"].as_str()
+        ),
+        (Some("maintenance"), Some("bootstrap"))
+    );
 
-    let url = |query: &str| format!("/api/v1/history/timeline/tl-01?startTime={}&endTime={}{query}",
-        (until - Duration::days(4)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true), Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    let url = |query: &str| {
+        format!(
+            "/api/v1/history/timeline/tl-01?startTime={}&endTime={}{query}",
+            (until - Duration::days(4)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        )
+    };
     let (status, body) = app.get_json(&url("")).await;
     assert_eq!(status, 200, "{body}");
     let events = body["data"]["events"].as_array().expect("events");
     assert_eq!(body["data"]["total"].as_u64(), Some(events.len() as u64));
-    let times: Vec<DateTime<Utc>> = events.iter().map(|e| serde_json::from_value(e["timestamp"].clone()).expect("time")).collect();
-    assert!(times.windows(2).all(|w| w[0] >= w[1]), "newest first: {times:?}");
-    let anomaly = events.iter().find(|e| e["id"] == anomaly_id).expect("the anomaly is on the timeline");
-    assert_eq!((anomaly["type"].as_str(), anomaly["metricData"]["metric"].as_str()), (Some("anomaly"), Some("cpu")));
+    let times: Vec<DateTime<Utc>> = events
+        .iter()
+        .map(|e| serde_json::from_value(e["timestamp"].clone()).expect("time"))
+        .collect();
+    assert!(
+        times.windows(2).all(|w| w[0] >= w[1]),
+        "newest first: {times:?}"
+    );
+    let anomaly = events
+        .iter()
+        .find(|e| e["id"] == anomaly_id)
+        .expect("the anomaly is on the timeline");
+    assert_eq!(
+        (
+            anomaly["type"].as_str(),
+            anomaly["metricData"]["metric"].as_str()
+        ),
+        (Some("anomaly"), Some("cpu"))
+    );
     assert_eq!(anomaly["acknowledged"], false);
-    let power: Vec<&Value> = events.iter().filter(|e| e["type"] == "power_change").collect();
+    let power: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["type"] == "power_change")
+        .collect();
     assert_eq!(power.len(), 2, "one gap: off then on: {body}");
-    let off = power.iter().find(|e| e["stateChange"]["to"] == "poweredOff").expect("off");
-    let on = power.iter().find(|e| e["stateChange"]["to"] == "poweredOn").expect("on");
+    let off = power
+        .iter()
+        .find(|e| e["stateChange"]["to"] == "poweredOff")
+        .expect("off");
+    let on = power
+        .iter()
+        .find(|e| e["stateChange"]["to"] == "poweredOn")
+        .expect("on");
     assert_eq!(off["timestamp"], json!(gap_start - Duration::minutes(30)));
     assert_eq!(on["timestamp"], json!(gap_start + Duration::hours(3)));
-    assert!(events.iter().any(|e| e["type"] == "maintenance" && e["title"] == "Kernel update"));
+    assert!(events
+        .iter()
+        .any(|e| e["type"] == "maintenance" && e["title"] == "Kernel update"));
 
     let (_, only_power) = app.get_json(&url("&types=power_change")).await;
     assert_eq!(only_power["data"]["total"], 2);
@@ -366,13 +672,34 @@ async fn the_timeline_merges_anomalies_power_changes_and_notes_newest_first() {
     assert_eq!((status, bad["error"].as_str()), (400, Some("400")));
     let (status, missing) = app.get_json("/api/v1/history/timeline/nope").await;
     assert_eq!((status, missing["error"].as_str()), (404, Some("404")));
-    for body in [json!({"type": "power_change", "title": "x"}), json!({"type": "manual", "title": "  "}), json!({"type": "manual"})] {
+    for body in [
+        json!({"type": "power_change", "title": "x"}),
+        json!({"type": "manual", "title": "  "}),
+        json!({"type": "manual"}),
+    ] {
         let (status, answer) = post(&app, "/api/v1/history/timeline/tl-01", &body).await;
-        assert_eq!((status, answer["error"].as_str()), (400, Some("400")), "{body} → {answer}");
+        assert_eq!(
+            (status, answer["error"].as_str()),
+            (400, Some("400")),
+            "{body} → {answer}"
+        );
     }
-    let reader = lookout::auth::credentials::create_token(&app.pool, "reader", &[lookout::auth::Scope::VmRead], None).await.expect("token");
-    let response = app.client.post(format!("{}/api/v1/history/timeline/tl-01", app.address)).bearer_auth(&reader)
-        .json(&json!({"type": "manual", "title": "note"})).send().await.expect("sent");
+    let reader = lookout::auth::credentials::create_token(
+        &app.pool,
+        "reader",
+        &[lookout::auth::Scope::VmRead],
+        None,
+    )
+    .await
+    .expect("token");
+    let response = app
+        .client
+        .post(format!("{}/api/v1/history/timeline/tl-01", app.address))
+        .bearer_auth(&reader)
+        .json(&json!({"type": "manual", "title": "note"}))
+        .send()
+        .await
+        .expect("sent");
     assert_eq!(response.status(), 403);
     app.stop().await;
 }

@@ -3,13 +3,24 @@ use lookout::auth::{credentials, Scope};
 use reqwest::header;
 use serde_json::Value;
 
-const PROTECTED: &[&str] = &["/api/v1/performance/stats", "/api/v1/performance/system", "/api/v1/performance/history", "/ws/performance"];
+const PROTECTED: &[&str] = &[
+    "/api/v1/performance/stats",
+    "/api/v1/performance/system",
+    "/api/v1/performance/history",
+    "/ws/performance",
+];
 
 async fn status_and_code(response: reqwest::Response) -> (u16, String) {
     let status = response.status().as_u16();
     let body: Value = response.json().await.expect("JSON envelope");
     assert_eq!(body["status"], "error");
-    (status, body["error"]["code"].as_str().unwrap_or_default().to_string())
+    (
+        status,
+        body["error"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    )
 }
 
 async fn login(app: &TestApp, password: &str, origin: &str) -> reqwest::Response {
@@ -28,29 +39,65 @@ fn session_cookie(response: &reqwest::Response) -> Option<String> {
         .get_all(header::SET_COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find_map(|v| v.strip_prefix("lookout_session=").map(|rest| rest.split(';').next().unwrap_or_default().to_string()))
+        .find_map(|v| {
+            v.strip_prefix("lookout_session=")
+                .map(|rest| rest.split(';').next().unwrap_or_default().to_string())
+        })
 }
 
 #[tokio::test]
 async fn requests_without_valid_credentials_get_401_and_missing_scopes_403() {
     let app = spawn_app().await;
     for path in PROTECTED {
-        let anonymous = app.client.get(format!("{}{path}", app.address)).send().await.expect("sent");
-        assert_eq!(status_and_code(anonymous).await, (401, "UNAUTHORIZED".into()), "{path}");
-        let forged = app.client.get(format!("{}{path}", app.address)).bearer_auth("lk_forged").send().await.expect("sent");
-        assert_eq!(status_and_code(forged).await, (401, "UNAUTHORIZED".into()), "{path}");
+        let anonymous = app
+            .client
+            .get(format!("{}{path}", app.address))
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(
+            status_and_code(anonymous).await,
+            (401, "UNAUTHORIZED".into()),
+            "{path}"
+        );
+        let forged = app
+            .client
+            .get(format!("{}{path}", app.address))
+            .bearer_auth("lk_forged")
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(
+            status_and_code(forged).await,
+            (401, "UNAUTHORIZED".into()),
+            "{path}"
+        );
     }
-    let writer = credentials::create_token(&app.pool, "agent", &[Scope::MetricsWrite], None).await.expect("token");
+    let writer = credentials::create_token(&app.pool, "agent", &[Scope::MetricsWrite], None)
+        .await
+        .expect("token");
     for path in PROTECTED {
-        let response = app.client.get(format!("{}{path}", app.address)).bearer_auth(&writer).send().await.expect("sent");
-        assert_eq!(status_and_code(response).await, (403, "FORBIDDEN".into()), "{path}");
+        let response = app
+            .client
+            .get(format!("{}{path}", app.address))
+            .bearer_auth(&writer)
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(
+            status_and_code(response).await,
+            (403, "FORBIDDEN".into()),
+            "{path}"
+        );
     }
     // Tokens are stored as digests only.
-    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM api_tokens WHERE position(convert_to($1, 'UTF8') in token_hash) > 0")
-        .bind(&writer)
-        .fetch_one(&app.pool)
-        .await
-        .expect("query");
+    let stored: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM api_tokens WHERE position(convert_to($1, 'UTF8') in token_hash) > 0",
+    )
+    .bind(&writer)
+    .fetch_one(&app.pool)
+    .await
+    .expect("query");
     assert_eq!(stored, 0);
     app.stop().await;
 }
@@ -60,18 +107,37 @@ async fn the_cli_creates_a_working_read_token() {
     let app = spawn_app().await;
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_lookout"))
         .args(["token", "create", "--name", "ci", "--scopes", "vm:read"])
-        .env("DATABASE_URL", app.database_url.as_deref().expect("external database"))
+        .env(
+            "DATABASE_URL",
+            app.database_url.as_deref().expect("external database"),
+        )
         .output()
         .expect("lookout runs");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let token = String::from_utf8(output.stdout).expect("utf-8").trim().to_string();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let token = String::from_utf8(output.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_string();
     assert!(token.starts_with("lk_") && token.len() > 30, "{token}");
-    let response = app.client.get(format!("{}/api/v1/performance/system", app.address)).bearer_auth(&token).send().await.expect("sent");
+    let response = app
+        .client
+        .get(format!("{}/api/v1/performance/system", app.address))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("sent");
     assert_eq!(response.status(), 200);
 
     let bad = std::process::Command::new(env!("CARGO_BIN_EXE_lookout"))
         .args(["token", "create", "--name", "x", "--scopes", "vm:write"])
-        .env("DATABASE_URL", app.database_url.as_deref().expect("external database"))
+        .env(
+            "DATABASE_URL",
+            app.database_url.as_deref().expect("external database"),
+        )
         .output()
         .expect("lookout runs");
     assert!(!bad.status.success());
@@ -84,7 +150,12 @@ async fn browser_sign_in_session_csrf_and_sign_out() {
     let app = spawn_app().await;
     let origin = app.address.clone();
 
-    let page = app.client.get(format!("{}/", app.address)).send().await.expect("sent");
+    let page = app
+        .client
+        .get(format!("{}/", app.address))
+        .send()
+        .await
+        .expect("sent");
     assert_eq!(page.status(), 303);
     assert_eq!(page.headers()[header::LOCATION], "/login");
 
@@ -99,14 +170,32 @@ async fn browser_sign_in_session_csrf_and_sign_out() {
     let signed_in = login(&app, ADMIN_PASSWORD, &origin).await;
     assert_eq!(signed_in.status(), 303);
     assert_eq!(signed_in.headers()[header::LOCATION], "/");
-    let set_cookie = signed_in.headers()[header::SET_COOKIE].to_str().expect("ascii").to_string();
-    assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Lax"), "{set_cookie}");
+    let set_cookie = signed_in.headers()[header::SET_COOKIE]
+        .to_str()
+        .expect("ascii")
+        .to_string();
+    assert!(
+        set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Lax"),
+        "{set_cookie}"
+    );
     let session = session_cookie(&signed_in).expect("session cookie");
     let cookie = format!("lookout_session={session}");
 
-    let stats = app.client.get(format!("{}/api/v1/performance/system", app.address)).header(header::COOKIE, &cookie).send().await.expect("sent");
+    let stats = app
+        .client
+        .get(format!("{}/api/v1/performance/system", app.address))
+        .header(header::COOKIE, &cookie)
+        .send()
+        .await
+        .expect("sent");
     assert_eq!(stats.status(), 200);
-    let page = app.client.get(format!("{}/", app.address)).header(header::COOKIE, &cookie).send().await.expect("sent");
+    let page = app
+        .client
+        .get(format!("{}/", app.address))
+        .header(header::COOKIE, &cookie)
+        .send()
+        .await
+        .expect("sent");
     assert_ne!(page.status(), 303, "a signed-in user sees the page");
 
     // A cookie-authenticated WebSocket handshake from another site is refused (CSWSH).
@@ -144,10 +233,20 @@ async fn browser_sign_in_session_csrf_and_sign_out() {
         .expect("sent");
     assert_eq!(logout.status(), 303);
     assert_eq!(logout.headers()[header::LOCATION], "/login");
-    let after = app.client.get(format!("{}/api/v1/performance/system", app.address)).header(header::COOKIE, &cookie).send().await.expect("sent");
+    let after = app
+        .client
+        .get(format!("{}/api/v1/performance/system", app.address))
+        .header(header::COOKIE, &cookie)
+        .send()
+        .await
+        .expect("sent");
     assert_eq!(after.status(), 401, "the session ended with the sign-out");
 
-    let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE username = 'admin'").fetch_one(&app.pool).await.expect("admin");
+    let hash: String =
+        sqlx::query_scalar("SELECT password_hash FROM users WHERE username = 'admin'")
+            .fetch_one(&app.pool)
+            .await
+            .expect("admin");
     assert!(hash.starts_with("$argon2id$"), "{hash}");
     app.stop().await;
 }
@@ -163,14 +262,23 @@ async fn the_login_page_is_served_compressed_to_browsers_that_accept_it() {
         .await
         .expect("sent");
     assert_eq!(response.status(), 200);
-    assert_eq!(response.headers().get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()), Some("br"));
+    assert_eq!(
+        response
+            .headers()
+            .get(header::CONTENT_ENCODING)
+            .and_then(|v| v.to_str().ok()),
+        Some("br")
+    );
     app.stop().await;
 }
 
 #[tokio::test]
 async fn a_caller_over_the_rate_limit_gets_429_with_retry_after_in_each_apis_envelope() {
     let url = crate::common::fresh_database().await;
-    let mut settings = crate::common::settings(lookout::config::DatabaseArgs { database_url: Some(url), data_dir: "unused".into() });
+    let mut settings = crate::common::settings(lookout::config::DatabaseArgs {
+        database_url: Some(url),
+        data_dir: "unused".into(),
+    });
     settings.rate_limit = 2; // a burst of 4, then 2 per second
     let app = crate::common::spawn_with(settings).await;
     let mut limited = None;
@@ -182,16 +290,42 @@ async fn a_caller_over_the_rate_limit_gets_429_with_retry_after_in_each_apis_env
         }
     }
     let response = limited.expect("a 429 within 20 quick requests");
-    let retry: u64 = response.headers()[header::RETRY_AFTER].to_str().expect("ascii").parse().expect("seconds");
+    let retry: u64 = response.headers()[header::RETRY_AFTER]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds");
     assert!((1..=2).contains(&retry), "{retry}");
-    assert_eq!(status_and_code(response).await, (429, "RATE_LIMITED".to_string()));
-    let history = app.client.post(format!("{}/api/v1/history/query", app.address)).bearer_auth(&app.token).json(&serde_json::json!({})).send().await.expect("sent");
+    assert_eq!(
+        status_and_code(response).await,
+        (429, "RATE_LIMITED".to_string())
+    );
+    let history = app
+        .client
+        .post(format!("{}/api/v1/history/query", app.address))
+        .bearer_auth(&app.token)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .expect("sent");
     assert_eq!(history.status(), 429);
     let body: Value = history.json().await.expect("JSON");
-    assert_eq!((body["code"].as_u64(), body["error"].as_str()), (Some(429), Some("429")), "{body}");
+    assert_eq!(
+        (body["code"].as_u64(), body["error"].as_str()),
+        (Some(429), Some("429")),
+        "{body}"
+    );
     // Another caller has its own bucket.
-    let other = credentials::create_token(&app.pool, "other", &[Scope::VmRead], None).await.expect("token");
-    let response = app.client.get(format!("{}/api/v1/performance/alerts/rules", app.address)).bearer_auth(other).send().await.expect("sent");
+    let other = credentials::create_token(&app.pool, "other", &[Scope::VmRead], None)
+        .await
+        .expect("token");
+    let response = app
+        .client
+        .get(format!("{}/api/v1/performance/alerts/rules", app.address))
+        .bearer_auth(other)
+        .send()
+        .await
+        .expect("sent");
     assert_eq!(response.status(), 200);
     app.stop().await;
 }
@@ -201,7 +335,12 @@ async fn sign_in_attempts_for_one_user_are_throttled() {
     let app = spawn_app().await;
     let mut statuses = Vec::new();
     for _ in 0..12 {
-        statuses.push(login(&app, "wrong-password", &app.address).await.status().as_u16());
+        statuses.push(
+            login(&app, "wrong-password", &app.address)
+                .await
+                .status()
+                .as_u16(),
+        );
     }
     assert!(statuses[..10].iter().all(|s| *s == 303), "{statuses:?}");
     // Ten a minute: one more may have been earned while the slow password checks ran.

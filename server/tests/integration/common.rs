@@ -1,12 +1,12 @@
 //! Test harness: each test gets the server on a random port and its own fresh database.
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+use chrono::{DateTime, Utc};
 use lookout::{
     config::{DatabaseArgs, Settings},
     Application,
 };
 use rand::{distributions::Alphanumeric, Rng};
-use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use sqlx::{postgres::PgPoolOptions, PgPool};
 use std::{path::PathBuf, time::Duration};
@@ -27,17 +27,29 @@ pub struct TestApp {
 }
 
 fn random(len: usize) -> String {
-    rand::thread_rng().sample_iter(&Alphanumeric).take(len).map(char::from).collect::<String>().to_lowercase()
+    rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect::<String>()
+        .to_lowercase()
 }
 
 fn base_url() -> String {
-    std::env::var("DATABASE_URL").expect("integration tests need DATABASE_URL (scripts/test.sh starts a PostgreSQL and sets it)")
+    std::env::var("DATABASE_URL").expect(
+        "integration tests need DATABASE_URL (scripts/test.sh starts a PostgreSQL and sets it)",
+    )
 }
 
 /// `url` with its database name replaced.
 fn with_database(url: &str, name: &str) -> String {
-    let (head, query) = url.split_once('?').map(|(h, q)| (h, Some(q))).unwrap_or((url, None));
-    let (server, _) = head.rsplit_once('/').expect("DATABASE_URL has a database path");
+    let (head, query) = url
+        .split_once('?')
+        .map(|(h, q)| (h, Some(q)))
+        .unwrap_or((url, None));
+    let (server, _) = head
+        .rsplit_once('/')
+        .expect("DATABASE_URL has a database path");
     match query {
         Some(q) => format!("{server}/{name}?{q}"),
         None => format!("{server}/{name}"),
@@ -48,8 +60,15 @@ fn with_database(url: &str, name: &str) -> String {
 pub async fn fresh_database() -> String {
     let base = base_url();
     let name = format!("lookout_test_{}", random(12));
-    let admin = PgPoolOptions::new().max_connections(1).connect(&base).await.expect("connect to DATABASE_URL");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.expect("create test database");
+    let admin = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&base)
+        .await
+        .expect("connect to DATABASE_URL");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&admin)
+        .await
+        .expect("create test database");
     admin.close().await;
     with_database(&base, &name)
 }
@@ -86,13 +105,22 @@ pub fn settings(database: DatabaseArgs) -> Settings {
 
 pub async fn spawn_app() -> TestApp {
     let url = fresh_database().await;
-    spawn_with(settings(DatabaseArgs { database_url: Some(url), data_dir: PathBuf::from("unused") })).await
+    spawn_with(settings(DatabaseArgs {
+        database_url: Some(url),
+        data_dir: PathBuf::from("unused"),
+    }))
+    .await
 }
 
 pub async fn spawn_with(settings: Settings) -> TestApp {
-    let token = settings.bootstrap_token.clone().expect("tests set a bootstrap token");
+    let token = settings
+        .bootstrap_token
+        .clone()
+        .expect("tests set a bootstrap token");
     let database_url = settings.database.database_url.clone();
-    let application = Application::build(settings).await.expect("application builds");
+    let application = Application::build(settings)
+        .await
+        .expect("application builds");
     let port = application.port();
     let shutdown = application.shutdown_token();
     let pool = application.state().pool.clone();
@@ -101,7 +129,10 @@ pub async fn spawn_with(settings: Settings) -> TestApp {
         address: format!("http://127.0.0.1:{port}"),
         port,
         token,
-        client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client"),
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
         shutdown,
         database_url,
         pool,
@@ -111,7 +142,12 @@ pub async fn spawn_with(settings: Settings) -> TestApp {
 
 impl TestApp {
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client.get(format!("{}{path}", self.address)).bearer_auth(&self.token).send().await.expect("request sent")
+        self.client
+            .get(format!("{}{path}", self.address))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .expect("request sent")
     }
 
     pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
@@ -133,7 +169,10 @@ impl TestApp {
 
     pub async fn stop(self) {
         self.shutdown.cancel();
-        self.server.await.expect("server task").expect("server stopped cleanly");
+        self.server
+            .await
+            .expect("server task")
+            .expect("server stopped cleanly");
     }
 }
 
@@ -144,7 +183,9 @@ pub fn assert_same_shape(expected: &serde_json::Value, actual: &serde_json::Valu
     match (expected, actual) {
         (Object(e), Object(a)) => {
             for (key, value) in e {
-                let field = a.get(key).unwrap_or_else(|| panic!("missing field `{path}.{key}` in {actual}"));
+                let field = a
+                    .get(key)
+                    .unwrap_or_else(|| panic!("missing field `{path}.{key}` in {actual}"));
                 assert_same_shape(value, field, &format!("{path}.{key}"));
             }
         }
@@ -161,7 +202,9 @@ pub fn assert_same_shape(expected: &serde_json::Value, actual: &serde_json::Valu
 }
 
 pub fn seed(name: &str) -> serde_json::Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(format!("seed_{name}.json"));
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(format!("seed_{name}.json"));
     serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("fixture is JSON")
 }
 
@@ -187,7 +230,14 @@ pub fn sample_with_disk(ts: DateTime<Utc>, cpu: f64, memory: f64, disk: f64) -> 
 }
 
 pub async fn post(app: &TestApp, path: &str, body: &Value) -> (u16, Value) {
-    let response = app.client.post(format!("{}{path}", app.address)).bearer_auth(&app.token).json(body).send().await.expect("sent");
+    let response = app
+        .client
+        .post(format!("{}{path}", app.address))
+        .bearer_auth(&app.token)
+        .json(body)
+        .send()
+        .await
+        .expect("sent");
     let status = response.status().as_u16();
     (status, response.json().await.expect("JSON"))
 }

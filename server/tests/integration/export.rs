@@ -8,16 +8,34 @@ use serde_json::{json, Value};
 /// Hosts `export-vm-NN` for NN in `hosts`, each with `per_host` raw samples 10 s apart ending an hour ago; CPU of sample `i` is
 /// `i % 100 + 0.25`.
 async fn fill(app: &TestApp, hosts: std::ops::Range<usize>, per_host: i64) -> DateTime<Utc> {
-    let end = (Utc::now() - Duration::hours(1)).duration_trunc(Duration::seconds(10)).expect("time");
+    let end = (Utc::now() - Duration::hours(1))
+        .duration_trunc(Duration::seconds(10))
+        .expect("time");
     let start = end - Duration::seconds(10 * (per_host - 1));
     for host in hosts {
         let items: Vec<NewSample> = (0..per_host)
             .map(|i| {
-                let stats = serde_json::from_value(sample(start + Duration::seconds(10 * i), (i % 100) as f64 + 0.25, 50.0)).expect("sample");
-                NewSample { vm_id: format!("export-vm-{host:02}"), name: None, group_id: None, cluster_id: None, sample: stats, processes: None, facts: None }
+                let stats = serde_json::from_value(sample(
+                    start + Duration::seconds(10 * i),
+                    (i % 100) as f64 + 0.25,
+                    50.0,
+                ))
+                .expect("sample");
+                NewSample {
+                    vm_id: format!("export-vm-{host:02}"),
+                    name: None,
+                    group_id: None,
+                    cluster_id: None,
+                    sample: stats,
+                    processes: None,
+                    facts: None,
+                    present: Default::default(),
+                }
             })
             .collect();
-        lookout::storage::ingest::store(&app.pool, &items).await.expect("stored");
+        lookout::storage::ingest::store(&app.pool, &items)
+            .await
+            .expect("stored");
     }
     start
 }
@@ -58,11 +76,19 @@ async fn hundred_thousand_rows_export_to_csv_xlsx_and_json_and_read_back() {
     over["format"] = json!("csv");
     over["vmIds"] = json!(vm_ids(11));
     let (status, limit) = post(&app, "/api/v1/history/export", &over).await;
-    assert_eq!((status, limit["error"].as_str()), (400, Some("400-LIMIT")), "{limit}");
+    assert_eq!(
+        (status, limit["error"].as_str()),
+        (400, Some("400-LIMIT")),
+        "{limit}"
+    );
 
     for (format, extension, content_type) in [
         ("csv", "csv", "text/csv; charset=utf-8"),
-        ("excel", "xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (
+            "excel",
+            "xlsx",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ),
         ("json", "json", "application/json"),
     ] {
         let mut request = range.clone();
@@ -75,13 +101,19 @@ async fn hundred_thousand_rows_export_to_csv_xlsx_and_json_and_read_back() {
         assert_eq!(created["code"], 202);
         assert_eq!(created["data"]["status"], "pending");
         assert_eq!(created["data"]["query"]["vmCount"], 10);
-        assert_eq!(created["data"]["filename"], format!("fleet_export_feb.{extension}"));
+        assert_eq!(
+            created["data"]["filename"],
+            format!("fleet_export_feb.{extension}")
+        );
         let task = wait_done(&app, created["data"]["id"].as_str().expect("id")).await;
         assert_eq!(task["result"]["recordCount"], 100_000, "{task}");
         assert_eq!(task["progress"]["percentage"], 100);
         let (headers, bytes) = download(&app, &task).await;
         assert_eq!(headers["content-type"], content_type);
-        assert_eq!(headers["content-disposition"].to_str().expect("ascii"), format!("attachment; filename=\"fleet_export_feb.{extension}\""));
+        assert_eq!(
+            headers["content-disposition"].to_str().expect("ascii"),
+            format!("attachment; filename=\"fleet_export_feb.{extension}\"")
+        );
         assert_eq!(task["result"]["fileSize"], bytes.len());
 
         match format {
@@ -91,7 +123,8 @@ async fn hundred_thousand_rows_export_to_csv_xlsx_and_json_and_read_back() {
                 assert_eq!(&headers[0], "timestamp");
                 assert_eq!(&headers[1], "vmId");
                 assert_eq!(&headers[2], "cpu.usagePercent");
-                let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();
+                let rows: Vec<csv::StringRecord> =
+                    reader.records().map(|r| r.expect("row")).collect();
                 assert_eq!(rows.len(), 100_000);
                 assert_eq!(&rows[0][0], start.format("%Y-%m-%d %H:%M:%S").to_string());
                 assert_eq!(&rows[0][1], "export-vm-00");
@@ -100,18 +133,38 @@ async fn hundred_thousand_rows_export_to_csv_xlsx_and_json_and_read_back() {
             }
             "excel" => {
                 use calamine::{Data, Reader, Xlsx};
-                let mut workbook: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).expect("a real workbook");
+                let mut workbook: Xlsx<_> =
+                    calamine::open_workbook_from_rs(std::io::Cursor::new(bytes))
+                        .expect("a real workbook");
                 let sheet = workbook.worksheet_range("history").expect("sheet");
                 assert_eq!(sheet.height(), 100_001, "header + rows");
-                assert_eq!(sheet.get((0, 2)), Some(&Data::String("cpu.usagePercent".into())));
-                assert_eq!(sheet.get((1, 1)), Some(&Data::String("export-vm-00".into())));
-                assert_eq!(sheet.get((1, 2)), Some(&Data::Float(0.25)), "numbers are typed cells");
+                assert_eq!(
+                    sheet.get((0, 2)),
+                    Some(&Data::String("cpu.usagePercent".into()))
+                );
+                assert_eq!(
+                    sheet.get((1, 1)),
+                    Some(&Data::String("export-vm-00".into()))
+                );
+                assert_eq!(
+                    sheet.get((1, 2)),
+                    Some(&Data::Float(0.25)),
+                    "numbers are typed cells"
+                );
                 match sheet.get((1, 0)) {
                     Some(Data::DateTime(dt)) => {
                         // Excel serial days since 1899-12-30, in UTC wall-clock time here.
-                        let epoch = chrono::NaiveDate::from_ymd_opt(1899, 12, 30).expect("date").and_hms_opt(0, 0, 0).expect("time");
-                        let expected = (start.naive_utc() - epoch).num_milliseconds() as f64 / 86_400_000.0;
-                        assert!((dt.as_f64() - expected).abs() < 1e-8, "{} vs {expected}", dt.as_f64());
+                        let epoch = chrono::NaiveDate::from_ymd_opt(1899, 12, 30)
+                            .expect("date")
+                            .and_hms_opt(0, 0, 0)
+                            .expect("time");
+                        let expected =
+                            (start.naive_utc() - epoch).num_milliseconds() as f64 / 86_400_000.0;
+                        assert!(
+                            (dt.as_f64() - expected).abs() < 1e-8,
+                            "{} vs {expected}",
+                            dt.as_f64()
+                        );
                     }
                     other => panic!("timestamp cell is {other:?}"),
                 }
@@ -142,7 +195,11 @@ async fn options_fields_access_validation_and_expiry() {
     let text = String::from_utf8(bytes).expect("utf-8");
     let first = text.lines().next().expect("a row");
     let shanghai = start.with_timezone(&"Asia/Shanghai".parse::<chrono_tz::Tz>().expect("zone"));
-    assert_eq!(first, format!("{},export-vm-00,0.3", shanghai.format("%d/%m/%Y %H:%M")), "no header, local time, one decimal, one field");
+    assert_eq!(
+        first,
+        format!("{},export-vm-00,0.3", shanghai.format("%d/%m/%Y %H:%M")),
+        "no header, local time, one decimal, one field"
+    );
     assert_eq!(text.lines().count(), 30);
 
     for (change, code) in [
@@ -150,7 +207,10 @@ async fn options_fields_access_validation_and_expiry() {
         (json!({"options": {"timezone": "Mars/Olympus"}}), "400"),
         (json!({"options": {"dateFormat": "YYYY-QQ"}}), "400"),
         (json!({"fields": ["cpu.nope"]}), "400"),
-        (json!({"startTime": Utc::now(), "endTime": start}), "400-TIME"),
+        (
+            json!({"startTime": Utc::now(), "endTime": start}),
+            "400-TIME",
+        ),
         (json!({"vmIds": ["no-such-vm"]}), "404"),
     ] {
         let mut bad = request.clone();
@@ -161,12 +221,30 @@ async fn options_fields_access_validation_and_expiry() {
         assert_eq!(error["error"], code, "{change}: {error}");
         assert!(status >= 400);
     }
-    let (status, unknown) = app.get_json("/api/v1/history/export/export_20260101_nothing").await;
-    assert_eq!((status, unknown["error"].as_str()), (404, Some("404-EXPORT")));
+    let (status, unknown) = app
+        .get_json("/api/v1/history/export/export_20260101_nothing")
+        .await;
+    assert_eq!(
+        (status, unknown["error"].as_str()),
+        (404, Some("404-EXPORT"))
+    );
 
     // Another (non-admin) caller may not read the task.
-    let other = lookout::auth::credentials::create_token(&app.pool, "reader", &[lookout::auth::Scope::VmRead], None).await.expect("token");
-    let response = app.client.get(format!("{}/api/v1/history/export/{id}", app.address)).bearer_auth(other).send().await.expect("sent");
+    let other = lookout::auth::credentials::create_token(
+        &app.pool,
+        "reader",
+        &[lookout::auth::Scope::VmRead],
+        None,
+    )
+    .await
+    .expect("token");
+    let response = app
+        .client
+        .get(format!("{}/api/v1/history/export/{id}", app.address))
+        .bearer_auth(other)
+        .send()
+        .await
+        .expect("sent");
     assert_eq!(response.status(), 403);
 
     // Expired: gone from the API at once, and its file is removed by the worker.
@@ -177,23 +255,33 @@ async fn options_fields_access_validation_and_expiry() {
         .expect("expire");
     assert!(std::path::Path::new(&path).exists());
     let (status, expired) = app.get_json(&format!("/api/v1/history/export/{id}")).await;
-    assert_eq!((status, expired["error"].as_str()), (404, Some("404-EXPORT")));
+    assert_eq!(
+        (status, expired["error"].as_str()),
+        (404, Some("404-EXPORT"))
+    );
     for _ in 0..50 {
         if !std::path::Path::new(&path).exists() {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    assert!(!std::path::Path::new(&path).exists(), "expired file removed");
+    assert!(
+        !std::path::Path::new(&path).exists(),
+        "expired file removed"
+    );
     app.stop().await;
 }
 
 #[tokio::test]
 async fn a_job_left_by_a_crashed_server_completes_after_a_restart() {
     let url = fresh_database().await;
-    let exports = std::env::temp_dir().join(format!("lookout-restart-exports-{}", std::process::id()));
+    let exports =
+        std::env::temp_dir().join(format!("lookout-restart-exports-{}", std::process::id()));
     let config = || {
-        let mut s = settings(DatabaseArgs { database_url: Some(url.clone()), data_dir: "unused".into() });
+        let mut s = settings(DatabaseArgs {
+            database_url: Some(url.clone()),
+            data_dir: "unused".into(),
+        });
         s.export_dir = exports.clone();
         s
     };
@@ -221,7 +309,12 @@ async fn a_job_left_by_a_crashed_server_completes_after_a_restart() {
     let task = wait_done(&app, &id).await;
     assert_eq!(task["result"]["recordCount"], 200);
     let (_, bytes) = download(&app, &task).await;
-    assert_eq!(serde_json::from_slice::<Vec<Value>>(&bytes).expect("JSON").len(), 200);
+    assert_eq!(
+        serde_json::from_slice::<Vec<Value>>(&bytes)
+            .expect("JSON")
+            .len(),
+        200
+    );
     app.stop().await;
     let _ = std::fs::remove_dir_all(exports);
 }

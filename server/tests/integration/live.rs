@@ -7,9 +7,16 @@ use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
 #[tokio::test]
 async fn a_websocket_client_with_a_token_receives_metric_updates() {
     let app = spawn_app().await;
-    let mut request = format!("ws://127.0.0.1:{}/ws/performance", app.port).into_client_request().expect("request");
-    request.headers_mut().insert("authorization", format!("Bearer {}", app.token).parse().expect("header"));
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.expect("handshake");
+    let mut request = format!("ws://127.0.0.1:{}/ws/performance", app.port)
+        .into_client_request()
+        .expect("request");
+    request.headers_mut().insert(
+        "authorization",
+        format!("Bearer {}", app.token).parse().expect("header"),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("handshake");
 
     let mut timestamps = Vec::new();
     while timestamps.len() < 2 {
@@ -20,14 +27,19 @@ async fn a_websocket_client_with_a_token_receives_metric_updates() {
             .expect("valid frame");
         if let Message::Text(text) = message {
             // Alerts (the default CPU rule on a busy CI machine) may interleave; only updates count.
-            if let LiveEvent::MetricUpdate { host, metric } = serde_json::from_str::<LiveEvent>(&text).expect("a live event") {
+            if let LiveEvent::MetricUpdate { host, metric, .. } =
+                serde_json::from_str::<LiveEvent>(&text).expect("a live event")
+            {
                 assert!(!host.is_empty());
                 assert!(metric.cpu.cores >= 1);
                 timestamps.push(metric.timestamp);
             }
         }
     }
-    assert!(timestamps[1] > timestamps[0], "updates arrive in order: {timestamps:?}");
+    assert!(
+        timestamps[1] > timestamps[0],
+        "updates arrive in order: {timestamps:?}"
+    );
     app.stop().await;
 }
 
@@ -36,15 +48,31 @@ async fn clients_of_one_instance_see_events_raised_on_another() {
     use crate::common::{ingest, post, sample, settings, spawn_with};
     use serde_json::json;
     let first = spawn_app().await;
-    let second = spawn_with(settings(lookout::config::DatabaseArgs { database_url: first.database_url.clone(), data_dir: "unused".into() })).await;
-    let mut request = format!("ws://127.0.0.1:{}/ws/performance", second.port).into_client_request().expect("request");
-    request.headers_mut().insert("authorization", format!("Bearer {}", second.token).parse().expect("header"));
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.expect("handshake");
+    let second = spawn_with(settings(lookout::config::DatabaseArgs {
+        database_url: first.database_url.clone(),
+        data_dir: "unused".into(),
+    }))
+    .await;
+    let mut request = format!("ws://127.0.0.1:{}/ws/performance", second.port)
+        .into_client_request()
+        .expect("request");
+    request.headers_mut().insert(
+        "authorization",
+        format!("Bearer {}", second.token).parse().expect("header"),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("handshake");
 
     // An alert raised by the first instance (it receives the samples and judges them).
     let now = chrono::Utc::now();
     ingest(&first, vec![json!({"vmId": "relay-vm", "sample": sample(now - chrono::Duration::seconds(20), 10.0, 10.0)})]).await;
-    let (status, created) = post(&first, "/api/v1/performance/alerts/rules", &json!({"name": "relay", "metric": "memory_percent", "threshold": 50, "host": "relay-vm"})).await;
+    let (status, created) = post(
+        &first,
+        "/api/v1/performance/alerts/rules",
+        &json!({"name": "relay", "metric": "memory_percent", "threshold": 50, "host": "relay-vm"}),
+    )
+    .await;
     assert_eq!(status, 200, "{created}");
     // Give the relay's LISTEN a moment on a slow machine, then raise it.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -52,8 +80,12 @@ async fn clients_of_one_instance_see_events_raised_on_another() {
 
     let alert = tokio::time::timeout(Duration::from_secs(15), async {
         loop {
-            let Some(Ok(Message::Text(text))) = socket.next().await else { panic!("socket closed") };
-            if let Ok(LiveEvent::AlertTriggered { alert }) = serde_json::from_str::<LiveEvent>(&text) {
+            let Some(Ok(Message::Text(text))) = socket.next().await else {
+                panic!("socket closed")
+            };
+            if let Ok(LiveEvent::AlertTriggered { alert }) =
+                serde_json::from_str::<LiveEvent>(&text)
+            {
                 if alert.host.as_deref() == Some("relay-vm") {
                     return alert;
                 }

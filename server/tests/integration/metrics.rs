@@ -11,14 +11,35 @@ async fn custom_metrics_are_stored_validated_item_by_item_and_read_back() {
         "tags": {"service": "api", "endpoint": "/api/v1/config"}});
     let (status, body) = post(&app, "/api/v1/performance/metrics", &seed).await;
     assert_eq!(status, 200, "{body}");
-    assert!(body["data"]["metric_id"].as_str().is_some_and(|id| id.starts_with("metric_")), "{body}");
+    assert!(
+        body["data"]["metric_id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("metric_")),
+        "{body}"
+    );
     assert!(body["data"]["created_at"].is_string());
 
-    let (status, bad) = post(&app, "/api/v1/performance/metrics", &json!({"name": "x", "value": "NaN"})).await;
-    assert_eq!((status, bad["error"]["code"].as_str()), (400, Some("INVALID_METRIC_VALUE")), "{bad}");
+    let (status, bad) = post(
+        &app,
+        "/api/v1/performance/metrics",
+        &json!({"name": "x", "value": "NaN"}),
+    )
+    .await;
+    assert_eq!(
+        (status, bad["error"]["code"].as_str()),
+        (400, Some("INVALID_METRIC_VALUE")),
+        "{bad}"
+    );
     let (status, bad) = post(&app, "/api/v1/performance/metrics", &json!({"value": 1})).await;
-    assert_eq!((status, bad["error"]["code"].as_str()), (400, Some("INVALID_METRIC_VALUE")), "{bad}");
-    assert!(bad["error"]["message"].as_str().unwrap_or_default().contains("name"));
+    assert_eq!(
+        (status, bad["error"]["code"].as_str()),
+        (400, Some("INVALID_METRIC_VALUE")),
+        "{bad}"
+    );
+    assert!(bad["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("name"));
 
     let long_name = "n".repeat(200);
     let mut items = vec![
@@ -33,18 +54,39 @@ async fn custom_metrics_are_stored_validated_item_by_item_and_read_back() {
         json!({"name": "on_a_host", "value": 1, "host": "no-such-vm"}),
         json!({"name": "api_response_time", "value": 250, "unit": "ms", "category": "performance", "tags": {"service": "web"}}),
     ];
-    let (status, batch) = post(&app, "/api/v1/performance/metrics/batch", &json!({ "metrics": items.clone() })).await;
+    let (status, batch) = post(
+        &app,
+        "/api/v1/performance/metrics/batch",
+        &json!({ "metrics": items.clone() }),
+    )
+    .await;
     assert_eq!(status, 200, "{batch}");
     assert_eq!(batch["data"]["accepted"], 3, "{batch}");
     assert_eq!(batch["data"]["rejected"], 7, "{batch}");
-    assert_eq!(batch["data"]["metric_ids"].as_array().map(Vec::len), Some(3));
+    assert_eq!(
+        batch["data"]["metric_ids"].as_array().map(Vec::len),
+        Some(3)
+    );
     let reasons: Vec<(u64, String)> = batch["data"]["errors"]
         .as_array()
         .expect("errors")
         .iter()
-        .map(|e| (e["index"].as_u64().expect("index"), e["reason"].as_str().expect("reason").to_owned()))
+        .map(|e| {
+            (
+                e["index"].as_u64().expect("index"),
+                e["reason"].as_str().expect("reason").to_owned(),
+            )
+        })
         .collect();
-    let expect = [(2, "finite"), (3, "name"), (4, "tags"), (5, "too long"), (6, "built-in"), (7, "future"), (8, "host")];
+    let expect = [
+        (2, "finite"),
+        (3, "name"),
+        (4, "tags"),
+        (5, "too long"),
+        (6, "built-in"),
+        (7, "future"),
+        (8, "host"),
+    ];
     assert_eq!(reasons.len(), expect.len(), "{reasons:?}");
     for ((index, reason), (want_index, word)) in reasons.iter().zip(expect) {
         assert_eq!(*index, want_index);
@@ -52,28 +94,62 @@ async fn custom_metrics_are_stored_validated_item_by_item_and_read_back() {
     }
 
     items.extend((0..1000).map(|i| json!({"name": "many", "value": i})));
-    let (status, too_many) = post(&app, "/api/v1/performance/metrics/batch", &json!({ "metrics": items })).await;
+    let (status, too_many) = post(
+        &app,
+        "/api/v1/performance/metrics/batch",
+        &json!({ "metrics": items }),
+    )
+    .await;
     assert_eq!(status, 200, "{too_many}");
-    assert_eq!(too_many["data"]["rejected"], 7 + 10, "items past the 1000th are refused as too many: {}", too_many["data"]["errors"]);
+    assert_eq!(
+        too_many["data"]["rejected"],
+        7 + 10,
+        "items past the 1000th are refused as too many: {}",
+        too_many["data"]["errors"]
+    );
 
-    let (status, read) = app.get_json("/api/v1/performance/metrics/api_response_time?minutes=60").await;
+    let (status, read) = app
+        .get_json("/api/v1/performance/metrics/api_response_time?minutes=60")
+        .await;
     assert_eq!(status, 200, "{read}");
     assert_eq!(read["data"]["unit"], "ms");
-    assert_eq!(read["data"]["points"].as_array().map(Vec::len), Some(4), "two from each batch: {read}");
+    assert_eq!(
+        read["data"]["points"].as_array().map(Vec::len),
+        Some(4),
+        "two from each batch: {read}"
+    );
     assert_eq!(read["data"]["summary"]["max"], 250.0);
-    let (_, filtered) = app.get_json("/api/v1/performance/metrics/api_response_time?tags=service:web").await;
-    assert_eq!(filtered["data"]["points"].as_array().map(Vec::len), Some(2), "{filtered}");
-    assert!(filtered["data"]["points"].as_array().expect("points").iter().all(|p| p["value"] == 250.0));
+    let (_, filtered) = app
+        .get_json("/api/v1/performance/metrics/api_response_time?tags=service:web")
+        .await;
+    assert_eq!(
+        filtered["data"]["points"].as_array().map(Vec::len),
+        Some(2),
+        "{filtered}"
+    );
+    assert!(filtered["data"]["points"]
+        .as_array()
+        .expect("points")
+        .iter()
+        .all(|p| p["value"] == 250.0));
 
     // The hourly rollup holds what the points hold.
-    let (_, month) = app.get_json("/api/v1/performance/metrics/api_response_time?minutes=43200").await;
+    let (_, month) = app
+        .get_json("/api/v1/performance/metrics/api_response_time?minutes=43200")
+        .await;
     assert_eq!(month["data"]["resolution"], "hour");
     assert_eq!(month["data"]["summary"]["count"], 4, "{month}");
     assert_eq!(month["data"]["summary"]["avg"], 200.0);
 
     let (status, missing) = app.get_json("/api/v1/performance/metrics/never_sent").await;
-    assert_eq!((status, missing["error"]["code"].as_str()), (404, Some("METRIC_NOT_FOUND")), "{missing}");
-    let (status, _) = app.get_json("/api/v1/performance/metrics/api_response_time?tags=nocolon").await;
+    assert_eq!(
+        (status, missing["error"]["code"].as_str()),
+        (404, Some("METRIC_NOT_FOUND")),
+        "{missing}"
+    );
+    let (status, _) = app
+        .get_json("/api/v1/performance/metrics/api_response_time?tags=nocolon")
+        .await;
     assert_eq!(status, 400);
     app.stop().await;
 }
@@ -86,13 +162,21 @@ async fn a_rule_on_a_custom_metric_fires_from_pushed_points() {
     assert_eq!(status, 200, "{created}");
     let now = Utc::now();
     let points: Vec<_> = (0..5).map(|i| json!({"name": "api_latency_ms", "value": 100 + i * 200, "timestamp": (now - Duration::seconds(50 - i * 10)).to_rfc3339()})).collect();
-    let (status, _) = post(&app, "/api/v1/performance/metrics/batch", &json!({ "metrics": points })).await;
+    let (status, _) = post(
+        &app,
+        "/api/v1/performance/metrics/batch",
+        &json!({ "metrics": points }),
+    )
+    .await;
     assert_eq!(status, 200);
     for _ in 0..50 {
         let (_, body) = app.get_json("/api/v1/performance/alerts?type=custom").await;
         if let Some(alert) = body["data"]["alerts"].as_array().and_then(|a| a.first()) {
             assert_eq!(alert["metric"], "api_latency_ms");
-            assert_eq!(alert["value"], 500.0, "the first value at or above the threshold");
+            assert_eq!(
+                alert["value"], 500.0,
+                "the first value at or above the threshold"
+            );
             assert_eq!(alert["level"], "critical");
             assert_eq!(body["data"]["alerts"].as_array().map(Vec::len), Some(1));
             app.stop().await;
@@ -113,7 +197,11 @@ async fn the_summary_has_the_seed_shape_with_directions_totals_and_alert_counts(
     // 50 %, 1 000 bytes sent and 2 000 received per minute.
     let items: Vec<_> = (0..60)
         .map(|i| {
-            let mut s = sample(start + Duration::minutes(i), 20.0 + i as f64 * 1.2, if i % 2 == 0 { 49.0 } else { 51.0 });
+            let mut s = sample(
+                start + Duration::minutes(i),
+                20.0 + i as f64 * 1.2,
+                if i % 2 == 0 { 49.0 } else { 51.0 },
+            );
             s["network"]["bytes_sent"] = json!(10_000 + i * 1000);
             s["network"]["bytes_recv"] = json!(50_000 + i * 2000);
             json!({"vmId": vm, "sample": s})
@@ -122,7 +210,9 @@ async fn the_summary_has_the_seed_shape_with_directions_totals_and_alert_counts(
     ingest(&app, items).await;
     let mut body = json!(null);
     for _ in 0..50 {
-        let (status, answer) = app.get_json(&format!("/api/v1/performance/summary?period=1h&host={vm}")).await;
+        let (status, answer) = app
+            .get_json(&format!("/api/v1/performance/summary?period=1h&host={vm}"))
+            .await;
         assert_eq!(status, 200, "{answer}");
         body = answer;
         if body["data"]["alerts"]["total"] == 1 {
@@ -141,12 +231,25 @@ async fn the_summary_has_the_seed_shape_with_directions_totals_and_alert_counts(
     assert_eq!(data["memory"]["average"], 50.0);
     assert_eq!(data["network"]["total_upload"], 59 * 1000);
     assert_eq!(data["network"]["total_download"], 59 * 2000);
-    assert_eq!(data["alerts"]["total"], 1, "the default CPU rule fired once: {data}");
+    assert_eq!(
+        data["alerts"]["total"], 1,
+        "the default CPU rule fired once: {data}"
+    );
     assert_eq!(data["alerts"]["warning"], 1);
 
-    let (_, only_cpu) = app.get_json(&format!("/api/v1/performance/summary?period=24h&host={vm}&metrics=cpu")).await;
-    assert!(only_cpu["data"].get("memory").is_none() && only_cpu["data"].get("cpu").is_some(), "{only_cpu}");
+    let (_, only_cpu) = app
+        .get_json(&format!(
+            "/api/v1/performance/summary?period=24h&host={vm}&metrics=cpu"
+        ))
+        .await;
+    assert!(
+        only_cpu["data"].get("memory").is_none() && only_cpu["data"].get("cpu").is_some(),
+        "{only_cpu}"
+    );
     let (status, bad) = app.get_json("/api/v1/performance/summary?period=2h").await;
-    assert_eq!((status, bad["error"]["code"].as_str()), (400, Some("VALIDATION_ERROR")));
+    assert_eq!(
+        (status, bad["error"]["code"].as_str()),
+        (400, Some("VALIDATION_ERROR"))
+    );
     app.stop().await;
 }

@@ -10,42 +10,69 @@ use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
 #[tokio::test]
 async fn samples_taken_while_the_database_is_down_are_written_when_it_returns() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let app = spawn_with(settings(DatabaseArgs { database_url: None, data_dir: dir.path().to_path_buf() })).await;
+    let app = spawn_with(settings(DatabaseArgs {
+        database_url: None,
+        data_dir: dir.path().to_path_buf(),
+    }))
+    .await;
 
-    let mut request = format!("ws://127.0.0.1:{}/ws/performance", app.port).into_client_request().expect("request");
-    request.headers_mut().insert("authorization", format!("Bearer {}", app.token).parse().expect("header"));
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.expect("handshake");
+    let mut request = format!("ws://127.0.0.1:{}/ws/performance", app.port)
+        .into_client_request()
+        .expect("request");
+    request.headers_mut().insert(
+        "authorization",
+        format!("Bearer {}", app.token).parse().expect("header"),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("handshake");
     let mut published: BTreeSet<DateTime<Utc>> = BTreeSet::new();
     let collect = |published: &mut BTreeSet<DateTime<Utc>>, message: Message| {
         if let Message::Text(text) = message {
-            if let Ok(app::models::LiveEvent::MetricUpdate { metric, .. }) = serde_json::from_str(&text) {
+            if let Ok(app::models::LiveEvent::MetricUpdate { metric, .. }) =
+                serde_json::from_str(&text)
+            {
                 published.insert(metric.timestamp);
             }
         }
     };
 
     // Stop the cluster (as an operator or a crash would) and keep sampling for a few seconds.
-    let cluster = ManagedPostgres::start(dir.path(), true).await.expect("attach to the running cluster");
+    let cluster = ManagedPostgres::start(dir.path(), true)
+        .await
+        .expect("attach to the running cluster");
     cluster.stop().await.expect("stop PostgreSQL");
     let outage_until = tokio::time::Instant::now() + Duration::from_secs(5);
     while tokio::time::Instant::now() < outage_until {
-        if let Ok(Some(Ok(message))) = tokio::time::timeout(Duration::from_secs(2), socket.next()).await {
+        if let Ok(Some(Ok(message))) =
+            tokio::time::timeout(Duration::from_secs(2), socket.next()).await
+        {
             collect(&mut published, message);
         }
     }
     let during_outage = published.len();
-    assert!(during_outage >= 3, "sampling continues while the database is down ({during_outage})");
+    assert!(
+        during_outage >= 3,
+        "sampling continues while the database is down ({during_outage})"
+    );
 
-    let restarted = ManagedPostgres::start(dir.path(), false).await.expect("start PostgreSQL again");
+    let restarted = ManagedPostgres::start(dir.path(), false)
+        .await
+        .expect("start PostgreSQL again");
     // A couple more samples after the restart, then every published one must be stored.
     for _ in 0..2 {
-        if let Ok(Some(Ok(message))) = tokio::time::timeout(Duration::from_secs(3), socket.next()).await {
+        if let Ok(Some(Ok(message))) =
+            tokio::time::timeout(Duration::from_secs(3), socket.next()).await
+        {
             collect(&mut published, message);
         }
     }
     let mut missing = published.clone();
     for _ in 0..60 {
-        let stored: Vec<DateTime<Utc>> = sqlx::query_scalar("SELECT ts FROM samples").fetch_all(&app.pool).await.unwrap_or_default();
+        let stored: Vec<DateTime<Utc>> = sqlx::query_scalar("SELECT ts FROM samples")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap_or_default();
         for ts in stored {
             missing.remove(&ts);
         }
@@ -54,7 +81,12 @@ async fn samples_taken_while_the_database_is_down_are_written_when_it_returns() 
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    assert!(missing.is_empty(), "{} of {} published samples never reached the database: {missing:?}", missing.len(), published.len());
+    assert!(
+        missing.is_empty(),
+        "{} of {} published samples never reached the database: {missing:?}",
+        missing.len(),
+        published.len()
+    );
     app.stop().await;
     // The server's own handle stops the cluster at exit; make sure nothing is left running.
     restarted.stop().await.ok();

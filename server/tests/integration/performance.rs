@@ -27,11 +27,16 @@ async fn system_matches_the_seed_shape_with_server_version() {
     let mut expected = seed("system");
     // The spec renames the seed's `python_version`: this server is not Python.
     let data = expected["data"].as_object_mut().expect("object");
-    let version = data.remove("python_version").expect("seed has python_version");
+    let version = data
+        .remove("python_version")
+        .expect("seed has python_version");
     data.insert("server_version".into(), version);
     assert_same_shape(&expected, &body, "");
     assert_eq!(body["data"]["server_version"], env!("CARGO_PKG_VERSION"));
-    assert_eq!(body["data"]["load_average"].as_array().map(Vec::len), Some(3));
+    assert_eq!(
+        body["data"]["load_average"].as_array().map(Vec::len),
+        Some(3)
+    );
     app.stop().await;
 }
 
@@ -41,13 +46,18 @@ async fn history_matches_the_seed_shape_and_buckets_samples() {
     app.wait_for_first_sample().await;
     // Wait until at least two samples are stored.
     for _ in 0..50 {
-        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM samples").fetch_one(&app.pool).await.expect("count");
+        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM samples")
+            .fetch_one(&app.pool)
+            .await
+            .expect("count");
         if count >= 2 {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
-    let (status, body) = app.get_json("/api/v1/performance/history?minutes=5&interval=60").await;
+    let (status, body) = app
+        .get_json("/api/v1/performance/history?minutes=5&interval=60")
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_same_shape(&seed("history"), &body, "");
     let points = body["data"]["metrics"].as_array().expect("points");
@@ -68,12 +78,17 @@ async fn history_matches_the_seed_shape_and_buckets_samples() {
     // A sample may land between the two reads; avg is compared loosely.
     assert!((summary["avg_cpu"].as_f64().expect("avg") - avg).abs() < 5.0);
 
-    let (_, chosen) = app.get_json("/api/v1/performance/history?minutes=5&interval=10&metrics=cpu_percent,load1").await;
+    let (_, chosen) = app
+        .get_json("/api/v1/performance/history?minutes=5&interval=10&metrics=cpu_percent,load1")
+        .await;
     let first = chosen["data"]["metrics"][0].as_object().expect("point");
     let mut keys: Vec<_> = first.keys().map(String::as_str).collect();
     keys.sort_unstable();
     assert_eq!(keys, ["cpu_percent", "load1", "timestamp"]);
-    assert_eq!(chosen["data"]["summary"].as_object().map(|s| s.len()), Some(3));
+    assert_eq!(
+        chosen["data"]["summary"].as_object().map(|s| s.len()),
+        Some(3)
+    );
     app.stop().await;
 }
 
@@ -90,13 +105,20 @@ async fn bad_history_parameters_get_validation_errors_in_the_envelope() {
         "metrics=cpu_percent,bogus",
         "interval=1e999",
     ] {
-        let (status, body) = app.get_json(&format!("/api/v1/performance/history?{query}")).await;
+        let (status, body) = app
+            .get_json(&format!("/api/v1/performance/history?{query}"))
+            .await;
         assert_eq!(status, 400, "{query}: {body}");
         assert_eq!(body["status"], "error");
         assert_eq!(body["error"]["code"], "VALIDATION_ERROR", "{query}");
-        assert!(!body["error"]["message"].as_str().unwrap_or_default().is_empty());
+        assert!(!body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .is_empty());
     }
-    let (status, body) = app.get_json("/api/v1/performance/stats?host=no-such-host").await;
+    let (status, body) = app
+        .get_json("/api/v1/performance/stats?host=no-such-host")
+        .await;
     assert_eq!(status, 404);
     assert_eq!(body["error"]["code"], "HOST_NOT_FOUND");
     let (status, body): (u16, Value) = app.get_json("/api/v1/performance/nothing-here").await;
@@ -109,7 +131,12 @@ async fn bad_history_parameters_get_validation_errors_in_the_envelope() {
 async fn health_checks_need_no_credentials() {
     let app = spawn_app().await;
     for path in ["/healthz", "/readyz"] {
-        let response = app.client.get(format!("{}{path}", app.address)).send().await.expect("sent");
+        let response = app
+            .client
+            .get(format!("{}{path}", app.address))
+            .send()
+            .await
+            .expect("sent");
         assert_eq!(response.status(), 200, "{path}");
         let body: Value = response.json().await.expect("json");
         assert_eq!(body["status"], "success");

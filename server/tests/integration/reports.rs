@@ -7,9 +7,14 @@ use std::path::PathBuf;
 
 async fn wait_finished(app: &TestApp, id: &str) -> Value {
     for _ in 0..300 {
-        let (status, body) = app.get_json(&format!("/api/v1/performance/reports/{id}")).await;
+        let (status, body) = app
+            .get_json(&format!("/api/v1/performance/reports/{id}"))
+            .await;
         assert_eq!(status, 200, "{body}");
-        if matches!(body["data"]["status"].as_str(), Some("completed" | "failed")) {
+        if matches!(
+            body["data"]["status"].as_str(),
+            Some("completed" | "failed")
+        ) {
             return body["data"].clone();
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -38,8 +43,13 @@ async fn a_pdf_report_has_the_figures_charts_alerts_and_recommendations() {
         .collect();
     ingest(&app, items).await;
     for _ in 0..50 {
-        let (_, alerts) = app.get_json(&format!("/api/v1/performance/alerts?host={vm}")).await;
-        if alerts["data"]["alerts"].as_array().is_some_and(|a| !a.is_empty()) {
+        let (_, alerts) = app
+            .get_json(&format!("/api/v1/performance/alerts?host={vm}"))
+            .await;
+        if alerts["data"]["alerts"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty())
+        {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -48,54 +58,149 @@ async fn a_pdf_report_has_the_figures_charts_alerts_and_recommendations() {
     let (status, created) = post(&app, "/api/v1/performance/reports", &json!({"type": "summary", "period": "24h", "format": "pdf",
         "metrics": ["cpu", "memory", "disk"], "include_alerts": true, "include_recommendations": true, "host": vm})).await;
     assert_eq!(status, 200, "{created}");
-    let id = created["data"]["report_id"].as_str().expect("report_id").to_owned();
-    assert_eq!(created["data"]["download_url"], format!("/api/v1/performance/reports/{id}/download"));
-    let ready: chrono::DateTime<Utc> = created["data"]["estimated_ready_time"].as_str().expect("time").parse().expect("RFC 3339");
-    assert!(ready > now && ready < Utc::now() + Duration::seconds(30), "{ready}");
+    let id = created["data"]["report_id"]
+        .as_str()
+        .expect("report_id")
+        .to_owned();
+    assert_eq!(
+        created["data"]["download_url"],
+        format!("/api/v1/performance/reports/{id}/download")
+    );
+    let ready: chrono::DateTime<Utc> = created["data"]["estimated_ready_time"]
+        .as_str()
+        .expect("time")
+        .parse()
+        .expect("RFC 3339");
+    assert!(
+        ready > now && ready < Utc::now() + Duration::seconds(30),
+        "{ready}"
+    );
     let report = wait_finished(&app, &id).await;
     assert_eq!(report["status"], "completed", "{report}");
 
-    let response = app.get(&format!("/api/v1/performance/reports/{id}/download")).await;
+    let response = app
+        .get(&format!("/api/v1/performance/reports/{id}/download"))
+        .await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "application/pdf");
-    assert!(response.headers()["content-disposition"].to_str().expect("ascii").starts_with("attachment; filename=\"lookout-report-summary-24h-"));
+    assert!(response.headers()["content-disposition"]
+        .to_str()
+        .expect("ascii")
+        .starts_with("attachment; filename=\"lookout-report-summary-24h-"));
     let bytes = response.bytes().await.expect("body");
     assert!(bytes.starts_with(b"%PDF"));
     let pdf = artifacts().join("report.pdf");
     std::fs::write(&pdf, &bytes).expect("write the PDF");
 
-    let text = std::process::Command::new("pdftotext").arg("-layout").arg(&pdf).arg("-").output().expect("pdftotext (poppler-utils) runs");
-    assert!(text.status.success(), "{}", String::from_utf8_lossy(&text.stderr));
+    let text = std::process::Command::new("pdftotext")
+        .arg("-layout")
+        .arg(&pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils) runs");
+    assert!(
+        text.status.success(),
+        "{}",
+        String::from_utf8_lossy(&text.stderr)
+    );
     let text = String::from_utf8_lossy(&text.stdout);
-    for expected in ["Lookout performance report", "report-vm", "last 24h", "CPU usage", "Memory usage", "Disk usage", "Alerts (1)", "Recommendations", "scale up (disk)", "88.0 %"] {
-        assert!(text.contains(expected), "`{expected}` missing from the PDF text:\n{text}");
+    for expected in [
+        "Lookout performance report",
+        "report-vm",
+        "last 24h",
+        "CPU usage",
+        "Memory usage",
+        "Disk usage",
+        "Alerts (1)",
+        "Recommendations",
+        "scale up (disk)",
+        "88.0 %",
+    ] {
+        assert!(
+            text.contains(expected),
+            "`{expected}` missing from the PDF text:\n{text}"
+        );
     }
     // CPU: current 95, average (287 × 50 + 95) / 288 = 50.16, max 95, min 50, p95 50.
-    let cpu_row = text.lines().find(|l| l.contains("CPU usage")).expect("CPU row");
-    let figures: Vec<&str> = cpu_row.split_whitespace().filter(|w| w.parse::<f64>().is_ok()).collect();
-    assert_eq!(figures, ["95.00", "50.16", "95.00", "50.00", "50.00"], "{cpu_row}");
+    let cpu_row = text
+        .lines()
+        .find(|l| l.contains("CPU usage"))
+        .expect("CPU row");
+    let figures: Vec<&str> = cpu_row
+        .split_whitespace()
+        .filter(|w| w.parse::<f64>().is_ok())
+        .collect();
+    assert_eq!(
+        figures,
+        ["95.00", "50.16", "95.00", "50.00", "50.00"],
+        "{cpu_row}"
+    );
 
     let png = artifacts().join("report-page1");
-    let rendered = std::process::Command::new("pdftoppm").args(["-png", "-r", "60", "-f", "1", "-l", "2"]).arg(&pdf).arg(&png).output().expect("pdftoppm runs");
-    assert!(rendered.status.success(), "{}", String::from_utf8_lossy(&rendered.stderr));
-    assert!(std::fs::read_dir(artifacts()).expect("dir").any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with("report-page1") && e.metadata().is_ok_and(|m| m.len() > 1000))));
+    let rendered = std::process::Command::new("pdftoppm")
+        .args(["-png", "-r", "60", "-f", "1", "-l", "2"])
+        .arg(&pdf)
+        .arg(&png)
+        .output()
+        .expect("pdftoppm runs");
+    assert!(
+        rendered.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rendered.stderr)
+    );
+    assert!(std::fs::read_dir(artifacts())
+        .expect("dir")
+        .any(|e| e.is_ok_and(
+            |e| e.file_name().to_string_lossy().starts_with("report-page1")
+                && e.metadata().is_ok_and(|m| m.len() > 1000)
+        )));
 
     for format in ["json", "csv"] {
-        let (status, created) = post(&app, "/api/v1/performance/reports", &json!({"type": "detailed", "period": "6h", "format": format, "host": vm})).await;
+        let (status, created) = post(
+            &app,
+            "/api/v1/performance/reports",
+            &json!({"type": "detailed", "period": "6h", "format": format, "host": vm}),
+        )
+        .await;
         assert_eq!(status, 200, "{created}");
-        let id = created["data"]["report_id"].as_str().expect("id").to_owned();
+        let id = created["data"]["report_id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
         assert_eq!(wait_finished(&app, &id).await["status"], "completed");
-        let body = app.get(&format!("/api/v1/performance/reports/{id}/download")).await.text().await.expect("text");
+        let body = app
+            .get(&format!("/api/v1/performance/reports/{id}/download"))
+            .await
+            .text()
+            .await
+            .expect("text");
         if format == "json" {
             let data: Value = serde_json::from_str(&body).expect("JSON report");
-            assert_eq!(data["resources"].as_array().map(Vec::len), Some(5), "cpu, memory, disk, network in/out");
+            assert_eq!(
+                data["resources"].as_array().map(Vec::len),
+                Some(5),
+                "cpu, memory, disk, network in/out"
+            );
             assert_eq!(data["resources"][2]["current"], 88.0);
-            assert!(data["series"].as_array().is_some_and(|s| s.len() >= 60), "{}", data["series"]);
+            assert!(
+                data["series"].as_array().is_some_and(|s| s.len() >= 60),
+                "{}",
+                data["series"]
+            );
         } else {
-            assert!(body.starts_with("section,resource,unit,current,average,maximum,minimum,p95"), "{body}");
-            assert!(body.contains("resource,disk,%,88.00,88.00,88.00,88.00,88.00"), "{body}");
+            assert!(
+                body.starts_with("section,resource,unit,current,average,maximum,minimum,p95"),
+                "{body}"
+            );
+            assert!(
+                body.contains("resource,disk,%,88.00,88.00,88.00,88.00,88.00"),
+                "{body}"
+            );
             assert!(body.contains("recommendation,scale_up,disk,"), "{body}");
-            assert!(body.contains("\nseries,"), "detailed reports carry the series");
+            assert!(
+                body.contains("\nseries,"),
+                "detailed reports carry the series"
+            );
         }
     }
     app.stop().await;
@@ -105,21 +210,56 @@ async fn a_pdf_report_has_the_figures_charts_alerts_and_recommendations() {
 async fn a_report_without_data_fails_with_a_reason_and_bad_requests_are_refused() {
     let app = spawn_app().await;
     ingest(&app, vec![json!({"vmId": "stale-vm", "sample": sample_with_disk(Utc::now() - Duration::days(2), 10.0, 10.0, 10.0)})]).await;
-    let (status, created) = post(&app, "/api/v1/performance/reports", &json!({"period": "1h", "format": "pdf", "host": "stale-vm"})).await;
+    let (status, created) = post(
+        &app,
+        "/api/v1/performance/reports",
+        &json!({"period": "1h", "format": "pdf", "host": "stale-vm"}),
+    )
+    .await;
     assert_eq!(status, 200, "{created}");
-    let id = created["data"]["report_id"].as_str().expect("id").to_owned();
+    let id = created["data"]["report_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
     let report = wait_finished(&app, &id).await;
     assert_eq!(report["status"], "failed");
     assert_eq!(report["error"]["code"], "REPORT_GENERATION_FAILED");
-    assert!(report["error"]["message"].as_str().unwrap_or_default().contains("no samples"), "{report}");
-    let (status, download) = app.get_json(&format!("/api/v1/performance/reports/{id}/download")).await;
-    assert_eq!((status, download["error"]["code"].as_str()), (500, Some("REPORT_GENERATION_FAILED")), "{download}");
+    assert!(
+        report["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no samples"),
+        "{report}"
+    );
+    let (status, download) = app
+        .get_json(&format!("/api/v1/performance/reports/{id}/download"))
+        .await;
+    assert_eq!(
+        (status, download["error"]["code"].as_str()),
+        (500, Some("REPORT_GENERATION_FAILED")),
+        "{download}"
+    );
 
-    for body in [json!({"period": "1y"}), json!({"format": "docx"}), json!({"type": "custom"}), json!({"metrics": ["gpu"]}), json!({"colour": "red"})] {
+    for body in [
+        json!({"period": "1y"}),
+        json!({"format": "docx"}),
+        json!({"type": "custom"}),
+        json!({"metrics": ["gpu"]}),
+        json!({"colour": "red"}),
+    ] {
         let (status, error) = post(&app, "/api/v1/performance/reports", &body).await;
-        assert_eq!((status, error["error"]["code"].as_str()), (400, Some("VALIDATION_ERROR")), "{body}: {error}");
+        assert_eq!(
+            (status, error["error"]["code"].as_str()),
+            (400, Some("VALIDATION_ERROR")),
+            "{body}: {error}"
+        );
     }
-    let (status, missing) = app.get_json("/api/v1/performance/reports/report_20260101_nothing").await;
-    assert_eq!((status, missing["error"]["code"].as_str()), (404, Some("NOT_FOUND")));
+    let (status, missing) = app
+        .get_json("/api/v1/performance/reports/report_20260101_nothing")
+        .await;
+    assert_eq!(
+        (status, missing["error"]["code"].as_str()),
+        (404, Some("NOT_FOUND"))
+    );
     app.stop().await;
 }

@@ -4,7 +4,8 @@ use chrono::{DateTime, Duration, DurationRound, Utc};
 use serde_json::{json, Value};
 
 async fn series(app: &TestApp, query: &str) -> (u16, Value) {
-    app.get_json(&format!("/api/v1/history/series?{query}")).await
+    app.get_json(&format!("/api/v1/history/series?{query}"))
+        .await
 }
 
 fn ms(t: DateTime<Utc>) -> i64 {
@@ -12,7 +13,12 @@ fn ms(t: DateTime<Utc>) -> i64 {
 }
 
 /// `/history/query` points of one host as (epoch ms, cpu usage).
-async fn query_points(app: &TestApp, start: DateTime<Utc>, end: DateTime<Utc>, aggregation: &str) -> Vec<(i64, f64)> {
+async fn query_points(
+    app: &TestApp,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    aggregation: &str,
+) -> Vec<(i64, f64)> {
     let (status, body) = post(app, "/api/v1/history/query", &json!({
         "vmIds": ["chart-1"], "startTime": start, "endTime": end, "metrics": ["cpu"], "aggregation": aggregation, "pageSize": 1000,
     }))
@@ -23,7 +29,10 @@ async fn query_points(app: &TestApp, start: DateTime<Utc>, end: DateTime<Utc>, a
         .expect("points")
         .iter()
         .map(|p| {
-            let t: DateTime<Utc> = p["timestamp"].as_str().and_then(|t| t.parse().ok()).expect("timestamp");
+            let t: DateTime<Utc> = p["timestamp"]
+                .as_str()
+                .and_then(|t| t.parse().ok())
+                .expect("timestamp");
             (ms(t), p["cpu"]["usagePercent"].as_f64().expect("cpu"))
         })
         .collect()
@@ -31,9 +40,14 @@ async fn query_points(app: &TestApp, start: DateTime<Utc>, end: DateTime<Utc>, a
 
 fn pairs(body: &Value, column: &str) -> Vec<(i64, f64)> {
     let t = body["data"]["t"].as_array().expect("t");
-    let v = body["data"]["series"][column].as_array().unwrap_or_else(|| panic!("{column} in {body}"));
+    let v = body["data"]["series"][column]
+        .as_array()
+        .unwrap_or_else(|| panic!("{column} in {body}"));
     assert_eq!(t.len(), v.len(), "one value per instant");
-    t.iter().zip(v).filter_map(|(t, v)| Some((t.as_i64()?, v.as_f64()?))).collect()
+    t.iter()
+        .zip(v)
+        .filter_map(|(t, v)| Some((t.as_i64()?, v.as_f64()?)))
+        .collect()
 }
 
 #[tokio::test]
@@ -47,7 +61,11 @@ async fn series_choose_the_tier_from_range_and_points_and_equal_the_query_api() 
         let ts = now - Duration::minutes(120 - i);
         items.push(json!({"vmId": "chart-1", "sample": sample(ts, (i % 37) as f64 + 0.25, 50.0)}));
     }
-    let old = |days: i64| (now - Duration::days(days)).duration_trunc(Duration::hours(1)).expect("hour");
+    let old = |days: i64| {
+        (now - Duration::days(days))
+            .duration_trunc(Duration::hours(1))
+            .expect("hour")
+    };
     for h in 0..48 {
         items.push(json!({"vmId": "chart-1", "sample": sample(old(10) + Duration::hours(h), (h % 11) as f64 * 3.0, 50.0)}));
         items.push(json!({"vmId": "chart-1", "sample": sample(old(40) + Duration::hours(h), (h % 7) as f64 * 5.0, 50.0)}));
@@ -57,40 +75,112 @@ async fn series_choose_the_tier_from_range_and_points_and_equal_the_query_api() 
 
     // The last hour in 800 points: raw samples, the same as /query raw.
     let (start, end) = (now - Duration::hours(1), now);
-    let (status, body) = series(&app, &format!("vmId=chart-1&metrics=cpu.usagePercent&start={}&end={}&points=800", ms(start), ms(end))).await;
+    let (status, body) = series(
+        &app,
+        &format!(
+            "vmId=chart-1&metrics=cpu.usagePercent&start={}&end={}&points=800",
+            ms(start),
+            ms(end)
+        ),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["resolution"], "raw");
-    assert!(body["data"]["series"]["cpu.usagePercent.min"].is_null(), "raw points have no band");
-    assert_eq!(pairs(&body, "cpu.usagePercent.avg"), query_points(&app, start, end, "raw").await);
+    assert!(
+        body["data"]["series"]["cpu.usagePercent.min"].is_null(),
+        "raw points have no band"
+    );
+    assert_eq!(
+        pairs(&body, "cpu.usagePercent.avg"),
+        query_points(&app, start, end, "raw").await
+    );
 
     // Two hours in 30 points: 5-minute buckets (25), the same averages as /query at 5m.
     let start = now - Duration::hours(2);
-    let (_, body) = series(&app, &format!("vmId=chart-1&metrics=cpu&start={}&end={}&points=30", ms(start), ms(end))).await;
+    let (_, body) = series(
+        &app,
+        &format!(
+            "vmId=chart-1&metrics=cpu&start={}&end={}&points=30",
+            ms(start),
+            ms(end)
+        ),
+    )
+    .await;
     assert_eq!(body["data"]["resolution"], "5m", "{body}");
     assert_eq!(body["data"]["stepSeconds"], 300);
-    assert!(body["data"]["t"].as_array().map_or(0, Vec::len) <= 30, "never more points than asked");
-    assert_eq!(pairs(&body, "cpu.usagePercent.avg"), query_points(&app, start, end, "5m").await);
-    let (mins, maxs) = (pairs(&body, "cpu.usagePercent.min"), pairs(&body, "cpu.usagePercent.max"));
-    assert!(mins.iter().zip(&maxs).all(|(a, b)| a.1 <= b.1), "a min–max band");
+    assert!(
+        body["data"]["t"].as_array().map_or(0, Vec::len) <= 30,
+        "never more points than asked"
+    );
+    assert_eq!(
+        pairs(&body, "cpu.usagePercent.avg"),
+        query_points(&app, start, end, "5m").await
+    );
+    let (mins, maxs) = (
+        pairs(&body, "cpu.usagePercent.min"),
+        pairs(&body, "cpu.usagePercent.max"),
+    );
+    assert!(
+        mins.iter().zip(&maxs).all(|(a, b)| a.1 <= b.1),
+        "a min–max band"
+    );
 
     // Starting just past the raw window (7 days): hourly rollups, equal to /query at 1h.
     let start = now - Duration::days(7) - Duration::minutes(1);
     let end = now - Duration::days(6);
-    let (_, body) = series(&app, &format!("vmId=chart-1&metrics=cpu&start={}&end={}&points=800", ms(start), ms(end))).await;
+    let (_, body) = series(
+        &app,
+        &format!(
+            "vmId=chart-1&metrics=cpu&start={}&end={}&points=800",
+            ms(start),
+            ms(end)
+        ),
+    )
+    .await;
     assert_eq!(body["data"]["resolution"], "1h", "{body}");
     let start10 = old(10) - Duration::hours(1);
-    let (_, body) = series(&app, &format!("vmId=chart-1&metrics=cpu&start={}&end={}&points=800", ms(start10), ms(start10 + Duration::days(2)))).await;
+    let (_, body) = series(
+        &app,
+        &format!(
+            "vmId=chart-1&metrics=cpu&start={}&end={}&points=800",
+            ms(start10),
+            ms(start10 + Duration::days(2))
+        ),
+    )
+    .await;
     assert_eq!(body["data"]["resolution"], "1h");
-    assert_eq!(pairs(&body, "cpu.usagePercent.avg"), query_points(&app, start10, start10 + Duration::days(2), "1h").await);
+    assert_eq!(
+        pairs(&body, "cpu.usagePercent.avg"),
+        query_points(&app, start10, start10 + Duration::days(2), "1h").await
+    );
     assert_eq!(pairs(&body, "cpu.usagePercent.avg").len(), 48);
 
     // Starting just past the hourly window (30 days): daily rollups, equal to /query at 1d.
     let start40 = old(40) - Duration::days(1);
-    let (_, body) = series(&app, &format!("vmId=chart-1&metrics=cpu&start={}&end={}&points=800", ms(start40), ms(start40 + Duration::days(4)))).await;
+    let (_, body) = series(
+        &app,
+        &format!(
+            "vmId=chart-1&metrics=cpu&start={}&end={}&points=800",
+            ms(start40),
+            ms(start40 + Duration::days(4))
+        ),
+    )
+    .await;
     assert_eq!(body["data"]["resolution"], "1d", "{body}");
-    assert_eq!(pairs(&body, "cpu.usagePercent.avg"), query_points(&app, start40, start40 + Duration::days(4), "1d").await);
+    assert_eq!(
+        pairs(&body, "cpu.usagePercent.avg"),
+        query_points(&app, start40, start40 + Duration::days(4), "1d").await
+    );
     // 29 days in 100 points: hourly would be 697 buckets, so daily.
-    let (_, body) = series(&app, &format!("vmId=chart-1&metrics=cpu&start={}&end={}&points=100", ms(now - Duration::days(29)), ms(now))).await;
+    let (_, body) = series(
+        &app,
+        &format!(
+            "vmId=chart-1&metrics=cpu&start={}&end={}&points=100",
+            ms(now - Duration::days(29)),
+            ms(now)
+        ),
+    )
+    .await;
     assert_eq!(body["data"]["resolution"], "1d");
     app.stop().await;
 }
@@ -99,21 +189,66 @@ async fn series_choose_the_tier_from_range_and_points_and_equal_the_query_api() 
 async fn series_validation_errors_use_the_history_envelope() {
     let app = spawn_app().await;
     let now = Utc::now();
-    assert_eq!(ingest(&app, vec![json!({"vmId": "chart-2", "sample": sample(now - Duration::minutes(1), 5.0, 5.0)})]).await["stored"], 1);
+    assert_eq!(
+        ingest(
+            &app,
+            vec![
+                json!({"vmId": "chart-2", "sample": sample(now - Duration::minutes(1), 5.0, 5.0)})
+            ]
+        )
+        .await["stored"],
+        1
+    );
     let range = format!("start={}&end={}", ms(now - Duration::hours(1)), ms(now));
     for (query, status, code, words) in [
-        (format!("vmId=chart-2&metrics=cpu.usagePercnt&{range}"), 400, "400", "did you mean `cpu.usagePercent`"),
-        (format!("vmId=chart-2&start={}&end={}", ms(now), ms(now - Duration::hours(1))), 400, "400-TIME", "after"),
-        (format!("vmId=chart-2&start={}&end={}", ms(now - Duration::days(800)), ms(now)), 400, "400-TIME", "2 years"),
-        (format!("vmId=chart-2&{range}&points=3"), 400, "400", "points"),
+        (
+            format!("vmId=chart-2&metrics=cpu.usagePercnt&{range}"),
+            400,
+            "400",
+            "did you mean `cpu.usagePercent`",
+        ),
+        (
+            format!(
+                "vmId=chart-2&start={}&end={}",
+                ms(now),
+                ms(now - Duration::hours(1))
+            ),
+            400,
+            "400-TIME",
+            "after",
+        ),
+        (
+            format!(
+                "vmId=chart-2&start={}&end={}",
+                ms(now - Duration::days(800)),
+                ms(now)
+            ),
+            400,
+            "400-TIME",
+            "2 years",
+        ),
+        (
+            format!("vmId=chart-2&{range}&points=3"),
+            400,
+            "400",
+            "points",
+        ),
         (range.clone(), 400, "400", "vmId"),
         (format!("vmId=nobody&{range}"), 404, "404", "nobody"),
-        (format!("vmId=chart-2&{range}&colour=red"), 400, "400", "colour"),
+        (
+            format!("vmId=chart-2&{range}&colour=red"),
+            400,
+            "400",
+            "colour",
+        ),
     ] {
         let (got, body) = series(&app, &query).await;
         assert_eq!(got, status, "{query}: {body}");
         assert_eq!(body["error"], code, "{query}: {body}");
-        assert!(body["detail"].as_str().unwrap_or_default().contains(words), "{query}: {body}");
+        assert!(
+            body["detail"].as_str().unwrap_or_default().contains(words),
+            "{query}: {body}"
+        );
     }
     app.stop().await;
 }

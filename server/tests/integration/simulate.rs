@@ -8,25 +8,46 @@ async fn the_simulator_writes_a_fleet_through_the_ingest_path_and_rolls_it_up() 
     let dir = tempfile::tempdir().expect("temp dir");
     let truth = dir.path().join("truth.json");
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_lookout"))
-        .args(["simulate", "--hosts", "4", "--days", "3", "--interval", "600", "--seed", "9", "--truth"])
+        .args([
+            "simulate",
+            "--hosts",
+            "4",
+            "--days",
+            "3",
+            "--interval",
+            "600",
+            "--seed",
+            "9",
+            "--truth",
+        ])
         .arg(&truth)
-        .env("DATABASE_URL", app.database_url.as_deref().expect("external database"))
+        .env(
+            "DATABASE_URL",
+            app.database_url.as_deref().expect("external database"),
+        )
         .output()
         .expect("lookout runs");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("1728 samples"), "{stdout}");
-    let truth: Value = serde_json::from_str(&std::fs::read_to_string(&truth).expect("truth file")).expect("JSON");
+    let truth: Value =
+        serde_json::from_str(&std::fs::read_to_string(&truth).expect("truth file")).expect("JSON");
     assert_eq!(truth["hosts"].as_array().map(Vec::len), Some(4));
     assert!(truth["hosts"][0]["growthPerDay"]["cpu"].is_number());
 
     let (status, hosts) = app.get_json("/api/v1/hosts?groupId=grp_01").await;
     assert_eq!(status, 200);
     assert_eq!(hosts["data"]["pagination"]["total"], 4);
-    let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM rollup_queue_hourly WHERE bucket < now() - interval '1 hour'")
-        .fetch_one(&app.pool)
-        .await
-        .expect("queue");
+    let pending: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM rollup_queue_hourly WHERE bucket < now() - interval '1 hour'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("queue");
     assert_eq!(pending, 0, "the simulator rolls up what it wrote");
     let response = app
         .client
@@ -39,7 +60,9 @@ async fn the_simulator_writes_a_fleet_through_the_ingest_path_and_rolls_it_up() 
     let body: Value = response.json().await.expect("json");
     let points = body["data"]["data"].as_array().expect("points");
     assert!(points.len() >= 12, "4 hosts × 3–4 days: {}", points.len());
-    assert!(points.iter().all(|p| (0.0..=100.0).contains(&p["cpu"]["usagePercent"].as_f64().unwrap_or(-1.0))));
+    assert!(points
+        .iter()
+        .all(|p| (0.0..=100.0).contains(&p["cpu"]["usagePercent"].as_f64().unwrap_or(-1.0))));
     app.stop().await;
 }
 
@@ -49,54 +72,112 @@ async fn the_simulator_writes_a_fleet_through_the_ingest_path_and_rolls_it_up() 
 #[tokio::test]
 async fn the_demo_fleet_fills_every_page_and_keeps_reporting() {
     let url = crate::common::fresh_database().await;
-    let mut config = crate::common::settings(lookout::config::DatabaseArgs { database_url: Some(url.clone()), data_dir: "unused".into() });
+    let mut config = crate::common::settings(lookout::config::DatabaseArgs {
+        database_url: Some(url.clone()),
+        data_dir: "unused".into(),
+    });
     config.demo = true;
     let app = crate::common::spawn_with(config.clone()).await;
     let mut ready = false;
     for _ in 0..600 {
-        let done: i64 = sqlx::query_scalar("SELECT count(*) FROM lookout_maintenance WHERE name = $1")
-            .bind(lookout::demo::READY)
-            .fetch_one(&app.pool)
-            .await
-            .expect("count");
+        let done: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM lookout_maintenance WHERE name = $1")
+                .bind(lookout::demo::READY)
+                .fetch_one(&app.pool)
+                .await
+                .expect("count");
         if done > 0 {
             ready = true;
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     }
-    assert!(ready, "the demo fleet is rolled up and judged within 5 minutes (a debug build)");
-    let anomalies: i64 = sqlx::query_scalar("SELECT count(*) FROM anomalies").fetch_one(&app.pool).await.expect("count");
+    assert!(
+        ready,
+        "the demo fleet is rolled up and judged within 5 minutes (a debug build)"
+    );
+    let anomalies: i64 = sqlx::query_scalar("SELECT count(*) FROM anomalies")
+        .fetch_one(&app.pool)
+        .await
+        .expect("count");
     assert!(anomalies > 0, "anomalies to look at");
 
     let (_, hosts) = app.get_json("/api/v1/hosts?pageSize=100").await;
-    let hosts = hosts["data"]["hosts"].as_array().cloned().unwrap_or_default();
-    let demo: Vec<&Value> = hosts.iter().filter(|h| h["vmId"].as_str().is_some_and(|v| v.starts_with("sim-"))).collect();
+    let hosts = hosts["data"]["hosts"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let demo: Vec<&Value> = hosts
+        .iter()
+        .filter(|h| h["vmId"].as_str().is_some_and(|v| v.starts_with("sim-")))
+        .collect();
     assert_eq!(demo.len(), 12, "{hosts:?}");
-    let groups: std::collections::BTreeSet<&str> = demo.iter().filter_map(|h| h["groupId"].as_str()).collect();
-    let clusters: std::collections::BTreeSet<&str> = demo.iter().filter_map(|h| h["clusterId"].as_str()).collect();
-    assert!(groups.len() >= 4 && clusters.len() >= 2, "{groups:?} {clusters:?}");
+    let groups: std::collections::BTreeSet<&str> =
+        demo.iter().filter_map(|h| h["groupId"].as_str()).collect();
+    let clusters: std::collections::BTreeSet<&str> = demo
+        .iter()
+        .filter_map(|h| h["clusterId"].as_str())
+        .collect();
+    assert!(
+        groups.len() >= 4 && clusters.len() >= 2,
+        "{groups:?} {clusters:?}"
+    );
 
     let (status, trends) = post(&app, "/api/v1/history/trends", &json!({
         "startTime": Utc::now() - Duration::days(150), "endTime": Utc::now(), "metrics": ["cpu", "memory", "disk"], "forecast": {"enabled": true},
     }))
     .await;
     assert_eq!(status, 200, "{trends}");
-    assert!(trends["data"]["warning"].is_null(), "enough history for a forecast without a warning: {}", trends["data"]["warning"]);
-    assert!(trends["data"]["historical"].as_array().map_or(0, Vec::len) >= 120, "≥ 120 daily points");
+    assert!(
+        trends["data"]["warning"].is_null(),
+        "enough history for a forecast without a warning: {}",
+        trends["data"]["warning"]
+    );
+    assert!(
+        trends["data"]["historical"].as_array().map_or(0, Vec::len) >= 120,
+        "≥ 120 daily points"
+    );
 
-    let (_, alerts) = app.get_json("/api/v1/performance/alerts?resolved=true&limit=100").await;
-    assert!(alerts["data"]["alerts"].as_array().is_some_and(|a| a.iter().any(|x| x["host"] == "sim-000" || x["vmId"] == "sim-000" || x.to_string().contains("sim-000"))), "{alerts}");
+    let (_, alerts) = app
+        .get_json("/api/v1/performance/alerts?resolved=true&limit=100")
+        .await;
+    assert!(
+        alerts["data"]["alerts"].as_array().is_some_and(|a| a
+            .iter()
+            .any(|x| x["host"] == "sim-000"
+                || x["vmId"] == "sim-000"
+                || x.to_string().contains("sim-000"))),
+        "{alerts}"
+    );
 
-    let (_, timeline) = app.get_json("/api/v1/history/timeline/sim-002?pageSize=100").await;
-    let kinds: std::collections::BTreeSet<String> =
-        timeline["data"]["events"].as_array().into_iter().flatten().filter_map(|e| e["type"].as_str().map(str::to_string)).collect();
-    assert!(kinds.contains("power_change"), "the two-hour outage shows as power changes: {kinds:?}");
-    let (_, timeline) = app.get_json("/api/v1/history/timeline/sim-000?pageSize=100").await;
-    assert!(timeline.to_string().contains("Deployed release 2.14"), "{timeline}");
+    let (_, timeline) = app
+        .get_json("/api/v1/history/timeline/sim-002?pageSize=100")
+        .await;
+    let kinds: std::collections::BTreeSet<String> = timeline["data"]["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["type"].as_str().map(str::to_string))
+        .collect();
+    assert!(
+        kinds.contains("power_change"),
+        "the two-hour outage shows as power changes: {kinds:?}"
+    );
+    let (_, timeline) = app
+        .get_json("/api/v1/history/timeline/sim-000?pageSize=100")
+        .await;
+    assert!(
+        timeline.to_string().contains("Deployed release 2.14"),
+        "{timeline}"
+    );
     // Minute samples before the last day's 10-second ones are not gaps (a host that changes its
     // interval is not "off" between its samples).
-    let powered: Vec<&Value> = timeline["data"]["events"].as_array().into_iter().flatten().filter(|e| e["type"] == "power_change").collect();
+    let powered: Vec<&Value> = timeline["data"]["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["type"] == "power_change")
+        .collect();
     assert!(powered.is_empty(), "sim-000 was never off: {powered:?}");
 
     // Live: a sample of the last 30 s for every demo host, and again after a restart.
@@ -122,7 +203,11 @@ async fn the_demo_fleet_fills_every_page_and_keeps_reporting() {
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     }
     assert!(resumed, "the demo fleet reports again after a restart");
-    let seeded: i64 = sqlx::query_scalar("SELECT count(*) FROM lookout_maintenance WHERE name = 'demo_fleet'").fetch_one(&restarted.pool).await.expect("marker");
+    let seeded: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM lookout_maintenance WHERE name = 'demo_fleet'")
+            .fetch_one(&restarted.pool)
+            .await
+            .expect("marker");
     assert_eq!(seeded, 1, "seeded once");
     restarted.stop().await;
 }

@@ -12,7 +12,11 @@ use sqlx::postgres::PgPoolOptions;
 /// with the wrong encoding shows up when it is read back.
 fn distinctive(host_id: i32, minute: i64) -> SampleRow {
     let mut stats = Stats {
-        timestamp: Utc.with_ymd_and_hms(2026, 3, 4, 5, 6, 7).single().expect("valid") + Duration::minutes(minute)
+        timestamp: Utc
+            .with_ymd_and_hms(2026, 3, 4, 5, 6, 7)
+            .single()
+            .expect("valid")
+            + Duration::minutes(minute)
             + Duration::microseconds(123_456),
         ..Default::default()
     };
@@ -22,12 +26,27 @@ fn distinctive(host_id: i32, minute: i64) -> SampleRow {
     stats.cpu.usage_mhz = 2_325.25;
     stats.cpu.ready_percent = 0.75;
     (stats.cpu.load1, stats.cpu.load5, stats.cpu.load15) = (1.25, 2.5, 3.75);
-    (stats.memory.total, stats.memory.used, stats.memory.free) = (64 << 30, 5_000_000_001, 5_000_000_002);
-    (stats.memory.available, stats.memory.cached, stats.memory.percent) = (5_000_000_003, 5_000_000_004, 45.5);
+    (stats.memory.total, stats.memory.used, stats.memory.free) =
+        (64 << 30, 5_000_000_001, 5_000_000_002);
+    (
+        stats.memory.available,
+        stats.memory.cached,
+        stats.memory.percent,
+    ) = (5_000_000_003, 5_000_000_004, 45.5);
     (stats.memory.swap_total, stats.memory.swap_used) = (5_000_000_005, 5_000_000_006);
-    (stats.disk.total, stats.disk.used, stats.disk.free, stats.disk.percent) = (6_000_000_001, 6_000_000_002, 6_000_000_003, 66.25);
+    (
+        stats.disk.total,
+        stats.disk.used,
+        stats.disk.free,
+        stats.disk.percent,
+    ) = (6_000_000_001, 6_000_000_002, 6_000_000_003, 66.25);
     (stats.disk.read_bytes, stats.disk.write_bytes) = (6_000_000_004, 6_000_000_005);
-    (stats.disk.read_bps, stats.disk.write_bps, stats.disk.read_iops, stats.disk.write_iops) = (101.5, 102.5, 103.5, 104.5);
+    (
+        stats.disk.read_bps,
+        stats.disk.write_bps,
+        stats.disk.read_iops,
+        stats.disk.write_iops,
+    ) = (101.5, 102.5, 103.5, 104.5);
     (stats.disk.read_latency_ms, stats.disk.write_latency_ms) = (0.125, 0.375);
     stats.disk.filesystems = vec![FilesystemUsage {
         device: "/dev/nvme0n1p2".into(),
@@ -39,44 +58,91 @@ fn distinctive(host_id: i32, minute: i64) -> SampleRow {
     (stats.network.bytes_recv, stats.network.bytes_sent) = (7_000_000_001, 7_000_000_002);
     (stats.network.packets_recv, stats.network.packets_sent) = (7_000_000_003, 7_000_000_004);
     (stats.network.in_bps, stats.network.out_bps) = (7_500.5, 8_500.5);
-    (stats.processes.total, stats.processes.running, stats.processes.sleeping, stats.processes.zombie) = (301, 3, 297, 1);
-    (stats.connections.active, stats.connections.listening, stats.connections.established) = (41, 13, 37);
+    (
+        stats.processes.total,
+        stats.processes.running,
+        stats.processes.sleeping,
+        stats.processes.zombie,
+    ) = (301, 3, 297, 1);
+    (
+        stats.connections.active,
+        stats.connections.listening,
+        stats.connections.established,
+    ) = (41, 13, 37);
     SampleRow::from_stats(host_id, &stats)
 }
 
 #[tokio::test]
 async fn batches_round_trip_every_column_and_resending_stores_only_the_new_rows() {
     let url = fresh_database().await;
-    let pool = PgPoolOptions::new().max_connections(2).connect(&url).await.expect("connect");
-    MIGRATOR.run(&pool).await.expect("migrations");
-    let (host_id, _) = hosts::upsert(&pool, &HostFacts { vm_id: "copy-test".into(), name: "copy-test".into(), ..Default::default() })
+    let pool = PgPoolOptions::new()
+        .max_connections(2)
+        .connect(&url)
         .await
-        .expect("host");
+        .expect("connect");
+    MIGRATOR.run(&pool).await.expect("migrations");
+    let (host_id, _) = hosts::upsert(
+        &pool,
+        &HostFacts {
+            vm_id: "copy-test".into(),
+            name: "copy-test".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("host");
 
     // Out of order on purpose: the writer sorts before it copies.
     let first: Vec<SampleRow> = [2, 0, 1].iter().map(|m| distinctive(host_id, *m)).collect();
-    assert_eq!(samples::insert_batch(&pool, &first).await.expect("first batch"), 3);
-    let stored = samples::since(&pool, host_id, first[1].ts).await.expect("read back");
-    assert_eq!(stored, vec![first[1].clone(), first[2].clone(), first[0].clone()]);
+    assert_eq!(
+        samples::insert_batch(&pool, &first)
+            .await
+            .expect("first batch"),
+        3
+    );
+    let stored = samples::since(&pool, host_id, first[1].ts)
+        .await
+        .expect("read back");
+    assert_eq!(
+        stored,
+        vec![first[1].clone(), first[2].clone(), first[0].clone()]
+    );
 
     // A re-sent batch with one new row (an hour later) stores that row only and queues its hour.
     let mut again = first.clone();
     again.push(distinctive(host_id, 60));
-    assert_eq!(samples::insert_batch(&pool, &again).await.expect("re-sent batch"), 1);
-    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM samples").fetch_one(&pool).await.expect("count");
-    assert_eq!(count, 4);
-    let queued: Vec<chrono::DateTime<Utc>> =
-        sqlx::query_scalar("SELECT bucket FROM rollup_queue_hourly WHERE host_id = $1 ORDER BY bucket")
-            .bind(host_id)
-            .fetch_all(&pool)
+    assert_eq!(
+        samples::insert_batch(&pool, &again)
             .await
-            .expect("queue");
-    let hour = Utc.with_ymd_and_hms(2026, 3, 4, 5, 0, 0).single().expect("valid");
+            .expect("re-sent batch"),
+        1
+    );
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM samples")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert_eq!(count, 4);
+    let queued: Vec<chrono::DateTime<Utc>> = sqlx::query_scalar(
+        "SELECT bucket FROM rollup_queue_hourly WHERE host_id = $1 ORDER BY bucket",
+    )
+    .bind(host_id)
+    .fetch_all(&pool)
+    .await
+    .expect("queue");
+    let hour = Utc
+        .with_ymd_and_hms(2026, 3, 4, 5, 0, 0)
+        .single()
+        .expect("valid");
     assert_eq!(queued, vec![hour, hour + Duration::hours(1)]);
 
     // A batch repeating one instant inside itself keeps one row, not an error.
     let repeated = vec![distinctive(host_id, 120), distinctive(host_id, 120)];
-    assert_eq!(samples::insert_batch(&pool, &repeated).await.expect("repeated"), 1);
+    assert_eq!(
+        samples::insert_batch(&pool, &repeated)
+            .await
+            .expect("repeated"),
+        1
+    );
     pool.close().await;
 }
 
@@ -84,7 +150,7 @@ async fn batches_round_trip_every_column_and_resending_stores_only_the_new_rows(
 fn at(host_id: i32, ts: chrono::DateTime<Utc>, cpu: f32) -> SampleRow {
     let mut row = distinctive(host_id, 0);
     row.ts = ts;
-    row.cpu_percent = cpu;
+    row.cpu_percent = Some(cpu);
     row
 }
 
@@ -115,22 +181,34 @@ async fn disagreeing_buckets(pool: &sqlx::PgPool) -> (i64, i64) {
 async fn every_committed_sample_reaches_the_rollups_whatever_the_interleaving_with_the_worker() {
     use lookout::storage::rollups::{self, Tier};
     let url = fresh_database().await;
-    let pool = PgPoolOptions::new().max_connections(12).connect(&url).await.expect("connect");
+    let pool = PgPoolOptions::new()
+        .max_connections(12)
+        .connect(&url)
+        .await
+        .expect("connect");
     MIGRATOR.run(&pool).await.expect("migrations");
     let mut host_ids = Vec::new();
     for h in 0..3 {
-        let facts = HostFacts { vm_id: format!("race-{h}"), name: format!("race-{h}"), ..Default::default() };
+        let facts = HostFacts {
+            vm_id: format!("race-{h}"),
+            name: format!("race-{h}"),
+            ..Default::default()
+        };
         host_ids.push(hosts::upsert(&pool, &facts).await.expect("host").0);
     }
     // Complete hours two days ago: their buckets are eligible for the worker at once.
-    let base = chrono::DurationRound::duration_trunc(Utc::now() - Duration::days(2), Duration::hours(1)).expect("hour");
+    let base =
+        chrono::DurationRound::duration_trunc(Utc::now() - Duration::days(2), Duration::hours(1))
+            .expect("hour");
     let stop = tokio_util::sync::CancellationToken::new();
     let mut workers = tokio::task::JoinSet::new();
     for tier in [Tier::Hourly, Tier::Hourly, Tier::Daily] {
         let (pool, stop) = (pool.clone(), stop.clone());
         workers.spawn(async move {
             while !stop.is_cancelled() {
-                rollups::process_queue(&pool, tier, 50).await.expect("rollup run");
+                rollups::process_queue(&pool, tier, 50)
+                    .await
+                    .expect("rollup run");
             }
         });
     }
@@ -153,7 +231,11 @@ async fn every_committed_sample_reaches_the_rollups_whatever_the_interleaving_wi
                         .flat_map(|&h| {
                             (0..PER_ROUND).map(move |i| {
                                 let offset = (round * PER_ROUND + i) * WRITERS + w;
-                                at(h, base + Duration::hours(hour) + Duration::milliseconds(offset), 10.0)
+                                at(
+                                    h,
+                                    base + Duration::hours(hour) + Duration::milliseconds(offset),
+                                    10.0,
+                                )
                             })
                         })
                         .collect();
@@ -170,9 +252,16 @@ async fn every_committed_sample_reaches_the_rollups_whatever_the_interleaving_wi
         done.expect("worker");
     }
     rollups::run_once(&pool).await.expect("drain");
-    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM samples").fetch_one(&pool).await.expect("count");
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM samples")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
     assert_eq!(stored, 3 * HOURS * ROUNDS * PER_ROUND * WRITERS);
-    assert_eq!(disagreeing_buckets(&pool).await, (0, 0), "rollup counts equal the raw rows once the queues drain");
+    assert_eq!(
+        disagreeing_buckets(&pool).await,
+        (0, 0),
+        "rollup counts equal the raw rows once the queues drain"
+    );
     pool.close().await;
 }
 
@@ -180,37 +269,68 @@ async fn every_committed_sample_reaches_the_rollups_whatever_the_interleaving_wi
 async fn the_rollup_check_finds_and_requeues_buckets_whose_counts_disagree() {
     use lookout::storage::rollups;
     let url = fresh_database().await;
-    let pool = PgPoolOptions::new().max_connections(4).connect(&url).await.expect("connect");
+    let pool = PgPoolOptions::new()
+        .max_connections(4)
+        .connect(&url)
+        .await
+        .expect("connect");
     MIGRATOR.run(&pool).await.expect("migrations");
-    let facts = HostFacts { vm_id: "check-1".into(), name: "check-1".into(), ..Default::default() };
+    let facts = HostFacts {
+        vm_id: "check-1".into(),
+        name: "check-1".into(),
+        ..Default::default()
+    };
     let host = hosts::upsert(&pool, &facts).await.expect("host").0;
-    let day = chrono::DurationRound::duration_trunc(Utc::now() - Duration::days(3), Duration::days(1)).expect("day");
-    let rows: Vec<SampleRow> = [day + Duration::hours(2), day + Duration::days(1) + Duration::hours(5)]
-        .iter()
-        .flat_map(|&hour| (0..30).map(move |i| at(host, hour + Duration::seconds(i * 60), 20.0)))
-        .collect();
+    let day =
+        chrono::DurationRound::duration_trunc(Utc::now() - Duration::days(3), Duration::days(1))
+            .expect("day");
+    let rows: Vec<SampleRow> = [
+        day + Duration::hours(2),
+        day + Duration::days(1) + Duration::hours(5),
+    ]
+    .iter()
+    .flat_map(|&hour| (0..30).map(move |i| at(host, hour + Duration::seconds(i * 60), 20.0)))
+    .collect();
     samples::insert_batch(&pool, &rows).await.expect("batch");
     rollups::run_once(&pool).await.expect("roll up");
     assert_eq!(disagreeing_buckets(&pool).await, (0, 0));
 
     // What the race left behind: an hour short of samples, a day with no daily row.
-    sqlx::query("UPDATE rollup_hourly SET count = count - 7 WHERE bucket = $1").bind(day + Duration::hours(2)).execute(&pool).await.expect("tamper");
-    sqlx::query("DELETE FROM rollup_daily WHERE bucket = $1").bind(day + Duration::days(1)).execute(&pool).await.expect("tamper");
-    assert_eq!(disagreeing_buckets(&pool).await, (1, 2), "the short hour makes its day disagree too");
+    sqlx::query("UPDATE rollup_hourly SET count = count - 7 WHERE bucket = $1")
+        .bind(day + Duration::hours(2))
+        .execute(&pool)
+        .await
+        .expect("tamper");
+    sqlx::query("DELETE FROM rollup_daily WHERE bucket = $1")
+        .bind(day + Duration::days(1))
+        .execute(&pool)
+        .await
+        .expect("tamper");
+    assert_eq!(
+        disagreeing_buckets(&pool).await,
+        (1, 2),
+        "the short hour makes its day disagree too"
+    );
 
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_lookout"))
         .args(["check", "rollups"])
         .env("DATABASE_URL", &url)
         .output()
         .expect("lookout runs");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
     // The short hour's day waits for the hour (its queue entry is the hour's); the day without a
     // daily row is queued itself.
     assert!(stdout.contains("1 hours and 1 days disagreed"), "{stdout}");
     rollups::run_once(&pool).await.expect("roll up again");
     assert_eq!(disagreeing_buckets(&pool).await, (0, 0), "healed");
-    let again = lookout::storage::consistency::check_rollups(&pool).await.expect("check");
+    let again = lookout::storage::consistency::check_rollups(&pool)
+        .await
+        .expect("check");
     assert_eq!((again.hours, again.days), (0, 0), "nothing left to queue");
     pool.close().await;
 }
