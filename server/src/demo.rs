@@ -134,7 +134,14 @@ pub async fn start(
     if let Some(seeded_at) = seeded_at {
         tracing::info!(%seeded_at, "Resuming the demo fleet's live samples.");
         let fleet = fleet(seeded_at)?;
-        tasks.spawn(live(pool, alerts, hub, fleet, shutdown));
+        // The hosts "kept running" while the server was down (up to a day): no false outage.
+        let newest: Option<DateTime<Utc>> = sqlx::query_scalar(
+            "SELECT max(s.ts) FROM samples s JOIN hosts h ON h.id = s.host_id WHERE h.vm_id LIKE 'sim-%' AND s.ts > now() - interval '1 day'",
+        )
+        .fetch_one(&pool)
+        .await?;
+        let since = newest.unwrap_or_else(|| Utc::now() - Duration::days(1));
+        tasks.spawn(live(pool, alerts, hub, fleet, since, shutdown));
         return Ok(());
     }
     let hosts: i64 = sqlx::query_scalar("SELECT count(*) FROM hosts")
@@ -155,7 +162,14 @@ pub async fn start(
         );
         match seed(&pool, seeded_at).await {
             Ok((fleet, samples)) => {
-                tracker.spawn(live(pool.clone(), alerts, hub.clone(), fleet, shutdown));
+                tracker.spawn(live(
+                    pool.clone(),
+                    alerts,
+                    hub.clone(),
+                    fleet,
+                    seeded_at,
+                    shutdown,
+                ));
                 match finish(&pool, seeded_at).await {
                     Ok(anomalies) => tracing::info!(
                         samples,
@@ -257,14 +271,25 @@ async fn finish(pool: &PgPool, seeded_at: DateTime<Utc>) -> anyhow::Result<usize
     Ok(outcome.events.len())
 }
 
-/// One sample per host every 10 s, through the path agents use (storage, alerts, live clients).
+/// One sample per host every 10 s, through the path agents use (storage, alerts, live clients),
+/// after filling in the samples since `since` (seeding or a restart took that long).
 async fn live(
     pool: PgPool,
     alerts: AlertEngine,
     hub: Hub,
     mut fleet: Fleet,
+    since: DateTime<Utc>,
     shutdown: CancellationToken,
 ) {
+    if let Err(error) = fleet
+        .write(&pool, since, Utc::now(), LIVE_EVERY, false)
+        .await
+    {
+        tracing::warn!(
+            error = format!("{error:#}"),
+            "The demo fleet's samples since {since} could not be filled in."
+        );
+    }
     let every = LIVE_EVERY
         .to_std()
         .unwrap_or(std::time::Duration::from_secs(10));
