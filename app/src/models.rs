@@ -17,6 +17,51 @@ pub struct Stats {
     pub processes: ProcessStats,
     pub connections: ConnectionStats,
     pub timestamp: DateTime<Utc>,
+    /// cgroup v2 containers on the host (Docker, Podman, containerd, CRI-O); absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub containers: Vec<ContainerStats>,
+    /// NVIDIA GPUs (through NVML); absent when there are none or no driver.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gpus: Vec<GpuStats>,
+}
+
+/// One container, from its cgroup (v2): CPU over the last interval, memory now, I/O rates.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContainerStats {
+    /// The container id (64 hex digits, or the cgroup's name when it has none).
+    pub id: String,
+    /// Its name from the Docker socket when readable, else the id's first 12 digits.
+    pub name: String,
+    /// CPU time used over the interval as a percentage of one core (`docker stats` convention:
+    /// 200 = two cores busy).
+    pub cpu_percent: f64,
+    /// `memory.current` (includes page cache), bytes; absent where the memory controller is
+    /// not on cgroup v2 (a hybrid hierarchy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_bytes: Option<u64>,
+    /// `memory.max` when the container has a limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_limit_bytes: Option<u64>,
+    /// Bytes/s read and written (`io.stat`, all devices); absent without the io controller.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_bps: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_bps: Option<f64>,
+}
+
+/// One NVIDIA GPU.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GpuStats {
+    pub index: u32,
+    pub name: String,
+    /// Time a kernel was running over the driver's sample period, 0–100.
+    pub utilization_percent: f64,
+    pub memory_used_bytes: u64,
+    pub memory_total_bytes: u64,
+    pub temperature_celsius: f64,
+    pub power_watts: f64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

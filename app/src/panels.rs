@@ -2,6 +2,35 @@
 //! anomaly series belong on it. One list, read by the server (static charts, the `data-*`
 //! attributes) and by the browser's chart module (through those attributes).
 
+/// A list's series on a chart: `fs:/var.avg`, `container:web.cpuPercent.avg`, `gpu:0.powerW.avg`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PanelList {
+    /// Its name in the series endpoint's `metrics`.
+    pub list: &'static str,
+    pub prefix: &'static str,
+    /// The member's field drawn (empty for file systems: their usage percent).
+    pub field: &'static str,
+}
+
+impl PanelList {
+    /// The member and the series' base name of one of this list's `.avg` keys.
+    pub fn member<'a>(&self, key: &'a str) -> Option<(&'a str, &'a str)> {
+        let base = key.strip_suffix(".avg")?;
+        let rest = base.strip_prefix(self.prefix)?.strip_prefix(':')?;
+        let member = if self.field.is_empty() {
+            rest
+        } else {
+            rest.strip_suffix(self.field)?.strip_suffix('.')?
+        };
+        Some((member, base))
+    }
+
+    /// Containers and GPUs are drawn only for hosts that have them; file systems always.
+    pub fn always(&self) -> bool {
+        self.list == "filesystems"
+    }
+}
+
 pub struct PanelSpec {
     pub id: &'static str,
     pub title: &'static str,
@@ -11,20 +40,21 @@ pub struct PanelSpec {
     pub labels: &'static [&'static str],
     /// `percent`, `bytes/s`, `1/s`, `ms`, `MiB`, `load` or `count`: axis formatting.
     pub unit: &'static str,
-    /// One line per file system (from raw samples) instead of `metrics`.
-    pub filesystems: bool,
+    /// One line per member of a list a raw sample carries (file systems, containers, GPUs)
+    /// instead of `metrics`.
+    pub list: Option<PanelList>,
     /// Alert rule metrics whose thresholds are drawn on this chart.
     pub alert_metrics: &'static [&'static str],
 }
 
-pub const HOST_PANELS: [PanelSpec; 11] = [
+pub const HOST_PANELS: [PanelSpec; 17] = [
     PanelSpec {
         id: "cpu",
         title: "CPU",
         metrics: &["cpu.usagePercent", "cpu.ready"],
         labels: &["usage", "steal (ready)"],
         unit: "percent",
-        filesystems: false,
+        list: None,
         alert_metrics: &["cpu_percent", "cpu_ready_percent"],
     },
     PanelSpec {
@@ -33,7 +63,7 @@ pub const HOST_PANELS: [PanelSpec; 11] = [
         metrics: &["cpu.load1min"],
         labels: &["load 1"],
         unit: "load",
-        filesystems: false,
+        list: None,
         alert_metrics: &["load1"],
     },
     PanelSpec {
@@ -42,7 +72,7 @@ pub const HOST_PANELS: [PanelSpec; 11] = [
         metrics: &["memory.usagePercent"],
         labels: &["used"],
         unit: "percent",
-        filesystems: false,
+        list: None,
         alert_metrics: &["memory_percent"],
     },
     PanelSpec {
@@ -51,7 +81,7 @@ pub const HOST_PANELS: [PanelSpec; 11] = [
         metrics: &["memory.swapUsedMB"],
         labels: &["swap"],
         unit: "MiB",
-        filesystems: false,
+        list: None,
         alert_metrics: &[],
     },
     PanelSpec {
@@ -60,7 +90,11 @@ pub const HOST_PANELS: [PanelSpec; 11] = [
         metrics: &[],
         labels: &[],
         unit: "percent",
-        filesystems: true,
+        list: Some(PanelList {
+            list: "filesystems",
+            prefix: "fs",
+            field: "",
+        }),
         alert_metrics: &["disk_usage_percent"],
     },
     PanelSpec {
@@ -69,7 +103,7 @@ pub const HOST_PANELS: [PanelSpec; 11] = [
         metrics: &["disk.readIOPS", "disk.writeIOPS"],
         labels: &["read", "write"],
         unit: "1/s",
-        filesystems: false,
+        list: None,
         alert_metrics: &["disk_read_iops", "disk_write_iops"],
     },
     PanelSpec {
@@ -78,7 +112,7 @@ pub const HOST_PANELS: [PanelSpec; 11] = [
         metrics: &["disk.readBps", "disk.writeBps"],
         labels: &["read", "write"],
         unit: "bytes/s",
-        filesystems: false,
+        list: None,
         alert_metrics: &["disk_read_bps", "disk_write_bps"],
     },
     PanelSpec {
@@ -87,7 +121,7 @@ pub const HOST_PANELS: [PanelSpec; 11] = [
         metrics: &["disk.readLatency", "disk.writeLatency"],
         labels: &["read", "write"],
         unit: "ms",
-        filesystems: false,
+        list: None,
         alert_metrics: &["disk_read_latency_ms", "disk_write_latency_ms"],
     },
     PanelSpec {
@@ -96,7 +130,7 @@ pub const HOST_PANELS: [PanelSpec; 11] = [
         metrics: &["network.inBps", "network.outBps"],
         labels: &["in", "out"],
         unit: "bytes/s",
-        filesystems: false,
+        list: None,
         alert_metrics: &["network_in_bps", "network_out_bps"],
     },
     PanelSpec {
@@ -105,7 +139,7 @@ pub const HOST_PANELS: [PanelSpec; 11] = [
         metrics: &["system.processes"],
         labels: &["processes"],
         unit: "count",
-        filesystems: false,
+        list: None,
         alert_metrics: &["processes_total"],
     },
     PanelSpec {
@@ -114,8 +148,86 @@ pub const HOST_PANELS: [PanelSpec; 11] = [
         metrics: &["system.connections"],
         labels: &["active"],
         unit: "count",
-        filesystems: false,
+        list: None,
         alert_metrics: &["connections_active", "connections_established"],
+    },
+    PanelSpec {
+        id: "containers-cpu",
+        title: "Containers: CPU (100 % = one core)",
+        metrics: &[],
+        labels: &[],
+        unit: "core%",
+        list: Some(PanelList {
+            list: "containers",
+            prefix: "container",
+            field: "cpuPercent",
+        }),
+        alert_metrics: &[],
+    },
+    PanelSpec {
+        id: "containers-memory",
+        title: "Containers: memory",
+        metrics: &[],
+        labels: &[],
+        unit: "MiB",
+        list: Some(PanelList {
+            list: "containers",
+            prefix: "container",
+            field: "memoryMB",
+        }),
+        alert_metrics: &[],
+    },
+    PanelSpec {
+        id: "gpu-utilization",
+        title: "GPUs: utilisation",
+        metrics: &[],
+        labels: &[],
+        unit: "percent",
+        list: Some(PanelList {
+            list: "gpus",
+            prefix: "gpu",
+            field: "utilizationPercent",
+        }),
+        alert_metrics: &[],
+    },
+    PanelSpec {
+        id: "gpu-memory",
+        title: "GPUs: memory used",
+        metrics: &[],
+        labels: &[],
+        unit: "MiB",
+        list: Some(PanelList {
+            list: "gpus",
+            prefix: "gpu",
+            field: "memoryUsedMB",
+        }),
+        alert_metrics: &[],
+    },
+    PanelSpec {
+        id: "gpu-temperature",
+        title: "GPUs: temperature",
+        metrics: &[],
+        labels: &[],
+        unit: "°C",
+        list: Some(PanelList {
+            list: "gpus",
+            prefix: "gpu",
+            field: "temperatureC",
+        }),
+        alert_metrics: &[],
+    },
+    PanelSpec {
+        id: "gpu-power",
+        title: "GPUs: power",
+        metrics: &[],
+        labels: &[],
+        unit: "W",
+        list: Some(PanelList {
+            list: "gpus",
+            prefix: "gpu",
+            field: "powerW",
+        }),
+        alert_metrics: &[],
     },
 ];
 
@@ -146,6 +258,9 @@ pub fn format_value(value: f64, unit: &str) -> String {
         "ms" => format!("{value:.1} ms"),
         "1/s" => format!("{value:.0}/s"),
         "load" => format!("{value:.2}"),
+        "core%" => format!("{value:.0} %"),
+        "°C" => format!("{value:.0} °C"),
+        "W" => format!("{value:.0} W"),
         _ => format!("{value:.0}"),
     }
 }
@@ -159,17 +274,46 @@ mod tests {
         for panel in &HOST_PANELS {
             assert_eq!(panel.metrics.len(), panel.labels.len(), "{}", panel.id);
             assert!(
-                ["percent", "bytes/s", "1/s", "ms", "MiB", "load", "count"].contains(&panel.unit),
+                ["percent", "bytes/s", "1/s", "ms", "MiB", "load", "count", "core%", "°C", "W"]
+                    .contains(&panel.unit),
                 "{}",
                 panel.id
             );
             assert!(
-                panel.filesystems || !panel.metrics.is_empty(),
+                panel.list.is_some() || !panel.metrics.is_empty(),
                 "{}",
                 panel.id
             );
         }
         assert_eq!(format_value(1536.0, "bytes/s"), "1.5 KiB/s");
         assert_eq!(format_value(42.26, "percent"), "42.3 %");
+        let containers = HOST_PANELS
+            .iter()
+            .find(|p| p.id == "containers-cpu")
+            .and_then(|p| p.list)
+            .expect("panel");
+        assert_eq!(
+            containers.member("container:my.app.cpuPercent.avg"),
+            Some(("my.app", "container:my.app.cpuPercent"))
+        );
+        assert_eq!(
+            containers.member("container:web.memoryMB.avg"),
+            None,
+            "another field"
+        );
+        assert_eq!(
+            containers.member("container:web.cpuPercent.max"),
+            None,
+            "not the average"
+        );
+        let fs = HOST_PANELS
+            .iter()
+            .find(|p| p.id == "filesystems")
+            .and_then(|p| p.list)
+            .expect("panel");
+        assert_eq!(
+            fs.member("fs:/var/lib.avg"),
+            Some(("/var/lib", "fs:/var/lib"))
+        );
     }
 }

@@ -92,11 +92,13 @@ test('troubleshooting on the demo fleet', { timeout: 420_000 }, async () => {
     await idle(page);
     for (const card of ['cpu', 'memory', 'disk', 'network', 'processes', 'connections']) await page.getByTestId(`card-${card}`).waitFor();
     const panels = await page.locator('.chart-panel').count();
-    assert.equal(panels, 11);
+    assert.equal(panels, 13, 'eleven host charts and two for its containers');
     await page.waitForFunction((n) => document.querySelectorAll('.chart-panel[data-drawn="1"]').length === n, panels);
     const day = await page.$eval('.charts', (c) => c.dataset.resolution);
     assert.equal(day, '5m', 'a day on a ~560 px chart is read at 5-minute buckets');
     await shot(page, 'host-24h.png');
+    const containerLines = await page.$$eval('[data-testid=chart-containers-cpu] .u-legend .u-series .u-label', (l) => l.map((x) => x.textContent));
+    assert.deepEqual(containerLines.filter((l) => l).sort(), ['api', 'nginx', 'redis'], 'one line per container');
 
     // One crosshair: hovering one chart reports the same instant's values on every chart.
     const over = page.locator('[data-testid=chart-cpu] .u-over');
@@ -222,6 +224,19 @@ test('troubleshooting on the demo fleet', { timeout: 420_000 }, async () => {
     // Without JavaScript: the cards, the server-drawn charts and the events are there.
     const plain = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 1400, height: 900 } });
     await plain.addCookies(await context.cookies());
+    // A host with a GPU gets its four charts; one without containers or GPUs gets none of them.
+    const gpu = await context.newPage();
+    await gpu.goto(`${base}/hosts/sim-005?range=6h`);
+    await gpu.waitForFunction(() => document.querySelectorAll('.chart-panel[data-drawn="1"]').length === 15);
+    for (const id of ['gpu-utilization', 'gpu-memory', 'gpu-temperature', 'gpu-power']) {
+      const labels = await gpu.$$eval(`[data-testid=chart-${id}] .u-legend .u-series .u-label`, (l) => l.map((x) => x.textContent));
+      assert.ok(labels.includes('0'), `${id}: ${labels.join()}`);
+    }
+    assert.equal(await gpu.locator('[data-testid=chart-containers-cpu]').count(), 0);
+    await gpu.locator('[data-testid=chart-gpu-utilization]').scrollIntoViewIfNeeded();
+    await shot(gpu, 'host-gpu.png');
+    await gpu.close();
+
     const noJs = await plain.newPage();
     await noJs.goto(`${base}/hosts/sim-001?range=6h`);
     assert.match(await noJs.getByTestId('card-memory-value').textContent(), /\d+\.\d %/);

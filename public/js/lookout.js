@@ -26,6 +26,9 @@
       case 'ms': return v.toFixed(1) + ' ms';
       case '1/s': return v.toFixed(0) + '/s';
       case 'load': return v.toFixed(2);
+      case 'core%': return v.toFixed(0) + ' %';
+      case '°C': return v.toFixed(0) + ' °C';
+      case 'W': return v.toFixed(0) + ' W';
       default: return v.toFixed(0);
     }
   }
@@ -62,11 +65,35 @@
   };
   const MIB_FIELDS = new Set(['memory.swap_used', 'memory.used', 'memory.available']);
 
+  // A list panel's series, [member, base name]: `container:web.cpuPercent.avg` → ['web', 'container:web.cpuPercent'].
+  function listMembers(panel, series) {
+    const prefix = panel.dataset.prefix + ':';
+    const suffix = (panel.dataset.field ? '.' + panel.dataset.field : '') + '.avg';
+    return Object.keys(series)
+      .filter((k) => k.startsWith(prefix) && k.endsWith(suffix))
+      .map((k) => [k.slice(prefix.length, k.length - suffix.length), k.slice(0, -4)]);
+  }
+
+  // Live values of list members, by field: [list in the sample, key, sample field, divisor].
+  const LIST_FIELDS = {
+    container: ['containers', 'name', { cpuPercent: ['cpu_percent', 1], memoryMB: ['memory_bytes', 1048576], readBps: ['read_bps', 1], writeBps: ['write_bps', 1] }],
+    gpu: ['gpus', 'index', { utilizationPercent: ['utilization_percent', 1], memoryUsedMB: ['memory_used_bytes', 1048576], temperatureC: ['temperature_celsius', 1], powerW: ['power_watts', 1] }],
+  };
+
   function liveValue(stats, name, absent) {
     if (name.startsWith('fs:')) {
       const mount = name.slice(3);
       const fs = (stats.disk.filesystems || []).find((f) => f.mountpoint === mount);
       return fs ? fs.percent : null;
+    }
+    const colon = name.indexOf(':');
+    if (colon > 0 && LIST_FIELDS[name.slice(0, colon)]) {
+      const [list, key, fields] = LIST_FIELDS[name.slice(0, colon)];
+      const rest = name.slice(colon + 1);
+      const dot = rest.lastIndexOf('.');
+      const field = fields[rest.slice(dot + 1)];
+      const member = (stats[list] || []).find((m) => String(m[key]) === rest.slice(0, dot));
+      return member && field ? member[field[0]] / field[1] : null;
     }
     const path = LIVE_FIELDS[name];
     if (!path || (absent && absent.includes(path))) return null;
@@ -236,8 +263,7 @@
         const joined = tables.length ? uPlot.join(tables) : [[]];
         return { compare: true, hosts, joined, resolution: series[0] ? series[0].resolution : '', rows: joined[0].length, columns: hosts.length };
       }
-      const fs = panel.dataset.fs === '1';
-      const metrics = fs ? 'filesystems' : panel.dataset.metrics;
+      const metrics = panel.dataset.list || panel.dataset.metrics;
       const data = await getJson(`/api/v1/history/series?vmId=${encodeURIComponent(this.vm)}&metrics=${encodeURIComponent(metrics)}&start=${this.from}&end=${this.to}&points=${points}`);
       data.rows = data.t.length;
       data.columns = Object.keys(data.series).length;
@@ -265,15 +291,14 @@
       }
       const xs = data.t.map((t) => t / 1000);
       const columns = [xs];
-      const names = panel.dataset.fs === '1'
-        ? Object.keys(data.series).filter((k) => k.endsWith('.avg')).map((k) => k.slice(0, -4))
-        : panel.dataset.metrics.split(',');
-      const labels = panel.dataset.fs === '1' ? names.map((n) => n.slice(3)) : panel.dataset.labels.split(',');
+      const members = panel.dataset.list ? listMembers(panel, data.series) : null;
+      const names = members ? members.map((m) => m[1]) : panel.dataset.metrics.split(',');
+      const labels = members ? members.map((m) => m[0]) : panel.dataset.labels.split(',');
       names.forEach((name, i) => {
         const color = COLORS[i % COLORS.length];
         columns.push(data.series[name + '.avg'] || xs.map(() => null));
         series.push({ label: labels[i] || name, stroke: color, width: 1.5, value: (u, v) => format(v, unit), metric: name });
-        if (i === 0 && data.series[name + '.max'] && panel.dataset.fs !== '1') {
+        if (i === 0 && data.series[name + '.max'] && !panel.dataset.list) {
           const hi = columns.push(data.series[name + '.max']) - 1;
           series.push({ label: 'max', stroke: 'transparent', width: 0, points: { show: false }, value: (u, v) => format(v, unit) });
           const lo = columns.push(data.series[name + '.min']) - 1;
@@ -300,7 +325,7 @@
       const yRange = unit === 'percent' ? [0, 100] : (u, min, max) => [0, Math.max(max * 1.1, ...thresholds.map((t) => t * 1.1), 1)];
       const opts = {
         width: this.width(panel),
-        height: panel.dataset.fs === '1' || this.view === 'compare' ? 220 : 160,
+        height: panel.dataset.list || this.view === 'compare' ? 220 : 160,
         scales: { x: { time: true, min: this.from / 1000, max: this.to / 1000 }, y: { range: yRange } },
         series,
         bands,
@@ -356,7 +381,7 @@
       if (event.type === 'anomaly') {
         const series = event.metricData && event.metricData.series;
         if (!series) return false;
-        if (series === 'disk.usagePercent') return panel.dataset.fs === '1';
+        if (series === 'disk.usagePercent') return panel.dataset.list === 'filesystems';
         return (panel.dataset.metrics || '').split(',').includes(series);
       }
       return true;

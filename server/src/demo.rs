@@ -115,7 +115,9 @@ pub fn fleet(seeded_at: DateTime<Utc>) -> anyhow::Result<Fleet> {
         let off = seeded_at - Duration::days(2) - Duration::hours(3);
         third.outages.push((off, off + Duration::hours(2)));
     }
-    Fleet::new(truth, SEED)
+    let mut fleet = Fleet::new(truth, SEED)?;
+    fleet.extras = true;
+    Ok(fleet)
 }
 
 /// Seeds the demo fleet (or resumes it) in the background; never delays start-up.

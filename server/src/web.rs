@@ -3,7 +3,7 @@
 //! services the REST API uses (fleet, history series, timeline, capacity, exports).
 use crate::{
     auth::{credentials, session_cookie, Principal, RequireScope, VmRead},
-    history::series::{self as chart_series, SeriesRequest},
+    history::series::{self as chart_series, List, SeriesRequest},
     state::AppState,
     storage::{catalog, samples},
 };
@@ -184,7 +184,7 @@ fn host_source(state: AppState) -> HostSource {
                 let request = SeriesRequest {
                     host_id: host.0,
                     metrics: &metrics,
-                    filesystems: true,
+                    lists: &List::ALL,
                     start,
                     end,
                     points: STATIC_POINTS,
@@ -195,27 +195,25 @@ fn host_source(state: AppState) -> HostSource {
                 let column = |name: &str| series.series.get(name).cloned().unwrap_or_default();
                 let panels = HOST_PANELS
                     .iter()
-                    .map(|panel| {
-                        let names: Vec<(String, String)> = if panel.filesystems {
-                            series
+                    .filter_map(|panel| {
+                        let names: Vec<(String, String)> = match panel.list {
+                            Some(list) => series
                                 .series
                                 .keys()
-                                .filter(|k| k.starts_with("fs:") && k.ends_with(".avg"))
-                                .map(|k| {
-                                    (
-                                        k.trim_end_matches(".avg").to_owned(),
-                                        k[3..k.len() - 4].to_owned(),
-                                    )
-                                })
-                                .collect()
-                        } else {
-                            panel
+                                .filter_map(|k| list.member(k))
+                                .map(|(member, base)| (base.to_owned(), member.to_owned()))
+                                .collect(),
+                            None => panel
                                 .metrics
                                 .iter()
                                 .zip(panel.labels)
                                 .map(|(m, l)| ((*m).to_owned(), (*l).to_owned()))
-                                .collect()
+                                .collect(),
                         };
+                        // A host without containers or GPUs in the range gets no such panel.
+                        if names.is_empty() && panel.list.is_some_and(|l| !l.always()) {
+                            return None;
+                        }
                         let lines: Vec<Line<'_>> = names
                             .iter()
                             .map(|(name, label)| Line {
@@ -230,7 +228,7 @@ fn host_source(state: AppState) -> HostSource {
                             .collect();
                         let band: Option<Vec<(i64, f64, f64)>> = names
                             .first()
-                            .filter(|_| !panel.filesystems)
+                            .filter(|_| panel.list.is_none())
                             .and_then(|(name, _)| {
                                 let (low, high) = (
                                     series.series.get(&format!("{name}.min"))?,
@@ -245,10 +243,10 @@ fn host_source(state: AppState) -> HostSource {
                                         .collect(),
                                 )
                             });
-                        StaticPanel {
+                        Some(StaticPanel {
                             id: panel.id.into(),
                             svg: svg::render(&lines, band.as_deref(), from, to, panel.unit),
-                        }
+                        })
                     })
                     .collect();
                 let types = crate::timeline::TYPES;
@@ -348,7 +346,7 @@ fn compare_source(state: AppState) -> CompareSource {
                     let request = SeriesRequest {
                         host_id: host.0,
                         metrics: std::slice::from_ref(&metric),
-                        filesystems: false,
+                        lists: &[],
                         start,
                         end,
                         points: STATIC_POINTS,

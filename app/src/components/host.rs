@@ -142,14 +142,25 @@ fn HostView(data: HostPageData) -> impl IntoView {
         encode(&vm_id),
         Range::Fixed { from, to }.query()
     );
+    // Containers and GPUs only where the host has them: in its newest sample, or in the range
+    // (the server drew a static chart of them).
+    let has = |list: &str| {
+        latest.as_ref().is_some_and(|s| match list {
+            "containers" => !s.containers.is_empty(),
+            "gpus" => !s.gpus.is_empty(),
+            _ => true,
+        })
+    };
     let charts = HOST_PANELS
         .iter()
+        .filter(|p| p.list.is_none_or(|l| l.always() || has(l.list)) || panels.iter().any(|s| s.id == p.id))
         .map(|p| {
             let svg = panels.iter().find(|s| s.id == p.id).map(|s| s.svg.clone()).unwrap_or_default();
             view! {
                 <section class="chart-panel" data-testid=format!("chart-{}", p.id) data-panel=p.id data-title=p.title
                     data-metrics=p.metrics.join(",") data-labels=p.labels.join(",") data-unit=p.unit
-                    data-fs=if p.filesystems { "1" } else { "0" } data-alerts=p.alert_metrics.join(",")>
+                    data-list=p.list.map(|l| l.list).unwrap_or_default() data-prefix=p.list.map(|l| l.prefix).unwrap_or_default()
+                    data-field=p.list.map(|l| l.field).unwrap_or_default() data-alerts=p.alert_metrics.join(",")>
                     <h3>{p.title}</h3>
                     <div class="plot"></div>
                     <noscript><div class="static-chart" inner_html=svg></div></noscript>

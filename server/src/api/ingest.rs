@@ -218,6 +218,10 @@ fn parse_item(value: Value, now: DateTime<Utc>) -> Result<NewSample, Vec<String>
                 if group == "timestamp" {
                     continue;
                 }
+                if group == "containers" || group == "gpus" {
+                    parse_extras(group, fields, &mut sample, &mut problems);
+                    continue;
+                }
                 let Value::Object(fields) = fields else {
                     if GROUPS.contains(&group.as_str()) {
                         problems.push(format!("`sample.{group}` must be an object"));
@@ -232,6 +236,8 @@ fn parse_item(value: Value, now: DateTime<Utc>) -> Result<NewSample, Vec<String>
                                 "sample.network",
                                 "sample.processes",
                                 "sample.connections",
+                                "sample.containers",
+                                "sample.gpus",
                             ],
                         ));
                     }
@@ -310,7 +316,11 @@ fn parse_item(value: Value, now: DateTime<Utc>) -> Result<NewSample, Vec<String>
                     present.insert(&path);
                 }
             }
-            if present == Present::NONE && body.contains_key("timestamp") {
+            if present == Present::NONE
+                && sample.containers.is_empty()
+                && sample.gpus.is_empty()
+                && body.contains_key("timestamp")
+            {
                 problems.push(
                     "`sample` carries no metric value (give at least one, e.g. `cpu.percent`)"
                         .into(),
@@ -455,6 +465,31 @@ pub async fn samples(
             "rejected": rejected,
         }),
     ))
+}
+
+/// `sample.containers` and `sample.gpus`: lists in the `/performance/stats` shape, each value
+/// finite and in range (a list the sender could not read is simply left out).
+fn parse_extras(group: &str, value: &Value, sample: &mut Stats, problems: &mut Vec<String>) {
+    let sane = |v: f64, max: f64| v.is_finite() && (0.0..=max).contains(&v);
+    match group {
+        "containers" => match serde_json::from_value::<Vec<app::models::ContainerStats>>(value.clone()) {
+            Ok(list) if list.len() > crate::sampling::containers::MAX_CONTAINERS => {
+                problems.push(format!("`sample.containers` holds at most {} containers", crate::sampling::containers::MAX_CONTAINERS))
+            }
+            Ok(list) if list.iter().all(|c| sane(c.cpu_percent, 102_400.0) && c.read_bps.is_none_or(|v| sane(v, 1e12)) && c.write_bps.is_none_or(|v| sane(v, 1e12)) && !c.name.is_empty() && c.name.len() <= 128 && c.id.len() <= 128) => {
+                sample.containers = list
+            }
+            Ok(_) => problems.push("`sample.containers[]` needs a name (1–128 characters) and finite, non-negative rates".into()),
+            Err(error) => problems.push(format!("`sample.containers` is not a list of containers: {error}")),
+        },
+        _ => match serde_json::from_value::<Vec<app::models::GpuStats>>(value.clone()) {
+            Ok(list) if list.len() <= 64 && list.iter().all(|g| sane(g.utilization_percent, 100.0) && sane(g.temperature_celsius, 200.0) && sane(g.power_watts, 10_000.0) && g.memory_used_bytes <= g.memory_total_bytes && g.name.len() <= 128) => {
+                sample.gpus = list
+            }
+            Ok(_) => problems.push("`sample.gpus[]` needs utilization 0–100, a temperature, power and memory used ≤ total (at most 64 GPUs)".into()),
+            Err(error) => problems.push(format!("`sample.gpus` is not a list of GPUs: {error}")),
+        },
+    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ use crate::{
     auth::{RequireScope, VmRead},
     history::{
         self,
-        series::{self as chart_series, SeriesRequest},
+        series::{self as chart_series, List, SeriesRequest},
     },
     state::AppState,
     storage::catalog::{self, Group, Metric},
@@ -26,19 +26,21 @@ const MAX_POINTS: i64 = 20_000;
 pub struct SeriesQuery {
     vm_id: Option<String>,
     /// Comma-separated: catalogue names (`cpu.usagePercent`), whole groups (`cpu`, `system`) and
-    /// `filesystems`.
+    /// the lists `filesystems`, `containers`, `gpus`.
     metrics: Option<String>,
     start: Option<String>,
     end: Option<String>,
     points: Option<i64>,
 }
 
-/// The metrics a `metrics` list names, and whether it asks for file systems.
-pub fn parse_metrics(list: Option<&str>) -> Result<(Vec<&'static Metric>, bool), HistoryError> {
+/// The metrics a `metrics` list names, and the lists (file systems, containers, GPUs) it asks for.
+pub fn parse_metrics(
+    list: Option<&str>,
+) -> Result<(Vec<&'static Metric>, Vec<List>), HistoryError> {
     let mut metrics: Vec<&'static Metric> = Vec::new();
-    let mut filesystems = false;
+    let mut lists: Vec<List> = Vec::new();
     let names: Vec<&str> = list
-        .unwrap_or("cpu,memory,disk,network,system,filesystems")
+        .unwrap_or("cpu,memory,disk,network,system,filesystems,containers,gpus")
         .split(',')
         .map(str::trim)
         .filter(|n| !n.is_empty())
@@ -54,8 +56,10 @@ pub fn parse_metrics(list: Option<&str>) -> Result<(Vec<&'static Metric>, bool),
         Group::System,
     ];
     for name in names {
-        let found: Vec<&'static Metric> = if name == "filesystems" {
-            filesystems = true;
+        let found: Vec<&'static Metric> = if let Some(list) = List::parse(name) {
+            if !lists.contains(&list) {
+                lists.push(list);
+            }
             Vec::new()
         } else if let Some(group) = groups.iter().find(|g| g.name() == name) {
             catalog::of_group(*group).collect()
@@ -63,14 +67,14 @@ pub fn parse_metrics(list: Option<&str>) -> Result<(Vec<&'static Metric>, bool),
             vec![metric]
         } else {
             let mut known: Vec<String> = groups.iter().map(|g| g.name().to_string()).collect();
-            known.push("filesystems".into());
+            known.extend(List::ALL.iter().map(|l| l.name().to_string()));
             known.extend(catalog::METRICS.iter().map(Metric::name));
             let known: Vec<&str> = known.iter().map(String::as_str).collect();
             let hint = crate::error::closest(name, &known)
                 .map(|k| format!("; did you mean `{k}`?"))
                 .unwrap_or_default();
             return Err(HistoryError::BadRequest(format!(
-                "unknown metric `{name}`{hint} (use groups cpu, memory, disk, network, system, filesystems or names such as cpu.usagePercent)"
+                "unknown metric `{name}`{hint} (use groups cpu, memory, disk, network, system, lists filesystems, containers, gpus or names such as cpu.usagePercent)"
             )));
         };
         for metric in found {
@@ -79,7 +83,7 @@ pub fn parse_metrics(list: Option<&str>) -> Result<(Vec<&'static Metric>, bool),
             }
         }
     }
-    Ok((metrics, filesystems))
+    Ok((metrics, lists))
 }
 
 fn instant(text: Option<&str>, field: &str) -> Result<DateTime<Utc>, HistoryError> {
@@ -112,7 +116,7 @@ pub async fn series(
             "`points` must be 10 to {MAX_POINTS}"
         )));
     }
-    let (metrics, filesystems) = parse_metrics(query.metrics.as_deref())?;
+    let (metrics, lists) = parse_metrics(query.metrics.as_deref())?;
     let vm_id = query
         .vm_id
         .ok_or_else(|| HistoryError::BadRequest("`vmId` is required".into()))?;
@@ -125,7 +129,7 @@ pub async fn series(
     let request = SeriesRequest {
         host_id,
         metrics: &metrics,
-        filesystems,
+        lists: &lists,
         start,
         end,
         points,
@@ -145,7 +149,7 @@ mod tests {
             metrics.iter().map(|m| m.id).collect::<Vec<_>>(),
             vec![1, 16]
         );
-        assert!(!fs);
+        assert!(fs.is_empty());
         let (metrics, fs) =
             parse_metrics(Some("network,filesystems,network.inBps")).expect("valid");
         assert_eq!(
@@ -153,7 +157,9 @@ mod tests {
             2,
             "a group and one of its metrics are one each"
         );
-        assert!(fs);
+        assert_eq!(fs, [List::Filesystems]);
+        let (_, lists) = parse_metrics(Some("gpus,containers,gpus")).expect("valid");
+        assert_eq!(lists, [List::Gpus, List::Containers]);
         let error = parse_metrics(Some("cpu.usagePercnt")).expect_err("typo");
         assert!(
             error

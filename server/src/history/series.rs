@@ -89,11 +89,69 @@ pub fn choose(
     Resolution::Day
 }
 
+/// Lists a raw sample carries, charted one line per member (never averaged together): file
+/// systems by mount point, containers by name, GPUs by index. Kept with the raw samples only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum List {
+    Filesystems,
+    Containers,
+    Gpus,
+}
+
+impl List {
+    pub const ALL: [List; 3] = [List::Filesystems, List::Containers, List::Gpus];
+
+    /// Its name in `metrics` lists.
+    pub fn name(self) -> &'static str {
+        match self {
+            List::Filesystems => "filesystems",
+            List::Containers => "containers",
+            List::Gpus => "gpus",
+        }
+    }
+
+    /// (samples column, member key, series prefix)
+    fn source(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            List::Filesystems => ("filesystems", "mountpoint", "fs"),
+            List::Containers => ("containers", "name", "container"),
+            List::Gpus => ("gpus", "index", "gpu"),
+        }
+    }
+
+    /// (field in the series name, SQL over a member `f`); file systems keep their short names
+    /// (`fs:/var.avg`), the others name the field (`container:web.cpuPercent.avg`).
+    pub fn fields(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            List::Filesystems => &[("", "(f->>'percent')::float8")],
+            List::Containers => &[
+                ("cpuPercent", "(f->>'cpu_percent')::float8"),
+                ("memoryMB", "(f->>'memory_bytes')::float8 / 1048576"),
+                ("readBps", "(f->>'read_bps')::float8"),
+                ("writeBps", "(f->>'write_bps')::float8"),
+            ],
+            List::Gpus => &[
+                ("utilizationPercent", "(f->>'utilization_percent')::float8"),
+                (
+                    "memoryUsedMB",
+                    "(f->>'memory_used_bytes')::float8 / 1048576",
+                ),
+                ("temperatureC", "(f->>'temperature_celsius')::float8"),
+                ("powerW", "(f->>'power_watts')::float8"),
+            ],
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<List> {
+        List::ALL.into_iter().find(|l| l.name() == name)
+    }
+}
+
 /// What a chart asks for.
 pub struct SeriesRequest<'a> {
     pub host_id: i32,
     pub metrics: &'a [&'static Metric],
-    pub filesystems: bool,
+    pub lists: &'a [List],
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
     pub points: i64,
@@ -161,10 +219,13 @@ pub async fn read(
         Resolution::Hour => from_rollups(pool, request, Tier::Hourly, &mut series).await?,
         Resolution::Day => from_rollups(pool, request, Tier::Daily, &mut series).await?,
     }
-    if request.filesystems {
+    for list in request.lists {
         match resolution {
-            Resolution::Raw | Resolution::Minutes(_) => filesystems(pool, request, resolution, &mut series).await?,
-            _ => series.notes.push(format!("file systems are kept with the raw samples ({RAW_RETENTION_DAYS} days); choose a range within them")),
+            Resolution::Raw | Resolution::Minutes(_) => members(pool, request, *list, resolution, &mut series).await?,
+            _ => series.notes.push(format!(
+                "{} are kept with the raw samples ({RAW_RETENTION_DAYS} days); choose a range within them",
+                list.name()
+            )),
         }
     }
     Ok(series)
@@ -285,11 +346,13 @@ async fn from_rollups(
     Ok(())
 }
 
-/// Each file system's usage percent on the same time axis (`fs:<mountpoint>.avg`, and `.max`
-/// for buckets: a file system filling up shows at its fullest).
-async fn filesystems(
+/// Each member of a list on the same time axis (`fs:<mountpoint>.avg`,
+/// `container:<name>.cpuPercent.avg`, `gpu:<index>.powerW.avg`, and `.max` for buckets: a
+/// file system filling up shows at its fullest).
+async fn members(
     pool: &PgPool,
     request: &SeriesRequest<'_>,
+    list: List,
     resolution: Resolution,
     out: &mut Series,
 ) -> Result<(), QueryError> {
@@ -297,11 +360,18 @@ async fn filesystems(
         Some(_) => "date_bin($4, s.ts, timestamptz 'epoch')",
         None => "s.ts",
     };
+    let (column, key, prefix) = list.source();
+    let fields = list.fields();
+    let aggregates: Vec<String> = fields
+        .iter()
+        .map(|(_, expr)| format!("avg({expr}), max({expr})"))
+        .collect();
+    // Only the fixed names above are interpolated; values are bound.
     let sql = format!(
-        "SELECT (extract(epoch FROM {bucket}) * 1000)::int8 AS t, f->>'mountpoint' AS mount,
-                avg((f->>'percent')::float8), max((f->>'percent')::float8)
-         FROM samples s, jsonb_array_elements(s.filesystems) f
-         WHERE s.host_id = $1 AND s.ts >= $2 AND s.ts <= $3 GROUP BY 1, 2"
+        "SELECT (extract(epoch FROM {bucket}) * 1000)::int8 AS t, f->>'{key}' AS member, {}
+         FROM samples s, jsonb_array_elements(s.{column}) f
+         WHERE s.host_id = $1 AND s.ts >= $2 AND s.ts <= $3 AND s.{column} IS NOT NULL GROUP BY 1, 2",
+        aggregates.join(", ")
     );
     let query = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(request.host_id)
@@ -313,24 +383,29 @@ async fn filesystems(
     };
     let rows = query.fetch_all(pool).await?;
     let index: BTreeMap<i64, usize> = out.t.iter().enumerate().map(|(i, t)| (*t, i)).collect();
-    /// Per mount point: average and maximum usage per instant.
-    type Usage = (Vec<Option<f64>>, Vec<Option<f64>>);
-    let mut by_mount: BTreeMap<String, Usage> = BTreeMap::new();
+    let bucketed = resolution.width().is_some();
+    let blank = || vec![None; out.t.len()];
     for row in rows {
         let t: i64 = row.try_get(0)?;
-        let mount: Option<String> = row.try_get(1)?;
+        let member: Option<String> = row.try_get(1)?;
         let Some(&i) = index.get(&t) else { continue };
-        let entry = by_mount
-            .entry(mount.unwrap_or_default())
-            .or_insert_with(|| (vec![None; out.t.len()], vec![None; out.t.len()]));
-        entry.0[i] = row.try_get::<Option<f64>, _>(2)?.and_then(round2);
-        entry.1[i] = row.try_get::<Option<f64>, _>(3)?.and_then(round2);
-    }
-    let bucketed = resolution.width().is_some();
-    for (mount, (avg, max)) in by_mount {
-        out.series.insert(format!("fs:{mount}.avg"), avg);
-        if bucketed {
-            out.series.insert(format!("fs:{mount}.max"), max);
+        let member = member.unwrap_or_default();
+        for (k, (field, _)) in fields.iter().enumerate() {
+            let name = if field.is_empty() {
+                format!("{prefix}:{member}")
+            } else {
+                format!("{prefix}:{member}.{field}")
+            };
+            let avg = row.try_get::<Option<f64>, _>(2 + 2 * k)?.and_then(round2);
+            out.series
+                .entry(format!("{name}.avg"))
+                .or_insert_with(blank)[i] = avg;
+            if bucketed {
+                let max = row.try_get::<Option<f64>, _>(3 + 2 * k)?.and_then(round2);
+                out.series
+                    .entry(format!("{name}.max"))
+                    .or_insert_with(blank)[i] = max;
+            }
         }
     }
     Ok(())

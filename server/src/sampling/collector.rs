@@ -45,6 +45,9 @@ pub struct Collector {
     networks: Networks,
     disks: Disks,
     previous: Option<Counters>,
+    /// `None` without a cgroup v2 hierarchy or NVIDIA driver (said once in the log).
+    containers: Option<super::containers::Containers>,
+    gpus: Option<super::gpus::Gpus>,
 }
 
 fn read(path: &str) -> String {
@@ -67,7 +70,19 @@ impl Collector {
             disks: Disks::new_with_refreshed_list()
                 .map_err(|e| anyhow::anyhow!("cannot list disks: {e:?}"))?,
             previous: None,
+            containers: None,
+            gpus: None,
         };
+        let cgroups = super::containers::Containers::system_root();
+        collector.containers =
+            super::containers::Containers::new(&cgroups, Path::new("/var/run/docker.sock"));
+        if collector.containers.is_none() {
+            tracing::info!(root = %cgroups.display(), "No cgroup v2 hierarchy: container metrics are off.");
+        }
+        match super::gpus::Gpus::new() {
+            Ok(gpus) => collector.gpus = Some(gpus),
+            Err(reason) => tracing::info!(%reason, "GPU metrics are off."),
+        }
         // CPU usage and every rate need a previous reading; take it now so the first real
         // sample already has meaningful values.
         collector.sample();
@@ -121,6 +136,12 @@ impl Collector {
             processes: self.processes(),
             connections: connections(),
             timestamp,
+            containers: self
+                .containers
+                .as_mut()
+                .map(|c| c.sample())
+                .unwrap_or_default(),
+            gpus: self.gpus.as_ref().map(|g| g.sample()).unwrap_or_default(),
         };
         self.previous = Some(Counters {
             at: now,

@@ -1,6 +1,8 @@
 //! Sampling of the local host: a collector on a timer, a bounded in-memory buffer that rides out
 //! database outages, and a batch writer to PostgreSQL.
 pub mod collector;
+pub mod containers;
+pub mod gpus;
 pub mod procfs;
 pub mod rates;
 

@@ -297,6 +297,8 @@ fn sample_at(
             established: 15 + (cpu as u32),
         },
         timestamp: t,
+        containers: Vec::new(),
+        gpus: Vec::new(),
     }
 }
 
@@ -343,12 +345,50 @@ pub async fn write(
         .await
 }
 
+/// Containers following the host's CPU (every fourth host) and a GPU busy with it (the sixth).
+fn add_extras(index: usize, sample: &mut Stats) {
+    let busy = sample.cpu.percent / 100.0;
+    let cores = f64::from(sample.cpu.cores.max(1));
+    if index.is_multiple_of(4) {
+        let mib = 1_048_576u64;
+        for (k, (name, share, memory)) in
+            [("api", 0.6, 900), ("nginx", 0.25, 120), ("redis", 0.1, 450)]
+                .into_iter()
+                .enumerate()
+        {
+            sample.containers.push(app::models::ContainerStats {
+                id: format!("{:064x}", (index as u128) << 8 | k as u128),
+                name: name.into(),
+                cpu_percent: (busy * share * cores * 100.0 * 100.0).round() / 100.0,
+                memory_bytes: Some((memory as f64 * (0.8 + 0.4 * busy)) as u64 * mib),
+                memory_limit_bytes: Some(2048 * mib),
+                read_bps: Some((busy * share * 2.0e6).round()),
+                write_bps: Some((busy * share * 5.0e6).round()),
+            });
+        }
+    }
+    if index == 5 {
+        let utilization = (busy * 100.0 * 1.1).min(100.0);
+        sample.gpus.push(app::models::GpuStats {
+            index: 0,
+            name: "NVIDIA L4 (simulated)".into(),
+            utilization_percent: (utilization * 10.0).round() / 10.0,
+            memory_used_bytes: ((6.0 + 14.0 * utilization / 100.0) * 1_073_741_824.0) as u64,
+            memory_total_bytes: 24 * 1_073_741_824,
+            temperature_celsius: (38.0 + 0.4 * utilization).round(),
+            power_watts: (20.0 + 0.5 * utilization).round(),
+        });
+    }
+}
+
 /// A simulated fleet that can be sampled over time: the ground truth plus each host's running
 /// state (noise and counters), so consecutive ranges — and live samples after them — continue
 /// one another.
 pub struct Fleet {
     pub truth: GroundTruth,
     states: Vec<HostState>,
+    /// Give every fourth host three containers and the sixth a GPU (the demo shows those charts).
+    pub extras: bool,
 }
 
 impl Fleet {
@@ -367,7 +407,11 @@ impl Fleet {
                 disk_write: 0,
             })
             .collect();
-        Ok(Fleet { truth, states })
+        Ok(Fleet {
+            truth,
+            states,
+            extras: false,
+        })
     }
 
     /// One sample of every host at `t` (none for hosts in an outage), as agents would send them.
@@ -378,15 +422,22 @@ impl Fleet {
             .iter()
             .zip(self.states.iter_mut())
             .filter(|(host, _)| !host.outages.iter().any(|(from, to)| t >= *from && t < *to))
-            .map(|(host, state)| NewSample {
-                vm_id: host.vm_id.clone(),
-                name: Some(host.name.clone()),
-                group_id: Some(host.group_id.clone()),
-                cluster_id: Some(host.cluster_id.clone()),
-                sample: sample_at(host, state, t, start, interval.num_seconds() as f64),
-                processes: None,
-                facts: None,
-                present: Default::default(),
+            .enumerate()
+            .map(|(index, (host, state))| {
+                let mut sample = sample_at(host, state, t, start, interval.num_seconds() as f64);
+                if self.extras {
+                    add_extras(index, &mut sample);
+                }
+                NewSample {
+                    vm_id: host.vm_id.clone(),
+                    name: Some(host.name.clone()),
+                    group_id: Some(host.group_id.clone()),
+                    cluster_id: Some(host.cluster_id.clone()),
+                    sample,
+                    processes: None,
+                    facts: None,
+                    present: Default::default(),
+                }
             })
             .collect()
     }

@@ -60,6 +60,9 @@ pub struct SampleRow {
     /// The busiest processes at the sample (agents send them; the local sampler does not store
     /// them: its alerts read them live).
     pub top_processes: Option<Json<Vec<app::models::ProcessInfo>>>,
+    /// cgroup v2 containers and NVIDIA GPUs; NULL when the host has none.
+    pub containers: Option<Json<Vec<app::models::ContainerStats>>>,
+    pub gpus: Option<Json<Vec<app::models::GpuStats>>>,
 }
 
 /// The fields a sample may carry: their path in the `/performance/stats` shape and their column.
@@ -225,6 +228,8 @@ impl SampleRow {
             conn_established: Some(i32_of(s.connections.established)),
             filesystems: Some(Json(s.disk.filesystems.clone())),
             top_processes: None,
+            containers: (!s.containers.is_empty()).then(|| Json(s.containers.clone())),
+            gpus: (!s.gpus.is_empty()).then(|| Json(s.gpus.clone())),
         }
     }
 
@@ -344,6 +349,12 @@ impl SampleRow {
                 established: u32_of(self.conn_established.unwrap_or_default()),
             },
             timestamp: self.ts,
+            containers: self
+                .containers
+                .as_ref()
+                .map(|c| c.0.clone())
+                .unwrap_or_default(),
+            gpus: self.gpus.as_ref().map(|g| g.0.clone()).unwrap_or_default(),
         }
     }
 }
@@ -363,7 +374,7 @@ pub async fn ensure_partitions(pool: &PgPool, days: &[NaiveDate]) -> Result<(), 
 
 /// The rows as a binary COPY payload, columns in table order (the struct's field order).
 fn to_copy(rows: &[&SampleRow]) -> Result<Vec<u8>, serde_json::Error> {
-    const COLUMNS: i16 = 45;
+    const COLUMNS: i16 = 47;
     let mut copy = BinaryCopy::with_capacity(rows.len() * 360);
     for r in rows {
         copy.row(COLUMNS)
@@ -411,7 +422,9 @@ fn to_copy(rows: &[&SampleRow]) -> Result<Vec<u8>, serde_json::Error> {
             .int4_or_null(r.conn_listening)
             .int4_or_null(r.conn_established)
             .jsonb_or_null(r.filesystems.as_ref().map(|f| &f.0))?
-            .jsonb_or_null(r.top_processes.as_ref().map(|p| &p.0))?;
+            .jsonb_or_null(r.top_processes.as_ref().map(|p| &p.0))?
+            .jsonb_or_null(r.containers.as_ref().map(|c| &c.0))?
+            .jsonb_or_null(r.gpus.as_ref().map(|g| &g.0))?;
     }
     Ok(copy.finish())
 }

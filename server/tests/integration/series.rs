@@ -252,3 +252,112 @@ async fn series_validation_errors_use_the_history_envelope() {
     }
     app.stop().await;
 }
+
+/// Containers and GPUs an agent reports: stored with the raw sample, shown by `/stats`, charted
+/// one line per member; a malformed list rejects the item with its reason.
+#[tokio::test]
+async fn containers_and_gpus_are_stored_shown_and_charted_per_member() {
+    let app = spawn_app().await;
+    let now = DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).expect("now");
+    let items: Vec<Value> = (0..10)
+        .map(|i| {
+            let mut s = sample(now - Duration::minutes(10 - i), 30.0, 40.0);
+            s["containers"] = json!([
+                {"id": "a".repeat(64), "name": "api", "cpu_percent": 50.0 + i as f64, "memory_bytes": 104_857_600u64 * (i as u64 + 1),
+                 "memory_limit_bytes": 1_073_741_824u64, "read_bps": 0.0, "write_bps": 1000.0},
+                {"id": "b".repeat(64), "name": "nginx", "cpu_percent": 5.0, "memory_bytes": 52_428_800u64, "read_bps": 0.0, "write_bps": 0.0},
+            ]);
+            s["gpus"] = json!([{"index": 0, "name": "L4", "utilization_percent": 80.0, "memory_used_bytes": 1_073_741_824u64,
+                                "memory_total_bytes": 25_769_803_776u64, "temperature_celsius": 61.0, "power_watts": 55.5}]);
+            json!({"vmId": "gpu-1", "sample": s})
+        })
+        .collect();
+    assert_eq!(ingest(&app, items).await["stored"], 10);
+
+    let (status, stats) = app.get_json("/api/v1/performance/stats?host=gpu-1").await;
+    assert_eq!(status, 200, "{stats}");
+    assert_eq!(stats["data"]["containers"][0]["name"], "api");
+    assert_eq!(
+        stats["data"]["containers"][0]["cpu_percent"], 59.0,
+        "the newest sample"
+    );
+    assert_eq!(stats["data"]["gpus"][0]["power_watts"], 55.5);
+
+    let (start, end) = (now - Duration::hours(1), now);
+    let (status, body) = series(
+        &app,
+        &format!(
+            "vmId=gpu-1&metrics=containers,gpus&start={}&end={}&points=800",
+            ms(start),
+            ms(end)
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let api = pairs(&body, "container:api.cpuPercent.avg");
+    assert_eq!(api.len(), 10);
+    assert_eq!(api[0].1, 50.0);
+    assert_eq!(
+        pairs(&body, "container:api.memoryMB.avg")[1].1,
+        200.0,
+        "MiB"
+    );
+    assert_eq!(
+        pairs(&body, "container:nginx.cpuPercent.avg").len(),
+        10,
+        "one line per container"
+    );
+    assert_eq!(pairs(&body, "gpu:0.temperatureC.avg")[0].1, 61.0);
+    // Buckets: the average and the maximum of each member.
+    let (_, body) = series(
+        &app,
+        &format!(
+            "vmId=gpu-1&metrics=containers&start={}&end={}&points=20",
+            ms(start),
+            ms(end)
+        ),
+    )
+    .await;
+    assert_eq!(body["data"]["resolution"], "5m", "{body}");
+    assert!(
+        body["data"]["series"]["container:api.cpuPercent.max"].is_array(),
+        "{body}"
+    );
+    // A host without them has no such series, and old ranges say why.
+    let (_, body) = series(
+        &app,
+        &format!(
+            "vmId=gpu-1&metrics=gpus&start={}&end={}&points=100",
+            ms(now - Duration::days(20)),
+            ms(end)
+        ),
+    )
+    .await;
+    assert!(
+        body["data"]["notes"][0]
+            .as_str()
+            .is_some_and(|n| n.contains("gpus")),
+        "{body}"
+    );
+
+    let mut bad = sample(now, 30.0, 40.0);
+    bad["containers"] = json!([{"id": "x", "name": "", "cpu_percent": -1.0, "memory_bytes": 0, "read_bps": 0.0, "write_bps": 0.0}]);
+    let mut typo = sample(now - Duration::seconds(1), 30.0, 40.0);
+    typo["gpus"] = json!([{"index": 0, "name": "L4", "utilisation_percent": 5.0}]);
+    let result = ingest(
+        &app,
+        vec![
+            json!({"vmId": "gpu-1", "sample": sample(now - Duration::seconds(2), 1.0, 1.0)}),
+            json!({"vmId": "gpu-1", "sample": bad}),
+            json!({"vmId": "gpu-1", "sample": typo}),
+        ],
+    )
+    .await;
+    assert_eq!(result["accepted"], 1, "{result}");
+    let reasons = result["rejected"].to_string();
+    assert!(
+        reasons.contains("sample.containers") && reasons.contains("sample.gpus"),
+        "{reasons}"
+    );
+    app.stop().await;
+}
