@@ -406,6 +406,7 @@ async fn send_loop(
             body.extend_from_slice(payload);
         }
         body.extend_from_slice(b"]}");
+        let posted = std::time::Instant::now();
         let outcome = client
             .post(&url)
             .bearer_auth(&token)
@@ -416,6 +417,13 @@ async fn send_loop(
         let wait = match outcome {
             Ok(response) => {
                 let status = response.status();
+                // One line per batch at debug level: the fleet benchmark's latency figures.
+                tracing::debug!(
+                    status = status.as_u16(),
+                    items = batch.len(),
+                    ms = posted.elapsed().as_secs_f64() * 1000.0,
+                    "Batch answered."
+                );
                 let retry_after = response
                     .headers()
                     .get("retry-after")
