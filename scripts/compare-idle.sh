@@ -6,6 +6,7 @@
 # children included) over the measured seconds as a share of one core, and its memory as the sum
 # of PSS (shared pages split between the processes that map them) at the end.
 # Usage: scripts/compare-idle.sh [measured seconds, default 120] [warm-up seconds, default 30]
+#   STACKS="lookout prometheus netdata" (the default) picks the stacks, INTERVALS="10 1" the intervals.
 #   needs a release build (scripts/run.sh once); installs the three Debian packages if missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -141,8 +142,13 @@ netdata_stack() {
 
 echo "| stack | interval | CPU (one core) | PSS | processes |"
 echo "|---|---|---|---|---|"
-for interval in 10 1; do
-  lookout "$interval"
-  prometheus_stack "$interval"
-  netdata_stack "$interval"
+for interval in ${INTERVALS:-10 1}; do
+  for stack in ${STACKS:-lookout prometheus netdata}; do
+    case $stack in
+      lookout) lookout "$interval" ;;
+      prometheus) prometheus_stack "$interval" ;;
+      netdata) netdata_stack "$interval" ;;
+      *) echo "unknown stack $stack" >&2; exit 2 ;;
+    esac
+  done
 done

@@ -77,13 +77,17 @@ log "stopping the agents and letting their spools drain"
 for pid in "${agent_pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
 for pid in "${agent_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
 agent_pids=()
+drains=()
 for i in $(seq -w 1 "$agents"); do
-  # Whatever a spool still holds is sent by a short run of the agent after the stop.
+  # Whatever a spool still holds is sent by a short run of the agent after the stop (all at once).
   backlog=$(grep -o 'backlog=[0-9]*' "$work/agent-$i.log" | tail -1 | cut -d= -f2)
   if [ "${backlog:-0}" -gt 0 ]; then
-    timeout 20 target/release/lookout agent --server "http://127.0.0.1:$port" --interval 3600 --vm-id "fleet-$i" --state-dir "$work/agents/$i" >>"$work/agent-$i.log" 2>&1 || true
+    timeout 20 target/release/lookout agent --server "http://127.0.0.1:$port" --interval 3600 --vm-id "fleet-$i" --state-dir "$work/agents/$i" >>"$work/agent-$i.log" 2>&1 &
+    drains+=($!)
   fi
 done
+log "${#drains[@]} agents had samples left in their spools at the stop"
+for pid in "${drains[@]}"; do wait "$pid" 2>/dev/null || true; done
 
 read -r hosts gaps worst <<<"$(psql "$DATABASE_URL" -At -F ' ' -c "
   SELECT count(DISTINCT vm), count(*) FILTER (WHERE step > $interval * 1.5), coalesce(max(step), 0)

@@ -450,6 +450,10 @@ pub struct AnomalyEvent {
     pub suggested_actions: Vec<String>,
     /// active, acknowledged or resolved.
     pub status: String,
+    /// `normal`, or `low` when judged against a short baseline (a host's first days, before
+    /// a seasonal baseline and a settled scale exist). An extension of the seed's shape.
+    #[serde(default = "normal_confidence")]
+    pub confidence: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub acknowledged_by: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -459,6 +463,37 @@ pub struct AnomalyEvent {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resolved_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+}
+
+fn normal_confidence() -> String {
+    "normal".into()
+}
+
+/// What one `/history/anomalies` run judged: one series at one tier (an extension of the seed).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AnomalyCoverage {
+    /// `cpu.usagePercent`, …
+    pub series: String,
+    /// `hourly`: hourly averages (the hourly rollups, and the hours kept with the daily rows).
+    pub tier: String,
+    /// The part of the asked range judged at this tier.
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    /// Hosts whose series had enough points to be judged.
+    pub hosts: usize,
+    /// Points judged over all those hosts, within the asked range.
+    pub points: usize,
+}
+
+/// A series of a host that was not judged, and why (`vmId` absent: for every host).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AnomalySkip {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vm_id: Option<String>,
+    pub series: String,
+    pub reason: String,
 }
 
 /// One of a host's busiest processes at a sample (agents send the top 5 by CPU and by memory).

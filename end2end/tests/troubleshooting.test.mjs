@@ -97,7 +97,8 @@ test('troubleshooting on the demo fleet', { timeout: 420_000 }, async () => {
     const day = await page.$eval('.charts', (c) => c.dataset.resolution);
     assert.equal(day, '5m', 'a day on a ~560 px chart is read at 5-minute buckets');
     await shot(page, 'host-24h.png');
-    const containerLines = await page.$$eval('[data-testid=chart-containers-cpu] .u-legend .u-series .u-label', (l) => l.map((x) => x.textContent));
+    // The legend's first entry is the time axis; the others are the chart's lines.
+    const containerLines = await page.$$eval('[data-testid=chart-containers-cpu] .u-legend .u-series:not(:first-child) .u-label', (l) => l.map((x) => x.textContent));
     assert.deepEqual(containerLines.filter((l) => l).sort(), ['api', 'nginx', 'redis'], 'one line per container');
 
     // One crosshair: hovering one chart reports the same instant's values on every chart.

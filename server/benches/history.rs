@@ -98,9 +98,14 @@ async fn main() -> anyhow::Result<()> {
             json!({"vmIds": all, "startTime": now - Duration::days(365), "endTime": now, "forecast": {"enabled": true, "horizon": 30, "method": "linear"}}),
         ),
         (
-            "anomalies: all hosts, 7 days, medium",
+            "anomalies: all hosts, 7 days, medium (hourly, and 5-minute buckets in the raw window)",
             "/api/v1/history/anomalies",
             json!({"vmIds": all, "startTime": now - Duration::days(7), "endTime": now}),
+        ),
+        (
+            "anomalies: all hosts, 1 year, medium",
+            "/api/v1/history/anomalies",
+            json!({"vmIds": all, "startTime": now - Duration::days(365), "endTime": now}),
         ),
     ];
     for (label, path, body) in cases {

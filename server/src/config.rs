@@ -178,7 +178,7 @@ pub struct ServeArgs {
     /// Largest accepted body of `POST /api/v1/ingest/samples`, bytes.
     #[arg(long, env = "LOOKOUT_INGEST_BODY_LIMIT", default_value_t = 16 * 1024 * 1024)]
     pub ingest_body_limit: usize,
-    /// Seconds between two runs of the rollup worker.
+    /// Least seconds between two runs of the rollup worker (it wakes when a queued bucket is due).
     #[arg(long, env = "LOOKOUT_ROLLUP_INTERVAL", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub rollup_interval: u64,
     /// Seconds between two runs of the continuous anomaly detector (last three complete hours).

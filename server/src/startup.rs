@@ -162,6 +162,7 @@ impl Application {
         tasks.spawn(storage::rollups::worker(
             pool.clone(),
             settings.rollup_interval,
+            jobs.rollups.clone(),
             shutdown.clone(),
         ));
         tasks.spawn(crate::detect::worker(

@@ -26,19 +26,32 @@ pub struct AppState {
 /// Ingest requests stored concurrently (each is one or more transactions of up to 5 000 rows).
 pub const INGEST_SLOTS: usize = 4;
 
-/// Wakes the background workers when a job is queued (they also poll every second).
+/// Wakes the background workers when a job is queued on this instance. Idle workers otherwise
+/// look again only every `JOB_POLL` (work queued by other instances, leases of a crashed one), so
+/// an idle server does not query its database every second.
 #[derive(Clone, Default)]
 pub struct JobWakers {
     pub exports: Arc<tokio::sync::Notify>,
     pub reports: Arc<tokio::sync::Notify>,
+    /// Ingest stored samples of an hour that has ended: its rollups are due now.
+    pub rollups: Arc<tokio::sync::Notify>,
 }
 
-/// Waits until a worker should look for work again: woken by `wake`, after a second (other
-/// instances queue work too), or `false` when the server is shutting down.
-pub async fn idle(wake: &tokio::sync::Notify, shutdown: &CancellationToken) -> bool {
+/// How long an idle worker waits before it looks for work it was not told about.
+pub const JOB_POLL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Waits until a worker should look for work again: woken by `wake`, at `due` (the next piece of
+/// work it knows of) or after `JOB_POLL`, whichever is first; `false` when the server is
+/// shutting down.
+pub async fn idle(
+    wake: &tokio::sync::Notify,
+    due: Option<std::time::Duration>,
+    shutdown: &CancellationToken,
+) -> bool {
+    let wait = due.map_or(JOB_POLL, |due| due.min(JOB_POLL));
     tokio::select! {
         _ = wake.notified() => true,
-        _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => true,
+        _ = tokio::time::sleep(wait) => true,
         _ = shutdown.cancelled() => false,
     }
 }

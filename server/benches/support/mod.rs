@@ -49,6 +49,22 @@ pub async fn database(name: &str) -> anyhow::Result<String> {
     ))
 }
 
+/// Like `database`, but dropped first: the run starts from nothing.
+pub async fn fresh_database(name: &str) -> anyhow::Result<String> {
+    let base = std::env::var("DATABASE_URL")
+        .map_err(|_| anyhow::anyhow!("set DATABASE_URL (scripts/bench.sh does)"))?;
+    let admin = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&base)
+        .await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&admin)
+    .await?;
+    database(name).await
+}
+
 pub struct Server {
     pub pool: PgPool,
     pub port: u16,

@@ -219,11 +219,24 @@ impl Spool {
         self.segments.values().map(|s| s.bytes).sum()
     }
 
-    /// Records not yet acknowledged (approximately: the acknowledged segment counts whole).
+    /// Records not yet acknowledged.
     pub fn backlog(&self) -> u64 {
+        // The acknowledged segment's records before the ack position were taken already: count
+        // only those after it (a scan of one segment, in the page cache).
         self.segments
             .range(self.ack.segment..)
-            .map(|(_, s)| s.records)
+            .map(|(seq, s)| {
+                if *seq == self.ack.segment && self.ack.offset > 0 {
+                    let mut left = 0;
+                    scan(&segment_path(&self.dir, *seq), self.ack.offset, |_, _| {
+                        left += 1
+                    })
+                    .map(|_| left)
+                    .unwrap_or(s.records)
+                } else {
+                    s.records
+                }
+            })
             .sum()
     }
 
@@ -439,7 +452,10 @@ mod tests {
         let read = spool.read(2).expect("read");
         assert_eq!(read.len(), 2);
         spool.ack(read[1].0).expect("ack");
+        // The backlog counts what the server has not taken, not the whole segment.
+        assert_eq!(spool.backlog(), 1);
         spool.append(&records(2, 3)).expect("append");
+        assert_eq!(spool.backlog(), 3);
         drop(spool);
         let mut again =
             Spool::open(dir.path(), 1 << 30, Duration::from_secs(3600)).expect("reopen");

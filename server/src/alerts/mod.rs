@@ -25,8 +25,9 @@ pub const MAX_VALUE_AGE_SECS: i64 = 15 * 60;
 const MAX_FUTURE_SECS: i64 = 5 * 60;
 /// Batches waiting for the engine before senders wait (back-pressure on ingest).
 const INBOX: usize = 1024;
-/// How often rules and host groups are re-read even without a change notice (other instances).
-const RELOAD_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+/// How often rules and host groups are re-read even without a change notice (changes made
+/// through other instances; this instance's own changes apply at once).
+const RELOAD_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The values of one host (or of no host, for custom metrics sent without one) at one instant.
 #[derive(Clone, Debug)]

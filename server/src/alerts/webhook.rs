@@ -151,19 +151,39 @@ pub async fn worker(
     shutdown: CancellationToken,
 ) {
     loop {
+        let mut due = None;
         match claim(&pool).await {
             Ok(batch) if !batch.is_empty() => {
                 let sends = batch.into_iter().map(|d| deliver(&pool, &policy, d));
                 futures_util::future::join_all(sends).await;
                 continue;
             }
-            Ok(_) => {}
+            // Sleep until the next retry is due rather than asking every second.
+            Ok(_) => match next_due(&pool).await {
+                Ok(next) => due = next,
+                Err(error) => tracing::warn!(%error, "Cannot read webhook deliveries; retrying."),
+            },
             Err(error) => tracing::warn!(%error, "Cannot read webhook deliveries; retrying."),
         }
-        if !crate::state::idle(&wake, &shutdown).await {
+        if !crate::state::idle(&wake, due, &shutdown).await {
             return;
         }
     }
+}
+
+/// How long until the earliest pending delivery is due (`None`: nothing pending).
+pub async fn next_due(pool: &PgPool) -> Result<Option<std::time::Duration>, sqlx::Error> {
+    // `greatest` would turn the NULL of an empty table into 0: clamp here instead.
+    let seconds: Option<f64> = sqlx::query_scalar(
+        "SELECT extract(epoch FROM min(next_attempt_at) - now())::float8
+         FROM webhook_deliveries WHERE status = 'pending'",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(seconds.map(|s| {
+        std::time::Duration::from_secs_f64(s.clamp(0.0, 86_400.0))
+            + std::time::Duration::from_millis(10)
+    }))
 }
 
 async fn claim(pool: &PgPool) -> Result<Vec<Claimed>, sqlx::Error> {

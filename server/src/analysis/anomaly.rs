@@ -1,16 +1,62 @@
-//! Anomaly detection over an hourly series: a robust seasonal baseline, point excursions
-//! (spike/drop), CUSUM level shifts (trend_change) and loss of the daily shape (pattern_break).
+//! Anomaly detection over an evenly spaced series (5-minute buckets, hours or days): a robust
+//! seasonal baseline, point excursions (spike/drop), CUSUM level shifts (trend_change) and loss of
+//! the daily shape (pattern_break).
 //!
-//! The series is a dense hourly grid (`None` where no data). Every decision at hour `i` uses only
-//! hours before `i` (baseline and scale), so re-running over a longer range finds the same events.
+//! The series is a dense grid (`None` where no data). Every decision at point `i` uses only points
+//! before `i` (baseline and scale), so re-running over a longer range finds the same events.
+//! A series is judged from its first dozen points: until a seasonal baseline and three days of
+//! residuals exist, against a short robust baseline (the recent median), with a higher bar and
+//! the event marked as judged on a short baseline. Nothing is reported that is smaller than the
+//! series' practical-significance floor, however many sigmas it is.
 use super::robust::{mad, median, quantile_sorted, rank_correlation};
 
-const DAY: usize = 24;
-const WEEK: usize = 168;
-/// Hours of residuals needed before anything is judged: three days of what is normal.
-const WARM_UP: usize = 72;
-/// Excursions at least this many hours long that coincide with a level shift are reported as it.
-const LONG_EXCURSION: usize = 6;
+/// Residual points needed before anything is judged (the short baseline's minimum).
+const COLD_MIN: usize = 12;
+/// Days of residuals after which the scale, and so a judgement, has full confidence.
+const WARM_DAYS: usize = 3;
+/// Extra robust sigmas an excursion needs while the baseline is short.
+const SHORT_EXTRA_Z: f64 = 0.5;
+
+/// How a series is judged: its cadence and the smallest change that matters in its unit.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Profile {
+    /// Points per day: 288 for 5-minute buckets, 24 for hours, 1 for days.
+    pub per_day: usize,
+    pub significance: Significance,
+}
+
+/// The practical-significance floor: a deviation smaller than both is never an anomaly.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Significance {
+    /// In the series' unit (e.g. 3 percentage points).
+    pub absolute: f64,
+    /// As a share of the baseline (0.25: a rate must move by a quarter of its usual value).
+    pub relative: f64,
+}
+
+impl Significance {
+    /// The smallest change from `baseline` that matters.
+    pub fn min_change(&self, baseline: f64) -> f64 {
+        self.absolute.max(self.relative * baseline.abs())
+    }
+
+    /// The smallest robust sigma: a constant series does not divide by zero, and jitter far below
+    /// what matters does not become the scale everything is measured in.
+    fn sigma_floor(&self) -> f64 {
+        (self.absolute / 20.0).max(1e-9)
+    }
+}
+
+impl Profile {
+    fn week(&self) -> usize {
+        7 * self.per_day
+    }
+
+    /// `hours` as a number of points, at least `min`.
+    fn points(&self, hours: usize, min: usize) -> usize {
+        (hours * self.per_day / 24).max(min)
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -88,13 +134,13 @@ impl Kind {
     }
 }
 
-/// One detected event, in grid indices (hours from the series start), `end` inclusive.
+/// One detected event, in grid indices (points from the series start), `end` inclusive.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Detected {
     pub kind: Kind,
     pub start: usize,
     pub end: usize,
-    /// The most deviant hour and its value and baseline.
+    /// The most deviant point and its value and baseline.
     pub peak: usize,
     pub value: f64,
     pub baseline: f64,
@@ -103,99 +149,157 @@ pub struct Detected {
     /// Strength in robust sigmas: peak |z| for excursions, the mean shift for level shifts,
     /// (1 − correlation) × 10 for pattern breaks. Severity is derived from it.
     pub score: f64,
+    /// Judged against the short baseline (too little history for the seasonal one, or for a
+    /// settled scale): lower confidence.
+    pub short_baseline: bool,
 }
 
-/// Expected value at `i` from earlier hours: the same hour in the last 4 weeks when 3 of them
-/// exist, else the same hour on the last 7 days when 3 exist, else the median of the last day.
-fn baseline_at(series: &[Option<f64>], i: usize) -> Option<f64> {
-    let same_hour = |step: usize, count: usize| -> Vec<f64> {
-        (1..=count)
-            .filter_map(|k| i.checked_sub(k * step).and_then(|j| series[j]))
-            .collect()
-    };
-    let weekly = same_hour(WEEK, 4);
-    if weekly.len() >= 3 {
-        return median(&weekly);
-    }
-    let daily = same_hour(DAY, 7);
-    if daily.len() >= 3 {
-        return median(&daily);
-    }
-    let recent: Vec<f64> = series[i.saturating_sub(DAY)..i]
-        .iter()
-        .flatten()
-        .copied()
-        .collect();
-    if recent.len() >= 6 {
-        median(&recent)
+/// Median of a few values, in place (no allocation).
+fn median_small(values: &mut [f64]) -> f64 {
+    values.sort_unstable_by(f64::total_cmp);
+    let n = values.len();
+    if n % 2 == 1 {
+        values[n / 2]
     } else {
-        None
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
     }
+}
+
+/// Expected value at `i` from earlier points and whether it is seasonal: the same slot in the
+/// last 4 weeks when 3 of them exist, else the same slot on the last 7 days when 3 exist, else
+/// (short) the median of the last hour's points (at least three) when 3 values exist.
+fn baseline_at(series: &[Option<f64>], i: usize, profile: &Profile) -> Option<(f64, bool)> {
+    let mut buffer = [0.0f64; 7];
+    let mut same_slot = |step: usize, count: usize| -> Option<f64> {
+        let mut n = 0;
+        for k in 1..=count {
+            if let Some(v) = i.checked_sub(k * step).and_then(|j| series[j]) {
+                buffer[n] = v;
+                n += 1;
+            }
+        }
+        (n >= 3).then(|| median_small(&mut buffer[..n]))
+    };
+    if let Some(weekly) = same_slot(profile.week(), 4) {
+        return Some((weekly, true));
+    }
+    if let Some(daily) = same_slot(profile.per_day, 7) {
+        return Some((daily, true));
+    }
+    // Without a seasonal baseline, the level of the last hour (three points at least): it
+    // follows the daily shape closely enough that a burst still stands out against it.
+    let window = profile.points(1, 3);
+    let mut recent = [0.0f64; 12];
+    let mut n = 0;
+    for v in series[i.saturating_sub(window)..i].iter().flatten() {
+        if n < recent.len() {
+            recent[n] = *v;
+            n += 1;
+        }
+    }
+    (n >= 3).then(|| (median_small(&mut recent[..n]), false))
 }
 
 /// Robust sigma of residuals: the larger of 1.4826·MAD and the 1–99 % quantile spread over
 /// 2·2.576 (both equal σ for normal data). The second keeps bursty series, whose MAD is ~0,
 /// from flagging every burst. `floor` stops a constant series from dividing by zero.
-fn robust_sigma(residuals: &[f64], floor: f64) -> f64 {
-    let mut sorted = residuals.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let mad_sigma = 1.4826 * mad(&sorted).unwrap_or(0.0);
+fn robust_sigma(residuals: &mut [f64], floor: f64) -> f64 {
+    residuals.sort_unstable_by(f64::total_cmp);
+    let mad_sigma = 1.4826 * mad(residuals).unwrap_or(0.0);
     let spread_sigma =
-        (quantile_sorted(&sorted, 0.99) - quantile_sorted(&sorted, 0.01)) / (2.0 * 2.576);
+        (quantile_sorted(residuals, 0.99) - quantile_sorted(residuals, 0.01)) / (2.0 * 2.576);
     mad_sigma.max(spread_sigma).max(floor)
 }
 
-/// Per-hour baseline, residual and robust z-score (`None` before the warm-up or without data).
+/// Per-point baseline and robust z-score (`None` before the warm-up or without data), and which
+/// points were judged on a short baseline.
 #[derive(Clone, Debug, Default)]
 pub struct Scores {
     pub baseline: Vec<Option<f64>>,
     pub z: Vec<Option<f64>>,
+    pub short: Vec<bool>,
 }
 
-/// `floor` is the smallest meaningful sigma in the metric's unit (e.g. 0.01 percentage points).
-pub fn score(series: &[Option<f64>], floor: f64) -> Scores {
+pub fn score(series: &[Option<f64>], profile: &Profile) -> Scores {
     let n = series.len();
-    let baseline: Vec<Option<f64>> = (0..n)
-        .map(|i| series[i].and(baseline_at(series, i)))
-        .collect();
-    let residual: Vec<Option<f64>> = (0..n).map(|i| Some(series[i]? - baseline[i]?)).collect();
-    let mut z = vec![None; n];
-    let mut scale: Option<f64> = None;
+    let week = profile.week();
+    let mut baseline = vec![None; n];
+    let mut seasonal = vec![false; n];
     for i in 0..n {
-        // The scale moves slowly: re-estimate it once a day from the previous week's residuals.
-        if i % DAY == 0 || scale.is_none() {
-            let history: Vec<f64> = residual[i.saturating_sub(WEEK)..i]
-                .iter()
-                .flatten()
-                .copied()
-                .collect();
-            scale = (history.len() >= WARM_UP.min(WEEK / 2)).then(|| robust_sigma(&history, floor));
-        }
-        // Residuals are not re-centred: after a level shift their recent median is biased and
-        // would turn the return to normal into a shift of its own.
-        if let (Some(r), Some(sigma)) = (residual[i], scale) {
-            if i >= WARM_UP {
-                z[i] = Some(r / sigma);
+        if series[i].is_some() {
+            if let Some((b, s)) = baseline_at(series, i, profile) {
+                baseline[i] = Some(b);
+                seasonal[i] = s;
             }
         }
     }
-    Scores { baseline, z }
+    let residual: Vec<Option<f64>> = (0..n).map(|i| Some(series[i]? - baseline[i]?)).collect();
+    let mut z = vec![None; n];
+    let mut short = vec![false; n];
+    let mut scale: Option<(f64, bool)> = None;
+    let mut history: Vec<f64> = Vec::with_capacity(week);
+    let hour = profile.points(1, 1);
+    for i in 0..n {
+        // The scale moves slowly: re-estimate it once a day from the previous week's residuals,
+        // every hour while it is still settling.
+        let settling = scale.is_none_or(|(_, settled)| !settled);
+        if i % profile.per_day == 0 || (settling && i % hour == 0) {
+            // Residuals of seasonal baselines once there are days of them: the short baseline's
+            // residuals carry the daily shape it cannot know and would inflate the scale.
+            let window = i.saturating_sub(week)..i;
+            history.clear();
+            history.extend(
+                window
+                    .clone()
+                    .filter(|k| seasonal[*k])
+                    .filter_map(|k| residual[k]),
+            );
+            let settled = history.len() >= WARM_DAYS * profile.per_day;
+            if !settled {
+                history.clear();
+                history.extend(residual[window].iter().flatten());
+            }
+            scale = (history.len() >= COLD_MIN).then(|| {
+                (
+                    robust_sigma(&mut history, profile.significance.sigma_floor()),
+                    settled,
+                )
+            });
+        }
+        // Residuals are not re-centred: after a level shift their recent median is biased and
+        // would turn the return to normal into a shift of its own.
+        if let (Some(r), Some((sigma, settled))) = (residual[i], scale) {
+            z[i] = Some(r / sigma);
+            short[i] = !settled || !seasonal[i];
+        }
+    }
+    Scores { baseline, z, short }
 }
 
 /// Runs every detector; events ending before `report_from` are left out (that part of the
 /// series only teaches the baseline).
 pub fn detect(
     series: &[Option<f64>],
-    floor: f64,
+    profile: &Profile,
     thresholds: &Thresholds,
     report_from: usize,
 ) -> Vec<Detected> {
-    let scores = score(series, floor);
-    let shifts = level_shifts(series, &scores, thresholds);
-    let mut events = excursions(series, &scores, thresholds.excursion_z);
+    let scores = score(series, profile);
+    let mut shifts = level_shifts(series, &scores, profile, thresholds);
+    let mut events = excursions(series, &scores, profile, thresholds.excursion_z);
+    let long = profile.points(6, 2);
+    // A shift that lies within a short excursion of the same direction is that burst again.
+    shifts.retain(|s| {
+        !events.iter().any(|e| {
+            e.end - e.start + 1 < long
+                && e.rising == s.rising
+                && e.start <= s.start + 3
+                && s.end <= e.end + 3
+        })
+    });
     // A long excursion inside a level shift of the same direction is that shift, not a spike.
     events.retain(|e| {
-        e.end - e.start + 1 < LONG_EXCURSION
+        e.end - e.start + 1 < long
             || !shifts
                 .iter()
                 .any(|s| s.rising == e.rising && s.start <= e.end && e.start <= s.end)
@@ -204,6 +308,7 @@ pub fn detect(
     events.extend(pattern_breaks(
         series,
         &scores,
+        profile,
         thresholds.pattern_correlation,
         report_from,
     ));
@@ -216,9 +321,7 @@ fn event(
     kind: Kind,
     series: &[Option<f64>],
     scores: &Scores,
-    start: usize,
-    end: usize,
-    peak: usize,
+    (start, end, peak): (usize, usize, usize),
     score: f64,
 ) -> Detected {
     let value = series[peak].unwrap_or(0.0);
@@ -232,15 +335,37 @@ fn event(
         value,
         baseline,
         score,
+        short_baseline: scores.short[start..=end].iter().any(|s| *s),
     }
 }
 
-/// Hours beyond ±`limit` sigmas; runs of one sign with gaps of at most two hours are one event.
-fn excursions(series: &[Option<f64>], scores: &Scores, limit: f64) -> Vec<Detected> {
-    let sign = |i: usize| match scores.z[i] {
-        Some(z) if z > limit => 1,
-        Some(z) if z < -limit => -1,
-        _ => 0,
+/// Points beyond ±`limit` sigmas (one more on a short baseline) that also move by at least the
+/// practical floor; runs of one sign with gaps of at most two points are one event.
+fn excursions(
+    series: &[Option<f64>],
+    scores: &Scores,
+    profile: &Profile,
+    limit: f64,
+) -> Vec<Detected> {
+    let sign = |i: usize| {
+        let (Some(z), Some(value), Some(baseline)) = (scores.z[i], series[i], scores.baseline[i])
+        else {
+            return 0;
+        };
+        let limit = if scores.short[i] {
+            limit + SHORT_EXTRA_Z
+        } else {
+            limit
+        };
+        if (value - baseline).abs() < profile.significance.min_change(baseline) {
+            0
+        } else if z > limit {
+            1
+        } else if z < -limit {
+            -1
+        } else {
+            0
+        }
     };
     let mut events = Vec::new();
     let mut i = 0;
@@ -272,9 +397,7 @@ fn excursions(series: &[Option<f64>], scores: &Scores, limit: f64) -> Vec<Detect
             kind,
             series,
             scores,
-            start,
-            last,
-            peak,
+            (start, last, peak),
             scores.z[peak].unwrap_or(0.0).abs(),
         ));
         i = last + 1;
@@ -284,15 +407,26 @@ fn excursions(series: &[Option<f64>], scores: &Scores, limit: f64) -> Vec<Detect
 
 /// Two-sided CUSUM over z-scores clipped to ±4 (a single spike cannot raise the alarm alone).
 /// An alarm starts where the sum last left zero; alarms of the same direction within a day of
-/// the previous one extend it, since the baseline takes days to learn the new level.
-fn level_shifts(series: &[Option<f64>], scores: &Scores, t: &Thresholds) -> Vec<Detected> {
+/// the previous one extend it, since the baseline takes days to learn the new level. An alarm
+/// whose mean move is below the practical floor is not reported; short-baseline points are not
+/// judged for shifts.
+fn level_shifts(
+    series: &[Option<f64>],
+    scores: &Scores,
+    profile: &Profile,
+    t: &Thresholds,
+) -> Vec<Detected> {
     let mut events: Vec<Detected> = Vec::new();
     let mut sums = [0.0f64; 2]; // upward, downward (as a positive number)
     let mut starts: [Option<usize>; 2] = [None, None];
     let mut last_alarm: [Option<usize>; 2] = [None, None];
     let mut open: [Option<usize>; 2] = [None, None]; // index into `events`
     for i in 0..series.len() {
-        let Some(z) = scores.z[i] else { continue };
+        // A short baseline does not know the daily shape: its residuals swing with the time of
+        // day, which CUSUM would take for a shift.
+        let Some(z) = scores.z[i].filter(|_| !scores.short[i]) else {
+            continue;
+        };
         let clipped = z.clamp(-4.0, 4.0);
         for (side, direction) in [(0usize, 1.0f64), (1, -1.0)] {
             sums[side] = (sums[side] + direction * clipped - t.cusum_slack).max(0.0);
@@ -304,19 +438,38 @@ fn level_shifts(series: &[Option<f64>], scores: &Scores, t: &Thresholds) -> Vec<
             if sums[side] <= t.cusum_limit {
                 continue;
             }
-            let continuing = last_alarm[side].is_some_and(|last| i - last <= DAY);
+            let continuing = last_alarm[side].is_some_and(|last| i - last <= profile.per_day);
             match (continuing, open[side]) {
                 (true, Some(index)) => events[index].end = i,
                 _ => {
-                    let mean_shift = (start..=i)
-                        .filter_map(|k| scores.z[k])
-                        .map(|v| v.clamp(-4.0, 4.0))
-                        .sum::<f64>()
-                        .abs()
-                        / ((i - start + 1) as f64);
+                    let (mut moved, mut usual, mut count, mut z_sum) = (0.0, 0.0, 0usize, 0.0);
+                    let span = series[start..=i]
+                        .iter()
+                        .zip(&scores.baseline[start..=i])
+                        .zip(&scores.z[start..=i]);
+                    for ((v, b), zk) in span {
+                        if let (Some(v), Some(b), Some(zk)) = (*v, *b, *zk) {
+                            moved += v - b;
+                            usual += b;
+                            z_sum += zk.clamp(-4.0, 4.0);
+                            count += 1;
+                        }
+                    }
+                    let count_f = count.max(1) as f64;
+                    if (moved / count_f).abs() < profile.significance.min_change(usual / count_f) {
+                        // Too small to matter: forget it, so a later, larger move starts afresh.
+                        sums[side] = 0.0;
+                        starts[side] = None;
+                        continue;
+                    }
                     open[side] = Some(events.len());
-                    let mut shift =
-                        event(Kind::TrendChange, series, scores, start, i, i, mean_shift);
+                    let mut shift = event(
+                        Kind::TrendChange,
+                        series,
+                        scores,
+                        (start, i, i),
+                        z_sum.abs() / count_f,
+                    );
                     shift.rising = side == 0;
                     events.push(shift);
                 }
@@ -329,30 +482,46 @@ fn level_shifts(series: &[Option<f64>], scores: &Scores, t: &Thresholds) -> Vec<
     events
 }
 
-/// Whole days whose hourly shape does not follow the usual daily profile (the baselines), judged
-/// only where there is a daily shape to lose: its swing must exceed four robust sigmas.
+/// Whole days whose shape does not follow the usual daily profile (the baselines), judged only
+/// where there is a daily shape to lose: its swing must exceed four robust sigmas and the
+/// practical floor, and the day must stray from it by at least the floor somewhere. Needs a
+/// seasonal baseline (never on a short one) and at least 12 points a day.
 fn pattern_breaks(
     series: &[Option<f64>],
     scores: &Scores,
+    profile: &Profile,
     min_correlation: f64,
     report_from: usize,
 ) -> Vec<Detected> {
     let mut events = Vec::new();
-    let first_day = report_from / DAY;
-    for day in first_day..series.len() / DAY {
-        let hours = day * DAY..(day + 1) * DAY;
-        let pairs: Vec<(f64, f64, f64)> = hours
+    let per_day = profile.per_day;
+    if per_day < 12 {
+        return events;
+    }
+    let first_day = report_from / per_day;
+    for day in first_day..series.len() / per_day {
+        let points = day * per_day..(day + 1) * per_day;
+        if scores.short[points.clone()].iter().any(|s| *s) {
+            continue;
+        }
+        let pairs: Vec<(f64, f64, f64)> = points
             .clone()
             .filter_map(|i| Some((series[i]?, scores.baseline[i]?, scores.z[i]?)))
             .collect();
-        if pairs.len() < 20 {
+        if pairs.len() * 6 < per_day * 5 {
             continue;
         }
         let actual: Vec<f64> = pairs.iter().map(|p| p.0).collect();
         let usual: Vec<f64> = pairs.iter().map(|p| p.1).collect();
         let swing = usual.iter().copied().fold(f64::MIN, f64::max)
             - usual.iter().copied().fold(f64::MAX, f64::min);
-        // Sigma implied by the z-scores of this day's hours.
+        let mean_usual = usual.iter().sum::<f64>() / usual.len() as f64;
+        let floor = profile.significance.min_change(mean_usual);
+        let largest_gap = pairs.iter().map(|p| (p.0 - p.1).abs()).fold(0.0, f64::max);
+        if swing < floor || largest_gap < floor {
+            continue;
+        }
+        // Sigma implied by the z-scores of this day's points.
         let sigmas: Vec<f64> = pairs
             .iter()
             .filter(|p| p.2.abs() > 1e-9)
@@ -364,10 +533,10 @@ fn pattern_breaks(
         if swing < 4.0 * sigma {
             continue;
         }
-        // Rank correlation: one wild hour (already a spike) does not break the day's shape.
+        // Rank correlation: one wild point (already a spike) does not break the day's shape.
         let r = rank_correlation(&actual, &usual).unwrap_or(0.0);
         if r < min_correlation {
-            let peak = hours
+            let peak = points
                 .clone()
                 .max_by(|a, b| {
                     scores.z[*a]
@@ -375,14 +544,12 @@ fn pattern_breaks(
                         .abs()
                         .total_cmp(&scores.z[*b].unwrap_or(0.0).abs())
                 })
-                .unwrap_or(hours.start);
+                .unwrap_or(points.start);
             events.push(event(
                 Kind::PatternBreak,
                 series,
                 scores,
-                hours.start,
-                hours.end - 1,
-                peak,
+                (points.start, points.end - 1, peak),
                 (1.0 - r) * 10.0,
             ));
         }
@@ -413,6 +580,19 @@ pub fn severity(kind: Kind, score: f64, thresholds: &Thresholds) -> &'static str
 mod tests {
     use super::*;
 
+    const DAY: usize = 24;
+
+    /// Hours, with a floor well below the test series' features.
+    fn hourly() -> Profile {
+        Profile {
+            per_day: DAY,
+            significance: Significance {
+                absolute: 0.2,
+                relative: 0.0,
+            },
+        }
+    }
+
     /// A daily sine (amplitude 10 around 50) with deterministic pseudo-noise of about ±1.
     fn daily(days: usize) -> Vec<Option<f64>> {
         (0..days * DAY)
@@ -433,8 +613,10 @@ mod tests {
 
     #[test]
     fn pure_noise_with_a_daily_shape_has_no_events() {
-        assert!(detect(&daily(21), 0.01, &medium(), 0).is_empty());
-        assert!(detect(&daily(21), 0.01, &Sensitivity::High.thresholds(), 0).is_empty());
+        let events = detect(&daily(21), &hourly(), &medium(), 0);
+        assert!(events.is_empty(), "{events:?}");
+        let events = detect(&daily(21), &hourly(), &Sensitivity::High.thresholds(), 0);
+        assert!(events.is_empty(), "{events:?}");
     }
 
     #[test]
@@ -442,7 +624,7 @@ mod tests {
         let mut series = daily(14);
         let at = 10 * DAY + 5;
         series[at] = series[at].map(|v| v + 30.0);
-        let events = detect(&series, 0.01, &medium(), 0);
+        let events = detect(&series, &hourly(), &medium(), 0);
         assert_eq!(kinds(&events), [Kind::Spike], "{events:?}");
         let spike = &events[0];
         assert_eq!((spike.start, spike.end, spike.peak), (at, at, at));
@@ -459,7 +641,7 @@ mod tests {
         for v in series[10 * DAY + 3..10 * DAY + 5].iter_mut() {
             *v = v.map(|x| x - 25.0);
         }
-        let events = detect(&series, 0.01, &medium(), 0);
+        let events = detect(&series, &hourly(), &medium(), 0);
         assert_eq!(kinds(&events), [Kind::Drop], "{events:?}");
         assert_eq!(
             (events[0].start, events[0].end),
@@ -474,7 +656,7 @@ mod tests {
         for v in series[shift..].iter_mut() {
             *v = v.map(|x| x + 4.0);
         }
-        let events = detect(&series, 0.01, &medium(), 0);
+        let events = detect(&series, &hourly(), &medium(), 0);
         let trend: Vec<&Detected> = events
             .iter()
             .filter(|e| e.kind == Kind::TrendChange)
@@ -495,7 +677,7 @@ mod tests {
         for (i, v) in series.iter_mut().enumerate().skip(bend) {
             *v = v.map(|x| x + (i - bend) as f64 * 0.15);
         }
-        let events = detect(&series, 0.01, &medium(), 0);
+        let events = detect(&series, &hourly(), &medium(), 0);
         let first = events
             .iter()
             .find(|e| e.kind == Kind::TrendChange)
@@ -512,7 +694,7 @@ mod tests {
         for v in series[10 * DAY..11 * DAY].iter_mut() {
             *v = Some(50.0);
         }
-        let events = detect(&series, 0.01, &medium(), 0);
+        let events = detect(&series, &hourly(), &medium(), 0);
         let breaks: Vec<&Detected> = events
             .iter()
             .filter(|e| e.kind == Kind::PatternBreak)
@@ -522,13 +704,135 @@ mod tests {
     }
 
     #[test]
-    fn nothing_is_judged_before_three_days_and_gaps_are_tolerated() {
-        let mut series = daily(10);
+    fn a_spike_on_the_first_day_is_found_against_a_short_baseline() {
+        let mut series = daily(2);
         series[30] = Some(500.0);
+        let events = detect(&series, &hourly(), &medium(), 0);
+        assert_eq!(kinds(&events), [Kind::Spike], "{events:?}");
+        assert_eq!(events[0].start, 30);
+        assert!(events[0].short_baseline, "{events:?}");
+        // With weeks of history the same spike is judged on the seasonal baseline.
+        let mut series = daily(21);
+        series[20 * DAY + 6] = Some(500.0);
+        let events = detect(&series, &hourly(), &medium(), 0);
+        assert_eq!(kinds(&events), [Kind::Spike], "{events:?}");
+        assert!(!events[0].short_baseline);
+    }
+
+    #[test]
+    fn nothing_is_judged_on_fewer_than_a_dozen_points_and_gaps_are_tolerated() {
+        let mut series = daily(1);
+        series.truncate(15);
+        series[12] = Some(500.0);
+        assert!(detect(&series, &hourly(), &medium(), 0).is_empty());
+        let mut series = daily(10);
         for v in series[5 * DAY..5 * DAY + 10].iter_mut() {
             *v = None;
         }
-        assert!(detect(&series, 0.01, &medium(), 0).is_empty());
+        assert!(detect(&series, &hourly(), &medium(), 0).is_empty());
+    }
+
+    #[test]
+    fn the_short_baseline_is_the_recent_median() {
+        let series: Vec<Option<f64>> = (0..20).map(|i| Some(f64::from(i % 3))).collect();
+        let scores = score(&series, &hourly());
+        // Before 3 values there is no baseline; then the median of the last three.
+        assert_eq!(scores.baseline[2], None);
+        assert_eq!(scores.baseline[3], Some(1.0));
+        assert_eq!(scores.baseline[18], Some(1.0));
+        assert!(scores.short[18]);
+    }
+
+    /// An idle host: 0.07 % CPU with jitter, then hours at 0.09–0.2 % and a different shape.
+    fn idle_host() -> Vec<Option<f64>> {
+        (0..21 * DAY)
+            .map(|i| {
+                let jitter = (((i * 7919 + 13) % 101) as f64 / 100.0 - 0.5) * 0.01;
+                let busy = (14 * DAY..14 * DAY + 30).contains(&i);
+                Some(if busy {
+                    0.09 + (i % 7) as f64 * 0.02
+                } else {
+                    0.07 + jitter
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_idle_host_moving_by_less_than_the_floor_is_never_anomalous() {
+        let percent = Profile {
+            per_day: DAY,
+            significance: Significance {
+                absolute: 3.0,
+                relative: 0.0,
+            },
+        };
+        for sensitivity in [Sensitivity::Low, Sensitivity::Medium, Sensitivity::High] {
+            let events = detect(&idle_host(), &percent, &sensitivity.thresholds(), 0);
+            assert!(events.is_empty(), "{sensitivity:?}: {events:?}");
+        }
+        // Without the floor the same moves are many sigmas: the floor is what silences them.
+        let no_floor = Profile {
+            per_day: DAY,
+            significance: Significance {
+                absolute: 1e-6,
+                relative: 0.0,
+            },
+        };
+        assert!(!detect(&idle_host(), &no_floor, &medium(), 0).is_empty());
+    }
+
+    #[test]
+    fn a_rate_needs_a_relative_move() {
+        let rate = Profile {
+            per_day: DAY,
+            significance: Significance {
+                absolute: 1.0,
+                relative: 0.25,
+            },
+        };
+        let steady = |bump: f64| -> Vec<Option<f64>> {
+            (0..14 * DAY)
+                .map(|i| {
+                    let noise = (((i * 7919 + 13) % 101) as f64 / 100.0 - 0.5) * 4.0;
+                    Some(1000.0 + noise + if i == 10 * DAY { bump } else { 0.0 })
+                })
+                .collect()
+        };
+        // +15 % is dozens of sigmas here, but below a quarter of the usual rate.
+        assert!(detect(&steady(150.0), &rate, &medium(), 0).is_empty());
+        let events = detect(&steady(500.0), &rate, &medium(), 0);
+        assert_eq!(kinds(&events), [Kind::Spike], "{events:?}");
+        assert_eq!(rate.significance.min_change(1000.0), 250.0);
+        assert_eq!(rate.significance.min_change(2.0), 1.0);
+    }
+
+    #[test]
+    fn five_minute_buckets_find_a_twenty_minute_burst() {
+        let per_day = 288;
+        let profile = Profile {
+            per_day,
+            significance: Significance {
+                absolute: 3.0,
+                relative: 0.0,
+            },
+        };
+        let mut series: Vec<Option<f64>> = (0..8 * per_day)
+            .map(|i| {
+                let noise = (((i * 7919 + 13) % 101) as f64 / 100.0 - 0.5) * 2.0;
+                Some(
+                    40.0 + 10.0 * (i as f64 / per_day as f64 * std::f64::consts::TAU).sin() + noise,
+                )
+            })
+            .collect();
+        let burst = 7 * per_day + 100;
+        for v in series[burst..burst + 4].iter_mut() {
+            *v = v.map(|x| x + 20.0);
+        }
+        let events = detect(&series, &profile, &medium(), 7 * per_day);
+        assert_eq!(kinds(&events), [Kind::Spike], "{events:?}");
+        assert_eq!((events[0].start, events[0].end), (burst, burst + 3));
+        assert!(!events[0].short_baseline);
     }
 
     #[test]
@@ -536,7 +840,7 @@ mod tests {
         let mut series = daily(14);
         series[8 * DAY] = Some(200.0);
         series[12 * DAY] = Some(200.0);
-        let events = detect(&series, 0.01, &medium(), 10 * DAY);
+        let events = detect(&series, &hourly(), &medium(), 10 * DAY);
         assert_eq!(
             events.iter().map(|e| e.start).collect::<Vec<_>>(),
             [12 * DAY]

@@ -1,6 +1,6 @@
 //! `POST /api/v1/history/anomalies` (detect over a range) and the acknowledge/resolve lifecycle.
 use super::{
-    history::{parse_groups, parse_range, resolve_hosts_or_all, HOURLY_RETENTION_DAYS},
+    history::{parse_groups, parse_range, resolve_hosts_or_all},
     history_error::{history_success, HistoryError, HistoryJson},
 };
 use crate::{
@@ -13,7 +13,7 @@ use axum::{
     extract::{Path, State},
     Json,
 };
-use chrono::{Duration, Utc};
+use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -37,11 +37,6 @@ pub async fn detect_anomalies(
 ) -> Result<Json<Value>, HistoryError> {
     let now = Utc::now();
     let (start, end) = parse_range(request.start_time.as_ref(), request.end_time.as_ref(), now)?;
-    if start < now - Duration::days(HOURLY_RETENTION_DAYS) {
-        return Err(HistoryError::InvalidTime(format!(
-            "anomalies are detected on hourly data, kept {HOURLY_RETENTION_DAYS} days; `startTime` is older"
-        )));
-    }
     let groups = parse_groups(request.metrics.as_deref())?;
     let sensitivity = match request.sensitivity.as_deref() {
         None | Some("medium") => Sensitivity::Medium,
@@ -93,6 +88,8 @@ pub async fn detect_anomalies(
         "anomalies": outcome.events,
         "total": outcome.events.len(),
         "bySeverity": by_severity,
+        "judged": outcome.judged,
+        "skipped": outcome.skipped,
     })))
 }
 

@@ -13,7 +13,7 @@ use crate::{
 };
 use app::models::Stats;
 use axum::{extract::State, Json};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, DurationRound, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::HashSet;
@@ -450,6 +450,13 @@ pub async fn samples(
     let stored = crate::ingest::accept(&state.pool, &state.alerts, &state.hub, &items, sent_at)
         .await?
         .stored as usize;
+    // Samples of an hour that has ended make its rollups due now, not at the worker's next look.
+    let this_hour = now
+        .duration_trunc(chrono::Duration::hours(1))
+        .unwrap_or(now);
+    if stored > 0 && items.iter().any(|i| i.sample.timestamp < this_hour) {
+        state.jobs.rollups.notify_one();
+    }
     let message = format!(
         "{} accepted ({stored} stored, {} already stored), {} rejected",
         items.len(),

@@ -1,62 +1,80 @@
 //! Anomaly detection against stored data: hourly series from the rollups through the detectors
 //! of `analysis::anomaly`, explained and persisted with stable ids; the continuous detector.
 use crate::{
-    analysis::anomaly::{self, Detected, Kind, Sensitivity},
+    analysis::anomaly::{self, Detected, Kind, Profile, Sensitivity, Significance},
     live::Hub,
-    storage::catalog::Group,
+    storage::catalog::{self, Group, Unit},
 };
-use app::models::{AnomalyEvent, LiveEvent};
+use app::models::{AnomalyCoverage, AnomalyEvent, AnomalySkip, LiveEvent};
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use sqlx::{FromRow, PgPool};
 use std::collections::{BTreeSet, HashMap};
 use tokio_util::sync::CancellationToken;
 
-/// The series each metric group is judged on, with the smallest meaningful sigma in its unit.
+/// One judged series of the catalogue with its practical-significance floor.
 pub struct Series {
     pub group: Group,
     pub metric_id: i16,
     pub field: &'static str,
-    pub floor: f64,
+    pub significance: Significance,
 }
 
-pub const SERIES: [Series; 6] = [
-    Series {
-        group: Group::Cpu,
-        metric_id: 1,
-        field: "usagePercent",
-        floor: 0.01,
-    },
-    Series {
-        group: Group::Memory,
-        metric_id: 5,
-        field: "usagePercent",
-        floor: 0.01,
-    },
-    Series {
-        group: Group::Disk,
-        metric_id: 8,
-        field: "usagePercent",
-        floor: 0.01,
-    },
-    Series {
-        group: Group::Disk,
-        metric_id: 12,
-        field: "writeIOPS",
-        floor: 0.01,
-    },
-    Series {
-        group: Group::Network,
-        metric_id: 13,
-        field: "inBps",
-        floor: 1.0,
-    },
-    Series {
-        group: Group::Network,
-        metric_id: 14,
-        field: "outBps",
-        floor: 1.0,
-    },
+impl Series {
+    /// `cpu.usagePercent`, as answers and stored events name it.
+    pub fn name(&self) -> String {
+        format!("{}.{}", self.group.name(), self.field)
+    }
+}
+
+/// Catalogue series that are not judged, and why: each is another view of a judged one.
+pub const REDUNDANT: [(i16, &str); 3] = [
+    (
+        catalog::CPU_MHZ,
+        "the same measure as cpu.usagePercent (in MHz); judged there",
+    ),
+    (
+        catalog::MEMORY_USED_MB,
+        "the same measure as memory.usagePercent (in MiB); judged there",
+    ),
+    (
+        catalog::MEMORY_FREE_MB,
+        "the complement of memory.usagePercent (in MiB); judged there",
+    ),
 ];
+
+/// The smallest change that matters, by unit (documented in the README): a few percentage
+/// points; for rates, latencies and counts both an absolute amount and a share of the baseline.
+pub fn significance(unit: Unit) -> Significance {
+    let (absolute, relative) = match unit {
+        Unit::Percent => (3.0, 0.0),
+        Unit::Load => (0.5, 0.25),
+        Unit::Mebibytes => (64.0, 0.10),
+        Unit::Milliseconds => (2.0, 0.5),
+        Unit::PerSecond => (5.0, 0.25),
+        Unit::BytesPerSecond => (10_240.0, 0.25),
+        Unit::Count => (5.0, 0.2),
+        Unit::Mhz => (100.0, 0.1),
+    };
+    Significance { absolute, relative }
+}
+
+/// Every judged series: each catalogue metric of the seed's groups but the redundant ones.
+pub static SERIES: std::sync::LazyLock<Vec<Series>> = std::sync::LazyLock::new(|| {
+    catalog::METRICS
+        .iter()
+        .filter(|m| Group::ALL.contains(&m.group))
+        .filter(|m| REDUNDANT.iter().all(|(id, _)| *id != m.id))
+        .map(|m| Series {
+            group: m.group,
+            metric_id: m.id,
+            field: m.field,
+            significance: significance(m.unit),
+        })
+        .collect()
+});
+
+/// Points a series needs in the range and its baseline before it is judged.
+const MIN_POINTS: usize = 12;
 
 /// History before the asked range that teaches the baseline: three weeks make the
 /// same-hour-of-week baseline possible.
@@ -77,6 +95,10 @@ pub struct Outcome {
     pub events: Vec<AnomalyEvent>,
     /// Ids of the events stored for the first time by this run.
     pub new: Vec<String>,
+    /// What was judged, per series and tier.
+    pub judged: Vec<AnomalyCoverage>,
+    /// Series not judged, and why.
+    pub skipped: Vec<AnomalySkip>,
 }
 
 /// One found event before it is stored.
@@ -86,6 +108,7 @@ struct Found {
     detected: Detected,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
+    resolution: Resolution,
 }
 
 #[derive(Clone, FromRow)]
@@ -111,6 +134,7 @@ struct StoredAnomaly {
     resolved_by: Option<String>,
     resolved_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
+    confidence: String,
 }
 
 impl StoredAnomaly {
@@ -132,6 +156,7 @@ impl StoredAnomaly {
             possible_causes: self.possible_causes,
             suggested_actions: self.suggested_actions,
             status: self.status,
+            confidence: self.confidence,
             acknowledged_by: self.acknowledged_by,
             acknowledged_at: self.acknowledged_at,
             resolved_by: self.resolved_by,
@@ -309,12 +334,212 @@ async fn hourly_series(
     Ok(series)
 }
 
+/// (host, metric) → (grid indices, values) of one tier's series.
+type SeriesData = HashMap<(i32, i16), (Vec<i32>, Vec<f32>)>;
+
+/// Five-minute averages of the asked series from `from` (an hour) to `until`, indexed in
+/// five-minute slots from `from`: rolled-up hours from the `fine` averages kept with them, hours
+/// still queued (the hour filling now, a backfill the worker has not reached) from the raw
+/// samples, replacing those.
+async fn fine_series(
+    pool: &PgPool,
+    host_ids: &[i32],
+    metric_ids: &[i16],
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<SeriesData, sqlx::Error> {
+    use sqlx::Row;
+    let mut series: SeriesData = HashMap::new();
+    let hours: Vec<(i32, i16, i32, Vec<Option<f32>>)> = sqlx::query_as(
+        "SELECT host_id, metric, ((extract(epoch FROM bucket) - extract(epoch FROM $3::timestamptz)) / 300)::int4, fine
+         FROM rollup_hourly WHERE host_id = ANY($1) AND metric = ANY($2) AND bucket >= $3 AND bucket < $4 AND fine IS NOT NULL",
+    )
+    .bind(host_ids)
+    .bind(metric_ids)
+    .bind(from)
+    .bind(until)
+    .fetch_all(pool)
+    .await?;
+    for (host, metric, first, slots) in hours {
+        let (indices, values) = series.entry((host, metric)).or_default();
+        for (offset, value) in slots.into_iter().enumerate() {
+            if let Some(value) = value {
+                indices.push(first + offset as i32);
+                values.push(value);
+            }
+        }
+    }
+    let metrics: Vec<&catalog::Metric> = metric_ids
+        .iter()
+        .filter_map(|id| catalog::by_id(*id))
+        .collect();
+    if metrics.is_empty() {
+        return Ok(series);
+    }
+    let columns: Vec<String> = metrics
+        .iter()
+        .map(|m| format!("avg({})::float4", m.raw_sql))
+        .collect();
+    let sql = format!(
+        "SELECT s.host_id, ((extract(epoch FROM s.ts) - extract(epoch FROM $2::timestamptz))::int8 / 300)::int4, {}
+         FROM rollup_queue_hourly q,
+              LATERAL (SELECT * FROM samples WHERE host_id = q.host_id AND ts >= greatest(q.bucket, $2)
+                       AND ts < least(q.bucket + interval '1 hour', $3) OFFSET 0) s
+         WHERE q.host_id = ANY($1) AND q.bucket >= $2 AND q.bucket < $3
+         GROUP BY 1, 2",
+        columns.join(", ")
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(host_ids)
+        .bind(from)
+        .bind(until)
+        .fetch_all(pool)
+        .await?;
+    for row in rows {
+        let host: i32 = row.try_get(0)?;
+        let index: i32 = row.try_get(1)?;
+        for (k, metric) in metrics.iter().enumerate() {
+            if let Some(value) = row.try_get::<Option<f32>, _>(k + 2)? {
+                let (indices, values) = series.entry((host, metric.id)).or_default();
+                indices.push(index);
+                values.push(value);
+            }
+        }
+    }
+    Ok(series)
+}
+
+/// Fills `grid` (cleared first) from one series' indices and values.
+fn fill(grid: &mut [Option<f64>], indices: &[i32], values: &[f32]) {
+    grid.iter_mut().for_each(|slot| *slot = None);
+    for (i, v) in indices.iter().zip(values) {
+        if let Some(slot) = usize::try_from(*i).ok().and_then(|i| grid.get_mut(i)) {
+            *slot = v.is_finite().then_some(f64::from(*v));
+        }
+    }
+}
+
+/// A tier detection runs at: hours over the whole range; five-minute buckets, for bursts
+/// (spikes and drops), over the part inside the raw window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Resolution {
+    FiveMinutes,
+    Hourly,
+}
+
+impl Resolution {
+    fn name(self) -> &'static str {
+        match self {
+            Resolution::FiveMinutes => "5m",
+            Resolution::Hourly => "hourly",
+        }
+    }
+
+    fn step(self) -> Duration {
+        match self {
+            Resolution::FiveMinutes => Duration::minutes(5),
+            Resolution::Hourly => Duration::hours(1),
+        }
+    }
+
+    fn per_day(self) -> usize {
+        match self {
+            Resolution::FiveMinutes => 288,
+            Resolution::Hourly => 24,
+        }
+    }
+}
+
+/// One tier's grid: where it starts, its length, and where the asked range begins in it.
+#[derive(Clone, Copy)]
+struct Grid {
+    resolution: Resolution,
+    from: DateTime<Utc>,
+    len: usize,
+    report_from: usize,
+}
+
 /// Hosts per fetch and per detection task: both cores (and PostgreSQL's) work on one request.
 const HOSTS_PER_TASK: usize = 25;
 
-/// Detects, explains and stores; returns the events of the range.
+/// What judging one series at one tier came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Judged {
+    /// The points judged within the asked range.
+    Points(usize),
+    /// Too few points to judge.
+    TooFew,
+    /// Sampled less often than the tier's step (five-minute buckets of a series sent every
+    /// half hour add nothing to the hours).
+    Sparse,
+}
+
+/// What one task judged: events, and per (host index, series index, tier) how it went.
+struct TaskResult {
+    found: Vec<Found>,
+    points: Vec<(usize, usize, Resolution, Judged)>,
+}
+
+/// Judges one series of one host at one tier, pushing what it finds.
+#[allow(clippy::too_many_arguments)]
+fn judge(
+    grid: &Grid,
+    buffer: &mut Vec<Option<f64>>,
+    data: Option<&(Vec<i32>, Vec<f32>)>,
+    host: usize,
+    series: &'static Series,
+    kinds: &[Kind],
+    thresholds: &anomaly::Thresholds,
+    found: &mut Vec<Found>,
+) -> Judged {
+    let Some((indices, values)) = data else {
+        return Judged::TooFew;
+    };
+    buffer.resize(grid.len, None);
+    fill(buffer, indices, values);
+    let judged = buffer[grid.report_from.min(grid.len)..]
+        .iter()
+        .flatten()
+        .count();
+    let filled = buffer.iter().flatten().count();
+    if filled < MIN_POINTS || judged == 0 {
+        return Judged::TooFew;
+    }
+    if grid.resolution == Resolution::FiveMinutes {
+        let first = buffer.iter().position(Option::is_some).unwrap_or(0);
+        let last = buffer.iter().rposition(Option::is_some).unwrap_or(0);
+        if filled * 2 < last - first + 1 {
+            return Judged::Sparse;
+        }
+    }
+    let profile = Profile {
+        per_day: grid.resolution.per_day(),
+        significance: series.significance,
+    };
+    let step = grid.resolution.step();
+    for detected in anomaly::detect(buffer, &profile, thresholds, grid.report_from) {
+        // Five-minute buckets look for bursts; shifts and shapes are judged on the hours.
+        let bursts_only = grid.resolution == Resolution::FiveMinutes
+            && !matches!(detected.kind, Kind::Spike | Kind::Drop);
+        if bursts_only || !kinds.contains(&detected.kind) {
+            continue;
+        }
+        found.push(Found {
+            host,
+            series,
+            start: grid.from + step * detected.start as i32,
+            end: grid.from + step * (detected.end as i32 + 1),
+            detected,
+            resolution: grid.resolution,
+        });
+    }
+    Judged::Points(judged)
+}
+
+/// Detects, explains and stores; returns the events of the range and what was judged.
 pub async fn run(pool: &PgPool, request: &Request) -> Result<Outcome, sqlx::Error> {
     let hour = Duration::hours(1);
+    let now = Utc::now();
     let report_start = request.start.duration_trunc(hour).unwrap_or(request.start);
     let until = request.end.duration_trunc(hour).unwrap_or(request.end) + hour;
     let from = report_start - Duration::days(BASELINE_DAYS);
@@ -324,8 +549,26 @@ pub async fn run(pool: &PgPool, request: &Request) -> Result<Outcome, sqlx::Erro
         .collect();
     let metric_ids: Vec<i16> = series.iter().map(|s| s.metric_id).collect();
     let thresholds = request.sensitivity.thresholds();
-    let hours = ((until - from).num_hours()).max(0) as usize;
-    let report_from = (report_start - from).num_hours() as usize;
+    // Hours are judged once complete (a partial hour's mean is not comparable); the hour
+    // filling now is judged in five-minute buckets only.
+    let hours_until = until.min(now.duration_trunc(hour).unwrap_or(now));
+    let hourly = Grid {
+        resolution: Resolution::Hourly,
+        from,
+        len: ((hours_until - from).num_hours()).max(0) as usize,
+        report_from: (report_start - from).num_hours() as usize,
+    };
+    // The raw window's first whole hour: five-minute buckets exist from there on.
+    let raw_start = (now - Duration::days(crate::history::RAW_RETENTION_DAYS))
+        .duration_trunc(hour)
+        .unwrap_or(now)
+        + hour;
+    let fine = (until > raw_start.max(report_start)).then(|| Grid {
+        resolution: Resolution::FiveMinutes,
+        from: raw_start,
+        len: ((until - raw_start).num_minutes() / 5).max(0) as usize,
+        report_from: ((report_start.max(raw_start) - raw_start).num_minutes() / 5) as usize,
+    });
     let started = std::time::Instant::now();
 
     // Each chunk of hosts is fetched and judged on its own task; chunks run concurrently.
@@ -337,68 +580,170 @@ pub async fn run(pool: &PgPool, request: &Request) -> Result<Outcome, sqlx::Erro
             (metric_ids.clone(), series.clone(), request.kinds.clone());
         tasks.spawn(async move {
             let fetch_started = std::time::Instant::now();
-            let data = hourly_series(&pool, &host_ids, &metric_ids, from, until).await?;
+            let hours = hourly_series(&pool, &host_ids, &metric_ids, from, hours_until).await?;
+            let buckets = match &fine {
+                Some(grid) => fine_series(&pool, &host_ids, &metric_ids, grid.from, until).await?,
+                None => HashMap::new(),
+            };
             tracing::debug!(
                 chunk = chunk_index,
                 fetch_ms = fetch_started.elapsed().as_millis(),
-                "Hourly series fetched."
+                "Series fetched."
             );
-            let judge = move || {
-                let mut found = Vec::new();
+            let judge_all = move || {
+                let mut result = TaskResult {
+                    found: Vec::new(),
+                    points: Vec::new(),
+                };
+                let mut buffer = Vec::new();
                 for (offset, host_id) in host_ids.iter().enumerate() {
-                    for s in &series {
-                        let Some((indices, values)) = data.get(&(*host_id, s.metric_id)) else {
-                            continue;
-                        };
-                        let mut grid = vec![None; hours];
-                        for (i, v) in indices.iter().zip(values) {
-                            if let Some(slot) =
-                                usize::try_from(*i).ok().and_then(|i| grid.get_mut(i))
-                            {
-                                *slot = v.is_finite().then_some(f64::from(*v));
-                            }
-                        }
-                        for detected in anomaly::detect(&grid, s.floor, &thresholds, report_from) {
-                            if kinds.contains(&detected.kind) {
-                                let start = from + Duration::hours(detected.start as i64);
-                                let end = from + Duration::hours(detected.end as i64 + 1);
-                                found.push(Found {
-                                    host: chunk_index * HOSTS_PER_TASK + offset,
-                                    series: s,
-                                    detected,
-                                    start,
-                                    end,
-                                });
-                            }
+                    let host = chunk_index * HOSTS_PER_TASK + offset;
+                    for (series_index, s) in series.iter().enumerate() {
+                        let key = (*host_id, s.metric_id);
+                        for (grid, data) in [(Some(&hourly), &hours), (fine.as_ref(), &buckets)] {
+                            let Some(grid) = grid else { continue };
+                            let judged = judge(
+                                grid,
+                                &mut buffer,
+                                data.get(&key),
+                                host,
+                                s,
+                                &kinds,
+                                &thresholds,
+                                &mut result.found,
+                            );
+                            result
+                                .points
+                                .push((host, series_index, grid.resolution, judged));
                         }
                     }
                 }
-                found
+                result
             };
             // The maths is CPU-bound: off the async workers.
-            tokio::task::spawn_blocking(judge)
+            tokio::task::spawn_blocking(judge_all)
                 .await
                 .map_err(|e| sqlx::Error::Protocol(format!("detection task failed: {e}")))
         });
     }
     let mut found: Vec<Found> = Vec::new();
+    let mut points: Vec<(usize, usize, Resolution, Judged)> = Vec::new();
     while let Some(done) = tasks.join_next().await {
-        found.extend(
-            done.map_err(|e| sqlx::Error::Protocol(format!("detection task failed: {e}")))??,
-        );
+        let result =
+            done.map_err(|e| sqlx::Error::Protocol(format!("detection task failed: {e}")))??;
+        found.extend(result.found);
+        points.extend(result.points);
     }
-    found.sort_by_key(|f| (f.host, f.series.metric_id, f.start));
+    let found = prefer_finest(found);
+    points.sort_unstable();
 
+    let (judged, skipped) = coverage(request, &series, &points, &[Some(hourly), fine]);
     let detected = started.elapsed();
-    let outcome = store(pool, request, &found, &thresholds).await?;
+    let mut outcome = store(pool, request, &found, &thresholds).await?;
     tracing::debug!(
         hosts = request.hosts.len(),
+        series = points.len(),
         events = found.len(),
         detect_ms = detected.as_millis(),
         store_ms = (started.elapsed() - detected).as_millis(),
         "Anomaly detection ran."
     );
+    outcome.judged = judged;
+    outcome.skipped = skipped;
     Ok(outcome)
+}
+
+/// An hourly spike or drop that a five-minute one of the same host, series and kind overlaps is
+/// the same burst, seen coarser: the five-minute event, with its exact start and length, stays.
+fn prefer_finest(mut found: Vec<Found>) -> Vec<Found> {
+    type Burst = (usize, i16, Kind, DateTime<Utc>, DateTime<Utc>);
+    let fine: Vec<Burst> = found
+        .iter()
+        .filter(|f| f.resolution == Resolution::FiveMinutes)
+        .map(|f| (f.host, f.series.metric_id, f.detected.kind, f.start, f.end))
+        .collect();
+    found.retain(|f| {
+        f.resolution == Resolution::FiveMinutes
+            || !fine.iter().any(|(host, metric, kind, start, end)| {
+                *host == f.host
+                    && *metric == f.series.metric_id
+                    && *kind == f.detected.kind
+                    && *start < f.end
+                    && f.start < *end
+            })
+    });
+    found.sort_by_key(|f| (f.host, f.series.metric_id, f.start));
+    found
+}
+
+/// What was judged (per series and tier: hosts and points) and what was not (per host, series
+/// and tier, and the redundant series of the asked groups), for the answer.
+fn coverage(
+    request: &Request,
+    series: &[&'static Series],
+    points: &[(usize, usize, Resolution, Judged)],
+    grids: &[Option<Grid>],
+) -> (Vec<AnomalyCoverage>, Vec<AnomalySkip>) {
+    let range = |grid: &Grid| {
+        let from = grid.from + grid.resolution.step() * grid.report_from as i32;
+        let to = (grid.from + grid.resolution.step() * grid.len as i32).min(request.end);
+        (from, to)
+    };
+    let mut judged: Vec<AnomalyCoverage> = Vec::new();
+    let mut skipped = Vec::new();
+    for grid in grids.iter().flatten() {
+        let (from, to) = range(grid);
+        for (index, s) in series.iter().enumerate() {
+            let of_series = points
+                .iter()
+                .filter(|(_, i, r, _)| *i == index && *r == grid.resolution);
+            let (mut hosts, mut count) = (0, 0);
+            for (host, _, _, judged_points) in of_series {
+                let reason = match (judged_points, grid.resolution) {
+                    (Judged::Points(n), _) => {
+                        hosts += 1;
+                        count += n;
+                        continue;
+                    }
+                    (Judged::TooFew, Resolution::Hourly) => format!(
+                        "fewer than {MIN_POINTS} hourly points in the range and the {BASELINE_DAYS} days before it"
+                    ),
+                    (Judged::TooFew, Resolution::FiveMinutes) => format!(
+                        "fewer than {MIN_POINTS} five-minute points in the raw window (the last {} days); judged hourly only",
+                        crate::history::RAW_RETENTION_DAYS
+                    ),
+                    (Judged::Sparse, _) => {
+                        "sampled less often than every five minutes; judged hourly only".into()
+                    }
+                };
+                skipped.push(AnomalySkip {
+                    vm_id: Some(request.hosts[*host].1.clone()),
+                    series: s.name(),
+                    reason,
+                });
+            }
+            if hosts > 0 {
+                judged.push(AnomalyCoverage {
+                    series: s.name(),
+                    tier: grid.resolution.name().into(),
+                    from,
+                    to,
+                    hosts,
+                    points: count,
+                });
+            }
+        }
+    }
+    for (id, reason) in REDUNDANT {
+        if let Some(metric) = catalog::by_id(id).filter(|m| request.groups.contains(&m.group)) {
+            skipped.push(AnomalySkip {
+                vm_id: None,
+                series: metric.name(),
+                reason: reason.into(),
+            });
+        }
+    }
+    (judged, skipped)
 }
 
 /// A found event to insert: its index in `found`, severity, related VMs, causes, actions.
@@ -421,6 +766,8 @@ async fn store(
         return Ok(Outcome {
             events: Vec::new(),
             new: Vec::new(),
+            judged: Vec::new(),
+            skipped: Vec::new(),
         });
     }
     let mut tx = pool.begin().await?;
@@ -449,7 +796,7 @@ async fn store(
     let mut inserts: Vec<NewRow> = Vec::new();
     for (index, f) in found.iter().enumerate() {
         let host_id = request.hosts[f.host].0;
-        let series = format!("{}.{}", f.series.group.name(), f.series.field);
+        let series = f.series.name();
         let related: BTreeSet<String> = found
             .iter()
             .filter(|o| o.host != f.host && o.start < f.end && f.start < o.end)
@@ -487,6 +834,9 @@ async fn store(
                 e.related_vms = all.into_iter().collect();
                 e.possible_causes = causes;
                 e.suggested_actions = actions;
+                if !f.detected.short_baseline {
+                    e.confidence = "normal".into();
+                }
                 changed[k] = true;
                 matched.push(Some(k));
             }
@@ -515,9 +865,10 @@ async fn store(
                  severity = u.sev, score = u.sc,
                  related_vms = ARRAY(SELECT jsonb_array_elements_text(u.rel::jsonb)),
                  possible_causes = ARRAY(SELECT jsonb_array_elements_text(u.causes::jsonb)),
-                 suggested_actions = ARRAY(SELECT jsonb_array_elements_text(u.actions::jsonb))
+                 suggested_actions = ARRAY(SELECT jsonb_array_elements_text(u.actions::jsonb)), confidence = u.conf
              FROM unnest($1::int8[], $2::timestamptz[], $3::timestamptz[], $4::float8[], $5::float8[], $6::float8[], $7::text[],
-                         $8::float8[], $9::text[], $10::text[], $11::text[]) AS u(id, s, e, v, b, d, sev, sc, rel, causes, actions)
+                         $8::float8[], $9::text[], $10::text[], $11::text[], $12::text[])
+                  AS u(id, s, e, v, b, d, sev, sc, rel, causes, actions, conf)
              WHERE a.id = u.id",
         )
         .bind(updates.iter().map(|e| e.id).collect::<Vec<_>>())
@@ -531,6 +882,7 @@ async fn store(
         .bind(updates.iter().map(|e| json_list(&e.related_vms)).collect::<Vec<_>>())
         .bind(updates.iter().map(|e| json_list(&e.possible_causes)).collect::<Vec<_>>())
         .bind(updates.iter().map(|e| json_list(&e.suggested_actions)).collect::<Vec<_>>())
+        .bind(updates.iter().map(|e| e.confidence.clone()).collect::<Vec<_>>())
         .execute(&mut *tx)
         .await?;
     }
@@ -539,17 +891,17 @@ async fn store(
         let f = |i: &NewRow| &found[i.0];
         inserted = sqlx::query_as(
             "INSERT INTO anomalies (host_id, metric, series, kind, started_at, ended_at, value, baseline, deviation, score,
-                                    severity, related_vms, possible_causes, suggested_actions)
+                                    severity, related_vms, possible_causes, suggested_actions, confidence)
              SELECT h, m, se, k, s, e, v, b, d, sc, sev, ARRAY(SELECT jsonb_array_elements_text(rel::jsonb)),
-                    ARRAY(SELECT jsonb_array_elements_text(causes::jsonb)), ARRAY(SELECT jsonb_array_elements_text(actions::jsonb))
+                    ARRAY(SELECT jsonb_array_elements_text(causes::jsonb)), ARRAY(SELECT jsonb_array_elements_text(actions::jsonb)), conf
              FROM unnest($1::int4[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[], $7::float8[], $8::float8[],
-                         $9::float8[], $10::float8[], $11::text[], $12::text[], $13::text[], $14::text[])
-                  AS t(h, m, se, k, s, e, v, b, d, sc, sev, rel, causes, actions)
+                         $9::float8[], $10::float8[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[])
+                  AS t(h, m, se, k, s, e, v, b, d, sc, sev, rel, causes, actions, conf)
              RETURNING *",
         )
         .bind(inserts.iter().map(|i| request.hosts[f(i).host].0).collect::<Vec<_>>())
         .bind(inserts.iter().map(|i| f(i).series.group.name().to_string()).collect::<Vec<_>>())
-        .bind(inserts.iter().map(|i| format!("{}.{}", f(i).series.group.name(), f(i).series.field)).collect::<Vec<_>>())
+        .bind(inserts.iter().map(|i| f(i).series.name()).collect::<Vec<_>>())
         .bind(inserts.iter().map(|i| f(i).detected.kind.name().to_string()).collect::<Vec<_>>())
         .bind(inserts.iter().map(|i| f(i).start).collect::<Vec<_>>())
         .bind(inserts.iter().map(|i| f(i).end).collect::<Vec<_>>())
@@ -561,6 +913,12 @@ async fn store(
         .bind(inserts.iter().map(|i| json_list(&i.2)).collect::<Vec<_>>())
         .bind(inserts.iter().map(|i| json_list(&i.3)).collect::<Vec<_>>())
         .bind(inserts.iter().map(|i| json_list(&i.4)).collect::<Vec<_>>())
+        .bind(
+            inserts
+                .iter()
+                .map(|i| if f(i).detected.short_baseline { "low" } else { "normal" })
+                .collect::<Vec<_>>(),
+        )
         .fetch_all(&mut *tx)
         .await?;
     }
@@ -591,7 +949,12 @@ async fn store(
     // One stored event may have been matched by several detections.
     events.sort_by(|a, b| b.timestamp.cmp(&a.timestamp).then_with(|| a.id.cmp(&b.id)));
     events.dedup_by(|a, b| a.id == b.id);
-    Ok(Outcome { events, new })
+    Ok(Outcome {
+        events,
+        new,
+        judged: Vec::new(),
+        skipped: Vec::new(),
+    })
 }
 
 #[derive(FromRow)]
@@ -654,8 +1017,9 @@ pub async fn of_host(
         .collect())
 }
 
-/// Runs detection at medium sensitivity over the last complete hours of every host seen
-/// recently, and publishes events stored for the first time.
+/// Runs detection at medium sensitivity over the last three hours of every host seen recently
+/// (complete hours, and five-minute buckets up to now), and publishes events stored for the
+/// first time.
 pub async fn worker(
     pool: PgPool,
     hub: Hub,
@@ -687,7 +1051,7 @@ pub async fn detect_recent(pool: &PgPool, hub: &Hub) -> Result<usize, sqlx::Erro
     let request = Request {
         hosts,
         start: current_hour - Duration::hours(3),
-        end: current_hour - Duration::seconds(1),
+        end: now,
         groups: Group::ALL.to_vec(),
         sensitivity: Sensitivity::Medium,
         kinds: Kind::ALL.to_vec(),

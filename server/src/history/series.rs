@@ -213,8 +213,16 @@ pub async fn read(
         notes: Vec::new(),
     };
     match resolution {
+        // Over more than a day, 5- and 15-minute buckets come from the five-minute averages kept
+        // with the hourly rollups (a scan and sort of the raw tier there is what a 7-day chart
+        // would wait for); hours still queued, and shorter ranges, from the raw samples.
+        Resolution::Minutes(m)
+            if m % FINE_MINUTES == 0 && request.end - request.start > Duration::days(1) =>
+        {
+            from_fine(pool, request, resolution, &mut series).await?
+        }
         Resolution::Raw | Resolution::Minutes(_) => {
-            from_samples(pool, request, resolution, &mut series).await?
+            from_samples(pool, request, resolution, request.start, &mut series).await?
         }
         Resolution::Hour => from_rollups(pool, request, Tier::Hourly, &mut series).await?,
         Resolution::Day => from_rollups(pool, request, Tier::Daily, &mut series).await?,
@@ -231,11 +239,161 @@ pub async fn read(
     Ok(series)
 }
 
-/// Raw points or minute buckets, one statement.
+/// The width of the averages kept with each hourly rollup (`rollup_hourly.fine`).
+const FINE_MINUTES: i64 = 5;
+
+/// 5- or 15-minute buckets from the hourly rollups' five-minute averages: the bucket's average
+/// is the mean of its five-minute averages, and its band (min, max, p95) is its hour's, said so
+/// in `notes`. Hours from the first one still queued for its rollup on (the hour filling now, a
+/// backfill the worker has not reached) are read from the raw samples as usual.
+async fn from_fine(
+    pool: &PgPool,
+    request: &SeriesRequest<'_>,
+    resolution: Resolution,
+    out: &mut Series,
+) -> Result<(), QueryError> {
+    let Some(width) = resolution.width() else {
+        return from_samples(pool, request, resolution, request.start, out).await;
+    };
+    let hour = Duration::hours(1);
+    let first_hour = request.start.duration_trunc(hour).unwrap_or(request.start);
+    let first_queued: Option<DateTime<Utc>> = sqlx::query_scalar(
+        "SELECT min(bucket) FROM rollup_queue_hourly WHERE host_id = $1 AND bucket >= $2 AND bucket <= $3",
+    )
+    .bind(request.host_id)
+    .bind(first_hour)
+    .bind(request.end)
+    .fetch_one(pool)
+    .await?;
+    let fine_until = first_queued.unwrap_or(request.end + hour);
+    let ids: Vec<i16> = request.metrics.iter().map(|m| m.id).collect();
+    let stored: Vec<FineRow> = sqlx::query_as(
+        "SELECT host_id, bucket, metric, count, sum, min, max, sumsq, sketch, fine FROM rollup_hourly
+         WHERE host_id = $1 AND metric = ANY($2) AND bucket >= $3 AND bucket < $4 ORDER BY bucket",
+    )
+    .bind(request.host_id)
+    .bind(&ids)
+    .bind(first_hour)
+    .bind(fine_until)
+    .fetch_all(pool)
+    .await?;
+    let slots_per_bucket = (width.num_minutes() / FINE_MINUTES).max(1) as usize;
+    // bucket start (ms) → metric → (average, the hour's rollup)
+    let mut buckets: BTreeMap<i64, BTreeMap<i16, (f64, usize)>> = BTreeMap::new();
+    let mut hours: BTreeMap<(i64, i16), rollups::MetricRollup> = BTreeMap::new();
+    for row in stored {
+        let Some(fine) = &row.fine else { continue };
+        let hour_ms = row.rollup.bucket.timestamp_millis();
+        match row.rollup.rollup() {
+            Ok(rollup) => {
+                hours.insert((hour_ms, row.rollup.metric), rollup);
+            }
+            Err(error) => {
+                tracing::error!(%error, bucket = %row.rollup.bucket, "Skipping a corrupt hourly sketch.");
+                continue;
+            }
+        }
+        for (slot, value) in fine.iter().enumerate() {
+            let Some(value) = value.filter(|v| v.is_finite()) else {
+                continue;
+            };
+            let start = hour_ms
+                + (slot / slots_per_bucket * slots_per_bucket) as i64 * FINE_MINUTES * 60_000;
+            let end_ms = start + width.num_milliseconds();
+            if end_ms <= request.start.timestamp_millis() || start > request.end.timestamp_millis()
+            {
+                continue;
+            }
+            let entry = buckets
+                .entry(start)
+                .or_default()
+                .entry(row.rollup.metric)
+                .or_default();
+            entry.0 += f64::from(value);
+            entry.1 += 1;
+        }
+    }
+    out.t = buckets.keys().copied().collect();
+    let hour_ms = hour.num_milliseconds();
+    for metric in request.metrics {
+        let name = metric.name();
+        let of_hour = |t: i64| hours.get(&(t - t.rem_euclid(hour_ms), metric.id));
+        let avg: Vec<Option<f64>> = buckets
+            .values()
+            .map(|b| {
+                b.get(&metric.id)
+                    .map(|(sum, n)| sum / *n as f64)
+                    .and_then(round2)
+            })
+            .collect();
+        let band = |f: &dyn Fn(&rollups::MetricRollup) -> Option<f64>| -> Vec<Option<f64>> {
+            buckets
+                .iter()
+                .map(|(t, b)| {
+                    b.get(&metric.id)
+                        .and(of_hour(*t))
+                        .and_then(f)
+                        .and_then(round2)
+                })
+                .collect()
+        };
+        out.series.insert(format!("{name}.avg"), avg);
+        out.series.insert(
+            format!("{name}.min"),
+            band(&|r| (r.count > 0).then_some(r.min)),
+        );
+        out.series.insert(
+            format!("{name}.max"),
+            band(&|r| (r.count > 0).then_some(r.max)),
+        );
+        out.series
+            .insert(format!("{name}.p95"), band(&|r| r.quantile(0.95)));
+    }
+    out.notes.push(format!(
+        "{} buckets over more than a day average the five-minute averages kept with the hourly rollups; their min, max and p95 are their hour's",
+        resolution.name()
+    ));
+    if fine_until <= request.end {
+        // The rest, from the raw samples: appended after the buckets above.
+        let mut rest = Series {
+            resolution: out.resolution.clone(),
+            step_seconds: out.step_seconds,
+            start: fine_until,
+            end: request.end,
+            t: Vec::new(),
+            series: BTreeMap::new(),
+            notes: Vec::new(),
+        };
+        from_samples(
+            pool,
+            request,
+            resolution,
+            fine_until.max(request.start),
+            &mut rest,
+        )
+        .await?;
+        out.t.extend(rest.t);
+        for (name, values) in rest.series {
+            out.series.entry(name).or_default().extend(values);
+        }
+    }
+    Ok(())
+}
+
+/// An hourly rollup row with its five-minute averages.
+#[derive(sqlx::FromRow)]
+struct FineRow {
+    #[sqlx(flatten)]
+    rollup: rollups::StoredRollup,
+    fine: Option<Vec<Option<f32>>>,
+}
+
+/// Raw points or minute buckets from `from` to the request's end, one statement.
 async fn from_samples(
     pool: &PgPool,
     request: &SeriesRequest<'_>,
     resolution: Resolution,
+    from: DateTime<Utc>,
     out: &mut Series,
 ) -> Result<(), QueryError> {
     let width = resolution.width();
@@ -273,7 +431,7 @@ async fn from_samples(
     };
     let query = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(request.host_id)
-        .bind(request.start)
+        .bind(from)
         .bind(request.end);
     let query = match width {
         Some(width) => query.bind(width),

@@ -500,7 +500,7 @@ pub async fn worker(pool: PgPool, dir: PathBuf, wake: Arc<Notify>, shutdown: Can
             Ok(None) => {}
             Err(error) => tracing::warn!(%error, "Cannot read report jobs; retrying."),
         }
-        if !crate::state::idle(&wake, &shutdown).await {
+        if !crate::state::idle(&wake, None, &shutdown).await {
             return;
         }
     }

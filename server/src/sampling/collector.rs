@@ -104,10 +104,13 @@ impl Collector {
         self.system.refresh_memory();
         // CPU and memory per process feed an alert's `affected_processes`.
         // Command lines are read once per process (they rarely change): agents send them with the top processes.
+        // Threads are not read: every reader counts and ranks processes, and listing each
+        // process's tasks was most of the scan's cost.
         self.system.refresh_processes_specifics(
             ProcessesToUpdate::All,
             true,
             ProcessRefreshKind::nothing()
+                .without_tasks()
                 .with_cpu()
                 .with_memory()
                 .with_cmd(sysinfo::UpdateKind::OnlyIfNotSet),

@@ -45,7 +45,10 @@ pub struct Metric {
 
 /// Ids of the metrics other modules name.
 pub const CPU_PERCENT: i16 = 1;
+pub const CPU_MHZ: i16 = 2;
 pub const MEMORY_PERCENT: i16 = 5;
+pub const MEMORY_USED_MB: i16 = 6;
+pub const MEMORY_FREE_MB: i16 = 7;
 pub const DISK_PERCENT: i16 = 8;
 pub const NET_IN_BPS: i16 = 13;
 pub const NET_OUT_BPS: i16 = 14;

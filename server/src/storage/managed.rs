@@ -205,8 +205,13 @@ impl ManagedPostgres {
             .join("server.log")
             .to_string_lossy()
             .into_owned();
-        let options =
-            format!("-c listen_addresses='' -k '{data}' -p {PORT} -c unix_socket_permissions=0700");
+        // An idle server should cost next to nothing: the autovacuum launcher looks at each
+        // database every 5 minutes instead of every minute (a worker started each 20 s), and
+        // the logical replication launcher, which a managed database never uses, stays off.
+        let options = format!(
+            "-c listen_addresses='' -k '{data}' -p {PORT} -c unix_socket_permissions=0700 \
+             -c autovacuum_naptime=300 -c max_logical_replication_workers=0"
+        );
         self.run(
             "pg_ctl",
             &[

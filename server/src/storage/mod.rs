@@ -74,8 +74,12 @@ fn session_settings(options: PgConnectOptions) -> PgConnectOptions {
 
 fn pool_options() -> PgPoolOptions {
     // A short acquire timeout turns a lost database into a quick 503 instead of hung requests.
+    // Connections idle for 90 s are closed: each is a PostgreSQL backend holding memory, and an
+    // idle server needs one or two, not the ten a burst opened.
     PgPoolOptions::new()
         .max_connections(10)
+        .min_connections(1)
+        .idle_timeout(Duration::from_secs(90))
         .acquire_timeout(Duration::from_secs(3))
 }
 

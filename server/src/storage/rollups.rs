@@ -140,6 +140,35 @@ pub fn roll_up_rows(rows: &[SampleRow]) -> Vec<(i16, MetricRollup)> {
         .collect()
 }
 
+/// Five-minute slots in an hour: the fine series kept with each hourly bucket.
+pub const FINE_SLOTS: usize = 12;
+
+/// Five-minute averages of every catalogue metric over one hour's raw rows, in catalogue order
+/// (`None` where a slot has no value).
+pub fn fine_averages(rows: &[SampleRow]) -> Vec<(i16, [Option<f32>; FINE_SLOTS])> {
+    let mut sums = vec![[(0.0f64, 0u32); FINE_SLOTS]; catalog::METRICS.len()];
+    for row in rows {
+        let slot = (row.ts.timestamp().rem_euclid(3600) / 300) as usize;
+        for (metric, value) in sums.iter_mut().zip(catalog::values_of(row)) {
+            if value.is_finite() {
+                metric[slot].0 += value;
+                metric[slot].1 += 1;
+            }
+        }
+    }
+    catalog::METRICS
+        .iter()
+        .zip(sums)
+        .filter(|(_, slots)| slots.iter().any(|(_, n)| *n > 0))
+        .map(|(m, slots)| {
+            (
+                m.id,
+                slots.map(|(sum, n)| (n > 0).then(|| (sum / f64::from(n)) as f32)),
+            )
+        })
+        .collect()
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tier {
     Hourly,
@@ -171,11 +200,13 @@ type RollupKey = (i32, i16, DateTime<Utc>);
 
 /// Writes rollup rows. For daily rows, `hours` is their source hours and `hourly_avg` holds 24
 /// hourly averages per row, flattened in row order; both are ignored for hourly rows.
+/// `extra`: per row, flat, the hourly tier's 12 five-minute averages or the daily tier's 24
+/// hourly averages.
 async fn upsert(
     tx: &mut sqlx::PgConnection,
     tier: Tier,
     rows: &[(RollupKey, MetricRollup, i32)],
-    hourly_avg: &[Option<f32>],
+    extra: &[Option<f32>],
 ) -> Result<(), sqlx::Error> {
     let mut hosts = Vec::with_capacity(rows.len());
     let mut metrics = Vec::with_capacity(rows.len());
@@ -202,13 +233,14 @@ async fn upsert(
         sketches.push(r.sketch.encode());
     }
     let sql = match tier {
-        Tier::Hourly => "INSERT INTO rollup_hourly (host_id, metric, bucket, count, sum, min, max, sumsq, sketch)
-         SELECT h, m, b, c, s, mi, ma, sq, sk FROM unnest($1::int4[], $2::int2[], $3::timestamptz[], $4::int4[], $5::float8[],
-             $6::float8[], $7::float8[], $8::float8[], $9::bytea[], $10::int4[]) AS t(h, m, b, c, s, mi, ma, sq, sk, hours)
+        // A 2-D array cannot be unnested row by row, so the five-minute and hourly averages come
+        // flat and each row takes its slice (12 or 24) by ordinality.
+        Tier::Hourly => "INSERT INTO rollup_hourly (host_id, metric, bucket, count, sum, min, max, sumsq, sketch, fine)
+         SELECT h, m, b, c, s, mi, ma, sq, sk, ($11::float4[])[(n - 1) * 12 + 1 : n * 12]
+         FROM unnest($1::int4[], $2::int2[], $3::timestamptz[], $4::int4[], $5::float8[],
+             $6::float8[], $7::float8[], $8::float8[], $9::bytea[], $10::int4[]) WITH ORDINALITY AS t(h, m, b, c, s, mi, ma, sq, sk, hours, n)
          ON CONFLICT (host_id, metric, bucket) DO UPDATE SET count = EXCLUDED.count, sum = EXCLUDED.sum,
-             min = EXCLUDED.min, max = EXCLUDED.max, sumsq = EXCLUDED.sumsq, sketch = EXCLUDED.sketch",
-        // A 2-D array cannot be unnested row by row, so the hourly averages come flat and each
-        // row takes its slice of 24 by ordinality.
+             min = EXCLUDED.min, max = EXCLUDED.max, sumsq = EXCLUDED.sumsq, sketch = EXCLUDED.sketch, fine = EXCLUDED.fine",
         Tier::Daily => "INSERT INTO rollup_daily (host_id, metric, bucket, count, sum, min, max, sumsq, sketch, hours, hourly_avg)
          SELECT h, m, b, c, s, mi, ma, sq, sk, hours, ($11::float4[])[(n - 1) * 24 + 1 : n * 24]
          FROM unnest($1::int4[], $2::int2[], $3::timestamptz[], $4::int4[], $5::float8[], $6::float8[], $7::float8[],
@@ -228,7 +260,7 @@ async fn upsert(
         .bind(sumsqs)
         .bind(sketches)
         .bind(masks)
-        .bind(hourly_avg)
+        .bind(extra)
         .execute(tx)
         .await?;
     Ok(())
@@ -422,19 +454,18 @@ async fn process_queue_once(pool: &PgPool, tier: Tier, limit: i64) -> Result<usi
         return Ok(0);
     };
     let mut rows: Vec<(RollupKey, MetricRollup, i32)> = Vec::new();
-    let mut hourly_avg: Vec<Option<f32>> = Vec::new();
+    // Per row: the hourly tier's five-minute averages, or the daily tier's hourly ones.
+    let mut extra: Vec<Option<f32>> = Vec::new();
     match tier {
         Tier::Hourly => {
-            // One primary-key range scan per bucket (LATERAL … OFFSET 0 keeps the planner from
-            // turning it into a scan of whole partitions); the outer bounds prune partitions.
-            for ((host, bucket), metrics) in
-                hours_from_raw(&mut tx, &hosts, &buckets, first, last).await?
+            for ((host, bucket), raw) in raw_by_hour(&mut tx, &hosts, &buckets, first, last).await?
             {
-                rows.extend(
-                    metrics
-                        .into_iter()
-                        .map(|(metric, r)| ((host, metric, bucket), r, 0)),
-                );
+                let fine = fine_averages(&raw);
+                for (metric, r) in roll_up_rows(&raw) {
+                    rows.push(((host, metric, bucket), r, 0));
+                    let slots = fine.iter().find(|(m, _)| *m == metric).map(|(_, s)| *s);
+                    extra.extend(slots.unwrap_or([None; FINE_SLOTS]));
+                }
             }
         }
         Tier::Daily => {
@@ -469,13 +500,13 @@ async fn process_queue_once(pool: &PgPool, tier: Tier, limit: i64) -> Result<usi
                     .collect();
                 for day in roll_up_day(&decode_hours(day_rows), &stored, bucket) {
                     rows.push(((host, day.metric, bucket), day.rollup, day.hours));
-                    hourly_avg.extend(day.hourly_avg);
+                    extra.extend(day.hourly_avg);
                 }
             }
         }
     }
     if !rows.is_empty() {
-        if let Err(error) = upsert(&mut tx, tier, &rows, &hourly_avg).await {
+        if let Err(error) = upsert(&mut tx, tier, &rows, &extra).await {
             if super::samples::is_missing_partition(&error) {
                 return Err(Failure::MissingPartitions(
                     rows.iter().map(|((_, _, b), _, _)| *b).collect(),
@@ -533,6 +564,21 @@ async fn hours_from_raw(
     first: DateTime<Utc>,
     last: DateTime<Utc>,
 ) -> Result<HourRollups, sqlx::Error> {
+    Ok(raw_by_hour(conn, hosts, buckets, first, last)
+        .await?
+        .into_iter()
+        .map(|(key, raw)| (key, roll_up_rows(&raw)))
+        .collect())
+}
+
+/// The raw samples of the given (host, hour) buckets, grouped by bucket.
+async fn raw_by_hour(
+    conn: &mut sqlx::PgConnection,
+    hosts: &[i32],
+    buckets: &[DateTime<Utc>],
+    first: DateTime<Utc>,
+    last: DateTime<Utc>,
+) -> Result<BTreeMap<(i32, DateTime<Utc>), Vec<SampleRow>>, sqlx::Error> {
     let raw: Vec<SampleRow> = sqlx::query_as(
         "SELECT s.* FROM unnest($1::int4[], $2::timestamptz[]) AS e(h, b),
          LATERAL (SELECT * FROM samples WHERE host_id = e.h AND ts >= e.b AND ts < e.b + interval '1 hour'
@@ -551,10 +597,7 @@ async fn hours_from_raw(
             .or_default()
             .push(row);
     }
-    Ok(by_bucket
-        .into_iter()
-        .map(|(key, raw)| (key, roll_up_rows(&raw)))
-        .collect())
+    Ok(by_bucket)
 }
 
 /// The stored daily rows of the given (host, day) buckets, with their source hours.
@@ -789,10 +832,32 @@ pub async fn run_once(pool: &PgPool) -> Result<usize, sqlx::Error> {
     Ok(total)
 }
 
-/// Background worker: drains the queues every `every` until shutdown. Several servers may run
-/// it against one database; SKIP LOCKED keeps them off each other's buckets.
+/// How long until the next queued bucket is due: the end of its hour or day, or a minute after
+/// it was queued for a bucket still filling (`None`: both queues are empty).
+pub async fn next_due(pool: &PgPool) -> Result<Option<std::time::Duration>, sqlx::Error> {
+    // `least` skips the NULL of an empty queue; `greatest` would turn a NULL into 0, so the
+    // clamp is done here.
+    let seconds: Option<f64> = sqlx::query_scalar(
+        "SELECT extract(epoch FROM least(
+             (SELECT min(least(bucket + interval '1 hour', queued_at + interval '1 minute')) FROM rollup_queue_hourly),
+             (SELECT min(least(bucket + interval '1 day', queued_at + interval '1 minute')) FROM rollup_queue_daily)) - now())::float8",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(seconds.map(|s| std::time::Duration::from_secs_f64(s.clamp(0.0, 86_400.0))))
+}
+
+/// Background worker: drains the queues until shutdown, waking when the next queued bucket is
+/// due, when `wake` says ingest stored an hour that has ended, or after `JOB_POLL` (buckets queued
+/// through other instances) — never more often than `every`. Several servers may run it against
+/// one database; SKIP LOCKED keeps them off each other's buckets.
 /// Retention runs after the rollups, at most once an hour.
-pub async fn worker(pool: PgPool, every: std::time::Duration, shutdown: CancellationToken) {
+pub async fn worker(
+    pool: PgPool,
+    every: std::time::Duration,
+    wake: std::sync::Arc<tokio::sync::Notify>,
+    shutdown: CancellationToken,
+) {
     let mut last_retention: Option<std::time::Instant> = None;
     match super::consistency::run_once_after_upgrade(&pool).await {
         Ok(Some(check)) if check.hours + check.days > 0 => {
@@ -823,9 +888,22 @@ pub async fn worker(pool: PgPool, every: std::time::Duration, shutdown: Cancella
                 Err(error) => tracing::warn!(%error, "Retention run failed; retrying later."),
             }
         }
+        let due = match next_due(&pool).await {
+            Ok(due) => due,
+            Err(error) => {
+                tracing::warn!(%error, "Cannot read the rollup queues; retrying later.");
+                Some(every)
+            }
+        };
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
             _ = shutdown.cancelled() => return,
+        }
+        let rest = due.map(|due| due.saturating_sub(every));
+        if rest.is_none_or(|rest| !rest.is_zero())
+            && !crate::state::idle(&wake, rest, &shutdown).await
+        {
+            return;
         }
     }
 }
@@ -834,6 +912,34 @@ pub async fn worker(pool: PgPool, every: std::time::Duration, shutdown: Cancella
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    fn raw(minute: i64, cpu: Option<f32>) -> SampleRow {
+        // 1 800 000 000 s after the epoch is exactly 500 000 hours: an hour boundary.
+        let ts = DateTime::from_timestamp(1_800_000_000 + minute * 60, 0).expect("time");
+        serde_json::from_value(serde_json::json!({"host_id": 1, "ts": ts, "cpu_percent": cpu}))
+            .expect("row")
+    }
+
+    #[test]
+    fn fine_averages_are_five_minute_means_with_gaps_left_empty() {
+        let rows = [
+            raw(0, Some(10.0)),
+            raw(2, Some(20.0)),
+            raw(7, Some(40.0)),
+            raw(8, None),
+            raw(59, Some(5.0)),
+        ];
+        let fine = fine_averages(&rows);
+        // Only the CPU percent was ever present.
+        assert_eq!(fine.len(), 1, "{fine:?}");
+        let (metric, slots) = fine[0];
+        assert_eq!(metric, catalog::CPU_PERCENT);
+        let mut expected = [None; FINE_SLOTS];
+        expected[0] = Some(15.0);
+        expected[1] = Some(40.0);
+        expected[11] = Some(5.0);
+        assert_eq!(slots, expected);
+    }
 
     fn stored(bucket: DateTime<Utc>, values: &[f64]) -> StoredRollup {
         let r = MetricRollup::from_values(values);

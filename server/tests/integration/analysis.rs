@@ -518,7 +518,7 @@ async fn anomalies_are_typed_explained_stable_and_follow_their_lifecycle() {
             "400",
         ),
         (
-            json!({"vmIds": ["anom-01"], "startTime": until - Duration::days(40), "endTime": until}),
+            json!({"vmIds": ["anom-01"], "startTime": until - Duration::days(800), "endTime": until}),
             "400-TIME",
         ),
         (
@@ -529,6 +529,202 @@ async fn anomalies_are_typed_explained_stable_and_follow_their_lifecycle() {
         let (_, body) = post(&app, "/api/v1/history/anomalies", &request).await;
         assert_eq!(body["error"], code, "{request} → {body}");
     }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_month_old_disk_throughput_incident_is_found_and_the_answer_says_what_was_judged() {
+    let app = spawn_app().await;
+    let until = Utc::now()
+        .duration_trunc(Duration::hours(1))
+        .expect("aligned")
+        - Duration::hours(1);
+    // 90 days of a steady host; 60 days ago, three hours of heavy writes (50 MB/s over ~1 MB/s).
+    let incident = until - Duration::days(60) + Duration::hours(5);
+    let mut items = wave("old-01", "grp_old", until, 90, None);
+    for item in &mut items {
+        let ts: DateTime<Utc> =
+            serde_json::from_value(item["sample"]["timestamp"].clone()).expect("time");
+        let jitter = (ts.timestamp() / 1800 % 7) as f64 * 10_000.0;
+        let writing = ts >= incident && ts < incident + Duration::hours(3);
+        item["sample"]["disk"]["write_bps"] = json!(if writing {
+            50_000_000.0
+        } else {
+            1_000_000.0 + jitter
+        });
+    }
+    for chunk in items.chunks(2000) {
+        ingest(&app, chunk.to_vec()).await;
+    }
+    wait_for_rollups(&app).await;
+
+    let request = json!({"vmIds": ["old-01"], "startTime": until - Duration::days(75), "endTime": until - Duration::days(45),
+                         "metrics": ["disk"], "sensitivity": "medium"});
+    let (status, body) = post(&app, "/api/v1/history/anomalies", &request).await;
+    assert_eq!(status, 200, "{body}");
+    let data = &body["data"];
+    let writes: Vec<&Value> = data["anomalies"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter(|a| a["series"] == "disk.writeBps")
+        .collect();
+    assert_eq!(writes.len(), 1, "{data}");
+    assert_eq!(writes[0]["type"], "spike");
+    assert_eq!(writes[0]["timestamp"], json!(incident));
+    assert_eq!(writes[0]["duration"], 3 * 3600);
+    assert_eq!(writes[0]["confidence"], "normal");
+    // Nothing else on the steady series (the floor keeps jitter out).
+    assert_eq!(data["total"], 1, "{data}");
+
+    // Every disk series of the catalogue was judged hourly over the asked month, none skipped.
+    let judged: Vec<&str> = data["judged"]
+        .as_array()
+        .expect("judged")
+        .iter()
+        .map(|j| j["series"].as_str().expect("name"))
+        .collect();
+    for series in [
+        "disk.usagePercent",
+        "disk.readLatency",
+        "disk.writeLatency",
+        "disk.readIOPS",
+        "disk.writeIOPS",
+        "disk.readBps",
+        "disk.writeBps",
+    ] {
+        assert!(judged.contains(&series), "{series} not in {judged:?}");
+    }
+    let write_bps = data["judged"]
+        .as_array()
+        .expect("judged")
+        .iter()
+        .find(|j| j["series"] == "disk.writeBps")
+        .expect("writeBps judged");
+    assert_eq!(write_bps["tier"], "hourly");
+    assert_eq!(write_bps["hosts"], 1);
+    assert_eq!(write_bps["points"], 30 * 24 + 1, "{write_bps}");
+    assert_eq!(data["skipped"], json!([]), "{data}");
+
+    // Asked for every group, the redundant views are listed as skipped with their reason.
+    let request = json!({"vmIds": ["old-01"], "startTime": until - Duration::days(75), "endTime": until - Duration::days(45)});
+    let (_, body) = post(&app, "/api/v1/history/anomalies", &request).await;
+    let skipped: Vec<&str> = body["data"]["skipped"]
+        .as_array()
+        .expect("skipped")
+        .iter()
+        .map(|s| s["series"].as_str().expect("name"))
+        .collect();
+    assert_eq!(
+        skipped,
+        ["cpu.usageMHz", "memory.usedMB", "memory.freeMB"],
+        "{}",
+        body["data"]
+    );
+    assert!(body["data"]["skipped"][0]["reason"]
+        .as_str()
+        .expect("reason")
+        .contains("cpu.usagePercent"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_burst_shorter_than_an_hour_is_found_in_the_raw_window_at_five_minutes() {
+    let app = spawn_app().await;
+    let until = Utc::now()
+        .duration_trunc(Duration::hours(1))
+        .expect("aligned")
+        - Duration::hours(1);
+    // Ten days of five-minute samples following a daily wave; two days ago, 20 minutes at 95 %
+    // inside an hour whose mean rises by only a few points.
+    let burst = until - Duration::days(2) + Duration::hours(7) + Duration::minutes(15);
+    let first = until - Duration::days(10);
+    let items: Vec<Value> = (0..10 * 288)
+        .map(|i| {
+            let ts = first + Duration::minutes(5 * i);
+            let hour_of_day = (ts.timestamp() % 86_400) as f64 / 3600.0;
+            let jitter = ((i * 7919) % 13) as f64 / 13.0 - 0.5;
+            let cpu = if ts >= burst && ts < burst + Duration::minutes(20) {
+                95.0
+            } else {
+                40.0 + 15.0 * (hour_of_day / 24.0 * std::f64::consts::TAU).sin() + 2.0 * jitter
+            };
+            json!({"vmId": "burst-01", "sample": {"timestamp": ts, "cpu": {"percent": cpu}}})
+        })
+        .collect();
+    for chunk in items.chunks(2000) {
+        ingest(&app, chunk.to_vec()).await;
+    }
+    wait_for_rollups(&app).await;
+    let request = json!({"vmIds": ["burst-01"], "startTime": until - Duration::days(3), "endTime": until, "metrics": ["cpu"]});
+    let (status, body) = post(&app, "/api/v1/history/anomalies", &request).await;
+    assert_eq!(status, 200, "{body}");
+    let data = &body["data"];
+    let cpu: Vec<&Value> = data["anomalies"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter(|a| a["series"] == "cpu.usagePercent")
+        .collect();
+    assert_eq!(cpu.len(), 1, "{data}");
+    assert_eq!(cpu[0]["type"], "spike");
+    assert_eq!(cpu[0]["timestamp"], json!(burst), "{}", cpu[0]);
+    assert_eq!(cpu[0]["duration"], 20 * 60);
+    let tiers: Vec<(&str, &str)> = data["judged"]
+        .as_array()
+        .expect("judged")
+        .iter()
+        .map(|j| {
+            (
+                j["series"].as_str().expect("s"),
+                j["tier"].as_str().expect("t"),
+            )
+        })
+        .collect();
+    assert!(tiers.contains(&("cpu.usagePercent", "hourly")), "{tiers:?}");
+    assert!(tiers.contains(&("cpu.usagePercent", "5m")), "{tiers:?}");
+    let fine = data["judged"]
+        .as_array()
+        .expect("judged")
+        .iter()
+        .find(|j| j["series"] == "cpu.usagePercent" && j["tier"] == "5m")
+        .expect("5m");
+    // From 3 days before `until` to the last sample, 5 minutes before it.
+    assert_eq!(fine["points"], 3 * 288, "{fine}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_new_host_is_judged_from_its_first_day_with_lowered_confidence() {
+    let app = spawn_app().await;
+    let until = Utc::now()
+        .duration_trunc(Duration::hours(1))
+        .expect("aligned")
+        - Duration::hours(1);
+    // A host that appeared 30 hours ago (hourly averages: judged from its 18th hour on), with a
+    // CPU spike 4 hours ago.
+    let spike = until - Duration::hours(4);
+    let items = wave("new-01", "grp_new", until, 2, Some(spike))
+        .into_iter()
+        .filter(|item| {
+            let ts: DateTime<Utc> =
+                serde_json::from_value(item["sample"]["timestamp"].clone()).expect("time");
+            ts >= until - Duration::hours(30)
+        })
+        .collect();
+    ingest(&app, items).await;
+    wait_for_rollups(&app).await;
+    let request = json!({"vmIds": ["new-01"], "startTime": until - Duration::hours(30), "endTime": until, "metrics": ["cpu"]});
+    let (status, body) = post(&app, "/api/v1/history/anomalies", &request).await;
+    assert_eq!(status, 200, "{body}");
+    let anomalies = body["data"]["anomalies"].as_array().expect("list");
+    let cpu: Vec<&Value> = anomalies
+        .iter()
+        .filter(|a| a["series"] == "cpu.usagePercent")
+        .collect();
+    assert_eq!(cpu.len(), 1, "{body}");
+    assert_eq!(cpu[0]["timestamp"], json!(spike));
+    assert_eq!(cpu[0]["confidence"], "low");
     app.stop().await;
 }
 

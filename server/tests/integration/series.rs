@@ -361,3 +361,88 @@ async fn containers_and_gpus_are_stored_shown_and_charted_per_member() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn minute_buckets_over_days_come_from_the_rollups_five_minute_averages() {
+    let app = spawn_app().await;
+    let now = DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).expect("now");
+    let first = now.duration_trunc(Duration::hours(1)).expect("hour") - Duration::hours(50);
+    // One sample a minute for 50 hours and up to now; CPU follows the minute of the hour.
+    let value = |t: DateTime<Utc>| ((t.timestamp() / 60) % 60) as f64 + 0.5;
+    let mut items = Vec::new();
+    let mut t = first;
+    while t <= now {
+        items.push(json!({"vmId": "chart-1", "sample": sample(t, value(t), 40.0)}));
+        t += Duration::minutes(1);
+    }
+    for chunk in items.chunks(2000) {
+        ingest(&app, chunk.to_vec()).await;
+    }
+    wait_for_rollups(&app).await;
+
+    let start = now - Duration::hours(48);
+    let (status, body) = series(
+        &app,
+        &format!(
+            "vmId=chart-1&metrics=cpu.usagePercent&start={}&end={}&points=800",
+            ms(start),
+            ms(now)
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["resolution"], "5m", "{body}");
+    assert!(
+        body["data"]["notes"]
+            .to_string()
+            .contains("five-minute averages"),
+        "{}",
+        body["data"]["notes"]
+    );
+    let avg = pairs(&body, "cpu.usagePercent.avg");
+    let min = pairs(&body, "cpu.usagePercent.min");
+    let max = pairs(&body, "cpu.usagePercent.max");
+    // Every 5-minute bucket of the range, the one filling now included (read from raw).
+    let expected_buckets =
+        (ms(now) - ms(start.duration_trunc(Duration::minutes(5)).expect("5m"))) / 300_000 + 1;
+    assert_eq!(avg.len() as i64, expected_buckets, "{avg:?}");
+    for (t, v) in &avg {
+        // The five samples of the bucket: minutes m..m+4 of the hour, each m + 0.5.
+        let bucket = DateTime::from_timestamp_millis(*t).expect("t");
+        let minute = (bucket.timestamp() / 60) % 60;
+        let in_range: Vec<f64> = (0..5)
+            .map(|k| bucket + Duration::minutes(k))
+            .filter(|s| *s >= start && *s <= now)
+            .map(value)
+            .collect();
+        let mean = in_range.iter().sum::<f64>() / in_range.len() as f64;
+        // Buckets cut by the range's ends average what the range holds only when read from raw.
+        if in_range.len() == 5 {
+            assert!(
+                (v - (minute as f64 + 2.5)).abs() < 0.01,
+                "bucket {bucket}: {v}"
+            );
+        } else {
+            assert!(
+                (v - mean).abs() < 0.01 || (v - (minute as f64 + 2.5)).abs() < 0.01,
+                "bucket {bucket}: {v}"
+            );
+        }
+    }
+    // Settled hours' bands are their hour's: 0.5 to 59.5.
+    let settled = ms(now.duration_trunc(Duration::hours(1)).expect("hour") - Duration::hours(2));
+    let hour_band: Vec<(f64, f64)> = min
+        .iter()
+        .zip(&max)
+        .filter(|((t, _), _)| *t < settled)
+        .map(|((_, lo), (_, hi))| (*lo, *hi))
+        .collect();
+    assert!(!hour_band.is_empty());
+    assert!(
+        hour_band
+            .iter()
+            .all(|(lo, hi)| (*lo - 0.5).abs() < 0.01 && (*hi - 59.5).abs() < 0.01),
+        "{hour_band:?}"
+    );
+    app.stop().await;
+}

@@ -334,3 +334,51 @@ async fn the_rollup_check_finds_and_requeues_buckets_whose_counts_disagree() {
     assert_eq!((again.hours, again.days), (0, 0), "nothing left to queue");
     pool.close().await;
 }
+
+#[tokio::test]
+async fn idle_workers_have_nothing_due_on_an_empty_database_and_wake_when_work_is_queued() {
+    use lookout::{alerts::webhook, storage::rollups};
+    let url = fresh_database().await;
+    let pool = PgPoolOptions::new()
+        .max_connections(2)
+        .connect(&url)
+        .await
+        .expect("connect");
+    MIGRATOR.run(&pool).await.expect("migrations");
+    // Nothing queued: nothing due (an empty table once read as "due now", and the worker spun).
+    assert_eq!(webhook::next_due(&pool).await.expect("webhooks"), None);
+    assert_eq!(rollups::next_due(&pool).await.expect("rollups"), None);
+
+    // An hour still filling, queued now: due a minute after it was queued.
+    let facts = HostFacts {
+        vm_id: "due-01".into(),
+        name: "due-01".into(),
+        ..Default::default()
+    };
+    let host = hosts::upsert(&pool, &facts).await.expect("host").0;
+    let this_hour = Utc::now() - Duration::minutes(1);
+    sqlx::query("INSERT INTO rollup_queue_hourly (host_id, bucket) VALUES ($1, date_trunc('hour', $2::timestamptz))")
+        .bind(host)
+        .bind(this_hour)
+        .execute(&pool)
+        .await
+        .expect("queue");
+    let due = rollups::next_due(&pool)
+        .await
+        .expect("rollups")
+        .expect("due");
+    assert!(
+        due > std::time::Duration::from_secs(50) && due <= std::time::Duration::from_secs(60),
+        "{due:?}"
+    );
+    // A bucket of an hour that has ended: due at once.
+    sqlx::query("INSERT INTO rollup_queue_hourly (host_id, bucket) VALUES ($1, date_trunc('hour', now()) - interval '3 hours')")
+        .bind(host)
+        .execute(&pool)
+        .await
+        .expect("queue");
+    assert_eq!(
+        rollups::next_due(&pool).await.expect("rollups"),
+        Some(std::time::Duration::ZERO)
+    );
+}
