@@ -181,6 +181,11 @@ pub struct ServeArgs {
     /// Least seconds between two runs of the rollup worker (it wakes when a queued bucket is due).
     #[arg(long, env = "LOOKOUT_ROLLUP_INTERVAL", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub rollup_interval: u64,
+    /// Seconds an idle background worker (exports, reports, webhooks, rollups) waits before it
+    /// looks for work it was not told about: queued through another instance, or left by one that
+    /// stopped. Work queued through this instance starts at once.
+    #[arg(long, env = "LOOKOUT_JOB_POLL", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub job_poll: u64,
     /// Seconds between two runs of the continuous anomaly detector (last three complete hours).
     #[arg(long, env = "LOOKOUT_DETECT_INTERVAL", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86400))]
     pub detect_interval: u64,
@@ -233,6 +238,7 @@ pub struct Settings {
     pub body_limit: usize,
     pub ingest_body_limit: usize,
     pub rollup_interval: Duration,
+    pub job_poll: Duration,
     pub detect_interval: Duration,
     pub request_timeout: Duration,
     pub trusted_origins: Vec<String>,
@@ -256,6 +262,7 @@ impl From<ServeArgs> for Settings {
             body_limit: args.body_limit,
             ingest_body_limit: args.ingest_body_limit,
             rollup_interval: Duration::from_secs(args.rollup_interval),
+            job_poll: Duration::from_secs(args.job_poll),
             detect_interval: Duration::from_secs(args.detect_interval),
             request_timeout: Duration::from_secs(args.request_timeout),
             trusted_origins: args.trusted_origins,

@@ -140,29 +140,33 @@ impl Application {
             local.clone(),
             shutdown.clone(),
         ));
+        let wake = |notify: &Arc<tokio::sync::Notify>| crate::state::Wake {
+            notify: notify.clone(),
+            poll: settings.job_poll,
+        };
         tasks.spawn(crate::alerts::webhook::worker(
             pool.clone(),
             settings.webhooks.clone(),
-            alerts.deliveries.clone(),
+            wake(&alerts.deliveries),
             shutdown.clone(),
         ));
         let jobs = crate::state::JobWakers::default();
         tasks.spawn(crate::export::worker(
             pool.clone(),
             settings.export_dir.clone(),
-            jobs.exports.clone(),
+            wake(&jobs.exports),
             shutdown.clone(),
         ));
         tasks.spawn(crate::report::worker(
             pool.clone(),
             settings.export_dir.join("reports"),
-            jobs.reports.clone(),
+            wake(&jobs.reports),
             shutdown.clone(),
         ));
         tasks.spawn(storage::rollups::worker(
             pool.clone(),
             settings.rollup_interval,
-            jobs.rollups.clone(),
+            wake(&jobs.rollups),
             shutdown.clone(),
         ));
         tasks.spawn(crate::detect::worker(

@@ -27,8 +27,8 @@ pub struct AppState {
 pub const INGEST_SLOTS: usize = 4;
 
 /// Wakes the background workers when a job is queued on this instance. Idle workers otherwise
-/// look again only every `JOB_POLL` (work queued by other instances, leases of a crashed one), so
-/// an idle server does not query its database every second.
+/// look again only every `LOOKOUT_JOB_POLL` seconds (work queued by other instances, leases of a
+/// crashed one), so an idle server does not query its database every second.
 #[derive(Clone, Default)]
 pub struct JobWakers {
     pub exports: Arc<tokio::sync::Notify>,
@@ -37,20 +37,25 @@ pub struct JobWakers {
     pub rollups: Arc<tokio::sync::Notify>,
 }
 
-/// How long an idle worker waits before it looks for work it was not told about.
-pub const JOB_POLL: std::time::Duration = std::time::Duration::from_secs(60);
+/// How a worker waits: what wakes it, and how long it waits at most.
+#[derive(Clone)]
+pub struct Wake {
+    pub notify: Arc<tokio::sync::Notify>,
+    /// `LOOKOUT_JOB_POLL`.
+    pub poll: std::time::Duration,
+}
 
 /// Waits until a worker should look for work again: woken by `wake`, at `due` (the next piece of
-/// work it knows of) or after `JOB_POLL`, whichever is first; `false` when the server is
+/// work it knows of) or after its poll period, whichever is first; `false` when the server is
 /// shutting down.
 pub async fn idle(
-    wake: &tokio::sync::Notify,
+    wake: &Wake,
     due: Option<std::time::Duration>,
     shutdown: &CancellationToken,
 ) -> bool {
-    let wait = due.map_or(JOB_POLL, |due| due.min(JOB_POLL));
+    let wait = due.map_or(wake.poll, |due| due.min(wake.poll));
     tokio::select! {
-        _ = wake.notified() => true,
+        _ = wake.notify.notified() => true,
         _ = tokio::time::sleep(wait) => true,
         _ = shutdown.cancelled() => false,
     }

@@ -6,10 +6,8 @@ use sha2::Sha256;
 use sqlx::{FromRow, PgPool};
 use std::{
     net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
-    sync::Arc,
     time::Duration,
 };
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 pub const SIGNATURE_HEADER: &str = "x-lookout-signature";
@@ -147,7 +145,7 @@ struct Claimed {
 pub async fn worker(
     pool: PgPool,
     policy: WebhookPolicy,
-    wake: Arc<Notify>,
+    wake: crate::state::Wake,
     shutdown: CancellationToken,
 ) {
     loop {

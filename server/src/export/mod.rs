@@ -16,8 +16,7 @@ use futures_util::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sqlx::{FromRow, PgPool};
-use std::{path::PathBuf, sync::Arc};
-use tokio::sync::Notify;
+use std::path::PathBuf;
 use tokio_util::sync::CancellationToken;
 use writer::{Layout, RowWriter};
 
@@ -203,7 +202,12 @@ pub async fn create(pool: &PgPool, new: &NewJob<'_>) -> Result<JobRow, sqlx::Err
 }
 
 /// Runs export jobs one at a time until `shutdown`, and removes expired ones.
-pub async fn worker(pool: PgPool, dir: PathBuf, wake: Arc<Notify>, shutdown: CancellationToken) {
+pub async fn worker(
+    pool: PgPool,
+    dir: PathBuf,
+    wake: crate::state::Wake,
+    shutdown: CancellationToken,
+) {
     loop {
         if let Err(error) = remove_expired(&pool).await {
             tracing::warn!(%error, "Cannot remove expired exports; retrying later.");

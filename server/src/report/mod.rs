@@ -10,8 +10,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sqlx::{FromRow, PgPool};
-use std::{path::PathBuf, sync::Arc};
-use tokio::sync::Notify;
+use std::path::PathBuf;
 use tokio_util::sync::CancellationToken;
 
 pub const KEEP_DAYS: i64 = 7;
@@ -459,7 +458,12 @@ pub async fn create(
 }
 
 /// Generates queued reports one at a time until `shutdown`, and removes expired ones.
-pub async fn worker(pool: PgPool, dir: PathBuf, wake: Arc<Notify>, shutdown: CancellationToken) {
+pub async fn worker(
+    pool: PgPool,
+    dir: PathBuf,
+    wake: crate::state::Wake,
+    shutdown: CancellationToken,
+) {
     loop {
         match remove_expired(&pool).await {
             Ok(_) => {}

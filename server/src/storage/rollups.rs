@@ -848,14 +848,14 @@ pub async fn next_due(pool: &PgPool) -> Result<Option<std::time::Duration>, sqlx
 }
 
 /// Background worker: drains the queues until shutdown, waking when the next queued bucket is
-/// due, when `wake` says ingest stored an hour that has ended, or after `JOB_POLL` (buckets queued
-/// through other instances) — never more often than `every`. Several servers may run it against
+/// due, when `wake` says ingest stored an hour that has ended, or after `LOOKOUT_JOB_POLL` (buckets
+/// queued through other instances or by `lookout check rollups`) — never more often than `every`. Several servers may run it against
 /// one database; SKIP LOCKED keeps them off each other's buckets.
 /// Retention runs after the rollups, at most once an hour.
 pub async fn worker(
     pool: PgPool,
     every: std::time::Duration,
-    wake: std::sync::Arc<tokio::sync::Notify>,
+    wake: crate::state::Wake,
     shutdown: CancellationToken,
 ) {
     let mut last_retention: Option<std::time::Instant> = None;
