@@ -262,6 +262,7 @@ async fn finish(pool: &PgPool, seeded_at: DateTime<Utc>) -> anyhow::Result<usize
         start: seeded_at - Duration::days(30),
         end: seeded_at,
         groups: Group::ALL.to_vec(),
+        custom_metrics: Vec::new(),
         sensitivity: crate::analysis::anomaly::Sensitivity::Medium,
         kinds: crate::analysis::anomaly::Kind::ALL.to_vec(),
     };

@@ -25,6 +25,8 @@ pub struct AnomalyRequest {
     start_time: Option<Value>,
     end_time: Option<Value>,
     metrics: Option<Vec<String>>,
+    /// Custom metrics by name (an extension); without `metrics`, only these are judged.
+    custom_metrics: Option<Vec<String>>,
     sensitivity: Option<String>,
     anomaly_types: Option<Vec<String>>,
 }
@@ -37,7 +39,25 @@ pub async fn detect_anomalies(
 ) -> Result<Json<Value>, HistoryError> {
     let now = Utc::now();
     let (start, end) = parse_range(request.start_time.as_ref(), request.end_time.as_ref(), now)?;
-    let groups = parse_groups(request.metrics.as_deref())?;
+    let custom_metrics = request.custom_metrics.unwrap_or_default();
+    if custom_metrics.len() > detect::MAX_CUSTOM_METRICS {
+        return Err(HistoryError::BadRequest(format!(
+            "`customMetrics` takes at most {} names",
+            detect::MAX_CUSTOM_METRICS
+        )));
+    }
+    if let Some(name) = custom_metrics
+        .iter()
+        .find(|n| n.trim().is_empty() || n.len() > 128)
+    {
+        return Err(HistoryError::BadRequest(format!(
+            "`customMetrics` names are 1 to 128 bytes, as stored; got `{name}`"
+        )));
+    }
+    let groups = match (&request.metrics, custom_metrics.is_empty()) {
+        (None, false) => Vec::new(),
+        (metrics, _) => parse_groups(metrics.as_deref())?,
+    };
     let sensitivity = match request.sensitivity.as_deref() {
         None | Some("medium") => Sensitivity::Medium,
         Some("low") => Sensitivity::Low,
@@ -73,6 +93,7 @@ pub async fn detect_anomalies(
             start,
             end,
             groups,
+            custom_metrics,
             sensitivity,
             kinds,
         },

@@ -9,20 +9,25 @@ use app::models::{AnomalyCoverage, AnomalyEvent, AnomalySkip, LiveEvent};
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use sqlx::{FromRow, PgPool};
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
-/// One judged series of the catalogue with its practical-significance floor.
+/// One judged series with its practical-significance floor: a catalogue metric, or a custom
+/// metric asked for by name.
 pub struct Series {
-    pub group: Group,
+    /// The catalogue group; `None` for a custom metric.
+    pub group: Option<Group>,
+    /// The catalogue id; custom metrics get negative ids, per request, so both share one key.
     pub metric_id: i16,
-    pub field: &'static str,
+    /// `cpu.usagePercent`, or the custom metric's name, as answers and stored events name it.
+    pub name: String,
     pub significance: Significance,
 }
 
 impl Series {
-    /// `cpu.usagePercent`, as answers and stored events name it.
-    pub fn name(&self) -> String {
-        format!("{}.{}", self.group.name(), self.field)
+    /// What stored events call the series' group (`cpu`, …, or `custom`).
+    fn group_name(&self) -> &'static str {
+        self.group.map_or("custom", Group::name)
     }
 }
 
@@ -58,20 +63,48 @@ pub fn significance(unit: Unit) -> Significance {
     Significance { absolute, relative }
 }
 
+/// The floor for a custom metric, from the unit it was sent with: the catalogue's unit of the
+/// same kind where the text names one, otherwise a quarter of the baseline.
+pub fn custom_significance(unit: &str) -> Significance {
+    let catalogue_unit = match unit.trim().to_ascii_lowercase().as_str() {
+        "%" | "percent" | "pct" => Some(Unit::Percent),
+        "ms" | "millisecond" | "milliseconds" => Some(Unit::Milliseconds),
+        "b/s" | "bytes/s" | "bps" | "byte/s" => Some(Unit::BytesPerSecond),
+        "/s" | "1/s" | "per second" | "ops/s" | "req/s" | "requests/s" | "iops" => {
+            Some(Unit::PerSecond)
+        }
+        "mib" | "mb" => Some(Unit::Mebibytes),
+        "count" | "requests" | "errors" | "items" | "connections" => Some(Unit::Count),
+        _ => None,
+    };
+    catalogue_unit.map_or(
+        Significance {
+            absolute: 0.0,
+            relative: 0.25,
+        },
+        significance,
+    )
+}
+
 /// Every judged series: each catalogue metric of the seed's groups but the redundant ones.
-pub static SERIES: std::sync::LazyLock<Vec<Series>> = std::sync::LazyLock::new(|| {
+pub static SERIES: std::sync::LazyLock<Vec<Arc<Series>>> = std::sync::LazyLock::new(|| {
     catalog::METRICS
         .iter()
         .filter(|m| Group::ALL.contains(&m.group))
         .filter(|m| REDUNDANT.iter().all(|(id, _)| *id != m.id))
-        .map(|m| Series {
-            group: m.group,
-            metric_id: m.id,
-            field: m.field,
-            significance: significance(m.unit),
+        .map(|m| {
+            Arc::new(Series {
+                group: Some(m.group),
+                metric_id: m.id,
+                name: m.name(),
+                significance: significance(m.unit),
+            })
         })
         .collect()
 });
+
+/// Custom metrics judged per request, at most.
+pub const MAX_CUSTOM_METRICS: usize = 20;
 
 /// Points a series needs in the range and its baseline before it is judged.
 const MIN_POINTS: usize = 12;
@@ -86,6 +119,8 @@ pub struct Request {
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
     pub groups: Vec<Group>,
+    /// Custom metrics by name, judged per host (their tag sets merged).
+    pub custom_metrics: Vec<String>,
     pub sensitivity: Sensitivity,
     pub kinds: Vec<Kind>,
 }
@@ -104,7 +139,7 @@ pub struct Outcome {
 /// One found event before it is stored.
 struct Found {
     host: usize,
-    series: &'static Series,
+    series: Arc<Series>,
     detected: Detected,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
@@ -196,7 +231,9 @@ fn explain(found: &Found, same_host: &[&Found]) -> (Vec<String>, Vec<String>) {
     let rising = found.detected.rising;
     let with = |g: Group, up: bool| {
         same_host.iter().any(|o| {
-            o.series.group == g && o.detected.rising == up && o.detected.kind != Kind::PatternBreak
+            o.series.group == Some(g)
+                && o.detected.rising == up
+                && o.detected.kind != Kind::PatternBreak
         })
     };
     let (causes, actions): (&[&str], &[&str]) = match (group, kind) {
@@ -204,45 +241,49 @@ fn explain(found: &Found, same_host: &[&Found]) -> (Vec<String>, Vec<String>) {
             &["the workload's schedule changed (a job moved, a holiday, a deploy)"],
             &["confirm the change with the application owners", "update schedules or expectations if it is intended"],
         ),
-        (Group::Cpu, Kind::Spike) if with(Group::Network, true) => (
+        (Some(Group::Cpu), Kind::Spike) if with(Group::Network, true) => (
             &["a traffic surge: more requests arrived"],
             &["check request rates and the load balancer", "scale out if the load persists"],
         ),
-        (Group::Cpu, Kind::Spike) if with(Group::Disk, true) => (
+        (Some(Group::Cpu), Kind::Spike) if with(Group::Disk, true) => (
             &["a batch job or backup (CPU and disk busy together)"],
             &["check scheduled jobs (cron, backups) at that time", "move batch work off-peak"],
         ),
-        (Group::Cpu, Kind::Spike) => (
+        (Some(Group::Cpu), Kind::Spike) => (
             &["a runaway or newly started process", "a scheduled task"],
             &["inspect the top processes at that time", "check the application logs"],
         ),
-        (Group::Memory, Kind::TrendChange) if rising => (
+        (Some(Group::Memory), Kind::TrendChange) if rising => (
             &["a memory leak or a growing cache"],
             &["compare process memory over the last days", "fix the leak or plan restarts; add memory if the growth is legitimate"],
         ),
-        (Group::Memory, Kind::Spike) => (
+        (Some(Group::Memory), Kind::Spike) => (
             &["a large allocation or a burst of load"],
             &["check the application's heap and recent deploys"],
         ),
-        (Group::Disk, Kind::TrendChange | Kind::Spike) if found.series.metric_id == 8 => (
+        (Some(Group::Disk), Kind::TrendChange | Kind::Spike) if found.series.metric_id == 8 => (
             &["log or data growth"],
             &["rotate or clean up logs and temporary data", "expand the volume before it fills"],
         ),
-        (Group::Disk, Kind::Spike) => (
+        (Some(Group::Disk), Kind::Spike) => (
             &["an I/O burst (backup, compaction, batch import)"],
             &["find the writing process (iotop, pidstat -d)", "schedule heavy I/O off-peak"],
         ),
-        (Group::Network, Kind::Spike) if !with(Group::Cpu, true) => (
+        (Some(Group::Network), Kind::Spike) if !with(Group::Cpu, true) => (
             &["a bulk transfer, backup or replication"],
             &["check the largest flows", "rate-limit bulk jobs"],
         ),
-        (Group::Network, Kind::Spike) => (
+        (Some(Group::Network), Kind::Spike) => (
             &["a traffic surge: more requests arrived"],
             &["check request rates and the load balancer"],
         ),
-        (Group::System, Kind::Spike) => (
+        (Some(Group::System), Kind::Spike) => (
             &["a burst of processes or connections (a fork storm, a connection leak, a traffic surge)"],
             &["list the processes and connections at that time", "check connection pools and limits"],
+        ),
+        (None, Kind::Spike) => (
+            &["a burst in what the custom metric measures"],
+            &["check what reports the metric at that time (its tags say where)", "compare with the host's CPU, disk and network"],
         ),
         (_, Kind::Drop) if with(Group::Cpu, false) && with(Group::Network, false) => (
             &["the service stopped or lost its traffic"],
@@ -409,6 +450,78 @@ async fn fine_series(
     Ok(series)
 }
 
+/// The asked custom metrics that have points, as series with ids -1, -2, … (their floor from the
+/// unit of their newest point), and a skip for each name with none stored.
+async fn custom_series(
+    pool: &PgPool,
+    names: &[String],
+) -> Result<(Vec<Arc<Series>>, Vec<AnomalySkip>), sqlx::Error> {
+    let (mut series, mut skipped) = (Vec::new(), Vec::new());
+    for name in names {
+        match crate::storage::custom_metrics::describe_any(pool, name).await? {
+            Some(unit) => series.push(Arc::new(Series {
+                group: None,
+                metric_id: -1 - series.len() as i16,
+                name: name.clone(),
+                significance: custom_significance(&unit),
+            })),
+            None => skipped.push(AnomalySkip {
+                vm_id: None,
+                series: name.clone(),
+                reason: "no custom metric of this name is stored".into(),
+            }),
+        }
+    }
+    Ok((series, skipped))
+}
+
+/// Hourly or five-minute averages of custom metrics per host (every tag set of a name merged),
+/// keyed like the catalogue's by the series' (negative) ids: hours from their hourly rollups
+/// (kept 30 days), five-minute buckets from their raw points (kept 7 days).
+async fn custom_metric_series(
+    pool: &PgPool,
+    host_ids: &[i32],
+    series: &[Arc<Series>],
+    resolution: Resolution,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<SeriesData, sqlx::Error> {
+    let names: Vec<&str> = series.iter().map(|s| s.name.as_str()).collect();
+    let sql = match resolution {
+        Resolution::Hourly => {
+            "SELECT host_key, name, ((extract(epoch FROM bucket) - extract(epoch FROM $3::timestamptz)) / 3600)::int4,
+                    (sum(sum) / greatest(sum(count), 1))::float4
+             FROM custom_metric_rollups
+             WHERE resolution = 'hour' AND host_key = ANY($1) AND name = ANY($2) AND bucket >= $3 AND bucket < $4
+             GROUP BY 1, 2, 3"
+        }
+        Resolution::FiveMinutes => {
+            "SELECT host_id, name, ((extract(epoch FROM ts) - extract(epoch FROM $3::timestamptz))::int8 / 300)::int4,
+                    avg(value)::float4
+             FROM custom_metrics
+             WHERE host_id = ANY($1) AND name = ANY($2) AND ts >= $3 AND ts < $4
+             GROUP BY 1, 2, 3"
+        }
+    };
+    let rows: Vec<(i32, String, i32, f32)> = sqlx::query_as(sql)
+        .bind(host_ids)
+        .bind(&names)
+        .bind(from)
+        .bind(until)
+        .fetch_all(pool)
+        .await?;
+    let mut data: SeriesData = HashMap::new();
+    for (host, name, index, value) in rows {
+        let Some(s) = series.iter().find(|s| s.name == name) else {
+            continue;
+        };
+        let (indices, values) = data.entry((host, s.metric_id)).or_default();
+        indices.push(index);
+        values.push(value);
+    }
+    Ok(data)
+}
+
 /// Fills `grid` (cleared first) from one series' indices and values.
 fn fill(grid: &mut [Option<f64>], indices: &[i32], values: &[f32]) {
     grid.iter_mut().for_each(|slot| *slot = None);
@@ -487,7 +600,7 @@ fn judge(
     buffer: &mut Vec<Option<f64>>,
     data: Option<&(Vec<i32>, Vec<f32>)>,
     host: usize,
-    series: &'static Series,
+    series: &Arc<Series>,
     kinds: &[Kind],
     thresholds: &anomaly::Thresholds,
     found: &mut Vec<Found>,
@@ -526,7 +639,7 @@ fn judge(
         }
         found.push(Found {
             host,
-            series,
+            series: series.clone(),
             start: grid.from + step * detected.start as i32,
             end: grid.from + step * (detected.end as i32 + 1),
             detected,
@@ -543,11 +656,14 @@ pub async fn run(pool: &PgPool, request: &Request) -> Result<Outcome, sqlx::Erro
     let report_start = request.start.duration_trunc(hour).unwrap_or(request.start);
     let until = request.end.duration_trunc(hour).unwrap_or(request.end) + hour;
     let from = report_start - Duration::days(BASELINE_DAYS);
-    let series: Vec<&'static Series> = SERIES
+    let mut series: Vec<Arc<Series>> = SERIES
         .iter()
-        .filter(|s| request.groups.contains(&s.group))
+        .filter(|s| s.group.is_some_and(|g| request.groups.contains(&g)))
+        .cloned()
         .collect();
     let metric_ids: Vec<i16> = series.iter().map(|s| s.metric_id).collect();
+    let (custom, mut unknown_custom) = custom_series(pool, &request.custom_metrics).await?;
+    series.extend(custom.iter().cloned());
     let thresholds = request.sensitivity.thresholds();
     // Hours are judged once complete (a partial hour's mean is not comparable); the hour
     // filling now is judged in five-minute buckets only.
@@ -576,15 +692,45 @@ pub async fn run(pool: &PgPool, request: &Request) -> Result<Outcome, sqlx::Erro
     for (chunk_index, chunk) in request.hosts.chunks(HOSTS_PER_TASK).enumerate() {
         let pool = pool.clone();
         let host_ids: Vec<i32> = chunk.iter().map(|h| h.0).collect();
-        let (metric_ids, series, kinds) =
-            (metric_ids.clone(), series.clone(), request.kinds.clone());
+        let (metric_ids, series, custom, kinds) = (
+            metric_ids.clone(),
+            series.clone(),
+            custom.clone(),
+            request.kinds.clone(),
+        );
         tasks.spawn(async move {
             let fetch_started = std::time::Instant::now();
-            let hours = hourly_series(&pool, &host_ids, &metric_ids, from, hours_until).await?;
-            let buckets = match &fine {
+            let mut hours = hourly_series(&pool, &host_ids, &metric_ids, from, hours_until).await?;
+            let mut buckets = match &fine {
                 Some(grid) => fine_series(&pool, &host_ids, &metric_ids, grid.from, until).await?,
                 None => HashMap::new(),
             };
+            if !custom.is_empty() {
+                hours.extend(
+                    custom_metric_series(
+                        &pool,
+                        &host_ids,
+                        &custom,
+                        Resolution::Hourly,
+                        from,
+                        hours_until,
+                    )
+                    .await?,
+                );
+                if let Some(grid) = &fine {
+                    buckets.extend(
+                        custom_metric_series(
+                            &pool,
+                            &host_ids,
+                            &custom,
+                            Resolution::FiveMinutes,
+                            grid.from,
+                            until,
+                        )
+                        .await?,
+                    );
+                }
+            }
             tracing::debug!(
                 chunk = chunk_index,
                 fetch_ms = fetch_started.elapsed().as_millis(),
@@ -637,7 +783,8 @@ pub async fn run(pool: &PgPool, request: &Request) -> Result<Outcome, sqlx::Erro
     let found = prefer_finest(found);
     points.sort_unstable();
 
-    let (judged, skipped) = coverage(request, &series, &points, &[Some(hourly), fine]);
+    let (judged, mut skipped) = coverage(request, &series, &points, &[Some(hourly), fine]);
+    skipped.append(&mut unknown_custom);
     let detected = started.elapsed();
     let mut outcome = store(pool, request, &found, &thresholds).await?;
     tracing::debug!(
@@ -680,7 +827,7 @@ fn prefer_finest(mut found: Vec<Found>) -> Vec<Found> {
 /// and tier, and the redundant series of the asked groups), for the answer.
 fn coverage(
     request: &Request,
-    series: &[&'static Series],
+    series: &[Arc<Series>],
     points: &[(usize, usize, Resolution, Judged)],
     grids: &[Option<Grid>],
 ) -> (Vec<AnomalyCoverage>, Vec<AnomalySkip>) {
@@ -718,13 +865,13 @@ fn coverage(
                 };
                 skipped.push(AnomalySkip {
                     vm_id: Some(request.hosts[*host].1.clone()),
-                    series: s.name(),
+                    series: s.name.clone(),
                     reason,
                 });
             }
             if hosts > 0 {
                 judged.push(AnomalyCoverage {
-                    series: s.name(),
+                    series: s.name.clone(),
                     tier: grid.resolution.name().into(),
                     from,
                     to,
@@ -796,7 +943,7 @@ async fn store(
     let mut inserts: Vec<NewRow> = Vec::new();
     for (index, f) in found.iter().enumerate() {
         let host_id = request.hosts[f.host].0;
-        let series = f.series.name();
+        let series = f.series.name.clone();
         let related: BTreeSet<String> = found
             .iter()
             .filter(|o| o.host != f.host && o.start < f.end && f.start < o.end)
@@ -900,8 +1047,8 @@ async fn store(
              RETURNING *",
         )
         .bind(inserts.iter().map(|i| request.hosts[f(i).host].0).collect::<Vec<_>>())
-        .bind(inserts.iter().map(|i| f(i).series.group.name().to_string()).collect::<Vec<_>>())
-        .bind(inserts.iter().map(|i| f(i).series.name()).collect::<Vec<_>>())
+        .bind(inserts.iter().map(|i| f(i).series.group_name()).collect::<Vec<_>>())
+        .bind(inserts.iter().map(|i| f(i).series.name.as_str()).collect::<Vec<_>>())
         .bind(inserts.iter().map(|i| f(i).detected.kind.name().to_string()).collect::<Vec<_>>())
         .bind(inserts.iter().map(|i| f(i).start).collect::<Vec<_>>())
         .bind(inserts.iter().map(|i| f(i).end).collect::<Vec<_>>())
@@ -1053,6 +1200,7 @@ pub async fn detect_recent(pool: &PgPool, hub: &Hub) -> Result<usize, sqlx::Erro
         start: current_hour - Duration::hours(3),
         end: now,
         groups: Group::ALL.to_vec(),
+        custom_metrics: Vec::new(),
         sensitivity: Sensitivity::Medium,
         kinds: Kind::ALL.to_vec(),
     };
@@ -1068,4 +1216,23 @@ pub async fn detect_recent(pool: &PgPool, hub: &Hub) -> Result<usize, sqlx::Erro
         });
     }
     Ok(outcome.new.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_custom_metric_takes_the_floor_of_the_unit_it_names() {
+        let percent = custom_significance(" % ");
+        assert_eq!((percent.absolute, percent.relative), (3.0, 0.0));
+        let latency = custom_significance("ms");
+        assert_eq!((latency.absolute, latency.relative), (2.0, 0.5));
+        let count = custom_significance("Count");
+        assert_eq!((count.absolute, count.relative), (5.0, 0.2));
+        // Anything else: a quarter of the baseline (so a level of 40 must move by 10).
+        let other = custom_significance("widgets");
+        assert_eq!((other.absolute, other.relative), (0.0, 0.25));
+        assert_eq!(other.min_change(40.0), 10.0);
+    }
 }

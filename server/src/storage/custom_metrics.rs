@@ -151,6 +151,19 @@ pub async fn describe(pool: &PgPool, name: &str) -> Result<Option<(String, Strin
     .await
 }
 
+/// The unit of the newest raw point of a metric, `""` when only its rollups remain (they keep no
+/// unit), `None` when nothing of it is stored.
+pub async fn describe_any(pool: &PgPool, name: &str) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT coalesce(
+             (SELECT unit FROM custom_metrics WHERE name = $1 ORDER BY ts DESC LIMIT 1),
+             (SELECT '' FROM custom_metric_rollups WHERE name = $1 LIMIT 1))",
+    )
+    .bind(name)
+    .fetch_one(pool)
+    .await
+}
+
 /// Deletes points and rollups past their tier's age; returns the rows removed.
 pub async fn expire(pool: &PgPool) -> Result<u64, sqlx::Error> {
     let raw =

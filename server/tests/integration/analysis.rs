@@ -695,6 +695,128 @@ async fn a_burst_shorter_than_an_hour_is_found_in_the_raw_window_at_five_minutes
 }
 
 #[tokio::test]
+async fn a_custom_metric_is_judged_by_name_on_its_own_hours_and_five_minute_buckets() {
+    let app = spawn_app().await;
+    let now = Utc::now();
+    let hour = now.duration_trunc(Duration::hours(1)).expect("aligned");
+    // A host, and six days of a queue depth reported every five minutes with a daily wave; two
+    // days ago, 20 minutes at ten times its level.
+    ingest(
+        &app,
+        vec![json!({"vmId": "cm-01", "sample": {"timestamp": now - Duration::minutes(1), "cpu": {"percent": 5.0}}})],
+    )
+    .await;
+    let first = hour - Duration::days(6) + Duration::hours(1);
+    let burst = hour - Duration::days(2) + Duration::minutes(25);
+    let points: Vec<Value> = (0..)
+        .map(|i| first + Duration::minutes(5 * i))
+        .take_while(|ts| *ts < now - Duration::minutes(5))
+        .enumerate()
+        .map(|(i, ts)| {
+            let hour_of_day = (ts.timestamp() % 86_400) as f64 / 3600.0;
+            let jitter = ((i * 7919) % 13) as f64 / 13.0 - 0.5;
+            let value = if ts >= burst && ts < burst + Duration::minutes(20) {
+                1_000.0
+            } else {
+                100.0 + 20.0 * (hour_of_day / 24.0 * std::f64::consts::TAU).sin() + 4.0 * jitter
+            };
+            json!({"name": "queue_depth", "value": value, "unit": "count", "host": "cm-01",
+                   "tags": {"queue": if i % 2 == 0 { "a" } else { "b" }}, "timestamp": ts})
+        })
+        .collect();
+    for chunk in points.chunks(1000) {
+        let (status, body) = post(
+            &app,
+            "/api/v1/performance/metrics/batch",
+            &json!({ "metrics": chunk }),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["data"]["rejected"], 0, "{body}");
+    }
+
+    // Only the custom metrics are judged when no `metrics` are asked; an unknown name is skipped.
+    let request = json!({"vmIds": ["cm-01"], "startTime": hour - Duration::days(3), "endTime": now,
+                         "customMetrics": ["queue_depth", "no_such_metric"]});
+    let (status, body) = post(&app, "/api/v1/history/anomalies", &request).await;
+    assert_eq!(status, 200, "{body}");
+    let data = &body["data"];
+    let anomalies = data["anomalies"].as_array().expect("list");
+    assert_eq!(anomalies.len(), 1, "{data}");
+    assert_eq!(anomalies[0]["metric"], "custom");
+    assert_eq!(anomalies[0]["series"], "queue_depth");
+    assert_eq!(anomalies[0]["type"], "spike");
+    assert_eq!(anomalies[0]["timestamp"], json!(burst), "{}", anomalies[0]);
+    assert_eq!(anomalies[0]["duration"], 20 * 60);
+    let mut tiers: Vec<(&str, &str)> = data["judged"]
+        .as_array()
+        .expect("judged")
+        .iter()
+        .map(|j| {
+            (
+                j["series"].as_str().expect("s"),
+                j["tier"].as_str().expect("t"),
+            )
+        })
+        .collect();
+    tiers.sort_unstable();
+    assert_eq!(
+        tiers,
+        [("queue_depth", "5m"), ("queue_depth", "hourly")],
+        "{data}"
+    );
+    assert_eq!(
+        data["skipped"],
+        json!([{"series": "no_such_metric", "reason": "no custom metric of this name is stored"}]),
+        "{data}"
+    );
+
+    // With `metrics`, both; too many names or an empty one are refused in the history envelope.
+    let request = json!({"vmIds": ["cm-01"], "startTime": hour - Duration::days(3), "endTime": now,
+                         "metrics": ["cpu"], "customMetrics": ["queue_depth"]});
+    let (status, body) = post(&app, "/api/v1/history/anomalies", &request).await;
+    assert_eq!(status, 200, "{body}");
+    let series: Vec<&str> = body["data"]["judged"]
+        .as_array()
+        .expect("judged")
+        .iter()
+        .map(|j| j["series"].as_str().expect("s"))
+        .collect();
+    assert_eq!(series, ["queue_depth", "queue_depth"], "{body}");
+    // The host's one CPU sample is too few: asked for, CPU is accounted for as skipped.
+    assert!(
+        body["data"]["skipped"]
+            .as_array()
+            .expect("skipped")
+            .iter()
+            .any(|s| s["series"] == "cpu.usagePercent" && s["vmId"] == "cm-01"),
+        "{body}"
+    );
+    let names: Vec<String> = (0..21).map(|i| format!("m{i}")).collect();
+    for bad in [json!(names), json!([""])] {
+        let (status, body) = post(
+            &app,
+            "/api/v1/history/anomalies",
+            &json!({"vmIds": ["cm-01"], "startTime": hour - Duration::days(1), "endTime": now, "customMetrics": bad}),
+        )
+        .await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("400")),
+            "{body}"
+        );
+        assert!(
+            body["detail"]
+                .as_str()
+                .expect("detail")
+                .contains("customMetrics"),
+            "{body}"
+        );
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn a_new_host_is_judged_from_its_first_day_with_lowered_confidence() {
     let app = spawn_app().await;
     let until = Utc::now()
