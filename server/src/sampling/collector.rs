@@ -533,9 +533,16 @@ impl Collector {
     }
 }
 
+/// The kernel's counters first (`sockdiag`); the `/proc` tables where they are unavailable (logged once).
 fn connections() -> ConnectionStats {
-    let counts: TcpCounts = procfs::parse_tcp_table(&read("/proc/net/tcp"))
-        .plus(procfs::parse_tcp_table(&read("/proc/net/tcp6")));
+    static NETLINK_REFUSED: std::sync::Once = std::sync::Once::new();
+    let counts: TcpCounts = super::sockdiag::tcp_counts().unwrap_or_else(|error| {
+        NETLINK_REFUSED.call_once(|| {
+            tracing::info!(%error, "TCP socket counters unavailable; counting sockets from /proc/net/tcp instead.");
+        });
+        procfs::parse_tcp_table(&read("/proc/net/tcp"))
+            .plus(procfs::parse_tcp_table(&read("/proc/net/tcp6")))
+    });
     ConnectionStats {
         active: counts.active,
         listening: counts.listening,

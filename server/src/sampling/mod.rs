@@ -5,6 +5,7 @@ pub mod containers;
 pub mod gpus;
 pub mod procfs;
 pub mod rates;
+mod sockdiag;
 
 use crate::{
     alerts::{AlertEngine, Observation},

@@ -106,30 +106,57 @@ impl TcpCounts {
     }
 }
 
+/// The kernel's TCP states (`include/net/tcp_states.h`) this module tells apart.
+pub const TCP_ESTABLISHED: u8 = 0x01;
+pub const TCP_TIME_WAIT: u8 = 0x06;
+pub const TCP_CLOSE: u8 = 0x07;
+pub const TCP_LISTEN: u8 = 0x0A;
+
+impl TcpCounts {
+    /// Counts one socket in `state`.
+    pub fn count(&mut self, state: u8) {
+        match state {
+            TCP_LISTEN => self.listening += 1,
+            TCP_TIME_WAIT | TCP_CLOSE => {}
+            other => {
+                self.active += 1;
+                if other == TCP_ESTABLISHED {
+                    self.established += 1;
+                }
+            }
+        }
+    }
+}
+
+/// `inuse` of the `TCP:` (or `TCP6:`) line of `/proc/net/sockstat` (`sockstat6`): sockets in the
+/// kernel's listening and connection tables, TIME_WAIT excluded.
+pub fn sockstat_inuse(text: &str, protocol: &str) -> Option<u32> {
+    let line = text
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(protocol))?;
+    let mut words = line.split_whitespace();
+    words.find(|w| *w == "inuse")?;
+    words.next()?.parse().ok()
+}
+
+/// `CurrEstab` of `/proc/net/snmp` (IPv4 and IPv6): connections in ESTABLISHED or CLOSE_WAIT.
+pub fn snmp_current_established(text: &str) -> Option<u32> {
+    let mut tcp = text.lines().filter(|l| l.starts_with("Tcp:"));
+    let (names, values) = (tcp.next()?, tcp.next()?);
+    let index = names.split_whitespace().position(|n| n == "CurrEstab")?;
+    values.split_whitespace().nth(index)?.parse().ok()
+}
+
 /// Counts sockets in a `/proc/net/tcp` or `/proc/net/tcp6` table (state is the 4th column, hex).
 pub fn parse_tcp_table(text: &str) -> TcpCounts {
-    const ESTABLISHED: u8 = 0x01;
-    const TIME_WAIT: u8 = 0x06;
-    const CLOSE: u8 = 0x07;
-    const LISTEN: u8 = 0x0A;
     let mut counts = TcpCounts::default();
     for line in text.lines().skip(1) {
-        let Some(state) = line
+        if let Some(state) = line
             .split_whitespace()
             .nth(3)
             .and_then(|s| u8::from_str_radix(s, 16).ok())
-        else {
-            continue;
-        };
-        match state {
-            LISTEN => counts.listening += 1,
-            TIME_WAIT | CLOSE => {}
-            other => {
-                counts.active += 1;
-                if other == ESTABLISHED {
-                    counts.established += 1;
-                }
-            }
+        {
+            counts.count(state);
         }
     }
     counts
@@ -206,6 +233,18 @@ mod tests {
         assert_eq!(meminfo_bytes(text, "Cached"), Some(2048 * 1024));
         assert_eq!(meminfo_bytes(text, "SwapCached"), Some(4096));
         assert_eq!(meminfo_bytes(text, "Buffers"), None);
+    }
+
+    #[test]
+    fn sockstat_and_snmp_counters_are_read_by_name() {
+        let sockstat =
+            "sockets: used 9\nTCP: inuse 7 orphan 0 tw 2 alloc 9 mem 57\nUDP: inuse 3 mem 0\n";
+        assert_eq!(sockstat_inuse(sockstat, "TCP:"), Some(7));
+        assert_eq!(sockstat_inuse("TCP6: inuse 4\n", "TCP6:"), Some(4));
+        assert_eq!(sockstat_inuse(sockstat, "TCP6:"), None);
+        let snmp = "Ip: Forwarding DefaultTTL\nIp: 1 64\nTcp: RtoAlgorithm RtoMin RtoMax MaxConn ActiveOpens PassiveOpens AttemptFails EstabResets CurrEstab InSegs\nTcp: 1 200 120000 -1 4753 2804 1851 133 5 217028\n";
+        assert_eq!(snmp_current_established(snmp), Some(5));
+        assert_eq!(snmp_current_established("Tcp: CurrEstab\n"), None);
     }
 
     #[test]

@@ -74,12 +74,15 @@ fn session_settings(options: PgConnectOptions) -> PgConnectOptions {
 
 fn pool_options() -> PgPoolOptions {
     // A short acquire timeout turns a lost database into a quick 503 instead of hung requests.
-    // Connections idle for 90 s are closed: each is a PostgreSQL backend holding memory, and an
-    // idle server needs one or two, not the ten a burst opened.
+    // Each connection is a PostgreSQL backend holding memory, and an idle server needs one or
+    // two, not the ten a burst opened. sqlx hands out idle connections in turn, so under any
+    // steady trickle of work none stays idle for `idle_timeout`; a bounded lifetime is what lets
+    // the pool shrink back to what the work needs (a new connection costs a few milliseconds).
     PgPoolOptions::new()
         .max_connections(10)
         .min_connections(1)
         .idle_timeout(Duration::from_secs(90))
+        .max_lifetime(Duration::from_secs(120))
         .acquire_timeout(Duration::from_secs(3))
 }
 
