@@ -146,7 +146,7 @@ struct Found {
     resolution: Resolution,
 }
 
-#[derive(Clone, FromRow)]
+#[derive(Clone, PartialEq, FromRow)]
 struct StoredAnomaly {
     id: i64,
     host_id: i32,
@@ -893,6 +893,54 @@ fn coverage(
     (judged, skipped)
 }
 
+/// Each host's found events (indices into `found`) in start order, with the latest end of every
+/// prefix: "does this host have an event overlapping [start, end)" is a binary search.
+struct HostEvents {
+    by_host: std::collections::BTreeMap<usize, (Vec<usize>, Vec<DateTime<Utc>>)>,
+}
+
+impl HostEvents {
+    fn new(found: &[Found]) -> Self {
+        let mut by_host: std::collections::BTreeMap<usize, (Vec<usize>, Vec<DateTime<Utc>>)> =
+            std::collections::BTreeMap::new();
+        for (i, f) in found.iter().enumerate() {
+            by_host.entry(f.host).or_default().0.push(i);
+        }
+        for (indices, latest_ends) in by_host.values_mut() {
+            indices.sort_by_key(|i| found[*i].start);
+            let mut latest: Option<DateTime<Utc>> = None;
+            *latest_ends = indices
+                .iter()
+                .map(|i| {
+                    let end = latest.map_or(found[*i].end, |l| l.max(found[*i].end));
+                    latest = Some(end);
+                    end
+                })
+                .collect();
+        }
+        Self { by_host }
+    }
+
+    fn of_host(&self, host: usize) -> &[usize] {
+        self.by_host.get(&host).map_or(&[], |(indices, _)| indices)
+    }
+
+    /// Hosts with an event that starts before `end` and ends after `start`.
+    fn overlapping<'a>(
+        &'a self,
+        found: &'a [Found],
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> impl Iterator<Item = usize> + 'a {
+        self.by_host
+            .iter()
+            .filter_map(move |(host, (indices, latest_ends))| {
+                let starting_before = indices.partition_point(|i| found[*i].start < end);
+                (starting_before > 0 && latest_ends[starting_before - 1] > start).then_some(*host)
+            })
+    }
+}
+
 /// A found event to insert: its index in `found`, severity, related VMs, causes, actions.
 type NewRow = (usize, String, Vec<String>, Vec<String>, Vec<String>);
 
@@ -941,32 +989,45 @@ async fn store(
     let mut matched: Vec<Option<usize>> = Vec::with_capacity(found.len());
     let mut changed = vec![false; stored.len()];
     let mut inserts: Vec<NewRow> = Vec::new();
+    // Look-ups that keep this loop from comparing every pair (a year of a fleet finds tens of
+    // thousands of events): each host's events in start order, and the stored events by host,
+    // series and kind in their stored order (earliest first).
+    let by_host = HostEvents::new(found);
+    let mut stored_by_key: HashMap<(i32, String, String), Vec<usize>> = HashMap::new();
+    for (k, e) in stored.iter().enumerate() {
+        stored_by_key
+            .entry((e.host_id, e.series.clone(), e.kind.clone()))
+            .or_default()
+            .push(k);
+    }
     for (index, f) in found.iter().enumerate() {
         let host_id = request.hosts[f.host].0;
         let series = f.series.name.clone();
-        let related: BTreeSet<String> = found
-            .iter()
-            .filter(|o| o.host != f.host && o.start < f.end && f.start < o.end)
-            .map(|o| request.hosts[o.host].1.clone())
+        let related: BTreeSet<String> = by_host
+            .overlapping(found, f.start, f.end)
+            .filter(|host| *host != f.host)
+            .map(|host| request.hosts[host].1.clone())
             .collect();
-        let same_host: Vec<&Found> = found
+        let same_host: Vec<&Found> = by_host
+            .of_host(f.host)
             .iter()
-            .filter(|o| {
-                o.host == f.host && !std::ptr::eq(*o, f) && o.start < f.end && f.start < o.end
-            })
+            .map(|i| &found[*i])
+            .filter(|o| !std::ptr::eq(*o, f) && o.start < f.end && f.start < o.end)
             .collect();
         let (causes, actions) = explain(f, &same_host);
         let severity = anomaly::severity(f.detected.kind, f.detected.score, thresholds).to_string();
-        let position = stored.iter().position(|e| {
-            e.host_id == host_id
-                && e.series == series
-                && e.kind == f.detected.kind.name()
-                && e.started_at < f.end
-                && e.ended_at > f.start
-        });
+        let position = stored_by_key
+            .get(&(host_id, series.clone(), f.detected.kind.name().to_owned()))
+            .and_then(|ks| {
+                ks.iter().copied().find(|k| {
+                    let e = &stored[*k];
+                    e.started_at < f.end && e.ended_at > f.start
+                })
+            });
         match position {
             Some(k) => {
                 let e = &mut stored[k];
+                let before = e.clone();
                 e.started_at = e.started_at.min(f.start);
                 e.ended_at = e.ended_at.max(f.end);
                 if f.detected.score > e.score {
@@ -984,7 +1045,8 @@ async fn store(
                 if !f.detected.short_baseline {
                     e.confidence = "normal".into();
                 }
-                changed[k] = true;
+                // Re-running over a range finds the same events again: only what moved is written.
+                changed[k] |= *e != before;
                 matched.push(Some(k));
             }
             None => {
@@ -1221,6 +1283,57 @@ pub async fn detect_recent(pool: &PgPool, hub: &Hub) -> Result<usize, sqlx::Erro
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn event(host: usize, start_hour: i64, hours: i64) -> Found {
+        let origin = DateTime::<Utc>::UNIX_EPOCH;
+        Found {
+            host,
+            series: SERIES[0].clone(),
+            detected: Detected {
+                kind: Kind::Spike,
+                start: 0,
+                end: 0,
+                peak: 0,
+                value: 1.0,
+                baseline: 0.0,
+                rising: true,
+                score: 5.0,
+                short_baseline: false,
+            },
+            start: origin + Duration::hours(start_hour),
+            end: origin + Duration::hours(start_hour + hours),
+            resolution: Resolution::Hourly,
+        }
+    }
+
+    #[test]
+    fn overlapping_hosts_are_the_ones_every_pair_compared_would_give() {
+        // Pseudo-random events over 6 hosts, long ones among them (a long event of a host must
+        // count even when a later, shorter one of it starts after the range).
+        let found: Vec<Found> = (0..300i64)
+            .map(|i| event((i * 7 % 6) as usize, (i * 7919) % 500, 1 + (i * 31) % 40))
+            .collect();
+        let by_host = HostEvents::new(&found);
+        for f in &found {
+            let fast: Vec<usize> = by_host.overlapping(&found, f.start, f.end).collect();
+            let mut pairs: Vec<usize> = found
+                .iter()
+                .filter(|o| o.start < f.end && f.start < o.end)
+                .map(|o| o.host)
+                .collect();
+            pairs.sort_unstable();
+            pairs.dedup();
+            assert_eq!(fast, pairs);
+            assert!(by_host
+                .of_host(f.host)
+                .iter()
+                .all(|i| found[*i].host == f.host));
+        }
+        assert_eq!(
+            (0..6).map(|h| by_host.of_host(h).len()).sum::<usize>(),
+            found.len()
+        );
+    }
 
     #[test]
     fn a_custom_metric_takes_the_floor_of_the_unit_it_names() {
