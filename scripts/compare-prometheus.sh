@@ -23,11 +23,10 @@ as_root systemctl stop prometheus 2>/dev/null || true
 
 work=$(mktemp -d /tmp/lookout-compare.XXXXXX)
 chmod 755 "$work"
-server_pid=""
 prom_pid=""
 cleanup() {
   set +e
-  [ -n "$server_pid" ] && kill -TERM "$server_pid" && wait "$server_pid"
+  stop_release_server
   [ -n "$prom_pid" ] && kill -TERM "$prom_pid" && wait "$prom_pid"
   stop_scratch_pg
   rm -rf "$work"
@@ -36,15 +35,12 @@ trap cleanup EXIT
 SCRATCH_PG_OPTS="-c shared_buffers=512MB"
 unset DATABASE_URL
 source scripts/scratch-pg.sh
+source scripts/release-server.sh
 
 token="lk_compare_$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 port=3977
 log "lookout on :$port"
-LOOKOUT_LISTEN="127.0.0.1:$port" LOOKOUT_BOOTSTRAP_TOKEN="$token" LOOKOUT_ADMIN_PASSWORD="compare-$token" \
-  LOOKOUT_RATE_LIMIT=0 LOOKOUT_SITE_ROOT="$root_dir/target/site" LOOKOUT_DATA_DIR="$work/data" \
-  target/release/lookout serve >"$work/server.log" 2>&1 &
-server_pid=$!
-for _ in $(seq 1 120); do curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.5; done
+LOOKOUT_BOOTSTRAP_TOKEN="$token" LOOKOUT_ADMIN_PASSWORD="compare-$token" start_release_server "$port"
 
 log "simulating $hosts hosts × $days days at 10 s through the ingest path"
 target/release/lookout simulate --hosts "$hosts" --days "$days" --interval 10 --seed 1 --truth "$work/truth.json"

@@ -19,28 +19,23 @@ log() { printf '\033[1m[fleet]\033[0m %s\n' "$*" >&2; }
 
 work=$(mktemp -d /tmp/lookout-fleet.XXXXXX)
 chmod 755 "$work"
-server_pid=""
 agent_pids=()
 cleanup() {
   set +e
   for pid in "${agent_pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
   for pid in "${agent_pids[@]}"; do wait "$pid" 2>/dev/null; done
-  [ -n "$server_pid" ] && kill -TERM "$server_pid" 2>/dev/null && wait "$server_pid"
+  stop_release_server
   stop_scratch_pg
   rm -rf "$work"
 }
 trap cleanup EXIT
 unset DATABASE_URL
 source scripts/scratch-pg.sh
+source scripts/release-server.sh
 clk=$(getconf CLK_TCK)
 port=3955
 # The agents all come from 127.0.0.1: the per-client rate limit would throttle them as one.
-start_server() {
-  LOOKOUT_LISTEN="127.0.0.1:$port" LOOKOUT_ADMIN_PASSWORD="fleet-password" LOOKOUT_RATE_LIMIT=0 \
-    LOOKOUT_SITE_ROOT="$root_dir/target/site" LOOKOUT_DATA_DIR="$work/data" target/release/lookout serve >>"$work/server.log" 2>&1 &
-  server_pid=$!
-  for _ in $(seq 1 120); do curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && return; sleep 0.5; done
-}
+start_server() { LOOKOUT_ADMIN_PASSWORD="fleet-password" start_release_server "$port"; }
 ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 + $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 # CPU ticks of the scratch cluster: its postmaster and every process it started.
 pg_ticks() {
@@ -65,7 +60,7 @@ half=$((secs / 2))
 sleep "$half"
 t_mid=$(ticks "$server_pid")
 log "stopping the server for 30 s"
-kill -TERM "$server_pid"; wait "$server_pid" || true
+stop_release_server
 sleep 30
 start_server
 sleep $((secs - half - 30))

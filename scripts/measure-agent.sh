@@ -14,25 +14,20 @@ log() { printf '\033[1m[agent]\033[0m %s\n' "$*" >&2; }
 
 work=$(mktemp -d /tmp/lookout-agent-measure.XXXXXX)
 chmod 755 "$work"
-server_pid=""
 agent_pid=""
 cleanup() {
   set +e
   [ -n "$agent_pid" ] && kill -TERM "$agent_pid" 2>/dev/null && wait "$agent_pid"
-  [ -n "$server_pid" ] && kill -TERM "$server_pid" 2>/dev/null && wait "$server_pid"
+  stop_release_server
   stop_scratch_pg
   rm -rf "$work"
 }
 trap cleanup EXIT
 unset DATABASE_URL
 source scripts/scratch-pg.sh
+source scripts/release-server.sh
 port=3966
-start_server() {
-  LOOKOUT_LISTEN="127.0.0.1:$port" LOOKOUT_ADMIN_PASSWORD="measure-password" LOOKOUT_RATE_LIMIT=0 \
-    LOOKOUT_SITE_ROOT="$root_dir/target/site" LOOKOUT_DATA_DIR="$work/data" target/release/lookout serve >>"$work/server.log" 2>&1 &
-  server_pid=$!
-  for _ in $(seq 1 120); do curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && return; sleep 0.5; done
-}
+start_server() { LOOKOUT_ADMIN_PASSWORD="measure-password" start_release_server "$port"; }
 start_server
 enrol=$(target/release/lookout token create --enrol --uses 10 --expires 1h)
 clk=$(getconf CLK_TCK)
@@ -74,7 +69,7 @@ log "outage: the server stops for $outage s while the agent samples every second
 count() { psql "$DATABASE_URL" -At -c "SELECT count(*) FROM samples s JOIN hosts h ON h.id = s.host_id WHERE h.vm_id = 'measure-1'"; }
 before=$(count)
 spool_before=$(du -sb "$work/measure-1/spool" | awk '{print $1}')
-kill -TERM "$server_pid"; wait "$server_pid"; server_pid=""
+stop_release_server
 sleep "$outage"
 spool_bytes=$(( $(du -sb "$work/measure-1/spool" | awk '{print $1}') - spool_before ))
 started=$(date +%s.%N)

@@ -18,10 +18,9 @@ log() { printf '\033[1m[host-view]\033[0m %s\n' "$*" >&2; }
 
 work=$(mktemp -d /tmp/lookout-host-view.XXXXXX)
 chmod 755 "$work"
-server_pid=""
 cleanup() {
   set +e
-  [ -n "$server_pid" ] && kill -TERM "$server_pid" && wait "$server_pid"
+  stop_release_server
   stop_scratch_pg
   rm -rf "$work"
 }
@@ -29,15 +28,12 @@ trap cleanup EXIT
 SCRATCH_PG_OPTS="-c shared_buffers=512MB"
 unset DATABASE_URL
 source scripts/scratch-pg.sh
+source scripts/release-server.sh
 
 token="lk_view_$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 password="view-$token"
 port=3978
-LOOKOUT_LISTEN="127.0.0.1:$port" LOOKOUT_BOOTSTRAP_TOKEN="$token" LOOKOUT_ADMIN_PASSWORD="$password" \
-  LOOKOUT_RATE_LIMIT=0 LOOKOUT_SITE_ROOT="$root_dir/target/site" LOOKOUT_DATA_DIR="$work/data" \
-  target/release/lookout serve >"$work/server.log" 2>&1 &
-server_pid=$!
-for _ in $(seq 1 120); do curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.5; done
+LOOKOUT_BOOTSTRAP_TOKEN="$token" LOOKOUT_ADMIN_PASSWORD="$password" start_release_server "$port"
 
 log "simulating $hosts hosts × $days days at 10 s through the ingest path"
 target/release/lookout simulate --hosts "$hosts" --days "$days" --interval 10 --seed 1 --truth "$work/truth.json" >&2

@@ -496,6 +496,44 @@ pub struct AnomalySkip {
     pub reason: String,
 }
 
+/// The `data` of `POST /api/v1/history/anomalies`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AnomalyAnswer {
+    pub anomalies: Vec<AnomalyEvent>,
+    pub total: usize,
+    pub by_severity: SeverityCounts,
+    /// What was judged, per series and tier (an extension of the seed).
+    pub judged: Vec<AnomalyCoverage>,
+    /// What was not judged, and why (an extension of the seed).
+    pub skipped: Vec<AnomalySkip>,
+}
+
+/// Events per severity.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SeverityCounts {
+    pub critical: usize,
+    pub high: usize,
+    pub medium: usize,
+    pub low: usize,
+}
+
+impl SeverityCounts {
+    pub fn of(events: &[AnomalyEvent]) -> Self {
+        let mut counts = Self::default();
+        for event in events {
+            match event.severity.as_str() {
+                "critical" => counts.critical += 1,
+                "high" => counts.high += 1,
+                "medium" => counts.medium += 1,
+                "low" => counts.low += 1,
+                _ => {}
+            }
+        }
+        counts
+    }
+}
+
 /// One of a host's busiest processes at a sample (agents send the top 5 by CPU and by memory).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ProcessInfo {

@@ -45,6 +45,13 @@ pub struct Wake {
     pub poll: std::time::Duration,
 }
 
+/// A queue's "seconds until the next item is due" as a wait: `None` for an empty queue (SQL's
+/// NULL: `greatest(…, 0)` would turn it into 0, hence the clamp here), overdue as zero, capped at
+/// a day.
+pub fn due_in(seconds: Option<f64>) -> Option<std::time::Duration> {
+    seconds.map(|s| std::time::Duration::from_secs_f64(s.clamp(0.0, 86_400.0)))
+}
+
 /// Waits until a worker should look for work again: woken by `wake`, at `due` (the next piece of
 /// work it knows of) or after its poll period, whichever is first; `false` when the server is
 /// shutting down.

@@ -171,17 +171,14 @@ pub async fn worker(
 
 /// How long until the earliest pending delivery is due (`None`: nothing pending).
 pub async fn next_due(pool: &PgPool) -> Result<Option<std::time::Duration>, sqlx::Error> {
-    // `greatest` would turn the NULL of an empty table into 0: clamp here instead.
     let seconds: Option<f64> = sqlx::query_scalar(
         "SELECT extract(epoch FROM min(next_attempt_at) - now())::float8
          FROM webhook_deliveries WHERE status = 'pending'",
     )
     .fetch_one(pool)
     .await?;
-    Ok(seconds.map(|s| {
-        std::time::Duration::from_secs_f64(s.clamp(0.0, 86_400.0))
-            + std::time::Duration::from_millis(10)
-    }))
+    // 10 ms past due, so the claim that follows finds it due.
+    Ok(crate::state::due_in(seconds).map(|due| due + std::time::Duration::from_millis(10)))
 }
 
 async fn claim(pool: &PgPool) -> Result<Vec<Claimed>, sqlx::Error> {

@@ -9,13 +9,14 @@ use crate::{
     detect,
     state::AppState,
 };
+use app::models::{AnomalyAnswer, SeverityCounts};
 use axum::{
     extract::{Path, State},
     Json,
 };
 use chrono::Utc;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -99,19 +100,13 @@ pub async fn detect_anomalies(
         },
     )
     .await?;
-    let mut by_severity = json!({"critical": 0, "high": 0, "medium": 0, "low": 0});
-    for event in &outcome.events {
-        if let Some(count) = by_severity.get_mut(&event.severity) {
-            *count = json!(count.as_i64().unwrap_or(0) + 1);
-        }
-    }
-    Ok(history_success(json!({
-        "anomalies": outcome.events,
-        "total": outcome.events.len(),
-        "bySeverity": by_severity,
-        "judged": outcome.judged,
-        "skipped": outcome.skipped,
-    })))
+    Ok(history_success(AnomalyAnswer {
+        total: outcome.events.len(),
+        by_severity: SeverityCounts::of(&outcome.events),
+        anomalies: outcome.events,
+        judged: outcome.judged,
+        skipped: outcome.skipped,
+    }))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -131,23 +126,10 @@ pub async fn acknowledge(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, HistoryError> {
     let row = anomaly_id(&id)?;
-    let status: Option<String> = sqlx::query_scalar(
-        "UPDATE anomalies SET
-             status = CASE WHEN status = 'active' THEN 'acknowledged' ELSE status END,
-             acknowledged_by = coalesce(acknowledged_by, $2), acknowledged_at = coalesce(acknowledged_at, now())
-         WHERE id = $1 RETURNING status",
-    )
-    .bind(row)
-    .bind(&principal.name)
-    .fetch_optional(&state.pool)
-    .await?;
-    if status.is_none() {
-        return Err(HistoryError::NotFound(format!("no anomaly `{id}`")));
-    }
-    let event = detect::load(&state.pool, row)
+    detect::acknowledge(&state.pool, row, &principal.name)
         .await?
-        .ok_or_else(|| HistoryError::NotFound(format!("no anomaly `{id}`")))?;
-    Ok(history_success(event))
+        .map(history_success)
+        .ok_or_else(|| HistoryError::NotFound(format!("no anomaly `{id}`")))
 }
 
 /// `POST /anomalies/{id}/resolve` with an optional `{"resolution": "…"}`; resolving twice is a
@@ -175,23 +157,8 @@ pub async fn resolve(
             "`resolution` is limited to 2000 characters".into(),
         ));
     }
-    let updated: Option<i64> = sqlx::query_scalar(
-        "UPDATE anomalies SET status = 'resolved',
-             resolved_by = CASE WHEN status = 'resolved' THEN resolved_by ELSE $2 END,
-             resolved_at = CASE WHEN status = 'resolved' THEN resolved_at ELSE now() END,
-             resolution = CASE WHEN status = 'resolved' THEN resolution ELSE $3 END
-         WHERE id = $1 RETURNING id",
-    )
-    .bind(row)
-    .bind(&principal.name)
-    .bind(&resolution)
-    .fetch_optional(&state.pool)
-    .await?;
-    if updated.is_none() {
-        return Err(HistoryError::NotFound(format!("no anomaly `{id}`")));
-    }
-    let event = detect::load(&state.pool, row)
+    detect::resolve(&state.pool, row, &principal.name, resolution.as_deref())
         .await?
-        .ok_or_else(|| HistoryError::NotFound(format!("no anomaly `{id}`")))?;
-    Ok(history_success(event))
+        .map(history_success)
+        .ok_or_else(|| HistoryError::NotFound(format!("no anomaly `{id}`")))
 }

@@ -66,18 +66,7 @@ pub fn significance(unit: Unit) -> Significance {
 /// The floor for a custom metric, from the unit it was sent with: the catalogue's unit of the
 /// same kind where the text names one, otherwise a quarter of the baseline.
 pub fn custom_significance(unit: &str) -> Significance {
-    let catalogue_unit = match unit.trim().to_ascii_lowercase().as_str() {
-        "%" | "percent" | "pct" => Some(Unit::Percent),
-        "ms" | "millisecond" | "milliseconds" => Some(Unit::Milliseconds),
-        "b/s" | "bytes/s" | "bps" | "byte/s" => Some(Unit::BytesPerSecond),
-        "/s" | "1/s" | "per second" | "ops/s" | "req/s" | "requests/s" | "iops" => {
-            Some(Unit::PerSecond)
-        }
-        "mib" | "mb" => Some(Unit::Mebibytes),
-        "count" | "requests" | "errors" | "items" | "connections" => Some(Unit::Count),
-        _ => None,
-    };
-    catalogue_unit.map_or(
+    Unit::parse(unit).map_or(
         Significance {
             absolute: 0.0,
             relative: 0.25,
@@ -377,6 +366,9 @@ async fn hourly_series(
 
 /// (host, metric) → (grid indices, values) of one tier's series.
 type SeriesData = HashMap<(i32, i16), (Vec<i32>, Vec<f32>)>;
+
+// The queries below index in the slots of `rollup_hourly.fine` (`/ 300`).
+const _: () = assert!(crate::storage::rollups::FINE_SLOT_SECONDS == 300);
 
 /// Five-minute averages of the asked series from `from` (an hour) to `until`, indexed in
 /// five-minute slots from `from`: rolled-up hours from the `fine` averages kept with them, hours
@@ -1182,6 +1174,55 @@ pub async fn load(pool: &PgPool, id: i64) -> Result<Option<AnomalyEvent>, sqlx::
             .fetch_optional(pool)
             .await?;
     Ok(row.map(|r| r.anomaly.into_event(&r.vm_id, &r.name)))
+}
+
+/// Acknowledges a stored event (who and when; acknowledging twice keeps the first) and answers
+/// it, or `None` for an unknown id.
+pub async fn acknowledge(
+    pool: &PgPool,
+    id: i64,
+    by: &str,
+) -> Result<Option<AnomalyEvent>, sqlx::Error> {
+    let updated: Option<i64> = sqlx::query_scalar(
+        "UPDATE anomalies SET
+             status = CASE WHEN status = 'active' THEN 'acknowledged' ELSE status END,
+             acknowledged_by = coalesce(acknowledged_by, $2), acknowledged_at = coalesce(acknowledged_at, now())
+         WHERE id = $1 RETURNING id",
+    )
+    .bind(id)
+    .bind(by)
+    .fetch_optional(pool)
+    .await?;
+    match updated {
+        Some(id) => load(pool, id).await,
+        None => Ok(None),
+    }
+}
+
+/// Resolves a stored event with an optional note; resolving twice keeps the first resolution.
+/// `None` for an unknown id.
+pub async fn resolve(
+    pool: &PgPool,
+    id: i64,
+    by: &str,
+    resolution: Option<&str>,
+) -> Result<Option<AnomalyEvent>, sqlx::Error> {
+    let updated: Option<i64> = sqlx::query_scalar(
+        "UPDATE anomalies SET status = 'resolved',
+             resolved_by = CASE WHEN status = 'resolved' THEN resolved_by ELSE $2 END,
+             resolved_at = CASE WHEN status = 'resolved' THEN resolved_at ELSE now() END,
+             resolution = CASE WHEN status = 'resolved' THEN resolution ELSE $3 END
+         WHERE id = $1 RETURNING id",
+    )
+    .bind(id)
+    .bind(by)
+    .bind(resolution)
+    .fetch_optional(pool)
+    .await?;
+    match updated {
+        Some(id) => load(pool, id).await,
+        None => Ok(None),
+    }
 }
 
 /// The newest stored anomalies of every host still going on after `since`, newest first.

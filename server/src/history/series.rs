@@ -240,7 +240,7 @@ pub async fn read(
 }
 
 /// The width of the averages kept with each hourly rollup (`rollup_hourly.fine`).
-const FINE_MINUTES: i64 = 5;
+const FINE_MINUTES: i64 = rollups::FINE_SLOT_SECONDS / 60;
 
 /// 5- or 15-minute buckets from the hourly rollups' five-minute averages: the bucket's average
 /// is the mean of its five-minute averages, and its band (min, max, p95) is its hour's, said so

@@ -50,10 +50,6 @@ pub struct Collector {
     gpus: Option<super::gpus::Gpus>,
 }
 
-fn read(path: &str) -> String {
-    std::fs::read_to_string(path).unwrap_or_default()
-}
-
 /// Now, truncated to milliseconds: JSON clients and PostgreSQL then agree on the exact instant.
 pub fn now_millis() -> DateTime<Utc> {
     let now = Utc::now();
@@ -118,9 +114,9 @@ impl Collector {
         self.networks.refresh(true);
         self.disks.refresh(true);
 
-        let cpu_times = procfs::parse_cpu_times(&read("/proc/stat"));
+        let cpu_times = procfs::parse_cpu_times(&procfs::read("/proc/stat"));
         let disk_counters: HashMap<String, DiskCounters> =
-            procfs::parse_diskstats(&read("/proc/diskstats"), |name| {
+            procfs::parse_diskstats(&procfs::read("/proc/diskstats"), |name| {
                 procfs::is_physical_disk(
                     name,
                     Path::new("/sys/block").join(name).join("device").exists(),
@@ -205,7 +201,7 @@ impl Collector {
             } else {
                 0.0
             },
-            cached: procfs::meminfo_bytes(&read("/proc/meminfo"), "Cached").unwrap_or(0),
+            cached: procfs::meminfo_bytes(&procfs::read("/proc/meminfo"), "Cached").unwrap_or(0),
             swap_total: self.system.total_swap(),
             swap_used: self.system.used_swap(),
         }
@@ -454,7 +450,7 @@ impl Collector {
     /// The static description served by `GET /system`.
     pub fn system_info(&self) -> SystemInfo {
         let cpus = self.system.cpus();
-        let cache_kib = read("/proc/cpuinfo")
+        let cache_kib = procfs::read("/proc/cpuinfo")
             .lines()
             .find_map(|l| {
                 l.strip_prefix("cache size")?
@@ -540,8 +536,8 @@ fn connections() -> ConnectionStats {
         NETLINK_REFUSED.call_once(|| {
             tracing::info!(%error, "TCP socket counters unavailable; counting sockets from /proc/net/tcp instead.");
         });
-        procfs::parse_tcp_table(&read("/proc/net/tcp"))
-            .plus(procfs::parse_tcp_table(&read("/proc/net/tcp6")))
+        procfs::parse_tcp_table(&procfs::read("/proc/net/tcp"))
+            .plus(procfs::parse_tcp_table(&procfs::read("/proc/net/tcp6")))
     });
     ConnectionStats {
         active: counts.active,

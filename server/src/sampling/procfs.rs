@@ -2,6 +2,12 @@
 //!
 //! Each parser takes the file's text so it can be unit-tested on captured contents.
 
+/// A `/proc` (or `/sys`) file's text; empty where it does not exist or cannot be read, which every
+/// parser here answers with "nothing found".
+pub fn read(path: &str) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
 /// Cumulative I/O counters of one block device, from one `/proc/diskstats` line.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DiskCounters {

@@ -83,7 +83,7 @@ fn parse(datagram: &[u8], counts: &mut TcpCounts) -> Part {
 pub fn tcp_counts() -> std::io::Result<TcpCounts> {
     let unavailable =
         |what: &str| std::io::Error::new(std::io::ErrorKind::NotFound, what.to_owned());
-    let text = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
+    let text = procfs::read;
     let listening = listening_sockets()?.listening;
     let in_use = procfs::sockstat_inuse(&text("/proc/net/sockstat"), "TCP:")
         .ok_or_else(|| unavailable("no TCP line in /proc/net/sockstat"))?
@@ -212,7 +212,7 @@ mod tests {
             counted.listening >= 1 && counted.established >= 2,
             "{counted:?}"
         );
-        let text = |p| std::fs::read_to_string(p).unwrap_or_default();
+        let text = procfs::read;
         let tables = procfs::parse_tcp_table(&text("/proc/net/tcp"))
             .plus(procfs::parse_tcp_table(&text("/proc/net/tcp6")));
         assert!(

@@ -215,6 +215,24 @@ impl Unit {
             Unit::Count => "count",
         }
     }
+
+    /// The catalogue unit a free-text unit (a custom metric's) names, if any: its own name or a
+    /// common spelling of it.
+    pub fn parse(text: &str) -> Option<Unit> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "%" | "percent" | "pct" => Some(Unit::Percent),
+            "mhz" => Some(Unit::Mhz),
+            "load" => Some(Unit::Load),
+            "ms" | "millisecond" | "milliseconds" => Some(Unit::Milliseconds),
+            "b/s" | "bytes/s" | "bps" | "byte/s" => Some(Unit::BytesPerSecond),
+            "/s" | "1/s" | "per second" | "ops/s" | "req/s" | "requests/s" | "iops" => {
+                Some(Unit::PerSecond)
+            }
+            "mib" | "mb" => Some(Unit::Mebibytes),
+            "count" | "requests" | "errors" | "items" | "connections" => Some(Unit::Count),
+            _ => None,
+        }
+    }
 }
 
 impl Metric {
@@ -301,5 +319,15 @@ mod tests {
         );
         assert_eq!(Group::parse("disk"), Some(Group::Disk));
         assert_eq!(Group::parse("gpu"), None);
+    }
+
+    #[test]
+    fn every_unit_name_reads_back_as_its_unit() {
+        for metric in METRICS {
+            assert_eq!(Unit::parse(metric.unit.name()), Some(metric.unit));
+        }
+        assert_eq!(Unit::parse(" MiB "), Some(Unit::Mebibytes));
+        assert_eq!(Unit::parse("req/s"), Some(Unit::PerSecond));
+        assert_eq!(Unit::parse("°C"), None);
     }
 }

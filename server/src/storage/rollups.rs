@@ -140,15 +140,17 @@ pub fn roll_up_rows(rows: &[SampleRow]) -> Vec<(i16, MetricRollup)> {
         .collect()
 }
 
+/// The width of the averages kept with each hourly bucket (`rollup_hourly.fine`), seconds.
+pub const FINE_SLOT_SECONDS: i64 = 300;
 /// Five-minute slots in an hour: the fine series kept with each hourly bucket.
-pub const FINE_SLOTS: usize = 12;
+pub const FINE_SLOTS: usize = (3600 / FINE_SLOT_SECONDS) as usize;
 
 /// Five-minute averages of every catalogue metric over one hour's raw rows, in catalogue order
 /// (`None` where a slot has no value).
 pub fn fine_averages(rows: &[SampleRow]) -> Vec<(i16, [Option<f32>; FINE_SLOTS])> {
     let mut sums = vec![[(0.0f64, 0u32); FINE_SLOTS]; catalog::METRICS.len()];
     for row in rows {
-        let slot = (row.ts.timestamp().rem_euclid(3600) / 300) as usize;
+        let slot = (row.ts.timestamp().rem_euclid(3600) / FINE_SLOT_SECONDS) as usize;
         for (metric, value) in sums.iter_mut().zip(catalog::values_of(row)) {
             if value.is_finite() {
                 metric[slot].0 += value;
@@ -835,8 +837,7 @@ pub async fn run_once(pool: &PgPool) -> Result<usize, sqlx::Error> {
 /// How long until the next queued bucket is due: the end of its hour or day, or a minute after
 /// it was queued for a bucket still filling (`None`: both queues are empty).
 pub async fn next_due(pool: &PgPool) -> Result<Option<std::time::Duration>, sqlx::Error> {
-    // `least` skips the NULL of an empty queue; `greatest` would turn a NULL into 0, so the
-    // clamp is done here.
+    // `least` skips the NULL of an empty queue.
     let seconds: Option<f64> = sqlx::query_scalar(
         "SELECT extract(epoch FROM least(
              (SELECT min(least(bucket + interval '1 hour', queued_at + interval '1 minute')) FROM rollup_queue_hourly),
@@ -844,7 +845,7 @@ pub async fn next_due(pool: &PgPool) -> Result<Option<std::time::Duration>, sqlx
     )
     .fetch_one(pool)
     .await?;
-    Ok(seconds.map(|s| std::time::Duration::from_secs_f64(s.clamp(0.0, 86_400.0))))
+    Ok(crate::state::due_in(seconds))
 }
 
 /// Background worker: drains the queues until shutdown, waking when the next queued bucket is

@@ -1,6 +1,6 @@
 use crate::common::{
-    fresh_database, ingest, post, sample_with_disk, settings, spawn_app, spawn_with,
-    wait_for_rollups,
+    fresh_database, ingest, judged, judged_tiers, post, post_metrics, sample_with_disk, settings,
+    spawn_app, spawn_with, wait_for_rollups,
 };
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use lookout::{
@@ -578,12 +578,8 @@ async fn a_month_old_disk_throughput_incident_is_found_and_the_answer_says_what_
     assert_eq!(data["total"], 1, "{data}");
 
     // Every disk series of the catalogue was judged hourly over the asked month, none skipped.
-    let judged: Vec<&str> = data["judged"]
-        .as_array()
-        .expect("judged")
-        .iter()
-        .map(|j| j["series"].as_str().expect("name"))
-        .collect();
+    let judged = judged(data);
+    let names: Vec<&str> = judged.iter().map(|j| j.series.as_str()).collect();
     for series in [
         "disk.usagePercent",
         "disk.readLatency",
@@ -593,17 +589,15 @@ async fn a_month_old_disk_throughput_incident_is_found_and_the_answer_says_what_
         "disk.readBps",
         "disk.writeBps",
     ] {
-        assert!(judged.contains(&series), "{series} not in {judged:?}");
+        assert!(names.contains(&series), "{series} not in {names:?}");
     }
-    let write_bps = data["judged"]
-        .as_array()
-        .expect("judged")
+    let write_bps = judged
         .iter()
-        .find(|j| j["series"] == "disk.writeBps")
+        .find(|j| j.series == "disk.writeBps")
         .expect("writeBps judged");
-    assert_eq!(write_bps["tier"], "hourly");
-    assert_eq!(write_bps["hosts"], 1);
-    assert_eq!(write_bps["points"], 30 * 24 + 1, "{write_bps}");
+    assert_eq!(write_bps.tier, "hourly");
+    assert_eq!(write_bps.hosts, 1);
+    assert_eq!(write_bps.points, 30 * 24 + 1, "{write_bps:?}");
     assert_eq!(data["skipped"], json!([]), "{data}");
 
     // Asked for every group, the redundant views are listed as skipped with their reason.
@@ -670,28 +664,43 @@ async fn a_burst_shorter_than_an_hour_is_found_in_the_raw_window_at_five_minutes
     assert_eq!(cpu[0]["type"], "spike");
     assert_eq!(cpu[0]["timestamp"], json!(burst), "{}", cpu[0]);
     assert_eq!(cpu[0]["duration"], 20 * 60);
-    let tiers: Vec<(&str, &str)> = data["judged"]
-        .as_array()
-        .expect("judged")
-        .iter()
-        .map(|j| {
-            (
-                j["series"].as_str().expect("s"),
-                j["tier"].as_str().expect("t"),
-            )
-        })
-        .collect();
-    assert!(tiers.contains(&("cpu.usagePercent", "hourly")), "{tiers:?}");
-    assert!(tiers.contains(&("cpu.usagePercent", "5m")), "{tiers:?}");
-    let fine = data["judged"]
-        .as_array()
-        .expect("judged")
-        .iter()
-        .find(|j| j["series"] == "cpu.usagePercent" && j["tier"] == "5m")
+    let tiers = judged_tiers(data);
+    let has = |series: &str, tier: &str| tiers.contains(&(series.into(), tier.into()));
+    assert!(has("cpu.usagePercent", "hourly"), "{tiers:?}");
+    assert!(has("cpu.usagePercent", "5m"), "{tiers:?}");
+    let fine = judged(data)
+        .into_iter()
+        .find(|j| j.series == "cpu.usagePercent" && j.tier == "5m")
         .expect("5m");
     // From 3 days before `until` to the last sample, 5 minutes before it.
-    assert_eq!(fine["points"], 3 * 288, "{fine}");
+    assert_eq!(fine.points, 3 * 288, "{fine:?}");
     app.stop().await;
+}
+
+/// A queue depth of `host` every five minutes from `first` to before `until`, with a daily wave
+/// and two tag sets; from `burst`, 20 minutes at ten times its level.
+fn queue_depth(
+    host: &str,
+    first: DateTime<Utc>,
+    until: DateTime<Utc>,
+    burst: DateTime<Utc>,
+) -> Vec<Value> {
+    (0..)
+        .map(|i| first + Duration::minutes(5 * i))
+        .take_while(|ts| *ts < until)
+        .enumerate()
+        .map(|(i, ts)| {
+            let hour_of_day = (ts.timestamp() % 86_400) as f64 / 3600.0;
+            let jitter = ((i * 7919) % 13) as f64 / 13.0 - 0.5;
+            let value = if ts >= burst && ts < burst + Duration::minutes(20) {
+                1_000.0
+            } else {
+                100.0 + 20.0 * (hour_of_day / 24.0 * std::f64::consts::TAU).sin() + 4.0 * jitter
+            };
+            json!({"name": "queue_depth", "value": value, "unit": "count", "host": host,
+                   "tags": {"queue": if i % 2 == 0 { "a" } else { "b" }}, "timestamp": ts})
+        })
+        .collect()
 }
 
 #[tokio::test]
@@ -708,32 +717,8 @@ async fn a_custom_metric_is_judged_by_name_on_its_own_hours_and_five_minute_buck
     .await;
     let first = hour - Duration::days(6) + Duration::hours(1);
     let burst = hour - Duration::days(2) + Duration::minutes(25);
-    let points: Vec<Value> = (0..)
-        .map(|i| first + Duration::minutes(5 * i))
-        .take_while(|ts| *ts < now - Duration::minutes(5))
-        .enumerate()
-        .map(|(i, ts)| {
-            let hour_of_day = (ts.timestamp() % 86_400) as f64 / 3600.0;
-            let jitter = ((i * 7919) % 13) as f64 / 13.0 - 0.5;
-            let value = if ts >= burst && ts < burst + Duration::minutes(20) {
-                1_000.0
-            } else {
-                100.0 + 20.0 * (hour_of_day / 24.0 * std::f64::consts::TAU).sin() + 4.0 * jitter
-            };
-            json!({"name": "queue_depth", "value": value, "unit": "count", "host": "cm-01",
-                   "tags": {"queue": if i % 2 == 0 { "a" } else { "b" }}, "timestamp": ts})
-        })
-        .collect();
-    for chunk in points.chunks(1000) {
-        let (status, body) = post(
-            &app,
-            "/api/v1/performance/metrics/batch",
-            &json!({ "metrics": chunk }),
-        )
-        .await;
-        assert_eq!(status, 200, "{body}");
-        assert_eq!(body["data"]["rejected"], 0, "{body}");
-    }
+    let points = queue_depth("cm-01", first, now - Duration::minutes(5), burst);
+    post_metrics(&app, &points).await;
 
     // Only the custom metrics are judged when no `metrics` are asked; an unknown name is skipped.
     let request = json!({"vmIds": ["cm-01"], "startTime": hour - Duration::days(3), "endTime": now,
@@ -748,21 +733,12 @@ async fn a_custom_metric_is_judged_by_name_on_its_own_hours_and_five_minute_buck
     assert_eq!(anomalies[0]["type"], "spike");
     assert_eq!(anomalies[0]["timestamp"], json!(burst), "{}", anomalies[0]);
     assert_eq!(anomalies[0]["duration"], 20 * 60);
-    let mut tiers: Vec<(&str, &str)> = data["judged"]
-        .as_array()
-        .expect("judged")
-        .iter()
-        .map(|j| {
-            (
-                j["series"].as_str().expect("s"),
-                j["tier"].as_str().expect("t"),
-            )
-        })
-        .collect();
-    tiers.sort_unstable();
     assert_eq!(
-        tiers,
-        [("queue_depth", "5m"), ("queue_depth", "hourly")],
+        judged_tiers(data),
+        [
+            ("queue_depth".to_string(), "5m".to_string()),
+            ("queue_depth".to_string(), "hourly".to_string())
+        ],
         "{data}"
     );
     assert_eq!(

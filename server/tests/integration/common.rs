@@ -250,6 +250,36 @@ pub async fn ingest(app: &TestApp, items: Vec<Value>) -> Value {
     body["data"].clone()
 }
 
+/// Custom-metric points through `/performance/metrics/batch`, 1000 to a request; every one must
+/// be accepted.
+pub async fn post_metrics(app: &TestApp, points: &[Value]) {
+    for chunk in points.chunks(1000) {
+        let (status, body) = post(
+            app,
+            "/api/v1/performance/metrics/batch",
+            &json!({ "metrics": chunk }),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["data"]["rejected"], 0, "{body}");
+    }
+}
+
+/// The `judged` coverage of an `/anomalies` answer's `data`, typed.
+pub fn judged(data: &Value) -> Vec<app::models::AnomalyCoverage> {
+    serde_json::from_value(data["judged"].clone()).expect("judged coverage")
+}
+
+/// (series, tier) of each entry of an `/anomalies` answer's `judged`, sorted.
+pub fn judged_tiers(data: &Value) -> Vec<(String, String)> {
+    let mut tiers: Vec<(String, String)> = judged(data)
+        .into_iter()
+        .map(|j| (j.series, j.tier))
+        .collect();
+    tiers.sort_unstable();
+    tiers
+}
+
 /// Waits until the rollup worker has drained its queues.
 pub async fn wait_for_rollups(app: &TestApp) {
     for _ in 0..100 {
