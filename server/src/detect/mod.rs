@@ -95,6 +95,10 @@ pub static SERIES: std::sync::LazyLock<Vec<Arc<Series>>> = std::sync::LazyLock::
 /// Custom metrics judged per request, at most.
 pub const MAX_CUSTOM_METRICS: usize = 20;
 
+/// Custom metrics the continuous detector judges each round, at most: the busiest of those sent
+/// for a host in its window.
+const CONTINUOUS_CUSTOM_METRICS: i64 = 50;
+
 /// Points a series needs in the range and its baseline before it is judged.
 const MIN_POINTS: usize = 12;
 
@@ -443,13 +447,15 @@ async fn fine_series(
 }
 
 /// The asked custom metrics that have points, as series with ids -1, -2, … (their floor from the
-/// unit of their newest point), and a skip for each name with none stored.
+/// unit of their newest point), and a skip for each name with none stored; a name asked twice
+/// is judged once.
 async fn custom_series(
     pool: &PgPool,
     names: &[String],
 ) -> Result<(Vec<Arc<Series>>, Vec<AnomalySkip>), sqlx::Error> {
     let (mut series, mut skipped) = (Vec::new(), Vec::new());
-    for name in names {
+    let mut seen = std::collections::HashSet::new();
+    for name in names.iter().filter(|name| seen.insert(name.as_str())) {
         match crate::storage::custom_metrics::describe_any(pool, name).await? {
             Some(unit) => series.push(Arc::new(Series {
                 group: None,
@@ -1268,8 +1274,8 @@ pub async fn of_host(
 }
 
 /// Runs detection at medium sensitivity over the last three hours of every host seen recently
-/// (complete hours, and five-minute buckets up to now), and publishes events stored for the
-/// first time.
+/// (complete hours, and five-minute buckets up to now) — every catalogue series and the custom
+/// metrics sent for those hosts in that time — and publishes events stored for the first time.
 pub async fn worker(
     pool: PgPool,
     hub: Hub,
@@ -1298,12 +1304,24 @@ pub async fn detect_recent(pool: &PgPool, hub: &Hub) -> Result<usize, sqlx::Erro
         return Ok(0);
     }
     let current_hour = now.duration_trunc(Duration::hours(1)).unwrap_or(now);
+    let start = current_hour - Duration::hours(3);
+    // The custom metrics sent for these hosts in the judged hours, the busiest first.
+    let host_ids: Vec<i32> = hosts.iter().map(|(id, _, _)| *id).collect();
+    let custom_metrics: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM custom_metrics WHERE ts >= $1 AND host_id = ANY($2)
+         GROUP BY name ORDER BY count(*) DESC, name LIMIT $3",
+    )
+    .bind(start)
+    .bind(&host_ids)
+    .bind(CONTINUOUS_CUSTOM_METRICS)
+    .fetch_all(pool)
+    .await?;
     let request = Request {
         hosts,
-        start: current_hour - Duration::hours(3),
+        start,
         end: now,
         groups: Group::ALL.to_vec(),
-        custom_metrics: Vec::new(),
+        custom_metrics,
         sensitivity: Sensitivity::Medium,
         kinds: Kind::ALL.to_vec(),
     };

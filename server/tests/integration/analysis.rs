@@ -722,7 +722,7 @@ async fn a_custom_metric_is_judged_by_name_on_its_own_hours_and_five_minute_buck
 
     // Only the custom metrics are judged when no `metrics` are asked; an unknown name is skipped.
     let request = json!({"vmIds": ["cm-01"], "startTime": hour - Duration::days(3), "endTime": now,
-                         "customMetrics": ["queue_depth", "no_such_metric"]});
+                         "customMetrics": ["queue_depth", "no_such_metric", "queue_depth"]});
     let (status, body) = post(&app, "/api/v1/history/anomalies", &request).await;
     assert_eq!(status, 200, "{body}");
     let data = &body["data"];
@@ -841,15 +841,20 @@ async fn the_continuous_detector_pushes_new_anomalies_over_the_websocket() {
     let (mut socket, _) = tokio_tungstenite::connect_async(request)
         .await
         .expect("handshake");
-    // Five days up to now, with a spike in the last complete hour.
+    // Five days up to now, with a spike in the last complete hour; a custom metric of the host
+    // over three days, with a burst in that hour too.
     let now = Utc::now();
     let spike = now.duration_trunc(Duration::hours(1)).expect("aligned") - Duration::hours(1);
     ingest(&app, wave("live-01", "grp_live", now, 5, Some(spike))).await;
+    let burst = spike + Duration::minutes(20);
+    let points = queue_depth("live-01", now - Duration::days(3), now, burst);
+    post_metrics(&app, &points).await;
+    let (mut cpu_seen, mut custom_seen) = (false, false);
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
         let message = tokio::time::timeout_at(deadline, socket.next())
             .await
-            .expect("an anomaly within 60 s")
+            .expect("both anomalies within 60 s")
             .expect("open")
             .expect("frame");
         let Message::Text(text) = message else {
@@ -860,6 +865,17 @@ async fn the_continuous_detector_pushes_new_anomalies_over_the_websocket() {
         {
             if anomaly.vm_id == "live-01" && anomaly.kind == "spike" && anomaly.metric == "cpu" {
                 assert_eq!(anomaly.timestamp, spike);
+                cpu_seen = true;
+            }
+            if anomaly.vm_id == "live-01" && anomaly.metric == "custom" {
+                assert_eq!(
+                    (anomaly.series.as_str(), anomaly.kind.as_str()),
+                    ("queue_depth", "spike")
+                );
+                assert_eq!(anomaly.timestamp, burst);
+                custom_seen = true;
+            }
+            if cpu_seen && custom_seen {
                 break;
             }
         }
