@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the benchmarks that produce the README's performance figures.
 # Uses $DATABASE_URL when set; otherwise starts a throwaway PostgreSQL (default durability settings).
-# Usage: scripts/bench.sh [storage|history|forecast|anomalies|export|all]
+# Usage: scripts/bench.sh [storage|history|forecast|anomalies|export|detector|all]
 #   history: BENCH_HOSTS, BENCH_DAYS, BENCH_INTERVAL, BENCH_FINE_DAYS; forecast: BENCH_HOSTS, BENCH_DAYS
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,3 +15,4 @@ if [ "$which" = history ] || [ "$which" = all ]; then cargo bench --locked -p se
 if [ "$which" = forecast ] || [ "$which" = all ]; then cargo bench --locked -p server --bench forecast; fi
 if [ "$which" = anomalies ] || [ "$which" = all ]; then cargo bench --locked -p server --bench anomalies; fi
 if [ "$which" = export ] || [ "$which" = all ]; then cargo bench --locked -p server --bench export; fi
+if [ "$which" = detector ] || [ "$which" = all ]; then cargo bench --locked -p server --bench detector; fi

@@ -81,6 +81,10 @@ impl Server {
 
 /// The server on a random port over `url`, with the bench token as its bootstrap token.
 pub async fn start(url: String) -> anyhow::Result<Server> {
+    // Quiet unless asked (RUST_LOG=lookout::detect=debug shows where an anomaly run's time goes).
+    if std::env::var_os("RUST_LOG").is_some() {
+        lookout::telemetry::init();
+    }
     // The documented defaults, then what a bench needs: its database, a random port, its token.
     let cli = lookout::config::Cli::try_parse_from(["lookout"])?;
     let mut settings = Settings::from(cli.serve);
