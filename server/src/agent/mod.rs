@@ -13,6 +13,7 @@
 //! kept in `<state-dir>/id`, not a hardware fingerprint: new hardware or firmware does not make a
 //! new host, a reinstall does (an admin re-assigns it).
 pub mod spool;
+mod trim;
 
 use crate::{config::AgentArgs, sampling::collector::Collector};
 use anyhow::Context;
@@ -228,10 +229,20 @@ pub async fn run(args: AgentArgs, shutdown: CancellationToken) -> anyhow::Result
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticker.tick().await;
     let offset = clock_offset();
+    let mut samples = 0u64;
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
             _ = shutdown.cancelled() => break,
+        }
+        samples += 1;
+        // By the second sample start-up is over (enrolled, first batch sent): its code need not
+        // stay resident.
+        if samples == 2 {
+            match trim::release_startup_code() {
+                Ok(bytes) => tracing::debug!(bytes, "Start-up code released."),
+                Err(error) => tracing::debug!(%error, "Cannot release the start-up code."),
+            }
         }
         // A sample reads a few dozen small /proc files (milliseconds): on the agent's one
         // thread that briefly delays the sender, which has all the time it needs.
