@@ -103,6 +103,50 @@ impl Sensitivity {
     }
 }
 
+impl Thresholds {
+    /// The same thresholds for a series of `per_day` points a day, with the excursion bar raised
+    /// so that it flags as many points a day as `excursion_z` does at `reference_per_day` on
+    /// Gaussian noise: twelve times the points (five-minute buckets against hours) would
+    /// otherwise mean twelve times the false alarms. Medium's 4 at hours is 4.55 at five
+    /// minutes.
+    pub fn at_cadence(&self, per_day: usize, reference_per_day: usize) -> Thresholds {
+        if per_day <= reference_per_day || reference_per_day == 0 {
+            return *self;
+        }
+        let target = two_sided_tail(self.excursion_z) * reference_per_day as f64 / per_day as f64;
+        // The tail falls monotonically: bisect for the z whose tail is the target.
+        let (mut low, mut high) = (self.excursion_z, self.excursion_z + 4.0);
+        for _ in 0..60 {
+            let mid = (low + high) / 2.0;
+            if two_sided_tail(mid) > target {
+                low = mid;
+            } else {
+                high = mid;
+            }
+        }
+        Thresholds {
+            excursion_z: (low + high) / 2.0,
+            ..*self
+        }
+    }
+}
+
+/// P(|Z| > z) for a standard normal Z: erfc(z / √2), by the Chebyshev fit of Numerical Recipes'
+/// `erfcc` (relative error below 1.2e-7 everywhere, tails included).
+fn two_sided_tail(z: f64) -> f64 {
+    let x = z.abs() / std::f64::consts::SQRT_2;
+    let t = 1.0 / (1.0 + 0.5 * x);
+    let poly = -x * x - 1.265_512_23
+        + t * (1.000_023_68
+            + t * (0.374_091_96
+                + t * (0.096_784_18
+                    + t * (-0.186_288_06
+                        + t * (0.278_868_07
+                            + t * (-1.135_203_98
+                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
+    t * poly.exp()
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
@@ -424,7 +468,9 @@ fn event(
 }
 
 /// Points beyond ±`limit` sigmas (one more on a short baseline) that also move by at least the
-/// practical floor; runs of one sign with gaps of at most two points are one event.
+/// practical floor; runs of one sign with gaps of less than three hours (two points at hours)
+/// are one event — in time, so that five-minute buckets, flagged one by one, do not split a
+/// burst the hours see as one.
 fn excursions(
     series: &[Option<f64>],
     scores: &Scores,
@@ -451,6 +497,7 @@ fn excursions(
             0
         }
     };
+    let gap = profile.points(3, 3);
     let mut events = Vec::new();
     let mut i = 0;
     while i < series.len() {
@@ -460,7 +507,7 @@ fn excursions(
             continue;
         }
         let (start, mut last, mut j) = (i, i, i + 1);
-        while j < series.len() && j - last <= 3 {
+        while j < series.len() && j - last <= gap {
             match sign(j) {
                 x if x == s => last = j,
                 x if x == -s => break,
@@ -985,5 +1032,23 @@ mod tests {
             let got = median_small(&mut values.clone());
             proptest::prop_assert_eq!(got, expected);
         }
+    }
+
+    #[test]
+    fn the_normal_tail_and_the_cadence_matched_bar() {
+        // erfc(1/√2·z) at z = 1.96, 3, 4: 0.05, 0.0026998, 6.3342e-5 (tables).
+        for (z, expected) in [(1.96, 0.049_995_8), (3.0, 0.002_699_8), (4.0, 6.334_2e-5)] {
+            let tail = two_sided_tail(z);
+            assert!((tail / expected - 1.0).abs() < 1e-4, "{z}: {tail}");
+        }
+        let medium = Sensitivity::Medium.thresholds();
+        let fine = medium.at_cadence(288, 24);
+        // 6.3342e-5 / 12 = 5.2785e-6, the tail at 4.5534 (math.erfc, bisected).
+        assert!((fine.excursion_z - 4.5534).abs() < 1e-3, "{fine:?}");
+        assert!((two_sided_tail(fine.excursion_z) * 12.0 / two_sided_tail(4.0) - 1.0).abs() < 1e-6);
+        assert_eq!(fine.cusum_limit, medium.cusum_limit);
+        // Hours against hours, or a coarser series: unchanged.
+        assert_eq!(medium.at_cadence(24, 24), medium);
+        assert_eq!(medium.at_cadence(1, 24), medium);
     }
 }

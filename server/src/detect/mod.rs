@@ -628,7 +628,10 @@ fn judge(
         significance: series.significance,
     };
     let step = grid.resolution.step();
-    for detected in anomaly::detect(buffer, &profile, thresholds, grid.report_from) {
+    // Twelve five-minute buckets an hour are twelve chances of a false alarm: their bar is
+    // matched to the hours' rate per day.
+    let thresholds = thresholds.at_cadence(profile.per_day, Resolution::Hourly.per_day());
+    for detected in anomaly::detect(buffer, &profile, &thresholds, grid.report_from) {
         // Five-minute buckets look for bursts; shifts and shapes are judged on the hours.
         let bursts_only = grid.resolution == Resolution::FiveMinutes
             && !matches!(detected.kind, Kind::Spike | Kind::Drop);
