@@ -265,9 +265,62 @@ pub fn format_value(value: f64, unit: &str) -> String {
     }
 }
 
+/// The display unit of a judged series by its catalogue name (`network.inBps` → `bytes/s`);
+/// `""` for a custom metric or anything unknown.
+pub fn series_unit(series: &str) -> &'static str {
+    let field = series.rsplit('.').next().unwrap_or(series);
+    if field.ends_with("Percent") || series == "cpu.ready" {
+        "percent"
+    } else if field.starts_with("load") {
+        "load"
+    } else if field.ends_with("MB") {
+        "MiB"
+    } else if field.ends_with("IOPS") {
+        "1/s"
+    } else if field.ends_with("Bps") {
+        "bytes/s"
+    } else if field.ends_with("Latency") {
+        "ms"
+    } else {
+        ""
+    }
+}
+
+/// A value of a judged series as the charts show it ("4.2 MiB/s", "37.5 %"); a plain number
+/// with three significant digits where the unit is unknown.
+pub fn format_series_value(series: &str, value: f64) -> String {
+    match series_unit(series) {
+        "" => {
+            let digits = if value == 0.0 {
+                0
+            } else {
+                (2 - value.abs().log10().floor() as i32).clamp(0, 6) as usize
+            };
+            format!("{value:.digits$}")
+        }
+        unit => format_value(value, unit),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_series_value_is_shown_in_its_unit() {
+        assert_eq!(
+            format_series_value("network.inBps", 4_443_793.0),
+            "4.2 MiB/s"
+        );
+        assert_eq!(format_series_value("cpu.usagePercent", 37.46), "37.5 %");
+        assert_eq!(format_series_value("cpu.ready", 2.0), "2.0 %");
+        assert_eq!(format_series_value("disk.readLatency", 12.34), "12.3 ms");
+        assert_eq!(format_series_value("disk.writeIOPS", 250.4), "250/s");
+        assert_eq!(format_series_value("cpu.load1min", 1.234), "1.23");
+        assert_eq!(format_series_value("queue_depth", 1234.6), "1235");
+        assert_eq!(format_series_value("queue_depth", 0.012345), "0.0123");
+        assert_eq!(format_series_value("queue_depth", 0.0), "0");
+    }
 
     #[test]
     fn every_panel_names_known_units_and_labels_its_series() {

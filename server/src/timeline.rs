@@ -5,7 +5,10 @@ use crate::{
     history::{QueryError, RAW_RETENTION_DAYS},
     storage::timeline::{self, GAP_INTERVALS},
 };
-use app::models::{StateChange, TimelineEvent, TimelineMetric};
+use app::{
+    models::{StateChange, TimelineEvent, TimelineMetric},
+    panels::format_series_value,
+};
 use chrono::{DateTime, Duration, Utc};
 use sqlx::PgPool;
 
@@ -95,14 +98,18 @@ pub async fn events(
                 title: format!("{} {}", a.series, a.kind.replace('_', " ")),
                 description: Some(format!(
                     "{} at {} against a usual {} ({:+.0} %), {minutes} min",
-                    a.series, a.value, a.baseline, a.deviation
+                    a.series,
+                    format_series_value(&a.series, a.value),
+                    format_series_value(&a.series, a.baseline),
+                    a.deviation
                 )),
                 metric_data: Some(TimelineMetric {
                     metric: a.metric.clone(),
                     value: a.value,
                     threshold: None,
                     baseline: Some(a.baseline),
-                    series: Some(format!("{}.{}", a.metric, a.series)),
+                    // Already the full name (`cpu.usagePercent`, or a custom metric's).
+                    series: Some(a.series.clone()),
                 }),
                 state_change: None,
                 severity: Some(a.severity.clone()),

@@ -4,6 +4,7 @@ use super::{snapshot::load_capacity, TopBar};
 use crate::{
     chart::capacity,
     models::{CapacityReport, MetricForecast},
+    panels::format_series_value,
     view_state::{host_link, Range},
 };
 use leptos::prelude::*;
@@ -105,7 +106,7 @@ fn CapacityView(report: CapacityReport) -> impl IntoView {
                 <tr class=format!("severity-{}", a.severity)>
                     <td><a href=host_link(&a.vm_id, &Range::around(a.timestamp.timestamp_millis()), Some(&a.id))>{a.timestamp.format("%Y-%m-%d %H:%M").to_string()}</a></td><td>{a.vm_name.clone()}</td>
                     <td>{a.series.clone()}</td><td>{a.kind.replace('_', " ")}</td><td>{a.severity.clone()}</td>
-                    <td>{format!("{} vs {} usual", a.value, a.baseline)}</td><td>{a.status.clone()}</td>
+                    <td>{format!("{} vs {} usual", format_series_value(&a.series, a.value), format_series_value(&a.series, a.baseline))}</td><td>{a.status.clone()}</td>
                 </tr>
             }
         })

@@ -951,6 +951,13 @@ async fn the_timeline_merges_anomalies_power_changes_and_notes_newest_first() {
         ),
         (Some("anomaly"), Some("cpu"))
     );
+    assert_eq!(anomaly["metricData"]["series"], "cpu.usagePercent");
+    // Values as the charts show them: "cpu.usagePercent at 95.0 % against a usual 52.3 % …".
+    let description = anomaly["description"].as_str().expect("description");
+    assert!(
+        description.starts_with("cpu.usagePercent at ") && description.matches(" %").count() >= 3,
+        "{description}"
+    );
     assert_eq!(anomaly["acknowledged"], false);
     let power: Vec<&Value> = events
         .iter()
