@@ -23,6 +23,7 @@ pub mod state;
 pub mod storage;
 pub mod telemetry;
 pub mod timeline;
+pub mod trim;
 pub mod web;
 
 pub use startup::Application;

@@ -13,7 +13,6 @@
 //! kept in `<state-dir>/id`, not a hardware fingerprint: new hardware or firmware does not make a
 //! new host, a reinstall does (an admin re-assigns it).
 pub mod spool;
-mod trim;
 
 use crate::{config::AgentArgs, sampling::collector::Collector};
 use anyhow::Context;
@@ -239,7 +238,7 @@ pub async fn run(args: AgentArgs, shutdown: CancellationToken) -> anyhow::Result
         // By the second sample start-up is over (enrolled, first batch sent): its code need not
         // stay resident.
         if samples == 2 {
-            match trim::release_startup_code() {
+            match crate::trim::release_startup_code() {
                 Ok(bytes) => tracing::debug!(bytes, "Start-up code released."),
                 Err(error) => tracing::debug!(%error, "Cannot release the start-up code."),
             }

@@ -591,7 +591,8 @@ struct TaskResult {
     points: Vec<(usize, usize, Resolution, Judged)>,
 }
 
-/// Judges one series of one host at one tier, pushing what it finds.
+/// Judges one series of one host at one tier (`thresholds` already those of its cadence),
+/// pushing what it finds.
 #[allow(clippy::too_many_arguments)]
 fn judge(
     grid: &Grid,
@@ -628,10 +629,7 @@ fn judge(
         significance: series.significance,
     };
     let step = grid.resolution.step();
-    // Twelve five-minute buckets an hour are twelve chances of a false alarm: their bar is
-    // matched to the hours' rate per day.
-    let thresholds = thresholds.at_cadence(profile.per_day, Resolution::Hourly.per_day());
-    for detected in anomaly::detect(buffer, &profile, &thresholds, grid.report_from) {
+    for detected in anomaly::detect(buffer, &profile, thresholds, grid.report_from) {
         // Five-minute buckets look for bursts; shifts and shapes are judged on the hours.
         let bursts_only = grid.resolution == Resolution::FiveMinutes
             && !matches!(detected.kind, Kind::Spike | Kind::Drop);
@@ -666,6 +664,12 @@ pub async fn run(pool: &PgPool, request: &Request) -> Result<Outcome, sqlx::Erro
     let (custom, mut unknown_custom) = custom_series(pool, &request.custom_metrics).await?;
     series.extend(custom.iter().cloned());
     let thresholds = request.sensitivity.thresholds();
+    // Twelve five-minute buckets an hour are twelve chances of a false alarm: their bar is
+    // matched to the hours' rate per day.
+    let fine_thresholds = thresholds.at_cadence(
+        Resolution::FiveMinutes.per_day(),
+        Resolution::Hourly.per_day(),
+    );
     // Hours are judged once complete (a partial hour's mean is not comparable); the hour
     // filling now is judged in five-minute buckets only.
     let hours_until = until.min(now.duration_trunc(hour).unwrap_or(now));
@@ -747,7 +751,11 @@ pub async fn run(pool: &PgPool, request: &Request) -> Result<Outcome, sqlx::Erro
                     let host = chunk_index * HOSTS_PER_TASK + offset;
                     for (series_index, s) in series.iter().enumerate() {
                         let key = (*host_id, s.metric_id);
-                        for (grid, data) in [(Some(&hourly), &hours), (fine.as_ref(), &buckets)] {
+                        let tiers = [
+                            (Some(&hourly), &hours, &thresholds),
+                            (fine.as_ref(), &buckets, &fine_thresholds),
+                        ];
+                        for (grid, data, tier_thresholds) in tiers {
                             let Some(grid) = grid else { continue };
                             let judged = judge(
                                 grid,
@@ -756,7 +764,7 @@ pub async fn run(pool: &PgPool, request: &Request) -> Result<Outcome, sqlx::Erro
                                 host,
                                 s,
                                 &kinds,
-                                &thresholds,
+                                tier_thresholds,
                                 &mut result.found,
                             );
                             result
@@ -1175,6 +1183,12 @@ struct AnomalyWithHost {
     name: String,
 }
 
+impl AnomalyWithHost {
+    fn into_event(self) -> AnomalyEvent {
+        self.anomaly.into_event(&self.vm_id, &self.name)
+    }
+}
+
 /// One stored event by row id.
 pub async fn load(pool: &PgPool, id: i64) -> Result<Option<AnomalyEvent>, sqlx::Error> {
     let row: Option<AnomalyWithHost> =
@@ -1182,7 +1196,7 @@ pub async fn load(pool: &PgPool, id: i64) -> Result<Option<AnomalyEvent>, sqlx::
             .bind(id)
             .fetch_optional(pool)
             .await?;
-    Ok(row.map(|r| r.anomaly.into_event(&r.vm_id, &r.name)))
+    Ok(row.map(AnomalyWithHost::into_event))
 }
 
 /// Acknowledges a stored event (who and when; acknowledging twice keeps the first) and answers
@@ -1192,20 +1206,19 @@ pub async fn acknowledge(
     id: i64,
     by: &str,
 ) -> Result<Option<AnomalyEvent>, sqlx::Error> {
-    let updated: Option<i64> = sqlx::query_scalar(
-        "UPDATE anomalies SET
-             status = CASE WHEN status = 'active' THEN 'acknowledged' ELSE status END,
-             acknowledged_by = coalesce(acknowledged_by, $2), acknowledged_at = coalesce(acknowledged_at, now())
-         WHERE id = $1 RETURNING id",
+    let row: Option<AnomalyWithHost> = sqlx::query_as(
+        "WITH a AS (
+             UPDATE anomalies SET
+                 status = CASE WHEN status = 'active' THEN 'acknowledged' ELSE status END,
+                 acknowledged_by = coalesce(acknowledged_by, $2), acknowledged_at = coalesce(acknowledged_at, now())
+             WHERE id = $1 RETURNING *)
+         SELECT a.*, h.vm_id, h.name FROM a JOIN hosts h ON h.id = a.host_id",
     )
     .bind(id)
     .bind(by)
     .fetch_optional(pool)
     .await?;
-    match updated {
-        Some(id) => load(pool, id).await,
-        None => Ok(None),
-    }
+    Ok(row.map(AnomalyWithHost::into_event))
 }
 
 /// Resolves a stored event with an optional note; resolving twice keeps the first resolution.
@@ -1216,22 +1229,21 @@ pub async fn resolve(
     by: &str,
     resolution: Option<&str>,
 ) -> Result<Option<AnomalyEvent>, sqlx::Error> {
-    let updated: Option<i64> = sqlx::query_scalar(
-        "UPDATE anomalies SET status = 'resolved',
-             resolved_by = CASE WHEN status = 'resolved' THEN resolved_by ELSE $2 END,
-             resolved_at = CASE WHEN status = 'resolved' THEN resolved_at ELSE now() END,
-             resolution = CASE WHEN status = 'resolved' THEN resolution ELSE $3 END
-         WHERE id = $1 RETURNING id",
+    let row: Option<AnomalyWithHost> = sqlx::query_as(
+        "WITH a AS (
+             UPDATE anomalies SET status = 'resolved',
+                 resolved_by = CASE WHEN status = 'resolved' THEN resolved_by ELSE $2 END,
+                 resolved_at = CASE WHEN status = 'resolved' THEN resolved_at ELSE now() END,
+                 resolution = CASE WHEN status = 'resolved' THEN resolution ELSE $3 END
+             WHERE id = $1 RETURNING *)
+         SELECT a.*, h.vm_id, h.name FROM a JOIN hosts h ON h.id = a.host_id",
     )
     .bind(id)
     .bind(by)
     .bind(resolution)
     .fetch_optional(pool)
     .await?;
-    match updated {
-        Some(id) => load(pool, id).await,
-        None => Ok(None),
-    }
+    Ok(row.map(AnomalyWithHost::into_event))
 }
 
 /// The newest stored anomalies of every host still going on after `since`, newest first.
@@ -1248,10 +1260,7 @@ pub async fn recent(
     .bind(limit)
     .fetch_all(pool)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| r.anomaly.into_event(&r.vm_id, &r.name))
-        .collect())
+    Ok(rows.into_iter().map(AnomalyWithHost::into_event).collect())
 }
 
 /// Anomalies of one host overlapping a range, for the timeline.

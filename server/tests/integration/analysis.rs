@@ -1,6 +1,6 @@
 use crate::common::{
     fresh_database, ingest, judged, judged_tiers, post, post_metrics, sample_with_disk, settings,
-    spawn_app, spawn_with, wait_for_rollups,
+    spawn_app, spawn_with, wait_for_rollups, wave_with_burst, Wave,
 };
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use lookout::{
@@ -633,18 +633,14 @@ async fn a_burst_shorter_than_an_hour_is_found_in_the_raw_window_at_five_minutes
     // inside an hour whose mean rises by only a few points.
     let burst = until - Duration::days(2) + Duration::hours(7) + Duration::minutes(15);
     let first = until - Duration::days(10);
-    let items: Vec<Value> = (0..10 * 288)
-        .map(|i| {
-            let ts = first + Duration::minutes(5 * i);
-            let hour_of_day = (ts.timestamp() % 86_400) as f64 / 3600.0;
-            let jitter = ((i * 7919) % 13) as f64 / 13.0 - 0.5;
-            let cpu = if ts >= burst && ts < burst + Duration::minutes(20) {
-                95.0
-            } else {
-                40.0 + 15.0 * (hour_of_day / 24.0 * std::f64::consts::TAU).sin() + 2.0 * jitter
-            };
-            json!({"vmId": "burst-01", "sample": {"timestamp": ts, "cpu": {"percent": cpu}}})
-        })
+    let wave = Wave {
+        level: 40.0,
+        swing: 15.0,
+        jitter: 2.0,
+    };
+    let items: Vec<Value> = wave_with_burst(first, until, &wave, burst, 95.0)
+        .into_iter()
+        .map(|(_, ts, cpu)| json!({"vmId": "burst-01", "sample": {"timestamp": ts, "cpu": {"percent": cpu}}}))
         .collect();
     for chunk in items.chunks(2000) {
         ingest(&app, chunk.to_vec()).await;
@@ -685,18 +681,14 @@ fn queue_depth(
     until: DateTime<Utc>,
     burst: DateTime<Utc>,
 ) -> Vec<Value> {
-    (0..)
-        .map(|i| first + Duration::minutes(5 * i))
-        .take_while(|ts| *ts < until)
-        .enumerate()
-        .map(|(i, ts)| {
-            let hour_of_day = (ts.timestamp() % 86_400) as f64 / 3600.0;
-            let jitter = ((i * 7919) % 13) as f64 / 13.0 - 0.5;
-            let value = if ts >= burst && ts < burst + Duration::minutes(20) {
-                1_000.0
-            } else {
-                100.0 + 20.0 * (hour_of_day / 24.0 * std::f64::consts::TAU).sin() + 4.0 * jitter
-            };
+    let wave = Wave {
+        level: 100.0,
+        swing: 20.0,
+        jitter: 4.0,
+    };
+    wave_with_burst(first, until, &wave, burst, 1_000.0)
+        .into_iter()
+        .map(|(i, ts, value)| {
             json!({"name": "queue_depth", "value": value, "unit": "count", "host": host,
                    "tags": {"queue": if i % 2 == 0 { "a" } else { "b" }}, "timestamp": ts})
         })

@@ -231,6 +231,42 @@ pub fn sample_with_disk(ts: DateTime<Utc>, cpu: f64, memory: f64, disk: f64) -> 
     })
 }
 
+/// The shape of a daily wave.
+pub struct Wave {
+    pub level: f64,
+    pub swing: f64,
+    /// Deterministic jitter, from −jitter/2 to +jitter/2.
+    pub jitter: f64,
+}
+
+/// A point every five minutes from `first` while before `until`: `wave` by the time of day, and
+/// `peak` for the 20 minutes from `burst`. (index, timestamp, value).
+pub fn wave_with_burst(
+    first: DateTime<Utc>,
+    until: DateTime<Utc>,
+    wave: &Wave,
+    burst: DateTime<Utc>,
+    peak: f64,
+) -> Vec<(usize, DateTime<Utc>, f64)> {
+    (0..)
+        .map(|i| first + chrono::Duration::minutes(5 * i))
+        .take_while(|ts| *ts < until)
+        .enumerate()
+        .map(|(i, ts)| {
+            let value = if ts >= burst && ts < burst + chrono::Duration::minutes(20) {
+                peak
+            } else {
+                let day_fraction = (ts.timestamp() % 86_400) as f64 / 86_400.0;
+                let jitter = ((i * 7919) % 13) as f64 / 13.0 - 0.5;
+                wave.level
+                    + wave.swing * (day_fraction * std::f64::consts::TAU).sin()
+                    + wave.jitter * jitter
+            };
+            (i, ts, value)
+        })
+        .collect()
+}
+
 pub async fn post(app: &TestApp, path: &str, body: &Value) -> (u16, Value) {
     let response = app
         .client

@@ -1,9 +1,10 @@
-//! Start-up code out of the agent's resident set. Enrolment, argument parsing, TLS set-up and the
-//! collectors' probes run once, but their pages of the (large, shared with `serve`) executable
-//! stay mapped: with the kernel's fault-around every touched page maps its 64 KiB neighbourhood,
-//! so ~9 MiB of code was resident for a loop that needs a fraction of it. Dropping the mappings
-//! of the executable's code and constants once running lets the loop fault back only what it uses. The file
-//! stays in the page cache; nothing is re-read from disk unless the kernel evicted it anyway.
+//! Start-up code out of the resident set, for the agent and the server. Argument parsing,
+//! enrolment or migrations, TLS set-up and the collectors' probes run once, but their pages of the
+//! (large: the agent and `serve` are one binary) executable stay mapped: with the kernel's
+//! fault-around every touched page maps its 64 KiB neighbourhood, so ~9 MiB of code was resident
+//! for an agent loop that needs a fraction of it. Dropping the mappings of the executable's code
+//! and constants once running lets each process fault back only what it uses from then on. The
+//! file stays in the page cache; nothing is re-read from disk unless the kernel evicted it anyway.
 
 /// Drops the page mappings of this executable's read-only segments (code and constants);
 /// answers the bytes released from the mappings (what was resident of them is what RSS loses).
