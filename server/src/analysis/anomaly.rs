@@ -688,14 +688,26 @@ fn pattern_breaks(
     events
 }
 
-/// Severity bands over the score (robust sigmas), documented in the README.
-pub fn severity(kind: Kind, score: f64, thresholds: &Thresholds) -> &'static str {
-    let unit = match kind {
+/// Severity bands over the score (robust sigmas) relative to its threshold unit, documented in
+/// the README. A spike or drop is also capped by the size of its move in practical floors: on a
+/// quiet series a move just past the floor is many sigmas, yet a small matter.
+pub fn severity(
+    detected: &Detected,
+    significance: &Significance,
+    thresholds: &Thresholds,
+) -> &'static str {
+    let unit = match detected.kind {
         Kind::Spike | Kind::Drop => thresholds.excursion_z,
         Kind::TrendChange => 2.0,
         Kind::PatternBreak => 10.0 * (1.0 - thresholds.pattern_correlation.min(0.9)),
     };
-    let ratio = score / unit;
+    let mut ratio = detected.score / unit;
+    if matches!(detected.kind, Kind::Spike | Kind::Drop) {
+        let floor = significance.min_change(detected.baseline);
+        if floor > 0.0 {
+            ratio = ratio.min((detected.value - detected.baseline).abs() / floor);
+        }
+    }
     if ratio >= 3.0 {
         "critical"
     } else if ratio >= 2.0 {
@@ -978,13 +990,68 @@ mod tests {
         );
     }
 
+    fn scored(kind: Kind, score: f64, value: f64, baseline: f64) -> Detected {
+        Detected {
+            kind,
+            start: 0,
+            end: 0,
+            peak: 0,
+            value,
+            baseline,
+            rising: value >= baseline,
+            score,
+            short_baseline: false,
+        }
+    }
+
     #[test]
     fn severity_grows_with_the_score() {
         let t = medium();
-        assert_eq!(severity(Kind::Spike, 4.5, &t), "low");
-        assert_eq!(severity(Kind::Spike, 6.0, &t), "medium");
-        assert_eq!(severity(Kind::Spike, 8.0, &t), "high");
-        assert_eq!(severity(Kind::Spike, 12.0, &t), "critical");
+        let floor = hourly().significance; // 0.2 points
+        let spike = |score| severity(&scored(Kind::Spike, score, 50.0, 10.0), &floor, &t);
+        assert_eq!(spike(4.5), "low");
+        assert_eq!(spike(6.0), "medium");
+        assert_eq!(spike(8.0), "high");
+        assert_eq!(spike(12.0), "critical");
+    }
+
+    #[test]
+    fn a_move_just_past_the_floor_is_low_however_many_sigmas() {
+        let t = medium();
+        let percent = Significance {
+            absolute: 3.0,
+            relative: 0.0,
+        };
+        // Disk usage 62.5 → 65.5 %: 30 sigmas on a quiet series, one floor of move.
+        let small = scored(Kind::Spike, 30.0, 65.5, 62.5);
+        assert_eq!(severity(&small, &percent, &t), "low");
+        // 2.1 floors (6.3 points) → high; 3 floors and more → critical; a drop alike.
+        assert_eq!(
+            severity(&scored(Kind::Spike, 30.0, 68.8, 62.5), &percent, &t),
+            "high"
+        );
+        assert_eq!(
+            severity(&scored(Kind::Drop, 30.0, 40.0, 62.5), &percent, &t),
+            "critical"
+        );
+        // A rate's floor is relative: 100 → 150 is two floors of 25.
+        let rate = Significance {
+            absolute: 0.0,
+            relative: 0.25,
+        };
+        assert_eq!(
+            severity(&scored(Kind::Spike, 30.0, 150.0, 100.0), &rate, &t),
+            "high"
+        );
+        // The score still caps a large move, and shapes are judged on their score alone.
+        assert_eq!(
+            severity(&scored(Kind::Spike, 4.5, 90.0, 10.0), &percent, &t),
+            "low"
+        );
+        assert_eq!(
+            severity(&scored(Kind::PatternBreak, 15.0, 65.5, 62.5), &percent, &t),
+            "high"
+        );
     }
 
     /// The scale as it was computed before selection replaced the sort.

@@ -1024,7 +1024,8 @@ async fn store(
             .filter(|o| !std::ptr::eq(*o, f) && o.start < f.end && f.start < o.end)
             .collect();
         let (causes, actions) = explain(f, &same_host);
-        let severity = anomaly::severity(f.detected.kind, f.detected.score, thresholds).to_string();
+        let severity =
+            anomaly::severity(&f.detected, &f.series.significance, thresholds).to_string();
         let position = stored_by_key
             .get(&(host_id, series.clone(), f.detected.kind.name().to_owned()))
             .and_then(|ks| {
