@@ -147,7 +147,25 @@ struct Engine {
     deliveries: Arc<Notify>,
     rules: Vec<RuleRow>,
     series: HashMap<SeriesKey, Series>,
-    groups: HashMap<i32, (String, Option<String>)>,
+    hosts: HashMap<i32, KnownHost>,
+}
+
+/// What the engine needs of a host: its group (for group rules) and how to name it.
+struct KnownHost {
+    vm_id: String,
+    name: String,
+    group: Option<String>,
+}
+
+impl KnownHost {
+    /// "web-01 (sim-000)": the name the pages head the host with, and the vmId the API takes.
+    fn label(&self) -> String {
+        if self.name.is_empty() || self.name == self.vm_id {
+            self.vm_id.clone()
+        } else {
+            format!("{} ({})", self.name, self.vm_id)
+        }
+    }
 }
 
 /// Runs the engine until `shutdown`.
@@ -167,7 +185,7 @@ pub async fn run(
         deliveries: engine.deliveries.clone(),
         rules: Vec::new(),
         series: HashMap::new(),
-        groups: HashMap::new(),
+        hosts: HashMap::new(),
     };
     let mut restored = false;
     let mut reload = tokio::time::interval(RELOAD_EVERY);
@@ -234,33 +252,29 @@ impl Engine {
     }
 
     async fn reload_hosts(&mut self) {
-        match sqlx::query_as::<_, (i32, String, Option<String>)>(
-            "SELECT id, vm_id, group_id FROM hosts",
+        match sqlx::query_as::<_, (i32, String, String, Option<String>)>(
+            "SELECT id, vm_id, name, group_id FROM hosts",
         )
         .fetch_all(&self.pool)
         .await
         {
             Ok(rows) => {
-                self.groups = rows
+                self.hosts = rows
                     .into_iter()
-                    .map(|(id, vm, group)| (id, (vm, group)))
+                    .map(|(id, vm_id, name, group)| (id, KnownHost { vm_id, name, group }))
                     .collect()
             }
             Err(error) => tracing::warn!(%error, "Cannot read host groups for alert rules."),
         }
     }
 
-    fn applies(
-        rule: &RuleRow,
-        host_id: Option<i32>,
-        groups: &HashMap<i32, (String, Option<String>)>,
-    ) -> bool {
+    fn applies(rule: &RuleRow, host_id: Option<i32>, hosts: &HashMap<i32, KnownHost>) -> bool {
         match (rule.host_id, &rule.group_id) {
             (Some(only), _) => host_id == Some(only),
             (None, Some(group)) => {
                 host_id
-                    .and_then(|h| groups.get(&h))
-                    .and_then(|(_, g)| g.as_ref())
+                    .and_then(|h| hosts.get(&h))
+                    .and_then(|h| h.group.as_ref())
                     == Some(group)
             }
             (None, None) => true,
@@ -273,7 +287,7 @@ impl Engine {
         }
         if batch
             .iter()
-            .any(|o| o.host_id.is_some_and(|h| !self.groups.contains_key(&h)))
+            .any(|o| o.host_id.is_some_and(|h| !self.hosts.contains_key(&h)))
         {
             self.reload_hosts().await;
         }
@@ -288,7 +302,7 @@ impl Engine {
                 else {
                     continue;
                 };
-                if !value.is_finite() || !Self::applies(rule, observation.host_id, &self.groups) {
+                if !value.is_finite() || !Self::applies(rule, observation.host_id, &self.hosts) {
                     continue;
                 }
                 let holds = rule.operator().holds(value, rule.threshold);
@@ -314,8 +328,8 @@ impl Engine {
 
     fn host_name(&self, host_id: Option<i32>) -> String {
         host_id
-            .and_then(|h| self.groups.get(&h))
-            .map_or_else(|| "(no host)".to_owned(), |(vm, _)| vm.clone())
+            .and_then(|h| self.hosts.get(&h))
+            .map_or_else(|| "(no host)".to_owned(), KnownHost::label)
     }
 
     async fn carry_out(

@@ -331,7 +331,7 @@ async fn a_threshold_crossing_raises_one_alert_honouring_for_cooldown_and_recove
             .expect("time");
     ingest(
         &app,
-        vec![json!({"vmId": vm, "sample": sample(start - Duration::seconds(10), 10.0, 40.0)})],
+        vec![json!({"vmId": vm, "name": "billing db", "sample": sample(start - Duration::seconds(10), 10.0, 40.0)})],
     )
     .await;
     let (url, receiver) = start_receiver().await;
@@ -385,6 +385,14 @@ async fn a_threshold_crossing_raises_one_alert_honouring_for_cooldown_and_recove
     assert_eq!(alerts[0]["value"], 90.0);
     assert_eq!(alerts[0]["threshold"], 80.0);
     assert_eq!(alerts[0]["type"], "cpu");
+    // The host by the name its page is headed with, and the vmId the API takes.
+    assert!(
+        alerts[0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("on billing db (alert-vm)")),
+        "{}",
+        alerts[0]["message"]
+    );
     assert!(!alerts[0]["metadata"]["suggestion"]
         .as_str()
         .unwrap_or_default()
