@@ -1,6 +1,7 @@
 //! Shared typed API models and the Leptos UI, compiled both into the server (SSR) and the browser (hydrate).
 pub mod chart;
 pub mod components;
+pub mod incidents;
 pub mod models;
 pub mod panels;
 pub mod view_state;

@@ -423,7 +423,7 @@ pub struct StateChange {
 }
 
 /// A detected anomaly (`/api/v1/history/anomalies`), field names as the history seed gives them.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AnomalyEvent {
     pub id: String,

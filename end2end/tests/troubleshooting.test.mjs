@@ -146,7 +146,8 @@ test('troubleshooting on the demo fleet', { timeout: 420_000 }, async () => {
     assert.match(await page.getByTestId('event-tooltip').textContent(), /CPU usage above 80/);
     await alertMarker.dispatchEvent('click');
     await page.getByTestId('event-popup').waitFor();
-    assert.match(await page.getByTestId('event-popup').textContent(), /threshold 80/);
+    // Values in the unit of the chart the alert is drawn on.
+    assert.match(await page.getByTestId('event-popup').textContent(), /threshold 80\.0 %/);
     const anomaly = page.locator('[data-testid=event-marker][data-type=anomaly]').first();
     const anomalyId = await anomaly.getAttribute('data-id');
     await anomaly.dispatchEvent('click');
@@ -205,6 +206,7 @@ test('troubleshooting on the demo fleet', { timeout: 420_000 }, async () => {
     assert.ok(await page.locator('[data-testid=capacity-chart] svg [stroke="#DC2626"]').count() > 0, 'the 80 % threshold is drawn');
     for (const table of ['forecast-table', 'alerts-table', 'anomalies-table']) await page.getByTestId(table).waitFor();
     assert.equal(await page.getByTestId('capacity-warning').count(), 0, '180 days of history: no short-history warning');
+    assert.ok(await page.getByTestId('incident').count() > 0, 'the anomaly found on the host view is listed as an incident');
     await shot(page, 'capacity.png');
 
     // The exports page: an Excel export, its progress bar completes, the file downloads.

@@ -136,14 +136,16 @@
     return `/hosts/${encodeURIComponent(event.vmId)}?from=${at - 1800000}&to=${at + 1800000}&event=${encodeURIComponent(event.id)}`;
   }
 
-  function describe(event) {
+  // `unit`: the unit of the chart the event concerns, so its values read as the chart's do.
+  function describe(event, unit) {
     const at = new Date(event.timestamp).toISOString().replace('T', ' ').slice(0, 19) + ' UTC';
     const lines = [`${event.title}`, at];
     if (event.endTime) lines.push('until ' + new Date(event.endTime).toISOString().replace('T', ' ').slice(0, 19) + ' UTC');
     if (event.severity) lines.push('severity: ' + event.severity);
     if (event.metricData) {
       const m = event.metricData;
-      lines.push(`${m.metric}: ${m.value.toFixed ? m.value.toFixed(2) : m.value}` + (m.threshold != null ? ` (threshold ${m.threshold})` : '') + (m.baseline != null ? ` (usual ${m.baseline.toFixed(2)})` : ''));
+      const value = (v) => (typeof v !== 'number' ? String(v) : unit ? format(v, unit) : v.toFixed(2));
+      lines.push(`${m.series || m.metric}: ${value(m.value)}` + (m.threshold != null ? ` (threshold ${value(m.threshold)})` : '') + (m.baseline != null ? ` (usual ${value(m.baseline)})` : ''));
     }
     if (event.description) lines.push(event.description);
     if (event.createdBy) lines.push('by ' + event.createdBy);
@@ -375,6 +377,13 @@
         .filter((v, i, all) => all.indexOf(v) === i);
     }
 
+    // The unit of the first chart an event with values concerns ('' when none does).
+    unitOf(event) {
+      if (!event.metricData) return '';
+      const panel = this.panels.find((p) => p.dataset.unit && this.concerns(event, p));
+      return panel ? panel.dataset.unit : '';
+    }
+
     // Whether an event belongs on a panel: an alert on the panel of its rule's metric, an
     // anomaly on the panel of its series, power changes and notes on every panel.
     concerns(event, panel) {
@@ -490,7 +499,7 @@
 
     showTooltip(marker, event) {
       if (!this.tooltip) return;
-      this.tooltip.textContent = describe(event).join('\n');
+      this.tooltip.textContent = describe(event, this.unitOf(event)).join('\n');
       this.tooltip.hidden = false;
       // Beside the marker, kept inside the charts' width.
       const room = this.root.clientWidth - this.tooltip.offsetWidth - 8;
@@ -516,7 +525,7 @@
       const title = document.createElement('h3');
       title.textContent = event.title;
       popup.appendChild(title);
-      for (const line of describe(event).slice(1)) {
+      for (const line of describe(event, this.unitOf(event)).slice(1)) {
         const p = document.createElement('p');
         p.textContent = line;
         popup.appendChild(p);

@@ -414,8 +414,9 @@ fn capacity_source(state: AppState) -> CapacitySource {
                 let trends = crate::capacity::analyse(&state.pool, &hosts, &options)
                     .await
                     .map_err(|e| e.to_string())?;
+                // Enough events for the page's twenty incidents (several events each).
                 let anomalies =
-                    crate::detect::recent(&state.pool, now - chrono::Duration::days(7), 20)
+                    crate::detect::recent(&state.pool, now - chrono::Duration::days(7), 100)
                         .await
                         .map_err(unreachable)?;
                 Ok(CapacityReport {

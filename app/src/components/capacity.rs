@@ -3,11 +3,15 @@
 use super::{snapshot::load_capacity, TopBar};
 use crate::{
     chart::capacity,
+    incidents::incidents,
     models::{CapacityReport, MetricForecast},
     panels::format_series_value,
     view_state::{host_link, Range},
 };
 use leptos::prelude::*;
+
+/// Incidents listed: the newest, each one host's overlapping events.
+const INCIDENT_ROWS: usize = 20;
 
 #[component]
 pub fn CapacityPage() -> impl IntoView {
@@ -99,13 +103,24 @@ fn CapacityView(report: CapacityReport) -> impl IntoView {
         .iter()
         .map(|r| view! { <li><strong>{r.kind.replace('_', " ")}</strong> " · " {r.description.clone()}</li> })
         .collect();
-    let anomaly_rows: Vec<_> = anomalies
-        .iter()
-        .map(|a| {
+    let anomaly_rows: Vec<_> = incidents(&anomalies)
+        .into_iter()
+        .take(INCIDENT_ROWS)
+        .map(|incident| {
+            let a = incident.lead;
+            let with = (!incident.with.is_empty()).then(|| {
+                let others: Vec<String> = incident
+                    .with
+                    .iter()
+                    .map(|e| format!("{} {}", e.series, e.kind.replace('_', " ")))
+                    .collect();
+                view! { <div class="muted small" data-testid="incident-with">{format!("with {}", others.join(", "))}</div> }
+            });
+            let start = incident.start();
             view! {
-                <tr class=format!("severity-{}", a.severity)>
-                    <td><a href=host_link(&a.vm_id, &Range::around(a.timestamp.timestamp_millis()), Some(&a.id))>{a.timestamp.format("%Y-%m-%d %H:%M").to_string()}</a></td><td>{a.vm_name.clone()}</td>
-                    <td>{a.series.clone()}</td><td>{a.kind.replace('_', " ")}</td><td>{a.severity.clone()}</td>
+                <tr class=format!("severity-{}", a.severity) data-testid="incident">
+                    <td><a href=host_link(&a.vm_id, &Range::around(start.timestamp_millis()), Some(&a.id))>{start.format("%Y-%m-%d %H:%M").to_string()}</a></td><td>{a.vm_name.clone()}</td>
+                    <td>{a.series.clone()}{with}</td><td>{a.kind.replace('_', " ")}</td><td>{a.severity.clone()}</td>
                     <td>{format!("{} vs {} usual", format_series_value(&a.series, a.value), format_series_value(&a.series, a.baseline))}</td><td>{a.status.clone()}</td>
                 </tr>
             }
@@ -145,6 +160,7 @@ fn CapacityView(report: CapacityReport) -> impl IntoView {
             </section>
             <section class="panel">
                 <h2>"Anomalies, last 7 days"</h2>
+                <p class="muted small">"One row per incident: a host's overlapping bursts, led by the most severe."</p>
                 {no_anomalies.then(|| view! { <p class="muted">"None detected."</p> })}
                 <table data-testid="anomalies-table">
                     <thead><tr><th>"when"</th><th>"host"</th><th>"series"</th><th>"type"</th><th>"severity"</th><th>"value"</th><th>"status"</th></tr></thead>
