@@ -1,4 +1,5 @@
 //! Shared typed API models and the Leptos UI, compiled both into the server (SSR) and the browser (hydrate).
+pub mod catalog;
 pub mod chart;
 pub mod components;
 pub mod incidents;

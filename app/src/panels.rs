@@ -265,25 +265,10 @@ pub fn format_value(value: f64, unit: &str) -> String {
     }
 }
 
-/// The display unit of a judged series by its catalogue name (`network.inBps` → `bytes/s`);
-/// `""` for a custom metric or anything unknown.
+/// The display unit of a series by its catalogue name (`network.inBps` → `bytes/s`); `""` for a
+/// custom metric or anything unknown.
 pub fn series_unit(series: &str) -> &'static str {
-    let field = series.rsplit('.').next().unwrap_or(series);
-    if field.ends_with("Percent") || series == "cpu.ready" {
-        "percent"
-    } else if field.starts_with("load") {
-        "load"
-    } else if field.ends_with("MB") {
-        "MiB"
-    } else if field.ends_with("IOPS") {
-        "1/s"
-    } else if field.ends_with("Bps") {
-        "bytes/s"
-    } else if field.ends_with("Latency") {
-        "ms"
-    } else {
-        ""
-    }
+    crate::catalog::by_name(series).map_or("", |m| m.unit.display())
 }
 
 /// A value of a judged series as the charts show it ("4.2 MiB/s", "37.5 %"); a plain number
@@ -320,6 +305,22 @@ mod tests {
         assert_eq!(format_series_value("queue_depth", 1234.6), "1235");
         assert_eq!(format_series_value("queue_depth", 0.012345), "0.0123");
         assert_eq!(format_series_value("queue_depth", 0.0), "0");
+    }
+
+    #[test]
+    fn every_catalogue_metric_is_shown_in_a_unit_the_charts_format() {
+        for metric in crate::catalog::METRICS {
+            let unit = metric.unit.display();
+            assert!(
+                unit.is_empty()
+                    || ["percent", "bytes/s", "1/s", "ms", "MiB", "load", "count"].contains(&unit),
+                "{}",
+                metric.name()
+            );
+            assert_eq!(series_unit(&metric.name()), unit);
+        }
+        assert_eq!(series_unit("memory.swapUsedMB"), "MiB");
+        assert_eq!(series_unit("cpu.usageMHz"), "");
     }
 
     #[test]
