@@ -247,6 +247,7 @@ impl Application {
         } = self;
         tracing::info!(address = %listener.local_addr()?, "Lookout is listening.");
         let shutdown = state.shutdown.clone();
+        tokio::spawn(release_startup_code_later(shutdown.clone()));
         let limit = state.settings.shutdown_timeout;
         let serve = axum::serve(listener, router)
             .with_graceful_shutdown(shutdown.clone().cancelled_owned())
@@ -310,6 +311,23 @@ impl Application {
         }
     }
 }
+
+/// Once start-up is over (migrations, the managed cluster, the first sample, rollup and detector
+/// rounds), drops the start-up code from the resident set (`trim`); the pages of what still runs
+/// fault back in as it runs.
+async fn release_startup_code_later(shutdown: CancellationToken) {
+    tokio::select! {
+        _ = tokio::time::sleep(RELEASE_STARTUP_CODE_AFTER) => {}
+        _ = shutdown.cancelled() => return,
+    }
+    match crate::trim::release_startup_code() {
+        Ok(bytes) => tracing::debug!(bytes, "Start-up code released."),
+        Err(error) => tracing::debug!(%error, "Cannot release the start-up code."),
+    }
+}
+
+/// Long enough for every worker's first round (they start within seconds of listening).
+const RELEASE_STARTUP_CODE_AFTER: Duration = Duration::from_secs(30);
 
 /// Last resort behind the orderly shutdown: if the process is still up 10 s after the deadline
 /// (something blocked that no timeout reaches), stop the managed cluster and exit with 1.

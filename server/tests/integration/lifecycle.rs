@@ -77,6 +77,20 @@ async fn a_second_server_on_the_same_data_directory_is_refused_and_leaves_the_fi
     );
     let (status, _) = first.get_json("/api/v1/hosts").await;
     assert_eq!(status, 200, "the first server still has its database");
+    // A new managed cluster is sized for one server, in its own postgresql.conf.
+    for (setting, expected) in [("shared_buffers", "32MB"), ("max_connections", "25")] {
+        let value: String = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SHOW {setting}")))
+            .fetch_one(&first.pool)
+            .await
+            .expect("show");
+        assert_eq!(value, expected, "{setting}");
+    }
+    let conf = std::fs::read_to_string(dir.path().join("postgres").join("postgresql.conf"))
+        .expect("postgresql.conf");
+    assert!(
+        conf.contains("shared_buffers = 32MB"),
+        "an administrator can raise it there"
+    );
     first.stop().await;
     assert!(!postmaster_pid(dir.path()).exists());
 }
