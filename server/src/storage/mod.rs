@@ -78,11 +78,13 @@ fn pool_options() -> PgPoolOptions {
     // two, not the ten a burst opened. sqlx hands out idle connections in turn, so under any
     // steady trickle of work none stays idle for `idle_timeout`; a bounded lifetime is what lets
     // the pool shrink back to what the work needs (a new connection costs a few milliseconds).
+    // A minute, not two: at two, connections of start-up's first rounds were still open three
+    // minutes in (two backends, ~6 MiB; `scripts/compare-idle.sh`).
     PgPoolOptions::new()
         .max_connections(10)
         .min_connections(1)
-        .idle_timeout(Duration::from_secs(90))
-        .max_lifetime(Duration::from_secs(120))
+        .idle_timeout(Duration::from_secs(45))
+        .max_lifetime(Duration::from_secs(60))
         .acquire_timeout(Duration::from_secs(3))
 }
 
