@@ -230,7 +230,7 @@ async fn report(
 pub async fn watch_silence(pool: PgPool, hub: Hub, shutdown: CancellationToken) {
     loop {
         tokio::select! {
-            _ = tokio::time::sleep(std::time::Duration::from_secs(30)) => {}
+            _ = tokio::time::sleep(crate::state::jittered(std::time::Duration::from_secs(30))) => {}
             _ = shutdown.cancelled() => return,
         }
         let silent: Result<Vec<String>, sqlx::Error> = sqlx::query_scalar(

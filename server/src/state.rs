@@ -52,6 +52,15 @@ pub fn due_in(seconds: Option<f64>) -> Option<std::time::Duration> {
     seconds.map(|s| std::time::Duration::from_secs_f64(s.clamp(0.0, 86_400.0)))
 }
 
+/// `period` and up to a quarter more, at random: workers started together (and with the
+/// sampler's tick) drift apart instead of all using the database in the same millisecond, which
+/// kept a pooled connection (a PostgreSQL backend) open for each of them at idle rather than one
+/// for all. Never shorter, so "at most every `period`" still holds.
+pub fn jittered(period: std::time::Duration) -> std::time::Duration {
+    use rand::Rng;
+    period.mul_f64(rand::thread_rng().gen_range(1.0..1.25))
+}
+
 /// Waits until a worker should look for work again: woken by `wake`, at `due` (the next piece of
 /// work it knows of) or after its poll period, whichever is first; `false` when the server is
 /// shutting down.
@@ -60,7 +69,7 @@ pub async fn idle(
     due: Option<std::time::Duration>,
     shutdown: &CancellationToken,
 ) -> bool {
-    let wait = due.map_or(wake.poll, |due| due.min(wake.poll));
+    let wait = due.map_or(jittered(wake.poll), |due| due.min(wake.poll));
     tokio::select! {
         _ = wake.notify.notified() => true,
         _ = tokio::time::sleep(wait) => true,

@@ -1298,7 +1298,7 @@ pub async fn worker(
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(every) => {}
+            _ = tokio::time::sleep(crate::state::jittered(every)) => {}
         }
         if let Err(error) = detect_recent(&pool, &hub).await {
             tracing::warn!(%error, "Continuous anomaly detection failed; retrying next round.");

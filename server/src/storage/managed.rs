@@ -30,6 +30,8 @@ const MEMORY_SETTINGS: &str = "
 # large fleet of agents writing here (and restart Lookout).
 shared_buffers = 32MB
 max_connections = 25
+# Lookout subscribes to nothing: no logical replication launcher process sitting idle.
+max_logical_replication_workers = 0
 ";
 
 #[derive(Debug)]

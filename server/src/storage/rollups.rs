@@ -896,11 +896,12 @@ pub async fn worker(
                 Some(every)
             }
         };
+        let pause = crate::state::jittered(every);
         tokio::select! {
-            _ = tokio::time::sleep(every) => {}
+            _ = tokio::time::sleep(pause) => {}
             _ = shutdown.cancelled() => return,
         }
-        let rest = due.map(|due| due.saturating_sub(every));
+        let rest = due.map(|due| due.saturating_sub(pause));
         if rest.is_none_or(|rest| !rest.is_zero())
             && !crate::state::idle(&wake, rest, &shutdown).await
         {

@@ -78,13 +78,24 @@ async fn a_second_server_on_the_same_data_directory_is_refused_and_leaves_the_fi
     let (status, _) = first.get_json("/api/v1/hosts").await;
     assert_eq!(status, 200, "the first server still has its database");
     // A new managed cluster is sized for one server, in its own postgresql.conf.
-    for (setting, expected) in [("shared_buffers", "32MB"), ("max_connections", "25")] {
+    for (setting, expected) in [
+        ("shared_buffers", "32MB"),
+        ("max_connections", "25"),
+        ("max_logical_replication_workers", "0"),
+    ] {
         let value: String = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SHOW {setting}")))
             .fetch_one(&first.pool)
             .await
             .expect("show");
         assert_eq!(value, expected, "{setting}");
     }
+    let launchers: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'logical replication launcher'",
+    )
+    .fetch_one(&first.pool)
+    .await
+    .expect("pg_stat_activity");
+    assert_eq!(launchers, 0, "no idle launcher process");
     let conf = std::fs::read_to_string(dir.path().join("postgres").join("postgresql.conf"))
         .expect("postgresql.conf");
     assert!(
