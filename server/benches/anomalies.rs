@@ -11,7 +11,8 @@
 //! were added later and are reported apart as the held-out figure.
 //!
 //! Run: `DATABASE_URL=… cargo bench -p server --bench anomalies` (scripts/bench.sh starts a
-//! throwaway PostgreSQL); the database `lookout_bench_nab` is recreated on every run.
+//! throwaway PostgreSQL); the database `lookout_bench_nab` is recreated on every run. With
+//! `NAB_EVENTS=1` every event is listed too, in the file's own time, inside a window or `OUT`.
 #[path = "support/mod.rs"]
 mod support;
 
@@ -98,7 +99,10 @@ async fn main() -> anyhow::Result<()> {
         start: DateTime<Utc>,
         end: DateTime<Utc>,
         spans: Vec<(DateTime<Utc>, DateTime<Utc>)>,
+        /// Added to the file's timestamps.
+        shift: Duration,
     }
+    let list_events = std::env::var_os("NAB_EVENTS").is_some_and(|v| v != "0");
     let mut loaded = Vec::new();
     let started = std::time::Instant::now();
     for (name, spans) in &labels {
@@ -141,6 +145,7 @@ async fn main() -> anyhow::Result<()> {
             start: first.0 + shift,
             end: last.0 + shift,
             spans,
+            shift,
         });
     }
     lookout::storage::rollups::run_once(&server.pool).await?;
@@ -169,29 +174,40 @@ async fn main() -> anyhow::Result<()> {
                 .await?
                 .json()
                 .await?;
-            let events: Vec<(DateTime<Utc>, DateTime<Utc>)> = answer["data"]["anomalies"]
+            let anomalies: Vec<&Value> = answer["data"]["anomalies"]
                 .as_array()
                 .ok_or_else(|| anyhow::anyhow!("{}: {answer}", l.file))?
                 .iter()
                 .filter(|a| a["series"] == l.series)
-                .map(|a| {
-                    let start: DateTime<Utc> = serde_json::from_value(a["timestamp"].clone())?;
-                    let seconds = a["duration"].as_i64().unwrap_or(0);
-                    Ok((start, start + Duration::seconds(seconds)))
-                })
-                .collect::<anyhow::Result<_>>()?;
+                .collect();
             let mut hit = vec![false; l.spans.len()];
             let mut outside = 0;
-            for (start, end) in &events {
+            let mut listed = Vec::new();
+            for a in anomalies {
+                let start: DateTime<Utc> = serde_json::from_value(a["timestamp"].clone())?;
+                let seconds = a["duration"].as_i64().unwrap_or(0);
+                let end = start + Duration::seconds(seconds);
                 let mut inside = false;
-                for (k, (a, b)) in l.spans.iter().enumerate() {
-                    if start <= b && end > a {
+                for (k, (from, to)) in l.spans.iter().enumerate() {
+                    if start <= *to && end > *from {
                         hit[k] = true;
                         inside = true;
                     }
                 }
                 if !inside {
                     outside += 1;
+                }
+                if list_events {
+                    listed.push(format!(
+                        "      {} {:>4} min  {:<13} {:<8} value {} baseline {}  {}",
+                        (start - l.shift).format("%Y-%m-%d %H:%M"),
+                        seconds / 60,
+                        a["kind"].as_str().unwrap_or("?"),
+                        a["severity"].as_str().unwrap_or("?"),
+                        a["value"],
+                        a["baseline"],
+                        if inside { "in" } else { "OUT" }
+                    ));
                 }
             }
             let found = hit.iter().filter(|h| **h).count();
@@ -223,6 +239,19 @@ async fn main() -> anyhow::Result<()> {
                 l.spans.len(),
                 if held { "  [held out]" } else { "" }
             );
+            if list_events {
+                for (from, to) in &l.spans {
+                    println!(
+                        "      window {} – {}",
+                        (*from - l.shift).format("%Y-%m-%d %H:%M"),
+                        (*to - l.shift).format("%Y-%m-%d %H:%M")
+                    );
+                }
+                listed.sort();
+                for line in &listed {
+                    println!("{line}");
+                }
+            }
             let tally = if held { &mut held_out } else { &mut tuned };
             tally.found += found;
             tally.windows += l.spans.len();

@@ -56,6 +56,14 @@ impl Profile {
     fn points(&self, hours: usize, min: usize) -> usize {
         (hours * self.per_day / 24).max(min)
     }
+
+    /// The share of residuals in each tail of the scale's quantile spread: 1 % at hours, and as
+    /// far into the tail per day at finer cadences (1 % / 12 at five minutes) — a week of
+    /// five-minute buckets holds twelve times the points, so the same share would set the
+    /// scale by twelve times as many ordinary bursts a day.
+    pub fn scale_tail(&self) -> f64 {
+        0.01 * (24.0 / self.per_day.max(1) as f64).min(1.0)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -114,21 +122,26 @@ impl Thresholds {
             return *self;
         }
         let target = two_sided_tail(self.excursion_z) * reference_per_day as f64 / per_day as f64;
-        // The tail falls monotonically: bisect for the z whose tail is the target.
-        let (mut low, mut high) = (self.excursion_z, self.excursion_z + 4.0);
-        for _ in 0..60 {
-            let mid = (low + high) / 2.0;
-            if two_sided_tail(mid) > target {
-                low = mid;
-            } else {
-                high = mid;
-            }
-        }
         Thresholds {
-            excursion_z: (low + high) / 2.0,
+            excursion_z: z_of_two_sided_tail(target),
             ..*self
         }
     }
+}
+
+/// The z whose two-sided normal tail P(|Z| > z) is `tail` (in (0, 1)), by bisection: the tail
+/// falls monotonically in z.
+fn z_of_two_sided_tail(tail: f64) -> f64 {
+    let (mut low, mut high) = (0.0f64, 40.0f64);
+    for _ in 0..80 {
+        let mid = (low + high) / 2.0;
+        if two_sided_tail(mid) > tail {
+            low = mid;
+        } else {
+            high = mid;
+        }
+    }
+    (low + high) / 2.0
 }
 
 /// P(|Z| > z) for a standard normal Z: erfc(z / √2), by the Chebyshev fit of Numerical Recipes'
@@ -252,23 +265,44 @@ fn baseline_at(series: &[Option<f64>], i: usize, profile: &Profile) -> Option<(f
     (n >= 3).then(|| (median_small(&mut recent[..n]), false))
 }
 
-/// Robust sigma of residuals: the larger of 1.4826·MAD and the 1–99 % quantile spread over
-/// 2·2.576 (both equal σ for normal data). The second keeps bursty series, whose MAD is ~0,
+/// How wide the scale's quantile spread is: the share of residuals in each tail (`Profile::
+/// scale_tail`) and the spread, in sigmas, between those quantiles of a normal distribution.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Spread {
+    tail: f64,
+    sigmas: f64,
+}
+
+impl Spread {
+    fn of(profile: &Profile) -> Spread {
+        let tail = profile.scale_tail();
+        Spread {
+            tail,
+            sigmas: 2.0 * z_of_two_sided_tail(2.0 * tail),
+        }
+    }
+}
+
+/// Robust sigma of residuals: the larger of 1.4826·MAD and the spread between the `tail` and
+/// `1 − tail` quantiles over that spread's width in sigmas (both equal σ for normal data; at
+/// hours the 1–99 % spread over 2 × 2.326). The second keeps bursty series, whose MAD is ~0,
 /// from flagging every burst. `floor` stops a constant series from dividing by zero.
 /// Reorders `residuals`; `scratch` holds the absolute deviations.
-fn robust_sigma(residuals: &mut [f64], scratch: &mut Vec<f64>, floor: f64) -> f64 {
-    let (median, q01, q99) = if residuals.len() < 64 {
+fn robust_sigma(residuals: &mut [f64], scratch: &mut Vec<f64>, floor: f64, spread: Spread) -> f64 {
+    let tail = spread.tail;
+    let (median, q_low, q_high) = if residuals.len() < 64 {
         // Few values: a sort is as quick, and the quantiles' ranks need no case analysis.
         residuals.sort_unstable_by(f64::total_cmp);
         (
             median_sorted(residuals),
-            quantile_sorted(residuals, 0.01),
-            quantile_sorted(residuals, 0.99),
+            quantile_sorted(residuals, tail),
+            quantile_sorted(residuals, 1.0 - tail),
         )
     } else {
         // Selection instead of a sort (this runs once an hour per series while the scale
         // settles): the median partitions the values, then each quantile's two neighbouring
-        // ranks are found within its half — the 1 % ranks lie below the middle, the 99 % above.
+        // ranks are found within its half — the low tail's ranks lie below the middle, the
+        // high tail's above.
         let n = residuals.len();
         let mid = n / 2;
         let (lower, &mut upper, higher) = residuals.select_nth_unstable_by(mid, f64::total_cmp);
@@ -277,15 +311,15 @@ fn robust_sigma(residuals: &mut [f64], scratch: &mut Vec<f64>, floor: f64) -> f6
         } else {
             (largest(lower) + upper) / 2.0
         };
-        let q01 = interpolated(lower, (n - 1) as f64 * 0.01, upper);
-        let above = (n - 1) as f64 * 0.99 - (mid + 1) as f64;
-        let q99 = interpolated(higher, above, f64::NAN);
-        (median, q01, q99)
+        let q_low = interpolated(lower, (n - 1) as f64 * tail, upper);
+        let above = (n - 1) as f64 * (1.0 - tail) - (mid + 1) as f64;
+        let q_high = interpolated(higher, above, f64::NAN);
+        (median, q_low, q_high)
     };
     scratch.clear();
     scratch.extend(residuals.iter().map(|r| (r - median).abs()));
     let mad_sigma = 1.4826 * median_unsorted(scratch);
-    let spread_sigma = (q99 - q01) / (2.0 * 2.576);
+    let spread_sigma = (q_high - q_low) / spread.sigmas;
     mad_sigma.max(spread_sigma).max(floor)
 }
 
@@ -334,18 +368,21 @@ fn interpolated(values: &mut [f64], position: f64, next: f64) -> f64 {
     at + (after - at) * (position - low as f64)
 }
 
-/// Per-point baseline and robust z-score (`None` before the warm-up or without data), and which
-/// points were judged on a short baseline.
+/// Per-point baseline and robust z-score (`None` before the warm-up or without data), which
+/// points were judged on a short baseline, and the lowest and highest residual of the week each
+/// point's scale was learnt on (`(∞, −∞)` before there is one).
 #[derive(Clone, Debug, Default)]
 pub struct Scores {
     pub baseline: Vec<Option<f64>>,
     pub z: Vec<Option<f64>>,
     pub short: Vec<bool>,
+    pub record: Vec<(f64, f64)>,
 }
 
 pub fn score(series: &[Option<f64>], profile: &Profile) -> Scores {
     let n = series.len();
     let week = profile.week();
+    let spread = Spread::of(profile);
     let mut baseline = vec![None; n];
     let mut seasonal = vec![false; n];
     for i in 0..n {
@@ -357,9 +394,12 @@ pub fn score(series: &[Option<f64>], profile: &Profile) -> Scores {
         }
     }
     let residual: Vec<Option<f64>> = (0..n).map(|i| Some(series[i]? - baseline[i]?)).collect();
+    let no_record = (f64::INFINITY, f64::NEG_INFINITY);
     let mut z = vec![None; n];
     let mut short = vec![false; n];
+    let mut record = vec![no_record; n];
     let mut scale: Option<(f64, bool)> = None;
+    let mut week_record = no_record;
     let mut history: Vec<f64> = Vec::with_capacity(week);
     let mut scratch: Vec<f64> = Vec::with_capacity(week);
     let hour = profile.points(1, 1);
@@ -383,12 +423,16 @@ pub fn score(series: &[Option<f64>], profile: &Profile) -> Scores {
                 history.clear();
                 history.extend(residual[window].iter().flatten());
             }
+            week_record = history
+                .iter()
+                .fold(no_record, |(low, high), r| (low.min(*r), high.max(*r)));
             scale = (history.len() >= COLD_MIN).then(|| {
                 (
                     robust_sigma(
                         &mut history,
                         &mut scratch,
                         profile.significance.sigma_floor(),
+                        spread,
                     ),
                     settled,
                 )
@@ -399,9 +443,15 @@ pub fn score(series: &[Option<f64>], profile: &Profile) -> Scores {
         if let (Some(r), Some((sigma, settled))) = (residual[i], scale) {
             z[i] = Some(r / sigma);
             short[i] = !settled || !seasonal[i];
+            record[i] = week_record;
         }
     }
-    Scores { baseline, z, short }
+    Scores {
+        baseline,
+        z,
+        short,
+        record,
+    }
 }
 
 /// Runs every detector; events ending before `report_from` are left out (that part of the
@@ -468,7 +518,9 @@ fn event(
 }
 
 /// Points beyond ±`limit` sigmas (one more on a short baseline) that also move by at least the
-/// practical floor; runs of one sign with gaps of less than three hours (two points at hours)
+/// practical floor and beyond the week's record — a spike above the highest residual of the week
+/// its scale was learnt on, a drop below the lowest (what happened last week without being an
+/// incident is this series' ordinary burst, whatever its sigmas); runs of one sign with gaps of less than three hours (two points at hours)
 /// are one event — in time, so that five-minute buckets, flagged one by one, do not split a
 /// burst the hours see as one.
 fn excursions(
@@ -487,11 +539,13 @@ fn excursions(
         } else {
             limit
         };
-        if (value - baseline).abs() < profile.significance.min_change(baseline) {
+        let residual = value - baseline;
+        let (lowest, highest) = scores.record[i];
+        if residual.abs() < profile.significance.min_change(baseline) {
             0
-        } else if z > limit {
+        } else if z > limit && residual > highest {
             1
-        } else if z < -limit {
+        } else if z < -limit && residual < lowest {
             -1
         } else {
             0
@@ -537,8 +591,10 @@ fn excursions(
 }
 
 /// Two-sided CUSUM over z-scores clipped to ±4 (a single spike cannot raise the alarm alone).
-/// An alarm starts where the sum last left zero; alarms of the same direction within a day of
-/// the previous one extend it, since the baseline takes days to learn the new level. An alarm
+/// An alarm starts where the sum last left zero; alarms of the same direction within a week of
+/// the previous one extend it: the baseline takes days to weeks to learn the new level (the
+/// same-slot medians of 7 days, then of 4 weeks, which on its first days still sees mostly the
+/// old level and re-raises the alarm for the same step). An alarm
 /// whose mean move is below the practical floor is not reported; short-baseline points are not
 /// judged for shifts.
 fn level_shifts(
@@ -569,7 +625,7 @@ fn level_shifts(
             if sums[side] <= t.cusum_limit {
                 continue;
             }
-            let continuing = last_alarm[side].is_some_and(|last| i - last <= profile.per_day);
+            let continuing = last_alarm[side].is_some_and(|last| i - last <= profile.week());
             match (continuing, open[side]) {
                 (true, Some(index)) => events[index].end = i,
                 _ => {
@@ -982,7 +1038,8 @@ mod tests {
     fn events_before_the_reported_range_are_left_out() {
         let mut series = daily(14);
         series[8 * DAY] = Some(200.0);
-        series[12 * DAY] = Some(200.0);
+        // Larger than the first: a spike no larger within a week is no new record.
+        series[12 * DAY] = Some(300.0);
         let events = detect(&series, &hourly(), &medium(), 10 * DAY);
         assert_eq!(
             events.iter().map(|e| e.start).collect::<Vec<_>>(),
@@ -1054,28 +1111,121 @@ mod tests {
         );
     }
 
+    /// The spreads of hours (1 % tails) and of five-minute buckets (1 % / 12).
+    fn spreads() -> [Spread; 2] {
+        [
+            Spread::of(&hourly()),
+            Spread::of(&Profile {
+                per_day: 288,
+                ..hourly()
+            }),
+        ]
+    }
+
     /// The scale as it was computed before selection replaced the sort.
-    fn robust_sigma_by_sorting(residuals: &[f64], floor: f64) -> f64 {
+    fn robust_sigma_by_sorting(residuals: &[f64], floor: f64, spread: Spread) -> f64 {
         let mut sorted = residuals.to_vec();
         sorted.sort_unstable_by(f64::total_cmp);
         let mad_sigma = 1.4826 * crate::analysis::robust::mad(&sorted).unwrap_or(0.0);
-        let spread_sigma =
-            (quantile_sorted(&sorted, 0.99) - quantile_sorted(&sorted, 0.01)) / (2.0 * 2.576);
+        let spread_sigma = (quantile_sorted(&sorted, 1.0 - spread.tail)
+            - quantile_sorted(&sorted, spread.tail))
+            / spread.sigmas;
         mad_sigma.max(spread_sigma).max(floor)
     }
 
     #[test]
+    fn the_spread_is_as_many_sigmas_as_its_tails_are_on_normal_data() {
+        let [hours, fine] = spreads();
+        // Φ⁻¹(0.99) = 2.32635 (tables): the 1–99 % spread is 4.6527 σ, not 2 × 2.576 (that is
+        // the 0.5–99.5 % spread).
+        assert!((hours.tail - 0.01).abs() < 1e-15);
+        assert!((hours.sigmas - 2.0 * 2.326_35).abs() < 1e-4, "{hours:?}");
+        // Five-minute buckets: 1/1200 in each tail, Φ⁻¹(1 − 1/1200) = 3.14398 (Python's
+        // statistics.NormalDist().inv_cdf).
+        assert!((fine.tail - 0.01 / 12.0).abs() < 1e-15);
+        assert!((fine.sigmas - 2.0 * 3.143_98).abs() < 1e-4, "{fine:?}");
+        // Days: never a wider tail than the hours'.
+        assert_eq!(
+            Profile {
+                per_day: 1,
+                ..hourly()
+            }
+            .scale_tail(),
+            0.01
+        );
+    }
+
+    #[test]
     fn the_scale_of_hand_checked_residuals() {
-        // 1..=100: median 50.5, MAD 25 → 37.07; quantiles 1.99 and 99.01 → 18.83; the MAD wins.
+        let [hours, fine] = spreads();
+        // 1..=100: median 50.5, MAD 25 → 37.07; quantiles 1.99 and 99.01 → 97.02 / 4.65 = 20.9;
+        // the MAD wins.
         let mut values: Vec<f64> = (1..=100).rev().map(f64::from).collect();
-        let sigma = robust_sigma(&mut values, &mut Vec::new(), 0.0);
+        let sigma = robust_sigma(&mut values, &mut Vec::new(), 0.0, hours);
         assert!((sigma - 1.4826 * 25.0).abs() < 1e-12, "{sigma}");
         // 99 zeros and one burst: MAD 0, so the 1–99 % spread decides: the 99 % quantile sits
-        // at rank 98.01, a hundredth of the way from 0 to 50, so 0.5 / 5.152.
+        // at rank 98.01, a hundredth of the way from 0 to 50, so 0.5 / 4.6527.
         let mut bursty = vec![0.0; 99];
         bursty.push(50.0);
-        let sigma = robust_sigma(&mut bursty, &mut Vec::new(), 0.01);
-        assert!((sigma - 0.5 / (2.0 * 2.576)).abs() < 1e-12, "{sigma}");
+        let sigma = robust_sigma(&mut bursty.clone(), &mut Vec::new(), 0.01, hours);
+        assert!((sigma - 0.5 / hours.sigmas).abs() < 1e-12, "{sigma}");
+        // With five-minute tails the rank is 99 − 99/1200 = 98.9175: 91.75 % of the way to 50,
+        // over 6.2841: the burst shows in the scale as it would among 1 200 points.
+        let sigma = robust_sigma(&mut bursty, &mut Vec::new(), 0.01, fine);
+        assert!(
+            (sigma - 50.0 * (1.0 - 99.0 / 1200.0) / fine.sigmas).abs() < 1e-9,
+            "{sigma}"
+        );
+    }
+
+    #[test]
+    fn a_spike_must_beat_the_weeks_record() {
+        // A quiet series with a burst of 30 on day 8; a smaller one on day 12 is no new record
+        // (its scale was learnt on the week holding the first), one of 45 is.
+        let with_bursts = |second: f64| {
+            let mut series = daily(16);
+            series[8 * DAY + 5] = series[8 * DAY + 5].map(|v| v + 30.0);
+            series[12 * DAY + 5] = series[12 * DAY + 5].map(|v| v + second);
+            series
+        };
+        let starts = |series: &[Option<f64>]| {
+            let events = detect(series, &hourly(), &medium(), 0);
+            assert!(events.iter().all(|e| e.kind == Kind::Spike), "{events:?}");
+            events.iter().map(|e| e.start).collect::<Vec<_>>()
+        };
+        assert_eq!(starts(&with_bursts(27.0)), [8 * DAY + 5]);
+        assert_eq!(starts(&with_bursts(45.0)), [8 * DAY + 5, 12 * DAY + 5]);
+        let scores = score(&with_bursts(27.0), &hourly());
+        let (lowest, highest) = scores.record[12 * DAY + 5];
+        assert!(
+            highest > 25.0 && lowest > -5.0,
+            "{:?}",
+            scores.record[12 * DAY + 5]
+        );
+        // Before any scale: no record.
+        assert_eq!(scores.record[0], (f64::INFINITY, f64::NEG_INFINITY));
+    }
+
+    #[test]
+    fn a_step_is_one_trend_change_while_the_baselines_learn_it() {
+        // A step of +4 on day 14 of six weeks. The 7-day same-slot median learns it in four
+        // days; on day 21 the 4-week median takes over, still sees mostly the old level and
+        // alarms again, and again on day 28: under a one-day merge that was three events.
+        let mut series = daily(42);
+        for v in series[14 * DAY..].iter_mut() {
+            *v = v.map(|x| x + 4.0);
+        }
+        let events = detect(&series, &hourly(), &medium(), 0);
+        let shifts: Vec<&Detected> = events
+            .iter()
+            .filter(|e| e.kind == Kind::TrendChange)
+            .collect();
+        assert_eq!(shifts.len(), 1, "{events:?}");
+        assert!(
+            shifts[0].rising && shifts[0].start.abs_diff(14 * DAY) <= 3,
+            "{shifts:?}"
+        );
+        assert!(shifts[0].end >= 21 * DAY, "{shifts:?}");
     }
 
     proptest::proptest! {
@@ -1083,13 +1233,15 @@ mod tests {
         fn the_scale_by_selection_equals_the_scale_by_sorting(
             values in proptest::collection::vec(-1e6..1e6_f64, 1..3000),
             repeats in 0usize..4,
+            fine in proptest::bool::ANY,
         ) {
             // Ties too: repeat a prefix.
             let mut values = values;
             let tied: Vec<f64> = values.iter().take(repeats * 10).copied().collect();
             values.extend(tied);
-            let expected = robust_sigma_by_sorting(&values, 1e-9);
-            let got = robust_sigma(&mut values.clone(), &mut Vec::new(), 1e-9);
+            let spread = spreads()[usize::from(fine)];
+            let expected = robust_sigma_by_sorting(&values, 1e-9, spread);
+            let got = robust_sigma(&mut values.clone(), &mut Vec::new(), 1e-9, spread);
             proptest::prop_assert_eq!(got, expected);
         }
 
@@ -1114,6 +1266,10 @@ mod tests {
         assert!((fine.excursion_z - 4.5534).abs() < 1e-3, "{fine:?}");
         assert!((two_sided_tail(fine.excursion_z) * 12.0 / two_sided_tail(4.0) - 1.0).abs() < 1e-6);
         assert_eq!(fine.cusum_limit, medium.cusum_limit);
+        // The inverse: the z of a tail, at the tables' points.
+        for (tail, z) in [(0.05, 1.959_96), (0.02, 2.326_35), (0.002_699_8, 3.0)] {
+            assert!((z_of_two_sided_tail(tail) - z).abs() < 1e-4, "{tail}");
+        }
         // Hours against hours, or a coarser series: unchanged.
         assert_eq!(medium.at_cadence(24, 24), medium);
         assert_eq!(medium.at_cadence(1, 24), medium);

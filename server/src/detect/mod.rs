@@ -106,6 +106,10 @@ const MIN_POINTS: usize = 12;
 /// same-hour-of-week baseline possible.
 pub const BASELINE_DAYS: i64 = 21;
 
+/// Five-minute buckets before the asked range that teach their baseline: a week of them gives the
+/// same-slot-of-day baseline and a settled scale; the hours carry the weekly shape.
+pub const FINE_BASELINE_DAYS: i64 = 7;
+
 pub struct Request {
     /// (row id, vmId, name)
     pub hosts: Vec<(i32, String, String)>,
@@ -531,7 +535,7 @@ fn fill(grid: &mut [Option<f64>], indices: &[i32], values: &[f32]) {
 }
 
 /// A tier detection runs at: hours over the whole range; five-minute buckets, for bursts
-/// (spikes and drops), over the part inside the raw window.
+/// (spikes and drops), over the part where the hourly rollups keep them (30 days).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Resolution {
     FiveMinutes,
@@ -609,20 +613,26 @@ fn judge(
     };
     buffer.resize(grid.len, None);
     fill(buffer, indices, values);
+    let mut sparse = false;
+    if grid.resolution == Resolution::FiveMinutes {
+        // A host's hourly backfill before its agent's samples is one point an hour on this grid:
+        // judge from where the series is dense, and only call it sparse if it is nowhere.
+        let first = buffer.iter().position(Option::is_some).unwrap_or(0);
+        let dense_from = dense_suffix_start(buffer);
+        sparse = dense_from > first;
+        buffer[..dense_from].iter_mut().for_each(|v| *v = None);
+    }
+    let filled = buffer.iter().flatten().count();
     let judged = buffer[grid.report_from.min(grid.len)..]
         .iter()
         .flatten()
         .count();
-    let filled = buffer.iter().flatten().count();
     if filled < MIN_POINTS || judged == 0 {
-        return Judged::TooFew;
-    }
-    if grid.resolution == Resolution::FiveMinutes {
-        let first = buffer.iter().position(Option::is_some).unwrap_or(0);
-        let last = buffer.iter().rposition(Option::is_some).unwrap_or(0);
-        if filled * 2 < last - first + 1 {
-            return Judged::Sparse;
-        }
+        return if sparse {
+            Judged::Sparse
+        } else {
+            Judged::TooFew
+        };
     }
     let profile = Profile {
         per_day: grid.resolution.per_day(),
@@ -646,6 +656,25 @@ fn judge(
         });
     }
     Judged::Points(judged)
+}
+
+/// Where the longest stretch that ends at the series' last point and is at least half filled
+/// begins (at a filled point); 0 for an empty series. A series filled throughout begins at its
+/// first point.
+fn dense_suffix_start(series: &[Option<f64>]) -> usize {
+    let Some(last) = series.iter().rposition(Option::is_some) else {
+        return 0;
+    };
+    let (mut start, mut filled) = (last, 0usize);
+    for k in (0..=last).rev() {
+        if series[k].is_some() {
+            filled += 1;
+            if filled * 2 >= last - k + 1 {
+                start = k;
+            }
+        }
+    }
+    start
 }
 
 /// Detects, explains and stores; returns the events of the range and what was judged.
@@ -679,16 +708,18 @@ pub async fn run(pool: &PgPool, request: &Request) -> Result<Outcome, sqlx::Erro
         len: ((hours_until - from).num_hours()).max(0) as usize,
         report_from: (report_start - from).num_hours() as usize,
     };
-    // The raw window's first whole hour: five-minute buckets exist from there on.
-    let raw_start = (now - Duration::days(crate::history::RAW_RETENTION_DAYS))
+    // Five-minute buckets live with the hourly rollups: from their window's first whole hour,
+    // and from a week before the range, for their baseline.
+    let fine_start = (now - Duration::days(crate::history::HOURLY_RETENTION_DAYS))
         .duration_trunc(hour)
         .unwrap_or(now)
         + hour;
-    let fine = (until > raw_start.max(report_start)).then(|| Grid {
+    let fine_from = (report_start - Duration::days(FINE_BASELINE_DAYS)).max(fine_start);
+    let fine = (until > fine_start.max(report_start)).then(|| Grid {
         resolution: Resolution::FiveMinutes,
-        from: raw_start,
-        len: ((until - raw_start).num_minutes() / 5).max(0) as usize,
-        report_from: ((report_start.max(raw_start) - raw_start).num_minutes() / 5) as usize,
+        from: fine_from,
+        len: ((until - fine_from).num_minutes() / 5).max(0) as usize,
+        report_from: ((report_start.max(fine_from) - fine_from).num_minutes() / 5) as usize,
     });
     let started = std::time::Instant::now();
 
@@ -865,8 +896,8 @@ fn coverage(
                         "fewer than {MIN_POINTS} hourly points in the range and the {BASELINE_DAYS} days before it"
                     ),
                     (Judged::TooFew, Resolution::FiveMinutes) => format!(
-                        "fewer than {MIN_POINTS} five-minute points in the raw window (the last {} days); judged hourly only",
-                        crate::history::RAW_RETENTION_DAYS
+                        "fewer than {MIN_POINTS} five-minute points in the range (kept {} days) and the {FINE_BASELINE_DAYS} days before it; judged hourly only",
+                        crate::history::HOURLY_RETENTION_DAYS
                     ),
                     (Judged::Sparse, _) => {
                         "sampled less often than every five minutes; judged hourly only".into()
@@ -1405,6 +1436,29 @@ mod tests {
             (0..6).map(|h| by_host.of_host(h).len()).sum::<usize>(),
             found.len()
         );
+    }
+
+    #[test]
+    fn five_minute_buckets_are_judged_from_where_the_series_is_dense() {
+        let grid = |pattern: &dyn Fn(usize) -> bool, len: usize| -> Vec<Option<f64>> {
+            (0..len).map(|i| pattern(i).then_some(1.0)).collect()
+        };
+        // Filled throughout (gaps included): from the first point.
+        assert_eq!(dense_suffix_start(&grid(&|i| i >= 5 && i % 3 != 0, 100)), 5);
+        // An hourly backfill (one bucket in 12) for 20 days, then 2 days of buckets: the stretch
+        // that is half filled reaches x buckets back into the backfill while d + x/12 ≥ (d + x)/2,
+        // x ≤ 1.2 d, and starts at a backfill point.
+        let (backfill, dense) = (20 * 288, 2 * 288);
+        let series = grid(&|i| i >= backfill || i % 12 == 0, backfill + dense);
+        let start = dense_suffix_start(&series);
+        assert!(start < backfill && start % 12 == 0, "{start}");
+        let filled = series[start..].iter().flatten().count();
+        assert!(filled * 2 >= series.len() - start, "{start}");
+        assert!(backfill - start <= dense * 6 / 5, "{start}");
+        // Sparse everywhere (every sixth bucket): only the last point; empty: 0.
+        let sparse = grid(&|i| i % 6 == 0, 600);
+        assert_eq!(dense_suffix_start(&sparse), 594);
+        assert_eq!(dense_suffix_start(&[None, None]), 0);
     }
 
     #[test]

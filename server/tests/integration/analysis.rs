@@ -623,53 +623,80 @@ async fn a_month_old_disk_throughput_incident_is_found_and_the_answer_says_what_
 }
 
 #[tokio::test]
-async fn a_burst_shorter_than_an_hour_is_found_in_the_raw_window_at_five_minutes() {
+async fn a_burst_shorter_than_an_hour_is_found_at_five_minutes_in_and_past_the_raw_window() {
     let app = spawn_app().await;
     let until = Utc::now()
         .duration_trunc(Duration::hours(1))
         .expect("aligned")
         - Duration::hours(1);
-    // Ten days of five-minute samples following a daily wave; two days ago, 20 minutes at 95 %
-    // inside an hour whose mean rises by only a few points.
-    let burst = until - Duration::days(2) + Duration::hours(7) + Duration::minutes(15);
-    let first = until - Duration::days(10);
     let wave = Wave {
         level: 40.0,
         swing: 15.0,
         jitter: 2.0,
     };
-    let items: Vec<Value> = wave_with_burst(first, until, &wave, burst, 95.0)
-        .into_iter()
-        .map(|(_, ts, cpu)| json!({"vmId": "burst-01", "sample": {"timestamp": ts, "cpu": {"percent": cpu}}}))
-        .collect();
-    for chunk in items.chunks(2000) {
-        ingest(&app, chunk.to_vec()).await;
+    // Five-minute samples following a daily wave, with 20 minutes at 95 % inside one hour: on
+    // `recent`, two days ago after ten days of samples; on `older`, twenty days ago (past the raw
+    // window, inside the hourly rollups' five-minute averages) after six days of samples.
+    let recent_burst = until - Duration::days(2) + Duration::hours(7) + Duration::minutes(15);
+    let older_burst = until - Duration::days(20) + Duration::hours(7) + Duration::minutes(15);
+    let cases = [
+        ("burst-recent", until - Duration::days(10), recent_burst),
+        ("burst-older", until - Duration::days(26), older_burst),
+    ];
+    for (vm, first, burst) in cases {
+        let items: Vec<Value> = wave_with_burst(first, until, &wave, burst, 95.0)
+            .into_iter()
+            .map(|(_, ts, cpu)| json!({"vmId": vm, "sample": {"timestamp": ts, "cpu": {"percent": cpu}}}))
+            .collect();
+        for chunk in items.chunks(2000) {
+            ingest(&app, chunk.to_vec()).await;
+        }
     }
     wait_for_rollups(&app).await;
-    let request = json!({"vmIds": ["burst-01"], "startTime": until - Duration::days(3), "endTime": until, "metrics": ["cpu"]});
-    let (status, body) = post(&app, "/api/v1/history/anomalies", &request).await;
-    assert_eq!(status, 200, "{body}");
-    let data = &body["data"];
-    let cpu: Vec<&Value> = data["anomalies"]
-        .as_array()
-        .expect("list")
-        .iter()
-        .filter(|a| a["series"] == "cpu.usagePercent")
-        .collect();
-    assert_eq!(cpu.len(), 1, "{data}");
-    assert_eq!(cpu[0]["type"], "spike");
-    assert_eq!(cpu[0]["timestamp"], json!(burst), "{}", cpu[0]);
-    assert_eq!(cpu[0]["duration"], 20 * 60);
-    let tiers = judged_tiers(data);
-    let has = |series: &str, tier: &str| tiers.contains(&(series.into(), tier.into()));
-    assert!(has("cpu.usagePercent", "hourly"), "{tiers:?}");
-    assert!(has("cpu.usagePercent", "5m"), "{tiers:?}");
-    let fine = judged(data)
-        .into_iter()
-        .find(|j| j.series == "cpu.usagePercent" && j.tier == "5m")
-        .expect("5m");
-    // From 3 days before `until` to the last sample, 5 minutes before it.
-    assert_eq!(fine.points, 3 * 288, "{fine:?}");
+    // The recent range ends with the samples; the older one, four days around its burst, a
+    // second before an hour (the range is judged to the end of its last hour).
+    let ranges = [
+        (
+            "burst-recent",
+            until - Duration::days(3),
+            until,
+            recent_burst,
+        ),
+        (
+            "burst-older",
+            until - Duration::days(22),
+            until - Duration::days(18) - Duration::seconds(1),
+            older_burst,
+        ),
+    ];
+    for (vm, start, end, burst) in ranges {
+        let request =
+            json!({"vmIds": [vm], "startTime": start, "endTime": end, "metrics": ["cpu"]});
+        let (status, body) = post(&app, "/api/v1/history/anomalies", &request).await;
+        assert_eq!(status, 200, "{body}");
+        let data = &body["data"];
+        let cpu: Vec<&Value> = data["anomalies"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .filter(|a| a["series"] == "cpu.usagePercent")
+            .collect();
+        assert_eq!(cpu.len(), 1, "{vm}: {data}");
+        assert_eq!(cpu[0]["type"], "spike");
+        assert_eq!(cpu[0]["timestamp"], json!(burst), "{vm}: {}", cpu[0]);
+        assert_eq!(cpu[0]["duration"], 20 * 60, "{vm}");
+        let tiers = judged_tiers(data);
+        let has = |series: &str, tier: &str| tiers.contains(&(series.into(), tier.into()));
+        assert!(has("cpu.usagePercent", "hourly"), "{vm}: {tiers:?}");
+        assert!(has("cpu.usagePercent", "5m"), "{vm}: {tiers:?}");
+        let fine = judged(data)
+            .into_iter()
+            .find(|j| j.series == "cpu.usagePercent" && j.tier == "5m")
+            .expect("5m");
+        // Every five-minute bucket of the range: 3 and 4 days of them.
+        let days = (end - start + Duration::seconds(1)).num_days();
+        assert_eq!(fine.points, days as usize * 288, "{vm}: {fine:?}");
+    }
     app.stop().await;
 }
 
