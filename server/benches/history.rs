@@ -98,7 +98,7 @@ async fn main() -> anyhow::Result<()> {
             json!({"vmIds": all, "startTime": now - Duration::days(365), "endTime": now, "forecast": {"enabled": true, "horizon": 30, "method": "linear"}}),
         ),
         (
-            "anomalies: all hosts, 7 days, medium (hourly, and 5-minute buckets in the raw window)",
+            "anomalies: all hosts, 7 days, medium (hourly, and 5-minute buckets with a week of them before)",
             "/api/v1/history/anomalies",
             json!({"vmIds": all, "startTime": now - Duration::days(7), "endTime": now}),
         ),

@@ -669,7 +669,7 @@ fn dense_suffix_start(series: &[Option<f64>]) -> usize {
     for k in (0..=last).rev() {
         if series[k].is_some() {
             filled += 1;
-            if filled * 2 >= last - k + 1 {
+            if filled * 2 > last - k {
                 start = k;
             }
         }
@@ -1451,7 +1451,7 @@ mod tests {
         let (backfill, dense) = (20 * 288, 2 * 288);
         let series = grid(&|i| i >= backfill || i % 12 == 0, backfill + dense);
         let start = dense_suffix_start(&series);
-        assert!(start < backfill && start % 12 == 0, "{start}");
+        assert!(start < backfill && start.is_multiple_of(12), "{start}");
         let filled = series[start..].iter().flatten().count();
         assert!(filled * 2 >= series.len() - start, "{start}");
         assert!(backfill - start <= dense * 6 / 5, "{start}");
