@@ -7,7 +7,8 @@
 //! A series is judged from its first dozen points: until a seasonal baseline and three days of
 //! residuals exist, against a short robust baseline (the recent median), with a higher bar and
 //! the event marked as judged on a short baseline. Nothing is reported that is smaller than the
-//! series' practical-significance floor, however many sigmas it is.
+//! series' practical-significance floor, however many sigmas it is, nor a burst no larger than
+//! one the series had in the week its scale was learnt on.
 use super::robust::{median, quantile_sorted, rank_correlation};
 
 /// Residual points needed before anything is judged (the short baseline's minimum).
@@ -61,7 +62,7 @@ impl Profile {
     /// far into the tail per day at finer cadences (1 % / 12 at five minutes) — a week of
     /// five-minute buckets holds twelve times the points, so the same share would set the
     /// scale by twelve times as many ordinary bursts a day.
-    pub fn scale_tail(&self) -> f64 {
+    fn scale_tail(&self) -> f64 {
         0.01 * (24.0 / self.per_day.max(1) as f64).min(1.0)
     }
 }
@@ -520,9 +521,9 @@ fn event(
 /// Points beyond ±`limit` sigmas (one more on a short baseline) that also move by at least the
 /// practical floor and beyond the week's record — a spike above the highest residual of the week
 /// its scale was learnt on, a drop below the lowest (what happened last week without being an
-/// incident is this series' ordinary burst, whatever its sigmas); runs of one sign with gaps of less than three hours (two points at hours)
-/// are one event — in time, so that five-minute buckets, flagged one by one, do not split a
-/// burst the hours see as one.
+/// incident is this series' ordinary burst, whatever its sigmas). Runs of one sign with gaps of
+/// less than three hours (two points at hours) are one event — in time, so that five-minute
+/// buckets, flagged one by one, do not split a burst the hours see as one.
 fn excursions(
     series: &[Option<f64>],
     scores: &Scores,
@@ -594,9 +595,8 @@ fn excursions(
 /// An alarm starts where the sum last left zero; alarms of the same direction within a week of
 /// the previous one extend it: the baseline takes days to weeks to learn the new level (the
 /// same-slot medians of 7 days, then of 4 weeks, which on its first days still sees mostly the
-/// old level and re-raises the alarm for the same step). An alarm
-/// whose mean move is below the practical floor is not reported; short-baseline points are not
-/// judged for shifts.
+/// old level and re-raises the alarm for the same step). An alarm whose mean move is below the
+/// practical floor is not reported; short-baseline points are not judged for shifts.
 fn level_shifts(
     series: &[Option<f64>],
     scores: &Scores,
