@@ -1,7 +1,9 @@
 //! Anomaly-detector quality on labeled real data (Numenta Anomaly Benchmark series in
 //! `benches/data/nab`, MIT licensed), through the path a user's data takes: each series becomes
-//! one host, its points sent as partial samples to `POST /api/v1/ingest/samples` with timestamps
-//! shifted by whole hours so the series ends an hour ago, rolled up by the server's rollup code,
+//! one host, its points sent as partial samples to `POST /api/v1/ingest/samples` (or, for a
+//! measure the catalogue has no series of, as a custom metric to `/performance/metrics/batch`)
+//! with timestamps shifted by whole hours so the series ends an hour ago, rolled up by the
+//! server's rollup code,
 //! then judged by `POST /api/v1/history/anomalies` over the whole series at low, medium and high.
 //! A labeled window counts as found when an event of the series overlaps it; every event outside
 //! all windows is a false positive. One configuration for every series; the labels never reach
@@ -34,24 +36,50 @@ const TUNED_ON: [&str; 7] = [
     "ec2_network_in_257a54.csv",
 ];
 
-/// Where a series goes in a sample: (group, sample field, factor to the field's unit, the
-/// catalogue series the answer names). Request counts and latency have no catalogue series of
-/// their own; they go to the catalogue series of the same unit class (a rate per second,
-/// milliseconds), and the temperature (°F, 57–86) to a percent series.
-fn mapping(file: &str) -> (&'static str, &'static str, f64, &'static str) {
+/// Where a series goes.
+enum Target {
+    /// A catalogue series of a sample: group, sample field, factor to the field's unit, and the
+    /// series the answer names.
+    Sample {
+        group: &'static str,
+        field: &'static str,
+        factor: f64,
+        series: &'static str,
+    },
+    /// A custom metric (`/performance/metrics`) of this name and unit, for a measure the
+    /// catalogue has no series of.
+    Custom {
+        name: &'static str,
+        unit: &'static str,
+    },
+}
+
+/// Request counts and latency have no catalogue series of their own; they go to the catalogue
+/// series of the same unit class (a rate per second, milliseconds). The temperature (°F, 57–86)
+/// has no unit class in the catalogue: it is a custom metric in °F.
+fn mapping(file: &str) -> Target {
     let per_second = 1.0 / 300.0; // the CloudWatch values are totals per 5 minutes
+    let sample = |group, field, factor, series| Target::Sample {
+        group,
+        field,
+        factor,
+        series,
+    };
     if file.starts_with("ec2_cpu") || file.starts_with("grok_asg") {
-        ("cpu", "percent", 1.0, "cpu.usagePercent")
+        sample("cpu", "percent", 1.0, "cpu.usagePercent")
     } else if file.starts_with("ec2_disk_write_bytes") {
-        ("disk", "write_bps", per_second, "disk.writeBps")
+        sample("disk", "write_bps", per_second, "disk.writeBps")
     } else if file.contains("network_in") || file.contains("NetworkIn") {
-        ("network", "in_bps", per_second, "network.inBps")
+        sample("network", "in_bps", per_second, "network.inBps")
     } else if file.starts_with("elb_request_count") {
-        ("disk", "read_iops", per_second, "disk.readIOPS")
+        sample("disk", "read_iops", per_second, "disk.readIOPS")
     } else if file.starts_with("ec2_request_latency") {
-        ("disk", "read_latency_ms", 1.0, "disk.readLatency")
+        sample("disk", "read_latency_ms", 1.0, "disk.readLatency")
     } else {
-        ("cpu", "percent", 1.0, "cpu.usagePercent")
+        Target::Custom {
+            name: "ambient_temperature",
+            unit: "°F",
+        }
     }
 }
 
@@ -94,8 +122,7 @@ async fn main() -> anyhow::Result<()> {
     struct Loaded {
         file: String,
         vm: String,
-        group: &'static str,
-        series: &'static str,
+        target: Target,
         start: DateTime<Utc>,
         end: DateTime<Utc>,
         spans: Vec<(DateTime<Utc>, DateTime<Utc>)>,
@@ -112,25 +139,58 @@ async fn main() -> anyhow::Result<()> {
             continue;
         };
         let shift = now - last.0.duration_trunc(Duration::hours(1))?;
-        let (group, field, factor, series) = mapping(&file);
         let vm = format!("nab-{}", file.trim_end_matches(".csv"));
-        let items: Vec<Value> = data
-            .iter()
-            .map(|(ts, value)| {
-                json!({"vmId": vm, "sample": {"timestamp": *ts + shift, group: {field: value * factor}}})
-            })
-            .collect();
-        for chunk in items.chunks(2000) {
+        let target = mapping(&file);
+        let (path, key, per_request, items): (&str, &str, usize, Vec<Value>) = match &target {
+            Target::Sample {
+                group,
+                field,
+                factor,
+                ..
+            } => (
+                "ingest/samples",
+                "samples",
+                2000,
+                data.iter()
+                    .map(|(ts, value)| {
+                        json!({"vmId": vm, "sample": {"timestamp": *ts + shift, *group: {*field: value * factor}}})
+                    })
+                    .collect(),
+            ),
+            Target::Custom { name, unit } => {
+                // The host the metric belongs to, from one sample.
+                let host = json!({"vmId": vm, "sample": {"timestamp": first.0 + shift, "cpu": {"percent": 0.0}}});
+                let response = client
+                    .post(format!("{base}/api/v1/ingest/samples"))
+                    .bearer_auth(TOKEN)
+                    .json(&json!({ "samples": [host] }))
+                    .send()
+                    .await?;
+                anyhow::ensure!(response.status().is_success(), "host of {file}");
+                (
+                    "performance/metrics/batch",
+                    "metrics",
+                    1000,
+                    data.iter()
+                        .map(|(ts, value)| {
+                            json!({"name": name, "value": value, "unit": unit, "host": vm, "timestamp": *ts + shift})
+                        })
+                        .collect(),
+                )
+            }
+        };
+        for chunk in items.chunks(per_request) {
             let response = client
-                .post(format!("{base}/api/v1/ingest/samples"))
+                .post(format!("{base}/api/v1/{path}"))
                 .bearer_auth(TOKEN)
-                .json(&json!({ "samples": chunk }))
+                .json(&json!({ key: chunk }))
                 .send()
                 .await?;
+            let status = response.status();
+            let answer: Value = response.json().await?;
             anyhow::ensure!(
-                response.status().is_success(),
-                "ingest of {file}: {}",
-                response.text().await?
+                status.is_success() && answer["data"]["rejected"].as_u64().unwrap_or(0) == 0,
+                "ingest of {file}: {answer}"
             );
         }
         let spans = spans
@@ -140,8 +200,7 @@ async fn main() -> anyhow::Result<()> {
         loaded.push(Loaded {
             file,
             vm,
-            group,
-            series,
+            target,
             start: first.0 + shift,
             end: last.0 + shift,
             spans,
@@ -164,8 +223,18 @@ async fn main() -> anyhow::Result<()> {
         let (mut tuned, mut held_out) = (Tally::default(), Tally::default());
         println!("\nsensitivity {sensitivity}");
         for l in &loaded {
-            let request = json!({"vmIds": [l.vm], "startTime": l.start, "endTime": l.end,
-                                 "metrics": [l.group], "sensitivity": sensitivity});
+            let (request, series) = match &l.target {
+                Target::Sample { group, series, .. } => (
+                    json!({"vmIds": [l.vm], "startTime": l.start, "endTime": l.end,
+                           "metrics": [group], "sensitivity": sensitivity}),
+                    *series,
+                ),
+                Target::Custom { name, .. } => (
+                    json!({"vmIds": [l.vm], "startTime": l.start, "endTime": l.end,
+                           "customMetrics": [name], "sensitivity": sensitivity}),
+                    *name,
+                ),
+            };
             let answer: Value = client
                 .post(format!("{base}/api/v1/history/anomalies"))
                 .bearer_auth(TOKEN)
@@ -178,7 +247,7 @@ async fn main() -> anyhow::Result<()> {
                 .as_array()
                 .ok_or_else(|| anyhow::anyhow!("{}: {answer}", l.file))?
                 .iter()
-                .filter(|a| a["series"] == l.series)
+                .filter(|a| a["series"] == series)
                 .collect();
             let mut hit = vec![false; l.spans.len()];
             let mut outside = 0;
@@ -202,7 +271,7 @@ async fn main() -> anyhow::Result<()> {
                         "      {} {:>4} min  {:<13} {:<8} value {} baseline {}  {}",
                         (start - l.shift).format("%Y-%m-%d %H:%M"),
                         seconds / 60,
-                        a["kind"].as_str().unwrap_or("?"),
+                        a["type"].as_str().unwrap_or("?"),
                         a["severity"].as_str().unwrap_or("?"),
                         a["value"],
                         a["baseline"],
@@ -215,7 +284,7 @@ async fn main() -> anyhow::Result<()> {
                 .as_array()
                 .map(|all| {
                     all.iter()
-                        .filter(|j| j["series"] == l.series)
+                        .filter(|j| j["series"] == series)
                         .map(|j| {
                             format!(
                                 "{} {} points",
@@ -235,7 +304,7 @@ async fn main() -> anyhow::Result<()> {
             println!(
                 "  {:<44} {:<18} windows found {found}/{}  false-positive events {outside:>2}  ({tier}){}",
                 l.file,
-                l.series,
+                series,
                 l.spans.len(),
                 if held { "  [held out]" } else { "" }
             );

@@ -1,8 +1,10 @@
 //! The detector's own cost, without the database: `analysis::anomaly::detect` over one series
-//! at each tier `/history/anomalies` judges — 7 days of 5-minute buckets, 35 days of hours (7 days
-//! asked, 28 of baseline) and 393 days of hours (a year asked) — on a daily wave with noise and a
-//! few bursts. Prints the median time per series of 200 runs; a request over 100 hosts judges
-//! 14 series per host at each tier.
+//! at each tier `/history/anomalies` judges for a 7-day and a 1-year request — 14 days of
+//! 5-minute buckets (7 asked, a week of baseline), 28 days of hours (7 asked, 21 of baseline),
+//! 30 days of 5-minute buckets (all asked: the hourly rollups keep them 30 days) and 386 days of
+//! hours (365 asked) — on a daily wave with noise and a few bursts, at the cadence's thresholds.
+//! Prints the median time per series of 200 runs; a request over 100 hosts judges 14 series per
+//! host at each tier.
 use lookout::analysis::anomaly::{detect, Profile, Sensitivity, Significance};
 use std::time::Instant;
 
@@ -35,10 +37,12 @@ fn main() {
         relative: 0.0,
     };
     for (label, days, per_day, report_days) in [
-        ("5-minute buckets, 7 days", 7, 288, 7),
-        ("hours, 35 days (7 asked)", 35, 24, 7),
-        ("hours, 393 days (365 asked)", 393, 24, 365),
+        ("5-minute buckets, 14 days (7 asked)", 14, 288, 7),
+        ("hours, 28 days (7 asked)", 28, 24, 7),
+        ("5-minute buckets, 30 days (all asked)", 30, 288, 30),
+        ("hours, 386 days (365 asked)", 386, 24, 365),
     ] {
+        let thresholds = thresholds.at_cadence(per_day, 24);
         let data = series(days, per_day);
         let profile = Profile {
             per_day,

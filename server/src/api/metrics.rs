@@ -22,8 +22,9 @@ use std::collections::HashMap;
 pub const MAX_BATCH: usize = 1000;
 pub const MAX_TAGS: usize = 20;
 const MAX_FUTURE_SECS: i64 = 300;
-/// Raw points older than the raw tier keeps would be deleted at once.
-const MAX_AGE_DAYS: i64 = custom_metrics::RAW_DAYS;
+/// Backfill reaches as far back as the rollups keep (a point older than the raw window is rolled
+/// up; its raw copy goes at the next retention pass).
+const MAX_AGE_DAYS: i64 = custom_metrics::DAILY_DAYS;
 const MAX_READ_MINUTES: i64 = 2 * 365 * 24 * 60;
 const MAX_RAW_POINTS: i64 = 10_000;
 const ITEM_FIELDS: [&str; 7] = [
@@ -141,7 +142,7 @@ fn parse_item(item: &Value, now: DateTime<Utc>) -> Result<(NewPoint, Option<Stri
     }
     if ts < now - Duration::days(MAX_AGE_DAYS) {
         return Err(format!(
-            "`timestamp` is older than the {MAX_AGE_DAYS} days raw points are kept"
+            "`timestamp` is older than the {MAX_AGE_DAYS} days custom metrics are kept"
         ));
     }
     let host = short_text(item, "host", 128)?;
@@ -331,7 +332,9 @@ pub async fn read(
     let (unit, category) = custom_metrics::describe(&state.pool, &name)
         .await?
         .unwrap_or_default();
-    let (resolution, points, count, sum, min, max, truncated) = if minutes <= MAX_AGE_DAYS * 1440 {
+    let (resolution, points, count, sum, min, max, truncated) = if minutes
+        <= custom_metrics::RAW_DAYS * 1440
+    {
         let rows = custom_metrics::raw(
             &state.pool,
             &name,
@@ -356,7 +359,7 @@ pub async fn read(
         );
         ("raw", points, stats.0, stats.1, stats.2, stats.3, truncated)
     } else {
-        let resolution = if minutes <= custom_metrics::HOURLY_DAYS * 1440 {
+        let resolution = if minutes <= custom_metrics::HOURLY_READ_DAYS * 1440 {
             "hour"
         } else {
             "day"

@@ -64,15 +64,25 @@ pub fn significance(unit: Unit) -> Significance {
 }
 
 /// The floor for a custom metric, from the unit it was sent with: the catalogue's unit of the
-/// same kind where the text names one, otherwise a quarter of the baseline.
+/// same kind where the text names one; for temperatures 2 °C (3.6 °F) and nothing relative (a
+/// share of 20 °C means nothing: the scale's zero is arbitrary); otherwise a quarter of the
+/// baseline.
 pub fn custom_significance(unit: &str) -> Significance {
-    Unit::parse(unit).map_or(
-        Significance {
-            absolute: 0.0,
-            relative: 0.25,
-        },
-        significance,
-    )
+    let degrees = |absolute| Significance {
+        absolute,
+        relative: 0.0,
+    };
+    match unit.trim().to_lowercase().as_str() {
+        "°c" | "c" | "degc" | "celsius" | "k" | "kelvin" => degrees(2.0),
+        "°f" | "f" | "degf" | "fahrenheit" => degrees(3.6),
+        other => Unit::parse(other).map_or(
+            Significance {
+                absolute: 0.0,
+                relative: 0.25,
+            },
+            significance,
+        ),
+    }
 }
 
 /// Every judged series: each catalogue metric of the seed's groups but the redundant ones.
@@ -479,7 +489,7 @@ async fn custom_series(
 
 /// Hourly or five-minute averages of custom metrics per host (every tag set of a name merged),
 /// keyed like the catalogue's by the series' (negative) ids: hours from their hourly rollups
-/// (kept 30 days), five-minute buckets from their raw points (kept 7 days).
+/// (kept two years), five-minute buckets from their raw points (kept 7 days).
 async fn custom_metric_series(
     pool: &PgPool,
     host_ids: &[i32],
@@ -489,27 +499,35 @@ async fn custom_metric_series(
     until: DateTime<Utc>,
 ) -> Result<SeriesData, sqlx::Error> {
     let names: Vec<&str> = series.iter().map(|s| s.name.as_str()).collect();
-    let sql = match resolution {
-        Resolution::Hourly => {
+    use crate::storage::custom_metrics::{HOURLY_DAYS, RAW_DAYS};
+    // Each tier is read within what it keeps: backfilled points older than the raw window stay
+    // until the next retention pass, and five-minute buckets must not depend on when that ran.
+    let (sql, kept_days) = match resolution {
+        Resolution::Hourly => (
             "SELECT host_key, name, ((extract(epoch FROM bucket) - extract(epoch FROM $3::timestamptz)) / 3600)::int4,
                     (sum(sum) / greatest(sum(count), 1))::float4
              FROM custom_metric_rollups
              WHERE resolution = 'hour' AND host_key = ANY($1) AND name = ANY($2) AND bucket >= $3 AND bucket < $4
-             GROUP BY 1, 2, 3"
-        }
-        Resolution::FiveMinutes => {
+               AND bucket >= now() - make_interval(days => $5)
+             GROUP BY 1, 2, 3",
+            HOURLY_DAYS,
+        ),
+        Resolution::FiveMinutes => (
             "SELECT host_id, name, ((extract(epoch FROM ts) - extract(epoch FROM $3::timestamptz))::int8 / 300)::int4,
                     avg(value)::float4
              FROM custom_metrics
              WHERE host_id = ANY($1) AND name = ANY($2) AND ts >= $3 AND ts < $4
-             GROUP BY 1, 2, 3"
-        }
+               AND ts >= now() - make_interval(days => $5)
+             GROUP BY 1, 2, 3",
+            RAW_DAYS,
+        ),
     };
     let rows: Vec<(i32, String, i32, f32)> = sqlx::query_as(sql)
         .bind(host_ids)
         .bind(&names)
         .bind(from)
         .bind(until)
+        .bind(kept_days as i32)
         .fetch_all(pool)
         .await?;
     let mut data: SeriesData = HashMap::new();
@@ -1473,5 +1491,16 @@ mod tests {
         let other = custom_significance("widgets");
         assert_eq!((other.absolute, other.relative), (0.0, 0.25));
         assert_eq!(other.min_change(40.0), 10.0);
+    }
+
+    #[test]
+    fn a_temperature_must_move_by_degrees_whatever_its_level() {
+        for unit in ["°C", "celsius", " C "] {
+            let s = custom_significance(unit);
+            assert_eq!((s.absolute, s.relative), (2.0, 0.0), "{unit}");
+        }
+        let fahrenheit = custom_significance("°F");
+        assert_eq!(fahrenheit.min_change(72.0), 3.6);
+        assert_eq!(fahrenheit.min_change(-10.0), 3.6);
     }
 }

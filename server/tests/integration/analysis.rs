@@ -812,6 +812,90 @@ async fn a_custom_metric_is_judged_by_name_on_its_own_hours_and_five_minute_buck
 }
 
 #[tokio::test]
+async fn a_custom_metric_backfilled_months_ago_is_judged_hourly_over_the_whole_range() {
+    let app = spawn_app().await;
+    let now = Utc::now();
+    let hour = now.duration_trunc(Duration::hours(1)).expect("aligned");
+    ingest(
+        &app,
+        vec![json!({"vmId": "temp-01", "sample": {"timestamp": now - Duration::minutes(1), "cpu": {"percent": 5.0}}})],
+    )
+    .await;
+    // A room temperature sent every 15 minutes from 90 to 10 days ago (the sensor then went):
+    // 22 °C with a daily swing of 1.5 and jitter; 60 days ago three hours at 30 °C (a cooling
+    // failure), and 40 days ago three hours 1 °C warmer — many sigmas of this jitter, but below
+    // the 2 °C that matters.
+    let first = hour - Duration::days(90);
+    let until = hour - Duration::days(10);
+    let failure = hour - Duration::days(60) + Duration::hours(3);
+    let blip = hour - Duration::days(40) + Duration::hours(15);
+    let points: Vec<Value> = (0..)
+        .map(|i| first + Duration::minutes(15 * i))
+        .take_while(|ts| *ts < until)
+        .enumerate()
+        .map(|(i, ts)| {
+            let day_fraction = (ts.timestamp() % 86_400) as f64 / 86_400.0;
+            let jitter = ((i * 7919) % 13) as f64 / 13.0 - 0.5;
+            let mut value = 22.0 + 1.5 * (day_fraction * std::f64::consts::TAU).sin() + 0.2 * jitter;
+            if ts >= failure && ts < failure + Duration::hours(3) {
+                value = 30.0;
+            }
+            if ts >= blip && ts < blip + Duration::hours(3) {
+                value += 1.0;
+            }
+            json!({"name": "room_temperature", "value": value, "unit": "°C", "host": "temp-01", "timestamp": ts})
+        })
+        .collect();
+    post_metrics(&app, &points).await;
+
+    let request = json!({"vmIds": ["temp-01"], "startTime": hour - Duration::days(89), "endTime": now,
+                         "customMetrics": ["room_temperature"], "anomalyTypes": ["spike", "drop"]});
+    let (status, body) = post(&app, "/api/v1/history/anomalies", &request).await;
+    assert_eq!(status, 200, "{body}");
+    let data = &body["data"];
+    let anomalies = data["anomalies"].as_array().expect("list");
+    assert_eq!(anomalies.len(), 1, "{data}");
+    assert_eq!(anomalies[0]["series"], "room_temperature");
+    assert_eq!(anomalies[0]["type"], "spike");
+    assert_eq!(anomalies[0]["timestamp"], json!(failure), "{}", anomalies[0]);
+    assert_eq!(anomalies[0]["duration"], 3 * 3600, "{}", anomalies[0]);
+    // Hours over the whole range; the raw copies of the backfill (older than the raw window,
+    // not yet removed by retention) give no five-minute buckets.
+    assert_eq!(
+        judged_tiers(data),
+        [("room_temperature".to_string(), "hourly".to_string())],
+        "{data}"
+    );
+    let hourly = &judged(data)[0];
+    assert_eq!(hourly.from, hour - Duration::days(89), "{hourly:?}");
+    assert_eq!(hourly.points, 79 * 24, "{hourly:?}");
+    assert!(
+        data["skipped"]
+            .as_array()
+            .expect("skipped")
+            .iter()
+            .any(|s| s["series"] == "room_temperature"
+                && s["reason"].as_str().is_some_and(|r| r.starts_with("fewer than"))),
+        "{data}"
+    );
+
+    // Backfill reaches two years back, not further.
+    let (status, body) = post(
+        &app,
+        "/api/v1/performance/metrics",
+        &json!({"name": "room_temperature", "value": 21.0, "unit": "°C", "host": "temp-01",
+                "timestamp": now - Duration::days(731)}),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.to_string().contains("older than the 730 days"),
+        "{body}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn a_new_host_is_judged_from_its_first_day_with_lowered_confidence() {
     let app = spawn_app().await;
     let until = Utc::now()
