@@ -857,7 +857,12 @@ async fn a_custom_metric_backfilled_months_ago_is_judged_hourly_over_the_whole_r
     assert_eq!(anomalies.len(), 1, "{data}");
     assert_eq!(anomalies[0]["series"], "room_temperature");
     assert_eq!(anomalies[0]["type"], "spike");
-    assert_eq!(anomalies[0]["timestamp"], json!(failure), "{}", anomalies[0]);
+    assert_eq!(
+        anomalies[0]["timestamp"],
+        json!(failure),
+        "{}",
+        anomalies[0]
+    );
     assert_eq!(anomalies[0]["duration"], 3 * 3600, "{}", anomalies[0]);
     // Hours over the whole range; the raw copies of the backfill (older than the raw window,
     // not yet removed by retention) give no five-minute buckets.
@@ -875,7 +880,9 @@ async fn a_custom_metric_backfilled_months_ago_is_judged_hourly_over_the_whole_r
             .expect("skipped")
             .iter()
             .any(|s| s["series"] == "room_temperature"
-                && s["reason"].as_str().is_some_and(|r| r.starts_with("fewer than"))),
+                && s["reason"]
+                    .as_str()
+                    .is_some_and(|r| r.starts_with("fewer than"))),
         "{data}"
     );
 
