@@ -519,9 +519,11 @@ fn event(
 }
 
 /// Points beyond ±`limit` sigmas (one more on a short baseline) that also move by at least the
-/// practical floor and beyond the week's record — a spike above the highest residual of the week
-/// its scale was learnt on, a drop below the lowest (what happened last week without being an
-/// incident is this series' ordinary burst, whatever its sigmas). Runs of one sign with gaps of
+/// practical floor and beat the week's record by it too — a spike above the highest residual of
+/// the week its scale was learnt on, a drop below the lowest, each by the floor at that record's
+/// size (what happened last week without being an incident is this series' ordinary burst,
+/// whatever its sigmas, and 1.51 MB/s after a week that reached 1.50 is the same burst again,
+/// not news). Runs of one sign with gaps of
 /// less than three hours (two points at hours) are one event — in time, so that five-minute
 /// buckets, flagged one by one, do not split a burst the hours see as one.
 fn excursions(
@@ -542,11 +544,20 @@ fn excursions(
         };
         let residual = value - baseline;
         let (lowest, highest) = scores.record[i];
+        // A record must be beaten by the floor at its own size; before there is one (±∞), by
+        // anything.
+        let margin = |record: f64| {
+            if record.is_finite() {
+                profile.significance.min_change(record)
+            } else {
+                0.0
+            }
+        };
         if residual.abs() < profile.significance.min_change(baseline) {
             0
-        } else if z > limit && residual > highest {
+        } else if z > limit && residual > highest + margin(highest) {
             1
-        } else if z < -limit && residual < lowest {
+        } else if z < -limit && residual < lowest - margin(lowest) {
             -1
         } else {
             0
@@ -1204,6 +1215,37 @@ mod tests {
         );
         // Before any scale: no record.
         assert_eq!(scores.record[0], (f64::INFINITY, f64::NEG_INFINITY));
+    }
+
+    #[test]
+    fn a_new_record_must_beat_the_old_one_by_the_floor_at_its_size() {
+        // Flat at 10 (floor: 1 or a quarter), a burst of +20 on day 8. On day 12 a burst of +24
+        // beats that record by 4, less than a quarter of 20 (5): the same burst again; +26
+        // beats it by 6 and is reported.
+        let profile = Profile {
+            per_day: DAY,
+            significance: Significance {
+                absolute: 1.0,
+                relative: 0.25,
+            },
+        };
+        let with_bursts = |second: f64| {
+            let mut series = vec![Some(10.0); 16 * DAY];
+            series[8 * DAY + 5] = Some(30.0);
+            series[12 * DAY + 5] = Some(10.0 + second);
+            series
+        };
+        let starts = |series: &[Option<f64>]| {
+            let events = detect(series, &profile, &medium(), 0);
+            assert!(events.iter().all(|e| e.kind == Kind::Spike), "{events:?}");
+            events.iter().map(|e| e.start).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            score(&with_bursts(24.0), &profile).record[12 * DAY + 5],
+            (0.0, 20.0)
+        );
+        assert_eq!(starts(&with_bursts(24.0)), [8 * DAY + 5]);
+        assert_eq!(starts(&with_bursts(26.0)), [8 * DAY + 5, 12 * DAY + 5]);
     }
 
     #[test]
