@@ -498,8 +498,8 @@ async fn custom_metric_series(
     from: DateTime<Utc>,
     until: DateTime<Utc>,
 ) -> Result<SeriesData, sqlx::Error> {
-    let names: Vec<&str> = series.iter().map(|s| s.name.as_str()).collect();
     use crate::storage::custom_metrics::{HOURLY_DAYS, RAW_DAYS};
+    let names: Vec<&str> = series.iter().map(|s| s.name.as_str()).collect();
     // Each tier is read within what it keeps: backfilled points older than the raw window stay
     // until the next retention pass, and five-minute buckets must not depend on when that ran.
     let (sql, kept_days) = match resolution {
