@@ -10,6 +10,7 @@
 //! series' practical-significance floor, however many sigmas it is, nor a burst no larger than
 //! one the series had in the week its scale was learnt on.
 use super::robust::{median, quantile_sorted, rank_correlation};
+use super::window::SortedWindow;
 
 /// Residual points needed before anything is judged (the short baseline's minimum).
 const COLD_MIN: usize = 12;
@@ -324,6 +325,21 @@ fn robust_sigma(residuals: &mut [f64], scratch: &mut Vec<f64>, floor: f64, sprea
     mad_sigma.max(spread_sigma).max(floor)
 }
 
+/// `robust_sigma` of the values in a sorted window, equal to it bit for bit: the median and
+/// quantiles are read off, the MAD found by bisection.
+fn robust_sigma_of_window(window: &SortedWindow, floor: f64, spread: Spread) -> f64 {
+    let sorted = window.sorted();
+    if sorted.is_empty() {
+        return floor;
+    }
+    let median = window.median();
+    let mad_sigma = 1.4826 * window.median_deviation(median);
+    let spread_sigma = (quantile_sorted(sorted, 1.0 - spread.tail)
+        - quantile_sorted(sorted, spread.tail))
+        / spread.sigmas;
+    mad_sigma.max(spread_sigma).max(floor)
+}
+
 fn largest(values: &[f64]) -> f64 {
     values.iter().copied().fold(f64::NEG_INFINITY, f64::max)
 }
@@ -395,6 +411,13 @@ pub fn score(series: &[Option<f64>], profile: &Profile) -> Scores {
         }
     }
     let residual: Vec<Option<f64>> = (0..n).map(|i| Some(series[i]? - baseline[i]?)).collect();
+    // How many points before each index were judged on a seasonal baseline (all have a
+    // residual): whether a week holds days of them is then a subtraction.
+    let mut seasonal_before = Vec::with_capacity(n + 1);
+    seasonal_before.push(0usize);
+    for s in &seasonal {
+        seasonal_before.push(seasonal_before.last().copied().unwrap_or(0) + usize::from(*s));
+    }
     let no_record = (f64::INFINITY, f64::NEG_INFINITY);
     let mut z = vec![None; n];
     let mut short = vec![false; n];
@@ -403,6 +426,8 @@ pub fn score(series: &[Option<f64>], profile: &Profile) -> Scores {
     let mut week_record = no_record;
     let mut history: Vec<f64> = Vec::with_capacity(week);
     let mut scratch: Vec<f64> = Vec::with_capacity(week);
+    let mut unsettled_week = SortedWindow::default();
+    let floor = profile.significance.sigma_floor();
     let hour = profile.points(1, 1);
     for i in 0..n {
         // The scale moves slowly: re-estimate it once a day from the previous week's residuals,
@@ -412,32 +437,36 @@ pub fn score(series: &[Option<f64>], profile: &Profile) -> Scores {
             // Residuals of seasonal baselines once there are days of them: the short baseline's
             // residuals carry the daily shape it cannot know and would inflate the scale.
             let window = i.saturating_sub(week)..i;
-            history.clear();
-            history.extend(
-                window
-                    .clone()
-                    .filter(|k| seasonal[*k])
-                    .filter_map(|k| residual[k]),
-            );
-            let settled = history.len() >= WARM_DAYS * profile.per_day;
-            if !settled {
+            let settled =
+                seasonal_before[i] - seasonal_before[window.start] >= WARM_DAYS * profile.per_day;
+            if settled {
+                // Once a day: a selection over the week's seasonal residuals.
                 history.clear();
-                history.extend(residual[window].iter().flatten());
+                history.extend(window.filter(|k| seasonal[*k]).filter_map(|k| residual[k]));
+                week_record = history
+                    .iter()
+                    .fold(no_record, |(low, high), r| (low.min(*r), high.max(*r)));
+                scale = (history.len() >= COLD_MIN).then(|| {
+                    (
+                        robust_sigma(&mut history, &mut scratch, floor, spread),
+                        true,
+                    )
+                });
+            } else {
+                // Every hour: the week's residuals, kept sorted from one estimate to the next.
+                unsettled_week.slide(&residual, window);
+                let sorted = unsettled_week.sorted();
+                week_record = match (sorted.first(), sorted.last()) {
+                    (Some(low), Some(high)) => (*low, *high),
+                    _ => no_record,
+                };
+                scale = (sorted.len() >= COLD_MIN).then(|| {
+                    (
+                        robust_sigma_of_window(&unsettled_week, floor, spread),
+                        false,
+                    )
+                });
             }
-            week_record = history
-                .iter()
-                .fold(no_record, |(low, high), r| (low.min(*r), high.max(*r)));
-            scale = (history.len() >= COLD_MIN).then(|| {
-                (
-                    robust_sigma(
-                        &mut history,
-                        &mut scratch,
-                        profile.significance.sigma_floor(),
-                        spread,
-                    ),
-                    settled,
-                )
-            });
         }
         // Residuals are not re-centred: after a level shift their recent median is biased and
         // would turn the return to normal into a shift of its own.
@@ -1270,7 +1299,115 @@ mod tests {
         assert!(shifts[0].end >= 21 * DAY, "{shifts:?}");
     }
 
+    /// `score` as it was before the settling week was kept sorted: the week's residuals gathered
+    /// and selected afresh at every estimate.
+    fn score_by_gathering(series: &[Option<f64>], profile: &Profile) -> Scores {
+        let n = series.len();
+        let spread = Spread::of(profile);
+        let mut out = Scores {
+            baseline: vec![None; n],
+            z: vec![None; n],
+            short: vec![false; n],
+            record: vec![(f64::INFINITY, f64::NEG_INFINITY); n],
+        };
+        let mut seasonal = vec![false; n];
+        for i in 0..n {
+            if series[i].is_some() {
+                if let Some((b, s)) = baseline_at(series, i, profile) {
+                    out.baseline[i] = Some(b);
+                    seasonal[i] = s;
+                }
+            }
+        }
+        let residual: Vec<Option<f64>> = (0..n)
+            .map(|i| Some(series[i]? - out.baseline[i]?))
+            .collect();
+        let (mut scale, mut week_record) = (None, (f64::INFINITY, f64::NEG_INFINITY));
+        for i in 0..n {
+            let settling = scale.is_none_or(|(_, settled): (f64, bool)| !settled);
+            if i % profile.per_day == 0 || (settling && i % profile.points(1, 1) == 0) {
+                let window = i.saturating_sub(profile.week())..i;
+                let mut history: Vec<f64> = window
+                    .clone()
+                    .filter(|k| seasonal[*k])
+                    .filter_map(|k| residual[k])
+                    .collect();
+                let settled = history.len() >= WARM_DAYS * profile.per_day;
+                if !settled {
+                    history = residual[window].iter().flatten().copied().collect();
+                }
+                week_record = history
+                    .iter()
+                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(low, high), r| {
+                        (low.min(*r), high.max(*r))
+                    });
+                let floor = profile.significance.sigma_floor();
+                scale = (history.len() >= COLD_MIN).then(|| {
+                    (
+                        robust_sigma(&mut history, &mut Vec::new(), floor, spread),
+                        settled,
+                    )
+                });
+            }
+            if let (Some(r), Some((sigma, settled))) = (residual[i], scale) {
+                out.z[i] = Some(r / sigma);
+                out.short[i] = !settled || !seasonal[i];
+                out.record[i] = week_record;
+            }
+        }
+        out
+    }
+
     proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        #[test]
+        fn the_sorted_settling_week_scores_as_gathering_it_afresh(
+            days in 1usize..14,
+            per_day in proptest::sample::select(vec![1usize, 12, 24, 48]),
+            gaps in proptest::collection::vec(0usize..4000, 0..8),
+            gap_length in 1usize..200,
+            seed in 0u64..1000,
+        ) {
+            let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+            let mut series: Vec<Option<f64>> = (0..days * per_day)
+                .map(|i| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    let phase = (i % per_day) as f64 / per_day as f64 * std::f64::consts::TAU;
+                    // Coarse noise: ties among the residuals too.
+                    Some(30.0 + 10.0 * phase.sin() + (state % 40) as f64 / 4.0)
+                })
+                .collect();
+            // Gaps: a scale that settles, loses its seasonal days and settles again.
+            for start in gaps {
+                let n = series.len();
+                series[start.min(n)..(start + gap_length).min(n)].fill(None);
+            }
+            let profile = Profile { per_day, ..hourly() };
+            let got = score(&series, &profile);
+            let expected = score_by_gathering(&series, &profile);
+            proptest::prop_assert_eq!(got.baseline, expected.baseline);
+            proptest::prop_assert_eq!(got.z, expected.z);
+            proptest::prop_assert_eq!(got.short, expected.short);
+            proptest::prop_assert_eq!(got.record, expected.record);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_scale_of_a_sorted_window_equals_the_scale_by_selection(
+            values in proptest::collection::vec(-1e6..1e6_f64, 1..3000),
+            fine in proptest::bool::ANY,
+        ) {
+            let spread = spreads()[usize::from(fine)];
+            let series: Vec<Option<f64>> = values.iter().copied().map(Some).collect();
+            let mut window = SortedWindow::default();
+            window.slide(&series, 0..series.len());
+            let expected = robust_sigma(&mut values.clone(), &mut Vec::new(), 1e-9, spread);
+            proptest::prop_assert_eq!(robust_sigma_of_window(&window, 1e-9, spread), expected);
+        }
+
         #[test]
         fn the_scale_by_selection_equals_the_scale_by_sorting(
             values in proptest::collection::vec(-1e6..1e6_f64, 1..3000),

@@ -4,3 +4,4 @@ pub mod robust;
 pub mod shifts;
 pub mod sketch;
 pub mod trend;
+pub mod window;
