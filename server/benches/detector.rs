@@ -4,8 +4,9 @@
 //! 30 days of 5-minute buckets (all asked: the hourly rollups keep them 30 days) and 386 days of
 //! hours (365 asked) — on a daily wave with noise and a few bursts, at the cadence's thresholds.
 //! Prints the median time per series of 200 runs; a request over 100 hosts judges 14 series per
-//! host at each tier.
-use lookout::analysis::anomaly::{detect, Profile, Sensitivity, Significance};
+//! host at each tier. Five-minute grids are timed twice: for every kind, and for the spikes and
+//! drops that `/history/anomalies` judges them for.
+use lookout::analysis::anomaly::{detect_kinds, Kind, Profile, Sensitivity, Significance};
 use std::time::Instant;
 
 /// A daily wave of `per_day` points a day around 40 with deterministic noise, and a 20-point
@@ -49,18 +50,29 @@ fn main() {
             significance,
         };
         let report_from = (days - report_days) * per_day;
-        let mut timings = Vec::new();
-        let mut events = 0;
-        for _ in 0..200 {
-            let started = Instant::now();
-            events = detect(&data, &profile, &thresholds, report_from).len();
-            timings.push(started.elapsed().as_secs_f64() * 1e6);
+        let bursts: &[Kind] = &[Kind::Spike, Kind::Drop];
+        let judged: &[(&str, &[Kind])] = if per_day > 24 {
+            &[
+                ("every kind", &Kind::ALL),
+                ("spikes and drops, as judged", bursts),
+            ]
+        } else {
+            &[("every kind, as judged", &Kind::ALL)]
+        };
+        for (which, kinds) in judged {
+            let mut timings = Vec::new();
+            let mut events = 0;
+            for _ in 0..200 {
+                let started = Instant::now();
+                events = detect_kinds(&data, &profile, &thresholds, report_from, kinds).len();
+                timings.push(started.elapsed().as_secs_f64() * 1e6);
+            }
+            timings.sort_by(f64::total_cmp);
+            println!(
+                "detector, {label}, {which}: {:.0} µs per series (median of 200; {} points, {events} events)",
+                timings[timings.len() / 2],
+                data.len()
+            );
         }
-        timings.sort_by(f64::total_cmp);
-        println!(
-            "detector, {label}: {:.0} µs per series (median of 200; {} points, {events} events)",
-            timings[timings.len() / 2],
-            data.len()
-        );
     }
 }

@@ -492,6 +492,19 @@ pub fn detect(
     thresholds: &Thresholds,
     report_from: usize,
 ) -> Vec<Detected> {
+    detect_kinds(series, profile, thresholds, report_from, &Kind::ALL)
+}
+
+/// `detect`, keeping only events of `kinds`: the same events of those kinds as `detect` finds,
+/// without judging pattern breaks when they are not wanted. Excursions and level shifts always
+/// run, since each suppresses the other.
+pub fn detect_kinds(
+    series: &[Option<f64>],
+    profile: &Profile,
+    thresholds: &Thresholds,
+    report_from: usize,
+    kinds: &[Kind],
+) -> Vec<Detected> {
     let scores = score(series, profile);
     let mut shifts = level_shifts(series, &scores, profile, thresholds);
     let mut events = excursions(series, &scores, profile, thresholds.excursion_z);
@@ -513,14 +526,16 @@ pub fn detect(
                 .any(|s| s.rising == e.rising && s.start <= e.end && e.start <= s.end)
     });
     events.extend(shifts);
-    events.extend(pattern_breaks(
-        series,
-        &scores,
-        profile,
-        thresholds.pattern_correlation,
-        report_from,
-    ));
-    events.retain(|e| e.end >= report_from);
+    if kinds.contains(&Kind::PatternBreak) {
+        events.extend(pattern_breaks(
+            series,
+            &scores,
+            profile,
+            thresholds.pattern_correlation,
+            report_from,
+        ));
+    }
+    events.retain(|e| e.end >= report_from && kinds.contains(&e.kind));
     events.sort_by_key(|e| (e.start, e.kind.name()));
     events
 }
@@ -1391,6 +1406,34 @@ mod tests {
             proptest::prop_assert_eq!(got.z, expected.z);
             proptest::prop_assert_eq!(got.short, expected.short);
             proptest::prop_assert_eq!(got.record, expected.record);
+        }
+    }
+
+    #[test]
+    fn detecting_some_kinds_finds_those_events_of_detecting_all() {
+        let mut series = daily(21);
+        series[15 * DAY + 10] = Some(95.0);
+        for v in series[17 * DAY..].iter_mut().flatten() {
+            *v += 8.0;
+        }
+        for v in series[12 * DAY..13 * DAY].iter_mut() {
+            *v = Some(50.0);
+        }
+        let all = detect(&series, &hourly(), &medium(), 0);
+        assert!(kinds(&all).len() >= 2, "{all:?}");
+        for wanted in [
+            vec![Kind::Spike, Kind::Drop],
+            vec![Kind::TrendChange],
+            vec![Kind::PatternBreak],
+            vec![],
+        ] {
+            let expected: Vec<Detected> = all
+                .iter()
+                .filter(|e| wanted.contains(&e.kind))
+                .cloned()
+                .collect();
+            let got = detect_kinds(&series, &hourly(), &medium(), 0, &wanted);
+            assert_eq!(got, expected, "{wanted:?}");
         }
     }
 

@@ -657,13 +657,17 @@ fn judge(
         significance: series.significance,
     };
     let step = grid.resolution.step();
-    for detected in anomaly::detect(buffer, &profile, thresholds, grid.report_from) {
-        // Five-minute buckets look for bursts; shifts and shapes are judged on the hours.
-        let bursts_only = grid.resolution == Resolution::FiveMinutes
-            && !matches!(detected.kind, Kind::Spike | Kind::Drop);
-        if bursts_only || !kinds.contains(&detected.kind) {
-            continue;
-        }
+    // Five-minute buckets look for bursts; shifts and shapes are judged on the hours.
+    let bursts_only = grid.resolution == Resolution::FiveMinutes;
+    let wanted: Vec<Kind> = kinds
+        .iter()
+        .copied()
+        .filter(|k| !bursts_only || matches!(k, Kind::Spike | Kind::Drop))
+        .collect();
+    if wanted.is_empty() {
+        return Judged::Points(judged);
+    }
+    for detected in anomaly::detect_kinds(buffer, &profile, thresholds, grid.report_from, &wanted) {
         found.push(Found {
             host,
             series: series.clone(),
