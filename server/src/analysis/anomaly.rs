@@ -9,7 +9,7 @@
 //! the event marked as judged on a short baseline. Nothing is reported that is smaller than the
 //! series' practical-significance floor, however many sigmas it is, nor a burst no larger than
 //! one the series had in the week its scale was learnt on.
-use super::robust::{median, quantile_sorted, rank_correlation};
+use super::robust::{median, median_in_place, median_sorted, quantile_sorted, rank_correlation};
 use super::window::SortedWindow;
 
 /// Residual points needed before anything is judged (the short baseline's minimum).
@@ -320,7 +320,7 @@ fn robust_sigma(residuals: &mut [f64], scratch: &mut Vec<f64>, floor: f64, sprea
     };
     scratch.clear();
     scratch.extend(residuals.iter().map(|r| (r - median).abs()));
-    let mad_sigma = 1.4826 * median_unsorted(scratch);
+    let mad_sigma = 1.4826 * median_in_place(scratch);
     let spread_sigma = (q_high - q_low) / spread.sigmas;
     mad_sigma.max(spread_sigma).max(floor)
 }
@@ -342,29 +342,6 @@ fn robust_sigma_of_window(window: &SortedWindow, floor: f64, spread: Spread) -> 
 
 fn largest(values: &[f64]) -> f64 {
     values.iter().copied().fold(f64::NEG_INFINITY, f64::max)
-}
-
-fn median_sorted(sorted: &[f64]) -> f64 {
-    let n = sorted.len();
-    if n % 2 == 1 {
-        sorted[n / 2]
-    } else {
-        (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
-    }
-}
-
-/// Median by selection (reorders); 0 when empty.
-fn median_unsorted(values: &mut [f64]) -> f64 {
-    let n = values.len();
-    if n == 0 {
-        return 0.0;
-    }
-    let (lower, &mut upper, _) = values.select_nth_unstable_by(n / 2, f64::total_cmp);
-    if n % 2 == 1 {
-        upper
-    } else {
-        (largest(lower) + upper) / 2.0
-    }
 }
 
 /// The type-7 quantile at fractional rank `position` within `values` (unordered), as

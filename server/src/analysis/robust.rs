@@ -4,19 +4,22 @@
 /// Median of the values (NaN-free input); `None` when empty. Linear-time selection, not a sort:
 /// the fits take medians of thousands of pairwise slopes per host.
 pub fn median(values: &[f64]) -> Option<f64> {
-    if values.is_empty() {
-        return None;
+    (!values.is_empty()).then(|| median_in_place(&mut values.to_vec()))
+}
+
+/// `median` without the copy: reorders `values`; 0 when empty.
+pub fn median_in_place(values: &mut [f64]) -> f64 {
+    let n = values.len();
+    if n == 0 {
+        return 0.0;
     }
-    let mut work = values.to_vec();
-    let mid = work.len() / 2;
-    let (lower, upper, _) = work.select_nth_unstable_by(mid, f64::total_cmp);
-    let upper = *upper;
-    if !values.len().is_multiple_of(2) {
-        return Some(upper);
+    let (lower, &mut upper, _) = values.select_nth_unstable_by(n / 2, f64::total_cmp);
+    if n % 2 == 1 {
+        return upper;
     }
     // Even count: the mean of the two middle values; the lower one is the largest of the lower part.
     let below = lower.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    Some((below + upper) / 2.0)
+    (below + upper) / 2.0
 }
 
 /// Linear-interpolated quantile (type 7, as numpy and R default); `None` when empty.
@@ -27,6 +30,16 @@ pub fn quantile(values: &[f64], q: f64) -> Option<f64> {
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
     Some(quantile_sorted(&sorted, q))
+}
+
+/// The median of sorted values (mean of the two middle ones for an even count); 0 when empty.
+pub fn median_sorted(sorted: &[f64]) -> f64 {
+    let n = sorted.len();
+    match n {
+        0 => 0.0,
+        _ if n % 2 == 1 => sorted[n / 2],
+        _ => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
 }
 
 pub fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {

@@ -4,6 +4,7 @@
 //! median and quantiles read off directly and the median absolute deviation found in
 //! logarithmic time. Every figure equals what sorting the window afresh would give, bit for bit
 //! (property-tested).
+use super::robust::median_sorted;
 use std::ops::Range;
 
 /// The present values of `series[covers]`, sorted by `f64::total_cmp`.
@@ -53,22 +54,9 @@ impl SortedWindow {
         &self.sorted
     }
 
-    pub fn len(&self) -> usize {
-        self.sorted.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.sorted.is_empty()
-    }
-
     /// The median (mean of the two middle values for an even count); 0 when empty.
     pub fn median(&self) -> f64 {
-        let n = self.sorted.len();
-        match n {
-            0 => 0.0,
-            _ if n % 2 == 1 => self.sorted[n / 2],
-            _ => (self.sorted[n / 2 - 1] + self.sorted[n / 2]) / 2.0,
-        }
+        median_sorted(&self.sorted)
     }
 
     /// The median of `|v − center|` over the window; 0 when empty. The deviations of the values
@@ -79,7 +67,7 @@ impl SortedWindow {
         if n == 0 {
             return 0.0;
         }
-        let split = self.rank_of(center).min(n);
+        let split = self.rank_of(center);
         let upper = self.deviation_ranked(center, split, n / 2);
         if n % 2 == 1 {
             upper
