@@ -333,17 +333,20 @@ async fn a_caller_over_the_rate_limit_gets_429_with_retry_after_in_each_apis_env
 #[tokio::test]
 async fn sign_in_attempts_for_one_user_are_throttled() {
     let app = spawn_app().await;
-    let mut statuses = Vec::new();
-    for _ in 0..12 {
-        statuses.push(
-            login(&app, "wrong-password", &app.address)
-                .await
-                .status()
-                .as_u16(),
-        );
-    }
-    assert!(statuses[..10].iter().all(|s| *s == 303), "{statuses:?}");
-    // Ten a minute: one more may have been earned while the slow password checks ran.
-    assert!(statuses[10..].contains(&429), "{statuses:?}");
+    // All at once: the limit is checked as each attempt arrives, before its slow password
+    // check, so how fast this machine hashes does not decide how many get through.
+    let attempts = (0..14).map(|_| login(&app, "wrong-password", &app.address));
+    let statuses: Vec<u16> = futures_util::future::join_all(attempts)
+        .await
+        .iter()
+        .map(|r| r.status().as_u16())
+        .collect();
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert!(
+        statuses.iter().all(|s| *s == 303 || *s == 429),
+        "{statuses:?}"
+    );
+    // Ten a minute: one more may have been earned if the attempts took seconds to arrive.
+    assert!((3..=4).contains(&refused), "{statuses:?}");
     app.stop().await;
 }
