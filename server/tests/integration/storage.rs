@@ -349,17 +349,18 @@ async fn idle_workers_have_nothing_due_on_an_empty_database_and_wake_when_work_i
     assert_eq!(webhook::next_due(&pool).await.expect("webhooks"), None);
     assert_eq!(rollups::next_due(&pool).await.expect("rollups"), None);
 
-    // An hour still filling, queued now: due a minute after it was queued.
+    // An hour still filling, queued now: due a minute after it was queued. The hour is the one
+    // holding now + 2 minutes, so it ends at least two minutes from now whatever the clock reads
+    // (taking "now − 1 minute" picked the hour that had just ended when run in an hour's first
+    // minute, and CI did once).
     let facts = HostFacts {
         vm_id: "due-01".into(),
         name: "due-01".into(),
         ..Default::default()
     };
     let host = hosts::upsert(&pool, &facts).await.expect("host").0;
-    let this_hour = Utc::now() - Duration::minutes(1);
-    sqlx::query("INSERT INTO rollup_queue_hourly (host_id, bucket) VALUES ($1, date_trunc('hour', $2::timestamptz))")
+    sqlx::query("INSERT INTO rollup_queue_hourly (host_id, bucket) VALUES ($1, date_trunc('hour', now() + interval '2 minutes'))")
         .bind(host)
-        .bind(this_hour)
         .execute(&pool)
         .await
         .expect("queue");
