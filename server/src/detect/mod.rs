@@ -388,10 +388,15 @@ type SeriesData = HashMap<(i32, i16), (Vec<i32>, Vec<f32>)>;
 // The queries below index in the slots of `rollup_hourly.fine` (`/ 300`).
 const _: () = assert!(crate::storage::rollups::FINE_SLOT_SECONDS == 300);
 
+/// Host, metric, where (a bucket or a grid index) and five-minute averages.
+type FineRow<At> = (i32, i16, At, Vec<Option<f32>>);
+
 /// Five-minute averages of the asked series from `from` (an hour) to `until`, indexed in
-/// five-minute slots from `from`: rolled-up hours from the `fine` averages kept with them, hours
-/// still queued (the hour filling now, a backfill the worker has not reached) from the raw
-/// samples, replacing those.
+/// five-minute slots from `from`; a later entry for the same index replaces an earlier one.
+/// Ended days come from their whole-day rows (288 averages in one row, not 24 rows of 12); days
+/// without one (today, a day still queued for its daily rollup, a day whose rollup last ran
+/// before it ended) from the `fine` averages of their hourly rows; hours still queued (the hour
+/// filling now, a backfill the worker has not reached) from the raw samples, replacing those.
 async fn fine_series(
     pool: &PgPool,
     host_ids: &[i32],
@@ -400,15 +405,73 @@ async fn fine_series(
     until: DateTime<Utc>,
 ) -> Result<SeriesData, sqlx::Error> {
     use sqlx::Row;
+    let day = Duration::days(1);
+    let slot = Duration::seconds(crate::storage::rollups::FINE_SLOT_SECONDS);
+    let ended_until = Utc::now()
+        .duration_trunc(day)
+        .unwrap_or(until)
+        .clamp(from, until);
     let mut series: SeriesData = HashMap::new();
-    let hours: Vec<(i32, i16, i32, Vec<Option<f32>>)> = sqlx::query_as(
-        "SELECT host_id, metric, ((extract(epoch FROM bucket) - extract(epoch FROM $3::timestamptz)) / 300)::int4, fine
-         FROM rollup_hourly WHERE host_id = ANY($1) AND metric = ANY($2) AND bucket >= $3 AND bucket < $4 AND fine IS NOT NULL",
+    let mut whole_days: std::collections::HashSet<(i32, DateTime<Utc>)> = Default::default();
+    if ended_until > from {
+        let days: Vec<FineRow<DateTime<Utc>>> = sqlx::query_as(
+            "SELECT host_id, metric, bucket, fine FROM rollup_fine_daily f
+             WHERE host_id = ANY($1) AND metric = ANY($2) AND bucket > $3 - interval '1 day' AND bucket < $4
+               AND NOT EXISTS (SELECT 1 FROM rollup_queue_daily q WHERE q.host_id = f.host_id AND q.bucket = f.bucket)",
+        )
+        .bind(host_ids)
+        .bind(metric_ids)
+        .bind(from)
+        .bind(ended_until)
+        .fetch_all(pool)
+        .await?;
+        let last_index = ((ended_until - from).num_seconds() / slot.num_seconds()) as i32;
+        for (host, metric, bucket, slots) in days {
+            whole_days.insert((host, bucket));
+            let first = ((bucket - from).num_seconds() / slot.num_seconds()) as i32;
+            let (indices, values) = series.entry((host, metric)).or_default();
+            for (offset, value) in slots.into_iter().enumerate() {
+                let index = first + offset as i32;
+                if let (Some(value), true) = (value, (0..last_index).contains(&index)) {
+                    indices.push(index);
+                    values.push(value);
+                }
+            }
+        }
+    }
+    // The hourly rows of every stretch no whole-day row covers, per host.
+    let (mut span_hosts, mut span_starts, mut span_ends) = (Vec::new(), Vec::new(), Vec::new());
+    for &host in host_ids {
+        let mut start = from;
+        while start < until {
+            let day_start = start.duration_trunc(day).unwrap_or(start);
+            let day_end = (day_start + day).min(until);
+            if !whole_days.contains(&(host, day_start)) {
+                match (span_hosts.last(), span_ends.last_mut()) {
+                    (Some(&last_host), Some(end)) if last_host == host && *end == start => {
+                        *end = day_end
+                    }
+                    _ => {
+                        span_hosts.push(host);
+                        span_starts.push(start);
+                        span_ends.push(day_end);
+                    }
+                }
+            }
+            start = day_end;
+        }
+    }
+    let hours: Vec<FineRow<i32>> = sqlx::query_as(
+        "SELECT r.host_id, r.metric, ((extract(epoch FROM r.bucket) - extract(epoch FROM $3::timestamptz)) / 300)::int4, r.fine
+         FROM unnest($1::int4[], $4::timestamptz[], $5::timestamptz[]) AS e(h, s, u),
+              LATERAL (SELECT host_id, metric, bucket, fine FROM rollup_hourly
+                       WHERE host_id = e.h AND metric = ANY($2) AND bucket >= e.s AND bucket < e.u AND fine IS NOT NULL OFFSET 0) r",
     )
-    .bind(host_ids)
+    .bind(&span_hosts)
     .bind(metric_ids)
     .bind(from)
-    .bind(until)
+    .bind(&span_starts)
+    .bind(&span_ends)
     .fetch_all(pool)
     .await?;
     for (host, metric, first, slots) in hours {

@@ -1,7 +1,8 @@
 //! Retention: whole partitions past their tier's age are dropped (never row-by-row deletes).
 //!
-//! Raw samples are kept 7 days, hourly rollups 30 days, daily rollups 2 years. A partition is
-//! only dropped once nothing in it is still waiting to be rolled up into the next tier.
+//! Raw samples are kept 7 days, hourly rollups (and the days' five-minute averages copied from
+//! them) 30 days, daily rollups 2 years. A partition is only dropped once nothing in it is still
+//! waiting to be rolled up into the next tier.
 use chrono::{Duration, NaiveDate, Utc};
 use sqlx::PgPool;
 
@@ -36,6 +37,8 @@ pub async fn enforce(pool: &PgPool) -> Result<Vec<String>, sqlx::Error> {
         ("samples", RAW_DAYS, Some("rollup_queue_hourly")),
         ("rollup_hourly", HOURLY_DAYS, Some("rollup_queue_daily")),
         ("rollup_daily", DAILY_DAYS, None),
+        // A copy of the hourly tier's five-minute averages: nothing rolls up from it.
+        (super::rollups::FINE_DAYS_TABLE, HOURLY_DAYS, None),
     ] {
         let cutoff = today - Duration::days(keep_days);
         let partitions: Vec<String> = sqlx::query_scalar(

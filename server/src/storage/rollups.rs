@@ -171,6 +171,39 @@ pub fn fine_averages(rows: &[SampleRow]) -> Vec<(i16, [Option<f32>; FINE_SLOTS])
         .collect()
 }
 
+/// The table of whole days' five-minute averages, written by the daily rollup once a day has
+/// ended and kept as long as the hourly tier they are copied from.
+pub const FINE_DAYS_TABLE: &str = "rollup_fine_daily";
+/// Five-minute slots in a day: one row of `rollup_fine_daily`.
+pub const FINE_SLOTS_PER_DAY: usize = 24 * FINE_SLOTS;
+
+/// One metric's five-minute averages over the day starting at `day`, from its hours' `fine`
+/// arrays (bucket, 12 averages), laid out from midnight; `None` when no slot has a value.
+/// Hours outside the day are ignored.
+pub fn day_fine<'a>(
+    day: DateTime<Utc>,
+    hours: impl IntoIterator<Item = (DateTime<Utc>, &'a [Option<f32>])>,
+) -> Option<Vec<Option<f32>>> {
+    let mut slots = vec![None; FINE_SLOTS_PER_DAY];
+    let mut any = false;
+    for (bucket, fine) in hours {
+        let Ok(hour) = usize::try_from((bucket - day).num_hours()) else {
+            continue;
+        };
+        if hour >= 24 {
+            continue;
+        }
+        for (slot, value) in slots[hour * FINE_SLOTS..(hour + 1) * FINE_SLOTS]
+            .iter_mut()
+            .zip(fine)
+        {
+            *slot = *value;
+            any |= value.is_some();
+        }
+    }
+    any.then_some(slots)
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tier {
     Hourly,
@@ -270,7 +303,7 @@ async fn upsert(
 
 async fn ensure_partitions(
     pool: &PgPool,
-    tier: Tier,
+    table: &str,
     buckets: &[DateTime<Utc>],
 ) -> Result<(), sqlx::Error> {
     let mut days: Vec<NaiveDate> = buckets.iter().map(|b| b.date_naive()).collect();
@@ -279,12 +312,63 @@ async fn ensure_partitions(
     // One transaction per day, as for samples (see `samples::ensure_partitions`).
     for day in days {
         sqlx::query("SELECT lookout_ensure_partition($1, $2)")
-            .bind(tier.table())
+            .bind(table)
             .bind(day)
             .execute(pool)
             .await?;
     }
     Ok(())
+}
+
+/// Replaces the five-minute rows of the processed (host, day) entries with `rows` (their
+/// `slots` flat, 288 per row): a day recomputed without any drops its old row.
+async fn replace_fine_days(
+    tx: &mut sqlx::PgConnection,
+    hosts: &[i32],
+    days: &[DateTime<Utc>],
+    rows: &[RollupKey],
+    slots: &[Option<f32>],
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "DELETE FROM rollup_fine_daily f USING unnest($1::int4[], $2::timestamptz[]) AS e(h, b)
+         WHERE f.host_id = e.h AND f.bucket = e.b",
+    )
+    .bind(hosts)
+    .bind(days)
+    .execute(&mut *tx)
+    .await?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let (mut row_hosts, mut metrics, mut buckets) = (Vec::new(), Vec::new(), Vec::new());
+    for &(host, metric, bucket) in rows {
+        row_hosts.push(host);
+        metrics.push(metric);
+        buckets.push(bucket);
+    }
+    sqlx::query(
+        "INSERT INTO rollup_fine_daily (host_id, metric, bucket, fine)
+         SELECT h, m, b, ($4::float4[])[(n - 1) * 288 + 1 : n * 288]
+         FROM unnest($1::int4[], $2::int2[], $3::timestamptz[]) WITH ORDINALITY AS t(h, m, b, n)",
+    )
+    .bind(row_hosts)
+    .bind(metrics)
+    .bind(buckets)
+    .bind(slots)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+// The query above slices the flat slots 288 to a row.
+const _: () = assert!(FINE_SLOTS_PER_DAY == 288);
+
+/// An hourly rollup row with its five-minute averages.
+#[derive(sqlx::FromRow)]
+struct HourWithFine {
+    #[sqlx(flatten)]
+    rollup: StoredRollup,
+    fine: Option<Vec<Option<f32>>>,
 }
 
 /// One metric's hours of a day: all merged, the hours present (bit mask), and each hour alone.
@@ -404,14 +488,14 @@ pub async fn process_queue(pool: &PgPool, tier: Tier, limit: i64) -> Result<usiz
     let mut attempt = 0;
     loop {
         match process_queue_once(pool, tier, limit).await {
-            Err(Failure::MissingPartitions(buckets)) if attempt < 3 => {
+            Err(Failure::MissingPartitions(table, buckets)) if attempt < 3 => {
                 // DDL runs outside the transaction (which has rolled back): inside it, partition
                 // creation would hold locks that concurrent writers queue behind.
-                ensure_partitions(pool, tier, &buckets).await?;
+                ensure_partitions(pool, table, &buckets).await?;
             }
             Err(Failure::Database(error))
                 if super::samples::is_retryable(&error) && attempt < 3 => {}
-            Err(Failure::MissingPartitions(_)) => {
+            Err(Failure::MissingPartitions(..)) => {
                 return Err(sqlx::Error::Protocol(
                     "rollup partitions could not be created".into(),
                 ))
@@ -424,7 +508,8 @@ pub async fn process_queue(pool: &PgPool, tier: Tier, limit: i64) -> Result<usiz
 }
 
 enum Failure {
-    MissingPartitions(Vec<DateTime<Utc>>),
+    /// The table and the buckets whose partitions are missing.
+    MissingPartitions(&'static str, Vec<DateTime<Utc>>),
     Database(sqlx::Error),
 }
 
@@ -458,6 +543,9 @@ async fn process_queue_once(pool: &PgPool, tier: Tier, limit: i64) -> Result<usi
     let mut rows: Vec<(RollupKey, MetricRollup, i32)> = Vec::new();
     // Per row: the hourly tier's five-minute averages, or the daily tier's hourly ones.
     let mut extra: Vec<Option<f32>> = Vec::new();
+    // Daily tier: the ended days' five-minute averages, (host, metric, day) and 288 slots each.
+    let (mut fine_rows, mut fine_slots): (Vec<RollupKey>, Vec<Option<f32>>) =
+        (Vec::new(), Vec::new());
     match tier {
         Tier::Hourly => {
             for ((host, bucket), raw) in raw_by_hour(&mut tx, &hosts, &buckets, first, last).await?
@@ -471,7 +559,7 @@ async fn process_queue_once(pool: &PgPool, tier: Tier, limit: i64) -> Result<usi
             }
         }
         Tier::Daily => {
-            let hourly: Vec<StoredRollup> = sqlx::query_as(
+            let hourly: Vec<HourWithFine> = sqlx::query_as(
                 "SELECT r.* FROM unnest($1::int4[], $2::timestamptz[]) AS e(h, b),
                  LATERAL (SELECT * FROM rollup_hourly WHERE host_id = e.h AND bucket >= e.b AND bucket < e.b + interval '1 day'
                           AND bucket >= $3 AND bucket < $4 OFFSET 0) r",
@@ -485,11 +573,36 @@ async fn process_queue_once(pool: &PgPool, tier: Tier, limit: i64) -> Result<usi
             let existing = stored_days(&mut tx, &hosts, &buckets).await?;
             let mut hourly_by_day: BTreeMap<(i32, DateTime<Utc>), Vec<StoredRollup>> =
                 BTreeMap::new();
-            for row in hourly {
+            let mut fine_by_day: BTreeMap<(i32, DateTime<Utc>, i16), Vec<_>> = BTreeMap::new();
+            for HourWithFine { rollup: row, fine } in hourly {
+                let day = day_of(row.bucket);
+                if let Some(fine) = fine {
+                    fine_by_day
+                        .entry((row.host_id, day, row.metric))
+                        .or_default()
+                        .push((row.bucket, fine));
+                }
                 hourly_by_day
-                    .entry((row.host_id, day_of(row.bucket)))
+                    .entry((row.host_id, day))
                     .or_default()
                     .push(row);
+            }
+            // Only ended days within the hourly tier's window: a day still filling would be
+            // rewritten every minute, and readers take its hourly rows anyway.
+            let now = Utc::now();
+            let fine_window =
+                now - Duration::days(super::retention::HOURLY_DAYS)..=now - Tier::Daily.width();
+            for ((host, day, metric), hours) in fine_by_day {
+                if !fine_window.contains(&day) {
+                    continue;
+                }
+                let hours = hours
+                    .iter()
+                    .map(|(bucket, fine)| (*bucket, fine.as_slice()));
+                if let Some(slots) = day_fine(day, hours) {
+                    fine_rows.push((host, metric, day));
+                    fine_slots.extend(slots);
+                }
             }
             for &(host, bucket) in &entries {
                 let Some(day_rows) = hourly_by_day.get(&(host, bucket)) else {
@@ -511,7 +624,21 @@ async fn process_queue_once(pool: &PgPool, tier: Tier, limit: i64) -> Result<usi
         if let Err(error) = upsert(&mut tx, tier, &rows, &extra).await {
             if super::samples::is_missing_partition(&error) {
                 return Err(Failure::MissingPartitions(
+                    tier.table(),
                     rows.iter().map(|((_, _, b), _, _)| *b).collect(),
+                ));
+            }
+            return Err(error.into());
+        }
+    }
+    if tier == Tier::Daily {
+        if let Err(error) =
+            replace_fine_days(&mut tx, &hosts, &buckets, &fine_rows, &fine_slots).await
+        {
+            if super::samples::is_missing_partition(&error) {
+                return Err(Failure::MissingPartitions(
+                    FINE_DAYS_TABLE,
+                    fine_rows.iter().map(|(_, _, b)| *b).collect(),
                 ));
             }
             return Err(error.into());
@@ -941,6 +1068,40 @@ mod tests {
         expected[1] = Some(40.0);
         expected[11] = Some(5.0);
         assert_eq!(slots, expected);
+    }
+
+    #[test]
+    fn a_days_fine_averages_lay_its_hours_out_from_midnight() {
+        let day = DateTime::from_timestamp(20 * 86_400, 0).expect("day");
+        let at = |hours: i64| day + Duration::hours(hours);
+        let mut first = [None; FINE_SLOTS];
+        first[0] = Some(1.0);
+        first[11] = Some(2.0);
+        let mut last = [None; FINE_SLOTS];
+        last[5] = Some(3.0);
+        let empty = [None; FINE_SLOTS];
+        let hours = [
+            (at(0), &first[..]),
+            (at(23), &last[..]),
+            (at(5), &empty[..]),
+            // Outside the day: ignored.
+            (at(24), &first[..]),
+            (at(-1), &last[..]),
+        ];
+        let slots = day_fine(day, hours).expect("values");
+        assert_eq!(slots.len(), 288);
+        let filled: Vec<(usize, f32)> = slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| v.map(|v| (i, v)))
+            .collect();
+        // Hour 23, slot 5: 23 * 12 + 5 = 281.
+        assert_eq!(filled, vec![(0, 1.0), (11, 2.0), (281, 3.0)]);
+        assert_eq!(
+            day_fine(day, [(at(3), &empty[..])]),
+            None,
+            "no values, no row"
+        );
     }
 
     fn stored(bucket: DateTime<Utc>, values: &[f64]) -> StoredRollup {

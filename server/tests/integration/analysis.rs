@@ -624,6 +624,8 @@ async fn a_month_old_disk_throughput_incident_is_found_and_the_answer_says_what_
 
 #[tokio::test]
 async fn a_burst_shorter_than_an_hour_is_found_at_five_minutes_in_and_past_the_raw_window() {
+    let began = Utc::now();
+    let day_of = |t: DateTime<Utc>| t.duration_trunc(Duration::days(1)).expect("day");
     let app = spawn_app().await;
     let until = Utc::now()
         .duration_trunc(Duration::hours(1))
@@ -669,33 +671,63 @@ async fn a_burst_shorter_than_an_hour_is_found_at_five_minutes_in_and_past_the_r
             older_burst,
         ),
     ];
-    for (vm, start, end, burst) in ranges {
-        let request =
-            json!({"vmIds": [vm], "startTime": start, "endTime": end, "metrics": ["cpu"]});
-        let (status, body) = post(&app, "/api/v1/history/anomalies", &request).await;
-        assert_eq!(status, 200, "{body}");
-        let data = &body["data"];
-        let cpu: Vec<&Value> = data["anomalies"]
-            .as_array()
-            .expect("list")
-            .iter()
-            .filter(|a| a["series"] == "cpu.usagePercent")
-            .collect();
-        assert_eq!(cpu.len(), 1, "{vm}: {data}");
-        assert_eq!(cpu[0]["type"], "spike");
-        assert_eq!(cpu[0]["timestamp"], json!(burst), "{vm}: {}", cpu[0]);
-        assert_eq!(cpu[0]["duration"], 20 * 60, "{vm}");
-        let tiers = judged_tiers(data);
-        let has = |series: &str, tier: &str| tiers.contains(&(series.into(), tier.into()));
-        assert!(has("cpu.usagePercent", "hourly"), "{vm}: {tiers:?}");
-        assert!(has("cpu.usagePercent", "5m"), "{vm}: {tiers:?}");
-        let fine = judged(data)
-            .into_iter()
-            .find(|j| j.series == "cpu.usagePercent" && j.tier == "5m")
-            .expect("5m");
-        // Every five-minute bucket of the range: 3 and 4 days of them.
-        let days = (end - start + Duration::seconds(1)).num_days();
-        assert_eq!(fine.points, days as usize * 288, "{vm}: {fine:?}");
+    // Ended days are read from their whole-day rows; the same answer must come from the hourly
+    // rows those are copied from, which readers fall back to for any day without one.
+    for source in ["whole-day rows", "hourly rows"] {
+        if source == "hourly rows" {
+            for (vm, first, _) in cases {
+                let days: i64 = sqlx::query_scalar(
+                    "SELECT count(DISTINCT f.bucket) FROM rollup_fine_daily f JOIN hosts h ON h.id = f.host_id WHERE h.vm_id = $1",
+                )
+                .bind(vm)
+                .fetch_one(&app.pool)
+                .await
+                .expect("count");
+                // Every day of samples that had ended when its daily rollup ran: all of them
+                // but today's (and yesterday's, if the test began before midnight).
+                let ended_by = |t: DateTime<Utc>| (day_of(t) - day_of(first)).num_days();
+                assert!(
+                    (ended_by(began)..=ended_by(Utc::now())).contains(&days),
+                    "{vm}: {days} days"
+                );
+            }
+            sqlx::query("DELETE FROM rollup_fine_daily")
+                .execute(&app.pool)
+                .await
+                .expect("delete");
+        }
+        for (vm, start, end, burst) in ranges {
+            let request =
+                json!({"vmIds": [vm], "startTime": start, "endTime": end, "metrics": ["cpu"]});
+            let (status, body) = post(&app, "/api/v1/history/anomalies", &request).await;
+            assert_eq!(status, 200, "{body}");
+            let data = &body["data"];
+            let cpu: Vec<&Value> = data["anomalies"]
+                .as_array()
+                .expect("list")
+                .iter()
+                .filter(|a| a["series"] == "cpu.usagePercent")
+                .collect();
+            assert_eq!(cpu.len(), 1, "{vm}: {data}");
+            assert_eq!(cpu[0]["type"], "spike");
+            assert_eq!(cpu[0]["timestamp"], json!(burst), "{vm}: {}", cpu[0]);
+            assert_eq!(cpu[0]["duration"], 20 * 60, "{vm}");
+            let tiers = judged_tiers(data);
+            let has = |series: &str, tier: &str| tiers.contains(&(series.into(), tier.into()));
+            assert!(has("cpu.usagePercent", "hourly"), "{vm}: {tiers:?}");
+            assert!(has("cpu.usagePercent", "5m"), "{vm}: {tiers:?}");
+            let fine = judged(data)
+                .into_iter()
+                .find(|j| j.series == "cpu.usagePercent" && j.tier == "5m")
+                .expect("5m");
+            // Every five-minute bucket of the range: 3 and 4 days of them.
+            let days = (end - start + Duration::seconds(1)).num_days();
+            assert_eq!(
+                fine.points,
+                days as usize * 288,
+                "{vm} from {source}: {fine:?}"
+            );
+        }
     }
     app.stop().await;
 }

@@ -470,6 +470,22 @@ async fn a_backfill_older_than_the_raw_window_lands_in_the_rollups_and_its_raw_p
     .await
     .expect("count");
     assert_eq!(raw, 0, "raw samples older than 7 days are gone");
+    // The ended day's five-minute averages are kept in one row, from midnight: two hours of
+    // minutes, 24 five-minute slots.
+    let fine: Vec<Option<f32>> = sqlx::query_scalar(
+        "SELECT f.fine FROM rollup_fine_daily f JOIN hosts h ON h.id = f.host_id
+         WHERE h.vm_id = 'old-01' AND f.metric = $1",
+    )
+    .bind(lookout::storage::catalog::CPU_PERCENT)
+    .fetch_one(&app.pool)
+    .await
+    .expect("one whole-day row");
+    let first_slot =
+        (start - start.duration_trunc(Duration::days(1)).expect("day")).num_minutes() as usize / 5;
+    let filled: Vec<usize> = (0..fine.len()).filter(|&i| fine[i].is_some()).collect();
+    assert_eq!(filled, (first_slot..first_slot + 24).collect::<Vec<_>>());
+    // Minutes 0–4 of the first hour: CPU 0, 1, 2, 3, 4.
+    assert_eq!(fine[first_slot], Some(2.0));
 
     let (status, body) = post(&app, "/api/v1/history/query", &json!({
         "vmIds": ["old-01"], "startTime": start, "endTime": start + Duration::hours(2) - Duration::seconds(1),
