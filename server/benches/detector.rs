@@ -4,9 +4,10 @@
 //! 30 days of 5-minute buckets (all asked: the hourly rollups keep them 30 days) and 386 days of
 //! hours (365 asked) — on a daily wave with noise and a few bursts, at the cadence's thresholds.
 //! Prints the median time per series of 200 runs; a request over 100 hosts judges 14 series per
-//! host at each tier. Five-minute grids are timed twice: for every kind, and for the spikes and
-//! drops that `/history/anomalies` judges them for.
+//! host at each tier. Each grid is timed for the kinds `/history/anomalies` judges on it
+//! (`detect::kinds_judged`), and five-minute grids also for every kind.
 use lookout::analysis::anomaly::{detect_kinds, Kind, Profile, Sensitivity, Significance};
+use lookout::detect::kinds_judged;
 use std::time::Instant;
 
 /// A daily wave of `per_day` points a day around 40 with deterministic noise, and a 20-point
@@ -50,15 +51,12 @@ fn main() {
             significance,
         };
         let report_from = (days - report_days) * per_day;
-        let bursts: &[Kind] = &[Kind::Spike, Kind::Drop];
-        let judged: &[(&str, &[Kind])] = if per_day > 24 {
-            &[
-                ("every kind", &Kind::ALL),
-                ("spikes and drops, as judged", bursts),
-            ]
-        } else {
-            &[("every kind, as judged", &Kind::ALL)]
-        };
+        // What `/anomalies` judges at this resolution, and every kind where that is fewer.
+        let as_judged = kinds_judged(per_day, &Kind::ALL);
+        let mut judged = vec![("as judged", as_judged.as_slice())];
+        if as_judged.len() < Kind::ALL.len() {
+            judged.insert(0, ("every kind", &Kind::ALL[..]));
+        }
         for (which, kinds) in judged {
             let mut timings = Vec::new();
             let mut events = 0;

@@ -14,4 +14,5 @@ CREATE TABLE rollup_fine_daily (
 INSERT INTO rollup_queue_daily (host_id, bucket)
 SELECT DISTINCT host_id, date_bin('1 day', bucket, timestamptz 'epoch') FROM rollup_hourly
 WHERE fine IS NOT NULL AND bucket < date_bin('1 day', now(), timestamptz 'epoch')
+  AND bucket >= date_bin('1 day', now(), timestamptz 'epoch') - interval '30 days'
 ON CONFLICT (host_id, bucket) DO NOTHING;

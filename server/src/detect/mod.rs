@@ -465,13 +465,15 @@ async fn fine_series(
         "SELECT r.host_id, r.metric, ((extract(epoch FROM r.bucket) - extract(epoch FROM $3::timestamptz)) / 300)::int4, r.fine
          FROM unnest($1::int4[], $4::timestamptz[], $5::timestamptz[]) AS e(h, s, u),
               LATERAL (SELECT host_id, metric, bucket, fine FROM rollup_hourly
-                       WHERE host_id = e.h AND metric = ANY($2) AND bucket >= e.s AND bucket < e.u AND fine IS NOT NULL OFFSET 0) r",
+                       WHERE host_id = e.h AND metric = ANY($2) AND bucket >= e.s AND bucket < e.u AND fine IS NOT NULL
+                         AND bucket >= $3 AND bucket < $6 OFFSET 0) r",
     )
     .bind(&span_hosts)
     .bind(metric_ids)
     .bind(from)
     .bind(&span_starts)
     .bind(&span_ends)
+    .bind(until)
     .fetch_all(pool)
     .await?;
     for (host, metric, first, slots) in hours {
@@ -623,6 +625,17 @@ enum Resolution {
     Hourly,
 }
 
+/// The asked kinds judged on a grid of `per_day` points a day: buckets finer than an hour look
+/// for bursts (spikes and drops); shifts and shapes are judged on the hours.
+pub fn kinds_judged(per_day: usize, asked: &[Kind]) -> Vec<Kind> {
+    let bursts_only = per_day > Resolution::Hourly.per_day();
+    asked
+        .iter()
+        .copied()
+        .filter(|k| !bursts_only || matches!(k, Kind::Spike | Kind::Drop))
+        .collect()
+}
+
 impl Resolution {
     fn name(self) -> &'static str {
         match self {
@@ -720,17 +733,10 @@ fn judge(
         significance: series.significance,
     };
     let step = grid.resolution.step();
-    // Five-minute buckets look for bursts; shifts and shapes are judged on the hours.
-    let bursts_only = grid.resolution == Resolution::FiveMinutes;
-    let wanted: Vec<Kind> = kinds
-        .iter()
-        .copied()
-        .filter(|k| !bursts_only || matches!(k, Kind::Spike | Kind::Drop))
-        .collect();
-    if wanted.is_empty() {
+    if kinds.is_empty() {
         return Judged::Points(judged);
     }
-    for detected in anomaly::detect_kinds(buffer, &profile, thresholds, grid.report_from, &wanted) {
+    for detected in anomaly::detect_kinds(buffer, &profile, thresholds, grid.report_from, kinds) {
         found.push(Found {
             host,
             series: series.clone(),
@@ -813,12 +819,9 @@ pub async fn run(pool: &PgPool, request: &Request) -> Result<Outcome, sqlx::Erro
     for (chunk_index, chunk) in request.hosts.chunks(HOSTS_PER_TASK).enumerate() {
         let pool = pool.clone();
         let host_ids: Vec<i32> = chunk.iter().map(|h| h.0).collect();
-        let (metric_ids, series, custom, kinds) = (
-            metric_ids.clone(),
-            series.clone(),
-            custom.clone(),
-            request.kinds.clone(),
-        );
+        let (metric_ids, series, custom) = (metric_ids.clone(), series.clone(), custom.clone());
+        let hourly_kinds = kinds_judged(Resolution::Hourly.per_day(), &request.kinds);
+        let fine_kinds = kinds_judged(Resolution::FiveMinutes.per_day(), &request.kinds);
         tasks.spawn(async move {
             let fetch_started = std::time::Instant::now();
             let mut hours = hourly_series(&pool, &host_ids, &metric_ids, from, hours_until).await?;
@@ -868,10 +871,10 @@ pub async fn run(pool: &PgPool, request: &Request) -> Result<Outcome, sqlx::Erro
                     for (series_index, s) in series.iter().enumerate() {
                         let key = (*host_id, s.metric_id);
                         let tiers = [
-                            (Some(&hourly), &hours, &thresholds),
-                            (fine.as_ref(), &buckets, &fine_thresholds),
+                            (Some(&hourly), &hours, &hourly_kinds, &thresholds),
+                            (fine.as_ref(), &buckets, &fine_kinds, &fine_thresholds),
                         ];
-                        for (grid, data, tier_thresholds) in tiers {
+                        for (grid, data, tier_kinds, tier_thresholds) in tiers {
                             let Some(grid) = grid else { continue };
                             let judged = judge(
                                 grid,
@@ -879,7 +882,7 @@ pub async fn run(pool: &PgPool, request: &Request) -> Result<Outcome, sqlx::Erro
                                 data.get(&key),
                                 host,
                                 s,
-                                &kinds,
+                                tier_kinds,
                                 tier_thresholds,
                                 &mut result.found,
                             );
