@@ -370,7 +370,7 @@ async fn replace_fine_days(
     Ok(())
 }
 
-// The query above slices the flat slots 288 to a row.
+// The query above groups the flat slots 288 to a row.
 const _: () = assert!(FINE_SLOTS_PER_DAY == 288);
 
 /// An hourly rollup row with its five-minute averages.
