@@ -814,14 +814,16 @@ pub async fn run(pool: &PgPool, request: &Request) -> Result<Outcome, sqlx::Erro
     });
     let started = std::time::Instant::now();
 
+    let hourly_kinds = kinds_judged(Resolution::Hourly.per_day(), &request.kinds);
+    let fine_kinds = kinds_judged(Resolution::FiveMinutes.per_day(), &request.kinds);
+
     // Each chunk of hosts is fetched and judged on its own task; chunks run concurrently.
     let mut tasks = tokio::task::JoinSet::new();
     for (chunk_index, chunk) in request.hosts.chunks(HOSTS_PER_TASK).enumerate() {
         let pool = pool.clone();
         let host_ids: Vec<i32> = chunk.iter().map(|h| h.0).collect();
         let (metric_ids, series, custom) = (metric_ids.clone(), series.clone(), custom.clone());
-        let hourly_kinds = kinds_judged(Resolution::Hourly.per_day(), &request.kinds);
-        let fine_kinds = kinds_judged(Resolution::FiveMinutes.per_day(), &request.kinds);
+        let (hourly_kinds, fine_kinds) = (hourly_kinds.clone(), fine_kinds.clone());
         tasks.spawn(async move {
             let fetch_started = std::time::Instant::now();
             let mut hours = hourly_series(&pool, &host_ids, &metric_ids, from, hours_until).await?;
