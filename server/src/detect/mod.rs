@@ -312,6 +312,9 @@ fn explain(found: &Found, same_host: &[&Found]) -> (Vec<String>, Vec<String>) {
     )
 }
 
+/// (host, metric) → (grid indices, values) of one tier's series.
+type SeriesData = HashMap<(i32, i16), (Vec<i32>, Vec<f32>)>;
+
 /// Hourly averages of the asked series as (host, metric) → (grid index from `from`, value);
 /// a later entry for the same index replaces an earlier one.
 /// Settled days come from the daily rows' hourly averages (one row per day, not 24); the hours
@@ -323,12 +326,12 @@ async fn hourly_series(
     pool: &PgPool,
     host_ids: &[i32],
     metric_ids: &[i16],
-    from: DateTime<Utc>,
-    until: DateTime<Utc>,
-) -> Result<HashMap<(i32, i16), (Vec<i32>, Vec<f32>)>, sqlx::Error> {
+    (from, until): (DateTime<Utc>, DateTime<Utc>),
+    now: DateTime<Utc>,
+) -> Result<SeriesData, sqlx::Error> {
     let day = Duration::days(1);
-    let settled_until = (Utc::now().duration_trunc(day).unwrap_or(until) - day).clamp(from, until);
-    let mut series: HashMap<(i32, i16), (Vec<i32>, Vec<f32>)> = HashMap::new();
+    let settled_until = (now.duration_trunc(day).unwrap_or(until) - day).clamp(from, until);
+    let mut series: SeriesData = HashMap::new();
     if settled_until > from {
         let days: Vec<(i32, i16, i32, Vec<Option<f32>>)> = sqlx::query_as(
             "SELECT host_id, metric, ((extract(epoch FROM bucket) - extract(epoch FROM $3::timestamptz)) / 3600)::int4, hourly_avg
@@ -341,16 +344,14 @@ async fn hourly_series(
         .bind(settled_until)
         .fetch_all(pool)
         .await?;
-        let last_index = (settled_until - from).num_hours();
+        let end = (settled_until - from).num_hours();
         for (host, metric, first_hour, averages) in days {
-            let (indices, values) = series.entry((host, metric)).or_default();
-            for (offset, value) in averages.into_iter().enumerate() {
-                let index = i64::from(first_hour) + offset as i64;
-                if let (Some(value), true) = (value, (0..last_index).contains(&index)) {
-                    indices.push(index as i32);
-                    values.push(value);
-                }
-            }
+            push_run(
+                series.entry((host, metric)).or_default(),
+                first_hour,
+                averages,
+                end,
+            );
         }
     }
     // Hourly rows after the daily averages, so they replace them: older days still queued for
@@ -382,9 +383,6 @@ async fn hourly_series(
     Ok(series)
 }
 
-/// (host, metric) → (grid indices, values) of one tier's series.
-type SeriesData = HashMap<(i32, i16), (Vec<i32>, Vec<f32>)>;
-
 // The queries below index in the slots of `rollup_hourly.fine` (`/ 300`).
 const _: () = assert!(crate::storage::rollups::FINE_SLOT_SECONDS == 300);
 
@@ -401,16 +399,13 @@ async fn fine_series(
     pool: &PgPool,
     host_ids: &[i32],
     metric_ids: &[i16],
-    from: DateTime<Utc>,
-    until: DateTime<Utc>,
+    (from, until): (DateTime<Utc>, DateTime<Utc>),
+    now: DateTime<Utc>,
 ) -> Result<SeriesData, sqlx::Error> {
     use sqlx::Row;
     let day = Duration::days(1);
     let slot = Duration::seconds(crate::storage::rollups::FINE_SLOT_SECONDS);
-    let ended_until = Utc::now()
-        .duration_trunc(day)
-        .unwrap_or(until)
-        .clamp(from, until);
+    let ended_until = now.duration_trunc(day).unwrap_or(until).clamp(from, until);
     let mut series: SeriesData = HashMap::new();
     let mut whole_days: std::collections::HashSet<(i32, DateTime<Utc>)> = Default::default();
     if ended_until > from {
@@ -425,18 +420,11 @@ async fn fine_series(
         .bind(ended_until)
         .fetch_all(pool)
         .await?;
-        let last_index = ((ended_until - from).num_seconds() / slot.num_seconds()) as i32;
+        let end = (ended_until - from).num_seconds() / slot.num_seconds();
         for (host, metric, bucket, slots) in days {
             whole_days.insert((host, bucket));
-            let first = ((bucket - from).num_seconds() / slot.num_seconds()) as i32;
-            let (indices, values) = series.entry((host, metric)).or_default();
-            for (offset, value) in slots.into_iter().enumerate() {
-                let index = first + offset as i32;
-                if let (Some(value), true) = (value, (0..last_index).contains(&index)) {
-                    indices.push(index);
-                    values.push(value);
-                }
-            }
+            let first = (bucket - from).num_seconds() / slot.num_seconds();
+            push_run(series.entry((host, metric)).or_default(), first, slots, end);
         }
     }
     // The hourly rows of every stretch no whole-day row covers, per host.
@@ -476,14 +464,9 @@ async fn fine_series(
     .bind(until)
     .fetch_all(pool)
     .await?;
+    let end = (until - from).num_seconds() / slot.num_seconds();
     for (host, metric, first, slots) in hours {
-        let (indices, values) = series.entry((host, metric)).or_default();
-        for (offset, value) in slots.into_iter().enumerate() {
-            if let Some(value) = value {
-                indices.push(first + offset as i32);
-                values.push(value);
-            }
-        }
+        push_run(series.entry((host, metric)).or_default(), first, slots, end);
     }
     let metrics: Vec<&catalog::Metric> = metric_ids
         .iter()
@@ -605,6 +588,23 @@ async fn custom_metric_series(
         values.push(value);
     }
     Ok(data)
+}
+
+/// Appends one stored row's run of averages, the first at grid index `first`: those present and
+/// before `end` (a day row reaches past the range it was read for).
+fn push_run(
+    (indices, values): &mut (Vec<i32>, Vec<f32>),
+    first: impl Into<i64>,
+    run: Vec<Option<f32>>,
+    end: i64,
+) {
+    let first = first.into();
+    for (index, value) in (first..).zip(run).take_while(|(index, _)| *index < end) {
+        if let (Some(value), Ok(index @ 0..)) = (value, i32::try_from(index)) {
+            indices.push(index);
+            values.push(value);
+        }
+    }
 }
 
 /// Fills `grid` (cleared first) from one series' indices and values.
@@ -826,9 +826,12 @@ pub async fn run(pool: &PgPool, request: &Request) -> Result<Outcome, sqlx::Erro
         let (hourly_kinds, fine_kinds) = (hourly_kinds.clone(), fine_kinds.clone());
         tasks.spawn(async move {
             let fetch_started = std::time::Instant::now();
-            let mut hours = hourly_series(&pool, &host_ids, &metric_ids, from, hours_until).await?;
+            let mut hours =
+                hourly_series(&pool, &host_ids, &metric_ids, (from, hours_until), now).await?;
             let mut buckets = match &fine {
-                Some(grid) => fine_series(&pool, &host_ids, &metric_ids, grid.from, until).await?,
+                Some(grid) => {
+                    fine_series(&pool, &host_ids, &metric_ids, (grid.from, until), now).await?
+                }
                 None => HashMap::new(),
             };
             if !custom.is_empty() {
@@ -1549,6 +1552,20 @@ mod tests {
         let sparse = grid(&|i| i % 6 == 0, 600);
         assert_eq!(dense_suffix_start(&sparse), 594);
         assert_eq!(dense_suffix_start(&[None, None]), 0);
+    }
+
+    #[test]
+    fn a_stored_run_keeps_its_present_values_inside_the_grid() {
+        let mut series = (Vec::new(), Vec::new());
+        // Starts one slot before the grid, has a gap, and reaches past its end (3).
+        let run = vec![Some(1.0), None, Some(3.0), Some(4.0), Some(5.0)];
+        push_run(&mut series, -1, run, 3);
+        assert_eq!(series, (vec![1, 2], vec![3.0, 4.0]));
+        // A later run is appended after, so it replaces the earlier values when filled.
+        push_run(&mut series, 2_i32, vec![Some(9.0)], 3);
+        let mut grid = vec![None; 3];
+        fill(&mut grid, &series.0, &series.1);
+        assert_eq!(grid, vec![None, Some(3.0), Some(9.0)]);
     }
 
     #[test]

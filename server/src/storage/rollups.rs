@@ -269,17 +269,22 @@ async fn upsert(
     }
     let sql = match tier {
         // A 2-D array cannot be unnested row by row, so the five-minute and hourly averages come
-        // flat and each row takes its slice (12 or 24) by ordinality.
+        // flat and are regrouped 12 or 24 to a row in one pass (see `replace_fine_days`: slicing
+        // the flat array once per row walks it from the start each time, as it has NULLs).
         Tier::Hourly => "INSERT INTO rollup_hourly (host_id, metric, bucket, count, sum, min, max, sumsq, sketch, fine)
-         SELECT h, m, b, c, s, mi, ma, sq, sk, ($11::float4[])[(n - 1) * 12 + 1 : n * 12]
+         SELECT h, m, b, c, s, mi, ma, sq, sk, g.slots
          FROM unnest($1::int4[], $2::int2[], $3::timestamptz[], $4::int4[], $5::float8[],
              $6::float8[], $7::float8[], $8::float8[], $9::bytea[], $10::int4[]) WITH ORDINALITY AS t(h, m, b, c, s, mi, ma, sq, sk, hours, n)
+         JOIN (SELECT (i - 1) / 12 + 1 AS n, array_agg(v ORDER BY i) AS slots
+               FROM unnest($11::float4[]) WITH ORDINALITY AS u(v, i) GROUP BY 1) g USING (n)
          ON CONFLICT (host_id, metric, bucket) DO UPDATE SET count = EXCLUDED.count, sum = EXCLUDED.sum,
              min = EXCLUDED.min, max = EXCLUDED.max, sumsq = EXCLUDED.sumsq, sketch = EXCLUDED.sketch, fine = EXCLUDED.fine",
         Tier::Daily => "INSERT INTO rollup_daily (host_id, metric, bucket, count, sum, min, max, sumsq, sketch, hours, hourly_avg)
-         SELECT h, m, b, c, s, mi, ma, sq, sk, hours, ($11::float4[])[(n - 1) * 24 + 1 : n * 24]
+         SELECT h, m, b, c, s, mi, ma, sq, sk, hours, g.slots
          FROM unnest($1::int4[], $2::int2[], $3::timestamptz[], $4::int4[], $5::float8[], $6::float8[], $7::float8[],
              $8::float8[], $9::bytea[], $10::int4[]) WITH ORDINALITY AS t(h, m, b, c, s, mi, ma, sq, sk, hours, n)
+         JOIN (SELECT (i - 1) / 24 + 1 AS n, array_agg(v ORDER BY i) AS slots
+               FROM unnest($11::float4[]) WITH ORDINALITY AS u(v, i) GROUP BY 1) g USING (n)
          ON CONFLICT (host_id, metric, bucket) DO UPDATE SET count = EXCLUDED.count, sum = EXCLUDED.sum,
              min = EXCLUDED.min, max = EXCLUDED.max, sumsq = EXCLUDED.sumsq, sketch = EXCLUDED.sketch, hours = EXCLUDED.hours,
              hourly_avg = EXCLUDED.hourly_avg",
@@ -370,8 +375,8 @@ async fn replace_fine_days(
     Ok(())
 }
 
-// The query above groups the flat slots 288 to a row.
-const _: () = assert!(FINE_SLOTS_PER_DAY == 288);
+// The queries above group the flat slots 288 (and `upsert`'s, 12) to a row.
+const _: () = assert!(FINE_SLOTS_PER_DAY == 288 && FINE_SLOTS == 12);
 
 /// An hourly rollup row with its five-minute averages.
 #[derive(sqlx::FromRow)]
