@@ -936,21 +936,27 @@ pub async fn run(pool: &PgPool, request: &Request) -> Result<Outcome, sqlx::Erro
 /// An hourly spike or drop that a five-minute one of the same host, series and kind overlaps is
 /// the same burst, seen coarser: the five-minute event, with its exact start and length, stays.
 fn prefer_finest(mut found: Vec<Found>) -> Vec<Found> {
-    type Burst = (usize, i16, Kind, DateTime<Utc>, DateTime<Utc>);
-    let fine: Vec<Burst> = found
+    // The bursts by host, series and kind: a year's hourly events each look only at their own.
+    type Span = (DateTime<Utc>, DateTime<Utc>);
+    let mut bursts: HashMap<(usize, i16, Kind), Vec<Span>> = HashMap::new();
+    for f in found
         .iter()
         .filter(|f| f.resolution == Resolution::FiveMinutes)
-        .map(|f| (f.host, f.series.metric_id, f.detected.kind, f.start, f.end))
-        .collect();
+    {
+        bursts
+            .entry((f.host, f.series.metric_id, f.detected.kind))
+            .or_default()
+            .push((f.start, f.end));
+    }
     found.retain(|f| {
         f.resolution == Resolution::FiveMinutes
-            || !fine.iter().any(|(host, metric, kind, start, end)| {
-                *host == f.host
-                    && *metric == f.series.metric_id
-                    && *kind == f.detected.kind
-                    && *start < f.end
-                    && f.start < *end
-            })
+            || !bursts
+                .get(&(f.host, f.series.metric_id, f.detected.kind))
+                .is_some_and(|spans| {
+                    spans
+                        .iter()
+                        .any(|(start, end)| *start < f.end && f.start < *end)
+                })
     });
     found.sort_by_key(|f| (f.host, f.series.metric_id, f.start));
     found
@@ -1552,6 +1558,54 @@ mod tests {
         let sparse = grid(&|i| i % 6 == 0, 600);
         assert_eq!(dense_suffix_start(&sparse), 594);
         assert_eq!(dense_suffix_start(&[None, None]), 0);
+    }
+
+    #[test]
+    fn an_hourly_burst_gives_way_only_to_an_overlapping_five_minute_one_of_its_kind() {
+        let fine = |host, start_hour, hours| Found {
+            resolution: Resolution::FiveMinutes,
+            ..event(host, start_hour, hours)
+        };
+        let drop = |mut f: Found| {
+            f.detected.kind = Kind::Drop;
+            f
+        };
+        let other_series = |mut f: Found| {
+            f.series = SERIES[1].clone();
+            f
+        };
+        let found = vec![
+            event(0, 10, 2),               // overlapped by the burst at hour 11: goes
+            fine(0, 11, 1),                // stays
+            event(0, 12, 1),               // touches the burst's end only: stays
+            event(1, 10, 2),               // another host: stays
+            drop(event(0, 10, 2)),         // another kind: stays
+            other_series(event(0, 10, 2)), // another series: stays
+        ];
+        // Sorted by host, series and start, as the answer is.
+        let kept: Vec<_> = prefer_finest(found)
+            .iter()
+            .map(|f| {
+                (
+                    f.host,
+                    f.series.metric_id,
+                    f.detected.kind,
+                    f.start,
+                    f.resolution,
+                )
+            })
+            .collect();
+        let at = |hour| DateTime::<Utc>::UNIX_EPOCH + Duration::hours(hour);
+        let (first, second) = (SERIES[0].metric_id, SERIES[1].metric_id);
+        let mut expected = vec![
+            (0, first, Kind::Drop, at(10), Resolution::Hourly),
+            (0, first, Kind::Spike, at(11), Resolution::FiveMinutes),
+            (0, first, Kind::Spike, at(12), Resolution::Hourly),
+            (0, second, Kind::Spike, at(10), Resolution::Hourly),
+            (1, first, Kind::Spike, at(10), Resolution::Hourly),
+        ];
+        expected.sort_by_key(|e| (e.0, e.1, e.3));
+        assert_eq!(kept, expected);
     }
 
     #[test]
