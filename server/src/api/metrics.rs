@@ -2,7 +2,7 @@
 //! and reading a metric back. Points also feed the alert engine.
 use crate::{
     alerts::{rules, Observation},
-    auth::{MetricsWrite, RequireScope, VmRead},
+    auth::{MetricsWrite, Principal, RequireScope, VmRead},
     error::{success, ApiError, ApiJson, ApiQuery},
     state::AppState,
     storage::{
@@ -158,6 +158,29 @@ fn parse_item(item: &Value, now: DateTime<Utc>) -> Result<(NewPoint, Option<Stri
     Ok((point, (!host.is_empty()).then_some(host)))
 }
 
+/// A per-host token's points are its own host's: one naming no host is given it, one naming
+/// another host refuses the request, as `/ingest/samples` does.
+fn bind_to_token_host(
+    principal: &Principal,
+    parsed: &mut [(usize, NewPoint, Option<String>)],
+) -> Result<(), ApiError> {
+    let Some((_, own)) = &principal.host else {
+        return Ok(());
+    };
+    for (index, _, host) in parsed.iter_mut() {
+        match host {
+            None => *host = Some(own.clone()),
+            Some(other) if other != own => {
+                return Err(ApiError::Forbidden(format!(
+                    "this token writes metrics of `{own}` only; item {index} is for `{other}`"
+                )))
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
 /// Resolves the hosts named by the points; a point naming an unknown host is rejected.
 async fn resolve_hosts(
     state: &AppState,
@@ -195,13 +218,14 @@ async fn store(state: &AppState, points: Vec<NewPoint>) -> Result<Vec<i64>, ApiE
 
 /// `POST /metrics`: one point → `metric_id`.
 pub async fn add(
-    _: RequireScope<MetricsWrite>,
+    RequireScope(principal, _): RequireScope<MetricsWrite>,
     State(state): State<AppState>,
     ApiJson(body): ApiJson<Value>,
 ) -> Result<Json<Value>, ApiError> {
     let now = Utc::now();
     let (point, host) = parse_item(&body, now).map_err(ApiError::InvalidMetricValue)?;
     let mut parsed = vec![(0, point, host)];
+    bind_to_token_host(&principal, &mut parsed)?;
     if let Some((_, reason)) = resolve_hosts(&state, &mut parsed).await?.pop() {
         return Err(ApiError::InvalidMetricValue(reason));
     }
@@ -223,7 +247,7 @@ pub struct BatchRequest {
 
 /// `POST /metrics/batch`: stores the valid items and says why each other one was refused.
 pub async fn add_batch(
-    _: RequireScope<MetricsWrite>,
+    RequireScope(principal, _): RequireScope<MetricsWrite>,
     State(state): State<AppState>,
     ApiJson(request): ApiJson<BatchRequest>,
 ) -> Result<Json<Value>, ApiError> {
@@ -243,6 +267,7 @@ pub async fn add_batch(
             Err(reason) => rejected.push((index, reason)),
         }
     }
+    bind_to_token_host(&principal, &mut parsed)?;
     let unknown_hosts = resolve_hosts(&state, &mut parsed).await?;
     parsed.retain(|(index, _, _)| !unknown_hosts.iter().any(|(i, _)| i == index));
     rejected.extend(unknown_hosts);

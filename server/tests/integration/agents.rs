@@ -168,6 +168,43 @@ async fn an_agent_enrols_streams_and_its_token_writes_only_its_own_host() {
         "{body}"
     );
 
+    // Its custom metrics too: a point naming no host is its host's; one naming another host is
+    // refused, in a batch as alone, and nothing of that request is stored.
+    let push = |path: &'static str, body: serde_json::Value| {
+        app.client
+            .post(format!("{}/api/v1/performance/metrics{path}", app.address))
+            .bearer_auth(host_token.trim())
+            .json(&body)
+            .send()
+    };
+    let own = push("", json!({"name": "queue_depth", "value": 3.0}))
+        .await
+        .expect("sent");
+    assert_eq!(own.status(), 200);
+    let foreign = push(
+        "",
+        json!({"name": "queue_depth", "value": 4.0, "host": "someone-else"}),
+    )
+    .await
+    .expect("sent");
+    assert_eq!(foreign.status(), 403);
+    let mixed = json!({"metrics": [
+        {"name": "queue_depth", "value": 5.0, "host": "agent-one"},
+        {"name": "queue_depth", "value": 6.0, "host": "someone-else"},
+    ]});
+    let batch = push("/batch", mixed).await.expect("sent");
+    assert_eq!(batch.status(), 403);
+    let body: serde_json::Value = batch.json().await.expect("json");
+    assert!(body.to_string().contains("item 1"), "{body}");
+    let stored: Vec<(Option<String>, f64)> = sqlx::query_as(
+        "SELECT h.vm_id, c.value FROM custom_metrics c LEFT JOIN hosts h ON h.id = c.host_id
+         WHERE c.name = 'queue_depth' ORDER BY c.value",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .expect("custom points");
+    assert_eq!(stored, vec![(Some("agent-one".to_string()), 3.0)]);
+
     // Revoked (through the API) → 401.
     let (_, tokens) = app.get_json("/api/v1/tokens").await;
     let id = tokens["data"]["tokens"]
