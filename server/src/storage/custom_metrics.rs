@@ -7,9 +7,9 @@ use sqlx::{FromRow, PgPool};
 /// Raw points are kept as long as raw samples, daily rollups as long as theirs. Hourly rollups
 /// are kept as long too: they are what anomaly detection judges a custom metric on over a range
 /// of up to two years (the catalogue's metrics keep their hours inside the daily rows).
-pub const RAW_DAYS: i64 = 7;
-pub const HOURLY_DAYS: i64 = 730;
-pub const DAILY_DAYS: i64 = 730;
+pub const RAW_DAYS: i64 = super::retention::RAW_DAYS;
+pub const HOURLY_DAYS: i64 = super::retention::DAILY_DAYS;
+pub const DAILY_DAYS: i64 = super::retention::DAILY_DAYS;
 /// Reads of a longer range answer daily buckets, so a two-year read is not 17 520 points.
 pub const HOURLY_READ_DAYS: i64 = 30;
 

@@ -923,12 +923,12 @@ async fn a_custom_metric_backfilled_months_ago_is_judged_hourly_over_the_whole_r
         &app,
         "/api/v1/performance/metrics",
         &json!({"name": "room_temperature", "value": 21.0, "unit": "°C", "host": "temp-01",
-                "timestamp": now - Duration::days(731)}),
+                "timestamp": now - Duration::days(732)}),
     )
     .await;
     assert_eq!(status, 400, "{body}");
     assert!(
-        body.to_string().contains("older than the 730 days"),
+        body.to_string().contains("older than the 731 days"),
         "{body}"
     );
     app.stop().await;
