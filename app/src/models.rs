@@ -761,3 +761,85 @@ pub struct ExportsPageData {
     pub hosts: Vec<HostChoice>,
     pub exports: Vec<ExportProgress>,
 }
+
+/// `data` of `POST /api/v1/performance/metrics`: the stored point.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CustomMetricCreated {
+    pub metric_id: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// `data` of `POST /api/v1/performance/metrics/batch`: what was stored and why each other item
+/// was refused (items by their index in the request).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CustomMetricBatch {
+    pub accepted: usize,
+    pub rejected: usize,
+    pub metric_ids: Vec<String>,
+    pub accepted_indexes: Vec<usize>,
+    pub errors: Vec<CustomMetricRejection>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CustomMetricRejection {
+    pub index: usize,
+    /// The item's `name`, when it had one.
+    pub name: Option<String>,
+    pub reason: String,
+}
+
+/// `data` of `GET /api/v1/performance/metrics/{name}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CustomMetricReadout {
+    pub name: String,
+    pub unit: String,
+    pub category: String,
+    pub minutes: i64,
+    /// `raw`, `hour` or `day`.
+    pub resolution: String,
+    /// The tag filter asked for.
+    pub tags: serde_json::Value,
+    pub points: Vec<CustomMetricReading>,
+    /// More raw points matched than one answer holds; the newest are returned.
+    pub truncated: bool,
+    pub summary: CustomMetricSummary,
+}
+
+/// A raw point (up to 7 days back) or a rollup bucket (longer reads).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum CustomMetricReading {
+    Point(CustomMetricPoint),
+    Bucket(CustomMetricBucket),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CustomMetricPoint {
+    pub metric_id: String,
+    pub timestamp: chrono::DateTime<chrono::Utc>,
+    pub value: f64,
+    pub unit: String,
+    pub category: String,
+    pub tags: serde_json::Value,
+    /// The host's vmId; `null` for a point tied to no host.
+    pub host: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CustomMetricBucket {
+    pub timestamp: chrono::DateTime<chrono::Utc>,
+    /// The bucket's mean.
+    pub value: f64,
+    pub min: f64,
+    pub max: f64,
+    pub count: i64,
+}
+
+/// Over the returned points; `null` averages and extremes when there are none.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CustomMetricSummary {
+    pub count: i64,
+    pub avg: Option<f64>,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+}

@@ -10,13 +10,17 @@ use crate::{
         hosts,
     },
 };
+use app::models::{
+    CustomMetricBatch, CustomMetricBucket, CustomMetricCreated, CustomMetricPoint,
+    CustomMetricReading, CustomMetricReadout, CustomMetricRejection, CustomMetricSummary,
+};
 use axum::{
     extract::{Path, State},
     Json,
 };
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use std::collections::HashMap;
 
 pub const MAX_BATCH: usize = 1000;
@@ -234,9 +238,10 @@ pub async fn add(
     };
     let created_at = point.ts;
     let ids = store(&state, vec![point]).await?;
-    Ok(success(
-        json!({ "metric_id": format!("metric_{}", ids.first().copied().unwrap_or_default()), "created_at": created_at }),
-    ))
+    Ok(success(CustomMetricCreated {
+        metric_id: format!("metric_{}", ids.first().copied().unwrap_or_default()),
+        created_at,
+    }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -286,13 +291,20 @@ pub async fn add_batch(
             .and_then(Value::as_str)
             .map(str::to_owned)
     };
-    Ok(success(json!({
-        "accepted": ids.len(),
-        "rejected": rejected.len(),
-        "metric_ids": ids.iter().map(|id| format!("metric_{id}")).collect::<Vec<_>>(),
-        "accepted_indexes": accepted,
-        "errors": rejected.iter().map(|(index, reason)| json!({ "index": index, "name": name_of(*index), "reason": reason })).collect::<Vec<_>>(),
-    })))
+    Ok(success(CustomMetricBatch {
+        accepted: ids.len(),
+        rejected: rejected.len(),
+        metric_ids: ids.iter().map(|id| format!("metric_{id}")).collect(),
+        accepted_indexes: accepted,
+        errors: rejected
+            .into_iter()
+            .map(|(index, reason)| CustomMetricRejection {
+                index,
+                name: name_of(index),
+                reason,
+            })
+            .collect(),
+    }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -372,9 +384,19 @@ pub async fn read(
         let truncated = rows.len() as i64 > MAX_RAW_POINTS;
         let rows = &rows[usize::from(truncated)..];
         let values: Vec<f64> = rows.iter().map(|r| r.value).collect();
-        let points: Vec<Value> = rows
+        let points = rows
             .iter()
-            .map(|r| json!({ "metric_id": format!("metric_{}", r.id), "timestamp": r.ts, "value": r.value, "unit": r.unit, "category": r.category, "tags": r.tags, "host": r.vm_id }))
+            .map(|r| {
+                CustomMetricReading::Point(CustomMetricPoint {
+                    metric_id: format!("metric_{}", r.id),
+                    timestamp: r.ts,
+                    value: r.value,
+                    unit: r.unit.clone(),
+                    category: r.category.clone(),
+                    tags: r.tags.clone(),
+                    host: r.vm_id.clone(),
+                })
+            })
             .collect();
         let stats = (
             values.len() as i64,
@@ -391,9 +413,17 @@ pub async fn read(
         };
         let rows =
             custom_metrics::rollups(&state.pool, &name, resolution, since, &tags, host_id).await?;
-        let points: Vec<Value> = rows
+        let points = rows
             .iter()
-            .map(|r| json!({ "timestamp": r.bucket, "value": r.sum / r.count.max(1) as f64, "min": r.min, "max": r.max, "count": r.count }))
+            .map(|r| {
+                CustomMetricReading::Bucket(CustomMetricBucket {
+                    timestamp: r.bucket,
+                    value: r.sum / r.count.max(1) as f64,
+                    min: r.min,
+                    max: r.max,
+                    count: r.count,
+                })
+            })
             .collect();
         let count: i64 = rows.iter().map(|r| r.count).sum();
         let sum: f64 = rows.iter().map(|r| r.sum).sum();
@@ -402,12 +432,24 @@ pub async fn read(
         (resolution, points, count, sum, min, max, false)
     };
     let summary = if count > 0 {
-        json!({ "count": count, "avg": sum / count as f64, "min": min, "max": max })
+        CustomMetricSummary {
+            count,
+            avg: Some(sum / count as f64),
+            min: Some(min),
+            max: Some(max),
+        }
     } else {
-        json!({ "count": 0, "avg": null, "min": null, "max": null })
+        CustomMetricSummary::default()
     };
-    Ok(success(json!({
-        "name": name, "unit": unit, "category": category, "minutes": minutes, "resolution": resolution,
-        "tags": tags, "points": points, "truncated": truncated, "summary": summary,
-    })))
+    Ok(success(CustomMetricReadout {
+        name,
+        unit,
+        category,
+        minutes,
+        resolution: resolution.to_string(),
+        tags,
+        points,
+        truncated,
+        summary,
+    }))
 }

@@ -119,6 +119,24 @@ async fn custom_metrics_are_stored_validated_item_by_item_and_read_back() {
         "two from each batch: {read}"
     );
     assert_eq!(read["data"]["summary"]["max"], 250.0);
+    // The answer is the shared typed model: raw points, each with its id and (no) host.
+    let typed: app::models::CustomMetricReadout =
+        serde_json::from_value(read["data"].clone()).expect("typed readout");
+    assert_eq!((typed.resolution.as_str(), typed.truncated), ("raw", false));
+    assert!(typed.points.iter().all(|p| matches!(
+        p,
+        app::models::CustomMetricReading::Point(point)
+            if point.metric_id.starts_with("metric_") && point.host.is_none() && point.unit == "ms"
+    )));
+    // A filter nothing matches: no points, a count of 0 and no average or extremes.
+    let (_, none) = app
+        .get_json("/api/v1/performance/metrics/api_response_time?tags=service:nothing")
+        .await;
+    assert_eq!(
+        none["data"]["summary"],
+        json!({"count": 0, "avg": null, "min": null, "max": null}),
+        "{none}"
+    );
     let (_, filtered) = app
         .get_json("/api/v1/performance/metrics/api_response_time?tags=service:web")
         .await;
@@ -140,6 +158,15 @@ async fn custom_metrics_are_stored_validated_item_by_item_and_read_back() {
     assert_eq!(month["data"]["resolution"], "hour");
     assert_eq!(month["data"]["summary"]["count"], 4, "{month}");
     assert_eq!(month["data"]["summary"]["avg"], 200.0);
+    let typed: app::models::CustomMetricReadout =
+        serde_json::from_value(month["data"].clone()).expect("typed readout");
+    assert!(
+        typed
+            .points
+            .iter()
+            .all(|p| matches!(p, app::models::CustomMetricReading::Bucket(b) if b.count > 0)),
+        "{month}"
+    );
 
     let (status, missing) = app.get_json("/api/v1/performance/metrics/never_sent").await;
     assert_eq!(
