@@ -843,3 +843,37 @@ pub struct CustomMetricSummary {
     pub min: Option<f64>,
     pub max: Option<f64>,
 }
+
+/// `data` of `POST /api/v1/agents/enrol`: the per-host token, shown once.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentEnrolled {
+    pub token: String,
+    pub vm_id: String,
+}
+
+/// `data` of `POST /api/v1/hosts/{vmId}/reassign`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HostReassigned {
+    pub vm_id: String,
+    pub reassigned: bool,
+}
+
+/// `data` of `POST /api/v1/tokens`: the new token's secret, shown once.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenCreated {
+    pub token: String,
+    pub name: String,
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// How many times it may be used (enrolment tokens); `null` for unlimited.
+    pub uses: Option<i32>,
+}
+
+/// `data` of `DELETE /api/v1/tokens/{id}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TokenRevoked {
+    pub id: i32,
+    pub revoked: bool,
+}

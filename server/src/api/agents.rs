@@ -6,13 +6,14 @@ use crate::{
     enrolment::{self, EnrolError, Enrolment},
     state::AppState,
 };
+use app::models::{AgentEnrolled, HostReassigned, TokenCreated, TokenRevoked};
 use axum::{
     extract::{Path, State},
     Json,
 };
 use chrono::Utc;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -55,7 +56,10 @@ pub async fn enrol(
         machine_key: request.machine_key,
     };
     let token = enrolment::enrol(&state.pool, &state.hub, token_id, &e).await?;
-    Ok(history_success(json!({ "token": token, "vmId": e.vm_id })))
+    Ok(history_success(AgentEnrolled {
+        token,
+        vm_id: e.vm_id,
+    }))
 }
 
 /// `POST /api/v1/hosts/{vmId}/reassign` (admin): the next enrolment of this vmId binds anew.
@@ -69,9 +73,16 @@ pub async fn reassign(
             "no host with vmId `{vm_id}`"
         )));
     }
-    Ok(history_success(
-        json!({ "vmId": vm_id, "reassigned": true }),
-    ))
+    Ok(history_success(HostReassigned {
+        vm_id,
+        reassigned: true,
+    }))
+}
+
+/// `data` of `GET /api/v1/tokens` (the rows are the server's: they never reach the browser).
+#[derive(Serialize)]
+struct TokenList {
+    tokens: Vec<credentials::TokenInfo>,
 }
 
 /// `GET /api/v1/tokens` (admin): every token without its secret.
@@ -79,9 +90,9 @@ pub async fn list_tokens(
     _: RequireScope<AdminOnly, HistoryError>,
     State(state): State<AppState>,
 ) -> Result<Json<Value>, HistoryError> {
-    Ok(history_success(
-        json!({ "tokens": credentials::list_tokens(&state.pool).await? }),
-    ))
+    Ok(history_success(TokenList {
+        tokens: credentials::list_tokens(&state.pool).await?,
+    }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -122,9 +133,12 @@ pub async fn create_token(
     let token = credentials::create(&state.pool, &spec)
         .await
         .map_err(|e| HistoryError::BadRequest(e.to_string()))?;
-    Ok(history_success(
-        json!({ "token": token, "name": request.name, "expiresAt": expires_at, "uses": uses }),
-    ))
+    Ok(history_success(TokenCreated {
+        token,
+        name: request.name,
+        expires_at,
+        uses,
+    }))
 }
 
 /// `DELETE /api/v1/tokens/{id}` (admin).
@@ -138,5 +152,5 @@ pub async fn revoke_token(
             "no live token with id {id}"
         )));
     }
-    Ok(history_success(json!({ "id": id, "revoked": true })))
+    Ok(history_success(TokenRevoked { id, revoked: true }))
 }

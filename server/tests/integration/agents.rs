@@ -250,6 +250,69 @@ async fn an_agent_enrols_streams_and_its_token_writes_only_its_own_host() {
     app.stop().await;
 }
 
+/// An admin makes an enrolment token through the API; it enrols once, as the answers' typed
+/// models say, and is revoked once.
+#[tokio::test]
+async fn an_admin_makes_an_enrolment_token_that_enrols_once_and_revokes_it() {
+    use app::models::{AgentEnrolled, TokenCreated, TokenRevoked};
+    let app = spawn_app().await;
+    let (status, body) = post(
+        &app,
+        "/api/v1/tokens",
+        &json!({"name": "rack 4", "scopes": ["agents:enrol"], "expiresIn": "24h"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let created: TokenCreated = serde_json::from_value(body["data"].clone()).expect("typed");
+    assert_eq!((created.name.as_str(), created.uses), ("rack 4", Some(1)));
+    let expires = created.expires_at.expect("an expiry") - Utc::now();
+    assert!((23..=24).contains(&expires.num_hours()), "{expires}");
+    let (status, bad) = post(
+        &app,
+        "/api/v1/tokens",
+        &json!({"name": "x", "scopes": ["agents:enrol"], "expiresIn": "soon"}),
+    )
+    .await;
+    assert_eq!(status, 400, "{bad}");
+
+    let enrol = |vm: &'static str| {
+        app.client
+            .post(format!("{}/api/v1/agents/enrol", app.address))
+            .bearer_auth(&created.token)
+            .json(&json!({"vmId": vm, "machineKey": "k".repeat(64)}))
+            .send()
+    };
+    let first = enrol("rack-4-01").await.expect("sent");
+    assert_eq!(first.status(), 200);
+    let body: serde_json::Value = first.json().await.expect("json");
+    let enrolled: AgentEnrolled = serde_json::from_value(body["data"].clone()).expect("typed");
+    assert_eq!(enrolled.vm_id, "rack-4-01");
+    assert!(!enrolled.token.is_empty() && enrolled.token != created.token);
+    assert_eq!(enrol("rack-4-02").await.expect("sent").status(), 401);
+
+    let (_, tokens) = app.get_json("/api/v1/tokens").await;
+    let id = tokens["data"]["tokens"]
+        .as_array()
+        .expect("tokens")
+        .iter()
+        .find(|t| t["name"] == "rack 4")
+        .and_then(|t| t["id"].as_i64())
+        .expect("listed");
+    let revoke = || {
+        app.client
+            .delete(format!("{}/api/v1/tokens/{id}", app.address))
+            .bearer_auth(&app.token)
+            .send()
+    };
+    let revoked = revoke().await.expect("sent");
+    assert_eq!(revoked.status(), 200);
+    let body: serde_json::Value = revoked.json().await.expect("json");
+    let revoked: TokenRevoked = serde_json::from_value(body["data"].clone()).expect("typed");
+    assert_eq!((i64::from(revoked.id), revoked.revoked), (id, true));
+    assert_eq!(revoke().await.expect("sent").status(), 404);
+    app.stop().await;
+}
+
 /// The server stops for several intervals; the agent is killed (SIGKILL) in the middle and
 /// restarted; when the server is back every sample arrives, once, with no gap.
 #[tokio::test]
