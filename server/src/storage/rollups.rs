@@ -268,26 +268,25 @@ async fn upsert(
         sketches.push(r.sketch.encode());
     }
     let sql = match tier {
-        // A 2-D array cannot be unnested row by row, so the five-minute and hourly averages come
-        // flat and are regrouped 12 or 24 to a row in one pass (see `replace_fine_days`: slicing
-        // the flat array once per row walks it from the start each time, as it has NULLs).
-        Tier::Hourly => "INSERT INTO rollup_hourly (host_id, metric, bucket, count, sum, min, max, sumsq, sketch, fine)
+        Tier::Hourly => format!("INSERT INTO rollup_hourly (host_id, metric, bucket, count, sum, min, max, sumsq, sketch, fine)
          SELECT h, m, b, c, s, mi, ma, sq, sk, g.slots
          FROM unnest($1::int4[], $2::int2[], $3::timestamptz[], $4::int4[], $5::float8[],
              $6::float8[], $7::float8[], $8::float8[], $9::bytea[], $10::int4[]) WITH ORDINALITY AS t(h, m, b, c, s, mi, ma, sq, sk, hours, n)
-         JOIN (SELECT (i - 1) / 12 + 1 AS n, array_agg(v ORDER BY i) AS slots
-               FROM unnest($11::float4[]) WITH ORDINALITY AS u(v, i) GROUP BY 1) g USING (n)
+         JOIN {} g USING (n)
          ON CONFLICT (host_id, metric, bucket) DO UPDATE SET count = EXCLUDED.count, sum = EXCLUDED.sum,
              min = EXCLUDED.min, max = EXCLUDED.max, sumsq = EXCLUDED.sumsq, sketch = EXCLUDED.sketch, fine = EXCLUDED.fine",
-        Tier::Daily => "INSERT INTO rollup_daily (host_id, metric, bucket, count, sum, min, max, sumsq, sketch, hours, hourly_avg)
+            regrouped("$11", FINE_SLOTS)
+        ),
+        Tier::Daily => format!("INSERT INTO rollup_daily (host_id, metric, bucket, count, sum, min, max, sumsq, sketch, hours, hourly_avg)
          SELECT h, m, b, c, s, mi, ma, sq, sk, hours, g.slots
          FROM unnest($1::int4[], $2::int2[], $3::timestamptz[], $4::int4[], $5::float8[], $6::float8[], $7::float8[],
              $8::float8[], $9::bytea[], $10::int4[]) WITH ORDINALITY AS t(h, m, b, c, s, mi, ma, sq, sk, hours, n)
-         JOIN (SELECT (i - 1) / 24 + 1 AS n, array_agg(v ORDER BY i) AS slots
-               FROM unnest($11::float4[]) WITH ORDINALITY AS u(v, i) GROUP BY 1) g USING (n)
+         JOIN {} g USING (n)
          ON CONFLICT (host_id, metric, bucket) DO UPDATE SET count = EXCLUDED.count, sum = EXCLUDED.sum,
              min = EXCLUDED.min, max = EXCLUDED.max, sumsq = EXCLUDED.sumsq, sketch = EXCLUDED.sketch, hours = EXCLUDED.hours,
              hourly_avg = EXCLUDED.hourly_avg",
+            regrouped("$11", 24)
+        ),
     };
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(hosts)
@@ -357,26 +356,33 @@ async fn replace_fine_days(
         metrics.push(metric);
         buckets.push(bucket);
     }
-    // Rows regrouped from the flat slots in one pass: slicing the flat array once per row
-    // costs the whole array each time (it has NULLs), 5 s for a batch of 3 800 rows.
-    sqlx::query(
+    let sql = format!(
         "INSERT INTO rollup_fine_daily (host_id, metric, bucket, fine)
-         SELECT k.h, k.m, k.b, s.fine
+         SELECT k.h, k.m, k.b, s.slots
          FROM unnest($1::int4[], $2::int2[], $3::timestamptz[]) WITH ORDINALITY AS k(h, m, b, n)
-         JOIN (SELECT (i - 1) / 288 + 1 AS n, array_agg(v ORDER BY i) AS fine
-               FROM unnest($4::float4[]) WITH ORDINALITY AS u(v, i) GROUP BY 1) s USING (n)",
-    )
-    .bind(row_hosts)
-    .bind(metrics)
-    .bind(buckets)
-    .bind(slots)
-    .execute(&mut *tx)
-    .await?;
+         JOIN {} s USING (n)",
+        regrouped("$4", FINE_SLOTS_PER_DAY)
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(row_hosts)
+        .bind(metrics)
+        .bind(buckets)
+        .bind(slots)
+        .execute(&mut *tx)
+        .await?;
     Ok(())
 }
 
-// The queries above group the flat slots 288 (and `upsert`'s, 12) to a row.
-const _: () = assert!(FINE_SLOTS_PER_DAY == 288 && FINE_SLOTS == 12);
+/// SQL for a subquery regrouping a flat float4[] parameter into rows `(n, slots)` of `width`
+/// values each, `n` counting rows from 1 — how a batch passes a fixed-length array per row (a 2-D
+/// array cannot be unnested row by row). In one pass: slicing the flat array once per row walks
+/// it from the start each time when it holds NULLs (3 800 rows of 288: 5 s; of 12: 0.3 s).
+fn regrouped(param: &str, width: usize) -> String {
+    format!(
+        "(SELECT (i - 1) / {width} + 1 AS n, array_agg(v ORDER BY i) AS slots
+          FROM unnest({param}::float4[]) WITH ORDINALITY AS u(v, i) GROUP BY 1)"
+    )
+}
 
 /// An hourly rollup row with its five-minute averages.
 #[derive(sqlx::FromRow)]
