@@ -5,6 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root_dir=$PWD
 log() { printf '\033[1m[test]\033[0m %s\n' "$*"; }
+ci=false
+case "${CI:-}" in true|1) ci=true ;; esac
+# A CI run builds once from a clean clone: incremental caches would only cost disk (GBs).
+$ci && export CARGO_INCREMENTAL=0
 
 scripts/setup.sh
 
@@ -36,6 +40,8 @@ cargo clippy --locked -p app --features ssr -- -D warnings
 cargo clippy --locked -p app --no-default-features --features hydrate --target wasm32-unknown-unknown -- -D warnings
 log "unit and integration tests (server)"
 cargo test --locked -p server
+# The release stage needs nothing from the debug build; on CI free its disk before it.
+$ci && { log "removing target/debug ($(du -sh target/debug | cut -f1)) before the release build"; rm -rf target/debug; }
 
 log "release build (cargo leptos build --release)"
 PATH="$root_dir/end2end/node_modules/.bin:$PATH" cargo leptos build --release --precompress
