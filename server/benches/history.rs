@@ -5,6 +5,7 @@
 //! into the database `lookout_bench_history` and reused by later runs. Size with BENCH_HOSTS
 //! (default 100), BENCH_DAYS (90) and BENCH_INTERVAL (300 s); the last BENCH_FINE_DAYS (1) of
 //! them are written at 10 s instead (BENCH_FINE_DAYS=30 gives the 100 hosts × 30 days × 10 s fleet).
+//! BENCH_CASES=anomalies measures only the cases whose label contains that text (for profiling).
 #[path = "support/mod.rs"]
 mod support;
 
@@ -119,7 +120,11 @@ async fn main() -> anyhow::Result<()> {
             json!({"vmIds": all, "startTime": now - Duration::days(365), "endTime": now}),
         ),
     ];
-    for (label, path, body) in cases {
+    let only: String = env_or("BENCH_CASES", String::new());
+    for (label, path, body) in cases
+        .into_iter()
+        .filter(|(label, _, _)| label.contains(&only))
+    {
         let mut timings = Vec::new();
         let mut points = 0;
         // Five warm-up runs (caches, plans), then thirty measured ones.

@@ -387,14 +387,13 @@ pub async fn samples(
             request.samples.len()
         )));
     }
-    // A per-host token writes its own host only.
-    if let Some((_, own)) = &principal.host {
-        if let Some((index, other)) = request.samples.iter().enumerate().find_map(|(i, v)| {
-            let vm = v.get("vmId").and_then(Value::as_str).unwrap_or_default();
-            (vm != own).then(|| (i, vm.to_owned()))
-        }) {
+    // A per-host token writes its own host only (an item without a vmId is rejected below).
+    for (index, item) in request.samples.iter().enumerate() {
+        let named = item.get("vmId").and_then(Value::as_str);
+        if let Err(own) = principal.host_for_write(named) {
             return Err(HistoryError::Forbidden(format!(
-                "this token writes samples of `{own}` only; item {index} is for `{other}`"
+                "this token writes samples of `{own}` only; item {index} is for `{}`",
+                named.unwrap_or_default()
             )));
         }
     }

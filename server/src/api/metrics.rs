@@ -168,18 +168,15 @@ fn bind_to_token_host(
     principal: &Principal,
     parsed: &mut [(usize, NewPoint, Option<String>)],
 ) -> Result<(), ApiError> {
-    let Some((_, own)) = &principal.host else {
-        return Ok(());
-    };
     for (index, _, host) in parsed.iter_mut() {
-        match host {
-            None => *host = Some(own.clone()),
-            Some(other) if other != own => {
+        match principal.host_for_write(host.as_deref()) {
+            Ok(bound) => *host = bound.map(str::to_owned),
+            Err(own) => {
                 return Err(ApiError::Forbidden(format!(
-                    "this token writes metrics of `{own}` only; item {index} is for `{other}`"
+                    "this token writes metrics of `{own}` only; item {index} is for `{}`",
+                    host.as_deref().unwrap_or_default()
                 )))
             }
-            Some(_) => {}
         }
     }
     Ok(())

@@ -76,6 +76,22 @@ impl Principal {
     pub fn has(&self, scope: Scope) -> bool {
         self.scopes.contains(&Scope::Admin) || self.scopes.contains(&scope)
     }
+
+    /// The host a write naming `named` goes to: for a per-host token its own host (also when the
+    /// item names none), refused with the token's vmId when the item names another; for any other
+    /// principal the named one. The one place the per-host write rule lives (samples and custom
+    /// metrics alike).
+    pub fn host_for_write<'a>(
+        &'a self,
+        named: Option<&'a str>,
+    ) -> Result<Option<&'a str>, &'a str> {
+        match (&self.host, named) {
+            (None, named) => Ok(named),
+            (Some((_, own)), None) => Ok(Some(own)),
+            (Some((_, own)), Some(named)) if named == own => Ok(Some(own)),
+            (Some((_, own)), Some(_)) => Err(own),
+        }
+    }
 }
 
 /// The value of the session cookie, if the request carries one.
@@ -307,6 +323,27 @@ mod tests {
             ..admin
         };
         assert!(!reader.has(Scope::MetricsWrite));
+    }
+
+    #[test]
+    fn a_per_host_token_writes_its_own_host_only_and_others_write_what_they_name() {
+        let agent = Principal {
+            name: "agent".into(),
+            user_id: None,
+            token_id: Some(7),
+            scopes: vec![Scope::MetricsWrite],
+            via_session: false,
+            host: Some((3, "web-01".into())),
+        };
+        assert_eq!(agent.host_for_write(Some("web-01")), Ok(Some("web-01")));
+        assert_eq!(agent.host_for_write(None), Ok(Some("web-01")));
+        assert_eq!(agent.host_for_write(Some("db-01")), Err("web-01"));
+        let fleet = Principal {
+            host: None,
+            ..agent
+        };
+        assert_eq!(fleet.host_for_write(Some("db-01")), Ok(Some("db-01")));
+        assert_eq!(fleet.host_for_write(None), Ok(None));
     }
 
     #[test]
