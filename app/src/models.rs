@@ -795,14 +795,33 @@ pub struct CustomMetricReadout {
     pub unit: String,
     pub category: String,
     pub minutes: i64,
-    /// `raw`, `hour` or `day`.
-    pub resolution: String,
+    pub resolution: CustomMetricResolution,
     /// The tag filter asked for.
     pub tags: serde_json::Value,
     pub points: Vec<CustomMetricReading>,
     /// More raw points matched than one answer holds; the newest are returned.
     pub truncated: bool,
     pub summary: CustomMetricSummary,
+}
+
+/// Which tier a custom-metric read came from: raw points, hourly or daily rollups.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CustomMetricResolution {
+    Raw,
+    Hour,
+    Day,
+}
+
+impl CustomMetricResolution {
+    /// The name on the wire, which is also the rollups' `resolution` and `date_trunc` unit.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CustomMetricResolution::Raw => "raw",
+            CustomMetricResolution::Hour => "hour",
+            CustomMetricResolution::Day => "day",
+        }
+    }
 }
 
 /// A raw point (up to 7 days back) or a rollup bucket (longer reads).

@@ -4,6 +4,7 @@ use crate::{
     alerts::{rules, Observation},
     auth::{MetricsWrite, Principal, RequireScope, VmRead},
     error::{success, ApiError, ApiJson, ApiQuery},
+    history,
     state::AppState,
     storage::{
         custom_metrics::{self, NewPoint},
@@ -11,8 +12,7 @@ use crate::{
     },
 };
 use app::models::{
-    CustomMetricBatch, CustomMetricBucket, CustomMetricCreated, CustomMetricPoint,
-    CustomMetricReading, CustomMetricReadout, CustomMetricRejection, CustomMetricSummary,
+    CustomMetricBatch, CustomMetricCreated, CustomMetricReadout, CustomMetricRejection,
 };
 use axum::{
     extract::{Path, State},
@@ -362,91 +362,20 @@ pub async fn read(
                 .id,
         ),
     };
-    let since = Utc::now() - Duration::minutes(minutes);
     let (unit, category) = custom_metrics::describe(&state.pool, &name)
         .await?
         .unwrap_or_default();
-    let (resolution, points, count, sum, min, max, truncated) = if minutes
-        <= custom_metrics::RAW_DAYS * 1440
-    {
-        let rows = custom_metrics::raw(
-            &state.pool,
-            &name,
-            since,
-            &tags,
-            host_id,
-            MAX_RAW_POINTS + 1,
-        )
-        .await?;
-        let truncated = rows.len() as i64 > MAX_RAW_POINTS;
-        let rows = &rows[usize::from(truncated)..];
-        let values: Vec<f64> = rows.iter().map(|r| r.value).collect();
-        let points = rows
-            .iter()
-            .map(|r| {
-                CustomMetricReading::Point(CustomMetricPoint {
-                    metric_id: format!("metric_{}", r.id),
-                    timestamp: r.ts,
-                    value: r.value,
-                    unit: r.unit.clone(),
-                    category: r.category.clone(),
-                    tags: r.tags.clone(),
-                    host: r.vm_id.clone(),
-                })
-            })
-            .collect();
-        let stats = (
-            values.len() as i64,
-            values.iter().sum::<f64>(),
-            values.iter().copied().fold(f64::INFINITY, f64::min),
-            values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-        );
-        ("raw", points, stats.0, stats.1, stats.2, stats.3, truncated)
-    } else {
-        let resolution = if minutes <= custom_metrics::HOURLY_READ_DAYS * 1440 {
-            "hour"
-        } else {
-            "day"
-        };
-        let rows =
-            custom_metrics::rollups(&state.pool, &name, resolution, since, &tags, host_id).await?;
-        let points = rows
-            .iter()
-            .map(|r| {
-                CustomMetricReading::Bucket(CustomMetricBucket {
-                    timestamp: r.bucket,
-                    value: r.sum / r.count.max(1) as f64,
-                    min: r.min,
-                    max: r.max,
-                    count: r.count,
-                })
-            })
-            .collect();
-        let count: i64 = rows.iter().map(|r| r.count).sum();
-        let sum: f64 = rows.iter().map(|r| r.sum).sum();
-        let min = rows.iter().map(|r| r.min).fold(f64::INFINITY, f64::min);
-        let max = rows.iter().map(|r| r.max).fold(f64::NEG_INFINITY, f64::max);
-        (resolution, points, count, sum, min, max, false)
-    };
-    let summary = if count > 0 {
-        CustomMetricSummary {
-            count,
-            avg: Some(sum / count as f64),
-            min: Some(min),
-            max: Some(max),
-        }
-    } else {
-        CustomMetricSummary::default()
-    };
+    let read =
+        history::custom::read(&state.pool, &name, minutes, &tags, host_id, MAX_RAW_POINTS).await?;
     Ok(success(CustomMetricReadout {
         name,
         unit,
         category,
         minutes,
-        resolution: resolution.to_string(),
+        resolution: read.resolution,
         tags,
-        points,
-        truncated,
-        summary,
+        points: read.points,
+        truncated: read.truncated,
+        summary: read.summary,
     }))
 }

@@ -2,6 +2,7 @@
 //! the exports, the pages and the chart series — returning typed points, never JSON to be parsed
 //! back. It chooses the tier (raw samples, minute buckets computed from them, hourly or daily
 //! rollups) and enforces each tier's window.
+pub mod custom;
 pub mod series;
 
 use crate::storage::{

@@ -122,7 +122,10 @@ async fn custom_metrics_are_stored_validated_item_by_item_and_read_back() {
     // The answer is the shared typed model: raw points, each with its id and (no) host.
     let typed: app::models::CustomMetricReadout =
         serde_json::from_value(read["data"].clone()).expect("typed readout");
-    assert_eq!((typed.resolution.as_str(), typed.truncated), ("raw", false));
+    assert_eq!(
+        (typed.resolution, typed.truncated),
+        (app::models::CustomMetricResolution::Raw, false)
+    );
     assert!(typed.points.iter().all(|p| matches!(
         p,
         app::models::CustomMetricReading::Point(point)

@@ -1,0 +1,157 @@
+//! The custom-metric read path: which tier answers a read of the last `minutes` (raw points up to
+//! the raw window, hourly rollups up to 30 days, daily beyond) and the summary over what is
+//! returned, for `GET /performance/metrics/{name}`.
+use crate::storage::custom_metrics;
+use app::models::{
+    CustomMetricBucket, CustomMetricPoint, CustomMetricReading, CustomMetricResolution,
+    CustomMetricSummary,
+};
+use chrono::{Duration, Utc};
+use serde_json::Value;
+use sqlx::PgPool;
+
+/// What one read returns.
+pub struct CustomRead {
+    pub resolution: CustomMetricResolution,
+    pub points: Vec<CustomMetricReading>,
+    /// More raw points matched than `max_raw_points`; the newest are returned.
+    pub truncated: bool,
+    pub summary: CustomMetricSummary,
+}
+
+/// The tier that answers a read of the last `minutes`.
+pub fn resolution_for(minutes: i64) -> CustomMetricResolution {
+    if minutes <= custom_metrics::RAW_DAYS * 1440 {
+        CustomMetricResolution::Raw
+    } else if minutes <= custom_metrics::HOURLY_READ_DAYS * 1440 {
+        CustomMetricResolution::Hour
+    } else {
+        CustomMetricResolution::Day
+    }
+}
+
+/// Count, mean and extremes over parts that each carry (count, sum, min, max): a raw point is
+/// (1, v, v, v), a rollup bucket its own figures. Nothing counted gives the empty summary.
+pub fn summarize(parts: impl IntoIterator<Item = (i64, f64, f64, f64)>) -> CustomMetricSummary {
+    let (mut count, mut sum) = (0i64, 0.0f64);
+    let (mut min, mut max) = (f64::INFINITY, f64::NEG_INFINITY);
+    for (n, s, low, high) in parts.into_iter().filter(|part| part.0 > 0) {
+        count += n;
+        sum += s;
+        min = min.min(low);
+        max = max.max(high);
+    }
+    if count == 0 {
+        return CustomMetricSummary::default();
+    }
+    CustomMetricSummary {
+        count,
+        avg: Some(sum / count as f64),
+        min: Some(min),
+        max: Some(max),
+    }
+}
+
+/// The points of `name` over the last `minutes` whose tags contain `tags` (and of one host), from
+/// the tier `resolution_for` picks, with their summary.
+pub async fn read(
+    pool: &PgPool,
+    name: &str,
+    minutes: i64,
+    tags: &Value,
+    host_id: Option<i32>,
+    max_raw_points: i64,
+) -> Result<CustomRead, sqlx::Error> {
+    let since = Utc::now() - Duration::minutes(minutes);
+    let resolution = resolution_for(minutes);
+    if resolution == CustomMetricResolution::Raw {
+        let rows =
+            custom_metrics::raw(pool, name, since, tags, host_id, max_raw_points + 1).await?;
+        let truncated = rows.len() as i64 > max_raw_points;
+        let rows = &rows[usize::from(truncated)..];
+        let summary = summarize(rows.iter().map(|r| (1, r.value, r.value, r.value)));
+        let points = rows
+            .iter()
+            .map(|r| {
+                CustomMetricReading::Point(CustomMetricPoint {
+                    metric_id: format!("metric_{}", r.id),
+                    timestamp: r.ts,
+                    value: r.value,
+                    unit: r.unit.clone(),
+                    category: r.category.clone(),
+                    tags: r.tags.clone(),
+                    host: r.vm_id.clone(),
+                })
+            })
+            .collect();
+        return Ok(CustomRead {
+            resolution,
+            points,
+            truncated,
+            summary,
+        });
+    }
+    let rows =
+        custom_metrics::rollups(pool, name, resolution.as_str(), since, tags, host_id).await?;
+    let summary = summarize(rows.iter().map(|r| (r.count, r.sum, r.min, r.max)));
+    let points = rows
+        .iter()
+        .map(|r| {
+            CustomMetricReading::Bucket(CustomMetricBucket {
+                timestamp: r.bucket,
+                value: r.sum / r.count.max(1) as f64,
+                min: r.min,
+                max: r.max,
+                count: r.count,
+            })
+        })
+        .collect();
+    Ok(CustomRead {
+        resolution,
+        points,
+        truncated: false,
+        summary,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_weighs_buckets_by_their_counts_and_is_empty_without_any() {
+        // Two buckets: 3 points summing 30 (5..15) and 1 point of 50: mean 80 / 4 = 20.
+        let summary = summarize([(3, 30.0, 5.0, 15.0), (1, 50.0, 50.0, 50.0)]);
+        assert_eq!(
+            summary,
+            CustomMetricSummary {
+                count: 4,
+                avg: Some(20.0),
+                min: Some(5.0),
+                max: Some(50.0),
+            }
+        );
+        assert_eq!(summarize([]), CustomMetricSummary::default());
+        // An empty bucket changes nothing (its min/max are not figures).
+        assert_eq!(
+            summarize([(0, 0.0, 0.0, 0.0), (2, 4.0, 1.0, 3.0)]),
+            summarize([(2, 4.0, 1.0, 3.0)])
+        );
+    }
+
+    #[test]
+    fn a_read_takes_raw_points_for_a_week_hours_for_a_month_and_days_beyond() {
+        let day = 1440;
+        assert_eq!(resolution_for(60), CustomMetricResolution::Raw);
+        assert_eq!(
+            resolution_for(custom_metrics::RAW_DAYS * day),
+            CustomMetricResolution::Raw
+        );
+        assert_eq!(
+            resolution_for(custom_metrics::RAW_DAYS * day + 1),
+            CustomMetricResolution::Hour
+        );
+        assert_eq!(resolution_for(30 * day), CustomMetricResolution::Hour);
+        assert_eq!(resolution_for(30 * day + 1), CustomMetricResolution::Day);
+    }
+}
