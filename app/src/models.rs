@@ -804,6 +804,30 @@ pub struct CustomMetricReadout {
     pub summary: CustomMetricSummary,
 }
 
+/// One item of `POST /api/v1/ingest/samples` that was not stored, with every problem found in it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IngestRejection {
+    /// The item's position in `samples`.
+    pub index: usize,
+    pub vm_id: Option<String>,
+    /// Every problem, joined with `; `.
+    pub reason: String,
+    pub problems: Vec<String>,
+}
+
+/// `data` of a sample batch of which something was accepted.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IngestOutcome {
+    /// Items that passed validation.
+    pub accepted: usize,
+    /// Of those, the ones newly stored.
+    pub stored: usize,
+    /// Of those, the ones whose (vmId, timestamp) was already stored.
+    pub duplicates: usize,
+    pub rejected: Vec<IngestRejection>,
+}
+
 /// Which tier a custom-metric read came from: raw points, hourly or daily rollups.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

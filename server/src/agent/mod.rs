@@ -16,10 +16,10 @@ pub mod spool;
 
 use crate::{config::AgentArgs, sampling::collector::Collector};
 use anyhow::Context;
-use app::models::{ProcessInfo, Stats};
+use app::models::{IngestOutcome, IngestRejection, ProcessInfo, Stats};
 use chrono::{DateTime, Utc};
 use rand::Rng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use spool::Spool;
 use std::{
@@ -29,6 +29,15 @@ use std::{
     time::Duration,
 };
 use tokio_util::sync::CancellationToken;
+
+/// What the agent reads from an ingest answer: the refusals of a partly taken batch (under
+/// `data`) or of a wholly refused one (at the top), or a refused batch's `detail`.
+#[derive(Debug, Default, Deserialize)]
+struct IngestAnswer {
+    data: Option<IngestOutcome>,
+    rejected: Option<Vec<IngestRejection>>,
+    detail: Option<String>,
+}
 
 /// Samples per request: a day of one host at 10 s is 18 requests.
 const BATCH: usize = 500;
@@ -439,23 +448,18 @@ async fn send_loop(
                     .get("retry-after")
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| v.parse::<u64>().ok());
-                let answer: serde_json::Value = response.json().await.unwrap_or_default();
+                let answer: IngestAnswer = response.json().await.unwrap_or_default();
                 match status.as_u16() {
                     200..=299 | 400 => {
                         // Taken; items the server refused would be refused again: log them and move on.
                         // A partly taken batch lists refusals under `data`, a wholly refused one at the top.
-                        let refused = answer["data"]["rejected"]
-                            .as_array()
-                            .or_else(|| answer["rejected"].as_array());
-                        for rejected in refused.into_iter().flatten() {
-                            tracing::warn!(
-                                reason = rejected["reason"].as_str().unwrap_or_default(),
-                                "The server refused a sample."
-                            );
+                        let refused = answer.data.map(|d| d.rejected).or(answer.rejected);
+                        for rejected in refused.iter().flatten() {
+                            tracing::warn!(reason = %rejected.reason, "The server refused a sample.");
                         }
                         if status.as_u16() == 400 && refused.is_none() {
                             tracing::warn!(
-                                detail = answer["detail"].as_str().unwrap_or_default(),
+                                detail = answer.detail.unwrap_or_default(),
                                 "The server refused a batch."
                             );
                         }
@@ -470,7 +474,7 @@ async fn send_loop(
                         Some(base.mul_f64(rand::thread_rng().gen_range(1.0..1.5)))
                     }
                     401 | 403 => {
-                        tracing::error!(%status, detail = answer["detail"].as_str().unwrap_or_default(), "The server refuses this host's token (revoked, or another host's vmId); retrying in a minute.");
+                        tracing::error!(%status, detail = answer.detail.as_deref().unwrap_or_default(), "The server refuses this host's token (revoked, or another host's vmId); retrying in a minute.");
                         Some(Duration::from_secs(60))
                     }
                     _ => {

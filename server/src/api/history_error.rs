@@ -96,7 +96,7 @@ pub enum HistoryError {
     #[error("none of the {total} items was stored; `rejected` gives each one's reasons")]
     Rejected {
         total: usize,
-        rejected: serde_json::Value,
+        rejected: Vec<app::models::IngestRejection>,
     },
     /// Ingest is at capacity: retry after this many seconds (503 with `Retry-After`).
     #[error("the server is busy storing other batches; retry in {0} s")]
@@ -224,7 +224,7 @@ impl IntoResponse for HistoryError {
             body["detail"] = json!(detail);
         }
         if let HistoryError::Rejected { rejected, .. } = &self {
-            body["rejected"] = rejected.clone();
+            body["rejected"] = json!(rejected);
         }
         let mut response = (status, Json(body)).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {

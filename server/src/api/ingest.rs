@@ -11,11 +11,11 @@ use crate::{
         samples::{Present, FIELDS},
     },
 };
-use app::models::Stats;
+use app::models::{IngestOutcome, IngestRejection, Stats};
 use axum::{extract::State, Json};
 use chrono::{DateTime, Duration, DurationRound, Utc};
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde::Deserialize;
+use serde_json::Value;
 use std::collections::HashSet;
 
 /// Samples per request; larger backfills are sent in several requests.
@@ -30,16 +30,6 @@ pub struct IngestRequest {
     /// The sender's clock when it sent the batch (agents give it): the host's clock skew.
     #[serde(default, rename = "sentAt")]
     sent_at: Option<Value>,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Rejected {
-    index: usize,
-    vm_id: Option<String>,
-    /// Every problem, joined.
-    reason: String,
-    problems: Vec<String>,
 }
 
 fn valid_id(id: &str) -> bool {
@@ -421,7 +411,7 @@ pub async fn samples(
             .and_then(Value::as_str)
             .map(str::to_string);
         match parse_item(value, now) {
-            Err(problems) => rejected.push(Rejected {
+            Err(problems) => rejected.push(IngestRejection {
                 index,
                 vm_id,
                 reason: problems.join("; "),
@@ -429,7 +419,7 @@ pub async fn samples(
             }),
             Ok(item) if !keys.insert((item.vm_id.clone(), item.sample.timestamp)) => {
                 let reason = "the same vmId and timestamp appear earlier in this batch".to_string();
-                rejected.push(Rejected {
+                rejected.push(IngestRejection {
                     index,
                     vm_id,
                     reason: reason.clone(),
@@ -441,10 +431,7 @@ pub async fn samples(
     }
     if items.is_empty() && !rejected.is_empty() {
         // Nothing stored: a 400 with every item's reasons, never a success.
-        return Err(HistoryError::Rejected {
-            total,
-            rejected: serde_json::to_value(&rejected).unwrap_or_default(),
-        });
+        return Err(HistoryError::Rejected { total, rejected });
     }
     let stored = crate::ingest::accept(&state.pool, &state.alerts, &state.hub, &items, sent_at)
         .await?
@@ -464,12 +451,12 @@ pub async fn samples(
     );
     Ok(history_success_with(
         &message,
-        json!({
-            "accepted": items.len(),
-            "stored": stored,
-            "duplicates": items.len() - stored,
-            "rejected": rejected,
-        }),
+        IngestOutcome {
+            accepted: items.len(),
+            stored,
+            duplicates: items.len() - stored,
+            rejected,
+        },
     ))
 }
 
@@ -501,6 +488,7 @@ fn parse_extras(group: &str, value: &Value, sample: &mut Stats, problems: &mut V
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn parse(value: Value) -> Result<NewSample, Vec<String>> {
         parse_item(value, Utc::now())

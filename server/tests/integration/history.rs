@@ -57,6 +57,15 @@ async fn ingest_is_idempotent_and_reports_bad_items_without_rejecting_good_ones(
         .expect("reason")
         .contains("future"));
 
+    // The answer is the shared typed model: every problem of an item listed.
+    let typed: app::models::IngestOutcome =
+        serde_json::from_value(result.clone()).expect("typed ingest outcome");
+    assert_eq!((typed.accepted, typed.stored, typed.duplicates), (1, 1, 0));
+    assert!(typed
+        .rejected
+        .iter()
+        .all(|r| !r.problems.is_empty() && r.reason == r.problems.join("; ")));
+
     let again = ingest(&app, vec![good]).await;
     assert_eq!(
         (again["stored"].as_u64(), again["duplicates"].as_u64()),
@@ -964,6 +973,9 @@ async fn partial_samples_keep_absent_fields_absent_on_every_read_path() {
         .filter_map(|r| r["reason"].as_str())
         .collect();
     assert_eq!(reasons.len(), 2, "{body}");
+    let typed: Vec<app::models::IngestRejection> =
+        serde_json::from_value(body["rejected"].clone()).expect("typed rejections");
+    assert_eq!(typed.iter().map(|r| r.index).collect::<Vec<_>>(), [0, 1]);
     assert!(reasons[0].contains("metric"), "{body}");
     assert!(reasons[1].contains("cpu.percent"), "{body}");
     app.stop().await;
