@@ -213,22 +213,39 @@ pub struct Detected {
     pub short_baseline: bool,
 }
 
-/// Median of a few values (at most a dozen: the seasonal lags), in place, no allocation. An
-/// insertion sort: for so few values it beats the general sort's set-up, and this runs for every
-/// point of every series.
-fn median_small(values: &mut [f64]) -> f64 {
-    for i in 1..values.len() {
+/// `f64::total_cmp`'s order as an integer: keys sort as their values would under `total_cmp`,
+/// and `from_order_key` gives the value back bit for bit. The per-point medians sort these:
+/// an integer compare instead of `total_cmp`'s bit twiddling on every step.
+#[inline]
+fn order_key(value: f64) -> i64 {
+    let bits = value.to_bits() as i64;
+    bits ^ (((bits >> 63) as u64) >> 1) as i64
+}
+
+#[inline]
+fn from_order_key(key: i64) -> f64 {
+    // The mask depends on the sign bit only, which the transform leaves alone: it undoes itself.
+    f64::from_bits((key ^ (((key >> 63) as u64) >> 1) as i64) as u64)
+}
+
+/// Median of a few values (at most a dozen: the seasonal lags) given as `order_key`s, in place,
+/// no allocation. An insertion sort: for so few values it beats the general sort's set-up, and
+/// this runs for every point of every series.
+fn median_of_keys(keys: &mut [i64]) -> f64 {
+    for i in 1..keys.len() {
+        let key = keys[i];
         let mut j = i;
-        while j > 0 && values[j].total_cmp(&values[j - 1]).is_lt() {
-            values.swap(j, j - 1);
+        while j > 0 && key < keys[j - 1] {
+            keys[j] = keys[j - 1];
             j -= 1;
         }
+        keys[j] = key;
     }
-    let n = values.len();
+    let n = keys.len();
     if n % 2 == 1 {
-        values[n / 2]
+        from_order_key(keys[n / 2])
     } else {
-        (values[n / 2 - 1] + values[n / 2]) / 2.0
+        (from_order_key(keys[n / 2 - 1]) + from_order_key(keys[n / 2])) / 2.0
     }
 }
 
@@ -236,16 +253,21 @@ fn median_small(values: &mut [f64]) -> f64 {
 /// last 4 weeks when 3 of them exist, else the same slot on the last 7 days when 3 exist, else
 /// (short) the median of the last hour's points (at least three) when 3 values exist.
 fn baseline_at(series: &[Option<f64>], i: usize, profile: &Profile) -> Option<(f64, bool)> {
-    let mut buffer = [0.0f64; 7];
+    let mut buffer = [0i64; 7];
     let mut same_slot = |step: usize, count: usize| -> Option<f64> {
+        // Three lags are needed: none of them can exist this early in the series (two weeks of
+        // five-minute buckets never have three weeks).
+        if i < 3 * step {
+            return None;
+        }
         let mut n = 0;
         for k in 1..=count {
             if let Some(v) = i.checked_sub(k * step).and_then(|j| series[j]) {
-                buffer[n] = v;
+                buffer[n] = order_key(v);
                 n += 1;
             }
         }
-        (n >= 3).then(|| median_small(&mut buffer[..n]))
+        (n >= 3).then(|| median_of_keys(&mut buffer[..n]))
     };
     if let Some(weekly) = same_slot(profile.week(), 4) {
         return Some((weekly, true));
@@ -256,15 +278,15 @@ fn baseline_at(series: &[Option<f64>], i: usize, profile: &Profile) -> Option<(f
     // Without a seasonal baseline, the level of the last hour (three points at least): it
     // follows the daily shape closely enough that a burst still stands out against it.
     let window = profile.points(1, 3);
-    let mut recent = [0.0f64; 12];
+    let mut recent = [0i64; 12];
     let mut n = 0;
     for v in series[i.saturating_sub(window)..i].iter().flatten() {
         if n < recent.len() {
-            recent[n] = *v;
+            recent[n] = order_key(*v);
             n += 1;
         }
     }
-    (n >= 3).then(|| (median_small(&mut recent[..n]), false))
+    (n >= 3).then(|| (median_of_keys(&mut recent[..n]), false))
 }
 
 /// How wide the scale's quantile spread is: the share of residuals in each tail (`Profile::
@@ -419,7 +441,10 @@ pub fn score(series: &[Option<f64>], profile: &Profile) -> Scores {
             if settled {
                 // Once a day: a selection over the week's seasonal residuals.
                 history.clear();
-                history.extend(window.filter(|k| seasonal[*k]).filter_map(|k| residual[k]));
+                let (seasonal, residual) = (&seasonal[window.clone()], &residual[window]);
+                for (r, _) in residual.iter().zip(seasonal).filter(|(_, s)| **s) {
+                    history.extend(*r);
+                }
                 week_record = history
                     .iter()
                     .fold(no_record, |(low, high), r| (low.min(*r), high.max(*r)));
@@ -1447,8 +1472,15 @@ mod tests {
         #[test]
         fn the_small_median_equals_the_general_one(values in proptest::collection::vec(-1e3..1e3_f64, 1..12)) {
             let expected = median(&values).expect("non-empty");
-            let got = median_small(&mut values.clone());
-            proptest::prop_assert_eq!(got, expected);
+            let mut keys: Vec<i64> = values.iter().map(|v| order_key(*v)).collect();
+            let got = median_of_keys(&mut keys);
+            proptest::prop_assert_eq!(got.to_bits(), expected.to_bits());
+        }
+
+        #[test]
+        fn order_keys_sort_as_total_cmp_does_and_give_the_value_back(a in proptest::num::f64::ANY, b in proptest::num::f64::ANY) {
+            proptest::prop_assert_eq!(order_key(a).cmp(&order_key(b)), a.total_cmp(&b));
+            proptest::prop_assert_eq!(from_order_key(order_key(a)).to_bits(), a.to_bits());
         }
     }
 
