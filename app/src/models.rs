@@ -372,6 +372,45 @@ pub struct Recommendation {
     pub potential_savings: Option<String>,
 }
 
+/// Where a page sits in a paginated answer (`/hosts`, `/history/query`, the timeline).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Pagination {
+    pub page: i64,
+    pub page_size: i64,
+    pub total: i64,
+    pub total_pages: i64,
+}
+
+impl Pagination {
+    /// `page_size` must be at least 1 (the endpoints refuse less).
+    pub fn new(page: i64, page_size: i64, total: i64) -> Pagination {
+        Pagination {
+            page,
+            page_size,
+            total,
+            total_pages: (total + page_size - 1) / page_size.max(1),
+        }
+    }
+}
+
+/// `data` of `GET /api/v1/history/timeline/{vmId}`: one page of events, newest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TimelinePage {
+    pub events: Vec<TimelineEvent>,
+    pub total: i64,
+    pub pagination: Pagination,
+}
+
+/// Liveness and readiness answers (`/healthz`, `/readyz`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HealthStatus {
+    /// `ok` (the process answers) or `ready` (and so does the database).
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
+}
+
 /// One event on a VM's timeline (`/api/v1/history/timeline/{vmId}`), as the history seed gives it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -634,6 +673,17 @@ pub const LIVE_WINDOW_SECS: i64 = 15 * 60;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pages_round_up_and_serialize_in_the_seed_spelling() {
+        assert_eq!(Pagination::new(1, 100, 0).total_pages, 0);
+        assert_eq!(Pagination::new(1, 100, 100).total_pages, 1);
+        assert_eq!(Pagination::new(2, 100, 101).total_pages, 2);
+        assert_eq!(
+            serde_json::to_string(&Pagination::new(2, 50, 120)).expect("serializes"),
+            r#"{"page":2,"pageSize":50,"total":120,"totalPages":3}"#
+        );
+    }
 
     #[test]
     fn whole_metric_values_serialize_as_integers() {

@@ -6,6 +6,7 @@ use crate::{
     state::AppState,
     storage::catalog::Group,
 };
+use app::models::Pagination;
 use axum::{extract::State, Json};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -157,12 +158,7 @@ pub async fn query(
             "totalPoints": total,
             "vmCount": q.hosts.len(),
         },
-        "pagination": {
-            "page": page,
-            "pageSize": page_size,
-            "total": total,
-            "totalPages": (total + page_size - 1) / page_size,
-        },
+        "pagination": Pagination::new(page, page_size, total),
     })))
 }
 

@@ -4,13 +4,21 @@ use crate::{
     auth::{AdminOnly, RequireScope, VmRead},
     state::AppState,
 };
+use app::models::Pagination;
 use axum::{
     extract::{Path, Query, State},
     Json,
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
+
+/// `data` of `GET /api/v1/hosts`.
+#[derive(Debug, Serialize)]
+struct HostList {
+    hosts: Vec<HostView>,
+    pagination: Pagination,
+}
 
 /// A host whose last sample is older than this is reported powered off.
 use crate::storage::hosts::POWERED_OFF_AFTER_SECS;
@@ -94,10 +102,10 @@ pub async fn list(
     .bind(&query.cluster_id)
     .fetch_one(&state.pool)
     .await?;
-    Ok(history_success(json!({
-        "hosts": hosts,
-        "pagination": { "page": page, "pageSize": page_size, "total": total, "totalPages": (total + page_size - 1) / page_size },
-    })))
+    Ok(history_success(HostList {
+        hosts,
+        pagination: Pagination::new(page, page_size, total),
+    }))
 }
 
 /// Reads an optional nullable text field of a PATCH body: absent → keep, null → clear.

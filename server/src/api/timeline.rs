@@ -9,7 +9,7 @@ use crate::{
     state::AppState,
     storage::timeline::{self, NewEvent},
 };
-use app::models::TimelineEvent;
+use app::models::{Pagination, TimelineEvent, TimelinePage};
 use axum::{
     extract::{rejection::QueryRejection, Path, Query, State},
     Json,
@@ -108,11 +108,11 @@ pub async fn list(
         .skip(skip)
         .take(page_size as usize)
         .collect();
-    Ok(history_success(json!({
-        "events": page_events,
-        "total": total,
-        "pagination": {"page": page, "pageSize": page_size, "total": total},
-    })))
+    Ok(history_success(TimelinePage {
+        events: page_events,
+        total: total as i64,
+        pagination: Pagination::new(page, page_size, total as i64),
+    }))
 }
 
 #[derive(Debug, Deserialize)]
