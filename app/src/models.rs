@@ -372,6 +372,58 @@ pub struct Recommendation {
     pub potential_savings: Option<String>,
 }
 
+/// `data` of `GET /api/v1/performance/summary`: each asked resource over the period, network
+/// throughput and totals, alert counts. A resource not asked for is left out.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PerformanceSummary {
+    /// `1h`, `6h`, `24h` or `7d`.
+    pub period: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<ResourceSummary>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<ResourceSummary>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk: Option<ResourceSummary>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkSummary>,
+    pub alerts: AlertCounts,
+    /// Samples in the period.
+    pub samples: i64,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+/// One resource's percent over the period, two decimals; `null` where no sample carried it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResourceSummary {
+    pub current: Option<f64>,
+    pub average: Option<f64>,
+    pub maximum: Option<f64>,
+    pub minimum: Option<f64>,
+    /// `increasing`, `decreasing` or `stable`.
+    pub trend: String,
+}
+
+/// Bytes per second (average over the period, and the newest) and bytes moved in it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct NetworkSummary {
+    pub throughput_upload: i64,
+    pub throughput_download: i64,
+    pub current_upload: i64,
+    pub current_download: i64,
+    pub total_upload: i64,
+    pub total_download: i64,
+}
+
+/// Alerts raised in a period, by level.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AlertCounts {
+    pub total: i64,
+    pub critical: i64,
+    pub warning: i64,
+    pub info: i64,
+}
+
 /// Where a page sits in a paginated answer (`/hosts`, `/history/query`, the timeline).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -21,6 +21,7 @@ pub mod simulate;
 pub mod startup;
 pub mod state;
 pub mod storage;
+pub mod summary;
 pub mod telemetry;
 pub mod timeline;
 pub mod trim;

@@ -253,6 +253,14 @@ async fn the_summary_has_the_seed_shape_with_directions_totals_and_alert_counts(
     assert_same_shape(&seed("summary"), &body, "summary");
     let data = &body["data"];
     assert_eq!(data["cpu"]["trend"], "increasing", "{data}");
+    let typed: app::models::PerformanceSummary =
+        serde_json::from_value(data.clone()).expect("typed summary");
+    assert_eq!(
+        typed.cpu.as_ref().map(|c| c.trend.as_str()),
+        Some("increasing")
+    );
+    assert!(typed.network.is_some());
+    assert_eq!(Some(typed.alerts.total), data["alerts"]["total"].as_i64());
     assert_eq!(data["memory"]["trend"], "stable", "{data}");
     assert_eq!(data["disk"]["trend"], "stable");
     assert_eq!(data["cpu"]["current"], 90.8);
