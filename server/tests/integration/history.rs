@@ -453,9 +453,12 @@ async fn hosts_are_listed_by_group_and_edited_by_admins() {
 #[tokio::test]
 async fn a_backfill_older_than_the_raw_window_lands_in_the_rollups_and_its_raw_partition_expires() {
     let app = spawn_app().await;
+    // 06:00 of a day 10 days back: the two hours stay inside one day (from 22:00 on they would
+    // cross midnight into the next day's row).
     let start = (Utc::now() - Duration::days(10))
-        .duration_trunc(Duration::hours(1))
-        .expect("aligned");
+        .duration_trunc(Duration::days(1))
+        .expect("aligned")
+        + Duration::hours(6);
     let items: Vec<Value> = (0..120)
         .map(|i| json!({"vmId": "old-01", "sample": sample(start + Duration::minutes(i), (i % 50) as f64, 40.0)}))
         .collect();
