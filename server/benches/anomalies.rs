@@ -54,9 +54,10 @@ enum Target {
     },
 }
 
-/// Request counts and latency have no catalogue series of their own; they go to the catalogue
-/// series of the same unit class (a rate per second, milliseconds). The temperature (°F, 57–86)
-/// has no unit class in the catalogue: it is a custom metric in °F.
+/// Request counts and the temperature (°F, 57–86) have no catalogue series: they are custom
+/// metrics, as a user would send them — the requests as CloudWatch counts them (a count per five
+/// minutes), the temperature in °F. Latency goes to the catalogue series of its unit
+/// (milliseconds).
 fn mapping(file: &str) -> Target {
     let per_second = 1.0 / 300.0; // the CloudWatch values are totals per 5 minutes
     let sample = |group, field, factor, series| Target::Sample {
@@ -72,7 +73,10 @@ fn mapping(file: &str) -> Target {
     } else if file.contains("network_in") || file.contains("NetworkIn") {
         sample("network", "in_bps", per_second, "network.inBps")
     } else if file.starts_with("elb_request_count") {
-        sample("disk", "read_iops", per_second, "disk.readIOPS")
+        Target::Custom {
+            name: "elb_request_count",
+            unit: "count",
+        }
     } else if file.starts_with("ec2_request_latency") {
         sample("disk", "read_latency_ms", 1.0, "disk.readLatency")
     } else {

@@ -58,14 +58,6 @@ impl Profile {
     fn points(&self, hours: usize, min: usize) -> usize {
         (hours * self.per_day / 24).max(min)
     }
-
-    /// The share of residuals in each tail of the scale's quantile spread: 1 % at hours, and as
-    /// far into the tail per day at finer cadences (1 % / 12 at five minutes) — a week of
-    /// five-minute buckets holds twelve times the points, so the same share would set the
-    /// scale by twelve times as many ordinary bursts a day.
-    fn scale_tail(&self) -> f64 {
-        0.01 * (24.0 / self.per_day.max(1) as f64).min(1.0)
-    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -289,8 +281,15 @@ fn baseline_at(series: &[Option<f64>], i: usize, profile: &Profile) -> Option<(f
     (n >= 3).then(|| (median_of_keys(&mut recent[..n]), false))
 }
 
-/// How wide the scale's quantile spread is: the share of residuals in each tail (`Profile::
-/// scale_tail`) and the spread, in sigmas, between those quantiles of a normal distribution.
+/// The share of residuals in each tail of the scale's quantile spread, at every cadence. A week
+/// of five-minute buckets holds ~20 points in each 1 % tail, so the quantile is an estimate and
+/// not the week's one or two most extreme points: those are the record, which a burst must beat
+/// on its own (a tail as thin as 1 %/12 at five minutes made one incident on a host's first day
+/// the scale of everything after it, and counted a bursty series' bursts twice).
+const SCALE_TAIL: f64 = 0.01;
+
+/// How wide the scale's quantile spread is: the share of residuals in each tail
+/// (`SCALE_TAIL`) and the spread, in sigmas, between those quantiles of a normal distribution.
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct Spread {
     tail: f64,
@@ -298,8 +297,11 @@ struct Spread {
 }
 
 impl Spread {
-    fn of(profile: &Profile) -> Spread {
-        let tail = profile.scale_tail();
+    fn standard() -> Spread {
+        Spread::with_tail(SCALE_TAIL)
+    }
+
+    fn with_tail(tail: f64) -> Spread {
         Spread {
             tail,
             sigmas: 2.0 * z_of_two_sided_tail(2.0 * tail),
@@ -398,7 +400,7 @@ pub struct Scores {
 pub fn score(series: &[Option<f64>], profile: &Profile) -> Scores {
     let n = series.len();
     let week = profile.week();
-    let spread = Spread::of(profile);
+    let spread = Spread::standard();
     let mut baseline = vec![None; n];
     let mut seasonal = vec![false; n];
     for i in 0..n {
@@ -1168,15 +1170,10 @@ mod tests {
         );
     }
 
-    /// The spreads of hours (1 % tails) and of five-minute buckets (1 % / 12).
+    /// The spread every cadence uses (1 % tails) and a thin one (1 % / 12), whose quantiles fall
+    /// at other ranks of the selection.
     fn spreads() -> [Spread; 2] {
-        [
-            Spread::of(&hourly()),
-            Spread::of(&Profile {
-                per_day: 288,
-                ..hourly()
-            }),
-        ]
+        [Spread::standard(), Spread::with_tail(0.01 / 12.0)]
     }
 
     /// The scale as it was computed before selection replaced the sort.
@@ -1192,45 +1189,39 @@ mod tests {
 
     #[test]
     fn the_spread_is_as_many_sigmas_as_its_tails_are_on_normal_data() {
-        let [hours, fine] = spreads();
+        let [standard, thin] = spreads();
         // Φ⁻¹(0.99) = 2.32635 (tables): the 1–99 % spread is 4.6527 σ, not 2 × 2.576 (that is
         // the 0.5–99.5 % spread).
-        assert!((hours.tail - 0.01).abs() < 1e-15);
-        assert!((hours.sigmas - 2.0 * 2.326_35).abs() < 1e-4, "{hours:?}");
-        // Five-minute buckets: 1/1200 in each tail, Φ⁻¹(1 − 1/1200) = 3.14398 (Python's
-        // statistics.NormalDist().inv_cdf).
-        assert!((fine.tail - 0.01 / 12.0).abs() < 1e-15);
-        assert!((fine.sigmas - 2.0 * 3.143_98).abs() < 1e-4, "{fine:?}");
-        // Days: never a wider tail than the hours'.
-        assert_eq!(
-            Profile {
-                per_day: 1,
-                ..hourly()
-            }
-            .scale_tail(),
-            0.01
+        assert!((standard.tail - 0.01).abs() < 1e-15);
+        assert!(
+            (standard.sigmas - 2.0 * 2.326_35).abs() < 1e-4,
+            "{standard:?}"
         );
+        // A thin tail: 1/1200 in each, Φ⁻¹(1 − 1/1200) = 3.14398 (Python's
+        // statistics.NormalDist().inv_cdf).
+        assert!((thin.tail - 0.01 / 12.0).abs() < 1e-15);
+        assert!((thin.sigmas - 2.0 * 3.143_98).abs() < 1e-4, "{thin:?}");
     }
 
     #[test]
     fn the_scale_of_hand_checked_residuals() {
-        let [hours, fine] = spreads();
+        let [standard, thin] = spreads();
         // 1..=100: median 50.5, MAD 25 → 37.07; quantiles 1.99 and 99.01 → 97.02 / 4.65 = 20.9;
         // the MAD wins.
         let mut values: Vec<f64> = (1..=100).rev().map(f64::from).collect();
-        let sigma = robust_sigma(&mut values, &mut Vec::new(), 0.0, hours);
+        let sigma = robust_sigma(&mut values, &mut Vec::new(), 0.0, standard);
         assert!((sigma - 1.4826 * 25.0).abs() < 1e-12, "{sigma}");
         // 99 zeros and one burst: MAD 0, so the 1–99 % spread decides: the 99 % quantile sits
         // at rank 98.01, a hundredth of the way from 0 to 50, so 0.5 / 4.6527.
         let mut bursty = vec![0.0; 99];
         bursty.push(50.0);
-        let sigma = robust_sigma(&mut bursty.clone(), &mut Vec::new(), 0.01, hours);
-        assert!((sigma - 0.5 / hours.sigmas).abs() < 1e-12, "{sigma}");
-        // With five-minute tails the rank is 99 − 99/1200 = 98.9175: 91.75 % of the way to 50,
-        // over 6.2841: the burst shows in the scale as it would among 1 200 points.
-        let sigma = robust_sigma(&mut bursty, &mut Vec::new(), 0.01, fine);
+        let sigma = robust_sigma(&mut bursty.clone(), &mut Vec::new(), 0.01, standard);
+        assert!((sigma - 0.5 / standard.sigmas).abs() < 1e-12, "{sigma}");
+        // With a thin tail the rank is 99 − 99/1200 = 98.9175: 91.75 % of the way to 50, over
+        // 6.2841: the one burst sets the scale.
+        let sigma = robust_sigma(&mut bursty, &mut Vec::new(), 0.01, thin);
         assert!(
-            (sigma - 50.0 * (1.0 - 99.0 / 1200.0) / fine.sigmas).abs() < 1e-9,
+            (sigma - 50.0 * (1.0 - 99.0 / 1200.0) / thin.sigmas).abs() < 1e-9,
             "{sigma}"
         );
     }
@@ -1320,7 +1311,7 @@ mod tests {
     /// and selected afresh at every estimate.
     fn score_by_gathering(series: &[Option<f64>], profile: &Profile) -> Scores {
         let n = series.len();
-        let spread = Spread::of(profile);
+        let spread = Spread::standard();
         let mut out = Scores {
             baseline: vec![None; n],
             z: vec![None; n],
@@ -1443,9 +1434,9 @@ mod tests {
         #[test]
         fn the_scale_of_a_sorted_window_equals_the_scale_by_selection(
             values in proptest::collection::vec(-1e6..1e6_f64, 1..3000),
-            fine in proptest::bool::ANY,
+            thin in proptest::bool::ANY,
         ) {
-            let spread = spreads()[usize::from(fine)];
+            let spread = spreads()[usize::from(thin)];
             let series: Vec<Option<f64>> = values.iter().copied().map(Some).collect();
             let mut window = SortedWindow::default();
             window.slide(&series, 0..series.len());
@@ -1457,13 +1448,13 @@ mod tests {
         fn the_scale_by_selection_equals_the_scale_by_sorting(
             values in proptest::collection::vec(-1e6..1e6_f64, 1..3000),
             repeats in 0usize..4,
-            fine in proptest::bool::ANY,
+            thin in proptest::bool::ANY,
         ) {
             // Ties too: repeat a prefix.
             let mut values = values;
             let tied: Vec<f64> = values.iter().take(repeats * 10).copied().collect();
             values.extend(tied);
-            let spread = spreads()[usize::from(fine)];
+            let spread = spreads()[usize::from(thin)];
             let expected = robust_sigma_by_sorting(&values, 1e-9, spread);
             let got = robust_sigma(&mut values.clone(), &mut Vec::new(), 1e-9, spread);
             proptest::prop_assert_eq!(got, expected);

@@ -49,12 +49,13 @@ pub const REDUNDANT: [(i16, &str); 3] = [
 
 /// The smallest change that matters, by unit (documented in the README): a few percentage
 /// points; for rates, latencies and counts both an absolute amount and a share of the baseline.
+/// Latencies take the rates' quarter: a request time going from 45 to 60 ms is felt by users.
 pub fn significance(unit: Unit) -> Significance {
     let (absolute, relative) = match unit {
         Unit::Percent => (3.0, 0.0),
         Unit::Load => (0.5, 0.25),
         Unit::Mebibytes => (64.0, 0.10),
-        Unit::Milliseconds => (2.0, 0.5),
+        Unit::Milliseconds => (2.0, 0.25),
         Unit::PerSecond => (5.0, 0.25),
         Unit::BytesPerSecond => (10_240.0, 0.25),
         Unit::Count => (5.0, 0.2),
@@ -1627,7 +1628,7 @@ mod tests {
         let percent = custom_significance(" % ");
         assert_eq!((percent.absolute, percent.relative), (3.0, 0.0));
         let latency = custom_significance("ms");
-        assert_eq!((latency.absolute, latency.relative), (2.0, 0.5));
+        assert_eq!((latency.absolute, latency.relative), (2.0, 0.25));
         let count = custom_significance("Count");
         assert_eq!((count.absolute, count.relative), (5.0, 0.2));
         // Anything else: a quarter of the baseline (so a level of 40 must move by 10).
