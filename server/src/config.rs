@@ -186,8 +186,9 @@ pub struct ServeArgs {
     /// stopped. Work queued through this instance starts at once.
     #[arg(long, env = "LOOKOUT_JOB_POLL", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub job_poll: u64,
-    /// Seconds between two runs of the continuous anomaly detector (last three complete hours).
-    #[arg(long, env = "LOOKOUT_DETECT_INTERVAL", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    /// Seconds between two runs of the continuous anomaly detector (the last three hours; it keeps
+    /// the judgement of the day going on fresh for requests).
+    #[arg(long, env = "LOOKOUT_DETECT_INTERVAL", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86400))]
     pub detect_interval: u64,
     /// Seconds after which a REST request is answered 408.
     #[arg(long, env = "LOOKOUT_REQUEST_TIMEOUT", default_value_t = 30)]

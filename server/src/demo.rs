@@ -265,6 +265,7 @@ async fn finish(pool: &PgPool, seeded_at: DateTime<Utc>) -> anyhow::Result<usize
         custom_metrics: Vec::new(),
         sensitivity: crate::analysis::anomaly::Sensitivity::Medium,
         kinds: crate::analysis::anomaly::Kind::ALL.to_vec(),
+        kept_within: None,
     };
     let outcome = detect::run(pool, &request).await?;
     sqlx::query("INSERT INTO lookout_maintenance (name) VALUES ($1) ON CONFLICT DO NOTHING")

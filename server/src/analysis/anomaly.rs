@@ -68,6 +68,19 @@ pub enum Sensitivity {
     High,
 }
 
+impl Sensitivity {
+    pub const ALL: [Sensitivity; 3] = [Sensitivity::Low, Sensitivity::Medium, Sensitivity::High];
+
+    /// Its place in `ALL`, as kept judgements store it.
+    pub fn code(self) -> u8 {
+        match self {
+            Sensitivity::Low => 0,
+            Sensitivity::Medium => 1,
+            Sensitivity::High => 2,
+        }
+    }
+}
+
 /// What a sensitivity means; documented in the README.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Thresholds {
@@ -182,6 +195,20 @@ impl Kind {
 
     pub fn parse(name: &str) -> Option<Kind> {
         Kind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// Its place in `ALL`, as kept judgements store it.
+    pub fn code(self) -> u8 {
+        match self {
+            Kind::Spike => 0,
+            Kind::Drop => 1,
+            Kind::TrendChange => 2,
+            Kind::PatternBreak => 3,
+        }
+    }
+
+    pub fn from_code(code: u8) -> Option<Kind> {
+        Kind::ALL.get(usize::from(code)).copied()
     }
 }
 
@@ -509,9 +536,28 @@ pub fn detect_kinds(
     report_from: usize,
     kinds: &[Kind],
 ) -> Vec<Detected> {
-    let scores = score(series, profile);
-    let mut shifts = level_shifts(series, &scores, profile, thresholds);
-    let mut events = excursions(series, &scores, profile, thresholds.excursion_z);
+    detect_scored(
+        series,
+        &score(series, profile),
+        profile,
+        thresholds,
+        report_from,
+        kinds,
+    )
+}
+
+/// `detect_kinds` on scores already worked out: the scores do not depend on the thresholds, so
+/// one scoring serves every sensitivity.
+pub fn detect_scored(
+    series: &[Option<f64>],
+    scores: &Scores,
+    profile: &Profile,
+    thresholds: &Thresholds,
+    report_from: usize,
+    kinds: &[Kind],
+) -> Vec<Detected> {
+    let mut shifts = level_shifts(series, scores, profile, thresholds);
+    let mut events = excursions(series, scores, profile, thresholds.excursion_z);
     let long = profile.points(6, 2);
     // A shift that lies within a short excursion of the same direction is that burst again.
     shifts.retain(|s| {
@@ -533,7 +579,7 @@ pub fn detect_kinds(
     if kinds.contains(&Kind::PatternBreak) {
         events.extend(pattern_breaks(
             series,
-            &scores,
+            scores,
             profile,
             thresholds.pattern_correlation,
             report_from,

@@ -97,6 +97,7 @@ pub async fn detect_anomalies(
             custom_metrics,
             sensitivity,
             kinds,
+            kept_within: Some(detect::kept_within(state.settings.detect_interval)),
         },
     )
     .await?;

@@ -1,9 +1,14 @@
 //! Anomaly detection against stored data: hourly series from the rollups through the detectors
 //! of `analysis::anomaly`, explained and persisted with stable ids; the continuous detector.
+mod kept;
+
 use crate::{
     analysis::anomaly::{self, Detected, Kind, Profile, Sensitivity, Significance},
     live::Hub,
-    storage::catalog::{self, Group, Unit},
+    storage::{
+        catalog::{self, Group, Unit},
+        judgements::Judgement,
+    },
 };
 use app::models::{AnomalyCoverage, AnomalyEvent, AnomalySkip, LiveEvent};
 use chrono::{DateTime, Duration, DurationRound, Utc};
@@ -103,6 +108,13 @@ pub static SERIES: std::sync::LazyLock<Vec<Arc<Series>>> = std::sync::LazyLock::
         .collect()
 });
 
+/// How old today's kept judgement may be for a request to use it, when the continuous detector
+/// runs every `interval`: a round waits up to a quarter longer (jitter) and takes a while.
+pub fn kept_within(interval: std::time::Duration) -> Duration {
+    let round = interval.as_secs_f64() * 1.25 + 30.0;
+    Duration::milliseconds((round * 1000.0) as i64)
+}
+
 /// Custom metrics judged per request, at most.
 pub const MAX_CUSTOM_METRICS: usize = 20;
 
@@ -131,6 +143,9 @@ pub struct Request {
     pub custom_metrics: Vec<String>,
     pub sensitivity: Sensitivity,
     pub kinds: Vec<Kind>,
+    /// How old the kept judgement of the day still going on may be to be used (the continuous
+    /// detector keeps it at most a round old); `None`: that day is always judged afresh.
+    pub kept_within: Option<Duration>,
 }
 
 pub struct Outcome {
@@ -658,6 +673,22 @@ impl Resolution {
             Resolution::Hourly => 24,
         }
     }
+
+    /// How kept judgements name the tier.
+    fn code(self) -> i16 {
+        match self {
+            Resolution::FiveMinutes => 0,
+            Resolution::Hourly => 1,
+        }
+    }
+
+    /// A sensitivity's thresholds at this tier: twelve five-minute buckets an hour are twelve
+    /// chances of a false alarm, so their bar is matched to the hours' rate per day.
+    fn thresholds(self, sensitivity: Sensitivity) -> anomaly::Thresholds {
+        sensitivity
+            .thresholds()
+            .at_cadence(self.per_day(), Resolution::Hourly.per_day())
+    }
 }
 
 /// One tier's grid: where it starts, its length, and where the asked range begins in it.
@@ -682,12 +713,6 @@ enum Judged {
     /// Sampled less often than the tier's step (five-minute buckets of a series sent every
     /// half hour add nothing to the hours).
     Sparse,
-}
-
-/// What one task judged: events, and per (host index, series index, tier) how it went.
-struct TaskResult {
-    found: Vec<Found>,
-    points: Vec<(usize, usize, Resolution, Judged)>,
 }
 
 /// Judges one series of one host at one tier (`thresholds` already those of its cadence),
@@ -769,162 +794,89 @@ fn dense_suffix_start(series: &[Option<f64>]) -> usize {
     start
 }
 
-/// Detects, explains and stores; returns the events of the range and what was judged.
+/// The part of the asked range a tier judges: hours from the range's start to the last complete
+/// hour; five-minute buckets from where the hourly rollups keep them to the range's end.
+#[derive(Clone, Copy, Debug)]
+struct Window {
+    resolution: Resolution,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+}
+
+/// What one tier came to: events, per (host index, series index, tier) how judging went, and the
+/// judgements made afresh (to keep).
+#[derive(Default)]
+struct TierResult {
+    found: Vec<Found>,
+    points: Vec<(usize, usize, Resolution, Judged)>,
+    fresh: Vec<Judgement>,
+}
+
+/// Detects, explains and stores; returns the events of the range and what was judged. Catalogue
+/// series are read from kept judgements where a usable one exists for a host, tier and day, and
+/// judged (at every sensitivity, then kept) where not; custom metrics are judged afresh.
 pub async fn run(pool: &PgPool, request: &Request) -> Result<Outcome, sqlx::Error> {
     let hour = Duration::hours(1);
     let now = Utc::now();
     let report_start = request.start.duration_trunc(hour).unwrap_or(request.start);
     let until = request.end.duration_trunc(hour).unwrap_or(request.end) + hour;
-    let from = report_start - Duration::days(BASELINE_DAYS);
-    let mut series: Vec<Arc<Series>> = SERIES
-        .iter()
-        .filter(|s| s.group.is_some_and(|g| request.groups.contains(&g)))
-        .cloned()
-        .collect();
-    let metric_ids: Vec<i16> = series.iter().map(|s| s.metric_id).collect();
-    let (custom, mut unknown_custom) = custom_series(pool, &request.custom_metrics).await?;
-    series.extend(custom.iter().cloned());
-    let thresholds = request.sensitivity.thresholds();
-    // Twelve five-minute buckets an hour are twelve chances of a false alarm: their bar is
-    // matched to the hours' rate per day.
-    let fine_thresholds = thresholds.at_cadence(
-        Resolution::FiveMinutes.per_day(),
-        Resolution::Hourly.per_day(),
-    );
-    // Hours are judged once complete (a partial hour's mean is not comparable); the hour
-    // filling now is judged in five-minute buckets only.
-    let hours_until = until.min(now.duration_trunc(hour).unwrap_or(now));
-    let hourly = Grid {
-        resolution: Resolution::Hourly,
-        from,
-        len: ((hours_until - from).num_hours()).max(0) as usize,
-        report_from: (report_start - from).num_hours() as usize,
-    };
-    // Five-minute buckets live with the hourly rollups: from their window's first whole hour,
-    // and from a week before the range, for their baseline.
+    let current_hour = now.duration_trunc(hour).unwrap_or(now);
+    // Five-minute buckets live with the hourly rollups: from their window's first whole hour.
     let fine_start = (now - Duration::days(crate::history::HOURLY_RETENTION_DAYS))
         .duration_trunc(hour)
         .unwrap_or(now)
         + hour;
-    let fine_from = (report_start - Duration::days(FINE_BASELINE_DAYS)).max(fine_start);
-    let fine = (until > fine_start.max(report_start)).then(|| Grid {
-        resolution: Resolution::FiveMinutes,
-        from: fine_from,
-        len: ((until - fine_from).num_minutes() / 5).max(0) as usize,
-        report_from: ((report_start.max(fine_from) - fine_from).num_minutes() / 5) as usize,
-    });
+    // Hours are judged once complete (a partial hour's mean is not comparable); the hour
+    // filling now is judged in five-minute buckets only.
+    let windows = [
+        Window {
+            resolution: Resolution::Hourly,
+            from: report_start,
+            to: until.min(current_hour),
+        },
+        Window {
+            resolution: Resolution::FiveMinutes,
+            from: report_start.max(fine_start),
+            to: until,
+        },
+    ];
+    let asked: Vec<Arc<Series>> = SERIES
+        .iter()
+        .filter(|s| s.group.is_some_and(|g| request.groups.contains(&g)))
+        .cloned()
+        .collect();
+    let (custom, mut unknown_custom) = custom_series(pool, &request.custom_metrics).await?;
     let started = std::time::Instant::now();
-
-    let hourly_kinds = kinds_judged(Resolution::Hourly.per_day(), &request.kinds);
-    let fine_kinds = kinds_judged(Resolution::FiveMinutes.per_day(), &request.kinds);
-
-    // Each chunk of hosts is fetched and judged on its own task; chunks run concurrently.
-    let mut tasks = tokio::task::JoinSet::new();
-    for (chunk_index, chunk) in request.hosts.chunks(HOSTS_PER_TASK).enumerate() {
-        let pool = pool.clone();
-        let host_ids: Vec<i32> = chunk.iter().map(|h| h.0).collect();
-        let (metric_ids, series, custom) = (metric_ids.clone(), series.clone(), custom.clone());
-        let (hourly_kinds, fine_kinds) = (hourly_kinds.clone(), fine_kinds.clone());
-        tasks.spawn(async move {
-            let fetch_started = std::time::Instant::now();
-            let mut hours =
-                hourly_series(&pool, &host_ids, &metric_ids, (from, hours_until), now).await?;
-            let mut buckets = match &fine {
-                Some(grid) => {
-                    fine_series(&pool, &host_ids, &metric_ids, (grid.from, until), now).await?
-                }
-                None => HashMap::new(),
-            };
-            if !custom.is_empty() {
-                hours.extend(
-                    custom_metric_series(
-                        &pool,
-                        &host_ids,
-                        &custom,
-                        Resolution::Hourly,
-                        from,
-                        hours_until,
-                    )
-                    .await?,
-                );
-                if let Some(grid) = &fine {
-                    buckets.extend(
-                        custom_metric_series(
-                            &pool,
-                            &host_ids,
-                            &custom,
-                            Resolution::FiveMinutes,
-                            grid.from,
-                            until,
-                        )
-                        .await?,
-                    );
-                }
-            }
-            tracing::debug!(
-                chunk = chunk_index,
-                fetch_ms = fetch_started.elapsed().as_millis(),
-                "Series fetched."
-            );
-            let judge_all = move || {
-                let mut result = TaskResult {
-                    found: Vec::new(),
-                    points: Vec::new(),
-                };
-                let mut buffer = Vec::new();
-                for (offset, host_id) in host_ids.iter().enumerate() {
-                    let host = chunk_index * HOSTS_PER_TASK + offset;
-                    for (series_index, s) in series.iter().enumerate() {
-                        let key = (*host_id, s.metric_id);
-                        let tiers = [
-                            (Some(&hourly), &hours, &hourly_kinds, &thresholds),
-                            (fine.as_ref(), &buckets, &fine_kinds, &fine_thresholds),
-                        ];
-                        for (grid, data, tier_kinds, tier_thresholds) in tiers {
-                            let Some(grid) = grid else { continue };
-                            let judged = judge(
-                                grid,
-                                &mut buffer,
-                                data.get(&key),
-                                host,
-                                s,
-                                tier_kinds,
-                                tier_thresholds,
-                                &mut result.found,
-                            );
-                            result
-                                .points
-                                .push((host, series_index, grid.resolution, judged));
-                        }
-                    }
-                }
-                result
-            };
-            // The maths is CPU-bound: off the async workers.
-            tokio::task::spawn_blocking(judge_all)
-                .await
-                .map_err(|e| sqlx::Error::Protocol(format!("detection task failed: {e}")))
-        });
+    let mut result = TierResult::default();
+    if !asked.is_empty() {
+        for window in windows {
+            let tier = catalogue_tier(pool, request, window, &asked, now, fine_start).await?;
+            result.found.extend(tier.found);
+            result.points.extend(tier.points);
+            result.fresh.extend(tier.fresh);
+        }
     }
-    let mut found: Vec<Found> = Vec::new();
-    let mut points: Vec<(usize, usize, Resolution, Judged)> = Vec::new();
-    while let Some(done) = tasks.join_next().await {
-        let result =
-            done.map_err(|e| sqlx::Error::Protocol(format!("detection task failed: {e}")))??;
-        found.extend(result.found);
-        points.extend(result.points);
+    if !custom.is_empty() {
+        let tier = custom_tiers(pool, request, &custom, asked.len(), &windows, fine_start).await?;
+        result.found.extend(tier.found);
+        result.points.extend(tier.points);
     }
-    let found = prefer_finest(found);
+    crate::storage::judgements::write(pool, &result.fresh).await?;
+    let found = prefer_finest(result.found);
+    let mut points = result.points;
     points.sort_unstable();
-
-    let (judged, mut skipped) = coverage(request, &series, &points, &[Some(hourly), fine]);
+    let mut series = asked;
+    series.extend(custom);
+    let (judged, mut skipped) = coverage(request, &series, &points, &windows);
     skipped.append(&mut unknown_custom);
     let detected = started.elapsed();
+    let thresholds = request.sensitivity.thresholds();
     let mut outcome = store(pool, request, &found, &thresholds).await?;
     tracing::debug!(
         hosts = request.hosts.len(),
         series = points.len(),
         events = found.len(),
+        judged_afresh = result.fresh.len(),
         detect_ms = detected.as_millis(),
         store_ms = (started.elapsed() - detected).as_millis(),
         "Anomaly detection ran."
@@ -932,6 +884,288 @@ pub async fn run(pool: &PgPool, request: &Request) -> Result<Outcome, sqlx::Erro
     outcome.judged = judged;
     outcome.skipped = skipped;
     Ok(outcome)
+}
+
+/// The catalogue series of one tier: each host's days from its kept judgements where one is
+/// usable (complete, or today's no older than the request allows), the rest — from a host's first
+/// day without one to its last — judged afresh in one grid per tier, with the baseline's days
+/// before it.
+async fn catalogue_tier(
+    pool: &PgPool,
+    request: &Request,
+    window: Window,
+    asked: &[Arc<Series>],
+    now: DateTime<Utc>,
+    fine_start: DateTime<Utc>,
+) -> Result<TierResult, sqlx::Error> {
+    let resolution = window.resolution;
+    let mut result = TierResult::default();
+    if window.from >= window.to {
+        // No complete hour in the range: every series has too few (the five-minute buckets of a
+        // range older than their tier are simply not judged).
+        if resolution == Resolution::Hourly {
+            for host in 0..request.hosts.len() {
+                for index in 0..asked.len() {
+                    result
+                        .points
+                        .push((host, index, resolution, Judged::TooFew));
+                }
+            }
+        }
+        return Ok(result);
+    }
+    let day = Duration::days(1);
+    let days: Vec<DateTime<Utc>> = {
+        let (first, last) = (
+            kept::day_of(window.from),
+            kept::day_of(window.to - Duration::seconds(1)),
+        );
+        (0..=(last - first).num_days())
+            .map(|d| first + day * d as i32)
+            .collect()
+    };
+    let (Some(&first_day), Some(&last_day)) = (days.first(), days.last()) else {
+        return Ok(result);
+    };
+    let host_ids: Vec<i32> = request.hosts.iter().map(|h| h.0).collect();
+    let today = kept::day_of(now);
+    let usable = |j: &Judgement| {
+        j.complete
+            || (j.day == today
+                && request
+                    .kept_within
+                    .is_some_and(|age| j.judged_at >= now - age))
+    };
+    let mut days_of: HashMap<i32, HashMap<DateTime<Utc>, Judgement>> = HashMap::new();
+    for j in
+        crate::storage::judgements::read(pool, &host_ids, resolution.code(), (first_day, last_day))
+            .await?
+            .into_iter()
+            .filter(|j| usable(j))
+    {
+        days_of.entry(j.host_id).or_default().insert(j.day, j);
+    }
+    // Each host's days to judge: from its first day without a usable judgement to its last.
+    let mut spans: Vec<(i32, Vec<DateTime<Utc>>)> = Vec::new();
+    for &host_id in &host_ids {
+        let have = days_of.get(&host_id);
+        let missing = |d: &&DateTime<Utc>| !have.is_some_and(|h| h.contains_key(*d));
+        if let (Some(first), Some(last)) = (
+            days.iter().position(|d| missing(&d)),
+            days.iter().rposition(|d| missing(&d)),
+        ) {
+            spans.push((host_id, days[first..=last].to_vec()));
+        }
+    }
+    if !spans.is_empty() {
+        let first = spans
+            .iter()
+            .filter_map(|(_, d)| d.first())
+            .min()
+            .copied()
+            .unwrap_or(first_day);
+        let last = spans
+            .iter()
+            .filter_map(|(_, d)| d.last())
+            .max()
+            .copied()
+            .unwrap_or(last_day);
+        let current_hour = now.duration_trunc(Duration::hours(1)).unwrap_or(now);
+        // Hours up to the last complete one, five-minute buckets up to now.
+        let limit = match resolution {
+            Resolution::Hourly => current_hour,
+            Resolution::FiveMinutes => current_hour + Duration::hours(1),
+        };
+        let grid_from = match resolution {
+            Resolution::Hourly => first - Duration::days(BASELINE_DAYS),
+            Resolution::FiveMinutes => (first - Duration::days(FINE_BASELINE_DAYS)).max(fine_start),
+        };
+        let grid_end = (last + day).min(limit).max(grid_from);
+        let grid = Grid {
+            resolution,
+            from: grid_from,
+            len: ((grid_end - grid_from).num_seconds() / resolution.step().num_seconds()) as usize,
+            report_from: 0,
+        };
+        let metric_ids: Vec<i16> = SERIES.iter().map(|s| s.metric_id).collect();
+        let mut tasks = tokio::task::JoinSet::new();
+        for chunk in spans.chunks(HOSTS_PER_TASK) {
+            let pool = pool.clone();
+            let chunk = chunk.to_vec();
+            let metric_ids = metric_ids.clone();
+            tasks.spawn(async move {
+                let ids: Vec<i32> = chunk.iter().map(|(h, _)| *h).collect();
+                let range = (grid.from, grid_end);
+                let data = match resolution {
+                    Resolution::Hourly => {
+                        hourly_series(&pool, &ids, &metric_ids, range, now).await?
+                    }
+                    Resolution::FiveMinutes => {
+                        fine_series(&pool, &ids, &metric_ids, range, now).await?
+                    }
+                };
+                // The maths is CPU-bound: off the async workers.
+                tokio::task::spawn_blocking(move || {
+                    let mut buffer = Vec::new();
+                    chunk
+                        .iter()
+                        .flat_map(|(host_id, days)| {
+                            kept::judge_days(
+                                &grid,
+                                *host_id,
+                                &SERIES,
+                                &data,
+                                days,
+                                now,
+                                limit,
+                                &mut buffer,
+                            )
+                        })
+                        .collect::<Vec<Judgement>>()
+                })
+                .await
+                .map_err(|e| sqlx::Error::Protocol(format!("detection task failed: {e}")))
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            let judged =
+                done.map_err(|e| sqlx::Error::Protocol(format!("detection task failed: {e}")))??;
+            for j in judged {
+                result.fresh.push(j.clone());
+                days_of.entry(j.host_id).or_default().insert(j.day, j);
+            }
+        }
+    }
+
+    // The asked series' events and points from each host's days.
+    let index_of: HashMap<i16, usize> = asked
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.metric_id, i))
+        .collect();
+    let sensitivity = request.sensitivity.code();
+    let step = resolution.step();
+    for (host, (host_id, _, _)) in request.hosts.iter().enumerate() {
+        let mut tally = vec![(0usize, false); asked.len()];
+        // One event is kept in every day it overlaps: each is taken once, at its longest.
+        let mut events: HashMap<
+            (usize, u8, DateTime<Utc>),
+            &crate::storage::judgements::KeptEvent,
+        > = HashMap::new();
+        for j in days
+            .iter()
+            .filter_map(|d| days_of.get(host_id).and_then(|h| h.get(d)))
+        {
+            for coverage in &j.series {
+                let Some(&index) = index_of.get(&coverage.metric) else {
+                    continue;
+                };
+                match coverage.status {
+                    kept::JUDGED => {
+                        tally[index].0 +=
+                            kept::points_within(coverage, j.day, step, (window.from, window.to))
+                    }
+                    kept::SPARSE => tally[index].1 = true,
+                    _ => {}
+                }
+            }
+            for e in &j.events {
+                let Some(&index) = index_of.get(&e.metric) else {
+                    continue;
+                };
+                let wanted = e.sensitivity == sensitivity
+                    && Kind::from_code(e.kind).is_some_and(|k| request.kinds.contains(&k))
+                    && e.end > window.from
+                    && e.start < window.to;
+                if wanted {
+                    let longest = events.entry((index, e.kind, e.start)).or_insert(e);
+                    if e.end > longest.end {
+                        *longest = e;
+                    }
+                }
+            }
+        }
+        for ((index, _, _), e) in events {
+            if let Some(detected) = kept::detected_of(e) {
+                result.found.push(Found {
+                    host,
+                    series: asked[index].clone(),
+                    detected,
+                    start: e.start,
+                    end: e.end,
+                    resolution,
+                });
+            }
+        }
+        for (index, (count, sparse)) in tally.into_iter().enumerate() {
+            let judged = match (count, sparse) {
+                (0, true) => Judged::Sparse,
+                (0, false) => Judged::TooFew,
+                (n, _) => Judged::Points(n),
+            };
+            result.points.push((host, index, resolution, judged));
+        }
+    }
+    Ok(result)
+}
+
+/// The asked custom metrics, judged afresh at the request's sensitivity on both tiers (their
+/// hours from their hourly rollups, their five-minute buckets from the raw points of the last
+/// 7 days); their series indices start at `first_index`.
+async fn custom_tiers(
+    pool: &PgPool,
+    request: &Request,
+    custom: &[Arc<Series>],
+    first_index: usize,
+    windows: &[Window; 2],
+    fine_start: DateTime<Utc>,
+) -> Result<TierResult, sqlx::Error> {
+    let mut result = TierResult::default();
+    let host_ids: Vec<i32> = request.hosts.iter().map(|h| h.0).collect();
+    for window in windows {
+        let resolution = window.resolution;
+        let lead = match resolution {
+            Resolution::Hourly => Duration::days(BASELINE_DAYS),
+            Resolution::FiveMinutes => Duration::days(FINE_BASELINE_DAYS),
+        };
+        if resolution == Resolution::FiveMinutes && window.from >= window.to {
+            continue;
+        }
+        let from = match resolution {
+            Resolution::Hourly => window.from - lead,
+            Resolution::FiveMinutes => (window.from - lead).max(fine_start),
+        };
+        let step = resolution.step().num_seconds();
+        let grid = Grid {
+            resolution,
+            from,
+            len: ((window.to - from).num_seconds() / step).max(0) as usize,
+            report_from: ((window.from - from).num_seconds() / step) as usize,
+        };
+        let data =
+            custom_metric_series(pool, &host_ids, custom, resolution, grid.from, window.to).await?;
+        let thresholds = resolution.thresholds(request.sensitivity);
+        let kinds = kinds_judged(resolution.per_day(), &request.kinds);
+        let mut buffer = Vec::new();
+        for (host, host_id) in host_ids.iter().enumerate() {
+            for (offset, s) in custom.iter().enumerate() {
+                let judged = judge(
+                    &grid,
+                    &mut buffer,
+                    data.get(&(*host_id, s.metric_id)),
+                    host,
+                    s,
+                    &kinds,
+                    &thresholds,
+                    &mut result.found,
+                );
+                result
+                    .points
+                    .push((host, first_index + offset, resolution, judged));
+            }
+        }
+    }
+    Ok(result)
 }
 
 /// An hourly spike or drop that a five-minute one of the same host, series and kind overlaps is
@@ -969,24 +1203,23 @@ fn coverage(
     request: &Request,
     series: &[Arc<Series>],
     points: &[(usize, usize, Resolution, Judged)],
-    grids: &[Option<Grid>],
+    windows: &[Window],
 ) -> (Vec<AnomalyCoverage>, Vec<AnomalySkip>) {
-    let range = |grid: &Grid| {
-        let from = grid.from + grid.resolution.step() * grid.report_from as i32;
-        let to = (grid.from + grid.resolution.step() * grid.len as i32).min(request.end);
-        (from, to)
-    };
     let mut judged: Vec<AnomalyCoverage> = Vec::new();
     let mut skipped = Vec::new();
-    for grid in grids.iter().flatten() {
-        let (from, to) = range(grid);
+    // The five-minute tier is left out of a range older than it; the hours never are.
+    let judged_windows = windows
+        .iter()
+        .filter(|w| w.resolution == Resolution::Hourly || w.from < w.to);
+    for window in judged_windows {
+        let (from, to) = (window.from, window.to.min(request.end));
         for (index, s) in series.iter().enumerate() {
             let of_series = points
                 .iter()
-                .filter(|(_, i, r, _)| *i == index && *r == grid.resolution);
+                .filter(|(_, i, r, _)| *i == index && *r == window.resolution);
             let (mut hosts, mut count) = (0, 0);
             for (host, _, _, judged_points) in of_series {
-                let reason = match (judged_points, grid.resolution) {
+                let reason = match (judged_points, window.resolution) {
                     (Judged::Points(n), _) => {
                         hosts += 1;
                         count += n;
@@ -1012,7 +1245,7 @@ fn coverage(
             if hosts > 0 {
                 judged.push(AnomalyCoverage {
                     series: s.name.clone(),
-                    tier: grid.resolution.name().into(),
+                    tier: window.resolution.name().into(),
                     from,
                     to,
                     hosts,
@@ -1468,6 +1701,8 @@ pub async fn detect_recent(pool: &PgPool, hub: &Hub) -> Result<usize, sqlx::Erro
         custom_metrics,
         sensitivity: Sensitivity::Medium,
         kinds: Kind::ALL.to_vec(),
+        // Today's judgement is what this round refreshes.
+        kept_within: None,
     };
     let outcome = run(pool, &request).await?;
     for event in outcome

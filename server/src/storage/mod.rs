@@ -5,6 +5,7 @@ pub mod copy;
 pub mod custom_metrics;
 pub mod hosts;
 pub mod ingest;
+pub mod judgements;
 pub mod managed;
 pub mod retention;
 pub mod rollups;

@@ -1037,6 +1037,12 @@ pub async fn worker(
         if last_retention.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(3600)) {
             let expired = async {
                 super::retention::enforce(&pool).await?;
+                super::judgements::expire(
+                    &pool,
+                    super::retention::HOURLY_DAYS,
+                    super::retention::DAILY_DAYS,
+                )
+                .await?;
                 super::custom_metrics::expire(&pool).await
             };
             match expired.await {

@@ -671,9 +671,32 @@ async fn a_burst_shorter_than_an_hour_is_found_at_five_minutes_in_and_past_the_r
             older_burst,
         ),
     ];
-    // Ended days are read from their whole-day rows; the same answer must come from the hourly
-    // rows those are copied from, which readers fall back to for any day without one.
-    for source in ["whole-day rows", "hourly rows"] {
+    // Ended days are read from their whole-day rows; the same answer must come from the
+    // judgements the first requests kept, and from the hourly rows the whole-day rows are copied
+    // from, which readers fall back to for any day without one.
+    for source in ["whole-day rows", "kept judgements", "hourly rows"] {
+        if source == "kept judgements" {
+            // The ended days of both ranges, at both tiers, are kept complete (the continuous
+            // detector keeps today's of an active host too, not complete).
+            let kept: Vec<(String, i16, bool)> = sqlx::query_as(
+                "SELECT h.vm_id, j.tier, j.complete FROM anomaly_judgements j JOIN hosts h ON h.id = j.host_id ORDER BY 1, 2, j.day",
+            )
+            .fetch_all(&app.pool)
+            .await
+            .expect("kept");
+            for (vm, tier, days) in [
+                ("burst-recent", 1, 3),
+                ("burst-recent", 0, 3),
+                ("burst-older", 1, 3),
+                ("burst-older", 0, 3),
+            ] {
+                let complete = kept
+                    .iter()
+                    .filter(|k| k.0 == vm && k.1 == tier && k.2)
+                    .count();
+                assert!(complete >= days, "{vm} tier {tier}: {kept:?}");
+            }
+        }
         if source == "hourly rows" {
             for (vm, first, _) in cases {
                 let days: i64 = sqlx::query_scalar(
@@ -691,10 +714,12 @@ async fn a_burst_shorter_than_an_hour_is_found_at_five_minutes_in_and_past_the_r
                     "{vm}: {days} days"
                 );
             }
-            sqlx::query("DELETE FROM rollup_fine_daily")
-                .execute(&app.pool)
-                .await
-                .expect("delete");
+            for table in ["rollup_fine_daily", "anomaly_judgements"] {
+                sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}")))
+                    .execute(&app.pool)
+                    .await
+                    .expect("delete");
+            }
         }
         for (vm, start, end, burst) in ranges {
             let request =
@@ -1160,5 +1185,85 @@ async fn the_timeline_merges_anomalies_power_changes_and_notes_newest_first() {
         .await
         .expect("sent");
     assert_eq!(response.status(), 403);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn kept_judgements_answer_again_and_a_backfill_into_a_kept_day_is_judged_afresh() {
+    let app = spawn_app().await;
+    let hour = Duration::hours(1);
+    let until = Utc::now().duration_trunc(hour).expect("aligned") - hour;
+    for chunk in wave("kept-01", "kept", until, 14, None).chunks(2000) {
+        ingest(&app, chunk.to_vec()).await;
+    }
+    wait_for_rollups(&app).await;
+    let request = json!({"vmIds": ["kept-01"], "startTime": until - Duration::days(6), "endTime": until,
+                         "metrics": ["cpu"]});
+    let cpu_events = |data: &Value| -> Vec<Value> {
+        data["anomalies"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .filter(|a| a["series"] == "cpu.usagePercent")
+            .cloned()
+            .collect()
+    };
+    let (status, first) = post(&app, "/api/v1/history/anomalies", &request).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(cpu_events(&first["data"]), Vec::<Value>::new(), "{first}");
+    let kept_days = || async {
+        sqlx::query_as::<_, (DateTime<Utc>, DateTime<Utc>, bool)>(
+            "SELECT j.day, j.judged_at, j.complete FROM anomaly_judgements j JOIN hosts h ON h.id = j.host_id
+             WHERE h.vm_id = 'kept-01' AND j.tier = 1 ORDER BY j.day",
+        )
+        .fetch_all(&app.pool)
+        .await
+        .expect("kept")
+    };
+    let kept = kept_days().await;
+    let ended: Vec<(DateTime<Utc>, DateTime<Utc>, bool)> =
+        kept.iter().copied().filter(|k| k.2).collect();
+    assert!(ended.len() >= 6, "{kept:?}");
+
+    // Asked again, the ended days come from what was kept (not judged again) and the answer is
+    // the same.
+    let (_, again) = post(&app, "/api/v1/history/anomalies", &request).await;
+    assert_eq!(again["data"]["judged"], first["data"]["judged"]);
+    assert_eq!(cpu_events(&again["data"]), Vec::<Value>::new());
+    let still: Vec<(DateTime<Utc>, DateTime<Utc>, bool)> =
+        kept_days().await.into_iter().filter(|k| k.2).collect();
+    assert_eq!(still, ended);
+
+    // A backfill into an hour three days ago that was rolled up and judged: CPU at 95 % every
+    // five minutes of it. The kept days from that one on are forgotten, the earlier ones stay.
+    let spike = (until - Duration::days(3))
+        .duration_trunc(Duration::days(1))
+        .expect("day")
+        + Duration::hours(10);
+    let items: Vec<Value> = (0..12)
+        .map(|k| {
+            let ts = spike + Duration::minutes(5 * k + 1);
+            json!({"vmId": "kept-01", "groupId": "kept", "sample": sample_with_disk(ts, 95.0, 50.0, 60.0)})
+        })
+        .collect();
+    ingest(&app, items).await;
+    let left = kept_days().await;
+    assert!(
+        left.iter().all(|k| k.0 + Duration::days(1) <= spike),
+        "{left:?}"
+    );
+    let earlier: Vec<(DateTime<Utc>, DateTime<Utc>, bool)> = ended
+        .iter()
+        .copied()
+        .filter(|k| k.0 + Duration::days(1) <= spike)
+        .collect();
+    assert!(!earlier.is_empty());
+    assert!(earlier.iter().all(|k| left.contains(k)), "{left:?}");
+    wait_for_rollups(&app).await;
+    let (_, third) = post(&app, "/api/v1/history/anomalies", &request).await;
+    let events = cpu_events(&third["data"]);
+    assert_eq!(events.len(), 1, "{third}");
+    assert_eq!(events[0]["type"], "spike");
+    assert_eq!(events[0]["timestamp"], json!(spike));
     app.stop().await;
 }
