@@ -14,17 +14,19 @@ CREATE TABLE anomaly_judgements (
     PRIMARY KEY (host_id, tier, day)
 );
 
--- A sample written for an hour a kept judgement covered (its hour queued for the rollup again:
--- a late sample, a backfill, an agent's spool) makes that judgement and every later one of the
--- host stale: the later days' baselines learnt from the data before them. One statement per
--- insert, however many hours it queues.
+-- Samples written for a time a kept judgement covered (a late sample, an agent's spool, a
+-- backfill) make that judgement and every later one of the host stale: the later days' baselines
+-- learnt from the data before them. The judgement of a day still going on is spared samples
+-- under two minutes older than it (those in flight while it ran): the continuous detector judges
+-- that day again every round anyway. One statement per insert or COPY, however many rows.
 CREATE FUNCTION anomaly_judgements_forget() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     DELETE FROM anomaly_judgements j
-    USING (SELECT host_id, min(bucket) AS first_hour FROM queued GROUP BY host_id) n
-    WHERE j.host_id = n.host_id AND j.day + interval '1 day' > n.first_hour AND j.judged_at > n.first_hour;
+    USING (SELECT host_id, min(ts) AS first_ts FROM written GROUP BY host_id) n
+    WHERE j.host_id = n.host_id AND j.day + interval '1 day' > n.first_ts
+      AND (j.judged_at > n.first_ts + interval '2 minutes' OR (j.complete AND j.judged_at > n.first_ts));
     RETURN NULL;
 END $$;
 
-CREATE TRIGGER anomaly_judgements_forget AFTER INSERT ON rollup_queue_hourly
-    REFERENCING NEW TABLE AS queued FOR EACH STATEMENT EXECUTE FUNCTION anomaly_judgements_forget();
+CREATE TRIGGER anomaly_judgements_forget AFTER INSERT ON samples
+    REFERENCING NEW TABLE AS written FOR EACH STATEMENT EXECUTE FUNCTION anomaly_judgements_forget();

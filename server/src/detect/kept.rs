@@ -1,7 +1,7 @@
 //! The detector's side of kept judgements (`storage::judgements`): judging one host's catalogue
 //! series at every sensitivity and splitting what was found into days, and reading a kept day
 //! back as found events and judged points. Plain functions over grids, unit-tested.
-use super::{dense_suffix_start, fill, kinds_judged, Grid, Resolution, SeriesData, MIN_POINTS};
+use super::{kinds_judged, load_series, Grid, Loaded, SeriesData};
 use crate::{
     analysis::anomaly::{self, Detected, Kind, Profile, Sensitivity},
     storage::judgements::{Judgement, KeptEvent, SeriesCoverage},
@@ -17,7 +17,7 @@ pub const SPARSE: u8 = 2;
 pub fn mask_of(present: impl Iterator<Item = bool>) -> Vec<u64> {
     let mut mask = Vec::new();
     for (k, here) in present.enumerate() {
-        if k % 64 == 0 {
+        if k.is_multiple_of(64) {
             mask.push(0u64);
         }
         if here {
@@ -29,11 +29,26 @@ pub fn mask_of(present: impl Iterator<Item = bool>) -> Vec<u64> {
     mask
 }
 
-/// Set bits of `mask` in slots `from..to`.
+/// Set bits of `mask` in slots `from..to` (a range past the mask's end counts to its end), a
+/// word at a time.
 pub fn count_in(mask: &[u64], from: usize, to: usize) -> usize {
-    (from..to)
-        .filter(|k| mask.get(k / 64).is_some_and(|w| w & (1 << (k % 64)) != 0))
-        .count()
+    let to = to.min(mask.len() * 64);
+    if from >= to {
+        return 0;
+    }
+    let (first, last) = (from / 64, (to - 1) / 64);
+    (first..=last)
+        .map(|w| {
+            let mut word = mask[w];
+            if w == first {
+                word &= u64::MAX << (from % 64);
+            }
+            if w == last && !to.is_multiple_of(64) {
+                word &= u64::MAX >> (64 - to % 64);
+            }
+            word.count_ones() as usize
+        })
+        .sum()
 }
 
 /// The midnight starting the day that holds `at`.
@@ -78,26 +93,15 @@ pub fn judge_days(
         .collect();
     let kinds = kinds_judged(per_day, &Kind::ALL);
     for series in catalogue {
-        buffer.clear();
-        buffer.resize(grid.len, None);
-        if let Some((indices, values)) = data.get(&(host_id, series.metric_id)) {
-            fill(buffer, indices, values);
-        }
-        let mut sparse = false;
-        if grid.resolution == Resolution::FiveMinutes {
-            let first = buffer.iter().position(Option::is_some).unwrap_or(0);
-            let dense_from = dense_suffix_start(buffer);
-            sparse = dense_from > first;
-            buffer[..dense_from].iter_mut().for_each(|v| *v = None);
-        }
-        let filled = buffer.iter().flatten().count();
-        let judged = buffer[report_from.min(grid.len)..].iter().flatten().count();
-        let status = if filled >= MIN_POINTS && judged > 0 {
-            JUDGED
-        } else if sparse {
-            SPARSE
-        } else {
-            TOO_FEW
+        let status = match load_series(
+            grid,
+            buffer,
+            data.get(&(host_id, series.metric_id)),
+            report_from,
+        ) {
+            Loaded::Judged(_) => JUDGED,
+            Loaded::TooFew => TOO_FEW,
+            Loaded::Sparse => SPARSE,
         };
         for day in &mut kept {
             let first_slot = slot_of(day.day);
@@ -189,8 +193,22 @@ pub fn points_within(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detect::SERIES;
+    use crate::detect::{fill, Resolution, SERIES};
     use std::collections::HashMap;
+
+    proptest::proptest! {
+        #[test]
+        fn counting_by_words_equals_counting_slot_by_slot(
+            present in proptest::collection::vec(proptest::bool::ANY, 0..300),
+            from in 0usize..320,
+            length in 0usize..320,
+        ) {
+            let mask = mask_of(present.iter().copied());
+            let to = from + length;
+            let by_slot = (from..to).filter(|k| present.get(*k).copied().unwrap_or(false)).count();
+            proptest::prop_assert_eq!(count_in(&mask, from, to), by_slot);
+        }
+    }
 
     #[test]
     fn masks_count_the_slots_present_in_a_range() {

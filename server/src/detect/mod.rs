@@ -248,7 +248,10 @@ pub fn parse_id(text: &str) -> Option<i64> {
 
 /// The rule table of likely causes and suggested actions (documented in the README): what else
 /// was abnormal on the same host at the same time decides the explanation.
-fn explain(found: &Found, same_host: &[&Found]) -> (Vec<String>, Vec<String>) {
+fn explain(
+    found: &Found,
+    same_host: &[&Found],
+) -> (&'static [&'static str], &'static [&'static str]) {
     let group = found.series.group;
     let kind = found.detected.kind;
     let rising = found.detected.rising;
@@ -322,10 +325,17 @@ fn explain(found: &Found, same_host: &[&Found]) -> (Vec<String>, Vec<String>) {
             &["check whether capacity can be reclaimed"],
         ),
     };
-    (
-        causes.iter().map(|s| (*s).to_string()).collect(),
-        actions.iter().map(|s| (*s).to_string()).collect(),
-    )
+    (causes, actions)
+}
+
+/// `texts` as owned strings.
+fn owned(texts: &[&str]) -> Vec<String> {
+    texts.iter().map(|t| (*t).to_string()).collect()
+}
+
+/// Whether stored strings say the same as `texts`.
+fn same_texts(stored: &[String], texts: &[&str]) -> bool {
+    stored.iter().map(String::as_str).eq(texts.iter().copied())
 }
 
 /// (host, metric) → (grid indices, values) of one tier's series.
@@ -728,32 +738,11 @@ fn judge(
     thresholds: &anomaly::Thresholds,
     found: &mut Vec<Found>,
 ) -> Judged {
-    let Some((indices, values)) = data else {
-        return Judged::TooFew;
+    let judged = match load_series(grid, buffer, data, grid.report_from) {
+        Loaded::Judged(points) => points,
+        Loaded::TooFew => return Judged::TooFew,
+        Loaded::Sparse => return Judged::Sparse,
     };
-    buffer.resize(grid.len, None);
-    fill(buffer, indices, values);
-    let mut sparse = false;
-    if grid.resolution == Resolution::FiveMinutes {
-        // A host's hourly backfill before its agent's samples is one point an hour on this grid:
-        // judge from where the series is dense, and only call it sparse if it is nowhere.
-        let first = buffer.iter().position(Option::is_some).unwrap_or(0);
-        let dense_from = dense_suffix_start(buffer);
-        sparse = dense_from > first;
-        buffer[..dense_from].iter_mut().for_each(|v| *v = None);
-    }
-    let filled = buffer.iter().flatten().count();
-    let judged = buffer[grid.report_from.min(grid.len)..]
-        .iter()
-        .flatten()
-        .count();
-    if filled < MIN_POINTS || judged == 0 {
-        return if sparse {
-            Judged::Sparse
-        } else {
-            Judged::TooFew
-        };
-    }
     let profile = Profile {
         per_day: grid.resolution.per_day(),
         significance: series.significance,
@@ -773,6 +762,45 @@ fn judge(
         });
     }
     Judged::Points(judged)
+}
+
+/// How a series loaded onto a grid: judged (with its points from where the report starts), or
+/// not, and why.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Loaded {
+    Judged(usize),
+    TooFew,
+    Sparse,
+}
+
+/// Puts one series on `grid` in `buffer` (cleared first) — at five minutes only from where it is
+/// dense: a host's hourly backfill before its agent's samples is one point an hour there, so it
+/// is judged from where the series is dense and called sparse only if it is dense nowhere.
+fn load_series(
+    grid: &Grid,
+    buffer: &mut Vec<Option<f64>>,
+    data: Option<&(Vec<i32>, Vec<f32>)>,
+    report_from: usize,
+) -> Loaded {
+    buffer.clear();
+    buffer.resize(grid.len, None);
+    if let Some((indices, values)) = data {
+        fill(buffer, indices, values);
+    }
+    let mut sparse = false;
+    if grid.resolution == Resolution::FiveMinutes {
+        let first = buffer.iter().position(Option::is_some).unwrap_or(0);
+        let dense_from = dense_suffix_start(buffer);
+        sparse = dense_from > first;
+        buffer[..dense_from].iter_mut().for_each(|v| *v = None);
+    }
+    let filled = buffer.iter().flatten().count();
+    let judged = buffer[report_from.min(grid.len)..].iter().flatten().count();
+    match (filled >= MIN_POINTS && judged > 0, sparse) {
+        (true, _) => Loaded::Judged(judged),
+        (false, true) => Loaded::Sparse,
+        (false, false) => Loaded::TooFew,
+    }
 }
 
 /// Where the longest stretch that ends at the series' last point and is at least half filled
@@ -929,6 +957,7 @@ async fn catalogue_tier(
     };
     let host_ids: Vec<i32> = request.hosts.iter().map(|h| h.0).collect();
     let today = kept::day_of(now);
+    let reading = std::time::Instant::now();
     let usable = |j: &Judgement| {
         j.complete
             || (j.day == today
@@ -945,6 +974,7 @@ async fn catalogue_tier(
     {
         days_of.entry(j.host_id).or_default().insert(j.day, j);
     }
+    let read_ms = reading.elapsed().as_millis();
     // Each host's days to judge: from its first day without a usable judgement to its last.
     let mut spans: Vec<(i32, Vec<DateTime<Utc>>)> = Vec::new();
     for &host_id in &host_ids {
@@ -1037,6 +1067,7 @@ async fn catalogue_tier(
         }
     }
 
+    let judged_ms = reading.elapsed().as_millis() - read_ms;
     // The asked series' events and points from each host's days.
     let index_of: HashMap<i16, usize> = asked
         .iter()
@@ -1106,6 +1137,15 @@ async fn catalogue_tier(
             result.points.push((host, index, resolution, judged));
         }
     }
+    tracing::debug!(
+        tier = resolution.name(),
+        days = days.len(),
+        judged_afresh = result.fresh.len(),
+        read_ms,
+        judged_ms,
+        assembled_ms = reading.elapsed().as_millis() - read_ms - judged_ms,
+        "Kept judgements read."
+    );
     Ok(result)
 }
 
@@ -1266,51 +1306,52 @@ fn coverage(
     (judged, skipped)
 }
 
-/// Each host's found events (indices into `found`) in start order, with the latest end of every
-/// prefix: "does this host have an event overlapping [start, end)" is a binary search.
+/// How close two events' starts must be for their hosts to be related: anomalous at the same
+/// time, as a fleet-wide incident's hosts are. (Overlap alone made every host of a fleet related
+/// to every week-long trend change.)
+const RELATED_WITHIN: Duration = Duration::hours(1);
+
+/// Found events (indices into `found`) in start order, each host's and all of them: a host's
+/// events and the hosts whose events began near a time are binary searches.
 struct HostEvents {
-    by_host: std::collections::BTreeMap<usize, (Vec<usize>, Vec<DateTime<Utc>>)>,
+    by_host: std::collections::BTreeMap<usize, Vec<usize>>,
+    /// (start, host) of every event, in start order.
+    onsets: Vec<(DateTime<Utc>, usize)>,
 }
 
 impl HostEvents {
     fn new(found: &[Found]) -> Self {
-        let mut by_host: std::collections::BTreeMap<usize, (Vec<usize>, Vec<DateTime<Utc>>)> =
+        let mut by_host: std::collections::BTreeMap<usize, Vec<usize>> =
             std::collections::BTreeMap::new();
         for (i, f) in found.iter().enumerate() {
-            by_host.entry(f.host).or_default().0.push(i);
+            by_host.entry(f.host).or_default().push(i);
         }
-        for (indices, latest_ends) in by_host.values_mut() {
+        for indices in by_host.values_mut() {
             indices.sort_by_key(|i| found[*i].start);
-            let mut latest: Option<DateTime<Utc>> = None;
-            *latest_ends = indices
-                .iter()
-                .map(|i| {
-                    let end = latest.map_or(found[*i].end, |l| l.max(found[*i].end));
-                    latest = Some(end);
-                    end
-                })
-                .collect();
         }
-        Self { by_host }
+        let mut onsets: Vec<(DateTime<Utc>, usize)> =
+            found.iter().map(|f| (f.start, f.host)).collect();
+        onsets.sort_unstable();
+        Self { by_host, onsets }
     }
 
     fn of_host(&self, host: usize) -> &[usize] {
-        self.by_host.get(&host).map_or(&[], |(indices, _)| indices)
+        self.by_host.get(&host).map_or(&[], Vec::as_slice)
     }
 
-    /// Hosts with an event that starts before `end` and ends after `start`.
-    fn overlapping<'a>(
-        &'a self,
-        found: &'a [Found],
-        start: DateTime<Utc>,
-        end: DateTime<Utc>,
-    ) -> impl Iterator<Item = usize> + 'a {
-        self.by_host
+    /// Hosts with an event that began within `RELATED_WITHIN` of `start`, ascending, once each.
+    fn started_near(&self, start: DateTime<Utc>) -> Vec<usize> {
+        let from = self
+            .onsets
+            .partition_point(|(at, _)| *at < start - RELATED_WITHIN);
+        let mut hosts: Vec<usize> = self.onsets[from..]
             .iter()
-            .filter_map(move |(host, (indices, latest_ends))| {
-                let starting_before = indices.partition_point(|i| found[*i].start < end);
-                (starting_before > 0 && latest_ends[starting_before - 1] > start).then_some(*host)
-            })
+            .take_while(|(at, _)| *at <= start + RELATED_WITHIN)
+            .map(|(_, host)| *host)
+            .collect();
+        hosts.sort_unstable();
+        hosts.dedup();
+        hosts
     }
 }
 
@@ -1376,10 +1417,11 @@ async fn store(
     for (index, f) in found.iter().enumerate() {
         let host_id = request.hosts[f.host].0;
         let series = f.series.name.clone();
-        let related: BTreeSet<String> = by_host
-            .overlapping(found, f.start, f.end)
+        let related: BTreeSet<&str> = by_host
+            .started_near(f.start)
+            .into_iter()
             .filter(|host| *host != f.host)
-            .map(|host| request.hosts[host].1.clone())
+            .map(|host| request.hosts[host].1.as_str())
             .collect();
         let same_host: Vec<&Found> = by_host
             .of_host(f.host)
@@ -1400,8 +1442,10 @@ async fn store(
             });
         match position {
             Some(k) => {
+                // Re-running over a range finds the same events again: only what moved is
+                // written, and nothing is copied to find out.
                 let e = &mut stored[k];
-                let before = e.clone();
+                let mut moved = f.start < e.started_at || f.end > e.ended_at;
                 e.started_at = e.started_at.min(f.start);
                 e.ended_at = e.ended_at.max(f.end);
                 if f.detected.score > e.score {
@@ -1410,17 +1454,37 @@ async fn store(
                     e.deviation = deviation(&f.detected);
                     e.severity = severity;
                     e.score = f.detected.score;
+                    moved = true;
                 }
-                let mut all: BTreeSet<String> = e.related_vms.iter().cloned().collect();
-                all.extend(related);
-                e.related_vms = all.into_iter().collect();
-                e.possible_causes = causes;
-                e.suggested_actions = actions;
-                if !f.detected.short_baseline {
+                // Stored related hosts are kept sorted (they were collected from a set).
+                let missing: Vec<&str> = related
+                    .iter()
+                    .filter(|vm| {
+                        e.related_vms
+                            .binary_search_by(|r| r.as_str().cmp(vm))
+                            .is_err()
+                    })
+                    .copied()
+                    .collect();
+                if !missing.is_empty() {
+                    let mut all: BTreeSet<String> = e.related_vms.drain(..).collect();
+                    all.extend(missing.into_iter().map(str::to_string));
+                    e.related_vms = all.into_iter().collect();
+                    moved = true;
+                }
+                if !same_texts(&e.possible_causes, causes) {
+                    e.possible_causes = owned(causes);
+                    moved = true;
+                }
+                if !same_texts(&e.suggested_actions, actions) {
+                    e.suggested_actions = owned(actions);
+                    moved = true;
+                }
+                if !f.detected.short_baseline && e.confidence != "normal" {
                     e.confidence = "normal".into();
+                    moved = true;
                 }
-                // Re-running over a range finds the same events again: only what moved is written.
-                changed[k] |= *e != before;
+                changed[k] |= moved;
                 matched.push(Some(k));
             }
             None => {
@@ -1428,9 +1492,9 @@ async fn store(
                 inserts.push((
                     index,
                     severity,
-                    related.into_iter().collect(),
-                    causes,
-                    actions,
+                    related.into_iter().map(str::to_string).collect(),
+                    owned(causes),
+                    owned(actions),
                 ));
             }
         }
@@ -1507,19 +1571,23 @@ async fn store(
     }
     tx.commit().await?;
 
-    let name_of = |host_id: i32| {
-        request
-            .hosts
-            .iter()
-            .find(|h| h.0 == host_id)
-            .map(|h| (h.1.as_str(), h.2.as_str()))
-            .unwrap_or(("", ""))
-    };
+    let names: HashMap<i32, (&str, &str)> = request
+        .hosts
+        .iter()
+        .map(|h| (h.0, (h.1.as_str(), h.2.as_str())))
+        .collect();
+    let name_of = |host_id: i32| names.get(&host_id).copied().unwrap_or(("", ""));
     let mut events: Vec<AnomalyEvent> = Vec::with_capacity(found.len());
-    for k in matched.iter().flatten() {
-        let e = &stored[*k];
-        let (vm_id, vm_name) = name_of(e.host_id);
-        events.push(e.clone().into_event(vm_id, vm_name));
+    // One stored event may have been matched by several detections: each is answered once.
+    let mut answered: Vec<usize> = matched.iter().flatten().copied().collect();
+    answered.sort_unstable();
+    answered.dedup();
+    let mut stored: Vec<Option<StoredAnomaly>> = stored.into_iter().map(Some).collect();
+    for k in answered {
+        if let Some(e) = stored[k].take() {
+            let (vm_id, vm_name) = name_of(e.host_id);
+            events.push(e.into_event(vm_id, vm_name));
+        }
     }
     let new: Vec<String> = inserted
         .iter()
@@ -1745,18 +1813,18 @@ mod tests {
     }
 
     #[test]
-    fn overlapping_hosts_are_the_ones_every_pair_compared_would_give() {
-        // Pseudo-random events over 6 hosts, long ones among them (a long event of a host must
-        // count even when a later, shorter one of it starts after the range).
+    fn related_hosts_are_the_ones_every_pair_compared_would_give() {
+        // Pseudo-random events over 6 hosts, long ones among them: only onsets within an hour
+        // relate hosts, however long the events.
         let found: Vec<Found> = (0..300i64)
             .map(|i| event((i * 7 % 6) as usize, (i * 7919) % 500, 1 + (i * 31) % 40))
             .collect();
         let by_host = HostEvents::new(&found);
         for f in &found {
-            let fast: Vec<usize> = by_host.overlapping(&found, f.start, f.end).collect();
+            let fast = by_host.started_near(f.start);
             let mut pairs: Vec<usize> = found
                 .iter()
-                .filter(|o| o.start < f.end && f.start < o.end)
+                .filter(|o| (o.start - f.start).abs() <= RELATED_WITHIN)
                 .map(|o| o.host)
                 .collect();
             pairs.sort_unstable();

@@ -4,10 +4,12 @@
 //! without a usable one.
 //!
 //! Guarantees: a day is kept *complete* only once it has ended and none of the host's hours up
-//! to its end were waiting for their rollup when it was judged; a sample written later for any
-//! hour a kept judgement covered deletes that judgement and every later one of the host (the
-//! trigger on `rollup_queue_hourly`, in the migration), since the baselines of the days after it
-//! learnt from it. A judgement written by another version of the detector is never used.
+//! to its end were waiting for their rollup when it was kept; a sample written later for a time a
+//! kept judgement covered deletes that judgement and every later one of the host (the trigger on
+//! `samples`, in the migration), since the baselines of the days after it learnt from it — but
+//! for the day still going on, which is spared samples less than two minutes older than its
+//! judgement (in flight while it ran; the continuous detector judges that day again every
+//! round). A judgement written by another version of the detector is never used.
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
@@ -192,8 +194,9 @@ pub async fn read(
 }
 
 /// Keeps judgements (replacing those of the same host, tier and day). `complete` is taken as
-/// asked only where none of the host's hours up to the day's end were still queued for their
-/// rollup: a sample added to a queued hour does not fire the trigger that forgets judgements.
+/// asked only where none of the host's hours up to the day's end are still queued for their
+/// rollup: a sample written for such an hour between the judging and this write found nothing
+/// to forget.
 pub async fn write(pool: &PgPool, judgements: &[Judgement]) -> Result<(), sqlx::Error> {
     if judgements.is_empty() {
         return Ok(());
