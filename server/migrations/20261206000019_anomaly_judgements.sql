@@ -11,7 +11,8 @@ CREATE TABLE anomaly_judgements (
     complete  boolean     NOT NULL,
     coverage  bytea       NOT NULL,
     events    bytea       NOT NULL,
-    PRIMARY KEY (host_id, tier, day)
+    -- Day before tier: forgetting a host's days from a time on is one range of the index.
+    PRIMARY KEY (host_id, day, tier)
 );
 
 -- Samples written for a time a kept judgement covered (a late sample, an agent's spool, a
@@ -23,7 +24,7 @@ CREATE FUNCTION anomaly_judgements_forget() RETURNS trigger LANGUAGE plpgsql AS 
 BEGIN
     DELETE FROM anomaly_judgements j
     USING (SELECT host_id, min(ts) AS first_ts FROM written GROUP BY host_id) n
-    WHERE j.host_id = n.host_id AND j.day + interval '1 day' > n.first_ts
+    WHERE j.host_id = n.host_id AND j.day > n.first_ts - interval '1 day'
       AND (j.judged_at > n.first_ts + interval '2 minutes' OR (j.complete AND j.judged_at > n.first_ts));
     RETURN NULL;
 END $$;
