@@ -25,6 +25,8 @@ pub(super) async fn hourly_series(
     (from, until): (DateTime<Utc>, DateTime<Utc>),
     now: DateTime<Utc>,
 ) -> Result<SeriesData, sqlx::Error> {
+    // The rows, the queues and the samples of queued hours in one snapshot.
+    let mut tx = crate::storage::read_snapshot(pool).await?;
     let day = Duration::days(1);
     let settled_until = (now.duration_trunc(day).unwrap_or(until) - day).clamp(from, until);
     let mut series: SeriesData = HashMap::new();
@@ -38,7 +40,7 @@ pub(super) async fn hourly_series(
         .bind(metric_ids)
         .bind(from)
         .bind(settled_until)
-        .fetch_all(pool)
+        .fetch_all(&mut *tx)
         .await?;
         let end = (settled_until - from).num_hours();
         for (host, metric, first_hour, averages) in days {
@@ -69,13 +71,14 @@ pub(super) async fn hourly_series(
     .bind(from)
     .bind(settled_until)
     .bind(until)
-    .fetch_all(pool)
+    .fetch_all(&mut *tx)
     .await?;
     for (host, metric, index, value) in rows {
         let (indices, values) = series.entry((host, metric)).or_default();
         indices.push(index);
         values.push(value);
     }
+    tx.commit().await?;
     Ok(series)
 }
 
@@ -98,6 +101,8 @@ pub(super) async fn fine_series(
     (from, until): (DateTime<Utc>, DateTime<Utc>),
     now: DateTime<Utc>,
 ) -> Result<SeriesData, sqlx::Error> {
+    // The rows, the queues and the samples of queued hours in one snapshot.
+    let mut tx = crate::storage::read_snapshot(pool).await?;
     use sqlx::Row;
     let day = Duration::days(1);
     let slot = Duration::seconds(crate::storage::rollups::FINE_SLOT_SECONDS);
@@ -114,7 +119,7 @@ pub(super) async fn fine_series(
         .bind(metric_ids)
         .bind(from)
         .bind(ended_until)
-        .fetch_all(pool)
+        .fetch_all(&mut *tx)
         .await?;
         let end = (ended_until - from).num_seconds() / slot.num_seconds();
         for (host, metric, bucket, slots) in days {
@@ -158,7 +163,7 @@ pub(super) async fn fine_series(
     .bind(&span_starts)
     .bind(&span_ends)
     .bind(until)
-    .fetch_all(pool)
+    .fetch_all(&mut *tx)
     .await?;
     let end = (until - from).num_seconds() / slot.num_seconds();
     for (host, metric, first, slots) in hours {
@@ -188,7 +193,7 @@ pub(super) async fn fine_series(
         .bind(host_ids)
         .bind(from)
         .bind(until)
-        .fetch_all(pool)
+        .fetch_all(&mut *tx)
         .await?;
     for row in rows {
         let host: i32 = row.try_get(0)?;
@@ -201,6 +206,7 @@ pub(super) async fn fine_series(
             }
         }
     }
+    tx.commit().await?;
     Ok(series)
 }
 

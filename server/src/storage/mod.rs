@@ -23,6 +23,20 @@ use std::time::Duration;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
+/// A read-only transaction that sees one snapshot for all its statements: a reader that reads
+/// stored rollups and then the queue of buckets still to roll up (and the samples of those) must
+/// not see the worker commit a bucket in between — gone from the queue, not yet in the rows it
+/// read first — or that bucket is missing from what it read.
+pub async fn read_snapshot(
+    pool: &PgPool,
+) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
+}
+
 /// The pool and, when Lookout runs its own PostgreSQL, the cluster to stop at exit.
 pub struct Database {
     pub pool: PgPool,

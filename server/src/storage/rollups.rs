@@ -845,13 +845,8 @@ pub async fn read(
     first: DateTime<Utc>,
     end: DateTime<Utc>,
 ) -> Result<Vec<RollupRow>, ReadError> {
-    // One snapshot for the stored rows, the queue and the tier below: otherwise the worker could
-    // commit a bucket between reading the stored rows (not there yet) and reading the queue (not
-    // queued any more), and the bucket would be missing from the answer.
-    let mut tx = pool.begin().await?;
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        .execute(&mut *tx)
-        .await?;
+    // The stored rows, the queue and the tier below in one snapshot.
+    let mut tx = super::read_snapshot(pool).await?;
     let conn = &mut *tx;
     let sql = format!("SELECT {ROLLUP_COLUMNS} FROM {} WHERE host_id = ANY($1) AND metric = ANY($2) AND bucket >= $3 AND bucket <= $4", tier.table());
     let stored: Vec<StoredRollup> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
