@@ -430,6 +430,13 @@ pub async fn run(pool: &PgPool, request: &Request) -> Result<Outcome, sqlx::Erro
     let (custom, mut unknown_custom) = custom_series(pool, &request.custom_metrics).await?;
     let started = std::time::Instant::now();
     let mut result = TierResult::default();
+    // Before any data is read: a backfill after this keeps the judgements from being kept.
+    let generations = if asked.is_empty() {
+        HashMap::new()
+    } else {
+        let host_ids: Vec<i32> = request.hosts.iter().map(|h| h.0).collect();
+        crate::storage::judgements::backfill_generations(pool, &host_ids).await?
+    };
     if !asked.is_empty() {
         for window in windows {
             let tier = catalogue_tier(pool, request, window, &asked, now, fine_start).await?;
@@ -443,7 +450,7 @@ pub async fn run(pool: &PgPool, request: &Request) -> Result<Outcome, sqlx::Erro
         result.found.extend(tier.found);
         result.points.extend(tier.points);
     }
-    crate::storage::judgements::write(pool, &result.fresh).await?;
+    crate::storage::judgements::write(pool, &result.fresh, &generations).await?;
     let found = prefer_finest(result.found);
     let mut points = result.points;
     points.sort_unstable();

@@ -9,9 +9,13 @@
 //! `samples`, in the migration), since the baselines of the days after it learnt from it — but
 //! for the day still going on, which is spared samples less than two minutes older than its
 //! judgement (in flight while it ran; the continuous detector judges that day again every
-//! round). A judgement written by another version of the detector is never used.
+//! round). A judgement is not kept at all when samples more than two minutes old were written
+//! for its host between the reading of its data and its writing (the backfill's forgetting ran
+//! before it existed); the next request judges that host again. A judgement written by another
+//! version of the detector is never used.
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
+use std::collections::HashMap;
 
 /// Bumped whenever the detector's results for the same data change: older judgements are then
 /// judged again instead of being used.
@@ -193,13 +197,66 @@ pub async fn read(
         .collect())
 }
 
-/// Keeps judgements (replacing those of the same host, tier and day). `complete` is taken as
-/// asked only where none of the host's hours up to the day's end are still queued for their
-/// rollup: a sample written for such an hour between the judging and this write found nothing
-/// to forget.
-pub async fn write(pool: &PgPool, judgements: &[Judgement]) -> Result<(), sqlx::Error> {
+/// Each host's count of backfills — statements that wrote samples more than two minutes old
+/// (the trigger on `samples` counts them) —, 0 for a host never backfilled. Read before the data
+/// a judgement is made from, and handed back to [`write`].
+pub async fn backfill_generations(
+    pool: &PgPool,
+    host_ids: &[i32],
+) -> Result<HashMap<i32, i64>, sqlx::Error> {
+    let rows: Vec<(i32, i64)> =
+        sqlx::query_as("SELECT host_id, generation FROM sample_backfills WHERE host_id = ANY($1)")
+            .bind(host_ids)
+            .fetch_all(pool)
+            .await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Keeps judgements (replacing those of the same host, tier and day), but none of a host
+/// backfilled since `generations` was read (before the data they were made from): that
+/// backfill's trigger ran before they existed and found nothing to forget. A backfill still in
+/// flight is waited for, and the hosts' counts are held until the judgements are committed, so
+/// that a backfill starting meanwhile forgets them once they are. `complete` is taken as asked
+/// only where none of the host's hours up to the day's end are still queued for their rollup.
+pub async fn write(
+    pool: &PgPool,
+    judgements: &[Judgement],
+    generations: &HashMap<i32, i64>,
+) -> Result<(), sqlx::Error> {
     if judgements.is_empty() {
         return Ok(());
+    }
+    let mut host_ids: Vec<i32> = judgements.iter().map(|j| j.host_id).collect();
+    host_ids.sort_unstable();
+    host_ids.dedup();
+    let mut tx = pool.begin().await?;
+    // A row to hold for every host (inserting waits for a backfill writing the same row), each
+    // then held in host order, the order the trigger takes them in.
+    sqlx::query(
+        "INSERT INTO sample_backfills (host_id, generation)
+         SELECT h, 0 FROM unnest($1::int4[]) h WHERE EXISTS (SELECT 1 FROM hosts WHERE id = h) ORDER BY h
+         ON CONFLICT (host_id) DO NOTHING",
+    )
+    .bind(&host_ids)
+    .execute(&mut *tx)
+    .await?;
+    let current: HashMap<i32, i64> = sqlx::query_as::<_, (i32, i64)>(
+        "SELECT host_id, generation FROM sample_backfills WHERE host_id = ANY($1) ORDER BY host_id FOR SHARE",
+    )
+    .bind(&host_ids)
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .collect();
+    let unchanged = |host_id: &i32| {
+        current.get(host_id).copied().unwrap_or(0) == generations.get(host_id).copied().unwrap_or(0)
+    };
+    let judgements: Vec<&Judgement> = judgements
+        .iter()
+        .filter(|j| unchanged(&j.host_id))
+        .collect();
+    if judgements.is_empty() {
+        return tx.commit().await;
     }
     sqlx::query(
         "INSERT INTO anomaly_judgements (host_id, tier, day, version, judged_at, complete, coverage, events)
@@ -231,9 +288,9 @@ pub async fn write(pool: &PgPool, judgements: &[Judgement]) -> Result<(), sqlx::
             .collect::<Vec<_>>(),
     )
     .bind(VERSION)
-    .execute(pool)
+    .execute(&mut *tx)
     .await?;
-    Ok(())
+    tx.commit().await
 }
 
 /// Forgets kept judgements older than their tier's data (the five-minute tier lives with the

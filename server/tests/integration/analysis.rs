@@ -1267,3 +1267,91 @@ async fn kept_judgements_answer_again_and_a_backfill_into_a_kept_day_is_judged_a
     assert_eq!(events[0]["timestamp"], json!(spike));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn judgements_made_while_their_host_was_backfilled_are_not_kept() {
+    use lookout::storage::judgements::{backfill_generations, write, Judgement};
+    let app = spawn_app().await;
+    let now = Utc::now();
+    let old = midnight_days_ago(3) + Duration::hours(10);
+    let item = |ts: DateTime<Utc>| json!({"vmId": "racing-01", "sample": sample_with_disk(ts, 20.0, 40.0, 50.0)});
+    ingest(&app, vec![item(now - Duration::seconds(5)), item(old)]).await;
+    let host_id: i32 = sqlx::query_scalar("SELECT id FROM hosts WHERE vm_id = 'racing-01'")
+        .fetch_one(&app.pool)
+        .await
+        .expect("host");
+    let judgement = |days_ago: i64| Judgement {
+        host_id,
+        tier: 1,
+        day: midnight_days_ago(days_ago),
+        judged_at: Utc::now(),
+        complete: true,
+        series: Vec::new(),
+        events: Vec::new(),
+    };
+    let kept = |days_ago: i64| {
+        let pool = app.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT count(*) FROM anomaly_judgements WHERE host_id = $1 AND day = $2",
+            )
+            .bind(host_id)
+            .bind(midnight_days_ago(days_ago))
+            .fetch_one(&pool)
+            .await
+            .expect("count")
+        }
+    };
+    let ids = [host_id];
+    let counted = || backfill_generations(&app.pool, &ids);
+
+    // Nothing written between reading the count and writing: kept.
+    let read = counted().await.expect("count");
+    write(&app.pool, &[judgement(8)], &read)
+        .await
+        .expect("write");
+    assert_eq!(kept(8).await, 1);
+
+    // Live samples written meanwhile do not count.
+    let read = counted().await.expect("count");
+    ingest(&app, vec![item(Utc::now() - Duration::seconds(1))]).await;
+    write(&app.pool, &[judgement(7)], &read)
+        .await
+        .expect("write");
+    assert_eq!(kept(7).await, 1);
+
+    // A backfill committed meanwhile: its trigger ran before the judgement existed, so the
+    // judgement is not kept.
+    let read = counted().await.expect("count");
+    ingest(&app, vec![item(old + Duration::minutes(5))]).await;
+    write(&app.pool, &[judgement(6)], &read)
+        .await
+        .expect("write");
+    assert_eq!(kept(6).await, 0);
+
+    // A backfill in flight: its statement (and trigger) done, not yet committed. The write waits
+    // for it and then does not keep the judgement.
+    let read = counted().await.expect("count");
+    let mut backfill = app.pool.begin().await.expect("begin");
+    sqlx::query(
+        "INSERT INTO samples SELECT * FROM jsonb_populate_record(NULL::samples,
+             (SELECT to_jsonb(s) || jsonb_build_object('ts', s.ts + interval '10 minutes')
+              FROM samples s WHERE host_id = $1 AND ts = $2))",
+    )
+    .bind(host_id)
+    .bind(old)
+    .execute(&mut *backfill)
+    .await
+    .expect("backfill");
+    let writer = {
+        let pool = app.pool.clone();
+        let judgement = judgement(5);
+        tokio::spawn(async move { write(&pool, &[judgement], &read).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!writer.is_finished(), "the write waits for the backfill");
+    backfill.commit().await.expect("commit");
+    writer.await.expect("joined").expect("write");
+    assert_eq!(kept(5).await, 0);
+    app.stop().await;
+}
