@@ -190,6 +190,11 @@ pub struct ServeArgs {
     /// the judgement of the day going on fresh for requests).
     #[arg(long, env = "LOOKOUT_DETECT_INTERVAL", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86400))]
     pub detect_interval: u64,
+    /// Days back (0 = off) over which the continuous detector also judges, a few hosts a round,
+    /// the ended days it never saw live — a backfill, an agent's spool, the server down — so their
+    /// anomalies are stored (pages and the timeline show them) and kept for requests.
+    #[arg(long, env = "LOOKOUT_DETECT_HISTORY_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(0..=730))]
+    pub detect_history_days: u32,
     /// Seconds after which a REST request is answered 408.
     #[arg(long, env = "LOOKOUT_REQUEST_TIMEOUT", default_value_t = 30)]
     pub request_timeout: u64,
@@ -241,6 +246,7 @@ pub struct Settings {
     pub rollup_interval: Duration,
     pub job_poll: Duration,
     pub detect_interval: Duration,
+    pub detect_history_days: u32,
     pub request_timeout: Duration,
     pub trusted_origins: Vec<String>,
     pub secure_cookie: bool,
@@ -265,6 +271,7 @@ impl From<ServeArgs> for Settings {
             rollup_interval: Duration::from_secs(args.rollup_interval),
             job_poll: Duration::from_secs(args.job_poll),
             detect_interval: Duration::from_secs(args.detect_interval),
+            detect_history_days: args.detect_history_days,
             request_timeout: Duration::from_secs(args.request_timeout),
             trusted_origins: args.trusted_origins,
             secure_cookie: args.secure_cookie,

@@ -173,6 +173,7 @@ impl Application {
             pool.clone(),
             hub.clone(),
             settings.detect_interval,
+            settings.detect_history_days,
             shutdown.clone(),
         ));
         if settings.demo {

@@ -8,7 +8,7 @@ mod kept;
 mod read;
 mod store;
 
-pub use continuous::{detect_recent, worker};
+pub use continuous::{catch_up, detect_recent, worker, CaughtUp, CATCH_UP_HOSTS};
 pub use store::{acknowledge, load, of_host, recent, resolve};
 
 use read::{custom_metric_series, custom_series, fine_series, hourly_series, SeriesData};
@@ -394,6 +394,16 @@ struct TierResult {
     fresh: Vec<Judgement>,
 }
 
+/// Where five-minute buckets begin as of `now`: they live with the hourly rollups, from their
+/// window's first whole hour.
+fn fine_window_start(now: DateTime<Utc>) -> DateTime<Utc> {
+    let hour = Duration::hours(1);
+    (now - Duration::days(crate::history::HOURLY_RETENTION_DAYS))
+        .duration_trunc(hour)
+        .unwrap_or(now)
+        + hour
+}
+
 /// Detects, explains and stores; returns the events of the range and what was judged. Catalogue
 /// series are read from kept judgements where a usable one exists for a host, tier and day, and
 /// judged (at every sensitivity, then kept) where not; custom metrics are judged afresh.
@@ -403,11 +413,7 @@ pub async fn run(pool: &PgPool, request: &Request) -> Result<Outcome, sqlx::Erro
     let report_start = request.start.duration_trunc(hour).unwrap_or(request.start);
     let until = request.end.duration_trunc(hour).unwrap_or(request.end) + hour;
     let current_hour = now.duration_trunc(hour).unwrap_or(now);
-    // Five-minute buckets live with the hourly rollups: from their window's first whole hour.
-    let fine_start = (now - Duration::days(crate::history::HOURLY_RETENTION_DAYS))
-        .duration_trunc(hour)
-        .unwrap_or(now)
-        + hour;
+    let fine_start = fine_window_start(now);
     // Hours are judged once complete (a partial hour's mean is not comparable); the hour
     // filling now is judged in five-minute buckets only.
     let windows = [

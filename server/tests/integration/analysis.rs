@@ -1355,3 +1355,82 @@ async fn judgements_made_while_their_host_was_backfilled_are_not_kept() {
     assert_eq!(kept(5).await, 0);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn days_no_live_round_saw_are_judged_and_their_anomalies_shown() {
+    let mut settings = settings(DatabaseArgs {
+        database_url: Some(fresh_database().await),
+        data_dir: "unused".into(),
+    });
+    settings.detect_history_days = 30;
+    let app = spawn_with(settings).await;
+    let until = Utc::now()
+        .duration_trunc(Duration::hours(1))
+        .expect("aligned")
+        - Duration::days(1);
+    let wave = Wave {
+        level: 40.0,
+        swing: 15.0,
+        jitter: 2.0,
+    };
+    // Twelve days that ended yesterday, sent at once as an agent's spool or an import would: the
+    // live rounds (the last three hours) never see the 20 minutes at 95 % four days ago.
+    let burst = until - Duration::days(4) + Duration::hours(7) + Duration::minutes(15);
+    let items: Vec<Value> = wave_with_burst(until - Duration::days(12), until, &wave, burst, 95.0)
+        .into_iter()
+        .map(|(_, ts, cpu)| json!({"vmId": "unseen-01", "sample": {"timestamp": ts, "cpu": {"percent": cpu}}}))
+        .collect();
+    for chunk in items.chunks(2000) {
+        ingest(&app, chunk.to_vec()).await;
+    }
+    wait_for_rollups(&app).await;
+    // Without any request, the burst reaches the VM's timeline within a few rounds (2 s each).
+    let url = format!(
+        "/api/v1/history/timeline/unseen-01?types=anomaly&startTime={}&endTime={}",
+        (until - Duration::days(13)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
+    let mut found = Vec::new();
+    for _ in 0..60 {
+        let (status, body) = app.get_json(&url).await;
+        assert_eq!(status, 200, "{body}");
+        found = body["data"]["events"].as_array().expect("events").clone();
+        if !found.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    let times: Vec<DateTime<Utc>> = found
+        .iter()
+        .map(|e| serde_json::from_value(e["timestamp"].clone()).expect("time"))
+        .collect();
+    assert_eq!(times, vec![burst], "{found:?}");
+    assert_eq!(found[0]["metricData"]["series"], "cpu.usagePercent");
+
+    // Every ended day of the 30 is kept complete at both tiers, so a request over them judges
+    // nothing afresh, and answers the same burst.
+    let complete: Vec<(i16, i64)> = sqlx::query_as(
+        "SELECT tier, count(*) FROM anomaly_judgements j JOIN hosts h ON h.id = j.host_id
+         WHERE h.vm_id = 'unseen-01' AND j.complete AND j.day < $1 GROUP BY tier ORDER BY tier",
+    )
+    .bind(Utc::now().duration_trunc(Duration::days(1)).expect("day"))
+    .fetch_all(&app.pool)
+    .await
+    .expect("kept");
+    assert_eq!(complete, vec![(0, 30), (1, 30)]);
+    let (status, answer) = post(
+        &app,
+        "/api/v1/history/anomalies",
+        &json!({"vmIds": ["unseen-01"], "startTime": until - Duration::days(6), "endTime": until, "metrics": ["cpu"]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    let ids: Vec<&Value> = answer["data"]["anomalies"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|a| &a["id"])
+        .collect();
+    assert_eq!(ids, vec![&found[0]["id"]], "{answer}");
+    app.stop().await;
+}
