@@ -1,6 +1,6 @@
 use crate::common::{
-    fresh_database, ingest, judged, judged_tiers, post, post_metrics, sample_with_disk, settings,
-    spawn_app, spawn_with, wait_for_rollups, wave_with_burst, Wave,
+    fresh_database, ingest, ingest_cpu_burst, judged, judged_tiers, post, post_metrics,
+    sample_with_disk, settings, spawn_app, spawn_with, wait_for_rollups, wave_with_burst, Wave,
 };
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use lookout::{
@@ -631,11 +631,6 @@ async fn a_burst_shorter_than_an_hour_is_found_at_five_minutes_in_and_past_the_r
         .duration_trunc(Duration::hours(1))
         .expect("aligned")
         - Duration::hours(1);
-    let wave = Wave {
-        level: 40.0,
-        swing: 15.0,
-        jitter: 2.0,
-    };
     // Five-minute samples following a daily wave, with 20 minutes at 95 % inside one hour: on
     // `recent`, two days ago after ten days of samples; on `older`, twenty days ago (past the raw
     // window, inside the hourly rollups' five-minute averages) after six days of samples.
@@ -646,13 +641,7 @@ async fn a_burst_shorter_than_an_hour_is_found_at_five_minutes_in_and_past_the_r
         ("burst-older", until - Duration::days(26), older_burst),
     ];
     for (vm, first, burst) in cases {
-        let items: Vec<Value> = wave_with_burst(first, until, &wave, burst, 95.0)
-            .into_iter()
-            .map(|(_, ts, cpu)| json!({"vmId": vm, "sample": {"timestamp": ts, "cpu": {"percent": cpu}}}))
-            .collect();
-        for chunk in items.chunks(2000) {
-            ingest(&app, chunk.to_vec()).await;
-        }
+        ingest_cpu_burst(&app, vm, (first, until), burst).await;
     }
     wait_for_rollups(&app).await;
     // The recent range ends with the samples; the older one, four days around its burst, a
@@ -1368,21 +1357,16 @@ async fn days_no_live_round_saw_are_judged_and_their_anomalies_shown() {
         .duration_trunc(Duration::hours(1))
         .expect("aligned")
         - Duration::days(1);
-    let wave = Wave {
-        level: 40.0,
-        swing: 15.0,
-        jitter: 2.0,
-    };
     // Twelve days that ended yesterday, sent at once as an agent's spool or an import would: the
     // live rounds (the last three hours) never see the 20 minutes at 95 % four days ago.
     let burst = until - Duration::days(4) + Duration::hours(7) + Duration::minutes(15);
-    let items: Vec<Value> = wave_with_burst(until - Duration::days(12), until, &wave, burst, 95.0)
-        .into_iter()
-        .map(|(_, ts, cpu)| json!({"vmId": "unseen-01", "sample": {"timestamp": ts, "cpu": {"percent": cpu}}}))
-        .collect();
-    for chunk in items.chunks(2000) {
-        ingest(&app, chunk.to_vec()).await;
-    }
+    ingest_cpu_burst(
+        &app,
+        "unseen-01",
+        (until - Duration::days(12), until),
+        burst,
+    )
+    .await;
     wait_for_rollups(&app).await;
     // Without any request, the burst reaches the VM's timeline within a few rounds (2 s each).
     let url = format!(

@@ -269,6 +269,29 @@ pub fn wave_with_burst(
         .collect()
 }
 
+/// Sends `vm`'s CPU percent every five minutes from `first` while before `until` — a daily wave
+/// about 40 % (±15, jitter 2) with 20 minutes at 95 % from `burst` — as samples carrying only
+/// that field, in batches of 2 000.
+pub async fn ingest_cpu_burst(
+    app: &TestApp,
+    vm: &str,
+    (first, until): (DateTime<Utc>, DateTime<Utc>),
+    burst: DateTime<Utc>,
+) {
+    let wave = Wave {
+        level: 40.0,
+        swing: 15.0,
+        jitter: 2.0,
+    };
+    let items: Vec<Value> = wave_with_burst(first, until, &wave, burst, 95.0)
+        .into_iter()
+        .map(|(_, ts, cpu)| json!({"vmId": vm, "sample": {"timestamp": ts, "cpu": {"percent": cpu}}}))
+        .collect();
+    for chunk in items.chunks(2000) {
+        ingest(app, chunk.to_vec()).await;
+    }
+}
+
 pub async fn post(app: &TestApp, path: &str, body: &Value) -> (u16, Value) {
     let response = app
         .client
