@@ -821,6 +821,73 @@ pub struct AlertMetadata {
     pub suggestion: String,
 }
 
+/// The `data` of `POST /api/v1/performance/alerts/rules`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RuleCreated {
+    pub rule_id: String,
+    pub created_at: DateTime<Utc>,
+    pub rule: AlertRule,
+    /// The secret webhook deliveries are signed with, shown once: when the rule has a webhook
+    /// and the secret was made by this request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<String>,
+}
+
+/// The `data` of `PUT /api/v1/performance/alerts/rules/{rule_id}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RuleUpdated {
+    pub rule: AlertRule,
+    pub updated_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<String>,
+}
+
+/// The `data` of `DELETE /api/v1/performance/alerts/rules/{rule_id}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RuleDeleted {
+    pub deleted: bool,
+    pub rule_id: String,
+}
+
+/// The `data` of `GET /api/v1/performance/alerts/rules`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RuleList {
+    pub rules: Vec<AlertRule>,
+    /// The built-in metric names a rule can watch.
+    pub metrics: Vec<String>,
+}
+
+/// The `data` of `GET /api/v1/performance/alerts`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AlertList {
+    pub alerts: Vec<Alert>,
+    pub summary: AlertSummary,
+}
+
+/// Counts over every alert the query's filters select, not only the page returned.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AlertSummary {
+    pub total: i64,
+    pub active: i64,
+    pub resolved: i64,
+    pub by_level: AlertsByLevel,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AlertsByLevel {
+    pub critical: i64,
+    pub warning: i64,
+    pub info: i64,
+}
+
+/// The `data` of `POST /api/v1/performance/alerts/{alert_id}/resolve`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AlertResolved {
+    pub resolved: bool,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub alert: Alert,
+}
+
 /// A host offered on the exports page.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct HostChoice {

@@ -1,6 +1,6 @@
 //! SQL for rules, alerts and webhook deliveries.
 use super::rules::{Operator, RuleSpec};
-use app::models::{Alert, AlertMetadata, AlertRule};
+use app::models::{Alert, AlertMetadata, AlertRule, AlertSummary, AlertsByLevel};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::{FromRow, PgPool, Postgres, Transaction};
@@ -340,7 +340,7 @@ pub struct AlertFilter<'a> {
 pub async fn list_alerts(
     pool: &PgPool,
     filter: &AlertFilter<'_>,
-) -> Result<(Vec<AlertRow>, Vec<(String, String, i64)>), sqlx::Error> {
+) -> Result<(Vec<AlertRow>, AlertSummary), sqlx::Error> {
     let matching = "($1::text IS NULL OR level = $1) AND ($2::text IS NULL OR kind = $2) AND ($3::int4 IS NULL OR host_id = $3)";
     let rows: Vec<AlertRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{} ORDER BY a.created_at DESC, a.id DESC",
@@ -361,7 +361,28 @@ pub async fn list_alerts(
     .bind(filter.host_id)
     .fetch_all(pool)
     .await?;
-    Ok((rows, counts))
+    Ok((rows, summarise(&counts)))
+}
+
+/// The summary of alerts counted by (status, level).
+fn summarise(counts: &[(String, String, i64)]) -> AlertSummary {
+    let count = |status: Option<&str>, level: Option<&str>| -> i64 {
+        counts
+            .iter()
+            .filter(|(s, l, _)| status.is_none_or(|x| x == s) && level.is_none_or(|x| x == l))
+            .map(|c| c.2)
+            .sum()
+    };
+    AlertSummary {
+        total: count(None, None),
+        active: count(Some("active"), None),
+        resolved: count(Some("resolved"), None),
+        by_level: AlertsByLevel {
+            critical: count(None, Some("critical")),
+            warning: count(None, Some("warning")),
+            info: count(None, Some("info")),
+        },
+    }
 }
 
 /// Alerts of one host that overlap a time range (for its timeline).

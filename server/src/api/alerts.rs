@@ -11,14 +11,16 @@ use crate::{
     state::AppState,
     storage::hosts,
 };
-use app::models::LiveEvent;
+use app::models::{
+    AlertList, AlertResolved, LiveEvent, RuleCreated, RuleDeleted, RuleList, RuleUpdated,
+};
 use axum::{
     extract::{Path, State},
     Json,
 };
 use rand::{distributions::Alphanumeric, Rng};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 const ALERT_TYPES: [&str; 6] = ["cpu", "memory", "disk", "network", "system", "custom"];
 const MAX_LIMIT: i64 = 1000;
@@ -89,12 +91,13 @@ pub async fn create_rule(
     let rule = store::rule(&state.pool, id)
         .await?
         .ok_or_else(|| ApiError::RuleNotFound(format!("rule_{id} vanished")))?;
-    let mut data = json!({ "rule_id": format!("rule_{id}"), "created_at": rule.created_at, "rule": rule.to_model() });
-    if let Some(secret) = secret {
+    Ok(success(RuleCreated {
+        rule_id: format!("rule_{id}"),
+        created_at: rule.created_at,
+        rule: rule.to_model(),
         // Shown once: receivers need it to check the signature header.
-        data["webhook_secret"] = json!(secret);
-    }
-    Ok(success(data))
+        webhook_secret: secret,
+    }))
 }
 
 /// `GET /alerts/rules`
@@ -107,9 +110,13 @@ pub async fn list_rules(
         .iter()
         .map(store::RuleRow::to_model)
         .collect();
-    Ok(success(
-        json!({ "rules": rules, "metrics": rules::BUILTIN_METRICS.iter().map(|m| m.name).collect::<Vec<_>>() }),
-    ))
+    Ok(success(RuleList {
+        rules,
+        metrics: rules::BUILTIN_METRICS
+            .iter()
+            .map(|m| m.name.to_owned())
+            .collect(),
+    }))
 }
 
 /// `GET /alerts/rules/{rule_id}`
@@ -140,11 +147,11 @@ pub async fn update_rule(
     let rule = store::rule(&state.pool, numeric)
         .await?
         .ok_or_else(|| ApiError::RuleNotFound(format!("no alert rule with id `{id}`")))?;
-    let mut data = json!({ "rule": rule.to_model(), "updated_at": rule.updated_at });
-    if let Some(secret) = secret {
-        data["webhook_secret"] = json!(secret);
-    }
-    Ok(success(data))
+    Ok(success(RuleUpdated {
+        rule: rule.to_model(),
+        updated_at: rule.updated_at,
+        webhook_secret: secret,
+    }))
 }
 
 /// `DELETE /alerts/rules/{rule_id}`: its alerts stay, without a rule.
@@ -159,7 +166,10 @@ pub async fn delete_rule(
         )));
     }
     state.alerts.rules_changed().await;
-    Ok(success(json!({ "deleted": true, "rule_id": id })))
+    Ok(success(RuleDeleted {
+        deleted: true,
+        rule_id: id,
+    }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -216,24 +226,11 @@ pub async fn list_alerts(
         include_resolved: query.resolved.unwrap_or(false),
         limit,
     };
-    let (rows, counts) = store::list_alerts(&state.pool, &filter).await?;
-    let count = |status: Option<&str>, level: Option<&str>| -> i64 {
-        counts
-            .iter()
-            .filter(|(s, l, _)| status.is_none_or(|x| x == s) && level.is_none_or(|x| x == l))
-            .map(|c| c.2)
-            .sum()
-    };
-    let alerts: Vec<_> = rows.iter().map(store::AlertRow::to_model).collect();
-    Ok(success(json!({
-        "alerts": alerts,
-        "summary": {
-            "total": count(None, None),
-            "active": count(Some("active"), None),
-            "resolved": count(Some("resolved"), None),
-            "by_level": { "critical": count(None, Some("critical")), "warning": count(None, Some("warning")), "info": count(None, Some("info")) },
-        },
-    })))
+    let (rows, summary) = store::list_alerts(&state.pool, &filter).await?;
+    Ok(success(AlertList {
+        alerts: rows.iter().map(store::AlertRow::to_model).collect(),
+        summary,
+    }))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -318,7 +315,9 @@ pub async fn resolve_alert(
     state.hub.publish(&LiveEvent::AlertResolved {
         alert: alert.clone(),
     });
-    Ok(success(
-        json!({ "resolved": true, "resolved_at": alert.resolved_at, "alert": alert }),
-    ))
+    Ok(success(AlertResolved {
+        resolved: true,
+        resolved_at: alert.resolved_at,
+        alert,
+    }))
 }
