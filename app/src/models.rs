@@ -923,6 +923,63 @@ impl ExportProgress {
     }
 }
 
+/// An export task as `POST /api/v1/history/export` and `GET /api/v1/history/export/{id}`
+/// answer it (the history seed's `ExportTask`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportTask {
+    pub id: String,
+    /// pending, processing, completed or failed.
+    pub status: String,
+    pub query: ExportTaskQuery,
+    pub format: String,
+    pub filename: String,
+    pub progress: ExportTaskProgress,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<DateTime<Utc>>,
+    /// Once completed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<ExportTaskResult>,
+    /// Once failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ExportTaskError>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportTaskQuery {
+    pub vm_count: i32,
+    pub start_time: DateTime<Utc>,
+    pub end_time: DateTime<Utc>,
+    pub aggregation: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExportTaskProgress {
+    pub total: i64,
+    pub processed: i64,
+    pub percentage: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportTaskResult {
+    pub file_url: String,
+    pub file_size: Option<i64>,
+    pub record_count: Option<i64>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExportTaskError {
+    pub code: Option<String>,
+    pub message: Option<String>,
+}
+
 /// What the exports page loads first.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ExportsPageData {

@@ -10,11 +10,14 @@ use crate::{
     storage::catalog::Group,
 };
 use anyhow::Context;
+use app::models::{
+    ExportTask, ExportTaskError, ExportTaskProgress, ExportTaskQuery, ExportTaskResult,
+};
 use chrono::{DateTime, Utc};
 use format::{DateFormat, FileFormat, NumberFormat};
 use futures_util::TryStreamExt;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 use sqlx::{FromRow, PgPool};
 use std::path::PathBuf;
 use tokio_util::sync::CancellationToken;
@@ -133,36 +136,38 @@ impl JobRow {
     }
 
     /// The seed's `ExportTask`.
-    pub fn to_task(&self) -> Value {
-        let percentage = self.percentage();
-        let mut task = json!({
-            "id": self.id,
-            "status": self.status,
-            "query": { "vmCount": self.vm_count, "startTime": self.start_time, "endTime": self.end_time, "aggregation": self.aggregation },
-            "format": self.format,
-            "filename": self.filename,
-            "progress": { "total": self.total, "processed": self.processed, "percentage": percentage },
-            "createdAt": self.created_at,
-            "createdBy": self.created_by,
-        });
-        if let Some(at) = self.started_at {
-            task["startedAt"] = json!(at);
+    pub fn to_task(&self) -> ExportTask {
+        ExportTask {
+            id: self.id.clone(),
+            status: self.status.clone(),
+            query: ExportTaskQuery {
+                vm_count: self.vm_count,
+                start_time: self.start_time,
+                end_time: self.end_time,
+                aggregation: self.aggregation.clone(),
+            },
+            format: self.format.clone(),
+            filename: self.filename.clone(),
+            progress: ExportTaskProgress {
+                total: self.total,
+                processed: self.processed,
+                percentage: self.percentage(),
+            },
+            created_at: self.created_at,
+            created_by: self.created_by.clone(),
+            started_at: self.started_at,
+            completed_at: self.completed_at,
+            result: (self.status == "completed").then(|| ExportTaskResult {
+                file_url: format!("/api/v1/history/export/{}/download", self.id),
+                file_size: self.file_size,
+                record_count: self.record_count,
+                expires_at: self.expires_at,
+            }),
+            error: (self.status == "failed").then(|| ExportTaskError {
+                code: self.error_code.clone(),
+                message: self.error_message.clone(),
+            }),
         }
-        if let Some(at) = self.completed_at {
-            task["completedAt"] = json!(at);
-        }
-        if self.status == "completed" {
-            task["result"] = json!({
-                "fileUrl": format!("/api/v1/history/export/{}/download", self.id),
-                "fileSize": self.file_size,
-                "recordCount": self.record_count,
-                "expiresAt": self.expires_at,
-            });
-        }
-        if self.status == "failed" {
-            task["error"] = json!({ "code": self.error_code, "message": self.error_message });
-        }
-        task
     }
 }
 
@@ -433,4 +438,80 @@ pub async fn remove_expired(pool: &PgPool) -> Result<usize, sqlx::Error> {
         tracing::info!(count = paths.len(), "Expired exports removed.");
     }
     Ok(paths.len())
+}
+
+#[cfg(test)]
+mod task_tests {
+    use super::*;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        text.parse().expect("time")
+    }
+
+    fn row(status: &str) -> JobRow {
+        JobRow {
+            id: "export_20260203_001".into(),
+            status: status.into(),
+            spec: Value::Null,
+            format: "excel".into(),
+            filename: "vm_monitoring_data_feb2026.xlsx".into(),
+            vm_count: 2,
+            start_time: at("2026-02-01T00:00:00Z"),
+            end_time: at("2026-02-03T23:59:59Z"),
+            aggregation: "1h".into(),
+            total: 144,
+            processed: 144,
+            file_path: None,
+            file_size: Some(24576),
+            record_count: Some(144),
+            error_code: Some("EXPORT_FAILED".into()),
+            error_message: Some("disk full".into()),
+            attempts: 1,
+            lease_until: None,
+            created_by: "admin".into(),
+            created_at: at("2026-02-03T13:00:00Z"),
+            started_at: Some(at("2026-02-03T13:00:05Z")),
+            completed_at: Some(at("2026-02-03T13:00:30Z")),
+            expires_at: Some(at("2026-02-10T13:00:00Z")),
+        }
+    }
+
+    #[test]
+    fn a_completed_task_is_the_seeds_example_and_a_failed_one_says_why() {
+        let completed = serde_json::to_value(row("completed").to_task()).expect("json");
+        assert_eq!(
+            completed,
+            serde_json::json!({
+                "id": "export_20260203_001",
+                "status": "completed",
+                "query": {"vmCount": 2, "startTime": "2026-02-01T00:00:00Z", "endTime": "2026-02-03T23:59:59Z", "aggregation": "1h"},
+                "format": "excel",
+                "filename": "vm_monitoring_data_feb2026.xlsx",
+                "progress": {"total": 144, "processed": 144, "percentage": 100},
+                "result": {
+                    "fileUrl": "/api/v1/history/export/export_20260203_001/download",
+                    "fileSize": 24576,
+                    "recordCount": 144,
+                    "expiresAt": "2026-02-10T13:00:00Z"
+                },
+                "createdAt": "2026-02-03T13:00:00Z",
+                "createdBy": "admin",
+                "startedAt": "2026-02-03T13:00:05Z",
+                "completedAt": "2026-02-03T13:00:30Z"
+            })
+        );
+        let mut pending = row("pending");
+        (pending.processed, pending.started_at, pending.completed_at) = (0, None, None);
+        let pending = serde_json::to_value(pending.to_task()).expect("json");
+        assert_eq!(pending["progress"]["percentage"], 0);
+        for absent in ["startedAt", "completedAt", "result", "error"] {
+            assert!(pending.get(absent).is_none(), "{absent}: {pending}");
+        }
+        let failed = serde_json::to_value(row("failed").to_task()).expect("json");
+        assert_eq!(
+            failed["error"],
+            serde_json::json!({"code": "EXPORT_FAILED", "message": "disk full"})
+        );
+        assert!(failed.get("result").is_none());
+    }
 }
