@@ -980,6 +980,41 @@ pub struct ExportTaskError {
     pub message: Option<String>,
 }
 
+/// The `data` of `POST /api/v1/performance/reports`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReportCreated {
+    pub report_id: String,
+    pub download_url: String,
+    pub estimated_ready_time: DateTime<Utc>,
+    pub status: String,
+}
+
+/// The `data` of `GET /api/v1/performance/reports/{report_id}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReportStatus {
+    pub report_id: String,
+    /// pending, processing, completed or failed.
+    pub status: String,
+    pub format: String,
+    pub filename: String,
+    pub download_url: String,
+    pub estimated_ready_time: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub file_size: Option<i64>,
+    /// Once failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ReportError>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReportError {
+    pub code: String,
+    pub message: Option<String>,
+}
+
 /// What the exports page loads first.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ExportsPageData {

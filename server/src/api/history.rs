@@ -9,8 +9,8 @@ use crate::{
 use app::models::Pagination;
 use axum::{extract::State, Json};
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 pub use history::{HOURLY_RETENTION_DAYS, MAX_PAGE_SIZE, MAX_RANGE_DAYS, RAW_RETENTION_DAYS};
 
@@ -148,23 +148,43 @@ pub async fn query(
     };
 
     let (points, total) = history::points(&state.pool, &q).await?;
-    Ok(history_success(json!({
-        "data": points,
-        "meta": {
-            "startTime": start,
-            "endTime": end,
-            "aggregation": aggregation_text,
-            "aggregationFunc": func,
-            "totalPoints": total,
-            "vmCount": q.hosts.len(),
+    Ok(history_success(QueryAnswer {
+        data: points,
+        meta: QueryMeta {
+            start_time: start,
+            end_time: end,
+            aggregation: aggregation_text,
+            aggregation_func: func,
+            total_points: total,
+            vm_count: q.hosts.len(),
         },
-        "pagination": Pagination::new(page, page_size, total),
-    })))
+        pagination: Pagination::new(page, page_size, total),
+    }))
+}
+
+/// The `data` of `POST /query` (the history seed's shape).
+#[derive(Serialize)]
+struct QueryAnswer<'a> {
+    data: Vec<history::Point>,
+    meta: QueryMeta<'a>,
+    pagination: Pagination,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct QueryMeta<'a> {
+    start_time: DateTime<Utc>,
+    end_time: DateTime<Utc>,
+    aggregation: &'a str,
+    aggregation_func: Func,
+    total_points: i64,
+    vm_count: usize,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn at(text: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(text)

@@ -15,7 +15,7 @@ use axum::{
 use chrono::Utc;
 use rand::{distributions::Alphanumeric, Rng};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 const METRICS: [&str; 4] = ["cpu", "memory", "disk", "network"];
 
@@ -112,12 +112,7 @@ pub async fn create(
     let ready = report::estimate_ready(&state.pool).await?;
     let row = report::create(&state.pool, &id, &spec, &filename, &principal.name, ready).await?;
     state.jobs.reports.notify_one();
-    Ok(success(json!({
-        "report_id": row.id,
-        "download_url": format!("/api/v1/performance/reports/{}/download", row.id),
-        "estimated_ready_time": row.estimated_ready_at,
-        "status": row.status,
-    })))
+    Ok(success(row.to_created()))
 }
 
 async fn visible(state: &AppState, principal: &Principal, id: &str) -> Result<ReportRow, ApiError> {

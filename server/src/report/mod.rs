@@ -5,10 +5,10 @@ pub mod pdf;
 
 use crate::alerts::store as alert_store;
 use anyhow::Context;
-use app::models::Alert;
+use app::models::{Alert, ReportCreated, ReportError, ReportStatus};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 use sqlx::{FromRow, PgPool};
 use std::path::PathBuf;
 use tokio_util::sync::CancellationToken;
@@ -384,25 +384,38 @@ pub struct ReportRow {
 }
 
 impl ReportRow {
-    pub fn to_status(&self) -> Value {
-        let mut status = json!({
-            "report_id": self.id,
-            "status": self.status,
-            "format": self.format,
-            "filename": self.filename,
-            "download_url": format!("/api/v1/performance/reports/{}/download", self.id),
-            "estimated_ready_time": self.estimated_ready_at,
-            "created_at": self.created_at,
-            "started_at": self.started_at,
-            "completed_at": self.completed_at,
-            "expires_at": self.expires_at,
-            "file_size": self.file_size,
-        });
-        if self.status == "failed" {
-            status["error"] =
-                json!({ "code": "REPORT_GENERATION_FAILED", "message": self.error_message });
+    pub fn to_status(&self) -> ReportStatus {
+        ReportStatus {
+            report_id: self.id.clone(),
+            status: self.status.clone(),
+            format: self.format.clone(),
+            filename: self.filename.clone(),
+            download_url: self.download_url(),
+            estimated_ready_time: self.estimated_ready_at,
+            created_at: self.created_at,
+            started_at: self.started_at,
+            completed_at: self.completed_at,
+            expires_at: self.expires_at,
+            file_size: self.file_size,
+            error: (self.status == "failed").then(|| ReportError {
+                code: "REPORT_GENERATION_FAILED".into(),
+                message: self.error_message.clone(),
+            }),
         }
-        status
+    }
+
+    /// What `POST /reports` answers.
+    pub fn to_created(&self) -> ReportCreated {
+        ReportCreated {
+            report_id: self.id.clone(),
+            download_url: self.download_url(),
+            estimated_ready_time: self.estimated_ready_at,
+            status: self.status.clone(),
+        }
+    }
+
+    fn download_url(&self) -> String {
+        format!("/api/v1/performance/reports/{}/download", self.id)
     }
 
     pub fn content_type(&self) -> &'static str {

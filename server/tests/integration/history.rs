@@ -121,7 +121,11 @@ async fn hourly_and_daily_queries_match_values_computed_from_the_raw_samples() {
         assert_eq!(body["code"], 200);
         let points = body["data"]["data"].as_array().expect("points");
         assert_eq!(points.len(), 6, "3 hours × 2 hosts");
-        assert_eq!(body["data"]["meta"]["vmCount"], 2);
+        assert_eq!(
+            body["data"]["meta"],
+            json!({"startTime": start, "endTime": end, "aggregation": "1h", "aggregationFunc": func,
+                   "totalPoints": 6, "vmCount": 2})
+        );
         assert_eq!(body["data"]["pagination"]["total"], 6);
         assert_eq!(points[0]["vmId"], "vm_001", "ordered by vmId, then time");
         for p in points {
