@@ -7,6 +7,7 @@ pub mod hosts;
 pub mod ingest;
 pub mod judgements;
 pub mod managed;
+pub mod period;
 pub mod retention;
 pub mod rollups;
 pub mod samples;
