@@ -4,6 +4,7 @@
 use super::{fine_window_start, kept::day_of, run, Group, Request, CONTINUOUS_CUSTOM_METRICS};
 use crate::analysis::anomaly::{Kind, Sensitivity};
 use crate::live::Hub;
+use crate::storage::judgements::Missing;
 use app::models::LiveEvent;
 use chrono::{Duration, DurationRound, Utc};
 use sqlx::PgPool;
@@ -75,27 +76,12 @@ pub async fn catch_up(pool: &PgPool, days: u32, after: i32) -> Result<CaughtUp, 
     let now = Utc::now();
     let today = day_of(now);
     let first = today - Duration::days(days.into());
-    let fine_first = day_of(fine_window_start(now)).max(first);
+    let missing = Missing {
+        days: (first, today),
+        fine_from: day_of(fine_window_start(now)),
+    };
     let pick = |after: i32| {
-        sqlx::query_as::<_, (i32, String, String)>(
-            "SELECT h.id, h.vm_id, h.name FROM hosts h
-             WHERE h.id > $1
-               AND NOT EXISTS (SELECT 1 FROM rollup_queue_hourly q WHERE q.host_id = h.id AND q.bucket < $3)
-               AND (SELECT count(*) FILTER (WHERE j.tier = 1) < $5
-                           OR count(*) FILTER (WHERE j.tier = 0 AND j.day >= $4) < $6
-                    FROM anomaly_judgements j
-                    WHERE j.host_id = h.id AND j.day >= $2 AND j.day < $3 AND j.complete AND j.version = $7)
-             ORDER BY h.id LIMIT $8",
-        )
-        .bind(after)
-        .bind(first)
-        .bind(today)
-        .bind(fine_first)
-        .bind(i64::from(days))
-        .bind((today - fine_first).num_days())
-        .bind(crate::storage::judgements::VERSION)
-        .bind(CATCH_UP_HOSTS)
-        .fetch_all(pool)
+        crate::storage::judgements::hosts_missing_days(pool, &missing, after, CATCH_UP_HOSTS)
     };
     let mut hosts = pick(after).await?;
     if hosts.is_empty() && after > 0 {

@@ -293,6 +293,45 @@ pub async fn write(
     tx.commit().await
 }
 
+/// The days a host should have kept complete at both tiers: hours over `days` (from the first
+/// midnight to the last, exclusive), five-minute buckets from `fine_from` on.
+pub struct Missing {
+    pub days: (DateTime<Utc>, DateTime<Utc>),
+    pub fine_from: DateTime<Utc>,
+}
+
+/// Up to `limit` hosts after `after` (by id) short of a complete judgement of this version for
+/// some day of `missing`, leaving out those with an hour before its end still queued for its
+/// rollup (their days could not be kept complete yet): (id, vmId, name).
+pub async fn hosts_missing_days(
+    pool: &PgPool,
+    missing: &Missing,
+    after: i32,
+    limit: i64,
+) -> Result<Vec<(i32, String, String)>, sqlx::Error> {
+    let (first, end) = missing.days;
+    sqlx::query_as(
+        "SELECT h.id, h.vm_id, h.name FROM hosts h
+         WHERE h.id > $1
+           AND NOT EXISTS (SELECT 1 FROM rollup_queue_hourly q WHERE q.host_id = h.id AND q.bucket < $3)
+           AND (SELECT count(*) FILTER (WHERE j.tier = 1) < $5
+                       OR count(*) FILTER (WHERE j.tier = 0 AND j.day >= $4) < $6
+                FROM anomaly_judgements j
+                WHERE j.host_id = h.id AND j.day >= $2 AND j.day < $3 AND j.complete AND j.version = $7)
+         ORDER BY h.id LIMIT $8",
+    )
+    .bind(after)
+    .bind(first)
+    .bind(end)
+    .bind(missing.fine_from)
+    .bind((end - first).num_days())
+    .bind((end - missing.fine_from.max(first)).num_days())
+    .bind(VERSION)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
 /// Forgets kept judgements older than their tier's data (the five-minute tier lives with the
 /// hourly rollups, the hourly one with the daily rollups); returns how many.
 pub async fn expire(pool: &PgPool, fine_days: i64, hourly_days: i64) -> Result<u64, sqlx::Error> {
