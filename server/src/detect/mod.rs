@@ -394,14 +394,12 @@ struct TierResult {
     fresh: Vec<Judgement>,
 }
 
-/// Where five-minute buckets begin as of `now`: they live with the hourly rollups, from their
-/// window's first whole hour.
+/// Where five-minute buckets are judged from as of `now`: they live with the hourly rollups, and
+/// are judged from their window's first midnight. Every grid starts at a midnight, so a day is
+/// judged alike whichever request or round judged it first: the scale is re-estimated and
+/// pattern breaks are looked for per grid day.
 fn fine_window_start(now: DateTime<Utc>) -> DateTime<Utc> {
-    let hour = Duration::hours(1);
-    (now - Duration::days(crate::history::HOURLY_RETENTION_DAYS))
-        .duration_trunc(hour)
-        .unwrap_or(now)
-        + hour
+    kept::day_of(now - Duration::days(crate::history::HOURLY_RETENTION_DAYS)) + Duration::days(1)
 }
 
 /// Detects, explains and stores; returns the events of the range and what was judged. Catalogue

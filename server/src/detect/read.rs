@@ -17,7 +17,9 @@ pub(super) type SeriesData = HashMap<(i32, i16), (Vec<i32>, Vec<f32>)>;
 /// since the start of yesterday come from the hourly rows, which the rollup worker keeps current
 /// while today's (and, just after midnight, yesterday's) daily row may still lag behind. Older
 /// days still queued for their daily rollup (a backfill the worker has not reached) also take
-/// their hourly rows, over the daily row's possibly stale averages.
+/// their hourly rows, over the daily row's possibly stale averages; hours still queued for their
+/// own rollup (an hour just ended, a backfill the worker has not reached) from their raw samples,
+/// over both — as every other reader answers them.
 pub(super) async fn hourly_series(
     pool: &PgPool,
     host_ids: &[i32],
@@ -78,8 +80,72 @@ pub(super) async fn hourly_series(
         indices.push(index);
         values.push(value);
     }
+    let hour = Duration::hours(1);
+    queued_from_samples(
+        &mut tx,
+        &mut series,
+        host_ids,
+        metric_ids,
+        (from, until),
+        hour,
+    )
+    .await?;
     tx.commit().await?;
     Ok(series)
+}
+
+/// Appends to `series` the averages per `slot` (from `from`) of the hours from `from` to `until`
+/// still queued for their hourly rollup — the hour filling now, a backfill the worker has not
+/// reached —, computed from their raw samples as the rollup will, so that they replace the
+/// stored rows' (missing or stale) averages of those slots.
+async fn queued_from_samples(
+    conn: &mut sqlx::PgConnection,
+    series: &mut SeriesData,
+    host_ids: &[i32],
+    metric_ids: &[i16],
+    (from, until): (DateTime<Utc>, DateTime<Utc>),
+    slot: Duration,
+) -> Result<(), sqlx::Error> {
+    use sqlx::Row;
+    let metrics: Vec<&catalog::Metric> = metric_ids
+        .iter()
+        .filter_map(|id| catalog::by_id(*id))
+        .collect();
+    if metrics.is_empty() {
+        return Ok(());
+    }
+    let columns: Vec<String> = metrics
+        .iter()
+        .map(|m| format!("avg({})::float4", m.raw_sql))
+        .collect();
+    let sql = format!(
+        "SELECT s.host_id, ((extract(epoch FROM s.ts) - extract(epoch FROM $2::timestamptz))::int8 / $4)::int4, {}
+         FROM rollup_queue_hourly q,
+              LATERAL (SELECT * FROM samples WHERE host_id = q.host_id AND ts >= greatest(q.bucket, $2)
+                       AND ts < least(q.bucket + interval '1 hour', $3) OFFSET 0) s
+         WHERE q.host_id = ANY($1) AND q.bucket >= $2 AND q.bucket < $3
+         GROUP BY 1, 2",
+        columns.join(", ")
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(host_ids)
+        .bind(from)
+        .bind(until)
+        .bind(slot.num_seconds())
+        .fetch_all(conn)
+        .await?;
+    for row in rows {
+        let host: i32 = row.try_get(0)?;
+        let index: i32 = row.try_get(1)?;
+        for (k, metric) in metrics.iter().enumerate() {
+            if let Some(value) = row.try_get::<Option<f32>, _>(k + 2)? {
+                let (indices, values) = series.entry((host, metric.id)).or_default();
+                indices.push(index);
+                values.push(value);
+            }
+        }
+    }
+    Ok(())
 }
 
 // The queries below index in the slots of `rollup_hourly.fine` (`/ 300`).
@@ -103,7 +169,6 @@ pub(super) async fn fine_series(
 ) -> Result<SeriesData, sqlx::Error> {
     // The rows, the queues and the samples of queued hours in one snapshot.
     let mut tx = crate::storage::read_snapshot(pool).await?;
-    use sqlx::Row;
     let day = Duration::days(1);
     let slot = Duration::seconds(crate::storage::rollups::FINE_SLOT_SECONDS);
     let ended_until = now.duration_trunc(day).unwrap_or(until).clamp(from, until);
@@ -169,43 +234,15 @@ pub(super) async fn fine_series(
     for (host, metric, first, slots) in hours {
         push_run(series.entry((host, metric)).or_default(), first, slots, end);
     }
-    let metrics: Vec<&catalog::Metric> = metric_ids
-        .iter()
-        .filter_map(|id| catalog::by_id(*id))
-        .collect();
-    if metrics.is_empty() {
-        return Ok(series);
-    }
-    let columns: Vec<String> = metrics
-        .iter()
-        .map(|m| format!("avg({})::float4", m.raw_sql))
-        .collect();
-    let sql = format!(
-        "SELECT s.host_id, ((extract(epoch FROM s.ts) - extract(epoch FROM $2::timestamptz))::int8 / 300)::int4, {}
-         FROM rollup_queue_hourly q,
-              LATERAL (SELECT * FROM samples WHERE host_id = q.host_id AND ts >= greatest(q.bucket, $2)
-                       AND ts < least(q.bucket + interval '1 hour', $3) OFFSET 0) s
-         WHERE q.host_id = ANY($1) AND q.bucket >= $2 AND q.bucket < $3
-         GROUP BY 1, 2",
-        columns.join(", ")
-    );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(host_ids)
-        .bind(from)
-        .bind(until)
-        .fetch_all(&mut *tx)
-        .await?;
-    for row in rows {
-        let host: i32 = row.try_get(0)?;
-        let index: i32 = row.try_get(1)?;
-        for (k, metric) in metrics.iter().enumerate() {
-            if let Some(value) = row.try_get::<Option<f32>, _>(k + 2)? {
-                let (indices, values) = series.entry((host, metric.id)).or_default();
-                indices.push(index);
-                values.push(value);
-            }
-        }
-    }
+    queued_from_samples(
+        &mut tx,
+        &mut series,
+        host_ids,
+        metric_ids,
+        (from, until),
+        slot,
+    )
+    .await?;
     tx.commit().await?;
     Ok(series)
 }

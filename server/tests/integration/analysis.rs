@@ -320,6 +320,18 @@ async fn a_backfilled_hour_is_judged_before_the_daily_rollup_catches_up() {
             });
     assert_eq!(late.len(), 2);
     ingest(&app, on_time).await;
+    // A second host: forty days, its late spike hour 35 days back (older than the five-minute
+    // buckets: judged hourly only), left queued for its hourly rollup.
+    let old_spike = until - Duration::days(35) + Duration::hours(3);
+    let (old_late, old_on_time): (Vec<Value>, Vec<Value>) =
+        wave("late-02", "grp_late", until, 40, Some(old_spike))
+            .into_iter()
+            .partition(|item| {
+                let ts: DateTime<Utc> =
+                    serde_json::from_value(item["sample"]["timestamp"].clone()).expect("timestamp");
+                ts >= old_spike && ts < old_spike + Duration::hours(1)
+            });
+    ingest(&app, old_on_time).await;
     rollups::run_once(&app.pool).await.expect("both tiers");
     // The spike hour arrives late; only the hourly tier catches up, its day stays queued.
     ingest(&app, late).await;
@@ -346,6 +358,31 @@ async fn a_backfilled_hour_is_judged_before_the_daily_rollup_catches_up() {
         .collect();
     assert_eq!(spikes.len(), 1, "{body}");
     assert_eq!(spikes[0]["timestamp"], json!(spike));
+    assert_eq!(spikes[0]["value"], 95.0);
+
+    // An hour still queued for its hourly rollup is judged from its raw samples, as every other
+    // reader answers it (its day's stored averages do not have it yet).
+    ingest(&app, old_late).await;
+    let request = json!({"vmIds": ["late-02"], "startTime": until - Duration::days(38),
+                         "endTime": until - Duration::days(32), "metrics": ["cpu"]});
+    let (status, body) = post(&app, "/api/v1/history/anomalies", &request).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        judged_tiers(&body["data"])
+            .iter()
+            .filter(|t| t.1 == "fiveMinutes")
+            .count(),
+        0,
+        "{body}"
+    );
+    let spikes: Vec<&Value> = body["data"]["anomalies"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter(|a| a["type"] == "spike")
+        .collect();
+    assert_eq!(spikes.len(), 1, "{body}");
+    assert_eq!(spikes[0]["timestamp"], json!(old_spike));
     assert_eq!(spikes[0]["value"], 95.0);
     app.stop().await;
 }
@@ -1391,8 +1428,9 @@ async fn days_no_live_round_saw_are_judged_and_their_anomalies_shown() {
     assert_eq!(times, vec![burst], "{found:?}");
     assert_eq!(found[0]["metricData"]["series"], "cpu.usagePercent");
 
-    // Every ended day of the 30 is kept complete at both tiers, so a request over them judges
-    // nothing afresh, and answers the same burst.
+    // Every ended day of the 30 is kept complete hourly, and every one from the first midnight of
+    // the five-minute buckets' window (29 days), so a request over them judges nothing afresh,
+    // and answers the same burst.
     let complete: Vec<(i16, i64)> = sqlx::query_as(
         "SELECT tier, count(*) FROM anomaly_judgements j JOIN hosts h ON h.id = j.host_id
          WHERE h.vm_id = 'unseen-01' AND j.complete AND j.day < $1 GROUP BY tier ORDER BY tier",
@@ -1401,7 +1439,7 @@ async fn days_no_live_round_saw_are_judged_and_their_anomalies_shown() {
     .fetch_all(&app.pool)
     .await
     .expect("kept");
-    assert_eq!(complete, vec![(0, 30), (1, 30)]);
+    assert_eq!(complete, vec![(0, 29), (1, 30)]);
     let (status, answer) = post(
         &app,
         "/api/v1/history/anomalies",
