@@ -2,6 +2,9 @@
 use clap::{Args, Parser, Subcommand};
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
+/// Days back the continuous detector catches up on by default (`LOOKOUT_DETECT_HISTORY_DAYS`).
+pub const DEFAULT_DETECT_HISTORY_DAYS: u32 = 30;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "lookout",
@@ -193,7 +196,7 @@ pub struct ServeArgs {
     /// Days back (0 = off) over which the continuous detector also judges, a few hosts a round,
     /// the ended days it never saw live — a backfill, an agent's spool, the server down — so their
     /// anomalies are stored (pages and the timeline show them) and kept for requests.
-    #[arg(long, env = "LOOKOUT_DETECT_HISTORY_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(0..=730))]
+    #[arg(long, env = "LOOKOUT_DETECT_HISTORY_DAYS", default_value_t = DEFAULT_DETECT_HISTORY_DAYS, value_parser = clap::value_parser!(u32).range(0..=730))]
     pub detect_history_days: u32,
     /// Seconds after which a REST request is answered 408.
     #[arg(long, env = "LOOKOUT_REQUEST_TIMEOUT", default_value_t = 30)]
