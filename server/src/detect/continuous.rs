@@ -53,7 +53,7 @@ pub async fn worker(
 
 /// Hosts whose unseen days one round judges (the history bench judged a year of 100 hosts in
 /// about 5 s).
-pub const CATCH_UP_HOSTS: i64 = 25;
+const CATCH_UP_HOSTS: i64 = 25;
 
 /// What one round of [`catch_up`] did.
 #[derive(Debug, Default, PartialEq, Eq)]

@@ -119,10 +119,13 @@ impl JobRow {
             processed: self.processed,
             total: self.total,
             percentage: self.percentage(),
-            file_url: (self.status == "completed")
-                .then(|| format!("/api/v1/history/export/{}/download", self.id)),
+            file_url: (self.status == "completed").then(|| self.download_url()),
             error: self.error_message.clone(),
         }
+    }
+
+    fn download_url(&self) -> String {
+        format!("/api/v1/history/export/{}/download", self.id)
     }
 
     fn percentage(&self) -> i64 {
@@ -158,7 +161,7 @@ impl JobRow {
             started_at: self.started_at,
             completed_at: self.completed_at,
             result: (self.status == "completed").then(|| ExportTaskResult {
-                file_url: format!("/api/v1/history/export/{}/download", self.id),
+                file_url: self.download_url(),
                 file_size: self.file_size,
                 record_count: self.record_count,
                 expires_at: self.expires_at,
