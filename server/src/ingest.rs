@@ -6,7 +6,7 @@ use crate::{
     alerts::{AlertEngine, Observation},
     live::Hub,
     storage::{
-        hosts::POWERED_OFF_AFTER_SECS,
+        hosts,
         ingest::{self, HostReport, NewSample},
         timeline,
     },
@@ -225,29 +225,26 @@ async fn report(
     Ok(())
 }
 
-/// Every 30 s: hosts that stopped reporting (no sample for 5 minutes) get a `went_silent`
-/// event, once; `accept` says when they come back.
-pub async fn watch_silence(pool: PgPool, hub: Hub, shutdown: CancellationToken) {
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(crate::state::jittered(std::time::Duration::from_secs(30))) => {}
-            _ = shutdown.cancelled() => return,
+/// Every 30 s (run by [`crate::jobs::run`] every [`SilenceWatch::PERIOD`]): hosts that stopped
+/// reporting (no sample for 5 minutes) get a `went_silent` event, once; `accept` says when they
+/// come back.
+pub struct SilenceWatch {
+    pub pool: PgPool,
+    pub hub: Hub,
+}
+
+impl SilenceWatch {
+    pub const PERIOD: std::time::Duration = std::time::Duration::from_secs(30);
+}
+
+impl crate::jobs::Queue for SilenceWatch {
+    const NAME: &'static str = "silence";
+
+    async fn step(&self, _: &CancellationToken) -> anyhow::Result<crate::jobs::Step> {
+        for vm in hosts::mark_silent(&self.pool).await? {
+            tracing::info!(vm = %vm, "A host went silent.");
+            change(&self.hub, &vm, "went_silent");
         }
-        let silent: Result<Vec<String>, sqlx::Error> = sqlx::query_scalar(
-            "UPDATE hosts SET silent_since = last_seen WHERE silent_since IS NULL AND last_seen < now() - make_interval(secs => $1)
-             RETURNING vm_id",
-        )
-        .bind(POWERED_OFF_AFTER_SECS as f64)
-        .fetch_all(&pool)
-        .await;
-        match silent {
-            Ok(hosts) => {
-                for vm in hosts {
-                    tracing::info!(vm = %vm, "A host went silent.");
-                    change(&hub, &vm, "went_silent");
-                }
-            }
-            Err(error) => tracing::debug!(%error, "Cannot check for silent hosts this round."),
-        }
+        Ok(crate::jobs::Step::Idle(None))
     }
 }

@@ -14,6 +14,7 @@ pub mod export;
 pub mod fleet;
 pub mod history;
 pub mod ingest;
+pub mod jobs;
 pub mod live;
 pub mod report;
 pub mod sampling;

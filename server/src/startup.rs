@@ -5,6 +5,7 @@ use crate::{
     auth::{self, credentials, Scope},
     config::Settings,
     error::{error_body, ApiError},
+    jobs,
     live::{self, Hub},
     sampling,
     state::AppState,
@@ -140,42 +141,40 @@ impl Application {
             local.clone(),
             shutdown.clone(),
         ));
-        let wake = |notify: &Arc<tokio::sync::Notify>| crate::state::Wake {
+        // Every kind of background work, through the one runner (`jobs`).
+        let wake = |notify: &Arc<tokio::sync::Notify>| jobs::Wake {
             notify: notify.clone(),
             poll: settings.job_poll,
         };
-        tasks.spawn(crate::alerts::webhook::worker(
-            pool.clone(),
-            settings.webhooks.clone(),
-            wake(&alerts.deliveries),
-            shutdown.clone(),
-        ));
-        let jobs = crate::state::JobWakers::default();
-        tasks.spawn(crate::export::worker(
-            pool.clone(),
-            settings.export_dir.clone(),
-            wake(&jobs.exports),
-            shutdown.clone(),
-        ));
-        tasks.spawn(crate::report::worker(
-            pool.clone(),
-            settings.export_dir.join("reports"),
-            wake(&jobs.reports),
-            shutdown.clone(),
-        ));
+        let deliveries = crate::alerts::webhook::Deliveries {
+            pool: pool.clone(),
+            policy: settings.webhooks.clone(),
+        };
+        let pace = jobs::Pace::queue(wake(&alerts.deliveries));
+        tasks.spawn(jobs::run(deliveries, pace, shutdown.clone()));
+        let wakers = jobs::JobWakers::default();
+        let exports = crate::export::Exports {
+            pool: pool.clone(),
+            dir: settings.export_dir.clone(),
+        };
+        let pace = jobs::Pace::queue(wake(&wakers.exports));
+        tasks.spawn(jobs::run(exports, pace, shutdown.clone()));
+        let reports = crate::report::Reports {
+            pool: pool.clone(),
+            dir: settings.export_dir.join("reports"),
+        };
+        let pace = jobs::Pace::queue(wake(&wakers.reports));
+        tasks.spawn(jobs::run(reports, pace, shutdown.clone()));
         tasks.spawn(storage::rollups::worker(
             pool.clone(),
             settings.rollup_interval,
-            wake(&jobs.rollups),
+            wake(&wakers.rollups),
             shutdown.clone(),
         ));
-        tasks.spawn(crate::detect::worker(
-            pool.clone(),
-            hub.clone(),
-            settings.detect_interval,
-            settings.detect_history_days,
-            shutdown.clone(),
-        ));
+        let detector =
+            crate::detect::Detector::new(pool.clone(), hub.clone(), settings.detect_history_days);
+        let pace = jobs::Pace::periodic(settings.detect_interval);
+        tasks.spawn(jobs::run(detector, pace, shutdown.clone()));
         if settings.demo {
             crate::demo::start(
                 pool.clone(),
@@ -199,11 +198,12 @@ impl Application {
             })
             .build();
         let throttle = Arc::new(crate::auth::throttle::Throttle::new(settings.rate_limit));
-        tasks.spawn(crate::ingest::watch_silence(
-            pool.clone(),
-            hub.clone(),
-            shutdown.clone(),
-        ));
+        let silence = crate::ingest::SilenceWatch {
+            pool: pool.clone(),
+            hub: hub.clone(),
+        };
+        let pace = jobs::Pace::periodic(crate::ingest::SilenceWatch::PERIOD);
+        tasks.spawn(jobs::run(silence, pace, shutdown.clone()));
         let ingest_slots = Arc::new(tokio::sync::Semaphore::new(crate::state::INGEST_SLOTS));
         let state = AppState {
             pool,
@@ -211,7 +211,7 @@ impl Application {
             hub,
             local,
             alerts,
-            jobs,
+            jobs: wakers,
             throttle,
             leptos_options,
             shutdown,

@@ -141,31 +141,32 @@ struct Claimed {
     attempts: i32,
 }
 
-/// Sends due deliveries until `shutdown`; woken early by `wake` when a new one is queued.
-pub async fn worker(
-    pool: PgPool,
-    policy: WebhookPolicy,
-    wake: crate::state::Wake,
-    shutdown: CancellationToken,
-) {
-    loop {
-        let mut due = None;
-        match claim(&pool).await {
-            Ok(batch) if !batch.is_empty() => {
-                let sends = batch.into_iter().map(|d| deliver(&pool, &policy, d));
-                futures_util::future::join_all(sends).await;
-                continue;
-            }
-            // Sleep until the next retry is due rather than asking every second.
-            Ok(_) => match next_due(&pool).await {
-                Ok(next) => due = next,
-                Err(error) => tracing::warn!(%error, "Cannot read webhook deliveries; retrying."),
-            },
-            Err(error) => tracing::warn!(%error, "Cannot read webhook deliveries; retrying."),
+/// Webhook deliveries for [`crate::jobs::run`]: sends what is due, a batch at a time, and idles
+/// until the next retry is due rather than asking every second.
+pub struct Deliveries {
+    pub pool: PgPool,
+    pub policy: WebhookPolicy,
+}
+
+impl crate::jobs::Queue for Deliveries {
+    const NAME: &'static str = "webhook";
+
+    async fn step(&self, _: &CancellationToken) -> anyhow::Result<crate::jobs::Step> {
+        use anyhow::Context;
+        let batch = claim(&self.pool)
+            .await
+            .context("cannot read webhook deliveries")?;
+        if batch.is_empty() {
+            let due = next_due(&self.pool)
+                .await
+                .context("cannot read webhook deliveries")?;
+            return Ok(crate::jobs::Step::Idle(due));
         }
-        if !crate::state::idle(&wake, due, &shutdown).await {
-            return;
-        }
+        let sends = batch
+            .into_iter()
+            .map(|d| deliver(&self.pool, &self.policy, d));
+        futures_util::future::join_all(sends).await;
+        Ok(crate::jobs::Step::Worked)
     }
 }
 
@@ -178,7 +179,7 @@ pub async fn next_due(pool: &PgPool) -> Result<Option<std::time::Duration>, sqlx
     .fetch_one(pool)
     .await?;
     // 10 ms past due, so the claim that follows finds it due.
-    Ok(crate::state::due_in(seconds).map(|due| due + std::time::Duration::from_millis(10)))
+    Ok(crate::jobs::due_in(seconds).map(|due| due + std::time::Duration::from_millis(10)))
 }
 
 async fn claim(pool: &PgPool) -> Result<Vec<Claimed>, sqlx::Error> {
@@ -200,6 +201,7 @@ enum Outcome {
     Fail(Option<u16>, String),
 }
 
+#[tracing::instrument(skip_all, fields(delivery = delivery.id, attempt = delivery.attempts))]
 async fn deliver(pool: &PgPool, policy: &WebhookPolicy, delivery: Claimed) {
     let outcome = send(policy, &delivery).await;
     let result = match &outcome {

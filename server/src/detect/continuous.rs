@@ -8,46 +8,58 @@ use crate::storage::judgements::Missing;
 use app::models::LiveEvent;
 use chrono::{Duration, DurationRound, Utc};
 use sqlx::PgPool;
+use std::sync::atomic::{AtomicI32, Ordering};
 use tokio_util::sync::CancellationToken;
 
-/// Runs detection at medium sensitivity over the last three hours of every host seen recently
-/// (complete hours, and five-minute buckets up to now) — every catalogue series and the custom
-/// metrics sent for those hosts in that time — and publishes events stored for the first time.
-/// With `history_days` above 0, each round then catches up on up to [`CATCH_UP_HOSTS`] hosts'
+/// The continuous detector for [`crate::jobs::run`] (once every `LOOKOUT_DETECT_INTERVAL`): each
+/// round runs detection at medium sensitivity over the last three hours of every host seen
+/// recently (complete hours, and five-minute buckets up to now) — every catalogue series and the
+/// custom metrics sent for those hosts in that time — and publishes events stored for the first
+/// time. With `history_days` above 0, it then catches up on up to [`CATCH_UP_HOSTS`] hosts'
 /// unseen days ([`catch_up`]), taking the hosts in turn.
-pub async fn worker(
+pub struct Detector {
     pool: PgPool,
     hub: Hub,
-    every: std::time::Duration,
     history_days: u32,
-    shutdown: CancellationToken,
-) {
-    let mut after = 0;
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(crate::state::jittered(every)) => {}
+    /// The last host the catch-up judged: the next round starts after it.
+    caught_up_to: AtomicI32,
+}
+
+impl Detector {
+    pub fn new(pool: PgPool, hub: Hub, history_days: u32) -> Detector {
+        Detector {
+            pool,
+            hub,
+            history_days,
+            caught_up_to: AtomicI32::new(0),
         }
-        if let Err(error) = detect_recent(&pool, &hub).await {
-            tracing::warn!(%error, "Continuous anomaly detection failed; retrying next round.");
-        }
-        if history_days == 0 || shutdown.is_cancelled() {
-            continue;
-        }
-        match catch_up(&pool, history_days, after).await {
-            Ok(CaughtUp { hosts: 0, .. }) => {}
-            Ok(CaughtUp {
-                hosts,
-                events,
-                last,
-            }) => {
-                after = last;
-                tracing::info!(hosts, events, "Judged the ended days no round saw live.");
+    }
+}
+
+impl crate::jobs::Queue for Detector {
+    const NAME: &'static str = "detect";
+
+    async fn step(&self, shutdown: &CancellationToken) -> anyhow::Result<crate::jobs::Step> {
+        use anyhow::Context;
+        let recent = detect_recent(&self.pool, &self.hub)
+            .await
+            .context("continuous anomaly detection");
+        if self.history_days > 0 && !shutdown.is_cancelled() {
+            let after = self.caught_up_to.load(Ordering::Relaxed);
+            let caught = catch_up(&self.pool, self.history_days, after)
+                .await
+                .context("catching up on unseen days")?;
+            if caught.hosts > 0 {
+                self.caught_up_to.store(caught.last, Ordering::Relaxed);
+                tracing::info!(
+                    hosts = caught.hosts,
+                    events = caught.events,
+                    "Judged the ended days no round saw live."
+                );
             }
-            Err(error) => {
-                tracing::warn!(%error, "Catching up on unseen days failed; retrying next round.")
-            }
         }
+        recent?;
+        Ok(crate::jobs::Step::Idle(None))
     }
 }
 

@@ -8,7 +8,7 @@ mod kept;
 mod read;
 mod store;
 
-pub use continuous::{catch_up, detect_recent, worker, CaughtUp};
+pub use continuous::{catch_up, detect_recent, CaughtUp, Detector};
 pub use store::{acknowledge, load, of_host, recent, resolve};
 
 use read::{custom_metric_series, custom_series, fine_series, hourly_series, SeriesData};

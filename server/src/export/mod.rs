@@ -209,28 +209,33 @@ pub async fn create(pool: &PgPool, new: &NewJob<'_>) -> Result<JobRow, sqlx::Err
     .await
 }
 
-/// Runs export jobs one at a time until `shutdown`, and removes expired ones.
-pub async fn worker(
-    pool: PgPool,
-    dir: PathBuf,
-    wake: crate::state::Wake,
-    shutdown: CancellationToken,
-) {
-    loop {
-        if let Err(error) = remove_expired(&pool).await {
-            tracing::warn!(%error, "Cannot remove expired exports; retrying later.");
-        }
-        match claim(&pool).await {
-            Ok(Some(job)) => {
-                run(&pool, &dir, job, &shutdown).await;
-                continue;
+/// Export jobs for [`crate::jobs::run`]: writes queued files one at a time, and removes expired
+/// ones before each.
+pub struct Exports {
+    pub pool: PgPool,
+    pub dir: PathBuf,
+}
+
+impl crate::jobs::Queue for Exports {
+    const NAME: &'static str = "export";
+    const UPKEEP_EVERY: Option<std::time::Duration> = Some(std::time::Duration::ZERO);
+
+    async fn step(&self, shutdown: &CancellationToken) -> anyhow::Result<crate::jobs::Step> {
+        let claimed = claim(&self.pool).await.context("cannot read export jobs")?;
+        Ok(match claimed {
+            Some(job) => {
+                run(&self.pool, &self.dir, job, shutdown).await;
+                crate::jobs::Step::Worked
             }
-            Ok(None) => {}
-            Err(error) => tracing::warn!(%error, "Cannot read export jobs; retrying."),
-        }
-        if !crate::state::idle(&wake, None, &shutdown).await {
-            return;
-        }
+            None => crate::jobs::Step::Idle(None),
+        })
+    }
+
+    async fn upkeep(&self) -> anyhow::Result<()> {
+        remove_expired(&self.pool)
+            .await
+            .context("cannot remove expired exports")?;
+        Ok(())
     }
 }
 
@@ -254,6 +259,7 @@ enum Ended {
     Interrupted,
 }
 
+#[tracing::instrument(skip_all, fields(export = %job.id, attempt = job.attempts))]
 async fn run(pool: &PgPool, dir: &std::path::Path, job: JobRow, shutdown: &CancellationToken) {
     let part = dir.join(format!("{}.part", job.id));
     let outcome = if job.attempts > MAX_ATTEMPTS {

@@ -470,57 +470,84 @@ pub async fn create(
     .await
 }
 
-/// Generates queued reports one at a time until `shutdown`, and removes expired ones.
-pub async fn worker(
-    pool: PgPool,
-    dir: PathBuf,
-    wake: crate::state::Wake,
-    shutdown: CancellationToken,
-) {
-    loop {
-        match remove_expired(&pool).await {
-            Ok(_) => {}
-            Err(error) => tracing::warn!(%error, "Cannot remove expired reports; retrying later."),
-        }
-        match claim(&pool).await {
-            Ok(Some(row)) => {
-                let outcome = if row.attempts > MAX_ATTEMPTS {
-                    Err(anyhow::anyhow!("gave up after {MAX_ATTEMPTS} attempts"))
-                } else {
-                    generate(&pool, &dir, &row).await
-                };
-                let recorded = match outcome {
-                    Ok((path, size)) => sqlx::query(
-                        "UPDATE reports SET status = 'completed', file_path = $2, file_size = $3, completed_at = now(),
-                         expires_at = now() + make_interval(days => $4), lease_until = NULL WHERE id = $1",
-                    )
-                    .bind(&row.id)
-                    .bind(path)
-                    .bind(size)
-                    .bind(KEEP_DAYS as i32)
-                    .execute(&pool)
-                    .await,
-                    Err(error) => {
-                        tracing::warn!(report = row.id, error = format!("{error:#}"), "Report generation failed.");
-                        sqlx::query("UPDATE reports SET status = 'failed', error_message = $2, completed_at = now(), lease_until = NULL WHERE id = $1")
-                            .bind(&row.id)
-                            .bind(format!("{error:#}"))
-                            .execute(&pool)
-                            .await
-                    }
-                };
-                if let Err(error) = recorded {
-                    tracing::warn!(report = row.id, %error, "Cannot record a report's outcome; it is redone when its lease ends.");
-                }
-                continue;
+/// Report jobs for [`crate::jobs::run`]: generates queued reports one at a time (their lease
+/// renewed while they are generated), and removes expired ones before each.
+pub struct Reports {
+    pub pool: PgPool,
+    pub dir: PathBuf,
+}
+
+impl crate::jobs::Queue for Reports {
+    const NAME: &'static str = "report";
+    const UPKEEP_EVERY: Option<std::time::Duration> = Some(std::time::Duration::ZERO);
+
+    async fn step(&self, _: &CancellationToken) -> anyhow::Result<crate::jobs::Step> {
+        let claimed = claim(&self.pool).await.context("cannot read report jobs")?;
+        Ok(match claimed {
+            Some(row) => {
+                produce(&self.pool, &self.dir, &row).await;
+                crate::jobs::Step::Worked
             }
-            Ok(None) => {}
-            Err(error) => tracing::warn!(%error, "Cannot read report jobs; retrying."),
-        }
-        if !crate::state::idle(&wake, None, &shutdown).await {
-            return;
-        }
+            None => crate::jobs::Step::Idle(None),
+        })
     }
+
+    async fn upkeep(&self) -> anyhow::Result<()> {
+        remove_expired(&self.pool)
+            .await
+            .context("cannot remove expired reports")?;
+        Ok(())
+    }
+}
+
+/// Generates a claimed report and records the outcome; a report that cannot be recorded is
+/// redone when its lease ends.
+#[tracing::instrument(skip_all, fields(report = %row.id, attempt = row.attempts))]
+async fn produce(pool: &PgPool, dir: &std::path::Path, row: &ReportRow) {
+    let outcome = if row.attempts > MAX_ATTEMPTS {
+        Err(anyhow::anyhow!("gave up after {MAX_ATTEMPTS} attempts"))
+    } else {
+        crate::jobs::keep_leased(
+            generate(pool, dir, row),
+            std::time::Duration::from_secs(LEASE_SECS as u64 / 3),
+            || renew_lease(pool, &row.id),
+        )
+        .await
+    };
+    let recorded = match outcome {
+        Ok((path, size)) => sqlx::query(
+            "UPDATE reports SET status = 'completed', file_path = $2, file_size = $3, completed_at = now(),
+             expires_at = now() + make_interval(days => $4), lease_until = NULL WHERE id = $1",
+        )
+        .bind(&row.id)
+        .bind(path)
+        .bind(size)
+        .bind(KEEP_DAYS as i32)
+        .execute(pool)
+        .await,
+        Err(error) => {
+            tracing::warn!(error = format!("{error:#}"), "Report generation failed.");
+            sqlx::query("UPDATE reports SET status = 'failed', error_message = $2, completed_at = now(), lease_until = NULL WHERE id = $1")
+                .bind(&row.id)
+                .bind(format!("{error:#}"))
+                .execute(pool)
+                .await
+        }
+    };
+    if let Err(error) = recorded {
+        tracing::warn!(%error, "Cannot record a report's outcome; it is redone when its lease ends.");
+    }
+}
+
+/// Extends the lease of a report being generated, so no other worker takes it over.
+async fn renew_lease(pool: &PgPool, id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE reports SET lease_until = now() + interval '{LEASE_SECS} seconds' WHERE id = $1 AND status = 'processing'"
+    )))
+    .bind(id)
+    .execute(pool)
+    .await
+    .map(drop)
 }
 
 async fn claim(pool: &PgPool) -> Result<Option<ReportRow>, sqlx::Error> {

@@ -77,3 +77,15 @@ pub async fn touch(pool: &PgPool, host_id: i32, seen: DateTime<Utc>) -> Result<(
         .await?;
     Ok(())
 }
+
+/// Marks the hosts whose newest sample is older than [`POWERED_OFF_AFTER_SECS`] and that were not
+/// marked yet as silent since that sample; returns their `vmId`s (each once per silence).
+pub async fn mark_silent(pool: &PgPool) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE hosts SET silent_since = last_seen WHERE silent_since IS NULL AND last_seen < now() - make_interval(secs => $1)
+         RETURNING vm_id",
+    )
+    .bind(POWERED_OFF_AFTER_SECS as f64)
+    .fetch_all(pool)
+    .await
+}

@@ -995,21 +995,20 @@ pub async fn next_due(pool: &PgPool) -> Result<Option<std::time::Duration>, sqlx
     )
     .fetch_one(pool)
     .await?;
-    Ok(crate::state::due_in(seconds))
+    Ok(crate::jobs::due_in(seconds))
 }
 
-/// Background worker: drains the queues until shutdown, waking when the next queued bucket is
-/// due, when `wake` says ingest stored an hour that has ended, or after `LOOKOUT_JOB_POLL` (buckets
-/// queued through other instances or by `lookout check rollups`) — never more often than `every`. Several servers may run it against
-/// one database; SKIP LOCKED keeps them off each other's buckets.
-/// Retention runs after the rollups, at most once an hour.
+/// Background worker: checks the rollups once after an upgrade, then drains the queues until
+/// shutdown through [`crate::jobs::run`], waking when the next queued bucket is due, when `wake`
+/// says ingest stored an hour that has ended, or after `LOOKOUT_JOB_POLL` (buckets queued through
+/// other instances or by `lookout check rollups`) — never more often than `every`. Several
+/// servers may run it against one database; SKIP LOCKED keeps them off each other's buckets.
 pub async fn worker(
     pool: PgPool,
     every: std::time::Duration,
-    wake: crate::state::Wake,
+    wake: crate::jobs::Wake,
     shutdown: CancellationToken,
 ) {
-    let mut last_retention: Option<std::time::Instant> = None;
     match super::consistency::run_once_after_upgrade(&pool).await {
         Ok(Some(check)) if check.hours + check.days > 0 => {
             tracing::warn!(
@@ -1023,46 +1022,44 @@ pub async fn worker(
             tracing::warn!(%error, "Rollup consistency check failed; it runs again at the next start.")
         }
     }
-    loop {
-        match run_once(&pool).await {
-            Ok(0) => {}
-            Ok(n) => tracing::debug!(buckets = n, "Rolled up."),
-            Err(error) => tracing::warn!(%error, "Rollup run failed; retrying later."),
+    let pace = crate::jobs::Pace {
+        min_gap: every,
+        ..crate::jobs::Pace::queue(wake)
+    };
+    crate::jobs::run(Rollups { pool }, pace, shutdown).await;
+}
+
+/// The rollup queues for [`crate::jobs::run`]; retention is their upkeep, at most once an hour.
+struct Rollups {
+    pool: PgPool,
+}
+
+impl crate::jobs::Queue for Rollups {
+    const NAME: &'static str = "rollup";
+    const UPKEEP_EVERY: Option<std::time::Duration> = Some(std::time::Duration::from_secs(3600));
+
+    async fn step(&self, _: &CancellationToken) -> anyhow::Result<crate::jobs::Step> {
+        use anyhow::Context;
+        let buckets = run_once(&self.pool).await.context("rollup run")?;
+        if buckets > 0 {
+            tracing::debug!(buckets, "Rolled up.");
         }
-        if last_retention.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(3600)) {
-            let expired = async {
-                super::retention::enforce(&pool).await?;
-                super::judgements::expire(
-                    &pool,
-                    super::retention::HOURLY_DAYS,
-                    super::retention::DAILY_DAYS,
-                )
-                .await?;
-                super::custom_metrics::expire(&pool).await
-            };
-            match expired.await {
-                Ok(_) => last_retention = Some(std::time::Instant::now()),
-                Err(error) => tracing::warn!(%error, "Retention run failed; retrying later."),
-            }
-        }
-        let due = match next_due(&pool).await {
-            Ok(due) => due,
-            Err(error) => {
-                tracing::warn!(%error, "Cannot read the rollup queues; retrying later.");
-                Some(every)
-            }
-        };
-        let pause = crate::state::jittered(every);
-        tokio::select! {
-            _ = tokio::time::sleep(pause) => {}
-            _ = shutdown.cancelled() => return,
-        }
-        let rest = due.map(|due| due.saturating_sub(pause));
-        if rest.is_none_or(|rest| !rest.is_zero())
-            && !crate::state::idle(&wake, rest, &shutdown).await
-        {
-            return;
-        }
+        let due = next_due(&self.pool)
+            .await
+            .context("cannot read the rollup queues")?;
+        Ok(crate::jobs::Step::Idle(due))
+    }
+
+    async fn upkeep(&self) -> anyhow::Result<()> {
+        super::retention::enforce(&self.pool).await?;
+        super::judgements::expire(
+            &self.pool,
+            super::retention::HOURLY_DAYS,
+            super::retention::DAILY_DAYS,
+        )
+        .await?;
+        super::custom_metrics::expire(&self.pool).await?;
+        Ok(())
     }
 }
 
