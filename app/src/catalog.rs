@@ -233,6 +233,14 @@ impl Unit {
         }
     }
 
+    /// The short symbol reports and tables print after a value.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Unit::Percent => "%",
+            other => other.name(),
+        }
+    }
+
     /// The catalogue unit a free-text unit (a custom metric's) names, if any: its own name or a
     /// common spelling of it.
     pub fn parse(text: &str) -> Option<Unit> {

@@ -1,7 +1,11 @@
 //! The performance summary of one host over a period (`GET /api/v1/performance/summary`):
 //! current/average/max/min and direction per resource, network throughput and totals, and alert
 //! counts, from the raw samples (`storage::period`).
-use crate::{alerts::store as alert_store, analysis::trend::direction, storage::period::Spread};
+use crate::{
+    alerts::store as alert_store,
+    analysis::trend::direction,
+    storage::{catalog::Group, period::Spread},
+};
 use app::models::{AlertCounts, NetworkSummary, PerformanceSummary, ResourceSummary};
 use chrono::{Duration, Utc};
 use sqlx::PgPool;
@@ -12,8 +16,9 @@ const TREND_BUCKETS: i64 = 60;
 /// many percentage points (see `analysis::trend::direction`).
 const MIN_TREND_CHANGE_PP: f64 = 2.0;
 
-/// The resources a summary may be asked for.
-pub const RESOURCES: [&str; 4] = ["cpu", "memory", "disk", "network"];
+/// The resources a summary may be asked for: the metric groups, CPU, memory and disk first (the
+/// order of `storage::period`'s figures).
+pub const RESOURCES: [Group; 4] = Group::ALL;
 
 fn round2(value: Option<f64>) -> Option<f64> {
     value.map(|v| (v * 100.0).round() / 100.0)
@@ -64,7 +69,7 @@ pub async fn summarize(
     let asked = |name: &str| wanted.iter().any(|w| w == name);
     let mut resources = [None, None, None];
     for (index, slot) in resources.iter_mut().enumerate() {
-        if !asked(RESOURCES[index]) {
+        if !asked(RESOURCES[index].name()) {
             continue;
         }
         let mut means = vec![None; TREND_BUCKETS as usize + 1];

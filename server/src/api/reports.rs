@@ -3,8 +3,9 @@ use super::performance::resolve_host;
 use crate::{
     auth::{Principal, RequireScope, Scope, VmRead},
     error::{success, ApiError, ApiJson},
-    report::{self, ReportRow, ReportSpec},
+    report::{self, ReportRow},
     state::AppState,
+    storage::catalog::Group,
 };
 use axum::{
     extract::{Path, State},
@@ -13,11 +14,8 @@ use axum::{
     Json,
 };
 use chrono::Utc;
-use rand::{distributions::Alphanumeric, Rng};
 use serde::Deserialize;
 use serde_json::Value;
-
-const METRICS: [&str; 4] = ["cpu", "memory", "disk", "network"];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -62,9 +60,9 @@ pub async fn create(
                 "a custom report needs `metrics` (cpu, memory, disk, network)".into(),
             ))
         }
-        None => METRICS.map(String::from).to_vec(),
+        None => Group::ALL.map(|g| g.name().to_owned()).to_vec(),
         Some(list) => {
-            if let Some(bad) = list.iter().find(|m| !METRICS.contains(&m.as_str())) {
+            if let Some(bad) = list.iter().find(|m| Group::parse(m).is_none()) {
                 return Err(ApiError::Validation(format!(
                     "unknown metric `{bad}` in `metrics`; use cpu, memory, disk, network"
                 )));
@@ -76,41 +74,19 @@ pub async fn create(
         }
     };
     let (host_id, _) = resolve_host(&state, request.host.as_deref()).await?;
-    let (vm_id, host_name): (String, String) =
-        sqlx::query_as("SELECT vm_id, name FROM hosts WHERE id = $1")
-            .bind(host_id)
-            .fetch_one(&state.pool)
-            .await?;
-    let now = Utc::now();
-    let id = format!(
-        "report_{}_{}",
-        now.format("%Y%m%d"),
-        rand::thread_rng()
-            .sample_iter(&Alphanumeric)
-            .take(10)
-            .map(char::from)
-            .collect::<String>()
-            .to_lowercase()
-    );
-    let filename = format!(
-        "lookout-report-{kind}-{period}-{}.{format}",
-        now.format("%Y%m%d-%H%M%S")
-    );
-    let spec = ReportSpec {
+    let asked = report::Request {
         kind: kind.into(),
         period: period.into(),
+        length,
         format: format.into(),
         metrics,
         include_alerts: request.include_alerts.unwrap_or(true),
         include_recommendations: request.include_recommendations.unwrap_or(true),
         host_id,
-        vm_id,
-        host_name,
-        start: now - length,
-        end: now,
     };
-    let ready = report::estimate_ready(&state.pool).await?;
-    let row = report::create(&state.pool, &id, &spec, &filename, &principal.name, ready).await?;
+    let row = report::queue(&state.pool, asked, &principal.name)
+        .await?
+        .ok_or_else(|| ApiError::HostNotFound("the host was removed meanwhile".into()))?;
     state.jobs.reports.notify_one();
     Ok(success(row.to_created()))
 }

@@ -35,14 +35,17 @@ pub async fn summary(
         .map(str::trim)
         .filter(|m| !m.is_empty())
     {
-        None => RESOURCES.map(String::from).to_vec(),
+        None => RESOURCES.map(|g| g.name().to_owned()).to_vec(),
         Some(list) => list
             .split(',')
             .map(|m| m.trim().to_owned())
             .filter(|m| !m.is_empty())
             .collect(),
     };
-    if let Some(unknown) = wanted.iter().find(|m| !RESOURCES.contains(&m.as_str())) {
+    if let Some(unknown) = wanted
+        .iter()
+        .find(|m| !RESOURCES.iter().any(|g| g.name() == m.as_str()))
+    {
         return Err(ApiError::Validation(format!(
             "unknown metric `{unknown}`; choose from cpu, memory, disk, network"
         )));

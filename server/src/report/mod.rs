@@ -3,10 +3,17 @@
 //! Generated in the background from jobs persisted in PostgreSQL, like exports.
 pub mod pdf;
 
-use crate::alerts::store as alert_store;
+use crate::{
+    alerts::store as alert_store,
+    storage::{
+        catalog::{self, Group},
+        period,
+    },
+};
 use anyhow::Context;
 use app::models::{Alert, ReportCreated, ReportError, ReportStatus};
 use chrono::{DateTime, Duration, Utc};
+use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::{FromRow, PgPool};
@@ -21,50 +28,45 @@ pub const SERIES_POINTS: i64 = 60;
 /// Used for `estimated_ready_time` until reports have been timed on this installation.
 const DEFAULT_SECONDS_PER_REPORT: f64 = 2.0;
 
-/// A resource a report covers: API name, label, unit, `samples` column.
+/// A resource a report covers: the `metrics` group that asks for it, its name and label in the
+/// report, and the catalogue metric (unit, how a sample gives it) it is figured from.
 pub struct Resource {
-    pub metric: &'static str,
+    pub group: Group,
     pub name: &'static str,
     pub label: &'static str,
-    pub unit: &'static str,
-    pub column: &'static str,
+    pub metric: i16,
 }
 
 pub const RESOURCES: [Resource; 5] = [
     Resource {
-        metric: "cpu",
+        group: Group::Cpu,
         name: "cpu",
         label: "CPU usage",
-        unit: "%",
-        column: "cpu_percent",
+        metric: catalog::CPU_PERCENT,
     },
     Resource {
-        metric: "memory",
+        group: Group::Memory,
         name: "memory",
         label: "Memory usage",
-        unit: "%",
-        column: "mem_percent",
+        metric: catalog::MEMORY_PERCENT,
     },
     Resource {
-        metric: "disk",
+        group: Group::Disk,
         name: "disk",
         label: "Disk usage",
-        unit: "%",
-        column: "disk_percent",
+        metric: catalog::DISK_PERCENT,
     },
     Resource {
-        metric: "network",
+        group: Group::Network,
         name: "network_in",
         label: "Network in",
-        unit: "B/s",
-        column: "net_in_bps",
+        metric: catalog::NET_IN_BPS,
     },
     Resource {
-        metric: "network",
+        group: Group::Network,
         name: "network_out",
         label: "Network out",
-        unit: "B/s",
-        column: "net_out_bps",
+        metric: catalog::NET_OUT_BPS,
     },
 ];
 
@@ -96,7 +98,7 @@ pub struct ResourceStats {
     pub p95: Option<f64>,
 }
 
-#[derive(Clone, Debug, Serialize, FromRow)]
+#[derive(Clone, Debug, Serialize)]
 pub struct SeriesPoint {
     pub timestamp: DateTime<Utc>,
     pub cpu: Option<f64>,
@@ -205,15 +207,17 @@ pub fn recommend(resources: &[ResourceStats], alert_count: usize) -> Vec<Recomme
 
 /// Reads the figures of a report from the database.
 pub async fn gather(pool: &PgPool, id: &str, spec: &ReportSpec) -> anyhow::Result<ReportData> {
-    let samples: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM samples WHERE host_id = $1 AND ts > $2 AND ts <= $3",
-    )
-    .bind(spec.host_id)
-    .bind(spec.start)
-    .bind(spec.end)
-    .fetch_one(pool)
-    .await?;
-    if samples == 0 {
+    let asked: Vec<(&Resource, &catalog::Metric)> = RESOURCES
+        .iter()
+        .filter(|r| spec.metrics.iter().any(|m| m == r.group.name()))
+        .map(|r| catalog::by_id(r.metric).map(|metric| (r, metric)))
+        .collect::<Option<_>>()
+        .context("a report resource outside the metric catalogue")?;
+    let metrics: Vec<&catalog::Metric> = asked.iter().map(|(_, metric)| *metric).collect();
+    let width = (spec.end - spec.start) / SERIES_POINTS as i32;
+    let figures =
+        period::report_figures(pool, spec.host_id, (spec.start, spec.end), &metrics, width).await?;
+    if figures.samples == 0 {
         anyhow::bail!(
             "no samples of host `{}` between {} and {}",
             spec.vm_id,
@@ -221,53 +225,30 @@ pub async fn gather(pool: &PgPool, id: &str, spec: &ReportSpec) -> anyhow::Resul
             spec.end.to_rfc3339()
         );
     }
-    let mut resources = Vec::new();
-    for resource in RESOURCES
+    let resources: Vec<ResourceStats> = asked
         .iter()
-        .filter(|r| spec.metrics.iter().any(|m| m == r.metric))
-    {
-        // Only catalogue columns are interpolated; values are bound.
-        let (average, maximum, minimum, p95): (Option<f64>, Option<f64>, Option<f64>, Option<f64>) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT avg({c})::float8, max({c})::float8, min({c})::float8, percentile_cont(0.95) WITHIN GROUP (ORDER BY {c})::float8
-             FROM samples WHERE host_id = $1 AND ts > $2 AND ts <= $3",
-            c = resource.column
-        )))
-        .bind(spec.host_id)
-        .bind(spec.start)
-        .bind(spec.end)
-        .fetch_one(pool)
-        .await?;
-        let current: Option<f64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT {c}::float8 FROM samples WHERE host_id = $1 AND ts > $2 AND ts <= $3 AND {c} IS NOT NULL ORDER BY ts DESC LIMIT 1",
-            c = resource.column
-        )))
-        .bind(spec.host_id)
-        .bind(spec.start)
-        .bind(spec.end)
-        .fetch_optional(pool)
-        .await?;
-        resources.push(ResourceStats {
+        .zip(&figures.metrics)
+        .map(|((resource, metric), figures)| ResourceStats {
             name: resource.name.into(),
             label: resource.label.into(),
-            unit: resource.unit.into(),
-            current,
-            average,
-            maximum,
-            minimum,
-            p95,
-        });
-    }
-    let width = (spec.end - spec.start) / SERIES_POINTS as i32;
-    let series: Vec<SeriesPoint> = sqlx::query_as(
-        "SELECT date_bin($4, ts, $2) AS timestamp, avg(cpu_percent)::float8 AS cpu, avg(mem_percent)::float8 AS memory, avg(disk_percent)::float8 AS disk
-         FROM samples WHERE host_id = $1 AND ts > $2 AND ts <= $3 GROUP BY 1 ORDER BY 1",
-    )
-    .bind(spec.host_id)
-    .bind(spec.start)
-    .bind(spec.end)
-    .bind(width)
-    .fetch_all(pool)
-    .await?;
+            unit: metric.unit.symbol().into(),
+            current: figures.newest,
+            average: figures.spread.average,
+            maximum: figures.spread.maximum,
+            minimum: figures.spread.minimum,
+            p95: figures.p95,
+        })
+        .collect();
+    let series = figures
+        .series
+        .iter()
+        .map(|&(timestamp, [cpu, memory, disk])| SeriesPoint {
+            timestamp,
+            cpu,
+            memory,
+            disk,
+        })
+        .collect();
     let alerts: Vec<Alert> = alert_store::of_host(pool, spec.host_id, spec.start, spec.end)
         .await?
         .iter()
@@ -284,7 +265,7 @@ pub async fn gather(pool: &PgPool, id: &str, spec: &ReportSpec) -> anyhow::Resul
         start: spec.start,
         end: spec.end,
         generated_at: Utc::now(),
-        samples,
+        samples: figures.samples,
         resources,
         series,
         alerts: spec.include_alerts.then_some(alerts),
@@ -436,7 +417,7 @@ pub async fn report(pool: &PgPool, id: &str) -> Result<Option<ReportRow>, sqlx::
 
 /// When a new report will be ready: the reports queued before it plus itself, at the average
 /// time of the last 20 reports here (2 s until there is a history).
-pub async fn estimate_ready(pool: &PgPool) -> Result<DateTime<Utc>, sqlx::Error> {
+async fn estimate_ready(pool: &PgPool) -> Result<DateTime<Utc>, sqlx::Error> {
     let (queued, seconds): (i64, Option<f64>) = sqlx::query_as(
         "SELECT (SELECT count(*) FROM reports WHERE status IN ('pending', 'processing')),
                 (SELECT avg(extract(epoch FROM completed_at - started_at))::float8 FROM
@@ -448,7 +429,67 @@ pub async fn estimate_ready(pool: &PgPool) -> Result<DateTime<Utc>, sqlx::Error>
     Ok(Utc::now() + Duration::milliseconds(((queued + 1) as f64 * each * 1000.0) as i64))
 }
 
-pub async fn create(
+/// A report as asked for, checked by the handler: the period ends when it is queued.
+pub struct Request {
+    pub kind: String,
+    pub period: String,
+    pub length: Duration,
+    pub format: String,
+    /// Names of [`Group`]s.
+    pub metrics: Vec<String>,
+    pub include_alerts: bool,
+    pub include_recommendations: bool,
+    pub host_id: i32,
+}
+
+/// Queues `request` for `created_by`: its id and file name, the period ending now, and when it
+/// should be ready. `None`: the host is gone.
+pub async fn queue(
+    pool: &PgPool,
+    request: Request,
+    created_by: &str,
+) -> Result<Option<ReportRow>, sqlx::Error> {
+    let Some(host) = crate::storage::hosts::by_id(pool, request.host_id).await? else {
+        return Ok(None);
+    };
+    let now = Utc::now();
+    let id = format!(
+        "report_{}_{}",
+        now.format("%Y%m%d"),
+        rand::thread_rng()
+            .sample_iter(&rand::distributions::Alphanumeric)
+            .take(10)
+            .map(char::from)
+            .collect::<String>()
+            .to_lowercase()
+    );
+    let filename = format!(
+        "lookout-report-{}-{}-{}.{}",
+        request.kind,
+        request.period,
+        now.format("%Y%m%d-%H%M%S"),
+        request.format
+    );
+    let spec = ReportSpec {
+        kind: request.kind,
+        period: request.period,
+        format: request.format,
+        metrics: request.metrics,
+        include_alerts: request.include_alerts,
+        include_recommendations: request.include_recommendations,
+        host_id: host.id,
+        vm_id: host.vm_id,
+        host_name: host.name,
+        start: now - request.length,
+        end: now,
+    };
+    let ready = estimate_ready(pool).await?;
+    create(pool, &id, &spec, &filename, created_by, ready)
+        .await
+        .map(Some)
+}
+
+async fn create(
     pool: &PgPool,
     id: &str,
     spec: &ReportSpec,

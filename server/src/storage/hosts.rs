@@ -69,6 +69,13 @@ pub async fn find(pool: &PgPool, vm_id: &str) -> Result<Option<HostRow>, sqlx::E
         .await
 }
 
+pub async fn by_id(pool: &PgPool, id: i32) -> Result<Option<HostRow>, sqlx::Error> {
+    sqlx::query_as("SELECT id, vm_id, name, boot_time FROM hosts WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
 pub async fn touch(pool: &PgPool, host_id: i32, seen: DateTime<Utc>) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE hosts SET last_seen = greatest(last_seen, $2) WHERE id = $1")
         .bind(host_id)

@@ -1,8 +1,10 @@
-//! One host's raw samples over a period, summed up for the performance summary: aggregates, the
-//! newest value of each resource, means per trend bucket and the bytes moved — read in one
-//! snapshot, so the figures agree with each other.
+//! One host's raw samples over a period, summed up for the performance summary (aggregates, the
+//! newest value of each resource, means per trend bucket and the bytes moved) and for reports
+//! (each metric's figures with its 95th percentile, and a series) — each read in one snapshot,
+//! so the figures agree with each other.
+use super::catalog::Metric;
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use sqlx::{PgPool, Row};
 
 /// Average, maximum and minimum of one column over the period.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -130,5 +132,99 @@ pub async fn figures(
             .map(|(b, cpu, memory, disk)| (b, [cpu, memory, disk]))
             .collect(),
         bytes_moved,
+    })
+}
+
+/// One metric's figures over a report's period.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct MetricFigures {
+    pub spread: Spread,
+    /// Exact (`percentile_cont`).
+    pub p95: Option<f64>,
+    /// The newest value in the period.
+    pub newest: Option<f64>,
+}
+
+/// What a report's period of samples comes to.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ReportFigures {
+    pub samples: i64,
+    /// In the order of the metrics asked for.
+    pub metrics: Vec<MetricFigures>,
+    /// Per series bucket: its start and the CPU, memory and disk percent means.
+    pub series: Vec<(DateTime<Utc>, [Option<f64>; 3])>,
+}
+
+/// A series bucket's start and its CPU, memory and disk means.
+type SeriesRow = (DateTime<Utc>, Option<f64>, Option<f64>, Option<f64>);
+
+/// The figures of `host_id`'s samples in `(start, end]` for a report: each of `metrics` (catalogue
+/// metrics, read from the samples through their `raw_sql`) in one aggregate, their newest values,
+/// and CPU, memory and disk means per bucket of `series_width` from `start` — one snapshot, so
+/// the figures agree with each other.
+pub async fn report_figures(
+    pool: &PgPool,
+    host_id: i32,
+    (start, end): (DateTime<Utc>, DateTime<Utc>),
+    metrics: &[&Metric],
+    series_width: chrono::Duration,
+) -> Result<ReportFigures, sqlx::Error> {
+    let mut aggregates = String::from("SELECT count(*)");
+    let mut newest = String::from("SELECT 0::int4");
+    for metric in metrics {
+        let c = metric.raw_sql;
+        aggregates.push_str(&format!(
+            ", avg({c})::float8, max({c})::float8, min({c})::float8, percentile_cont(0.95) WITHIN GROUP (ORDER BY {c})::float8"
+        ));
+        newest.push_str(&format!(
+            ", (SELECT {c}::float8 FROM samples WHERE host_id = $1 AND ts > $2 AND ts <= $3 AND {c} IS NOT NULL ORDER BY ts DESC LIMIT 1)"
+        ));
+    }
+    aggregates.push_str(" FROM samples WHERE host_id = $1 AND ts > $2 AND ts <= $3");
+    let mut tx = super::read_snapshot(pool).await?;
+    // Only catalogue expressions are interpolated; values are bound.
+    let totals = sqlx::query(sqlx::AssertSqlSafe(aggregates))
+        .bind(host_id)
+        .bind(start)
+        .bind(end)
+        .fetch_one(&mut *tx)
+        .await?;
+    let newest = sqlx::query(sqlx::AssertSqlSafe(newest))
+        .bind(host_id)
+        .bind(start)
+        .bind(end)
+        .fetch_one(&mut *tx)
+        .await?;
+    let series: Vec<SeriesRow> = sqlx::query_as(
+        "SELECT date_bin($4, ts, $2), avg(cpu_percent)::float8, avg(mem_percent)::float8, avg(disk_percent)::float8
+         FROM samples WHERE host_id = $1 AND ts > $2 AND ts <= $3 GROUP BY 1 ORDER BY 1",
+    )
+    .bind(host_id)
+    .bind(start)
+    .bind(end)
+    .bind(series_width)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let mut figures = Vec::with_capacity(metrics.len());
+    for index in 0..metrics.len() {
+        let at = 1 + 4 * index;
+        figures.push(MetricFigures {
+            spread: Spread {
+                average: totals.try_get(at)?,
+                maximum: totals.try_get(at + 1)?,
+                minimum: totals.try_get(at + 2)?,
+            },
+            p95: totals.try_get(at + 3)?,
+            newest: newest.try_get(1 + index)?,
+        });
+    }
+    Ok(ReportFigures {
+        samples: totals.try_get(0)?,
+        metrics: figures,
+        series: series
+            .into_iter()
+            .map(|(at, cpu, memory, disk)| (at, [cpu, memory, disk]))
+            .collect(),
     })
 }

@@ -182,6 +182,22 @@ async fn a_pdf_report_has_the_figures_charts_alerts_and_recommendations() {
                 "cpu, memory, disk, network in/out"
             );
             assert_eq!(data["resources"][2]["current"], 88.0);
+            let units: Vec<(&str, &str)> = data["resources"]
+                .as_array()
+                .expect("resources")
+                .iter()
+                .filter_map(|r| Some((r["name"].as_str()?, r["unit"].as_str()?)))
+                .collect();
+            assert_eq!(
+                units,
+                [
+                    ("cpu", "%"),
+                    ("memory", "%"),
+                    ("disk", "%"),
+                    ("network_in", "B/s"),
+                    ("network_out", "B/s")
+                ]
+            );
             assert!(
                 data["series"].as_array().is_some_and(|s| s.len() >= 60),
                 "{}",
