@@ -692,6 +692,20 @@ pub struct HostPageData {
     pub resolution: String,
     pub panels: Vec<StaticPanel>,
     pub events: Vec<TimelineEvent>,
+    /// The custom metrics the host sent in the range (the first twelve by name), server-drawn.
+    pub custom: Vec<CustomPanel>,
+    /// Custom metrics of the range beyond those.
+    pub custom_more: usize,
+}
+
+/// A custom metric's chart on the host view.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CustomPanel {
+    pub name: String,
+    pub unit: String,
+    /// The newest bucket's mean in the range.
+    pub latest: Option<f64>,
+    pub svg: String,
 }
 
 /// The compare view: one metric over several hosts.

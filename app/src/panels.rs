@@ -261,7 +261,27 @@ pub fn format_value(value: f64, unit: &str) -> String {
         "core%" => format!("{value:.0} %"),
         "°C" => format!("{value:.0} °C"),
         "W" => format!("{value:.0} W"),
+        "number" => three_significant(value),
         _ => format!("{value:.0}"),
+    }
+}
+
+/// A plain number to three significant digits (at most six decimals): 0.0123, 1.23, 123, 12345.
+fn three_significant(value: f64) -> String {
+    let digits = if value == 0.0 || !value.is_finite() {
+        0
+    } else {
+        (2 - value.abs().log10().floor() as i32).clamp(0, 6) as usize
+    };
+    format!("{value:.digits$}")
+}
+
+/// How a custom metric's values are shown, by its free-text unit: a catalogue unit it names
+/// (`%`, `ms`, `bytes/s`, …), else a plain number to three significant digits.
+pub fn custom_unit_display(unit: &str) -> &'static str {
+    match crate::catalog::Unit::parse(unit) {
+        Some(crate::catalog::Unit::Count) | None => "number",
+        Some(known) => known.display(),
     }
 }
 
@@ -275,14 +295,7 @@ pub fn series_unit(series: &str) -> &'static str {
 /// with three significant digits where the unit is unknown.
 pub fn format_series_value(series: &str, value: f64) -> String {
     match series_unit(series) {
-        "" => {
-            let digits = if value == 0.0 {
-                0
-            } else {
-                (2 - value.abs().log10().floor() as i32).clamp(0, 6) as usize
-            };
-            format!("{value:.digits$}")
-        }
+        "" => three_significant(value),
         unit => format_value(value, unit),
     }
 }
@@ -290,6 +303,18 @@ pub fn format_series_value(series: &str, value: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_custom_metric_is_shown_in_the_catalogue_unit_it_names_else_as_a_plain_number() {
+        assert_eq!(custom_unit_display("ms"), "ms");
+        assert_eq!(custom_unit_display("%"), "percent");
+        assert_eq!(custom_unit_display("req/s"), "1/s");
+        assert_eq!(custom_unit_display("count"), "number");
+        assert_eq!(custom_unit_display("°F"), "number");
+        assert_eq!(format_value(0.01234, "number"), "0.0123");
+        assert_eq!(format_value(41.26, "number"), "41.3");
+        assert_eq!(format_value(12345.6, "number"), "12346");
+    }
 
     #[test]
     fn a_series_value_is_shown_in_its_unit() {

@@ -240,6 +240,18 @@ test('troubleshooting on the demo fleet', { timeout: 420_000 }, async () => {
     await shot(gpu, 'host-gpu.png');
     await gpu.close();
 
+    // The application metrics a host sent as custom metrics: a server-drawn chart each, with
+    // its newest value in its unit.
+    const withApp = await context.newPage();
+    await withApp.goto(`${base}/hosts/sim-004?range=6h`);
+    const custom = withApp.getByTestId('custom-metric');
+    assert.deepEqual(await custom.evaluateAll((c) => c.map((x) => x.dataset.name)), ['api.latency_p95', 'api.requests']);
+    assert.equal(await withApp.locator('[data-testid=custom-metric] .custom-chart svg').count(), 2);
+    assert.match(await custom.first().getByTestId('custom-metric-latest').textContent(), /^\d+\.\d ms$/);
+    await withApp.getByTestId('custom-metrics').scrollIntoViewIfNeeded();
+    await shot(withApp, 'host-custom.png');
+    await withApp.close();
+
     const noJs = await plain.newPage();
     await noJs.goto(`${base}/hosts/sim-001?range=6h`);
     assert.match(await noJs.getByTestId('card-memory-value').textContent(), /\d+\.\d %/);

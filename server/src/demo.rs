@@ -7,7 +7,8 @@
 //! running hot around the time of seeding (alerts), a host off for two hours two days ago (power
 //! changes), a deployment note and a maintenance window. After writing, the history is rolled
 //! up and anomaly detection runs over the last 30 days, so anomalies exist at once. From then on
-//! every host sends a sample every 10 s through the same path agents use.
+//! every host sends a sample every 10 s through the same path agents use, and the hosts with
+//! containers their application's custom metrics once a minute (a day of them at seeding).
 //!
 //! Seeded only on a database without other hosts; the seeding time is recorded, so a restart
 //! with `--demo` resumes the live samples of the same fleet instead of seeding again.
@@ -162,7 +163,7 @@ pub async fn start(
             days = DAYS,
             "Seeding a demo fleet in the background."
         );
-        match seed(&pool, seeded_at).await {
+        match seed(&pool, &alerts, seeded_at).await {
             Ok((fleet, samples)) => {
                 tracker.spawn(live(
                     pool.clone(),
@@ -195,7 +196,11 @@ pub async fn start(
 }
 
 /// Writes the history, coarse to fine, and records the seeding.
-async fn seed(pool: &PgPool, seeded_at: DateTime<Utc>) -> anyhow::Result<(Fleet, u64)> {
+async fn seed(
+    pool: &PgPool,
+    alerts: &AlertEngine,
+    seeded_at: DateTime<Utc>,
+) -> anyhow::Result<(Fleet, u64)> {
     let mut fleet = fleet(seeded_at)?;
     let start = fleet.truth.start;
     let week = seeded_at - Duration::days(7);
@@ -207,6 +212,7 @@ async fn seed(pool: &PgPool, seeded_at: DateTime<Utc>) -> anyhow::Result<(Fleet,
         .write(pool, week, day, Duration::minutes(1), false)
         .await?;
     written += fleet.write(pool, day, seeded_at, LIVE_EVERY, false).await?;
+    send_custom(pool, alerts, &fleet, day, seeded_at).await?;
     sqlx::query(
         "INSERT INTO lookout_maintenance (name, done_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
     )
@@ -294,6 +300,13 @@ async fn live(
             "The demo fleet's samples since {since} could not be filled in."
         );
     }
+    if let Err(error) = send_custom(&pool, &alerts, &fleet, since, Utc::now()).await {
+        tracing::warn!(
+            error = format!("{error:#}"),
+            "The demo fleet's custom metrics since {since} could not be filled in."
+        );
+    }
+    let mut custom_sent_to = Utc::now();
     let every = LIVE_EVERY
         .to_std()
         .unwrap_or(std::time::Duration::from_secs(10));
@@ -310,5 +323,85 @@ async fn live(
         if let Err(error) = crate::ingest::accept(&pool, &alerts, &hub, &samples, None).await {
             tracing::debug!(%error, "Demo samples not stored this round.");
         }
+        if now - custom_sent_to >= CUSTOM_EVERY {
+            match send_custom(&pool, &alerts, &fleet, custom_sent_to, now).await {
+                Ok(_) => custom_sent_to = now,
+                Err(error) => tracing::debug!(%error, "Demo custom metrics not stored this round."),
+            }
+        }
     }
+}
+
+/// How often the demo's applications send their metrics.
+const CUSTOM_EVERY: Duration = Duration::minutes(1);
+
+/// The custom metrics the demo's hosts with containers (every fourth, see `simulate`) send, as
+/// an application would through `/api/v1/performance/metrics/batch`: its request rate, with a
+/// daily rhythm, and its 95th-percentile latency rising with it, a point a minute in
+/// `(from, to]`, through the same service as the API's points; deterministic, so a restart
+/// continues the same curves.
+async fn send_custom(
+    pool: &PgPool,
+    alerts: &AlertEngine,
+    fleet: &Fleet,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> anyhow::Result<usize> {
+    use crate::storage::custom_metrics::NewPoint;
+    let minute = CUSTOM_EVERY.num_seconds();
+    let first = from.timestamp().div_euclid(minute) + 1;
+    let last = to.timestamp().div_euclid(minute);
+    let mut points = Vec::new();
+    for (index, host) in fleet.truth.hosts.iter().enumerate().step_by(4) {
+        let Some(row) = crate::storage::hosts::find(pool, &host.vm_id).await? else {
+            continue;
+        };
+        for step in first..=last {
+            let Some(ts) = DateTime::from_timestamp(step * minute, 0) else {
+                continue;
+            };
+            let (requests, latency) = demo_application(index, ts);
+            let tags = serde_json::json!({"service": "api"});
+            for (name, value, unit) in [
+                ("api.requests", requests, "req/s"),
+                ("api.latency_p95", latency, "ms"),
+            ] {
+                points.push(NewPoint {
+                    name: name.into(),
+                    ts,
+                    value,
+                    unit: unit.into(),
+                    category: "application".into(),
+                    tags: tags.clone(),
+                    host_id: Some(row.id),
+                });
+            }
+        }
+    }
+    let sent = points.len();
+    let mut points = points.into_iter().peekable();
+    while points.peek().is_some() {
+        let chunk: Vec<NewPoint> = points.by_ref().take(1_000).collect();
+        crate::ingest::accept_custom(pool, alerts, chunk).await?;
+    }
+    Ok(sent)
+}
+
+/// Host `index`'s application at `ts`: requests a second (a daily rhythm peaking mid-afternoon
+/// UTC, ±8 % noise) and the 95th-percentile latency in ms, which climbs with the load.
+fn demo_application(index: usize, ts: DateTime<Utc>) -> (f64, f64) {
+    use chrono::Timelike;
+    use rand::{Rng, SeedableRng};
+    let hour = f64::from(ts.num_seconds_from_midnight()) / 3600.0;
+    let rhythm = 1.0 + 0.6 * ((hour - 9.0) / 24.0 * std::f64::consts::TAU).sin();
+    // Seeded by (host, minute): the same noise on every run.
+    let key = ((index as u64) << 40) ^ (ts.timestamp() as u64 / 60);
+    let noise: f64 = rand::rngs::StdRng::seed_from_u64(key).gen_range(-1.0..1.0);
+    let base = 60.0 + 25.0 * (index / 4) as f64;
+    let requests = (base * rhythm * (1.0 + 0.08 * noise)).max(0.0);
+    let latency = 38.0 + 0.004 * requests * requests + 4.0 * noise.abs();
+    (
+        (requests * 10.0).round() / 10.0,
+        (latency * 10.0).round() / 10.0,
+    )
 }

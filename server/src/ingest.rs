@@ -6,7 +6,7 @@ use crate::{
     alerts::{AlertEngine, Observation},
     live::Hub,
     storage::{
-        hosts,
+        custom_metrics, hosts,
         ingest::{self, HostReport, NewSample},
         timeline,
     },
@@ -223,6 +223,26 @@ async fn report(
         change(hub, vm_id, "facts_changed");
     }
     Ok(())
+}
+
+/// Stores custom-metric points and hands them to the alert engine (which keeps only current
+/// values, so backfills never alert); returns their ids in input order.
+pub async fn accept_custom(
+    pool: &PgPool,
+    alerts: &AlertEngine,
+    points: Vec<custom_metrics::NewPoint>,
+) -> Result<Vec<i64>, sqlx::Error> {
+    let ids = custom_metrics::insert(pool, &points).await?;
+    let observations = points
+        .into_iter()
+        .map(|p| Observation {
+            host_id: p.host_id,
+            ts: p.ts,
+            values: vec![(p.name, p.value)],
+        })
+        .collect();
+    alerts.observe(observations).await;
+    Ok(ids)
 }
 
 /// Every 30 s (run by [`crate::jobs::run`] every [`SilenceWatch::PERIOD`]): hosts that stopped

@@ -13,10 +13,10 @@ use app::{
         Answer, CapacitySource, CompareSource, ExportsSource, FleetSource, HostSource,
     },
     models::{
-        CapacityReport, ComparePageData, ExportsPageData, FleetPageData, HostChoice, HostPageData,
-        StaticPanel,
+        CapacityReport, ComparePageData, CustomPanel, ExportsPageData, FleetPageData, HostChoice,
+        HostPageData, StaticPanel,
     },
-    panels::{COMPARE_METRICS, HOST_PANELS},
+    panels::{custom_unit_display, COMPARE_METRICS, HOST_PANELS},
     shell,
     view_state::{param, parse_query, Range},
     App,
@@ -249,6 +249,31 @@ fn host_source(state: AppState) -> HostSource {
                         })
                     })
                     .collect();
+                let custom =
+                    crate::history::custom::of_host(&state.pool, host.0, (start, end), now)
+                        .await
+                        .map_err(unreachable)?;
+                let custom_more = custom.more;
+                let custom = custom
+                    .metrics
+                    .into_iter()
+                    .map(|metric| {
+                        let line = Line {
+                            label: &metric.name,
+                            points: metric.buckets.iter().map(|b| (b.0, Some(b.1))).collect(),
+                        };
+                        let band: Vec<(i64, f64, f64)> =
+                            metric.buckets.iter().map(|b| (b.0, b.2, b.3)).collect();
+                        let unit = custom_unit_display(&metric.unit);
+                        let svg = svg::render(&[line], Some(&band), from, to, unit);
+                        CustomPanel {
+                            latest: metric.buckets.last().map(|b| b.1),
+                            name: metric.name,
+                            unit: metric.unit,
+                            svg,
+                        }
+                    })
+                    .collect();
                 let types = crate::timeline::TYPES;
                 let events = crate::timeline::events(&state.pool, &host, start, end, &types, now)
                     .await
@@ -267,6 +292,8 @@ fn host_source(state: AppState) -> HostSource {
                     resolution: series.resolution,
                     panels,
                     events,
+                    custom,
+                    custom_more,
                 })
             })
         },

@@ -4,8 +4,8 @@
 //! SVG for browsers without JavaScript.
 use super::{format_bytes, islands::Explorer, snapshot::load_host, TopBar};
 use crate::{
-    models::{HostPageData, Stats, TimelineEvent},
-    panels::HOST_PANELS,
+    models::{CustomPanel, HostPageData, Stats, TimelineEvent},
+    panels::{custom_unit_display, format_value, HOST_PANELS},
     view_state::{encode, host_link, Range},
 };
 use leptos::prelude::*;
@@ -110,6 +110,42 @@ fn event_list(vm: &str, events: &[TimelineEvent]) -> AnyView {
     .into_any()
 }
 
+/// The custom metrics the host sent in the range, each a server-drawn chart with its newest
+/// value; nothing when it sent none.
+fn custom_section(custom: Vec<CustomPanel>, more: usize) -> AnyView {
+    if custom.is_empty() {
+        return ().into_any();
+    }
+    let more = (more > 0).then(|| format!(" · {more} more not shown"));
+    let panels = custom
+        .into_iter()
+        .map(|panel| {
+            let display = custom_unit_display(&panel.unit);
+            let latest = panel
+                .latest
+                .map(|v| format_value(v, display))
+                .unwrap_or_else(|| "–".into());
+            let unit = (!panel.unit.is_empty()).then(|| format!("({})", panel.unit));
+            view! {
+                <section class="custom-panel" data-testid="custom-metric" data-name=panel.name.clone()>
+                    <h3>{panel.name.clone()} " " <span class="muted small">{unit}</span>
+                        <span class="custom-latest" data-testid="custom-metric-latest">{latest}</span></h3>
+                    <div class="custom-chart" inner_html=panel.svg></div>
+                </section>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="panel custom-metrics" data-testid="custom-metrics">
+            <h2>"Custom metrics"</h2>
+            <p class="muted small">"What this host's agent or scripts sent (" <code>"/api/v1/performance/metrics/batch"</code>
+                "), the mean per bucket with its range, server-drawn" {more}</p>
+            <div class="custom-panels">{panels}</div>
+        </section>
+    }
+    .into_any()
+}
+
 #[component]
 fn HostView(data: HostPageData) -> impl IntoView {
     let HostPageData {
@@ -126,6 +162,8 @@ fn HostView(data: HostPageData) -> impl IntoView {
         resolution,
         panels,
         events,
+        custom,
+        custom_more,
     } = data;
     let on = power_state == "poweredOn";
     let updated = latest
@@ -192,6 +230,7 @@ fn HostView(data: HostPageData) -> impl IntoView {
     }
     .into_any();
     let charts = charts.into_any();
+    let custom = custom_section(custom, custom_more);
     view! {
         {top}
         <main class="page host" data-vm=vm_id.clone()>
@@ -207,6 +246,7 @@ fn HostView(data: HostPageData) -> impl IntoView {
                     <div class="panels">{charts}</div>
                 </div>
             </Explorer>
+            {custom}
             {events}
         </main>
     }

@@ -1,7 +1,7 @@
 //! `/api/v1/performance/metrics`: custom metric points pushed by clients, one or many at a time,
 //! and reading a metric back. Points also feed the alert engine.
 use crate::{
-    alerts::{rules, Observation},
+    alerts::rules,
     auth::{MetricsWrite, Principal, RequireScope, VmRead},
     error::{success, ApiError, ApiJson, ApiQuery},
     history,
@@ -204,17 +204,7 @@ async fn resolve_hosts(
 }
 
 async fn store(state: &AppState, points: Vec<NewPoint>) -> Result<Vec<i64>, ApiError> {
-    let ids = custom_metrics::insert(&state.pool, &points).await?;
-    let observations = points
-        .into_iter()
-        .map(|p| Observation {
-            host_id: p.host_id,
-            ts: p.ts,
-            values: vec![(p.name, p.value)],
-        })
-        .collect();
-    state.alerts.observe(observations).await;
-    Ok(ids)
+    Ok(crate::ingest::accept_custom(&state.pool, &state.alerts, points).await?)
 }
 
 /// `POST /metrics`: one point → `metric_id`.

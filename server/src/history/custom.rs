@@ -114,6 +114,79 @@ pub async fn read(
     })
 }
 
+/// Buckets a host chart of custom metrics aims at over its range (raw points are bucketed to
+/// about this many; rollups are what they are).
+pub const HOST_CHART_BUCKETS: i64 = 240;
+/// Custom metrics a host chart shows at most (by name); the rest are counted.
+pub const HOST_CHART_METRICS: usize = 12;
+
+/// One custom metric of a host over a range: (epoch ms, mean, min, max) per bucket.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostMetric {
+    pub name: String,
+    /// As its newest point gives it (empty when it sent none within the raw window).
+    pub unit: String,
+    pub buckets: Vec<(i64, f64, f64, f64)>,
+}
+
+/// A host's custom metrics over a range, for its page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostMetrics {
+    pub resolution: CustomMetricResolution,
+    /// The first [`HOST_CHART_METRICS`] by name.
+    pub metrics: Vec<HostMetric>,
+    /// How many more there are.
+    pub more: usize,
+}
+
+/// The custom metrics `host_id` sent in `[start, end]`, merged over their tag sets: raw points in
+/// buckets of 1/[`HOST_CHART_BUCKETS`] of the range (at least a second) while the range is in the
+/// raw window, hourly rollups up to 30 days back, daily beyond — the tiers `resolution_for`
+/// picks for reads of one metric.
+pub async fn of_host(
+    pool: &PgPool,
+    host_id: i32,
+    (start, end): (chrono::DateTime<Utc>, chrono::DateTime<Utc>),
+    now: chrono::DateTime<Utc>,
+) -> Result<HostMetrics, sqlx::Error> {
+    let resolution = resolution_for((now - start).num_minutes());
+    let width = ((end - start) / HOST_CHART_BUCKETS as i32).max(Duration::seconds(1));
+    let buckets =
+        custom_metrics::host_buckets(pool, host_id, (start, end), resolution.as_str(), width)
+            .await?;
+    let units = custom_metrics::host_units(pool, host_id).await?;
+    let mut metrics: Vec<HostMetric> = Vec::new();
+    for bucket in buckets {
+        if metrics.last().is_none_or(|m| m.name != bucket.name) {
+            let unit = units
+                .iter()
+                .find(|(name, _)| *name == bucket.name)
+                .map(|(_, unit)| unit.clone())
+                .unwrap_or_default();
+            metrics.push(HostMetric {
+                name: bucket.name.clone(),
+                unit,
+                buckets: Vec::new(),
+            });
+        }
+        if let Some(metric) = metrics.last_mut() {
+            metric.buckets.push((
+                bucket.bucket.timestamp_millis(),
+                bucket.avg,
+                bucket.min,
+                bucket.max,
+            ));
+        }
+    }
+    let more = metrics.len().saturating_sub(HOST_CHART_METRICS);
+    metrics.truncate(HOST_CHART_METRICS);
+    Ok(HostMetrics {
+        resolution,
+        metrics,
+        more,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -145,6 +145,61 @@ pub async fn rollups(
     .await
 }
 
+/// One bucket of one of a host's custom metrics, merged over its tag sets.
+#[derive(Debug, Clone, PartialEq, FromRow)]
+pub struct HostBucket {
+    pub name: String,
+    pub bucket: DateTime<Utc>,
+    pub avg: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+/// Buckets of `host_id`'s custom metrics in `[start, end]` for charts: of the raw points,
+/// `width` wide from `start` (`resolution` `raw`), or the `hour`/`day` rollups.
+pub async fn host_buckets(
+    pool: &PgPool,
+    host_id: i32,
+    (start, end): (DateTime<Utc>, DateTime<Utc>),
+    resolution: &str,
+    width: chrono::Duration,
+) -> Result<Vec<HostBucket>, sqlx::Error> {
+    if resolution == "raw" {
+        return sqlx::query_as(
+            "SELECT name, date_bin($4, ts, $2) AS bucket, avg(value) AS avg, min(value) AS min, max(value) AS max
+             FROM custom_metrics WHERE host_id = $1 AND ts >= $2 AND ts <= $3 GROUP BY 1, 2 ORDER BY 1, 2",
+        )
+        .bind(host_id)
+        .bind(start)
+        .bind(end)
+        .bind(width)
+        .fetch_all(pool)
+        .await;
+    }
+    sqlx::query_as(
+        "SELECT name, bucket, sum(sum) / sum(count) AS avg, min(min) AS min, max(max) AS max FROM custom_metric_rollups
+         WHERE host_key = $1 AND resolution = $4 AND bucket >= date_trunc($4, $2::timestamptz, 'UTC') AND bucket <= $3 AND count > 0
+         GROUP BY 1, 2 ORDER BY 1, 2",
+    )
+    .bind(host_id)
+    .bind(start)
+    .bind(end)
+    .bind(resolution)
+    .fetch_all(pool)
+    .await
+}
+
+/// The unit of each custom metric `host_id` sent a point of within the raw window, as its newest
+/// point gives it.
+pub async fn host_units(pool: &PgPool, host_id: i32) -> Result<Vec<(String, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT DISTINCT ON (name) name, unit FROM custom_metrics WHERE host_id = $1 ORDER BY name, ts DESC",
+    )
+    .bind(host_id)
+    .fetch_all(pool)
+    .await
+}
+
 /// Unit and category of the newest point of a metric.
 pub async fn describe(pool: &PgPool, name: &str) -> Result<Option<(String, String)>, sqlx::Error> {
     sqlx::query_as(

@@ -291,3 +291,74 @@ async fn the_summary_has_the_seed_shape_with_directions_totals_and_alert_counts(
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_hosts_custom_metrics_are_read_for_its_page_merged_over_tag_sets_in_the_ranges_tier() {
+    use app::models::CustomMetricResolution;
+    use lookout::history::custom::of_host;
+    let app = spawn_app().await;
+    let now = Utc::now();
+    for vm in ["page-01", "page-02"] {
+        crate::common::ingest(
+            &app,
+            vec![json!({"vmId": vm, "sample": crate::common::sample(now, 10.0, 40.0)})],
+        )
+        .await;
+    }
+    let ago = |minutes: i64| (now - Duration::minutes(minutes)).to_rfc3339();
+    crate::common::post_metrics(
+        &app,
+        &[
+            // One metric in two tag sets at one instant, a second metric, another host's point
+            // and a point ten days back.
+            json!({"name": "queue.depth", "value": 10, "unit": "count", "host": "page-01", "tags": {"queue": "a"}, "timestamp": ago(30)}),
+            json!({"name": "queue.depth", "value": 30, "unit": "count", "host": "page-01", "tags": {"queue": "b"}, "timestamp": ago(30)}),
+            json!({"name": "api.latency", "value": 120.5, "unit": "ms", "host": "page-01", "timestamp": ago(20)}),
+            json!({"name": "queue.depth", "value": 999, "unit": "count", "host": "page-02", "timestamp": ago(30)}),
+            json!({"name": "queue.depth", "value": 50, "unit": "count", "host": "page-01", "timestamp": ago(10 * 1440)}),
+        ],
+    )
+    .await;
+    let host_id: i32 = sqlx::query_scalar("SELECT id FROM hosts WHERE vm_id = 'page-01'")
+        .fetch_one(&app.pool)
+        .await
+        .expect("host");
+
+    let hour = of_host(&app.pool, host_id, (now - Duration::hours(1), now), now)
+        .await
+        .expect("read");
+    assert_eq!(hour.resolution, CustomMetricResolution::Raw);
+    assert_eq!(hour.more, 0);
+    // (name, unit, [(mean, min, max)]) per metric.
+    type Shape<'a> = (&'a str, &'a str, Vec<(f64, f64, f64)>);
+    let shape: Vec<Shape<'_>> = hour
+        .metrics
+        .iter()
+        .map(|m| {
+            let buckets = m.buckets.iter().map(|b| (b.1, b.2, b.3)).collect();
+            (m.name.as_str(), m.unit.as_str(), buckets)
+        })
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            ("api.latency", "ms", vec![(120.5, 120.5, 120.5)]),
+            ("queue.depth", "count", vec![(20.0, 10.0, 30.0)]),
+        ],
+        "the other host's 999 and the old point are not in it"
+    );
+
+    // Over two weeks: the hourly rollups, with the point ten days back.
+    let fortnight = of_host(&app.pool, host_id, (now - Duration::days(14), now), now)
+        .await
+        .expect("read");
+    assert_eq!(fortnight.resolution, CustomMetricResolution::Hour);
+    let depth = fortnight
+        .metrics
+        .iter()
+        .find(|m| m.name == "queue.depth")
+        .expect("queue.depth");
+    let means: Vec<f64> = depth.buckets.iter().map(|b| b.1).collect();
+    assert_eq!(means, [50.0, 20.0]);
+    app.stop().await;
+}
