@@ -171,8 +171,12 @@ impl Application {
             wake(&wakers.rollups),
             shutdown.clone(),
         ));
-        let detector =
-            crate::detect::Detector::new(pool.clone(), hub.clone(), settings.detect_history_days);
+        let detector = crate::detect::Detector::new(
+            pool.clone(),
+            hub.clone(),
+            settings.detect_interval,
+            settings.detect_history_days,
+        );
         let pace = jobs::Pace::periodic(settings.detect_interval);
         tasks.spawn(jobs::run(detector, pace, shutdown.clone()));
         if settings.demo {

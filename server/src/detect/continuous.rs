@@ -16,20 +16,23 @@ use tokio_util::sync::CancellationToken;
 /// recently (complete hours, and five-minute buckets up to now) — every catalogue series and the
 /// custom metrics sent for those hosts in that time — and publishes events stored for the first
 /// time. With `history_days` above 0, it then catches up on up to [`CATCH_UP_HOSTS`] hosts'
-/// unseen days ([`catch_up`]), taking the hosts in turn.
+/// unseen days ([`catch_up`]), taking the hosts in turn. Servers sharing a database take turns:
+/// a round runs only where it is claimed (`storage::rounds`), about once an interval between them.
 pub struct Detector {
     pool: PgPool,
     hub: Hub,
+    every: std::time::Duration,
     history_days: u32,
     /// The last host the catch-up judged: the next round starts after it.
     caught_up_to: AtomicI32,
 }
 
 impl Detector {
-    pub fn new(pool: PgPool, hub: Hub, history_days: u32) -> Detector {
+    pub fn new(pool: PgPool, hub: Hub, every: std::time::Duration, history_days: u32) -> Detector {
         Detector {
             pool,
             hub,
+            every,
             history_days,
             caught_up_to: AtomicI32::new(0),
         }
@@ -41,6 +44,14 @@ impl crate::jobs::Queue for Detector {
 
     async fn step(&self, shutdown: &CancellationToken) -> anyhow::Result<crate::jobs::Step> {
         use anyhow::Context;
+        // Nine tenths of the interval: rounds jittered up to a quarter later still find theirs due.
+        let gap = self.every.mul_f64(0.9);
+        let ours = crate::storage::rounds::claim(&self.pool, ROUND, gap)
+            .await
+            .context("claiming a detection round")?;
+        if !ours {
+            return Ok(crate::jobs::Step::Idle(None));
+        }
         let recent = detect_recent(&self.pool, &self.hub)
             .await
             .context("continuous anomaly detection");
@@ -62,6 +73,9 @@ impl crate::jobs::Queue for Detector {
         Ok(crate::jobs::Step::Idle(None))
     }
 }
+
+/// The continuous detector's round in `shared_rounds`.
+const ROUND: &str = "continuous_detection";
 
 /// Hosts whose unseen days one round judges (the history bench judged a year of 100 hosts in
 /// about 5 s).

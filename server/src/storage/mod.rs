@@ -10,6 +10,7 @@ pub mod managed;
 pub mod period;
 pub mod retention;
 pub mod rollups;
+pub mod rounds;
 pub mod samples;
 pub mod timeline;
 

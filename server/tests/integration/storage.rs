@@ -383,3 +383,32 @@ async fn idle_workers_have_nothing_due_on_an_empty_database_and_wake_when_work_i
         Some(std::time::Duration::ZERO)
     );
 }
+
+#[tokio::test]
+async fn a_shared_round_is_claimed_by_one_server_per_gap() {
+    use lookout::storage::rounds::claim;
+    let url = fresh_database().await;
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&url)
+        .await
+        .expect("connect");
+    MIGRATOR.run(&pool).await.expect("migrations");
+    let hour = std::time::Duration::from_secs(3600);
+    assert!(
+        claim(&pool, "r", hour).await.expect("claim"),
+        "the first claim"
+    );
+    // Another server (or this one) asking within the gap does not get it; another round does.
+    assert!(!claim(&pool, "r", hour).await.expect("claim"));
+    assert!(claim(&pool, "other", hour).await.expect("claim"));
+    // Once the gap has passed since the last start, it is claimed again.
+    sqlx::query(
+        "UPDATE shared_rounds SET started_at = now() - interval '61 minutes' WHERE name = 'r'",
+    )
+    .execute(&pool)
+    .await
+    .expect("age the round");
+    assert!(claim(&pool, "r", hour).await.expect("claim"));
+    assert!(!claim(&pool, "r", hour).await.expect("claim"));
+}
