@@ -826,6 +826,25 @@ pub struct Alert {
     pub resolved_by: Option<String>,
 }
 
+/// The body of a webhook delivery (`X-Lookout-Event` names the same event).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WebhookPayload {
+    /// `alert_triggered` or `alert_resolved`.
+    pub event: String,
+    pub alert: Alert,
+    pub rule: WebhookRule,
+    /// Always `lookout`.
+    pub sent_by: String,
+}
+
+/// The rule a webhook delivery comes from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WebhookRule {
+    /// `rule_<n>`, as the rules API names it.
+    pub id: String,
+    pub name: String,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct AlertMetadata {
     /// Top processes by CPU, then memory, when the alert fired (known for the server's own host).

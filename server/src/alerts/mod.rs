@@ -10,7 +10,7 @@ pub mod store;
 pub mod webhook;
 
 use crate::{live::Hub, sampling::LocalHost, storage::samples::Present};
-use app::models::{Alert, LiveEvent, Stats};
+use app::models::{Alert, LiveEvent, Stats, WebhookPayload, WebhookRule};
 use chrono::{DateTime, Duration, Utc};
 use evaluate::{Decision, Series, Timing};
 use serde_json::json;
@@ -485,7 +485,15 @@ fn round(value: f64) -> f64 {
     (value * 100.0).round() / 100.0
 }
 
-/// The JSON a webhook receives.
-pub fn payload(event: &str, alert: &Alert, rule: &RuleRow) -> serde_json::Value {
-    json!({ "event": event, "alert": alert, "rule": { "id": format!("rule_{}", rule.id), "name": rule.name }, "sent_by": "lookout" })
+/// What a webhook receives.
+pub fn payload(event: &str, alert: &Alert, rule: &RuleRow) -> WebhookPayload {
+    WebhookPayload {
+        event: event.to_owned(),
+        alert: alert.clone(),
+        rule: WebhookRule {
+            id: format!("rule_{}", rule.id),
+            name: rule.name.clone(),
+        },
+        sent_by: "lookout".to_owned(),
+    }
 }

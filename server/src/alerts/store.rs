@@ -421,7 +421,7 @@ pub async fn queue_delivery(
     alert_id: i64,
     event: &str,
     rule: &RuleRow,
-    payload: &Value,
+    payload: &app::models::WebhookPayload,
 ) -> Result<(), sqlx::Error> {
     let (Some(url), Some(secret)) = (&rule.webhook_url, &rule.webhook_secret) else {
         return Ok(());
@@ -434,7 +434,7 @@ pub async fn queue_delivery(
         .bind(event)
         .bind(url)
         .bind(secret)
-        .bind(payload)
+        .bind(sqlx::types::Json(payload))
         .execute(executor)
         .await?;
     Ok(())

@@ -486,8 +486,18 @@ async fn a_threshold_crossing_raises_one_alert_honouring_for_cooldown_and_recove
     assert_eq!(requests.len(), 5);
     for (headers, body) in &requests {
         check_signature(&secret, headers, body);
-        let payload: Value = serde_json::from_str(body).expect("JSON payload");
-        assert_eq!(payload["alert"]["host"], vm);
+        let payload: app::models::WebhookPayload =
+            serde_json::from_str(body).expect("the documented payload");
+        assert_eq!(payload.alert.host.as_deref(), Some(vm));
+        assert_eq!(
+            Some(payload.event.as_str()),
+            headers["x-lookout-event"].to_str().ok()
+        );
+        assert_eq!(payload.sent_by, "lookout");
+        assert_eq!(
+            payload.alert.rule_id.as_deref(),
+            Some(payload.rule.id.as_str())
+        );
     }
 
     // A person resolves the second alert; resolving again is a conflict; unknown ids are 404.
