@@ -92,7 +92,7 @@ test('troubleshooting on the demo fleet', { timeout: 420_000 }, async () => {
     await idle(page);
     for (const card of ['cpu', 'memory', 'disk', 'network', 'processes', 'connections']) await page.getByTestId(`card-${card}`).waitFor();
     const panels = await page.locator('.chart-panel').count();
-    assert.equal(panels, 13, 'eleven host charts and two for its containers');
+    assert.equal(panels, 15, 'eleven host charts, two for its containers and two of its custom metrics');
     await page.waitForFunction((n) => document.querySelectorAll('.chart-panel[data-drawn="1"]').length === n, panels);
     const day = await page.$eval('.charts', (c) => c.dataset.resolution);
     assert.equal(day, '5m', 'a day on a ~560 px chart is read at 5-minute buckets');
@@ -240,13 +240,15 @@ test('troubleshooting on the demo fleet', { timeout: 420_000 }, async () => {
     await shot(gpu, 'host-gpu.png');
     await gpu.close();
 
-    // The application metrics a host sent as custom metrics: a server-drawn chart each, with
-    // its newest value in its unit.
+    // The application metrics a host sent as custom metrics: a chart each beside the others
+    // (same crosshair and range), titled with its newest value in its unit.
     const withApp = await context.newPage();
     await withApp.goto(`${base}/hosts/sim-004?range=6h`);
     const custom = withApp.getByTestId('custom-metric');
     assert.deepEqual(await custom.evaluateAll((c) => c.map((x) => x.dataset.name)), ['api.latency_p95', 'api.requests']);
-    assert.equal(await withApp.locator('[data-testid=custom-metric] .custom-chart svg').count(), 2);
+    await withApp.waitForFunction(() => [...document.querySelectorAll('[data-testid=custom-metric]')].every((p) => p.dataset.drawn === '1' && +p.dataset.points > 100));
+    const customLegend = await withApp.$$eval('[data-testid=custom-metric][data-name="api.requests"] .u-legend .u-series .u-label', (l) => l.map((x) => x.textContent));
+    assert.ok(customLegend.includes('api.requests'), customLegend.join());
     assert.match(await custom.first().getByTestId('custom-metric-latest').textContent(), /^\d+\.\d ms$/);
     await withApp.getByTestId('custom-metrics').scrollIntoViewIfNeeded();
     await shot(withApp, 'host-custom.png');

@@ -29,6 +29,8 @@
       case 'core%': return v.toFixed(0) + ' %';
       case '°C': return v.toFixed(0) + ' °C';
       case 'W': return v.toFixed(0) + ' W';
+      // Custom metrics in no catalogue unit: three significant digits.
+      case 'number': return v.toFixed(v === 0 ? 0 : Math.min(6, Math.max(0, 2 - Math.floor(Math.log10(Math.abs(v))))));
       default: return v.toFixed(0);
     }
   }
@@ -360,6 +362,7 @@
       this.charts[index] = chart;
       panel.dataset.points = String(columns[0].length);
       panel.dataset.drawn = '1';
+      if (panel.dataset.custom) panel.dataset.readAt = String(Date.now());
       let note = panel.querySelector('.panel-note');
       if (!note) {
         note = document.createElement('p');
@@ -393,6 +396,7 @@
         const series = event.metricData && event.metricData.series;
         if (!series) return false;
         if (series === 'disk.usagePercent') return panel.dataset.list === 'filesystems';
+        if (panel.dataset.custom) return panel.dataset.name === series;
         return (panel.dataset.metrics || '').split(',').includes(series);
       }
       return true;
@@ -594,8 +598,11 @@
         const span = this.to - this.from;
         this.to = Math.max(this.to, t);
         this.from = this.to - span;
+        this.charts.forEach((chart, index) => {
+          if (chart && chart.panel.dataset.custom) this.followCustom(chart, index, t);
+        });
         for (const chart of this.charts) {
-          if (!chart) continue;
+          if (!chart || chart.panel.dataset.custom) continue;
           const data = chart.data.map((column, i) => {
             if (i === 0) return [...column, t / 1000];
             const name = chart.series[i].metric;
@@ -614,6 +621,16 @@
       } else if (event.type === 'anomaly_detected' && event.anomaly && event.anomaly.vmId === this.vm) {
         this.fetchEvents().then((events) => { this.events = events; this.drawLane(); this.charts.forEach((c) => c && c.redraw()); });
       }
+    }
+
+    // A custom metric's chart in a live view: samples carry none of its points, so it moves with
+    // the range and re-reads its buckets at most once a minute.
+    followCustom(chart, index, t) {
+      chart.setScale('x', { min: this.from / 1000, max: this.to / 1000 });
+      const panel = chart.panel;
+      if (t - (+panel.dataset.readAt || 0) < 60000) return;
+      panel.dataset.readAt = String(t);
+      this.fetchPanel(panel).then((data) => { if (this.charts[index] === chart) this.draw(panel, index, data); }).catch(() => {});
     }
 
     refreshEvents() {

@@ -249,10 +249,16 @@ fn host_source(state: AppState) -> HostSource {
                         })
                     })
                     .collect();
-                let custom =
-                    crate::history::custom::of_host(&state.pool, host.0, (start, end), now)
-                        .await
-                        .map_err(unreachable)?;
+                let custom = crate::history::custom::of_host(
+                    &state.pool,
+                    host.0,
+                    None,
+                    (start, end),
+                    crate::history::custom::HOST_CHART_BUCKETS,
+                    now,
+                )
+                .await
+                .map_err(unreachable)?;
                 let custom_more = custom.more;
                 let custom = custom
                     .metrics

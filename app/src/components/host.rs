@@ -110,9 +110,10 @@ fn event_list(vm: &str, events: &[TimelineEvent]) -> AnyView {
     .into_any()
 }
 
-/// The custom metrics the host sent in the range, each a server-drawn chart with its newest
-/// value; nothing when it sent none.
-fn custom_section(custom: Vec<CustomPanel>, more: usize) -> AnyView {
+/// The custom metrics the host sent in the range: a chart each beside the catalogue's (drawn
+/// by the same island from `custom:<name>` series, server-drawn without JavaScript), titled with
+/// the unit and the newest value.
+fn custom_charts(custom: Vec<CustomPanel>, more: usize) -> AnyView {
     if custom.is_empty() {
         return ().into_any();
     }
@@ -125,23 +126,28 @@ fn custom_section(custom: Vec<CustomPanel>, more: usize) -> AnyView {
                 .latest
                 .map(|v| format_value(v, display))
                 .unwrap_or_else(|| "–".into());
-            let unit = (!panel.unit.is_empty()).then(|| format!("({})", panel.unit));
+            let title = if panel.unit.is_empty() {
+                panel.name.clone()
+            } else {
+                format!("{} ({})", panel.name, panel.unit)
+            };
+            let heading = title.clone();
             view! {
-                <section class="custom-panel" data-testid="custom-metric" data-name=panel.name.clone()>
-                    <h3>{panel.name.clone()} " " <span class="muted small">{unit}</span>
-                        <span class="custom-latest" data-testid="custom-metric-latest">{latest}</span></h3>
-                    <div class="custom-chart" inner_html=panel.svg></div>
+                <section class="chart-panel custom-panel" data-testid="custom-metric" data-custom="1" data-name=panel.name.clone()
+                    data-panel=format!("custom-{}", panel.name) data-title=title
+                    data-metrics=format!("custom:{}", panel.name) data-labels=panel.name.clone() data-unit=display
+                    data-alerts=panel.name.clone()>
+                    <h3>{heading} <span class="custom-latest" data-testid="custom-metric-latest">{latest}</span></h3>
+                    <div class="plot"></div>
+                    <noscript><div class="static-chart" inner_html=panel.svg></div></noscript>
                 </section>
             }
         })
         .collect_view();
     view! {
-        <section class="panel custom-metrics" data-testid="custom-metrics">
-            <h2>"Custom metrics"</h2>
-            <p class="muted small">"What this host's agent or scripts sent (" <code>"/api/v1/performance/metrics/batch"</code>
-                "), the mean per bucket with its range, server-drawn" {more}</p>
-            <div class="custom-panels">{panels}</div>
-        </section>
+        <h3 class="panels-heading" data-testid="custom-metrics">"Custom metrics "
+            <span class="muted small">"what this host's agent or scripts sent (" <code>"/api/v1/performance/metrics/batch"</code> ")" {more}</span></h3>
+        {panels}
     }
     .into_any()
 }
@@ -230,7 +236,7 @@ fn HostView(data: HostPageData) -> impl IntoView {
     }
     .into_any();
     let charts = charts.into_any();
-    let custom = custom_section(custom, custom_more);
+    let custom = custom_charts(custom, custom_more);
     view! {
         {top}
         <main class="page host" data-vm=vm_id.clone()>
@@ -243,10 +249,9 @@ fn HostView(data: HostPageData) -> impl IntoView {
                     </div>
                     <div class="event-popup panel" data-testid="event-popup" hidden></div>
                     <p class="chart-error error" data-testid="chart-error"></p>
-                    <div class="panels">{charts}</div>
+                    <div class="panels">{charts}{custom}</div>
                 </div>
             </Explorer>
-            {custom}
             {events}
         </main>
     }

@@ -26,7 +26,7 @@ const MAX_POINTS: i64 = 20_000;
 pub struct SeriesQuery {
     vm_id: Option<String>,
     /// Comma-separated: catalogue names (`cpu.usagePercent`), whole groups (`cpu`, `system`) and
-    /// the lists `filesystems`, `containers`, `gpus`.
+    /// the lists `filesystems`, `containers`, `gpus`; or only custom metrics (`custom:<name>`).
     metrics: Option<String>,
     start: Option<String>,
     end: Option<String>,
@@ -86,6 +86,39 @@ pub fn parse_metrics(
     Ok((metrics, lists))
 }
 
+/// The custom metrics a `metrics` list names (`custom:<name>`); they are charted on their own,
+/// so a list naming one names nothing else.
+fn custom_names(list: Option<&str>) -> Result<Vec<String>, HistoryError> {
+    let names: Vec<&str> = list
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .collect();
+    let custom: Vec<String> = names
+        .iter()
+        .filter_map(|n| n.strip_prefix(history::custom::CUSTOM_PREFIX))
+        .map(str::to_owned)
+        .collect();
+    if custom.is_empty() {
+        return Ok(custom);
+    }
+    if custom.len() < names.len() {
+        return Err(HistoryError::BadRequest(
+            "custom metrics (`custom:<name>`) are charted on their own: ask for them without catalogue metrics".into(),
+        ));
+    }
+    if let Some(bad) = custom
+        .iter()
+        .find(|n| !crate::alerts::rules::valid_metric_name(n))
+    {
+        return Err(HistoryError::BadRequest(format!(
+            "`custom:{bad}` does not name a custom metric (letters, digits, _ . : -, starting with a letter)"
+        )));
+    }
+    Ok(custom)
+}
+
 fn instant(text: Option<&str>, field: &str) -> Result<DateTime<Utc>, HistoryError> {
     let text = text.ok_or_else(|| {
         HistoryError::InvalidTime(format!(
@@ -116,7 +149,12 @@ pub async fn series(
             "`points` must be 10 to {MAX_POINTS}"
         )));
     }
-    let (metrics, lists) = parse_metrics(query.metrics.as_deref())?;
+    let custom = custom_names(query.metrics.as_deref())?;
+    let (metrics, lists) = if custom.is_empty() {
+        parse_metrics(query.metrics.as_deref())?
+    } else {
+        (Vec::new(), Vec::new())
+    };
     let vm_id = query
         .vm_id
         .ok_or_else(|| HistoryError::BadRequest("`vmId` is required".into()))?;
@@ -126,6 +164,12 @@ pub async fn series(
         .first()
         .map(|h| h.0)
         .ok_or_else(|| HistoryError::NotFound(format!("unknown vmIds: {vm_id}")))?;
+    if !custom.is_empty() {
+        let chart =
+            history::custom::chart(&state.pool, host_id, &custom, (start, end), points, now)
+                .await?;
+        return Ok(history_success(chart));
+    }
     let request = SeriesRequest {
         host_id,
         metrics: &metrics,

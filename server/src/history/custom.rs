@@ -1,6 +1,7 @@
 //! The custom-metric read path: which tier answers a read of the last `minutes` (raw points up to
 //! the raw window, hourly rollups up to 30 days, daily beyond) and the summary over what is
 //! returned, for `GET /performance/metrics/{name}`.
+use super::series::Series;
 use crate::storage::custom_metrics;
 use app::models::{
     CustomMetricBucket, CustomMetricPoint, CustomMetricReading, CustomMetricResolution,
@@ -9,6 +10,7 @@ use app::models::{
 use chrono::{Duration, Utc};
 use serde_json::Value;
 use sqlx::PgPool;
+use std::collections::BTreeMap;
 
 /// What one read returns.
 pub struct CustomRead {
@@ -114,10 +116,10 @@ pub async fn read(
     })
 }
 
-/// Buckets a host chart of custom metrics aims at over its range (raw points are bucketed to
-/// about this many; rollups are what they are).
+/// Buckets the host view's server-drawn chart of a custom metric has over its range (raw points
+/// are bucketed to this many; rollups are what they are).
 pub const HOST_CHART_BUCKETS: i64 = 240;
-/// Custom metrics a host chart shows at most (by name); the rest are counted.
+/// Custom metrics the host view shows at most (by name); the rest are counted.
 pub const HOST_CHART_METRICS: usize = 12;
 
 /// One custom metric of a host over a range: (epoch ms, mean, min, max) per bucket.
@@ -129,67 +131,177 @@ pub struct HostMetric {
     pub buckets: Vec<(i64, f64, f64, f64)>,
 }
 
-/// A host's custom metrics over a range, for its page.
+/// A host's custom metrics over a range.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HostMetrics {
     pub resolution: CustomMetricResolution,
-    /// The first [`HOST_CHART_METRICS`] by name.
+    /// Bucket width of raw points (rollups are an hour or a day).
+    pub width: Duration,
+    /// The first [`HOST_CHART_METRICS`] by name (all of those asked for by name).
     pub metrics: Vec<HostMetric>,
     /// How many more there are.
     pub more: usize,
 }
 
-/// The custom metrics `host_id` sent in `[start, end]`, merged over their tag sets: raw points in
-/// buckets of 1/[`HOST_CHART_BUCKETS`] of the range (at least a second) while the range is in the
-/// raw window, hourly rollups up to 30 days back, daily beyond — the tiers `resolution_for`
-/// picks for reads of one metric.
+/// The custom metrics `host_id` sent in `[start, end]` (those of `names`, or all), merged over
+/// their tag sets: raw points in at most `buckets` buckets over the range (whole seconds) while
+/// the range is in the raw window, hourly rollups up to 30 days back, daily beyond — the tiers
+/// `resolution_for` picks for reads of one metric.
 pub async fn of_host(
     pool: &PgPool,
     host_id: i32,
+    names: Option<&[String]>,
     (start, end): (chrono::DateTime<Utc>, chrono::DateTime<Utc>),
+    buckets: i64,
     now: chrono::DateTime<Utc>,
 ) -> Result<HostMetrics, sqlx::Error> {
     let resolution = resolution_for((now - start).num_minutes());
-    let width = ((end - start) / HOST_CHART_BUCKETS as i32).max(Duration::seconds(1));
-    let buckets =
-        custom_metrics::host_buckets(pool, host_id, (start, end), resolution.as_str(), width)
-            .await?;
+    // Whole seconds, rounded up so there are at most `buckets`: PostgreSQL's intervals stop at
+    // microseconds, and a range divided by a chart's width in pixels does not.
+    let per_bucket_ms = (end - start).num_milliseconds() / buckets.max(1);
+    let width = Duration::seconds((per_bucket_ms + 999) / 1000).max(Duration::seconds(1));
+    let rows = custom_metrics::host_buckets(
+        pool,
+        host_id,
+        names,
+        (start, end),
+        resolution.as_str(),
+        width,
+    )
+    .await?;
     let units = custom_metrics::host_units(pool, host_id).await?;
     let mut metrics: Vec<HostMetric> = Vec::new();
-    for bucket in buckets {
-        if metrics.last().is_none_or(|m| m.name != bucket.name) {
+    for row in rows {
+        if metrics.last().is_none_or(|m| m.name != row.name) {
             let unit = units
                 .iter()
-                .find(|(name, _)| *name == bucket.name)
+                .find(|(name, _)| *name == row.name)
                 .map(|(_, unit)| unit.clone())
                 .unwrap_or_default();
             metrics.push(HostMetric {
-                name: bucket.name.clone(),
+                name: row.name.clone(),
                 unit,
                 buckets: Vec::new(),
             });
         }
         if let Some(metric) = metrics.last_mut() {
-            metric.buckets.push((
-                bucket.bucket.timestamp_millis(),
-                bucket.avg,
-                bucket.min,
-                bucket.max,
-            ));
+            metric
+                .buckets
+                .push((row.bucket.timestamp_millis(), row.avg, row.min, row.max));
         }
     }
-    let more = metrics.len().saturating_sub(HOST_CHART_METRICS);
-    metrics.truncate(HOST_CHART_METRICS);
+    let keep = if names.is_some() {
+        metrics.len()
+    } else {
+        HOST_CHART_METRICS
+    };
+    let more = metrics.len().saturating_sub(keep);
+    metrics.truncate(keep);
     Ok(HostMetrics {
         resolution,
+        width,
         metrics,
         more,
     })
 }
 
+/// The custom metrics of `metrics` as one chart's columns (the history series shape): `t` the
+/// union of their buckets, `custom:<name>.avg`, `.min` and `.max` aligned on it (null where a
+/// metric has no bucket).
+pub fn columns(metrics: &[HostMetric]) -> (Vec<i64>, BTreeMap<String, Vec<Option<f64>>>) {
+    let mut t: Vec<i64> = metrics
+        .iter()
+        .flat_map(|m| m.buckets.iter().map(|b| b.0))
+        .collect();
+    t.sort_unstable();
+    t.dedup();
+    let mut series = BTreeMap::new();
+    for metric in metrics {
+        let mut avg = vec![None; t.len()];
+        let mut min = vec![None; t.len()];
+        let mut max = vec![None; t.len()];
+        for &(at, mean, low, high) in &metric.buckets {
+            if let Ok(index) = t.binary_search(&at) {
+                avg[index] = Some(mean);
+                min[index] = Some(low);
+                max[index] = Some(high);
+            }
+        }
+        let name = format!("{CUSTOM_PREFIX}{}", metric.name);
+        series.insert(format!("{name}.avg"), avg);
+        series.insert(format!("{name}.min"), min);
+        series.insert(format!("{name}.max"), max);
+    }
+    (t, series)
+}
+
+/// A chart of custom metrics of one host (`GET /history/series?metrics=custom:<name>,…`), in the
+/// history series' shape: `points` buckets over the range from the raw points in the raw window,
+/// else hourly or daily rollups; a note for each metric without a point in the range.
+pub async fn chart(
+    pool: &PgPool,
+    host_id: i32,
+    names: &[String],
+    (start, end): (chrono::DateTime<Utc>, chrono::DateTime<Utc>),
+    points: i64,
+    now: chrono::DateTime<Utc>,
+) -> Result<Series, sqlx::Error> {
+    let read = of_host(pool, host_id, Some(names), (start, end), points, now).await?;
+    let step = match read.resolution {
+        CustomMetricResolution::Raw => read.width.num_seconds().max(1),
+        CustomMetricResolution::Hour => 3_600,
+        CustomMetricResolution::Day => 86_400,
+    };
+    let resolution = match step {
+        86_400 => "1d".to_owned(),
+        3_600 => "1h".to_owned(),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    };
+    let notes = names
+        .iter()
+        .filter(|name| !read.metrics.iter().any(|m| &m.name == *name))
+        .map(|name| format!("no point of `{name}` from this host in this range"))
+        .collect();
+    let (t, series) = columns(&read.metrics);
+    Ok(Series {
+        resolution,
+        step_seconds: Some(step),
+        start,
+        end,
+        t,
+        series,
+        notes,
+    })
+}
+
+/// How a chart request names a custom metric: `custom:<name>`.
+pub const CUSTOM_PREFIX: &str = "custom:";
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metrics_with_different_buckets_share_one_time_axis_with_gaps_where_one_has_none() {
+        let metric = |name: &str, buckets: Vec<(i64, f64, f64, f64)>| HostMetric {
+            name: name.into(),
+            unit: String::new(),
+            buckets,
+        };
+        let (t, series) = columns(&[
+            metric("a", vec![(1_000, 1.0, 0.5, 2.0), (3_000, 3.0, 3.0, 3.0)]),
+            metric(
+                "b",
+                vec![(2_000, 20.0, 10.0, 30.0), (3_000, 30.0, 30.0, 30.0)],
+            ),
+        ]);
+        assert_eq!(t, [1_000, 2_000, 3_000]);
+        assert_eq!(series["custom:a.avg"], [Some(1.0), None, Some(3.0)]);
+        assert_eq!(series["custom:a.min"], [Some(0.5), None, Some(3.0)]);
+        assert_eq!(series["custom:b.max"], [None, Some(30.0), Some(30.0)]);
+        assert_eq!(series.len(), 6);
+    }
 
     #[test]
     fn the_summary_weighs_buckets_by_their_counts_and_is_empty_without_any() {

@@ -155,11 +155,13 @@ pub struct HostBucket {
     pub max: f64,
 }
 
-/// Buckets of `host_id`'s custom metrics in `[start, end]` for charts: of the raw points,
+/// Buckets of `host_id`'s custom metrics (those of `names`, or all) in `[start, end]` for
+/// charts: of the raw points,
 /// `width` wide from `start` (`resolution` `raw`), or the `hour`/`day` rollups.
 pub async fn host_buckets(
     pool: &PgPool,
     host_id: i32,
+    names: Option<&[String]>,
     (start, end): (DateTime<Utc>, DateTime<Utc>),
     resolution: &str,
     width: chrono::Duration,
@@ -167,24 +169,28 @@ pub async fn host_buckets(
     if resolution == "raw" {
         return sqlx::query_as(
             "SELECT name, date_bin($4, ts, $2) AS bucket, avg(value) AS avg, min(value) AS min, max(value) AS max
-             FROM custom_metrics WHERE host_id = $1 AND ts >= $2 AND ts <= $3 GROUP BY 1, 2 ORDER BY 1, 2",
+             FROM custom_metrics WHERE host_id = $1 AND ts >= $2 AND ts <= $3 AND ($5::text[] IS NULL OR name = ANY($5))
+             GROUP BY 1, 2 ORDER BY 1, 2",
         )
         .bind(host_id)
         .bind(start)
         .bind(end)
         .bind(width)
+        .bind(names)
         .fetch_all(pool)
         .await;
     }
     sqlx::query_as(
         "SELECT name, bucket, sum(sum) / sum(count) AS avg, min(min) AS min, max(max) AS max FROM custom_metric_rollups
          WHERE host_key = $1 AND resolution = $4 AND bucket >= date_trunc($4, $2::timestamptz, 'UTC') AND bucket <= $3 AND count > 0
+           AND ($5::text[] IS NULL OR name = ANY($5))
          GROUP BY 1, 2 ORDER BY 1, 2",
     )
     .bind(host_id)
     .bind(start)
     .bind(end)
     .bind(resolution)
+    .bind(names)
     .fetch_all(pool)
     .await
 }

@@ -324,9 +324,16 @@ async fn a_hosts_custom_metrics_are_read_for_its_page_merged_over_tag_sets_in_th
         .await
         .expect("host");
 
-    let hour = of_host(&app.pool, host_id, (now - Duration::hours(1), now), now)
-        .await
-        .expect("read");
+    let hour = of_host(
+        &app.pool,
+        host_id,
+        None,
+        (now - Duration::hours(1), now),
+        240,
+        now,
+    )
+    .await
+    .expect("read");
     assert_eq!(hour.resolution, CustomMetricResolution::Raw);
     assert_eq!(hour.more, 0);
     // (name, unit, [(mean, min, max)]) per metric.
@@ -349,9 +356,16 @@ async fn a_hosts_custom_metrics_are_read_for_its_page_merged_over_tag_sets_in_th
     );
 
     // Over two weeks: the hourly rollups, with the point ten days back.
-    let fortnight = of_host(&app.pool, host_id, (now - Duration::days(14), now), now)
-        .await
-        .expect("read");
+    let fortnight = of_host(
+        &app.pool,
+        host_id,
+        None,
+        (now - Duration::days(14), now),
+        240,
+        now,
+    )
+    .await
+    .expect("read");
     assert_eq!(fortnight.resolution, CustomMetricResolution::Hour);
     let depth = fortnight
         .metrics
@@ -360,5 +374,54 @@ async fn a_hosts_custom_metrics_are_read_for_its_page_merged_over_tag_sets_in_th
         .expect("queue.depth");
     let means: Vec<f64> = depth.buckets.iter().map(|b| b.1).collect();
     assert_eq!(means, [50.0, 20.0]);
+
+    // The host view's interactive charts read the same through the series endpoint.
+    let range = format!(
+        // A width that does not divide the range into whole seconds (a chart's pixels).
+        "start={}&end={}&points=573",
+        (now - Duration::hours(1)).timestamp_millis(),
+        now.timestamp_millis()
+    );
+    let (status, chart) = app
+        .get_json(&format!(
+            "/api/v1/history/series?vmId=page-01&metrics=custom:queue.depth,custom:api.latency,custom:gone&{range}"
+        ))
+        .await;
+    assert_eq!(status, 200, "{chart}");
+    let data = &chart["data"];
+    assert_eq!(
+        (&data["resolution"], &data["stepSeconds"]),
+        (&json!("7s"), &json!(7)),
+        "an hour in at most 573 buckets: 6.28 s, rounded up"
+    );
+    assert_eq!(data["t"].as_array().map(Vec::len), Some(2), "{data}");
+    assert_eq!(
+        data["series"]["custom:queue.depth.avg"],
+        json!([20.0, null])
+    );
+    assert_eq!(
+        data["series"]["custom:queue.depth.max"],
+        json!([30.0, null])
+    );
+    assert_eq!(
+        data["series"]["custom:api.latency.avg"],
+        json!([null, 120.5])
+    );
+    assert_eq!(
+        data["notes"],
+        json!(["no point of `gone` from this host in this range"])
+    );
+    for bad in ["custom:queue.depth,cpu", "custom:1bad"] {
+        let (status, refused) = app
+            .get_json(&format!(
+                "/api/v1/history/series?vmId=page-01&metrics={bad}&{range}"
+            ))
+            .await;
+        assert_eq!(
+            (status, refused["error"].as_str()),
+            (400, Some("400")),
+            "{bad}: {refused}"
+        );
+    }
     app.stop().await;
 }
