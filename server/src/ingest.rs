@@ -52,6 +52,7 @@ pub async fn accept(
 ) -> Result<Accepted, sqlx::Error> {
     let received = Utc::now();
     let (stored, host_ids, created) = ingest::store_with_hosts(pool, items).await?;
+    crate::counters::add(crate::counters::SAMPLES_STORED, &[], stored);
     for vm in &created {
         tracing::info!(vm = %vm, "A new host reports.");
         change(hub, vm, "appeared");

@@ -120,7 +120,18 @@ pub async fn run<Q: Queue>(queue: Q, pace: Pace, shutdown: CancellationToken) {
             }
         }
         let span = tracing::info_span!("job", queue = Q::NAME);
-        let due = match queue.step(&shutdown).instrument(span).await {
+        let outcome = queue.step(&shutdown).instrument(span).await;
+        let counted = match &outcome {
+            Ok(Step::Worked) => "worked",
+            Ok(Step::Idle(_)) => "idle",
+            Err(_) => "failed",
+        };
+        crate::counters::add(
+            crate::counters::JOB_STEPS,
+            &[("queue", Q::NAME), ("outcome", counted)],
+            1,
+        );
+        let due = match outcome {
             Ok(Step::Worked) => Some(Duration::ZERO),
             Ok(Step::Idle(due)) => due,
             Err(error) => {

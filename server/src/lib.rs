@@ -6,6 +6,7 @@ pub mod api;
 pub mod auth;
 pub mod capacity;
 pub mod config;
+pub mod counters;
 pub mod demo;
 pub mod detect;
 pub mod enrolment;

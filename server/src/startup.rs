@@ -368,6 +368,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz))
+        .route("/metrics", get(api::metrics))
         .route("/ws/performance", get(live::performance_socket))
         .route("/auth/login", post(auth::login))
         .route("/auth/logout", post(auth::logout))

@@ -204,6 +204,16 @@ enum Outcome {
 #[tracing::instrument(skip_all, fields(delivery = delivery.id, attempt = delivery.attempts))]
 async fn deliver(pool: &PgPool, policy: &WebhookPolicy, delivery: Claimed) {
     let outcome = send(policy, &delivery).await;
+    let counted = match &outcome {
+        Outcome::Delivered(_) => "delivered",
+        Outcome::Retry(..) if delivery.attempts < policy.max_attempts => "retry",
+        Outcome::Retry(..) | Outcome::Fail(..) => "failed",
+    };
+    crate::counters::add(
+        crate::counters::WEBHOOK_ATTEMPTS,
+        &[("outcome", counted)],
+        1,
+    );
     let result = match &outcome {
         Outcome::Delivered(status) => {
             tracing::info!(delivery = delivery.id, url = %delivery.url, status, "Webhook delivered.");

@@ -1,4 +1,5 @@
-//! Liveness (`/healthz`: the process answers) and readiness (`/readyz`: the database answers).
+//! Liveness (`/healthz`: the process answers), readiness (`/readyz`: the database answers) and
+//! Lookout's own counters (`/metrics`, Prometheus' text format, `vm:read`).
 use crate::error::{success, ApiError};
 use app::models::HealthStatus;
 use axum::{extract::State, Json};
@@ -26,4 +27,18 @@ pub async fn readyz(State(pool): State<PgPool>) -> Result<Json<Value>, ApiError>
         }
         Err(_) => Err(ApiError::StorageUnavailable),
     }
+}
+
+/// `GET /metrics`: Lookout's own counters (`crate::counters`) for a Prometheus scrape with a
+/// `vm:read` token.
+pub async fn metrics(
+    _: crate::auth::RequireScope<crate::auth::VmRead>,
+) -> impl axum::response::IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        crate::counters::render(),
+    )
 }

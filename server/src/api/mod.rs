@@ -25,7 +25,7 @@ use axum::{
     Router,
 };
 
-pub use health::{healthz, readyz};
+pub use health::{healthz, metrics, readyz};
 
 pub fn router(ingest_body_limit: usize) -> Router<AppState> {
     // The history API and the routes that share its envelope answer in the caller's language.

@@ -99,6 +99,7 @@ impl SampleBuffer {
                 );
             }
             *dropped += 1;
+            crate::counters::add(crate::counters::SAMPLES_DROPPED, &[], 1);
         }
         rows.push_back(row);
         drop(rows);

@@ -143,3 +143,79 @@ async fn health_checks_need_no_credentials() {
     }
     app.stop().await;
 }
+
+/// The value of the series `line_start` (name and labels) in a `/metrics` text, if present.
+fn metric_value(text: &str, line_start: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(line_start)?.strip_prefix(' '))
+        .and_then(|value| value.parse().ok())
+}
+
+#[tokio::test]
+async fn lookout_counts_its_own_work_for_prometheus() {
+    let app = crate::common::spawn_app().await;
+    let anonymous = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(anonymous.status(), 401, "a vm:read token is needed");
+
+    let scrape = || async {
+        let response = app.get("/metrics").await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            response.headers()["content-type"],
+            "text/plain; version=0.0.4; charset=utf-8"
+        );
+        response.text().await.expect("text")
+    };
+    let before = scrape().await;
+    let stored_before =
+        metric_value(&before, "lookout_samples_stored_total").expect("samples counter");
+    let start = chrono::Utc::now() - chrono::Duration::minutes(5);
+    let items = (0..3)
+        .map(|i| {
+            serde_json::json!({"vmId": "counted-01", "sample": crate::common::sample(start + chrono::Duration::seconds(10 * i), 20.0, 30.0)})
+        })
+        .collect();
+    crate::common::ingest(&app, items).await;
+    let after = scrape().await;
+    // Counters are per process, and other tests in this binary add to them too.
+    let stored_after = metric_value(&after, "lookout_samples_stored_total").expect("counter");
+    assert!(
+        stored_after >= stored_before + 3,
+        "{stored_before} → {stored_after}"
+    );
+    assert!(
+        metric_value(
+            &after,
+            r#"lookout_job_steps_total{queue="rollup",outcome="idle"}"#
+        )
+        .is_some_and(|steps| steps >= 1),
+        "{after}"
+    );
+    // Every line is a comment or `name{labels} value`, and every name is described.
+    for line in after.lines().filter(|l| !l.starts_with('#')) {
+        let (series, value) = line.rsplit_once(' ').expect("a value");
+        assert!(value.parse::<u64>().is_ok(), "{line}");
+        let name = series.split('{').next().unwrap_or_default();
+        assert!(
+            name.starts_with("lookout_")
+                && name.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+            "{line}"
+        );
+        assert!(
+            after.contains(&format!("# TYPE {name} counter\n")),
+            "{line}"
+        );
+        if let Some(labels) = series.strip_prefix(name) {
+            assert!(
+                labels.is_empty() || (labels.starts_with('{') && labels.ends_with('}')),
+                "{line}"
+            );
+        }
+    }
+    app.stop().await;
+}
