@@ -720,6 +720,8 @@ pub struct ComparePageData {
     pub from: i64,
     pub to: i64,
     pub svg: String,
+    /// Custom metrics hosts sent in the last 7 days, to compare too: (name, unit).
+    pub custom_choices: Vec<(String, String)>,
 }
 
 /// What the live page is rendered from: the host and its last 15 minutes.

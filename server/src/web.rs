@@ -319,15 +319,31 @@ fn compare_source(state: AppState) -> CompareSource {
                 let (from, to) = range_of(&pairs, now);
                 let (start, end) = (instant(from)?, instant(to)?);
                 crate::history::check_range(start, end, now).map_err(|e| e.to_string())?;
+                let custom_choices = crate::storage::custom_metrics::sent_by_hosts(
+                    &state.pool,
+                    now - chrono::Duration::days(7),
+                )
+                .await
+                .map_err(unreachable)?;
+                let custom_name = |m: &str| {
+                    let name = m.strip_prefix(crate::history::custom::CUSTOM_PREFIX)?;
+                    custom_choices.iter().find(|c| c.0 == name).cloned()
+                };
                 let metric_name = param(&pairs, "metric")
-                    .filter(|m| COMPARE_METRICS.iter().any(|c| c.0 == *m))
+                    .filter(|m| {
+                        COMPARE_METRICS.iter().any(|c| c.0 == *m) || custom_name(m).is_some()
+                    })
                     .unwrap_or("cpu.usagePercent")
                     .to_owned();
-                let unit = COMPARE_METRICS
-                    .iter()
-                    .find(|c| c.0 == metric_name)
-                    .map(|c| c.2)
-                    .unwrap_or("percent");
+                let custom = custom_name(&metric_name);
+                let unit = match &custom {
+                    Some((_, unit)) => custom_unit_display(unit),
+                    None => COMPARE_METRICS
+                        .iter()
+                        .find(|c| c.0 == metric_name)
+                        .map(|c| c.2)
+                        .unwrap_or("percent"),
+                };
                 let choices: Vec<(String, String, Option<String>)> = sqlx::query_as(
                     "SELECT vm_id, name, group_id FROM hosts ORDER BY group_id NULLS LAST, vm_id",
                 )
@@ -373,9 +389,28 @@ fn compare_source(state: AppState) -> CompareSource {
                         }
                     }
                 };
-                let metric = catalog::by_name(&metric_name).ok_or("unknown metric")?;
                 let mut lines = Vec::new();
                 for host in hosts.iter().take(svg::COLORS.len() * 2) {
+                    if let Some((name, _)) = &custom {
+                        let read = crate::history::custom::of_host(
+                            &state.pool,
+                            host.0,
+                            Some(std::slice::from_ref(name)),
+                            (start, end),
+                            STATIC_POINTS,
+                            now,
+                        )
+                        .await
+                        .map_err(unreachable)?;
+                        let points = read
+                            .metrics
+                            .first()
+                            .map(|m| m.buckets.iter().map(|b| (b.0, Some(b.1))).collect())
+                            .unwrap_or_default();
+                        lines.push((host.2.clone(), points));
+                        continue;
+                    }
+                    let metric = catalog::by_name(&metric_name).ok_or("unknown metric")?;
                     let request = SeriesRequest {
                         host_id: host.0,
                         metrics: std::slice::from_ref(&metric),
@@ -412,6 +447,7 @@ fn compare_source(state: AppState) -> CompareSource {
                     from,
                     to,
                     svg: svg::render(&drawn, None, from, to, unit),
+                    custom_choices,
                 })
             })
         },

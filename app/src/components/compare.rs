@@ -3,7 +3,7 @@
 use super::{islands::Explorer, snapshot::load_compare, TopBar};
 use crate::{
     models::ComparePageData,
-    panels::COMPARE_METRICS,
+    panels::{custom_unit_display, COMPARE_METRICS},
     view_state::{encode, Range},
 };
 use leptos::prelude::*;
@@ -36,12 +36,37 @@ fn CompareView(data: ComparePageData) -> impl IntoView {
         from,
         to,
         svg,
+        custom_choices,
     } = data;
-    let (label, unit) = COMPARE_METRICS
+    let custom = metric
+        .strip_prefix("custom:")
+        .and_then(|name| custom_choices.iter().find(|c| c.0 == name));
+    let (label, unit): (String, &'static str) = match custom {
+        Some((name, unit)) if unit.is_empty() => (name.clone(), custom_unit_display(unit)),
+        Some((name, unit)) => (format!("{name} ({unit})"), custom_unit_display(unit)),
+        None => COMPARE_METRICS
+            .iter()
+            .find(|m| m.0 == metric)
+            .map(|m| (m.1.to_owned(), m.2))
+            .unwrap_or_default(),
+    };
+    let custom_options = (!custom_choices.is_empty()).then(|| {
+        let options = custom_choices
+            .iter()
+            .map(|(name, _)| {
+                let value = format!("custom:{name}");
+                let selected = value == metric;
+                view! { <option value=value selected=selected>{name.clone()}</option> }
+            })
+            .collect_view();
+        view! { <optgroup label="Custom metrics">{options}</optgroup> }.into_any()
+    });
+    // Type-erased, as the other pieces: the view type stays shallow enough for the compiler.
+    let catalogue_options = COMPARE_METRICS
         .iter()
-        .find(|m| m.0 == metric)
-        .map(|m| (m.1, m.2))
-        .unwrap_or(("", "percent"));
+        .map(|(v, l, _)| view! { <option value=*v selected=*v == metric>{*l}</option> })
+        .collect_view()
+        .into_any();
     let chosen: Vec<String> = hosts.iter().map(|h| h.0.clone()).collect();
     let mut groups: Vec<String> = choices.iter().filter_map(|c| c.2.clone()).collect();
     groups.sort();
@@ -61,12 +86,14 @@ fn CompareView(data: ComparePageData) -> impl IntoView {
     let range = Range::Fixed { from, to };
     let group_links = groups
         .iter()
-        .map(|g| view! { <a href=format!("/compare?group={}&metric={}&{}", encode(g), encode(&metric), range.query()) data-testid="compare-group">{g.clone()}</a> })
+        .map(|g| view! { <a href=format!("/compare?group={}&metric={}&{}", encode(g), encode(&metric), range.query()) data-testid="compare-group">{g.clone()}</a> " " })
         .collect_view();
     let legend = hosts.iter().map(|(vm, name)| view! { <li><a href=format!("/hosts/{}?{}", encode(vm), range.query())>{name.clone()}</a></li> }).collect_view();
+    let summary = format!("{label} · {} hosts", hosts.len());
+    let (title, heading) = (label.clone(), label);
     let top = view! {
         <TopBar active="/compare" username>
-            <span class="muted" data-testid="compare-summary">{format!("{label} · {} hosts", hosts.len())}</span>
+            <span class="muted" data-testid="compare-summary">{summary}</span>
         </TopBar>
     }
     .into_any();
@@ -78,7 +105,8 @@ fn CompareView(data: ComparePageData) -> impl IntoView {
                 <form class="filters" method="get" action="/compare" data-testid="compare-form">
                     <label>"Metric "
                         <select name="metric" data-testid="compare-metric">
-                            {COMPARE_METRICS.iter().map(|(v, l, _)| view! { <option value=*v selected=*v == metric>{*l}</option> }).collect_view()}
+                            {catalogue_options}
+                            {custom_options}
                         </select>
                     </label>
                     <fieldset class="hosts"><legend>"Hosts"</legend>{boxes}</fieldset>
@@ -92,8 +120,8 @@ fn CompareView(data: ComparePageData) -> impl IntoView {
                 <div class="charts" data-testid="charts" data-view="compare" data-hosts=chosen.join(",") data-metric=metric.clone() data-from=from.to_string() data-to=to.to_string()>
                     <p class="chart-error error" data-testid="chart-error"></p>
                     <div class="panels">
-                        <section class="chart-panel wide" data-testid="chart-compare" data-panel="compare" data-title=label data-metrics=metric.clone() data-labels="" data-unit=unit data-fs="0" data-alerts="">
-                            <h3>{label}</h3>
+                        <section class="chart-panel wide" data-testid="chart-compare" data-panel="compare" data-title=title data-metrics=metric.clone() data-labels="" data-unit=unit data-fs="0" data-alerts="">
+                            <h3>{heading}</h3>
                             <div class="plot"></div>
                             <noscript><div class="static-chart" inner_html=svg></div></noscript>
                         </section>

@@ -144,7 +144,7 @@ pub struct HostMetrics {
 }
 
 /// The custom metrics `host_id` sent in `[start, end]` (those of `names`, or all), merged over
-/// their tag sets: raw points in at most `buckets` buckets over the range (whole seconds) while
+/// their tag sets: raw points in at most `buckets` buckets over the range ([`bucket_width`]) while
 /// the range is in the raw window, hourly rollups up to 30 days back, daily beyond — the tiers
 /// `resolution_for` picks for reads of one metric.
 pub async fn of_host(
@@ -156,10 +156,7 @@ pub async fn of_host(
     now: chrono::DateTime<Utc>,
 ) -> Result<HostMetrics, sqlx::Error> {
     let resolution = resolution_for((now - start).num_minutes());
-    // Whole seconds, rounded up so there are at most `buckets`: PostgreSQL's intervals stop at
-    // microseconds, and a range divided by a chart's width in pixels does not.
-    let per_bucket_ms = (end - start).num_milliseconds() / buckets.max(1);
-    let width = Duration::seconds((per_bucket_ms + 999) / 1000).max(Duration::seconds(1));
+    let width = bucket_width(end - start, buckets);
     let rows = custom_metrics::host_buckets(
         pool,
         host_id,
@@ -235,6 +232,22 @@ pub fn columns(metrics: &[HostMetric]) -> (Vec<i64>, BTreeMap<String, Vec<Option
     (t, series)
 }
 
+/// Bucket widths of raw points, in seconds: from a minute up the catalogue's (1, 5, 15 minutes,
+/// an hour, a day), aligned to the epoch as its buckets are, so a crosshair on the host view finds
+/// the same instant on every chart; whole seconds below (which also suit PostgreSQL's intervals,
+/// stopping at microseconds).
+const WIDTHS: [i64; 11] = [1, 2, 5, 10, 15, 30, 60, 300, 900, 3_600, 86_400];
+
+/// The narrowest of [`WIDTHS`] that cuts `range` into at most `buckets` (a day at the most).
+pub fn bucket_width(range: Duration, buckets: i64) -> Duration {
+    let per_bucket = range.num_milliseconds() as f64 / 1000.0 / buckets.max(1) as f64;
+    let seconds = WIDTHS
+        .into_iter()
+        .find(|&w| w as f64 >= per_bucket)
+        .unwrap_or(86_400);
+    Duration::seconds(seconds)
+}
+
 /// A chart of custom metrics of one host (`GET /history/series?metrics=custom:<name>,…`), in the
 /// history series' shape: `points` buckets over the range from the raw points in the raw window,
 /// else hourly or daily rollups; a note for each metric without a point in the range.
@@ -281,6 +294,20 @@ pub const CUSTOM_PREFIX: &str = "custom:";
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn raw_buckets_are_the_narrowest_epoch_aligned_width_giving_at_most_the_points_asked() {
+        // An hour over 573 pixels: 6.28 s → 10 s; a day: 150.8 s → 5 minutes, the catalogue's.
+        assert_eq!(bucket_width(Duration::hours(1), 573), Duration::seconds(10));
+        assert_eq!(bucket_width(Duration::days(1), 573), Duration::minutes(5));
+        assert_eq!(bucket_width(Duration::days(7), 573), Duration::hours(1));
+        assert_eq!(
+            bucket_width(Duration::seconds(100), 600),
+            Duration::seconds(1)
+        );
+        assert_eq!(bucket_width(Duration::days(7), 1), Duration::days(1));
+        assert_eq!(bucket_width(Duration::hours(1), 0), Duration::hours(1));
+    }
 
     #[test]
     fn metrics_with_different_buckets_share_one_time_axis_with_gaps_where_one_has_none() {

@@ -156,8 +156,8 @@ pub struct HostBucket {
 }
 
 /// Buckets of `host_id`'s custom metrics (those of `names`, or all) in `[start, end]` for
-/// charts: of the raw points,
-/// `width` wide from `start` (`resolution` `raw`), or the `hour`/`day` rollups.
+/// charts: of the raw points, in buckets `width` wide aligned to the epoch (`resolution` `raw`),
+/// or the `hour`/`day` rollups.
 pub async fn host_buckets(
     pool: &PgPool,
     host_id: i32,
@@ -168,7 +168,7 @@ pub async fn host_buckets(
 ) -> Result<Vec<HostBucket>, sqlx::Error> {
     if resolution == "raw" {
         return sqlx::query_as(
-            "SELECT name, date_bin($4, ts, $2) AS bucket, avg(value) AS avg, min(value) AS min, max(value) AS max
+            "SELECT name, date_bin($4, ts, timestamptz 'epoch') AS bucket, avg(value) AS avg, min(value) AS min, max(value) AS max
              FROM custom_metrics WHERE host_id = $1 AND ts >= $2 AND ts <= $3 AND ($5::text[] IS NULL OR name = ANY($5))
              GROUP BY 1, 2 ORDER BY 1, 2",
         )
@@ -202,6 +202,23 @@ pub async fn host_units(pool: &PgPool, host_id: i32) -> Result<Vec<(String, Stri
         "SELECT DISTINCT ON (name) name, unit FROM custom_metrics WHERE host_id = $1 ORDER BY name, ts DESC",
     )
     .bind(host_id)
+    .fetch_all(pool)
+    .await
+}
+
+/// The custom metrics hosts sent points of since `since` (the day rollups say which), with the
+/// unit of each one's newest raw point ("" once none is left), by name.
+pub async fn sent_by_hosts(
+    pool: &PgPool,
+    since: DateTime<Utc>,
+) -> Result<Vec<(String, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT n.name, coalesce((SELECT unit FROM custom_metrics m WHERE m.name = n.name ORDER BY ts DESC LIMIT 1), '')
+         FROM (SELECT DISTINCT name FROM custom_metric_rollups
+               WHERE resolution = 'day' AND bucket >= date_trunc('day', $1::timestamptz, 'UTC') AND host_key <> 0) n
+         ORDER BY n.name",
+    )
+    .bind(since)
     .fetch_all(pool)
     .await
 }

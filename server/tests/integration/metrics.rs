@@ -375,6 +375,19 @@ async fn a_hosts_custom_metrics_are_read_for_its_page_merged_over_tag_sets_in_th
     let means: Vec<f64> = depth.buckets.iter().map(|b| b.1).collect();
     assert_eq!(means, [50.0, 20.0]);
 
+    // What the compare page offers: metrics any host sent in the last week, with their units.
+    let offered =
+        lookout::storage::custom_metrics::sent_by_hosts(&app.pool, now - Duration::days(7))
+            .await
+            .expect("read");
+    assert_eq!(
+        offered,
+        [
+            ("api.latency".to_owned(), "ms".to_owned()),
+            ("queue.depth".to_owned(), "count".to_owned())
+        ]
+    );
+
     // The host view's interactive charts read the same through the series endpoint.
     let range = format!(
         // A width that does not divide the range into whole seconds (a chart's pixels).
@@ -391,8 +404,8 @@ async fn a_hosts_custom_metrics_are_read_for_its_page_merged_over_tag_sets_in_th
     let data = &chart["data"];
     assert_eq!(
         (&data["resolution"], &data["stepSeconds"]),
-        (&json!("7s"), &json!(7)),
-        "an hour in at most 573 buckets: 6.28 s, rounded up"
+        (&json!("10s"), &json!(10)),
+        "an hour in at most 573 buckets: 6.28 s, so 10 s"
     );
     assert_eq!(data["t"].as_array().map(Vec::len), Some(2), "{data}");
     assert_eq!(
