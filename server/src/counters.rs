@@ -9,23 +9,28 @@ use std::{
     sync::{LazyLock, Mutex},
 };
 
-/// Every counter: its name and help text. Only these can be counted.
-pub const COUNTERS: &[(&str, &str)] = &[
+/// Every counter: its name, help text and whether it is counted by labels (a counter without
+/// labels shows 0 before its first count). Only these can be counted.
+pub const COUNTERS: &[(&str, &str, bool)] = &[
     (
         JOB_STEPS,
         "Steps of the background job runner, by queue and outcome (worked, idle, failed).",
+        true,
     ),
     (
         SAMPLES_STORED,
         "Samples stored through ingest (agents, the API, the demo), new ones only.",
+        false,
     ),
     (
         WEBHOOK_ATTEMPTS,
         "Webhook delivery attempts, by outcome (delivered, retry, failed).",
+        true,
     ),
     (
         SAMPLES_DROPPED,
         "Local samples dropped from the full buffer while the database was away.",
+        false,
     ),
 ];
 
@@ -41,7 +46,7 @@ static SERIES: LazyLock<Mutex<Series>> = LazyLock::new(Mutex::default);
 
 /// Adds `by` to counter `name` (one of [`COUNTERS`]) with `labels`.
 pub fn add(name: &'static str, labels: &[(&'static str, &str)], by: u64) {
-    debug_assert!(COUNTERS.iter().any(|(known, _)| *known == name), "{name}");
+    debug_assert!(COUNTERS.iter().any(|(known, ..)| *known == name), "{name}");
     let key = (
         name,
         labels.iter().map(|(k, v)| (*k, (*v).to_owned())).collect(),
@@ -55,7 +60,7 @@ pub fn add(name: &'static str, labels: &[(&'static str, &str)], by: u64) {
 pub fn render() -> String {
     let series = SERIES.lock().unwrap_or_else(|p| p.into_inner()).clone();
     let mut out = String::new();
-    for (name, help) in COUNTERS {
+    for (name, help, labelled) in COUNTERS {
         let _ = writeln!(out, "# HELP {name} {help}");
         let _ = writeln!(out, "# TYPE {name} counter");
         let mut any = false;
@@ -63,15 +68,11 @@ pub fn render() -> String {
             any = true;
             let _ = writeln!(out, "{counter}{} {value}", label_text(labels));
         }
-        if !any && !has_labels(name) {
+        if !any && !labelled {
             let _ = writeln!(out, "{name} 0");
         }
     }
     out
-}
-
-fn has_labels(name: &str) -> bool {
-    name == JOB_STEPS || name == WEBHOOK_ATTEMPTS
 }
 
 /// `{a="x",b="y"}` with the format's escapes (backslash, quote, newline); empty without labels.
@@ -113,7 +114,7 @@ mod tests {
         let text = render();
         assert!(text.contains("lookout_webhook_attempts_total{outcome=\"test-delivered\"} 5\n"));
         assert!(text.contains("lookout_webhook_attempts_total{outcome=\"test-failed\"} 1\n"));
-        for (name, _) in COUNTERS {
+        for (name, ..) in COUNTERS {
             assert!(text.contains(&format!("# TYPE {name} counter\n")), "{name}");
         }
     }
