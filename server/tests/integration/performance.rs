@@ -181,7 +181,15 @@ async fn lookout_counts_its_own_work_for_prometheus() {
         })
         .collect();
     crate::common::ingest(&app, items).await;
-    let after = scrape().await;
+    // The rollup worker checks its rollups once before its first step: wait for that step.
+    let mut after = scrape().await;
+    for _ in 0..100 {
+        if after.contains(r#"lookout_job_steps_total{queue="rollup",outcome="idle"}"#) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        after = scrape().await;
+    }
     // Counters are per process, and other tests in this binary add to them too.
     let stored_after = metric_value(&after, "lookout_samples_stored_total").expect("counter");
     assert!(
