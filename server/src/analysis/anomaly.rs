@@ -617,7 +617,9 @@ fn event(
 /// the week its scale was learnt on, a drop below the lowest, each by the floor at that record's
 /// size (what happened last week without being an incident is this series' ordinary burst,
 /// whatever its sigmas, and 1.51 MB/s after a week that reached 1.50 is the same burst again,
-/// not news). Runs of one sign with gaps of
+/// not news). A point right after a flagged one of the same sign continues that burst on its
+/// sigmas and the floor alone: the record re-read at midnight holds the burst's own first points,
+/// which its continuation need not beat. Runs of one sign with gaps of
 /// less than three hours (two points at hours) are one event — in time, so that five-minute
 /// buckets, flagged one by one, do not split a burst the hours see as one.
 fn excursions(
@@ -626,7 +628,9 @@ fn excursions(
     profile: &Profile,
     limit: f64,
 ) -> Vec<Detected> {
-    let sign = |i: usize| {
+    // `beyond_record` is false for a point right after a flagged one: the burst in progress is
+    // already news, and the record re-read at midnight may hold its own first points.
+    let sign_of = |i: usize, beyond_record: bool| {
         let (Some(z), Some(value), Some(baseline)) = (scores.z[i], series[i], scores.baseline[i])
         else {
             return 0;
@@ -649,14 +653,15 @@ fn excursions(
         };
         if residual.abs() < profile.significance.min_change(baseline) {
             0
-        } else if z > limit && residual > highest + margin(highest) {
+        } else if z > limit && (!beyond_record || residual > highest + margin(highest)) {
             1
-        } else if z < -limit && residual < lowest - margin(lowest) {
+        } else if z < -limit && (!beyond_record || residual < lowest - margin(lowest)) {
             -1
         } else {
             0
         }
     };
+    let sign = |i: usize| sign_of(i, true);
     let gap = profile.points(3, 3);
     let mut events = Vec::new();
     let mut i = 0;
@@ -671,6 +676,7 @@ fn excursions(
             match sign(j) {
                 x if x == s => last = j,
                 x if x == -s => break,
+                _ if j == last + 1 && sign_of(j, false) == s => last = j,
                 _ => {}
             }
             j += 1;
@@ -1298,6 +1304,25 @@ mod tests {
         );
         // Before any scale: no record.
         assert_eq!(scores.record[0], (f64::INFINITY, f64::NEG_INFINITY));
+    }
+
+    #[test]
+    fn a_burst_running_past_midnight_is_one_event_to_its_end() {
+        // +30 from 22:00 to 01:59. At midnight the scale and the week's record are re-read from
+        // a week that now holds the burst's first two hours: its continuation is the same
+        // incident, not a new one that has to beat itself.
+        let mut series = daily(14);
+        let start = 10 * DAY + 22;
+        for v in series[start..start + 4].iter_mut() {
+            *v = v.map(|x| x + 30.0);
+        }
+        let events = detect(&series, &hourly(), &medium(), 0);
+        assert_eq!(kinds(&events), [Kind::Spike], "{events:?}");
+        assert_eq!((events[0].start, events[0].end), (start, start + 3));
+        // A later burst of the same size is still no new record.
+        series[12 * DAY + 5] = series[12 * DAY + 5].map(|v| v + 30.0);
+        let events = detect(&series, &hourly(), &medium(), 0);
+        assert_eq!(events.len(), 1, "{events:?}");
     }
 
     #[test]
