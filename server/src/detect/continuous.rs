@@ -138,11 +138,7 @@ pub async fn catch_up(pool: &PgPool, days: u32, after: i32) -> Result<CaughtUp, 
 
 pub async fn detect_recent(pool: &PgPool, hub: &Hub) -> Result<usize, sqlx::Error> {
     let now = Utc::now();
-    let hosts: Vec<(i32, String, String)> =
-        sqlx::query_as("SELECT id, vm_id, name FROM hosts WHERE last_seen > $1 ORDER BY id")
-            .bind(now - Duration::hours(3))
-            .fetch_all(pool)
-            .await?;
+    let hosts = crate::storage::hosts::seen_since(pool, now - Duration::hours(3)).await?;
     if hosts.is_empty() {
         return Ok(0);
     }
@@ -150,14 +146,12 @@ pub async fn detect_recent(pool: &PgPool, hub: &Hub) -> Result<usize, sqlx::Erro
     let start = current_hour - Duration::hours(3);
     // The custom metrics sent for these hosts in the judged hours, the busiest first.
     let host_ids: Vec<i32> = hosts.iter().map(|(id, _, _)| *id).collect();
-    let custom_metrics: Vec<String> = sqlx::query_scalar(
-        "SELECT name FROM custom_metrics WHERE ts >= $1 AND host_id = ANY($2)
-         GROUP BY name ORDER BY count(*) DESC, name LIMIT $3",
+    let custom_metrics = crate::storage::custom_metrics::busiest_sent_by(
+        pool,
+        &host_ids,
+        start,
+        CONTINUOUS_CUSTOM_METRICS,
     )
-    .bind(start)
-    .bind(&host_ids)
-    .bind(CONTINUOUS_CUSTOM_METRICS)
-    .fetch_all(pool)
     .await?;
     let request = Request {
         hosts,

@@ -181,6 +181,22 @@ pub async fn job(pool: &PgPool, id: &str) -> Result<Option<JobRow>, sqlx::Error>
         .await
 }
 
+/// A user's newest exports that have not expired, newest first.
+pub async fn recent(
+    pool: &PgPool,
+    created_by: &str,
+    limit: i64,
+) -> Result<Vec<JobRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT * FROM export_jobs WHERE created_by = $1 AND (expires_at IS NULL OR expires_at > now())
+         ORDER BY created_at DESC LIMIT $2",
+    )
+    .bind(created_by)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
 pub struct NewJob<'a> {
     pub id: &'a str,
     pub spec: &'a ExportSpec,

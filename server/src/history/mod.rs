@@ -323,11 +323,7 @@ pub async fn resolve_hosts_or_all(
     cluster_id: Option<&str>,
 ) -> Result<Vec<(i32, String, String)>, QueryError> {
     if vm_ids.is_none() && group_id.is_none() && cluster_id.is_none() {
-        return Ok(
-            sqlx::query_as("SELECT id, vm_id, name FROM hosts ORDER BY vm_id")
-                .fetch_all(pool)
-                .await?,
-        );
+        return Ok(crate::storage::hosts::all(pool).await?);
     }
     resolve_hosts(pool, vm_ids, group_id, cluster_id).await
 }

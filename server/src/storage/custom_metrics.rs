@@ -223,6 +223,24 @@ pub async fn sent_by_hosts(
     .await
 }
 
+/// Names of the custom metrics `hosts` sent since `since`, the most points first, at most `limit`.
+pub async fn busiest_sent_by(
+    pool: &PgPool,
+    hosts: &[i32],
+    since: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT name FROM custom_metrics WHERE ts >= $1 AND host_id = ANY($2)
+         GROUP BY name ORDER BY count(*) DESC, name LIMIT $3",
+    )
+    .bind(since)
+    .bind(hosts)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
 /// Unit and category of the newest point of a metric.
 pub async fn describe(pool: &PgPool, name: &str) -> Result<Option<(String, String)>, sqlx::Error> {
     sqlx::query_as(

@@ -1,4 +1,4 @@
-//! The host inventory: registration of the local host and look-ups by `vmId`.
+//! The host inventory: registration of hosts, look-ups by `vmId` and the lists pages choose from.
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgPool};
 
@@ -95,4 +95,50 @@ pub async fn mark_silent(pool: &PgPool) -> Result<Vec<String>, sqlx::Error> {
     .bind(POWERED_OFF_AFTER_SECS as f64)
     .fetch_all(pool)
     .await
+}
+
+/// What the host view says about a host beside its charts.
+#[derive(Clone, Debug, FromRow)]
+pub struct Placement {
+    pub group_id: Option<String>,
+    pub cluster_id: Option<String>,
+    pub last_seen: Option<DateTime<Utc>>,
+    pub platform: String,
+    pub platform_version: String,
+}
+
+pub async fn placement(pool: &PgPool, id: i32) -> Result<Option<Placement>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT group_id, cluster_id, last_seen, coalesce(platform, '') AS platform,
+                coalesce(platform_version, '') AS platform_version
+         FROM hosts WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Every host as `(id, vmId, name)`, by `vmId`.
+pub async fn all(pool: &PgPool) -> Result<Vec<(i32, String, String)>, sqlx::Error> {
+    sqlx::query_as("SELECT id, vm_id, name FROM hosts ORDER BY vm_id")
+        .fetch_all(pool)
+        .await
+}
+
+/// Every host as `(vmId, name, groupId)`, by group (ungrouped last), then `vmId`.
+pub async fn by_group(pool: &PgPool) -> Result<Vec<(String, String, Option<String>)>, sqlx::Error> {
+    sqlx::query_as("SELECT vm_id, name, group_id FROM hosts ORDER BY group_id NULLS LAST, vm_id")
+        .fetch_all(pool)
+        .await
+}
+
+/// Hosts with a sample after `since` as `(id, vmId, name)`, by id.
+pub async fn seen_since(
+    pool: &PgPool,
+    since: DateTime<Utc>,
+) -> Result<Vec<(i32, String, String)>, sqlx::Error> {
+    sqlx::query_as("SELECT id, vm_id, name FROM hosts WHERE last_seen > $1 ORDER BY id")
+        .bind(since)
+        .fetch_all(pool)
+        .await
 }

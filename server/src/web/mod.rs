@@ -1,0 +1,296 @@
+//! The browser UI: server-rendered Leptos pages and the data they are rendered from, the
+//! exports form, the sign-in guard and static files. Every page's data comes from the same
+//! services the REST API uses (fleet, history series, timeline, capacity, exports); the host
+//! and compare views shape theirs in `host` and `compare`.
+mod compare;
+mod host;
+
+use crate::{
+    auth::{credentials, session_cookie, Principal, RequireScope, VmRead},
+    state::AppState,
+    storage::{catalog, hosts},
+};
+use app::{
+    components::snapshot::ssr::{
+        Answer, CapacitySource, CompareSource, ExportsSource, FleetSource, HostSource,
+    },
+    models::{
+        CapacityReport, ComparePageData, ExportsPageData, FleetPageData, HostChoice, HostPageData,
+    },
+    shell,
+    view_state::{param, parse_query, Range},
+    App,
+};
+use axum::{
+    extract::{Request, State},
+    http::{HeaderMap, Method},
+    middleware::{self, Next},
+    response::{IntoResponse, Redirect, Response},
+    routing::post,
+    Router,
+};
+use chrono::{DateTime, Utc};
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::sync::Arc;
+
+pub fn router(state: &AppState) -> Router<AppState> {
+    let fleet = fleet_source(state.clone());
+    let host = host_source(state.clone());
+    let compare = compare_source(state.clone());
+    let capacity = capacity_source(state.clone());
+    let exports = exports_source(state.clone());
+    let routes = generate_route_list(App);
+    let options = state.leptos_options.clone();
+    let context = move || {
+        provide_context(fleet.clone());
+        provide_context(host.clone());
+        provide_context(compare.clone());
+        provide_context(capacity.clone());
+        provide_context(exports.clone());
+    };
+    Router::new()
+        .leptos_routes_with_context(state, routes, context, move || shell(options.clone()))
+        .route("/exports", post(start_export))
+        .route_layer(middleware::from_fn_with_state(state.clone(), sign_in_guard))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        // Pages and the WASM bundle shrink 3–4× with brotli or gzip; the API stays uncompressed
+        // (small JSON, often streamed straight into other tools).
+        .layer(tower_http::compression::CompressionLayer::new())
+}
+
+/// Pages other than `/login` need a session; `/login` with one goes straight to the fleet.
+async fn sign_in_guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    // Server functions and forms authenticate themselves and answer in their own way.
+    if request.method() != Method::GET || path.starts_with("/sfn/") {
+        return next.run(request).await;
+    }
+    let signed_in = match session_cookie(request.headers()) {
+        Some(secret) => matches!(
+            credentials::principal_for_session(&state.pool, &secret).await,
+            Ok(Some(_))
+        ),
+        None => false,
+    };
+    match (path == "/login", signed_in) {
+        (true, true) => Redirect::to("/").into_response(),
+        (false, false) => Redirect::to("/login").into_response(),
+        _ => next.run(request).await,
+    }
+}
+
+/// The user a page's data is loaded for, from the session cookie of its request.
+async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Principal, String> {
+    let secret = session_cookie(headers).ok_or("not signed in")?;
+    credentials::principal_for_session(&state.pool, &secret)
+        .await
+        .map_err(|e| format!("the database is unreachable: {e}"))?
+        .ok_or_else(|| "your session has expired; sign in again".to_string())
+}
+
+fn unreachable(error: impl std::fmt::Display) -> String {
+    format!("the database is unreachable: {error}")
+}
+
+fn fleet_source(state: AppState) -> FleetSource {
+    FleetSource(Arc::new(
+        move |headers: HeaderMap| -> Answer<FleetPageData> {
+            let state = state.clone();
+            Box::pin(async move {
+                let principal = signed_in(&state, &headers).await?;
+                let hosts = crate::fleet::overview(&state.pool, Utc::now())
+                    .await
+                    .map_err(unreachable)?;
+                Ok(FleetPageData {
+                    username: principal.name,
+                    hosts,
+                    local_vm: state.local.vm_id.to_string(),
+                })
+            })
+        },
+    ))
+}
+
+/// Points of the server-drawn charts (about their width in pixels).
+const STATIC_POINTS: i64 = 600;
+
+/// The range a page's query string names, as instants.
+fn range_of(pairs: &[(String, String)], now: DateTime<Utc>) -> (i64, i64) {
+    Range::from_query(
+        param(pairs, "range"),
+        param(pairs, "from"),
+        param(pairs, "to"),
+    )
+    .bounds(now.timestamp_millis())
+}
+
+fn instant(ms: i64) -> Result<DateTime<Utc>, String> {
+    DateTime::from_timestamp_millis(ms).ok_or_else(|| format!("{ms} is not an instant"))
+}
+
+fn host_source(state: AppState) -> HostSource {
+    HostSource(Arc::new(
+        move |headers: HeaderMap, vm: String, query: String| -> Answer<HostPageData> {
+            let state = state.clone();
+            Box::pin(async move {
+                let principal = signed_in(&state, &headers).await?;
+                host::data(&state.pool, principal.name, &vm, &query, Utc::now()).await
+            })
+        },
+    ))
+}
+
+fn compare_source(state: AppState) -> CompareSource {
+    CompareSource(Arc::new(
+        move |headers: HeaderMap, query: String| -> Answer<ComparePageData> {
+            let state = state.clone();
+            Box::pin(async move {
+                let principal = signed_in(&state, &headers).await?;
+                compare::data(&state.pool, principal.name, &query, Utc::now()).await
+            })
+        },
+    ))
+}
+
+/// What the capacity page shows: `/history/trends` over every host for the last 180 days with a
+/// 90-day forecast against 80 %, and the newest anomalies of the last 7 days.
+fn capacity_source(state: AppState) -> CapacitySource {
+    const HISTORY_DAYS: i64 = 180;
+    const HORIZON_DAYS: i64 = 90;
+    const THRESHOLD: f64 = 80.0;
+    CapacitySource(Arc::new(
+        move |headers: HeaderMap| -> Answer<CapacityReport> {
+            let state = state.clone();
+            Box::pin(async move {
+                let principal = signed_in(&state, &headers).await?;
+                let hosts = hosts::all(&state.pool).await.map_err(unreachable)?;
+                let now = Utc::now();
+                let options = crate::capacity::TrendOptions {
+                    start: now - chrono::Duration::days(HISTORY_DAYS),
+                    end: now,
+                    metrics: crate::capacity::METRICS.to_vec(),
+                    forecast_enabled: true,
+                    horizon: HORIZON_DAYS as f64,
+                    method: crate::analysis::trend::Method::Linear,
+                    threshold: THRESHOLD,
+                };
+                let trends = crate::capacity::analyse(&state.pool, &hosts, &options)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                // Enough events for the page's twenty incidents (several events each).
+                let anomalies =
+                    crate::detect::recent(&state.pool, now - chrono::Duration::days(7), 100)
+                        .await
+                        .map_err(unreachable)?;
+                Ok(CapacityReport {
+                    username: principal.name,
+                    hosts: hosts.len(),
+                    history_days: HISTORY_DAYS,
+                    horizon_days: HORIZON_DAYS,
+                    threshold: THRESHOLD,
+                    trends,
+                    anomalies,
+                })
+            })
+        },
+    ))
+}
+
+/// Exports listed on the exports page.
+const RECENT_EXPORTS: i64 = 10;
+
+/// The exports page: hosts to choose from and the caller's recent exports.
+fn exports_source(state: AppState) -> ExportsSource {
+    ExportsSource(Arc::new(
+        move |headers: HeaderMap| -> Answer<ExportsPageData> {
+            let state = state.clone();
+            Box::pin(async move {
+                let principal = signed_in(&state, &headers).await?;
+                let hosts = hosts::all(&state.pool).await.map_err(unreachable)?;
+                let jobs = crate::export::recent(&state.pool, &principal.name, RECENT_EXPORTS)
+                    .await
+                    .map_err(unreachable)?;
+                Ok(ExportsPageData {
+                    username: principal.name,
+                    hosts: hosts
+                        .into_iter()
+                        .map(|(_, vm_id, name)| HostChoice { vm_id, name })
+                        .collect(),
+                    exports: jobs
+                        .iter()
+                        .map(crate::export::JobRow::to_progress)
+                        .collect(),
+                })
+            })
+        },
+    ))
+}
+
+/// `POST /exports`: the exports page's form (`host` repeated, `hours`, `aggregation`, `format`).
+/// Cookie-authenticated with the origin check of every state change; answers with a redirect
+/// back to the page, with `?error=` when the export was refused.
+async fn start_export(
+    RequireScope(principal, _): RequireScope<VmRead>,
+    State(state): State<AppState>,
+    body: String,
+) -> Response {
+    let pairs = parse_query(&body);
+    let outcome = async {
+        let vm_ids: Vec<String> = pairs
+            .iter()
+            .filter(|(k, _)| k == "host")
+            .map(|(_, v)| v.clone())
+            .collect();
+        if vm_ids.is_empty() {
+            return Err("Choose at least one host.".to_string());
+        }
+        let hours: i64 = param(&pairs, "hours")
+            .and_then(|h| h.parse().ok())
+            .unwrap_or(24)
+            .clamp(1, 24 * 730);
+        let format_text = param(&pairs, "format").unwrap_or("excel");
+        let format = crate::export::format::FileFormat::parse(format_text)
+            .ok_or_else(|| format!("unknown format `{format_text}`"))?;
+        let aggregation_text = param(&pairs, "aggregation").unwrap_or("1h");
+        let aggregation = crate::history::Aggregation::parse(aggregation_text)
+            .ok_or_else(|| format!("unknown resolution `{aggregation_text}`"))?;
+        let hosts = crate::history::resolve_hosts(&state.pool, Some(&vm_ids), None, None)
+            .await
+            .map_err(|e| e.to_string())?;
+        let now = Utc::now();
+        let order = crate::export::tasks::Order {
+            hosts,
+            groups: catalog::Group::ALL.to_vec(),
+            start: now - chrono::Duration::hours(hours),
+            end: now,
+            aggregation,
+            func: crate::history::Func::Avg,
+            format,
+            fields: None,
+            filename: None,
+            include_headers: true,
+            timezone: "UTC".into(),
+            date_format: "YYYY-MM-DD HH:mm:ss".into(),
+            number_format: "0.00".into(),
+        };
+        crate::export::tasks::queue(
+            &state.pool,
+            &state.jobs.exports,
+            &principal.name,
+            order,
+            now,
+        )
+        .await
+        .map_err(|e| e.to_string())
+    }
+    .await;
+    match outcome {
+        Ok(_) => Redirect::to("/exports").into_response(),
+        Err(problem) => Redirect::to(&format!(
+            "/exports?error={}",
+            app::view_state::encode(&problem)
+        ))
+        .into_response(),
+    }
+}
