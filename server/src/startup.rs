@@ -4,7 +4,7 @@ use crate::{
     api,
     auth::{self, credentials, Scope},
     config::Settings,
-    error::{error_body, ApiError},
+    error::error_body,
     jobs,
     live::{self, Hub},
     sampling,
@@ -17,9 +17,8 @@ use crate::{
 };
 use anyhow::Context;
 use axum::{
-    extract::{DefaultBodyLimit, MatchedPath, Request, State},
+    extract::{DefaultBodyLimit, MatchedPath, Request},
     http::{header, HeaderName, StatusCode},
-    middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::{get, post},
     Json, Router,
@@ -359,12 +358,7 @@ fn watchdog(limit: Duration, managed: Option<Arc<ManagedPostgres>>) -> std::sync
 pub fn router(state: AppState) -> Router {
     let settings = state.settings.clone();
     // REST requests get a deadline; WebSockets and pages do not (streams are long-lived by design).
-    let api = api::router(settings.ingest_body_limit)
-        .layer(middleware::from_fn_with_state(
-            settings.request_timeout,
-            deadline,
-        ))
-        .layer(middleware::from_fn_with_state(state.clone(), api::throttle));
+    let api = api::router(&state);
     Router::new()
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz))
@@ -392,14 +386,6 @@ pub fn router(state: AppState) -> Router {
                 .layer(DefaultBodyLimit::max(settings.body_limit)),
         )
         .with_state(state)
-}
-
-/// Answers `408` in the API envelope when a REST request takes longer than the configured deadline.
-async fn deadline(State(limit): State<Duration>, request: Request, next: Next) -> Response {
-    match tokio::time::timeout(limit, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => ApiError::Timeout.into_response(),
-    }
 }
 
 fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {

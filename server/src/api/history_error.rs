@@ -90,6 +90,8 @@ pub enum HistoryError {
     RateLimited(u64),
     #[error("history storage is unavailable")]
     StorageUnavailable,
+    #[error("the request took longer than the server's limit (LOOKOUT_REQUEST_TIMEOUT)")]
+    Timeout,
     #[error("{0}")]
     Conflict(String),
     /// No item of an ingest batch could be stored: every item's reasons (400).
@@ -119,6 +121,7 @@ impl HistoryError {
             HistoryError::ExportNotFound(_) => (StatusCode::NOT_FOUND, "404-EXPORT"),
             HistoryError::LimitExceeded(_) => (StatusCode::BAD_REQUEST, "400-LIMIT"),
             HistoryError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "429"),
+            HistoryError::Timeout => (StatusCode::REQUEST_TIMEOUT, "408"),
             HistoryError::StorageUnavailable | HistoryError::Busy(_) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "503")
             }
@@ -128,7 +131,7 @@ impl HistoryError {
     }
 }
 
-/// The seed's message table (plus 413, which the seed does not list).
+/// The seed's message table (plus 408, 409 and 413, which the seed does not list).
 fn message(code: &str, language: Language) -> &'static str {
     match (code, language) {
         ("400", Language::En) => "Bad Request",
@@ -158,6 +161,9 @@ fn message(code: &str, language: Language) -> &'static str {
         ("413", Language::En) => "Payload Too Large",
         ("413", Language::Zh) => "请求体过大",
         ("413", Language::Ja) => "リクエストが大きすぎます",
+        ("408", Language::En) => "Request Timeout",
+        ("408", Language::Zh) => "请求超时",
+        ("408", Language::Ja) => "リクエストがタイムアウトしました",
         ("409", Language::En) => "Conflict",
         ("409", Language::Zh) => "冲突",
         ("409", Language::Ja) => "競合",

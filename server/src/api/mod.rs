@@ -19,17 +19,90 @@ pub mod trends;
 
 use crate::{error::ApiError, state::AppState};
 use axum::{
-    extract::DefaultBodyLimit,
-    middleware,
+    extract::{DefaultBodyLimit, Request, State},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
     routing::{get, patch, post},
     Router,
 };
+use history_error::HistoryError;
+use std::time::Duration;
 
 pub use health::{healthz, metrics, readyz};
 
-pub fn router(ingest_body_limit: usize) -> Router<AppState> {
-    // The history API and the routes that share its envelope answer in the caller's language.
-    let history = Router::new()
+/// The REST routes, each API behind the rate limit and the request deadline, which answer in its
+/// own envelope (the history API's also in the caller's language).
+pub fn router(state: &AppState) -> Router<AppState> {
+    let settings = &state.settings;
+    let history = history_routes(settings.ingest_body_limit);
+    let history = limited::<HistoryError>(history, state, settings.request_timeout)
+        .layer(middleware::from_fn(history_error::with_language));
+    let performance = limited::<ApiError>(performance_routes(), state, settings.request_timeout);
+    performance.merge(history)
+}
+
+/// `routes` behind the rate limit (outermost) and the deadline, both answering as `E`.
+fn limited<E: Envelope>(
+    routes: Router<AppState>,
+    state: &AppState,
+    deadline: Duration,
+) -> Router<AppState> {
+    routes
+        .layer(middleware::from_fn_with_state(deadline, within::<E>))
+        .layer(middleware::from_fn_with_state(state.clone(), throttle::<E>))
+}
+
+/// An API's error type, as the request-wide layers answer in it.
+trait Envelope: IntoResponse + 'static {
+    fn timed_out() -> Self;
+    fn rate_limited(retry_after_secs: u64) -> Self;
+}
+
+impl Envelope for ApiError {
+    fn timed_out() -> Self {
+        ApiError::Timeout
+    }
+    fn rate_limited(retry_after_secs: u64) -> Self {
+        ApiError::RateLimited(retry_after_secs)
+    }
+}
+
+impl Envelope for HistoryError {
+    fn timed_out() -> Self {
+        HistoryError::Timeout
+    }
+    fn rate_limited(retry_after_secs: u64) -> Self {
+        HistoryError::RateLimited(retry_after_secs)
+    }
+}
+
+/// Answers `408` when a request takes longer than `LOOKOUT_REQUEST_TIMEOUT`.
+async fn within<E: Envelope>(
+    State(limit): State<Duration>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => E::timed_out().into_response(),
+    }
+}
+
+/// Answers `429` with `Retry-After` when a caller exceeds `LOOKOUT_RATE_LIMIT`.
+async fn throttle<E: Envelope>(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match state.throttle.check_api(request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(wait) => E::rate_limited(crate::auth::throttle::retry_after_secs(wait)).into_response(),
+    }
+}
+
+/// The history API and the routes that share its envelope.
+fn history_routes(ingest_body_limit: usize) -> Router<AppState> {
+    Router::new()
         .route("/api/v1/history/query", post(history::query))
         .route("/api/v1/history/aggregate", post(aggregate::aggregate))
         .route("/api/v1/history/trends", post(trends::trends))
@@ -72,7 +145,10 @@ pub fn router(ingest_body_limit: usize) -> Router<AppState> {
             "/api/v1/ingest/samples",
             post(ingest::samples).layer(DefaultBodyLimit::max(ingest_body_limit)),
         )
-        .layer(middleware::from_fn(history_error::with_language));
+}
+
+/// The performance API, and the API's own 404 for any other path under `/api`.
+fn performance_routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/performance/stats", get(performance::stats))
         .route("/api/v1/performance/system", get(performance::system))
@@ -105,39 +181,7 @@ pub fn router(ingest_body_limit: usize) -> Router<AppState> {
             "/api/v1/performance/alerts/{alert_id}/resolve",
             post(alerts::resolve_alert),
         )
-        .merge(history)
         .route("/api/{*rest}", axum::routing::any(not_found))
-}
-
-/// Answers `429` with `Retry-After` when a caller exceeds `LOOKOUT_RATE_LIMIT`, in the envelope of
-/// the API it called.
-pub async fn throttle(
-    axum::extract::State(state): axum::extract::State<AppState>,
-    request: axum::extract::Request,
-    next: middleware::Next,
-) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    match state.throttle.check_api(request.headers()) {
-        Ok(()) => next.run(request).await,
-        Err(wait) => {
-            let secs = crate::auth::throttle::retry_after_secs(wait);
-            let path = request.uri().path();
-            if [
-                "/api/v1/history",
-                "/api/v1/hosts",
-                "/api/v1/ingest",
-                "/api/v1/agents",
-                "/api/v1/tokens",
-            ]
-            .iter()
-            .any(|p| path.starts_with(p))
-            {
-                history_error::HistoryError::RateLimited(secs).into_response()
-            } else {
-                ApiError::RateLimited(secs).into_response()
-            }
-        }
-    }
 }
 
 async fn not_found(uri: axum::http::Uri) -> ApiError {

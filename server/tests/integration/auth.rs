@@ -273,6 +273,56 @@ async fn the_login_page_is_served_compressed_to_browsers_that_accept_it() {
 }
 
 #[tokio::test]
+async fn a_request_over_the_deadline_gets_408_in_its_apis_envelope() {
+    let url = crate::common::fresh_database().await;
+    let mut settings = crate::common::settings(lookout::config::DatabaseArgs {
+        database_url: Some(url),
+        data_dir: "unused".into(),
+    });
+    // Shorter than any request that waits for the database (every one authenticates).
+    settings.request_timeout = std::time::Duration::from_nanos(1);
+    let app = crate::common::spawn_with(settings).await;
+    let response = app.get("/api/v1/performance/alerts/rules").await;
+    assert_eq!(
+        status_and_code(response).await,
+        (408, "REQUEST_TIMEOUT".to_string())
+    );
+    let history = app
+        .client
+        .post(format!("{}/api/v1/history/query", app.address))
+        .bearer_auth(&app.token)
+        .header(header::ACCEPT_LANGUAGE, "ja")
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(history.status(), 408);
+    let body: Value = history.json().await.expect("JSON");
+    assert_eq!(
+        (
+            body["code"].as_u64(),
+            body["error"].as_str(),
+            body["message"].as_str()
+        ),
+        (
+            Some(408),
+            Some("408"),
+            Some("リクエストがタイムアウトしました")
+        ),
+        "{body}"
+    );
+    // Pages and health checks have no deadline.
+    let health = app
+        .client
+        .get(format!("{}/healthz", app.address))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(health.status(), 200);
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn a_caller_over_the_rate_limit_gets_429_with_retry_after_in_each_apis_envelope() {
     let url = crate::common::fresh_database().await;
     let mut settings = crate::common::settings(lookout::config::DatabaseArgs {
@@ -304,15 +354,21 @@ async fn a_caller_over_the_rate_limit_gets_429_with_retry_after_in_each_apis_env
         .client
         .post(format!("{}/api/v1/history/query", app.address))
         .bearer_auth(&app.token)
+        .header(header::ACCEPT_LANGUAGE, "zh-CN")
         .json(&serde_json::json!({}))
         .send()
         .await
         .expect("sent");
     assert_eq!(history.status(), 429);
     let body: Value = history.json().await.expect("JSON");
+    // In the history envelope, and in the caller's language like every history answer.
     assert_eq!(
-        (body["code"].as_u64(), body["error"].as_str()),
-        (Some(429), Some("429")),
+        (
+            body["code"].as_u64(),
+            body["error"].as_str(),
+            body["message"].as_str()
+        ),
+        (Some(429), Some("429"), Some("请求过于频繁")),
         "{body}"
     );
     // Another caller has its own bucket.
