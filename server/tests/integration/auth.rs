@@ -272,6 +272,25 @@ async fn the_login_page_is_served_compressed_to_browsers_that_accept_it() {
     app.stop().await;
 }
 
+/// An empty history query in `language`, answered with an error in the history envelope: its
+/// status, `code` (the same number), `error` and `message`.
+async fn history_query_error(app: &TestApp, language: &str) -> (u16, String, String) {
+    let response = app
+        .client
+        .post(format!("{}/api/v1/history/query", app.address))
+        .bearer_auth(&app.token)
+        .header(header::ACCEPT_LANGUAGE, language)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .expect("sent");
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.expect("JSON");
+    assert_eq!(body["code"].as_u64(), Some(u64::from(status)), "{body}");
+    let text = |field: &str| body[field].as_str().unwrap_or_default().to_owned();
+    (status, text("error"), text("message"))
+}
+
 #[tokio::test]
 async fn a_request_over_the_deadline_gets_408_in_its_apis_envelope() {
     let url = crate::common::fresh_database().await;
@@ -287,29 +306,9 @@ async fn a_request_over_the_deadline_gets_408_in_its_apis_envelope() {
         status_and_code(response).await,
         (408, "REQUEST_TIMEOUT".to_string())
     );
-    let history = app
-        .client
-        .post(format!("{}/api/v1/history/query", app.address))
-        .bearer_auth(&app.token)
-        .header(header::ACCEPT_LANGUAGE, "ja")
-        .json(&serde_json::json!({}))
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(history.status(), 408);
-    let body: Value = history.json().await.expect("JSON");
     assert_eq!(
-        (
-            body["code"].as_u64(),
-            body["error"].as_str(),
-            body["message"].as_str()
-        ),
-        (
-            Some(408),
-            Some("408"),
-            Some("リクエストがタイムアウトしました")
-        ),
-        "{body}"
+        history_query_error(&app, "ja").await,
+        (408, "408".into(), "リクエストがタイムアウトしました".into())
     );
     // Pages and health checks have no deadline.
     let health = app
@@ -350,26 +349,10 @@ async fn a_caller_over_the_rate_limit_gets_429_with_retry_after_in_each_apis_env
         status_and_code(response).await,
         (429, "RATE_LIMITED".to_string())
     );
-    let history = app
-        .client
-        .post(format!("{}/api/v1/history/query", app.address))
-        .bearer_auth(&app.token)
-        .header(header::ACCEPT_LANGUAGE, "zh-CN")
-        .json(&serde_json::json!({}))
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(history.status(), 429);
-    let body: Value = history.json().await.expect("JSON");
     // In the history envelope, and in the caller's language like every history answer.
     assert_eq!(
-        (
-            body["code"].as_u64(),
-            body["error"].as_str(),
-            body["message"].as_str()
-        ),
-        (Some(429), Some("429"), Some("请求过于频繁")),
-        "{body}"
+        history_query_error(&app, "zh-CN").await,
+        (429, "429".into(), "请求过于频繁".into())
     );
     // Another caller has its own bucket.
     let other = credentials::create_token(&app.pool, "other", &[Scope::VmRead], None)
