@@ -41,6 +41,8 @@ pub enum ApiError {
     #[error("the request timed out")]
     Timeout,
     #[error("{0}")]
+    MethodNotAllowed(String),
+    #[error("{0}")]
     PayloadTooLarge(String),
     #[error("an internal error occurred")]
     Internal(#[source] anyhow::Error),
@@ -64,6 +66,7 @@ impl ApiError {
             ApiError::RateLimited(_) => "RATE_LIMITED",
             ApiError::StorageUnavailable => "STORAGE_UNAVAILABLE",
             ApiError::Timeout => "REQUEST_TIMEOUT",
+            ApiError::MethodNotAllowed(_) => "METHOD_NOT_ALLOWED",
             ApiError::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
             ApiError::Internal(_) => "INTERNAL",
         }
@@ -87,6 +90,7 @@ impl ApiError {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             ApiError::Timeout => StatusCode::REQUEST_TIMEOUT,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -93,6 +93,8 @@ pub enum HistoryError {
     #[error("the request took longer than the server's limit (LOOKOUT_REQUEST_TIMEOUT)")]
     Timeout,
     #[error("{0}")]
+    MethodNotAllowed(String),
+    #[error("{0}")]
     Conflict(String),
     /// No item of an ingest batch could be stored: every item's reasons (400).
     #[error("none of the {total} items was stored; `rejected` gives each one's reasons")]
@@ -122,6 +124,7 @@ impl HistoryError {
             HistoryError::LimitExceeded(_) => (StatusCode::BAD_REQUEST, "400-LIMIT"),
             HistoryError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "429"),
             HistoryError::Timeout => (StatusCode::REQUEST_TIMEOUT, "408"),
+            HistoryError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "405"),
             HistoryError::StorageUnavailable | HistoryError::Busy(_) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "503")
             }
@@ -131,7 +134,7 @@ impl HistoryError {
     }
 }
 
-/// The seed's message table (plus 408, 409 and 413, which the seed does not list).
+/// The seed's message table (plus 405, 408, 409 and 413, which the seed does not list).
 fn message(code: &str, language: Language) -> &'static str {
     match (code, language) {
         ("400", Language::En) => "Bad Request",
@@ -161,6 +164,9 @@ fn message(code: &str, language: Language) -> &'static str {
         ("413", Language::En) => "Payload Too Large",
         ("413", Language::Zh) => "请求体过大",
         ("413", Language::Ja) => "リクエストが大きすぎます",
+        ("405", Language::En) => "Method Not Allowed",
+        ("405", Language::Zh) => "请求方法不允许",
+        ("405", Language::Ja) => "許可されていないメソッドです",
         ("408", Language::En) => "Request Timeout",
         ("408", Language::Zh) => "请求超时",
         ("408", Language::Ja) => "リクエストがタイムアウトしました",

@@ -20,6 +20,7 @@ pub mod trends;
 use crate::{error::ApiError, state::AppState};
 use axum::{
     extract::{DefaultBodyLimit, Request, State},
+    http::{Method, Uri},
     middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::{get, patch, post},
@@ -41,13 +42,15 @@ pub fn router(state: &AppState) -> Router<AppState> {
     performance.merge(history)
 }
 
-/// `routes` behind the rate limit (outermost) and the deadline, both answering as `E`.
+/// `routes` behind the rate limit (outermost) and the deadline, which answer as `E`, as do its
+/// routes asked with a method they do not take.
 fn limited<E: Envelope>(
     routes: Router<AppState>,
     state: &AppState,
     deadline: Duration,
 ) -> Router<AppState> {
     routes
+        .method_not_allowed_fallback(wrong_method::<E>)
         .layer(middleware::from_fn_with_state(deadline, within::<E>))
         .layer(middleware::from_fn_with_state(state.clone(), throttle::<E>))
 }
@@ -56,6 +59,7 @@ fn limited<E: Envelope>(
 trait Envelope: IntoResponse + 'static {
     fn timed_out() -> Self;
     fn rate_limited(retry_after_secs: u64) -> Self;
+    fn method_not_allowed(detail: String) -> Self;
 }
 
 impl Envelope for ApiError {
@@ -64,6 +68,9 @@ impl Envelope for ApiError {
     }
     fn rate_limited(retry_after_secs: u64) -> Self {
         ApiError::RateLimited(retry_after_secs)
+    }
+    fn method_not_allowed(detail: String) -> Self {
+        ApiError::MethodNotAllowed(detail)
     }
 }
 
@@ -74,6 +81,14 @@ impl Envelope for HistoryError {
     fn rate_limited(retry_after_secs: u64) -> Self {
         HistoryError::RateLimited(retry_after_secs)
     }
+    fn method_not_allowed(detail: String) -> Self {
+        HistoryError::MethodNotAllowed(detail)
+    }
+}
+
+/// `405` for a route that exists without the request's method (axum adds `Allow`).
+async fn wrong_method<E: Envelope>(method: Method, uri: Uri) -> E {
+    E::method_not_allowed(format!("{} does not take {method}", uri.path()))
 }
 
 /// Answers `408` when a request takes longer than `LOOKOUT_REQUEST_TIMEOUT`.

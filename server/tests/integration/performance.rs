@@ -93,7 +93,7 @@ async fn history_matches_the_seed_shape_and_buckets_samples() {
 }
 
 #[tokio::test]
-async fn bad_history_parameters_get_validation_errors_in_the_envelope() {
+async fn bad_requests_get_errors_in_the_envelope_of_the_api_asked() {
     let app = spawn_app().await;
     for query in [
         "minutes=0",
@@ -124,6 +124,43 @@ async fn bad_history_parameters_get_validation_errors_in_the_envelope() {
     let (status, body): (u16, Value) = app.get_json("/api/v1/performance/nothing-here").await;
     assert_eq!(status, 404);
     assert_eq!(body["error"]["code"], "NOT_FOUND");
+
+    // A route asked with a method it does not take: 405 with `Allow`, in its API's envelope.
+    let response = app
+        .client
+        .delete(format!("{}/api/v1/performance/stats", app.address))
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 405);
+    let allow = response.headers()["allow"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(allow.contains("GET"), "{allow}");
+    let body: Value = response.json().await.expect("JSON");
+    assert_eq!(body["error"]["code"], "METHOD_NOT_ALLOWED", "{body}");
+    let response = app
+        .client
+        .get(format!("{}/api/v1/history/query", app.address))
+        .bearer_auth(&app.token)
+        .header("accept-language", "zh")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 405);
+    assert_eq!(response.headers()["allow"], "POST");
+    let body: Value = response.json().await.expect("JSON");
+    assert_eq!(
+        (&body["code"], &body["error"], &body["message"]),
+        (
+            &Value::from(405),
+            &Value::from("405"),
+            &Value::from("请求方法不允许")
+        ),
+        "{body}"
+    );
     app.stop().await;
 }
 
