@@ -218,15 +218,24 @@ pub fn error_body(code: &str, message: &str) -> serde_json::Value {
     })
 }
 
+/// Marks a response whose failure was logged where it was made, so the request trace does not log
+/// it again.
+#[derive(Clone, Copy, Debug)]
+pub struct Logged;
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let ApiError::Internal(error) = &self {
-            // Logged once here with its cause chain; the client sees only a generic message.
+        // An internal error is logged here with its cause chain, which the client does not see;
+        // the request trace logs other 5xx.
+        let logged = if let ApiError::Internal(error) = &self {
             tracing::error!(
                 error = format!("{error:#}"),
                 "Request failed with an internal error."
             );
-        }
+            true
+        } else {
+            false
+        };
         let mut response = (
             self.status(),
             Json(error_body(self.code(), &self.to_string())),
@@ -245,6 +254,9 @@ impl IntoResponse for ApiError {
             }
             _ => {}
         }
+        if logged {
+            response.extensions_mut().insert(Logged);
+        }
         response
     }
 }
@@ -262,6 +274,16 @@ pub struct ApiQuery<T>(pub T);
 #[cfg(test)]
 mod field_tests {
     use super::*;
+
+    #[test]
+    fn only_failures_logged_where_they_are_made_are_marked_logged() {
+        let marked = |error: ApiError| error.into_response().extensions().get::<Logged>().is_some();
+        assert!(marked(ApiError::Internal(anyhow::anyhow!("boom"))));
+        // Left to the request trace, which logs every unmarked 5xx.
+        assert!(!marked(ApiError::StorageUnavailable));
+        assert!(!marked(ApiError::ReportGenerationFailed("no disk".into())));
+        assert!(!marked(ApiError::Validation("bad".into())));
+    }
 
     #[test]
     fn unknown_fields_are_named_with_the_closest_known_one() {

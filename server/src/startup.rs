@@ -4,7 +4,7 @@ use crate::{
     api,
     auth::{self, credentials, Scope},
     config::Settings,
-    error::error_body,
+    error::{error_body, Logged},
     jobs,
     live::{self, Hub},
     sampling,
@@ -32,7 +32,7 @@ use tower_http::{
     catch_panic::CatchPanicLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     sensitive_headers::SetSensitiveRequestHeadersLayer,
-    trace::{DefaultOnResponse, TraceLayer},
+    trace::TraceLayer,
 };
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -379,13 +379,28 @@ pub fn router(state: AppState) -> Router {
                             let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
                             tracing::info_span!("request", method = %request.method(), route = route.as_deref().unwrap_or(request.uri().path()), id)
                         })
-                        .on_response(DefaultOnResponse::new().level(tracing::Level::DEBUG)),
+                        .on_response(on_response)
+                        // `on_response` logs each 5xx once; the default would log those the
+                        // error types logged with their cause a second time.
+                        .on_failure(()),
                 )
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
                 .layer(CatchPanicLayer::custom(panic_response))
                 .layer(DefaultBodyLimit::max(settings.body_limit)),
         )
         .with_state(state)
+}
+
+/// Every response at DEBUG; a 5xx nobody logged (the error types and the panic handler mark
+/// theirs `Logged`) at ERROR, so each failure is logged once.
+fn on_response<B>(response: &axum::http::Response<B>, latency: Duration, _span: &tracing::Span) {
+    let status = response.status().as_u16();
+    let latency_ms = latency.as_millis() as u64;
+    if response.status().is_server_error() && response.extensions().get::<Logged>().is_none() {
+        tracing::error!(status, latency_ms, "Request failed.");
+    } else {
+        tracing::debug!(status, latency_ms, "Request answered.");
+    }
 }
 
 fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
@@ -397,6 +412,7 @@ fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
     tracing::error!(panic = detail, "A request handler panicked.");
     (
         StatusCode::INTERNAL_SERVER_ERROR,
+        axum::Extension(Logged),
         Json(error_body("INTERNAL", "an internal error occurred")),
     )
         .into_response()

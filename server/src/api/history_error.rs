@@ -216,12 +216,16 @@ pub fn history_success_with<T: Serialize>(message: &str, data: T) -> Json<serde_
 
 impl IntoResponse for HistoryError {
     fn into_response(self) -> Response {
-        if let HistoryError::Internal(error) = &self {
+        // An internal error is logged here with its cause chain; the request trace logs other 5xx.
+        let logged = if let HistoryError::Internal(error) = &self {
             tracing::error!(
                 error = format!("{error:#}"),
                 "History request failed with an internal error."
             );
-        }
+            true
+        } else {
+            false
+        };
         let (status, code) = self.status_and_code();
         // `detail` says exactly what was wrong, in English, beside the seed's localized message.
         let detail = match &self {
@@ -248,6 +252,9 @@ impl IntoResponse for HistoryError {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if logged {
+            response.extensions_mut().insert(crate::error::Logged);
         }
         response
     }
