@@ -1,6 +1,7 @@
 //! Capacity planning: daily history, growth rates, forecasts, capacity alerts and
 //! recommendations for CPU, memory and disk of a fleet, a group, a cluster or listed hosts —
 //! the `/history/trends` answer and the capacity page.
+use crate::storage::hosts::HostRef;
 use crate::{
     analysis::{
         shifts,
@@ -148,7 +149,7 @@ const SATURATION_SAVINGS: &str = "avoids saturation and the incidents it causes"
 
 pub async fn analyse(
     pool: &sqlx::PgPool,
-    hosts: &[(i32, String, String)],
+    hosts: &[HostRef],
     options: &TrendOptions,
 ) -> Result<TrendReport, QueryError> {
     let TrendOptions {
@@ -160,7 +161,7 @@ pub async fn analyse(
         method,
         threshold,
     } = *options;
-    let host_ids: Vec<i32> = hosts.iter().map(|h| h.0).collect();
+    let host_ids: Vec<i32> = hosts.iter().map(|h| h.id).collect();
     let metric_ids: Vec<i16> = metrics.iter().map(|m| m.1).collect();
     let first_day = start.duration_trunc(Duration::days(1)).unwrap_or(start);
     // Only complete days: today's partial average (a night without its afternoon) would bend
@@ -209,7 +210,7 @@ pub async fn analyse(
     if forecast_enabled && hosts.len() > 1 {
         let keys: Vec<(i32, i16)> = hosts
             .iter()
-            .flat_map(|h| metrics.iter().map(move |m| (h.0, m.1)))
+            .flat_map(|h| metrics.iter().map(move |m| (h.id, m.1)))
             .collect();
         let crossing = |key: &(i32, i16)| {
             let series = daily_series(per_host.get(key)?, first_day);
@@ -389,7 +390,12 @@ pub async fn analyse(
         }
         // Per-host crossings: a group average can hide one host running out.
         if forecast_enabled && hosts.len() > 1 {
-            for (host_id, vm_id, vm_name) in hosts {
+            for HostRef {
+                id: host_id,
+                vm_id,
+                name: vm_name,
+            } in hosts
+            {
                 let Some(&(d, last, host_current)) = host_crossings.get(&(*host_id, *id)) else {
                     continue;
                 };

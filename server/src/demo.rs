@@ -12,6 +12,7 @@
 //!
 //! Seeded only on a database without other hosts; the seeding time is recorded, so a restart
 //! with `--demo` resumes the live samples of the same fleet instead of seeding again.
+use crate::storage::hosts::HostRef;
 use crate::{
     alerts::AlertEngine,
     detect,
@@ -226,7 +227,7 @@ async fn seed(
 /// Rolls the history up, adds the notes and runs anomaly detection over the last 30 days.
 async fn finish(pool: &PgPool, seeded_at: DateTime<Utc>) -> anyhow::Result<usize> {
     simulate::roll_up_all(pool, false).await?;
-    let hosts: Vec<(i32, String, String)> =
+    let hosts: Vec<HostRef> =
         sqlx::query_as("SELECT id, vm_id, name FROM hosts WHERE vm_id LIKE 'sim-%' ORDER BY vm_id")
             .fetch_all(pool)
             .await?;
@@ -247,7 +248,10 @@ async fn finish(pool: &PgPool, seeded_at: DateTime<Utc>) -> anyhow::Result<usize
         ),
     ];
     for (index, ago, kind, title, description) in notes {
-        let Some((host_id, vm_id, _)) = hosts.get(index) else {
+        let Some(HostRef {
+            id: host_id, vm_id, ..
+        }) = hosts.get(index)
+        else {
             continue;
         };
         let event = timeline::NewEvent {

@@ -1,5 +1,6 @@
 //! A host's timeline: anomalies, alerts, power changes derived from gaps in its data, reboots,
 //! and the notes and maintenance windows people add — for the timeline API and the host view.
+use crate::storage::hosts::HostRef;
 use crate::{
     detect,
     history::{QueryError, RAW_RETENTION_DAYS},
@@ -73,17 +74,17 @@ fn power_event(
     }
 }
 
-/// The events of `host` (row id, vmId, name) of the given types overlapping `start`…`end`,
+/// The events of `host` of the given types overlapping `start`…`end`,
 /// newest first.
 pub async fn events(
     pool: &PgPool,
-    host: &(i32, String, String),
+    host: &HostRef,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
     types: &[&str],
     now: DateTime<Utc>,
 ) -> Result<Vec<TimelineEvent>, QueryError> {
-    let (host_id, vm_id, vm_name) = (host.0, host.1.clone(), host.2.clone());
+    let (host_id, vm_id, vm_name) = (host.id, host.vm_id.clone(), host.name.clone());
     let wants = |t: &str| types.contains(&t);
 
     let mut events: Vec<TimelineEvent> = Vec::new();

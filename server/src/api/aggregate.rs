@@ -3,6 +3,7 @@ use super::{
     history::{parse_groups, parse_range, resolve_hosts_or_all, HOURLY_RETENTION_DAYS},
     history_error::{history_success, HistoryError, HistoryJson},
 };
+use crate::storage::hosts::HostRef;
 use crate::{
     auth::{RequireScope, VmRead},
     state::AppState,
@@ -257,7 +258,7 @@ pub async fn aggregate(
         metric_ids.extend([IN_BPS, OUT_BPS]);
     }
     let first_bucket = start.duration_trunc(width).unwrap_or(start);
-    let host_ids: Vec<i32> = hosts.iter().map(|h| h.0).collect();
+    let host_ids: Vec<i32> = hosts.iter().map(|h| h.id).collect();
     let rows = rollups::read(&state.pool, tier, &host_ids, &metric_ids, first_bucket, end).await?;
 
     let seconds = width.num_seconds() as f64;
@@ -297,7 +298,7 @@ pub async fn aggregate(
     }
     let vm_groups: Vec<Value> = hosts
         .iter()
-        .filter_map(|(id, vm_id, name)| {
+        .filter_map(|HostRef { id, vm_id, name }| {
             let slice = per_host.get(id)?;
             let mut object = Map::new();
             object.insert("vmId".into(), json!(vm_id));

@@ -1,5 +1,6 @@
 //! `/api/v1/history`: queries over raw samples and rollups, choosing the cheapest exact tier.
 use super::history_error::{history_success, HistoryError, HistoryJson};
+use crate::storage::hosts::HostRef;
 use crate::{
     auth::{RequireScope, VmRead},
     history::{self, Aggregation, Func, Query},
@@ -65,7 +66,7 @@ pub async fn resolve_hosts(
     vm_ids: Option<&[String]>,
     group_id: Option<&str>,
     cluster_id: Option<&str>,
-) -> Result<Vec<(i32, String, String)>, HistoryError> {
+) -> Result<Vec<HostRef>, HistoryError> {
     Ok(history::resolve_hosts(&state.pool, vm_ids, group_id, cluster_id).await?)
 }
 
@@ -75,7 +76,7 @@ pub async fn resolve_hosts_or_all(
     vm_ids: Option<&[String]>,
     group_id: Option<&str>,
     cluster_id: Option<&str>,
-) -> Result<Vec<(i32, String, String)>, HistoryError> {
+) -> Result<Vec<HostRef>, HistoryError> {
     Ok(history::resolve_hosts_or_all(&state.pool, vm_ids, group_id, cluster_id).await?)
 }
 

@@ -162,7 +162,7 @@ pub async fn series(
         history::resolve_hosts(&state.pool, Some(std::slice::from_ref(&vm_id)), None, None).await?;
     let host_id = hosts
         .first()
-        .map(|h| h.0)
+        .map(|h| h.id)
         .ok_or_else(|| HistoryError::NotFound(format!("unknown vmIds: {vm_id}")))?;
     if !custom.is_empty() {
         let chart =

@@ -4,6 +4,7 @@ use super::{
     history::{resolve_hosts, MAX_PAGE_SIZE},
     history_error::{history_success, HistoryError, HistoryJson},
 };
+use crate::storage::hosts::HostRef;
 use crate::{
     auth::{AlertsWrite, RequireScope, VmRead},
     state::AppState,
@@ -87,20 +88,12 @@ pub async fn list(
         )));
     }
     let hosts = resolve_hosts(&state, Some(std::slice::from_ref(&vm_id)), None, None).await?;
-    let (host_id, vm_id, vm_name) = hosts
+    let host = hosts
         .into_iter()
         .next()
         .ok_or_else(|| HistoryError::NotFound(format!("unknown vmIds: {vm_id}")))?;
     let types: Vec<&str> = types.iter().map(String::as_str).collect();
-    let events = crate::timeline::events(
-        &state.pool,
-        &(host_id, vm_id, vm_name),
-        start,
-        end,
-        &types,
-        now,
-    )
-    .await?;
+    let events = crate::timeline::events(&state.pool, &host, start, end, &types, now).await?;
     let total = events.len();
     let skip = usize::try_from((page - 1) * page_size).unwrap_or(usize::MAX);
     let page_events: Vec<TimelineEvent> = events
@@ -185,7 +178,9 @@ pub async fn add(
         }
     }
     let hosts = resolve_hosts(&state, Some(std::slice::from_ref(&vm_id)), None, None).await?;
-    let (host_id, vm_id, _) = hosts
+    let HostRef {
+        id: host_id, vm_id, ..
+    } = hosts
         .into_iter()
         .next()
         .ok_or_else(|| HistoryError::NotFound(format!("unknown vmIds: {vm_id}")))?;

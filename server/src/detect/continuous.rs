@@ -113,7 +113,7 @@ pub async fn catch_up(pool: &PgPool, days: u32, after: i32) -> Result<CaughtUp, 
     if hosts.is_empty() && after > 0 {
         hosts = pick(0).await?;
     }
-    let Some(last) = hosts.last().map(|h| h.0) else {
+    let Some(last) = hosts.last().map(|h| h.id) else {
         return Ok(CaughtUp::default());
     };
     let count = hosts.len();
@@ -145,7 +145,7 @@ pub async fn detect_recent(pool: &PgPool, hub: &Hub) -> Result<usize, sqlx::Erro
     let current_hour = now.duration_trunc(Duration::hours(1)).unwrap_or(now);
     let start = current_hour - Duration::hours(3);
     // The custom metrics sent for these hosts in the judged hours, the busiest first.
-    let host_ids: Vec<i32> = hosts.iter().map(|(id, _, _)| *id).collect();
+    let host_ids: Vec<i32> = hosts.iter().map(|h| h.id).collect();
     let custom_metrics = crate::storage::custom_metrics::busiest_sent_by(
         pool,
         &host_ids,

@@ -11,6 +11,7 @@ mod store;
 pub use continuous::{catch_up, detect_recent, CaughtUp, Detector};
 pub use store::{acknowledge, load, of_host, recent, resolve};
 
+use crate::storage::hosts::HostRef;
 use read::{custom_metric_series, custom_series, fine_series, hourly_series, SeriesData};
 
 use crate::{
@@ -143,8 +144,7 @@ pub const BASELINE_DAYS: i64 = 21;
 pub const FINE_BASELINE_DAYS: i64 = 7;
 
 pub struct Request {
-    /// (row id, vmId, name)
-    pub hosts: Vec<(i32, String, String)>,
+    pub hosts: Vec<HostRef>,
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
     pub groups: Vec<Group>,
@@ -438,7 +438,7 @@ pub async fn run(pool: &PgPool, request: &Request) -> Result<Outcome, sqlx::Erro
     let generations = if asked.is_empty() {
         HashMap::new()
     } else {
-        let host_ids: Vec<i32> = request.hosts.iter().map(|h| h.0).collect();
+        let host_ids: Vec<i32> = request.hosts.iter().map(|h| h.id).collect();
         crate::storage::judgements::backfill_generations(pool, &host_ids).await?
     };
     if !asked.is_empty() {
@@ -520,7 +520,7 @@ async fn catalogue_tier(
     let (Some(&first_day), Some(&last_day)) = (days.first(), days.last()) else {
         return Ok(result);
     };
-    let host_ids: Vec<i32> = request.hosts.iter().map(|h| h.0).collect();
+    let host_ids: Vec<i32> = request.hosts.iter().map(|h| h.id).collect();
     let today = kept::day_of(now);
     let reading = std::time::Instant::now();
     let usable = |j: &Judgement| {
@@ -641,7 +641,7 @@ async fn catalogue_tier(
         .collect();
     let sensitivity = request.sensitivity.code();
     let step = resolution.step();
-    for (host, (host_id, _, _)) in request.hosts.iter().enumerate() {
+    for (host, HostRef { id: host_id, .. }) in request.hosts.iter().enumerate() {
         let mut tally = vec![(0usize, false); asked.len()];
         // One event is kept in every day it overlaps: each is taken once, at its longest.
         let mut events: HashMap<
@@ -726,7 +726,7 @@ async fn custom_tiers(
     fine_start: DateTime<Utc>,
 ) -> Result<TierResult, sqlx::Error> {
     let mut result = TierResult::default();
-    let host_ids: Vec<i32> = request.hosts.iter().map(|h| h.0).collect();
+    let host_ids: Vec<i32> = request.hosts.iter().map(|h| h.id).collect();
     for window in windows {
         let resolution = window.resolution;
         let lead = match resolution {
@@ -842,7 +842,7 @@ fn coverage(
                     }
                 };
                 skipped.push(AnomalySkip {
-                    vm_id: Some(request.hosts[*host].1.clone()),
+                    vm_id: Some(request.hosts[*host].vm_id.clone()),
                     series: s.name.clone(),
                     reason,
                 });

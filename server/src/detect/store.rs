@@ -161,7 +161,7 @@ pub(super) async fn store(
         });
     }
     let mut tx = pool.begin().await?;
-    let mut host_ids: Vec<i32> = found.iter().map(|f| request.hosts[f.host].0).collect();
+    let mut host_ids: Vec<i32> = found.iter().map(|f| request.hosts[f.host].id).collect();
     host_ids.sort_unstable();
     host_ids.dedup();
     sqlx::query("SELECT pg_advisory_xact_lock(872211, h) FROM unnest($1::int4[]) AS h ORDER BY h")
@@ -196,13 +196,13 @@ pub(super) async fn store(
             .push(k);
     }
     for (index, f) in found.iter().enumerate() {
-        let host_id = request.hosts[f.host].0;
+        let host_id = request.hosts[f.host].id;
         let series = f.series.name.clone();
         let related: BTreeSet<&str> = by_host
             .started_near(f.start)
             .into_iter()
             .filter(|host| *host != f.host)
-            .map(|host| request.hosts[host].1.as_str())
+            .map(|host| request.hosts[host].vm_id.as_str())
             .collect();
         let same_host: Vec<&Found> = by_host
             .of_host(f.host)
@@ -327,7 +327,7 @@ pub(super) async fn store(
                   AS t(h, m, se, k, s, e, v, b, d, sc, sev, rel, causes, actions, conf)
              RETURNING *",
         )
-        .bind(inserts.iter().map(|i| request.hosts[f(i).host].0).collect::<Vec<_>>())
+        .bind(inserts.iter().map(|i| request.hosts[f(i).host].id).collect::<Vec<_>>())
         .bind(inserts.iter().map(|i| f(i).series.group_name()).collect::<Vec<_>>())
         .bind(inserts.iter().map(|i| f(i).series.name.as_str()).collect::<Vec<_>>())
         .bind(inserts.iter().map(|i| f(i).detected.kind.name().to_string()).collect::<Vec<_>>())
@@ -355,7 +355,7 @@ pub(super) async fn store(
     let names: HashMap<i32, (&str, &str)> = request
         .hosts
         .iter()
-        .map(|h| (h.0, (h.1.as_str(), h.2.as_str())))
+        .map(|h| (h.id, (h.vm_id.as_str(), h.name.as_str())))
         .collect();
     let name_of = |host_id: i32| names.get(&host_id).copied().unwrap_or(("", ""));
     let mut events: Vec<AnomalyEvent> = Vec::with_capacity(found.len());

@@ -5,6 +5,7 @@ pub mod format;
 pub mod tasks;
 pub mod writer;
 
+use crate::storage::hosts::HostRef;
 use crate::{
     history::{self, Aggregation, Func, Point, Query},
     storage::catalog::Group,
@@ -35,7 +36,7 @@ const MAX_ATTEMPTS: i32 = 3;
 /// Everything a worker needs to produce the file, fixed when the job is created.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ExportSpec {
-    pub hosts: Vec<(i32, String, String)>,
+    pub hosts: Vec<HostRef>,
     pub groups: Vec<String>,
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,

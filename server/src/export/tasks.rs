@@ -4,6 +4,7 @@ use super::{
     format::{columns, sanitize_filename, DateFormat, FileFormat, NumberFormat},
     ExportSpec, JobRow, NewJob, KEEP_DAYS, MAX_RECORDS,
 };
+use crate::storage::hosts::HostRef;
 use crate::{
     history::{self, Aggregation, Func, Query, QueryError},
     storage::catalog::Group,
@@ -15,7 +16,7 @@ use tokio::sync::Notify;
 
 /// An export to queue, with its hosts resolved and its range checked.
 pub struct Order {
-    pub hosts: Vec<(i32, String, String)>,
+    pub hosts: Vec<HostRef>,
     pub groups: Vec<Group>,
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,

@@ -5,6 +5,7 @@
 pub mod custom;
 pub mod series;
 
+use crate::storage::hosts::HostRef;
 use crate::storage::{
     catalog::{self, Group, Metric},
     rollups::{MetricRollup, Tier},
@@ -257,7 +258,7 @@ pub async fn resolve_hosts(
     vm_ids: Option<&[String]>,
     group_id: Option<&str>,
     cluster_id: Option<&str>,
-) -> Result<Vec<(i32, String, String)>, QueryError> {
+) -> Result<Vec<HostRef>, QueryError> {
     let named = [vm_ids.is_some(), group_id.is_some(), cluster_id.is_some()]
         .iter()
         .filter(|b| **b)
@@ -273,7 +274,7 @@ pub async fn resolve_hosts(
                 "`vmIds` must list 1 to {MAX_VMS} ids"
             )));
         }
-        let rows: Vec<(i32, String, String)> = sqlx::query_as(
+        let rows: Vec<HostRef> = sqlx::query_as(
             "SELECT id, vm_id, name FROM hosts WHERE vm_id = ANY($1) ORDER BY vm_id",
         )
         .bind(ids)
@@ -281,7 +282,7 @@ pub async fn resolve_hosts(
         .await?;
         let missing: Vec<&str> = ids
             .iter()
-            .filter(|id| !rows.iter().any(|r| &r.1 == *id))
+            .filter(|id| !rows.iter().any(|r| &r.vm_id == *id))
             .map(String::as_str)
             .collect();
         if !missing.is_empty() {
@@ -298,7 +299,7 @@ pub async fn resolve_hosts(
         _ => return Err(QueryError::BadRequest("give `vmIds` or `groupId`".into())),
     };
     let sql = format!("SELECT id, vm_id, name FROM hosts WHERE {column} = $1 ORDER BY vm_id");
-    let rows: Vec<(i32, String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    let rows: Vec<HostRef> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(value)
         .fetch_all(pool)
         .await?;
@@ -321,16 +322,16 @@ pub async fn resolve_hosts_or_all(
     vm_ids: Option<&[String]>,
     group_id: Option<&str>,
     cluster_id: Option<&str>,
-) -> Result<Vec<(i32, String, String)>, QueryError> {
+) -> Result<Vec<HostRef>, QueryError> {
     if vm_ids.is_none() && group_id.is_none() && cluster_id.is_none() {
         return Ok(crate::storage::hosts::all(pool).await?);
     }
     resolve_hosts(pool, vm_ids, group_id, cluster_id).await
 }
 
-/// A history query over resolved hosts `(id, vmId, name)`; pages are `page_size` points.
+/// A history query over resolved hosts; pages are `page_size` points.
 pub struct Query {
-    pub hosts: Vec<(i32, String, String)>,
+    pub hosts: Vec<HostRef>,
     pub groups: Vec<Group>,
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
@@ -358,14 +359,14 @@ pub async fn points(pool: &PgPool, q: &Query) -> Result<(Vec<Point>, i64), Query
 }
 
 pub fn host_ids(q: &Query) -> Vec<i32> {
-    q.hosts.iter().map(|h| h.0).collect()
+    q.hosts.iter().map(|h| h.id).collect()
 }
 
 fn vm_id_of(q: &Query, host_id: i32) -> &str {
     q.hosts
         .iter()
-        .find(|h| h.0 == host_id)
-        .map(|h| h.1.as_str())
+        .find(|h| h.id == host_id)
+        .map(|h| h.vm_id.as_str())
         .unwrap_or_default()
 }
 

@@ -20,6 +20,28 @@ pub struct HostFacts {
     pub boot_time: Option<DateTime<Utc>>,
 }
 
+/// A host as requests and answers name it: its row id, `vmId` and display name. Kept in stored
+/// export specs as the `[id, vmId, name]` array it always was.
+#[derive(Clone, Debug, PartialEq, Eq, FromRow, serde::Serialize, serde::Deserialize)]
+#[serde(from = "(i32, String, String)", into = "(i32, String, String)")]
+pub struct HostRef {
+    pub id: i32,
+    pub vm_id: String,
+    pub name: String,
+}
+
+impl From<(i32, String, String)> for HostRef {
+    fn from((id, vm_id, name): (i32, String, String)) -> Self {
+        HostRef { id, vm_id, name }
+    }
+}
+
+impl From<HostRef> for (i32, String, String) {
+    fn from(host: HostRef) -> Self {
+        (host.id, host.vm_id, host.name)
+    }
+}
+
 #[derive(Clone, Debug, FromRow)]
 pub struct HostRow {
     pub id: i32,
@@ -118,8 +140,8 @@ pub async fn placement(pool: &PgPool, id: i32) -> Result<Option<Placement>, sqlx
     .await
 }
 
-/// Every host as `(id, vmId, name)`, by `vmId`.
-pub async fn all(pool: &PgPool) -> Result<Vec<(i32, String, String)>, sqlx::Error> {
+/// Every host, by `vmId`.
+pub async fn all(pool: &PgPool) -> Result<Vec<HostRef>, sqlx::Error> {
     sqlx::query_as("SELECT id, vm_id, name FROM hosts ORDER BY vm_id")
         .fetch_all(pool)
         .await
@@ -132,13 +154,28 @@ pub async fn by_group(pool: &PgPool) -> Result<Vec<(String, String, Option<Strin
         .await
 }
 
-/// Hosts with a sample after `since` as `(id, vmId, name)`, by id.
-pub async fn seen_since(
-    pool: &PgPool,
-    since: DateTime<Utc>,
-) -> Result<Vec<(i32, String, String)>, sqlx::Error> {
+/// Hosts with a sample after `since`, by id.
+pub async fn seen_since(pool: &PgPool, since: DateTime<Utc>) -> Result<Vec<HostRef>, sqlx::Error> {
     sqlx::query_as("SELECT id, vm_id, name FROM hosts WHERE last_seen > $1 ORDER BY id")
         .bind(since)
         .fetch_all(pool)
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_host_ref_is_stored_as_the_array_export_specs_always_held() {
+        let host = HostRef {
+            id: 7,
+            vm_id: "web-01".into(),
+            name: "Web 1".into(),
+        };
+        let stored = serde_json::to_value(&host).expect("serialises");
+        assert_eq!(stored, serde_json::json!([7, "web-01", "Web 1"]));
+        let read: HostRef = serde_json::from_value(stored).expect("deserialises");
+        assert_eq!(read, host);
+    }
 }

@@ -13,6 +13,7 @@
 //! for its host between the reading of its data and its writing (the backfill's forgetting ran
 //! before it existed); the next request judges that host again. A judgement written by another
 //! version of the detector is never used.
+use crate::storage::hosts::HostRef;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use std::collections::HashMap;
@@ -302,13 +303,13 @@ pub struct Missing {
 
 /// Up to `limit` hosts after `after` (by id) short of a complete judgement of this version for
 /// some day of `missing`, leaving out those with an hour before its end still queued for its
-/// rollup (their days could not be kept complete yet): (id, vmId, name).
+/// rollup (their days could not be kept complete yet).
 pub async fn hosts_missing_days(
     pool: &PgPool,
     missing: &Missing,
     after: i32,
     limit: i64,
-) -> Result<Vec<(i32, String, String)>, sqlx::Error> {
+) -> Result<Vec<HostRef>, sqlx::Error> {
     let (first, end) = missing.days;
     sqlx::query_as(
         "SELECT h.id, h.vm_id, h.name FROM hosts h

@@ -73,10 +73,10 @@ pub async fn data(
     let mut lines: Vec<(String, Points)> = Vec::new();
     for host in chosen.iter().take(svg::COLORS.len() * 2) {
         let points = match &custom {
-            Some((name, _)) => custom_line(pool, host.0, name, (start, end), now).await?,
-            None => catalogue_line(pool, host.0, &metric, (start, end), now).await?,
+            Some((name, _)) => custom_line(pool, host.id, name, (start, end), now).await?,
+            None => catalogue_line(pool, host.id, &metric, (start, end), now).await?,
         };
-        lines.push((host.2.clone(), points));
+        lines.push((host.name.clone(), points));
     }
     let drawn: Vec<Line<'_>> = lines
         .iter()
@@ -88,7 +88,10 @@ pub async fn data(
     Ok(ComparePageData {
         username,
         choices,
-        hosts: chosen.iter().map(|h| (h.1.clone(), h.2.clone())).collect(),
+        hosts: chosen
+            .iter()
+            .map(|h| (h.vm_id.clone(), h.name.clone()))
+            .collect(),
         metric,
         from,
         to,

@@ -33,11 +33,11 @@ pub async fn data(
         .into_iter()
         .next()
         .ok_or_else(|| format!("no host `{vm}`"))?;
-    let placement = hosts::placement(pool, host.0)
+    let placement = hosts::placement(pool, host.id)
         .await
         .map_err(unreachable)?
         .ok_or_else(|| format!("no host `{vm}`"))?;
-    let latest = samples::latest(pool, host.0)
+    let latest = samples::latest(pool, host.id)
         .await
         .map_err(unreachable)?
         .map(|r| r.to_stats());
@@ -51,7 +51,7 @@ pub async fn data(
         .filter_map(|m| catalog::by_name(m))
         .collect();
     let request = SeriesRequest {
-        host_id: host.0,
+        host_id: host.id,
         metrics: &metrics,
         lists: &List::ALL,
         start,
@@ -64,7 +64,7 @@ pub async fn data(
     let panels = static_panels(&series, from, to);
     let custom = custom::of_host(
         pool,
-        host.0,
+        host.id,
         None,
         (start, end),
         custom::HOST_CHART_BUCKETS,
@@ -83,8 +83,8 @@ pub async fn data(
         .map_err(|e| e.to_string())?;
     Ok(HostPageData {
         username,
-        vm_id: host.1,
-        name: host.2,
+        vm_id: host.vm_id,
+        name: host.name,
         group_id: placement.group_id,
         cluster_id: placement.cluster_id,
         power_state: if on { "poweredOn" } else { "poweredOff" }.into(),

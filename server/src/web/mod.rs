@@ -215,7 +215,10 @@ fn exports_source(state: AppState) -> ExportsSource {
                     username: principal.name,
                     hosts: hosts
                         .into_iter()
-                        .map(|(_, vm_id, name)| HostChoice { vm_id, name })
+                        .map(|h| HostChoice {
+                            vm_id: h.vm_id,
+                            name: h.name,
+                        })
                         .collect(),
                     exports: jobs
                         .iter()
