@@ -272,15 +272,19 @@ async fn the_login_page_is_served_compressed_to_browsers_that_accept_it() {
     app.stop().await;
 }
 
-/// An empty history query in `language`, answered with an error in the history envelope: its
-/// status, `code` (the same number), `error` and `message`.
-async fn history_query_error(app: &TestApp, language: &str) -> (u16, String, String) {
+/// A history query in `language`, answered with an error in the history envelope: its status,
+/// `code` (the same number), `error` and `message`.
+async fn history_query_error(
+    app: &TestApp,
+    language: &str,
+    query: &Value,
+) -> (u16, String, String) {
     let response = app
         .client
         .post(format!("{}/api/v1/history/query", app.address))
         .bearer_auth(&app.token)
         .header(header::ACCEPT_LANGUAGE, language)
-        .json(&serde_json::json!({}))
+        .json(query)
         .send()
         .await
         .expect("sent");
@@ -298,18 +302,28 @@ async fn a_request_over_the_deadline_gets_408_in_its_apis_envelope() {
         database_url: Some(url),
         data_dir: "unused".into(),
     });
-    // Shorter than any request that waits for the database (every one authenticates).
-    settings.request_timeout = std::time::Duration::from_nanos(1);
+    settings.request_timeout = std::time::Duration::from_millis(300);
     let app = crate::common::spawn_with(settings).await;
+    // Both requests below read the host table; while it is locked they wait past the deadline.
+    let mut lock = app.pool.begin().await.expect("transaction");
+    sqlx::query("LOCK TABLE hosts IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *lock)
+        .await
+        .expect("locked");
     let response = app.get("/api/v1/performance/alerts/rules").await;
     assert_eq!(
         status_and_code(response).await,
         (408, "REQUEST_TIMEOUT".to_string())
     );
+    let query = serde_json::json!({"vmIds": ["vm-1"], "startTime": "2026-01-01T00:00:00Z",
+                                   "endTime": "2026-01-01T01:00:00Z"});
     assert_eq!(
-        history_query_error(&app, "ja").await,
+        history_query_error(&app, "ja", &query).await,
         (408, "408".into(), "リクエストがタイムアウトしました".into())
     );
+    lock.rollback().await.expect("unlocked");
+    let (status, _) = app.get_json("/api/v1/performance/alerts/rules").await;
+    assert_eq!(status, 200, "answered again once the table is free");
     // Pages and health checks have no deadline.
     let health = app
         .client
@@ -351,7 +365,7 @@ async fn a_caller_over_the_rate_limit_gets_429_with_retry_after_in_each_apis_env
     );
     // In the history envelope, and in the caller's language like every history answer.
     assert_eq!(
-        history_query_error(&app, "zh-CN").await,
+        history_query_error(&app, "zh-CN", &serde_json::json!({})).await,
         (429, "429".into(), "请求过于频繁".into())
     );
     // Another caller has its own bucket.
