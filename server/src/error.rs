@@ -206,8 +206,21 @@ impl From<QueryRejection> for ApiError {
 }
 
 /// The success envelope of the performance API.
-pub fn success<T: Serialize>(data: T) -> Json<serde_json::Value> {
-    Json(json!({ "status": "success", "data": data, "timestamp": chrono::Utc::now() }))
+pub fn success<T: Serialize>(data: T) -> Json<Success<T>> {
+    Json(Success {
+        status: "success",
+        data,
+        timestamp: chrono::Utc::now(),
+    })
+}
+
+/// The performance API's success envelope, `{"status":"success","data":…,"timestamp":…}`: written
+/// straight from the typed answer.
+#[derive(Debug, Serialize)]
+pub struct Success<T> {
+    pub status: &'static str,
+    pub data: T,
+    pub timestamp: chrono::DateTime<chrono::Utc>,
 }
 
 pub fn error_body(code: &str, message: &str) -> serde_json::Value {

@@ -1,6 +1,7 @@
 //! Agents and tokens: enrolment (`POST /api/v1/agents/enrol`), re-assigning a reinstalled host,
 //! and listing, creating and revoking API tokens (admins).
 use super::history_error::{history_success, HistoryError, HistoryJson};
+use crate::api::history_error::Answer;
 use crate::{
     auth::{credentials, AdminOnly, AgentsEnrol, RequireScope, Scope},
     enrolment::{self, EnrolError, Enrolment},
@@ -13,7 +14,6 @@ use axum::{
 };
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -44,7 +44,7 @@ pub async fn enrol(
     RequireScope(principal, _): RequireScope<AgentsEnrol, HistoryError>,
     State(state): State<AppState>,
     HistoryJson(request): HistoryJson<EnrolRequest>,
-) -> Result<Json<Value>, HistoryError> {
+) -> Result<Json<Answer<AgentEnrolled>>, HistoryError> {
     let token_id = principal.token_id.ok_or_else(|| {
         HistoryError::Forbidden("enrol with an enrolment token, not a session".into())
     })?;
@@ -67,7 +67,7 @@ pub async fn reassign(
     _: RequireScope<AdminOnly, HistoryError>,
     State(state): State<AppState>,
     Path(vm_id): Path<String>,
-) -> Result<Json<Value>, HistoryError> {
+) -> Result<Json<Answer<HostReassigned>>, HistoryError> {
     if !enrolment::reassign(&state.pool, &vm_id).await? {
         return Err(HistoryError::NotFound(format!(
             "no host with vmId `{vm_id}`"
@@ -81,7 +81,7 @@ pub async fn reassign(
 
 /// `data` of `GET /api/v1/tokens` (the rows are the server's: they never reach the browser).
 #[derive(Serialize)]
-struct TokenList {
+pub struct TokenList {
     tokens: Vec<credentials::TokenInfo>,
 }
 
@@ -89,7 +89,7 @@ struct TokenList {
 pub async fn list_tokens(
     _: RequireScope<AdminOnly, HistoryError>,
     State(state): State<AppState>,
-) -> Result<Json<Value>, HistoryError> {
+) -> Result<Json<Answer<TokenList>>, HistoryError> {
     Ok(history_success(TokenList {
         tokens: credentials::list_tokens(&state.pool).await?,
     }))
@@ -110,7 +110,7 @@ pub async fn create_token(
     _: RequireScope<AdminOnly, HistoryError>,
     State(state): State<AppState>,
     HistoryJson(request): HistoryJson<NewTokenRequest>,
-) -> Result<Json<Value>, HistoryError> {
+) -> Result<Json<Answer<TokenCreated>>, HistoryError> {
     let scopes = credentials::parse_scopes(&request.scopes)
         .map_err(|e| HistoryError::BadRequest(e.to_string()))?;
     let expires_at = match request.expires_in.as_deref() {
@@ -146,7 +146,7 @@ pub async fn revoke_token(
     _: RequireScope<AdminOnly, HistoryError>,
     State(state): State<AppState>,
     Path(id): Path<i32>,
-) -> Result<Json<Value>, HistoryError> {
+) -> Result<Json<Answer<TokenRevoked>>, HistoryError> {
     if !credentials::revoke_token(&state.pool, id).await? {
         return Err(HistoryError::NotFound(format!(
             "no live token with id {id}"

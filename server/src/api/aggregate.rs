@@ -3,6 +3,7 @@ use super::{
     history::{parse_groups, parse_range, resolve_hosts_or_all, HOURLY_RETENTION_DAYS},
     history_error::{history_success, HistoryError, HistoryJson},
 };
+use crate::api::history_error::Answer;
 use crate::storage::hosts::HostRef;
 use crate::{
     auth::{RequireScope, VmRead},
@@ -197,7 +198,7 @@ pub async fn aggregate(
     _: RequireScope<VmRead, HistoryError>,
     State(state): State<AppState>,
     HistoryJson(request): HistoryJson<AggregateRequest>,
-) -> Result<Json<Value>, HistoryError> {
+) -> Result<Json<Answer<Value>>, HistoryError> {
     let now = Utc::now();
     let (start, end) = parse_range(request.start_time.as_ref(), request.end_time.as_ref(), now)?;
     let groups = parse_groups(request.metrics.as_deref())?;

@@ -1,4 +1,5 @@
 //! `/api/v1/performance/alerts` and `/alerts/rules`: rule management, the alert list, manual resolve.
+use crate::error::Success;
 use crate::{
     alerts::{
         payload,
@@ -12,7 +13,7 @@ use crate::{
     storage::hosts,
 };
 use app::models::{
-    AlertList, AlertResolved, LiveEvent, RuleCreated, RuleDeleted, RuleList, RuleUpdated,
+    AlertList, AlertResolved, AlertRule, LiveEvent, RuleCreated, RuleDeleted, RuleList, RuleUpdated,
 };
 use axum::{
     extract::{Path, State},
@@ -85,7 +86,7 @@ pub async fn create_rule(
     _: RequireScope<AlertsWrite>,
     State(state): State<AppState>,
     ApiJson(body): ApiJson<Value>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Success<RuleCreated>>, ApiError> {
     let spec = rules::apply(RuleSpec::default(), &body).map_err(ApiError::RuleCreationFailed)?;
     let (id, secret) = save(&state, None, spec).await?;
     let rule = store::rule(&state.pool, id)
@@ -104,7 +105,7 @@ pub async fn create_rule(
 pub async fn list_rules(
     _: RequireScope<VmRead>,
     State(state): State<AppState>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Success<RuleList>>, ApiError> {
     let rules: Vec<_> = store::rules(&state.pool)
         .await?
         .iter()
@@ -124,7 +125,7 @@ pub async fn get_rule(
     _: RequireScope<VmRead>,
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Success<AlertRule>>, ApiError> {
     let rule = store::rule(&state.pool, rule_id(&id)?)
         .await?
         .ok_or_else(|| ApiError::RuleNotFound(format!("no alert rule with id `{id}`")))?;
@@ -137,7 +138,7 @@ pub async fn update_rule(
     State(state): State<AppState>,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<Value>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Success<RuleUpdated>>, ApiError> {
     let numeric = rule_id(&id)?;
     let stored = store::rule(&state.pool, numeric)
         .await?
@@ -159,7 +160,7 @@ pub async fn delete_rule(
     _: RequireScope<AlertsWrite>,
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Success<RuleDeleted>>, ApiError> {
     if !store::delete_rule(&state.pool, rule_id(&id)?).await? {
         return Err(ApiError::RuleNotFound(format!(
             "no alert rule with id `{id}`"
@@ -188,7 +189,7 @@ pub async fn list_alerts(
     _: RequireScope<VmRead>,
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<AlertQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Success<AlertList>>, ApiError> {
     if let Some(level) = query
         .level
         .as_deref()
@@ -246,7 +247,7 @@ pub async fn resolve_alert(
     State(state): State<AppState>,
     Path(id): Path<String>,
     body: axum::body::Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Success<AlertResolved>>, ApiError> {
     // The body is optional: an empty one resolves with the defaults.
     let request: ResolveRequest = if body.iter().all(u8::is_ascii_whitespace) {
         ResolveRequest::default()

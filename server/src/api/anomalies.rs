@@ -3,13 +3,14 @@ use super::{
     history::{parse_groups, parse_range, resolve_hosts_or_all},
     history_error::{history_success, HistoryError, HistoryJson},
 };
+use crate::api::history_error::Answer;
 use crate::{
     analysis::anomaly::{Kind, Sensitivity},
     auth::{AlertsWrite, RequireScope, VmRead},
     detect,
     state::AppState,
 };
-use app::models::{AnomalyAnswer, SeverityCounts};
+use app::models::{AnomalyAnswer, AnomalyEvent, SeverityCounts};
 use axum::{
     extract::{Path, State},
     Json,
@@ -37,7 +38,7 @@ pub async fn detect_anomalies(
     _: RequireScope<VmRead, HistoryError>,
     State(state): State<AppState>,
     HistoryJson(request): HistoryJson<AnomalyRequest>,
-) -> Result<Json<Value>, HistoryError> {
+) -> Result<Json<Answer<AnomalyAnswer>>, HistoryError> {
     let now = Utc::now();
     let (start, end) = parse_range(request.start_time.as_ref(), request.end_time.as_ref(), now)?;
     let custom_metrics = request.custom_metrics.unwrap_or_default();
@@ -125,7 +126,7 @@ pub async fn acknowledge(
     RequireScope(principal, _): RequireScope<AlertsWrite, HistoryError>,
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, HistoryError> {
+) -> Result<Json<Answer<AnomalyEvent>>, HistoryError> {
     let row = anomaly_id(&id)?;
     detect::acknowledge(&state.pool, row, &principal.name)
         .await?
@@ -140,7 +141,7 @@ pub async fn resolve(
     State(state): State<AppState>,
     Path(id): Path<String>,
     body: axum::body::Bytes,
-) -> Result<Json<Value>, HistoryError> {
+) -> Result<Json<Answer<AnomalyEvent>>, HistoryError> {
     let row = anomaly_id(&id)?;
     // The body is optional: an empty one resolves without a note.
     let request: ResolveRequest = if body.iter().all(u8::is_ascii_whitespace) {

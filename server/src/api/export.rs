@@ -4,6 +4,7 @@ use super::{
     history::{parse_groups, parse_range, resolve_hosts},
     history_error::{history_accepted, history_success, HistoryError, HistoryJson},
 };
+use crate::api::history_error::Answer;
 use crate::{
     auth::{Principal, RequireScope, Scope, VmRead},
     export::{
@@ -14,6 +15,7 @@ use crate::{
     history::{self, Aggregation, Func},
     state::AppState,
 };
+use app::models::ExportTask;
 use axum::{
     body::Body,
     extract::{Path, State},
@@ -146,7 +148,7 @@ pub async fn status(
     RequireScope(principal, _): RequireScope<VmRead, HistoryError>,
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, HistoryError> {
+) -> Result<Json<Answer<ExportTask>>, HistoryError> {
     Ok(history_success(
         visible_job(&state, &principal, &id).await?.to_task(),
     ))

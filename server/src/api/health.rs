@@ -1,20 +1,20 @@
 //! Liveness (`/healthz`: the process answers), readiness (`/readyz`: the database answers) and
 //! Lookout's own counters (`/metrics`, Prometheus' text format, `vm:read`).
+use crate::error::Success;
 use crate::error::{success, ApiError};
 use app::models::HealthStatus;
 use axum::{extract::State, Json};
-use serde_json::Value;
 use sqlx::PgPool;
 use std::time::Duration;
 
-pub async fn healthz() -> Json<Value> {
+pub async fn healthz() -> Json<Success<HealthStatus>> {
     success(HealthStatus {
         status: "ok".into(),
         database: None,
     })
 }
 
-pub async fn readyz(State(pool): State<PgPool>) -> Result<Json<Value>, ApiError> {
+pub async fn readyz(State(pool): State<PgPool>) -> Result<Json<Success<HealthStatus>>, ApiError> {
     let ping = sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&pool);
     match tokio::time::timeout(Duration::from_secs(2), ping).await {
         Ok(Ok(_)) => Ok(success(HealthStatus {

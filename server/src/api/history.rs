@@ -1,5 +1,6 @@
 //! `/api/v1/history`: queries over raw samples and rollups, choosing the cheapest exact tier.
 use super::history_error::{history_success, HistoryError, HistoryJson};
+use crate::api::history_error::Answer;
 use crate::storage::hosts::HostRef;
 use crate::{
     auth::{RequireScope, VmRead},
@@ -103,7 +104,7 @@ pub async fn query(
     _: RequireScope<VmRead, HistoryError>,
     State(state): State<AppState>,
     HistoryJson(request): HistoryJson<HistoryQueryRequest>,
-) -> Result<Json<Value>, HistoryError> {
+) -> Result<Json<Answer<QueryAnswer>>, HistoryError> {
     let now = Utc::now();
     let (start, end) = parse_range(request.start_time.as_ref(), request.end_time.as_ref(), now)?;
     let aggregation_text = request.aggregation.as_deref().unwrap_or("1h");
@@ -154,7 +155,7 @@ pub async fn query(
         meta: QueryMeta {
             start_time: start,
             end_time: end,
-            aggregation: aggregation_text,
+            aggregation: aggregation.name(),
             aggregation_func: func,
             total_points: total,
             vm_count: q.hosts.len(),
@@ -165,18 +166,18 @@ pub async fn query(
 
 /// The `data` of `POST /query` (the history seed's shape).
 #[derive(Serialize)]
-struct QueryAnswer<'a> {
+pub struct QueryAnswer {
     data: Vec<history::Point>,
-    meta: QueryMeta<'a>,
+    meta: QueryMeta,
     pagination: Pagination,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct QueryMeta<'a> {
+struct QueryMeta {
     start_time: DateTime<Utc>,
     end_time: DateTime<Utc>,
-    aggregation: &'a str,
+    aggregation: &'static str,
     aggregation_func: Func,
     total_points: i64,
     vm_count: usize,

@@ -191,8 +191,17 @@ pub fn success_message() -> &'static str {
     }
 }
 
+/// The history API's success envelope, `{"code":200,"message":…,"data":…}`: written straight from
+/// the typed answer (no JSON tree in between, which for a large query was a second copy).
+#[derive(Debug, Serialize)]
+pub struct Answer<T> {
+    pub code: u16,
+    pub message: String,
+    pub data: T,
+}
+
 /// `{"code":202,"message":…,"data":…}` for a created export task.
-pub fn history_accepted<T: Serialize>(data: T) -> (StatusCode, Json<serde_json::Value>) {
+pub fn history_accepted<T: Serialize>(data: T) -> (StatusCode, Json<Answer<T>>) {
     let message = match language() {
         Language::En => "Export task created",
         Language::Zh => "导出任务已创建",
@@ -200,18 +209,26 @@ pub fn history_accepted<T: Serialize>(data: T) -> (StatusCode, Json<serde_json::
     };
     (
         StatusCode::ACCEPTED,
-        Json(json!({ "code": 202, "message": message, "data": data })),
+        Json(Answer {
+            code: 202,
+            message: message.into(),
+            data,
+        }),
     )
 }
 
 /// `{"code":200,"message":…,"data":…}`
-pub fn history_success<T: Serialize>(data: T) -> Json<serde_json::Value> {
-    Json(json!({ "code": 200, "message": success_message(), "data": data }))
+pub fn history_success<T: Serialize>(data: T) -> Json<Answer<T>> {
+    history_success_with(success_message(), data)
 }
 
 /// The same with a message saying what happened (e.g. "3 accepted, 2 rejected").
-pub fn history_success_with<T: Serialize>(message: &str, data: T) -> Json<serde_json::Value> {
-    Json(json!({ "code": 200, "message": message, "data": data }))
+pub fn history_success_with<T: Serialize>(message: &str, data: T) -> Json<Answer<T>> {
+    Json(Answer {
+        code: 200,
+        message: message.into(),
+        data,
+    })
 }
 
 impl IntoResponse for HistoryError {

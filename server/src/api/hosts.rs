@@ -1,5 +1,6 @@
 //! `/api/v1/hosts`: the inventory of monitored hosts (the local one and every host that sent samples).
 use super::history_error::{history_success, HistoryError, HistoryJson};
+use crate::api::history_error::Answer;
 use crate::{
     auth::{AdminOnly, RequireScope, VmRead},
     state::AppState,
@@ -15,7 +16,7 @@ use serde_json::{Map, Value};
 
 /// `data` of `GET /api/v1/hosts`.
 #[derive(Debug, Serialize)]
-struct HostList {
+pub struct HostList {
     hosts: Vec<HostView>,
     pagination: Pagination,
 }
@@ -73,7 +74,7 @@ pub async fn list(
     _: RequireScope<VmRead, HistoryError>,
     State(state): State<AppState>,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<Value>, HistoryError> {
+) -> Result<Json<Answer<HostList>>, HistoryError> {
     let Query(query) = query.map_err(|e| {
         HistoryError::BadRequest(format!("invalid query string: {}", e.body_text()))
     })?;
@@ -133,7 +134,7 @@ pub async fn update(
     State(state): State<AppState>,
     Path(vm_id): Path<String>,
     HistoryJson(body): HistoryJson<Map<String, Value>>,
-) -> Result<Json<Value>, HistoryError> {
+) -> Result<Json<Answer<HostView>>, HistoryError> {
     const FIELDS: &[&str] = &["name", "groupId", "clusterId"];
     if let Some(unknown) = body.keys().find(|k| !FIELDS.contains(&k.as_str())) {
         return Err(HistoryError::BadRequest(

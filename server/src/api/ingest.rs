@@ -3,6 +3,7 @@ use super::{
     history::MAX_RANGE_DAYS,
     history_error::{history_success_with, HistoryError, HistoryJson},
 };
+use crate::api::history_error::Answer;
 use crate::{
     auth::{MetricsWrite, RequireScope},
     state::AppState,
@@ -370,7 +371,7 @@ pub async fn samples(
     RequireScope(principal, _): RequireScope<MetricsWrite, HistoryError>,
     State(state): State<AppState>,
     HistoryJson(request): HistoryJson<IngestRequest>,
-) -> Result<Json<Value>, HistoryError> {
+) -> Result<Json<Answer<IngestOutcome>>, HistoryError> {
     if request.samples.len() > MAX_ITEMS {
         return Err(HistoryError::BadRequest(format!(
             "at most {MAX_ITEMS} samples per request, got {}",

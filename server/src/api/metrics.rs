@@ -1,5 +1,6 @@
 //! `/api/v1/performance/metrics`: custom metric points pushed by clients, one or many at a time,
 //! and reading a metric back. Points also feed the alert engine.
+use crate::error::Success;
 use crate::{
     alerts::rules,
     auth::{MetricsWrite, Principal, RequireScope, VmRead},
@@ -212,7 +213,7 @@ pub async fn add(
     RequireScope(principal, _): RequireScope<MetricsWrite>,
     State(state): State<AppState>,
     ApiJson(body): ApiJson<Value>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Success<CustomMetricCreated>>, ApiError> {
     let now = Utc::now();
     let (point, host) = parse_item(&body, now).map_err(ApiError::InvalidMetricValue)?;
     let mut parsed = vec![(0, point, host)];
@@ -242,7 +243,7 @@ pub async fn add_batch(
     RequireScope(principal, _): RequireScope<MetricsWrite>,
     State(state): State<AppState>,
     ApiJson(request): ApiJson<BatchRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Success<CustomMetricBatch>>, ApiError> {
     let now = Utc::now();
     let mut rejected: Vec<(usize, String)> = Vec::new();
     let mut parsed = Vec::new();
@@ -330,7 +331,7 @@ pub async fn read(
     State(state): State<AppState>,
     Path(name): Path<String>,
     ApiQuery(query): ApiQuery<ReadQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Success<CustomMetricReadout>>, ApiError> {
     let minutes = query.minutes.unwrap_or(60);
     if !(1..=MAX_READ_MINUTES).contains(&minutes) {
         return Err(ApiError::Validation(format!(

@@ -1,14 +1,14 @@
 //! `/api/v1/performance`: current stats, system description and recent history of a host.
+use crate::error::Success;
 use crate::{
     auth::{RequireScope, VmRead},
     error::{success, ApiError, ApiQuery},
     state::AppState,
     storage::{hosts, samples},
 };
-use app::models::{HistoryData, HistoryPoint, MetricValue};
+use app::models::{HistoryData, HistoryPoint, MetricValue, Stats, SystemInfo};
 use axum::{extract::State, Json};
 use serde::Deserialize;
-use serde_json::Value;
 use sqlx::Row;
 use std::collections::BTreeMap;
 
@@ -37,7 +37,7 @@ pub async fn stats(
     _: RequireScope<VmRead>,
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<HostQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Success<Stats>>, ApiError> {
     let (host_id, local) = resolve_host(&state, query.host.as_deref()).await?;
     if local {
         if let Some(stats) = state.local.latest() {
@@ -56,7 +56,7 @@ pub async fn stats(
 pub async fn system(
     _: RequireScope<VmRead>,
     State(state): State<AppState>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Success<SystemInfo>>, ApiError> {
     let info = state.local.system_info().await.map_err(|e| {
         ApiError::SystemInfoUnavailable(format!("cannot read system information: {e:#}"))
     })?;
@@ -205,7 +205,7 @@ pub async fn history(
     _: RequireScope<VmRead>,
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<HistoryQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Success<HistoryData>>, ApiError> {
     let minutes = query.minutes.unwrap_or(60);
     if !(1..=MAX_MINUTES).contains(&minutes) {
         return Err(ApiError::Validation(format!(

@@ -1,5 +1,6 @@
 //! `/api/v1/performance/reports`: request a report, follow it, download it.
 use super::performance::resolve_host;
+use crate::error::Success;
 use crate::{
     auth::{Principal, RequireScope, Scope, VmRead},
     error::{success, ApiError, ApiJson},
@@ -7,6 +8,7 @@ use crate::{
     state::AppState,
     storage::catalog::Group,
 };
+use app::models::{ReportCreated, ReportStatus};
 use axum::{
     extract::{Path, State},
     http::{header, HeaderValue},
@@ -15,7 +17,6 @@ use axum::{
 };
 use chrono::Utc;
 use serde::Deserialize;
-use serde_json::Value;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -35,7 +36,7 @@ pub async fn create(
     RequireScope(principal, _): RequireScope<VmRead>,
     State(state): State<AppState>,
     ApiJson(request): ApiJson<ReportRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Success<ReportCreated>>, ApiError> {
     let kind = request.kind.as_deref().unwrap_or("summary");
     if !["summary", "detailed", "custom"].contains(&kind) {
         return Err(ApiError::Validation(format!(
@@ -117,7 +118,7 @@ pub async fn status(
     RequireScope(principal, _): RequireScope<VmRead>,
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Success<ReportStatus>>, ApiError> {
     Ok(success(visible(&state, &principal, &id).await?.to_status()))
 }
 

@@ -1,5 +1,7 @@
 //! `GET /api/v1/history/series`: one chart's data in one request, columnar (see `history::series`).
 use super::history_error::{history_success, HistoryError};
+use crate::api::history_error::Answer;
+use crate::history::series::Series;
 use crate::{
     auth::{RequireScope, VmRead},
     history::{
@@ -137,7 +139,7 @@ pub async fn series(
     _: RequireScope<VmRead, HistoryError>,
     State(state): State<AppState>,
     query: Result<Query<SeriesQuery>, QueryRejection>,
-) -> Result<Json<Value>, HistoryError> {
+) -> Result<Json<Answer<Series>>, HistoryError> {
     let Query(query) = query.map_err(|e| HistoryError::BadRequest(e.body_text()))?;
     let now = Utc::now();
     let start = instant(query.start.as_deref(), "start")?;

@@ -1,15 +1,16 @@
 //! `GET /api/v1/performance/summary`: current/average/max/min and direction per resource over a
 //! period, network throughput and totals, and alert counts (computed by `crate::summary`).
 use super::performance::resolve_host;
+use crate::error::Success;
 use crate::{
     auth::{RequireScope, VmRead},
     error::{success, ApiError, ApiQuery},
     state::AppState,
     summary::{self, RESOURCES},
 };
+use app::models::PerformanceSummary;
 use axum::{extract::State, Json};
 use serde::Deserialize;
-use serde_json::Value;
 
 #[derive(Debug, Deserialize)]
 pub struct SummaryQuery {
@@ -22,7 +23,7 @@ pub async fn summary(
     _: RequireScope<VmRead>,
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<SummaryQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Success<PerformanceSummary>>, ApiError> {
     let period_text = query.period.as_deref().unwrap_or("1h");
     let period = crate::report::period_of(period_text).ok_or_else(|| {
         ApiError::Validation(format!(

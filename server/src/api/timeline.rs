@@ -4,6 +4,7 @@ use super::{
     history::{resolve_hosts, MAX_PAGE_SIZE},
     history_error::{history_success, HistoryError, HistoryJson},
 };
+use crate::api::history_error::Answer;
 use crate::storage::hosts::HostRef;
 use crate::{
     auth::{AlertsWrite, RequireScope, VmRead},
@@ -48,7 +49,7 @@ pub async fn list(
     State(state): State<AppState>,
     Path(vm_id): Path<String>,
     query: Result<Query<TimelineQuery>, QueryRejection>,
-) -> Result<Json<Value>, HistoryError> {
+) -> Result<Json<Answer<TimelinePage>>, HistoryError> {
     let Query(query) = query.map_err(|e| HistoryError::BadRequest(e.body_text()))?;
     let now = Utc::now();
     let end = instant(query.end_time.as_deref(), "endTime", now)?;
@@ -127,7 +128,7 @@ pub async fn add(
     State(state): State<AppState>,
     Path(vm_id): Path<String>,
     HistoryJson(request): HistoryJson<NewTimelineEvent>,
-) -> Result<Json<Value>, HistoryError> {
+) -> Result<Json<Answer<TimelineEvent>>, HistoryError> {
     if request.kind != "manual" && request.kind != "maintenance" {
         return Err(HistoryError::BadRequest(
             "`type` must be manual or maintenance (other events are recorded by the server)".into(),

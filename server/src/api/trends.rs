@@ -3,12 +3,14 @@ use super::{
     history::{parse_range, resolve_hosts_or_all},
     history_error::{history_success, HistoryError, HistoryJson},
 };
+use crate::api::history_error::Answer;
 use crate::{
     analysis::trend::Method,
     auth::{RequireScope, VmRead},
     capacity::{analyse, TrendOptions, METRICS},
     state::AppState,
 };
+use app::models::TrendReport;
 use axum::{extract::State, Json};
 use chrono::Utc;
 use serde::Deserialize;
@@ -40,7 +42,7 @@ pub async fn trends(
     _: RequireScope<VmRead, HistoryError>,
     State(state): State<AppState>,
     HistoryJson(request): HistoryJson<TrendRequest>,
-) -> Result<Json<Value>, HistoryError> {
+) -> Result<Json<Answer<TrendReport>>, HistoryError> {
     let now = Utc::now();
     let (start, end) = parse_range(request.start_time.as_ref(), request.end_time.as_ref(), now)?;
     let metrics: Vec<(&'static str, i16)> = match request.metrics.as_deref() {
