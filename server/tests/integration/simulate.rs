@@ -80,12 +80,14 @@ async fn the_demo_fleet_fills_every_page_and_keeps_reporting() {
     let app = crate::common::spawn_with(config.clone()).await;
     let mut ready = false;
     for _ in 0..600 {
+        // The seeding keeps the server's pool busy: a poll that waited too long for a connection
+        // (on a starved machine) is one more "not yet", not a failure.
         let done: i64 =
             sqlx::query_scalar("SELECT count(*) FROM lookout_maintenance WHERE name = $1")
                 .bind(lookout::demo::READY)
                 .fetch_one(&app.pool)
                 .await
-                .expect("count");
+                .unwrap_or(0);
         if done > 0 {
             ready = true;
             break;
@@ -195,7 +197,7 @@ async fn the_demo_fleet_fills_every_page_and_keeps_reporting() {
             sqlx::query_scalar("SELECT max(ts) FROM samples s JOIN hosts h ON h.id = s.host_id WHERE h.vm_id = 'sim-005'")
                 .fetch_one(&restarted.pool)
                 .await
-                .expect("newest");
+                .unwrap_or(None); // a poll that found the pool busy: "not yet", as above
         if newest.is_some_and(|t| t >= resumed_at - Duration::seconds(1)) {
             resumed = true;
             break;
