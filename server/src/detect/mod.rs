@@ -736,17 +736,7 @@ async fn custom_tiers(
         if resolution == Resolution::FiveMinutes && window.from >= window.to {
             continue;
         }
-        let from = match resolution {
-            Resolution::Hourly => window.from - lead,
-            Resolution::FiveMinutes => (window.from - lead).max(fine_start),
-        };
-        let step = resolution.step().num_seconds();
-        let grid = Grid {
-            resolution,
-            from,
-            len: ((window.to - from).num_seconds() / step).max(0) as usize,
-            report_from: ((window.from - from).num_seconds() / step) as usize,
-        };
+        let grid = custom_grid(window, lead, fine_start);
         let data =
             custom_metric_series(pool, &host_ids, custom, resolution, grid.from, window.to).await?;
         let thresholds = resolution.thresholds(request.sensitivity);
@@ -771,6 +761,27 @@ async fn custom_tiers(
         }
     }
     Ok(result)
+}
+
+/// A custom metric's grid for `window`: from the midnight at or before `lead` ahead of it (the
+/// five-minute tier's not before `fine_start`, itself a midnight), as the catalogue's kept days
+/// are. Daily steps of the detector (the scale's re-estimation, the week's record, pattern-break
+/// days) then fall at midnights whatever hour the range starts at, so a live round and a request
+/// judge the same hours alike.
+fn custom_grid(window: &Window, lead: Duration, fine_start: DateTime<Utc>) -> Grid {
+    let resolution = window.resolution;
+    let from = kept::day_of(window.from - lead);
+    let from = match resolution {
+        Resolution::Hourly => from,
+        Resolution::FiveMinutes => from.max(fine_start),
+    };
+    let step = resolution.step().num_seconds();
+    Grid {
+        resolution,
+        from,
+        len: ((window.to - from).num_seconds() / step).max(0) as usize,
+        report_from: ((window.from - from).num_seconds() / step) as usize,
+    }
 }
 
 /// An hourly spike or drop that a five-minute one of the same host, series and kind overlaps is
@@ -876,6 +887,33 @@ mod tests {
     use super::read::push_run;
     use super::store::{HostEvents, RELATED_WITHIN};
     use super::*;
+
+    #[test]
+    fn custom_grids_start_at_a_midnight_whatever_hour_the_range_starts_at() {
+        let at = |text: &str| text.parse::<DateTime<Utc>>().expect("instant");
+        let hours = Window {
+            resolution: Resolution::Hourly,
+            from: at("2026-03-10T13:00:00Z"),
+            to: at("2026-03-10T16:00:00Z"),
+        };
+        let grid = custom_grid(&hours, Duration::days(28), at("2026-02-20T00:00:00Z"));
+        assert_eq!(grid.from, at("2026-02-10T00:00:00Z"));
+        // The range's first hour, 28 days and 13 hours in; three hours of it.
+        assert_eq!(grid.report_from, 28 * 24 + 13);
+        assert_eq!(grid.len, 28 * 24 + 16);
+        let fine = Window {
+            resolution: Resolution::FiveMinutes,
+            from: at("2026-03-10T13:00:00Z"),
+            to: at("2026-03-10T13:30:00Z"),
+        };
+        let grid = custom_grid(&fine, Duration::days(7), at("2026-02-20T00:00:00Z"));
+        assert_eq!(grid.from, at("2026-03-03T00:00:00Z"));
+        assert_eq!(grid.report_from, 7 * 288 + 13 * 12);
+        // Not before the five-minute tier's first midnight.
+        let grid = custom_grid(&fine, Duration::days(7), at("2026-03-08T00:00:00Z"));
+        assert_eq!(grid.from, at("2026-03-08T00:00:00Z"));
+        assert_eq!(grid.report_from, 2 * 288 + 13 * 12);
+    }
 
     fn event(host: usize, start_hour: i64, hours: i64) -> Found {
         let origin = DateTime::<Utc>::UNIX_EPOCH;
