@@ -156,6 +156,18 @@
 
   // ---- charts -----------------------------------------------------------------------------
 
+  // Legend labels of compared hosts: their names, as the page lists them; a name two hosts share
+  // is followed by the vmId, and a host without one is its vmId.
+  function hostLabels(vms, namesJson) {
+    let names = [];
+    try { names = JSON.parse(namesJson || '[]'); } catch (e) { names = []; }
+    return vms.map((vm, i) => {
+      const name = names[i] || vm;
+      const shared = names.filter((n) => n === name).length > 1;
+      return shared && name !== vm ? `${name} (${vm})` : name;
+    });
+  }
+
   class Explorer {
     constructor(root, options) {
       this.root = root;
@@ -267,7 +279,7 @@
         const series = await Promise.all(hosts.map((vm) => getJson(`/api/v1/history/series?vmId=${encodeURIComponent(vm)}&metrics=${encodeURIComponent(metric)}&start=${this.from}&end=${this.to}&points=${points}`)));
         const tables = series.map((s) => [s.t.map((t) => t / 1000), s.series[metric + '.avg'] || s.t.map(() => null)]);
         const joined = tables.length ? uPlot.join(tables) : [[]];
-        return { compare: true, hosts, joined, resolution: series[0] ? series[0].resolution : '', rows: joined[0].length, columns: hosts.length };
+        return { compare: true, hosts, labels: hostLabels(hosts, this.root.dataset.names), joined, resolution: series[0] ? series[0].resolution : '', rows: joined[0].length, columns: hosts.length };
       }
       const metrics = panel.dataset.list || panel.dataset.metrics;
       const data = await getJson(`/api/v1/history/series?vmId=${encodeURIComponent(this.vm)}&metrics=${encodeURIComponent(metrics)}&start=${this.from}&end=${this.to}&points=${points}`);
@@ -291,7 +303,7 @@
       const bands = [];
       if (data.compare) {
         data.hosts.forEach((vm, i) => {
-          series.push({ label: vm, stroke: COLORS[i % COLORS.length], width: 1.5, value: (u, v) => format(v, unit), spanGaps: false });
+          series.push({ label: data.labels[i], stroke: COLORS[i % COLORS.length], width: 1.5, value: (u, v) => format(v, unit), spanGaps: false });
         });
         return { columns: data.joined, series, bands };
       }

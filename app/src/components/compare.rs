@@ -68,6 +68,9 @@ fn CompareView(data: ComparePageData) -> impl IntoView {
         .collect_view()
         .into_any();
     let chosen: Vec<String> = hosts.iter().map(|h| h.0.clone()).collect();
+    // The chart's legend names the hosts as the page does (names may hold commas: JSON).
+    let names: Vec<&str> = hosts.iter().map(|h| h.1.as_str()).collect();
+    let names = serde_json::to_string(&names).unwrap_or_else(|_| "[]".into());
     let mut groups: Vec<String> = choices.iter().filter_map(|c| c.2.clone()).collect();
     groups.sort();
     groups.dedup();
@@ -117,7 +120,7 @@ fn CompareView(data: ComparePageData) -> impl IntoView {
                 <p class="muted small">"A whole group: " {group_links}</p>
             </section>
             <Explorer>
-                <div class="charts" data-testid="charts" data-view="compare" data-hosts=chosen.join(",") data-metric=metric.clone() data-from=from.to_string() data-to=to.to_string()>
+                <div class="charts" data-testid="charts" data-view="compare" data-hosts=chosen.join(",") data-names=names data-metric=metric.clone() data-from=from.to_string() data-to=to.to_string()>
                     <p class="chart-error error" data-testid="chart-error"></p>
                     <div class="panels">
                         <section class="chart-panel wide" data-testid="chart-compare" data-panel="compare" data-title=title data-metrics=metric.clone() data-labels="" data-unit=unit data-fs="0" data-alerts="">
