@@ -2,6 +2,49 @@
 use clap::{Args, Parser, Subcommand};
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
+/// A value that must not reach a log or a panic message: `Debug` shows that it is set, not what
+/// it is. `expose` (or `Deref`) gives it to the one place that uses it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(…)")
+    }
+}
+
+impl std::ops::Deref for Secret {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for Secret {
+    fn from(value: String) -> Self {
+        Secret(value)
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(value: &str) -> Self {
+        Secret(value.to_owned())
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(value.to_owned()))
+    }
+}
+
 /// Days back the continuous detector catches up on by default (`LOOKOUT_DETECT_HISTORY_DAYS`).
 pub const DEFAULT_DETECT_HISTORY_DAYS: u32 = 30;
 
@@ -43,7 +86,7 @@ pub struct AgentArgs {
     pub server: String,
     /// An enrolment token (`lookout token create --enrol`), needed on the first start only.
     #[arg(long, env = "LOOKOUT_AGENT_ENROL_TOKEN", hide_env_values = true)]
-    pub enrol_token: Option<String>,
+    pub enrol_token: Option<Secret>,
     /// Seconds between two samples.
     #[arg(long, env = "LOOKOUT_AGENT_INTERVAL", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub interval: u64,
@@ -143,7 +186,7 @@ pub enum TokenCommand {
 }
 
 /// Where the data lives: an external PostgreSQL, or a cluster Lookout manages in the data dir.
-#[derive(Debug, Clone, Args)]
+#[derive(Clone, Args)]
 pub struct DatabaseArgs {
     /// PostgreSQL to use. Without it Lookout runs its own cluster in `<data-dir>/postgres`.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
@@ -151,6 +194,17 @@ pub struct DatabaseArgs {
     /// Directory for the managed PostgreSQL cluster and other state.
     #[arg(long, env = "LOOKOUT_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
+}
+
+// The URL may hold a password: `Debug` says whether it is set (the URL stays a `String`, which
+// the tests and the managed cluster build and pass around).
+impl std::fmt::Debug for DatabaseArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseArgs")
+            .field("database_url", &self.database_url.as_ref().map(|_| "(set)"))
+            .field("data_dir", &self.data_dir)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -168,10 +222,10 @@ pub struct ServeArgs {
     pub buffer_seconds: u64,
     /// Password of the `admin` user created on first start (random and printed once when unset).
     #[arg(long, env = "LOOKOUT_ADMIN_PASSWORD", hide_env_values = true)]
-    pub admin_password: Option<String>,
+    pub admin_password: Option<Secret>,
     /// Creates (or keeps) an admin-scoped API token with exactly this value, for automation.
     #[arg(long, env = "LOOKOUT_BOOTSTRAP_TOKEN", hide_env_values = true)]
-    pub bootstrap_token: Option<String>,
+    pub bootstrap_token: Option<Secret>,
     /// Directory with the built front end (`pkg/`), as written by `cargo leptos build`.
     #[arg(long, env = "LOOKOUT_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,
@@ -241,8 +295,8 @@ pub struct Settings {
     pub database: DatabaseArgs,
     pub sample_interval: Duration,
     pub buffer: Duration,
-    pub admin_password: Option<String>,
-    pub bootstrap_token: Option<String>,
+    pub admin_password: Option<Secret>,
+    pub bootstrap_token: Option<Secret>,
     pub site_root: String,
     pub body_limit: usize,
     pub ingest_body_limit: usize,
@@ -314,6 +368,26 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn secrets_do_not_reach_debug_output() {
+        let cli = parse(&[
+            "--admin-password",
+            "hunter2-password",
+            "--bootstrap-token",
+            "lk_secret_token_value",
+            "--database-url",
+            "postgres://app:db-password@db/lookout",
+        ])
+        .expect("valid");
+        let settings = Settings::from(cli.serve);
+        let shown = format!("{settings:?}");
+        for secret in ["hunter2-password", "lk_secret_token_value", "db-password"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert_eq!(settings.admin_password.as_deref(), Some("hunter2-password"));
+        assert!(shown.contains("Secret(…)"), "{shown}");
     }
 
     #[test]

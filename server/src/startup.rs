@@ -107,7 +107,7 @@ impl Application {
             println!("\n  Lookout created the user `admin` with the password:\n\n      {password}\n\n  Keep it now; it is not shown again (set LOOKOUT_ADMIN_PASSWORD to change it).\n");
         }
         if let Some(token) = &settings.bootstrap_token {
-            credentials::create_token(&pool, "bootstrap", &[Scope::Admin], Some(token))
+            credentials::create_token(&pool, "bootstrap", &[Scope::Admin], Some(token.expose()))
                 .await
                 .context("LOOKOUT_BOOTSTRAP_TOKEN")?;
         }

@@ -80,7 +80,7 @@ pub fn settings(database: DatabaseArgs) -> Settings {
         sample_interval: Duration::from_secs(1),
         buffer: Duration::from_secs(3600),
         admin_password: Some(ADMIN_PASSWORD.into()),
-        bootstrap_token: Some(format!("lk_test_{}", random(32))),
+        bootstrap_token: Some(format!("lk_test_{}", random(32)).into()),
         site_root: "target/site".into(),
         body_limit: 1024 * 1024,
         ingest_body_limit: 16 * 1024 * 1024,
@@ -119,8 +119,9 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_with(settings: Settings) -> TestApp {
     let token = settings
         .bootstrap_token
-        .clone()
-        .expect("tests set a bootstrap token");
+        .as_deref()
+        .expect("tests set a bootstrap token")
+        .to_owned();
     let database_url = settings.database.database_url.clone();
     let application = Application::build(settings)
         .await
