@@ -6,7 +6,6 @@ use axum::{
     Json,
 };
 use serde::Serialize;
-use serde_json::json;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -223,12 +222,35 @@ pub struct Success<T> {
     pub timestamp: chrono::DateTime<chrono::Utc>,
 }
 
-pub fn error_body(code: &str, message: &str) -> serde_json::Value {
-    json!({
-        "status": "error",
-        "error": { "code": code, "message": message },
-        "timestamp": chrono::Utc::now(),
-    })
+/// The performance API's error envelope, `{"status":"error","error":{code,message},"timestamp":…}`.
+#[derive(Debug, Serialize)]
+pub struct Failure<'a> {
+    pub status: &'static str,
+    pub error: FailureDetail<'a>,
+    pub timestamp: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FailureDetail<'a> {
+    pub code: &'a str,
+    pub message: &'a str,
+}
+
+pub fn error_body<'a>(code: &'a str, message: &'a str) -> Failure<'a> {
+    Failure {
+        status: "error",
+        error: FailureDetail { code, message },
+        timestamp: chrono::Utc::now(),
+    }
+}
+
+/// What a panic said (`panic!` with a literal or with format arguments), for the log.
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic")
 }
 
 /// Marks a response whose failure was logged where it was made, so the request trace does not log
@@ -249,11 +271,8 @@ impl IntoResponse for ApiError {
         } else {
             false
         };
-        let mut response = (
-            self.status(),
-            Json(error_body(self.code(), &self.to_string())),
-        )
-            .into_response();
+        let message = self.to_string();
+        let mut response = (self.status(), Json(error_body(self.code(), &message))).into_response();
         match self {
             ApiError::StorageUnavailable => {
                 response

@@ -404,12 +404,8 @@ fn on_response<B>(response: &axum::http::Response<B>, latency: Duration, _span: 
 }
 
 fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
-    let detail = panic
-        .downcast_ref::<String>()
-        .map(String::as_str)
-        .or_else(|| panic.downcast_ref::<&str>().copied())
-        .unwrap_or("unknown panic");
-    tracing::error!(panic = detail, "A request handler panicked.");
+    let message = crate::error::panic_message(panic.as_ref());
+    tracing::error!(panic = message, "A request handler panicked.");
     (
         StatusCode::INTERNAL_SERVER_ERROR,
         axum::Extension(Logged),

@@ -9,7 +9,6 @@ use axum::{
     Json,
 };
 use serde::Serialize;
-use serde_json::json;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Language {
@@ -200,6 +199,19 @@ pub struct Answer<T> {
     pub data: T,
 }
 
+/// The history API's error envelope, `{"code":400,"error":"400-TIME","message":…,"detail":…}`,
+/// with each item's reasons when no item of an ingest batch was stored.
+#[derive(Debug, Serialize)]
+struct Refusal<'a> {
+    code: u16,
+    error: &'static str,
+    message: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rejected: Option<&'a [app::models::IngestRejection]>,
+}
+
 /// `{"code":202,"message":…,"data":…}` for a created export task.
 pub fn history_accepted<T: Serialize>(data: T) -> (StatusCode, Json<Answer<T>>) {
     let message = match language() {
@@ -251,14 +263,17 @@ impl IntoResponse for HistoryError {
             | HistoryError::Unauthorized => None,
             other => Some(other.to_string()),
         };
-        let mut body =
-            json!({ "code": status.as_u16(), "error": code, "message": message(code, language()) });
-        if let Some(detail) = detail {
-            body["detail"] = json!(detail);
-        }
-        if let HistoryError::Rejected { rejected, .. } = &self {
-            body["rejected"] = json!(rejected);
-        }
+        let rejected = match &self {
+            HistoryError::Rejected { rejected, .. } => Some(rejected.as_slice()),
+            _ => None,
+        };
+        let body = Refusal {
+            code: status.as_u16(),
+            error: code,
+            message: message(code, language()),
+            detail: detail.as_deref(),
+            rejected,
+        };
         let mut response = (status, Json(body)).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response

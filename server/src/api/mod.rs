@@ -27,7 +27,8 @@ use axum::{
     Router,
 };
 use history_error::HistoryError;
-use std::time::Duration;
+use std::{any::Any, time::Duration};
+use tower_http::catch_panic::CatchPanicLayer;
 
 pub use health::{healthz, metrics, readyz};
 
@@ -49,10 +50,23 @@ fn limited<E: Envelope>(
     state: &AppState,
     deadline: Duration,
 ) -> Router<AppState> {
-    routes
-        .method_not_allowed_fallback(wrong_method::<E>)
+    guarded::<E, AppState>(routes)
         .layer(middleware::from_fn_with_state(deadline, within::<E>))
         .layer(middleware::from_fn_with_state(state.clone(), throttle::<E>))
+}
+
+/// `routes` whose panics and wrong methods answer as `E` (the server-wide panic layer answers in
+/// the performance API's envelope, which a history client would not expect).
+fn guarded<E: Envelope, S: Clone + Send + Sync + 'static>(routes: Router<S>) -> Router<S> {
+    routes
+        .method_not_allowed_fallback(wrong_method::<E>)
+        .layer(CatchPanicLayer::custom(panicked::<E>))
+}
+
+/// A handler's panic as the API's internal error, which logs it once with its message.
+fn panicked<E: Envelope>(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let message = crate::error::panic_message(panic.as_ref());
+    E::internal(anyhow::anyhow!("a request handler panicked: {message}")).into_response()
 }
 
 /// An API's error type, as the request-wide layers answer in it.
@@ -60,6 +74,7 @@ trait Envelope: IntoResponse + 'static {
     fn timed_out() -> Self;
     fn rate_limited(retry_after_secs: u64) -> Self;
     fn method_not_allowed(detail: String) -> Self;
+    fn internal(error: anyhow::Error) -> Self;
 }
 
 impl Envelope for ApiError {
@@ -72,6 +87,9 @@ impl Envelope for ApiError {
     fn method_not_allowed(detail: String) -> Self {
         ApiError::MethodNotAllowed(detail)
     }
+    fn internal(error: anyhow::Error) -> Self {
+        ApiError::Internal(error)
+    }
 }
 
 impl Envelope for HistoryError {
@@ -83,6 +101,9 @@ impl Envelope for HistoryError {
     }
     fn method_not_allowed(detail: String) -> Self {
         HistoryError::MethodNotAllowed(detail)
+    }
+    fn internal(error: anyhow::Error) -> Self {
+        HistoryError::Internal(error)
     }
 }
 
@@ -201,4 +222,66 @@ fn performance_routes() -> Router<AppState> {
 
 async fn not_found(uri: axum::http::Uri) -> ApiError {
     ApiError::NotFound(format!("no API route at {}", uri.path()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::{body::Body, http::StatusCode};
+    use tower::ServiceExt;
+
+    async fn panicking() -> &'static str {
+        panic!("index out of bounds")
+    }
+
+    /// The status, body and whether the response is marked logged, of a request to `/boom`.
+    async fn ask<E: Envelope>(method: Method) -> (StatusCode, serde_json::Value, bool) {
+        let routes = guarded::<E, ()>(Router::new().route("/boom", get(panicking)));
+        let request = axum::http::Request::builder()
+            .method(method)
+            .uri("/boom")
+            .body(Body::empty())
+            .expect("request");
+        let response = routes.oneshot(request).await.expect("infallible");
+        let status = response.status();
+        let logged = response
+            .extensions()
+            .get::<crate::error::Logged>()
+            .is_some();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .expect("body");
+        (
+            status,
+            serde_json::from_slice(&bytes).expect("JSON"),
+            logged,
+        )
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_in_its_apis_envelope_logged_once() {
+        let (status, body, logged) = ask::<HistoryError>(Method::GET).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            (body["code"].as_u64(), body["error"].as_str()),
+            (Some(500), Some("500"))
+        );
+        assert!(body.get("status").is_none(), "{body}");
+        assert!(
+            logged,
+            "the panic is logged where it is answered, not again by the trace"
+        );
+
+        let (status, body, logged) = ask::<ApiError>(Method::GET).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body["status"], "error");
+        assert_eq!(body["error"]["code"], "INTERNAL");
+        // The panic's text is for the log, not the client.
+        assert!(!body.to_string().contains("index out of bounds"), "{body}");
+        assert!(logged);
+
+        let (status, body, _) = ask::<HistoryError>(Method::DELETE).await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(body["error"], "405");
+    }
 }
