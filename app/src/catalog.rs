@@ -1,7 +1,9 @@
 //! The metric catalogue: every rolled-up metric, its id in the rollup tables, its place in the
-//! history API's JSON (`cpu.usagePercent`), its unit and how it is read from a raw sample row.
-//! One list for sampling, storage, queries, analysis and the UI: the server re-exports it as
-//! `storage::catalog`, the pages format values by its units.
+//! history API's JSON (`cpu.usagePercent`), its unit and how it is read from a raw sample row;
+//! and the same sample's metrics by the seed's per-sample names (`cpu_percent`), which the
+//! performance API's `/history` returns and alert rules watch ([`SAMPLE_METRICS`]).
+//! One list for sampling, storage, queries, analysis, rules and the UI: the server re-exports it
+//! as `storage::catalog`, the pages format values by its units.
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Group {
@@ -202,6 +204,8 @@ pub enum Unit {
     PerSecond,
     BytesPerSecond,
     Count,
+    /// Sizes and cumulative byte counters of a sample (the rollups keep sizes in MiB).
+    Bytes,
 }
 
 impl Unit {
@@ -215,6 +219,7 @@ impl Unit {
             Unit::PerSecond => "1/s",
             Unit::BytesPerSecond => "B/s",
             Unit::Count => "count",
+            Unit::Bytes => "bytes",
         }
     }
 
@@ -230,6 +235,7 @@ impl Unit {
             Unit::PerSecond => "1/s",
             Unit::BytesPerSecond => "bytes/s",
             Unit::Count => "count",
+            Unit::Bytes => "bytes",
         }
     }
 
@@ -281,4 +287,328 @@ pub fn by_id(id: i16) -> Option<&'static Metric> {
 
 pub fn of_group(group: Group) -> impl Iterator<Item = &'static Metric> {
     METRICS.iter().filter(move |m| m.group == group)
+}
+
+/// How a per-sample metric moves: a gauge is a level at the sample's time; a counter only grows
+/// (bytes since boot), so a bucket keeps its last value and no threshold on it means anything.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Gauge,
+    Counter,
+}
+
+/// A metric of one sample by the seed's name (`cpu_percent`): what the performance API's
+/// `/history` returns and alert rules watch.
+#[derive(Clone, Copy, Debug)]
+pub struct SampleMetric {
+    pub name: &'static str,
+    /// Its group; alerts on it are of this type (`cpu`, `memory`, …).
+    pub group: Group,
+    pub kind: Kind,
+    pub unit: Unit,
+    /// The sample fields it is computed from (paths in the `/performance/stats` shape): a partial
+    /// sample without one of them says nothing about it.
+    pub fields: &'static [&'static str],
+    /// SQL expression over a `samples` row giving it.
+    pub sql: &'static str,
+    /// The same from a sample in memory.
+    pub read: fn(&crate::models::Stats) -> f64,
+}
+
+impl SampleMetric {
+    /// SQL reducing a bucket of rows to one value: gauges average, counters keep their last.
+    pub fn bucket_sql(&self) -> String {
+        match self.kind {
+            Kind::Gauge => format!("avg({})", self.sql),
+            Kind::Counter => format!("max({})", self.sql),
+        }
+    }
+}
+
+fn percent_of(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 * 100.0 / whole as f64
+    }
+}
+
+const fn gauge(
+    name: &'static str,
+    group: Group,
+    unit: Unit,
+    fields: &'static [&'static str],
+    sql: &'static str,
+    read: fn(&crate::models::Stats) -> f64,
+) -> SampleMetric {
+    SampleMetric {
+        name,
+        group,
+        kind: Kind::Gauge,
+        unit,
+        fields,
+        sql,
+        read,
+    }
+}
+
+/// Every per-sample metric, in the order the API lists them.
+pub const SAMPLE_METRICS: &[SampleMetric] = &[
+    gauge(
+        "cpu_percent",
+        Group::Cpu,
+        Unit::Percent,
+        &["cpu.percent"],
+        "cpu_percent",
+        |s| s.cpu.percent,
+    ),
+    gauge(
+        "cpu_ready_percent",
+        Group::Cpu,
+        Unit::Percent,
+        &["cpu.ready_percent"],
+        "cpu_ready_percent",
+        |s| s.cpu.ready_percent,
+    ),
+    gauge(
+        "load1",
+        Group::Cpu,
+        Unit::Load,
+        &["cpu.load1"],
+        "load1",
+        |s| s.cpu.load1,
+    ),
+    gauge(
+        "load5",
+        Group::Cpu,
+        Unit::Load,
+        &["cpu.load5"],
+        "load5",
+        |s| s.cpu.load5,
+    ),
+    gauge(
+        "load15",
+        Group::Cpu,
+        Unit::Load,
+        &["cpu.load15"],
+        "load15",
+        |s| s.cpu.load15,
+    ),
+    gauge(
+        "memory_percent",
+        Group::Memory,
+        Unit::Percent,
+        &["memory.percent"],
+        "mem_percent",
+        |s| s.memory.percent,
+    ),
+    gauge(
+        "memory_available_bytes",
+        Group::Memory,
+        Unit::Bytes,
+        &["memory.available"],
+        "mem_available",
+        |s| s.memory.available as f64,
+    ),
+    gauge(
+        "swap_used",
+        Group::Memory,
+        Unit::Bytes,
+        &["memory.swap_used"],
+        "swap_used",
+        |s| s.memory.swap_used as f64,
+    ),
+    gauge(
+        "swap_percent",
+        Group::Memory,
+        Unit::Percent,
+        &["memory.swap_used", "memory.swap_total"],
+        "coalesce(100.0 * swap_used / nullif(swap_total, 0), 0)",
+        |s| percent_of(s.memory.swap_used, s.memory.swap_total),
+    ),
+    gauge(
+        "disk_usage_percent",
+        Group::Disk,
+        Unit::Percent,
+        &["disk.percent"],
+        "disk_percent",
+        |s| s.disk.percent,
+    ),
+    gauge(
+        "disk_free_bytes",
+        Group::Disk,
+        Unit::Bytes,
+        &["disk.free"],
+        "disk_free",
+        |s| s.disk.free as f64,
+    ),
+    gauge(
+        "disk_read_latency_ms",
+        Group::Disk,
+        Unit::Milliseconds,
+        &["disk.read_latency_ms"],
+        "disk_read_latency_ms",
+        |s| s.disk.read_latency_ms,
+    ),
+    gauge(
+        "disk_write_latency_ms",
+        Group::Disk,
+        Unit::Milliseconds,
+        &["disk.write_latency_ms"],
+        "disk_write_latency_ms",
+        |s| s.disk.write_latency_ms,
+    ),
+    gauge(
+        "disk_read_iops",
+        Group::Disk,
+        Unit::PerSecond,
+        &["disk.read_iops"],
+        "disk_read_iops",
+        |s| s.disk.read_iops,
+    ),
+    gauge(
+        "disk_write_iops",
+        Group::Disk,
+        Unit::PerSecond,
+        &["disk.write_iops"],
+        "disk_write_iops",
+        |s| s.disk.write_iops,
+    ),
+    gauge(
+        "disk_read_bps",
+        Group::Disk,
+        Unit::BytesPerSecond,
+        &["disk.read_bps"],
+        "disk_read_bps",
+        |s| s.disk.read_bps,
+    ),
+    gauge(
+        "disk_write_bps",
+        Group::Disk,
+        Unit::BytesPerSecond,
+        &["disk.write_bps"],
+        "disk_write_bps",
+        |s| s.disk.write_bps,
+    ),
+    gauge(
+        "network_in_bps",
+        Group::Network,
+        Unit::BytesPerSecond,
+        &["network.in_bps"],
+        "net_in_bps",
+        |s| s.network.in_bps,
+    ),
+    gauge(
+        "network_out_bps",
+        Group::Network,
+        Unit::BytesPerSecond,
+        &["network.out_bps"],
+        "net_out_bps",
+        |s| s.network.out_bps,
+    ),
+    SampleMetric {
+        name: "network_bytes_sent",
+        group: Group::Network,
+        kind: Kind::Counter,
+        unit: Unit::Bytes,
+        fields: &["network.bytes_sent"],
+        sql: "net_bytes_sent",
+        read: |s| s.network.bytes_sent as f64,
+    },
+    SampleMetric {
+        name: "network_bytes_recv",
+        group: Group::Network,
+        kind: Kind::Counter,
+        unit: Unit::Bytes,
+        fields: &["network.bytes_recv"],
+        sql: "net_bytes_recv",
+        read: |s| s.network.bytes_recv as f64,
+    },
+    gauge(
+        "processes_total",
+        Group::System,
+        Unit::Count,
+        &["processes.total"],
+        "proc_total",
+        |s| f64::from(s.processes.total),
+    ),
+    gauge(
+        "processes_zombie",
+        Group::System,
+        Unit::Count,
+        &["processes.zombie"],
+        "proc_zombie",
+        |s| f64::from(s.processes.zombie),
+    ),
+    gauge(
+        "connections_active",
+        Group::System,
+        Unit::Count,
+        &["connections.active"],
+        "conn_active",
+        |s| f64::from(s.connections.active),
+    ),
+    gauge(
+        "connections_established",
+        Group::System,
+        Unit::Count,
+        &["connections.established"],
+        "conn_established",
+        |s| f64::from(s.connections.established),
+    ),
+];
+
+/// A per-sample metric by its seed name.
+pub fn sample_metric(name: &str) -> Option<&'static SampleMetric> {
+    SAMPLE_METRICS.iter().find(|m| m.name == name)
+}
+
+/// The per-sample metrics an alert rule can watch: the gauges (a threshold on a counter that
+/// only grows would fire once and forever).
+pub fn watchable() -> impl Iterator<Item = &'static SampleMetric> {
+    SAMPLE_METRICS.iter().filter(|m| m.kind == Kind::Gauge)
+}
+
+#[cfg(test)]
+mod sample_metric_tests {
+    use super::*;
+
+    #[test]
+    fn a_sample_metric_stored_as_a_rolled_up_one_has_its_unit() {
+        for sample in SAMPLE_METRICS {
+            assert!(
+                SAMPLE_METRICS
+                    .iter()
+                    .filter(|m| m.name == sample.name)
+                    .count()
+                    == 1,
+                "{} twice",
+                sample.name
+            );
+            if let Some(rolled) = METRICS.iter().find(|m| m.raw_sql == sample.sql) {
+                assert_eq!(rolled.unit, sample.unit, "{}", sample.name);
+                assert_eq!(rolled.group, sample.group, "{}", sample.name);
+            }
+            assert!((sample.read)(&crate::models::Stats::default()).is_finite());
+        }
+        // Those the rollups keep under another expression (MiB) are the byte sizes.
+        let rolled_as_mib = ["swap_used", "memory_available_bytes"];
+        for name in rolled_as_mib {
+            assert_eq!(sample_metric(name).map(|m| m.unit), Some(Unit::Bytes));
+        }
+        assert!(watchable().all(|m| m.kind == Kind::Gauge));
+        assert!(!watchable().any(|m| m.name == "network_bytes_sent"));
+    }
+
+    #[test]
+    fn buckets_average_gauges_and_keep_counters_last() {
+        assert_eq!(
+            sample_metric("cpu_percent").map(SampleMetric::bucket_sql),
+            Some("avg(cpu_percent)".to_string())
+        );
+        assert_eq!(
+            sample_metric("network_bytes_recv").map(SampleMetric::bucket_sql),
+            Some("max(net_bytes_recv)".to_string())
+        );
+    }
 }

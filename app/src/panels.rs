@@ -305,6 +305,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_panels_alert_metric_is_one_a_rule_can_watch() {
+        for panel in HOST_PANELS {
+            for name in panel.alert_metrics {
+                assert!(
+                    crate::catalog::watchable().any(|m| m.name == *name),
+                    "{}: {name}",
+                    panel.id
+                );
+            }
+        }
+    }
+
+    #[test]
     fn a_custom_metric_is_shown_in_the_catalogue_unit_it_names_else_as_a_plain_number() {
         assert_eq!(custom_unit_display("ms"), "ms");
         assert_eq!(custom_unit_display("%"), "percent");

@@ -17,7 +17,12 @@ use app::models::{
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use std::collections::BTreeMap;
 
-pub const METRICS: [(&str, i16); 3] = [("cpu", 1), ("memory", 5), ("disk", 8)];
+/// The trends' resources by name, each a catalogue metric.
+pub const METRICS: [(&str, i16); 3] = [
+    ("cpu", app::catalog::CPU_PERCENT),
+    ("memory", app::catalog::MEMORY_PERCENT),
+    ("disk", app::catalog::DISK_PERCENT),
+];
 /// Scale-down is suggested when the period's p95 stays below this (percent).
 const IDLE_P95: f64 = 20.0;
 /// Optimisation is suggested for bursty load: p95 at least this while the average is at most

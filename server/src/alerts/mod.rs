@@ -41,8 +41,7 @@ impl Observation {
     /// Every built-in metric a sample carries the fields of (a partial sample's absent fields
     /// are not zeros: a rule on them is neither breached nor recovered by it).
     pub fn from_sample(host_id: i32, stats: &Stats, present: Present) -> Self {
-        let values = rules::BUILTIN_METRICS
-            .iter()
+        let values = app::catalog::watchable()
             .filter(|m| m.fields.iter().all(|field| present.has(field)))
             .map(|m| (m.name.to_owned(), (m.read)(stats)))
             .collect();

@@ -1,168 +1,15 @@
-//! What an alert rule is: the metric catalogue, operators, and validation of rule bodies.
-use app::models::Stats;
+//! What an alert rule is: which metrics it watches, operators, and validation of rule bodies.
+use app::catalog::{self, Kind, SampleMetric};
 use serde_json::{Map, Value};
 
-/// A built-in metric a rule can watch: its name, its alert type, and how a sample gives it.
-pub struct BuiltinMetric {
-    pub name: &'static str,
-    pub kind: &'static str,
-    pub read: fn(&Stats) -> f64,
-    /// The sample fields it is computed from (paths of `storage::samples::FIELDS`): a partial
-    /// sample without one of them says nothing about this metric.
-    pub fields: &'static [&'static str],
+/// A built-in metric a rule can watch: a gauge of the sample catalogue.
+pub fn builtin(name: &str) -> Option<&'static SampleMetric> {
+    catalog::sample_metric(name).filter(|m| m.kind == Kind::Gauge)
 }
 
-fn percent_of(part: u64, whole: u64) -> f64 {
-    if whole == 0 {
-        0.0
-    } else {
-        part as f64 * 100.0 / whole as f64
-    }
-}
-
-/// Every sample field a rule can name (documented in the README).
-pub const BUILTIN_METRICS: &[BuiltinMetric] = &[
-    BuiltinMetric {
-        name: "cpu_percent",
-        kind: "cpu",
-        read: |s| s.cpu.percent,
-        fields: &["cpu.percent"],
-    },
-    BuiltinMetric {
-        name: "cpu_ready_percent",
-        kind: "cpu",
-        read: |s| s.cpu.ready_percent,
-        fields: &["cpu.ready_percent"],
-    },
-    BuiltinMetric {
-        name: "load1",
-        kind: "cpu",
-        read: |s| s.cpu.load1,
-        fields: &["cpu.load1"],
-    },
-    BuiltinMetric {
-        name: "load5",
-        kind: "cpu",
-        read: |s| s.cpu.load5,
-        fields: &["cpu.load5"],
-    },
-    BuiltinMetric {
-        name: "load15",
-        kind: "cpu",
-        read: |s| s.cpu.load15,
-        fields: &["cpu.load15"],
-    },
-    BuiltinMetric {
-        name: "memory_percent",
-        kind: "memory",
-        read: |s| s.memory.percent,
-        fields: &["memory.percent"],
-    },
-    BuiltinMetric {
-        name: "memory_available_bytes",
-        kind: "memory",
-        read: |s| s.memory.available as f64,
-        fields: &["memory.available"],
-    },
-    BuiltinMetric {
-        name: "swap_percent",
-        kind: "memory",
-        read: |s| percent_of(s.memory.swap_used, s.memory.swap_total),
-        fields: &["memory.swap_used", "memory.swap_total"],
-    },
-    BuiltinMetric {
-        name: "disk_usage_percent",
-        kind: "disk",
-        read: |s| s.disk.percent,
-        fields: &["disk.percent"],
-    },
-    BuiltinMetric {
-        name: "disk_free_bytes",
-        kind: "disk",
-        read: |s| s.disk.free as f64,
-        fields: &["disk.free"],
-    },
-    BuiltinMetric {
-        name: "disk_read_latency_ms",
-        kind: "disk",
-        read: |s| s.disk.read_latency_ms,
-        fields: &["disk.read_latency_ms"],
-    },
-    BuiltinMetric {
-        name: "disk_write_latency_ms",
-        kind: "disk",
-        read: |s| s.disk.write_latency_ms,
-        fields: &["disk.write_latency_ms"],
-    },
-    BuiltinMetric {
-        name: "disk_read_iops",
-        kind: "disk",
-        read: |s| s.disk.read_iops,
-        fields: &["disk.read_iops"],
-    },
-    BuiltinMetric {
-        name: "disk_write_iops",
-        kind: "disk",
-        read: |s| s.disk.write_iops,
-        fields: &["disk.write_iops"],
-    },
-    BuiltinMetric {
-        name: "disk_read_bps",
-        kind: "disk",
-        read: |s| s.disk.read_bps,
-        fields: &["disk.read_bps"],
-    },
-    BuiltinMetric {
-        name: "disk_write_bps",
-        kind: "disk",
-        read: |s| s.disk.write_bps,
-        fields: &["disk.write_bps"],
-    },
-    BuiltinMetric {
-        name: "network_in_bps",
-        kind: "network",
-        read: |s| s.network.in_bps,
-        fields: &["network.in_bps"],
-    },
-    BuiltinMetric {
-        name: "network_out_bps",
-        kind: "network",
-        read: |s| s.network.out_bps,
-        fields: &["network.out_bps"],
-    },
-    BuiltinMetric {
-        name: "processes_total",
-        kind: "system",
-        read: |s| f64::from(s.processes.total),
-        fields: &["processes.total"],
-    },
-    BuiltinMetric {
-        name: "processes_zombie",
-        kind: "system",
-        read: |s| f64::from(s.processes.zombie),
-        fields: &["processes.zombie"],
-    },
-    BuiltinMetric {
-        name: "connections_active",
-        kind: "system",
-        read: |s| f64::from(s.connections.active),
-        fields: &["connections.active"],
-    },
-    BuiltinMetric {
-        name: "connections_established",
-        kind: "system",
-        read: |s| f64::from(s.connections.established),
-        fields: &["connections.established"],
-    },
-];
-
-pub fn builtin(name: &str) -> Option<&'static BuiltinMetric> {
-    BUILTIN_METRICS.iter().find(|m| m.name == name)
-}
-
-/// The alert type of a metric: the built-in one's, else `custom`.
+/// The alert type of a metric: the built-in one's group, else `custom`.
 pub fn kind_of(metric: &str) -> &'static str {
-    builtin(metric).map_or("custom", |m| m.kind)
+    builtin(metric).map_or("custom", |m| m.group.name())
 }
 
 /// Custom metric names: a letter or `_`, then letters, digits, `_ . : -`; at most 128 characters.
@@ -430,6 +277,18 @@ fn check(rule: &RuleSpec) -> Result<(), String> {
     if rule.metric.is_empty() {
         return Err("`metric` is required (e.g. cpu_percent, memory_percent, disk_usage_percent or a custom metric name)".into());
     }
+    if let Some(counter) = catalog::sample_metric(&rule.metric).filter(|m| m.kind == Kind::Counter)
+    {
+        return Err(format!(
+            "`metric` `{}` is a counter that only grows; watch a rate such as {} instead",
+            counter.name,
+            if counter.name.ends_with("sent") {
+                "network_out_bps"
+            } else {
+                "network_in_bps"
+            }
+        ));
+    }
     if !valid_metric_name(&rule.metric) {
         return Err(format!(
             "`metric` `{}` is not a metric name (letters, digits, _ . : -, starting with a letter)",
@@ -558,12 +417,17 @@ mod tests {
 
     #[test]
     fn every_builtin_metric_has_a_valid_name_and_a_type() {
-        let stats = Stats::default();
-        for metric in BUILTIN_METRICS {
+        for metric in catalog::watchable() {
             assert!(valid_metric_name(metric.name), "{}", metric.name);
-            assert!(["cpu", "memory", "disk", "network", "system"].contains(&metric.kind));
-            assert!((metric.read)(&stats).is_finite());
+            assert!(builtin(metric.name).is_some());
+            assert!(["cpu", "memory", "disk", "network", "system"].contains(&kind_of(metric.name)));
         }
         assert_eq!(kind_of("orders_per_minute"), "custom");
+        let error = apply(
+            RuleSpec::default(),
+            &json!({"name": "r", "metric": "network_bytes_recv", "threshold": 1}),
+        )
+        .expect_err("a counter");
+        assert!(error.contains("network_in_bps"), "{error}");
     }
 }

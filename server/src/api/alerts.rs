@@ -113,8 +113,7 @@ pub async fn list_rules(
         .collect();
     Ok(success(RuleList {
         rules,
-        metrics: rules::BUILTIN_METRICS
-            .iter()
+        metrics: app::catalog::watchable()
             .map(|m| m.name.to_owned())
             .collect(),
     }))

@@ -78,7 +78,7 @@ fn parse_item(item: &Value, now: DateTime<Utc>) -> Result<(NewPoint, Option<Stri
     if !rules::valid_metric_name(&name) {
         return Err(format!("`name` `{name}` is not a metric name (letters, digits, _ . : -, starting with a letter or _)"));
     }
-    if rules::builtin(&name).is_some() {
+    if app::catalog::sample_metric(&name).is_some() {
         return Err(format!(
             "`name` `{name}` is a built-in sample metric; choose another name"
         ));

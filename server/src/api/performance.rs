@@ -6,6 +6,7 @@ use crate::{
     state::AppState,
     storage::{hosts, samples},
 };
+use app::catalog::{self, SampleMetric};
 use app::models::{HistoryData, HistoryPoint, MetricValue, Stats, SystemInfo};
 use axum::{extract::State, Json};
 use serde::Deserialize;
@@ -71,88 +72,6 @@ pub struct HistoryQuery {
     metrics: Option<String>,
 }
 
-/// A history metric: its name in the API and how a bucket of raw samples is reduced to one value.
-struct HistoryMetric {
-    name: &'static str,
-    sql: &'static str,
-}
-
-/// Percentages and rates are averaged over a bucket; cumulative counters take the bucket's last (max) value.
-const HISTORY_METRICS: &[HistoryMetric] = &[
-    HistoryMetric {
-        name: "cpu_percent",
-        sql: "avg(cpu_percent)",
-    },
-    HistoryMetric {
-        name: "memory_percent",
-        sql: "avg(mem_percent)",
-    },
-    HistoryMetric {
-        name: "disk_usage_percent",
-        sql: "avg(disk_percent)",
-    },
-    HistoryMetric {
-        name: "network_bytes_sent",
-        sql: "max(net_bytes_sent)",
-    },
-    HistoryMetric {
-        name: "network_bytes_recv",
-        sql: "max(net_bytes_recv)",
-    },
-    HistoryMetric {
-        name: "network_in_bps",
-        sql: "avg(net_in_bps)",
-    },
-    HistoryMetric {
-        name: "network_out_bps",
-        sql: "avg(net_out_bps)",
-    },
-    HistoryMetric {
-        name: "disk_read_bps",
-        sql: "avg(disk_read_bps)",
-    },
-    HistoryMetric {
-        name: "disk_write_bps",
-        sql: "avg(disk_write_bps)",
-    },
-    HistoryMetric {
-        name: "disk_read_iops",
-        sql: "avg(disk_read_iops)",
-    },
-    HistoryMetric {
-        name: "disk_write_iops",
-        sql: "avg(disk_write_iops)",
-    },
-    HistoryMetric {
-        name: "disk_read_latency_ms",
-        sql: "avg(disk_read_latency_ms)",
-    },
-    HistoryMetric {
-        name: "disk_write_latency_ms",
-        sql: "avg(disk_write_latency_ms)",
-    },
-    HistoryMetric {
-        name: "cpu_ready_percent",
-        sql: "avg(cpu_ready_percent)",
-    },
-    HistoryMetric {
-        name: "load1",
-        sql: "avg(load1)",
-    },
-    HistoryMetric {
-        name: "swap_used",
-        sql: "avg(swap_used)",
-    },
-    HistoryMetric {
-        name: "processes_total",
-        sql: "avg(proc_total)",
-    },
-    HistoryMetric {
-        name: "connections_established",
-        sql: "avg(conn_established)",
-    },
-];
-
 /// The seed's default set when `metrics` is not given.
 const DEFAULT_METRICS: &[&str] = &[
     "cpu_percent",
@@ -162,17 +81,18 @@ const DEFAULT_METRICS: &[&str] = &[
     "network_bytes_recv",
 ];
 
-/// Summary statistics over the raw samples of the range: `(prefix, column)` gives avg_/max_/min_<prefix>.
-const SUMMARIES: &[(&str, &str, &str)] = &[
-    ("cpu_percent", "cpu", "cpu_percent"),
-    ("memory_percent", "memory", "mem_percent"),
-    ("disk_usage_percent", "disk", "disk_percent"),
+/// Summary statistics over the raw samples of the range: `(metric, prefix)` gives
+/// avg_/max_/min_<prefix> of the metric when it is asked for.
+const SUMMARIES: &[(&str, &str)] = &[
+    ("cpu_percent", "cpu"),
+    ("memory_percent", "memory"),
+    ("disk_usage_percent", "disk"),
 ];
 
 const MAX_MINUTES: i64 = 7 * 24 * 60;
 const MAX_POINTS: i64 = 10_000;
 
-fn selected_metrics(list: Option<&str>) -> Result<Vec<&'static HistoryMetric>, ApiError> {
+fn selected_metrics(list: Option<&str>) -> Result<Vec<&'static SampleMetric>, ApiError> {
     let names: Vec<&str> = match list.map(str::trim).filter(|l| !l.is_empty()) {
         None => DEFAULT_METRICS.to_vec(),
         Some(list) => list
@@ -181,18 +101,15 @@ fn selected_metrics(list: Option<&str>) -> Result<Vec<&'static HistoryMetric>, A
             .filter(|n| !n.is_empty())
             .collect(),
     };
-    let mut selected: Vec<&'static HistoryMetric> = Vec::new();
+    let mut selected: Vec<&'static SampleMetric> = Vec::new();
     for name in names {
-        let metric = HISTORY_METRICS
-            .iter()
-            .find(|m| m.name == name)
-            .ok_or_else(|| {
-                let known: Vec<&str> = HISTORY_METRICS.iter().map(|m| m.name).collect();
-                ApiError::Validation(format!(
-                    "unknown metric `{name}`; known metrics: {}",
-                    known.join(", ")
-                ))
-            })?;
+        let metric = catalog::sample_metric(name).ok_or_else(|| {
+            let known: Vec<&str> = catalog::SAMPLE_METRICS.iter().map(|m| m.name).collect();
+            ApiError::Validation(format!(
+                "unknown metric `{name}`; known metrics: {}",
+                known.join(", ")
+            ))
+        })?;
         if !selected.iter().any(|m| m.name == metric.name) {
             selected.push(metric);
         }
@@ -230,7 +147,7 @@ pub async fn history(
     // Only expressions from the fixed catalogue above are interpolated; values are bound.
     let columns: Vec<String> = metrics
         .iter()
-        .map(|m| format!("{}::float8", m.sql))
+        .map(|m| format!("{}::float8", m.bucket_sql()))
         .collect();
     let sql = format!(
         "SELECT date_bin(make_interval(secs => $3), ts, timestamptz 'epoch') AS bucket, {}
@@ -262,16 +179,20 @@ pub async fn history(
         });
     }
 
-    let wanted: Vec<_> = SUMMARIES
+    let wanted: Vec<(&str, &SampleMetric)> = SUMMARIES
         .iter()
-        .filter(|(metric, ..)| metrics.iter().any(|m| m.name == *metric))
+        .filter_map(|(name, prefix)| {
+            let metric = metrics.iter().find(|m| m.name == *name)?;
+            Some((*prefix, *metric))
+        })
         .collect();
     let mut summary = BTreeMap::new();
     if !wanted.is_empty() {
         let parts: Vec<String> = wanted
             .iter()
-            .map(|(_, _, column)| {
-                format!("avg({column})::float8, max({column})::float8, min({column})::float8")
+            .map(|(_, metric)| {
+                let value = metric.sql;
+                format!("avg({value})::float8, max({value})::float8, min({value})::float8")
             })
             .collect();
         let sql = format!(
@@ -283,7 +204,7 @@ pub async fn history(
             .bind(since)
             .fetch_one(&state.pool)
             .await?;
-        for (i, (_, prefix, _)) in wanted.iter().enumerate() {
+        for (i, (prefix, _)) in wanted.iter().enumerate() {
             for (j, stat) in ["avg", "max", "min"].iter().enumerate() {
                 if let Some(value) = row
                     .try_get::<Option<f64>, _>(i * 3 + j)
@@ -327,9 +248,8 @@ mod tests {
             .map(|m| m.name)
             .collect();
         assert_eq!(names, ["cpu_percent", "load1"]);
-        let error = selected_metrics(Some("cpu_percent,bogus"))
-            .err()
-            .expect("unknown metric refused");
+        let error =
+            selected_metrics(Some("cpu_percent,bogus")).expect_err("unknown metric refused");
         assert!(error.to_string().contains("bogus"));
     }
 

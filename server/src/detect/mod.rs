@@ -70,6 +70,8 @@ pub fn significance(unit: Unit) -> Significance {
         Unit::Percent => (3.0, 0.0),
         Unit::Load => (0.5, 0.25),
         Unit::Mebibytes => (64.0, 0.10),
+        // No judged series is in bytes (the rollups keep sizes in MiB); the same floor in bytes.
+        Unit::Bytes => (64.0 * 1_048_576.0, 0.10),
         Unit::Milliseconds => (2.0, 0.25),
         Unit::PerSecond => (5.0, 0.25),
         Unit::BytesPerSecond => (10_240.0, 0.25),

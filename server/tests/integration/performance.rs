@@ -89,6 +89,27 @@ async fn history_matches_the_seed_shape_and_buckets_samples() {
         chosen["data"]["summary"].as_object().map(|s| s.len()),
         Some(3)
     );
+
+    // Every metric an alert rule can watch is also a history metric (one catalogue), computed
+    // from the stored columns, and a counter is not watchable.
+    let (status, body) = app
+        .get_json("/api/v1/performance/history?minutes=5&interval=60&metrics=swap_percent,load15,processes_zombie")
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let first = body["data"]["metrics"][0].as_object().expect("point");
+    let swap = first["swap_percent"].as_f64().expect("swap share");
+    assert!((0.0..=100.0).contains(&swap), "{body}");
+    assert!(first["load15"].as_f64().is_some_and(|v| v >= 0.0), "{body}");
+    assert!(first["processes_zombie"].as_f64().is_some(), "{body}");
+    let (_, rules) = app.get_json("/api/v1/performance/alerts/rules").await;
+    let watchable: Vec<&str> = rules["data"]["metrics"]
+        .as_array()
+        .expect("metrics")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(watchable.contains(&"swap_percent") && watchable.contains(&"load15"));
+    assert!(!watchable.contains(&"network_bytes_recv"), "{watchable:?}");
     app.stop().await;
 }
 
