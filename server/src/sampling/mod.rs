@@ -159,6 +159,10 @@ impl Unflushed {
     }
 }
 
+/// How long after the priming reading the first sample is taken: long enough for CPU times to
+/// move (sysinfo wants 200 ms at least), short enough that a fresh server has a sample at once.
+const FIRST_SAMPLE_AFTER: Duration = Duration::from_secs(1);
+
 /// Registers the local host, then samples it every `interval` until `shutdown`, publishing each
 /// sample live and writing it to PostgreSQL in batches.
 pub async fn start(
@@ -260,8 +264,12 @@ async fn sample_loop(
     buffer: Arc<SampleBuffer>,
     shutdown: CancellationToken,
 ) {
-    // The collector took a priming reading at start; the first tick one interval later gives full-interval rates.
-    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    // The collector took a priming reading at start. The first sample comes a second after it
+    // (its rates over that second), not a whole interval later: until then the live page and
+    // `/stats` have nothing to show (a 503 per request for the first 10 s, measured). Later
+    // samples are an interval apart, with full-interval rates.
+    let first = interval.min(FIRST_SAMPLE_AFTER);
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + first, interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {

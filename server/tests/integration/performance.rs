@@ -1,5 +1,32 @@
-use crate::common::{assert_same_shape, seed, spawn_app};
+use crate::common::{assert_same_shape, fresh_database, seed, settings, spawn_app, spawn_with};
+use lookout::config::DatabaseArgs;
 use serde_json::Value;
+use std::time::{Duration, Instant};
+
+#[tokio::test]
+async fn a_fresh_server_has_a_local_sample_within_seconds_not_an_interval() {
+    let mut settings = settings(DatabaseArgs {
+        database_url: Some(fresh_database().await),
+        data_dir: "unused".into(),
+    });
+    // The default interval: before, `/stats` answered 503 for its first 10 s.
+    settings.sample_interval = Duration::from_secs(10);
+    let app = spawn_with(settings).await;
+    let started = Instant::now();
+    let mut status = 0;
+    while started.elapsed() < Duration::from_secs(5) {
+        status = app.get("/api/v1/performance/stats").await.status().as_u16();
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        status, 200,
+        "no local sample 5 s after start at a 10 s interval"
+    );
+    app.stop().await;
+}
 
 #[tokio::test]
 async fn stats_matches_the_seed_shape_and_reports_this_machine() {
