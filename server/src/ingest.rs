@@ -233,7 +233,12 @@ pub async fn accept_custom(
     alerts: &AlertEngine,
     points: Vec<custom_metrics::NewPoint>,
 ) -> Result<Vec<i64>, sqlx::Error> {
-    let ids = custom_metrics::insert(pool, &points).await?;
+    let ids = custom_metrics::insert(
+        pool,
+        &points,
+        crate::detect::live_window_start(chrono::Utc::now()),
+    )
+    .await?;
     let observations = points
         .into_iter()
         .map(|p| Observation {

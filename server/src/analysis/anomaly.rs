@@ -271,12 +271,16 @@ fn median_of_keys(keys: &mut [i64]) -> f64 {
 /// Expected value at `i` from earlier points and whether it is seasonal: the same slot in the
 /// last 4 weeks when 3 of them exist, else the same slot on the last 7 days when 3 exist, else
 /// (short) the median of the last hour's points (at least three) when 3 values exist.
+/// How many same-slot values (days or weeks back) a seasonal baseline needs: a series has a daily
+/// one from its fourth day.
+pub const SEASONAL_LAGS: usize = 3;
+
 fn baseline_at(series: &[Option<f64>], i: usize, profile: &Profile) -> Option<(f64, bool)> {
     let mut buffer = [0i64; 7];
     let mut same_slot = |step: usize, count: usize| -> Option<f64> {
         // Three lags are needed: none of them can exist this early in the series (two weeks of
         // five-minute buckets never have three weeks).
-        if i < 3 * step {
+        if i < SEASONAL_LAGS * step {
             return None;
         }
         let mut n = 0;
@@ -286,7 +290,7 @@ fn baseline_at(series: &[Option<f64>], i: usize, profile: &Profile) -> Option<(f
                 n += 1;
             }
         }
-        (n >= 3).then(|| median_of_keys(&mut buffer[..n]))
+        (n >= SEASONAL_LAGS).then(|| median_of_keys(&mut buffer[..n]))
     };
     if let Some(weekly) = same_slot(profile.week(), 4) {
         return Some((weekly, true));

@@ -1,12 +1,13 @@
 //! The continuous detector: every round, the last three hours of every host seen recently,
 //! through the same path as requests, new events published on the WebSocket; then the ended
-//! days of a few hosts that no round saw live.
+//! days of a few hosts that no round saw live, and the custom metrics' days written after the
+//! rounds had passed them.
 use super::{fine_window_start, kept::day_of, run, Group, Request, CONTINUOUS_CUSTOM_METRICS};
 use crate::analysis::anomaly::{Kind, Sensitivity};
 use crate::live::Hub;
-use crate::storage::judgements::Missing;
+use crate::storage::{hosts::HostRef, judgements::Missing};
 use app::models::LiveEvent;
-use chrono::{Duration, DurationRound, Utc};
+use chrono::{DateTime, Duration, DurationRound, Utc};
 use sqlx::PgPool;
 use std::sync::atomic::{AtomicI32, Ordering};
 use tokio_util::sync::CancellationToken;
@@ -66,6 +67,17 @@ impl crate::jobs::Queue for Detector {
                     hosts = caught.hosts,
                     events = caught.events,
                     "Judged the ended days no round saw live."
+                );
+            }
+        }
+        if !shutdown.is_cancelled() {
+            let days = catch_up_custom(&self.pool, self.history_days)
+                .await
+                .context("judging custom metrics' late days")?;
+            if days > 0 {
+                tracing::info!(
+                    days,
+                    "Judged custom metrics' days written after the rounds had passed them."
                 );
             }
         }
@@ -136,14 +148,66 @@ pub async fn catch_up(pool: &PgPool, days: u32, after: i32) -> Result<CaughtUp, 
     })
 }
 
+/// How far back a live round looks.
+const LIVE_HOURS: i64 = 3;
+
+/// The first instant a live round at `now` judges: points before it are only judged by a request
+/// or a catch-up.
+pub fn live_window_start(now: DateTime<Utc>) -> DateTime<Utc> {
+    now.duration_trunc(Duration::hours(1)).unwrap_or(now) - Duration::hours(LIVE_HOURS)
+}
+
+/// Days of custom metrics one round judges at most (a two-year backfill of one metric is 731).
+const CUSTOM_CATCH_UP_DAYS: i64 = 1_000;
+
+/// Judges at medium the custom metrics' days that were written after the live rounds had passed
+/// them (queued by the write, `storage::custom_metrics::take_unjudged`), within the last `days`:
+/// per host, its metrics over the span of their waiting days, each with the history before it as
+/// its baseline. Events are stored, not published (not news). Returns the number of days judged.
+pub async fn catch_up_custom(pool: &PgPool, days: u32) -> Result<usize, sqlx::Error> {
+    if days == 0 {
+        // The catch-up is off: what waits would wait for ever.
+        crate::storage::custom_metrics::forget_unjudged(pool).await?;
+        return Ok(0);
+    }
+    let now = Utc::now();
+    let since = day_of(now) - Duration::days(days.into());
+    let mut tx = pool.begin().await?;
+    let waiting =
+        crate::storage::custom_metrics::take_unjudged(&mut tx, since, CUSTOM_CATCH_UP_DAYS).await?;
+    for host in waiting.chunk_by(|a, b| a.host_id == b.host_id) {
+        let mut names: Vec<String> = host.iter().map(|d| d.name.clone()).collect();
+        names.dedup();
+        let first = host.iter().map(|d| d.day).min().unwrap_or(since);
+        let last = host.iter().map(|d| d.day).max().unwrap_or(first);
+        let request = Request {
+            hosts: vec![HostRef {
+                id: host[0].host_id,
+                vm_id: host[0].vm_id.clone(),
+                name: host[0].host_name.clone(),
+            }],
+            start: first,
+            end: (last + Duration::days(1) - Duration::seconds(1)).min(now),
+            groups: Vec::new(),
+            custom_metrics: names,
+            sensitivity: Sensitivity::Medium,
+            kinds: Kind::ALL.to_vec(),
+            kept_within: None,
+        };
+        run(pool, &request).await?;
+    }
+    crate::storage::custom_metrics::judged(&mut tx, &waiting).await?;
+    tx.commit().await?;
+    Ok(waiting.len())
+}
+
 pub async fn detect_recent(pool: &PgPool, hub: &Hub) -> Result<usize, sqlx::Error> {
     let now = Utc::now();
-    let hosts = crate::storage::hosts::seen_since(pool, now - Duration::hours(3)).await?;
+    let hosts = crate::storage::hosts::seen_since(pool, now - Duration::hours(LIVE_HOURS)).await?;
     if hosts.is_empty() {
         return Ok(0);
     }
-    let current_hour = now.duration_trunc(Duration::hours(1)).unwrap_or(now);
-    let start = current_hour - Duration::hours(3);
+    let start = live_window_start(now);
     // The custom metrics sent for these hosts in the judged hours, the busiest first.
     let host_ids: Vec<i32> = hosts.iter().map(|h| h.id).collect();
     let custom_metrics = crate::storage::custom_metrics::busiest_sent_by(

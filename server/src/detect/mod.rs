@@ -8,7 +8,9 @@ mod kept;
 mod read;
 mod store;
 
-pub use continuous::{catch_up, detect_recent, CaughtUp, Detector};
+pub use continuous::{
+    catch_up, catch_up_custom, detect_recent, live_window_start, CaughtUp, Detector,
+};
 pub use store::{acknowledge, load, of_host, recent, resolve};
 
 use crate::storage::hosts::HostRef;
@@ -735,10 +737,17 @@ async fn custom_tiers(
             Resolution::Hourly => Duration::days(BASELINE_DAYS),
             Resolution::FiveMinutes => Duration::days(FINE_BASELINE_DAYS),
         };
+        let window = match resolution {
+            Resolution::Hourly => *window,
+            Resolution::FiveMinutes => Window {
+                from: window.from.max(custom_fine_from(Utc::now())),
+                ..*window
+            },
+        };
         if resolution == Resolution::FiveMinutes && window.from >= window.to {
             continue;
         }
-        let grid = custom_grid(window, lead, fine_start);
+        let grid = custom_grid(&window, lead, fine_start);
         let data =
             custom_metric_series(pool, &host_ids, custom, resolution, grid.from, window.to).await?;
         let thresholds = resolution.thresholds(request.sensitivity);
@@ -763,6 +772,18 @@ async fn custom_tiers(
         }
     }
     Ok(result)
+}
+
+/// Where a custom metric's five-minute tier starts judging: its buckets come from raw points,
+/// kept for the raw window only, and in that window's first days there is no seasonal baseline
+/// yet (three days of lags) — a short one follows a burst of more than half an hour and calls its
+/// end a drop, even for a metric with months of history. Those days are the hourly tier's, which
+/// has the whole history behind it; a metric newer than that is judged in five minutes from its
+/// first point (on a short baseline, as any new series).
+fn custom_fine_from(now: DateTime<Utc>) -> DateTime<Utc> {
+    let raw_start = now - Duration::days(crate::storage::custom_metrics::RAW_DAYS);
+    // The first whole day of the raw window, and the lags' days after it.
+    kept::day_of(raw_start) + Duration::days(1 + crate::analysis::anomaly::SEASONAL_LAGS as i64)
 }
 
 /// A custom metric's grid for `window`: from the midnight at or before `lead` ahead of it (the

@@ -25,8 +25,14 @@ pub struct NewPoint {
     pub host_id: Option<i32>,
 }
 
-/// Stores points; returns their ids in input order.
-pub async fn insert(pool: &PgPool, points: &[NewPoint]) -> Result<Vec<i64>, sqlx::Error> {
+/// Stores points; returns their ids in input order. A host's points older than `unseen_before`
+/// (hours the live detection rounds no longer look at) queue their days for the detector's
+/// catch-up ([`take_unjudged`]), in the same transaction.
+pub async fn insert(
+    pool: &PgPool,
+    points: &[NewPoint],
+    unseen_before: DateTime<Utc>,
+) -> Result<Vec<i64>, sqlx::Error> {
     if points.is_empty() {
         return Ok(Vec::new());
     }
@@ -66,8 +72,78 @@ pub async fn insert(pool: &PgPool, points: &[NewPoint]) -> Result<Vec<i64>, sqlx
         .execute(&mut *tx)
         .await?;
     }
+    // Sorted, as above, so concurrent batches take the queue's rows in one order.
+    sqlx::query(
+        "INSERT INTO custom_metric_unjudged (host_id, name, day)
+         SELECT DISTINCT host_id, name, date_trunc('day', ts, 'UTC')
+         FROM unnest($1::text[], $2::timestamptz[], $3::int4[]) AS u(name, ts, host_id)
+         WHERE host_id IS NOT NULL AND ts < $4
+         ORDER BY 1, 2, 3
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(points.iter().map(|p| p.name.as_str()).collect::<Vec<_>>())
+    .bind(points.iter().map(|p| p.ts).collect::<Vec<_>>())
+    .bind(points.iter().map(|p| p.host_id).collect::<Vec<_>>())
+    .bind(unseen_before)
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(ids)
+}
+
+/// Days of a host's custom metric that wait for the catch-up.
+#[derive(Debug, FromRow)]
+pub struct Unjudged {
+    pub host_id: i32,
+    pub vm_id: String,
+    pub host_name: String,
+    pub name: String,
+    pub day: DateTime<Utc>,
+}
+
+/// Up to `limit` waiting days from `since` on, by host, metric and day, locked by `tx` (so a
+/// second server passes them by) until it deletes them with [`judged`] and commits; days before
+/// `since` are dropped (out of the catch-up's reach).
+pub async fn take_unjudged(
+    tx: &mut sqlx::PgConnection,
+    since: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<Unjudged>, sqlx::Error> {
+    sqlx::query("DELETE FROM custom_metric_unjudged WHERE day < $1")
+        .bind(since)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query_as(
+        "SELECT u.host_id, h.vm_id, h.name AS host_name, u.name, u.day
+         FROM custom_metric_unjudged u JOIN hosts h ON h.id = u.host_id
+         ORDER BY u.host_id, u.name, u.day LIMIT $1
+         FOR UPDATE OF u SKIP LOCKED",
+    )
+    .bind(limit)
+    .fetch_all(&mut *tx)
+    .await
+}
+
+/// Forgets every waiting day (the catch-up is off: nothing will judge them).
+pub async fn forget_unjudged(pool: &PgPool) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query("DELETE FROM custom_metric_unjudged")
+        .execute(pool)
+        .await?
+        .rows_affected())
+}
+
+/// Removes days the catch-up has judged.
+pub async fn judged(tx: &mut sqlx::PgConnection, days: &[Unjudged]) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "DELETE FROM custom_metric_unjudged u USING unnest($1::int4[], $2::text[], $3::timestamptz[]) AS d(host_id, name, day)
+         WHERE u.host_id = d.host_id AND u.name = d.name AND u.day = d.day",
+    )
+    .bind(days.iter().map(|d| d.host_id).collect::<Vec<_>>())
+    .bind(days.iter().map(|d| d.name.as_str()).collect::<Vec<_>>())
+    .bind(days.iter().map(|d| d.day).collect::<Vec<_>>())
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }
 
 pub async fn exists(pool: &PgPool, name: &str) -> Result<bool, sqlx::Error> {

@@ -1456,3 +1456,88 @@ async fn days_no_live_round_saw_are_judged_and_their_anomalies_shown() {
     assert_eq!(ids, vec![&found[0]["id"]], "{answer}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_custom_metric_sent_late_is_judged_by_the_catch_up_without_a_request() {
+    let mut settings = settings(DatabaseArgs {
+        database_url: Some(fresh_database().await),
+        data_dir: "unused".into(),
+    });
+    settings.detect_history_days = 30;
+    let app = spawn_with(settings).await;
+    let now = Utc::now();
+    ingest(
+        &app,
+        vec![json!({"vmId": "late-01", "sample": {"timestamp": now - Duration::minutes(1), "cpu": {"percent": 5.0}}})],
+    )
+    .await;
+    // Twelve days of an application's request rate that ended yesterday, imported at once: every
+    // point is older than the live rounds' three hours, so only the catch-up can judge it. Four
+    // days ago, two hours at five times the usual rate.
+    let until = now.duration_trunc(Duration::hours(1)).expect("aligned") - Duration::days(1);
+    let surge = until - Duration::days(4) + Duration::hours(9);
+    let points: Vec<Value> = (0..)
+        .map(|i| until - Duration::days(12) + Duration::minutes(10 * i))
+        .take_while(|ts| *ts < until)
+        .enumerate()
+        .map(|(i, ts)| {
+            let day_fraction = (ts.timestamp() % 86_400) as f64 / 86_400.0;
+            let jitter = ((i * 7919) % 11) as f64 / 11.0 - 0.5;
+            let mut value = 100.0 + 30.0 * (day_fraction * std::f64::consts::TAU).sin() + 4.0 * jitter;
+            if ts >= surge && ts < surge + Duration::hours(2) {
+                value *= 5.0;
+            }
+            json!({"name": "orders.rate", "value": value, "unit": "req/s", "host": "late-01", "timestamp": ts})
+        })
+        .collect();
+    post_metrics(&app, &points).await;
+    let waiting: i64 = sqlx::query_scalar("SELECT count(*) FROM custom_metric_unjudged")
+        .fetch_one(&app.pool)
+        .await
+        .expect("queue");
+    assert!(waiting >= 12, "{waiting} days queued");
+
+    let url = format!(
+        "/api/v1/history/timeline/late-01?types=anomaly&startTime={}&endTime={}",
+        (until - Duration::days(13)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
+    let mut found = Vec::new();
+    for _ in 0..60 {
+        let (status, body) = app.get_json(&url).await;
+        assert_eq!(status, 200, "{body}");
+        found = body["data"]["events"].as_array().expect("events").clone();
+        if !found.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    let series: Vec<(&Value, DateTime<Utc>)> = found
+        .iter()
+        .map(|e| {
+            (
+                &e["metricData"]["series"],
+                serde_json::from_value(e["timestamp"].clone()).expect("time"),
+            )
+        })
+        .collect();
+    assert_eq!(series, vec![(&json!("orders.rate"), surge)], "{found:?}");
+    // Whole, and its end not a drop: four days ago is in the raw window's first days, where the
+    // five-minute buckets have no seasonal baseline yet; the hours judge it (they were a
+    // 35-minute spike and a "drop" at its end, against a short baseline that had followed it).
+    assert_eq!(found[0]["endTime"], json!(surge + Duration::hours(2)), "{found:?}");
+    // Judged days leave the queue.
+    let mut waiting: i64 = -1;
+    for _ in 0..20 {
+        waiting = sqlx::query_scalar("SELECT count(*) FROM custom_metric_unjudged")
+            .fetch_one(&app.pool)
+            .await
+            .expect("queue");
+        if waiting == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(waiting, 0);
+    app.stop().await;
+}
