@@ -1,6 +1,7 @@
 use crate::common::{
     fresh_database, ingest, ingest_cpu_burst, judged, judged_tiers, post, post_metrics,
-    sample_with_disk, settings, spawn_app, spawn_with, wait_for_rollups, wave_with_burst, Wave,
+    sample_with_disk, settings, spawn_app, spawn_with, wait_for_rollups, wave_with_burst, TestApp,
+    Wave,
 };
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use lookout::{
@@ -8,6 +9,26 @@ use lookout::{
     storage::rollups::{self, Tier},
 };
 use serde_json::{json, Value};
+
+/// The anomaly events on a VM's timeline from `since` to now, once there are any (the
+/// continuous detector's rounds come every 2 s; empty after 30 s).
+async fn anomalies_on_timeline(app: &TestApp, vm: &str, since: DateTime<Utc>) -> Vec<Value> {
+    let url = format!(
+        "/api/v1/history/timeline/{vm}?types=anomaly&startTime={}&endTime={}",
+        since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
+    for _ in 0..60 {
+        let (status, body) = app.get_json(&url).await;
+        assert_eq!(status, 200, "{body}");
+        let found = body["data"]["events"].as_array().expect("events");
+        if !found.is_empty() {
+            return found.clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    Vec::new()
+}
 
 fn midnight_days_ago(days: i64) -> DateTime<Utc> {
     (Utc::now() - Duration::days(days))
@@ -1406,21 +1427,7 @@ async fn days_no_live_round_saw_are_judged_and_their_anomalies_shown() {
     .await;
     wait_for_rollups(&app).await;
     // Without any request, the burst reaches the VM's timeline within a few rounds (2 s each).
-    let url = format!(
-        "/api/v1/history/timeline/unseen-01?types=anomaly&startTime={}&endTime={}",
-        (until - Duration::days(13)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-    );
-    let mut found = Vec::new();
-    for _ in 0..60 {
-        let (status, body) = app.get_json(&url).await;
-        assert_eq!(status, 200, "{body}");
-        found = body["data"]["events"].as_array().expect("events").clone();
-        if !found.is_empty() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    }
+    let found = anomalies_on_timeline(&app, "unseen-01", until - Duration::days(13)).await;
     let times: Vec<DateTime<Utc>> = found
         .iter()
         .map(|e| serde_json::from_value(e["timestamp"].clone()).expect("time"))
@@ -1497,21 +1504,7 @@ async fn a_custom_metric_sent_late_is_judged_by_the_catch_up_without_a_request()
         .expect("queue");
     assert!(waiting >= 12, "{waiting} days queued");
 
-    let url = format!(
-        "/api/v1/history/timeline/late-01?types=anomaly&startTime={}&endTime={}",
-        (until - Duration::days(13)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-    );
-    let mut found = Vec::new();
-    for _ in 0..60 {
-        let (status, body) = app.get_json(&url).await;
-        assert_eq!(status, 200, "{body}");
-        found = body["data"]["events"].as_array().expect("events").clone();
-        if !found.is_empty() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    }
+    let found = anomalies_on_timeline(&app, "late-01", until - Duration::days(13)).await;
     let series: Vec<(&Value, DateTime<Utc>)> = found
         .iter()
         .map(|e| {
@@ -1525,7 +1518,11 @@ async fn a_custom_metric_sent_late_is_judged_by_the_catch_up_without_a_request()
     // Whole, and its end not a drop: four days ago is in the raw window's first days, where the
     // five-minute buckets have no seasonal baseline yet; the hours judge it (they were a
     // 35-minute spike and a "drop" at its end, against a short baseline that had followed it).
-    assert_eq!(found[0]["endTime"], json!(surge + Duration::hours(2)), "{found:?}");
+    assert_eq!(
+        found[0]["endTime"],
+        json!(surge + Duration::hours(2)),
+        "{found:?}"
+    );
     // Judged days leave the queue.
     let mut waiting: i64 = -1;
     for _ in 0..20 {
