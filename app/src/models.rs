@@ -657,6 +657,16 @@ pub struct FleetHost {
     pub open_anomalies: i64,
     /// The newest active alert or open anomaly: (timeline id, instant), for a link to it.
     pub newest_event: Option<(String, DateTime<Utc>)>,
+    /// The newest value of each custom metric the host sent lately, by name.
+    pub app_metrics: Vec<AppMetricValue>,
+}
+
+/// A custom metric's newest value, with the unit it was sent in.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AppMetricValue {
+    pub name: String,
+    pub value: f64,
+    pub unit: String,
 }
 
 /// The fleet page: every host, and who is looking.

@@ -76,6 +76,10 @@ test('troubleshooting on the demo fleet', { timeout: 420_000 }, async () => {
     assert.ok(await page.locator('[data-testid=fleet-row][data-vm^=sim-]').count() === 12);
     assert.ok(await page.getByTestId('fleet-tile').count() >= 13, 'tiles too');
     assert.ok(await page.locator('[data-testid=fleet-alerts]').count() >= 1, 'hosts with active alerts link to them');
+    // The application metrics the hosts with containers push, with their newest values.
+    const appMetrics = await page.locator('[data-testid=fleet-row][data-vm=sim-000] [data-testid=fleet-app-metric]').allTextContents();
+    assert.ok(appMetrics.some((t) => /^api\.requests \d/.test(t)), `sim-000's app metrics: ${appMetrics}`);
+    assert.ok(appMetrics.some((t) => /^api\.latency_p95 [\d.]+ ms$/.test(t)), `sim-000's app metrics: ${appMetrics}`);
     await shot(page, 'fleet.png');
     await page.selectOption('[data-testid=fleet-group]', 'grp_02');
     await page.click('[data-testid=fleet-apply]');

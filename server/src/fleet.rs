@@ -1,7 +1,8 @@
 //! The fleet overview: every host with its power state, newest usage, a CPU sparkline of the
-//! last hours, and its active alerts and open anomalies — what the fleet page lists.
+//! last hours, its active alerts and open anomalies, and the newest values of the custom metrics
+//! it sends — what the fleet page lists.
 use crate::storage::hosts::POWERED_OFF_AFTER_SECS;
-use app::models::FleetHost;
+use app::models::{AppMetricValue, FleetHost};
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use sqlx::PgPool;
 use std::collections::HashMap;
@@ -11,6 +12,9 @@ pub const SPARK_HOURS: i64 = 3;
 const SPARK_STEP_SECS: i64 = 300;
 /// Anomalies count as open while active and at most this old.
 const OPEN_ANOMALY_DAYS: i64 = 7;
+/// A custom metric is shown with its newest value when that is at most this old (agents and
+/// scripts push every minute or so).
+const APP_METRIC_MINUTES: i64 = 15;
 
 type HostRow = (
     i32,
@@ -86,6 +90,18 @@ pub async fn overview(pool: &PgPool, now: DateTime<Utc>) -> Result<Vec<FleetHost
         }
         entry.2.get_or_insert((id, at));
     }
+    let mut app_metrics: HashMap<i32, Vec<AppMetricValue>> = HashMap::new();
+    for (host, name, value, unit) in crate::storage::custom_metrics::newest_per_host(
+        pool,
+        now - Duration::minutes(APP_METRIC_MINUTES),
+    )
+    .await?
+    {
+        app_metrics
+            .entry(host)
+            .or_default()
+            .push(AppMetricValue { name, value, unit });
+    }
     Ok(rows
         .into_iter()
         .map(
@@ -106,6 +122,7 @@ pub async fn overview(pool: &PgPool, now: DateTime<Utc>) -> Result<Vec<FleetHost
                     active_alerts,
                     open_anomalies,
                     newest_event,
+                    app_metrics: app_metrics.remove(&id).unwrap_or_default(),
                 }
             },
         )

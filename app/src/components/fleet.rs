@@ -1,11 +1,13 @@
 //! The fleet page: every host with its group and cluster, power state, newest CPU, memory and
-//! disk, a CPU sparkline of the last hours, active alerts and open anomalies — filterable by
+//! disk, a CPU sparkline of the last hours, active alerts and open anomalies, and the newest
+//! values of the application metrics it sends (custom metrics) — filterable by
 //! group, cluster and name, sortable, and as tiles grouped by group and coloured by a metric.
 //! Server-rendered only: filters and sorting are links and a GET form, so it works without
 //! JavaScript and every view is a link.
 use super::{snapshot::load_fleet, TopBar};
 use crate::{
-    models::{FleetHost, FleetPageData},
+    models::{AppMetricValue, FleetHost, FleetPageData},
+    panels::{custom_unit_display, format_value},
     view_state::{encode, host_link, Range},
 };
 use leptos::prelude::*;
@@ -151,6 +153,19 @@ fn percent(value: Option<f64>) -> String {
     value
         .map(|v| format!("{v:.1} %"))
         .unwrap_or_else(|| "–".into())
+}
+
+/// How many of a host's application metrics its row shows; the rest are counted.
+const APP_METRICS_SHOWN: usize = 3;
+
+/// "api.requests 142/s": a custom metric's newest value as its chart on the host page shows it,
+/// with the unit as sent where it names none the charts know.
+pub fn app_metric_text(metric: &AppMetricValue) -> String {
+    let value = match custom_unit_display(&metric.unit) {
+        "number" => format!("{} {}", format_value(metric.value, "number"), metric.unit),
+        unit => format_value(metric.value, unit),
+    };
+    format!("{} {}", metric.name, value.trim_end())
 }
 
 /// A 0–100 % polyline in a 120 × 24 box; gaps split it.
@@ -313,6 +328,14 @@ fn FleetView(data: FleetPageData, options: FleetOptions) -> impl IntoView {
                 (n, Some(href)) => view! { <a class=format!("badge {class}") href=href data-testid=testid>{n}</a> }.into_any(),
             };
             let local = (h.vm_id == local_vm).then(|| view! { <span class="muted">" (this server)"</span> });
+            let hidden = h.app_metrics.len().saturating_sub(APP_METRICS_SHOWN);
+            let app_metrics = h
+                .app_metrics
+                .iter()
+                .take(APP_METRICS_SHOWN)
+                .map(|m| view! { <a class="app-metric" href=link.clone() data-testid="fleet-app-metric">{app_metric_text(m)}</a> })
+                .collect_view();
+            let more = (hidden > 0).then(|| view! { <span class="muted small">{format!("+{hidden} more")}</span> });
             view! {
                 <tr data-testid="fleet-row" data-vm=h.vm_id.clone() data-group=h.group_id.clone().unwrap_or_default()>
                     <td><a href=link data-testid="fleet-host">{h.name.clone()}</a><br/><span class="muted small">{h.vm_id.clone()}{local}</span></td>
@@ -324,6 +347,7 @@ fn FleetView(data: FleetPageData, options: FleetOptions) -> impl IntoView {
                     <td inner_html=sparkline(&h.spark)></td>
                     <td class="num">{badge(alerts, "alert", "fleet-alerts", event_link.clone())}</td>
                     <td class="num">{badge(anomalies, "anomaly", "fleet-anomalies", event_link)}</td>
+                    <td class="app-metrics">{app_metrics}{more}</td>
                 </tr>
             }
         })
@@ -341,6 +365,7 @@ fn FleetView(data: FleetPageData, options: FleetOptions) -> impl IntoView {
             {header("host", "name")}{header("group · cluster", "group")}{header("state", "power")}
             {header("CPU", "cpu")}{header("memory", "memory")}{header("disk", "disk")}
             <th>"CPU, last 3 h"</th>{header("alerts", "alerts")}{header("anomalies", "anomalies")}
+            <th title="The newest value of each custom metric the host sent in the last 15 minutes">"app metrics"</th>
         </tr></thead>
     }
     .into_any();
@@ -422,6 +447,31 @@ mod tests {
         assert_eq!(
             FleetOptions::new("", "", "", "bogus", "", "bogus").sort,
             "name"
+        );
+    }
+
+    #[test]
+    fn app_metrics_read_as_their_charts_do() {
+        let metric = |name: &str, value: f64, unit: &str| AppMetricValue {
+            name: name.into(),
+            value,
+            unit: unit.into(),
+        };
+        assert_eq!(
+            app_metric_text(&metric("api.requests", 142.4, "req/s")),
+            "api.requests 142/s"
+        );
+        assert_eq!(
+            app_metric_text(&metric("api.latency_p95", 87.25, "ms")),
+            "api.latency_p95 87.2 ms"
+        );
+        assert_eq!(
+            app_metric_text(&metric("queue", 1234.0, "jobs")),
+            "queue 1234 jobs"
+        );
+        assert_eq!(
+            app_metric_text(&metric("ratio", 0.01234, "")),
+            "ratio 0.0123"
         );
     }
 

@@ -299,6 +299,22 @@ pub async fn sent_by_hosts(
     .await
 }
 
+/// The newest point of each custom metric each host sent since `since`: `(host id, name, value,
+/// unit)` by host and name (a name's tag sets are not told apart: its newest point of any).
+pub async fn newest_per_host(
+    pool: &PgPool,
+    since: DateTime<Utc>,
+) -> Result<Vec<(i32, String, f64, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT DISTINCT ON (host_id, name) host_id, name, value, unit FROM custom_metrics
+         WHERE ts >= $1 AND host_id IS NOT NULL
+         ORDER BY host_id, name, ts DESC",
+    )
+    .bind(since)
+    .fetch_all(pool)
+    .await
+}
+
 /// Names of the custom metrics `hosts` sent since `since`, the most points first, at most `limit`.
 pub async fn busiest_sent_by(
     pool: &PgPool,

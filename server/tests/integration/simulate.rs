@@ -182,6 +182,32 @@ async fn the_demo_fleet_fills_every_page_and_keeps_reporting() {
         .collect();
     assert!(powered.is_empty(), "sim-000 was never off: {powered:?}");
 
+    // The fleet page lists the application metrics the hosts with containers push (sim-000,
+    // sim-004, sim-008), each with its newest value and unit, and none for the others.
+    let fleet = lookout::fleet::overview(&app.pool, Utc::now())
+        .await
+        .expect("fleet");
+    let app_metrics = |vm: &str| -> Vec<(String, String)> {
+        fleet
+            .iter()
+            .find(|h| h.vm_id == vm)
+            .map(|h| {
+                h.app_metrics
+                    .iter()
+                    .map(|m| (m.name.clone(), m.unit.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        app_metrics("sim-000"),
+        [
+            ("api.latency_p95".to_string(), "ms".to_string()),
+            ("api.requests".to_string(), "req/s".to_string())
+        ]
+    );
+    assert!(app_metrics("sim-001").is_empty());
+
     // Live: a sample of the last 30 s for every demo host, and again after a restart.
     let fresh: i64 = sqlx::query_scalar("SELECT count(DISTINCT host_id) FROM samples s JOIN hosts h ON h.id = s.host_id WHERE h.vm_id LIKE 'sim-%' AND ts > now() - interval '30 seconds'")
         .fetch_one(&app.pool)
