@@ -161,7 +161,7 @@ pub fn live_window_start(now: DateTime<Utc>) -> DateTime<Utc> {
 const CUSTOM_CATCH_UP_DAYS: i64 = 1_000;
 
 /// Judges at medium the custom metrics' days that were written after the live rounds had passed
-/// them (queued by the write, `storage::custom_metrics::take_unjudged`), within the last `days`:
+/// them (queued by the write, `storage::custom_metrics::unjudged`), within the last `days`:
 /// per host, its metrics over the span of their waiting days, each with the history before it as
 /// its baseline. Events are stored, not published (not news). Returns the number of days judged.
 pub async fn catch_up_custom(pool: &PgPool, days: u32) -> Result<usize, sqlx::Error> {
@@ -172,9 +172,8 @@ pub async fn catch_up_custom(pool: &PgPool, days: u32) -> Result<usize, sqlx::Er
     }
     let now = Utc::now();
     let since = day_of(now) - Duration::days(days.into());
-    let mut tx = pool.begin().await?;
     let waiting =
-        crate::storage::custom_metrics::take_unjudged(&mut tx, since, CUSTOM_CATCH_UP_DAYS).await?;
+        crate::storage::custom_metrics::unjudged(pool, since, CUSTOM_CATCH_UP_DAYS).await?;
     for host in waiting.chunk_by(|a, b| a.host_id == b.host_id) {
         let mut names: Vec<String> = host.iter().map(|d| d.name.clone()).collect();
         names.dedup();
@@ -196,8 +195,7 @@ pub async fn catch_up_custom(pool: &PgPool, days: u32) -> Result<usize, sqlx::Er
         };
         run(pool, &request).await?;
     }
-    crate::storage::custom_metrics::judged(&mut tx, &waiting).await?;
-    tx.commit().await?;
+    crate::storage::custom_metrics::judged(pool, &waiting).await?;
     Ok(waiting.len())
 }
 

@@ -27,7 +27,7 @@ pub struct NewPoint {
 
 /// Stores points; returns their ids in input order. A host's points older than `unseen_before`
 /// (hours the live detection rounds no longer look at) queue their days for the detector's
-/// catch-up ([`take_unjudged`]), in the same transaction.
+/// catch-up ([`unjudged`]), in the same transaction.
 pub async fn insert(
     pool: &PgPool,
     points: &[NewPoint],
@@ -79,7 +79,7 @@ pub async fn insert(
          FROM unnest($1::text[], $2::timestamptz[], $3::int4[]) AS u(name, ts, host_id)
          WHERE host_id IS NOT NULL AND ts < $4
          ORDER BY 1, 2, 3
-         ON CONFLICT DO NOTHING",
+         ON CONFLICT (host_id, name, day) DO UPDATE SET queued_at = clock_timestamp()",
     )
     .bind(points.iter().map(|p| p.name.as_str()).collect::<Vec<_>>())
     .bind(points.iter().map(|p| p.ts).collect::<Vec<_>>())
@@ -99,28 +99,29 @@ pub struct Unjudged {
     pub host_name: String,
     pub name: String,
     pub day: DateTime<Utc>,
+    /// When the day was last written to: [`judged`] removes it only if that has not changed.
+    pub queued_at: DateTime<Utc>,
 }
 
-/// Up to `limit` waiting days from `since` on, by host, metric and day, locked by `tx` (so a
-/// second server passes them by) until it deletes them with [`judged`] and commits; days before
-/// `since` are dropped (out of the catch-up's reach).
-pub async fn take_unjudged(
-    tx: &mut sqlx::PgConnection,
+/// Up to `limit` waiting days from `since` on, by host, metric and day; days before `since` are
+/// dropped (out of the catch-up's reach). Nothing is locked: a write while they are judged
+/// re-queues its day (see [`judged`]).
+pub async fn unjudged(
+    pool: &PgPool,
     since: DateTime<Utc>,
     limit: i64,
 ) -> Result<Vec<Unjudged>, sqlx::Error> {
     sqlx::query("DELETE FROM custom_metric_unjudged WHERE day < $1")
         .bind(since)
-        .execute(&mut *tx)
+        .execute(pool)
         .await?;
     sqlx::query_as(
-        "SELECT u.host_id, h.vm_id, h.name AS host_name, u.name, u.day
+        "SELECT u.host_id, h.vm_id, h.name AS host_name, u.name, u.day, u.queued_at
          FROM custom_metric_unjudged u JOIN hosts h ON h.id = u.host_id
-         ORDER BY u.host_id, u.name, u.day LIMIT $1
-         FOR UPDATE OF u SKIP LOCKED",
+         ORDER BY u.host_id, u.name, u.day LIMIT $1",
     )
     .bind(limit)
-    .fetch_all(&mut *tx)
+    .fetch_all(pool)
     .await
 }
 
@@ -132,16 +133,18 @@ pub async fn forget_unjudged(pool: &PgPool) -> Result<u64, sqlx::Error> {
         .rows_affected())
 }
 
-/// Removes days the catch-up has judged.
-pub async fn judged(tx: &mut sqlx::PgConnection, days: &[Unjudged]) -> Result<(), sqlx::Error> {
+/// Removes days the catch-up has judged, unless written to since they were read.
+pub async fn judged(pool: &PgPool, days: &[Unjudged]) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "DELETE FROM custom_metric_unjudged u USING unnest($1::int4[], $2::text[], $3::timestamptz[]) AS d(host_id, name, day)
-         WHERE u.host_id = d.host_id AND u.name = d.name AND u.day = d.day",
+        "DELETE FROM custom_metric_unjudged u
+         USING unnest($1::int4[], $2::text[], $3::timestamptz[], $4::timestamptz[]) AS d(host_id, name, day, queued_at)
+         WHERE u.host_id = d.host_id AND u.name = d.name AND u.day = d.day AND u.queued_at = d.queued_at",
     )
     .bind(days.iter().map(|d| d.host_id).collect::<Vec<_>>())
     .bind(days.iter().map(|d| d.name.as_str()).collect::<Vec<_>>())
     .bind(days.iter().map(|d| d.day).collect::<Vec<_>>())
-    .execute(&mut *tx)
+    .bind(days.iter().map(|d| d.queued_at).collect::<Vec<_>>())
+    .execute(pool)
     .await?;
     Ok(())
 }

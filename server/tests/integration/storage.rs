@@ -1,6 +1,6 @@
 use crate::common::fresh_database;
 use app::models::{FilesystemUsage, Stats};
-use chrono::{Duration, TimeZone, Utc};
+use chrono::{Duration, DurationRound, TimeZone, Utc};
 use lookout::storage::{
     hosts::{self, HostFacts},
     samples::{self, SampleRow},
@@ -411,4 +411,69 @@ async fn a_shared_round_is_claimed_by_one_server_per_gap() {
     .expect("age the round");
     assert!(claim(&pool, "r", hour).await.expect("claim"));
     assert!(!claim(&pool, "r", hour).await.expect("claim"));
+}
+
+#[tokio::test]
+async fn a_custom_metric_day_written_to_while_it_is_judged_stays_queued() {
+    use lookout::storage::custom_metrics::{self, NewPoint};
+    let url = fresh_database().await;
+    let pool = PgPoolOptions::new()
+        .max_connections(2)
+        .connect(&url)
+        .await
+        .expect("connect");
+    MIGRATOR.run(&pool).await.expect("migrations");
+    let (host_id, _) = hosts::upsert(
+        &pool,
+        &HostFacts {
+            vm_id: "late".into(),
+            name: "late".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("host");
+    let now = Utc::now();
+    let point = |ts| NewPoint {
+        name: "orders".into(),
+        ts,
+        value: 1.0,
+        unit: String::new(),
+        category: "custom".into(),
+        tags: serde_json::json!({}),
+        host_id: Some(host_id),
+    };
+    let live_from = now - Duration::hours(3);
+    let two_days_ago = now - Duration::days(2);
+    custom_metrics::insert(&pool, &[point(two_days_ago), point(now)], live_from)
+        .await
+        .expect("insert");
+    let since = now - Duration::days(30);
+    let read = custom_metrics::unjudged(&pool, since, 100)
+        .await
+        .expect("read");
+    // Only the old point's day waits; the live rounds judge the new one.
+    assert_eq!(read.len(), 1, "{read:?}");
+    assert_eq!(
+        read[0].day,
+        two_days_ago.duration_trunc(Duration::days(1)).expect("day")
+    );
+    // Written to again while being judged: it stays for the next round.
+    custom_metrics::insert(
+        &pool,
+        &[point(two_days_ago + Duration::minutes(1))],
+        live_from,
+    )
+    .await
+    .expect("insert");
+    custom_metrics::judged(&pool, &read).await.expect("judged");
+    let again = custom_metrics::unjudged(&pool, since, 100)
+        .await
+        .expect("read");
+    assert_eq!(again.len(), 1);
+    custom_metrics::judged(&pool, &again).await.expect("judged");
+    assert!(custom_metrics::unjudged(&pool, since, 100)
+        .await
+        .expect("read")
+        .is_empty());
 }
