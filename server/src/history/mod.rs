@@ -506,9 +506,10 @@ async fn rollup_points(
     // now). Counting them per host tells which hosts and which of their buckets the page
     // covers; only those rows are then read.
     let buckets_sql = format!(
-        "SELECT host_id, bucket FROM {table} WHERE host_id = ANY($1) AND metric = 1 AND bucket >= $2 AND bucket <= $3
+        "SELECT host_id, bucket FROM {table} WHERE host_id = ANY($1) AND metric = {cpu} AND bucket >= $2 AND bucket <= $3
          UNION {stale}",
         table = tier.table(),
+        cpu = crate::storage::catalog::CPU_PERCENT,
         stale = crate::storage::rollups::stale_buckets_sql(tier),
     );
     let count_sql = format!("SELECT host_id, count(*) FROM ({buckets_sql}) b GROUP BY host_id");

@@ -26,7 +26,8 @@ pub struct RollupCheck {
     pub days: u64,
 }
 
-/// Compares every bucket with the tier below and queues the ones that disagree.
+/// Compares every bucket with the tier below and queues the ones that disagree: by the CPU
+/// metric's rows, which every rolled-up bucket has.
 #[tracing::instrument(skip_all, err)]
 pub async fn check_rollups(pool: &PgPool) -> Result<RollupCheck, sqlx::Error> {
     let hours = sqlx::query(
@@ -35,12 +36,13 @@ pub async fn check_rollups(pool: &PgPool) -> Result<RollupCheck, sqlx::Error> {
              SELECT host_id, date_bin('1 hour', ts, timestamptz 'epoch') AS bucket, count(cpu_percent) AS n
              FROM samples GROUP BY 1, 2
          ) s
-         LEFT JOIN rollup_hourly r ON r.host_id = s.host_id AND r.bucket = s.bucket AND r.metric = 1
+         LEFT JOIN rollup_hourly r ON r.host_id = s.host_id AND r.bucket = s.bucket AND r.metric = $1
          WHERE coalesce(r.count, 0) <> s.n
            AND NOT EXISTS (SELECT 1 FROM rollup_queue_hourly q WHERE q.host_id = s.host_id AND q.bucket = s.bucket)
          ORDER BY 1, 2
          ON CONFLICT DO NOTHING",
     )
+    .bind(super::catalog::CPU_PERCENT)
     .execute(pool)
     .await?
     .rows_affected();
@@ -49,9 +51,9 @@ pub async fn check_rollups(pool: &PgPool) -> Result<RollupCheck, sqlx::Error> {
          SELECT h.host_id, h.day FROM (
              SELECT host_id, date_bin('1 day', bucket, timestamptz 'epoch') AS day, sum(count) AS n,
                     bit_or(1 << extract(hour FROM bucket AT TIME ZONE 'UTC')::int) AS mask
-             FROM rollup_hourly WHERE metric = 1 GROUP BY 1, 2
+             FROM rollup_hourly WHERE metric = $1 GROUP BY 1, 2
          ) h
-         LEFT JOIN rollup_daily d ON d.host_id = h.host_id AND d.bucket = h.day AND d.metric = 1
+         LEFT JOIN rollup_daily d ON d.host_id = h.host_id AND d.bucket = h.day AND d.metric = $1
          WHERE (d.host_id IS NULL OR h.mask & ~d.hours <> 0 OR (d.hours = h.mask AND d.count <> h.n))
            AND NOT EXISTS (SELECT 1 FROM rollup_queue_daily q WHERE q.host_id = h.host_id AND q.bucket = h.day)
            AND NOT EXISTS (SELECT 1 FROM rollup_queue_hourly q WHERE q.host_id = h.host_id
@@ -59,6 +61,7 @@ pub async fn check_rollups(pool: &PgPool) -> Result<RollupCheck, sqlx::Error> {
          ORDER BY 1, 2
          ON CONFLICT DO NOTHING",
     )
+    .bind(super::catalog::CPU_PERCENT)
     .execute(pool)
     .await?
     .rows_affected();

@@ -126,13 +126,15 @@ pub async fn gaps(
         let older: Vec<(DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
             "SELECT prev, bucket FROM (
                  SELECT bucket, lag(bucket) OVER (ORDER BY bucket) AS prev FROM rollup_hourly
-                 WHERE host_id = $1 AND metric = 1 AND bucket >= $2 AND bucket < $3
+                 WHERE host_id = $1 AND metric = $5 AND bucket >= $2 AND bucket < $3
              ) s WHERE bucket - prev > $4 * interval '1 hour'",
         )
         .bind(host_id)
         .bind(lookback)
         .bind(raw_since.min(end))
         .bind(GAP_INTERVALS)
+        // Every rolled-up hour has its CPU row: its buckets are the hours the host reported.
+        .bind(super::catalog::CPU_PERCENT)
         .fetch_all(pool)
         .await?;
         found.extend(older);
