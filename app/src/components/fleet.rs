@@ -457,22 +457,14 @@ mod tests {
             value,
             unit: unit.into(),
         };
-        assert_eq!(
-            app_metric_text(&metric("api.requests", 142.4, "req/s")),
-            "api.requests 142/s"
-        );
-        assert_eq!(
-            app_metric_text(&metric("api.latency_p95", 87.25, "ms")),
-            "api.latency_p95 87.2 ms"
-        );
-        assert_eq!(
-            app_metric_text(&metric("queue", 1234.0, "jobs")),
-            "queue 1234 jobs"
-        );
-        assert_eq!(
-            app_metric_text(&metric("ratio", 0.01234, "")),
-            "ratio 0.0123"
-        );
+        for (name, value, unit, text) in [
+            ("api.requests", 142.4, "req/s", "api.requests 142/s"),
+            ("api.latency_p95", 87.25, "ms", "api.latency_p95 87.2 ms"),
+            ("queue", 1234.0, "jobs", "queue 1234 jobs"),
+            ("ratio", 0.01234, "", "ratio 0.0123"),
+        ] {
+            assert_eq!(app_metric_text(&metric(name, value, unit)), text);
+        }
     }
 
     #[test]

@@ -6,7 +6,18 @@ use lookout::storage::{
     samples::{self, SampleRow},
     MIGRATOR,
 };
-use sqlx::postgres::PgPoolOptions;
+use sqlx::{postgres::PgPoolOptions, PgPool};
+
+/// A pool of `connections` on a fresh, migrated database.
+async fn migrated_pool(connections: u32) -> PgPool {
+    let pool = PgPoolOptions::new()
+        .max_connections(connections)
+        .connect(&fresh_database().await)
+        .await
+        .expect("connect");
+    MIGRATOR.run(&pool).await.expect("migrations");
+    pool
+}
 
 /// A row whose every column holds a distinct value, so a column written in the wrong place or
 /// with the wrong encoding shows up when it is read back.
@@ -74,13 +85,7 @@ fn distinctive(host_id: i32, minute: i64) -> SampleRow {
 
 #[tokio::test]
 async fn batches_round_trip_every_column_and_resending_stores_only_the_new_rows() {
-    let url = fresh_database().await;
-    let pool = PgPoolOptions::new()
-        .max_connections(2)
-        .connect(&url)
-        .await
-        .expect("connect");
-    MIGRATOR.run(&pool).await.expect("migrations");
+    let pool = migrated_pool(2).await;
     let (host_id, _) = hosts::upsert(
         &pool,
         &HostFacts {
@@ -180,13 +185,7 @@ async fn disagreeing_buckets(pool: &sqlx::PgPool) -> (i64, i64) {
 #[tokio::test]
 async fn every_committed_sample_reaches_the_rollups_whatever_the_interleaving_with_the_worker() {
     use lookout::storage::rollups::{self, Tier};
-    let url = fresh_database().await;
-    let pool = PgPoolOptions::new()
-        .max_connections(12)
-        .connect(&url)
-        .await
-        .expect("connect");
-    MIGRATOR.run(&pool).await.expect("migrations");
+    let pool = migrated_pool(12).await;
     let mut host_ids = Vec::new();
     for h in 0..3 {
         let facts = HostFacts {
@@ -338,13 +337,7 @@ async fn the_rollup_check_finds_and_requeues_buckets_whose_counts_disagree() {
 #[tokio::test]
 async fn idle_workers_have_nothing_due_on_an_empty_database_and_wake_when_work_is_queued() {
     use lookout::{alerts::webhook, storage::rollups};
-    let url = fresh_database().await;
-    let pool = PgPoolOptions::new()
-        .max_connections(2)
-        .connect(&url)
-        .await
-        .expect("connect");
-    MIGRATOR.run(&pool).await.expect("migrations");
+    let pool = migrated_pool(2).await;
     // Nothing queued: nothing due (an empty table once read as "due now", and the worker spun).
     assert_eq!(webhook::next_due(&pool).await.expect("webhooks"), None);
     assert_eq!(rollups::next_due(&pool).await.expect("rollups"), None);
@@ -387,13 +380,7 @@ async fn idle_workers_have_nothing_due_on_an_empty_database_and_wake_when_work_i
 #[tokio::test]
 async fn a_shared_round_is_claimed_by_one_server_per_gap() {
     use lookout::storage::rounds::claim;
-    let url = fresh_database().await;
-    let pool = PgPoolOptions::new()
-        .max_connections(1)
-        .connect(&url)
-        .await
-        .expect("connect");
-    MIGRATOR.run(&pool).await.expect("migrations");
+    let pool = migrated_pool(1).await;
     let hour = std::time::Duration::from_secs(3600);
     assert!(
         claim(&pool, "r", hour).await.expect("claim"),
@@ -416,13 +403,7 @@ async fn a_shared_round_is_claimed_by_one_server_per_gap() {
 #[tokio::test]
 async fn a_custom_metric_day_written_to_while_it_is_judged_stays_queued() {
     use lookout::storage::custom_metrics::{self, NewPoint};
-    let url = fresh_database().await;
-    let pool = PgPoolOptions::new()
-        .max_connections(2)
-        .connect(&url)
-        .await
-        .expect("connect");
-    MIGRATOR.run(&pool).await.expect("migrations");
+    let pool = migrated_pool(2).await;
     let (host_id, _) = hosts::upsert(
         &pool,
         &HostFacts {
