@@ -12,6 +12,8 @@ use chrono::{DateTime, Duration, DurationRound, Utc};
 pub const JUDGED: u8 = 0;
 pub const TOO_FEW: u8 = 1;
 pub const SPARSE: u8 = 2;
+/// In the baseline week of a grid's warm-up (`Grid::warm_from`): judged at hours only.
+pub const WARMING: u8 = 3;
 
 /// One bit per slot of the day, set where `present` says so.
 pub fn mask_of(present: impl Iterator<Item = bool>) -> Vec<u64> {
@@ -103,8 +105,24 @@ pub fn judge_days(
             Loaded::TooFew => TOO_FEW,
             Loaded::Sparse => SPARSE,
         };
+        // A series reporting in the grid's first hour was there before the grid: its warm-up
+        // week is baseline only.
+        let reported_before =
+            grid.warm_from > 0 && buffer.iter().take(per_day / 24).any(Option::is_some);
+        let series_report_from = if reported_before {
+            report_from.max(grid.warm_from)
+        } else {
+            report_from
+        };
         for day in &mut kept {
             let first_slot = slot_of(day.day);
+            let warming = usize::try_from(first_slot + per_day as i64)
+                .is_ok_and(|day_end| day_end <= series_report_from);
+            let status = if status == JUDGED && warming {
+                WARMING
+            } else {
+                status
+            };
             let mask = if status == JUDGED {
                 mask_of((0..per_day as i64).map(|k| {
                     usize::try_from(first_slot + k)
@@ -131,8 +149,14 @@ pub fn judge_days(
         let scores = anomaly::score(buffer, &profile);
         for sensitivity in Sensitivity::ALL {
             let thresholds = grid.resolution.thresholds(sensitivity);
-            let found =
-                anomaly::detect_scored(buffer, &scores, &profile, &thresholds, report_from, &kinds);
+            let found = anomaly::detect_scored(
+                buffer,
+                &scores,
+                &profile,
+                &thresholds,
+                series_report_from,
+                &kinds,
+            );
             for detected in found {
                 let start = grid.from + step * detected.start as i32;
                 let end = grid.from + step * (detected.end as i32 + 1);
@@ -269,6 +293,7 @@ mod tests {
             from: origin,
             len: 30 * 24,
             report_from: 0,
+            warm_from: 0,
         };
         let spike = 27 * 24 + 5;
         let data = quiet_host(30, spike);
@@ -341,6 +366,119 @@ mod tests {
             && d.value == detected.value));
     }
 
+    /// Five-minute buckets of every catalogue metric for one host, from day `from_day` to
+    /// `days`, with a 20-minute cpu burst at each of `bursts` (days).
+    fn five_minute_host(
+        host_id: i32,
+        from_day: usize,
+        days: usize,
+        bursts: &[usize],
+    ) -> SeriesData {
+        let per_day = 288;
+        let slots: Vec<usize> = (from_day * per_day..days * per_day).collect();
+        let mut data = SeriesData::new();
+        for series in SERIES.iter() {
+            let values: Vec<f32> = slots
+                .iter()
+                .map(|&i| {
+                    let wave = 20.0
+                        + 5.0
+                            * ((i % per_day) as f32 / per_day as f32 * std::f32::consts::TAU).sin();
+                    let noise = ((i * 7919 + 13) % 101) as f32 / 100.0 - 0.5;
+                    let burst = bursts
+                        .iter()
+                        .any(|d| (d * per_day + 150..d * per_day + 154).contains(&i));
+                    if series.metric_id == crate::storage::catalog::CPU_PERCENT && burst {
+                        wave + 60.0
+                    } else {
+                        wave + noise
+                    }
+                })
+                .collect();
+            data.insert(
+                (host_id, series.metric_id),
+                (slots.iter().map(|&i| i as i32).collect(), values),
+            );
+        }
+        data
+    }
+
+    #[test]
+    fn a_series_reporting_before_the_five_minute_buckets_kept_is_judged_after_their_first_week() {
+        let origin = DateTime::<Utc>::UNIX_EPOCH + Duration::days(20_000);
+        let grid = Grid {
+            resolution: Resolution::FiveMinutes,
+            from: origin,
+            len: 10 * 288,
+            report_from: 0,
+            warm_from: 7 * 288,
+        };
+        let days: Vec<DateTime<Utc>> = (0..10).map(|d| origin + Duration::days(d)).collect();
+        let judged_at = origin + Duration::days(11);
+        let cpu_of = |kept: &[Judgement]| -> (Vec<u8>, Vec<usize>) {
+            let statuses = kept
+                .iter()
+                .map(|k| {
+                    k.series
+                        .iter()
+                        .find(|s| s.metric == crate::storage::catalog::CPU_PERCENT)
+                        .map_or(u8::MAX, |s| s.status)
+                })
+                .collect();
+            let burst_days = kept
+                .iter()
+                .enumerate()
+                .filter(|(_, k)| {
+                    k.events.iter().any(|e| {
+                        e.kind == Kind::Spike.code()
+                            && e.sensitivity == Sensitivity::Medium.code()
+                            && e.metric == crate::storage::catalog::CPU_PERCENT
+                    })
+                })
+                .map(|(d, _)| d)
+                .collect();
+            (statuses, burst_days)
+        };
+        // Reporting from the grid's first bucket: it had history before the buckets kept, and
+        // their first week is its baseline.
+        let old = five_minute_host(7, 0, 10, &[1, 9]);
+        let kept = judge_days(
+            &grid,
+            7,
+            &SERIES,
+            &old,
+            &days,
+            judged_at,
+            judged_at,
+            &mut Vec::new(),
+        );
+        let (statuses, bursts) = cpu_of(&kept);
+        assert_eq!(
+            statuses,
+            [
+                WARMING, WARMING, WARMING, WARMING, WARMING, WARMING, WARMING, JUDGED, JUDGED,
+                JUDGED
+            ]
+        );
+        assert_eq!(bursts, [9], "{kept:?}");
+        // A host that started inside the grid is judged from its first day (a new host's cold
+        // start is never silence).
+        let new = five_minute_host(8, 1, 10, &[4]);
+        let kept = judge_days(
+            &grid,
+            8,
+            &SERIES,
+            &new,
+            &days,
+            judged_at,
+            judged_at,
+            &mut Vec::new(),
+        );
+        let (statuses, bursts) = cpu_of(&kept);
+        assert!(statuses.iter().all(|s| *s == JUDGED), "{statuses:?}");
+        assert_eq!(bursts, [4], "{kept:?}");
+    }
+
     #[test]
     fn a_series_without_points_is_kept_as_too_few() {
         let origin = DateTime::<Utc>::UNIX_EPOCH + Duration::days(20_000);
@@ -349,6 +487,7 @@ mod tests {
             from: origin,
             len: 3 * 24,
             report_from: 0,
+            warm_from: 0,
         };
         let kept = judge_days(
             &grid,

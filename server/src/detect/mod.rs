@@ -266,6 +266,12 @@ struct Grid {
     from: DateTime<Utc>,
     len: usize,
     report_from: usize,
+    /// Five-minute grids that start where their buckets are kept from: a series already
+    /// reporting at the grid's start had history before it (at hours), and its first week of
+    /// buckets is only its baseline — its points are reported from this slot on. Judged from
+    /// the first bucket kept, the grid's first weekend met a baseline of weekdays only and was
+    /// a spike on every host with a weekly rhythm. 0: no such week.
+    warm_from: usize,
 }
 
 /// Hosts per fetch and per detection task: both cores (and PostgreSQL's) work on one request.
@@ -281,6 +287,9 @@ enum Judged {
     /// Sampled less often than the tier's step (five-minute buckets of a series sent every
     /// half hour add nothing to the hours).
     Sparse,
+    /// In the first week of the five-minute buckets kept, which is the baseline of a series
+    /// that was reporting before them (`Grid::warm_from`).
+    Warming,
 }
 
 /// Judges one series of one host at one tier (`thresholds` already those of its cadence),
@@ -575,9 +584,19 @@ async fn catalogue_tier(
             Resolution::Hourly => current_hour,
             Resolution::FiveMinutes => current_hour + Duration::hours(1),
         };
-        let grid_from = match resolution {
-            Resolution::Hourly => first - Duration::days(BASELINE_DAYS),
-            Resolution::FiveMinutes => (first - Duration::days(FINE_BASELINE_DAYS)).max(fine_start),
+        let (grid_from, warm_from) = match resolution {
+            Resolution::Hourly => (first - Duration::days(BASELINE_DAYS), 0),
+            Resolution::FiveMinutes => {
+                let wanted = first - Duration::days(FINE_BASELINE_DAYS);
+                if wanted < fine_start {
+                    (
+                        fine_start,
+                        FINE_BASELINE_DAYS as usize * resolution.per_day(),
+                    )
+                } else {
+                    (wanted, 0)
+                }
+            }
         };
         let grid_end = (last + day).min(limit).max(grid_from);
         let grid = Grid {
@@ -585,6 +604,7 @@ async fn catalogue_tier(
             from: grid_from,
             len: ((grid_end - grid_from).num_seconds() / resolution.step().num_seconds()) as usize,
             report_from: 0,
+            warm_from,
         };
         let metric_ids: Vec<i16> = SERIES.iter().map(|s| s.metric_id).collect();
         let mut tasks = tokio::task::JoinSet::new();
@@ -646,7 +666,8 @@ async fn catalogue_tier(
     let sensitivity = request.sensitivity.code();
     let step = resolution.step();
     for (host, HostRef { id: host_id, .. }) in request.hosts.iter().enumerate() {
-        let mut tally = vec![(0usize, false); asked.len()];
+        // Per series: points judged in the window, and whether a day was sparse or warming.
+        let mut tally = vec![(0usize, false, false); asked.len()];
         // One event is kept in every day it overlaps: each is taken once, at its longest.
         let mut events: HashMap<
             (usize, u8, DateTime<Utc>),
@@ -666,6 +687,7 @@ async fn catalogue_tier(
                             kept::points_within(coverage, j.day, step, (window.from, window.to))
                     }
                     kept::SPARSE => tally[index].1 = true,
+                    kept::WARMING => tally[index].2 = true,
                     _ => {}
                 }
             }
@@ -697,11 +719,12 @@ async fn catalogue_tier(
                 });
             }
         }
-        for (index, (count, sparse)) in tally.into_iter().enumerate() {
-            let judged = match (count, sparse) {
-                (0, true) => Judged::Sparse,
-                (0, false) => Judged::TooFew,
-                (n, _) => Judged::Points(n),
+        for (index, (count, sparse, warming)) in tally.into_iter().enumerate() {
+            let judged = match (count, sparse, warming) {
+                (0, true, _) => Judged::Sparse,
+                (0, false, true) => Judged::Warming,
+                (0, false, false) => Judged::TooFew,
+                (n, _, _) => Judged::Points(n),
             };
             result.points.push((host, index, resolution, judged));
         }
@@ -804,6 +827,8 @@ fn custom_grid(window: &Window, lead: Duration, fine_start: DateTime<Utc>) -> Gr
         from,
         len: ((window.to - from).num_seconds() / step).max(0) as usize,
         report_from: ((window.from - from).num_seconds() / step) as usize,
+        // Custom metrics' five-minute tier starts where their lags exist (`custom_fine_from`).
+        warm_from: 0,
     }
 }
 
@@ -874,6 +899,10 @@ fn coverage(
                     (Judged::Sparse, _) => {
                         "sampled less often than every five minutes; judged hourly only".into()
                     }
+                    (Judged::Warming, _) => format!(
+                        "in the first {FINE_BASELINE_DAYS} of the {} days of five-minute buckets kept, which are the baseline of a series reporting before them; judged hourly only",
+                        crate::history::HOURLY_RETENTION_DAYS
+                    ),
                 };
                 skipped.push(AnomalySkip {
                     vm_id: Some(request.hosts[*host].vm_id.clone()),
