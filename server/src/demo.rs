@@ -2,7 +2,8 @@
 //! a minute of the first start, and then keeps reporting live.
 //!
 //! 12 hosts in 4 groups and 2 clusters, 180 days of history — hourly samples for the oldest
-//! days, one a minute for the last week, every 10 s for the last day — with the simulator's
+//! days, one every five minutes for the month judged at seeding, one a minute for the last
+//! week, every 10 s for the last day — with the simulator's
 //! growth, rhythm and incidents, plus scripted events: one host's CPU and another's memory
 //! running hot around the time of seeding (alerts), a host off for two hours two days ago (power
 //! changes), a deployment note and a maintenance window. After writing, the history is rolled
@@ -29,6 +30,11 @@ const GROUP_SIZE: usize = 3;
 const DAYS: u32 = 180;
 const SEED: u64 = 42;
 const LIVE_EVERY: Duration = Duration::seconds(10);
+/// Days judged by anomaly detection at seeding; they (and a day before them) are seeded at five
+/// minutes at least, as an agent would have sent them: one sample an hour leaves eleven of an
+/// hour's twelve five-minute buckets empty, and the detector's five-minute tier would judge the
+/// month on a baseline no real host has.
+const JUDGED_DAYS: i64 = 30;
 /// Records when the demo fleet was seeded (`lookout_maintenance.done_at`).
 const MARKER: &str = "demo_fleet";
 /// Recorded once the demo's history is rolled up and judged.
@@ -204,10 +210,14 @@ async fn seed(
 ) -> anyhow::Result<(Fleet, u64)> {
     let mut fleet = fleet(seeded_at)?;
     let start = fleet.truth.start;
+    let month = seeded_at - Duration::days(JUDGED_DAYS + 1);
     let week = seeded_at - Duration::days(7);
     let day = seeded_at - Duration::days(1);
     let mut written = fleet
-        .write(pool, start, week, Duration::hours(1), false)
+        .write(pool, start, month, Duration::hours(1), false)
+        .await?;
+    written += fleet
+        .write(pool, month, week, Duration::minutes(5), false)
         .await?;
     written += fleet
         .write(pool, week, day, Duration::minutes(1), false)
@@ -224,7 +234,7 @@ async fn seed(
     Ok((fleet, written))
 }
 
-/// Rolls the history up, adds the notes and runs anomaly detection over the last 30 days.
+/// Rolls the history up, adds the notes and runs anomaly detection over the judged days.
 async fn finish(pool: &PgPool, seeded_at: DateTime<Utc>) -> anyhow::Result<usize> {
     simulate::roll_up_all(pool, false).await?;
     let hosts: Vec<HostRef> =
@@ -269,7 +279,7 @@ async fn finish(pool: &PgPool, seeded_at: DateTime<Utc>) -> anyhow::Result<usize
     }
     let request = detect::Request {
         hosts,
-        start: seeded_at - Duration::days(30),
+        start: seeded_at - Duration::days(JUDGED_DAYS),
         end: seeded_at,
         groups: Group::ALL.to_vec(),
         custom_metrics: Vec::new(),

@@ -169,11 +169,34 @@ pub fn plan_hosts_in_groups(plan: &Plan, group_size: usize) -> GroundTruth {
 fn rhythm(t: DateTime<Utc>) -> f64 {
     let hour = f64::from(t.hour()) + f64::from(t.minute()) / 60.0;
     let daily = ((hour - 8.0) / 24.0 * std::f64::consts::TAU).sin();
-    let weekend = matches!(t.weekday(), chrono::Weekday::Sat | chrono::Weekday::Sun);
-    if weekend {
-        daily * 0.4 - 0.2
+    let weekend = weekend_weight(t);
+    daily * (1.0 - 0.6 * weekend) - 0.2 * weekend
+}
+
+/// Hours over which the weekend's damping fades in and out, centred on Saturday's and Monday's
+/// midnights: real traffic does not change its character at 00:00, and a step there would be
+/// an incident the demo's detector reports every week.
+const WEEKEND_EASE_HOURS: f64 = 3.0;
+
+/// How much of the weekend `t` is in: 0 on weekdays, 1 from Saturday 03:00 to Sunday 21:00,
+/// easing between.
+fn weekend_weight(t: DateTime<Utc>) -> f64 {
+    let hours_into_week = f64::from(t.weekday().num_days_from_monday()) * 24.0
+        + f64::from(t.hour())
+        + f64::from(t.minute()) / 60.0
+        + f64::from(t.second()) / 3600.0;
+    let ease = |hours_from_midnight: f64| {
+        let x = ((hours_from_midnight + WEEKEND_EASE_HOURS) / (2.0 * WEEKEND_EASE_HOURS))
+            .clamp(0.0, 1.0);
+        x * x * (3.0 - 2.0 * x)
+    };
+    const SATURDAY: f64 = 5.0 * 24.0;
+    const NEXT_MONDAY: f64 = 7.0 * 24.0;
+    if hours_into_week < SATURDAY / 2.0 {
+        // Early in the week: the tail of the weekend before.
+        1.0 - ease(hours_into_week)
     } else {
-        daily
+        ease(hours_into_week - SATURDAY) * (1.0 - ease(hours_into_week - NEXT_MONDAY))
     }
 }
 
@@ -442,8 +465,12 @@ impl Fleet {
             .collect()
     }
 
-    /// Writes samples every `interval` from `from` (aligned to it) up to `to` through the ingest
-    /// path; returns how many were new.
+    /// Writes samples every `interval` from `from` up to `to` through the ingest path; returns
+    /// how many were new. Samples sit in the middle of the interval's aligned slots (an hourly
+    /// one at half past): a sample is the simulated load at its instant, so a coarse one stands
+    /// for its bucket's mean only from the middle — at the slot's start, hourly history would run
+    /// half an hour behind the minute history after it, which the detector saw as a fleet-wide
+    /// trend change where the demo's sampling became finer.
     pub async fn write(
         &mut self,
         pool: &PgPool,
@@ -452,7 +479,7 @@ impl Fleet {
         interval: Duration,
         show_progress: bool,
     ) -> anyhow::Result<u64> {
-        let first = from.duration_trunc(interval).unwrap_or(from);
+        let first = from.duration_trunc(interval).unwrap_or(from) + interval / 2;
         let steps = ((to - first).num_seconds() / interval.num_seconds().max(1)).max(0) as u64;
         let hosts = self.truth.hosts.len();
         let bar = progress(steps * hosts as u64, "samples", show_progress);
@@ -545,6 +572,50 @@ mod tests {
             seed: 7,
             until: DateTime::from_timestamp(1_790_000_000, 0).expect("valid"),
         }
+    }
+
+    #[test]
+    fn the_rhythm_has_no_step_anywhere_in_a_week_and_weekends_are_quieter() {
+        // A Monday midnight.
+        let monday = DateTime::from_timestamp(1_796_601_600, 0).expect("valid");
+        assert_eq!(monday.weekday(), chrono::Weekday::Mon);
+        assert_eq!(monday.hour(), 0);
+        let minutes = 7 * 24 * 60 + 1;
+        let values: Vec<f64> = (0..minutes)
+            .map(|m| rhythm(monday + Duration::minutes(m)))
+            .collect();
+        let largest_step = values
+            .windows(2)
+            .map(|w| (w[1] - w[0]).abs())
+            .fold(0.0, f64::max);
+        // The daily sine moves at most 2π/1440 ≈ 0.0044 a minute; the old switch at midnight
+        // moved 0.32 at once.
+        assert!(largest_step < 0.01, "largest step {largest_step}");
+        let day_mean =
+            |day: usize| values[day * 1440..(day + 1) * 1440].iter().sum::<f64>() / 1440.0;
+        assert!(
+            day_mean(2).abs() < 0.01,
+            "a Wednesday averages 0: {}",
+            day_mean(2)
+        );
+        assert!(
+            (day_mean(5) + 0.2).abs() < 0.05,
+            "a Saturday is damped: {}",
+            day_mean(5)
+        );
+        let swing = |day: usize| {
+            let slice = &values[day * 1440..(day + 1) * 1440];
+            slice.iter().copied().fold(f64::MIN, f64::max)
+                - slice.iter().copied().fold(f64::MAX, f64::min)
+        };
+        assert!(
+            swing(6) < 0.5 * swing(3),
+            "Sunday swings less: {} vs {}",
+            swing(6),
+            swing(3)
+        );
+        assert_eq!(weekend_weight(monday + Duration::hours(12)), 0.0);
+        assert_eq!(weekend_weight(monday + Duration::hours(6 * 24)), 1.0);
     }
 
     #[test]
