@@ -463,7 +463,15 @@ pub async fn run(pool: &PgPool, request: &Request) -> Result<Outcome, sqlx::Erro
         }
     }
     if !custom.is_empty() {
-        let tier = custom_tiers(pool, request, &custom, asked.len(), &windows, fine_start).await?;
+        let tier = custom_tiers(
+            pool,
+            request,
+            &custom,
+            asked.len(),
+            &windows,
+            (now, fine_start),
+        )
+        .await?;
         result.found.extend(tier.found);
         result.points.extend(tier.points);
     }
@@ -750,7 +758,7 @@ async fn custom_tiers(
     custom: &[Arc<Series>],
     first_index: usize,
     windows: &[Window; 2],
-    fine_start: DateTime<Utc>,
+    (now, fine_start): (DateTime<Utc>, DateTime<Utc>),
 ) -> Result<TierResult, sqlx::Error> {
     let mut result = TierResult::default();
     let host_ids: Vec<i32> = request.hosts.iter().map(|h| h.id).collect();
@@ -763,7 +771,7 @@ async fn custom_tiers(
         let window = match resolution {
             Resolution::Hourly => *window,
             Resolution::FiveMinutes => Window {
-                from: window.from.max(custom_fine_from(Utc::now())),
+                from: window.from.max(custom_fine_from(now)),
                 ..*window
             },
         };

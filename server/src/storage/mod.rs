@@ -3,6 +3,7 @@ pub mod catalog;
 pub mod consistency;
 pub mod copy;
 pub mod custom_metrics;
+pub mod fleet;
 pub mod hosts;
 pub mod ingest;
 pub mod judgements;

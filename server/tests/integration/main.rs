@@ -6,6 +6,7 @@ mod analysis;
 mod auth;
 mod common;
 mod export;
+mod fleet;
 mod history;
 mod lifecycle;
 mod live;
