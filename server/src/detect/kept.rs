@@ -261,16 +261,24 @@ mod tests {
         );
     }
 
-    /// A quiet hourly series of every catalogue metric for one host over `days` days, with a
-    /// spike of cpu at `spike` hours.
-    fn quiet_host(days: usize, spike: usize) -> SeriesData {
+    /// Every catalogue metric of `host_id` on `slots` of a grid of `per_day` points a day: a
+    /// quiet daily wave with a little deterministic noise, and cpu 60 points higher where
+    /// `burst` says so.
+    fn wave_host(
+        host_id: i32,
+        per_day: usize,
+        slots: std::ops::Range<usize>,
+        burst: impl Fn(usize) -> bool,
+    ) -> SeriesData {
         let mut data = SeriesData::new();
         for series in SERIES.iter() {
-            let values: Vec<f32> = (0..days * 24)
+            let values: Vec<f32> = slots
+                .clone()
                 .map(|i| {
-                    let wave = 20.0 + 5.0 * ((i % 24) as f32 / 24.0 * std::f32::consts::TAU).sin();
+                    let phase = (i % per_day) as f32 / per_day as f32;
+                    let wave = 20.0 + 5.0 * (phase * std::f32::consts::TAU).sin();
                     let noise = ((i * 7919 + 13) % 101) as f32 / 100.0 - 0.5;
-                    if series.metric_id == crate::storage::catalog::CPU_PERCENT && i == spike {
+                    if series.metric_id == crate::storage::catalog::CPU_PERCENT && burst(i) {
                         wave + 60.0
                     } else {
                         wave + noise
@@ -278,11 +286,17 @@ mod tests {
                 })
                 .collect();
             data.insert(
-                (7, series.metric_id),
-                ((0..(days * 24) as i32).collect(), values),
+                (host_id, series.metric_id),
+                (slots.clone().map(|i| i as i32).collect(), values),
             );
         }
         data
+    }
+
+    /// A quiet hourly series of every catalogue metric for one host over `days` days, with a
+    /// spike of cpu at `spike` hours.
+    fn quiet_host(days: usize, spike: usize) -> SeriesData {
+        wave_host(7, 24, 0..days * 24, |i| i == spike)
     }
 
     #[test]
@@ -375,32 +389,11 @@ mod tests {
         bursts: &[usize],
     ) -> SeriesData {
         let per_day = 288;
-        let slots: Vec<usize> = (from_day * per_day..days * per_day).collect();
-        let mut data = SeriesData::new();
-        for series in SERIES.iter() {
-            let values: Vec<f32> = slots
+        wave_host(host_id, per_day, from_day * per_day..days * per_day, |i| {
+            bursts
                 .iter()
-                .map(|&i| {
-                    let wave = 20.0
-                        + 5.0
-                            * ((i % per_day) as f32 / per_day as f32 * std::f32::consts::TAU).sin();
-                    let noise = ((i * 7919 + 13) % 101) as f32 / 100.0 - 0.5;
-                    let burst = bursts
-                        .iter()
-                        .any(|d| (d * per_day + 150..d * per_day + 154).contains(&i));
-                    if series.metric_id == crate::storage::catalog::CPU_PERCENT && burst {
-                        wave + 60.0
-                    } else {
-                        wave + noise
-                    }
-                })
-                .collect();
-            data.insert(
-                (host_id, series.metric_id),
-                (slots.iter().map(|&i| i as i32).collect(), values),
-            );
-        }
-        data
+                .any(|d| (d * per_day + 150..d * per_day + 154).contains(&i))
+        })
     }
 
     #[test]
