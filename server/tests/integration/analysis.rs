@@ -1538,3 +1538,89 @@ async fn a_custom_metric_sent_late_is_judged_by_the_catch_up_without_a_request()
     assert_eq!(waiting, 0);
     app.stop().await;
 }
+
+/// A host that reported before the five-minute buckets kept (30 days) has their first week as
+/// its five-minute baseline: a range inside that week is judged at hours and says why, and a
+/// 20-minute burst after it is found in five-minute buckets.
+#[tokio::test]
+async fn the_first_week_of_five_minute_buckets_is_the_baseline_of_a_host_reporting_before_them() {
+    let app = spawn_app().await;
+    let now = Utc::now();
+    let fine_start = (now - Duration::days(30))
+        .duration_trunc(Duration::days(1))
+        .expect("day")
+        + Duration::days(1);
+    let early = fine_start + Duration::days(3) + Duration::hours(10);
+    let later = fine_start + Duration::days(14) + Duration::hours(10);
+    let wave = Wave {
+        level: 40.0,
+        swing: 15.0,
+        jitter: 2.0,
+    };
+    let items: Vec<Value> = wave_with_burst(now - Duration::days(40), now, &wave, early, 95.0)
+        .into_iter()
+        .map(|(_, ts, cpu)| {
+            let cpu = if ts >= later && ts < later + Duration::minutes(20) {
+                95.0
+            } else {
+                cpu
+            };
+            json!({"vmId": "warm-01", "sample": {"timestamp": ts, "cpu": {"percent": cpu}}})
+        })
+        .collect();
+    for chunk in items.chunks(2000) {
+        ingest(&app, chunk.to_vec()).await;
+    }
+    wait_for_rollups(&app).await;
+
+    let inside = json!({"vmIds": ["warm-01"], "startTime": fine_start,
+                        "endTime": fine_start + Duration::days(6), "metrics": ["cpu"]});
+    let (status, body) = post(&app, "/api/v1/history/anomalies", &inside).await;
+    assert_eq!(status, 200, "{body}");
+    let data = &body["data"];
+    assert!(
+        judged_tiers(data)
+            .iter()
+            .all(|(series, tier)| series != "cpu.usagePercent" || tier == "hourly"),
+        "{data}"
+    );
+    let warming = data["skipped"].as_array().is_some_and(|skipped| {
+        skipped.iter().any(|s| {
+            s["series"] == "cpu.usagePercent"
+                && s["reason"]
+                    .as_str()
+                    .is_some_and(|r| r.contains("baseline of a series reporting before them"))
+        })
+    });
+    assert!(warming, "{data}");
+    let five_minute_events = data["anomalies"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter(|a| a["duration"].as_i64().is_some_and(|d| d % 3600 != 0))
+        .count();
+    assert_eq!(five_minute_events, 0, "{data}");
+
+    let after = json!({"vmIds": ["warm-01"], "startTime": fine_start + Duration::days(8),
+                       "endTime": now, "metrics": ["cpu"]});
+    let (status, body) = post(&app, "/api/v1/history/anomalies", &after).await;
+    assert_eq!(status, 200, "{body}");
+    let data = &body["data"];
+    assert!(
+        judged_tiers(data).contains(&("cpu.usagePercent".into(), "5m".into())),
+        "{data}"
+    );
+    let burst = data["anomalies"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|a| a["series"] == "cpu.usagePercent" && a["timestamp"] == json!(later))
+        .cloned();
+    assert!(
+        burst
+            .as_ref()
+            .is_some_and(|b| b["type"] == "spike" && b["duration"] == 1200),
+        "{data}"
+    );
+    app.stop().await;
+}
