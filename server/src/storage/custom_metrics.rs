@@ -302,16 +302,21 @@ pub async fn sent_by_hosts(
     .await
 }
 
-/// The newest point of each custom metric each host sent since `since`: `(host id, name, value,
-/// unit)` by host and name (a name's tag sets are not told apart: its newest point of any).
+/// The newest value of each custom metric each host sent since `since`: `(host id, name, value,
+/// unit)` by host and name. A name sent with several tag sets has the mean of their newest
+/// points, as its chart merges them (bucket means over every tag set), and the newest point's
+/// unit.
 pub async fn newest_per_host(
     pool: &PgPool,
     since: DateTime<Utc>,
 ) -> Result<Vec<(i32, String, f64, String)>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT DISTINCT ON (host_id, name) host_id, name, value, unit FROM custom_metrics
-         WHERE ts >= $1 AND host_id IS NOT NULL
-         ORDER BY host_id, name, ts DESC",
+        "SELECT host_id, name, avg(value), (array_agg(unit ORDER BY ts DESC))[1]
+         FROM (SELECT DISTINCT ON (host_id, name, tags) host_id, name, value, unit, ts FROM custom_metrics
+               WHERE ts >= $1 AND host_id IS NOT NULL
+               ORDER BY host_id, name, tags, ts DESC) newest
+         GROUP BY host_id, name
+         ORDER BY host_id, name",
     )
     .bind(since)
     .fetch_all(pool)

@@ -1,4 +1,4 @@
-use crate::common::{ingest, ingest_cpu_burst, post, sample_with_disk, spawn_app};
+use crate::common::{ingest, ingest_cpu_burst, post, post_metrics, sample_with_disk, spawn_app};
 use chrono::{Duration, Utc};
 use serde_json::json;
 
@@ -27,6 +27,22 @@ async fn the_fleet_overview_has_each_hosts_power_usage_sparkline_and_open_anomal
     ingest(
         &app,
         vec![json!({"vmId": "fleet-off", "sample": sample_with_disk(now - Duration::hours(2), 12.0, 20.0, 30.0)})],
+    )
+    .await;
+    // Its application's request rate by route, two tag sets: the newest of each is 100 and 10
+    // (an older 400 of the first does not count), and an hour-old metric no longer shows.
+    let point = |name: &str, route: &str, minutes: i64, value: f64| {
+        json!({"name": name, "value": value, "unit": "req/s", "host": "fleet-on",
+               "tags": {"route": route}, "timestamp": now - Duration::minutes(minutes)})
+    };
+    post_metrics(
+        &app,
+        &[
+            point("api.requests", "/a", 5, 400.0),
+            point("api.requests", "/a", 3, 100.0),
+            point("api.requests", "/b", 2, 10.0),
+            point("api.stale", "/a", 60, 1.0),
+        ],
     )
     .await;
     let (status, body) = post(
@@ -75,6 +91,14 @@ async fn the_fleet_overview_has_each_hosts_power_usage_sparkline_and_open_anomal
         "{on:?}"
     );
 
+    // The mean of each tag set's newest point, as the host's chart merges them.
+    let app_metrics: Vec<(String, f64, String)> = on
+        .app_metrics
+        .iter()
+        .map(|m| (m.name.clone(), m.value, m.unit.clone()))
+        .collect();
+    assert_eq!(app_metrics, [("api.requests".into(), 55.0, "req/s".into())]);
+
     let off = host("fleet-off");
     assert_eq!(off.power_state, "poweredOff");
     assert_eq!(off.cpu, Some(12.0), "its newest sample of the week");
@@ -91,6 +115,7 @@ async fn the_fleet_overview_has_each_hosts_power_usage_sparkline_and_open_anomal
         off.spark
     );
     assert_eq!((off.open_anomalies, off.newest_event.clone()), (0, None));
+    assert!(off.app_metrics.is_empty());
     // Sorted by vmId, like the page.
     let names: Vec<&str> = fleet.iter().map(|h| h.vm_id.as_str()).collect();
     let mut sorted = names.clone();
