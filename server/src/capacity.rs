@@ -8,7 +8,7 @@ use crate::{
         trend::{self, capacity_severity, Method, ADVISED_DAYS, MIN_POINTS},
     },
     history::QueryError,
-    storage::rollups::{MetricRollup, StoredRollup, ROLLUP_COLUMNS},
+    storage::rollups::{self, MetricRollup, StoredRollup},
 };
 use app::models::{
     CapacityAlert, DailyUsage, GrowthRate, LevelShift, MetricForecast, Recommendation,
@@ -179,21 +179,13 @@ pub async fn analyse(
     for chunk in host_ids.chunks(HOSTS_PER_TASK) {
         let (pool, chunk, metric_ids) = (pool.clone(), chunk.to_vec(), metric_ids.clone());
         tasks.spawn(async move {
-            let sql = format!(
-                "SELECT {ROLLUP_COLUMNS} FROM rollup_daily
-                 WHERE host_id = ANY($1) AND metric = ANY($2) AND bucket >= $3 AND bucket <= $4 AND bucket < $5"
-            );
-            let rows: Vec<StoredRollup> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                .bind(&chunk)
-                .bind(&metric_ids)
-                .bind(first_day)
-                .bind(end)
-                .bind(before)
-                .fetch_all(&pool)
-                .await?;
+            let rows =
+                rollups::stored_daily(&pool, &chunk, &metric_ids, (first_day, end), before).await?;
             tokio::task::spawn_blocking(move || Summary::of(&rows))
                 .await
-                .map_err(|e| QueryError::Internal(anyhow::anyhow!("trend summary task failed: {e}")))?
+                .map_err(|e| {
+                    QueryError::Internal(anyhow::anyhow!("trend summary task failed: {e}"))
+                })?
         });
     }
     let mut summary = Summary::default();
@@ -217,37 +209,44 @@ pub async fn analyse(
             .iter()
             .flat_map(|h| metrics.iter().map(move |m| (h.id, m.1)))
             .collect();
-        let crossing = |key: &(i32, i16)| {
-            let series = daily_series(per_host.get(key)?, first_day);
-            let steps = shifts::level_shifts(&series.days, &series.values);
-            let step_free = shifts::step_free_trend(&series.days, &series.values, &steps);
-            let f = trend::forecast(
-                &series.days,
-                &series.values,
-                step_free.as_ref(),
-                horizon,
-                method,
-                threshold,
-            )?;
-            Some((
-                *key,
-                (
-                    f.days_to_threshold?,
-                    *series.days.last()?,
-                    *series.values.last()?,
-                ),
-            ))
-        };
-        let (first_half, second_half) = keys.split_at(keys.len().div_ceil(2));
-        let found = std::thread::scope(|scope| {
-            let other = scope.spawn(|| second_half.iter().filter_map(crossing).collect::<Vec<_>>());
-            let mut found: Vec<_> = first_half.iter().filter_map(crossing).collect();
-            found.extend(other.join().map_err(|_| {
-                QueryError::Internal(anyhow::anyhow!("a forecast thread panicked"))
-            })?);
-            Ok::<_, QueryError>(found)
-        })?;
-        host_crossings.extend(found);
+        // On the blocking pool, not a Tokio worker: the maths takes tens of milliseconds, split
+        // over two threads there.
+        let found = tokio::task::spawn_blocking(move || {
+            let crossing = |key: &(i32, i16)| {
+                let series = daily_series(per_host.get(key)?, first_day);
+                let steps = shifts::level_shifts(&series.days, &series.values);
+                let step_free = shifts::step_free_trend(&series.days, &series.values, &steps);
+                let f = trend::forecast(
+                    &series.days,
+                    &series.values,
+                    step_free.as_ref(),
+                    horizon,
+                    method,
+                    threshold,
+                )?;
+                Some((
+                    *key,
+                    (
+                        f.days_to_threshold?,
+                        *series.days.last()?,
+                        *series.values.last()?,
+                    ),
+                ))
+            };
+            let (first_half, second_half) = keys.split_at(keys.len().div_ceil(2));
+            std::thread::scope(|scope| {
+                let other =
+                    scope.spawn(|| second_half.iter().filter_map(crossing).collect::<Vec<_>>());
+                let mut found: Vec<_> = first_half.iter().filter_map(crossing).collect();
+                found.extend(other.join().map_err(|_| {
+                    QueryError::Internal(anyhow::anyhow!("a forecast thread panicked"))
+                })?);
+                Ok::<_, QueryError>(found)
+            })
+        })
+        .await
+        .map_err(|e| QueryError::Internal(anyhow::anyhow!("forecast task failed: {e}")))?;
+        host_crossings.extend(found?);
     }
 
     let mut historical: BTreeMap<DateTime<Utc>, DailyUsage> = BTreeMap::new();

@@ -832,6 +832,30 @@ pub fn stale_buckets_sql(tier: Tier) -> &'static str {
     }
 }
 
+/// The stored daily rows of `hosts` and `metrics` with buckets from `first` to `end` and before
+/// `before` (what the trends read: complete days, as stored; a day still queued is left out
+/// rather than computed, unlike [`read`]).
+pub async fn stored_daily(
+    pool: &PgPool,
+    hosts: &[i32],
+    metrics: &[i16],
+    (first, end): (DateTime<Utc>, DateTime<Utc>),
+    before: DateTime<Utc>,
+) -> Result<Vec<StoredRollup>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {ROLLUP_COLUMNS} FROM rollup_daily
+         WHERE host_id = ANY($1) AND metric = ANY($2) AND bucket >= $3 AND bucket <= $4 AND bucket < $5"
+    );
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(hosts)
+        .bind(metrics)
+        .bind(first)
+        .bind(end)
+        .bind(before)
+        .fetch_all(pool)
+        .await
+}
+
 /// Rollup rows of `tier` for `hosts` and `metrics` with buckets from `first` (aligned to the tier)
 /// to `end`, as of now: buckets still queued — the hour or day filling now, a backfill the worker
 /// has not reached — are computed from the tier below at read time (without writing), so a
