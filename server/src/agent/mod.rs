@@ -119,7 +119,7 @@ fn machine_key(state: &Path) -> anyhow::Result<String> {
     let uuid = match std::fs::read_to_string(&id_path) {
         Ok(text) if !text.trim().is_empty() => text.trim().to_owned(),
         _ => {
-            let fresh = crate::auth::credentials::random_secret(32);
+            let fresh = crate::auth::secret::random_secret(32);
             write_private(&id_path, &fresh)?;
             fresh
         }

@@ -1,26 +1,15 @@
 //! Stored credentials: users, browser sessions and API tokens (only SHA-256 digests of secrets are stored).
-use super::{password, Principal, Scope};
+use super::{
+    password,
+    secret::{digest, random_secret},
+    Principal, Scope,
+};
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use rand::{distributions::Alphanumeric, Rng};
-use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 
 pub const SESSION_DAYS: i32 = 7;
 const TOKEN_PREFIX: &str = "lk_";
-
-/// A random alphanumeric string of `len` characters from the OS generator.
-pub fn random_secret(len: usize) -> String {
-    rand::rngs::OsRng
-        .sample_iter(&Alphanumeric)
-        .take(len)
-        .map(char::from)
-        .collect()
-}
-
-fn digest(secret: &str) -> Vec<u8> {
-    Sha256::digest(secret.as_bytes()).to_vec()
-}
 
 pub fn parse_scopes(names: &[String]) -> anyhow::Result<Vec<Scope>> {
     names

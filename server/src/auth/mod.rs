@@ -2,6 +2,7 @@
 pub mod credentials;
 pub mod password;
 mod routes;
+pub mod secret;
 pub mod throttle;
 
 pub use routes::{login, logout};

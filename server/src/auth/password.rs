@@ -8,9 +8,8 @@ use std::sync::LazyLock;
 
 /// Verified against when the user does not exist, so that a wrong user name takes as long as a
 /// wrong password and the response time does not reveal which names exist.
-static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
-    hash_blocking(&crate::auth::credentials::random_secret(16)).unwrap_or_default()
-});
+static DUMMY_HASH: LazyLock<String> =
+    LazyLock::new(|| hash_blocking(&super::secret::random_secret(16)).unwrap_or_default());
 
 fn hash_blocking(password: &str) -> anyhow::Result<String> {
     let salt = SaltString::generate(&mut OsRng);
