@@ -137,7 +137,7 @@ impl Application {
             alerts.clone(),
             pool.clone(),
             hub.clone(),
-            local.clone(),
+            Arc::new(local.clone()),
             shutdown.clone(),
         ));
         // Every kind of background work, through the one runner (`jobs`).

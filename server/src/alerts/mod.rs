@@ -9,10 +9,11 @@ pub mod rules;
 pub mod store;
 pub mod webhook;
 
-use crate::{live::Hub, sampling::LocalHost, storage::samples::Present};
+use crate::{live::Hub, storage::samples::Present};
 use app::models::{Alert, LiveEvent, Stats, WebhookPayload, WebhookRule};
 use chrono::{DateTime, Duration, Utc};
 use evaluate::{Decision, Series, Timing};
+use futures_util::future::BoxFuture;
 use serde_json::json;
 use sqlx::PgPool;
 use std::{collections::HashMap, sync::Arc};
@@ -139,10 +140,19 @@ pub fn suggestion(kind: &str) -> &'static str {
     }
 }
 
+/// The machine the server runs on, as the engine needs it: its host id, and its busiest
+/// processes now, from the collector (other hosts' come from their stored samples). A trait,
+/// so that alerts does not depend on sampling, which feeds it.
+pub trait LocalProcesses: Send + Sync + 'static {
+    fn host_id(&self) -> i32;
+    /// The `count` processes using the most CPU at the last sample.
+    fn top_processes(&self, count: usize) -> BoxFuture<'_, Vec<String>>;
+}
+
 struct Engine {
     pool: PgPool,
     hub: Hub,
-    local: LocalHost,
+    local: Arc<dyn LocalProcesses>,
     deliveries: Arc<Notify>,
     rules: Vec<RuleRow>,
     series: HashMap<SeriesKey, Series>,
@@ -173,7 +183,7 @@ pub async fn run(
     engine: AlertEngine,
     pool: PgPool,
     hub: Hub,
-    local: LocalHost,
+    local: Arc<dyn LocalProcesses>,
     shutdown: CancellationToken,
 ) {
     let Inbox(mut inbox) = inbox;
@@ -348,7 +358,7 @@ impl Engine {
                 // closest to the breach (stored with the raw tier).
                 let processes = match host_id {
                     _ if !matches!(kind, "cpu" | "memory" | "system") => Vec::new(),
-                    Some(id) if id == self.local.host_id => self.local.top_processes(5).await,
+                    Some(id) if id == self.local.host_id() => self.local.top_processes(5).await,
                     Some(id) => crate::storage::samples::top_processes_near(&self.pool, id, ts)
                         .await?
                         .into_iter()

@@ -8,7 +8,7 @@ pub mod rates;
 mod sockdiag;
 
 use crate::{
-    alerts::{AlertEngine, Observation},
+    alerts::{AlertEngine, LocalProcesses, Observation},
     live::Hub,
     storage::{
         hosts,
@@ -70,6 +70,16 @@ impl LocalHost {
         tokio::task::spawn_blocking(move || lock(&collector).system_info())
             .await
             .context("system information task failed")
+    }
+}
+
+impl LocalProcesses for LocalHost {
+    fn host_id(&self) -> i32 {
+        self.host_id
+    }
+
+    fn top_processes(&self, count: usize) -> futures_util::future::BoxFuture<'_, Vec<String>> {
+        Box::pin(LocalHost::top_processes(self, count))
     }
 }
 
