@@ -7,13 +7,14 @@ pub mod throttle;
 
 pub use routes::{login, logout};
 
-use crate::{error::ApiError, state::AppState};
+use crate::{config::Settings, error::ApiError};
 use axum::response::{IntoResponse, Response};
 use axum::{
-    extract::FromRequestParts,
+    extract::{FromRef, FromRequestParts},
     http::{header, request::Parts, HeaderMap},
 };
-use std::{fmt, marker::PhantomData, str::FromStr};
+use sqlx::PgPool;
+use std::{fmt, marker::PhantomData, str::FromStr, sync::Arc};
 
 pub const SESSION_COOKIE: &str = "lookout_session";
 
@@ -183,16 +184,21 @@ impl IntoResponse for AuthError {
     }
 }
 
-impl FromRequestParts<AppState> for Principal {
+/// Any state holding the pool and the settings (the server's `AppState`): auth reads those and
+/// does not depend on the state, which holds auth's own throttle.
+impl<St> FromRequestParts<St> for Principal
+where
+    PgPool: FromRef<St>,
+    Arc<Settings>: FromRef<St>,
+    St: Send + Sync,
+{
     type Rejection = AuthError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<Self, Self::Rejection> {
         if let Some(principal) = parts.extensions.get::<Principal>() {
             return Ok(principal.clone());
         }
+        let pool = PgPool::from_ref(state);
         let principal = if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
             let token = value
                 .to_str()
@@ -204,17 +210,18 @@ impl FromRequestParts<AppState> for Principal {
                 .map(str::trim)
                 .filter(|t| !t.is_empty())
                 .ok_or(AuthError::Unauthorized)?;
-            credentials::principal_for_token(&state.pool, token)
+            credentials::principal_for_token(&pool, token)
                 .await?
                 .ok_or(AuthError::Unauthorized)?
         } else if let Some(secret) = session_cookie(&parts.headers) {
-            let principal = credentials::principal_for_session(&state.pool, &secret)
+            let principal = credentials::principal_for_session(&pool, &secret)
                 .await?
                 .ok_or(AuthError::Unauthorized)?;
             // Cookies ride along on cross-site requests; tokens do not. So only cookie-authenticated
             // state changes and WebSocket handshakes need the origin check (CSRF / CSWSH).
             let needs_origin = !parts.method.is_safe() || is_websocket_upgrade(&parts.headers);
-            if needs_origin && !same_origin(&parts.headers, &state.settings.trusted_origins) {
+            let settings = Arc::<Settings>::from_ref(state);
+            if needs_origin && !same_origin(&parts.headers, &settings.trusted_origins) {
                 return Err(AuthError::Forbidden(
                     "cross-site request refused: the Origin header does not match this site".into(),
                 ));
@@ -260,16 +267,16 @@ pub struct RequireScope<S: ScopeMarker, E = ApiError>(
     pub PhantomData<fn() -> (S, E)>,
 );
 
-impl<S: ScopeMarker, E> FromRequestParts<AppState> for RequireScope<S, E>
+impl<S: ScopeMarker, E, St> FromRequestParts<St> for RequireScope<S, E>
 where
     E: From<AuthError> + IntoResponse,
+    PgPool: FromRef<St>,
+    Arc<Settings>: FromRef<St>,
+    St: Send + Sync,
 {
     type Rejection = E;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<Self, Self::Rejection> {
         let principal = Principal::from_request_parts(parts, state)
             .await
             .map_err(E::from)?;

@@ -1,6 +1,6 @@
 //! Browser sign-in and sign-out (HTML form posts that answer with redirects and the session cookie).
-use super::{credentials, same_origin, session_cookie, SESSION_COOKIE};
-use crate::{error::ApiError, state::AppState};
+use super::{credentials, same_origin, session_cookie, throttle::Throttle, SESSION_COOKIE};
+use crate::{config::Settings, error::ApiError};
 use axum::{
     extract::{rejection::FormRejection, State},
     http::{header, HeaderMap, HeaderValue},
@@ -8,6 +8,8 @@ use axum::{
     Form,
 };
 use serde::Deserialize;
+use sqlx::PgPool;
+use std::sync::Arc;
 
 #[derive(Deserialize)]
 pub struct LoginForm {
@@ -15,8 +17,8 @@ pub struct LoginForm {
     password: String,
 }
 
-fn cookie(state: &AppState, value: &str, max_age_secs: i64) -> HeaderValue {
-    let secure = if state.settings.secure_cookie {
+fn cookie(settings: &Settings, value: &str, max_age_secs: i64) -> HeaderValue {
+    let secure = if settings.secure_cookie {
         "; Secure"
     } else {
         ""
@@ -28,8 +30,8 @@ fn cookie(state: &AppState, value: &str, max_age_secs: i64) -> HeaderValue {
         .unwrap_or_else(|_| HeaderValue::from_static("lookout_session=; Path=/; Max-Age=0"))
 }
 
-fn cross_site(state: &AppState, headers: &HeaderMap) -> Option<Response> {
-    (!same_origin(headers, &state.settings.trusted_origins)).then(|| {
+fn cross_site(settings: &Settings, headers: &HeaderMap) -> Option<Response> {
+    (!same_origin(headers, &settings.trusted_origins)).then(|| {
         ApiError::Forbidden(
             "cross-site request refused: the Origin header does not match this site".into(),
         )
@@ -39,27 +41,29 @@ fn cross_site(state: &AppState, headers: &HeaderMap) -> Option<Response> {
 
 /// `POST /auth/login`: on success a session cookie and a redirect to the live page.
 pub async fn login(
-    State(state): State<AppState>,
+    State(pool): State<PgPool>,
+    State(settings): State<Arc<Settings>>,
+    State(throttle): State<Arc<Throttle>>,
     headers: HeaderMap,
     form: Result<Form<LoginForm>, FormRejection>,
 ) -> Response {
-    if let Some(refused) = cross_site(&state, &headers) {
+    if let Some(refused) = cross_site(&settings, &headers) {
         return refused;
     }
     let Ok(Form(form)) = form else {
         return Redirect::to("/login?error=1").into_response();
     };
-    if let Err(wait) = state.throttle.check_login(&form.username) {
+    if let Err(wait) = throttle.check_login(&form.username) {
         tracing::warn!(user = %form.username, "Sign-in throttled.");
         return ApiError::RateLimited(super::throttle::retry_after_secs(wait)).into_response();
     }
-    match credentials::authenticate(&state.pool, form.username.trim(), &form.password).await {
-        Ok(Some(user_id)) => match credentials::create_session(&state.pool, user_id).await {
+    match credentials::authenticate(&pool, form.username.trim(), &form.password).await {
+        Ok(Some(user_id)) => match credentials::create_session(&pool, user_id).await {
             Ok(secret) => {
                 tracing::info!(user = %form.username, "Signed in.");
                 let max_age = i64::from(credentials::SESSION_DAYS) * 86_400;
                 (
-                    [(header::SET_COOKIE, cookie(&state, &secret, max_age))],
+                    [(header::SET_COOKIE, cookie(&settings, &secret, max_age))],
                     Redirect::to("/"),
                 )
                     .into_response()
@@ -75,17 +79,21 @@ pub async fn login(
 }
 
 /// `POST /auth/logout`: ends the session and clears the cookie.
-pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Some(refused) = cross_site(&state, &headers) {
+pub async fn logout(
+    State(pool): State<PgPool>,
+    State(settings): State<Arc<Settings>>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(refused) = cross_site(&settings, &headers) {
         return refused;
     }
     if let Some(secret) = session_cookie(&headers) {
-        if let Err(error) = credentials::end_session(&state.pool, &secret).await {
+        if let Err(error) = credentials::end_session(&pool, &secret).await {
             return ApiError::from(error).into_response();
         }
     }
     (
-        [(header::SET_COOKIE, cookie(&state, "", 0))],
+        [(header::SET_COOKIE, cookie(&settings, "", 0))],
         Redirect::to("/login"),
     )
         .into_response()
