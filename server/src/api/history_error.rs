@@ -334,6 +334,15 @@ impl From<crate::history::QueryError> for HistoryError {
     }
 }
 
+impl From<crate::detect::DetectError> for HistoryError {
+    fn from(error: crate::detect::DetectError) -> Self {
+        match error {
+            crate::detect::DetectError::Database(error) => error.into(),
+            task @ crate::detect::DetectError::Task(_) => HistoryError::Internal(task.into()),
+        }
+    }
+}
+
 impl From<sqlx::Error> for HistoryError {
     fn from(error: sqlx::Error) -> Self {
         if crate::storage::is_unreachable(&error) {

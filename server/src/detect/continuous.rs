@@ -2,7 +2,9 @@
 //! through the same path as requests, new events published on the WebSocket; then the ended
 //! days of a few hosts that no round saw live, and the custom metrics' days written after the
 //! rounds had passed them.
-use super::{fine_window_start, kept::day_of, run, Group, Request, CONTINUOUS_CUSTOM_METRICS};
+use super::{
+    fine_window_start, kept::day_of, run, DetectError, Group, Request, CONTINUOUS_CUSTOM_METRICS,
+};
 use crate::analysis::anomaly::{Kind, Sensitivity};
 use crate::live::Hub;
 use crate::storage::{hosts::HostRef, judgements::Missing};
@@ -110,7 +112,7 @@ pub struct CaughtUp {
 /// are stored, so the pages and the timeline show them, but not published: they are not news.
 /// The days are kept, so requests over them answer from what was kept. A host with hours before
 /// today still waiting for their rollup waits too (its days could not be kept complete yet).
-pub async fn catch_up(pool: &PgPool, days: u32, after: i32) -> Result<CaughtUp, sqlx::Error> {
+pub async fn catch_up(pool: &PgPool, days: u32, after: i32) -> Result<CaughtUp, DetectError> {
     let now = Utc::now();
     let today = day_of(now);
     let first = today - Duration::days(days.into());
@@ -164,7 +166,7 @@ const CUSTOM_CATCH_UP_DAYS: i64 = 1_000;
 /// them (queued by the write, `storage::custom_metrics::unjudged`), within the last `days`:
 /// per host, its metrics over the span of their waiting days, each with the history before it as
 /// its baseline. Events are stored, not published (not news). Returns the number of days judged.
-pub async fn catch_up_custom(pool: &PgPool, days: u32) -> Result<usize, sqlx::Error> {
+pub async fn catch_up_custom(pool: &PgPool, days: u32) -> Result<usize, DetectError> {
     if days == 0 {
         // The catch-up is off: what waits would wait for ever.
         crate::storage::custom_metrics::forget_unjudged(pool).await?;
@@ -199,7 +201,7 @@ pub async fn catch_up_custom(pool: &PgPool, days: u32) -> Result<usize, sqlx::Er
     Ok(waiting.len())
 }
 
-pub async fn detect_recent(pool: &PgPool, hub: &Hub) -> Result<usize, sqlx::Error> {
+pub async fn detect_recent(pool: &PgPool, hub: &Hub) -> Result<usize, DetectError> {
     let now = Utc::now();
     let hosts = crate::storage::hosts::seen_since(pool, now - Duration::hours(LIVE_HOURS)).await?;
     if hosts.is_empty() {

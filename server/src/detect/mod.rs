@@ -136,6 +136,16 @@ pub const MAX_CUSTOM_METRICS: usize = 20;
 /// for a host in its window.
 const CONTINUOUS_CUSTOM_METRICS: i64 = 50;
 
+/// Why detection failed: the database, or a detection task (its maths runs on the blocking
+/// pool) that panicked or was cancelled — not a database error, and not reported as one.
+#[derive(Debug, thiserror::Error)]
+pub enum DetectError {
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error("a detection task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
 /// Points a series needs in the range and its baseline before it is judged.
 const MIN_POINTS: usize = 12;
 
@@ -418,7 +428,7 @@ fn fine_window_start(now: DateTime<Utc>) -> DateTime<Utc> {
 /// Detects, explains and stores; returns the events of the range and what was judged. Catalogue
 /// series are read from kept judgements where a usable one exists for a host, tier and day, and
 /// judged (at every sensitivity, then kept) where not; custom metrics are judged afresh.
-pub async fn run(pool: &PgPool, request: &Request) -> Result<Outcome, sqlx::Error> {
+pub async fn run(pool: &PgPool, request: &Request) -> Result<Outcome, DetectError> {
     let hour = Duration::hours(1);
     let now = Utc::now();
     let report_start = request.start.duration_trunc(hour).unwrap_or(request.start);
@@ -511,7 +521,7 @@ async fn catalogue_tier(
     asked: &[Arc<Series>],
     now: DateTime<Utc>,
     fine_start: DateTime<Utc>,
-) -> Result<TierResult, sqlx::Error> {
+) -> Result<TierResult, DetectError> {
     let resolution = window.resolution;
     let mut result = TierResult::default();
     if window.from >= window.to {
@@ -651,12 +661,11 @@ async fn catalogue_tier(
                         .collect::<Vec<Judgement>>()
                 })
                 .await
-                .map_err(|e| sqlx::Error::Protocol(format!("detection task failed: {e}")))
+                .map_err(DetectError::from)
             });
         }
         while let Some(done) = tasks.join_next().await {
-            let judged =
-                done.map_err(|e| sqlx::Error::Protocol(format!("detection task failed: {e}")))??;
+            let judged = done??;
             for j in judged {
                 result.fresh.push(j.clone());
                 days_of.entry(j.host_id).or_default().insert(j.day, j);
@@ -759,7 +768,7 @@ async fn custom_tiers(
     first_index: usize,
     windows: &[Window; 2],
     (now, fine_start): (DateTime<Utc>, DateTime<Utc>),
-) -> Result<TierResult, sqlx::Error> {
+) -> Result<TierResult, DetectError> {
     let mut result = TierResult::default();
     let host_ids: Vec<i32> = request.hosts.iter().map(|h| h.id).collect();
     for window in windows {
