@@ -479,8 +479,10 @@ impl Fleet {
         interval: Duration,
         show_progress: bool,
     ) -> anyhow::Result<u64> {
-        let first = from.duration_trunc(interval).unwrap_or(from) + interval / 2;
-        let steps = ((to - first).num_seconds() / interval.num_seconds().max(1)).max(0) as u64;
+        let first_slot = from.duration_trunc(interval).unwrap_or(from);
+        // Whole slots before `to`, each sampled at its middle (so before `to` too).
+        let steps = ((to - first_slot).num_seconds() / interval.num_seconds().max(1)).max(0) as u64;
+        let first = first_slot + interval / 2;
         let hosts = self.truth.hosts.len();
         let bar = progress(steps * hosts as u64, "samples", show_progress);
         // Time-major order: every host advances together, as a live fleet would report.
