@@ -48,6 +48,16 @@ struct Daily {
     values: Vec<f64>,
 }
 
+impl Daily {
+    /// The lasting level shifts in the series, and the trend with them taken out (none without
+    /// shifts): what growth and forecasts are drawn from.
+    fn shifts(&self) -> (Vec<shifts::Shift>, Option<shifts::StepFreeTrend>) {
+        let steps = shifts::level_shifts(&self.days, &self.values);
+        let step_free = shifts::step_free_trend(&self.days, &self.values, &steps);
+        (steps, step_free)
+    }
+}
+
 /// A daily average in the making.
 #[derive(Clone, Copy, Debug, Default)]
 struct SumCount {
@@ -214,8 +224,7 @@ pub async fn analyse(
         let found = tokio::task::spawn_blocking(move || {
             let crossing = |key: &(i32, i16)| {
                 let series = daily_series(per_host.get(key)?, first_day);
-                let steps = shifts::level_shifts(&series.days, &series.values);
-                let step_free = shifts::step_free_trend(&series.days, &series.values, &steps);
+                let (_, step_free) = series.shifts();
                 let f = trend::forecast(
                     &series.days,
                     &series.values,
@@ -277,8 +286,7 @@ pub async fn analyse(
         span_days = span_days.max(last - first + 1.0);
         let last_day = first_day + Duration::days(*last as i64);
         let current = *series.values.last().unwrap_or(&0.0);
-        let steps = shifts::level_shifts(&series.days, &series.values);
-        let step_free = shifts::step_free_trend(&series.days, &series.values, &steps);
+        let (steps, step_free) = series.shifts();
         let growth = trend::growth(&series.days, &series.values, step_free.as_ref());
         if let Some(g) = growth {
             growth_rates.insert(
