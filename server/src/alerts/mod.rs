@@ -5,6 +5,7 @@
 //! Alerts, rule counters and queued webhooks are written in one transaction; the unique index on
 //! active alerts keeps "one active alert per rule and host" true across several server instances.
 pub mod evaluate;
+pub mod manage;
 pub mod rules;
 pub mod store;
 pub mod webhook;

@@ -2,10 +2,9 @@
 use crate::error::Success;
 use crate::{
     alerts::{
-        payload,
+        manage::{Alerting, ChangeError},
         rules::{self, RuleSpec},
         store::{self, AlertFilter},
-        webhook,
     },
     auth::{AlertsWrite, RequireScope, VmRead},
     error::{success, ApiError, ApiJson, ApiQuery},
@@ -13,13 +12,12 @@ use crate::{
     storage::hosts,
 };
 use app::models::{
-    AlertList, AlertResolved, AlertRule, LiveEvent, RuleCreated, RuleDeleted, RuleList, RuleUpdated,
+    AlertList, AlertResolved, AlertRule, RuleCreated, RuleDeleted, RuleList, RuleUpdated,
 };
 use axum::{
     extract::{Path, State},
     Json,
 };
-use rand::{distributions::Alphanumeric, Rng};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -31,53 +29,24 @@ fn rule_id(text: &str) -> Result<i64, ApiError> {
         .ok_or_else(|| ApiError::RuleNotFound(format!("no alert rule with id `{text}`")))
 }
 
-/// Checks what only the server can check (the host exists, the webhook may be reached), adds a
-/// webhook secret when one is needed, and stores the rule.
-async fn save(
-    state: &AppState,
-    id: Option<i64>,
-    mut spec: RuleSpec,
-) -> Result<(i64, Option<String>), ApiError> {
-    let host_id = match &spec.host {
-        None => None,
-        Some(vm_id) => Some(
-            hosts::find(&state.pool, vm_id)
-                .await?
-                .ok_or_else(|| {
-                    ApiError::RuleCreationFailed(format!("`host` `{vm_id}` is not a known host"))
-                })?
-                .id,
-        ),
-    };
-    if let Some(url) = &spec.webhook_url {
-        webhook::check_destination(url, state.settings.webhooks.allow_private)
-            .await
-            .map_err(|e| ApiError::RuleCreationFailed(format!("`webhook_url`: {e}")))?;
+fn alerting(state: &AppState) -> Alerting<'_> {
+    Alerting {
+        pool: &state.pool,
+        engine: &state.alerts,
+        hub: &state.hub,
+        allow_private: state.settings.webhooks.allow_private,
     }
-    let mut new_secret = None;
-    if spec.webhook_url.is_some() && spec.webhook_secret.is_none() {
-        let secret: String = rand::thread_rng()
-            .sample_iter(&Alphanumeric)
-            .take(40)
-            .map(char::from)
-            .collect();
-        spec.webhook_secret = Some(secret.clone());
-        new_secret = Some(secret);
-    }
-    match store::save_rule(&state.pool, id, &spec, host_id).await {
-        Ok(Some(saved)) => {
-            state.alerts.rules_changed().await;
-            Ok((saved, new_secret))
+}
+
+impl From<ChangeError> for ApiError {
+    fn from(error: ChangeError) -> Self {
+        match error {
+            ChangeError::InvalidRule(message) => ApiError::RuleCreationFailed(message),
+            e @ ChangeError::RuleNotFound(_) => ApiError::RuleNotFound(e.to_string()),
+            e @ ChangeError::AlertNotFound(_) => ApiError::NotFound(e.to_string()),
+            e @ ChangeError::AlreadyResolved(_) => ApiError::Conflict(e.to_string()),
+            ChangeError::Database(e) => e.into(),
         }
-        Ok(None) => Err(ApiError::RuleNotFound(format!(
-            "no alert rule with id `rule_{}`",
-            id.unwrap_or_default()
-        ))),
-        Err(e) if store::is_unique_violation(&e) => Err(ApiError::RuleCreationFailed(format!(
-            "`name`: a rule named `{}` already exists",
-            spec.name
-        ))),
-        Err(e) => Err(e.into()),
     }
 }
 
@@ -88,7 +57,7 @@ pub async fn create_rule(
     ApiJson(body): ApiJson<Value>,
 ) -> Result<Json<Success<RuleCreated>>, ApiError> {
     let spec = rules::apply(RuleSpec::default(), &body).map_err(ApiError::RuleCreationFailed)?;
-    let (id, secret) = save(&state, None, spec).await?;
+    let (id, secret) = alerting(&state).save_rule(None, spec).await?;
     let rule = store::rule(&state.pool, id)
         .await?
         .ok_or_else(|| ApiError::RuleNotFound(format!("rule_{id} vanished")))?;
@@ -143,7 +112,7 @@ pub async fn update_rule(
         .await?
         .ok_or_else(|| ApiError::RuleNotFound(format!("no alert rule with id `{id}`")))?;
     let spec = rules::apply(stored.to_spec(), &body).map_err(ApiError::RuleCreationFailed)?;
-    let (_, secret) = save(&state, Some(numeric), spec).await?;
+    let (_, secret) = alerting(&state).save_rule(Some(numeric), spec).await?;
     let rule = store::rule(&state.pool, numeric)
         .await?
         .ok_or_else(|| ApiError::RuleNotFound(format!("no alert rule with id `{id}`")))?;
@@ -160,12 +129,7 @@ pub async fn delete_rule(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Success<RuleDeleted>>, ApiError> {
-    if !store::delete_rule(&state.pool, rule_id(&id)?).await? {
-        return Err(ApiError::RuleNotFound(format!(
-            "no alert rule with id `{id}`"
-        )));
-    }
-    state.alerts.rules_changed().await;
+    alerting(&state).delete_rule(rule_id(&id)?).await?;
     Ok(success(RuleDeleted {
         deleted: true,
         rule_id: id,
@@ -273,48 +237,9 @@ pub async fn resolve_alert(
     }
     let numeric = store::parse_id(&id, "alert_")
         .ok_or_else(|| ApiError::NotFound(format!("no alert with id `{id}`")))?;
-    let mut tx = state.pool.begin().await?;
-    let Some(row) = store::resolve_alert(
-        &mut *tx,
-        numeric,
-        chrono::Utc::now(),
-        resolution,
-        resolved_by,
-    )
-    .await?
-    else {
-        tx.rollback().await?;
-        return match store::alert(&state.pool, numeric).await? {
-            Some(_) => Err(ApiError::Conflict(format!(
-                "alert `{id}` is already resolved"
-            ))),
-            None => Err(ApiError::NotFound(format!("no alert with id `{id}`"))),
-        };
-    };
-    let alert = row.to_model();
-    let rule = match row.rule_id {
-        Some(rule_id) => store::rule(&state.pool, rule_id).await?,
-        None => None,
-    };
-    if let Some(rule) = &rule {
-        store::queue_delivery(
-            &mut *tx,
-            row.id,
-            "alert_resolved",
-            rule,
-            &payload("alert_resolved", &alert, rule),
-        )
+    let alert = alerting(&state)
+        .resolve(numeric, chrono::Utc::now(), resolution, resolved_by)
         .await?;
-    }
-    tx.commit().await?;
-    if let Some(rule_id) = row.rule_id {
-        state.alerts.resolved(rule_id, row.host_id).await;
-    }
-    state.alerts.deliveries.notify_one();
-    tracing::info!(target: "lookout::alert", alert = alert.id, resolved_by, resolution, "Alert resolved by a person.");
-    state.hub.publish(&LiveEvent::AlertResolved {
-        alert: alert.clone(),
-    });
     Ok(success(AlertResolved {
         resolved: true,
         resolved_at: alert.resolved_at,
