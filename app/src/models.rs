@@ -1068,6 +1068,31 @@ pub struct ExportsPageData {
     pub exports: Vec<ExportProgress>,
 }
 
+/// What the alerts page shows: the alerts firing now, the ones resolved lately, every rule, and
+/// the choices its rule form offers.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AlertsPageData {
+    pub username: String,
+    /// The user may change rules and resolve alerts (`alerts:write`).
+    pub can_write: bool,
+    /// Counts over every alert stored.
+    pub summary: AlertSummary,
+    /// Every active alert, the most severe first, then the newest.
+    pub firing: Vec<Alert>,
+    /// The newest resolved alerts.
+    pub resolved: Vec<Alert>,
+    pub rules: Vec<AlertRule>,
+    /// The built-in metrics a rule can watch, then the custom metrics sent in the last 7 days.
+    pub metrics: Vec<String>,
+    pub custom_metrics: Vec<String>,
+    pub hosts: Vec<HostChoice>,
+    /// The host groups rules can be limited to.
+    pub groups: Vec<String>,
+    /// A fresh signing secret offered to a new rule with a webhook (the form shows it, so the
+    /// user can copy it to the receiver before saving).
+    pub suggested_secret: String,
+}
+
 /// `data` of `POST /api/v1/performance/metrics`: the stored point.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CustomMetricCreated {

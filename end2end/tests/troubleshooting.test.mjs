@@ -1,6 +1,6 @@
 // Browser end-to-end on the demo fleet: sign in, the fleet page, the host view (charts, crosshair,
 // zoom, presets, the event lane, acknowledging, notes, the live tail), compare, pages without
-// JavaScript, the capacity and exports pages, sign out. Screenshots go to end2end/output/.
+// JavaScript, the capacity, exports and alerts pages, sign out. Screenshots go to end2end/output/.
 // Runs against a server started by scripts/test.sh with --demo (LOOKOUT_URL, LOOKOUT_PASSWORD,
 // LOOKOUT_TOKEN: an admin API token for checking what the UI did through the API).
 import { test } from 'node:test';
@@ -238,6 +238,39 @@ test('troubleshooting on the demo fleet', { timeout: 420_000 }, async () => {
     assert.equal(file.headers()['content-type'], 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet');
     await shot(page, 'exports.png');
 
+    // The alerts page: the demo's firing alerts, a rule added through the form (a refused
+    // threshold first: the reason, and what was typed kept), an alert resolved with a note.
+    await page.getByTestId('nav-alerts').click();
+    await page.waitForURL(`${base}/alerts`);
+    const firing = page.locator('[data-testid=firing-table] [data-testid=alert-row]');
+    assert.ok(await firing.count() >= 1, 'the demo hot hosts\' alerts are firing');
+    await page.getByTestId('rule-name').fill('e2e load');
+    await page.getByTestId('rule-metric').fill('load1');
+    await page.getByTestId('rule-threshold').fill('twelve');
+    await page.getByTestId('rule-save').click();
+    await page.getByTestId('rule-error').waitFor();
+    assert.match(await page.getByTestId('rule-error').textContent(), /`threshold` must be a number/);
+    assert.equal(await page.getByTestId('rule-name').inputValue(), 'e2e load');
+    await page.getByTestId('rule-threshold').fill('12');
+    await page.getByTestId('rule-save').click();
+    await page.getByTestId('alerts-notice').waitFor();
+    const added = page.locator('[data-testid=rule-row][data-name="e2e load"]');
+    await added.waitFor();
+    const ruleId = await added.getAttribute('data-id');
+    const { body: ruleBody } = await api(`/api/v1/performance/alerts/rules/${ruleId}`);
+    assert.equal(ruleBody.data.threshold, 12);
+    assert.equal(ruleBody.data.metric, 'load1');
+    await firing.first().locator('input[name=resolution]').fill('checked from the e2e test');
+    await firing.first().getByTestId('alert-resolve').click();
+    await page.getByTestId('alerts-notice').waitFor();
+    // (The demo's live samples may re-open it at once: the integration test checks what is stored.)
+    assert.match(await page.getByTestId('alerts-notice').textContent(), /^Resolved:/);
+    await shot(page, 'alerts.png');
+    await added.getByTestId('rule-delete').click();
+    await added.getByTestId('rule-delete-confirm').click();
+    await page.getByTestId('alerts-notice').waitFor();
+    assert.equal(await page.locator('[data-testid=rule-row][data-name="e2e load"]').count(), 0);
+
     // Without JavaScript: the cards, the server-drawn charts and the events are there.
     const plain = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 1400, height: 900 } });
     await plain.addCookies(await context.cookies());
@@ -287,6 +320,10 @@ test('troubleshooting on the demo fleet', { timeout: 420_000 }, async () => {
     const overflow = await small.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert.ok(overflow <= 1, `no sideways scrolling on a phone (${overflow} px)`);
     await shot(small, 'host-phone.png');
+    await small.goto(`${base}/alerts`);
+    const alertsOverflow = await small.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(alertsOverflow <= 1, `the alerts page does not scroll sideways on a phone (${alertsOverflow} px)`);
+    await shot(small, 'alerts-phone.png');
     await phone.close();
 
     // Sign out.

@@ -1,5 +1,6 @@
 //! The Leptos UI: server components for every page, and a few islands (`islands.rs`) — the only
 //! code that runs in the browser, next to the chart module (`public/js/lookout.js`).
+mod alerts;
 mod capacity;
 mod compare;
 mod exports;
@@ -16,6 +17,7 @@ use leptos_router::{
     path, SsrMode,
 };
 
+pub use alerts::AlertsPage;
 pub use capacity::CapacityPage;
 pub use compare::ComparePage;
 pub use exports::ExportsPage;
@@ -61,6 +63,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/compare") view=ComparePage ssr=SsrMode::Async/>
                 <Route path=path!("/capacity") view=CapacityPage ssr=SsrMode::Async/>
                 <Route path=path!("/exports") view=ExportsPage ssr=SsrMode::Async/>
+                <Route path=path!("/alerts") view=AlertsPage ssr=SsrMode::Async/>
                 <Route path=path!("/login") view=LoginPage/>
             </Routes>
         </Router>
@@ -83,6 +86,7 @@ pub fn TopBar(
             <a class="brand" href="/">"Lookout"</a>
             <nav class="nav">
                 {link("/", "Fleet", "nav-fleet")}
+                {link("/alerts", "Alerts", "nav-alerts")}
                 {link("/compare", "Compare", "nav-compare")}
                 {link("/capacity", "Capacity", "nav-capacity")}
                 {link("/exports", "Exports", "nav-exports")}

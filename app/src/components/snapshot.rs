@@ -2,7 +2,7 @@
 //! They run during server rendering only (the pages are server components); the browser never
 //! calls them, so their codecs stay out of the WASM.
 use crate::models::{
-    CapacityReport, ComparePageData, ExportsPageData, FleetPageData, HostPageData,
+    AlertsPageData, CapacityReport, ComparePageData, ExportsPageData, FleetPageData, HostPageData,
 };
 use leptos::prelude::*;
 
@@ -53,10 +53,20 @@ pub async fn load_exports() -> Result<ExportsPageData, ServerFnError> {
     (source.0)(headers).await.map_err(ServerFnError::new)
 }
 
+/// The alerts page: alerts firing and resolved, the rules, the rule form's choices.
+#[server(prefix = "/sfn", endpoint = "alerts")]
+pub async fn load_alerts() -> Result<AlertsPageData, ServerFnError> {
+    let source = use_context::<ssr::AlertsSource>()
+        .ok_or_else(|| ServerFnError::new("alerts source missing from context"))?;
+    let headers: http::HeaderMap = leptos_axum::extract().await?;
+    (source.0)(headers).await.map_err(ServerFnError::new)
+}
+
 #[cfg(feature = "ssr")]
 pub mod ssr {
     use crate::models::{
-        CapacityReport, ComparePageData, ExportsPageData, FleetPageData, HostPageData,
+        AlertsPageData, CapacityReport, ComparePageData, ExportsPageData, FleetPageData,
+        HostPageData,
     };
     use std::{future::Future, pin::Pin, sync::Arc};
 
@@ -86,5 +96,10 @@ pub mod ssr {
     #[derive(Clone)]
     pub struct ExportsSource(
         pub Arc<dyn Fn(http::HeaderMap) -> Answer<ExportsPageData> + Send + Sync>,
+    );
+
+    #[derive(Clone)]
+    pub struct AlertsSource(
+        pub Arc<dyn Fn(http::HeaderMap) -> Answer<AlertsPageData> + Send + Sync>,
     );
 }

@@ -364,6 +364,17 @@ pub async fn list_alerts(
     Ok((rows, summarise(&counts)))
 }
 
+/// The newest resolved alerts, by when they were resolved.
+pub async fn recently_resolved(pool: &PgPool, limit: i64) -> Result<Vec<AlertRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{} ORDER BY a.resolved_at DESC, a.id DESC",
+        with_host("SELECT * FROM alerts WHERE status = 'resolved' ORDER BY resolved_at DESC, id DESC LIMIT $1")
+    )))
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
 /// The summary of alerts counted by (status, level).
 fn summarise(counts: &[(String, String, i64)]) -> AlertSummary {
     let count = |status: Option<&str>, level: Option<&str>| -> i64 {

@@ -1,7 +1,8 @@
 //! The browser UI: server-rendered Leptos pages and the data they are rendered from, the
 //! exports form, the sign-in guard and static files. Every page's data comes from the same
-//! services the REST API uses (fleet, history series, timeline, capacity, exports); the host
-//! and compare views shape theirs in `host` and `compare`.
+//! services the REST API uses (fleet, history series, timeline, capacity, exports, alerting);
+//! the host, compare and alerts pages shape theirs in `host`, `compare` and `alerts`.
+mod alerts;
 mod compare;
 mod host;
 
@@ -12,10 +13,11 @@ use crate::{
 };
 use app::{
     components::snapshot::ssr::{
-        Answer, CapacitySource, CompareSource, ExportsSource, FleetSource, HostSource,
+        AlertsSource, Answer, CapacitySource, CompareSource, ExportsSource, FleetSource, HostSource,
     },
     models::{
-        CapacityReport, ComparePageData, ExportsPageData, FleetPageData, HostChoice, HostPageData,
+        AlertsPageData, CapacityReport, ComparePageData, ExportsPageData, FleetPageData,
+        HostChoice, HostPageData,
     },
     shell,
     view_state::{param, parse_query, Range},
@@ -40,6 +42,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
     let compare = compare_source(state.clone());
     let capacity = capacity_source(state.clone());
     let exports = exports_source(state.clone());
+    let alerts = alerts_source(state.clone());
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
     let context = move || {
@@ -48,10 +51,14 @@ pub fn router(state: &AppState) -> Router<AppState> {
         provide_context(compare.clone());
         provide_context(capacity.clone());
         provide_context(exports.clone());
+        provide_context(alerts.clone());
     };
     Router::new()
         .leptos_routes_with_context(state, routes, context, move || shell(options.clone()))
         .route("/exports", post(start_export))
+        .route("/alerts/rules", post(alerts::save_rule))
+        .route("/alerts/rules/{id}/{action}", post(alerts::change_rule))
+        .route("/alerts/{id}/resolve", post(alerts::resolve))
         .route_layer(middleware::from_fn_with_state(state.clone(), sign_in_guard))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         // Pages and the WASM bundle shrink 3–4× with brotli or gzip; the API stays uncompressed
@@ -192,6 +199,18 @@ fn capacity_source(state: AppState) -> CapacitySource {
                     trends,
                     anomalies,
                 })
+            })
+        },
+    ))
+}
+
+fn alerts_source(state: AppState) -> AlertsSource {
+    AlertsSource(Arc::new(
+        move |headers: HeaderMap| -> Answer<AlertsPageData> {
+            let state = state.clone();
+            Box::pin(async move {
+                let principal = signed_in(&state, &headers).await?;
+                alerts::data(&state, principal, Utc::now()).await
             })
         },
     ))

@@ -608,3 +608,244 @@ async fn an_active_alert_survives_a_restart_and_is_not_raised_twice() {
     assert_eq!(alerts.len(), 1);
     app.stop().await;
 }
+
+/// A browser's form post: the session cookie, the page's origin, no redirect followed.
+async fn form(app: &TestApp, cookie: &str, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
+    let response = app
+        .client
+        .post(format!("{}{path}", app.address))
+        .header(reqwest::header::COOKIE, format!("lookout_session={cookie}"))
+        .header(reqwest::header::ORIGIN, &app.address)
+        .form(fields)
+        .send()
+        .await
+        .expect("sent");
+    let status = response.status().as_u16();
+    let location = response
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|l| l.to_str().ok())
+        .unwrap_or_default();
+    (status, app::view_state::decode(location))
+}
+
+async fn rule_named(app: &TestApp, name: &str) -> Option<Value> {
+    let (status, body) = app.get_json("/api/v1/performance/alerts/rules").await;
+    assert_eq!(status, 200, "{body}");
+    body["data"]["rules"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .find(|r| r["name"] == name)
+        .cloned()
+}
+
+#[tokio::test]
+async fn the_alerts_page_adds_edits_disables_and_deletes_rules_and_resolves_alerts() {
+    let app = spawn_app().await;
+    let cookie = crate::common::session(&app).await;
+    let page = |cookie: String| {
+        let app = &app;
+        async move {
+            let response = app
+                .client
+                .get(format!("{}/alerts", app.address))
+                .header(reqwest::header::COOKIE, format!("lookout_session={cookie}"))
+                .send()
+                .await
+                .expect("sent");
+            assert_eq!(response.status().as_u16(), 200);
+            response.text().await.expect("HTML")
+        }
+    };
+    let html = page(cookie.clone()).await;
+    assert!(html.contains("high_cpu_usage") && html.contains("Nothing is firing"));
+
+    // A refused rule comes back with the reason and what was typed (not the secret).
+    let mut fields = vec![
+        ("name", "db cpu"),
+        ("metric", "cpu_percent"),
+        ("operator", "greater_or_equal"),
+        ("threshold", "eighty"),
+        ("level", "critical"),
+        ("for", "60"),
+        ("action", "log"),
+        ("enabled", "on"),
+        ("webhook_secret", "do-not-echo-this-secret"),
+    ];
+    let (status, location) = form(&app, &cookie, "/alerts/rules", &fields).await;
+    assert_eq!(status, 303, "{location}");
+    assert!(
+        location.contains("error=`threshold` must be a number, got `eighty`")
+            && location.contains("name=db cpu")
+            && location.contains("threshold=eighty")
+            && !location.contains("do-not-echo"),
+        "{location}"
+    );
+    fields[3] = ("threshold", "85.5");
+    let (_, location) = form(&app, &cookie, "/alerts/rules", &fields).await;
+    assert!(
+        location.ends_with("notice=Rule db cpu added."),
+        "{location}"
+    );
+    let rule = rule_named(&app, "db cpu").await.expect("the new rule");
+    assert_eq!(
+        (
+            &rule["operator"],
+            &rule["threshold"],
+            &rule["level"],
+            &rule["for"]
+        ),
+        (
+            &json!("greater_or_equal"),
+            &json!(85.5),
+            &json!("critical"),
+            &json!(60)
+        )
+    );
+    let id = rule["id"].as_str().expect("id").to_string();
+
+    // The same checks as the API: a duplicate name, a webhook without a secret the user saw.
+    let (_, location) = form(&app, &cookie, "/alerts/rules", &fields).await;
+    assert!(
+        location.contains("a rule named `db cpu` already exists"),
+        "{location}"
+    );
+    let mut hooked = fields.clone();
+    hooked.retain(|(k, _)| *k != "webhook_secret");
+    hooked.extend([
+        ("name", "hooked"),
+        ("action", "webhook"),
+        ("webhook_url", "https://hooks.example.com/x"),
+    ]);
+    hooked.retain(|(k, v)| *k != "name" || *v == "hooked");
+    let (_, location) = form(&app, &cookie, "/alerts/rules", &hooked).await;
+    assert!(
+        location.contains("a webhook needs a signing secret"),
+        "{location}"
+    );
+    assert!(rule_named(&app, "hooked").await.is_none());
+
+    // Edit, disable, enable.
+    let mut edited = fields.clone();
+    edited[3] = ("threshold", "90");
+    edited.push(("id", &id));
+    let (_, location) = form(&app, &cookie, "/alerts/rules", &edited).await;
+    assert!(
+        location.ends_with("notice=Rule db cpu saved."),
+        "{location}"
+    );
+    let rule = rule_named(&app, "db cpu").await.expect("still there");
+    assert_eq!(
+        (&rule["threshold"], &rule["id"]),
+        (&json!(90.0), &json!(id))
+    );
+    form(&app, &cookie, &format!("/alerts/rules/{id}/disable"), &[]).await;
+    assert_eq!(
+        rule_named(&app, "db cpu").await.expect("rule")["enabled"],
+        false
+    );
+    form(&app, &cookie, &format!("/alerts/rules/{id}/enable"), &[]).await;
+    assert_eq!(
+        rule_named(&app, "db cpu").await.expect("rule")["enabled"],
+        true
+    );
+
+    // An alert fires (the default CPU rule), shows on the page, and is resolved from it.
+    let cpu_rule = rule_named(&app, "high_cpu_usage")
+        .await
+        .expect("default rule");
+    let cpu_rule_id = cpu_rule["id"].as_str().expect("id");
+    stream(
+        &app,
+        "vm-page",
+        Utc::now() - Duration::seconds(20),
+        |_| 97.0,
+        0..2,
+    )
+    .await;
+    let alerts = wait_for(&app, "vm-page", cpu_rule_id, "the CPU alert", |a| {
+        a.iter().any(|a| a["status"] == "active")
+    })
+    .await;
+    let alert_id = alerts[0]["id"].as_str().expect("alert id").to_string();
+    let html = page(cookie.clone()).await;
+    assert!(
+        html.contains(&format!("/alerts/{alert_id}/resolve"))
+            && !html.contains("Nothing is firing"),
+        "the firing alert and its resolve form are on the page"
+    );
+    let (_, location) = form(
+        &app,
+        &cookie,
+        &format!("/alerts/{alert_id}/resolve"),
+        &[("resolution", "restarted the batch job")],
+    )
+    .await;
+    assert!(location.contains("notice=Resolved:"), "{location}");
+    let resolved = alerts_of(&app, "vm-page", cpu_rule_id).await;
+    assert_eq!(
+        (
+            &resolved[0]["status"],
+            &resolved[0]["resolution"],
+            &resolved[0]["resolved_by"]
+        ),
+        (
+            &json!("resolved"),
+            &json!("restarted the batch job"),
+            &json!("admin")
+        )
+    );
+    let (_, location) = form(&app, &cookie, &format!("/alerts/{alert_id}/resolve"), &[]).await;
+    assert!(
+        location.contains(&format!("error=alert `{alert_id}` is already resolved")),
+        "{location}"
+    );
+    assert!(page(cookie.clone())
+        .await
+        .contains("restarted the batch job"));
+
+    // Delete; then what the page may not do: another origin, a caller without alerts:write.
+    let (_, location) = form(&app, &cookie, &format!("/alerts/rules/{id}/delete"), &[]).await;
+    assert!(
+        location.contains("notice=Rule db cpu deleted"),
+        "{location}"
+    );
+    assert!(rule_named(&app, "db cpu").await.is_none());
+    let (_, location) = form(&app, &cookie, &format!("/alerts/rules/{id}/delete"), &[]).await;
+    assert!(
+        location.contains(&format!("error=no alert rule with id `{id}`")),
+        "{location}"
+    );
+    let cross = reqwest::Client::new()
+        .post(format!("{}/alerts/rules/{cpu_rule_id}/delete", app.address))
+        .header(reqwest::header::COOKIE, format!("lookout_session={cookie}"))
+        .header(reqwest::header::ORIGIN, "https://evil.example")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(cross.status().as_u16(), 403);
+    let reader = lookout::auth::credentials::create_token(
+        &app.pool,
+        "reader",
+        &[lookout::auth::Scope::VmRead],
+        None,
+    )
+    .await
+    .expect("token");
+    let refused = reqwest::Client::new()
+        .post(format!(
+            "{}/alerts/rules/{cpu_rule_id}/disable",
+            app.address
+        ))
+        .bearer_auth(&reader)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(refused.status().as_u16(), 403);
+    assert_eq!(
+        rule_named(&app, "high_cpu_usage").await.expect("rule")["enabled"],
+        true
+    );
+    app.stop().await;
+}

@@ -356,3 +356,25 @@ pub async fn wait_for_rollups(app: &TestApp) {
     }
     panic!("rollups did not catch up");
 }
+
+/// Signs in as `admin` through the login form, as a browser does; the session cookie's value.
+pub async fn session(app: &TestApp) -> String {
+    let response = app
+        .client
+        .post(format!("{}/auth/login", app.address))
+        .header(reqwest::header::ORIGIN, &app.address)
+        .form(&[("username", "admin"), ("password", ADMIN_PASSWORD)])
+        .send()
+        .await
+        .expect("sent");
+    response
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| {
+            v.strip_prefix("lookout_session=")
+                .map(|rest| rest.split(';').next().unwrap_or_default().to_string())
+        })
+        .expect("a session cookie")
+}
