@@ -6,7 +6,6 @@ use crate::{
     error::{success, ApiError, ApiJson},
     report::{self, ReportRow},
     state::AppState,
-    storage::catalog::Group,
 };
 use app::models::{ReportCreated, ReportStatus};
 use axum::{
@@ -37,54 +36,17 @@ pub async fn create(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<ReportRequest>,
 ) -> Result<Json<Success<ReportCreated>>, ApiError> {
-    let kind = request.kind.as_deref().unwrap_or("summary");
-    if !["summary", "detailed", "custom"].contains(&kind) {
-        return Err(ApiError::Validation(format!(
-            "`type` must be summary, detailed or custom, got `{kind}`"
-        )));
-    }
-    let period = request.period.as_deref().unwrap_or("24h");
-    let length = report::period_of(period).ok_or_else(|| {
-        ApiError::Validation(format!(
-            "`period` must be 1h, 6h, 24h or 7d, got `{period}`"
-        ))
-    })?;
-    let format = request.format.as_deref().unwrap_or("json");
-    if !["json", "csv", "pdf"].contains(&format) {
-        return Err(ApiError::Validation(format!(
-            "`format` must be json, csv or pdf, got `{format}`"
-        )));
-    }
-    let metrics: Vec<String> = match &request.metrics {
-        None if kind == "custom" => {
-            return Err(ApiError::Validation(
-                "a custom report needs `metrics` (cpu, memory, disk, network)".into(),
-            ))
-        }
-        None => Group::ALL.map(|g| g.name().to_owned()).to_vec(),
-        Some(list) => {
-            if let Some(bad) = list.iter().find(|m| Group::parse(m).is_none()) {
-                return Err(ApiError::Validation(format!(
-                    "unknown metric `{bad}` in `metrics`; use cpu, memory, disk, network"
-                )));
-            }
-            if list.is_empty() {
-                return Err(ApiError::Validation("`metrics` is empty".into()));
-            }
-            list.clone()
-        }
-    };
     let (host_id, _) = resolve_host(&state, request.host.as_deref()).await?;
-    let asked = report::Request {
-        kind: kind.into(),
-        period: period.into(),
-        length,
-        format: format.into(),
-        metrics,
-        include_alerts: request.include_alerts.unwrap_or(true),
-        include_recommendations: request.include_recommendations.unwrap_or(true),
-        host_id,
-    };
+    let asked = report::Asked {
+        kind: request.kind.as_deref(),
+        period: request.period.as_deref(),
+        format: request.format.as_deref(),
+        metrics: request.metrics.as_deref(),
+        include_alerts: request.include_alerts,
+        include_recommendations: request.include_recommendations,
+    }
+    .check(host_id)
+    .map_err(ApiError::Validation)?;
     let row = report::queue(&state.pool, asked, &principal.name)
         .await?
         .ok_or_else(|| ApiError::HostNotFound("the host was removed meanwhile".into()))?;

@@ -415,6 +415,22 @@ pub async fn report(pool: &PgPool, id: &str) -> Result<Option<ReportRow>, sqlx::
         .await
 }
 
+/// The newest reports `created_by` asked for that have not expired, newest first.
+pub async fn recent(
+    pool: &PgPool,
+    created_by: &str,
+    limit: i64,
+) -> Result<Vec<ReportRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT * FROM reports WHERE created_by = $1 AND coalesce(expires_at, 'infinity') > now()
+         ORDER BY created_at DESC LIMIT $2",
+    )
+    .bind(created_by)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
 /// When a new report will be ready: the reports queued before it plus itself, at the average
 /// time of the last 20 reports here (2 s until there is a history).
 async fn estimate_ready(pool: &PgPool) -> Result<DateTime<Utc>, sqlx::Error> {
@@ -440,6 +456,64 @@ pub struct Request {
     pub include_alerts: bool,
     pub include_recommendations: bool,
     pub host_id: i32,
+}
+
+/// A report as a caller asks for it, before it is checked: absent fields take their defaults
+/// (a summary of the last 24 hours as JSON, every resource, with alerts and recommendations).
+#[derive(Debug, Default)]
+pub struct Asked<'a> {
+    pub kind: Option<&'a str>,
+    pub period: Option<&'a str>,
+    pub format: Option<&'a str>,
+    pub metrics: Option<&'a [String]>,
+    pub include_alerts: Option<bool>,
+    pub include_recommendations: Option<bool>,
+}
+
+impl Asked<'_> {
+    /// The checked request for `host_id`, or what is wrong with it (naming the field).
+    pub fn check(&self, host_id: i32) -> Result<Request, String> {
+        let kind = self.kind.unwrap_or("summary");
+        if !["summary", "detailed", "custom"].contains(&kind) {
+            return Err(format!(
+                "`type` must be summary, detailed or custom, got `{kind}`"
+            ));
+        }
+        let period = self.period.unwrap_or("24h");
+        let length = period_of(period)
+            .ok_or_else(|| format!("`period` must be 1h, 6h, 24h or 7d, got `{period}`"))?;
+        let format = self.format.unwrap_or("json");
+        if !["json", "csv", "pdf"].contains(&format) {
+            return Err(format!("`format` must be json, csv or pdf, got `{format}`"));
+        }
+        let metrics: Vec<String> = match self.metrics {
+            None if kind == "custom" => {
+                return Err("a custom report needs `metrics` (cpu, memory, disk, network)".into())
+            }
+            None => Group::ALL.map(|g| g.name().to_owned()).to_vec(),
+            Some(list) => {
+                if let Some(bad) = list.iter().find(|m| Group::parse(m).is_none()) {
+                    return Err(format!(
+                        "unknown metric `{bad}` in `metrics`; use cpu, memory, disk, network"
+                    ));
+                }
+                if list.is_empty() {
+                    return Err("`metrics` is empty".into());
+                }
+                list.to_vec()
+            }
+        };
+        Ok(Request {
+            kind: kind.into(),
+            period: period.into(),
+            length,
+            format: format.into(),
+            metrics,
+            include_alerts: self.include_alerts.unwrap_or(true),
+            include_recommendations: self.include_recommendations.unwrap_or(true),
+            host_id,
+        })
+    }
 }
 
 /// Queues `request` for `created_by`: its id and file name, the period ending now, and when it
