@@ -1060,12 +1060,14 @@ pub struct ReportError {
     pub message: Option<String>,
 }
 
-/// What the exports page loads first.
+/// What the exports and reports page loads first.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ExportsPageData {
     pub username: String,
     pub hosts: Vec<HostChoice>,
     pub exports: Vec<ExportProgress>,
+    /// The caller's reports that have not expired, newest first.
+    pub reports: Vec<ReportStatus>,
 }
 
 /// What the alerts page shows: the alerts firing now, the ones resolved lately, every rule, and

@@ -1,6 +1,6 @@
 // Browser end-to-end on the demo fleet: sign in, the fleet page, the host view (charts, crosshair,
 // zoom, presets, the event lane, acknowledging, notes, the live tail), compare, pages without
-// JavaScript, the capacity, exports and alerts pages, sign out. Screenshots go to end2end/output/.
+// JavaScript, the capacity, exports (and reports) and alerts pages, sign out. Screenshots go to end2end/output/.
 // Runs against a server started by scripts/test.sh with --demo (LOOKOUT_URL, LOOKOUT_PASSWORD,
 // LOOKOUT_TOKEN: an admin API token for checking what the UI did through the API).
 import { test } from 'node:test';
@@ -236,6 +236,19 @@ test('troubleshooting on the demo fleet', { timeout: 420_000 }, async () => {
     const file = await page.request.get(`${base}${href}`);
     assert.equal(file.status(), 200);
     assert.equal(file.headers()['content-type'], 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet');
+    // A PDF report of one host: listed, followed by the island until done, downloaded.
+    await page.getByTestId('report-host').selectOption('sim-001');
+    await page.getByTestId('report-period').selectOption('6h');
+    await page.getByTestId('report-format').selectOption('pdf');
+    await page.getByTestId('report-start').click();
+    await page.waitForURL(`${base}/exports#reports`);
+    const report = page.locator('[data-testid=report-row]').first();
+    await page.locator('[data-testid=report-row][data-status=completed]').first().waitFor({ timeout: 60_000 });
+    const reportHref = await report.getByTestId('report-download').getAttribute('href');
+    const pdf = await page.request.get(`${base}${reportHref}`);
+    assert.equal(pdf.status(), 200);
+    assert.equal(pdf.headers()['content-type'], 'application/pdf');
+    assert.equal((await pdf.body()).subarray(0, 5).toString(), '%PDF-');
     await shot(page, 'exports.png');
 
     // The alerts page: the demo's firing alerts, a rule added through the form (a refused

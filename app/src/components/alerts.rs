@@ -332,14 +332,14 @@ fn alert_row(
         }
         None => view! { <span class="muted">"no host"</span> }.into_any(),
     };
-    let value = format!(
-        "{} (threshold {})",
-        rule_value(&a.metric, a.value),
-        rule_value(&a.metric, a.threshold)
-    );
+    let value = rule_value(&a.metric, a.value);
+    let threshold = format!("threshold {}", rule_value(&a.metric, a.threshold));
+    let age = now.map(|now| {
+        let age = duration_text((now - a.created_at).num_seconds());
+        view! { <div class="muted small">{format!("for {age}")}</div> }
+    });
     let last = match now {
-        Some(now) => {
-            let age = duration_text((now - a.created_at).num_seconds());
+        Some(_) => {
             let resolve = can_write.then(|| {
                 view! {
                     <form method="post" action=format!("/alerts/{}/resolve", a.id) class="inline">
@@ -348,8 +348,7 @@ fn alert_row(
                     </form>
                 }
             });
-            view! { <td class="muted small">{format!("for {age}")}</td><td>{resolve}</td> }
-                .into_any()
+            view! { <td>{resolve}</td> }.into_any()
         }
         None => {
             let resolved = format!(
@@ -367,10 +366,10 @@ fn alert_row(
     view! {
         <tr class=format!("severity-{}", a.level) data-testid="alert-row" data-id=a.id.clone()>
             <td>{a.level.clone()}</td>
-            <td>{when(a.created_at)}</td>
-            <td>{host}</td>
+            <td class="nowrap">{when(a.created_at)}{age}</td>
+            <td class="nowrap">{host}</td>
             <td>{a.title.clone()}<div class="muted small">{a.message.clone()}</div></td>
-            <td class="num">{value}</td>
+            <td class="num nowrap">{value}<div class="muted small">{threshold}</div></td>
             {last}
         </tr>
     }

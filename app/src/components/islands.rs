@@ -5,7 +5,8 @@
 //! - `Explorer`: the time controls of the host and compare views — presets, step back and
 //!   forward, zoom out, a custom range, `t z` / `t ←` / `t →`, drag-zoom on any chart — with the
 //!   range kept in the URL, and "add note" from a selection on a chart.
-//! - `ExportWatch`: follows running exports and fills their progress bars.
+//! - `ExportWatch`: follows running exports and reports, fills the exports' progress bars and
+//!   gives each its download link when it is done.
 use crate::view_state::{describe, local_input, param, parse_query, with_range, Range, PRESETS};
 use leptos::prelude::*;
 
@@ -526,7 +527,8 @@ mod browser {
 
     fn tick() {
         let Some(document) = document() else { return };
-        let Ok(rows) = document.query_selector_all("tr[data-testid=export-row]") else {
+        // Rows of running exports and reports name the URL of their status.
+        let Ok(rows) = document.query_selector_all("tr[data-watch]") else {
             return;
         };
         let mut running = false;
@@ -542,12 +544,16 @@ mod browser {
                 continue;
             }
             running = true;
-            let Some(id) = row.get_attribute("data-id") else {
+            let Some(url) = row.get_attribute("data-watch") else {
                 continue;
             };
             leptos::task::spawn_local(async move {
-                if let Ok(task) = fetch_task(&id).await {
-                    update_row(&row, &task);
+                if let Ok(task) = fetch_task(&url).await {
+                    if row.get_attribute("data-kind").as_deref() == Some("report") {
+                        update_report_row(&row, &task);
+                    } else {
+                        update_row(&row, &task);
+                    }
                 }
             });
         }
@@ -556,15 +562,12 @@ mod browser {
         }
     }
 
-    async fn fetch_task(id: &str) -> Result<JsValue, JsValue> {
+    async fn fetch_task(url: &str) -> Result<JsValue, JsValue> {
         let window = web_sys::window().ok_or(JsValue::NULL)?;
         let response: web_sys::Response =
-            wasm_bindgen_futures::JsFuture::from(window.fetch_with_str(&format!(
-                "/api/v1/history/export/{}",
-                crate::view_state::encode(id)
-            )))
-            .await?
-            .dyn_into()?;
+            wasm_bindgen_futures::JsFuture::from(window.fetch_with_str(url))
+                .await?
+                .dyn_into()?;
         let text = wasm_bindgen_futures::JsFuture::from(response.text()?).await?;
         let body = js_sys::JSON::parse(&text.as_string().unwrap_or_default())?;
         js_sys::Reflect::get(&body, &"data".into())
@@ -600,12 +603,39 @@ mod browser {
         }
         let url = get(task, &["result", "fileUrl"]).as_string();
         let error = get(task, &["error", "message"]).as_string();
-        if let (Some(cell), Some(document)) = (select(".action"), document()) {
+        finish_row(row, url, error, "export-download");
+    }
+
+    /// A report has no progress to show: its status, then its file or why it failed.
+    fn update_report_row(row: &web_sys::Element, report: &JsValue) {
+        let status = get(report, &["status"]).as_string().unwrap_or_default();
+        let _ = row.set_attribute("data-status", &status);
+        if let Some(cell) = row.query_selector(".status").ok().flatten() {
+            cell.set_text_content(Some(&status));
+        }
+        let url = (status == "completed")
+            .then(|| get(report, &["download_url"]).as_string())
+            .flatten();
+        let error = (status == "failed")
+            .then(|| get(report, &["error", "message"]).as_string())
+            .flatten();
+        finish_row(row, url, error, "report-download");
+    }
+
+    /// The row's action cell: a download link once there is a file, or the error.
+    fn finish_row(
+        row: &web_sys::Element,
+        url: Option<String>,
+        error: Option<String>,
+        testid: &str,
+    ) {
+        let cell = row.query_selector(".action").ok().flatten();
+        if let (Some(cell), Some(document)) = (cell, document()) {
             if let Some(url) = url {
                 if let Ok(link) = document.create_element("a") {
                     let _ = link.set_attribute("href", &url);
                     let _ = link.set_attribute("download", "");
-                    let _ = link.set_attribute("data-testid", "export-download");
+                    let _ = link.set_attribute("data-testid", testid);
                     link.set_text_content(Some("Download"));
                     cell.set_text_content(None);
                     let _ = cell.append_child(&link);

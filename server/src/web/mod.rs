@@ -56,6 +56,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
         .leptos_routes_with_context(state, routes, context, move || shell(options.clone()))
         .route("/exports", post(start_export))
+        .route("/reports", post(start_report))
         .route("/alerts/rules", post(alerts::save_rule))
         .route("/alerts/rules/{id}/{action}", post(alerts::change_rule))
         .route("/alerts/{id}/resolve", post(alerts::resolve))
@@ -216,10 +217,10 @@ fn alerts_source(state: AppState) -> AlertsSource {
     ))
 }
 
-/// Exports listed on the exports page.
+/// Exports, and reports, listed on the exports page.
 const RECENT_EXPORTS: i64 = 10;
 
-/// The exports page: hosts to choose from and the caller's recent exports.
+/// The exports page: hosts to choose from and the caller's recent exports and reports.
 fn exports_source(state: AppState) -> ExportsSource {
     ExportsSource(Arc::new(
         move |headers: HeaderMap| -> Answer<ExportsPageData> {
@@ -228,6 +229,9 @@ fn exports_source(state: AppState) -> ExportsSource {
                 let principal = signed_in(&state, &headers).await?;
                 let hosts = hosts::all(&state.pool).await.map_err(unreachable)?;
                 let jobs = crate::export::recent(&state.pool, &principal.name, RECENT_EXPORTS)
+                    .await
+                    .map_err(unreachable)?;
+                let reports = crate::report::recent(&state.pool, &principal.name, RECENT_EXPORTS)
                     .await
                     .map_err(unreachable)?;
                 Ok(ExportsPageData {
@@ -242,6 +246,10 @@ fn exports_source(state: AppState) -> ExportsSource {
                     exports: jobs
                         .iter()
                         .map(crate::export::JobRow::to_progress)
+                        .collect(),
+                    reports: reports
+                        .iter()
+                        .map(crate::report::ReportRow::to_status)
                         .collect(),
                 })
             })
@@ -311,6 +319,48 @@ async fn start_export(
         Ok(_) => Redirect::to("/exports").into_response(),
         Err(problem) => Redirect::to(&format!(
             "/exports?error={}",
+            app::view_state::encode(&problem)
+        ))
+        .into_response(),
+    }
+}
+
+/// `POST /reports`: the exports page's report form (`host`, `type`, `period`, `format`, and the
+/// `alerts` / `recommendations` boxes), checked as `POST /api/v1/performance/reports` checks it.
+/// Answers with a redirect back to the page, with `?report_error=` when it was refused.
+async fn start_report(
+    RequireScope(principal, _): RequireScope<VmRead>,
+    State(state): State<AppState>,
+    body: String,
+) -> Response {
+    let pairs = parse_query(&body);
+    let outcome = async {
+        let vm_id = param(&pairs, "host").ok_or("Choose a host.")?;
+        let host = hosts::find(&state.pool, vm_id)
+            .await
+            .map_err(unreachable)?
+            .ok_or_else(|| format!("no host with id `{vm_id}`"))?;
+        let request = crate::report::Asked {
+            kind: param(&pairs, "type"),
+            period: param(&pairs, "period"),
+            format: param(&pairs, "format"),
+            metrics: None,
+            include_alerts: Some(param(&pairs, "alerts").is_some()),
+            include_recommendations: Some(param(&pairs, "recommendations").is_some()),
+        }
+        .check(host.id)?;
+        crate::report::queue(&state.pool, request, &principal.name)
+            .await
+            .map_err(unreachable)?
+            .ok_or("the host was removed meanwhile")?;
+        state.jobs.reports.notify_one();
+        Ok::<_, String>(())
+    }
+    .await;
+    match outcome {
+        Ok(()) => Redirect::to("/exports#reports").into_response(),
+        Err(problem) => Redirect::to(&format!(
+            "/exports?report_error={}#reports",
             app::view_state::encode(&problem)
         ))
         .into_response(),

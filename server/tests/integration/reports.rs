@@ -279,3 +279,120 @@ async fn a_report_without_data_fails_with_a_reason_and_bad_requests_are_refused(
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_exports_page_asks_for_a_report_lists_it_and_its_file_downloads() {
+    let app = spawn_app().await;
+    let vm = "page-report-vm";
+    let now = Utc::now();
+    let items: Vec<Value> = (0..12)
+        .map(|i| json!({"vmId": vm, "sample": sample_with_disk(now - Duration::minutes(5 * i + 1), 40.0, 60.0, 70.0)}))
+        .collect();
+    ingest(&app, items).await;
+    let cookie = format!("lookout_session={}", crate::common::session(&app).await);
+    let send = |fields: Vec<(&'static str, &'static str)>| {
+        let (app, cookie) = (&app, cookie.clone());
+        async move {
+            let response = app
+                .client
+                .post(format!("{}/reports", app.address))
+                .header(reqwest::header::COOKIE, cookie)
+                .header(reqwest::header::ORIGIN, &app.address)
+                .form(&fields)
+                .send()
+                .await
+                .expect("sent");
+            assert_eq!(response.status().as_u16(), 303);
+            app::view_state::decode(
+                response.headers()[reqwest::header::LOCATION]
+                    .to_str()
+                    .expect("location"),
+            )
+        }
+    };
+    let refused = send(vec![
+        ("host", vm),
+        ("period", "2d"),
+        ("type", "summary"),
+        ("format", "csv"),
+    ])
+    .await;
+    assert_eq!(
+        refused,
+        "/exports?report_error=`period` must be 1h, 6h, 24h or 7d, got `2d`#reports"
+    );
+    let unknown = send(vec![
+        ("host", "no-such-vm"),
+        ("period", "1h"),
+        ("format", "csv"),
+    ])
+    .await;
+    assert!(
+        unknown.contains("no host with id `no-such-vm`"),
+        "{unknown}"
+    );
+    let asked = send(vec![
+        ("host", vm),
+        ("period", "1h"),
+        ("type", "summary"),
+        ("format", "csv"),
+        ("alerts", "on"),
+    ])
+    .await;
+    assert_eq!(asked, "/exports#reports");
+
+    let page = app
+        .client
+        .get(format!("{}/exports", app.address))
+        .header(reqwest::header::COOKIE, &cookie)
+        .send()
+        .await
+        .expect("sent")
+        .text()
+        .await
+        .expect("HTML");
+    let row = page
+        .split("data-testid=\"report-row\"")
+        .nth(1)
+        .expect("the report is listed on the page");
+    let id = row
+        .split("data-id=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("its id")
+        .to_string();
+    assert_eq!(page.matches("data-testid=\"report-row\"").count(), 1);
+    let report = wait_finished(&app, &id).await;
+    assert_eq!(report["status"], "completed", "{report}");
+    assert_eq!(report["format"], "csv");
+    let file = app
+        .client
+        .get(format!(
+            "{}{}",
+            app.address,
+            report["download_url"].as_str().expect("url")
+        ))
+        .header(reqwest::header::COOKIE, &cookie)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(file.status().as_u16(), 200);
+    assert_eq!(
+        file.headers()[reqwest::header::CONTENT_TYPE],
+        "text/csv; charset=utf-8"
+    );
+    assert!(file.text().await.expect("CSV").contains("cpu"));
+    // Listed with its file once done (the page the browser reloads shows the link).
+    let page = app
+        .client
+        .get(format!("{}/exports", app.address))
+        .header(reqwest::header::COOKIE, &cookie)
+        .send()
+        .await
+        .expect("sent")
+        .text()
+        .await
+        .expect("HTML");
+    assert!(page.contains("data-testid=\"report-download\""));
+    app.stop().await;
+}
