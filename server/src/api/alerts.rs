@@ -2,7 +2,7 @@
 use crate::error::Success;
 use crate::{
     alerts::{
-        manage::{Alerting, ChangeError},
+        manage::ChangeError,
         rules::{self, RuleSpec},
         store::{self, AlertFilter},
     },
@@ -29,15 +29,6 @@ fn rule_id(text: &str) -> Result<i64, ApiError> {
         .ok_or_else(|| ApiError::RuleNotFound(format!("no alert rule with id `{text}`")))
 }
 
-fn alerting(state: &AppState) -> Alerting<'_> {
-    Alerting {
-        pool: &state.pool,
-        engine: &state.alerts,
-        hub: &state.hub,
-        allow_private: state.settings.webhooks.allow_private,
-    }
-}
-
 impl From<ChangeError> for ApiError {
     fn from(error: ChangeError) -> Self {
         match error {
@@ -57,7 +48,7 @@ pub async fn create_rule(
     ApiJson(body): ApiJson<Value>,
 ) -> Result<Json<Success<RuleCreated>>, ApiError> {
     let spec = rules::apply(RuleSpec::default(), &body).map_err(ApiError::RuleCreationFailed)?;
-    let (id, secret) = alerting(&state).save_rule(None, spec).await?;
+    let (id, secret) = state.alerting().save_rule(None, spec).await?;
     let rule = store::rule(&state.pool, id)
         .await?
         .ok_or_else(|| ApiError::RuleNotFound(format!("rule_{id} vanished")))?;
@@ -112,7 +103,7 @@ pub async fn update_rule(
         .await?
         .ok_or_else(|| ApiError::RuleNotFound(format!("no alert rule with id `{id}`")))?;
     let spec = rules::apply(stored.to_spec(), &body).map_err(ApiError::RuleCreationFailed)?;
-    let (_, secret) = alerting(&state).save_rule(Some(numeric), spec).await?;
+    let (_, secret) = state.alerting().save_rule(Some(numeric), spec).await?;
     let rule = store::rule(&state.pool, numeric)
         .await?
         .ok_or_else(|| ApiError::RuleNotFound(format!("no alert rule with id `{id}`")))?;
@@ -129,7 +120,7 @@ pub async fn delete_rule(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Success<RuleDeleted>>, ApiError> {
-    alerting(&state).delete_rule(rule_id(&id)?).await?;
+    state.alerting().delete_rule(rule_id(&id)?).await?;
     Ok(success(RuleDeleted {
         deleted: true,
         rule_id: id,
@@ -237,7 +228,8 @@ pub async fn resolve_alert(
     }
     let numeric = store::parse_id(&id, "alert_")
         .ok_or_else(|| ApiError::NotFound(format!("no alert with id `{id}`")))?;
-    let alert = alerting(&state)
+    let alert = state
+        .alerting()
         .resolve(numeric, chrono::Utc::now(), resolution, resolved_by)
         .await?;
     Ok(success(AlertResolved {

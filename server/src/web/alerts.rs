@@ -3,7 +3,7 @@
 //! redirect back to the page: `?notice=` when done, `?error=` with what was typed when refused.
 use crate::{
     alerts::{
-        manage::{new_secret, Alerting, ChangeError},
+        manage::{new_secret, ChangeError},
         rules::{self, RuleSpec},
         store::{self, AlertFilter},
     },
@@ -92,15 +92,6 @@ pub async fn data(
         groups,
         suggested_secret: new_secret(),
     })
-}
-
-fn alerting(state: &AppState) -> Alerting<'_> {
-    Alerting {
-        pool: &state.pool,
-        engine: &state.alerts,
-        hub: &state.hub,
-        allow_private: state.settings.webhooks.allow_private,
-    }
 }
 
 fn done(notice: &str) -> Response {
@@ -205,7 +196,7 @@ pub async fn save_rule(
             return Err("a webhook needs a signing secret: keep the one offered or type your own (16 characters or more)".to_string());
         }
         let name = spec.name.clone();
-        alerting(&state)
+        state.alerting()
             .save_rule(id, spec)
             .await
             .map_err(problem_text)?;
@@ -246,7 +237,7 @@ pub async fn change_rule(
             .await
             .map_err(super::unreachable)?
             .ok_or_else(|| format!("no alert rule with id `{id}`"))?;
-        let alerting = alerting(&state);
+        let alerting = state.alerting();
         match action.as_str() {
             "enable" | "disable" => {
                 let mut spec = rule.to_spec();
@@ -294,7 +285,8 @@ pub async fn resolve(
         if resolution.chars().count() > 2000 {
             return Err("the note is limited to 2000 characters".to_string());
         }
-        let alert = alerting(&state)
+        let alert = state
+            .alerting()
             .resolve(numeric, Utc::now(), resolution, &principal.name)
             .await
             .map_err(problem_text)?;

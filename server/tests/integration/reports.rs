@@ -341,16 +341,18 @@ async fn the_exports_page_asks_for_a_report_lists_it_and_its_file_downloads() {
     .await;
     assert_eq!(asked, "/exports#reports");
 
-    let page = app
-        .client
-        .get(format!("{}/exports", app.address))
-        .header(reqwest::header::COOKIE, &cookie)
-        .send()
-        .await
-        .expect("sent")
-        .text()
-        .await
-        .expect("HTML");
+    let exports_page = || async {
+        app.client
+            .get(format!("{}/exports", app.address))
+            .header(reqwest::header::COOKIE, &cookie)
+            .send()
+            .await
+            .expect("sent")
+            .text()
+            .await
+            .expect("HTML")
+    };
+    let page = exports_page().await;
     let row = page
         .split("data-testid=\"report-row\"")
         .nth(1)
@@ -383,16 +385,8 @@ async fn the_exports_page_asks_for_a_report_lists_it_and_its_file_downloads() {
     );
     assert!(file.text().await.expect("CSV").contains("cpu"));
     // Listed with its file once done (the page the browser reloads shows the link).
-    let page = app
-        .client
-        .get(format!("{}/exports", app.address))
-        .header(reqwest::header::COOKIE, &cookie)
-        .send()
+    assert!(exports_page()
         .await
-        .expect("sent")
-        .text()
-        .await
-        .expect("HTML");
-    assert!(page.contains("data-testid=\"report-download\""));
+        .contains("data-testid=\"report-download\""));
     app.stop().await;
 }
