@@ -269,6 +269,28 @@ pub struct CapacityReport {
     pub threshold: f64,
     pub trends: TrendReport,
     pub anomalies: Vec<AnomalyEvent>,
+    /// The custom metrics hosts send, each host's trend over the same history, the fastest
+    /// growing first.
+    pub app_metrics: Vec<AppMetricTrend>,
+}
+
+/// One host's custom metric as the capacity page plans it: its level now, its growth per month
+/// and where the line is at the horizon, in the metric's own unit.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AppMetricTrend {
+    pub name: String,
+    /// The unit the metric was sent with (free text: `req/s`, `ms`, `count`…).
+    pub unit: String,
+    pub vm_id: String,
+    pub vm_name: String,
+    /// Complete days with points in the history.
+    pub days: usize,
+    pub level_now: f64,
+    pub monthly_change: f64,
+    /// `monthly_change` as a share of `level_now` (0.1 = +10 % a month).
+    pub monthly_relative: Option<f64>,
+    /// The level the trend line reaches at the horizon.
+    pub predicted: f64,
 }
 
 /// The typed `data` of `/history/trends`.

@@ -221,6 +221,9 @@ test('troubleshooting on the demo fleet', { timeout: 420_000 }, async () => {
     for (const table of ['forecast-table', 'alerts-table', 'anomalies-table']) await page.getByTestId(table).waitFor();
     assert.equal(await page.getByTestId('capacity-warning').count(), 0, '180 days of history: no short-history warning');
     assert.ok(await page.getByTestId('incident').count() > 0, 'the anomaly found on the host view is listed as an incident');
+    // The applications' metrics, planned in their own units: three hosts, two metrics each.
+    assert.equal(await page.getByTestId('app-metric').count(), 6);
+    assert.match(await page.locator('[data-testid=app-metric][data-name="api.requests"][data-vm=sim-008]').textContent(), /\+\d+\.\d %/);
     await shot(page, 'capacity.png');
 
     // The exports page: an Excel export, its progress bar completes, the file downloads.

@@ -223,7 +223,10 @@ async fn seed(
         .write(pool, week, day, Duration::minutes(1), false)
         .await?;
     written += fleet.write(pool, day, seeded_at, LIVE_EVERY, false).await?;
-    send_custom(pool, alerts, &fleet, day, seeded_at).await?;
+    // The applications' metrics: hourly over the history (the capacity page plans them by day),
+    // then a point a minute for the last day, as they arrive live.
+    send_custom(pool, alerts, &fleet, start, day, Duration::hours(1)).await?;
+    send_custom(pool, alerts, &fleet, day, seeded_at, CUSTOM_EVERY).await?;
     sqlx::query(
         "INSERT INTO lookout_maintenance (name, done_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
     )
@@ -314,7 +317,7 @@ async fn live(
             "The demo fleet's samples since {since} could not be filled in."
         );
     }
-    if let Err(error) = send_custom(&pool, &alerts, &fleet, since, Utc::now()).await {
+    if let Err(error) = send_custom(&pool, &alerts, &fleet, since, Utc::now(), CUSTOM_EVERY).await {
         tracing::warn!(
             error = format!("{error:#}"),
             "The demo fleet's custom metrics since {since} could not be filled in."
@@ -338,7 +341,7 @@ async fn live(
             tracing::debug!(%error, "Demo samples not stored this round.");
         }
         if now - custom_sent_to >= CUSTOM_EVERY {
-            match send_custom(&pool, &alerts, &fleet, custom_sent_to, now).await {
+            match send_custom(&pool, &alerts, &fleet, custom_sent_to, now, CUSTOM_EVERY).await {
                 Ok(_) => custom_sent_to = now,
                 Err(error) => tracing::debug!(%error, "Demo custom metrics not stored this round."),
             }
@@ -348,21 +351,26 @@ async fn live(
 
 /// How often the demo's applications send their metrics.
 const CUSTOM_EVERY: Duration = Duration::minutes(1);
+/// Each demo application's request rate grows by this share of its level at seeding a month
+/// (hosts sim-000, sim-004, sim-008), so the capacity page has application trends to plan.
+const APP_GROWTH_PER_MONTH: [f64; 3] = [0.02, 0.05, 0.09];
 
 /// The custom metrics the demo's hosts with containers (every fourth, see `simulate`) send, as
 /// an application would through `/api/v1/performance/metrics/batch`: its request rate, with a
-/// daily rhythm, and its 95th-percentile latency rising with it, a point a minute in
-/// `(from, to]`, through the same service as the API's points; deterministic, so a restart
-/// continues the same curves.
+/// daily rhythm and a steady growth, and its 95th-percentile latency rising with it, a point
+/// every `step` in `(from, to]`, through the same service as the API's points; deterministic,
+/// so a restart continues the same curves.
 async fn send_custom(
     pool: &PgPool,
     alerts: &AlertEngine,
     fleet: &Fleet,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
+    step: Duration,
 ) -> anyhow::Result<usize> {
     use crate::storage::custom_metrics::NewPoint;
-    let minute = CUSTOM_EVERY.num_seconds();
+    let seeded_at = fleet.truth.end;
+    let minute = step.num_seconds().max(1);
     let first = from.timestamp().div_euclid(minute) + 1;
     let last = to.timestamp().div_euclid(minute);
     let mut points = Vec::new();
@@ -374,7 +382,7 @@ async fn send_custom(
             let Some(ts) = DateTime::from_timestamp(step * minute, 0) else {
                 continue;
             };
-            let (requests, latency) = demo_application(index, ts);
+            let (requests, latency) = demo_application(index, ts, seeded_at);
             let tags = serde_json::json!({"service": "api"});
             for (name, value, unit) in [
                 ("api.requests", requests, "req/s"),
@@ -402,8 +410,9 @@ async fn send_custom(
 }
 
 /// Host `index`'s application at `ts`: requests a second (a daily rhythm peaking mid-afternoon
-/// UTC, ±8 % noise) and the 95th-percentile latency in ms, which climbs with the load.
-fn demo_application(index: usize, ts: DateTime<Utc>) -> (f64, f64) {
+/// UTC, ±8 % noise, growing by `APP_GROWTH_PER_MONTH` of its level at seeding each month) and
+/// the 95th-percentile latency in ms, which climbs with the load.
+fn demo_application(index: usize, ts: DateTime<Utc>, seeded_at: DateTime<Utc>) -> (f64, f64) {
     use chrono::Timelike;
     use rand::{Rng, SeedableRng};
     let hour = f64::from(ts.num_seconds_from_midnight()) / 3600.0;
@@ -412,7 +421,10 @@ fn demo_application(index: usize, ts: DateTime<Utc>) -> (f64, f64) {
     let key = ((index as u64) << 40) ^ (ts.timestamp() as u64 / 60);
     let noise: f64 = rand::rngs::StdRng::seed_from_u64(key).gen_range(-1.0..1.0);
     let base = 60.0 + 25.0 * (index / 4) as f64;
-    let requests = (base * rhythm * (1.0 + 0.08 * noise)).max(0.0);
+    let months = (ts - seeded_at).num_seconds() as f64 / (30.0 * 86_400.0);
+    let growth = APP_GROWTH_PER_MONTH[(index / 4).min(APP_GROWTH_PER_MONTH.len() - 1)];
+    let trend = (1.0 + growth * months).max(0.1);
+    let requests = (base * trend * rhythm * (1.0 + 0.08 * noise)).max(0.0);
     let latency = 38.0 + 0.004 * requests * requests + 4.0 * noise.abs();
     (
         (requests * 10.0).round() / 10.0,

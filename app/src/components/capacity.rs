@@ -1,17 +1,20 @@
 //! The capacity page: fleet CPU, memory and disk by day with forecasts, capacity alerts,
-//! recommendations and the newest anomalies — the `/history/trends` answer, drawn.
+//! recommendations, the trends of the hosts' application metrics and the newest anomalies —
+//! the `/history/trends` answer, drawn.
 use super::{snapshot::load_capacity, TopBar};
 use crate::{
     chart::capacity,
     incidents::incidents,
-    models::{CapacityReport, MetricForecast},
-    panels::format_series_value,
+    models::{AppMetricTrend, CapacityReport, MetricForecast},
+    panels::{custom_unit_display, format_series_value, format_value},
     view_state::{host_link, Range},
 };
 use leptos::prelude::*;
 
 /// Incidents listed: the newest, each one host's overlapping events.
 const INCIDENT_ROWS: usize = 20;
+/// Application metrics listed: the fastest growing host series.
+const APP_METRIC_ROWS: usize = 20;
 
 #[component]
 pub fn CapacityPage() -> impl IntoView {
@@ -60,7 +63,17 @@ fn CapacityView(report: CapacityReport) -> impl IntoView {
         threshold,
         trends,
         anomalies,
+        app_metrics,
     } = report;
+    let app_count = app_metrics.len();
+    let app_rows: Vec<_> = app_metrics
+        .iter()
+        .take(APP_METRIC_ROWS)
+        .map(|t| app_metric_row(t, horizon_days))
+        .collect();
+    let no_app_metrics = app_rows.is_empty();
+    let app_more = (app_count > APP_METRIC_ROWS)
+        .then(|| view! { <p class="muted small">{format!("{} more, growing less.", app_count - APP_METRIC_ROWS)}</p> });
     let chart = capacity::render(&trends, horizon_days, threshold);
     let forecasts: Vec<_> = capacity::SERIES
         .iter()
@@ -159,6 +172,16 @@ fn CapacityView(report: CapacityReport) -> impl IntoView {
                 <ul data-testid="recommendations">{recommendations}</ul>
             </section>
             <section class="panel">
+                <h2>"Application metrics"</h2>
+                <p class="muted small">"The custom metrics each host sends (requests, latencies, queues…), by day: the trend in the metric's own unit — no threshold is known for them — the fastest growing first."</p>
+                {no_app_metrics.then(|| view! { <p class="muted">"No host has sent a custom metric on 7 days or more of this history."</p> })}
+                <table data-testid="app-metrics-table">
+                    <thead><tr><th>"metric"</th><th>"host"</th><th>"now"</th><th>"per month"</th><th>"in " {horizon_days} " days"</th><th>"days of data"</th></tr></thead>
+                    <tbody>{app_rows}</tbody>
+                </table>
+                {app_more}
+            </section>
+            <section class="panel">
                 <h2>"Anomalies, last 7 days"</h2>
                 <p class="muted small">"One row per incident: a host's overlapping bursts, led by the most severe."</p>
                 {no_anomalies.then(|| view! { <p class="muted">"None detected."</p> })}
@@ -171,11 +194,47 @@ fn CapacityView(report: CapacityReport) -> impl IntoView {
     }
 }
 
+/// "+12.0 %": a monthly change relative to the level.
+fn relative_text(relative: Option<f64>) -> String {
+    relative.map_or_else(|| "–".into(), |r| format!("{:+.1} %", r * 100.0))
+}
+
+fn app_metric_row(t: &AppMetricTrend, horizon_days: i64) -> impl IntoView {
+    let unit = custom_unit_display(&t.unit);
+    let value = move |v: f64| format_value(v, unit);
+    let change = format!(
+        "{}{} ({})",
+        if t.monthly_change >= 0.0 { "+" } else { "-" },
+        value(t.monthly_change.abs()),
+        relative_text(t.monthly_relative)
+    );
+    let href = format!("/hosts/{}?range=90d", crate::view_state::encode(&t.vm_id));
+    let unit_note = (!t.unit.is_empty())
+        .then(|| view! { <span class="muted small">{format!(" {}", t.unit)}</span> });
+    view! {
+        <tr data-testid="app-metric" data-name=t.name.clone() data-vm=t.vm_id.clone()>
+            <td>{t.name.clone()}{unit_note}</td>
+            <td><a href=href>{t.vm_name.clone()}</a></td>
+            <td class="num">{value(t.level_now)}</td>
+            <td class="num">{change}</td>
+            <td class="num" title=format!("the trend line {horizon_days} days after the newest day")>{value(t.predicted)}</td>
+            <td class="num">{t.days}</td>
+        </tr>
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::models::{LevelShift, ShiftScenario};
     use chrono::{TimeZone, Utc};
+
+    #[test]
+    fn monthly_growth_reads_as_a_signed_percentage() {
+        assert_eq!(relative_text(Some(0.125)), "+12.5 %");
+        assert_eq!(relative_text(Some(-0.04)), "-4.0 %");
+        assert_eq!(relative_text(None), "–");
+    }
 
     #[test]
     fn the_steps_cell_names_the_last_step_and_the_date_if_they_recur() {

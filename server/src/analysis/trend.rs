@@ -199,6 +199,36 @@ pub fn forecast(
     })
 }
 
+/// The trend of a series in its own unit — an application metric, with no 0–100 scale and no
+/// threshold to reach: the robust line's level at the last day, its change per month (30 days),
+/// that change as a share of the level, and the line's value `horizon` days after the last
+/// point (never below zero: rates, counts and latencies are not negative).
+#[derive(Clone, Debug, PartialEq)]
+pub struct UnitTrend {
+    pub level_now: f64,
+    pub monthly: f64,
+    /// `monthly / level_now`; `None` when the level is not above zero.
+    pub monthly_relative: Option<f64>,
+    pub predicted: f64,
+}
+
+/// `None` below `MIN_POINTS`.
+pub fn unit_trend(days: &[f64], values: &[f64], horizon: f64) -> Option<UnitTrend> {
+    if days.len() < MIN_POINTS {
+        return None;
+    }
+    let line = robust_line(days, values)?;
+    let last = *days.last()?;
+    let level_now = line.at(last).max(0.0);
+    let monthly = line.slope * 30.0;
+    Some(UnitTrend {
+        level_now,
+        monthly,
+        monthly_relative: (level_now > 0.0).then(|| monthly / level_now),
+        predicted: line.at(last + horizon).max(0.0),
+    })
+}
+
 /// Capacity alert severity by days until the threshold (README): ≤ 30 high, ≤ 90 medium,
 /// ≤ 365 low, later none.
 pub fn capacity_severity(days_to_threshold: f64) -> Option<&'static str> {
@@ -263,6 +293,29 @@ pub fn direction(means: &[Option<f64>], min_change: f64) -> Direction {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_unit_trend_reads_the_robust_line_in_the_series_own_unit() {
+        // 100 requests/s growing by 2 a day for 30 days, with two outlier days the robust line
+        // ignores: level 158 at day 29, +60 a month (38 % of 158), 158 + 2 × 90 = 338 in 90 days.
+        let days: Vec<f64> = (0..30).map(f64::from).collect();
+        let mut values: Vec<f64> = days.iter().map(|d| 100.0 + 2.0 * d).collect();
+        values[10] = 900.0;
+        values[20] = 0.0;
+        let t = unit_trend(&days, &values, 90.0).expect("30 days");
+        assert!((t.level_now - 158.0).abs() < 1e-9, "{t:?}");
+        assert!((t.monthly - 60.0).abs() < 1e-9);
+        assert!((t.monthly_relative.expect("positive level") - 60.0 / 158.0).abs() < 1e-12);
+        assert!((t.predicted - 338.0).abs() < 1e-9);
+        // A falling series stops at zero; six days are too few.
+        let falling: Vec<f64> = days.iter().map(|d| 50.0 - 2.0 * d).collect();
+        let t = unit_trend(&days, &falling, 90.0).expect("30 days");
+        assert_eq!(
+            (t.level_now, t.predicted, t.monthly_relative),
+            (0.0, 0.0, None)
+        );
+        assert!(unit_trend(&days[..6], &values[..6], 90.0).is_none());
+    }
+
     use super::*;
 
     fn series(n: usize, f: impl Fn(f64) -> f64) -> (Vec<f64>, Vec<f64>) {

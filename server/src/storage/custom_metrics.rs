@@ -381,3 +381,31 @@ pub async fn expire(pool: &PgPool) -> Result<u64, sqlx::Error> {
     .await?;
     Ok(raw.rows_affected() + rolled.rows_affected())
 }
+
+/// One host's daily mean of one custom metric (merged over its tag sets).
+#[derive(Debug, Clone, PartialEq, FromRow)]
+pub struct DailyMean {
+    pub name: String,
+    pub host_id: i32,
+    pub day: DateTime<Utc>,
+    pub mean: f64,
+}
+
+/// Every host's daily means of every custom metric on the UTC days in `[since, until)`, by
+/// name, host and day (points sent without a host are left out).
+pub async fn daily_means_by_host(
+    pool: &PgPool,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<Vec<DailyMean>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT name, host_key AS host_id, bucket AS day, sum(sum) / sum(count) AS mean
+         FROM custom_metric_rollups
+         WHERE resolution = 'day' AND host_key <> 0 AND bucket >= $1 AND bucket < $2
+         GROUP BY name, host_key, bucket ORDER BY name, host_key, bucket",
+    )
+    .bind(since)
+    .bind(until)
+    .fetch_all(pool)
+    .await
+}

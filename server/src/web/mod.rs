@@ -162,7 +162,8 @@ fn compare_source(state: AppState) -> CompareSource {
 }
 
 /// What the capacity page shows: `/history/trends` over every host for the last 180 days with a
-/// 90-day forecast against 80 %, and the newest anomalies of the last 7 days.
+/// 90-day forecast against 80 %, the custom metrics' trends over the same days, and the newest
+/// anomalies of the last 7 days.
 fn capacity_source(state: AppState) -> CapacitySource {
     const HISTORY_DAYS: i64 = 180;
     const HORIZON_DAYS: i64 = 90;
@@ -191,6 +192,15 @@ fn capacity_source(state: AppState) -> CapacitySource {
                     crate::detect::recent(&state.pool, now - chrono::Duration::days(7), 100)
                         .await
                         .map_err(unreachable)?;
+                let app_metrics = crate::capacity::app_metrics::trends(
+                    &state.pool,
+                    &hosts,
+                    options.start,
+                    now,
+                    options.horizon,
+                )
+                .await
+                .map_err(unreachable)?;
                 Ok(CapacityReport {
                     username: principal.name,
                     hosts: hosts.len(),
@@ -199,6 +209,7 @@ fn capacity_source(state: AppState) -> CapacitySource {
                     threshold: THRESHOLD,
                     trends,
                     anomalies,
+                    app_metrics,
                 })
             })
         },

@@ -438,3 +438,80 @@ async fn a_hosts_custom_metrics_are_read_for_its_page_merged_over_tag_sets_in_th
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_capacity_page_plans_each_hosts_custom_metrics_in_their_own_unit() {
+    let app = spawn_app().await;
+    let now = Utc::now();
+    let today = now - Duration::seconds(now.timestamp().rem_euclid(86_400));
+    crate::common::ingest(
+        &app,
+        vec![json!({"vmId": "app-vm", "sample": crate::common::sample(now - Duration::minutes(1), 20.0, 30.0)})],
+    )
+    .await;
+    // 30 complete days of hourly points: 100 req/s on the first day, 2 more each day after; one
+    // noisy hour a day the daily mean absorbs. A metric that stopped 20 days ago, one of 5
+    // days, and today's points (a partial day) are not planned.
+    let mut points = Vec::new();
+    for day in 0..30 {
+        for hour in 0..24 {
+            let ts = today - Duration::days(30 - day) + Duration::hours(hour);
+            let value = 100.0 + 2.0 * day as f64 + if hour == 12 { 23.0 } else { -1.0 };
+            points.push(json!({"name": "api.requests", "value": value, "unit": "req/s", "host": "app-vm", "timestamp": ts}));
+        }
+    }
+    for hour in 0..6 {
+        points.push(json!({"name": "api.requests", "value": 5000.0, "unit": "req/s", "host": "app-vm", "timestamp": today + Duration::hours(hour).min(now - today)}));
+    }
+    for day in 20..40 {
+        points.push(json!({"name": "old.queue", "value": 7.0, "unit": "count", "host": "app-vm", "timestamp": today - Duration::days(day)}));
+    }
+    for day in 1..6 {
+        points.push(json!({"name": "new.cache_hits", "value": 7.0, "host": "app-vm", "timestamp": today - Duration::days(day)}));
+    }
+    crate::common::post_metrics(&app, &points).await;
+
+    let hosts = lookout::storage::hosts::all(&app.pool)
+        .await
+        .expect("hosts");
+    let trends = lookout::capacity::app_metrics::trends(
+        &app.pool,
+        &hosts,
+        now - Duration::days(180),
+        now,
+        90.0,
+    )
+    .await
+    .expect("trends");
+    assert_eq!(trends.len(), 1, "{trends:?}");
+    let t = &trends[0];
+    assert_eq!(
+        (t.name.as_str(), t.unit.as_str(), t.vm_id.as_str(), t.days),
+        ("api.requests", "req/s", "app-vm", 30)
+    );
+    // Daily means 100 + 2d (23 hours at −1 and one at +23 average to 0): 158 on the last day,
+    // +60 a month (38 % of 158), 338 ninety days on.
+    assert!((t.level_now - 158.0).abs() < 1e-6, "{t:?}");
+    assert!((t.monthly_change - 60.0).abs() < 1e-6, "{t:?}");
+    assert!((t.monthly_relative.expect("level") - 60.0 / 158.0).abs() < 1e-9);
+    assert!((t.predicted - 338.0).abs() < 1e-6, "{t:?}");
+
+    let cookie = crate::common::session(&app).await;
+    let page = app
+        .client
+        .get(format!("{}/capacity", app.address))
+        .header(reqwest::header::COOKIE, format!("lookout_session={cookie}"))
+        .send()
+        .await
+        .expect("sent")
+        .text()
+        .await
+        .expect("HTML");
+    assert!(
+        page.contains("data-testid=\"app-metric\" data-name=\"api.requests\" data-vm=\"app-vm\""),
+        "the row is on the page"
+    );
+    assert!(page.contains("+38.0 %"), "its monthly growth");
+    assert!(!page.contains("old.queue") && !page.contains("new.cache_hits"));
+    app.stop().await;
+}

@@ -207,6 +207,36 @@ async fn the_demo_fleet_fills_every_page_and_keeps_reporting() {
         ]
     );
     assert!(app_metrics("sim-001").is_empty());
+    // The capacity page plans them: hourly over the half year, each application growing at its
+    // own pace (2, 5 and 9 % a month of its level at seeding).
+    let hosts = lookout::storage::hosts::all(&app.pool)
+        .await
+        .expect("hosts");
+    let planned = lookout::capacity::app_metrics::trends(
+        &app.pool,
+        &hosts,
+        Utc::now() - Duration::days(180),
+        Utc::now(),
+        90.0,
+    )
+    .await
+    .expect("trends");
+    let requests = |vm: &str| {
+        planned
+            .iter()
+            .find(|t| t.name == "api.requests" && t.vm_id == vm)
+            .unwrap_or_else(|| panic!("api.requests of {vm} in {planned:?}"))
+    };
+    assert_eq!(planned.len(), 6, "two metrics of three hosts: {planned:?}");
+    for (vm, growth) in [("sim-000", 0.02), ("sim-004", 0.05), ("sim-008", 0.09)] {
+        let t = requests(vm);
+        assert!(t.days >= 170, "{t:?}");
+        let relative = t.monthly_relative.expect("a level");
+        assert!(
+            (relative - growth).abs() < 0.01,
+            "{vm}: {relative} a month, not {growth}"
+        );
+    }
 
     // Live: a sample of the last 30 s for every demo host, and again after a restart.
     let fresh: i64 = sqlx::query_scalar("SELECT count(DISTINCT host_id) FROM samples s JOIN hosts h ON h.id = s.host_id WHERE h.vm_id LIKE 'sim-%' AND ts > now() - interval '30 seconds'")

@@ -1,6 +1,8 @@
 //! Capacity planning: daily history, growth rates, forecasts, capacity alerts and
 //! recommendations for CPU, memory and disk of a fleet, a group, a cluster or listed hosts —
 //! the `/history/trends` answer and the capacity page.
+pub mod app_metrics;
+
 use crate::storage::hosts::HostRef;
 use crate::{
     analysis::{
