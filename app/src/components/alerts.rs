@@ -234,7 +234,9 @@ fn AlertsView(data: AlertsPageData, pairs: Vec<(String, String)>) -> impl IntoVi
         }
     };
     let now = Utc::now();
-    let firing_count = firing.len();
+    // Every active alert counts, also beyond the ones listed.
+    let firing_count = summary.active.max(firing.len() as i64);
+    let unlisted = firing_count - firing.len() as i64;
     let rule_count = rules.len();
     let critical = firing.iter().filter(|a| a.level == "critical").count();
     let firing_rows = firing
@@ -263,6 +265,9 @@ fn AlertsView(data: AlertsPageData, pairs: Vec<(String, String)>) -> impl IntoVi
     let read_only = (!can_write).then(|| {
         view! { <p class="muted">"Your account can read alerts and rules; changing them needs the alerts:write scope."</p> }
     });
+    let unlisted = (unlisted > 0).then(|| {
+        view! { <p class="muted small">{format!("{unlisted} older firing alerts are not listed here.")}</p> }
+    });
     let no_firing = (firing_count == 0)
         .then(|| view! { <p class="muted" data-testid="nothing-firing">"Nothing is firing."</p> });
     let no_resolved = resolved
@@ -287,6 +292,7 @@ fn AlertsView(data: AlertsPageData, pairs: Vec<(String, String)>) -> impl IntoVi
                         <tbody>{firing_rows}</tbody>
                     </table>
                 </div>
+                {unlisted}
             </section>
             <section class="panel">
                 <h2>"Rules"</h2>
