@@ -224,10 +224,12 @@ fn FleetView(data: FleetPageData, options: FleetOptions) -> impl IntoView {
         .count();
     let alerting = hosts.iter().filter(|h| h.active_alerts > 0).count();
     let summary = format!(
-        "{} hosts · {} shown · {down} off · {alerting} with active alerts",
+        "{} hosts · {} shown · {down} off · ",
         hosts.len(),
         shown.len()
     );
+    // The count leads to the alerts page, where they are listed and resolved.
+    let alerting_link = view! { <a href="/alerts" data-testid="fleet-alerting">{format!("{alerting} with active alerts")}</a> };
 
     let option_list = |values: &[String], chosen: &str| {
         values
@@ -356,7 +358,7 @@ fn FleetView(data: FleetPageData, options: FleetOptions) -> impl IntoView {
     // Type-erased pieces keep the view type shallow enough for the compiler's layout queries.
     let top = view! {
         <TopBar active="/" username>
-            <span class="muted" data-testid="fleet-summary">{summary}</span>
+            <span class="muted" data-testid="fleet-summary">{summary}{alerting_link}</span>
         </TopBar>
     }
     .into_any();

@@ -683,8 +683,7 @@ async fn catalogue_tier(
     let sensitivity = request.sensitivity.code();
     let step = resolution.step();
     for (host, HostRef { id: host_id, .. }) in request.hosts.iter().enumerate() {
-        // Per series: points judged in the window, and whether a day was sparse or warming.
-        let mut tally = vec![(0usize, false, false); asked.len()];
+        let mut tally = vec![Tally::default(); asked.len()];
         // One event is kept in every day it overlaps: each is taken once, at its longest.
         let mut events: HashMap<
             (usize, u8, DateTime<Utc>),
@@ -698,15 +697,9 @@ async fn catalogue_tier(
                 let Some(&index) = index_of.get(&coverage.metric) else {
                     continue;
                 };
-                match coverage.status {
-                    kept::JUDGED => {
-                        tally[index].0 +=
-                            kept::points_within(coverage, j.day, step, (window.from, window.to))
-                    }
-                    kept::SPARSE => tally[index].1 = true,
-                    kept::WARMING => tally[index].2 = true,
-                    _ => {}
-                }
+                tally[index].add(coverage.status, || {
+                    kept::points_within(coverage, j.day, step, (window.from, window.to))
+                });
             }
             for e in &j.events {
                 let Some(&index) = index_of.get(&e.metric) else {
@@ -736,14 +729,10 @@ async fn catalogue_tier(
                 });
             }
         }
-        for (index, (count, sparse, warming)) in tally.into_iter().enumerate() {
-            let judged = match (count, sparse, warming) {
-                (0, true, _) => Judged::Sparse,
-                (0, false, true) => Judged::Warming,
-                (0, false, false) => Judged::TooFew,
-                (n, _, _) => Judged::Points(n),
-            };
-            result.points.push((host, index, resolution, judged));
+        for (index, tally) in tally.into_iter().enumerate() {
+            result
+                .points
+                .push((host, index, resolution, tally.judged()));
         }
     }
     tracing::debug!(
@@ -756,6 +745,46 @@ async fn catalogue_tier(
         "Kept judgements read."
     );
     Ok(result)
+}
+
+/// One series' kept days within a request's window: the points judged, and whether a day was
+/// too sparse or in the five-minute tier's warm-up week.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Tally {
+    points: usize,
+    sparse: bool,
+    warming: bool,
+}
+
+impl Tally {
+    /// Adds one kept day of the series (`points` counts its judged points in the window).
+    fn add(&mut self, status: u8, points: impl FnOnce() -> usize) {
+        match status {
+            kept::JUDGED => self.points += points(),
+            kept::SPARSE => self.sparse = true,
+            kept::WARMING => self.warming = true,
+            _ => {}
+        }
+    }
+
+    /// What the answer's `judged` says: the points when there are any, else why not — too
+    /// sparse before warming up, warming up before too few.
+    fn judged(self) -> Judged {
+        match self {
+            Tally {
+                points: 0,
+                sparse: true,
+                ..
+            } => Judged::Sparse,
+            Tally {
+                points: 0,
+                warming: true,
+                ..
+            } => Judged::Warming,
+            Tally { points: 0, .. } => Judged::TooFew,
+            Tally { points, .. } => Judged::Points(points),
+        }
+    }
 }
 
 /// The asked custom metrics, judged afresh at the request's sensitivity on both tiers (their
@@ -956,6 +985,42 @@ mod tests {
     use super::read::push_run;
     use super::store::{HostEvents, RELATED_WITHIN};
     use super::*;
+
+    #[test]
+    fn a_series_kept_days_say_its_points_or_why_it_has_none() {
+        let tally = |days: &[(u8, usize)]| {
+            let mut t = Tally::default();
+            for &(status, points) in days {
+                t.add(status, || points);
+            }
+            t.judged()
+        };
+        assert_eq!(tally(&[]), Judged::TooFew);
+        assert_eq!(
+            tally(&[(kept::JUDGED, 12), (kept::JUDGED, 30)]),
+            Judged::Points(42)
+        );
+        // Points win over any day without them; sparse over warming; judged days of no points
+        // in the window are too few.
+        assert_eq!(
+            tally(&[(kept::SPARSE, 0), (kept::JUDGED, 5)]),
+            Judged::Points(5)
+        );
+        assert_eq!(
+            tally(&[(kept::WARMING, 0), (kept::SPARSE, 0)]),
+            Judged::Sparse
+        );
+        assert_eq!(
+            tally(&[(kept::WARMING, 0), (kept::JUDGED, 0)]),
+            Judged::Warming
+        );
+        assert_eq!(tally(&[(kept::JUDGED, 0)]), Judged::TooFew);
+        assert_eq!(
+            tally(&[(kept::TOO_FEW, 7)]),
+            Judged::TooFew,
+            "a too-few day counts nothing"
+        );
+    }
 
     #[test]
     fn custom_grids_start_at_a_midnight_whatever_hour_the_range_starts_at() {
