@@ -1115,6 +1115,9 @@ pub struct AlertsPageData {
     /// A fresh signing secret offered to a new rule with a webhook (the form shows it, so the
     /// user can copy it to the receiver before saving).
     pub suggested_secret: String,
+    /// The filters applied to both alert lists (`level`, `host` vmId), as the query gave them.
+    pub level: Option<String>,
+    pub host: Option<String>,
 }
 
 /// `data` of `POST /api/v1/performance/metrics`: the stored point.

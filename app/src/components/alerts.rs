@@ -15,7 +15,8 @@ use leptos_router::hooks::use_query_map;
 
 #[component]
 pub fn AlertsPage() -> impl IntoView {
-    let data = Resource::new(|| (), |_| load_alerts());
+    let search = leptos_router::hooks::use_location().search.get_untracked();
+    let data = Resource::new(move || (), move |_| load_alerts(search.clone()));
     let query = use_query_map();
     view! {
         <Suspense fallback=super::loading>
@@ -206,7 +207,10 @@ fn AlertsView(data: AlertsPageData, pairs: Vec<(String, String)>) -> impl IntoVi
         hosts,
         groups,
         suggested_secret,
+        level,
+        host,
     } = data;
+    let filter = alert_filter(&hosts, level.as_deref(), host.as_deref());
     let error = param(&pairs, "error").map(str::to_string);
     let notice = param(&pairs, "notice").map(str::to_string);
     // A refused rule comes back with its fields; other refusals (resolving, deleting) without.
@@ -285,6 +289,7 @@ fn AlertsView(data: AlertsPageData, pairs: Vec<(String, String)>) -> impl IntoVi
             {top_error}
             <section class="panel">
                 <h2>"Firing now"</h2>
+                {filter}
                 {no_firing}
                 <div class="table-wrap">
                     <table data-testid="firing-table">
@@ -318,6 +323,35 @@ fn AlertsView(data: AlertsPageData, pairs: Vec<(String, String)>) -> impl IntoVi
             </section>
         </main>
     }
+}
+
+/// A GET form narrowing both alert lists to a level and a host (the rules stay whole).
+fn alert_filter(
+    hosts: &[crate::models::HostChoice],
+    level: Option<&str>,
+    host: Option<&str>,
+) -> AnyView {
+    let levels = LEVELS
+        .iter()
+        .map(|l| view! { <option value=*l selected=level == Some(*l)>{*l}</option> })
+        .collect_view();
+    let host_options = hosts
+        .iter()
+        .map(|h| {
+            view! { <option value=h.vm_id.clone() selected=host == Some(h.vm_id.as_str())>{format!("{} ({})", h.name, h.vm_id)}</option> }
+        })
+        .collect_view();
+    let clear = (level.is_some() || host.is_some())
+        .then(|| view! { <a href="/alerts" data-testid="alerts-clear">"all alerts"</a> });
+    view! {
+        <form class="filters alert-filters" method="get" action="/alerts" data-testid="alerts-filter">
+            <label>"Level "<select name="level" data-testid="alerts-level"><option value="">"any"</option>{levels}</select></label>
+            <label>"Host "<select name="host" data-testid="alerts-host"><option value="">"any"</option>{host_options}</select></label>
+            <button type="submit">"Filter"</button>
+            {clear}
+        </form>
+    }
+    .into_any()
 }
 
 /// One alert: firing (with how long and the resolve form) or resolved (when, by whom, why).

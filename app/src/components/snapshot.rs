@@ -53,13 +53,14 @@ pub async fn load_exports() -> Result<ExportsPageData, ServerFnError> {
     (source.0)(headers).await.map_err(ServerFnError::new)
 }
 
-/// The alerts page: alerts firing and resolved, the rules, the rule form's choices.
+/// The alerts page for the query string (`level`, `host` filter the alerts): alerts firing and
+/// resolved, the rules, the rule form's choices.
 #[server(prefix = "/sfn", endpoint = "alerts")]
-pub async fn load_alerts() -> Result<AlertsPageData, ServerFnError> {
+pub async fn load_alerts(query: String) -> Result<AlertsPageData, ServerFnError> {
     let source = use_context::<ssr::AlertsSource>()
         .ok_or_else(|| ServerFnError::new("alerts source missing from context"))?;
     let headers: http::HeaderMap = leptos_axum::extract().await?;
-    (source.0)(headers).await.map_err(ServerFnError::new)
+    (source.0)(headers, query).await.map_err(ServerFnError::new)
 }
 
 #[cfg(feature = "ssr")]
@@ -98,8 +99,9 @@ pub mod ssr {
         pub Arc<dyn Fn(http::HeaderMap) -> Answer<ExportsPageData> + Send + Sync>,
     );
 
+    /// The alerts page's data: (headers, query string).
     #[derive(Clone)]
     pub struct AlertsSource(
-        pub Arc<dyn Fn(http::HeaderMap) -> Answer<AlertsPageData> + Send + Sync>,
+        pub Arc<dyn Fn(http::HeaderMap, String) -> Answer<AlertsPageData> + Send + Sync>,
     );
 }

@@ -364,12 +364,20 @@ pub async fn list_alerts(
     Ok((rows, summarise(&counts)))
 }
 
-/// The newest resolved alerts, by when they were resolved.
-pub async fn recently_resolved(pool: &PgPool, limit: i64) -> Result<Vec<AlertRow>, sqlx::Error> {
+/// The newest resolved alerts of a level and a host (each when given), by when they were resolved.
+pub async fn recently_resolved(
+    pool: &PgPool,
+    level: Option<&str>,
+    host_id: Option<i32>,
+    limit: i64,
+) -> Result<Vec<AlertRow>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{} ORDER BY a.resolved_at DESC, a.id DESC",
-        with_host("SELECT * FROM alerts WHERE status = 'resolved' ORDER BY resolved_at DESC, id DESC LIMIT $1")
+        with_host("SELECT * FROM alerts WHERE status = 'resolved' AND ($1::text IS NULL OR level = $1) AND ($2::int4 IS NULL OR host_id = $2)
+                   ORDER BY resolved_at DESC, id DESC LIMIT $3")
     )))
+    .bind(level)
+    .bind(host_id)
     .bind(limit)
     .fetch_all(pool)
     .await

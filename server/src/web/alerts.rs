@@ -34,19 +34,39 @@ fn level_rank(level: &str) -> u8 {
     }
 }
 
+/// The page for `query` (`level`, `host`: filters of both alert lists; anything else is the
+/// forms' business).
 pub async fn data(
     state: &AppState,
     principal: Principal,
+    query: &str,
     now: DateTime<Utc>,
 ) -> Result<AlertsPageData, String> {
     let pool = &state.pool;
     let unreachable = super::unreachable;
+    let pairs = parse_query(query);
+    let level = param(&pairs, "level")
+        .filter(|l| rules::LEVELS.contains(l))
+        .map(str::to_string);
+    let host = param(&pairs, "host")
+        .filter(|h| !h.is_empty())
+        .map(str::to_string);
+    let host_id = match &host {
+        // An unknown host matches no alert (row ids start at 1).
+        Some(vm_id) => Some(
+            hosts::find(pool, vm_id)
+                .await
+                .map_err(unreachable)?
+                .map_or(0, |h| h.id),
+        ),
+        None => None,
+    };
     let (firing, summary) = store::list_alerts(
         pool,
         &AlertFilter {
-            level: None,
+            level: level.as_deref(),
             kind: None,
-            host_id: None,
+            host_id,
             include_resolved: false,
             limit: FIRING_SHOWN,
         },
@@ -56,7 +76,7 @@ pub async fn data(
     let mut firing: Vec<_> = firing.iter().map(store::AlertRow::to_model).collect();
     // The most severe first, then the newest (the list comes newest first).
     firing.sort_by_key(|a| level_rank(&a.level));
-    let resolved = store::recently_resolved(pool, RESOLVED_SHOWN)
+    let resolved = store::recently_resolved(pool, level.as_deref(), host_id, RESOLVED_SHOWN)
         .await
         .map_err(unreachable)?
         .iter()
@@ -91,6 +111,8 @@ pub async fn data(
             .collect(),
         groups,
         suggested_secret: new_secret(),
+        level,
+        host,
     })
 }
 

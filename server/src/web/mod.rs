@@ -218,11 +218,11 @@ fn capacity_source(state: AppState) -> CapacitySource {
 
 fn alerts_source(state: AppState) -> AlertsSource {
     AlertsSource(Arc::new(
-        move |headers: HeaderMap| -> Answer<AlertsPageData> {
+        move |headers: HeaderMap, query: String| -> Answer<AlertsPageData> {
             let state = state.clone();
             Box::pin(async move {
                 let principal = signed_in(&state, &headers).await?;
-                alerts::data(&state, principal, Utc::now()).await
+                alerts::data(&state, principal, &query, Utc::now()).await
             })
         },
     ))

@@ -640,25 +640,24 @@ async fn rule_named(app: &TestApp, name: &str) -> Option<Value> {
         .cloned()
 }
 
+/// The alerts page's HTML for a query string, signed in with `cookie`.
+async fn alerts_page(app: &TestApp, cookie: &str, query: &str) -> String {
+    let response = app
+        .client
+        .get(format!("{}/alerts{query}", app.address))
+        .header(reqwest::header::COOKIE, format!("lookout_session={cookie}"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status().as_u16(), 200);
+    response.text().await.expect("HTML")
+}
+
 #[tokio::test]
 async fn the_alerts_page_adds_edits_disables_and_deletes_rules_and_resolves_alerts() {
     let app = spawn_app().await;
     let cookie = crate::common::session(&app).await;
-    let page = |cookie: String| {
-        let app = &app;
-        async move {
-            let response = app
-                .client
-                .get(format!("{}/alerts", app.address))
-                .header(reqwest::header::COOKIE, format!("lookout_session={cookie}"))
-                .send()
-                .await
-                .expect("sent");
-            assert_eq!(response.status().as_u16(), 200);
-            response.text().await.expect("HTML")
-        }
-    };
-    let html = page(cookie.clone()).await;
+    let html = alerts_page(&app, &cookie, "").await;
     assert!(html.contains("high_cpu_usage") && html.contains("Nothing is firing"));
 
     // A refused rule comes back with the reason and what was typed (not the secret).
@@ -769,12 +768,26 @@ async fn the_alerts_page_adds_edits_disables_and_deletes_rules_and_resolves_aler
     })
     .await;
     let alert_id = alerts[0]["id"].as_str().expect("alert id").to_string();
-    let html = page(cookie.clone()).await;
+    let html = alerts_page(&app, &cookie, "").await;
     assert!(
         html.contains(&format!("/alerts/{alert_id}/resolve"))
             && !html.contains("Nothing is firing"),
         "the firing alert and its resolve form are on the page"
     );
+    // The filters narrow the lists: a warning is not critical; the host's own, an unknown host's.
+    for (query, listed) in [
+        ("?level=critical", false),
+        ("?level=warning&host=vm-page", true),
+        ("?host=vm-page", true),
+        ("?host=no-such-host", false),
+    ] {
+        let html = alerts_page(&app, &cookie, query).await;
+        assert_eq!(
+            html.contains(&format!("/alerts/{alert_id}/resolve")),
+            listed,
+            "{query}"
+        );
+    }
     let (_, location) = form(
         &app,
         &cookie,
@@ -801,7 +814,7 @@ async fn the_alerts_page_adds_edits_disables_and_deletes_rules_and_resolves_aler
         location.contains(&format!("error=alert `{alert_id}` is already resolved")),
         "{location}"
     );
-    assert!(page(cookie.clone())
+    assert!(alerts_page(&app, &cookie, "")
         .await
         .contains("restarted the batch job"));
 
