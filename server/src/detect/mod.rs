@@ -8,10 +8,10 @@ mod kept;
 mod read;
 mod store;
 
+pub use crate::storage::anomalies::{acknowledge, load, of_host, recent, resolve};
 pub use continuous::{
     catch_up, catch_up_custom, detect_recent, live_window_start, CaughtUp, Detector,
 };
-pub use store::{acknowledge, load, of_host, recent, resolve};
 
 use crate::storage::hosts::HostRef;
 use read::{custom_metric_series, custom_series, fine_series, hourly_series, SeriesData};

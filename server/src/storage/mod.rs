@@ -1,4 +1,5 @@
 //! PostgreSQL storage: connecting (external or managed cluster), migrations, hosts and raw samples.
+pub mod anomalies;
 pub mod catalog;
 pub mod consistency;
 pub mod copy;
