@@ -657,8 +657,10 @@ async fn alerts_page(app: &TestApp, cookie: &str, query: &str) -> String {
 async fn the_alerts_page_adds_edits_disables_and_deletes_rules_and_resolves_alerts() {
     let app = spawn_app().await;
     let cookie = crate::common::session(&app).await;
+    // (Not "nothing is firing": the server samples its own host, whose CPU may be above the
+    // default rule's 80 % while the tests run.)
     let html = alerts_page(&app, &cookie, "").await;
-    assert!(html.contains("high_cpu_usage") && html.contains("Nothing is firing"));
+    assert!(html.contains("high_cpu_usage") && html.contains("data-testid=\"rule-form\""));
 
     // A refused rule comes back with the reason and what was typed (not the secret).
     let mut fields = vec![
@@ -770,8 +772,7 @@ async fn the_alerts_page_adds_edits_disables_and_deletes_rules_and_resolves_aler
     let alert_id = alerts[0]["id"].as_str().expect("alert id").to_string();
     let html = alerts_page(&app, &cookie, "").await;
     assert!(
-        html.contains(&format!("/alerts/{alert_id}/resolve"))
-            && !html.contains("Nothing is firing"),
+        html.contains(&format!("/alerts/{alert_id}/resolve")),
         "the firing alert and its resolve form are on the page"
     );
     // The filters narrow the lists: a warning is not critical; the host's own, an unknown host's.
@@ -838,14 +839,7 @@ async fn the_alerts_page_adds_edits_disables_and_deletes_rules_and_resolves_aler
         .await
         .expect("sent");
     assert_eq!(cross.status().as_u16(), 403);
-    let reader = lookout::auth::credentials::create_token(
-        &app.pool,
-        "reader",
-        &[lookout::auth::Scope::VmRead],
-        None,
-    )
-    .await
-    .expect("token");
+    let reader = crate::common::reader_token(&app).await;
     let refused = reqwest::Client::new()
         .post(format!(
             "{}/alerts/rules/{cpu_rule_id}/disable",

@@ -540,14 +540,7 @@ async fn anomalies_are_typed_explained_stable_and_follow_their_lifecycle() {
             "{path}: {body}"
         );
     }
-    let reader = lookout::auth::credentials::create_token(
-        &app.pool,
-        "reader",
-        &[lookout::auth::Scope::VmRead],
-        None,
-    )
-    .await
-    .expect("token");
+    let reader = crate::common::reader_token(&app).await;
     let response = app
         .client
         .post(format!(
@@ -1215,14 +1208,7 @@ async fn the_timeline_merges_anomalies_power_changes_and_notes_newest_first() {
             "{body} → {answer}"
         );
     }
-    let reader = lookout::auth::credentials::create_token(
-        &app.pool,
-        "reader",
-        &[lookout::auth::Scope::VmRead],
-        None,
-    )
-    .await
-    .expect("token");
+    let reader = crate::common::reader_token(&app).await;
     let response = app
         .client
         .post(format!("{}/api/v1/history/timeline/tl-01", app.address))

@@ -378,3 +378,15 @@ pub async fn session(app: &TestApp) -> String {
         })
         .expect("a session cookie")
 }
+
+/// An API token named `reader` with the `vm:read` scope only.
+pub async fn reader_token(app: &TestApp) -> String {
+    lookout::auth::credentials::create_token(
+        &app.pool,
+        "reader",
+        &[lookout::auth::Scope::VmRead],
+        None,
+    )
+    .await
+    .expect("token")
+}

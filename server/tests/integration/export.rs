@@ -230,14 +230,7 @@ async fn options_fields_access_validation_and_expiry() {
     );
 
     // Another (non-admin) caller may not read the task.
-    let other = lookout::auth::credentials::create_token(
-        &app.pool,
-        "reader",
-        &[lookout::auth::Scope::VmRead],
-        None,
-    )
-    .await
-    .expect("token");
+    let other = crate::common::reader_token(&app).await;
     let response = app
         .client
         .get(format!("{}/api/v1/history/export/{id}", app.address))

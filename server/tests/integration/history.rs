@@ -434,14 +434,7 @@ async fn hosts_are_listed_by_group_and_edited_by_admins() {
         .await
         .expect("sent");
     assert_eq!(response.status(), 404);
-    let reader = lookout::auth::credentials::create_token(
-        &app.pool,
-        "reader",
-        &[lookout::auth::Scope::VmRead],
-        None,
-    )
-    .await
-    .expect("token");
+    let reader = crate::common::reader_token(&app).await;
     let response = app
         .client
         .patch(format!("{}/api/v1/hosts/vm_002", app.address))
