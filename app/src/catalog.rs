@@ -558,6 +558,17 @@ pub const SAMPLE_METRICS: &[SampleMetric] = &[
     ),
 ];
 
+/// An alert's levels, the most severe first (rules, alerts, the alerts page's order and filter).
+pub const ALERT_LEVELS: [&str; 3] = ["critical", "warning", "info"];
+
+/// The place of a level in `ALERT_LEVELS` (0 the most severe); unknown levels last.
+pub fn level_rank(level: &str) -> usize {
+    ALERT_LEVELS
+        .iter()
+        .position(|l| *l == level)
+        .unwrap_or(ALERT_LEVELS.len())
+}
+
 /// A per-sample metric by its seed name.
 pub fn sample_metric(name: &str) -> Option<&'static SampleMetric> {
     SAMPLE_METRICS.iter().find(|m| m.name == name)
@@ -572,6 +583,15 @@ pub fn watchable() -> impl Iterator<Item = &'static SampleMetric> {
 #[cfg(test)]
 mod sample_metric_tests {
     use super::*;
+
+    #[test]
+    fn alert_levels_rank_the_most_severe_first_and_unknown_ones_last() {
+        let ranks: Vec<usize> = ["info", "critical", "bogus", "warning"]
+            .iter()
+            .map(|l| level_rank(l))
+            .collect();
+        assert_eq!(ranks, [2, 0, 3, 1]);
+    }
 
     #[test]
     fn a_sample_metric_stored_as_a_rolled_up_one_has_its_unit() {

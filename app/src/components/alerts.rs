@@ -44,7 +44,6 @@ pub const OPERATORS: [(&str, &str); 6] = [
     ("equal", "="),
     ("not_equal", "≠"),
 ];
-pub const LEVELS: [&str; 3] = ["critical", "warning", "info"];
 
 /// The rule form's fields, as text: a new rule's defaults, a stored rule to edit, or what was
 /// typed before the server refused it (the redirect carries the fields back, the secret excepted).
@@ -331,7 +330,7 @@ fn alert_filter(
     level: Option<&str>,
     host: Option<&str>,
 ) -> AnyView {
-    let levels = LEVELS
+    let levels = catalog::ALERT_LEVELS
         .iter()
         .map(|l| view! { <option value=*l selected=level == Some(*l)>{*l}</option> })
         .collect_view();
@@ -504,7 +503,7 @@ fn RuleEditor(
             view! { <option value=*name selected=form.operator == *name>{format!("{symbol} ({})", name.replace('_', " "))}</option> }
         })
         .collect_view();
-    let levels = LEVELS
+    let levels = catalog::ALERT_LEVELS
         .iter()
         .map(|l| view! { <option value=*l selected=form.level == *l>{*l}</option> })
         .collect_view();

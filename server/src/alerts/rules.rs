@@ -82,7 +82,7 @@ impl Operator {
     }
 }
 
-pub const LEVELS: [&str; 3] = ["info", "warning", "critical"];
+pub const LEVELS: [&str; 3] = catalog::ALERT_LEVELS;
 pub const ACTIONS: [&str; 2] = ["log", "webhook"];
 pub const MAX_COOLDOWN_SECS: i64 = 7 * 86_400;
 pub const MAX_HOLD_SECS: i64 = 86_400;

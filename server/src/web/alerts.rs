@@ -26,14 +26,6 @@ use serde_json::{Map, Number, Value};
 const FIRING_SHOWN: i64 = 500;
 const RESOLVED_SHOWN: i64 = 30;
 
-fn level_rank(level: &str) -> u8 {
-    match level {
-        "critical" => 0,
-        "warning" => 1,
-        _ => 2,
-    }
-}
-
 /// The page for `query` (`level`, `host`: filters of both alert lists; anything else is the
 /// forms' business).
 pub async fn data(
@@ -75,7 +67,7 @@ pub async fn data(
     .map_err(unreachable)?;
     let mut firing: Vec<_> = firing.iter().map(store::AlertRow::to_model).collect();
     // The most severe first, then the newest (the list comes newest first).
-    firing.sort_by_key(|a| level_rank(&a.level));
+    firing.sort_by_key(|a| app::catalog::level_rank(&a.level));
     let resolved = store::recently_resolved(pool, level.as_deref(), host_id, RESOLVED_SHOWN)
         .await
         .map_err(unreachable)?
