@@ -36,7 +36,6 @@ pub async fn create(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<ReportRequest>,
 ) -> Result<Json<Success<ReportCreated>>, ApiError> {
-    let (host_id, _) = resolve_host(&state, request.host.as_deref()).await?;
     let asked = report::Asked {
         kind: request.kind.as_deref(),
         period: request.period.as_deref(),
@@ -45,9 +44,10 @@ pub async fn create(
         include_alerts: request.include_alerts,
         include_recommendations: request.include_recommendations,
     }
-    .check(host_id)
+    .check()
     .map_err(ApiError::Validation)?;
-    let row = report::queue(&state.pool, asked, &principal.name)
+    let (host_id, _) = resolve_host(&state, request.host.as_deref()).await?;
+    let row = report::queue(&state.pool, host_id, asked, &principal.name)
         .await?
         .ok_or_else(|| ApiError::HostNotFound("the host was removed meanwhile".into()))?;
     state.jobs.reports.notify_one();

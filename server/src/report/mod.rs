@@ -455,7 +455,6 @@ pub struct Request {
     pub metrics: Vec<String>,
     pub include_alerts: bool,
     pub include_recommendations: bool,
-    pub host_id: i32,
 }
 
 /// A report as a caller asks for it, before it is checked: absent fields take their defaults
@@ -471,8 +470,9 @@ pub struct Asked<'a> {
 }
 
 impl Asked<'_> {
-    /// The checked request for `host_id`, or what is wrong with it (naming the field).
-    pub fn check(&self, host_id: i32) -> Result<Request, String> {
+    /// The checked request, or what is wrong with it (naming the field). The host is resolved
+    /// by the caller after this, so a request wrong in both says what is wrong with its fields.
+    pub fn check(&self) -> Result<Request, String> {
         let kind = self.kind.unwrap_or("summary");
         if !["summary", "detailed", "custom"].contains(&kind) {
             return Err(format!(
@@ -511,19 +511,19 @@ impl Asked<'_> {
             metrics,
             include_alerts: self.include_alerts.unwrap_or(true),
             include_recommendations: self.include_recommendations.unwrap_or(true),
-            host_id,
         })
     }
 }
 
-/// Queues `request` for `created_by`: its id and file name, the period ending now, and when it
-/// should be ready. `None`: the host is gone.
+/// Queues `request` on `host_id` for `created_by`: its id and file name, the period ending now,
+/// and when it should be ready. `None`: the host is gone.
 pub async fn queue(
     pool: &PgPool,
+    host_id: i32,
     request: Request,
     created_by: &str,
 ) -> Result<Option<ReportRow>, sqlx::Error> {
-    let Some(host) = crate::storage::hosts::by_id(pool, request.host_id).await? else {
+    let Some(host) = crate::storage::hosts::by_id(pool, host_id).await? else {
         return Ok(None);
     };
     let now = Utc::now();

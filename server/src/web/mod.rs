@@ -346,11 +346,6 @@ async fn start_report(
 ) -> Response {
     let pairs = parse_query(&body);
     let outcome = async {
-        let vm_id = param(&pairs, "host").ok_or("Choose a host.")?;
-        let host = hosts::find(&state.pool, vm_id)
-            .await
-            .map_err(unreachable)?
-            .ok_or_else(|| format!("no host with id `{vm_id}`"))?;
         let request = crate::report::Asked {
             kind: param(&pairs, "type"),
             period: param(&pairs, "period"),
@@ -359,8 +354,13 @@ async fn start_report(
             include_alerts: Some(param(&pairs, "alerts").is_some()),
             include_recommendations: Some(param(&pairs, "recommendations").is_some()),
         }
-        .check(host.id)?;
-        crate::report::queue(&state.pool, request, &principal.name)
+        .check()?;
+        let vm_id = param(&pairs, "host").ok_or("Choose a host.")?;
+        let host = hosts::find(&state.pool, vm_id)
+            .await
+            .map_err(unreachable)?
+            .ok_or_else(|| format!("no host with id `{vm_id}`"))?;
+        crate::report::queue(&state.pool, host.id, request, &principal.name)
             .await
             .map_err(unreachable)?
             .ok_or("the host was removed meanwhile")?;

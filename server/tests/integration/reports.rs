@@ -262,6 +262,9 @@ async fn a_report_without_data_fails_with_a_reason_and_bad_requests_are_refused(
         json!({"type": "custom"}),
         json!({"metrics": ["gpu"]}),
         json!({"colour": "red"}),
+        // The fields are checked before the host is looked up: a request wrong in both is
+        // told what is wrong with its fields.
+        json!({"period": "1y", "host": "no-such-vm"}),
     ] {
         let (status, error) = post(&app, "/api/v1/performance/reports", &body).await;
         assert_eq!(
@@ -270,6 +273,17 @@ async fn a_report_without_data_fails_with_a_reason_and_bad_requests_are_refused(
             "{body}: {error}"
         );
     }
+    let (status, unknown) = post(
+        &app,
+        "/api/v1/performance/reports",
+        &json!({"period": "1h", "host": "no-such-vm"}),
+    )
+    .await;
+    assert_eq!(
+        (status, unknown["error"]["code"].as_str()),
+        (404, Some("HOST_NOT_FOUND")),
+        "{unknown}"
+    );
     let (status, missing) = app
         .get_json("/api/v1/performance/reports/report_20260101_nothing")
         .await;
