@@ -1,10 +1,15 @@
 //! What a person changes: saving and deleting rules, resolving an alert. The REST API and the
 //! alerts page both come here, so a rule saved from either is checked and applied the same way
 //! and the engine, the webhook worker and the live clients hear of it the same way.
-use super::{payload, rules::RuleSpec, store, webhook, AlertEngine};
+use super::{
+    payload,
+    rules::{self, RuleSpec},
+    store, webhook, AlertEngine,
+};
 use crate::{live::Hub, storage::hosts};
 use app::models::{Alert, LiveEvent};
 use chrono::{DateTime, Utc};
+use serde_json::Value;
 use sqlx::PgPool;
 
 /// Why a change was refused; each API maps it to its own envelope.
@@ -15,6 +20,9 @@ pub enum ChangeError {
     InvalidRule(String),
     #[error("no alert rule with id `rule_{0}`")]
     RuleNotFound(i64),
+    /// A webhook without a secret where the caller cannot be shown a generated one.
+    #[error("`webhook_secret`: a webhook needs a signing secret (16 characters or more)")]
+    SecretNeeded,
     #[error("no alert with id `alert_{0}`")]
     AlertNotFound(i64),
     #[error("alert `alert_{0}` is already resolved")]
@@ -37,7 +45,43 @@ pub fn new_secret() -> String {
     crate::auth::secret::random_secret(40)
 }
 
+/// What to do when a saved rule has a webhook and no secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MissingSecret {
+    /// Generate one and return it, to be shown once (the REST API).
+    Generate,
+    /// Refuse with [`ChangeError::SecretNeeded`] (a form, whose answer is a redirect that must
+    /// not carry a secret).
+    Refuse,
+}
+
 impl Alerting<'_> {
+    /// Applies the rules API's JSON `body` to the stored rule `id` (or to a new rule's defaults
+    /// when `id` is `None`) and saves it through [`Alerting::save_rule`]: the one path the REST
+    /// API's create and update and the alerts page's form share.
+    pub async fn apply_and_save(
+        &self,
+        id: Option<i64>,
+        body: &Value,
+        missing_secret: MissingSecret,
+    ) -> Result<(i64, Option<String>), ChangeError> {
+        let base = match id {
+            Some(id) => store::rule(self.pool, id)
+                .await?
+                .ok_or(ChangeError::RuleNotFound(id))?
+                .to_spec(),
+            None => RuleSpec::default(),
+        };
+        let spec = rules::apply(base, body).map_err(ChangeError::InvalidRule)?;
+        if missing_secret == MissingSecret::Refuse
+            && spec.webhook_url.is_some()
+            && spec.webhook_secret.is_none()
+        {
+            return Err(ChangeError::SecretNeeded);
+        }
+        self.save_rule(id, spec).await
+    }
+
     /// Checks what only the server can check (the host exists, the webhook may be reached), adds
     /// a webhook secret when one is needed, stores the rule (new when `id` is `None`) and tells
     /// the engine. Returns the rule's id and the secret it generated, shown once.

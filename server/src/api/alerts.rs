@@ -2,8 +2,8 @@
 use crate::error::Success;
 use crate::{
     alerts::{
-        manage::ChangeError,
-        rules::{self, RuleSpec},
+        manage::{ChangeError, MissingSecret},
+        rules,
         store::{self, AlertFilter},
     },
     auth::{AlertsWrite, RequireScope, VmRead},
@@ -34,6 +34,7 @@ impl From<ChangeError> for ApiError {
         match error {
             ChangeError::InvalidRule(message) => ApiError::RuleCreationFailed(message),
             e @ ChangeError::RuleNotFound(_) => ApiError::RuleNotFound(e.to_string()),
+            e @ ChangeError::SecretNeeded => ApiError::RuleCreationFailed(e.to_string()),
             e @ ChangeError::AlertNotFound(_) => ApiError::NotFound(e.to_string()),
             e @ ChangeError::AlreadyResolved(_) => ApiError::Conflict(e.to_string()),
             ChangeError::Database(e) => e.into(),
@@ -47,8 +48,10 @@ pub async fn create_rule(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<Value>,
 ) -> Result<Json<Success<RuleCreated>>, ApiError> {
-    let spec = rules::apply(RuleSpec::default(), &body).map_err(ApiError::RuleCreationFailed)?;
-    let (id, secret) = state.alerting().save_rule(None, spec).await?;
+    let (id, secret) = state
+        .alerting()
+        .apply_and_save(None, &body, MissingSecret::Generate)
+        .await?;
     let rule = store::rule(&state.pool, id)
         .await?
         .ok_or_else(|| ApiError::RuleNotFound(format!("rule_{id} vanished")))?;
@@ -99,11 +102,10 @@ pub async fn update_rule(
     ApiJson(body): ApiJson<Value>,
 ) -> Result<Json<Success<RuleUpdated>>, ApiError> {
     let numeric = rule_id(&id)?;
-    let stored = store::rule(&state.pool, numeric)
-        .await?
-        .ok_or_else(|| ApiError::RuleNotFound(format!("no alert rule with id `{id}`")))?;
-    let spec = rules::apply(stored.to_spec(), &body).map_err(ApiError::RuleCreationFailed)?;
-    let (_, secret) = state.alerting().save_rule(Some(numeric), spec).await?;
+    let (_, secret) = state
+        .alerting()
+        .apply_and_save(Some(numeric), &body, MissingSecret::Generate)
+        .await?;
     let rule = store::rule(&state.pool, numeric)
         .await?
         .ok_or_else(|| ApiError::RuleNotFound(format!("no alert rule with id `{id}`")))?;

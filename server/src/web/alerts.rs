@@ -3,8 +3,8 @@
 //! redirect back to the page: `?notice=` when done, `?error=` with what was typed when refused.
 use crate::{
     alerts::{
-        manage::{new_secret, ChangeError},
-        rules::{self, RuleSpec},
+        manage::{new_secret, ChangeError, MissingSecret},
+        rules,
         store::{self, AlertFilter},
     },
     auth::{AlertsWrite, Principal, RequireScope, Scope},
@@ -196,25 +196,20 @@ pub async fn save_rule(
             ),
             None => None,
         };
-        let base = match id {
-            Some(id) => store::rule(&state.pool, id)
-                .await
-                .map_err(super::unreachable)?
-                .ok_or_else(|| format!("no alert rule with id `rule_{id}`"))?
-                .to_spec(),
-            None => RuleSpec::default(),
-        };
-        let spec = rules::apply(base, &rule_body(&pairs)?)?;
         // A secret generated here would never be seen: the form offers one instead.
-        if spec.webhook_url.is_some() && spec.webhook_secret.is_none() {
-            return Err("a webhook needs a signing secret: keep the one offered or type your own (16 characters or more)".to_string());
-        }
-        let name = spec.name.clone();
-        state.alerting()
-            .save_rule(id, spec)
+        let (saved, _) = state
+            .alerting()
+            .apply_and_save(id, &rule_body(&pairs)?, MissingSecret::Refuse)
             .await
-            .map_err(problem_text)?;
-        Ok(format!(
+            .map_err(|e| match e {
+                ChangeError::SecretNeeded => "a webhook needs a signing secret: keep the one offered or type your own (16 characters or more)".to_string(),
+                other => problem_text(other),
+            })?;
+        let name = store::rule(&state.pool, saved)
+            .await
+            .map_err(super::unreachable)?
+            .map_or_else(|| format!("rule_{saved}"), |rule| rule.name);
+        Ok::<_, String>(format!(
             "Rule {name} {}.",
             if id.is_some() { "saved" } else { "added" }
         ))
@@ -316,6 +311,7 @@ pub async fn resolve(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::alerts::rules::RuleSpec;
 
     fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
         items
