@@ -258,11 +258,21 @@ pub enum LiveEvent {
     AlertResolved { alert: Alert },
 }
 
+/// What every page's top bar shows: who is signed in and what is firing now.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Viewer {
+    pub username: String,
+    /// Active alerts over the fleet.
+    pub firing: u64,
+    /// The most severe level among them (`None` when nothing fires).
+    pub firing_level: Option<String>,
+}
+
 /// What the capacity page shows: the `/history/trends` answer for every host over the last
 /// months, and the newest stored anomalies.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct CapacityReport {
-    pub username: String,
+    pub viewer: Viewer,
     pub hosts: usize,
     pub history_days: i64,
     pub horizon_days: i64,
@@ -694,7 +704,7 @@ pub struct AppMetricValue {
 /// The fleet page: every host, and who is looking.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct FleetPageData {
-    pub username: String,
+    pub viewer: Viewer,
     pub hosts: Vec<FleetHost>,
     /// The host Lookout runs on (its own samples).
     pub local_vm: String,
@@ -710,7 +720,7 @@ pub struct StaticPanel {
 /// The host view: its header (the newest sample), static charts for the range, and its events.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct HostPageData {
-    pub username: String,
+    pub viewer: Viewer,
     pub vm_id: String,
     pub name: String,
     pub group_id: Option<String>,
@@ -743,7 +753,7 @@ pub struct CustomPanel {
 /// The compare view: one metric over several hosts.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ComparePageData {
-    pub username: String,
+    pub viewer: Viewer,
     /// Every host to choose from: (vmId, name, group).
     pub choices: Vec<(String, String, Option<String>)>,
     /// The hosts compared: (vmId, name).
@@ -754,17 +764,6 @@ pub struct ComparePageData {
     pub svg: String,
     /// Custom metrics hosts sent in the last 7 days, to compare too: (name, unit).
     pub custom_choices: Vec<(String, String)>,
-}
-
-/// What the live page is rendered from: the host and its last 15 minutes.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct DashboardSnapshot {
-    pub host: String,
-    pub host_name: String,
-    pub username: String,
-    pub sample_interval_secs: u64,
-    /// Oldest first; the last one is the current state.
-    pub recent: Vec<Stats>,
 }
 
 /// Window of the live chart.
@@ -1085,7 +1084,7 @@ pub struct ReportError {
 /// What the exports and reports page loads first.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ExportsPageData {
-    pub username: String,
+    pub viewer: Viewer,
     pub hosts: Vec<HostChoice>,
     pub exports: Vec<ExportProgress>,
     /// The caller's reports that have not expired, newest first.
@@ -1096,7 +1095,7 @@ pub struct ExportsPageData {
 /// the choices its rule form offers.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct AlertsPageData {
-    pub username: String,
+    pub viewer: Viewer,
     /// The user may change rules and resolve alerts (`alerts:write`).
     pub can_write: bool,
     /// Counts over every alert stored.

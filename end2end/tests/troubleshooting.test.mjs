@@ -256,6 +256,28 @@ test('troubleshooting on the demo fleet', { timeout: 420_000 }, async () => {
 
     // The alerts page: the demo's firing alerts, a rule added through the form (a refused
     // threshold first: the reason, and what was typed kept), an alert resolved with a note.
+    // The top bar counts what fires, and follows the stream without a reload: a rule that
+    // fires on sim-000's next live sample moves the count on this page, loaded before it.
+    const badge = page.getByTestId('nav-firing');
+    assert.match(await badge.textContent(), /^\d+$/);
+    const { body: live } = await api('/api/v1/performance/alerts/rules', { method: 'POST', body: JSON.stringify({ name: 'e2e live badge', metric: 'cpu_percent', operator: '>=', threshold: 0, level: 'critical', host: 'sim-000', for: 0 }) });
+    const liveRule = live.data.rule_id;
+    let liveAlert;
+    for (let i = 0; i < 30 && !liveAlert; i++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      const { body } = await api('/api/v1/performance/alerts?host=sim-000&level=critical&limit=50');
+      liveAlert = body.data.alerts.find((a) => a.rule_id === liveRule);
+    }
+    assert.ok(liveAlert, 'the rule fired on a live sample within 30 s');
+    await page.waitForFunction(async () => {
+      const counts = await Promise.all(['critical', 'warning', 'info'].map((level) => fetch(`/api/v1/performance/alerts?level=${level}&limit=1`).then((r) => r.json()).then((b) => b.data.summary.active)));
+      const badge = document.querySelector('[data-testid=nav-firing]');
+      return badge && badge.classList.contains('level-critical') && +badge.textContent === counts.reduce((a, b) => a + b, 0);
+    }, null, { timeout: 15000, polling: 1000 });
+    await shot(page, 'topbar-firing.png');
+    await api(`/api/v1/performance/alerts/rules/${liveRule}`, { method: 'DELETE' });
+    await api(`/api/v1/performance/alerts/${liveAlert.id}/resolve`, { method: 'POST', body: '{}' });
+
     await page.getByTestId('nav-alerts').click();
     await page.waitForURL(`${base}/alerts`);
     const firing = page.locator('[data-testid=firing-table] [data-testid=alert-row]');

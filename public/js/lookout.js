@@ -712,6 +712,47 @@
     });
   }
 
+  // ---- the top bar's count of firing alerts, kept current from the stream -------------------
+
+  const LEVELS = ['critical', 'warning', 'info'];
+
+  function firingBadge() {
+    const link = document.querySelector('[data-testid="nav-alerts"]');
+    if (!link) return;
+    let pending = null;
+    // The counts are asked for again (one request per level) rather than added up from events,
+    // so the colour follows what is left after a resolve and a missed event cannot drift it.
+    const refresh = async () => {
+      pending = null;
+      let counts;
+      try {
+        counts = await Promise.all(LEVELS.map((level) => getJson(`/api/v1/performance/alerts?level=${level}&limit=1`).then((d) => d.summary.active)));
+      } catch (_) {
+        return; // the next alert event asks again
+      }
+      const total = counts.reduce((a, b) => a + b, 0);
+      let badge = link.querySelector('[data-testid="nav-firing"]');
+      if (total === 0) {
+        if (badge) badge.remove();
+        return;
+      }
+      if (!badge) {
+        badge = document.createElement('span');
+        badge.dataset.testid = 'nav-firing';
+        link.append(' ', badge);
+      }
+      const level = LEVELS[counts.findIndex((n) => n > 0)];
+      badge.className = `badge firing level-${level}`;
+      badge.textContent = String(total);
+      badge.title = `${total} active alerts, the most severe ${level}`;
+    };
+    socket.listen((event) => {
+      if (event.type !== 'alert_triggered' && event.type !== 'alert_resolved') return;
+      // Alerts often come in bursts (one rule over many hosts): one refresh per second at most.
+      if (!pending) pending = setTimeout(refresh, 1000);
+    });
+  }
+
   window.Lookout = {
     mountCharts(root, from, to, live, highlight, onRange, onSelect) {
       if (typeof uPlot === 'undefined') throw new Error('uPlot did not load');
@@ -722,7 +763,11 @@
   };
 
   // Only signed-in pages (they have the top bar) listen; the sign-in page has no stream to open.
-  const start = () => { if (document.querySelector('header.topbar')) toasts(); };
+  const start = () => {
+    if (!document.querySelector('header.topbar')) return;
+    toasts();
+    firingBadge();
+  };
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
   else start();
 })();

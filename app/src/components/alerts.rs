@@ -195,7 +195,7 @@ fn when(t: DateTime<Utc>) -> String {
 #[component]
 fn AlertsView(data: AlertsPageData, pairs: Vec<(String, String)>) -> impl IntoView {
     let AlertsPageData {
-        username,
+        viewer,
         can_write,
         summary,
         firing,
@@ -255,7 +255,7 @@ fn AlertsView(data: AlertsPageData, pairs: Vec<(String, String)>) -> impl IntoVi
         .map(|r| rule_row(r, &host_name, can_write))
         .collect_view();
     let top = view! {
-        <TopBar active="/alerts" username>
+        <TopBar active="/alerts" viewer>
             <span class="muted" data-testid="alerts-summary">{format!(
                 "{firing_count} firing ({critical} critical) · {rule_count} rules · {} alerts stored",
                 summary.total

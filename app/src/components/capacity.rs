@@ -56,7 +56,7 @@ fn steps_text(f: &MetricForecast) -> String {
 #[component]
 fn CapacityView(report: CapacityReport) -> impl IntoView {
     let CapacityReport {
-        username,
+        viewer,
         hosts,
         history_days,
         horizon_days,
@@ -143,7 +143,7 @@ fn CapacityView(report: CapacityReport) -> impl IntoView {
     let no_recommendations = recommendations.is_empty();
     let no_anomalies = anomaly_rows.is_empty();
     view! {
-        <TopBar active="/capacity" username>
+        <TopBar active="/capacity" viewer>
             <span class="muted">{format!("{hosts} host{} · last {history_days} days · complete days only", if hosts == 1 { "" } else { "s" })}</span>
             <span class="muted">{format!("forecast {horizon_days} days · threshold {threshold:.0} %")}</span>
         </TopBar>

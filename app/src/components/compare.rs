@@ -29,7 +29,7 @@ pub fn ComparePage() -> impl IntoView {
 #[component]
 fn CompareView(data: ComparePageData) -> impl IntoView {
     let ComparePageData {
-        username,
+        viewer,
         choices,
         hosts,
         metric,
@@ -95,7 +95,7 @@ fn CompareView(data: ComparePageData) -> impl IntoView {
     let summary = format!("{label} · {} hosts", hosts.len());
     let (title, heading) = (label.clone(), label);
     let top = view! {
-        <TopBar active="/compare" username>
+        <TopBar active="/compare" viewer>
             <span class="muted" data-testid="compare-summary">{summary}</span>
         </TopBar>
     }

@@ -60,7 +60,7 @@ fn ExportsView(
     report_problem: Option<String>,
 ) -> impl IntoView {
     let ExportsPageData {
-        username,
+        viewer,
         hosts,
         exports,
         reports,
@@ -93,7 +93,7 @@ fn ExportsView(
         .into_iter()
         .map(|task| view! { <ExportRow task/> })
         .collect_view();
-    let top = view! { <TopBar active="/exports" username/> }.into_any();
+    let top = view! { <TopBar active="/exports" viewer/> }.into_any();
     let host_boxes = host_boxes.into_any();
     view! {
         {top}

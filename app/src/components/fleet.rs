@@ -201,7 +201,7 @@ pub fn sparkline(values: &[Option<f64>]) -> String {
 #[component]
 fn FleetView(data: FleetPageData, options: FleetOptions) -> impl IntoView {
     let FleetPageData {
-        username,
+        viewer,
         hosts,
         local_vm,
     } = data;
@@ -357,7 +357,7 @@ fn FleetView(data: FleetPageData, options: FleetOptions) -> impl IntoView {
         .into_any();
     // Type-erased pieces keep the view type shallow enough for the compiler's layout queries.
     let top = view! {
-        <TopBar active="/" username>
+        <TopBar active="/" viewer>
             <span class="muted" data-testid="fleet-summary">{summary}{alerting_link}</span>
         </TopBar>
     }

@@ -155,7 +155,7 @@ fn custom_charts(custom: Vec<CustomPanel>, more: usize) -> AnyView {
 #[component]
 fn HostView(data: HostPageData) -> impl IntoView {
     let HostPageData {
-        username,
+        viewer,
         vm_id,
         name,
         group_id,
@@ -218,7 +218,7 @@ fn HostView(data: HostPageData) -> impl IntoView {
     let static_resolution = format!("server-drawn at {resolution} resolution");
     // Type-erased pieces keep the view type shallow enough for the compiler's layout queries.
     let top = view! {
-        <TopBar active="" username>
+        <TopBar active="" viewer>
             <span class="host" data-testid="host-name">{name.clone()}</span>
             <span class=if on { "power on" } else { "power off" } data-testid="host-power">{if on { "up" } else { "down" }}</span>
             <span class="muted">{place}</span>

@@ -10,6 +10,7 @@ pub mod islands;
 mod login;
 pub mod snapshot;
 
+use crate::models::Viewer;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
@@ -70,30 +71,48 @@ pub fn App() -> impl IntoView {
     }
 }
 
-/// The pages' top bar: the brand, the navigation (the current page marked) and who is signed in.
+/// The pages' top bar: the brand, the navigation (the current page marked, the alerts link with
+/// how many fire now, coloured by the most severe) and who is signed in.
 #[component]
 pub fn TopBar(
     active: &'static str,
-    username: String,
+    viewer: Viewer,
     #[prop(optional)] children: Option<Children>,
 ) -> impl IntoView {
     let link = move |href: &'static str, label: &'static str, testid: &'static str| {
         let current = (active == href).then_some("page");
         view! { <a href=href aria-current=current data-testid=testid>{label}</a> }
     };
+    let alerts_current = (active == "/alerts").then_some("page");
+    let firing = (viewer.firing > 0).then(|| {
+        let level = viewer.firing_level.clone().unwrap_or_default();
+        view! {
+            " "
+            <span
+                class=format!("badge firing level-{level}")
+                data-testid="nav-firing"
+                title=format!("{} active alerts, the most severe {level}", viewer.firing)
+            >
+                {viewer.firing}
+            </span>
+        }
+    });
     view! {
         <header class="topbar">
             <a class="brand" href="/">"Lookout"</a>
             <nav class="nav">
                 {link("/", "Fleet", "nav-fleet")}
-                {link("/alerts", "Alerts", "nav-alerts")}
+                <a href="/alerts" aria-current=alerts_current data-testid="nav-alerts">
+                    "Alerts"
+                    {firing}
+                </a>
                 {link("/compare", "Compare", "nav-compare")}
                 {link("/capacity", "Capacity", "nav-capacity")}
                 {link("/exports", "Exports", "nav-exports")}
             </nav>
             {children.map(|c| c())}
             <span class="spacer"></span>
-            <span class="muted">{username}</span>
+            <span class="muted">{viewer.username}</span>
             <form method="post" action="/auth/logout" class="logout">
                 <button type="submit" class="link" data-testid="logout">"Log out"</button>
             </form>

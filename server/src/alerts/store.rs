@@ -434,6 +434,13 @@ pub async fn counts_since(
         .await
 }
 
+/// Active alerts over the fleet by level (every page's top bar).
+pub async fn active_by_level(pool: &PgPool) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as("SELECT level, count(*) FROM alerts WHERE status = 'active' GROUP BY level")
+        .fetch_all(pool)
+        .await
+}
+
 /// Queues a webhook delivery in the same transaction as the change it reports.
 pub async fn queue_delivery(
     executor: impl sqlx::PgExecutor<'_>,

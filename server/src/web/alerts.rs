@@ -12,7 +12,7 @@ use crate::{
     storage::{custom_metrics, hosts},
 };
 use app::{
-    models::{AlertsPageData, HostChoice},
+    models::{AlertsPageData, HostChoice, Viewer},
     view_state::{encode, param, parse_query},
 };
 use axum::{
@@ -31,6 +31,7 @@ const RESOLVED_SHOWN: i64 = 30;
 pub async fn data(
     state: &AppState,
     principal: Principal,
+    viewer: Viewer,
     query: &str,
     now: DateTime<Utc>,
 ) -> Result<AlertsPageData, String> {
@@ -88,7 +89,7 @@ pub async fn data(
     groups.dedup();
     Ok(AlertsPageData {
         can_write: principal.has(Scope::AlertsWrite),
-        username: principal.name,
+        viewer,
         summary,
         firing,
         resolved,

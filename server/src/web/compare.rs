@@ -11,7 +11,7 @@ use crate::{
 };
 use app::{
     chart::series::{self as svg, Line},
-    models::ComparePageData,
+    models::{ComparePageData, Viewer},
     panels::{custom_unit_display, COMPARE_METRICS},
     view_state::{param, parse_query},
 };
@@ -25,7 +25,7 @@ type Points = Vec<(i64, Option<f64>)>;
 
 pub async fn data(
     pool: &PgPool,
-    username: String,
+    viewer: Viewer,
     query: &str,
     now: DateTime<Utc>,
 ) -> Result<ComparePageData, String> {
@@ -86,7 +86,7 @@ pub async fn data(
         })
         .collect();
     Ok(ComparePageData {
-        username,
+        viewer,
         choices,
         hosts: chosen
             .iter()

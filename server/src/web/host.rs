@@ -10,7 +10,7 @@ use crate::{
 };
 use app::{
     chart::series::{self as svg, Line},
-    models::{CustomPanel, HostPageData, StaticPanel},
+    models::{CustomPanel, HostPageData, StaticPanel, Viewer},
     panels::{custom_unit_display, HOST_PANELS},
     view_state::parse_query,
 };
@@ -19,7 +19,7 @@ use sqlx::PgPool;
 
 pub async fn data(
     pool: &PgPool,
-    username: String,
+    viewer: Viewer,
     vm: &str,
     query: &str,
     now: DateTime<Utc>,
@@ -82,7 +82,7 @@ pub async fn data(
         .await
         .map_err(|e| e.to_string())?;
     Ok(HostPageData {
-        username,
+        viewer,
         vm_id: host.vm_id,
         name: host.name,
         group_id: placement.group_id,

@@ -17,7 +17,7 @@ use app::{
     },
     models::{
         AlertsPageData, CapacityReport, ComparePageData, ExportsPageData, FleetPageData,
-        HostChoice, HostPageData,
+        HostChoice, HostPageData, Viewer,
     },
     shell,
     view_state::{param, parse_query, Range},
@@ -88,13 +88,26 @@ async fn sign_in_guard(State(state): State<AppState>, request: Request, next: Ne
     }
 }
 
-/// The user a page's data is loaded for, from the session cookie of its request.
-async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Principal, String> {
+/// The user a page's data is loaded for, from the session cookie of its request, and what
+/// the page's top bar shows them.
+async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<(Principal, Viewer), String> {
     let secret = session_cookie(headers).ok_or("not signed in")?;
-    credentials::principal_for_session(&state.pool, &secret)
+    let principal = credentials::principal_for_session(&state.pool, &secret)
         .await
-        .map_err(|e| format!("the database is unreachable: {e}"))?
-        .ok_or_else(|| "your session has expired; sign in again".to_string())
+        .map_err(unreachable)?
+        .ok_or_else(|| "your session has expired; sign in again".to_string())?;
+    let by_level = crate::alerts::store::active_by_level(&state.pool)
+        .await
+        .map_err(unreachable)?;
+    let viewer = Viewer {
+        username: principal.name.clone(),
+        firing: by_level.iter().map(|(_, n)| *n as u64).sum(),
+        firing_level: by_level
+            .into_iter()
+            .map(|(level, _)| level)
+            .min_by_key(|level| app::catalog::level_rank(level)),
+    };
+    Ok((principal, viewer))
 }
 
 fn unreachable(error: impl std::fmt::Display) -> String {
@@ -106,12 +119,12 @@ fn fleet_source(state: AppState) -> FleetSource {
         move |headers: HeaderMap| -> Answer<FleetPageData> {
             let state = state.clone();
             Box::pin(async move {
-                let principal = signed_in(&state, &headers).await?;
+                let (_, viewer) = signed_in(&state, &headers).await?;
                 let hosts = crate::fleet::overview(&state.pool, Utc::now())
                     .await
                     .map_err(unreachable)?;
                 Ok(FleetPageData {
-                    username: principal.name,
+                    viewer,
                     hosts,
                     local_vm: state.local.vm_id.to_string(),
                 })
@@ -142,8 +155,8 @@ fn host_source(state: AppState) -> HostSource {
         move |headers: HeaderMap, vm: String, query: String| -> Answer<HostPageData> {
             let state = state.clone();
             Box::pin(async move {
-                let principal = signed_in(&state, &headers).await?;
-                host::data(&state.pool, principal.name, &vm, &query, Utc::now()).await
+                let (_, viewer) = signed_in(&state, &headers).await?;
+                host::data(&state.pool, viewer, &vm, &query, Utc::now()).await
             })
         },
     ))
@@ -154,8 +167,8 @@ fn compare_source(state: AppState) -> CompareSource {
         move |headers: HeaderMap, query: String| -> Answer<ComparePageData> {
             let state = state.clone();
             Box::pin(async move {
-                let principal = signed_in(&state, &headers).await?;
-                compare::data(&state.pool, principal.name, &query, Utc::now()).await
+                let (_, viewer) = signed_in(&state, &headers).await?;
+                compare::data(&state.pool, viewer, &query, Utc::now()).await
             })
         },
     ))
@@ -172,7 +185,7 @@ fn capacity_source(state: AppState) -> CapacitySource {
         move |headers: HeaderMap| -> Answer<CapacityReport> {
             let state = state.clone();
             Box::pin(async move {
-                let principal = signed_in(&state, &headers).await?;
+                let (_, viewer) = signed_in(&state, &headers).await?;
                 let hosts = hosts::all(&state.pool).await.map_err(unreachable)?;
                 let now = Utc::now();
                 let options = crate::capacity::TrendOptions {
@@ -202,7 +215,7 @@ fn capacity_source(state: AppState) -> CapacitySource {
                 .await
                 .map_err(unreachable)?;
                 Ok(CapacityReport {
-                    username: principal.name,
+                    viewer,
                     hosts: hosts.len(),
                     history_days: HISTORY_DAYS,
                     horizon_days: HORIZON_DAYS,
@@ -221,8 +234,8 @@ fn alerts_source(state: AppState) -> AlertsSource {
         move |headers: HeaderMap, query: String| -> Answer<AlertsPageData> {
             let state = state.clone();
             Box::pin(async move {
-                let principal = signed_in(&state, &headers).await?;
-                alerts::data(&state, principal, &query, Utc::now()).await
+                let (principal, viewer) = signed_in(&state, &headers).await?;
+                alerts::data(&state, principal, viewer, &query, Utc::now()).await
             })
         },
     ))
@@ -237,7 +250,7 @@ fn exports_source(state: AppState) -> ExportsSource {
         move |headers: HeaderMap| -> Answer<ExportsPageData> {
             let state = state.clone();
             Box::pin(async move {
-                let principal = signed_in(&state, &headers).await?;
+                let (principal, viewer) = signed_in(&state, &headers).await?;
                 let hosts = hosts::all(&state.pool).await.map_err(unreachable)?;
                 let jobs = crate::export::recent(&state.pool, &principal.name, RECENT_EXPORTS)
                     .await
@@ -246,7 +259,7 @@ fn exports_source(state: AppState) -> ExportsSource {
                     .await
                     .map_err(unreachable)?;
                 Ok(ExportsPageData {
-                    username: principal.name,
+                    viewer,
                     hosts: hosts
                         .into_iter()
                         .map(|h| HostChoice {

@@ -775,6 +775,36 @@ async fn the_alerts_page_adds_edits_disables_and_deletes_rules_and_resolves_aler
         html.contains(&format!("/alerts/{alert_id}/resolve")),
         "the firing alert and its resolve form are on the page"
     );
+    // Every page's top bar counts what fires (this alert, and the server's own host's if its
+    // CPU is busy while the tests run), coloured by the most severe level.
+    for page in ["/alerts", "/", "/exports"] {
+        let html = app
+            .client
+            .get(format!("{}{page}", app.address))
+            .header(reqwest::header::COOKIE, format!("lookout_session={cookie}"))
+            .send()
+            .await
+            .expect("page")
+            .text()
+            .await
+            .expect("html");
+        let badge = html
+            .split("data-testid=\"nav-firing\"")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{page}: no count of firing alerts in the top bar"));
+        let count: u64 = badge
+            .split('>')
+            .nth(1)
+            .and_then(|rest| rest.split('<').next())
+            .and_then(|n| n.trim().parse().ok())
+            .expect("a count");
+        assert!(count >= 1, "{page}: {count}");
+        assert!(
+            html.contains("badge firing level-warning")
+                || html.contains("badge firing level-critical"),
+            "{page}"
+        );
+    }
     // The filters narrow the lists: a warning is not critical; the host's own, an unknown host's.
     for (query, listed) in [
         ("?level=critical", false),
