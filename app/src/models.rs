@@ -279,9 +279,12 @@ pub struct CapacityReport {
     pub threshold: f64,
     pub trends: TrendReport,
     pub anomalies: Vec<AnomalyEvent>,
-    /// The custom metrics hosts send, each host's trend over the same history, the fastest
-    /// growing first.
+    /// The custom metrics hosts send, each host's trend over the same history: those that reach
+    /// their capacity soonest first, then the fastest growing.
     pub app_metrics: Vec<AppMetricTrend>,
+    /// The user may set metrics' capacities (`alerts:write`, the scope that sets thresholds).
+    #[serde(default)]
+    pub can_set_capacity: bool,
 }
 
 /// One host's custom metric as the capacity page plans it: its level now, its growth per month
@@ -301,6 +304,28 @@ pub struct AppMetricTrend {
     pub monthly_relative: Option<f64>,
     /// The level the trend line reaches at the horizon.
     pub predicted: f64,
+    /// The metric's capacity (the level it must stay below), when a person set one.
+    #[serde(default)]
+    pub capacity: Option<f64>,
+    /// When the trend line reaches the capacity: the newest day when it is there already;
+    /// `None` without a capacity or beyond two years.
+    #[serde(default)]
+    pub capacity_date: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub days_to_capacity: Option<f64>,
+}
+
+/// The `data` of `GET`, `PUT` and `DELETE /api/v1/performance/metrics/{name}/capacity`: the
+/// level an application metric must stay below, in its unit; `capacity` is `null` when none is
+/// set (or after `DELETE`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CustomMetricCapacity {
+    pub name: String,
+    /// The unit of the metric's newest point.
+    pub unit: String,
+    pub capacity: Option<f64>,
+    pub updated_at: Option<DateTime<Utc>>,
+    pub updated_by: Option<String>,
 }
 
 /// The typed `data` of `/history/trends`.

@@ -223,8 +223,30 @@ test('troubleshooting on the demo fleet', { timeout: 420_000 }, async () => {
     assert.ok(await page.getByTestId('incident').count() > 0, 'the anomaly found on the host view is listed as an incident');
     // The applications' metrics, planned in their own units: three hosts, two metrics each.
     assert.equal(await page.getByTestId('app-metric').count(), 6);
-    assert.match(await page.locator('[data-testid=app-metric][data-name="api.requests"][data-vm=sim-008]').textContent(), /\+\d+\.\d %/);
+    const sim008 = page.locator('[data-testid=app-metric][data-name="api.requests"][data-vm=sim-008]');
+    assert.match(await sim008.textContent(), /\+\d+\.\d %/);
+    // The demo's capacity of 135 req/s: sim-008 reaches it first (top row, dated, within the
+    // 90-day horizon), sim-000 not within two years.
+    assert.equal(await page.getByTestId('app-metric').first().getAttribute('data-vm'), 'sim-008');
+    assert.match(await sim008.getByTestId('app-metric-reaches').textContent(), /^\d{4}-\d{2}-\d{2} \(in \d+ days\)$/);
+    assert.match(await sim008.getAttribute('class'), /severity-high/);
+    assert.equal(await page.locator('[data-testid=app-metric][data-name="api.requests"][data-vm=sim-000] [data-testid=app-metric-reaches]').textContent(), 'not within 2 years');
     await shot(page, 'capacity.png');
+    // The form: a capacity for the latency, seen in the API and on the page, then cleared.
+    await page.getByTestId('capacity-metric').selectOption('api.latency_p95');
+    await page.getByTestId('capacity-value').fill('400');
+    await page.getByTestId('capacity-save').click();
+    await page.getByTestId('capacity-notice').waitFor();
+    assert.match(await page.getByTestId('capacity-notice').textContent(), /api\.latency_p95: capacity 400 ms/);
+    const { body: latencyCapacity } = await api('/api/v1/performance/metrics/api.latency_p95/capacity');
+    assert.equal(latencyCapacity.data.capacity, 400);
+    assert.match(await page.locator('[data-testid=app-metric][data-name="api.latency_p95"][data-vm=sim-008] [data-testid=app-metric-capacity]').textContent(), /^400\.0 ms \(\d+ % used\)$/);
+    await page.getByTestId('capacity-form').scrollIntoViewIfNeeded();
+    await shot(page, 'capacity-form.png');
+    await page.getByTestId('capacity-metric').selectOption('api.latency_p95');
+    await page.getByTestId('capacity-value').fill('150');
+    await page.getByTestId('capacity-save').click();
+    await page.waitForFunction(() => /capacity 150 ms/.test(document.querySelector('[data-testid=capacity-notice]')?.textContent ?? ''));
 
     // The exports page: an Excel export, its progress bar completes, the file downloads.
     await page.getByTestId('nav-exports').click();

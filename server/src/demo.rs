@@ -227,6 +227,11 @@ async fn seed(
     // then a point a minute for the last day, as they arrive live.
     send_custom(pool, alerts, &fleet, start, day, Duration::hours(1)).await?;
     send_custom(pool, alerts, &fleet, day, seeded_at, CUSTOM_EVERY).await?;
+    // Their capacities, as an operator would set them, so the capacity page dates the crossings
+    // (a capacity set already is kept).
+    for (name, capacity) in DEMO_CAPACITIES {
+        crate::storage::custom_metrics::set_capacity(pool, name, capacity, "demo", true).await?;
+    }
     sqlx::query(
         "INSERT INTO lookout_maintenance (name, done_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
     )
@@ -354,6 +359,11 @@ const CUSTOM_EVERY: Duration = Duration::minutes(1);
 /// Each demo application's request rate grows by this share of its level at seeding a month
 /// (hosts sim-000, sim-004, sim-008), so the capacity page has application trends to plan.
 const APP_GROWTH_PER_MONTH: [f64; 3] = [0.02, 0.05, 0.09];
+
+/// The demo applications' capacities: sim-008's request rate (110 req/s growing 9 % of that a
+/// month) reaches 135 in about 2.5 months, sim-004's in about a year, sim-000's not within two
+/// years; sim-008's latency reaches 150 ms in about 5 months.
+const DEMO_CAPACITIES: [(&str, f64); 2] = [("api.requests", 135.0), ("api.latency_p95", 150.0)];
 
 /// The custom metrics the demo's hosts with containers (every fourth, see `simulate`) send, as
 /// an application would through `/api/v1/performance/metrics/batch`: its request rate, with a

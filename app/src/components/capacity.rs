@@ -10,6 +10,7 @@ use crate::{
     view_state::{host_link, Range},
 };
 use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
 
 /// Incidents listed: the newest, each one host's overlapping events.
 const INCIDENT_ROWS: usize = 20;
@@ -19,11 +20,15 @@ const APP_METRIC_ROWS: usize = 20;
 #[component]
 pub fn CapacityPage() -> impl IntoView {
     let report = Resource::new(|| (), |_| load_capacity());
+    let query = use_query_map();
     view! {
         <Suspense fallback=super::loading>
             {move || Suspend::new(async move {
+                // What the capacity form's redirect says: `?notice=` when done, `?error=` not.
+                let notice = query.get_untracked().get("notice");
+                let problem = query.get_untracked().get("error");
                 match report.await {
-                    Ok(report) => view! { <CapacityView report/> }.into_any(),
+                    Ok(report) => view! { <CapacityView report notice problem/> }.into_any(),
                     Err(error) => super::failed("the capacity report", error.to_string()),
                 }
             })}
@@ -54,7 +59,11 @@ fn steps_text(f: &MetricForecast) -> String {
 }
 
 #[component]
-fn CapacityView(report: CapacityReport) -> impl IntoView {
+fn CapacityView(
+    report: CapacityReport,
+    notice: Option<String>,
+    problem: Option<String>,
+) -> impl IntoView {
     let CapacityReport {
         viewer,
         hosts,
@@ -64,7 +73,10 @@ fn CapacityView(report: CapacityReport) -> impl IntoView {
         trends,
         anomalies,
         app_metrics,
+        can_set_capacity,
     } = report;
+    let capacity_form =
+        can_set_capacity.then(|| capacity_form(&app_metrics, notice.clone(), problem.clone()));
     let app_count = app_metrics.len();
     let app_rows: Vec<_> = app_metrics
         .iter()
@@ -73,7 +85,7 @@ fn CapacityView(report: CapacityReport) -> impl IntoView {
         .collect();
     let no_app_metrics = app_rows.is_empty();
     let app_more = (app_count > APP_METRIC_ROWS)
-        .then(|| view! { <p class="muted small">{format!("{} more, growing less.", app_count - APP_METRIC_ROWS)}</p> });
+        .then(|| view! { <p class="muted small">{format!("{} more, reaching capacity later or growing less.", app_count - APP_METRIC_ROWS)}</p> });
     let chart = capacity::render(&trends, horizon_days, threshold);
     let forecasts: Vec<_> = capacity::SERIES
         .iter()
@@ -171,15 +183,18 @@ fn CapacityView(report: CapacityReport) -> impl IntoView {
                 {no_recommendations.then(|| view! { <p class="muted">"None."</p> })}
                 <ul data-testid="recommendations">{recommendations}</ul>
             </section>
-            <section class="panel">
+            <section class="panel" id="app-metrics">
                 <h2>"Application metrics"</h2>
-                <p class="muted small">"The custom metrics each host sends (requests, latencies, queues…), by day: the trend in the metric's own unit — no threshold is known for them — the fastest growing first."</p>
+                <p class="muted small">"The custom metrics each host sends (requests, latencies, queues…), by day: the trend in the metric's own unit and, for a metric whose capacity is set (the level it must stay below, for every host that sends it), when the trend reaches it — the soonest first, then the fastest growing."</p>
                 {no_app_metrics.then(|| view! { <p class="muted">"No host has sent a custom metric on 7 days or more of this history."</p> })}
-                <table data-testid="app-metrics-table">
-                    <thead><tr><th>"metric"</th><th>"host"</th><th>"now"</th><th>"per month"</th><th>"in " {horizon_days} " days"</th><th>"days of data"</th></tr></thead>
-                    <tbody>{app_rows}</tbody>
-                </table>
+                <div class="table-wrap">
+                    <table data-testid="app-metrics-table">
+                        <thead><tr><th>"metric"</th><th>"host"</th><th>"now"</th><th>"per month"</th><th>"in " {horizon_days} " days"</th><th>"capacity"</th><th>"reaches it"</th><th>"days of data"</th></tr></thead>
+                        <tbody>{app_rows}</tbody>
+                    </table>
+                </div>
                 {app_more}
+                {capacity_form}
             </section>
             <section class="panel">
                 <h2>"Anomalies, last 7 days"</h2>
@@ -199,7 +214,7 @@ fn relative_text(relative: Option<f64>) -> String {
     relative.map_or_else(|| "–".into(), |r| format!("{:+.1} %", r * 100.0))
 }
 
-fn app_metric_row(t: &AppMetricTrend, horizon_days: i64) -> impl IntoView {
+fn app_metric_row(t: &AppMetricTrend, horizon_days: i64) -> AnyView {
     let unit = custom_unit_display(&t.unit);
     let value = move |v: f64| format_value(v, unit);
     let change = format!(
@@ -211,16 +226,84 @@ fn app_metric_row(t: &AppMetricTrend, horizon_days: i64) -> impl IntoView {
     let href = format!("/hosts/{}?range=90d", crate::view_state::encode(&t.vm_id));
     let unit_note = (!t.unit.is_empty())
         .then(|| view! { <span class="muted small">{format!(" {}", t.unit)}</span> });
+    let capacity = t.capacity.map_or_else(
+        || "–".to_string(),
+        |c| {
+            let used = (c > 0.0).then(|| format!(" ({:.0} % used)", t.level_now / c * 100.0));
+            format!("{}{}", value(c), used.unwrap_or_default())
+        },
+    );
+    let (reaches, urgency) = reaches_text(t, horizon_days);
     view! {
-        <tr data-testid="app-metric" data-name=t.name.clone() data-vm=t.vm_id.clone()>
+        <tr data-testid="app-metric" data-name=t.name.clone() data-vm=t.vm_id.clone() class=urgency>
             <td>{t.name.clone()}{unit_note}</td>
             <td><a href=href>{t.vm_name.clone()}</a></td>
             <td class="num">{value(t.level_now)}</td>
             <td class="num">{change}</td>
             <td class="num" title=format!("the trend line {horizon_days} days after the newest day")>{value(t.predicted)}</td>
+            <td class="num" data-testid="app-metric-capacity">{capacity}</td>
+            <td data-testid="app-metric-reaches">{reaches}</td>
             <td class="num">{t.days}</td>
         </tr>
     }
+    .into_any()
+}
+
+/// When a row's trend reaches its capacity, and the row's class: `severity-high` when within
+/// the horizon (or already), `severity-medium` within a year, as the capacity alerts grade.
+fn reaches_text(t: &AppMetricTrend, horizon_days: i64) -> (String, &'static str) {
+    match (t.capacity, t.days_to_capacity, t.capacity_date) {
+        (None, _, _) => ("–".into(), ""),
+        (Some(_), Some(days), _) if days <= 0.0 => ("now".into(), "severity-high"),
+        (Some(_), Some(days), Some(when)) => (
+            format!("{} (in {days:.0} days)", date(when)),
+            if days <= horizon_days as f64 {
+                "severity-high"
+            } else if days <= 365.0 {
+                "severity-medium"
+            } else {
+                ""
+            },
+        ),
+        (Some(_), _, _) => ("not within 2 years".into(), ""),
+    }
+}
+
+/// The form that sets (or, left empty, clears) one metric's capacity: one per metric name,
+/// applied to every host that sends it.
+fn capacity_form(
+    app_metrics: &[AppMetricTrend],
+    notice: Option<String>,
+    problem: Option<String>,
+) -> AnyView {
+    let mut names: Vec<(String, String, Option<f64>)> = app_metrics
+        .iter()
+        .map(|t| (t.name.clone(), t.unit.clone(), t.capacity))
+        .collect();
+    names.sort_by(|a, b| a.0.cmp(&b.0));
+    names.dedup_by(|a, b| a.0 == b.0);
+    let options: Vec<_> = names
+        .into_iter()
+        .map(|(name, unit, capacity)| {
+            let unit = custom_unit_display(&unit);
+            let now = capacity.map_or_else(
+                || "no capacity".to_string(),
+                |c| format!("capacity {}", format_value(c, unit)),
+            );
+            view! { <option value=name.clone()>{format!("{name} ({now})")}</option> }
+        })
+        .collect();
+    view! {
+        <form method="post" action="/capacity/metrics" class="filters capacity-form" id="capacity-form" data-testid="capacity-form">
+            {notice.map(|n| view! { <p class="notice" data-testid="capacity-notice">{n}</p> })}
+            {problem.map(|p| view! { <p class="error" data-testid="capacity-error">{p}</p> })}
+            <label>"Metric " <select name="name" data-testid="capacity-metric">{options}</select></label>
+            <label>"capacity " <input name="capacity" type="text" inputmode="decimal" size="10" placeholder="empty: clear" data-testid="capacity-value"/></label>
+            <span class="muted small">" in the metric's unit, for every host that sends it "</span>
+            <button type="submit" data-testid="capacity-save">"Set"</button>
+        </form>
+    }
+    .into_any()
 }
 
 #[cfg(test)]
@@ -228,6 +311,30 @@ mod tests {
     use super::*;
     use crate::models::{LevelShift, ShiftScenario};
     use chrono::{TimeZone, Utc};
+
+    #[test]
+    fn the_capacity_cell_dates_the_crossing_and_grades_it_like_the_capacity_alerts() {
+        let mut t = AppMetricTrend::default();
+        assert_eq!(reaches_text(&t, 90), ("–".to_string(), ""));
+        t.capacity = Some(135.0);
+        assert_eq!(reaches_text(&t, 90), ("not within 2 years".to_string(), ""));
+        t.days_to_capacity = Some(0.0);
+        assert_eq!(reaches_text(&t, 90), ("now".to_string(), "severity-high"));
+        let when = Utc
+            .with_ymd_and_hms(2027, 2, 20, 0, 0, 0)
+            .single()
+            .expect("date");
+        t.capacity_date = Some(when);
+        for (days, text, class) in [
+            (75.6, "2027-02-20 (in 76 days)", "severity-high"),
+            (90.0, "2027-02-20 (in 90 days)", "severity-high"),
+            (353.0, "2027-02-20 (in 353 days)", "severity-medium"),
+            (500.0, "2027-02-20 (in 500 days)", ""),
+        ] {
+            t.days_to_capacity = Some(days);
+            assert_eq!(reaches_text(&t, 90), (text.to_string(), class), "{days}");
+        }
+    }
 
     #[test]
     fn monthly_growth_reads_as_a_signed_percentage() {

@@ -199,10 +199,11 @@ pub fn forecast(
     })
 }
 
-/// The trend of a series in its own unit — an application metric, with no 0–100 scale and no
-/// threshold to reach: the robust line's level at the last day, its change per month (30 days),
-/// that change as a share of the level, and the line's value `horizon` days after the last
-/// point (never below zero: rates, counts and latencies are not negative).
+/// The trend of a series in its own unit — an application metric, with no 0–100 scale: the
+/// robust line's level at the last day, its change per month (30 days), that change as a share
+/// of the level, and the line's value `horizon` days after the last point (never below zero:
+/// rates, counts and latencies are not negative). With a capacity (the level the series must
+/// stay below, set by a person), the days from the last point until the line reaches it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct UnitTrend {
     pub level_now: f64,
@@ -210,10 +211,18 @@ pub struct UnitTrend {
     /// `monthly / level_now`; `None` when the level is not above zero.
     pub monthly_relative: Option<f64>,
     pub predicted: f64,
+    /// Days until the line reaches the capacity: 0 when it is there already, `None` without a
+    /// capacity or when the line does not reach it within [`CROSSING_SEARCH_DAYS`].
+    pub days_to_capacity: Option<f64>,
 }
 
 /// `None` below `MIN_POINTS`.
-pub fn unit_trend(days: &[f64], values: &[f64], horizon: f64) -> Option<UnitTrend> {
+pub fn unit_trend(
+    days: &[f64],
+    values: &[f64],
+    horizon: f64,
+    capacity: Option<f64>,
+) -> Option<UnitTrend> {
     if days.len() < MIN_POINTS {
         return None;
     }
@@ -221,11 +230,16 @@ pub fn unit_trend(days: &[f64], values: &[f64], horizon: f64) -> Option<UnitTren
     let last = *days.last()?;
     let level_now = line.at(last).max(0.0);
     let monthly = line.slope * 30.0;
+    let days_to_capacity = capacity.and_then(|limit| {
+        first_crossing(|x| line.at(x).max(0.0), last, limit)
+            .map(|x| ((x - last) * 10.0).round() / 10.0)
+    });
     Some(UnitTrend {
         level_now,
         monthly,
         monthly_relative: (level_now > 0.0).then(|| monthly / level_now),
         predicted: line.at(last + horizon).max(0.0),
+        days_to_capacity,
     })
 }
 
@@ -301,19 +315,36 @@ mod tests {
         let mut values: Vec<f64> = days.iter().map(|d| 100.0 + 2.0 * d).collect();
         values[10] = 900.0;
         values[20] = 0.0;
-        let t = unit_trend(&days, &values, 90.0).expect("30 days");
+        let t = unit_trend(&days, &values, 90.0, None).expect("30 days");
         assert!((t.level_now - 158.0).abs() < 1e-9, "{t:?}");
         assert!((t.monthly - 60.0).abs() < 1e-9);
         assert!((t.monthly_relative.expect("positive level") - 60.0 / 158.0).abs() < 1e-12);
         assert!((t.predicted - 338.0).abs() < 1e-9);
-        // A falling series stops at zero; six days are too few.
+        assert_eq!(t.days_to_capacity, None);
+        // A capacity of 250 is (250 − 158) / 2 = 46 days away; one of 150 is passed already; one
+        // of 2000 needs (2000 − 158) / 2 = 921 days, beyond the two years searched.
+        let reach = |limit: f64| {
+            unit_trend(&days, &values, 90.0, Some(limit))
+                .expect("30 days")
+                .days_to_capacity
+        };
+        assert_eq!(reach(250.0), Some(46.0));
+        assert_eq!(reach(150.0), Some(0.0));
+        assert_eq!(reach(1500.0), Some(671.0));
+        assert_eq!(reach(2000.0), None);
+        // A falling series stops at zero and never reaches a capacity; six days are too few.
         let falling: Vec<f64> = days.iter().map(|d| 50.0 - 2.0 * d).collect();
-        let t = unit_trend(&days, &falling, 90.0).expect("30 days");
+        let t = unit_trend(&days, &falling, 90.0, Some(60.0)).expect("30 days");
         assert_eq!(
-            (t.level_now, t.predicted, t.monthly_relative),
-            (0.0, 0.0, None)
+            (
+                t.level_now,
+                t.predicted,
+                t.monthly_relative,
+                t.days_to_capacity
+            ),
+            (0.0, 0.0, None, None)
         );
-        assert!(unit_trend(&days[..6], &values[..6], 90.0).is_none());
+        assert!(unit_trend(&days[..6], &values[..6], 90.0, None).is_none());
     }
 
     use super::*;

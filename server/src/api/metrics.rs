@@ -3,7 +3,8 @@
 use crate::error::Success;
 use crate::{
     alerts::rules,
-    auth::{MetricsWrite, Principal, RequireScope, VmRead},
+    auth::{AlertsWrite, MetricsWrite, Principal, RequireScope, VmRead},
+    capacity::app_metrics::{self, CapacityError},
     error::{success, ApiError, ApiJson, ApiQuery},
     history,
     state::AppState,
@@ -13,7 +14,8 @@ use crate::{
     },
 };
 use app::models::{
-    CustomMetricBatch, CustomMetricCreated, CustomMetricReadout, CustomMetricRejection,
+    CustomMetricBatch, CustomMetricCapacity, CustomMetricCreated, CustomMetricReadout,
+    CustomMetricRejection,
 };
 use axum::{
     extract::{Path, State},
@@ -369,4 +371,53 @@ pub async fn read(
         truncated: read.truncated,
         summary: read.summary,
     }))
+}
+
+impl From<CapacityError> for ApiError {
+    fn from(error: CapacityError) -> Self {
+        match error {
+            CapacityError::Invalid(message) => ApiError::Validation(message),
+            e @ CapacityError::UnknownMetric(_) => ApiError::MetricNotFound(e.to_string()),
+            CapacityError::Database(e) => e.into(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CapacityBody {
+    capacity: f64,
+}
+
+/// `GET /metrics/{name}/capacity`: the level the metric must stay below (`null` when unset).
+pub async fn capacity(
+    _: RequireScope<VmRead>,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<Success<CustomMetricCapacity>>, ApiError> {
+    Ok(success(app_metrics::capacity_of(&state.pool, &name).await?))
+}
+
+/// `PUT /metrics/{name}/capacity` `{"capacity": 5000}`: in the metric's unit, for every host
+/// that sends it; the capacity page plans against it.
+pub async fn set_capacity(
+    RequireScope(principal, _): RequireScope<AlertsWrite>,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    ApiJson(body): ApiJson<CapacityBody>,
+) -> Result<Json<Success<CustomMetricCapacity>>, ApiError> {
+    Ok(success(
+        app_metrics::set_capacity(&state.pool, &name, body.capacity, &principal.name).await?,
+    ))
+}
+
+/// `DELETE /metrics/{name}/capacity`: the metric is planned without a capacity again.
+pub async fn clear_capacity(
+    RequireScope(principal, _): RequireScope<AlertsWrite>,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<Success<CustomMetricCapacity>>, ApiError> {
+    Ok(success(
+        app_metrics::clear_capacity(&state.pool, &name, &principal.name).await?,
+    ))
 }

@@ -202,6 +202,12 @@ fn performance_routes() -> Router<AppState> {
             post(metrics::add_batch),
         )
         .route("/api/v1/performance/metrics/{name}", get(metrics::read))
+        .route(
+            "/api/v1/performance/metrics/{name}/capacity",
+            get(metrics::capacity)
+                .put(metrics::set_capacity)
+                .delete(metrics::clear_capacity),
+        )
         .route("/api/v1/performance/alerts", get(alerts::list_alerts))
         .route(
             "/api/v1/performance/alerts/rules",

@@ -1,11 +1,13 @@
 //! Capacity planning for what the hosts' applications send (custom metrics): each host's daily
-//! means over the history, the robust trend of each in its own unit (no 0–100 scale, no
-//! threshold), the fastest growing first.
+//! means over the history, the robust trend of each in its own unit (no 0–100 scale), and — for
+//! a metric whose capacity a person set — when the trend reaches it; the soonest first, then
+//! the fastest growing. Setting and clearing capacities comes here too, from the REST API and
+//! the capacity page alike.
 use crate::{
     analysis::trend::{self, UnitTrend},
     storage::{custom_metrics, hosts::HostRef},
 };
-use app::models::AppMetricTrend;
+use app::models::{AppMetricTrend, CustomMetricCapacity};
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use std::collections::HashMap;
 
@@ -30,6 +32,11 @@ pub async fn trends(
         .await?
         .into_iter()
         .collect();
+    let capacities: HashMap<String, f64> = custom_metrics::capacities(pool)
+        .await?
+        .into_iter()
+        .map(|c| (c.name, c.capacity))
+        .collect();
     let by_id: HashMap<i32, &HostRef> = hosts.iter().map(|h| (h.id, h)).collect();
     let mut out = Vec::new();
     for series in rows.chunk_by(|a, b| a.name == b.name && a.host_id == b.host_id) {
@@ -47,15 +54,19 @@ pub async fn trends(
             .map(|p| (p.day - first_day).num_days() as f64)
             .collect();
         let values: Vec<f64> = series.iter().map(|p| p.mean).collect();
+        let capacity = capacities.get(&first.name).copied();
         let Some(UnitTrend {
             level_now,
             monthly,
             monthly_relative,
             predicted,
-        }) = trend::unit_trend(&days, &values, horizon)
+            days_to_capacity,
+        }) = trend::unit_trend(&days, &values, horizon, capacity)
         else {
             continue;
         };
+        let capacity_date = days_to_capacity
+            .map(|days| last.day + Duration::seconds((days * 86_400.0).round() as i64));
         out.push(AppMetricTrend {
             name: first.name.clone(),
             unit: units.get(&first.name).cloned().unwrap_or_default(),
@@ -66,15 +77,105 @@ pub async fn trends(
             monthly_change: monthly,
             monthly_relative,
             predicted,
+            capacity,
+            capacity_date,
+            days_to_capacity,
         });
     }
-    // The fastest growing first (relative growth; series without a level last), then by name.
+    // What reaches its capacity soonest first; then the fastest growing (relative growth; series
+    // without a level last), then by name.
     out.sort_by(|a, b| {
-        let key = |t: &AppMetricTrend| t.monthly_relative.unwrap_or(f64::NEG_INFINITY);
-        key(b)
-            .total_cmp(&key(a))
+        let soon = |t: &AppMetricTrend| t.days_to_capacity.unwrap_or(f64::INFINITY);
+        let growth = |t: &AppMetricTrend| t.monthly_relative.unwrap_or(f64::NEG_INFINITY);
+        soon(a)
+            .total_cmp(&soon(b))
+            .then_with(|| growth(b).total_cmp(&growth(a)))
             .then_with(|| a.name.cmp(&b.name))
             .then_with(|| a.vm_name.cmp(&b.vm_name))
     });
     Ok(out)
+}
+
+/// The largest capacity taken: far above any rate or size a metric is sent in, and small enough
+/// that a typo of many zeros is told rather than stored.
+pub const MAX_CAPACITY: f64 = 1e15;
+
+/// Why a capacity was not set.
+#[derive(Debug, thiserror::Error)]
+pub enum CapacityError {
+    /// The value is not a capacity (the message says why).
+    #[error("{0}")]
+    Invalid(String),
+    #[error("no custom metric named `{0}` has been stored")]
+    UnknownMetric(String),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// A metric's capacity as the API answers it (`capacity: None` when none is set).
+pub async fn capacity_of(
+    pool: &sqlx::PgPool,
+    name: &str,
+) -> Result<CustomMetricCapacity, CapacityError> {
+    let unit = known_unit(pool, name).await?;
+    let set = custom_metrics::capacity(pool, name).await?;
+    Ok(answer(name, unit, set))
+}
+
+/// Sets the capacity of the custom metric `name` (one that has been stored) to `capacity`, in
+/// the metric's unit: a finite number above zero, at most [`MAX_CAPACITY`].
+pub async fn set_capacity(
+    pool: &sqlx::PgPool,
+    name: &str,
+    capacity: f64,
+    updated_by: &str,
+) -> Result<CustomMetricCapacity, CapacityError> {
+    if !capacity.is_finite() || capacity <= 0.0 {
+        return Err(CapacityError::Invalid(format!(
+            "`capacity` must be a number above zero, got {capacity}"
+        )));
+    }
+    if capacity > MAX_CAPACITY {
+        return Err(CapacityError::Invalid(format!(
+            "`capacity` must be at most {MAX_CAPACITY:e}, got {capacity:e}"
+        )));
+    }
+    let unit = known_unit(pool, name).await?;
+    let set = custom_metrics::set_capacity(pool, name, capacity, updated_by, false).await?;
+    tracing::info!(target: "lookout::capacity", metric = name, capacity, updated_by, "Capacity of an application metric set.");
+    Ok(answer(name, unit, Some(set)))
+}
+
+/// Clears the capacity of `name`; clearing one that was not set is not an error (the outcome
+/// is the same).
+pub async fn clear_capacity(
+    pool: &sqlx::PgPool,
+    name: &str,
+    cleared_by: &str,
+) -> Result<CustomMetricCapacity, CapacityError> {
+    let unit = known_unit(pool, name).await?;
+    if custom_metrics::clear_capacity(pool, name).await? {
+        tracing::info!(target: "lookout::capacity", metric = name, cleared_by, "Capacity of an application metric cleared.");
+    }
+    Ok(answer(name, unit, None))
+}
+
+/// The unit of a stored custom metric, or why there is none.
+async fn known_unit(pool: &sqlx::PgPool, name: &str) -> Result<String, CapacityError> {
+    if !crate::alerts::rules::valid_metric_name(name) {
+        return Err(CapacityError::UnknownMetric(name.to_owned()));
+    }
+    custom_metrics::describe_any(pool, name)
+        .await?
+        .ok_or_else(|| CapacityError::UnknownMetric(name.to_owned()))
+}
+
+fn answer(name: &str, unit: String, set: Option<custom_metrics::Capacity>) -> CustomMetricCapacity {
+    CustomMetricCapacity {
+        name: name.to_owned(),
+        unit,
+        capacity: set.as_ref().map(|c| c.capacity),
+        updated_at: set.as_ref().map(|c| c.updated_at),
+        updated_by: set.map(|c| c.updated_by),
+    }
 }

@@ -409,3 +409,67 @@ pub async fn daily_means_by_host(
     .fetch_all(pool)
     .await
 }
+
+/// A metric's capacity as a person set it.
+#[derive(Clone, Debug, FromRow)]
+pub struct Capacity {
+    pub name: String,
+    pub capacity: f64,
+    pub updated_at: DateTime<Utc>,
+    pub updated_by: String,
+}
+
+/// Every capacity set, by metric name.
+pub async fn capacities(pool: &PgPool) -> Result<Vec<Capacity>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT name, capacity, updated_at, updated_by FROM custom_metric_capacities ORDER BY name",
+    )
+    .fetch_all(pool)
+    .await
+}
+
+pub async fn capacity(pool: &PgPool, name: &str) -> Result<Option<Capacity>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT name, capacity, updated_at, updated_by FROM custom_metric_capacities WHERE name = $1",
+    )
+    .bind(name)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Sets (or replaces) a metric's capacity. `only_if_unset` leaves a capacity already set alone
+/// (the demo's seeding, which must not undo a person's setting).
+pub async fn set_capacity(
+    pool: &PgPool,
+    name: &str,
+    capacity: f64,
+    updated_by: &str,
+    only_if_unset: bool,
+) -> Result<Capacity, sqlx::Error> {
+    let sql = if only_if_unset {
+        // A no-op update, so that RETURNING gives the row that stays.
+        "INSERT INTO custom_metric_capacities (name, capacity, updated_by) VALUES ($1, $2, $3)
+         ON CONFLICT (name) DO UPDATE SET name = custom_metric_capacities.name
+         RETURNING name, capacity, updated_at, updated_by"
+    } else {
+        "INSERT INTO custom_metric_capacities (name, capacity, updated_by) VALUES ($1, $2, $3)
+         ON CONFLICT (name) DO UPDATE SET capacity = excluded.capacity,
+             updated_at = excluded.updated_at, updated_by = excluded.updated_by
+         RETURNING name, capacity, updated_at, updated_by"
+    };
+    sqlx::query_as(sql)
+        .bind(name)
+        .bind(capacity)
+        .bind(updated_by)
+        .fetch_one(pool)
+        .await
+}
+
+/// Removes a metric's capacity; `false` when none was set.
+pub async fn clear_capacity(pool: &PgPool, name: &str) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM custom_metric_capacities WHERE name = $1")
+        .bind(name)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}

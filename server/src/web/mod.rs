@@ -3,6 +3,7 @@
 //! services the REST API uses (fleet, history series, timeline, capacity, exports, alerting);
 //! the host, compare and alerts pages shape theirs in `host`, `compare` and `alerts`.
 mod alerts;
+mod capacity;
 mod compare;
 mod host;
 
@@ -13,11 +14,11 @@ use crate::{
 };
 use app::{
     components::snapshot::ssr::{
-        AlertsSource, Answer, CapacitySource, CompareSource, ExportsSource, FleetSource, HostSource,
+        AlertsSource, Answer, CompareSource, ExportsSource, FleetSource, HostSource,
     },
     models::{
-        AlertsPageData, CapacityReport, ComparePageData, ExportsPageData, FleetPageData,
-        HostChoice, HostPageData, Viewer,
+        AlertsPageData, ComparePageData, ExportsPageData, FleetPageData, HostChoice, HostPageData,
+        Viewer,
     },
     shell,
     view_state::{param, parse_query, Range},
@@ -40,7 +41,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
     let fleet = fleet_source(state.clone());
     let host = host_source(state.clone());
     let compare = compare_source(state.clone());
-    let capacity = capacity_source(state.clone());
+    let capacity = capacity::source(state.clone());
     let exports = exports_source(state.clone());
     let alerts = alerts_source(state.clone());
     let routes = generate_route_list(App);
@@ -57,6 +58,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .leptos_routes_with_context(state, routes, context, move || shell(options.clone()))
         .route("/exports", post(start_export))
         .route("/reports", post(start_report))
+        .route("/capacity/metrics", post(capacity::set_capacity))
         .route("/alerts/rules", post(alerts::save_rule))
         .route("/alerts/rules/{id}/{action}", post(alerts::change_rule))
         .route("/alerts/{id}/resolve", post(alerts::resolve))
@@ -169,61 +171,6 @@ fn compare_source(state: AppState) -> CompareSource {
             Box::pin(async move {
                 let (_, viewer) = signed_in(&state, &headers).await?;
                 compare::data(&state.pool, viewer, &query, Utc::now()).await
-            })
-        },
-    ))
-}
-
-/// What the capacity page shows: `/history/trends` over every host for the last 180 days with a
-/// 90-day forecast against 80 %, the custom metrics' trends over the same days, and the newest
-/// anomalies of the last 7 days.
-fn capacity_source(state: AppState) -> CapacitySource {
-    const HISTORY_DAYS: i64 = 180;
-    const HORIZON_DAYS: i64 = 90;
-    const THRESHOLD: f64 = 80.0;
-    CapacitySource(Arc::new(
-        move |headers: HeaderMap| -> Answer<CapacityReport> {
-            let state = state.clone();
-            Box::pin(async move {
-                let (_, viewer) = signed_in(&state, &headers).await?;
-                let hosts = hosts::all(&state.pool).await.map_err(unreachable)?;
-                let now = Utc::now();
-                let options = crate::capacity::TrendOptions {
-                    start: now - chrono::Duration::days(HISTORY_DAYS),
-                    end: now,
-                    metrics: crate::capacity::METRICS.to_vec(),
-                    forecast_enabled: true,
-                    horizon: HORIZON_DAYS as f64,
-                    method: crate::analysis::trend::Method::Linear,
-                    threshold: THRESHOLD,
-                };
-                let trends = crate::capacity::analyse(&state.pool, &hosts, &options)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                // Enough events for the page's twenty incidents (several events each).
-                let anomalies =
-                    crate::detect::recent(&state.pool, now - chrono::Duration::days(7), 100)
-                        .await
-                        .map_err(unreachable)?;
-                let app_metrics = crate::capacity::app_metrics::trends(
-                    &state.pool,
-                    &hosts,
-                    options.start,
-                    now,
-                    options.horizon,
-                )
-                .await
-                .map_err(unreachable)?;
-                Ok(CapacityReport {
-                    viewer,
-                    hosts: hosts.len(),
-                    history_days: HISTORY_DAYS,
-                    horizon_days: HORIZON_DAYS,
-                    threshold: THRESHOLD,
-                    trends,
-                    anomalies,
-                    app_metrics,
-                })
             })
         },
     ))

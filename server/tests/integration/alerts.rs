@@ -1,6 +1,8 @@
 //! Alert rules, the engine (for, cooldown, recovery), webhooks against a real local receiver,
 //! manual resolve, restart survival and the timeline's metric_alert events.
-use crate::common::{ingest, post, sample, settings, spawn_app, spawn_with, TestApp};
+use crate::common::{
+    delete, ingest, post, post_form, put, sample, settings, spawn_app, spawn_with, TestApp,
+};
 use app::models::LiveEvent;
 use axum::{extract::State, http::HeaderMap, routing::post as axum_post, Router};
 use chrono::{DateTime, Duration, Utc};
@@ -9,35 +11,6 @@ use lookout::config::DatabaseArgs;
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
-
-async fn put(app: &TestApp, path: &str, body: &Value) -> (u16, Value) {
-    let response = app
-        .client
-        .put(format!("{}{path}", app.address))
-        .bearer_auth(&app.token)
-        .json(body)
-        .send()
-        .await
-        .expect("sent");
-    (
-        response.status().as_u16(),
-        response.json().await.expect("JSON"),
-    )
-}
-
-async fn delete(app: &TestApp, path: &str) -> (u16, Value) {
-    let response = app
-        .client
-        .delete(format!("{}{path}", app.address))
-        .bearer_auth(&app.token)
-        .send()
-        .await
-        .expect("sent");
-    (
-        response.status().as_u16(),
-        response.json().await.expect("JSON"),
-    )
-}
 
 #[tokio::test]
 async fn rules_are_created_listed_updated_and_deleted_with_field_level_errors() {
@@ -610,25 +583,6 @@ async fn an_active_alert_survives_a_restart_and_is_not_raised_twice() {
 }
 
 /// A browser's form post: the session cookie, the page's origin, no redirect followed.
-async fn form(app: &TestApp, cookie: &str, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
-    let response = app
-        .client
-        .post(format!("{}{path}", app.address))
-        .header(reqwest::header::COOKIE, format!("lookout_session={cookie}"))
-        .header(reqwest::header::ORIGIN, &app.address)
-        .form(fields)
-        .send()
-        .await
-        .expect("sent");
-    let status = response.status().as_u16();
-    let location = response
-        .headers()
-        .get(reqwest::header::LOCATION)
-        .and_then(|l| l.to_str().ok())
-        .unwrap_or_default();
-    (status, app::view_state::decode(location))
-}
-
 async fn rule_named(app: &TestApp, name: &str) -> Option<Value> {
     let (status, body) = app.get_json("/api/v1/performance/alerts/rules").await;
     assert_eq!(status, 200, "{body}");
@@ -642,15 +596,7 @@ async fn rule_named(app: &TestApp, name: &str) -> Option<Value> {
 
 /// The alerts page's HTML for a query string, signed in with `cookie`.
 async fn alerts_page(app: &TestApp, cookie: &str, query: &str) -> String {
-    let response = app
-        .client
-        .get(format!("{}/alerts{query}", app.address))
-        .header(reqwest::header::COOKIE, format!("lookout_session={cookie}"))
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(response.status().as_u16(), 200);
-    response.text().await.expect("HTML")
+    crate::common::page(app, cookie, &format!("/alerts{query}")).await
 }
 
 #[tokio::test]
@@ -674,7 +620,7 @@ async fn the_alerts_page_adds_edits_disables_and_deletes_rules_and_resolves_aler
         ("enabled", "on"),
         ("webhook_secret", "do-not-echo-this-secret"),
     ];
-    let (status, location) = form(&app, &cookie, "/alerts/rules", &fields).await;
+    let (status, location) = post_form(&app, &cookie, "/alerts/rules", &fields).await;
     assert_eq!(status, 303, "{location}");
     assert!(
         location.contains("error=`threshold` must be a number, got `eighty`")
@@ -684,7 +630,7 @@ async fn the_alerts_page_adds_edits_disables_and_deletes_rules_and_resolves_aler
         "{location}"
     );
     fields[3] = ("threshold", "85.5");
-    let (_, location) = form(&app, &cookie, "/alerts/rules", &fields).await;
+    let (_, location) = post_form(&app, &cookie, "/alerts/rules", &fields).await;
     assert!(
         location.ends_with("notice=Rule db cpu added."),
         "{location}"
@@ -707,7 +653,7 @@ async fn the_alerts_page_adds_edits_disables_and_deletes_rules_and_resolves_aler
     let id = rule["id"].as_str().expect("id").to_string();
 
     // The same checks as the API: a duplicate name, a webhook without a secret the user saw.
-    let (_, location) = form(&app, &cookie, "/alerts/rules", &fields).await;
+    let (_, location) = post_form(&app, &cookie, "/alerts/rules", &fields).await;
     assert!(
         location.contains("a rule named `db cpu` already exists"),
         "{location}"
@@ -720,7 +666,7 @@ async fn the_alerts_page_adds_edits_disables_and_deletes_rules_and_resolves_aler
         ("webhook_url", "https://hooks.example.com/x"),
     ]);
     hooked.retain(|(k, v)| *k != "name" || *v == "hooked");
-    let (_, location) = form(&app, &cookie, "/alerts/rules", &hooked).await;
+    let (_, location) = post_form(&app, &cookie, "/alerts/rules", &hooked).await;
     assert!(
         location.contains("a webhook needs a signing secret"),
         "{location}"
@@ -731,7 +677,7 @@ async fn the_alerts_page_adds_edits_disables_and_deletes_rules_and_resolves_aler
     let mut edited = fields.clone();
     edited[3] = ("threshold", "90");
     edited.push(("id", &id));
-    let (_, location) = form(&app, &cookie, "/alerts/rules", &edited).await;
+    let (_, location) = post_form(&app, &cookie, "/alerts/rules", &edited).await;
     assert!(
         location.ends_with("notice=Rule db cpu saved."),
         "{location}"
@@ -741,12 +687,12 @@ async fn the_alerts_page_adds_edits_disables_and_deletes_rules_and_resolves_aler
         (&rule["threshold"], &rule["id"]),
         (&json!(90.0), &json!(id))
     );
-    form(&app, &cookie, &format!("/alerts/rules/{id}/disable"), &[]).await;
+    post_form(&app, &cookie, &format!("/alerts/rules/{id}/disable"), &[]).await;
     assert_eq!(
         rule_named(&app, "db cpu").await.expect("rule")["enabled"],
         false
     );
-    form(&app, &cookie, &format!("/alerts/rules/{id}/enable"), &[]).await;
+    post_form(&app, &cookie, &format!("/alerts/rules/{id}/enable"), &[]).await;
     assert_eq!(
         rule_named(&app, "db cpu").await.expect("rule")["enabled"],
         true
@@ -778,16 +724,7 @@ async fn the_alerts_page_adds_edits_disables_and_deletes_rules_and_resolves_aler
     // Every page's top bar counts what fires (this alert, and the server's own host's if its
     // CPU is busy while the tests run), coloured by the most severe level.
     for page in ["/alerts", "/", "/exports"] {
-        let html = app
-            .client
-            .get(format!("{}{page}", app.address))
-            .header(reqwest::header::COOKIE, format!("lookout_session={cookie}"))
-            .send()
-            .await
-            .expect("page")
-            .text()
-            .await
-            .expect("html");
+        let html = crate::common::page(&app, &cookie, page).await;
         let badge = html
             .split("data-testid=\"nav-firing\"")
             .nth(1)
@@ -819,7 +756,7 @@ async fn the_alerts_page_adds_edits_disables_and_deletes_rules_and_resolves_aler
             "{query}"
         );
     }
-    let (_, location) = form(
+    let (_, location) = post_form(
         &app,
         &cookie,
         &format!("/alerts/{alert_id}/resolve"),
@@ -840,7 +777,7 @@ async fn the_alerts_page_adds_edits_disables_and_deletes_rules_and_resolves_aler
             &json!("admin")
         )
     );
-    let (_, location) = form(&app, &cookie, &format!("/alerts/{alert_id}/resolve"), &[]).await;
+    let (_, location) = post_form(&app, &cookie, &format!("/alerts/{alert_id}/resolve"), &[]).await;
     assert!(
         location.contains(&format!("error=alert `{alert_id}` is already resolved")),
         "{location}"
@@ -850,13 +787,13 @@ async fn the_alerts_page_adds_edits_disables_and_deletes_rules_and_resolves_aler
         .contains("restarted the batch job"));
 
     // Delete; then what the page may not do: another origin, a caller without alerts:write.
-    let (_, location) = form(&app, &cookie, &format!("/alerts/rules/{id}/delete"), &[]).await;
+    let (_, location) = post_form(&app, &cookie, &format!("/alerts/rules/{id}/delete"), &[]).await;
     assert!(
         location.contains("notice=Rule db cpu deleted"),
         "{location}"
     );
     assert!(rule_named(&app, "db cpu").await.is_none());
-    let (_, location) = form(&app, &cookie, &format!("/alerts/rules/{id}/delete"), &[]).await;
+    let (_, location) = post_form(&app, &cookie, &format!("/alerts/rules/{id}/delete"), &[]).await;
     assert!(
         location.contains(&format!("error=no alert rule with id `{id}`")),
         "{location}"

@@ -306,6 +306,37 @@ pub async fn post(app: &TestApp, path: &str, body: &Value) -> (u16, Value) {
     (status, response.json().await.expect("JSON"))
 }
 
+/// `PUT` with the test's admin token.
+pub async fn put(app: &TestApp, path: &str, body: &Value) -> (u16, Value) {
+    let response = app
+        .client
+        .put(format!("{}{path}", app.address))
+        .bearer_auth(&app.token)
+        .json(body)
+        .send()
+        .await
+        .expect("sent");
+    (
+        response.status().as_u16(),
+        response.json().await.expect("JSON"),
+    )
+}
+
+/// `DELETE` with the test's admin token.
+pub async fn delete(app: &TestApp, path: &str) -> (u16, Value) {
+    let response = app
+        .client
+        .delete(format!("{}{path}", app.address))
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .expect("sent");
+    (
+        response.status().as_u16(),
+        response.json().await.expect("JSON"),
+    )
+}
+
 pub async fn ingest(app: &TestApp, items: Vec<Value>) -> Value {
     let (status, body) = post(app, "/api/v1/ingest/samples", &json!({ "samples": items })).await;
     assert_eq!(status, 200, "{body}");
@@ -377,6 +408,45 @@ pub async fn session(app: &TestApp) -> String {
                 .map(|rest| rest.split(';').next().unwrap_or_default().to_string())
         })
         .expect("a session cookie")
+}
+
+/// A page's HTML, fetched with the session `cookie` (it must answer 200).
+pub async fn page(app: &TestApp, cookie: &str, path: &str) -> String {
+    let response = app
+        .client
+        .get(format!("{}{path}", app.address))
+        .header(reqwest::header::COOKIE, format!("lookout_session={cookie}"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status().as_u16(), 200, "{path}");
+    response.text().await.expect("HTML")
+}
+
+/// A page's form posted with the session `cookie` from the server's own origin, as a browser
+/// sends it: the status and the redirect's `Location`, decoded.
+pub async fn post_form(
+    app: &TestApp,
+    cookie: &str,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> (u16, String) {
+    let response = app
+        .client
+        .post(format!("{}{path}", app.address))
+        .header(reqwest::header::COOKIE, format!("lookout_session={cookie}"))
+        .header(reqwest::header::ORIGIN, &app.address)
+        .form(fields)
+        .send()
+        .await
+        .expect("sent");
+    let status = response.status().as_u16();
+    let location = response
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|l| l.to_str().ok())
+        .unwrap_or_default();
+    (status, app::view_state::decode(location))
 }
 
 /// An API token named `reader` with the `vm:read` scope only.

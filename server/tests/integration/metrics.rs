@@ -2,7 +2,7 @@
 //! rollups, and alert rules on a custom metric.
 use crate::common::{post, spawn_app};
 use chrono::{Duration, Utc};
-use serde_json::json;
+use serde_json::{json, Value};
 
 #[tokio::test]
 async fn custom_metrics_are_stored_validated_item_by_item_and_read_back() {
@@ -497,21 +497,148 @@ async fn the_capacity_page_plans_each_hosts_custom_metrics_in_their_own_unit() {
     assert!((t.predicted - 338.0).abs() < 1e-6, "{t:?}");
 
     let cookie = crate::common::session(&app).await;
-    let page = app
-        .client
-        .get(format!("{}/capacity", app.address))
-        .header(reqwest::header::COOKIE, format!("lookout_session={cookie}"))
-        .send()
-        .await
-        .expect("sent")
-        .text()
-        .await
-        .expect("HTML");
+    let page = crate::common::page(&app, &cookie, "/capacity").await;
     assert!(
         page.contains("data-testid=\"app-metric\" data-name=\"api.requests\" data-vm=\"app-vm\""),
         "the row is on the page"
     );
     assert!(page.contains("+38.0 %"), "its monthly growth");
     assert!(!page.contains("old.queue") && !page.contains("new.cache_hits"));
+
+    // A capacity through the API: refused values, unknown metrics, a reader; then 250 req/s,
+    // which the line (158 + 2 a day) reaches (250 − 158) / 2 = 46 days after the last day.
+    let path = "/api/v1/performance/metrics/api.requests/capacity";
+    let (status, unset) = app.get_json(path).await;
+    assert_eq!(status, 200, "{unset}");
+    assert_eq!(
+        (&unset["data"]["capacity"], &unset["data"]["unit"]),
+        (&Value::Null, &json!("req/s"))
+    );
+    for body in [
+        json!({"capacity": 0}),
+        json!({"capacity": -5}),
+        json!({"capacity": "NaN"}),
+        json!({"capacity": 1e16}),
+        json!({"capacity": 300, "unit": "req/s"}),
+        json!({}),
+    ] {
+        let (status, refused) = crate::common::put(&app, path, &body).await;
+        assert_eq!(
+            (status, refused["error"]["code"].as_str()),
+            (400, Some("VALIDATION_ERROR")),
+            "{body}: {refused}"
+        );
+    }
+    for unknown in ["no.such.metric", "cpu_percent", "bad%20name"] {
+        let (status, missing) = crate::common::put(
+            &app,
+            &format!("/api/v1/performance/metrics/{unknown}/capacity"),
+            &json!({"capacity": 5}),
+        )
+        .await;
+        assert_eq!(
+            (status, missing["error"]["code"].as_str()),
+            (404, Some("METRIC_NOT_FOUND")),
+            "{unknown}: {missing}"
+        );
+    }
+    let reader = crate::common::reader_token(&app).await;
+    let status = app
+        .client
+        .put(format!("{}{path}", app.address))
+        .bearer_auth(&reader)
+        .json(&json!({"capacity": 250}))
+        .send()
+        .await
+        .expect("sent")
+        .status();
+    assert_eq!(status.as_u16(), 403);
+    let (status, set) = crate::common::put(&app, path, &json!({"capacity": 250})).await;
+    assert_eq!(status, 200, "{set}");
+    assert_eq!(set["data"]["capacity"], 250.0);
+    assert!(set["data"]["updated_by"]
+        .as_str()
+        .is_some_and(|by| !by.is_empty()));
+    let (_, read) = app.get_json(path).await;
+    assert_eq!(read["data"]["capacity"], 250.0);
+    let trends = lookout::capacity::app_metrics::trends(
+        &app.pool,
+        &hosts,
+        now - Duration::days(180),
+        now,
+        90.0,
+    )
+    .await
+    .expect("trends");
+    let t = &trends[0];
+    assert_eq!((t.capacity, t.days_to_capacity), (Some(250.0), Some(46.0)));
+    let last_day = today - Duration::days(1);
+    assert_eq!(
+        t.capacity_date.map(|d| d.date_naive()),
+        Some((last_day + Duration::days(46)).date_naive())
+    );
+    let page = crate::common::page(&app, &cookie, "/capacity").await;
+    let when = (last_day + Duration::days(46))
+        .format("%Y-%m-%d")
+        .to_string();
+    assert!(
+        page.contains(&format!("{when} (in 46 days)")),
+        "the crossing on the page"
+    );
+    assert!(page.contains("63 % used"), "158 of 250");
+
+    // The page's form: a word refused with the reason, 150 (passed already: "now"), then
+    // cleared by an empty value; another origin is refused.
+    let (status, location) = crate::common::post_form(
+        &app,
+        &cookie,
+        "/capacity/metrics",
+        &[("name", "api.requests"), ("capacity", "lots")],
+    )
+    .await;
+    assert_eq!(status, 303);
+    assert!(
+        location.contains("error=`capacity` must be a number, got `lots`"),
+        "{location}"
+    );
+    let (_, location) = crate::common::post_form(
+        &app,
+        &cookie,
+        "/capacity/metrics",
+        &[("name", "api.requests"), ("capacity", "150")],
+    )
+    .await;
+    assert!(
+        location.contains("notice=api.requests: capacity 150 req/s."),
+        "{location}"
+    );
+    let page = crate::common::page(&app, &cookie, "/capacity").await;
+    assert!(page.contains(">now<"), "the line is past 150 already");
+    let (_, location) = crate::common::post_form(
+        &app,
+        &cookie,
+        "/capacity/metrics",
+        &[("name", "api.requests"), ("capacity", "")],
+    )
+    .await;
+    assert!(
+        location.contains("notice=api.requests has no capacity now."),
+        "{location}"
+    );
+    let (_, read) = app.get_json(path).await;
+    assert_eq!(read["data"]["capacity"], Value::Null);
+    let status = app
+        .client
+        .post(format!("{}/capacity/metrics", app.address))
+        .header(reqwest::header::COOKIE, format!("lookout_session={cookie}"))
+        .header(reqwest::header::ORIGIN, "https://elsewhere.example")
+        .form(&[("name", "api.requests"), ("capacity", "999")])
+        .send()
+        .await
+        .expect("sent")
+        .status();
+    assert_eq!(status.as_u16(), 403);
+    let (status, cleared) = crate::common::delete(&app, path).await;
+    assert_eq!((status, &cleared["data"]["capacity"]), (200, &Value::Null));
     app.stop().await;
 }

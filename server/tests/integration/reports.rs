@@ -303,25 +303,15 @@ async fn the_exports_page_asks_for_a_report_lists_it_and_its_file_downloads() {
         .map(|i| json!({"vmId": vm, "sample": sample_with_disk(now - Duration::minutes(5 * i + 1), 40.0, 60.0, 70.0)}))
         .collect();
     ingest(&app, items).await;
-    let cookie = format!("lookout_session={}", crate::common::session(&app).await);
+    let session = crate::common::session(&app).await;
+    let cookie = format!("lookout_session={session}");
     let send = |fields: Vec<(&'static str, &'static str)>| {
-        let (app, cookie) = (&app, cookie.clone());
+        let (app, session) = (&app, session.clone());
         async move {
-            let response = app
-                .client
-                .post(format!("{}/reports", app.address))
-                .header(reqwest::header::COOKIE, cookie)
-                .header(reqwest::header::ORIGIN, &app.address)
-                .form(&fields)
-                .send()
-                .await
-                .expect("sent");
-            assert_eq!(response.status().as_u16(), 303);
-            app::view_state::decode(
-                response.headers()[reqwest::header::LOCATION]
-                    .to_str()
-                    .expect("location"),
-            )
+            let (status, location) =
+                crate::common::post_form(app, &session, "/reports", &fields).await;
+            assert_eq!(status, 303);
+            location
         }
     };
     let refused = send(vec![
@@ -355,18 +345,7 @@ async fn the_exports_page_asks_for_a_report_lists_it_and_its_file_downloads() {
     .await;
     assert_eq!(asked, "/exports#reports");
 
-    let exports_page = || async {
-        app.client
-            .get(format!("{}/exports", app.address))
-            .header(reqwest::header::COOKIE, &cookie)
-            .send()
-            .await
-            .expect("sent")
-            .text()
-            .await
-            .expect("HTML")
-    };
-    let page = exports_page().await;
+    let page = crate::common::page(&app, &session, "/exports").await;
     let row = page
         .split("data-testid=\"report-row\"")
         .nth(1)
@@ -399,7 +378,7 @@ async fn the_exports_page_asks_for_a_report_lists_it_and_its_file_downloads() {
     );
     assert!(file.text().await.expect("CSV").contains("cpu"));
     // Listed with its file once done (the page the browser reloads shows the link).
-    assert!(exports_page()
+    assert!(crate::common::page(&app, &session, "/exports")
         .await
         .contains("data-testid=\"report-download\""));
     app.stop().await;

@@ -237,6 +237,19 @@ async fn the_demo_fleet_fills_every_page_and_keeps_reporting() {
             "{vm}: {relative} a month, not {growth}"
         );
     }
+    // The demo's capacity of 135 req/s: sim-008 (110, +9.9 a month) reaches it in about 2.5
+    // months, sim-004 (85, +4.25) in about a year, sim-000 (60, +1.2) not within two years; the
+    // soonest comes first.
+    let reach = |vm: &str| requests(vm).days_to_capacity;
+    let soon = reach("sim-008").expect("sim-008 reaches its capacity");
+    assert!((55.0..100.0).contains(&soon), "sim-008: {soon} days");
+    let later = reach("sim-004").expect("sim-004 reaches its capacity");
+    assert!((300.0..420.0).contains(&later), "sim-004: {later} days");
+    assert_eq!(reach("sim-000"), None);
+    assert_eq!(
+        (planned[0].name.as_str(), planned[0].vm_id.as_str()),
+        ("api.requests", "sim-008")
+    );
 
     // Live: a sample of the last 30 s for every demo host, and again after a restart.
     let fresh: i64 = sqlx::query_scalar("SELECT count(DISTINCT host_id) FROM samples s JOIN hosts h ON h.id = s.host_id WHERE h.vm_id LIKE 'sim-%' AND ts > now() - interval '30 seconds'")
