@@ -86,6 +86,9 @@ fn CapacityView(
     let no_app_metrics = app_rows.is_empty();
     let app_more = (app_count > APP_METRIC_ROWS)
         .then(|| view! { <p class="muted small">{format!("{} more, reaching capacity later or growing less.", app_count - APP_METRIC_ROWS)}</p> });
+    // A crossing on the newest day of the history is one the trend has made already.
+    let newest_day = trends.historical.last().map(|d| d.date);
+    let crossing = move |when: chrono::DateTime<chrono::Utc>| crossing_text(when, newest_day);
     let chart = capacity::render(&trends, horizon_days, threshold);
     let forecasts: Vec<_> = capacity::SERIES
         .iter()
@@ -98,7 +101,7 @@ fn CapacityView(
                 .unwrap_or_else(|| "–".into());
             let crossing = f
                 .capacity_exceed_date
-                .map(date)
+                .map(crossing)
                 .unwrap_or_else(|| "not within 2 years".into());
             let steps = steps_text(f);
             Some(view! {
@@ -118,7 +121,7 @@ fn CapacityView(
             view! {
                 <tr class=format!("severity-{}", a.severity)>
                     <td>{a.severity.clone()}</td><td>{scope}</td><td>{a.metric.clone()}</td>
-                    <td>{format!("{:.1} %", a.current_usage)}</td><td>{date(a.predicted_exceed_date)}</td>
+                    <td>{format!("{:.1} %", a.current_usage)}</td><td>{crossing(a.predicted_exceed_date)}</td>
                 </tr>
             }
         })
@@ -206,6 +209,18 @@ fn CapacityView(
                 </table>
             </section>
         </main>
+    }
+}
+
+/// A forecast's crossing date, or "now (trend)" when it is the history's newest day or before:
+/// the trend line is at the threshold already, though the last day's value may be below it.
+fn crossing_text(
+    when: chrono::DateTime<chrono::Utc>,
+    newest_day: Option<chrono::DateTime<chrono::Utc>>,
+) -> String {
+    match newest_day {
+        Some(newest) if when.date_naive() <= newest.date_naive() => "now (trend)".into(),
+        _ => date(when),
     }
 }
 
@@ -334,6 +349,19 @@ mod tests {
             t.days_to_capacity = Some(days);
             assert_eq!(reaches_text(&t, 90), (text.to_string(), class), "{days}");
         }
+    }
+
+    #[test]
+    fn a_crossing_on_the_newest_day_or_before_reads_as_now() {
+        let day = |d: u32| {
+            Utc.with_ymd_and_hms(2026, 12, d, 0, 0, 0)
+                .single()
+                .expect("date")
+        };
+        assert_eq!(crossing_text(day(6), Some(day(6))), "now (trend)");
+        assert_eq!(crossing_text(day(5), Some(day(6))), "now (trend)");
+        assert_eq!(crossing_text(day(7), Some(day(6))), "2026-12-07");
+        assert_eq!(crossing_text(day(7), None), "2026-12-07");
     }
 
     #[test]

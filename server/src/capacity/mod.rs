@@ -39,6 +39,20 @@ fn round(v: f64, places: i32) -> f64 {
     (v * scale).round() / scale
 }
 
+/// "is forecast to reach 80% on 2027-01-03", or — when the trend line is at the threshold on
+/// the last day already (the crossing is that day, which is in the past) — "has reached 80% by
+/// its trend", so that no recommendation dates a crossing before today as a forecast.
+fn reaching(threshold: f64, days: f64, date: DateTime<Utc>) -> String {
+    if days <= 0.0 {
+        format!("has reached {threshold}% by its trend")
+    } else {
+        format!(
+            "is forecast to reach {threshold}% on {}",
+            date.format("%Y-%m-%d")
+        )
+    }
+}
+
 fn date_after(last_day: DateTime<Utc>, days: f64) -> DateTime<Utc> {
     let at = last_day + Duration::seconds((days * 86_400.0).round() as i64);
     at.duration_trunc(Duration::days(1)).unwrap_or(at)
@@ -378,10 +392,19 @@ pub async fn analyse(
                         ));
                     }
                     if d <= SCALE_UP_WITHIN_DAYS {
-                        let order_by = date_after(last_day, (d - 14.0).max(0.0)).format("%Y-%m-%d");
+                        // Two weeks of lead time; less than that left means now.
+                        let order_by = if d <= 14.0 {
+                            "now".to_owned()
+                        } else {
+                            format!("by {}", date_after(last_day, d - 14.0).format("%Y-%m-%d"))
+                        };
                         let monthly = growth.map(|g| g.monthly).unwrap_or(0.0);
-                        let mut description = format!("{name} is forecast to reach {threshold}% on {} (now {:.1}%, {:+.2} pp per month): add capacity by {order_by}",
-                            date.format("%Y-%m-%d"), current, monthly);
+                        let mut description = format!(
+                            "{name} {} (now {:.1}%, {:+.2} pp per month): add capacity {order_by}",
+                            reaching(threshold, d, date),
+                            current,
+                            monthly
+                        );
                         if let Some(recurring) = &forecast.if_shifts_recur {
                             let total: f64 = forecast.level_shifts.iter().map(|s| s.change).sum();
                             description.push_str(&format!(
@@ -431,8 +454,8 @@ pub async fn analyse(
                 ));
                 if d <= SCALE_UP_WITHIN_DAYS {
                     recommendations.push(Recommendation { kind: "scale_up".into(), metric: (*name).into(), vm_id: Some(vm_id.clone()),
-                        description: format!("{name} of {vm_name} is forecast to reach {threshold}% on {} (now {host_current:.1}%): add capacity to this host",
-                            date.format("%Y-%m-%d")),
+                        description: format!("{name} of {vm_name} {} (now {host_current:.1}%): add capacity to this host",
+                            reaching(threshold, d, date)),
                         potential_savings: Some(SATURATION_SAVINGS.into()) });
                 }
             }
@@ -476,4 +499,21 @@ pub async fn analyse(
         recommendations,
         warning,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_crossing_the_trend_has_made_is_not_dated_as_a_forecast() {
+        let day = chrono::TimeZone::with_ymd_and_hms(&Utc, 2027, 1, 3, 0, 0, 0)
+            .single()
+            .expect("date");
+        assert_eq!(
+            reaching(80.0, 27.0, day),
+            "is forecast to reach 80% on 2027-01-03"
+        );
+        assert_eq!(reaching(80.0, 0.0, day), "has reached 80% by its trend");
+    }
 }
