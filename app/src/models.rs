@@ -287,9 +287,11 @@ pub struct CapacityReport {
     pub can_set_capacity: bool,
 }
 
-/// One host's custom metric as the capacity page plans it: its level now, its growth per month
-/// and where the line is at the horizon, in the metric's own unit.
+/// One host's custom metric as the capacity page plans it (and `/history/trends` answers it in
+/// `customMetrics`): its level now, its growth per month and where the line is at the horizon,
+/// in the metric's own unit, and when it reaches its capacity if one is set.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct AppMetricTrend {
     pub name: String,
     /// The unit the metric was sent with (free text: `req/s`, `ms`, `count`…).
@@ -344,6 +346,20 @@ pub struct TrendReport {
     pub recommendations: Vec<Recommendation>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warning: Option<String>,
+    /// With `customMetrics` in the request (an extension): each host's trend of each of them,
+    /// those that reach their capacity soonest first, then the fastest growing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub custom_metrics: Vec<AppMetricTrend>,
+    /// The asked custom metrics that have no trend, and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub custom_metrics_skipped: Vec<CustomMetricSkip>,
+}
+
+/// A custom metric asked for that could not be planned.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CustomMetricSkip {
+    pub name: String,
+    pub reason: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -1,6 +1,6 @@
 //! `POST /api/v1/history/anomalies` (detect over a range) and the acknowledge/resolve lifecycle.
 use super::{
-    history::{parse_groups, parse_range, resolve_hosts_or_all},
+    history::{parse_custom_metric_names, parse_groups, parse_range, resolve_hosts_or_all},
     history_error::{history_success, HistoryError, HistoryJson},
 };
 use crate::api::history_error::Answer;
@@ -41,21 +41,7 @@ pub async fn detect_anomalies(
 ) -> Result<Json<Answer<AnomalyAnswer>>, HistoryError> {
     let now = Utc::now();
     let (start, end) = parse_range(request.start_time.as_ref(), request.end_time.as_ref(), now)?;
-    let custom_metrics = request.custom_metrics.unwrap_or_default();
-    if custom_metrics.len() > detect::MAX_CUSTOM_METRICS {
-        return Err(HistoryError::BadRequest(format!(
-            "`customMetrics` takes at most {} names",
-            detect::MAX_CUSTOM_METRICS
-        )));
-    }
-    if let Some(name) = custom_metrics
-        .iter()
-        .find(|n| n.trim().is_empty() || n.len() > 128)
-    {
-        return Err(HistoryError::BadRequest(format!(
-            "`customMetrics` names are 1 to 128 bytes, as stored; got `{name}`"
-        )));
-    }
+    let custom_metrics = parse_custom_metric_names(request.custom_metrics)?;
     let groups = match (&request.metrics, custom_metrics.is_empty()) {
         (None, false) => Vec::new(),
         (metrics, _) => parse_groups(metrics.as_deref())?,

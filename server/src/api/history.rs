@@ -49,6 +49,24 @@ pub fn parse_instant(value: Option<&Value>, field: &str) -> Result<DateTime<Utc>
         })
 }
 
+/// The `customMetrics` extension of `/anomalies` and `/trends`: at most
+/// `detect::MAX_CUSTOM_METRICS` names of 1 to 128 bytes (absent: none).
+pub fn parse_custom_metric_names(names: Option<Vec<String>>) -> Result<Vec<String>, HistoryError> {
+    let names = names.unwrap_or_default();
+    if names.len() > crate::detect::MAX_CUSTOM_METRICS {
+        return Err(HistoryError::BadRequest(format!(
+            "`customMetrics` takes at most {} names",
+            crate::detect::MAX_CUSTOM_METRICS
+        )));
+    }
+    if let Some(name) = names.iter().find(|n| n.trim().is_empty() || n.len() > 128) {
+        return Err(HistoryError::BadRequest(format!(
+            "`customMetrics` names are 1 to 128 bytes, as stored; got `{name}`"
+        )));
+    }
+    Ok(names)
+}
+
 /// `startTime` and `endTime` of a request body, parsed and checked with `history::check_range`.
 pub fn parse_range(
     start_time: Option<&Value>,

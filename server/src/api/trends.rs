@@ -1,13 +1,13 @@
 //! `POST /api/v1/history/trends`: parses the request and answers with the capacity service's report.
 use super::{
-    history::{parse_range, resolve_hosts_or_all},
+    history::{parse_custom_metric_names, parse_range, resolve_hosts_or_all},
     history_error::{history_success, HistoryError, HistoryJson},
 };
 use crate::api::history_error::Answer;
 use crate::{
     analysis::trend::Method,
     auth::{RequireScope, VmRead},
-    capacity::{analyse, TrendOptions, METRICS},
+    capacity::{analyse, app_metrics, TrendOptions, METRICS},
     state::AppState,
 };
 use app::models::TrendReport;
@@ -27,6 +27,8 @@ pub struct TrendRequest {
     metrics: Option<Vec<String>>,
     forecast: Option<ForecastRequest>,
     capacity_threshold: Option<f64>,
+    /// An extension: application metrics (custom metrics by name) to plan too, each host's own.
+    custom_metrics: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -45,6 +47,7 @@ pub async fn trends(
 ) -> Result<Json<Answer<TrendReport>>, HistoryError> {
     let now = Utc::now();
     let (start, end) = parse_range(request.start_time.as_ref(), request.end_time.as_ref(), now)?;
+    let custom_metrics = parse_custom_metric_names(request.custom_metrics)?;
     let metrics: Vec<(&'static str, i16)> = match request.metrics.as_deref() {
         None | Some([]) => METRICS.to_vec(),
         Some(names) => {
@@ -107,7 +110,12 @@ pub async fn trends(
         method,
         threshold,
     };
-    Ok(history_success(
-        analyse(&state.pool, &hosts, &options).await?,
-    ))
+    let mut report = analyse(&state.pool, &hosts, &options).await?;
+    if !custom_metrics.is_empty() {
+        let (planned, skipped) =
+            app_metrics::asked(&state.pool, &hosts, (start, end), horizon, &custom_metrics).await?;
+        report.custom_metrics = planned;
+        report.custom_metrics_skipped = skipped;
+    }
+    Ok(history_success(report))
 }

@@ -7,27 +7,28 @@ use crate::{
     analysis::trend::{self, UnitTrend},
     storage::{custom_metrics, hosts::HostRef},
 };
-use app::models::{AppMetricTrend, CustomMetricCapacity};
+use app::models::{AppMetricTrend, CustomMetricCapacity, CustomMetricSkip};
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use std::collections::HashMap;
 
 /// A series whose newest day is older than this has stopped: it is not planned.
 const STALE_DAYS: i64 = 2;
 
-/// Trends of every custom metric of `hosts` over the complete UTC days from `start` to today,
-/// with the line's value `horizon` days after the newest day. Series with fewer than
-/// `trend::MIN_POINTS` days, or that stopped reporting, are left out.
+/// Trends of the custom metrics `names` (`None`: every one) of `hosts` over the complete UTC
+/// days from `start` to the day of `now`, with the line's value `horizon` days after the newest
+/// day. Series with fewer than `trend::MIN_POINTS` days, or that stopped reporting more than
+/// [`STALE_DAYS`] before `now`, are left out.
 pub async fn trends(
     pool: &sqlx::PgPool,
     hosts: &[HostRef],
-    start: DateTime<Utc>,
-    now: DateTime<Utc>,
+    (start, now): (DateTime<Utc>, DateTime<Utc>),
     horizon: f64,
+    names: Option<&[String]>,
 ) -> Result<Vec<AppMetricTrend>, sqlx::Error> {
     let today = now.duration_trunc(Duration::days(1)).unwrap_or(now);
     let first_day = start.duration_trunc(Duration::days(1)).unwrap_or(start);
     // Only complete days, as for the catalogue's trends: today's partial mean would bend the line.
-    let rows = custom_metrics::daily_means_by_host(pool, first_day, today).await?;
+    let rows = custom_metrics::daily_means_by_host(pool, first_day, today, names).await?;
     let units: HashMap<String, String> = custom_metrics::sent_by_hosts(pool, first_day)
         .await?
         .into_iter()
@@ -94,6 +95,39 @@ pub async fn trends(
             .then_with(|| a.vm_name.cmp(&b.vm_name))
     });
     Ok(out)
+}
+
+/// The trends of the custom metrics a `/history/trends` request names, over its hosts and
+/// range, and the names that have none with the reason.
+pub async fn asked(
+    pool: &sqlx::PgPool,
+    hosts: &[HostRef],
+    range: (DateTime<Utc>, DateTime<Utc>),
+    horizon: f64,
+    names: &[String],
+) -> Result<(Vec<AppMetricTrend>, Vec<CustomMetricSkip>), sqlx::Error> {
+    let planned = trends(pool, hosts, range, horizon, Some(names)).await?;
+    let mut skipped = Vec::new();
+    for name in names {
+        if planned.iter().any(|t| &t.name == name)
+            || skipped.iter().any(|s: &CustomMetricSkip| &s.name == name)
+        {
+            continue;
+        }
+        let reason = if custom_metrics::exists(pool, name).await? {
+            format!(
+                "no host of the selection sent it on {} complete days or more of the range, the newest at most {STALE_DAYS} days before its end",
+                trend::MIN_POINTS
+            )
+        } else {
+            format!("no custom metric named `{name}` has been stored")
+        };
+        skipped.push(CustomMetricSkip {
+            name: name.clone(),
+            reason,
+        });
+    }
+    Ok((planned, skipped))
 }
 
 /// The largest capacity taken: far above any rate or size a metric is sent in, and small enough

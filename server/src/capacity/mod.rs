@@ -498,6 +498,8 @@ pub async fn analyse(
         capacity_alerts: alerts.into_iter().map(|a| a.1).collect(),
         recommendations,
         warning,
+        custom_metrics: Vec::new(),
+        custom_metrics_skipped: Vec::new(),
     })
 }
 

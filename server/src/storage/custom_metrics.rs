@@ -391,21 +391,24 @@ pub struct DailyMean {
     pub mean: f64,
 }
 
-/// Every host's daily means of every custom metric on the UTC days in `[since, until)`, by
-/// name, host and day (points sent without a host are left out).
+/// Every host's daily means of the custom metrics `names` (`None`: all) on the UTC days in
+/// `[since, until)`, by name, host and day (points sent without a host are left out).
 pub async fn daily_means_by_host(
     pool: &PgPool,
     since: DateTime<Utc>,
     until: DateTime<Utc>,
+    names: Option<&[String]>,
 ) -> Result<Vec<DailyMean>, sqlx::Error> {
     sqlx::query_as(
         "SELECT name, host_key AS host_id, bucket AS day, sum(sum) / sum(count) AS mean
          FROM custom_metric_rollups
          WHERE resolution = 'day' AND host_key <> 0 AND bucket >= $1 AND bucket < $2
+           AND ($3::text[] IS NULL OR name = ANY($3))
          GROUP BY name, host_key, bucket ORDER BY name, host_key, bucket",
     )
     .bind(since)
     .bind(until)
+    .bind(names)
     .fetch_all(pool)
     .await
 }

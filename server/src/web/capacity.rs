@@ -54,9 +54,9 @@ pub fn source(state: AppState) -> CapacitySource {
                 let app_metrics = crate::capacity::app_metrics::trends(
                     &state.pool,
                     &hosts,
-                    options.start,
-                    now,
+                    (options.start, now),
                     options.horizon,
+                    None,
                 )
                 .await
                 .map_err(unreachable)?;

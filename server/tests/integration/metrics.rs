@@ -477,9 +477,9 @@ async fn the_capacity_page_plans_each_hosts_custom_metrics_in_their_own_unit() {
     let trends = lookout::capacity::app_metrics::trends(
         &app.pool,
         &hosts,
-        now - Duration::days(180),
-        now,
+        (now - Duration::days(180), now),
         90.0,
+        None,
     )
     .await
     .expect("trends");
@@ -564,14 +564,68 @@ async fn the_capacity_page_plans_each_hosts_custom_metrics_in_their_own_unit() {
     let trends = lookout::capacity::app_metrics::trends(
         &app.pool,
         &hosts,
-        now - Duration::days(180),
-        now,
+        (now - Duration::days(180), now),
         90.0,
+        None,
     )
     .await
     .expect("trends");
     let t = &trends[0];
     assert_eq!((t.capacity, t.days_to_capacity), (Some(250.0), Some(46.0)));
+    // The same through `/history/trends` with `customMetrics`: the host's trend in camelCase
+    // beside the catalogue's, and why the others have none.
+    let (status, answer) = post(
+        &app,
+        "/api/v1/history/trends",
+        &json!({"startTime": (now - Duration::days(180)).to_rfc3339(), "endTime": now.to_rfc3339(),
+                "forecast": {"enabled": true, "horizon": 90},
+                "customMetrics": ["api.requests", "old.queue", "no.such.metric"]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    let planned = answer["data"]["customMetrics"]
+        .as_array()
+        .expect("customMetrics");
+    assert_eq!(planned.len(), 1, "{answer}");
+    assert_eq!(
+        (
+            &planned[0]["name"],
+            &planned[0]["vmId"],
+            &planned[0]["unit"]
+        ),
+        (&json!("api.requests"), &json!("app-vm"), &json!("req/s"))
+    );
+    assert!((planned[0]["levelNow"].as_f64().expect("level") - 158.0).abs() < 1e-6);
+    assert!((planned[0]["predicted"].as_f64().expect("predicted") - 338.0).abs() < 1e-6);
+    assert_eq!(
+        (&planned[0]["capacity"], &planned[0]["daysToCapacity"]),
+        (&json!(250.0), &json!(46.0))
+    );
+    let skipped = answer["data"]["customMetricsSkipped"]
+        .as_array()
+        .expect("skipped");
+    let reason = |name: &str| {
+        skipped
+            .iter()
+            .find(|s| s["name"] == name)
+            .and_then(|s| s["reason"].as_str())
+            .unwrap_or_else(|| panic!("{name} skipped: {answer}"))
+            .to_owned()
+    };
+    assert!(reason("old.queue").contains("at most 2 days before its end"));
+    assert!(reason("no.such.metric").contains("has been stored"));
+    assert!(
+        answer["data"]["historical"].is_array(),
+        "the catalogue's trends too"
+    );
+    let too_many: Vec<String> = (0..21).map(|i| format!("m{i}")).collect();
+    let (status, refused) = post(
+        &app,
+        "/api/v1/history/trends",
+        &json!({"customMetrics": too_many}),
+    )
+    .await;
+    assert_eq!(status, 400, "{refused}");
     let last_day = today - Duration::days(1);
     assert_eq!(
         t.capacity_date.map(|d| d.date_naive()),

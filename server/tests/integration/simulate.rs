@@ -215,9 +215,9 @@ async fn the_demo_fleet_fills_every_page_and_keeps_reporting() {
     let planned = lookout::capacity::app_metrics::trends(
         &app.pool,
         &hosts,
-        Utc::now() - Duration::days(180),
-        Utc::now(),
+        (Utc::now() - Duration::days(180), Utc::now()),
         90.0,
+        None,
     )
     .await
     .expect("trends");
