@@ -273,6 +273,13 @@ pub struct Viewer {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct CapacityReport {
     pub viewer: Viewer,
+    /// The host group planned (`None`: the whole fleet).
+    #[serde(default)]
+    pub group: Option<String>,
+    /// Every host group to choose from, with its number of hosts.
+    #[serde(default)]
+    pub groups: Vec<(String, usize)>,
+    /// Hosts planned (of the group when one is chosen).
     pub hosts: usize,
     pub history_days: i64,
     pub horizon_days: i64,

@@ -269,11 +269,96 @@ pub fn duration(ms: i64) -> String {
     }
 }
 
+/// The capacity page's choices: days of history, days of forecast, threshold percent.
+pub const CAPACITY_HISTORY_DAYS: [i64; 4] = [90, 180, 365, 730];
+pub const CAPACITY_HORIZON_DAYS: [i64; 4] = [30, 90, 180, 365];
+pub const CAPACITY_THRESHOLDS: [i64; 4] = [60, 70, 80, 90];
+
+/// The capacity page's view as its URL holds it: `group` (a host group, absent: the whole
+/// fleet), `history` and `horizon` in days, `threshold` in percent — each one of the page's
+/// choices, the defaults 180, 90 and 80 when absent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CapacityQuery {
+    pub group: Option<String>,
+    pub history_days: i64,
+    pub horizon_days: i64,
+    pub threshold: i64,
+}
+
+impl Default for CapacityQuery {
+    fn default() -> Self {
+        CapacityQuery {
+            group: None,
+            history_days: 180,
+            horizon_days: 90,
+            threshold: 80,
+        }
+    }
+}
+
+impl CapacityQuery {
+    /// The view a query string asks for, or what is wrong with it (a value that is not one of
+    /// the choices, from a hand-edited link).
+    pub fn from_pairs(pairs: &[(String, String)]) -> Result<Self, String> {
+        let defaults = CapacityQuery::default();
+        let choice = |key: &str, choices: &[i64], default: i64| -> Result<i64, String> {
+            match param(pairs, key).filter(|v| !v.is_empty()) {
+                None => Ok(default),
+                Some(text) => text
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|v| choices.contains(v))
+                    .ok_or_else(|| {
+                        let listed: Vec<String> = choices.iter().map(i64::to_string).collect();
+                        format!("`{key}` must be one of {}, got `{text}`", listed.join(", "))
+                    }),
+            }
+        };
+        Ok(CapacityQuery {
+            group: param(pairs, "group")
+                .filter(|g| !g.is_empty())
+                .map(str::to_owned),
+            history_days: choice("history", &CAPACITY_HISTORY_DAYS, defaults.history_days)?,
+            horizon_days: choice("horizon", &CAPACITY_HORIZON_DAYS, defaults.horizon_days)?,
+            threshold: choice("threshold", &CAPACITY_THRESHOLDS, defaults.threshold)?,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const NOW: i64 = 1_800_000_000_000;
+
+    #[test]
+    fn the_capacity_view_comes_from_its_choices_and_refuses_others() {
+        let pairs = |q: &str| parse_query(q);
+        assert_eq!(
+            CapacityQuery::from_pairs(&pairs("")),
+            Ok(CapacityQuery::default())
+        );
+        assert_eq!(
+            CapacityQuery::from_pairs(&pairs("group=web&history=365&horizon=180&threshold=70")),
+            Ok(CapacityQuery {
+                group: Some("web".into()),
+                history_days: 365,
+                horizon_days: 180,
+                threshold: 70,
+            })
+        );
+        // An empty group (the select's "all hosts") is the whole fleet.
+        assert_eq!(
+            CapacityQuery::from_pairs(&pairs("group=&threshold=90"))
+                .map(|q| (q.group, q.threshold)),
+            Ok((None, 90))
+        );
+        assert_eq!(
+            CapacityQuery::from_pairs(&pairs("horizon=1000")),
+            Err("`horizon` must be one of 30, 90, 180, 365, got `1000`".to_string())
+        );
+        assert!(CapacityQuery::from_pairs(&pairs("history=abc")).is_err());
+    }
 
     #[test]
     fn ranges_come_from_the_url_and_go_back_into_it() {

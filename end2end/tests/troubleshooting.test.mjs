@@ -247,6 +247,17 @@ test('troubleshooting on the demo fleet', { timeout: 420_000 }, async () => {
     await page.getByTestId('capacity-value').fill('150');
     await page.getByTestId('capacity-save').click();
     await page.waitForFunction(() => /capacity 150 ms/.test(document.querySelector('[data-testid=capacity-notice]')?.textContent ?? ''));
+    // The view form: one group over a year of history with a year's forecast, a link to share.
+    const groupValue = await page.locator('[data-testid=capacity-group] option').nth(1).getAttribute('value');
+    await page.getByTestId('capacity-group').selectOption(groupValue);
+    await page.getByTestId('capacity-history').selectOption('365');
+    await page.getByTestId('capacity-horizon').selectOption('365');
+    await page.getByTestId('capacity-apply').click();
+    await page.waitForURL(/\/capacity\?group=/);
+    assert.match(await page.getByTestId('capacity-scope').textContent(), new RegExp(`^group ${groupValue} · \\d+ hosts · last 365 days`));
+    assert.equal(await page.getByTestId('capacity-horizon').inputValue(), '365');
+    await page.waitForSelector('[data-testid=capacity-chart] svg');
+    await shot(page, 'capacity-group.png');
 
     // The exports page: an Excel export, its progress bar completes, the file downloads.
     await page.getByTestId('nav-exports').click();

@@ -7,7 +7,9 @@ use crate::{
     incidents::incidents,
     models::{AppMetricTrend, CapacityReport, MetricForecast},
     panels::{custom_unit_display, format_series_value, format_value},
-    view_state::{host_link, Range},
+    view_state::{
+        host_link, Range, CAPACITY_HISTORY_DAYS, CAPACITY_HORIZON_DAYS, CAPACITY_THRESHOLDS,
+    },
 };
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
@@ -19,7 +21,8 @@ const APP_METRIC_ROWS: usize = 20;
 
 #[component]
 pub fn CapacityPage() -> impl IntoView {
-    let report = Resource::new(|| (), |_| load_capacity());
+    let search = leptos_router::hooks::use_location().search.get_untracked();
+    let report = Resource::new(move || (), move |_| load_capacity(search.clone()));
     let query = use_query_map();
     view! {
         <Suspense fallback=super::loading>
@@ -66,6 +69,8 @@ fn CapacityView(
 ) -> impl IntoView {
     let CapacityReport {
         viewer,
+        group,
+        groups,
         hosts,
         history_days,
         horizon_days,
@@ -77,6 +82,22 @@ fn CapacityView(
     } = report;
     let capacity_form =
         can_set_capacity.then(|| capacity_form(&app_metrics, notice.clone(), problem.clone()));
+    let view_form = view_form(
+        &groups,
+        group.as_deref(),
+        history_days,
+        horizon_days,
+        threshold,
+    );
+    let scope = group.as_ref().map_or_else(
+        || format!("{hosts} host{}", if hosts == 1 { "" } else { "s" }),
+        |g| {
+            format!(
+                "group {g} · {hosts} host{}",
+                if hosts == 1 { "" } else { "s" }
+            )
+        },
+    );
     let app_count = app_metrics.len();
     let app_rows: Vec<_> = app_metrics
         .iter()
@@ -159,10 +180,11 @@ fn CapacityView(
     let no_anomalies = anomaly_rows.is_empty();
     view! {
         <TopBar active="/capacity" viewer>
-            <span class="muted">{format!("{hosts} host{} · last {history_days} days · complete days only", if hosts == 1 { "" } else { "s" })}</span>
+            <span class="muted" data-testid="capacity-scope">{format!("{scope} · last {history_days} days · complete days only")}</span>
             <span class="muted">{format!("forecast {horizon_days} days · threshold {threshold:.0} %")}</span>
         </TopBar>
         <main class="live">
+            {view_form}
             {trends.warning.clone().map(|w| view! { <p class="warning" data-testid="capacity-warning">{w}</p> })}
             <section class="panel">
                 <h2>"Fleet usage by day"</h2>
@@ -282,6 +304,60 @@ fn reaches_text(t: &AppMetricTrend, horizon_days: i64) -> (String, &'static str)
         ),
         (Some(_), _, _) => ("not within 2 years".into(), ""),
     }
+}
+
+/// What the page plans: a host group or the whole fleet, the history, the forecast's horizon
+/// and the threshold — a GET form, so the view is a link and works without JavaScript.
+fn view_form(
+    groups: &[(String, usize)],
+    group: Option<&str>,
+    history_days: i64,
+    horizon_days: i64,
+    threshold: f64,
+) -> AnyView {
+    let group_options: Vec<_> = groups
+        .iter()
+        .map(|(name, count)| {
+            let selected = group == Some(name.as_str());
+            view! { <option value=name.clone() selected=selected>{format!("{name} ({count} hosts)")}</option> }
+        })
+        .collect();
+    let days = |choices: &[i64], chosen: i64, label: fn(i64) -> String| -> Vec<AnyView> {
+        choices
+            .iter()
+            .map(|d| {
+                view! { <option value=d.to_string() selected=*d == chosen>{label(*d)}</option> }
+                    .into_any()
+            })
+            .collect()
+    };
+    let history = days(&CAPACITY_HISTORY_DAYS, history_days, |d| match d {
+        365 => "1 year".into(),
+        730 => "2 years".into(),
+        d => format!("{d} days"),
+    });
+    let horizon = days(&CAPACITY_HORIZON_DAYS, horizon_days, |d| match d {
+        365 => "1 year".into(),
+        d => format!("{d} days"),
+    });
+    let thresholds = days(&CAPACITY_THRESHOLDS, threshold.round() as i64, |t| {
+        format!("{t} %")
+    });
+    view! {
+        <form method="get" action="/capacity" class="filters panel" data-testid="capacity-view">
+            <label>"Hosts"
+                <select name="group" data-testid="capacity-group">
+                    <option value="" selected=group.is_none()>"the whole fleet"</option>
+                    {group_options}
+                </select>
+            </label>
+            <label>"History" <select name="history" data-testid="capacity-history">{history}</select></label>
+            <label>"Forecast" <select name="horizon" data-testid="capacity-horizon">{horizon}</select></label>
+            <label>"Threshold" <select name="threshold" data-testid="capacity-threshold">{thresholds}</select></label>
+            <button type="submit" data-testid="capacity-apply">"Plan"</button>
+        </form>
+    }
+    .into_any()
 }
 
 /// The form that sets (or, left empty, clears) one metric's capacity: one per metric name,

@@ -35,13 +35,14 @@ pub async fn load_compare(query: String) -> Result<ComparePageData, ServerFnErro
     (source.0)(headers, query).await.map_err(ServerFnError::new)
 }
 
-/// Loads the capacity page's report, authenticated by the server's `CapacitySource`.
+/// Loads the capacity page's report for its query string (`group`, `history`, `horizon`,
+/// `threshold`), authenticated by the server's `CapacitySource`.
 #[server(prefix = "/sfn", endpoint = "capacity")]
-pub async fn load_capacity() -> Result<CapacityReport, ServerFnError> {
+pub async fn load_capacity(query: String) -> Result<CapacityReport, ServerFnError> {
     let source = use_context::<ssr::CapacitySource>()
         .ok_or_else(|| ServerFnError::new("capacity source missing from context"))?;
     let headers: http::HeaderMap = leptos_axum::extract().await?;
-    (source.0)(headers).await.map_err(ServerFnError::new)
+    (source.0)(headers, query).await.map_err(ServerFnError::new)
 }
 
 /// The exports page's hosts and the caller's recent exports.
@@ -89,9 +90,10 @@ pub mod ssr {
         pub Arc<dyn Fn(http::HeaderMap, String) -> Answer<ComparePageData> + Send + Sync>,
     );
 
+    /// The capacity page's data: (headers, query string).
     #[derive(Clone)]
     pub struct CapacitySource(
-        pub Arc<dyn Fn(http::HeaderMap) -> Answer<CapacityReport> + Send + Sync>,
+        pub Arc<dyn Fn(http::HeaderMap, String) -> Answer<CapacityReport> + Send + Sync>,
     );
 
     #[derive(Clone)]

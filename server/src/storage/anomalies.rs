@@ -138,18 +138,22 @@ pub async fn resolve(
     Ok(row.map(AnomalyWithHost::into_event))
 }
 
-/// The newest stored anomalies of every host still going on after `since`, newest first.
+/// The newest stored anomalies of the hosts `host_ids` (`None`: every host) still going on after
+/// `since`, newest first.
 pub async fn recent(
     pool: &PgPool,
     since: DateTime<Utc>,
+    host_ids: Option<&[i32]>,
     limit: i64,
 ) -> Result<Vec<AnomalyEvent>, sqlx::Error> {
     let rows: Vec<AnomalyWithHost> = sqlx::query_as(
         "SELECT a.*, h.vm_id, h.name FROM anomalies a JOIN hosts h ON h.id = a.host_id
-         WHERE a.ended_at > $1 ORDER BY a.started_at DESC, a.id LIMIT $2",
+         WHERE a.ended_at > $1 AND ($3::int4[] IS NULL OR a.host_id = ANY($3))
+         ORDER BY a.started_at DESC, a.id LIMIT $2",
     )
     .bind(since)
     .bind(limit)
+    .bind(host_ids)
     .fetch_all(pool)
     .await?;
     Ok(rows.into_iter().map(AnomalyWithHost::into_event).collect())

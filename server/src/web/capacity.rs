@@ -10,7 +10,7 @@ use crate::{
 use app::{
     components::snapshot::ssr::{Answer, CapacitySource},
     models::CapacityReport,
-    view_state::{encode, param, parse_query},
+    view_state::{encode, param, parse_query, CapacityQuery},
 };
 use axum::{
     extract::State,
@@ -20,37 +20,50 @@ use axum::{
 use chrono::Utc;
 use std::sync::Arc;
 
-/// What the capacity page shows: `/history/trends` over every host for the last 180 days with a
-/// 90-day forecast against 80 %, the custom metrics' trends over the same days, and the newest
-/// anomalies of the last 7 days.
+/// What the capacity page shows for its query (`app::view_state::CapacityQuery`): the
+/// `/history/trends` answer over the chosen group's hosts (or every host) for the chosen days
+/// of history, with a forecast of the chosen horizon against the chosen threshold; the custom
+/// metrics' trends of the same hosts over the same days; their newest anomalies of the last 7
+/// days; and the groups to choose from.
 pub fn source(state: AppState) -> CapacitySource {
-    const HISTORY_DAYS: i64 = 180;
-    const HORIZON_DAYS: i64 = 90;
-    const THRESHOLD: f64 = 80.0;
     CapacitySource(Arc::new(
-        move |headers: HeaderMap| -> Answer<CapacityReport> {
+        move |headers: HeaderMap, query: String| -> Answer<CapacityReport> {
             let state = state.clone();
             Box::pin(async move {
                 let (principal, viewer) = signed_in(&state, &headers).await?;
-                let hosts = hosts::all(&state.pool).await.map_err(unreachable)?;
+                let view = CapacityQuery::from_pairs(&parse_query(&query))?;
+                let hosts = match view.group.as_deref() {
+                    None => hosts::all(&state.pool).await.map_err(unreachable)?,
+                    Some(group) => {
+                        crate::history::resolve_hosts(&state.pool, None, Some(group), None)
+                            .await
+                            .map_err(|e| e.to_string())?
+                    }
+                };
                 let now = Utc::now();
                 let options = crate::capacity::TrendOptions {
-                    start: now - chrono::Duration::days(HISTORY_DAYS),
+                    start: now - chrono::Duration::days(view.history_days),
                     end: now,
                     metrics: crate::capacity::METRICS.to_vec(),
                     forecast_enabled: true,
-                    horizon: HORIZON_DAYS as f64,
+                    horizon: view.horizon_days as f64,
                     method: crate::analysis::trend::Method::Linear,
-                    threshold: THRESHOLD,
+                    threshold: view.threshold as f64,
                 };
                 let trends = crate::capacity::analyse(&state.pool, &hosts, &options)
                     .await
                     .map_err(|e| e.to_string())?;
+                let host_ids: Vec<i32> = hosts.iter().map(|h| h.id).collect();
+                let chosen = view.group.is_some().then_some(host_ids.as_slice());
                 // Enough events for the page's twenty incidents (several events each).
-                let anomalies =
-                    crate::detect::recent(&state.pool, now - chrono::Duration::days(7), 100)
-                        .await
-                        .map_err(unreachable)?;
+                let anomalies = crate::detect::recent(
+                    &state.pool,
+                    now - chrono::Duration::days(7),
+                    chosen,
+                    100,
+                )
+                .await
+                .map_err(unreachable)?;
                 let app_metrics = crate::capacity::app_metrics::trends(
                     &state.pool,
                     &hosts,
@@ -60,12 +73,22 @@ pub fn source(state: AppState) -> CapacitySource {
                 )
                 .await
                 .map_err(unreachable)?;
+                let mut groups: Vec<(String, usize)> = Vec::new();
+                for (_, _, group) in hosts::by_group(&state.pool).await.map_err(unreachable)? {
+                    match (group, groups.last_mut()) {
+                        (Some(g), Some((last, count))) if *last == g => *count += 1,
+                        (Some(g), _) => groups.push((g, 1)),
+                        (None, _) => {}
+                    }
+                }
                 Ok(CapacityReport {
                     viewer,
+                    group: view.group,
+                    groups,
                     hosts: hosts.len(),
-                    history_days: HISTORY_DAYS,
-                    horizon_days: HORIZON_DAYS,
-                    threshold: THRESHOLD,
+                    history_days: view.history_days,
+                    horizon_days: view.horizon_days,
+                    threshold: options.threshold,
                     trends,
                     anomalies,
                     app_metrics,

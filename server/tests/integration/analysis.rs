@@ -54,7 +54,9 @@ async fn trends_give_growth_forecast_and_capacity_dates_computed_by_hand() {
         items.push(json!({"vmId": "cap-01", "groupId": "grp_cap", "sample": sample_with_disk(ts, 30.0 + 0.2 * day, 50.0, 40.0 + 0.1 * day)}));
         items.push(json!({"vmId": "cap-02", "groupId": "grp_cap", "sample": sample_with_disk(ts, 10.0, 50.0, 40.0)}));
     }
-    assert_eq!(ingest(&app, items).await["stored"], 800);
+    // A host of another group, which the group's plan leaves out.
+    items.push(json!({"vmId": "other-01", "groupId": "grp_other", "sample": sample_with_disk(Utc::now() - Duration::minutes(5), 90.0, 90.0, 90.0)}));
+    assert_eq!(ingest(&app, items).await["stored"], 801);
     wait_for_rollups(&app).await;
     let (status, body) = post(&app, "/api/v1/history/trends", &json!({
         "groupId": "grp_cap", "startTime": first, "endTime": Utc::now(), "metrics": ["cpu", "memory", "disk"],
@@ -125,6 +127,58 @@ async fn trends_give_growth_forecast_and_capacity_dates_computed_by_hand() {
         alerts.iter().all(|a| a["vmId"] != "cap-02"),
         "the idle host has no alert"
     );
+
+    // The capacity page plans the same group when asked by its view form (a GET link): the
+    // choices kept selected, cap-01's crossing of 60 % dated as the API dates it.
+    let cookie = crate::common::session(&app).await;
+    let page = crate::common::page(
+        &app,
+        &cookie,
+        "/capacity?group=grp_cap&history=180&horizon=90&threshold=60",
+    )
+    .await;
+    assert!(
+        page.contains("group grp_cap · 2 hosts · last 180 days"),
+        "the scope"
+    );
+    for selected in [
+        "<option value=\"grp_cap\" selected",
+        "<option value=\"60\" selected",
+        "<option value=\"90\" selected",
+    ] {
+        assert!(page.contains(selected), "{selected}");
+    }
+    assert!(
+        page.contains("grp_other (1 hosts)"),
+        "every group to choose from"
+    );
+    let crossing = (last_day + Duration::days(51))
+        .format("%Y-%m-%d")
+        .to_string();
+    assert!(
+        page.contains(&crossing),
+        "cap-01 reaches 60 % on {crossing}"
+    );
+    assert!(
+        !page.contains(">other-01<"),
+        "another group's host is not planned"
+    );
+    let fleet = crate::common::page(&app, &cookie, "/capacity").await;
+    // (The server's own host is in the fleet too.)
+    assert!(
+        fleet.contains("<option value=\"\" selected") && !fleet.contains("group grp_cap ·"),
+        "the whole fleet by default"
+    );
+    for (query, problem) in [
+        (
+            "?threshold=65",
+            "`threshold` must be one of 60, 70, 80, 90, got `65`",
+        ),
+        ("?group=nope", "no hosts with groupId `nope`"),
+    ] {
+        let refused = crate::common::page(&app, &cookie, &format!("/capacity{query}")).await;
+        assert!(refused.contains(problem), "{query}");
+    }
     app.stop().await;
 }
 
