@@ -8,7 +8,8 @@ use crate::{
     models::{AppMetricTrend, CapacityReport, MetricForecast},
     panels::{custom_unit_display, format_series_value, format_value},
     view_state::{
-        host_link, Range, CAPACITY_HISTORY_DAYS, CAPACITY_HORIZON_DAYS, CAPACITY_THRESHOLDS,
+        host_link, CapacityQuery, Range, CAPACITY_HISTORY_DAYS, CAPACITY_HORIZON_DAYS,
+        CAPACITY_THRESHOLDS,
     },
 };
 use leptos::prelude::*;
@@ -80,8 +81,16 @@ fn CapacityView(
         app_metrics,
         can_set_capacity,
     } = report;
-    let capacity_form =
-        can_set_capacity.then(|| capacity_form(&app_metrics, notice.clone(), problem.clone()));
+    let capacity_form = can_set_capacity.then(|| {
+        // The view the form returns to after the change.
+        let view = CapacityQuery {
+            group: group.clone(),
+            history_days,
+            horizon_days,
+            threshold: threshold.round() as i64,
+        };
+        capacity_form(&app_metrics, &view, notice.clone(), problem.clone())
+    });
     let view_form = view_form(
         &groups,
         group.as_deref(),
@@ -364,6 +373,7 @@ fn view_form(
 /// applied to every host that sends it.
 fn capacity_form(
     app_metrics: &[AppMetricTrend],
+    view: &CapacityQuery,
     notice: Option<String>,
     problem: Option<String>,
 ) -> AnyView {
@@ -391,6 +401,10 @@ fn capacity_form(
             <label>"Metric " <select name="name" data-testid="capacity-metric">{options}</select></label>
             <label>"capacity " <input name="capacity" type="text" inputmode="decimal" size="10" placeholder="empty: clear" data-testid="capacity-value"/></label>
             <span class="muted small">" in the metric's unit, for every host that sends it "</span>
+            <input type="hidden" name="group" value=view.group.clone().unwrap_or_default()/>
+            <input type="hidden" name="history" value=view.history_days.to_string()/>
+            <input type="hidden" name="horizon" value=view.horizon_days.to_string()/>
+            <input type="hidden" name="threshold" value=view.threshold.to_string()/>
             <button type="submit" data-testid="capacity-save">"Set"</button>
         </form>
     }

@@ -142,5 +142,18 @@ pub async fn set_capacity(
         Ok(notice) => ("notice", notice),
         Err(problem) => ("error", problem),
     };
-    Redirect::to(&format!("/capacity?{key}={}#app-metrics", encode(&text))).into_response()
+    // Back to the view the form was sent from (its hidden fields).
+    let view: String = ["group", "history", "horizon", "threshold"]
+        .iter()
+        .filter_map(|k| {
+            param(&pairs, k)
+                .filter(|v| !v.is_empty())
+                .map(|v| format!("&{k}={}", encode(v)))
+        })
+        .collect();
+    Redirect::to(&format!(
+        "/capacity?{key}={}{view}#app-metrics",
+        encode(&text)
+    ))
+    .into_response()
 }

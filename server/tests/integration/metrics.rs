@@ -672,12 +672,17 @@ async fn the_capacity_page_plans_each_hosts_custom_metrics_in_their_own_unit() {
         &app,
         &cookie,
         "/capacity/metrics",
-        &[("name", "api.requests"), ("capacity", "")],
+        &[
+            ("name", "api.requests"),
+            ("capacity", ""),
+            ("history", "365"),
+            ("group", ""),
+        ],
     )
     .await;
     assert!(
-        location.contains("notice=api.requests has no capacity now."),
-        "{location}"
+        location.contains("notice=api.requests has no capacity now.&history=365#app-metrics"),
+        "back to the view it was sent from: {location}"
     );
     let (_, read) = app.get_json(path).await;
     assert_eq!(read["data"]["capacity"], Value::Null);
