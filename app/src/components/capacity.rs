@@ -143,11 +143,23 @@ fn CapacityView(
             })
         })
         .collect();
+    // What a crossing of the whole selection is called.
+    let whole = group
+        .as_ref()
+        .map_or_else(|| "the fleet".to_string(), |g| format!("group {g}"));
     let alerts: Vec<_> = trends
         .capacity_alerts
         .iter()
         .map(|a| {
-            let scope = a.vm_name.clone().or_else(|| a.vm_id.clone()).unwrap_or_else(|| "all hosts".into());
+            // A host's own crossing links to its view over the last 90 days.
+            let scope = match &a.vm_id {
+                Some(vm) => {
+                    let href = format!("/hosts/{}?range=90d", crate::view_state::encode(vm));
+                    let label = a.vm_name.clone().unwrap_or_else(|| vm.clone());
+                    view! { <a href=href>{label}</a> }.into_any()
+                }
+                None => whole.clone().into_any(),
+            };
             view! {
                 <tr class=format!("severity-{}", a.severity)>
                     <td>{a.severity.clone()}</td><td>{scope}</td><td>{a.metric.clone()}</td>

@@ -13,8 +13,9 @@ pub use continuous::{
     catch_up, catch_up_custom, detect_recent, live_window_start, CaughtUp, Detector,
 };
 
+use crate::storage::grids::{fine_series, hourly_series, SeriesData};
 use crate::storage::hosts::HostRef;
-use read::{custom_metric_series, custom_series, fine_series, hourly_series, SeriesData};
+use read::{custom_metric_series, custom_series};
 
 use crate::{
     analysis::anomaly::{self, Detected, Kind, Profile, Sensitivity, Significance},
@@ -982,9 +983,9 @@ fn coverage(
 
 #[cfg(test)]
 mod tests {
-    use super::read::push_run;
     use super::store::{HostEvents, RELATED_WITHIN};
     use super::*;
+    use crate::storage::grids::push_run;
 
     #[test]
     fn a_series_kept_days_say_its_points_or_why_it_has_none() {

@@ -5,6 +5,7 @@ pub mod consistency;
 pub mod copy;
 pub mod custom_metrics;
 pub mod fleet;
+pub mod grids;
 pub mod hosts;
 pub mod ingest;
 pub mod judgements;
