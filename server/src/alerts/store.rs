@@ -334,23 +334,36 @@ pub struct AlertFilter<'a> {
     pub host_id: Option<i32>,
     pub include_resolved: bool,
     pub limit: i64,
+    /// The most severe first (by `app::catalog::ALERT_LEVELS`), then the newest — and the
+    /// `limit` taken in that order, so a long list cannot leave out an old critical alert.
+    /// Otherwise the newest first.
+    pub most_severe_first: bool,
 }
 
-/// Matching alerts, newest first, and (status, level, count) over all statuses.
+/// Matching alerts (newest first, or the most severe first), and (status, level, count) over
+/// all statuses.
 pub async fn list_alerts(
     pool: &PgPool,
     filter: &AlertFilter<'_>,
 ) -> Result<(Vec<AlertRow>, AlertSummary), sqlx::Error> {
     let matching = "($1::text IS NULL OR level = $1) AND ($2::text IS NULL OR kind = $2) AND ($3::int4 IS NULL OR host_id = $3)";
+    // Unknown levels (none are stored: rules check them) would rank last.
+    let severity = if filter.most_severe_first {
+        "array_position($6::text[], level), "
+    } else {
+        ""
+    };
     let rows: Vec<AlertRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{} ORDER BY a.created_at DESC, a.id DESC",
-        with_host(&format!("SELECT * FROM alerts WHERE {matching} AND ($4 OR status = 'active') ORDER BY created_at DESC, id DESC LIMIT $5"))
+        "{} ORDER BY {}a.created_at DESC, a.id DESC",
+        with_host(&format!("SELECT * FROM alerts WHERE {matching} AND ($4 OR status = 'active') ORDER BY {severity}created_at DESC, id DESC LIMIT $5")),
+        severity.replace("level", "a.level")
     )))
     .bind(filter.level)
     .bind(filter.kind)
     .bind(filter.host_id)
     .bind(filter.include_resolved)
     .bind(filter.limit)
+    .bind(app::catalog::ALERT_LEVELS.as_slice())
     .fetch_all(pool)
     .await?;
     let counts: Vec<(String, String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(

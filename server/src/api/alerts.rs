@@ -182,6 +182,7 @@ pub async fn list_alerts(
         host_id,
         include_resolved: query.resolved.unwrap_or(false),
         limit,
+        most_severe_first: false,
     };
     let (rows, summary) = store::list_alerts(&state.pool, &filter).await?;
     Ok(success(AlertList {

@@ -62,13 +62,12 @@ pub async fn data(
             host_id,
             include_resolved: false,
             limit: FIRING_SHOWN,
+            most_severe_first: true,
         },
     )
     .await
     .map_err(unreachable)?;
-    let mut firing: Vec<_> = firing.iter().map(store::AlertRow::to_model).collect();
-    // The most severe first, then the newest (the list comes newest first).
-    firing.sort_by_key(|a| app::catalog::level_rank(&a.level));
+    let firing: Vec<_> = firing.iter().map(store::AlertRow::to_model).collect();
     let resolved = store::recently_resolved(pool, level.as_deref(), host_id, RESOLVED_SHOWN)
         .await
         .map_err(unreachable)?

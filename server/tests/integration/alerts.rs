@@ -823,3 +823,57 @@ async fn the_alerts_page_adds_edits_disables_and_deletes_rules_and_resolves_aler
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_alerts_page_lists_the_most_severe_first_however_many_newer_ones_there_are() {
+    let app = spawn_app().await;
+    // An old critical alert and two newer warnings, without rules (as after a rule's deletion),
+    // of a custom metric: the server's own host may fire its CPU rule while tests run, and the
+    // `kind` filter leaves those out.
+    let now = Utc::now();
+    for (level, age) in [("critical", 600), ("warning", 60), ("warning", 30)] {
+        let at = now - Duration::minutes(age);
+        sqlx::query(
+            "INSERT INTO alerts (metric, kind, level, title, message, value, threshold, created_at, triggered_at, notified_at)
+             VALUES ('queue.depth', 'custom', $1, 't', $2, 90, 80, $3, $3, $3)",
+        )
+        .bind(level)
+        .bind(format!("{level} {age} minutes ago"))
+        .bind(at)
+        .execute(&app.pool)
+        .await
+        .expect("alert");
+    }
+    let listed = |most_severe_first| {
+        let pool = app.pool.clone();
+        async move {
+            let (rows, summary) = lookout::alerts::store::list_alerts(
+                &pool,
+                &lookout::alerts::store::AlertFilter {
+                    level: None,
+                    kind: Some("custom"),
+                    host_id: None,
+                    include_resolved: false,
+                    limit: 2,
+                    most_severe_first,
+                },
+            )
+            .await
+            .expect("alerts");
+            assert_eq!(summary.active, 3);
+            rows.iter()
+                .map(|r| r.to_model().message)
+                .collect::<Vec<_>>()
+        }
+    };
+    // Two of three: the critical one first even though it is the oldest, then the newest.
+    assert_eq!(
+        listed(true).await,
+        ["critical 600 minutes ago", "warning 30 minutes ago"]
+    );
+    assert_eq!(
+        listed(false).await,
+        ["warning 30 minutes ago", "warning 60 minutes ago"]
+    );
+    app.stop().await;
+}
