@@ -147,6 +147,7 @@ fn CapacityView(
     let whole = group
         .as_ref()
         .map_or_else(|| "the fleet".to_string(), |g| format!("group {g}"));
+    let whole_title = whole.clone();
     let alerts: Vec<_> = trends
         .capacity_alerts
         .iter()
@@ -201,14 +202,15 @@ fn CapacityView(
     let no_anomalies = anomaly_rows.is_empty();
     view! {
         <TopBar active="/capacity" viewer>
-            <span class="muted" data-testid="capacity-scope">{format!("{scope} · last {history_days} days · complete days only")}</span>
-            <span class="muted">{format!("forecast {horizon_days} days · threshold {threshold:.0} %")}</span>
+            // The view form below shows the horizon and threshold; the bar says what is planned.
+            <span class="muted" data-testid="capacity-scope">{format!("{scope} · last {history_days} days")}</span>
         </TopBar>
         <main class="live">
             {view_form}
             {trends.warning.clone().map(|w| view! { <p class="warning" data-testid="capacity-warning">{w}</p> })}
             <section class="panel">
-                <h2>"Fleet usage by day"</h2>
+                <h2>{format!("Usage by day — {}", whole_title)}</h2>
+                <p class="muted small">{format!("Complete days only; dashed: the forecast over {horizon_days} days; red: {threshold:.0} %.")}</p>
                 <div class="chart" data-testid="capacity-chart" inner_html=chart></div>
             </section>
             <section class="panel">
