@@ -561,6 +561,77 @@ pub const SAMPLE_METRICS: &[SampleMetric] = &[
 /// An alert's levels, the most severe first (rules, alerts, the alerts page's order and filter).
 pub const ALERT_LEVELS: [&str; 3] = ["critical", "warning", "info"];
 
+/// A rule's comparison of a value with its threshold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operator {
+    GreaterThan,
+    LessThan,
+    GreaterOrEqual,
+    LessOrEqual,
+    Equal,
+    NotEqual,
+}
+
+impl Operator {
+    /// Every operator, in the order the rule form offers them.
+    pub const ALL: [Operator; 6] = [
+        Operator::GreaterThan,
+        Operator::GreaterOrEqual,
+        Operator::LessThan,
+        Operator::LessOrEqual,
+        Operator::Equal,
+        Operator::NotEqual,
+    ];
+
+    /// Both spellings of the spec: `greater_than` and `>`, and so on.
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text.trim() {
+            "greater_than" | ">" => Operator::GreaterThan,
+            "less_than" | "<" => Operator::LessThan,
+            "greater_or_equal" | ">=" => Operator::GreaterOrEqual,
+            "less_or_equal" | "<=" => Operator::LessOrEqual,
+            "equal" | "==" | "=" => Operator::Equal,
+            "not_equal" | "!=" => Operator::NotEqual,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operator::GreaterThan => "greater_than",
+            Operator::LessThan => "less_than",
+            Operator::GreaterOrEqual => "greater_or_equal",
+            Operator::LessOrEqual => "less_or_equal",
+            Operator::Equal => "equal",
+            Operator::NotEqual => "not_equal",
+        }
+    }
+
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Operator::GreaterThan => ">",
+            Operator::LessThan => "<",
+            Operator::GreaterOrEqual => "≥",
+            Operator::LessOrEqual => "≤",
+            Operator::Equal => "=",
+            Operator::NotEqual => "≠",
+        }
+    }
+
+    /// Whether `value op threshold` holds. Equality allows for float noise relative to the threshold.
+    pub fn holds(self, value: f64, threshold: f64) -> bool {
+        let equal = (value - threshold).abs() <= 1e-9 * threshold.abs().max(1.0);
+        match self {
+            Operator::GreaterThan => value > threshold && !equal,
+            Operator::LessThan => value < threshold && !equal,
+            Operator::GreaterOrEqual => value > threshold || equal,
+            Operator::LessOrEqual => value < threshold || equal,
+            Operator::Equal => equal,
+            Operator::NotEqual => !equal,
+        }
+    }
+}
+
 /// The place of a level in `ALERT_LEVELS` (0 the most severe); unknown levels last.
 pub fn level_rank(level: &str) -> usize {
     ALERT_LEVELS

@@ -35,16 +35,6 @@ pub fn AlertsPage() -> impl IntoView {
     }
 }
 
-/// The operators a rule takes, as the API spells them, with what the page shows.
-pub const OPERATORS: [(&str, &str); 6] = [
-    ("greater_than", ">"),
-    ("greater_or_equal", "≥"),
-    ("less_than", "<"),
-    ("less_or_equal", "≤"),
-    ("equal", "="),
-    ("not_equal", "≠"),
-];
-
 /// The rule form's fields, as text: a new rule's defaults, a stored rule to edit, or what was
 /// typed before the server refused it (the redirect carries the fields back, the secret excepted).
 #[derive(Clone, Debug, PartialEq)]
@@ -164,10 +154,10 @@ pub fn duration_text(seconds: i64) -> String {
 }
 
 fn symbol(operator: &str) -> &str {
-    OPERATORS
-        .iter()
-        .find(|(name, _)| *name == operator)
-        .map_or(operator, |(_, symbol)| symbol)
+    match catalog::Operator::parse(operator) {
+        Some(op) => op.symbol(),
+        None => operator,
+    }
 }
 
 /// A value of a rule's metric in its unit ("91.4 %", "1.2 MiB/s"); custom metrics as numbers.
@@ -497,10 +487,11 @@ fn RuleEditor(
         .chain(custom_metrics.iter())
         .map(|m| view! { <option value=m.clone()></option> })
         .collect_view();
-    let operators = OPERATORS
+    let operators = catalog::Operator::ALL
         .iter()
-        .map(|(name, symbol)| {
-            view! { <option value=*name selected=form.operator == *name>{format!("{symbol} ({})", name.replace('_', " "))}</option> }
+        .map(|op| {
+            let name = op.as_str();
+            view! { <option value=name selected=form.operator == name>{format!("{} ({})", op.symbol(), name.replace('_', " "))}</option> }
         })
         .collect_view();
     let levels = catalog::ALERT_LEVELS

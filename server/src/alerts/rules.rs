@@ -22,65 +22,8 @@ pub fn valid_metric_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-'))
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Operator {
-    GreaterThan,
-    LessThan,
-    GreaterOrEqual,
-    LessOrEqual,
-    Equal,
-    NotEqual,
-}
-
-impl Operator {
-    /// Both spellings of the spec: `greater_than` and `>`, and so on.
-    pub fn parse(text: &str) -> Option<Self> {
-        Some(match text.trim() {
-            "greater_than" | ">" => Operator::GreaterThan,
-            "less_than" | "<" => Operator::LessThan,
-            "greater_or_equal" | ">=" => Operator::GreaterOrEqual,
-            "less_or_equal" | "<=" => Operator::LessOrEqual,
-            "equal" | "==" | "=" => Operator::Equal,
-            "not_equal" | "!=" => Operator::NotEqual,
-            _ => return None,
-        })
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Operator::GreaterThan => "greater_than",
-            Operator::LessThan => "less_than",
-            Operator::GreaterOrEqual => "greater_or_equal",
-            Operator::LessOrEqual => "less_or_equal",
-            Operator::Equal => "equal",
-            Operator::NotEqual => "not_equal",
-        }
-    }
-
-    pub fn symbol(self) -> &'static str {
-        match self {
-            Operator::GreaterThan => ">",
-            Operator::LessThan => "<",
-            Operator::GreaterOrEqual => "≥",
-            Operator::LessOrEqual => "≤",
-            Operator::Equal => "=",
-            Operator::NotEqual => "≠",
-        }
-    }
-
-    /// Whether `value op threshold` holds. Equality allows for float noise relative to the threshold.
-    pub fn holds(self, value: f64, threshold: f64) -> bool {
-        let equal = (value - threshold).abs() <= 1e-9 * threshold.abs().max(1.0);
-        match self {
-            Operator::GreaterThan => value > threshold && !equal,
-            Operator::LessThan => value < threshold && !equal,
-            Operator::GreaterOrEqual => value > threshold || equal,
-            Operator::LessOrEqual => value < threshold || equal,
-            Operator::Equal => equal,
-            Operator::NotEqual => !equal,
-        }
-    }
-}
+/// The operators live with the levels in the catalogue the alerts page shares.
+pub use catalog::Operator;
 
 pub const LEVELS: [&str; 3] = catalog::ALERT_LEVELS;
 pub const ACTIONS: [&str; 2] = ["log", "webhook"];
