@@ -786,6 +786,10 @@ pub struct HostPageData {
     pub custom: Vec<CustomPanel>,
     /// Custom metrics of the range beyond those.
     pub custom_more: usize,
+    /// The host's capacity outlook as the capacity page plans by default (its last 180 days,
+    /// a 90-day forecast against 80 %), whatever range the view shows.
+    #[serde(default)]
+    pub outlook: TrendReport,
 }
 
 /// A custom metric's chart on the host view.

@@ -100,6 +100,9 @@ test('troubleshooting on the demo fleet', { timeout: 420_000 }, async () => {
     await page.waitForFunction((n) => document.querySelectorAll('.chart-panel[data-drawn="1"]').length === n, panels);
     const day = await page.$eval('.charts', (c) => c.dataset.resolution);
     assert.equal(day, '5m', 'a day on a ~560 px chart is read at 5-minute buckets');
+    // The host's capacity outlook under its events: CPU, memory and disk forecast from its 180 days.
+    assert.equal(await page.locator('[data-testid=host-outlook] tr[data-testid^=forecast-]').count(), 3);
+    assert.match(await page.locator('[data-testid=host-outlook] [data-testid=forecast-cpu]').textContent(), /pp\/month/);
     await shot(page, 'host-24h.png');
     // The legend's first entry is the time axis; the others are the chart's lines.
     const containerLines = await page.$$eval('[data-testid=chart-containers-cpu] .u-legend .u-series:not(:first-child) .u-label', (l) => l.map((x) => x.textContent));

@@ -5,7 +5,7 @@ use super::{snapshot::load_capacity, TopBar};
 use crate::{
     chart::capacity,
     incidents::incidents,
-    models::{AppMetricTrend, CapacityReport, MetricForecast},
+    models::{AppMetricTrend, CapacityReport, MetricForecast, TrendReport},
     panels::{custom_unit_display, format_series_value, format_value},
     view_state::{
         host_link, CapacityQuery, Range, CAPACITY_HISTORY_DAYS, CAPACITY_HORIZON_DAYS,
@@ -120,29 +120,7 @@ fn CapacityView(
     let newest_day = trends.historical.last().map(|d| d.date);
     let crossing = move |when: chrono::DateTime<chrono::Utc>| crossing_text(when, newest_day);
     let chart = capacity::render(&trends, horizon_days, threshold);
-    let forecasts: Vec<_> = capacity::SERIES
-        .iter()
-        .filter_map(|(metric, label, _, _)| {
-            let f = trends.forecast.as_ref()?.get(*metric)?;
-            let growth = trends
-                .growth_rates
-                .get(*metric)
-                .map(|g| format!("{:+.2} pp/month", g.monthly))
-                .unwrap_or_else(|| "–".into());
-            let crossing = f
-                .capacity_exceed_date
-                .map(crossing)
-                .unwrap_or_else(|| "not within 2 years".into());
-            let steps = steps_text(f);
-            Some(view! {
-                <tr data-testid=format!("forecast-{metric}")>
-                    <td>{*label}</td><td>{growth}</td>
-                    <td>{format!("{:.1} %", f.predicted_value)}</td>
-                    <td>{format!("{:.2}", f.confidence)}</td><td>{crossing}</td><td>{steps}</td>
-                </tr>
-            })
-        })
-        .collect();
+    let forecasts = forecast_table(&trends, horizon_days);
     // What a crossing of the whole selection is called.
     let whole = group
         .as_ref()
@@ -215,10 +193,7 @@ fn CapacityView(
             </section>
             <section class="panel">
                 <h2>"Forecast"</h2>
-                <table data-testid="forecast-table">
-                    <thead><tr><th>"metric"</th><th>"growth"</th><th>"in " {horizon_days} " days"</th><th>"confidence"</th><th>"reaches threshold"</th><th>"lasting steps"</th></tr></thead>
-                    <tbody>{forecasts}</tbody>
-                </table>
+                {forecasts}
             </section>
             <section class="panel">
                 <h2>"Capacity alerts"</h2>
@@ -255,6 +230,43 @@ fn CapacityView(
             </section>
         </main>
     }
+}
+
+/// The forecast of CPU, memory and disk of a trends answer: growth a month, the level at the
+/// horizon, the confidence, when the threshold is reached and the lasting steps (the capacity
+/// page's and the host view's outlook).
+pub fn forecast_table(trends: &TrendReport, horizon_days: i64) -> AnyView {
+    let newest_day = trends.historical.last().map(|d| d.date);
+    let rows: Vec<_> = capacity::SERIES
+        .iter()
+        .filter_map(|(metric, label, _, _)| {
+            let f = trends.forecast.as_ref()?.get(*metric)?;
+            let growth = trends
+                .growth_rates
+                .get(*metric)
+                .map(|g| format!("{:+.2} pp/month", g.monthly))
+                .unwrap_or_else(|| "–".into());
+            let crossing = f
+                .capacity_exceed_date
+                .map(|when| crossing_text(when, newest_day))
+                .unwrap_or_else(|| "not within 2 years".into());
+            let steps = steps_text(f);
+            Some(view! {
+                <tr data-testid=format!("forecast-{metric}")>
+                    <td>{*label}</td><td>{growth}</td>
+                    <td>{format!("{:.1} %", f.predicted_value)}</td>
+                    <td>{format!("{:.2}", f.confidence)}</td><td>{crossing}</td><td>{steps}</td>
+                </tr>
+            })
+        })
+        .collect();
+    view! {
+        <table data-testid="forecast-table">
+            <thead><tr><th>"metric"</th><th>"growth"</th><th>"in " {horizon_days} " days"</th><th>"confidence"</th><th>"reaches threshold"</th><th>"lasting steps"</th></tr></thead>
+            <tbody>{rows}</tbody>
+        </table>
+    }
+    .into_any()
 }
 
 /// A forecast's crossing date, or "now (trend)" when it is the history's newest day or before:

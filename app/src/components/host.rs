@@ -4,9 +4,9 @@
 //! SVG for browsers without JavaScript.
 use super::{format_bytes, islands::Explorer, snapshot::load_host, TopBar};
 use crate::{
-    models::{CustomPanel, HostPageData, Stats, TimelineEvent},
+    models::{CustomPanel, HostPageData, Stats, TimelineEvent, TrendReport},
     panels::{custom_unit_display, format_value, HOST_PANELS},
-    view_state::{encode, host_link, Range},
+    view_state::{encode, host_link, CapacityQuery, Range},
 };
 use leptos::prelude::*;
 use leptos_router::hooks::{use_location, use_params_map};
@@ -170,6 +170,7 @@ fn HostView(data: HostPageData) -> impl IntoView {
         events,
         custom,
         custom_more,
+        outlook,
     } = data;
     let on = power_state == "poweredOn";
     let updated = latest
@@ -237,6 +238,7 @@ fn HostView(data: HostPageData) -> impl IntoView {
     .into_any();
     let charts = charts.into_any();
     let custom = custom_charts(custom, custom_more);
+    let outlook = outlook_panel(&outlook, group_id.as_deref());
     view! {
         {top}
         <main class="page host" data-vm=vm_id.clone()>
@@ -253,6 +255,31 @@ fn HostView(data: HostPageData) -> impl IntoView {
                 </div>
             </Explorer>
             {events}
+            {outlook}
         </main>
     }
+}
+
+/// The host's capacity outlook: the capacity page's forecast table for this host alone, with
+/// a link to its group's plan.
+fn outlook_panel(outlook: &TrendReport, group_id: Option<&str>) -> AnyView {
+    let view = CapacityQuery::default();
+    let plan = group_id.map_or_else(
+        || "/capacity".to_string(),
+        |g| format!("/capacity?group={}", encode(g)),
+    );
+    let table = outlook
+        .forecast
+        .as_ref()
+        .is_some_and(|f| !f.is_empty())
+        .then(|| super::capacity::forecast_table(outlook, view.horizon_days));
+    view! {
+        <section class="panel" data-testid="host-outlook">
+            <h2>"Capacity outlook " <a class="small" href=plan>{if group_id.is_some() { "plan its group →" } else { "plan the fleet →" }}</a></h2>
+            <p class="muted small">{format!("This host's last {} days by day, forecast {} days against {} %.", view.history_days, view.horizon_days, view.threshold)}</p>
+            {outlook.warning.clone().map(|w| view! { <p class="warning">{w}</p> })}
+            {table}
+        </section>
+    }
+    .into_any()
 }

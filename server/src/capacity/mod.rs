@@ -39,6 +39,26 @@ fn round(v: f64, places: i32) -> f64 {
     (v * scale).round() / scale
 }
 
+/// One host's outlook as the capacity page plans by default (`app::view_state::CapacityQuery`'s
+/// history, horizon and threshold), for the host view.
+pub async fn outlook(
+    pool: &sqlx::PgPool,
+    host: &HostRef,
+    now: DateTime<Utc>,
+) -> Result<TrendReport, QueryError> {
+    let view = app::view_state::CapacityQuery::default();
+    let options = TrendOptions {
+        start: now - Duration::days(view.history_days),
+        end: now,
+        metrics: METRICS.to_vec(),
+        forecast_enabled: true,
+        horizon: view.horizon_days as f64,
+        method: Method::Linear,
+        threshold: view.threshold as f64,
+    };
+    analyse(pool, std::slice::from_ref(host), &options).await
+}
+
 /// "is forecast to reach 80% on 2027-01-03", or — when the trend line is at the threshold on
 /// the last day already (the crossing is that day, which is in the past) — "has reached 80% by
 /// its trend", so that no recommendation dates a crossing before today as a forecast.

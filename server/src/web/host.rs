@@ -81,6 +81,9 @@ pub async fn data(
     let events = crate::timeline::events(pool, &host, start, end, &crate::timeline::TYPES, now)
         .await
         .map_err(|e| e.to_string())?;
+    let outlook = crate::capacity::outlook(pool, &host, now)
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(HostPageData {
         viewer,
         vm_id: host.vm_id,
@@ -99,6 +102,7 @@ pub async fn data(
         events,
         custom,
         custom_more,
+        outlook,
     })
 }
 

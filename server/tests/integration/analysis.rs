@@ -169,6 +169,25 @@ async fn trends_give_growth_forecast_and_capacity_dates_computed_by_hand() {
         fleet.contains("<option value=\"\" selected") && !fleet.contains("group grp_cap ·"),
         "the whole fleet by default"
     );
+    // The host view's outlook: cap-01 alone over the default plan (180 days, 90-day forecast,
+    // 80 %): +0.2 pp a day is +6.00 pp a month, 30 + 0.2 d reaches 80 % at day 250, 151 days on.
+    let host = crate::common::page(&app, &cookie, "/hosts/cap-01?range=24h").await;
+    let outlook = host
+        .split("data-testid=\"host-outlook\"")
+        .nth(1)
+        .expect("the host view has an outlook");
+    assert!(outlook.contains("+6.00 pp/month"), "cap-01's CPU growth");
+    let reaches = (last_day + Duration::days(151))
+        .format("%Y-%m-%d")
+        .to_string();
+    assert!(
+        outlook.contains(&reaches),
+        "cap-01's CPU reaches 80 % on {reaches}"
+    );
+    assert!(
+        outlook.contains("/capacity?group=grp_cap"),
+        "a link to its group's plan"
+    );
     for (query, problem) in [
         (
             "?threshold=65",
