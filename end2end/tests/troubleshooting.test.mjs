@@ -261,6 +261,12 @@ test('troubleshooting on the demo fleet', { timeout: 420_000 }, async () => {
     assert.equal(await page.getByTestId('capacity-horizon').inputValue(), '365');
     await page.waitForSelector('[data-testid=capacity-chart] svg');
     await shot(page, 'capacity-group.png');
+    // The plan shown, as a spreadsheet.
+    const planCsv = await page.request.get(`${base}${await page.getByTestId('capacity-csv').getAttribute('href')}`);
+    assert.equal(planCsv.status(), 200);
+    const planRows = (await planCsv.text()).trim().split('\n');
+    assert.match(planRows[0], /^kind,scope,host,metric/);
+    assert.ok(planRows.some((r) => r.startsWith(`forecast,group ${groupValue},,cpu,%,`)), planRows.join('\n'));
 
     // The exports page: an Excel export, its progress bar completes, the file downloads.
     await page.getByTestId('nav-exports').click();

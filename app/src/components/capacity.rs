@@ -8,7 +8,7 @@ use crate::{
     models::{AppMetricTrend, CapacityReport, MetricForecast, TrendReport},
     panels::{custom_unit_display, format_series_value, format_value},
     view_state::{
-        host_link, CapacityQuery, Range, CAPACITY_HISTORY_DAYS, CAPACITY_HORIZON_DAYS,
+        encode, host_link, CapacityQuery, Range, CAPACITY_HISTORY_DAYS, CAPACITY_HORIZON_DAYS,
         CAPACITY_THRESHOLDS,
     },
 };
@@ -378,6 +378,12 @@ fn view_form(
     let thresholds = days(&CAPACITY_THRESHOLDS, threshold.round() as i64, |t| {
         format!("{t} %")
     });
+    // The plan shown, as a spreadsheet: the same view's query.
+    let csv = format!(
+        "/capacity.csv?group={}&history={history_days}&horizon={horizon_days}&threshold={}",
+        encode(group.unwrap_or_default()),
+        threshold.round() as i64
+    );
     view! {
         <form method="get" action="/capacity" class="filters panel" data-testid="capacity-view">
             <label>"Hosts"
@@ -390,6 +396,7 @@ fn view_form(
             <label>"Forecast" <select name="horizon" data-testid="capacity-horizon">{horizon}</select></label>
             <label>"Threshold" <select name="threshold" data-testid="capacity-threshold">{thresholds}</select></label>
             <button type="submit" data-testid="capacity-apply">"Plan"</button>
+            <a href=csv class="small" data-testid="capacity-csv" download>"Download this plan (CSV)"</a>
         </form>
     }
     .into_any()

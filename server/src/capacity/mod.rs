@@ -2,6 +2,7 @@
 //! recommendations for CPU, memory and disk of a fleet, a group, a cluster or listed hosts —
 //! the `/history/trends` answer and the capacity page.
 pub mod app_metrics;
+pub mod csv;
 
 use crate::storage::hosts::HostRef;
 use crate::{
@@ -13,8 +14,8 @@ use crate::{
     storage::rollups::{self, MetricRollup, StoredRollup},
 };
 use app::models::{
-    CapacityAlert, DailyUsage, GrowthRate, LevelShift, MetricForecast, Recommendation,
-    ShiftScenario, TrendReport,
+    AppMetricTrend, CapacityAlert, DailyUsage, GrowthRate, LevelShift, MetricForecast,
+    Recommendation, ShiftScenario, TrendReport,
 };
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use std::collections::BTreeMap;
@@ -37,6 +38,43 @@ const SCALE_UP_WITHIN_DAYS: f64 = 90.0;
 fn round(v: f64, places: i32) -> f64 {
     let scale = 10f64.powi(places);
     (v * scale).round() / scale
+}
+
+/// What the capacity page plans for a view: its hosts (the group's, or every host), the trends
+/// answer over them, and their application metrics' trends.
+pub struct Plan {
+    pub hosts: Vec<HostRef>,
+    pub trends: TrendReport,
+    pub app_metrics: Vec<AppMetricTrend>,
+}
+
+/// The plan of `view` (a group or the fleet, days of history, horizon, threshold) as of `now`.
+pub async fn plan(
+    pool: &sqlx::PgPool,
+    view: &app::view_state::CapacityQuery,
+    now: DateTime<Utc>,
+) -> Result<Plan, QueryError> {
+    let hosts = match view.group.as_deref() {
+        None => crate::storage::hosts::all(pool).await?,
+        Some(group) => crate::history::resolve_hosts(pool, None, Some(group), None).await?,
+    };
+    let options = TrendOptions {
+        start: now - Duration::days(view.history_days),
+        end: now,
+        metrics: METRICS.to_vec(),
+        forecast_enabled: true,
+        horizon: view.horizon_days as f64,
+        method: Method::Linear,
+        threshold: view.threshold as f64,
+    };
+    let trends = analyse(pool, &hosts, &options).await?;
+    let app_metrics =
+        app_metrics::trends(pool, &hosts, (options.start, now), options.horizon, None).await?;
+    Ok(Plan {
+        hosts,
+        trends,
+        app_metrics,
+    })
 }
 
 /// One host's outlook as the capacity page plans by default (`app::view_state::CapacityQuery`'s

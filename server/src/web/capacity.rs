@@ -1,9 +1,13 @@
-//! The capacity page: its data (`/history/trends` over the fleet, application metrics, recent
-//! anomalies) and its form that sets an application metric's capacity.
+//! The capacity page: its data (the plan of a group or the fleet, recent anomalies), the same
+//! plan as CSV, and its form that sets an application metric's capacity.
 use super::{signed_in, unreachable};
 use crate::{
-    auth::{AlertsWrite, RequireScope, Scope},
-    capacity::app_metrics::{self, CapacityError},
+    auth::{AlertsWrite, RequireScope, Scope, VmRead},
+    capacity::{
+        self,
+        app_metrics::{self, CapacityError},
+    },
+    history::QueryError,
     state::AppState,
     storage::hosts,
 };
@@ -13,18 +17,16 @@ use app::{
     view_state::{encode, param, parse_query, CapacityQuery},
 };
 use axum::{
-    extract::State,
-    http::HeaderMap,
+    extract::{RawQuery, State},
+    http::{header, HeaderMap, StatusCode},
     response::{IntoResponse, Redirect, Response},
 };
 use chrono::Utc;
 use std::sync::Arc;
 
-/// What the capacity page shows for its query (`app::view_state::CapacityQuery`): the
-/// `/history/trends` answer over the chosen group's hosts (or every host) for the chosen days
-/// of history, with a forecast of the chosen horizon against the chosen threshold; the custom
-/// metrics' trends of the same hosts over the same days; their newest anomalies of the last 7
-/// days; and the groups to choose from.
+/// What the capacity page shows for its query (`app::view_state::CapacityQuery`): the plan
+/// (`capacity::plan`: the chosen group's hosts, or every host), their newest anomalies of the
+/// last 7 days, and the groups to choose from.
 pub fn source(state: AppState) -> CapacitySource {
     CapacitySource(Arc::new(
         move |headers: HeaderMap, query: String| -> Answer<CapacityReport> {
@@ -32,28 +34,11 @@ pub fn source(state: AppState) -> CapacitySource {
             Box::pin(async move {
                 let (principal, viewer) = signed_in(&state, &headers).await?;
                 let view = CapacityQuery::from_pairs(&parse_query(&query))?;
-                let hosts = match view.group.as_deref() {
-                    None => hosts::all(&state.pool).await.map_err(unreachable)?,
-                    Some(group) => {
-                        crate::history::resolve_hosts(&state.pool, None, Some(group), None)
-                            .await
-                            .map_err(|e| e.to_string())?
-                    }
-                };
                 let now = Utc::now();
-                let options = crate::capacity::TrendOptions {
-                    start: now - chrono::Duration::days(view.history_days),
-                    end: now,
-                    metrics: crate::capacity::METRICS.to_vec(),
-                    forecast_enabled: true,
-                    horizon: view.horizon_days as f64,
-                    method: crate::analysis::trend::Method::Linear,
-                    threshold: view.threshold as f64,
-                };
-                let trends = crate::capacity::analyse(&state.pool, &hosts, &options)
+                let plan = capacity::plan(&state.pool, &view, now)
                     .await
                     .map_err(|e| e.to_string())?;
-                let host_ids: Vec<i32> = hosts.iter().map(|h| h.id).collect();
+                let host_ids: Vec<i32> = plan.hosts.iter().map(|h| h.id).collect();
                 let chosen = view.group.is_some().then_some(host_ids.as_slice());
                 // Enough events for the page's twenty incidents (several events each).
                 let anomalies = crate::detect::recent(
@@ -61,15 +46,6 @@ pub fn source(state: AppState) -> CapacitySource {
                     now - chrono::Duration::days(7),
                     chosen,
                     100,
-                )
-                .await
-                .map_err(unreachable)?;
-                let app_metrics = crate::capacity::app_metrics::trends(
-                    &state.pool,
-                    &hosts,
-                    (options.start, now),
-                    options.horizon,
-                    None,
                 )
                 .await
                 .map_err(unreachable)?;
@@ -85,18 +61,67 @@ pub fn source(state: AppState) -> CapacitySource {
                     viewer,
                     group: view.group,
                     groups,
-                    hosts: hosts.len(),
+                    hosts: plan.hosts.len(),
                     history_days: view.history_days,
                     horizon_days: view.horizon_days,
-                    threshold: options.threshold,
-                    trends,
+                    threshold: view.threshold as f64,
+                    trends: plan.trends,
                     anomalies,
-                    app_metrics,
+                    app_metrics: plan.app_metrics,
                     can_set_capacity: principal.has(Scope::AlertsWrite),
                 })
             })
         },
     ))
+}
+
+/// `GET /capacity.csv?group=&history=&horizon=&threshold=`: the plan the page shows for the same
+/// view, as a spreadsheet (`capacity::csv`), for the session's user.
+pub async fn plan_csv(
+    _: RequireScope<VmRead>,
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let view = match CapacityQuery::from_pairs(&parse_query(query.as_deref().unwrap_or_default())) {
+        Ok(view) => view,
+        Err(problem) => return (StatusCode::BAD_REQUEST, problem).into_response(),
+    };
+    let now = Utc::now();
+    let plan = match capacity::plan(&state.pool, &view, now).await {
+        Ok(plan) => plan,
+        Err(e @ QueryError::NotFound(_)) => {
+            return (StatusCode::NOT_FOUND, e.to_string()).into_response()
+        }
+        Err(e) => return (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
+    };
+    let scope = view
+        .group
+        .as_deref()
+        .map_or_else(|| "fleet".to_string(), |g| format!("group {g}"));
+    match capacity::csv::plan(&plan, &scope, &view) {
+        Ok(bytes) => {
+            let name = format!(
+                "lookout-capacity-{}-{}.csv",
+                view.group.as_deref().unwrap_or("fleet").replace(
+                    |c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_',
+                    "_"
+                ),
+                now.format("%Y%m%d")
+            );
+            (
+                [
+                    (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"{name}\""),
+                    ),
+                ],
+                bytes,
+            )
+                .into_response()
+        }
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
 }
 
 /// `POST /capacity/metrics`: the capacity form (`name`, `capacity`; an empty capacity clears

@@ -59,6 +59,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/exports", post(start_export))
         .route("/reports", post(start_report))
         .route("/capacity/metrics", post(capacity::set_capacity))
+        .route("/capacity.csv", axum::routing::get(capacity::plan_csv))
         .route("/alerts/rules", post(alerts::save_rule))
         .route("/alerts/rules/{id}/{action}", post(alerts::change_rule))
         .route("/alerts/{id}/resolve", post(alerts::resolve))

@@ -169,6 +169,59 @@ async fn trends_give_growth_forecast_and_capacity_dates_computed_by_hand() {
         fleet.contains("<option value=\"\" selected") && !fleet.contains("group grp_cap ·"),
         "the whole fleet by default"
     );
+    // The same plan as a spreadsheet: the group's forecasts (29.9 + 0.1 × 90 = 38.9 at the
+    // 90-day horizon), then cap-01's crossing.
+    let csv = app
+        .client
+        .get(format!(
+            "{}/capacity.csv?group=grp_cap&history=180&horizon=90&threshold=60",
+            app.address
+        ))
+        .header(reqwest::header::COOKIE, format!("lookout_session={cookie}"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(csv.status().as_u16(), 200);
+    assert_eq!(
+        csv.headers()[reqwest::header::CONTENT_TYPE],
+        "text/csv; charset=utf-8"
+    );
+    let csv = csv.text().await.expect("CSV");
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "kind,scope,host,metric,unit,now,growth_per_month,at_horizon,limit,reaches_on,days_to_reach,severity"
+    );
+    let group_cpu_day = (last_day + Duration::days(301)).format("%Y-%m-%d");
+    assert!(
+        lines.contains(
+            &format!("forecast,group grp_cap,,cpu,%,29.90,3.00,38.90,60,{group_cpu_day},301,")
+                .as_str()
+        ),
+        "{csv}"
+    );
+    assert!(
+        lines.contains(
+            &format!("host crossing,group grp_cap,cap-01,cpu,%,49.80,,,60,{crossing},51,medium")
+                .as_str()
+        ),
+        "{csv}"
+    );
+    let signed_out = app
+        .client
+        .get(format!("{}/capacity.csv", app.address))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(signed_out.status().as_u16(), 303, "to the sign-in page");
+    let refused = app
+        .client
+        .get(format!("{}/capacity.csv?horizon=7", app.address))
+        .header(reqwest::header::COOKIE, format!("lookout_session={cookie}"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(refused.status().as_u16(), 400);
     // The host view's outlook: cap-01 alone over the default plan (180 days, 90-day forecast,
     // 80 %): +0.2 pp a day is +6.00 pp a month, 30 + 0.2 d reaches 80 % at day 250, 151 days on.
     let host = crate::common::page(&app, &cookie, "/hosts/cap-01?range=24h").await;

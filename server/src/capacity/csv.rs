@@ -1,0 +1,106 @@
+//! The capacity plan as a spreadsheet: one row per forecast of the selection, per host that
+//! crosses the threshold, and per host's application metric — the capacity page's tables, for
+//! people who plan in a spreadsheet.
+use super::Plan;
+use app::view_state::CapacityQuery;
+use chrono::{DateTime, Utc};
+
+const HEADER: [&str; 12] = [
+    "kind",
+    "scope",
+    "host",
+    "metric",
+    "unit",
+    "now",
+    "growth_per_month",
+    "at_horizon",
+    "limit",
+    "reaches_on",
+    "days_to_reach",
+    "severity",
+];
+
+fn number(value: f64, places: usize) -> String {
+    format!("{value:.places$}")
+}
+
+fn day(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d").to_string()
+}
+
+/// The plan of `view` over `scope` ("fleet", "group grp_01") as CSV bytes.
+pub fn plan(plan: &Plan, scope: &str, view: &CapacityQuery) -> Result<Vec<u8>, csv::Error> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    out.write_record(HEADER)?;
+    let threshold = number(view.threshold as f64, 0);
+    let newest = plan.trends.historical.last();
+    for (metric, _) in super::METRICS {
+        let Some(forecast) = plan.trends.forecast.as_ref().and_then(|f| f.get(metric)) else {
+            continue;
+        };
+        let now = newest.and_then(|d| match metric {
+            "cpu" => d.cpu,
+            "memory" => d.memory,
+            _ => d.disk,
+        });
+        let growth = plan.trends.growth_rates.get(metric).map(|g| g.monthly);
+        let days = match (forecast.capacity_exceed_date, newest) {
+            (Some(at), Some(last)) => Some(((at - last.date).num_hours() as f64 / 24.0).max(0.0)),
+            _ => None,
+        };
+        out.write_record([
+            "forecast",
+            scope,
+            "",
+            metric,
+            "%",
+            &now.map(|v| number(v, 2)).unwrap_or_default(),
+            &growth.map(|g| number(g, 2)).unwrap_or_default(),
+            &number(forecast.predicted_value, 2),
+            &threshold,
+            &forecast.capacity_exceed_date.map(day).unwrap_or_default(),
+            &days.map(|d| number(d, 0)).unwrap_or_default(),
+            "",
+        ])?;
+    }
+    for alert in &plan.trends.capacity_alerts {
+        let Some(vm_id) = &alert.vm_id else {
+            continue; // the selection's own crossing is its forecast row
+        };
+        let host = alert.vm_name.clone().unwrap_or_else(|| vm_id.clone());
+        let days = newest.map(|last| {
+            ((alert.predicted_exceed_date - last.date).num_hours() as f64 / 24.0).max(0.0)
+        });
+        out.write_record([
+            "host crossing",
+            scope,
+            &host,
+            &alert.metric,
+            "%",
+            &number(alert.current_usage, 2),
+            "",
+            "",
+            &number(alert.threshold, 0),
+            &day(alert.predicted_exceed_date),
+            &days.map(|d| number(d, 0)).unwrap_or_default(),
+            &alert.severity,
+        ])?;
+    }
+    for t in &plan.app_metrics {
+        out.write_record([
+            "application metric",
+            scope,
+            &t.vm_name,
+            &t.name,
+            &t.unit,
+            &number(t.level_now, 3),
+            &number(t.monthly_change, 3),
+            &number(t.predicted, 3),
+            &t.capacity.map(|c| c.to_string()).unwrap_or_default(),
+            &t.capacity_date.map(day).unwrap_or_default(),
+            &t.days_to_capacity.map(|d| number(d, 0)).unwrap_or_default(),
+            "",
+        ])?;
+    }
+    out.into_inner().map_err(|e| e.into_error().into())
+}
