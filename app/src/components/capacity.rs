@@ -178,56 +178,78 @@ fn CapacityView(
     let no_alerts = alerts.is_empty();
     let no_recommendations = recommendations.is_empty();
     let no_anomalies = anomaly_rows.is_empty();
-    view! {
+    // Type-erased sections keep the view type shallow enough for the compiler's layout queries
+    // (a release build overflowed them with the page as one type).
+    let top = view! {
         <TopBar active="/capacity" viewer>
             // The view form below shows the horizon and threshold; the bar says what is planned.
             <span class="muted" data-testid="capacity-scope">{format!("{scope} · last {history_days} days")}</span>
         </TopBar>
+    }
+    .into_any();
+    let usage = view! {
+        {trends.warning.clone().map(|w| view! { <p class="warning" data-testid="capacity-warning">{w}</p> })}
+        <section class="panel">
+            <h2>{format!("Usage by day — {}", whole_title)}</h2>
+            <p class="muted small">{format!("Complete days only; dashed: the forecast over {horizon_days} days; red: {threshold:.0} %.")}</p>
+            <div class="chart" data-testid="capacity-chart" inner_html=chart></div>
+        </section>
+        <section class="panel">
+            <h2>"Forecast"</h2>
+            {forecasts}
+        </section>
+    }
+    .into_any();
+    let crossings = view! {
+        <section class="panel">
+            <h2>"Capacity alerts"</h2>
+            {no_alerts.then(|| view! { <p class="muted">"No host is forecast to reach the threshold within a year."</p> })}
+            <table data-testid="alerts-table">
+                <thead><tr><th>"severity"</th><th>"scope"</th><th>"metric"</th><th>"now"</th><th>"reaches threshold"</th></tr></thead>
+                <tbody>{alerts}</tbody>
+            </table>
+            <h2>"Recommendations"</h2>
+            {no_recommendations.then(|| view! { <p class="muted">"None."</p> })}
+            <ul data-testid="recommendations">{recommendations}</ul>
+        </section>
+    }
+    .into_any();
+    let applications = view! {
+        <section class="panel" id="app-metrics">
+            <h2>"Application metrics"</h2>
+            <p class="muted small">"The custom metrics each host sends (requests, latencies, queues…), by day: the trend in the metric's own unit and, for a metric whose capacity is set (the level it must stay below, for every host that sends it), when the trend reaches it — the soonest first, then the fastest growing."</p>
+            {no_app_metrics.then(|| view! { <p class="muted">"No host has sent a custom metric on 7 days or more of this history."</p> })}
+            <div class="table-wrap">
+                <table data-testid="app-metrics-table">
+                    <thead><tr><th>"metric"</th><th>"host"</th><th>"now"</th><th>"per month"</th><th>"in " {horizon_days} " days"</th><th>"capacity"</th><th>"reaches it"</th><th>"days of data"</th></tr></thead>
+                    <tbody>{app_rows}</tbody>
+                </table>
+            </div>
+            {app_more}
+            {capacity_form}
+        </section>
+    }
+    .into_any();
+    let incident_section = view! {
+        <section class="panel">
+            <h2>"Anomalies, last 7 days"</h2>
+            <p class="muted small">"One row per incident: a host's overlapping bursts, led by the most severe."</p>
+            {no_anomalies.then(|| view! { <p class="muted">"None detected."</p> })}
+            <table data-testid="anomalies-table">
+                <thead><tr><th>"when"</th><th>"host"</th><th>"series"</th><th>"type"</th><th>"severity"</th><th>"value"</th><th>"status"</th></tr></thead>
+                <tbody>{anomaly_rows}</tbody>
+            </table>
+        </section>
+    }
+    .into_any();
+    view! {
+        {top}
         <main class="live">
             {view_form}
-            {trends.warning.clone().map(|w| view! { <p class="warning" data-testid="capacity-warning">{w}</p> })}
-            <section class="panel">
-                <h2>{format!("Usage by day — {}", whole_title)}</h2>
-                <p class="muted small">{format!("Complete days only; dashed: the forecast over {horizon_days} days; red: {threshold:.0} %.")}</p>
-                <div class="chart" data-testid="capacity-chart" inner_html=chart></div>
-            </section>
-            <section class="panel">
-                <h2>"Forecast"</h2>
-                {forecasts}
-            </section>
-            <section class="panel">
-                <h2>"Capacity alerts"</h2>
-                {no_alerts.then(|| view! { <p class="muted">"No host is forecast to reach the threshold within a year."</p> })}
-                <table data-testid="alerts-table">
-                    <thead><tr><th>"severity"</th><th>"scope"</th><th>"metric"</th><th>"now"</th><th>"reaches threshold"</th></tr></thead>
-                    <tbody>{alerts}</tbody>
-                </table>
-                <h2>"Recommendations"</h2>
-                {no_recommendations.then(|| view! { <p class="muted">"None."</p> })}
-                <ul data-testid="recommendations">{recommendations}</ul>
-            </section>
-            <section class="panel" id="app-metrics">
-                <h2>"Application metrics"</h2>
-                <p class="muted small">"The custom metrics each host sends (requests, latencies, queues…), by day: the trend in the metric's own unit and, for a metric whose capacity is set (the level it must stay below, for every host that sends it), when the trend reaches it — the soonest first, then the fastest growing."</p>
-                {no_app_metrics.then(|| view! { <p class="muted">"No host has sent a custom metric on 7 days or more of this history."</p> })}
-                <div class="table-wrap">
-                    <table data-testid="app-metrics-table">
-                        <thead><tr><th>"metric"</th><th>"host"</th><th>"now"</th><th>"per month"</th><th>"in " {horizon_days} " days"</th><th>"capacity"</th><th>"reaches it"</th><th>"days of data"</th></tr></thead>
-                        <tbody>{app_rows}</tbody>
-                    </table>
-                </div>
-                {app_more}
-                {capacity_form}
-            </section>
-            <section class="panel">
-                <h2>"Anomalies, last 7 days"</h2>
-                <p class="muted small">"One row per incident: a host's overlapping bursts, led by the most severe."</p>
-                {no_anomalies.then(|| view! { <p class="muted">"None detected."</p> })}
-                <table data-testid="anomalies-table">
-                    <thead><tr><th>"when"</th><th>"host"</th><th>"series"</th><th>"type"</th><th>"severity"</th><th>"value"</th><th>"status"</th></tr></thead>
-                    <tbody>{anomaly_rows}</tbody>
-                </table>
-            </section>
+            {usage}
+            {crossings}
+            {applications}
+            {incident_section}
         </main>
     }
 }
