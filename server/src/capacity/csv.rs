@@ -20,6 +20,16 @@ const HEADER: [&str; 12] = [
     "severity",
 ];
 
+/// Free text (host names, units: sent by agents and scripts) as a spreadsheet shows it, never
+/// as a formula: a cell starting with `=`, `+`, `-`, `@` or a tab or return gets a leading `'`.
+fn text(value: &str) -> String {
+    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{value}")
+    } else {
+        value.to_owned()
+    }
+}
+
 fn number(value: f64, places: usize) -> String {
     format!("{value:.places$}")
 }
@@ -50,7 +60,7 @@ pub fn plan(plan: &Plan, scope: &str, view: &CapacityQuery) -> Result<Vec<u8>, c
         };
         out.write_record([
             "forecast",
-            scope,
+            &text(scope),
             "",
             metric,
             "%",
@@ -67,13 +77,13 @@ pub fn plan(plan: &Plan, scope: &str, view: &CapacityQuery) -> Result<Vec<u8>, c
         let Some(vm_id) = &alert.vm_id else {
             continue; // the selection's own crossing is its forecast row
         };
-        let host = alert.vm_name.clone().unwrap_or_else(|| vm_id.clone());
+        let host = text(alert.vm_name.as_deref().unwrap_or(vm_id));
         let days = newest.map(|last| {
             ((alert.predicted_exceed_date - last.date).num_hours() as f64 / 24.0).max(0.0)
         });
         out.write_record([
             "host crossing",
-            scope,
+            &text(scope),
             &host,
             &alert.metric,
             "%",
@@ -89,10 +99,10 @@ pub fn plan(plan: &Plan, scope: &str, view: &CapacityQuery) -> Result<Vec<u8>, c
     for t in &plan.app_metrics {
         out.write_record([
             "application metric",
-            scope,
-            &t.vm_name,
+            &text(scope),
+            &text(&t.vm_name),
             &t.name,
-            &t.unit,
+            &text(&t.unit),
             &number(t.level_now, 3),
             &number(t.monthly_change, 3),
             &number(t.predicted, 3),
@@ -103,4 +113,19 @@ pub fn plan(plan: &Plan, scope: &str, view: &CapacityQuery) -> Result<Vec<u8>, c
         ])?;
     }
     out.into_inner().map_err(|e| e.into_error().into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::text;
+
+    #[test]
+    fn free_text_never_becomes_a_spreadsheet_formula() {
+        assert_eq!(text("web-01"), "web-01");
+        assert_eq!(text("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(text("+1"), "'+1");
+        assert_eq!(text("-cmd"), "'-cmd");
+        assert_eq!(text("@sum"), "'@sum");
+        assert_eq!(text("req/s"), "req/s");
+    }
 }
