@@ -48,6 +48,22 @@ pub struct Plan {
     pub app_metrics: Vec<AppMetricTrend>,
 }
 
+impl TrendOptions {
+    /// What the capacity page asks of the trends for a view: CPU, memory and disk over its days
+    /// of history up to `now`, a linear forecast of its horizon against its threshold.
+    pub fn of_view(view: &app::view_state::CapacityQuery, now: DateTime<Utc>) -> Self {
+        TrendOptions {
+            start: now - Duration::days(view.history_days),
+            end: now,
+            metrics: METRICS.to_vec(),
+            forecast_enabled: true,
+            horizon: view.horizon_days as f64,
+            method: Method::Linear,
+            threshold: view.threshold as f64,
+        }
+    }
+}
+
 /// The plan of `view` (a group or the fleet, days of history, horizon, threshold) as of `now`.
 pub async fn plan(
     pool: &sqlx::PgPool,
@@ -58,15 +74,7 @@ pub async fn plan(
         None => crate::storage::hosts::all(pool).await?,
         Some(group) => crate::history::resolve_hosts(pool, None, Some(group), None).await?,
     };
-    let options = TrendOptions {
-        start: now - Duration::days(view.history_days),
-        end: now,
-        metrics: METRICS.to_vec(),
-        forecast_enabled: true,
-        horizon: view.horizon_days as f64,
-        method: Method::Linear,
-        threshold: view.threshold as f64,
-    };
+    let options = TrendOptions::of_view(view, now);
     let trends = analyse(pool, &hosts, &options).await?;
     let app_metrics =
         app_metrics::trends(pool, &hosts, (options.start, now), options.horizon, None).await?;
@@ -84,16 +92,7 @@ pub async fn outlook(
     host: &HostRef,
     now: DateTime<Utc>,
 ) -> Result<TrendReport, QueryError> {
-    let view = app::view_state::CapacityQuery::default();
-    let options = TrendOptions {
-        start: now - Duration::days(view.history_days),
-        end: now,
-        metrics: METRICS.to_vec(),
-        forecast_enabled: true,
-        horizon: view.horizon_days as f64,
-        method: Method::Linear,
-        threshold: view.threshold as f64,
-    };
+    let options = TrendOptions::of_view(&app::view_state::CapacityQuery::default(), now);
     analyse(pool, std::slice::from_ref(host), &options).await
 }
 
