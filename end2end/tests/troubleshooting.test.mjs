@@ -404,6 +404,11 @@ test('troubleshooting on the demo fleet', { timeout: 420_000 }, async () => {
     const alertsOverflow = await small.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert.ok(alertsOverflow <= 1, `the alerts page does not scroll sideways on a phone (${alertsOverflow} px)`);
     await shot(small, 'alerts-phone.png');
+    await small.goto(`${base}/capacity`);
+    await small.waitForSelector('[data-testid=capacity-chart] svg', { timeout: 30_000 });
+    const capacityOverflow = await small.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(capacityOverflow <= 1, `the capacity page does not scroll sideways on a phone (${capacityOverflow} px)`);
+    await shot(small, 'capacity-phone.png');
     await phone.close();
 
     // Sign out.
