@@ -263,17 +263,21 @@ fn FleetView(data: FleetPageData, options: FleetOptions) -> impl IntoView {
     .into_any();
 
     // Tiles grouped by group, coloured by the chosen metric.
-    let mut by_group: BTreeMap<String, Vec<&FleetHost>> = BTreeMap::new();
+    // Hosts without a group last.
+    let mut by_group: BTreeMap<(bool, String), Vec<&FleetHost>> = BTreeMap::new();
     for host in &shown {
         by_group
-            .entry(host.group_id.clone().unwrap_or_else(|| "no group".into()))
+            .entry((
+                host.group_id.is_none(),
+                host.group_id.clone().unwrap_or_default(),
+            ))
             .or_default()
             .push(host);
     }
     let color = options.color;
     let tiles = by_group
         .into_iter()
-        .map(|(group, members)| {
+        .map(|((_, group), members)| {
             let tiles = members
                 .into_iter()
                 .map(|h| {
@@ -293,7 +297,19 @@ fn FleetView(data: FleetPageData, options: FleetOptions) -> impl IntoView {
                     }
                 })
                 .collect_view();
-            view! { <div class="tile-group"><h3>{group}</h3><div class="tiles">{tiles}</div></div> }
+            // A real group links to its hosts compared and to its capacity plan.
+            let links = (!group.is_empty()).then(|| {
+                let g = encode(&group);
+                view! {
+                    <span class="small group-links">
+                        <a href=format!("/compare?group={g}") data-testid="group-compare">"compare"</a>
+                        " · "
+                        <a href=format!("/capacity?group={g}") data-testid="group-plan">"capacity plan"</a>
+                    </span>
+                }
+            });
+            let title = if group.is_empty() { "no group".to_string() } else { group.clone() };
+            view! { <div class="tile-group"><h3>{title} " " {links}</h3><div class="tiles">{tiles}</div></div> }
         })
         .collect_view()
         .into_any();

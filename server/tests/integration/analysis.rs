@@ -169,6 +169,13 @@ async fn trends_give_growth_forecast_and_capacity_dates_computed_by_hand() {
         fleet.contains("<option value=\"\" selected") && !fleet.contains("group grp_cap ·"),
         "the whole fleet by default"
     );
+    // The fleet page's tiles link each group to its plan and its comparison.
+    let fleet_page = crate::common::page(&app, &cookie, "/").await;
+    assert!(
+        fleet_page.contains("href=\"/capacity?group=grp_cap\""),
+        "a link to the group's plan"
+    );
+    assert!(fleet_page.contains("href=\"/compare?group=grp_cap\""));
     // The same plan as a spreadsheet: the group's forecasts (29.9 + 0.1 × 90 = 38.9 at the
     // 90-day horizon), then cap-01's crossing.
     let csv = app
