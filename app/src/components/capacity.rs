@@ -142,7 +142,7 @@ fn CapacityView(
             view! {
                 <tr class=format!("severity-{}", a.severity)>
                     <td>{a.severity.clone()}</td><td>{scope}</td><td>{a.metric.clone()}</td>
-                    <td>{format!("{:.1} %", a.current_usage)}</td><td>{crossing(a.predicted_exceed_date)}</td>
+                    <td>{format!("{:.1} %", a.current_usage)}</td><td title=CROSSING_NOTE>{crossing(a.predicted_exceed_date)}</td>
                 </tr>
             }
         })
@@ -277,7 +277,7 @@ pub fn forecast_table(trends: &TrendReport, horizon_days: i64) -> AnyView {
                 <tr data-testid=format!("forecast-{metric}")>
                     <td>{*label}</td><td>{growth}</td>
                     <td>{format!("{:.1} %", f.predicted_value)}</td>
-                    <td>{format!("{:.2}", f.confidence)}</td><td>{crossing}</td><td>{steps}</td>
+                    <td>{format!("{:.2}", f.confidence)}</td><td title=CROSSING_NOTE>{crossing}</td><td>{steps}</td>
                 </tr>
             })
         })
@@ -293,6 +293,9 @@ pub fn forecast_table(trends: &TrendReport, horizon_days: i64) -> AnyView {
 
 /// A forecast's crossing date, or "now (trend)" when it is the history's newest day or before:
 /// the trend line is at the threshold already, though the last day's value may be below it.
+/// What a crossing date means, on hover: "now (trend)" needs it most.
+const CROSSING_NOTE: &str = "When the trend line reaches the threshold; \"now (trend)\": the line is at it on the newest complete day, though that day's own value may be below it.";
+
 fn crossing_text(
     when: chrono::DateTime<chrono::Utc>,
     newest_day: Option<chrono::DateTime<chrono::Utc>>,
