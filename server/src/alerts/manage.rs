@@ -45,6 +45,15 @@ pub fn new_secret() -> String {
     crate::auth::secret::random_secret(40)
 }
 
+/// A rule as [`Alerting::apply_and_save`] saved it.
+#[derive(Debug)]
+pub struct SavedRule {
+    pub id: i64,
+    pub name: String,
+    /// The webhook secret generated for it, to be shown once.
+    pub secret: Option<String>,
+}
+
 /// What to do when a saved rule has a webhook and no secret.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MissingSecret {
@@ -64,7 +73,7 @@ impl Alerting<'_> {
         id: Option<i64>,
         body: &Value,
         missing_secret: MissingSecret,
-    ) -> Result<(i64, Option<String>), ChangeError> {
+    ) -> Result<SavedRule, ChangeError> {
         let base = match id {
             Some(id) => store::rule(self.pool, id)
                 .await?
@@ -79,7 +88,9 @@ impl Alerting<'_> {
         {
             return Err(ChangeError::SecretNeeded);
         }
-        self.save_rule(id, spec).await
+        let name = spec.name.clone();
+        let (id, secret) = self.save_rule(id, spec).await?;
+        Ok(SavedRule { id, name, secret })
     }
 
     /// Checks what only the server can check (the host exists, the webhook may be reached), adds

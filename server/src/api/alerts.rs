@@ -2,7 +2,7 @@
 use crate::error::Success;
 use crate::{
     alerts::{
-        manage::{ChangeError, MissingSecret},
+        manage::{ChangeError, MissingSecret, SavedRule},
         rules,
         store::{self, AlertFilter},
     },
@@ -48,7 +48,7 @@ pub async fn create_rule(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<Value>,
 ) -> Result<Json<Success<RuleCreated>>, ApiError> {
-    let (id, secret) = state
+    let SavedRule { id, secret, .. } = state
         .alerting()
         .apply_and_save(None, &body, MissingSecret::Generate)
         .await?;
@@ -102,7 +102,7 @@ pub async fn update_rule(
     ApiJson(body): ApiJson<Value>,
 ) -> Result<Json<Success<RuleUpdated>>, ApiError> {
     let numeric = rule_id(&id)?;
-    let (_, secret) = state
+    let SavedRule { secret, .. } = state
         .alerting()
         .apply_and_save(Some(numeric), &body, MissingSecret::Generate)
         .await?;

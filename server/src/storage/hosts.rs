@@ -154,6 +154,15 @@ pub async fn by_group(pool: &PgPool) -> Result<Vec<(String, String, Option<Strin
         .await
 }
 
+/// Every host group with its number of hosts, by name.
+pub async fn group_sizes(pool: &PgPool) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT group_id, count(*) FROM hosts WHERE group_id IS NOT NULL GROUP BY group_id ORDER BY group_id",
+    )
+    .fetch_all(pool)
+    .await
+}
+
 /// Hosts with a sample after `since`, by id.
 pub async fn seen_since(pool: &PgPool, since: DateTime<Utc>) -> Result<Vec<HostRef>, sqlx::Error> {
     sqlx::query_as("SELECT id, vm_id, name FROM hosts WHERE last_seen > $1 ORDER BY id")

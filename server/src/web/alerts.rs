@@ -197,7 +197,7 @@ pub async fn save_rule(
             None => None,
         };
         // A secret generated here would never be seen: the form offers one instead.
-        let (saved, _) = state
+        let saved = state
             .alerting()
             .apply_and_save(id, &rule_body(&pairs)?, MissingSecret::Refuse)
             .await
@@ -205,12 +205,9 @@ pub async fn save_rule(
                 ChangeError::SecretNeeded => "a webhook needs a signing secret: keep the one offered or type your own (16 characters or more)".to_string(),
                 other => problem_text(other),
             })?;
-        let name = store::rule(&state.pool, saved)
-            .await
-            .map_err(super::unreachable)?
-            .map_or_else(|| format!("rule_{saved}"), |rule| rule.name);
         Ok::<_, String>(format!(
-            "Rule {name} {}.",
+            "Rule {} {}.",
+            saved.name,
             if id.is_some() { "saved" } else { "added" }
         ))
     }

@@ -49,14 +49,12 @@ pub fn source(state: AppState) -> CapacitySource {
                 )
                 .await
                 .map_err(unreachable)?;
-                let mut groups: Vec<(String, usize)> = Vec::new();
-                for (_, _, group) in hosts::by_group(&state.pool).await.map_err(unreachable)? {
-                    match (group, groups.last_mut()) {
-                        (Some(g), Some((last, count))) if *last == g => *count += 1,
-                        (Some(g), _) => groups.push((g, 1)),
-                        (None, _) => {}
-                    }
-                }
+                let groups = hosts::group_sizes(&state.pool)
+                    .await
+                    .map_err(unreachable)?
+                    .into_iter()
+                    .map(|(group, count)| (group, usize::try_from(count).unwrap_or_default()))
+                    .collect();
                 Ok(CapacityReport {
                     viewer,
                     group: view.group,
