@@ -20,6 +20,7 @@ pub mod live;
 pub mod report;
 pub mod sampling;
 pub mod simulate;
+pub mod spreadsheet;
 pub mod startup;
 pub mod state;
 pub mod storage;

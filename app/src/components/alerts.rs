@@ -28,7 +28,7 @@ pub fn AlertsPage() -> impl IntoView {
                     .collect();
                 match data.await {
                     Ok(data) => view! { <AlertsView data pairs/> }.into_any(),
-                    Err(error) => super::failed("the alerts page", error.to_string()),
+                    Err(error) => super::failed("the alerts page", error, "/alerts".into()),
                 }
             })}
         </Suspense>

@@ -33,7 +33,7 @@ pub fn CapacityPage() -> impl IntoView {
                 let problem = query.get_untracked().get("error");
                 match report.await {
                     Ok(report) => view! { <CapacityView report notice problem/> }.into_any(),
-                    Err(error) => super::failed("the capacity report", error.to_string()),
+                    Err(error) => super::failed("the capacity report", error, "/capacity".into()),
                 }
             })}
         </Suspense>

@@ -19,7 +19,7 @@ pub fn ComparePage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match data.await {
                     Ok(data) => view! { <CompareView data/> }.into_any(),
-                    Err(error) => super::failed("the comparison", error.to_string()),
+                    Err(error) => super::failed("the comparison", error, "/compare".into()),
                 }
             })}
         </Suspense>

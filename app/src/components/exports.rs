@@ -18,7 +18,7 @@ pub fn ExportsPage() -> impl IntoView {
                 let report_problem = query.get_untracked().get("report_error");
                 match data.await {
                     Ok(data) => view! { <ExportsView data problem report_problem/> }.into_any(),
-                    Err(error) => super::failed("the exports page", error.to_string()),
+                    Err(error) => super::failed("the exports page", error, "/exports".into()),
                 }
             })}
         </Suspense>

@@ -26,7 +26,7 @@ pub fn FleetPage() -> impl IntoView {
                 let options = FleetOptions::new(&get("q"), &get("group"), &get("cluster"), &get("sort"), &get("dir"), &get("color"));
                 match data.await {
                     Ok(data) => view! { <FleetView data options/> }.into_any(),
-                    Err(error) => super::failed("the fleet", error.to_string()),
+                    Err(error) => super::failed("the fleet", error, "/".into()),
                 }
             })}
         </Suspense>

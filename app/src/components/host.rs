@@ -2,6 +2,7 @@
 //! with one crosshair, the event lane above them, and the events listed. The charts are drawn in
 //! the browser (uPlot, driven by the `Explorer` island); the server draws the same charts as
 //! SVG for browsers without JavaScript.
+use super::snapshot::PageError;
 use super::{format_bytes, islands::Explorer, snapshot::load_host, TopBar};
 use crate::{
     models::{CustomPanel, HostPageData, Stats, TimelineEvent, TrendReport},
@@ -17,13 +18,21 @@ pub fn HostPage() -> impl IntoView {
     let location = use_location();
     let vm = params.get_untracked().get("vm").unwrap_or_default();
     let query = location.search.get_untracked();
+    let pathname = location.pathname;
     let data = Resource::new(move || (), move |_| load_host(vm.clone(), query.clone()));
     view! {
         <Suspense fallback=super::loading>
             {move || Suspend::new(async move {
                 match data.await {
                     Ok(data) => view! { <HostView data/> }.into_any(),
-                    Err(error) => super::failed("this host", error.to_string()),
+                    Err(error) => {
+                        // A host that is not there has no page to fall back to.
+                        let plain = match error {
+                            PageError::NotFound(_) => "/".to_owned(),
+                            _ => pathname.get_untracked(),
+                        };
+                        super::failed("this host", error, plain)
+                    },
                 }
             })}
         </Suspense>

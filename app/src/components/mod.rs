@@ -17,6 +17,7 @@ use leptos_router::{
     components::{Route, Router, Routes},
     path, SsrMode,
 };
+use snapshot::PageError;
 
 pub use alerts::AlertsPage;
 pub use capacity::CapacityPage;
@@ -120,12 +121,47 @@ pub fn TopBar(
     }
 }
 
-/// A page that could not be loaded, with the way back in.
-pub fn failed(what: &'static str, error: String) -> AnyView {
+/// A page that could not be loaded, with the way on that fits why: signing in again, the page
+/// at `plain` (its address without the link's choices; `/`, the fleet, where there is none),
+/// or trying again.
+pub fn failed(what: &'static str, error: PageError, plain: String) -> AnyView {
+    let (class, way_on) = match &error {
+        PageError::SignedOut(_) => (
+            "signed-out",
+            view! { <a href="/login">"Sign in again"</a> }.into_any(),
+        ),
+        PageError::BadLink(_) | PageError::NotFound(_) if plain != "/" => (
+            "bad-link",
+            view! {
+                <a href=plain>{format!("Open {what} without the link's choices")}</a>
+                " · "
+                <a href="/">"the fleet"</a>
+            }
+            .into_any(),
+        ),
+        PageError::BadLink(_) | PageError::NotFound(_) => (
+            "bad-link",
+            view! { <a href="/">"Go to the fleet"</a> }.into_any(),
+        ),
+        PageError::Unavailable(_) => (
+            "unavailable",
+            view! { <a href="">"Try again"</a> }.into_any(),
+        ),
+    };
+    // The page's status says it too (the page renders before its response is sent).
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(match &error {
+            PageError::SignedOut(_) => http::StatusCode::UNAUTHORIZED,
+            PageError::BadLink(_) => http::StatusCode::BAD_REQUEST,
+            PageError::NotFound(_) => http::StatusCode::NOT_FOUND,
+            PageError::Unavailable(_) => http::StatusCode::SERVICE_UNAVAILABLE,
+        });
+    }
     view! {
-        <main class="centered">
-            <p class="error">"Could not load " {what} ": " {error}</p>
-            <a href="/login">"Sign in again"</a>
+        <main class="centered" data-testid="page-failed" data-failure=class>
+            <p class="error">"Could not load " {what} ": " {error.to_string()}</p>
+            <p>{way_on}</p>
         </main>
     }
     .into_any()

@@ -141,6 +141,36 @@ pub fn suggestion(kind: &str) -> &'static str {
     }
 }
 
+/// What fires over the fleet now: the number of active alerts and the most severe level
+/// among them (every page's top bar).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Firing {
+    pub count: u64,
+    pub most_severe: Option<String>,
+}
+
+impl Firing {
+    /// From active-alert counts per level.
+    pub fn of_levels(by_level: Vec<(String, i64)>) -> Self {
+        Self {
+            count: by_level
+                .iter()
+                .map(|(_, n)| u64::try_from(*n).unwrap_or(0))
+                .sum(),
+            most_severe: by_level
+                .into_iter()
+                .filter(|(_, n)| *n > 0)
+                .map(|(level, _)| level)
+                .min_by_key(|level| app::catalog::level_rank(level)),
+        }
+    }
+}
+
+/// The fleet's active alerts now, counted by level in SQL.
+pub async fn firing(pool: &PgPool) -> Result<Firing, sqlx::Error> {
+    Ok(Firing::of_levels(store::active_by_level(pool).await?))
+}
+
 /// The machine the server runs on, as the engine needs it: its host id, and its busiest
 /// processes now, from the collector (other hosts' come from their stored samples). A trait,
 /// so that alerts does not depend on sampling, which feeds it.
@@ -505,5 +535,25 @@ pub fn payload(event: &str, alert: &Alert, rule: &RuleRow) -> WebhookPayload {
             name: rule.name.clone(),
         },
         sent_by: "lookout".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Firing;
+
+    #[test]
+    fn firing_counts_every_level_and_names_the_most_severe() {
+        let firing = Firing::of_levels(vec![
+            ("info".into(), 2),
+            ("critical".into(), 1),
+            ("warning".into(), 4),
+        ]);
+        assert_eq!(firing.count, 7);
+        assert_eq!(firing.most_severe.as_deref(), Some("critical"));
+        assert_eq!(Firing::of_levels(Vec::new()), Firing::default());
+        // A level counted at zero is not what fires.
+        let only_warning = Firing::of_levels(vec![("critical".into(), 0), ("warning".into(), 1)]);
+        assert_eq!(only_warning.most_severe.as_deref(), Some("warning"));
     }
 }

@@ -3,6 +3,7 @@
 //! people who plan in a spreadsheet.
 use super::Plan;
 use app::view_state::CapacityQuery;
+use crate::spreadsheet::text;
 use chrono::{DateTime, Utc};
 
 const HEADER: [&str; 12] = [
@@ -19,16 +20,6 @@ const HEADER: [&str; 12] = [
     "days_to_reach",
     "severity",
 ];
-
-/// Free text (host names, units: sent by agents and scripts) as a spreadsheet shows it, never
-/// as a formula: a cell starting with `=`, `+`, `-`, `@` or a tab or return gets a leading `'`.
-fn text(value: &str) -> String {
-    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{value}")
-    } else {
-        value.to_owned()
-    }
-}
 
 fn number(value: f64, places: usize) -> String {
     format!("{value:.places$}")
@@ -113,19 +104,4 @@ pub fn plan(plan: &Plan, scope: &str, view: &CapacityQuery) -> Result<Vec<u8>, c
         ])?;
     }
     out.into_inner().map_err(|e| e.into_error().into())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::text;
-
-    #[test]
-    fn free_text_never_becomes_a_spreadsheet_formula() {
-        assert_eq!(text("web-01"), "web-01");
-        assert_eq!(text("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
-        assert_eq!(text("+1"), "'+1");
-        assert_eq!(text("-cmd"), "'-cmd");
-        assert_eq!(text("@sum"), "'@sum");
-        assert_eq!(text("req/s"), "req/s");
-    }
 }

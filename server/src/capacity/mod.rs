@@ -110,7 +110,9 @@ fn reaching(threshold: f64, days: f64, date: DateTime<Utc>) -> String {
     }
 }
 
-fn date_after(last_day: DateTime<Utc>, days: f64) -> DateTime<Utc> {
+/// The day (midnight UTC) `days` after `last_day`: a crossing is dated to its day, for the
+/// catalogue's metrics and the applications' alike.
+pub(crate) fn date_after(last_day: DateTime<Utc>, days: f64) -> DateTime<Utc> {
     let at = last_day + Duration::seconds((days * 86_400.0).round() as i64);
     at.duration_trunc(Duration::days(1)).unwrap_or(at)
 }

@@ -112,7 +112,7 @@ impl RowWriter {
             RowWriter::Csv(writer) => {
                 let mut record = Vec::with_capacity(values.len() + 2);
                 record.push(local.format(&layout.date.chrono).to_string());
-                record.push(vm_id.to_owned());
+                record.push(crate::spreadsheet::text(vm_id));
                 record.extend(
                     values
                         .iter()

@@ -277,8 +277,10 @@ fn number(value: Option<f64>) -> String {
     value.map(|v| format!("{:.2}", v)).unwrap_or_default()
 }
 
-/// The report as CSV: one section per block, each with its own header row.
+/// The report as CSV: one section per block, each with its own header row; free text (file
+/// systems, units, alert titles, reasons) never as a formula.
 pub fn csv(data: &ReportData) -> anyhow::Result<Vec<u8>> {
+    use crate::spreadsheet::text;
     let mut writer = csv::WriterBuilder::new()
         .flexible(true)
         .from_writer(Vec::new());
@@ -288,8 +290,8 @@ pub fn csv(data: &ReportData) -> anyhow::Result<Vec<u8>> {
     for r in &data.resources {
         writer.write_record([
             "resource",
-            &r.name,
-            &r.unit,
+            &text(&r.name),
+            &text(&r.unit),
             &number(r.current),
             &number(r.average),
             &number(r.maximum),
@@ -326,7 +328,7 @@ pub fn csv(data: &ReportData) -> anyhow::Result<Vec<u8>> {
                 &a.created_at.to_rfc3339(),
                 &a.level,
                 &a.kind,
-                &a.title,
+                &text(&a.title),
                 &number(Some(a.value)),
                 &number(Some(a.threshold)),
                 &a.status,
@@ -336,7 +338,12 @@ pub fn csv(data: &ReportData) -> anyhow::Result<Vec<u8>> {
     if let Some(recommendations) = &data.recommendations {
         writer.write_record(["section", "type", "resource", "reason"])?;
         for r in recommendations {
-            writer.write_record(["recommendation", &r.kind, &r.resource, &r.reason])?;
+            writer.write_record([
+                "recommendation",
+                &r.kind,
+                &text(&r.resource),
+                &text(&r.reason),
+            ])?;
         }
     }
     writer
@@ -730,6 +737,53 @@ mod tests {
             minimum: Some(0.0),
             p95: Some(p95),
         }
+    }
+
+    #[test]
+    fn the_csv_never_writes_free_text_as_a_formula() {
+        let now = Utc::now();
+        let alert = Alert {
+            id: "alert_1".into(),
+            kind: "cpu".into(),
+            level: "warning".into(),
+            // A rule's name is typed by a user and becomes its alerts' title.
+            title: "=HYPERLINK(\"http://x\")".into(),
+            message: String::new(),
+            value: 91.0,
+            threshold: -5.0,
+            status: "active".into(),
+            created_at: now,
+            updated_at: now,
+            resolved_at: None,
+            metadata: Default::default(),
+            rule_id: None,
+            metric: "cpu.usagePercent".into(),
+            host: None,
+            resolution: None,
+            resolved_by: None,
+        };
+        let data = ReportData {
+            report_id: "report_1".into(),
+            title: String::new(),
+            kind: "summary".into(),
+            period: "1h".into(),
+            host: "web-01".into(),
+            host_name: "web-01".into(),
+            start: now,
+            end: now,
+            generated_at: now,
+            samples: 1,
+            resources: vec![stats("@mount", 50.0, 60.0, 70.0)],
+            series: Vec::new(),
+            alerts: Some(vec![alert]),
+            recommendations: None,
+        };
+        let text = String::from_utf8(csv(&data).expect("CSV")).expect("UTF-8");
+        assert!(text.contains("resource,'@mount,%,50.00"), "{text}");
+        assert!(
+            text.contains(r#","'=HYPERLINK(""http://x"")",91.00,-5.00,"#),
+            "{text}"
+        );
     }
 
     #[test]

@@ -34,9 +34,9 @@ pub async fn data(
     viewer: Viewer,
     query: &str,
     now: DateTime<Utc>,
-) -> Result<AlertsPageData, String> {
+) -> Result<AlertsPageData, super::PageError> {
     let pool = &state.pool;
-    let unreachable = super::unreachable;
+    let unavailable = super::unavailable;
     let pairs = parse_query(query);
     let level = param(&pairs, "level")
         .filter(|l| rules::LEVELS.contains(l))
@@ -49,7 +49,7 @@ pub async fn data(
         Some(vm_id) => Some(
             hosts::find(pool, vm_id)
                 .await
-                .map_err(unreachable)?
+                .map_err(unavailable)?
                 .map_or(0, |h| h.id),
         ),
         None => None,
@@ -66,24 +66,24 @@ pub async fn data(
         },
     )
     .await
-    .map_err(unreachable)?;
+    .map_err(unavailable)?;
     let firing: Vec<_> = firing.iter().map(store::AlertRow::to_model).collect();
     let resolved = store::recently_resolved(pool, level.as_deref(), host_id, RESOLVED_SHOWN)
         .await
-        .map_err(unreachable)?
+        .map_err(unavailable)?
         .iter()
         .map(store::AlertRow::to_model)
         .collect();
     let rules = store::rules(pool)
         .await
-        .map_err(unreachable)?
+        .map_err(unavailable)?
         .iter()
         .map(store::RuleRow::to_model)
         .collect();
     let custom = custom_metrics::sent_by_hosts(pool, now - chrono::Duration::days(7))
         .await
-        .map_err(unreachable)?;
-    let by_group = hosts::by_group(pool).await.map_err(unreachable)?;
+        .map_err(unavailable)?;
+    let by_group = hosts::by_group(pool).await.map_err(unavailable)?;
     let mut groups: Vec<String> = by_group.iter().filter_map(|h| h.2.clone()).collect();
     groups.dedup();
     Ok(AlertsPageData {

@@ -1,6 +1,6 @@
 //! The capacity page: its data (the plan of a group or the fleet, recent anomalies), the same
 //! plan as CSV, and its form that sets an application metric's capacity.
-use super::{signed_in, unreachable};
+use super::{signed_in, unavailable, unreachable, PageError};
 use crate::{
     auth::{AlertsWrite, RequireScope, Scope, VmRead},
     capacity::{
@@ -33,11 +33,10 @@ pub fn source(state: AppState) -> CapacitySource {
             let state = state.clone();
             Box::pin(async move {
                 let (principal, viewer) = signed_in(&state, &headers).await?;
-                let view = CapacityQuery::from_pairs(&parse_query(&query))?;
+                let view =
+                    CapacityQuery::from_pairs(&parse_query(&query)).map_err(PageError::BadLink)?;
                 let now = Utc::now();
-                let plan = capacity::plan(&state.pool, &view, now)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let plan = capacity::plan(&state.pool, &view, now).await?;
                 let host_ids: Vec<i32> = plan.hosts.iter().map(|h| h.id).collect();
                 let chosen = view.group.is_some().then_some(host_ids.as_slice());
                 // Enough events for the page's twenty incidents (several events each).
@@ -48,10 +47,10 @@ pub fn source(state: AppState) -> CapacitySource {
                     100,
                 )
                 .await
-                .map_err(unreachable)?;
+                .map_err(unavailable)?;
                 let groups = hosts::group_sizes(&state.pool)
                     .await
-                    .map_err(unreachable)?
+                    .map_err(unavailable)?
                     .into_iter()
                     .map(|(group, count)| (group, usize::try_from(count).unwrap_or_default()))
                     .collect();

@@ -1,7 +1,7 @@
 //! The compare view's data: the hosts named (`hosts=a,b`, repeated `host=`, or a whole `group=`),
 //! one metric (the catalogue's compare list or `custom:<name>` of a metric sent in the last week)
 //! and a server-drawn chart of it.
-use super::{instant, range_of, unreachable, STATIC_POINTS};
+use super::{instant, range_of, unavailable, STATIC_POINTS};
 use crate::{
     history::{
         custom,
@@ -11,6 +11,7 @@ use crate::{
 };
 use app::{
     chart::series::{self as svg, Line},
+    components::snapshot::PageError,
     models::{ComparePageData, Viewer},
     panels::{custom_unit_display, COMPARE_METRICS},
     view_state::{param, parse_query},
@@ -28,14 +29,14 @@ pub async fn data(
     viewer: Viewer,
     query: &str,
     now: DateTime<Utc>,
-) -> Result<ComparePageData, String> {
+) -> Result<ComparePageData, PageError> {
     let pairs = parse_query(query);
     let (from, to) = range_of(&pairs, now);
     let (start, end) = (instant(from)?, instant(to)?);
-    crate::history::check_range(start, end, now).map_err(|e| e.to_string())?;
+    crate::history::check_range(start, end, now)?;
     let custom_choices = custom_metrics::sent_by_hosts(pool, now - chrono::Duration::days(7))
         .await
-        .map_err(unreachable)?;
+        .map_err(unavailable)?;
     let custom_of = |m: &str| {
         let name = m.strip_prefix(custom::CUSTOM_PREFIX)?;
         custom_choices.iter().find(|c| c.0 == name).cloned()
@@ -53,7 +54,7 @@ pub async fn data(
             .map(|c| c.2)
             .unwrap_or("percent"),
     };
-    let choices = hosts::by_group(pool).await.map_err(unreachable)?;
+    let choices = hosts::by_group(pool).await.map_err(unavailable)?;
     let named = named_hosts(&pairs);
     let first: Vec<String> = choices
         .iter()
@@ -67,8 +68,7 @@ pub async fn data(
         }
         _ if first.is_empty() => Ok(Vec::new()),
         _ => crate::history::resolve_hosts(pool, Some(&first), None, None).await,
-    }
-    .map_err(|e| e.to_string())?;
+    }?;
 
     let mut lines: Vec<(String, Points)> = Vec::new();
     for host in chosen.iter().take(svg::COLORS.len() * 2) {
@@ -120,8 +120,9 @@ async fn catalogue_line(
     metric: &str,
     (start, end): (DateTime<Utc>, DateTime<Utc>),
     now: DateTime<Utc>,
-) -> Result<Points, String> {
-    let metric = catalog::by_name(metric).ok_or("unknown metric")?;
+) -> Result<Points, PageError> {
+    let metric =
+        catalog::by_name(metric).ok_or_else(|| PageError::BadLink("unknown metric".into()))?;
     let request = SeriesRequest {
         host_id,
         metrics: std::slice::from_ref(&metric),
@@ -130,9 +131,7 @@ async fn catalogue_line(
         end,
         points: STATIC_POINTS,
     };
-    let series = chart_series::read(pool, &request, now)
-        .await
-        .map_err(|e| e.to_string())?;
+    let series = chart_series::read(pool, &request, now).await?;
     let values = series
         .series
         .get(&format!("{}.avg", metric.name()))
@@ -147,7 +146,7 @@ async fn custom_line(
     name: &str,
     range: (DateTime<Utc>, DateTime<Utc>),
     now: DateTime<Utc>,
-) -> Result<Points, String> {
+) -> Result<Points, PageError> {
     let read = custom::of_host(
         pool,
         host_id,
@@ -157,7 +156,7 @@ async fn custom_line(
         now,
     )
     .await
-    .map_err(unreachable)?;
+    .map_err(unavailable)?;
     Ok(read
         .metrics
         .first()

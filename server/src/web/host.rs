@@ -1,6 +1,6 @@
 //! The host view's data: the host, its newest sample, one series read for every chart (drawn as
 //! SVG for browsers without JavaScript), its custom metrics and its events in the range.
-use super::{instant, range_of, unreachable, STATIC_POINTS};
+use super::{instant, range_of, unavailable, STATIC_POINTS};
 use crate::{
     history::{
         custom,
@@ -10,6 +10,7 @@ use crate::{
 };
 use app::{
     chart::series::{self as svg, Line},
+    components::snapshot::PageError,
     models::{CustomPanel, HostPageData, StaticPanel, Viewer},
     panels::{custom_unit_display, HOST_PANELS},
     view_state::parse_query,
@@ -23,23 +24,22 @@ pub async fn data(
     vm: &str,
     query: &str,
     now: DateTime<Utc>,
-) -> Result<HostPageData, String> {
+) -> Result<HostPageData, PageError> {
     let (from, to) = range_of(&parse_query(query), now);
     let (start, end) = (instant(from)?, instant(to)?);
-    crate::history::check_range(start, end, now).map_err(|e| e.to_string())?;
+    crate::history::check_range(start, end, now)?;
     let host = crate::history::resolve_hosts(pool, Some(&[vm.to_owned()]), None, None)
-        .await
-        .map_err(|e| e.to_string())?
+        .await?
         .into_iter()
         .next()
-        .ok_or_else(|| format!("no host `{vm}`"))?;
+        .ok_or_else(|| PageError::NotFound(format!("no host `{vm}`")))?;
     let placement = hosts::placement(pool, host.id)
         .await
-        .map_err(unreachable)?
-        .ok_or_else(|| format!("no host `{vm}`"))?;
+        .map_err(unavailable)?
+        .ok_or_else(|| PageError::NotFound(format!("no host `{vm}`")))?;
     let latest = samples::latest(pool, host.id)
         .await
-        .map_err(unreachable)?
+        .map_err(unavailable)?
         .map(|r| r.to_stats());
     let on = placement
         .last_seen
@@ -58,9 +58,7 @@ pub async fn data(
         end,
         points: STATIC_POINTS,
     };
-    let series = chart_series::read(pool, &request, now)
-        .await
-        .map_err(|e| e.to_string())?;
+    let series = chart_series::read(pool, &request, now).await?;
     let panels = static_panels(&series, from, to);
     let custom = custom::of_host(
         pool,
@@ -71,19 +69,16 @@ pub async fn data(
         now,
     )
     .await
-    .map_err(unreachable)?;
+    .map_err(unavailable)?;
     let custom_more = custom.more;
     let custom = custom
         .metrics
         .into_iter()
         .map(|metric| custom_panel(metric, from, to))
         .collect();
-    let events = crate::timeline::events(pool, &host, start, end, &crate::timeline::TYPES, now)
-        .await
-        .map_err(|e| e.to_string())?;
-    let outlook = crate::capacity::outlook(pool, &host, now)
-        .await
-        .map_err(|e| e.to_string())?;
+    let events =
+        crate::timeline::events(pool, &host, start, end, &crate::timeline::TYPES, now).await?;
+    let outlook = crate::capacity::outlook(pool, &host, now).await?;
     Ok(HostPageData {
         viewer,
         vm_id: host.vm_id,

@@ -13,8 +13,9 @@ use crate::{
     storage::{catalog, hosts},
 };
 use app::{
-    components::snapshot::ssr::{
-        AlertsSource, Answer, CompareSource, ExportsSource, FleetSource, HostSource,
+    components::snapshot::{
+        ssr::{AlertsSource, Answer, CompareSource, ExportsSource, FleetSource, HostSource},
+        PageError,
     },
     models::{
         AlertsPageData, ComparePageData, ExportsPageData, FleetPageData, HostChoice, HostPageData,
@@ -93,26 +94,33 @@ async fn sign_in_guard(State(state): State<AppState>, request: Request, next: Ne
 
 /// The user a page's data is loaded for, from the session cookie of its request, and what
 /// the page's top bar shows them.
-async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<(Principal, Viewer), String> {
-    let secret = session_cookie(headers).ok_or("not signed in")?;
+async fn signed_in(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<(Principal, Viewer), PageError> {
+    let secret =
+        session_cookie(headers).ok_or_else(|| PageError::SignedOut("not signed in".into()))?;
     let principal = credentials::principal_for_session(&state.pool, &secret)
         .await
-        .map_err(unreachable)?
-        .ok_or_else(|| "your session has expired; sign in again".to_string())?;
-    let by_level = crate::alerts::store::active_by_level(&state.pool)
+        .map_err(unavailable)?
+        .ok_or_else(|| PageError::SignedOut("your session has expired".into()))?;
+    let firing = crate::alerts::firing(&state.pool)
         .await
-        .map_err(unreachable)?;
+        .map_err(unavailable)?;
     let viewer = Viewer {
         username: principal.name.clone(),
-        firing: by_level.iter().map(|(_, n)| *n as u64).sum(),
-        firing_level: by_level
-            .into_iter()
-            .map(|(level, _)| level)
-            .min_by_key(|level| app::catalog::level_rank(level)),
+        firing: firing.count,
+        firing_level: firing.most_severe,
     };
     Ok((principal, viewer))
 }
 
+/// A page's data not read because the database did not answer.
+fn unavailable(error: impl std::fmt::Display) -> PageError {
+    PageError::Unavailable(unreachable(error))
+}
+
+/// The same, as the text a form's answer shows.
 fn unreachable(error: impl std::fmt::Display) -> String {
     format!("the database is unreachable: {error}")
 }
@@ -125,7 +133,7 @@ fn fleet_source(state: AppState) -> FleetSource {
                 let (_, viewer) = signed_in(&state, &headers).await?;
                 let hosts = crate::fleet::overview(&state.pool, Utc::now())
                     .await
-                    .map_err(unreachable)?;
+                    .map_err(unavailable)?;
                 Ok(FleetPageData {
                     viewer,
                     hosts,
@@ -149,8 +157,24 @@ fn range_of(pairs: &[(String, String)], now: DateTime<Utc>) -> (i64, i64) {
     .bounds(now.timestamp_millis())
 }
 
-fn instant(ms: i64) -> Result<DateTime<Utc>, String> {
-    DateTime::from_timestamp_millis(ms).ok_or_else(|| format!("{ms} is not an instant"))
+fn instant(ms: i64) -> Result<DateTime<Utc>, PageError> {
+    DateTime::from_timestamp_millis(ms)
+        .ok_or_else(|| PageError::BadLink(format!("{ms} is not an instant")))
+}
+
+/// A page's reads fail as its link (a range or host that cannot be answered) or as the server.
+impl From<crate::history::QueryError> for PageError {
+    fn from(error: crate::history::QueryError) -> Self {
+        use crate::history::QueryError as E;
+        match error {
+            E::InvalidTime(why) | E::BadRequest(why) | E::LimitExceeded(why) => {
+                PageError::BadLink(why)
+            }
+            E::NotFound(why) => PageError::NotFound(why),
+            E::Database(error) => unavailable(error),
+            E::Internal(error) => PageError::Unavailable(error.to_string()),
+        }
+    }
 }
 
 fn host_source(state: AppState) -> HostSource {
@@ -199,13 +223,13 @@ fn exports_source(state: AppState) -> ExportsSource {
             let state = state.clone();
             Box::pin(async move {
                 let (principal, viewer) = signed_in(&state, &headers).await?;
-                let hosts = hosts::all(&state.pool).await.map_err(unreachable)?;
+                let hosts = hosts::all(&state.pool).await.map_err(unavailable)?;
                 let jobs = crate::export::recent(&state.pool, &principal.name, RECENT_EXPORTS)
                     .await
-                    .map_err(unreachable)?;
+                    .map_err(unavailable)?;
                 let reports = crate::report::recent(&state.pool, &principal.name, RECENT_EXPORTS)
                     .await
-                    .map_err(unreachable)?;
+                    .map_err(unavailable)?;
                 Ok(ExportsPageData {
                     viewer,
                     hosts: hosts

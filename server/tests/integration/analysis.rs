@@ -248,16 +248,41 @@ async fn trends_give_growth_forecast_and_capacity_dates_computed_by_hand() {
         outlook.contains("/capacity?group=grp_cap"),
         "a link to its group's plan"
     );
-    for (query, problem) in [
+    for (query, status, problem) in [
         (
             "?threshold=65",
+            400,
             "`threshold` must be one of 60, 70, 80, 90, got `65`",
         ),
-        ("?group=nope", "no hosts with groupId `nope`"),
+        ("?group=nope", 404, "no hosts with groupId `nope`"),
     ] {
-        let refused = crate::common::page(&app, &cookie, &format!("/capacity{query}")).await;
+        let (answered, refused) =
+            crate::common::page_status(&app, &cookie, &format!("/capacity{query}")).await;
+        assert_eq!(answered, status, "{query}: a bad link");
         assert!(refused.contains(problem), "{query}");
+        // The way on is the page without the link's choices, not signing in again.
+        assert!(refused.contains(r#"data-failure="bad-link""#), "{query}");
+        assert!(
+            refused.contains(r#"<a href="/capacity">Open the capacity report without the link"#),
+            "{query}: {refused}"
+        );
+        assert!(!refused.contains("Sign in again"), "{query}");
     }
+    // A host that is not there (removed, or a typo in the address) sends to the fleet; a range
+    // that cannot be answered to the same host's default view.
+    let (status, refused) = crate::common::page_status(&app, &cookie, "/hosts/nope-01").await;
+    assert_eq!(status, 404);
+    assert!(refused.contains("nope-01"), "{refused}");
+    assert!(refused.contains(r#"<a href="/">Go to the fleet</a>"#));
+    let (status, refused) = crate::common::page_status(
+        &app,
+        &cookie,
+        "/hosts/cap-01?from=2020-01-01T00:00&to=2020-01-02T00:00",
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(refused.contains("history is kept for 2 years"), "{refused}");
+    assert!(refused.contains(r#"<a href="/hosts/cap-01">Open this host without the link"#));
     app.stop().await;
 }
 

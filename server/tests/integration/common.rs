@@ -412,6 +412,13 @@ pub async fn session(app: &TestApp) -> String {
 
 /// A page's HTML, fetched with the session `cookie` (it must answer 200).
 pub async fn page(app: &TestApp, cookie: &str, path: &str) -> String {
+    let (status, html) = page_status(app, cookie, path).await;
+    assert_eq!(status, 200, "{path}");
+    html
+}
+
+/// A page as a signed-in browser gets it, whatever its status.
+pub async fn page_status(app: &TestApp, cookie: &str, path: &str) -> (u16, String) {
     let response = app
         .client
         .get(format!("{}{path}", app.address))
@@ -419,8 +426,8 @@ pub async fn page(app: &TestApp, cookie: &str, path: &str) -> String {
         .send()
         .await
         .expect("sent");
-    assert_eq!(response.status().as_u16(), 200, "{path}");
-    response.text().await.expect("HTML")
+    let status = response.status().as_u16();
+    (status, response.text().await.expect("HTML"))
 }
 
 /// A page's form posted with the session `cookie` from the server's own origin, as a browser
