@@ -292,6 +292,9 @@ pub struct CapacityReport {
     /// The user may set metrics' capacities (`alerts:write`, the scope that sets thresholds).
     #[serde(default)]
     pub can_set_capacity: bool,
+    /// The capacities set for every host of a metric, by name (hosts' own are in the rows).
+    #[serde(default)]
+    pub metric_capacities: Vec<(String, f64)>,
 }
 
 /// One host's custom metric as the capacity page plans it (and `/history/trends` answers it in
@@ -313,9 +316,13 @@ pub struct AppMetricTrend {
     pub monthly_relative: Option<f64>,
     /// The level the trend line reaches at the horizon.
     pub predicted: f64,
-    /// The metric's capacity (the level it must stay below), when a person set one.
+    /// The capacity (the level it must stay below) this host is planned against, when a person
+    /// set one: the host's own, or else the metric's.
     #[serde(default)]
     pub capacity: Option<f64>,
+    /// Whose `capacity` it is: `host` (this host's own) or `metric` (every host's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity_scope: Option<String>,
     /// When the trend line reaches the capacity: the newest day when it is there already;
     /// `None` without a capacity or beyond two years.
     #[serde(default)]
@@ -324,9 +331,10 @@ pub struct AppMetricTrend {
     pub days_to_capacity: Option<f64>,
 }
 
-/// The `data` of `GET`, `PUT` and `DELETE /api/v1/performance/metrics/{name}/capacity`: the
-/// level an application metric must stay below, in its unit; `capacity` is `null` when none is
-/// set (or after `DELETE`).
+/// The `data` of `GET`, `PUT` and `DELETE /api/v1/performance/metrics/{name}/capacity` (and of
+/// `…/capacity/hosts/{vmId}`): the level an application metric must stay below, in its unit —
+/// `capacity` for every host (`null` when none is set, or after `DELETE`), and `hosts`, the
+/// hosts with their own, which replaces it for them.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CustomMetricCapacity {
     pub name: String,
@@ -335,6 +343,19 @@ pub struct CustomMetricCapacity {
     pub capacity: Option<f64>,
     pub updated_at: Option<DateTime<Utc>>,
     pub updated_by: Option<String>,
+    #[serde(default)]
+    pub hosts: Vec<HostMetricCapacity>,
+}
+
+/// One host's own capacity of an application metric.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HostMetricCapacity {
+    /// The host's vmId.
+    pub host: String,
+    pub host_name: String,
+    pub capacity: f64,
+    pub updated_at: DateTime<Utc>,
+    pub updated_by: String,
 }
 
 /// The typed `data` of `/history/trends`.

@@ -250,6 +250,24 @@ test('troubleshooting on the demo fleet', { timeout: 420_000 }, async () => {
     await page.getByTestId('capacity-value').fill('150');
     await page.getByTestId('capacity-save').click();
     await page.waitForFunction(() => /capacity 150 ms/.test(document.querySelector('[data-testid=capacity-notice]')?.textContent ?? ''));
+    // One host's own capacity (a bigger node): its row is planned against it and says so; the
+    // other hosts keep the metric's 135 req/s. Then cleared: the metric's applies again.
+    await page.getByTestId('capacity-metric').selectOption('api.requests');
+    await page.getByTestId('capacity-host').selectOption('sim-008');
+    await page.getByTestId('capacity-value').fill('1000');
+    await page.getByTestId('capacity-save').click();
+    await page.waitForFunction(() => /capacity 1000 req\/s on sim-008/.test(document.querySelector('[data-testid=capacity-notice]')?.textContent ?? ''));
+    const ownCell = page.locator('[data-testid=app-metric][data-name="api.requests"][data-vm=sim-008] [data-testid=app-metric-capacity]');
+    assert.match(await ownCell.textContent(), /^1000\/s \(\d+ % used\) · this host$/);
+    assert.match(await page.locator('[data-testid=app-metric][data-name="api.requests"][data-vm=sim-000] [data-testid=app-metric-capacity]').textContent(), /^135\/s/);
+    await ownCell.scrollIntoViewIfNeeded();
+    await shot(page, 'capacity-own.png');
+    await page.getByTestId('capacity-metric').selectOption('api.requests');
+    await page.getByTestId('capacity-host').selectOption('sim-008');
+    await page.getByTestId('capacity-value').fill('');
+    await page.getByTestId('capacity-save').click();
+    await page.waitForFunction(() => /on sim-008: the metric's capacity applies again/.test(document.querySelector('[data-testid=capacity-notice]')?.textContent ?? ''));
+    assert.match(await ownCell.textContent(), /^135\/s/);
     // The view form: one group over a year of history with a year's forecast, a link to share.
     const groupValue = await page.locator('[data-testid=capacity-group] option').nth(1).getAttribute('value');
     await page.getByTestId('capacity-group').selectOption(groupValue);
@@ -267,6 +285,23 @@ test('troubleshooting on the demo fleet', { timeout: 420_000 }, async () => {
     const planRows = (await planCsv.text()).trim().split('\n');
     assert.match(planRows[0], /^kind,scope,host,metric/);
     assert.ok(planRows.some((r) => r.startsWith(`forecast,group ${groupValue},,cpu,%,`)), planRows.join('\n'));
+    // A link with a value that is not a choice: the reason and the page without it, not a
+    // sign-in prompt.
+    const badLink = await page.goto(`${base}/capacity?threshold=65`);
+    assert.equal(badLink.status(), 400);
+    // Chromium logs the page's own 400 as a console error: the one expected here.
+    let expected400 = -1;
+    for (let i = 0; i < 50 && expected400 === -1; i++) {
+      expected400 = problems.findIndex((p) => /status of 400/.test(p));
+      if (expected400 === -1) await page.waitForTimeout(100);
+    }
+    assert.notEqual(expected400, -1, 'the 400 was logged');
+    problems.splice(expected400, 1);
+    assert.match(await page.getByTestId('page-failed').textContent(), /`threshold` must be one of 60, 70, 80, 90, got `65`/);
+    await shot(page, 'bad-link.png');
+    await page.getByRole('link', { name: "Open the capacity report without the link's choices" }).click();
+    await page.waitForURL(`${base}/capacity`);
+    await page.getByTestId('capacity-view').waitFor();
 
     // The exports page: an Excel export, its progress bar completes, the file downloads.
     await page.getByTestId('nav-exports').click();

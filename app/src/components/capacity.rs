@@ -80,6 +80,7 @@ fn CapacityView(
         anomalies,
         app_metrics,
         can_set_capacity,
+        metric_capacities,
     } = report;
     let capacity_form = can_set_capacity.then(|| {
         // The view the form returns to after the change.
@@ -89,7 +90,13 @@ fn CapacityView(
             horizon_days,
             threshold: threshold.round() as i64,
         };
-        capacity_form(&app_metrics, &view, notice.clone(), problem.clone())
+        capacity_form(
+            &app_metrics,
+            &metric_capacities,
+            &view,
+            notice.clone(),
+            problem.clone(),
+        )
     });
     let view_form = view_form(
         &groups,
@@ -330,6 +337,10 @@ fn app_metric_row(t: &AppMetricTrend, horizon_days: i64) -> AnyView {
             format!("{}{}", value(c), used.unwrap_or_default())
         },
     );
+    // A host's own capacity is marked: it is not the one the other rows are planned against.
+    let own = (t.capacity_scope.as_deref() == Some("host")).then(|| {
+        view! { <span class="muted small" title="This host's own capacity; it replaces the metric's for this host.">" · this host"</span> }
+    });
     let (reaches, urgency) = reaches_text(t, horizon_days);
     view! {
         <tr data-testid="app-metric" data-name=t.name.clone() data-vm=t.vm_id.clone() class=urgency>
@@ -338,7 +349,7 @@ fn app_metric_row(t: &AppMetricTrend, horizon_days: i64) -> AnyView {
             <td class="num">{value(t.level_now)}</td>
             <td class="num">{change}</td>
             <td class="num" title=format!("the trend line {horizon_days} days after the newest day")>{value(t.predicted)}</td>
-            <td class="num" data-testid="app-metric-capacity">{capacity}</td>
+            <td class="num" data-testid="app-metric-capacity">{capacity}{own}</td>
             <td data-testid="app-metric-reaches">{reaches}</td>
             <td class="num">{t.days}</td>
         </tr>
@@ -427,29 +438,51 @@ fn view_form(
     .into_any()
 }
 
-/// The form that sets (or, left empty, clears) one metric's capacity: one per metric name,
-/// applied to every host that sends it.
+/// The form that sets (or, left empty, clears) one metric's capacity: for every host that sends
+/// it, or one host's own, which replaces it for that host.
 fn capacity_form(
     app_metrics: &[AppMetricTrend],
+    metric_capacities: &[(String, f64)],
     view: &CapacityQuery,
     notice: Option<String>,
     problem: Option<String>,
 ) -> AnyView {
-    let mut names: Vec<(String, String, Option<f64>)> = app_metrics
+    let mut names: Vec<(String, String)> = app_metrics
         .iter()
-        .map(|t| (t.name.clone(), t.unit.clone(), t.capacity))
+        .map(|t| (t.name.clone(), t.unit.clone()))
         .collect();
     names.sort_by(|a, b| a.0.cmp(&b.0));
     names.dedup_by(|a, b| a.0 == b.0);
     let options: Vec<_> = names
         .into_iter()
-        .map(|(name, unit, capacity)| {
+        .map(|(name, unit)| {
             let unit = custom_unit_display(&unit);
-            let now = capacity.map_or_else(
+            let every = metric_capacities
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, c)| *c);
+            let now = every.map_or_else(
                 || "no capacity".to_string(),
                 |c| format!("capacity {}", format_value(c, unit)),
             );
             view! { <option value=name.clone()>{format!("{name} ({now})")}</option> }
+        })
+        .collect();
+    let mut hosts: Vec<(String, String)> = app_metrics
+        .iter()
+        .map(|t| (t.vm_name.clone(), t.vm_id.clone()))
+        .collect();
+    hosts.sort();
+    hosts.dedup();
+    let host_options: Vec<_> = hosts
+        .into_iter()
+        .map(|(name, vm_id)| {
+            let label = if name == vm_id {
+                name
+            } else {
+                format!("{name} ({vm_id})")
+            };
+            view! { <option value=vm_id>{label}</option> }
         })
         .collect();
     view! {
@@ -457,8 +490,13 @@ fn capacity_form(
             {notice.map(|n| view! { <p class="notice" data-testid="capacity-notice">{n}</p> })}
             {problem.map(|p| view! { <p class="error" data-testid="capacity-error">{p}</p> })}
             <label>"Metric " <select name="name" data-testid="capacity-metric">{options}</select></label>
-            <label>"capacity " <input name="capacity" type="text" inputmode="decimal" size="10" placeholder="empty: clear" data-testid="capacity-value"/></label>
-            <span class="muted small">" in the metric's unit, for every host that sends it "</span>
+            <label>"capacity, in its unit " <input name="capacity" type="text" inputmode="decimal" size="10" placeholder="empty: clear" data-testid="capacity-value"/></label>
+            <label>"for "
+                <select name="host" data-testid="capacity-host">
+                    <option value="" selected>"every host that sends it"</option>
+                    {host_options}
+                </select>
+            </label>
             <input type="hidden" name="group" value=view.group.clone().unwrap_or_default()/>
             <input type="hidden" name="history" value=view.history_days.to_string()/>
             <input type="hidden" name="horizon" value=view.horizon_days.to_string()/>

@@ -159,9 +159,11 @@ pub fn failed(what: &'static str, error: PageError, plain: String) -> AnyView {
         });
     }
     view! {
-        <main class="centered" data-testid="page-failed" data-failure=class>
-            <p class="error">"Could not load " {what} ": " {error.to_string()}</p>
-            <p>{way_on}</p>
+        <main class="centered">
+            <div class="panel page-failed" data-testid="page-failed" data-failure=class>
+                <p class="error">"Could not load " {what} ": " {error.to_string()}</p>
+                <p>{way_on}</p>
+            </div>
         </main>
     }
     .into_any()

@@ -378,6 +378,7 @@ impl From<CapacityError> for ApiError {
         match error {
             CapacityError::Invalid(message) => ApiError::Validation(message),
             e @ CapacityError::UnknownMetric(_) => ApiError::MetricNotFound(e.to_string()),
+            e @ CapacityError::UnknownHost(_) => ApiError::HostNotFound(e.to_string()),
             CapacityError::Database(e) => e.into(),
         }
     }
@@ -408,6 +409,32 @@ pub async fn set_capacity(
 ) -> Result<Json<Success<CustomMetricCapacity>>, ApiError> {
     Ok(success(
         app_metrics::set_capacity(&state.pool, &name, body.capacity, &principal.name).await?,
+    ))
+}
+
+/// `PUT /metrics/{name}/capacity/hosts/{vmId}` `{"capacity": 500}`: that host's own capacity,
+/// which replaces the metric's for it (a bigger or smaller node than the rest).
+pub async fn set_host_capacity(
+    RequireScope(principal, _): RequireScope<AlertsWrite>,
+    State(state): State<AppState>,
+    Path((name, vm_id)): Path<(String, String)>,
+    ApiJson(body): ApiJson<CapacityBody>,
+) -> Result<Json<Success<CustomMetricCapacity>>, ApiError> {
+    Ok(success(
+        app_metrics::set_host_capacity(&state.pool, &name, &vm_id, body.capacity, &principal.name)
+            .await?,
+    ))
+}
+
+/// `DELETE /metrics/{name}/capacity/hosts/{vmId}`: the metric's capacity applies to the host
+/// again.
+pub async fn clear_host_capacity(
+    RequireScope(principal, _): RequireScope<AlertsWrite>,
+    State(state): State<AppState>,
+    Path((name, vm_id)): Path<(String, String)>,
+) -> Result<Json<Success<CustomMetricCapacity>>, ApiError> {
+    Ok(success(
+        app_metrics::clear_host_capacity(&state.pool, &name, &vm_id, &principal.name).await?,
     ))
 }
 

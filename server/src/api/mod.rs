@@ -23,7 +23,7 @@ use axum::{
     http::{Method, Uri},
     middleware::{self, Next},
     response::{IntoResponse, Response},
-    routing::{get, patch, post},
+    routing::{get, patch, post, put},
     Router,
 };
 use history_error::HistoryError;
@@ -207,6 +207,10 @@ fn performance_routes() -> Router<AppState> {
             get(metrics::capacity)
                 .put(metrics::set_capacity)
                 .delete(metrics::clear_capacity),
+        )
+        .route(
+            "/api/v1/performance/metrics/{name}/capacity/hosts/{vm_id}",
+            put(metrics::set_host_capacity).delete(metrics::clear_host_capacity),
         )
         .route("/api/v1/performance/alerts", get(alerts::list_alerts))
         .route(

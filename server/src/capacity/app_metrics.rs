@@ -7,7 +7,7 @@ use crate::{
     analysis::trend::{self, UnitTrend},
     storage::{custom_metrics, hosts::HostRef},
 };
-use app::models::{AppMetricTrend, CustomMetricCapacity, CustomMetricSkip};
+use app::models::{AppMetricTrend, CustomMetricCapacity, CustomMetricSkip, HostMetricCapacity};
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use std::collections::HashMap;
 
@@ -38,6 +38,11 @@ pub async fn trends(
         .into_iter()
         .map(|c| (c.name, c.capacity))
         .collect();
+    let own_capacities: HashMap<(String, i32), f64> = custom_metrics::host_capacities(pool, None)
+        .await?
+        .into_iter()
+        .map(|c| ((c.name, c.host_id), c.capacity))
+        .collect();
     let by_id: HashMap<i32, &HostRef> = hosts.iter().map(|h| (h.id, h)).collect();
     let mut out = Vec::new();
     for series in rows.chunk_by(|a, b| a.name == b.name && a.host_id == b.host_id) {
@@ -55,7 +60,15 @@ pub async fn trends(
             .map(|p| (p.day - first_day).num_days() as f64)
             .collect();
         let values: Vec<f64> = series.iter().map(|p| p.mean).collect();
-        let capacity = capacities.get(&first.name).copied();
+        // A host's own capacity replaces the metric's for it.
+        let (capacity, capacity_scope) =
+            match own_capacities.get(&(first.name.clone(), first.host_id)) {
+                Some(own) => (Some(*own), Some("host")),
+                None => {
+                    let every = capacities.get(&first.name).copied();
+                    (every, every.map(|_| "metric"))
+                }
+            };
         let Some(UnitTrend {
             level_now,
             monthly,
@@ -66,8 +79,7 @@ pub async fn trends(
         else {
             continue;
         };
-        let capacity_date = days_to_capacity
-            .map(|days| last.day + Duration::seconds((days * 86_400.0).round() as i64));
+        let capacity_date = days_to_capacity.map(|days| super::date_after(last.day, days));
         out.push(AppMetricTrend {
             name: first.name.clone(),
             unit: units.get(&first.name).cloned().unwrap_or_default(),
@@ -79,6 +91,7 @@ pub async fn trends(
             monthly_relative,
             predicted,
             capacity,
+            capacity_scope: capacity_scope.map(str::to_owned),
             capacity_date,
             days_to_capacity,
         });
@@ -130,6 +143,15 @@ pub async fn asked(
     Ok((planned, skipped))
 }
 
+/// The capacities set for every host of a metric, by name.
+pub async fn metric_capacities(pool: &sqlx::PgPool) -> Result<Vec<(String, f64)>, sqlx::Error> {
+    Ok(custom_metrics::capacities(pool)
+        .await?
+        .into_iter()
+        .map(|c| (c.name, c.capacity))
+        .collect())
+}
+
 /// The largest capacity taken: far above any rate or size a metric is sent in, and small enough
 /// that a typo of many zeros is told rather than stored.
 pub const MAX_CAPACITY: f64 = 1e15;
@@ -142,28 +164,85 @@ pub enum CapacityError {
     Invalid(String),
     #[error("no custom metric named `{0}` has been stored")]
     UnknownMetric(String),
+    #[error("no host with vmId `{0}`")]
+    UnknownHost(String),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }
 
-/// A metric's capacity as the API answers it (`capacity: None` when none is set).
+/// A metric's capacities as the API answers them: every host's (`capacity: None` when none is
+/// set) and the hosts' own.
 pub async fn capacity_of(
     pool: &sqlx::PgPool,
     name: &str,
 ) -> Result<CustomMetricCapacity, CapacityError> {
     let unit = known_unit(pool, name).await?;
-    let set = custom_metrics::capacity(pool, name).await?;
-    Ok(answer(name, unit, set))
+    answer(pool, name, unit).await
 }
 
-/// Sets the capacity of the custom metric `name` (one that has been stored) to `capacity`, in
-/// the metric's unit: a finite number above zero, at most [`MAX_CAPACITY`].
+/// Sets the capacity of the custom metric `name` (one that has been stored) for every host to
+/// `capacity`, in the metric's unit.
 pub async fn set_capacity(
     pool: &sqlx::PgPool,
     name: &str,
     capacity: f64,
     updated_by: &str,
 ) -> Result<CustomMetricCapacity, CapacityError> {
+    check(capacity)?;
+    let unit = known_unit(pool, name).await?;
+    custom_metrics::set_capacity(pool, name, capacity, updated_by, false).await?;
+    tracing::info!(target: "lookout::capacity", metric = name, capacity, updated_by, "Capacity of an application metric set.");
+    answer(pool, name, unit).await
+}
+
+/// Clears the capacity of `name` for every host (the hosts' own stay); clearing one that was
+/// not set is not an error (the outcome is the same).
+pub async fn clear_capacity(
+    pool: &sqlx::PgPool,
+    name: &str,
+    cleared_by: &str,
+) -> Result<CustomMetricCapacity, CapacityError> {
+    let unit = known_unit(pool, name).await?;
+    if custom_metrics::clear_capacity(pool, name).await? {
+        tracing::info!(target: "lookout::capacity", metric = name, cleared_by, "Capacity of an application metric cleared.");
+    }
+    answer(pool, name, unit).await
+}
+
+/// Sets the host `vm_id`'s own capacity of `name`, which replaces the metric's for it (a bigger
+/// or smaller node than the rest).
+pub async fn set_host_capacity(
+    pool: &sqlx::PgPool,
+    name: &str,
+    vm_id: &str,
+    capacity: f64,
+    updated_by: &str,
+) -> Result<CustomMetricCapacity, CapacityError> {
+    check(capacity)?;
+    let unit = known_unit(pool, name).await?;
+    let host = known_host(pool, vm_id).await?;
+    custom_metrics::set_host_capacity(pool, name, host, capacity, updated_by).await?;
+    tracing::info!(target: "lookout::capacity", metric = name, host = vm_id, capacity, updated_by, "A host's own capacity of an application metric set.");
+    answer(pool, name, unit).await
+}
+
+/// Clears the host `vm_id`'s own capacity of `name`: the metric's applies to it again.
+pub async fn clear_host_capacity(
+    pool: &sqlx::PgPool,
+    name: &str,
+    vm_id: &str,
+    cleared_by: &str,
+) -> Result<CustomMetricCapacity, CapacityError> {
+    let unit = known_unit(pool, name).await?;
+    let host = known_host(pool, vm_id).await?;
+    if custom_metrics::clear_host_capacity(pool, name, host).await? {
+        tracing::info!(target: "lookout::capacity", metric = name, host = vm_id, cleared_by, "A host's own capacity of an application metric cleared.");
+    }
+    answer(pool, name, unit).await
+}
+
+/// A capacity is a finite number above zero, at most [`MAX_CAPACITY`].
+fn check(capacity: f64) -> Result<(), CapacityError> {
     if !capacity.is_finite() || capacity <= 0.0 {
         return Err(CapacityError::Invalid(format!(
             "`capacity` must be a number above zero, got {capacity}"
@@ -174,24 +253,14 @@ pub async fn set_capacity(
             "`capacity` must be at most {MAX_CAPACITY:e}, got {capacity:e}"
         )));
     }
-    let unit = known_unit(pool, name).await?;
-    let set = custom_metrics::set_capacity(pool, name, capacity, updated_by, false).await?;
-    tracing::info!(target: "lookout::capacity", metric = name, capacity, updated_by, "Capacity of an application metric set.");
-    Ok(answer(name, unit, Some(set)))
+    Ok(())
 }
 
-/// Clears the capacity of `name`; clearing one that was not set is not an error (the outcome
-/// is the same).
-pub async fn clear_capacity(
-    pool: &sqlx::PgPool,
-    name: &str,
-    cleared_by: &str,
-) -> Result<CustomMetricCapacity, CapacityError> {
-    let unit = known_unit(pool, name).await?;
-    if custom_metrics::clear_capacity(pool, name).await? {
-        tracing::info!(target: "lookout::capacity", metric = name, cleared_by, "Capacity of an application metric cleared.");
-    }
-    Ok(answer(name, unit, None))
+async fn known_host(pool: &sqlx::PgPool, vm_id: &str) -> Result<i32, CapacityError> {
+    crate::storage::hosts::find(pool, vm_id)
+        .await?
+        .map(|h| h.id)
+        .ok_or_else(|| CapacityError::UnknownHost(vm_id.to_owned()))
 }
 
 /// The unit of a stored custom metric, or why there is none.
@@ -204,12 +273,30 @@ async fn known_unit(pool: &sqlx::PgPool, name: &str) -> Result<String, CapacityE
         .ok_or_else(|| CapacityError::UnknownMetric(name.to_owned()))
 }
 
-fn answer(name: &str, unit: String, set: Option<custom_metrics::Capacity>) -> CustomMetricCapacity {
-    CustomMetricCapacity {
+/// The metric's capacities as they are now.
+async fn answer(
+    pool: &sqlx::PgPool,
+    name: &str,
+    unit: String,
+) -> Result<CustomMetricCapacity, CapacityError> {
+    let set = custom_metrics::capacity(pool, name).await?;
+    let hosts = custom_metrics::host_capacities(pool, Some(name))
+        .await?
+        .into_iter()
+        .map(|c| HostMetricCapacity {
+            host: c.vm_id,
+            host_name: c.vm_name,
+            capacity: c.capacity,
+            updated_at: c.updated_at,
+            updated_by: c.updated_by,
+        })
+        .collect();
+    Ok(CustomMetricCapacity {
         name: name.to_owned(),
         unit,
         capacity: set.as_ref().map(|c| c.capacity),
         updated_at: set.as_ref().map(|c| c.updated_at),
         updated_by: set.map(|c| c.updated_by),
-    }
+        hosts,
+    })
 }

@@ -2,8 +2,8 @@
 //! crosses the threshold, and per host's application metric — the capacity page's tables, for
 //! people who plan in a spreadsheet.
 use super::Plan;
-use app::view_state::CapacityQuery;
 use crate::spreadsheet::text;
+use app::view_state::CapacityQuery;
 use chrono::{DateTime, Utc};
 
 const HEADER: [&str; 12] = [

@@ -476,3 +476,74 @@ pub async fn clear_capacity(pool: &PgPool, name: &str) -> Result<bool, sqlx::Err
         .await?;
     Ok(done.rows_affected() > 0)
 }
+
+/// A host's own capacity of a metric, as a person set it.
+#[derive(Clone, Debug, FromRow)]
+pub struct HostCapacity {
+    pub name: String,
+    pub host_id: i32,
+    pub vm_id: String,
+    pub vm_name: String,
+    pub capacity: f64,
+    pub updated_at: DateTime<Utc>,
+    pub updated_by: String,
+}
+
+/// Every host's own capacity (`name`: of that metric only), by metric and host.
+pub async fn host_capacities(
+    pool: &PgPool,
+    name: Option<&str>,
+) -> Result<Vec<HostCapacity>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT c.name, c.host_id, h.vm_id, h.name AS vm_name, c.capacity, c.updated_at,
+                c.updated_by
+         FROM custom_metric_host_capacities c JOIN hosts h ON h.id = c.host_id
+         WHERE $1::text IS NULL OR c.name = $1 ORDER BY c.name, h.vm_id",
+    )
+    .bind(name)
+    .fetch_all(pool)
+    .await
+}
+
+/// Sets (or replaces) the capacity of metric `name` for one host.
+pub async fn set_host_capacity(
+    pool: &PgPool,
+    name: &str,
+    host_id: i32,
+    capacity: f64,
+    updated_by: &str,
+) -> Result<HostCapacity, sqlx::Error> {
+    sqlx::query_as(
+        "WITH c AS (
+             INSERT INTO custom_metric_host_capacities (name, host_id, capacity, updated_by)
+             VALUES ($1, $2, $3, $4)
+             ON CONFLICT (name, host_id) DO UPDATE SET capacity = excluded.capacity,
+                 updated_at = excluded.updated_at, updated_by = excluded.updated_by
+             RETURNING *)
+         SELECT c.name, c.host_id, h.vm_id, h.name AS vm_name, c.capacity, c.updated_at,
+                c.updated_by
+         FROM c JOIN hosts h ON h.id = c.host_id",
+    )
+    .bind(name)
+    .bind(host_id)
+    .bind(capacity)
+    .bind(updated_by)
+    .fetch_one(pool)
+    .await
+}
+
+/// Removes a host's own capacity of `name` (the metric's applies to it again); `false` when
+/// none was set.
+pub async fn clear_host_capacity(
+    pool: &PgPool,
+    name: &str,
+    host_id: i32,
+) -> Result<bool, sqlx::Error> {
+    let done =
+        sqlx::query("DELETE FROM custom_metric_host_capacities WHERE name = $1 AND host_id = $2")
+            .bind(name)
+            .bind(host_id)
+            .execute(pool)
+            .await?;
+    Ok(done.rows_affected() > 0)
+}

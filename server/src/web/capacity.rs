@@ -54,6 +54,9 @@ pub fn source(state: AppState) -> CapacitySource {
                     .into_iter()
                     .map(|(group, count)| (group, usize::try_from(count).unwrap_or_default()))
                     .collect();
+                let metric_capacities = app_metrics::metric_capacities(&state.pool)
+                    .await
+                    .map_err(unavailable)?;
                 Ok(CapacityReport {
                     viewer,
                     group: view.group,
@@ -66,6 +69,7 @@ pub fn source(state: AppState) -> CapacitySource {
                     anomalies,
                     app_metrics: plan.app_metrics,
                     can_set_capacity: principal.has(Scope::AlertsWrite),
+                    metric_capacities,
                 })
             })
         },
@@ -136,28 +140,42 @@ pub async fn set_capacity(
             .filter(|n| !n.is_empty())
             .ok_or("Choose a metric.")?;
         let typed = param(&pairs, "capacity").map(str::trim).unwrap_or_default();
+        // Empty: the metric's capacity for every host; a vmId: that host's own.
+        let host = param(&pairs, "host")
+            .map(str::trim)
+            .filter(|h| !h.is_empty());
         let problem = |e: CapacityError| match e {
             CapacityError::Database(e) => unreachable(e),
             other => other.to_string(),
         };
+        let pool = &state.pool;
+        let by = principal.name.as_str();
         if typed.is_empty() {
-            app_metrics::clear_capacity(&state.pool, name, &principal.name)
-                .await
-                .map_err(problem)?;
-            return Ok(format!("{name} has no capacity now."));
+            match host {
+                Some(host) => app_metrics::clear_host_capacity(pool, name, host, by).await,
+                None => app_metrics::clear_capacity(pool, name, by).await,
+            }
+            .map_err(problem)?;
+            return Ok(match host {
+                Some(host) => format!("{name} on {host}: the metric's capacity applies again."),
+                None => format!("{name}: the capacity for every host is cleared."),
+            });
         }
         let value: f64 = typed
             .parse()
             .map_err(|_| format!("`capacity` must be a number, got `{typed}`"))?;
-        let set = app_metrics::set_capacity(&state.pool, name, value, &principal.name)
-            .await
-            .map_err(problem)?;
+        let set = match host {
+            Some(host) => app_metrics::set_host_capacity(pool, name, host, value, by).await,
+            None => app_metrics::set_capacity(pool, name, value, by).await,
+        }
+        .map_err(problem)?;
         let unit = if set.unit.is_empty() {
             String::new()
         } else {
             format!(" {}", set.unit)
         };
-        Ok::<_, String>(format!("{name}: capacity {value}{unit}."))
+        let scope = host.map_or_else(|| " for every host".to_string(), |h| format!(" on {h}"));
+        Ok::<_, String>(format!("{name}: capacity {value}{unit}{scope}."))
     }
     .await;
     let (key, text) = match outcome {

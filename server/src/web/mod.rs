@@ -79,15 +79,16 @@ async fn sign_in_guard(State(state): State<AppState>, request: Request, next: Ne
         return next.run(request).await;
     }
     let signed_in = match session_cookie(request.headers()) {
-        Some(secret) => matches!(
-            credentials::principal_for_session(&state.pool, &secret).await,
-            Ok(Some(_))
-        ),
-        None => false,
+        Some(secret) => credentials::principal_for_session(&state.pool, &secret)
+            .await
+            .map(|principal| principal.is_some()),
+        None => Ok(false),
     };
     match (path == "/login", signed_in) {
-        (true, true) => Redirect::to("/").into_response(),
-        (false, false) => Redirect::to("/login").into_response(),
+        (true, Ok(true)) => Redirect::to("/").into_response(),
+        (false, Ok(false)) => Redirect::to("/login").into_response(),
+        // The database not answering is not being signed out: the page says it is unavailable
+        // (503, "Try again") rather than sending a signed-in person to the sign-in form.
         _ => next.run(request).await,
     }
 }

@@ -663,7 +663,7 @@ async fn the_capacity_page_plans_each_hosts_custom_metrics_in_their_own_unit() {
     )
     .await;
     assert!(
-        location.contains("notice=api.requests: capacity 150 req/s."),
+        location.contains("notice=api.requests: capacity 150 req/s for every host."),
         "{location}"
     );
     let page = crate::common::page(&app, &cookie, "/capacity").await;
@@ -681,7 +681,9 @@ async fn the_capacity_page_plans_each_hosts_custom_metrics_in_their_own_unit() {
     )
     .await;
     assert!(
-        location.contains("notice=api.requests has no capacity now.&history=365#app-metrics"),
+        location.contains(
+            "notice=api.requests: the capacity for every host is cleared.&history=365#app-metrics"
+        ),
         "back to the view it was sent from: {location}"
     );
     let (_, read) = app.get_json(path).await;
@@ -699,5 +701,172 @@ async fn the_capacity_page_plans_each_hosts_custom_metrics_in_their_own_unit() {
     assert_eq!(status.as_u16(), 403);
     let (status, cleared) = crate::common::delete(&app, path).await;
     assert_eq!((status, &cleared["data"]["capacity"]), (200, &Value::Null));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_hosts_own_capacity_replaces_the_metrics_for_that_host() {
+    let app = spawn_app().await;
+    let now = Utc::now();
+    let today = now - Duration::seconds(now.timestamp().rem_euclid(86_400));
+    // Two hosts serving the same 100 + 2 a day requests for 30 complete days.
+    let mut points = Vec::new();
+    for host in ["app-vm", "big-vm"] {
+        crate::common::ingest(
+            &app,
+            vec![json!({"vmId": host, "sample": crate::common::sample(now - Duration::minutes(1), 20.0, 30.0)})],
+        )
+        .await;
+        for day in 0..30 {
+            let ts = today - Duration::days(30 - day) + Duration::hours(12);
+            let value = 100.0 + 2.0 * day as f64;
+            points.push(json!({"name": "api.requests", "value": value, "unit": "req/s", "host": host, "timestamp": ts}));
+        }
+    }
+    crate::common::post_metrics(&app, &points).await;
+    let metric = "/api/v1/performance/metrics/api.requests/capacity";
+    let big = format!("{metric}/hosts/big-vm");
+    let (status, _) = crate::common::put(&app, metric, &json!({"capacity": 250})).await;
+    assert_eq!(status, 200);
+    // Refusals: a value that is not a capacity, a host or metric never seen, a reader.
+    let (status, refused) = crate::common::put(&app, &big, &json!({"capacity": -1})).await;
+    assert_eq!(
+        (status, refused["error"]["code"].as_str()),
+        (400, Some("VALIDATION_ERROR"))
+    );
+    let (status, refused) = crate::common::put(
+        &app,
+        &format!("{metric}/hosts/nope-vm"),
+        &json!({"capacity": 500}),
+    )
+    .await;
+    assert_eq!(
+        (status, refused["error"]["code"].as_str()),
+        (404, Some("HOST_NOT_FOUND")),
+        "{refused}"
+    );
+    let (status, refused) = crate::common::put(
+        &app,
+        "/api/v1/performance/metrics/no.such/capacity/hosts/big-vm",
+        &json!({"capacity": 500}),
+    )
+    .await;
+    assert_eq!(
+        (status, refused["error"]["code"].as_str()),
+        (404, Some("METRIC_NOT_FOUND"))
+    );
+    let reader = crate::common::reader_token(&app).await;
+    let status = app
+        .client
+        .put(format!("{}{big}", app.address))
+        .bearer_auth(&reader)
+        .json(&json!({"capacity": 500}))
+        .send()
+        .await
+        .expect("sent")
+        .status();
+    assert_eq!(status.as_u16(), 403);
+
+    let (status, set) = crate::common::put(&app, &big, &json!({"capacity": 500})).await;
+    assert_eq!(status, 200, "{set}");
+    assert_eq!(set["data"]["capacity"], 250.0, "the metric's stays");
+    assert_eq!(
+        (
+            &set["data"]["hosts"][0]["host"],
+            &set["data"]["hosts"][0]["capacity"]
+        ),
+        (&json!("big-vm"), &json!(500.0))
+    );
+    let (_, read) = app.get_json(metric).await;
+    assert_eq!(
+        read["data"]["hosts"].as_array().map(Vec::len),
+        Some(1),
+        "{read}"
+    );
+
+    // Planned: app-vm against 250 ((250 − 158) / 2 = 46 days), big-vm against its own 500
+    // ((500 − 158) / 2 = 171 days).
+    let (status, answer) = post(
+        &app,
+        "/api/v1/history/trends",
+        &json!({"startTime": (now - Duration::days(90)).to_rfc3339(), "endTime": now.to_rfc3339(),
+                "customMetrics": ["api.requests"]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    let planned = |vm: &str| {
+        answer["data"]["customMetrics"]
+            .as_array()
+            .and_then(|rows| rows.iter().find(|r| r["vmId"] == vm))
+            .cloned()
+            .unwrap_or_else(|| panic!("{vm} planned: {answer}"))
+    };
+    let (small, large) = (planned("app-vm"), planned("big-vm"));
+    assert_eq!(
+        (
+            &small["capacity"],
+            &small["capacityScope"],
+            &small["daysToCapacity"]
+        ),
+        (&json!(250.0), &json!("metric"), &json!(46.0))
+    );
+    assert_eq!(
+        (
+            &large["capacity"],
+            &large["capacityScope"],
+            &large["daysToCapacity"]
+        ),
+        (&json!(500.0), &json!("host"), &json!(171.0))
+    );
+
+    // The page marks the host's own and its form sets and clears one host's.
+    let cookie = crate::common::session(&app).await;
+    let page = crate::common::page(&app, &cookie, "/capacity").await;
+    let row = page
+        .split(r#"data-vm="big-vm""#)
+        .nth(1)
+        .and_then(|rest| rest.split("</tr>").next())
+        .expect("big-vm's row");
+    assert!(row.contains("500/s") && row.contains("this host"), "{row}");
+    assert!(
+        page.contains("api.requests (capacity 250/s)"),
+        "the form names the metric's"
+    );
+    for (capacity, host, answer) in [
+        (
+            "400",
+            "big-vm",
+            "notice=api.requests: capacity 400 req/s on big-vm.",
+        ),
+        ("400", "nope-vm", "error=no host with vmId `nope-vm`"),
+        (
+            "",
+            "big-vm",
+            "notice=api.requests on big-vm: the metric's capacity applies again.",
+        ),
+    ] {
+        let (_, location) = crate::common::post_form(
+            &app,
+            &cookie,
+            "/capacity/metrics",
+            &[
+                ("name", "api.requests"),
+                ("capacity", capacity),
+                ("host", host),
+            ],
+        )
+        .await;
+        assert!(location.contains(answer), "{location}");
+    }
+    let (_, read) = app.get_json(metric).await;
+    assert_eq!(
+        (&read["data"]["capacity"], &read["data"]["hosts"]),
+        (&json!(250.0), &json!([]))
+    );
+    // Through the API too: set, then deleted.
+    let (status, _) = crate::common::put(&app, &big, &json!({"capacity": 500})).await;
+    assert_eq!(status, 200);
+    let (status, cleared) = crate::common::delete(&app, &big).await;
+    assert_eq!((status, &cleared["data"]["hosts"]), (200, &json!([])));
     app.stop().await;
 }

@@ -37,11 +37,18 @@ async fn samples_taken_while_the_database_is_down_are_written_when_it_returns() 
         }
     };
 
+    let cookie = crate::common::session(&app).await;
     // Stop the cluster (as an operator or a crash would) and keep sampling for a few seconds.
     let cluster = ManagedPostgres::start(dir.path(), true)
         .await
         .expect("attach to the running cluster");
     cluster.stop().await.expect("stop PostgreSQL");
+    // A signed-in person opening a page meanwhile is told the database is unavailable and
+    // offered to try again — not sent to the sign-in form as if signed out.
+    let (status, page) = crate::common::page_status(&app, &cookie, "/capacity").await;
+    assert_eq!(status, 503, "{page}");
+    assert!(page.contains(r#"data-failure="unavailable""#), "{page}");
+    assert!(page.contains("Try again"));
     let outage_until = tokio::time::Instant::now() + Duration::from_secs(5);
     while tokio::time::Instant::now() < outage_until {
         if let Ok(Some(Ok(message))) =
