@@ -295,6 +295,49 @@ pub struct CapacityReport {
     /// The capacities set for every host of a metric, by name (hosts' own are in the rows).
     #[serde(default)]
     pub metric_capacities: Vec<(String, f64)>,
+    /// The planned hosts' right-sizing.
+    #[serde(default)]
+    pub right_sizing: RightSizing,
+}
+
+/// Right-sizing of the planned hosts (the capacity page; `POST /api/v1/history/rightsizing`):
+/// each host's allocation against what it used over the last complete days, and the size that
+/// would fit it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RightSizing {
+    /// The complete days looked at.
+    pub window_days: i64,
+    /// Hosts needing a change first (powered off, undersized, idle, oversized), then the rest.
+    pub hosts: Vec<HostSizing>,
+    /// vCPUs and bytes of memory the oversized, idle and powered-off hosts' recommendations give
+    /// back, and what the undersized ones' take.
+    pub freed_cores: i64,
+    pub freed_memory_bytes: i64,
+    pub added_cores: i64,
+    pub added_memory_bytes: i64,
+}
+
+/// One host's allocation, use and fitting size.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HostSizing {
+    pub vm_id: String,
+    pub vm_name: String,
+    /// vCPUs and memory now (`None` when the host never said).
+    pub cores: Option<i64>,
+    pub memory_bytes: Option<i64>,
+    /// CPU percent at the 95th percentile, memory percent at the 99th, over the window.
+    pub cpu_p95: Option<f64>,
+    pub memory_p99: Option<f64>,
+    /// Days of the window with data.
+    pub days: usize,
+    pub recommended_cores: Option<i64>,
+    pub recommended_memory_bytes: Option<i64>,
+    /// `powered off`, `undersized`, `idle`, `oversized`, `fits` or `too little history`.
+    pub verdict: String,
+    /// Why, in a sentence.
+    pub reason: String,
 }
 
 /// One host's custom metric as the capacity page plans it (and `/history/trends` answers it in

@@ -234,6 +234,11 @@ test('troubleshooting on the demo fleet', { timeout: 420_000 }, async () => {
     assert.match(await sim008.getByTestId('app-metric-reaches').textContent(), /^\d{4}-\d{2}-\d{2} \(in \d+ days\)$/);
     assert.match(await sim008.getAttribute('class'), /severity-high/);
     assert.equal(await page.locator('[data-testid=app-metric][data-name="api.requests"][data-vm=sim-000] [data-testid=app-metric-reaches]').textContent(), 'not within 2 years');
+    // Right-sizing: the demo's hosts have 8 vCPUs and 16 GiB and use far less CPU.
+    const sizing = page.locator('[data-testid=sizing-row][data-verdict=oversized]').first();
+    await sizing.waitFor();
+    assert.match(await sizing.getByTestId('sizing-cores').textContent(), /^8 → [1-7]$/);
+    assert.match(await page.getByTestId('sizing-totals').textContent(), /^Following them gives back \d+ vCPUs/);
     await shot(page, 'capacity.png');
     // The form: a capacity for the latency, seen in the API and on the page, then cleared.
     await page.getByTestId('capacity-metric').selectOption('api.latency_p95');

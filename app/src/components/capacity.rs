@@ -1,11 +1,13 @@
 //! The capacity page: fleet CPU, memory and disk by day with forecasts, capacity alerts,
 //! recommendations, the trends of the hosts' application metrics and the newest anomalies —
 //! the `/history/trends` answer, drawn.
-use super::{snapshot::load_capacity, TopBar};
+use super::{format_bytes, snapshot::load_capacity, TopBar};
 use crate::{
     chart::capacity,
     incidents::incidents,
-    models::{AppMetricTrend, CapacityReport, MetricForecast, TrendReport},
+    models::{
+        AppMetricTrend, CapacityReport, HostSizing, MetricForecast, RightSizing, TrendReport,
+    },
     panels::{custom_unit_display, format_series_value, format_value},
     view_state::{
         encode, host_link, CapacityQuery, Range, CAPACITY_HISTORY_DAYS, CAPACITY_HORIZON_DAYS,
@@ -81,6 +83,7 @@ fn CapacityView(
         app_metrics,
         can_set_capacity,
         metric_capacities,
+        right_sizing,
     } = report;
     let capacity_form = can_set_capacity.then(|| {
         // The view the form returns to after the change.
@@ -255,10 +258,105 @@ fn CapacityView(
             {view_form}
             {usage}
             {crossings}
+            {right_sizing_section(&right_sizing)}
             {applications}
             {incident_section}
         </main>
     }
+}
+
+/// Hosts listed in the right-sizing table: those needing a change first.
+const SIZING_ROWS: usize = 25;
+
+/// Each planned host's vCPUs and memory against its last 30 days, and the size that fits it.
+fn right_sizing_section(sizing: &RightSizing) -> AnyView {
+    let listed: Vec<&HostSizing> = sizing
+        .hosts
+        .iter()
+        .filter(|h| h.verdict != "fits")
+        .take(SIZING_ROWS)
+        .collect();
+    let fitting = sizing.hosts.iter().filter(|h| h.verdict == "fits").count();
+    let others = sizing.hosts.len() - fitting - listed.len();
+    let cores = |now: Option<i64>, fit: Option<i64>| match (now, fit) {
+        (Some(now), Some(fit)) if fit != now => format!("{now} → {fit}"),
+        (Some(now), _) => now.to_string(),
+        (None, _) => "–".into(),
+    };
+    let memory = |now: Option<i64>, fit: Option<i64>| match (now, fit) {
+        (Some(now), Some(fit)) if fit != now => {
+            format!(
+                "{} → {}",
+                format_bytes(now as f64),
+                format_bytes(fit as f64)
+            )
+        }
+        (Some(now), _) => format_bytes(now as f64),
+        (None, _) => "–".into(),
+    };
+    let percent = |v: Option<f64>| v.map_or_else(|| "–".into(), |v| format!("{v:.1} %"));
+    let rows: Vec<_> = listed
+        .iter()
+        .map(|h| {
+            let href = format!("/hosts/{}?range=30d", crate::view_state::encode(&h.vm_id));
+            let class = match h.verdict.as_str() {
+                "undersized" => "severity-high",
+                "powered off" | "idle" => "severity-medium",
+                _ => "",
+            };
+            view! {
+                <tr data-testid="sizing-row" data-vm=h.vm_id.clone() data-verdict=h.verdict.clone() class=class>
+                    <td><a href=href>{h.vm_name.clone()}</a></td>
+                    <td>{h.verdict.clone()}</td>
+                    <td class="num" data-testid="sizing-cores">{cores(h.cores, h.recommended_cores)}</td>
+                    <td class="num" data-testid="sizing-memory">{memory(h.memory_bytes, h.recommended_memory_bytes)}</td>
+                    <td class="num">{percent(h.cpu_p95)}</td>
+                    <td class="num">{percent(h.memory_p99)}</td>
+                    <td class="small">{h.reason.clone()}</td>
+                </tr>
+            }
+        })
+        .collect();
+    // "12 vCPUs and 22.0 GiB", "3 vCPUs", "nothing".
+    let amount = |cores: i64, bytes: i64| {
+        let mut parts = Vec::new();
+        if cores > 0 {
+            parts.push(format!("{cores} vCPU{}", if cores == 1 { "" } else { "s" }));
+        }
+        if bytes > 0 {
+            parts.push(format_bytes(bytes as f64));
+        }
+        if parts.is_empty() {
+            "nothing".to_string()
+        } else {
+            parts.join(" and ")
+        }
+    };
+    let totals = format!(
+        "Following them gives back {} (oversized, idle and powered-off hosts) and adds {} (undersized); {fitting} host{} fit{}.",
+        amount(sizing.freed_cores, sizing.freed_memory_bytes),
+        amount(sizing.added_cores, sizing.added_memory_bytes),
+        if fitting == 1 { "" } else { "s" },
+        if fitting == 1 { "s" } else { "" },
+    );
+    let more = (others > 0).then(|| view! { <p class="muted small">{format!("{others} more needing a change, smaller ones.")}</p> });
+    let none = rows.is_empty();
+    view! {
+        <section class="panel" id="right-sizing">
+            <h2>{format!("Right-sizing — last {} days", sizing.window_days)}</h2>
+            <p class="muted small">"Each host's vCPUs and memory against what it used: a fitting size puts CPU's 95th percentile at 70 % and memory's 99th at 80 %. Undersized above 85 % CPU or 90 % memory; idle below 5 % CPU; powered off after 7 days without data; a change under a quarter of the allocation is not suggested."</p>
+            <p data-testid="sizing-totals">{totals}</p>
+            {none.then(|| view! { <p class="muted">"Every host with enough history fits its size."</p> })}
+            <div class="table-wrap">
+                <table data-testid="sizing-table">
+                    <thead><tr><th>"host"</th><th>"verdict"</th><th>"vCPUs"</th><th>"memory"</th><th>"CPU p95"</th><th>"memory p99"</th><th>"why"</th></tr></thead>
+                    <tbody>{rows}</tbody>
+                </table>
+            </div>
+            {more}
+        </section>
+    }
+    .into_any()
 }
 
 /// The forecast of CPU, memory and disk of a trends answer: growth a month, the level at the

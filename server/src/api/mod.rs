@@ -142,6 +142,7 @@ fn history_routes(ingest_body_limit: usize) -> Router<AppState> {
         .route("/api/v1/history/query", post(history::query))
         .route("/api/v1/history/aggregate", post(aggregate::aggregate))
         .route("/api/v1/history/trends", post(trends::trends))
+        .route("/api/v1/history/rightsizing", post(trends::rightsizing))
         .route(
             "/api/v1/history/anomalies",
             post(anomalies::detect_anomalies),

@@ -10,7 +10,7 @@ use crate::{
     capacity::{analyse, app_metrics, TrendOptions, METRICS},
     state::AppState,
 };
-use app::models::TrendReport;
+use app::models::{RightSizing, TrendReport};
 use axum::{extract::State, Json};
 use chrono::Utc;
 use serde::Deserialize;
@@ -118,4 +118,31 @@ pub async fn trends(
         report.custom_metrics_skipped = skipped;
     }
     Ok(history_success(report))
+}
+
+/// The hosts of a right-sizing request (none named: every host).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RightSizingRequest {
+    vm_ids: Option<Vec<String>>,
+    group_id: Option<String>,
+    cluster_id: Option<String>,
+}
+
+/// `POST /rightsizing`: each host's vCPUs and memory against its last 30 complete days, and
+/// the size that would fit it (`capacity::rightsize`).
+pub async fn rightsizing(
+    _: RequireScope<VmRead, HistoryError>,
+    State(state): State<AppState>,
+    HistoryJson(request): HistoryJson<RightSizingRequest>,
+) -> Result<Json<Answer<RightSizing>>, HistoryError> {
+    let hosts = resolve_hosts_or_all(
+        &state,
+        request.vm_ids.as_deref(),
+        request.group_id.as_deref(),
+        request.cluster_id.as_deref(),
+    )
+    .await?;
+    let sizing = crate::capacity::rightsize::of(&state.pool, &hosts, Utc::now()).await?;
+    Ok(history_success(sizing))
 }

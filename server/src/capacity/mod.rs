@@ -3,6 +3,7 @@
 //! the `/history/trends` answer and the capacity page.
 pub mod app_metrics;
 pub mod csv;
+pub mod rightsize;
 
 use crate::storage::hosts::HostRef;
 use crate::{

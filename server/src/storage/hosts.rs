@@ -188,3 +188,33 @@ mod tests {
         assert_eq!(read, host);
     }
 }
+
+/// What a host is given, as its agent last told (or, for a host that sends samples only, as its
+/// newest raw sample says), and when it was last heard from.
+#[derive(Clone, Debug, FromRow)]
+pub struct Allocation {
+    pub id: i32,
+    pub cores: Option<i32>,
+    pub memory_total: Option<i64>,
+    pub last_seen: DateTime<Utc>,
+}
+
+/// The allocations of `ids` (zero counts as unknown).
+pub async fn allocations(pool: &PgPool, ids: &[i32]) -> Result<Vec<Allocation>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT h.id,
+                coalesce(nullif(h.cpu_cores, 0), nullif(s.cpu_cores::int, 0)) AS cores,
+                coalesce(nullif(h.memory_total, 0), nullif(s.mem_total, 0)) AS memory_total,
+                h.last_seen
+         FROM hosts h
+         LEFT JOIN LATERAL (
+             SELECT cpu_cores, mem_total FROM samples
+             WHERE host_id = h.id AND cpu_cores IS NOT NULL AND mem_total IS NOT NULL
+             ORDER BY ts DESC LIMIT 1
+         ) s ON true
+         WHERE h.id = ANY($1)",
+    )
+    .bind(ids)
+    .fetch_all(pool)
+    .await
+}

@@ -57,6 +57,7 @@ pub fn source(state: AppState) -> CapacitySource {
                 let metric_capacities = app_metrics::metric_capacities(&state.pool)
                     .await
                     .map_err(unavailable)?;
+                let right_sizing = capacity::rightsize::of(&state.pool, &plan.hosts, now).await?;
                 Ok(CapacityReport {
                     viewer,
                     group: view.group,
@@ -70,6 +71,7 @@ pub fn source(state: AppState) -> CapacitySource {
                     app_metrics: plan.app_metrics,
                     can_set_capacity: principal.has(Scope::AlertsWrite),
                     metric_capacities,
+                    right_sizing,
                 })
             })
         },

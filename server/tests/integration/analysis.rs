@@ -1768,3 +1768,144 @@ async fn the_first_week_of_five_minute_buckets_is_the_baseline_of_a_host_reporti
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn right_sizing_fits_each_host_to_its_last_thirty_days() {
+    let app = spawn_app().await;
+    let first = midnight_days_ago(12);
+    let gib: i64 = 1 << 30;
+    let facts = json!({"hostname": "big", "platform": "linux", "platformVersion": "12", "architecture": "x86_64",
+                       "cpuModel": "x", "cpuCores": 8, "memoryTotal": 16 * gib, "agentVersion": "test"});
+    let mut items = Vec::new();
+    // (host, CPU %, memory %): rs-big is told 8 vCPUs and 16 GiB by its agent; the others
+    // send samples only (4 vCPUs, 8 GiB in each sample).
+    for (vm, cpu, memory) in [
+        ("rs-big", 21.0, 29.0),
+        ("rs-hot", 92.0, 50.0),
+        ("rs-idle", 2.0, 40.0),
+        ("rs-off", 50.0, 50.0),
+        ("rs-fits", 60.0, 75.0),
+    ] {
+        for (_, ts) in four_a_day(first, 12) {
+            let mut item = json!({"vmId": vm, "sample": sample_with_disk(ts, cpu, memory, 30.0)});
+            if vm == "rs-big" {
+                item["facts"] = facts.clone();
+            }
+            items.push(item);
+        }
+    }
+    ingest(&app, items).await;
+    wait_for_rollups(&app).await;
+    // rs-off went silent ten days ago.
+    sqlx::query("UPDATE hosts SET last_seen = now() - interval '10 days' WHERE vm_id = 'rs-off'")
+        .execute(&app.pool)
+        .await
+        .expect("silence rs-off");
+
+    let (status, answer) = post(&app, "/api/v1/history/rightsizing", &json!({})).await;
+    assert_eq!(status, 200, "{answer}");
+    let data = &answer["data"];
+    assert_eq!(data["windowDays"], 30);
+    let host = |vm: &str| {
+        data["hosts"]
+            .as_array()
+            .and_then(|hosts| hosts.iter().find(|h| h["vmId"] == vm))
+            .cloned()
+            .unwrap_or_else(|| panic!("{vm}: {answer}"))
+    };
+    let sized = |vm: &str| {
+        let h = host(vm);
+        (
+            h["verdict"].as_str().unwrap_or_default().to_owned(),
+            h["recommendedCores"].as_i64(),
+            h["recommendedMemoryBytes"].as_i64(),
+        )
+    };
+    // 8 × 21 / 70 = 2.4 → 3 vCPUs; 16 GiB × 29 / 80 = 5.8 → 6 GiB.
+    assert_eq!(
+        sized("rs-big"),
+        ("oversized".into(), Some(3), Some(6 * gib))
+    );
+    assert_eq!(host("rs-big")["days"], 12);
+    // 4 × 92 / 70 = 5.3 → 6 vCPUs; memory at 50 % is not short and stays.
+    assert_eq!(
+        sized("rs-hot"),
+        ("undersized".into(), Some(6), Some(8 * gib))
+    );
+    // 4 × 2 / 70 → 1 vCPU; 8 GiB × 40 / 80 = 4 GiB.
+    assert_eq!(sized("rs-idle"), ("idle".into(), Some(1), Some(4 * gib)));
+    assert_eq!(sized("rs-off"), ("powered off".into(), Some(0), Some(0)));
+    // 4 × 60 / 70 = 3.4 → 4; 8 × 75 / 80 = 7.5 GiB, half a GiB less: under a quarter.
+    assert_eq!(sized("rs-fits"), ("fits".into(), Some(4), Some(8 * gib)));
+    // Listed by what needs a change first (the server's own host, sampled since it started, has
+    // too little history).
+    let order: Vec<&str> = data["hosts"]
+        .as_array()
+        .expect("hosts")
+        .iter()
+        .filter(|h| h["vmId"].as_str().is_some_and(|vm| vm.starts_with("rs-")))
+        .filter_map(|h| h["verdict"].as_str())
+        .collect();
+    assert_eq!(
+        order,
+        ["powered off", "undersized", "idle", "oversized", "fits"]
+    );
+    // Given back: rs-big 8 → 3 vCPUs (5), rs-idle 4 → 1 (3), rs-off all 4: 12; memory 10 + 4 + 8
+    // = 22 GiB. Added: rs-hot's 2 vCPUs.
+    assert_eq!(
+        (
+            &data["freedCores"],
+            &data["freedMemoryBytes"],
+            &data["addedCores"],
+            &data["addedMemoryBytes"]
+        ),
+        (&json!(12), &json!(22 * gib), &json!(2), &json!(0))
+    );
+    // One group, an unknown field, an unknown host.
+    sqlx::query("UPDATE hosts SET group_id = 'grp_rs' WHERE vm_id IN ('rs-big', 'rs-hot')")
+        .execute(&app.pool)
+        .await
+        .expect("group");
+    let (_, group) = post(
+        &app,
+        "/api/v1/history/rightsizing",
+        &json!({"groupId": "grp_rs"}),
+    )
+    .await;
+    assert_eq!(group["data"]["hosts"].as_array().map(Vec::len), Some(2));
+    let (status, refused) = post(
+        &app,
+        "/api/v1/history/rightsizing",
+        &json!({"vmIds": ["rs-big"], "window": 7}),
+    )
+    .await;
+    assert_eq!(status, 400, "{refused}");
+    let (status, _) = post(
+        &app,
+        "/api/v1/history/rightsizing",
+        &json!({"vmIds": ["nope"]}),
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    // The capacity page's table: the hosts needing a change, with sizes now → fitting.
+    let cookie = crate::common::session(&app).await;
+    let page = crate::common::page(&app, &cookie, "/capacity").await;
+    let row = page
+        .split(r#"data-testid="sizing-row" data-vm="rs-big""#)
+        .nth(1)
+        .and_then(|rest| rest.split("</tr>").next())
+        .expect("rs-big's row");
+    assert!(row.contains("8 → 3"), "{row}");
+    assert!(row.contains("16.0 GiB → 6.0 GiB"), "{row}");
+    assert!(
+        !page.contains(r#"data-vm="rs-fits" data-verdict"#),
+        "a fitting host is counted, not listed"
+    );
+    assert!(
+        page.contains("gives back 12 vCPUs and 22.0 GiB"),
+        "the totals"
+    );
+    assert!(page.contains("1 host fits"));
+    app.stop().await;
+}
