@@ -1,12 +1,12 @@
 //! The capacity plan as a spreadsheet: one row per forecast of the selection, per host that
-//! crosses the threshold, and per host's application metric — the capacity page's tables, for
-//! people who plan in a spreadsheet.
+//! crosses the threshold, per host's application metric, and per host's vCPUs and memory with
+//! the size that fits them — the capacity page's tables, for people who plan in a spreadsheet.
 use super::Plan;
 use crate::spreadsheet::text;
 use app::view_state::CapacityQuery;
 use chrono::{DateTime, Utc};
 
-const HEADER: [&str; 12] = [
+const HEADER: [&str; 13] = [
     "kind",
     "scope",
     "host",
@@ -19,6 +19,7 @@ const HEADER: [&str; 12] = [
     "reaches_on",
     "days_to_reach",
     "severity",
+    "recommended",
 ];
 
 fn number(value: f64, places: usize) -> String {
@@ -62,6 +63,7 @@ pub fn plan(plan: &Plan, scope: &str, view: &CapacityQuery) -> Result<Vec<u8>, c
             &forecast.capacity_exceed_date.map(day).unwrap_or_default(),
             &days.map(|d| number(d, 0)).unwrap_or_default(),
             "",
+            "",
         ])?;
     }
     for alert in &plan.trends.capacity_alerts {
@@ -85,6 +87,7 @@ pub fn plan(plan: &Plan, scope: &str, view: &CapacityQuery) -> Result<Vec<u8>, c
             &day(alert.predicted_exceed_date),
             &days.map(|d| number(d, 0)).unwrap_or_default(),
             &alert.severity,
+            "",
         ])?;
     }
     for t in &plan.app_metrics {
@@ -101,7 +104,44 @@ pub fn plan(plan: &Plan, scope: &str, view: &CapacityQuery) -> Result<Vec<u8>, c
             &t.capacity_date.map(day).unwrap_or_default(),
             &t.days_to_capacity.map(|d| number(d, 0)).unwrap_or_default(),
             "",
+            "",
         ])?;
+    }
+    // Right-sizing: every host's vCPUs and memory now and the size that fits it; `severity`
+    // holds the verdict.
+    for h in &plan.right_sizing.hosts {
+        let host = text(&h.vm_name);
+        let gib = |bytes: i64| number(bytes as f64 / f64::from(1u32 << 30), 1);
+        for (metric, unit, now, fit) in [
+            (
+                "cpu",
+                "vCPU",
+                h.cores.map(|c| c.to_string()),
+                h.recommended_cores.map(|c| c.to_string()),
+            ),
+            (
+                "memory",
+                "GiB",
+                h.memory_bytes.map(gib),
+                h.recommended_memory_bytes.map(gib),
+            ),
+        ] {
+            out.write_record([
+                "right-size",
+                &text(scope),
+                &host,
+                metric,
+                unit,
+                &now.unwrap_or_default(),
+                "",
+                "",
+                "",
+                "",
+                "",
+                &h.verdict,
+                &fit.unwrap_or_default(),
+            ])?;
+        }
     }
     out.into_inner().map_err(|e| e.into_error().into())
 }

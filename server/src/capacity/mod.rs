@@ -42,11 +42,12 @@ fn round(v: f64, places: i32) -> f64 {
 }
 
 /// What the capacity page plans for a view: its hosts (the group's, or every host), the trends
-/// answer over them, and their application metrics' trends.
+/// answer over them, their application metrics' trends and their right-sizing.
 pub struct Plan {
     pub hosts: Vec<HostRef>,
     pub trends: TrendReport,
     pub app_metrics: Vec<AppMetricTrend>,
+    pub right_sizing: app::models::RightSizing,
 }
 
 impl TrendOptions {
@@ -79,10 +80,12 @@ pub async fn plan(
     let trends = analyse(pool, &hosts, &options).await?;
     let app_metrics =
         app_metrics::trends(pool, &hosts, (options.start, now), options.horizon, None).await?;
+    let right_sizing = rightsize::of(pool, &hosts, now).await?;
     Ok(Plan {
         hosts,
         trends,
         app_metrics,
+        right_sizing,
     })
 }
 

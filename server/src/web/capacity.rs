@@ -57,7 +57,6 @@ pub fn source(state: AppState) -> CapacitySource {
                 let metric_capacities = app_metrics::metric_capacities(&state.pool)
                     .await
                     .map_err(unavailable)?;
-                let right_sizing = capacity::rightsize::of(&state.pool, &plan.hosts, now).await?;
                 Ok(CapacityReport {
                     viewer,
                     group: view.group,
@@ -71,7 +70,7 @@ pub fn source(state: AppState) -> CapacitySource {
                     app_metrics: plan.app_metrics,
                     can_set_capacity: principal.has(Scope::AlertsWrite),
                     metric_capacities,
-                    right_sizing,
+                    right_sizing: plan.right_sizing,
                 })
             })
         },

@@ -197,23 +197,32 @@ async fn trends_give_growth_forecast_and_capacity_dates_computed_by_hand() {
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(
         lines[0],
-        "kind,scope,host,metric,unit,now,growth_per_month,at_horizon,limit,reaches_on,days_to_reach,severity"
+        "kind,scope,host,metric,unit,now,growth_per_month,at_horizon,limit,reaches_on,days_to_reach,severity,recommended"
     );
     let group_cpu_day = (last_day + Duration::days(301)).format("%Y-%m-%d");
     assert!(
         lines.contains(
-            &format!("forecast,group grp_cap,,cpu,%,29.90,3.00,38.90,60,{group_cpu_day},301,")
+            &format!("forecast,group grp_cap,,cpu,%,29.90,3.00,38.90,60,{group_cpu_day},301,,")
                 .as_str()
         ),
         "{csv}"
     );
     assert!(
         lines.contains(
-            &format!("host crossing,group grp_cap,cap-01,cpu,%,49.80,,,60,{crossing},51,medium")
+            &format!("host crossing,group grp_cap,cap-01,cpu,%,49.80,,,60,{crossing},51,medium,")
                 .as_str()
         ),
         "{csv}"
     );
+    // Right-sizing rows: every host's vCPUs and memory (4 and 8 GiB in its samples) with the
+    // verdict and the size that fits.
+    for metric in ["cpu,vCPU,4,", "memory,GiB,8.0,"] {
+        let prefix = format!("right-size,group grp_cap,cap-01,{metric}");
+        assert!(
+            lines.iter().any(|l| l.starts_with(&prefix)),
+            "{prefix}: {csv}"
+        );
+    }
     let signed_out = app
         .client
         .get(format!("{}/capacity.csv", app.address))
