@@ -298,6 +298,36 @@ pub struct CapacityReport {
     /// The planned hosts' right-sizing.
     #[serde(default)]
     pub right_sizing: RightSizing,
+    /// Each host group's runway (the whole fleet's view only), the shortest first.
+    #[serde(default)]
+    pub runway: Vec<GroupRunway>,
+}
+
+/// One host group's runway on the capacity page (the whole fleet's view): how long until the
+/// group as a whole, and its first host, reach the view's threshold.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupRunway {
+    pub group: String,
+    pub hosts: usize,
+    /// Days from the newest complete day until the group's average CPU, memory and disk reach
+    /// the threshold (0: there already; `None`: not within two years or no forecast).
+    pub cpu_days: Option<f64>,
+    pub memory_days: Option<f64>,
+    pub disk_days: Option<f64>,
+    /// The resource that runs out first.
+    pub constrained: Option<String>,
+    /// The group's host that reaches the threshold first, with its resource and days.
+    pub first_host: Option<RunwayHost>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunwayHost {
+    pub vm_id: String,
+    pub vm_name: String,
+    pub metric: String,
+    pub days: f64,
 }
 
 /// Right-sizing of the planned hosts (the capacity page; `POST /api/v1/history/rightsizing`):

@@ -234,6 +234,9 @@ test('troubleshooting on the demo fleet', { timeout: 420_000 }, async () => {
     assert.match(await sim008.getByTestId('app-metric-reaches').textContent(), /^\d{4}-\d{2}-\d{2} \(in \d+ days\)$/);
     assert.match(await sim008.getAttribute('class'), /severity-high/);
     assert.equal(await page.locator('[data-testid=app-metric][data-name="api.requests"][data-vm=sim-000] [data-testid=app-metric-reaches]').textContent(), 'not within 2 years');
+    // The runway of the demo's four groups, each opening its own plan.
+    assert.equal(await page.getByTestId('runway-row').count(), 4);
+    assert.match(await page.getByTestId('runway-row').first().locator('a').getAttribute('href'), /^\/capacity\?group=grp_0\d&history=180&horizon=90&threshold=80$/);
     // Right-sizing: the demo's hosts have 8 vCPUs and 16 GiB and use far less CPU.
     const sizing = page.locator('[data-testid=sizing-row][data-verdict=oversized]').first();
     await sizing.waitFor();

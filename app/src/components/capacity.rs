@@ -6,7 +6,8 @@ use crate::{
     chart::capacity,
     incidents::incidents,
     models::{
-        AppMetricTrend, CapacityReport, HostSizing, MetricForecast, RightSizing, TrendReport,
+        AppMetricTrend, CapacityReport, GroupRunway, HostSizing, MetricForecast, RightSizing,
+        TrendReport,
     },
     panels::{custom_unit_display, format_series_value, format_value},
     view_state::{
@@ -84,6 +85,7 @@ fn CapacityView(
         can_set_capacity,
         metric_capacities,
         right_sizing,
+        runway,
     } = report;
     let capacity_form = can_set_capacity.then(|| {
         // The view the form returns to after the change.
@@ -256,6 +258,7 @@ fn CapacityView(
         {top}
         <main class="live">
             {view_form}
+            {runway_section(&runway, history_days, horizon_days, threshold)}
             {usage}
             {crossings}
             {right_sizing_section(&right_sizing)}
@@ -263,6 +266,73 @@ fn CapacityView(
             {incident_section}
         </main>
     }
+}
+
+/// Every group's runway (the fleet's view): the days until the group's average and its first
+/// host reach the threshold, graded like the capacity alerts; each group opens its own plan.
+fn runway_section(
+    runway: &[GroupRunway],
+    history_days: i64,
+    horizon_days: i64,
+    threshold: f64,
+) -> Option<AnyView> {
+    if runway.is_empty() {
+        return None;
+    }
+    let grade = move |days: Option<f64>| match days {
+        Some(d) if d <= horizon_days as f64 => "severity-high",
+        Some(d) if d <= 365.0 => "severity-medium",
+        _ => "",
+    };
+    let days_text = |days: Option<f64>| match days {
+        None => "–".to_string(),
+        Some(d) if d <= 0.0 => "now".to_string(),
+        Some(d) => format!("{d:.0} days"),
+    };
+    let rows: Vec<_> = runway
+        .iter()
+        .map(|r| {
+            let href = format!(
+                "/capacity?group={}&history={history_days}&horizon={horizon_days}&threshold={}",
+                encode(&r.group),
+                threshold.round() as i64
+            );
+            let cell = |days: Option<f64>| {
+                view! { <td class=format!("num {}", grade(days))>{days_text(days)}</td> }
+            };
+            let first = r.first_host.as_ref().map_or_else(
+                || "–".to_string(),
+                |h| format!("{} · {} · {}", h.vm_name, h.metric, days_text(Some(h.days))),
+            );
+            let first_grade = grade(r.first_host.as_ref().map(|h| h.days));
+            view! {
+                <tr data-testid="runway-row" data-group=r.group.clone()>
+                    <td><a href=href>{r.group.clone()}</a></td>
+                    <td class="num">{r.hosts}</td>
+                    {cell(r.cpu_days)}
+                    {cell(r.memory_days)}
+                    {cell(r.disk_days)}
+                    <td>{r.constrained.clone().unwrap_or_else(|| "–".into())}</td>
+                    <td class=first_grade data-testid="runway-first">{first}</td>
+                </tr>
+            }
+        })
+        .collect();
+    Some(
+        view! {
+            <section class="panel" data-testid="runway">
+                <h2>"Runway by group"</h2>
+                <p class="muted small">{format!("Days from the newest complete day until each group's average (what its hosts share when load is spread over them) reaches {threshold:.0} %, and until its first host does; – : not within two years. Red within the {horizon_days}-day forecast, amber within a year.")}</p>
+                <div class="table-wrap">
+                    <table data-testid="runway-table">
+                        <thead><tr><th>"group"</th><th>"hosts"</th><th>"CPU"</th><th>"memory"</th><th>"disk"</th><th>"runs out first"</th><th>"first host to reach it"</th></tr></thead>
+                        <tbody>{rows}</tbody>
+                    </table>
+                </div>
+            </section>
+        }
+        .into_any(),
+    )
 }
 
 /// Hosts listed in the right-sizing table: those needing a change first.

@@ -4,6 +4,7 @@
 pub mod app_metrics;
 pub mod csv;
 pub mod rightsize;
+pub mod runway;
 
 use crate::storage::hosts::HostRef;
 use crate::{

@@ -54,6 +54,11 @@ pub fn source(state: AppState) -> CapacitySource {
                     .into_iter()
                     .map(|(group, count)| (group, usize::try_from(count).unwrap_or_default()))
                     .collect();
+                // The fleet's view starts with every group's runway; a group's view is one.
+                let runway = match view.group {
+                    None => capacity::runway::of_groups(&state.pool, &view, now).await?,
+                    Some(_) => Vec::new(),
+                };
                 let metric_capacities = app_metrics::metric_capacities(&state.pool)
                     .await
                     .map_err(unavailable)?;
@@ -71,6 +76,7 @@ pub fn source(state: AppState) -> CapacitySource {
                     can_set_capacity: principal.has(Scope::AlertsWrite),
                     metric_capacities,
                     right_sizing: plan.right_sizing,
+                    runway,
                 })
             })
         },

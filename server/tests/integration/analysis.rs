@@ -169,6 +169,31 @@ async fn trends_give_growth_forecast_and_capacity_dates_computed_by_hand() {
         fleet.contains("<option value=\"\" selected") && !fleet.contains("group grp_cap ·"),
         "the whole fleet by default"
     );
+    // The fleet's view opens with every group's runway at its threshold: grp_cap's average CPU
+    // reaches 60 % in 301 days, cap-01 in 51; the group's row opens its plan with the same view.
+    let fleet = crate::common::page(
+        &app,
+        &cookie,
+        "/capacity?history=180&horizon=90&threshold=60",
+    )
+    .await;
+    let row = fleet
+        .split(r#"data-testid="runway-row" data-group="grp_cap""#)
+        .nth(1)
+        .and_then(|rest| rest.split("</tr>").next())
+        .expect("grp_cap's runway");
+    assert!(row.contains(">301 days<"), "{row}");
+    assert!(row.contains("cap-01 · cpu · 51 days"), "{row}");
+    assert!(
+        row.contains(
+            r#"href="/capacity?group=grp_cap&amp;history=180&amp;horizon=90&amp;threshold=60""#
+        ),
+        "{row}"
+    );
+    assert!(
+        !page.contains(r#"data-testid="runway""#),
+        "a group's own view has no runway table"
+    );
     // The fleet page's tiles link each group to its plan and its comparison.
     let fleet_page = crate::common::page(&app, &cookie, "/").await;
     assert!(
