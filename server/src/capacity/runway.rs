@@ -8,6 +8,10 @@ use app::{
     view_state::CapacityQuery,
 };
 use chrono::{DateTime, Utc};
+use futures_util::{StreamExt, TryStreamExt};
+
+/// Groups analysed at once.
+const GROUPS_AT_ONCE: usize = 3;
 
 /// The runway of each group under `view`'s history and threshold, the shortest first (groups
 /// reaching nothing within two years last, by name).
@@ -17,12 +21,21 @@ pub async fn of_groups(
     now: DateTime<Utc>,
 ) -> Result<Vec<GroupRunway>, QueryError> {
     let options = TrendOptions::of_view(view, now);
-    let mut out = Vec::new();
-    for (group, _) in hosts::group_sizes(pool).await? {
-        let members = crate::history::resolve_hosts(pool, None, Some(&group), None).await?;
-        let trends = analyse(pool, &members, &options).await?;
-        out.push(runway(group, members.len(), &trends));
-    }
+    let groups = hosts::group_sizes(pool).await?;
+    // A few groups at once (each analysis waits on PostgreSQL as much as it computes), not all:
+    // a fleet of many groups must not take every pooled connection.
+    let mut out: Vec<GroupRunway> = futures_util::stream::iter(groups)
+        .map(|(group, _)| {
+            let options = &options;
+            async move {
+                let members = crate::history::resolve_hosts(pool, None, Some(&group), None).await?;
+                let trends = analyse(pool, &members, options).await?;
+                Ok::<_, QueryError>(runway(group, members.len(), &trends))
+            }
+        })
+        .buffer_unordered(GROUPS_AT_ONCE)
+        .try_collect()
+        .await?;
     let soonest = |r: &GroupRunway| {
         [
             r.cpu_days,
