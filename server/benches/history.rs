@@ -110,6 +110,11 @@ async fn main() -> anyhow::Result<()> {
             json!({"vmIds": all, "startTime": now - Duration::days(365), "endTime": now, "forecast": {"enabled": true, "horizon": 30, "method": "linear"}}),
         ),
         (
+            "rightsizing: all hosts, last 30 days",
+            "/api/v1/history/rightsizing",
+            json!({"vmIds": all}),
+        ),
+        (
             "anomalies: all hosts, 7 days, medium (hourly, and 5-minute buckets with a week of them before)",
             "/api/v1/history/anomalies",
             json!({"vmIds": all, "startTime": now - Duration::days(7), "endTime": now}),
@@ -147,7 +152,7 @@ async fn main() -> anyhow::Result<()> {
                 timings.push(elapsed);
             }
             anyhow::ensure!(status.is_success(), "{label}: {status} {value}");
-            points = ["data", "timeGroups", "historical", "anomalies"]
+            points = ["data", "timeGroups", "historical", "anomalies", "hosts"]
                 .iter()
                 .find_map(|key| value["data"][key].as_array().map(Vec::len))
                 .unwrap_or(0);
