@@ -823,7 +823,7 @@ async fn a_hosts_own_capacity_replaces_the_metrics_for_that_host() {
     let cookie = crate::common::session(&app).await;
     let page = crate::common::page(&app, &cookie, "/capacity").await;
     let row = page
-        .split(r#"data-vm="big-vm""#)
+        .split(r#"data-name="api.requests" data-vm="big-vm""#)
         .nth(1)
         .and_then(|rest| rest.split("</tr>").next())
         .expect("big-vm's row");
