@@ -323,6 +323,18 @@ impl CapacityQuery {
             threshold: choice("threshold", &CAPACITY_THRESHOLDS, defaults.threshold)?,
         })
     }
+
+    /// The view as a query string (`group=…&history=…&horizon=…&threshold=…`, the group empty
+    /// for the whole fleet): what `from_pairs` reads back, for the page's links and its CSV.
+    pub fn to_query(&self) -> String {
+        format!(
+            "group={}&history={}&horizon={}&threshold={}",
+            encode(self.group.as_deref().unwrap_or_default()),
+            self.history_days,
+            self.horizon_days,
+            self.threshold
+        )
+    }
 }
 
 #[cfg(test)]
@@ -330,6 +342,28 @@ mod tests {
     use super::*;
 
     const NOW: i64 = 1_800_000_000_000;
+
+    #[test]
+    fn a_capacity_views_query_string_reads_back_as_the_same_view() {
+        let group = CapacityQuery {
+            group: Some("web & db".into()),
+            history_days: 365,
+            horizon_days: 30,
+            threshold: 60,
+        };
+        for view in [CapacityQuery::default(), group] {
+            let query = view.to_query();
+            assert_eq!(
+                CapacityQuery::from_pairs(&parse_query(&query)),
+                Ok(view),
+                "{query}"
+            );
+        }
+        assert_eq!(
+            CapacityQuery::default().to_query(),
+            "group=&history=180&horizon=90&threshold=80"
+        );
+    }
 
     #[test]
     fn the_capacity_view_comes_from_its_choices_and_refuses_others() {

@@ -11,7 +11,7 @@ use crate::{
     },
     panels::{custom_unit_display, format_series_value, format_value},
     view_state::{
-        encode, host_link, CapacityQuery, Range, CAPACITY_HISTORY_DAYS, CAPACITY_HORIZON_DAYS,
+        host_link, CapacityQuery, Range, CAPACITY_HISTORY_DAYS, CAPACITY_HORIZON_DAYS,
         CAPACITY_THRESHOLDS,
     },
 };
@@ -292,11 +292,13 @@ fn runway_section(
     let rows: Vec<_> = runway
         .iter()
         .map(|r| {
-            let href = format!(
-                "/capacity?group={}&history={history_days}&horizon={horizon_days}&threshold={}",
-                encode(&r.group),
-                threshold.round() as i64
-            );
+            let view = CapacityQuery {
+                group: Some(r.group.clone()),
+                history_days,
+                horizon_days,
+                threshold: threshold.round() as i64,
+            };
+            let href = format!("/capacity?{}", view.to_query());
             let cell = |days: Option<f64>| {
                 view! { <td class=format!("num {}", grade(days))>{days_text(days)}</td> }
             };
@@ -583,11 +585,13 @@ fn view_form(
         format!("{t} %")
     });
     // The plan shown, as a spreadsheet: the same view's query.
-    let csv = format!(
-        "/capacity.csv?group={}&history={history_days}&horizon={horizon_days}&threshold={}",
-        encode(group.unwrap_or_default()),
-        threshold.round() as i64
-    );
+    let shown = CapacityQuery {
+        group: group.map(str::to_owned),
+        history_days,
+        horizon_days,
+        threshold: threshold.round() as i64,
+    };
+    let csv = format!("/capacity.csv?{}", shown.to_query());
     view! {
         <form method="get" action="/capacity" class="filters panel" data-testid="capacity-view">
             <label>"Hosts"
