@@ -459,3 +459,108 @@ pub mod series {
         }
     }
 }
+
+/// The investigate page's small charts: one series over its baseline and window, the window
+/// shaded, so a row shows at a glance what "changed" means (a step, a spike, a drop).
+pub mod change {
+    pub const WIDTH: f64 = 240.0;
+    pub const HEIGHT: f64 = 44.0;
+
+    /// An SVG of `points` (epoch ms, value; `None` breaks the line) with `window_start`…`end`
+    /// shaded; y spans the values' own range, so a small move on a large level still shows.
+    pub fn spark(points: &[(i64, Option<f64>)], window_start: i64, end: i64) -> String {
+        let values: Vec<f64> = points
+            .iter()
+            .filter_map(|p| p.1)
+            .filter(|v| v.is_finite())
+            .collect();
+        let (Some(first), Some(last)) = (points.first(), points.last()) else {
+            return String::new();
+        };
+        if values.is_empty() {
+            return String::new();
+        }
+        let (low, high) = values
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
+                (l.min(*v), h.max(*v))
+            });
+        let span_y = if high > low { high - low } else { 1.0 };
+        let (from, to) = (first.0, last.0.max(end).max(first.0 + 1));
+        let x = |t: i64| (t - from) as f64 / (to - from) as f64 * WIDTH;
+        let y = |v: f64| HEIGHT - 3.0 - (v - low) / span_y * (HEIGHT - 6.0);
+        let mut runs: Vec<(bool, Vec<String>)> = Vec::new();
+        let mut previous: Option<String> = None;
+        for (t, value) in points {
+            let Some(v) = value.filter(|v| v.is_finite()) else {
+                previous = None;
+                runs.push((false, Vec::new()));
+                continue;
+            };
+            let in_window = *t >= window_start;
+            let point = format!("{:.1},{:.1}", x(*t), y(v));
+            // A new run where the window starts, joined to the last baseline point.
+            if runs.last().is_none_or(|r| r.0 != in_window) {
+                let mut run = Vec::new();
+                if let Some(p) = previous.take() {
+                    run.push(p);
+                }
+                runs.push((in_window, run));
+            }
+            if let Some(run) = runs.last_mut() {
+                run.1.push(point.clone());
+            }
+            previous = Some(point);
+        }
+        let shade_x = x(window_start).clamp(0.0, WIDTH);
+        let lines: String = runs
+            .into_iter()
+            .filter(|r| !r.1.is_empty())
+            .map(|(window, run)| {
+                format!(
+                    "<polyline class=\"{}\" points=\"{}\"/>",
+                    if window { "during" } else { "before" },
+                    run.join(" ")
+                )
+            })
+            .collect();
+        format!(
+            "<svg viewBox=\"0 0 {WIDTH} {HEIGHT}\" width=\"{WIDTH}\" height=\"{HEIGHT}\" class=\"change-spark\" aria-hidden=\"true\"><rect class=\"window\" x=\"{shade_x:.1}\" y=\"0\" width=\"{:.1}\" height=\"{HEIGHT}\"/>{lines}</svg>",
+            (WIDTH - shade_x).max(0.0)
+        )
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn the_window_is_shaded_and_drawn_apart_from_the_baseline() {
+            let points = [
+                (0, Some(10.0)),
+                (1000, Some(10.0)),
+                (2000, None),
+                (3000, Some(12.0)),
+                (4000, Some(50.0)),
+                (5000, Some(60.0)),
+            ];
+            let svg = spark(&points, 4000, 5000);
+            assert_eq!(
+                svg.matches("class=\"before\"").count(),
+                2,
+                "a gap splits the baseline: {svg}"
+            );
+            assert_eq!(svg.matches("class=\"during\"").count(), 1);
+            // The window starts at 4/5 of the width; its line joins the last baseline point.
+            assert!(svg.contains("<rect class=\"window\" x=\"192.0\""), "{svg}");
+            assert!(svg.contains("class=\"during\" points=\"144.0,"), "{svg}");
+            // The lowest value sits at the bottom, the highest at the top.
+            assert!(
+                svg.contains("0.0,41.0") && svg.contains("240.0,3.0"),
+                "{svg}"
+            );
+            assert_eq!(spark(&[], 0, 1), "");
+            assert_eq!(spark(&[(0, None)], 0, 1), "");
+        }
+    }
+}

@@ -912,6 +912,96 @@ pub struct ComparePageData {
     pub custom_choices: Vec<(String, String)>,
 }
 
+/// One side of an investigation's comparison — the baseline or the window — in the series' unit.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangeSide {
+    pub mean: f64,
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+    pub points: usize,
+}
+
+/// A series of a host whose window differs from the baseline before it by more than the
+/// series' practical floor (`POST /api/v1/history/investigate`, an extension).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SeriesChange {
+    pub vm_id: String,
+    pub host_name: String,
+    /// `cpu.usagePercent`, `fs:/var` (a file system's usage), `custom:<name>`.
+    pub series: String,
+    /// The catalogue unit's name (`percent`, `B/s`, …) or a custom metric's unit as sent.
+    pub unit: String,
+    /// `up` or `down`: where the largest move went.
+    pub direction: String,
+    /// How different the window's values are from the baseline's: the two-sample
+    /// Kolmogorov–Smirnov statistic, 0 (alike) to 1 (no overlap).
+    pub score: f64,
+    /// The largest move — of the median, to a new high, to a new low — in multiples of the
+    /// series' practical floor (1 or more, or it would not be listed).
+    pub size: f64,
+    pub baseline: ChangeSide,
+    pub window: ChangeSide,
+    /// The resolution both sides were read at (`raw`, `1m`, `5m`, `15m`, `1h`, `1d`).
+    pub resolution: String,
+}
+
+/// How much changed on one host of an investigation.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HostChanges {
+    pub vm_id: String,
+    pub host_name: String,
+    /// Series compared (enough points on both sides).
+    pub compared: usize,
+    /// Of those, the series that changed by more than their floor.
+    pub changed: usize,
+    /// The highest score among its changed series (0 when none).
+    pub top_score: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub top_series: Option<String>,
+    /// Why nothing of the host was compared (no data in the window, none before it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// The `data` of `POST /api/v1/history/investigate`: what changed in a window against the
+/// baseline before it, most different first.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Investigation {
+    pub start_time: DateTime<Utc>,
+    pub end_time: DateTime<Utc>,
+    /// The baseline runs from here to `startTime`: four times the window, within what is kept.
+    pub baseline_start_time: DateTime<Utc>,
+    /// Every host asked about, the most changed first.
+    pub hosts: Vec<HostChanges>,
+    /// The changed series of all hosts, most different first, at most `limit`.
+    pub changes: Vec<SeriesChange>,
+    /// Changed series beyond `limit`.
+    pub more: usize,
+    /// Series compared over all hosts.
+    pub compared: usize,
+}
+
+/// The investigate page: a window of one host, a group or the fleet, and what changed in it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct InvestigatePageData {
+    pub viewer: Viewer,
+    /// Every host to choose from: (vmId, name, group).
+    pub choices: Vec<(String, String, Option<String>)>,
+    /// The host or group investigated (none: every host).
+    pub host: Option<String>,
+    pub group: Option<String>,
+    pub from: i64,
+    pub to: i64,
+    pub result: Investigation,
+    /// A small chart of each listed change (its baseline and window), in `result.changes` order.
+    pub sparks: Vec<String>,
+}
+
 /// Window of the live chart.
 pub const LIVE_WINDOW_SECS: i64 = 15 * 60;
 

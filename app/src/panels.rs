@@ -291,6 +291,21 @@ pub fn series_unit(series: &str) -> &'static str {
     crate::catalog::by_name(series).map_or("", |m| m.unit.display())
 }
 
+/// The display unit of any series a host has: a custom metric's (`custom:<name>`) by the unit
+/// it was sent with, a file system's (`fs:<mount>`) percent, a catalogue series' its own.
+pub fn any_series_unit(series: &str, unit: &str) -> &'static str {
+    if series.starts_with("custom:") {
+        custom_unit_display(unit)
+    } else if series.starts_with("fs:") {
+        "percent"
+    } else {
+        match series_unit(series) {
+            "" => "number",
+            known => known,
+        }
+    }
+}
+
 /// A value of a judged series as the charts show it ("4.2 MiB/s", "37.5 %"); a plain number
 /// with three significant digits where the unit is unknown.
 pub fn format_series_value(series: &str, value: f64) -> String {

@@ -15,6 +15,7 @@ pub mod export;
 pub mod fleet;
 pub mod history;
 pub mod ingest;
+pub mod investigate;
 pub mod jobs;
 pub mod live;
 pub mod report;

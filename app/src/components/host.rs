@@ -99,6 +99,11 @@ fn event_list(vm: &str, events: &[TimelineEvent]) -> AnyView {
             let at = e.timestamp.timestamp_millis();
             let link = host_link(vm, &Range::around(at), Some(&e.id));
             let end = e.end_time.map(|t| t.format("– %m-%d %H:%M").to_string()).unwrap_or_default();
+            // What else changed around it: from a little before it starts to its end (or a
+            // little after a point event), against the stretch before.
+            let around = 10 * 60_000;
+            let until = e.end_time.map_or(at + around, |t| t.timestamp_millis().max(at + around));
+            let investigate = format!("/investigate?host={}&from={}&to={until}", encode(vm), at - around);
             view! {
                 <tr data-testid="event-row" data-type=e.kind.clone() class=format!("severity-{}", e.severity.clone().unwrap_or_default())>
                     <td><a href=link>{e.timestamp.format("%Y-%m-%d %H:%M").to_string()}</a> " " <span class="muted small">{end}</span></td>
@@ -106,13 +111,14 @@ fn event_list(vm: &str, events: &[TimelineEvent]) -> AnyView {
                     <td>{e.title.clone()}</td>
                     <td>{e.severity.clone().unwrap_or_default()}</td>
                     <td class="muted small">{e.description.clone().unwrap_or_default()}</td>
+                    <td><a class="small" href=investigate data-testid="event-investigate" title="what else changed on this host then">"what changed"</a></td>
                 </tr>
             }
         })
         .collect_view();
     view! {
         <table data-testid="events-table">
-            <thead><tr><th>"when"</th><th>"type"</th><th>"event"</th><th>"severity"</th><th>"details"</th></tr></thead>
+            <thead><tr><th>"when"</th><th>"type"</th><th>"event"</th><th>"severity"</th><th>"details"</th><th></th></tr></thead>
             <tbody>{rows}</tbody>
         </table>
     }
@@ -196,6 +202,7 @@ fn HostView(data: HostPageData) -> impl IntoView {
         encode(&vm_id),
         Range::Fixed { from, to }.query()
     );
+    let investigate = format!("/investigate?host={}&from={from}&to={to}", encode(&vm_id));
     // Containers and GPUs only where the host has them: in its newest sample, or in the range
     // (the server drew a static chart of them).
     let has = |list: &str| {
@@ -239,7 +246,8 @@ fn HostView(data: HostPageData) -> impl IntoView {
     .into_any();
     let events = view! {
         <section class="panel">
-            <h2>"Events in this range " <a class="small" href=compare data-testid="compare-link">"compare with other hosts →"</a></h2>
+            <h2>"Events in this range " <a class="small" href=compare data-testid="compare-link">"compare with other hosts →"</a>
+                " " <a class="small" href=investigate data-testid="investigate-link" title="every series of this host that changed in this range, against the four times longer stretch before it">"what changed in this range →"</a></h2>
             <p class="muted small" data-testid="static-resolution">{static_resolution}</p>
             {list}
         </section>

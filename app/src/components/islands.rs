@@ -7,7 +7,9 @@
 //!   range kept in the URL, and "add note" from a selection on a chart.
 //! - `ExportWatch`: follows running exports and reports, fills the exports' progress bars and
 //!   gives each its download link when it is done.
-use crate::view_state::{describe, local_input, param, parse_query, with_range, Range, PRESETS};
+use crate::view_state::{
+    decode, describe, encode, local_input, param, parse_query, with_range, Range, PRESETS,
+};
 use leptos::prelude::*;
 
 /// The page's path and query string: from the router while rendering on the server, from the
@@ -113,6 +115,17 @@ pub fn Explorer(children: Children) -> impl IntoView {
         .map(|(k, v)| view! { <input type="hidden" name=k value=v/> })
         .collect_view();
     let label = move || describe(&range.get(), now_ms());
+    // The host view's range, investigated: follows zooms and steps.
+    let investigate_href = {
+        let vm = path
+            .strip_prefix("/hosts/")
+            .map(|v| encode(&decode(v)))
+            .unwrap_or_default();
+        move || {
+            let (from, to) = range.get().bounds(now_ms());
+            format!("/investigate?host={vm}&from={from}&to={to}")
+        }
+    };
     let toggle_note = move |_| controls.toggle_noting();
     let submit_note = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -149,6 +162,10 @@ pub fn Explorer(children: Children) -> impl IntoView {
                     <input type="datetime-local" name="to" value=local_input(to) data-testid="range-to" aria-label="to (UTC)"/>
                     <button type="submit">"go"</button>
                 </form>
+                {is_host.then(|| view! {
+                    <a class="investigate" href=investigate_href data-testid="range-investigate"
+                        title="every series of this host that changed in this range, against the four times longer stretch before it">"what changed?"</a>
+                })}
                 {is_host.then(|| view! {
                     <button type="button" class="note-toggle" class:active=move || noting.get() data-testid="note-toggle" on:click=toggle_note
                         title="drag across a chart to select the time the note covers">"add note"</button>

@@ -6,6 +6,7 @@ mod compare;
 mod exports;
 mod fleet;
 mod host;
+mod investigate;
 pub mod islands;
 mod login;
 pub mod snapshot;
@@ -25,6 +26,7 @@ pub use compare::ComparePage;
 pub use exports::ExportsPage;
 pub use fleet::FleetPage;
 pub use host::HostPage;
+pub use investigate::InvestigatePage;
 pub use login::LoginPage;
 
 /// The HTML document the server streams. uPlot and the chart module load deferred; the islands'
@@ -63,6 +65,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/") view=FleetPage ssr=SsrMode::Async/>
                 <Route path=path!("/hosts/:vm") view=HostPage ssr=SsrMode::Async/>
                 <Route path=path!("/compare") view=ComparePage ssr=SsrMode::Async/>
+                <Route path=path!("/investigate") view=InvestigatePage ssr=SsrMode::Async/>
                 <Route path=path!("/capacity") view=CapacityPage ssr=SsrMode::Async/>
                 <Route path=path!("/exports") view=ExportsPage ssr=SsrMode::Async/>
                 <Route path=path!("/alerts") view=AlertsPage ssr=SsrMode::Async/>
@@ -108,6 +111,7 @@ pub fn TopBar(
                     {firing}
                 </a>
                 {link("/compare", "Compare", "nav-compare")}
+                {link("/investigate", "Investigate", "nav-investigate")}
                 {link("/capacity", "Capacity", "nav-capacity")}
                 {link("/exports", "Exports", "nav-exports")}
             </nav>

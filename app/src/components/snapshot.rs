@@ -3,6 +3,7 @@
 //! calls them, so their codecs stay out of the WASM.
 use crate::models::{
     AlertsPageData, CapacityReport, ComparePageData, ExportsPageData, FleetPageData, HostPageData,
+    InvestigatePageData,
 };
 use leptos::{
     prelude::*,
@@ -87,6 +88,15 @@ pub async fn load_compare(query: String) -> Result<ComparePageData, PageError> {
     (source.0)(headers, query).await
 }
 
+/// The investigate page for the query string (`host` or `group`, the window's `from` and `to`).
+#[server(prefix = "/sfn", endpoint = "investigate")]
+pub async fn load_investigate(query: String) -> Result<InvestigatePageData, PageError> {
+    let source =
+        use_context::<ssr::InvestigateSource>().ok_or_else(|| PageError::missing("investigate"))?;
+    let headers = headers().await?;
+    (source.0)(headers, query).await
+}
+
 /// Loads the capacity page's report for its query string (`group`, `history`, `horizon`,
 /// `threshold`), authenticated by the server's `CapacitySource`.
 #[server(prefix = "/sfn", endpoint = "capacity")]
@@ -119,7 +129,7 @@ pub async fn load_alerts(query: String) -> Result<AlertsPageData, PageError> {
 pub mod ssr {
     use crate::models::{
         AlertsPageData, CapacityReport, ComparePageData, ExportsPageData, FleetPageData,
-        HostPageData,
+        HostPageData, InvestigatePageData,
     };
     use std::{future::Future, pin::Pin, sync::Arc};
 
@@ -139,6 +149,12 @@ pub mod ssr {
     #[derive(Clone)]
     pub struct CompareSource(
         pub Arc<dyn Fn(http::HeaderMap, String) -> Answer<ComparePageData> + Send + Sync>,
+    );
+
+    /// The investigate page's data: (headers, query string).
+    #[derive(Clone)]
+    pub struct InvestigateSource(
+        pub Arc<dyn Fn(http::HeaderMap, String) -> Answer<InvestigatePageData> + Send + Sync>,
     );
 
     /// The capacity page's data: (headers, query string).

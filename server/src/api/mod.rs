@@ -9,6 +9,7 @@ pub mod history;
 pub mod history_error;
 mod hosts;
 mod ingest;
+mod investigate;
 mod metrics;
 mod performance;
 mod reports;
@@ -143,6 +144,10 @@ fn history_routes(ingest_body_limit: usize) -> Router<AppState> {
         .route("/api/v1/history/aggregate", post(aggregate::aggregate))
         .route("/api/v1/history/trends", post(trends::trends))
         .route("/api/v1/history/rightsizing", post(trends::rightsizing))
+        .route(
+            "/api/v1/history/investigate",
+            post(investigate::investigate),
+        )
         .route(
             "/api/v1/history/anomalies",
             post(anomalies::detect_anomalies),

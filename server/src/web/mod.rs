@@ -6,6 +6,7 @@ mod alerts;
 mod capacity;
 mod compare;
 mod host;
+mod investigate;
 
 use crate::{
     auth::{credentials, session_cookie, Principal, RequireScope, VmRead},
@@ -14,12 +15,15 @@ use crate::{
 };
 use app::{
     components::snapshot::{
-        ssr::{AlertsSource, Answer, CompareSource, ExportsSource, FleetSource, HostSource},
+        ssr::{
+            AlertsSource, Answer, CompareSource, ExportsSource, FleetSource, HostSource,
+            InvestigateSource,
+        },
         PageError,
     },
     models::{
         AlertsPageData, ComparePageData, ExportsPageData, FleetPageData, HostChoice, HostPageData,
-        Viewer,
+        InvestigatePageData, Viewer,
     },
     shell,
     view_state::{param, parse_query, Range},
@@ -42,6 +46,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
     let fleet = fleet_source(state.clone());
     let host = host_source(state.clone());
     let compare = compare_source(state.clone());
+    let investigate = investigate_source(state.clone());
     let capacity = capacity::source(state.clone());
     let exports = exports_source(state.clone());
     let alerts = alerts_source(state.clone());
@@ -51,6 +56,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         provide_context(fleet.clone());
         provide_context(host.clone());
         provide_context(compare.clone());
+        provide_context(investigate.clone());
         provide_context(capacity.clone());
         provide_context(exports.clone());
         provide_context(alerts.clone());
@@ -197,6 +203,18 @@ fn compare_source(state: AppState) -> CompareSource {
             Box::pin(async move {
                 let (_, viewer) = signed_in(&state, &headers).await?;
                 compare::data(&state.pool, viewer, &query, Utc::now()).await
+            })
+        },
+    ))
+}
+
+fn investigate_source(state: AppState) -> InvestigateSource {
+    InvestigateSource(Arc::new(
+        move |headers: HeaderMap, query: String| -> Answer<InvestigatePageData> {
+            let state = state.clone();
+            Box::pin(async move {
+                let (_, viewer) = signed_in(&state, &headers).await?;
+                investigate::data(&state.pool, viewer, &query, Utc::now()).await
             })
         },
     ))

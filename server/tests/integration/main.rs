@@ -8,6 +8,7 @@ mod common;
 mod export;
 mod fleet;
 mod history;
+mod investigate;
 mod lifecycle;
 mod live;
 mod metrics;

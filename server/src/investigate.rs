@@ -1,0 +1,440 @@
+//! Investigate: which series of which hosts changed in a window, against the baseline just
+//! before it (four times as long) — "what else moved when this did?" (Netdata's Metric
+//! Correlations and Datadog's Watchdog Explains, for a host, a group or the fleet).
+//!
+//! Each host's series are read as its charts read them (`history::series`: one resolution for
+//! baseline and window, at most [`POINTS`] buckets over both, so a 10-minute window is compared
+//! on raw samples and a week's on hours), its custom metrics as its custom charts read them; each
+//! series is compared by `analysis::change` against the floor anomaly detection uses for it, and
+//! what changed by more than its floor is ranked by how different the window is.
+use crate::{
+    analysis::{
+        anomaly::Significance,
+        change::{self, Change},
+    },
+    detect::{custom_significance, significance, SERIES},
+    history::{
+        self, custom,
+        series::{self as chart_series, List, SeriesRequest},
+        QueryError,
+    },
+    storage::{
+        catalog::{self, Metric, Unit},
+        hosts::HostRef,
+    },
+};
+use app::models::{ChangeSide, HostChanges, Investigation, SeriesChange};
+use chrono::{DateTime, Duration, Utc};
+use futures_util::{StreamExt, TryStreamExt};
+use sqlx::PgPool;
+
+/// The baseline is this many times as long as the window (Netdata's choice: long enough to
+/// hold the series' usual range, recent enough to be the same regime).
+pub const BASELINE_FACTOR: i32 = 4;
+/// Buckets over baseline and window together: the window gets a fifth of them.
+pub const POINTS: i64 = 500;
+/// The shortest window: a few raw samples.
+pub const MIN_WINDOW: Duration = Duration::minutes(1);
+/// Hosts read at once: each read waits on PostgreSQL as much as it computes, and a fleet must
+/// not take every pooled connection.
+const HOSTS_AT_ONCE: usize = 4;
+/// Hosts one investigation may cover.
+pub const MAX_HOSTS: usize = 200;
+/// Changes listed when the caller names no limit, and at most.
+pub const DEFAULT_LIMIT: usize = 50;
+pub const MAX_LIMIT: usize = 500;
+
+/// A series' points: (epoch ms, value), `None` where it has no value.
+pub type Points = Vec<(i64, Option<f64>)>;
+
+/// The window asked about and the baseline before it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Window {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub baseline_start: DateTime<Utc>,
+}
+
+impl Window {
+    /// `start`…`end` with its baseline: four times as long, cut where history ends (2 years).
+    pub fn new(
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Window, QueryError> {
+        history::check_range(start, end, now)?;
+        if end - start < MIN_WINDOW {
+            return Err(QueryError::InvalidTime(
+                "the window must be at least a minute long".into(),
+            ));
+        }
+        let kept_from = now - Duration::days(history::MAX_RANGE_DAYS);
+        let baseline_start = (start - (end - start) * BASELINE_FACTOR).max(kept_from);
+        if baseline_start >= start {
+            return Err(QueryError::InvalidTime(
+                "nothing before the window is kept (history goes back 2 years); choose a later window".into(),
+            ));
+        }
+        Ok(Window {
+            start,
+            end,
+            baseline_start,
+        })
+    }
+}
+
+/// An investigation and, for each listed change, its points over baseline and window (epoch
+/// ms, value) for a chart of it.
+pub struct Outcome {
+    pub investigation: Investigation,
+    pub points: Vec<Points>,
+}
+
+/// What changed on `hosts` in `window`, the `limit` most different series first.
+pub async fn investigate(
+    pool: &PgPool,
+    hosts: &[HostRef],
+    window: &Window,
+    limit: usize,
+    now: DateTime<Utc>,
+) -> Result<Outcome, QueryError> {
+    if hosts.len() > MAX_HOSTS {
+        return Err(QueryError::LimitExceeded(format!(
+            "an investigation covers at most {MAX_HOSTS} hosts ({} asked); choose a group",
+            hosts.len()
+        )));
+    }
+    // Owned hosts: a stream of futures borrowing its items is not `Send` for every lifetime.
+    let per_host: Vec<HostFindings> = futures_util::stream::iter(hosts.to_vec())
+        .map(|host| async move { of_host(pool, &host, window, now).await })
+        .buffered(HOSTS_AT_ONCE)
+        .try_collect()
+        .await?;
+    Ok(rank(per_host, window, limit))
+}
+
+/// One host's compared series and the changed ones with their points.
+struct HostFindings {
+    summary: HostChanges,
+    found: Vec<(SeriesChange, Points)>,
+}
+
+/// Most different first; among equally different ones (many series jump from 0 to 1 together
+/// in an incident), the larger move in floors first.
+fn order(a: &SeriesChange, b: &SeriesChange) -> std::cmp::Ordering {
+    b.score
+        .total_cmp(&a.score)
+        .then(b.size.total_cmp(&a.size))
+        .then_with(|| a.host_name.cmp(&b.host_name))
+        .then_with(|| a.series.cmp(&b.series))
+}
+
+fn rank(per_host: Vec<HostFindings>, window: &Window, limit: usize) -> Outcome {
+    let compared = per_host.iter().map(|h| h.summary.compared).sum();
+    let mut hosts: Vec<HostChanges> = per_host.iter().map(|h| h.summary.clone()).collect();
+    hosts.sort_by(|a, b| {
+        b.top_score
+            .total_cmp(&a.top_score)
+            .then(b.changed.cmp(&a.changed))
+            .then_with(|| a.host_name.cmp(&b.host_name))
+    });
+    let mut found: Vec<(SeriesChange, Points)> =
+        per_host.into_iter().flat_map(|h| h.found).collect();
+    found.sort_by(|a, b| order(&a.0, &b.0));
+    let more = found.len().saturating_sub(limit);
+    found.truncate(limit);
+    let (changes, points) = found.into_iter().unzip();
+    Outcome {
+        investigation: Investigation {
+            start_time: window.start,
+            end_time: window.end,
+            baseline_start_time: window.baseline_start,
+            hosts,
+            changes,
+            more,
+            compared,
+        },
+        points,
+    }
+}
+
+/// A series to compare: its name, unit, floor, resolution and points.
+struct Candidate {
+    series: String,
+    unit: String,
+    significance: Significance,
+    resolution: String,
+    points: Points,
+}
+
+/// The catalogue series anomaly detection judges, as chart metrics.
+fn judged_metrics() -> Vec<&'static Metric> {
+    SERIES
+        .iter()
+        .filter(|s| s.group.is_some())
+        .filter_map(|s| catalog::by_id(s.metric_id))
+        .collect()
+}
+
+async fn of_host(
+    pool: &PgPool,
+    host: &HostRef,
+    window: &Window,
+    now: DateTime<Utc>,
+) -> Result<HostFindings, QueryError> {
+    let metrics = judged_metrics();
+    let request = SeriesRequest {
+        host_id: host.id,
+        metrics: &metrics,
+        lists: &[List::Filesystems],
+        start: window.baseline_start,
+        end: window.end,
+        points: POINTS,
+    };
+    let read = chart_series::read(pool, &request, now).await?;
+    let column = |key: &str| -> Points {
+        read.series
+            .get(key)
+            .map(|values| read.t.iter().copied().zip(values.iter().copied()).collect())
+            .unwrap_or_default()
+    };
+    let mut candidates: Vec<Candidate> = metrics
+        .iter()
+        .map(|m| Candidate {
+            series: m.name(),
+            unit: m.unit.name().into(),
+            significance: significance(m.unit),
+            resolution: read.resolution.clone(),
+            points: column(&format!("{}.avg", m.name())),
+        })
+        .collect();
+    // Each file system on its own (never averaged), as on the host's charts.
+    candidates.extend(read.series.keys().filter_map(|key| {
+        let name = key.strip_prefix("fs:")?.strip_suffix(".avg")?;
+        Some(Candidate {
+            series: format!("fs:{name}"),
+            unit: Unit::Percent.name().into(),
+            significance: significance(Unit::Percent),
+            resolution: read.resolution.clone(),
+            points: column(key),
+        })
+    }));
+    let own = custom::of_host(
+        pool,
+        host.id,
+        None,
+        (window.baseline_start, window.end),
+        POINTS,
+        now,
+    )
+    .await?;
+    let width = width_name(own.width, own.resolution.as_str());
+    candidates.extend(own.metrics.into_iter().map(|m| Candidate {
+        series: format!("{}{}", custom::CUSTOM_PREFIX, m.name),
+        significance: custom_significance(&m.unit),
+        unit: m.unit,
+        resolution: width.clone(),
+        points: m.buckets.iter().map(|b| (b.0, Some(b.1))).collect(),
+    }));
+
+    // Half-open, as buckets are: one starting at the window's end lies after it.
+    let start_ms = window.start.timestamp_millis();
+    let end_ms = window.end.timestamp_millis();
+    let mut compared = 0;
+    let mut found = Vec::new();
+    let (mut any_before, mut any_during) = (false, false);
+    for candidate in candidates {
+        let (mut before, mut during) = (Vec::new(), Vec::new());
+        for (t, value) in &candidate.points {
+            let Some(value) = value else { continue };
+            if *t < start_ms {
+                before.push(*value);
+            } else if *t < end_ms {
+                during.push(*value);
+            }
+        }
+        any_before |= !before.is_empty();
+        any_during |= !during.is_empty();
+        let Some(change) = change::compare(&before, &during, candidate.significance) else {
+            continue;
+        };
+        compared += 1;
+        if change.matters() {
+            found.push((series_change(host, &candidate, &change), candidate.points));
+        }
+    }
+    found.sort_by(|a, b| order(&a.0, &b.0));
+    let note = (compared == 0).then(|| {
+        match (any_before, any_during) {
+            (_, false) => "no data in the window",
+            (false, true) => "no data before the window to compare with",
+            (true, true) => "too few points to compare (a window of a few samples, or gaps)",
+        }
+        .to_owned()
+    });
+    Ok(HostFindings {
+        summary: HostChanges {
+            vm_id: host.vm_id.clone(),
+            host_name: host.name.clone(),
+            compared,
+            changed: found.len(),
+            top_score: found.first().map_or(0.0, |f| f.0.score),
+            top_series: found.first().map(|f| f.0.series.clone()),
+            note,
+        },
+        found,
+    })
+}
+
+fn series_change(host: &HostRef, candidate: &Candidate, change: &Change) -> SeriesChange {
+    let side = |s: &change::Summary| ChangeSide {
+        mean: round(s.mean, 4),
+        median: round(s.median, 4),
+        min: round(s.min, 4),
+        max: round(s.max, 4),
+        points: s.points,
+    };
+    SeriesChange {
+        vm_id: host.vm_id.clone(),
+        host_name: host.name.clone(),
+        series: candidate.series.clone(),
+        unit: candidate.unit.clone(),
+        direction: change.direction.name().into(),
+        score: round(change.score, 3),
+        // A floor of zero (a relative floor at zero) makes any move infinitely many floors.
+        size: round(change.size.min(1e6), 1),
+        baseline: side(&change.baseline),
+        window: side(&change.window),
+        resolution: candidate.resolution.clone(),
+    }
+}
+
+fn round(value: f64, decimals: i32) -> f64 {
+    let scale = 10_f64.powi(decimals);
+    (value * scale).round() / scale
+}
+
+/// A custom metric's bucket width as the chart resolutions are named (`10s`, `5m`, `1h`, `1d`);
+/// rollups are named by their tier.
+fn width_name(width: Duration, resolution: &str) -> String {
+    match resolution {
+        "hour" => "1h".into(),
+        "day" => "1d".into(),
+        _ => {
+            let seconds = width.num_seconds().max(1);
+            match seconds {
+                s if s % 86_400 == 0 => format!("{}d", s / 86_400),
+                s if s % 3_600 == 0 => format!("{}h", s / 3_600),
+                s if s % 60 == 0 => format!("{}m", s / 60),
+                s => format!("{s}s"),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(hour: u32, minute: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 12, 1, hour, minute, 0)
+            .single()
+            .expect("a valid instant")
+    }
+
+    #[test]
+    fn the_baseline_is_four_windows_long_and_cut_where_history_ends() {
+        let now = at(23, 0);
+        let window = Window::new(at(10, 0), at(11, 0), now).expect("a window");
+        assert_eq!(window.baseline_start, at(6, 0));
+        // A year-long window ending now: its baseline only goes back to what is kept.
+        let start = now - Duration::days(365);
+        let long = Window::new(start, now, now).expect("a window");
+        assert_eq!(
+            long.baseline_start,
+            now - Duration::days(history::MAX_RANGE_DAYS)
+        );
+        assert!(Window::new(at(10, 0), at(10, 0) + Duration::seconds(30), now).is_err());
+        assert!(Window::new(at(11, 0), at(10, 0), now).is_err(), "reversed");
+        let oldest = now - Duration::days(history::MAX_RANGE_DAYS);
+        assert!(
+            Window::new(oldest, oldest + Duration::hours(1), now).is_err(),
+            "nothing kept before it"
+        );
+    }
+
+    #[test]
+    fn custom_widths_are_named_like_chart_resolutions() {
+        assert_eq!(width_name(Duration::seconds(10), "raw"), "10s");
+        assert_eq!(width_name(Duration::minutes(5), "raw"), "5m");
+        assert_eq!(width_name(Duration::hours(2), "raw"), "2h");
+        assert_eq!(width_name(Duration::minutes(5), "hour"), "1h");
+        assert_eq!(width_name(Duration::minutes(5), "day"), "1d");
+    }
+
+    fn change(host: &str, series: &str, score: f64, size: f64) -> SeriesChange {
+        SeriesChange {
+            vm_id: host.into(),
+            host_name: host.into(),
+            series: series.into(),
+            score,
+            size,
+            ..SeriesChange::default()
+        }
+    }
+
+    fn findings(host: &str, changes: &[(&str, f64, f64)], compared: usize) -> HostFindings {
+        let found: Vec<_> = changes
+            .iter()
+            .map(|(s, score, size)| (change(host, s, *score, *size), Vec::new()))
+            .collect();
+        HostFindings {
+            summary: HostChanges {
+                vm_id: host.into(),
+                host_name: host.into(),
+                compared,
+                changed: found.len(),
+                top_score: found.first().map_or(0.0, |f| f.0.score),
+                top_series: found.first().map(|f| f.0.series.clone()),
+                note: None,
+            },
+            found,
+        }
+    }
+
+    #[test]
+    fn changes_rank_by_score_then_size_and_hosts_by_their_top_change() {
+        let window = Window::new(at(10, 0), at(11, 0), at(23, 0)).expect("a window");
+        let outcome = rank(
+            vec![
+                findings("a", &[("cpu.usagePercent", 0.6, 9.0)], 20),
+                findings(
+                    "b",
+                    &[("network.inBps", 1.0, 3.0), ("cpu.load1min", 1.0, 12.0)],
+                    20,
+                ),
+                findings("c", &[], 18),
+            ],
+            &window,
+            2,
+        );
+        let listed: Vec<(&str, &str)> = outcome
+            .investigation
+            .changes
+            .iter()
+            .map(|c| (c.vm_id.as_str(), c.series.as_str()))
+            .collect();
+        assert_eq!(listed, [("b", "cpu.load1min"), ("b", "network.inBps")]);
+        assert_eq!(outcome.investigation.more, 1);
+        assert_eq!(outcome.points.len(), 2);
+        assert_eq!(outcome.investigation.compared, 58);
+        let hosts: Vec<&str> = outcome
+            .investigation
+            .hosts
+            .iter()
+            .map(|h| h.vm_id.as_str())
+            .collect();
+        assert_eq!(hosts, ["b", "a", "c"]);
+    }
+}
