@@ -167,6 +167,26 @@ test('troubleshooting on the demo fleet', { timeout: 420_000 }, async () => {
     const acknowledged = timeline.data.events.find((e) => e.id === anomalyId);
     assert.ok(acknowledged && acknowledged.acknowledged, `the API has ${anomalyId} acknowledged`);
 
+    // What changed around an anomaly: its row's link in the events list opens the investigate
+    // page for the host, ranked against the stretch before; the toolbar's link follows the range.
+    const hostView = page.url();
+    const at = Date.parse(acknowledged.timestamp);
+    await page.goto(`${base}/hosts/sim-000?from=${at - 1800000}&to=${at + 1800000}`);
+    await idle(page);
+    assert.equal(await page.getByTestId('range-investigate').getAttribute('href'), `/investigate?host=sim-000&from=${at - 1800000}&to=${at + 1800000}`);
+    await page.locator('[data-testid=event-row][data-type=anomaly] [data-testid=event-investigate]').first().click();
+    await page.waitForURL(/\/investigate\?host=sim-000/);
+    assert.ok(await page.locator('[data-testid=change-row][data-vm=sim-000]').count() >= 1, 'something changed around the anomaly');
+    assert.match(await page.getByTestId('investigate-summary').textContent(), /series compared on 1 host · \d+ changed/);
+    assert.ok(await page.locator('[data-testid=change-row] svg.change-spark polyline.during').count() >= 1, 'a chart a row, the window drawn');
+    await shot(page, 'investigate.png');
+    // A whole group over the same window: its hosts ranked too.
+    await page.goto(`${base}/investigate?group=grp_01&from=${at - 600000}&to=${at + 600000}`);
+    assert.equal(await page.getByTestId('investigate-host-row').count(), 3, 'grp_01 has three hosts');
+    await shot(page, 'investigate-group.png');
+    await page.goto(hostView);
+    await idle(page);
+
     // A note from a selection: "add note", drag across a chart, save; it shows on the lane and in the API.
     await page.getByTestId('note-toggle').click();
     await page.locator('[data-testid=chart-network] .u-over').scrollIntoViewIfNeeded();

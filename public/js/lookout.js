@@ -138,6 +138,15 @@
     return `/hosts/${encodeURIComponent(event.vmId)}?from=${at - 1800000}&to=${at + 1800000}&event=${encodeURIComponent(event.id)}`;
   }
 
+  // What else changed on the host around an event (the investigate page): from 10 minutes
+  // before it to its end, or to 10 minutes after a point event — as the server-drawn list links.
+  function investigateLink(event) {
+    const at = Date.parse(event.timestamp);
+    const around = 600000;
+    const until = event.endTime ? Math.max(Date.parse(event.endTime), at + around) : at + around;
+    return `/investigate?host=${encodeURIComponent(event.vmId)}&from=${at - around}&to=${until}`;
+  }
+
   // `unit`: the unit of the chart the event concerns, so its values read as the chart's do.
   function describe(event, unit) {
     const at = new Date(event.timestamp).toISOString().replace('T', ' ').slice(0, 19) + ' UTC';
@@ -510,6 +519,13 @@
         const details = row.insertCell();
         details.className = 'muted small';
         details.textContent = event.description || '';
+        const investigate = document.createElement('a');
+        investigate.className = 'small';
+        investigate.href = investigateLink(event);
+        investigate.dataset.testid = 'event-investigate';
+        investigate.title = 'what else changed on this host then';
+        investigate.textContent = 'what changed';
+        row.insertCell().appendChild(investigate);
       }
     }
 

@@ -1,5 +1,6 @@
 //! History benchmark: simulated fleet ingest through the ingest path, then end-to-end latency of
-//! `/history/query` and `/history/aggregate` over HTTP against the real server.
+//! the history API's reads (`/history/query`, `/aggregate`, `/trends`, `/rightsizing`,
+//! `/investigate`, `/anomalies`) over HTTP against the real server.
 //!
 //! Needs `DATABASE_URL` (scripts/bench.sh starts a throwaway PostgreSQL). The fleet is written once
 //! into the database `lookout_bench_history` and reused by later runs. Size with BENCH_HOSTS
@@ -115,6 +116,21 @@ async fn main() -> anyhow::Result<()> {
             json!({"vmIds": all}),
         ),
         (
+            "investigate: 1 host, the last hour against the 4 before",
+            "/api/v1/history/investigate",
+            json!({"vmIds": ["sim-000"], "startTime": now - Duration::hours(1), "endTime": now}),
+        ),
+        (
+            "investigate: all hosts, the last hour against the 4 before",
+            "/api/v1/history/investigate",
+            json!({"vmIds": all, "startTime": now - Duration::hours(1), "endTime": now}),
+        ),
+        (
+            "investigate: all hosts, the last day against the 4 before",
+            "/api/v1/history/investigate",
+            json!({"vmIds": all, "startTime": now - Duration::days(1), "endTime": now}),
+        ),
+        (
             "anomalies: all hosts, 7 days, medium (hourly, and 5-minute buckets with a week of them before)",
             "/api/v1/history/anomalies",
             json!({"vmIds": all, "startTime": now - Duration::days(7), "endTime": now}),
@@ -152,10 +168,17 @@ async fn main() -> anyhow::Result<()> {
                 timings.push(elapsed);
             }
             anyhow::ensure!(status.is_success(), "{label}: {status} {value}");
-            points = ["data", "timeGroups", "historical", "anomalies", "hosts"]
-                .iter()
-                .find_map(|key| value["data"][key].as_array().map(Vec::len))
-                .unwrap_or(0);
+            points = [
+                "data",
+                "timeGroups",
+                "historical",
+                "anomalies",
+                "changes",
+                "hosts",
+            ]
+            .iter()
+            .find_map(|key| value["data"][key].as_array().map(Vec::len))
+            .unwrap_or(0);
         }
         timings.sort_by(f64::total_cmp);
         println!(

@@ -122,13 +122,14 @@ fn InvestigateView(data: InvestigatePageData) -> impl IntoView {
     };
     let changed: usize = result.hosts.iter().map(|h| h.changed).sum();
     let summary = format!(
-        "{who} · {} – {} UTC ({}) against the {} before it · {} series compared on {} hosts · {} changed",
+        "{who} · {} – {} UTC ({}) against the {} before it · {} series compared on {} host{} · {} changed",
         utc(from),
         utc(to),
         duration(to - from),
         duration(from - baseline_from),
         result.compared,
         result.hosts.len(),
+        if result.hosts.len() == 1 { "" } else { "s" },
         changed
     );
     let host_options = choices
