@@ -23,6 +23,15 @@ impl Incident<'_> {
             .min()
             .unwrap_or(self.lead.timestamp)
     }
+
+    /// When its last event ends.
+    pub fn end(&self) -> DateTime<Utc> {
+        std::iter::once(self.lead)
+            .chain(self.with.iter().copied())
+            .map(end)
+            .max()
+            .unwrap_or(self.lead.timestamp)
+    }
 }
 
 fn end(e: &AnomalyEvent) -> DateTime<Utc> {
@@ -137,6 +146,11 @@ mod tests {
                 ),
             ]
         );
+        // The incident runs from the CPU spike's start (12:00) to the load spike's end (12:45).
+        let found = incidents(&events);
+        let web = &found[2];
+        assert_eq!(web.start(), events[0].timestamp);
+        assert_eq!(web.end(), events[0].timestamp + Duration::minutes(45));
     }
 
     #[test]

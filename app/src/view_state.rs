@@ -220,6 +220,19 @@ pub fn host_link(vm_id: &str, range: &Range, event: Option<&str>) -> String {
     format!("/hosts/{}?{}{event}", encode(vm_id), range.query())
 }
 
+/// The investigate page for what else changed on a host around an event starting at `at` (epoch
+/// ms): from 10 minutes before it to its `end`, or to 10 minutes after a point event. The chart
+/// module's list of events builds the same link (`investigateLink` in `public/js/lookout.js`).
+pub fn investigate_link(vm_id: &str, at: i64, end: Option<i64>) -> String {
+    const AROUND: i64 = 10 * 60_000;
+    let until = end.map_or(at + AROUND, |end| end.max(at + AROUND));
+    format!(
+        "/investigate?host={}&from={}&to={until}",
+        encode(vm_id),
+        at - AROUND
+    )
+}
+
 /// "12:05" for a range within a day, "11-30 12:05" within a year, else the date.
 pub fn short_time(ms: i64, span_ms: i64) -> String {
     let Some(t) = chrono::DateTime::from_timestamp_millis(ms) else {
@@ -340,6 +353,23 @@ impl CapacityQuery {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_event_is_investigated_from_before_it_to_its_end() {
+        assert_eq!(
+            investigate_link("web 1", 3_600_000, None),
+            "/investigate?host=web%201&from=3000000&to=4200000"
+        );
+        assert_eq!(
+            investigate_link("a", 3_600_000, Some(9_000_000)),
+            "/investigate?host=a&from=3000000&to=9000000"
+        );
+        assert_eq!(
+            investigate_link("a", 3_600_000, Some(3_700_000)),
+            "/investigate?host=a&from=3000000&to=4200000",
+            "a short span still gets ten minutes after its start"
+        );
+    }
 
     const NOW: i64 = 1_800_000_000_000;
 

@@ -244,6 +244,7 @@ test('troubleshooting on the demo fleet', { timeout: 420_000 }, async () => {
     for (const table of ['forecast-table', 'alerts-table', 'anomalies-table']) await page.getByTestId(table).waitFor();
     assert.equal(await page.getByTestId('capacity-warning').count(), 0, '180 days of history: no short-history warning');
     assert.ok(await page.getByTestId('incident').count() > 0, 'the anomaly found on the host view is listed as an incident');
+    assert.match(await page.getByTestId('incident-investigate').first().getAttribute('href'), /^\/investigate\?host=sim-\d+&from=\d+&to=\d+$/, 'each incident links to what changed around it');
     // The applications' metrics, planned in their own units: three hosts, two metrics each.
     assert.equal(await page.getByTestId('app-metric').count(), 6);
     const sim008 = page.locator('[data-testid=app-metric][data-name="api.requests"][data-vm=sim-008]');
@@ -387,6 +388,7 @@ test('troubleshooting on the demo fleet', { timeout: 420_000 }, async () => {
     await page.waitForURL(`${base}/alerts`);
     const firing = page.locator('[data-testid=firing-table] [data-testid=alert-row]');
     assert.ok(await firing.count() >= 1, 'the demo hot hosts\' alerts are firing');
+    assert.match(await firing.first().getByTestId('alert-investigate').getAttribute('href'), /^\/investigate\?host=sim-\d+&from=\d+&to=\d+$/, 'each alert links to what changed around it');
     await page.getByTestId('rule-name').fill('e2e load');
     await page.getByTestId('rule-metric').fill('load1');
     await page.getByTestId('rule-threshold').fill('twelve');

@@ -190,6 +190,7 @@ async fn of_host(
         start: window.baseline_start,
         end: window.end,
         points: POINTS,
+        bands: false,
     };
     let read = chart_series::read(pool, &request, now).await?;
     let column = |key: &str| -> Points {

@@ -7,7 +7,7 @@ use crate::{
     catalog,
     models::{Alert, AlertRule, AlertsPageData},
     panels::format_value,
-    view_state::{host_link, param, Range},
+    view_state::{host_link, investigate_link, param, Range},
 };
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
@@ -357,7 +357,16 @@ fn alert_row(
                 &Range::around(a.created_at.timestamp_millis()),
                 Some(&a.id),
             );
-            view! { <a href=href data-testid="alert-host">{host_name(vm_id)}</a> }.into_any()
+            let investigate = investigate_link(
+                vm_id,
+                a.created_at.timestamp_millis(),
+                a.resolved_at.map(|t| t.timestamp_millis()),
+            );
+            view! {
+                <a href=href data-testid="alert-host">{host_name(vm_id)}</a>
+                <div class="small"><a href=investigate data-testid="alert-investigate" title="what else changed on this host then">"what changed"</a></div>
+            }
+            .into_any()
         }
         None => view! { <span class="muted">"no host"</span> }.into_any(),
     };

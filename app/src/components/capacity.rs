@@ -11,8 +11,8 @@ use crate::{
     },
     panels::{custom_unit_display, format_series_value, format_value},
     view_state::{
-        host_link, CapacityQuery, Range, CAPACITY_HISTORY_DAYS, CAPACITY_HORIZON_DAYS,
-        CAPACITY_THRESHOLDS,
+        host_link, investigate_link, CapacityQuery, Range, CAPACITY_HISTORY_DAYS,
+        CAPACITY_HORIZON_DAYS, CAPACITY_THRESHOLDS,
     },
 };
 use leptos::prelude::*;
@@ -183,6 +183,7 @@ fn CapacityView(
                     <td><a href=host_link(&a.vm_id, &Range::around(start.timestamp_millis()), Some(&a.id))>{start.format("%Y-%m-%d %H:%M").to_string()}</a></td><td>{a.vm_name.clone()}</td>
                     <td>{a.series.clone()}{with}</td><td>{a.kind.replace('_', " ")}</td><td>{a.severity.clone()}</td>
                     <td>{format!("{} vs {} usual", format_series_value(&a.series, a.value), format_series_value(&a.series, a.baseline))}</td><td>{a.status.clone()}</td>
+                    <td><a class="small" href=investigate_link(&a.vm_id, start.timestamp_millis(), Some(incident.end().timestamp_millis())) data-testid="incident-investigate">"what changed"</a></td>
                 </tr>
             }
         })
@@ -248,7 +249,7 @@ fn CapacityView(
             <p class="muted small">"One row per incident: a host's overlapping bursts, led by the most severe."</p>
             {no_anomalies.then(|| view! { <p class="muted">"None detected."</p> })}
             <table data-testid="anomalies-table">
-                <thead><tr><th>"when"</th><th>"host"</th><th>"series"</th><th>"type"</th><th>"severity"</th><th>"value"</th><th>"status"</th></tr></thead>
+                <thead><tr><th>"when"</th><th>"host"</th><th>"series"</th><th>"type"</th><th>"severity"</th><th>"value"</th><th>"status"</th><th></th></tr></thead>
                 <tbody>{anomaly_rows}</tbody>
             </table>
         </section>

@@ -7,7 +7,7 @@ use super::{format_bytes, islands::Explorer, snapshot::load_host, TopBar};
 use crate::{
     models::{CustomPanel, HostPageData, Stats, TimelineEvent, TrendReport},
     panels::{custom_unit_display, format_value, HOST_PANELS},
-    view_state::{encode, host_link, CapacityQuery, Range},
+    view_state::{encode, host_link, investigate_link, CapacityQuery, Range},
 };
 use leptos::prelude::*;
 use leptos_router::hooks::{use_location, use_params_map};
@@ -99,11 +99,7 @@ fn event_list(vm: &str, events: &[TimelineEvent]) -> AnyView {
             let at = e.timestamp.timestamp_millis();
             let link = host_link(vm, &Range::around(at), Some(&e.id));
             let end = e.end_time.map(|t| t.format("– %m-%d %H:%M").to_string()).unwrap_or_default();
-            // What else changed around it: from a little before it starts to its end (or a
-            // little after a point event), against the stretch before.
-            let around = 10 * 60_000;
-            let until = e.end_time.map_or(at + around, |t| t.timestamp_millis().max(at + around));
-            let investigate = format!("/investigate?host={}&from={}&to={until}", encode(vm), at - around);
+            let investigate = investigate_link(vm, at, e.end_time.map(|t| t.timestamp_millis()));
             view! {
                 <tr data-testid="event-row" data-type=e.kind.clone() class=format!("severity-{}", e.severity.clone().unwrap_or_default())>
                     <td><a href=link>{e.timestamp.format("%Y-%m-%d %H:%M").to_string()}</a> " " <span class="muted small">{end}</span></td>

@@ -179,6 +179,7 @@ pub async fn series(
         start,
         end,
         points,
+        bands: true,
     };
     let series = chart_series::read(&state.pool, &request, now).await?;
     Ok(history_success(series))

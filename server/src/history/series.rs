@@ -155,6 +155,10 @@ pub struct SeriesRequest<'a> {
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
     pub points: i64,
+    /// With each bucket's band (`.min`, `.max`, `.p95`), as charts draw it; without, only
+    /// `.avg` (and lists' `.max`) — what a comparison of levels needs, for a fraction of the
+    /// work (no percentile per bucket, no sketch decoded per hour).
+    pub bands: bool,
 }
 
 /// One chart's data, columnar: `t` in epoch milliseconds, one array per `metric.statistic`
@@ -284,8 +288,10 @@ async fn from_fine(
     for row in stored {
         let Some(fine) = &row.fine else { continue };
         let hour_ms = row.rollup.bucket.timestamp_millis();
-        match row.rollup.rollup() {
-            Ok(rollup) => {
+        // The band is the hour's: its sketch is decoded only when a band is drawn.
+        match request.bands.then(|| row.rollup.rollup()).transpose() {
+            Ok(None) => {}
+            Ok(Some(rollup)) => {
                 hours.insert((hour_ms, row.rollup.metric), rollup);
             }
             Err(error) => {
@@ -338,6 +344,9 @@ async fn from_fine(
                 .collect()
         };
         out.series.insert(format!("{name}.avg"), avg);
+        if !request.bands {
+            continue;
+        }
         out.series.insert(
             format!("{name}.min"),
             band(&|r| (r.count > 0).then_some(r.min)),
@@ -397,7 +406,8 @@ async fn from_samples(
     out: &mut Series,
 ) -> Result<(), QueryError> {
     let width = resolution.width();
-    let statistics: &[&str] = if width.is_some() {
+    let banded = width.is_some() && request.bands;
+    let statistics: &[&str] = if banded {
         &["avg", "min", "max", "p95"]
     } else {
         &["avg"]
@@ -407,6 +417,7 @@ async fn from_samples(
         let expr = format!("({})::float8", metric.raw_sql);
         match width {
             None => columns.push(expr),
+            Some(_) if !banded => columns.push(format!("avg({expr})")),
             Some(_) => {
                 columns.push(format!("avg({expr})"));
                 columns.push(format!("min({expr})"));
@@ -490,6 +501,9 @@ async fn from_rollups(
         };
         out.series
             .insert(format!("{name}.avg"), column(&|r| r.avg()));
+        if !request.bands {
+            continue;
+        }
         out.series.insert(
             format!("{name}.min"),
             column(&|r| (r.count > 0).then_some(r.min)),

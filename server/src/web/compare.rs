@@ -130,6 +130,7 @@ async fn catalogue_line(
         start,
         end,
         points: STATIC_POINTS,
+        bands: true,
     };
     let series = chart_series::read(pool, &request, now).await?;
     let values = series

@@ -57,6 +57,7 @@ pub async fn data(
         start,
         end,
         points: STATIC_POINTS,
+        bands: true,
     };
     let series = chart_series::read(pool, &request, now).await?;
     let panels = static_panels(&series, from, to);
