@@ -1000,6 +1000,8 @@ pub struct InvestigatePageData {
     pub result: Investigation,
     /// A small chart of each listed change (its baseline and window), in `result.changes` order.
     pub sparks: Vec<String>,
+    /// Why nothing was investigated (a fleet larger than one investigation covers).
+    pub notice: Option<String>,
 }
 
 /// Window of the live chart.

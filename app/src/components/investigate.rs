@@ -109,6 +109,7 @@ fn InvestigateView(data: InvestigatePageData) -> impl IntoView {
         to,
         result,
         sparks,
+        notice,
     } = data;
     let baseline_from = result.baseline_start_time.timestamp_millis();
     let subject = subject_query(&host, &group);
@@ -216,7 +217,9 @@ fn InvestigateView(data: InvestigatePageData) -> impl IntoView {
         .first()
         .filter(|_| result.hosts.len() == 1)
         .and_then(|h| h.note.clone());
-    let changes = if result.changes.is_empty() {
+    let changes = if let Some(notice) = notice {
+        view! { <p class="warning" data-testid="investigate-notice">{notice}</p> }.into_any()
+    } else if result.changes.is_empty() {
         view! {
             <p class="muted" data-testid="no-changes">
                 {note.map_or_else(

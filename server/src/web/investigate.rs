@@ -10,7 +10,7 @@ use crate::{
 use app::{
     chart::change::spark,
     components::snapshot::PageError,
-    models::{InvestigatePageData, Viewer},
+    models::{InvestigatePageData, Investigation, Viewer},
     view_state::{param, parse_query, Range},
 };
 use chrono::{DateTime, Utc};
@@ -46,6 +46,28 @@ pub async fn data(
         (None, Some(group)) => resolve_hosts(pool, None, Some(group), None).await?,
         (None, None) => hosts::all(pool).await.map_err(unavailable)?,
     };
+    // The whole fleet past what one investigation covers: the page asks for a group or a host
+    // rather than failing (its plain address would fail again).
+    if host.is_none() && group.is_none() && chosen.len() > investigate::MAX_HOSTS {
+        return Ok(InvestigatePageData {
+            viewer,
+            choices: hosts::by_group(pool).await.map_err(unavailable)?,
+            from,
+            to,
+            result: Investigation {
+                start_time: window.start,
+                end_time: window.end,
+                baseline_start_time: window.baseline_start,
+                ..Investigation::default()
+            },
+            notice: Some(format!(
+                "The fleet has {} hosts; an investigation covers at most {}: choose a group or a host.",
+                chosen.len(),
+                investigate::MAX_HOSTS
+            )),
+            ..InvestigatePageData::default()
+        });
+    }
     let outcome = investigate::investigate(pool, &chosen, &window, PAGE_CHANGES, now).await?;
     let sparks = outcome
         .points
@@ -62,5 +84,6 @@ pub async fn data(
         to,
         result: outcome.investigation,
         sparks,
+        notice: None,
     })
 }

@@ -2,6 +2,7 @@
 //! the page, on hosts whose samples are sent like an agent's (partial samples, a minute apart).
 use crate::common::{ingest, page, page_status, post, post_metrics, session, spawn_app};
 use chrono::{DateTime, Duration, DurationRound, Utc};
+use lookout::investigate;
 use serde_json::{json, Value};
 
 /// Three hours of one-minute samples of `web` and `db` ending a minute ago; on `web` a
@@ -210,6 +211,25 @@ async fn a_window_ranks_what_changed_on_each_host_against_the_stretch_before_it(
     assert_eq!(status, 400, "{html}");
     assert!(
         html.contains("Open the investigation without the link"),
+        "{html}"
+    );
+    // A fleet larger than one investigation covers: the API refuses, the page asks for a group.
+    let many: Vec<Value> = (0..investigate::MAX_HOSTS)
+        .map(|i| json!({"vmId": format!("many-{i:03}"), "sample": {"timestamp": end, "cpu": {"percent": 5.0}}}))
+        .collect();
+    ingest(&app, many).await;
+    let (status, body) = post(
+        &app,
+        "/api/v1/history/investigate",
+        &json!({"startTime": incident, "endTime": incident + Duration::minutes(20)}),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"], "400-LIMIT", "{body}");
+    let html = page(&app, &cookie, "/investigate").await;
+    assert!(
+        html.contains(r#"data-testid="investigate-notice""#)
+            && html.contains("choose a group or a host"),
         "{html}"
     );
     app.stop().await;
