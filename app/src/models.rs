@@ -974,8 +974,11 @@ pub struct HostChanges {
 pub struct Investigation {
     pub start_time: DateTime<Utc>,
     pub end_time: DateTime<Utc>,
-    /// The baseline runs from here to `startTime`: four times the window, within what is kept.
+    /// What the window is compared with: `before` (the stretch just before it, four times as
+    /// long, within what is kept), `day` or `week` (the same window that much earlier).
+    pub baseline: String,
     pub baseline_start_time: DateTime<Utc>,
+    pub baseline_end_time: DateTime<Utc>,
     /// Every host asked about, the most changed first.
     pub hosts: Vec<HostChanges>,
     /// The changed series of all hosts, most different first, at most `limit`.

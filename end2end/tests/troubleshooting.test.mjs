@@ -174,12 +174,22 @@ test('troubleshooting on the demo fleet', { timeout: 420_000 }, async () => {
     await page.goto(`${base}/hosts/sim-000?from=${at - 1800000}&to=${at + 1800000}`);
     await idle(page);
     assert.equal(await page.getByTestId('range-investigate').getAttribute('href'), `/investigate?host=sim-000&from=${at - 1800000}&to=${at + 1800000}`);
-    await page.locator('[data-testid=event-row][data-type=anomaly] [data-testid=event-investigate]').first().click();
-    await page.waitForURL(/\/investigate\?host=sim-000/);
+    // The list is redrawn by the chart module as events arrive: read the link, then follow it.
+    const eventLink = page.locator('[data-testid=event-row][data-type=anomaly] [data-testid=event-investigate]').first();
+    await eventLink.waitFor();
+    const investigateHref = await eventLink.getAttribute('href');
+    assert.match(investigateHref, /^\/investigate\?host=sim-000&from=\d+&to=\d+$/);
+    await page.goto(`${base}${investigateHref}`);
     assert.ok(await page.locator('[data-testid=change-row][data-vm=sim-000]').count() >= 1, 'something changed around the anomaly');
     assert.match(await page.getByTestId('investigate-summary').textContent(), /series compared on 1 host · \d+ changed/);
     assert.ok(await page.locator('[data-testid=change-row] svg.change-spark polyline.during').count() >= 1, 'a chart a row, the window drawn');
     await shot(page, 'investigate.png');
+    // The same window against the same time a day earlier, chosen in the form.
+    await page.selectOption('[data-testid=investigate-baseline]', 'day');
+    await page.getByTestId('investigate-apply').click();
+    await page.waitForURL(/baseline=day/);
+    assert.match(await page.getByTestId('investigate-summary').textContent(), /against the same time a day earlier/);
+    await shot(page, 'investigate-day.png');
     // A whole group over the same window: its hosts ranked too.
     await page.goto(`${base}/investigate?group=grp_01&from=${at - 600000}&to=${at + 600000}`);
     assert.equal(await page.getByTestId('investigate-host-row').count(), 3, 'grp_01 has three hosts');

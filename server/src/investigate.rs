@@ -15,7 +15,7 @@ use crate::{
     detect::{custom_significance, significance, SERIES},
     history::{
         self, custom,
-        series::{self as chart_series, List, SeriesRequest},
+        series::{self as chart_series, List, Resolution, SeriesRequest},
         QueryError,
     },
     storage::{
@@ -47,19 +47,61 @@ pub const MAX_LIMIT: usize = 500;
 /// A series' points: (epoch ms, value), `None` where it has no value.
 pub type Points = Vec<(i64, Option<f64>)>;
 
-/// The window asked about and the baseline before it.
+/// What a window is compared with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Baseline {
+    /// The stretch just before it, four times as long.
+    #[default]
+    Before,
+    /// The same hours a day earlier: a daily rhythm is not a change.
+    Day,
+    /// The same hours a week earlier: a weekly rhythm is not either.
+    Week,
+}
+
+impl Baseline {
+    pub const ALL: [Baseline; 3] = [Baseline::Before, Baseline::Day, Baseline::Week];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Baseline::Before => "before",
+            Baseline::Day => "day",
+            Baseline::Week => "week",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Baseline> {
+        Baseline::ALL.into_iter().find(|b| b.name() == name)
+    }
+
+    /// How far back the same window is taken from (none: the stretch before it).
+    fn offset(self) -> Option<Duration> {
+        match self {
+            Baseline::Before => None,
+            Baseline::Day => Some(Duration::days(1)),
+            Baseline::Week => Some(Duration::days(7)),
+        }
+    }
+}
+
+/// The window asked about and the baseline it is compared with.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Window {
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
+    pub baseline: Baseline,
     pub baseline_start: DateTime<Utc>,
+    pub baseline_end: DateTime<Utc>,
 }
 
 impl Window {
-    /// `start`…`end` with its baseline: four times as long, cut where history ends (2 years).
+    /// `start`…`end` with its baseline: the stretch before it, four times as long and cut
+    /// where history ends (2 years), or the same window a day or a week earlier (no longer than
+    /// that offset, so the two do not overlap).
     pub fn new(
         start: DateTime<Utc>,
         end: DateTime<Utc>,
+        baseline: Baseline,
         now: DateTime<Utc>,
     ) -> Result<Window, QueryError> {
         history::check_range(start, end, now)?;
@@ -69,8 +111,21 @@ impl Window {
             ));
         }
         let kept_from = now - Duration::days(history::MAX_RANGE_DAYS);
-        let baseline_start = (start - (end - start) * BASELINE_FACTOR).max(kept_from);
-        if baseline_start >= start {
+        let (baseline_start, baseline_end) = match baseline.offset() {
+            None => (
+                (start - (end - start) * BASELINE_FACTOR).max(kept_from),
+                start,
+            ),
+            Some(offset) if end - start > offset => {
+                return Err(QueryError::InvalidTime(format!(
+                    "a window compared with the same time a {} earlier may be at most a {} long",
+                    baseline.name(),
+                    baseline.name()
+                )))
+            }
+            Some(offset) => (start - offset, end - offset),
+        };
+        if baseline_start >= baseline_end || baseline_start < kept_from {
             return Err(QueryError::InvalidTime(
                 "nothing before the window is kept (history goes back 2 years); choose a later window".into(),
             ));
@@ -78,7 +133,9 @@ impl Window {
         Ok(Window {
             start,
             end,
+            baseline,
             baseline_start,
+            baseline_end,
         })
     }
 }
@@ -149,6 +206,8 @@ fn rank(per_host: Vec<HostFindings>, window: &Window, limit: usize) -> Outcome {
             start_time: window.start,
             end_time: window.end,
             baseline_start_time: window.baseline_start,
+            baseline_end_time: window.baseline_end,
+            baseline: window.baseline.name().into(),
             hosts,
             changes,
             more,
@@ -176,21 +235,25 @@ fn judged_metrics() -> Vec<&'static Metric> {
         .collect()
 }
 
-async fn of_host(
+/// A host's series over one range, read as its charts read them: the catalogue series anomaly
+/// detection judges, each file system, its custom metrics (the first 12 by name).
+async fn read_candidates(
     pool: &PgPool,
     host: &HostRef,
-    window: &Window,
+    (start, end): (DateTime<Utc>, DateTime<Utc>),
+    (points, resolution): (i64, Option<Resolution>),
     now: DateTime<Utc>,
-) -> Result<HostFindings, QueryError> {
+) -> Result<(Vec<Candidate>, Resolution), QueryError> {
     let metrics = judged_metrics();
     let request = SeriesRequest {
         host_id: host.id,
         metrics: &metrics,
         lists: &[List::Filesystems],
-        start: window.baseline_start,
-        end: window.end,
-        points: POINTS,
+        start,
+        end,
+        points,
         bands: false,
+        resolution,
     };
     let read = chart_series::read(pool, &request, now).await?;
     let column = |key: &str| -> Points {
@@ -220,15 +283,7 @@ async fn of_host(
             points: column(key),
         })
     }));
-    let own = custom::of_host(
-        pool,
-        host.id,
-        None,
-        (window.baseline_start, window.end),
-        POINTS,
-        now,
-    )
-    .await?;
+    let own = custom::of_host(pool, host.id, None, (start, end), points, now).await?;
     let width = width_name(own.width, own.resolution.as_str());
     candidates.extend(own.metrics.into_iter().map(|m| Candidate {
         series: format!("{}{}", custom::CUSTOM_PREFIX, m.name),
@@ -237,38 +292,123 @@ async fn of_host(
         resolution: width.clone(),
         points: m.buckets.iter().map(|b| (b.0, Some(b.1))).collect(),
     }));
+    Ok((candidates, Resolution::of_step(read.step_seconds)))
+}
 
-    // Half-open, as buckets are: one starting at the window's end lies after it.
-    let start_ms = window.start.timestamp_millis();
-    let end_ms = window.end.timestamp_millis();
+/// A series' values before and during the window, and the points of its chart.
+struct Sides {
+    candidate: Candidate,
+    before: Vec<f64>,
+    during: Vec<f64>,
+}
+
+/// Values at instants in `from`…`until` (half-open, as buckets are: one starting at the end
+/// lies after it).
+fn values_in(points: &Points, (from, until): (i64, i64)) -> Vec<f64> {
+    points
+        .iter()
+        .filter(|(t, _)| (from..until).contains(t))
+        .filter_map(|(_, v)| *v)
+        .collect()
+}
+
+/// Every series of the host with its two sides: one read over baseline and window when the
+/// baseline is the stretch before; else the window's and the earlier window's reads at the
+/// coarser resolution of the two tiers, the earlier one's points moved to lie just before the
+/// window on its chart.
+async fn sides(
+    pool: &PgPool,
+    host: &HostRef,
+    window: &Window,
+    now: DateTime<Utc>,
+) -> Result<Vec<Sides>, QueryError> {
+    let ms = |t: DateTime<Utc>| t.timestamp_millis();
+    let during = (ms(window.start), ms(window.end));
+    let before = (ms(window.baseline_start), ms(window.baseline_end));
+    if window.baseline == Baseline::Before {
+        let (candidates, _) = read_candidates(
+            pool,
+            host,
+            (window.baseline_start, window.end),
+            (POINTS, None),
+            now,
+        )
+        .await?;
+        return Ok(candidates
+            .into_iter()
+            .map(|c| Sides {
+                before: values_in(&c.points, before),
+                during: values_in(&c.points, during),
+                candidate: c,
+            })
+            .collect());
+    }
+    let half = POINTS / 2;
+    let range = (window.start, window.end);
+    let (mut current, chosen) = read_candidates(pool, host, range, (half, None), now).await?;
+    let resolution = chosen.coarser(Resolution::finest_held(window.baseline_start, now));
+    if resolution != chosen {
+        current = read_candidates(pool, host, range, (half, Some(resolution)), now)
+            .await?
+            .0;
+    }
+    let earlier_range = (window.baseline_start, window.baseline_end);
+    let (earlier, _) =
+        read_candidates(pool, host, earlier_range, (half, Some(resolution)), now).await?;
+    let shift = during.0 - before.1;
+    Ok(current
+        .into_iter()
+        .map(|mut c| {
+            let past: Points = earlier
+                .iter()
+                .find(|e| e.series == c.series)
+                .map(|e| e.points.clone())
+                .unwrap_or_default();
+            let before_values = values_in(&past, before);
+            let during_values = values_in(&c.points, during);
+            // The chart: the earlier window, then a gap, then this one.
+            let mut chart: Points = past.into_iter().map(|(t, v)| (t + shift, v)).collect();
+            chart.push((during.0, None));
+            chart.append(&mut c.points);
+            c.points = chart;
+            Sides {
+                candidate: c,
+                before: before_values,
+                during: during_values,
+            }
+        })
+        .collect())
+}
+
+async fn of_host(
+    pool: &PgPool,
+    host: &HostRef,
+    window: &Window,
+    now: DateTime<Utc>,
+) -> Result<HostFindings, QueryError> {
     let mut compared = 0;
     let mut found = Vec::new();
     let (mut any_before, mut any_during) = (false, false);
-    for candidate in candidates {
-        let (mut before, mut during) = (Vec::new(), Vec::new());
-        for (t, value) in &candidate.points {
-            let Some(value) = value else { continue };
-            if *t < start_ms {
-                before.push(*value);
-            } else if *t < end_ms {
-                during.push(*value);
-            }
-        }
-        any_before |= !before.is_empty();
-        any_during |= !during.is_empty();
-        let Some(change) = change::compare(&before, &during, candidate.significance) else {
+    for side in sides(pool, host, window, now).await? {
+        any_before |= !side.before.is_empty();
+        any_during |= !side.during.is_empty();
+        let Some(change) = change::compare(&side.before, &side.during, side.candidate.significance)
+        else {
             continue;
         };
         compared += 1;
         if change.matters() {
-            found.push((series_change(host, &candidate, &change), candidate.points));
+            found.push((
+                series_change(host, &side.candidate, &change),
+                side.candidate.points,
+            ));
         }
     }
     found.sort_by(|a, b| order(&a.0, &b.0));
     let note = (compared == 0).then(|| {
         match (any_before, any_during) {
             (_, false) => "no data in the window",
-            (false, true) => "no data before the window to compare with",
+            (false, true) => "no data in the baseline to compare with",
             (true, true) => "too few points to compare (a window of a few samples, or gaps)",
         }
         .to_owned()
@@ -347,22 +487,52 @@ mod tests {
     #[test]
     fn the_baseline_is_four_windows_long_and_cut_where_history_ends() {
         let now = at(23, 0);
-        let window = Window::new(at(10, 0), at(11, 0), now).expect("a window");
-        assert_eq!(window.baseline_start, at(6, 0));
+        let before = Baseline::Before;
+        let window = Window::new(at(10, 0), at(11, 0), before, now).expect("a window");
+        assert_eq!(
+            (window.baseline_start, window.baseline_end),
+            (at(6, 0), at(10, 0))
+        );
         // A year-long window ending now: its baseline only goes back to what is kept.
         let start = now - Duration::days(365);
-        let long = Window::new(start, now, now).expect("a window");
+        let long = Window::new(start, now, before, now).expect("a window");
         assert_eq!(
             long.baseline_start,
             now - Duration::days(history::MAX_RANGE_DAYS)
         );
-        assert!(Window::new(at(10, 0), at(10, 0) + Duration::seconds(30), now).is_err());
-        assert!(Window::new(at(11, 0), at(10, 0), now).is_err(), "reversed");
+        assert!(Window::new(at(10, 0), at(10, 0) + Duration::seconds(30), before, now).is_err());
+        assert!(
+            Window::new(at(11, 0), at(10, 0), before, now).is_err(),
+            "reversed"
+        );
         let oldest = now - Duration::days(history::MAX_RANGE_DAYS);
         assert!(
-            Window::new(oldest, oldest + Duration::hours(1), now).is_err(),
+            Window::new(oldest, oldest + Duration::hours(1), before, now).is_err(),
             "nothing kept before it"
         );
+    }
+
+    #[test]
+    fn an_offset_baseline_is_the_same_window_earlier_and_no_longer_than_the_offset() {
+        let now = at(23, 0);
+        let day = Window::new(at(10, 0), at(11, 0), Baseline::Day, now).expect("a window");
+        assert_eq!(
+            (day.baseline_start, day.baseline_end),
+            (at(10, 0) - Duration::days(1), at(11, 0) - Duration::days(1))
+        );
+        let week = Window::new(at(10, 0), at(11, 0), Baseline::Week, now).expect("a window");
+        assert_eq!(week.baseline_start, at(10, 0) - Duration::days(7));
+        assert!(
+            Window::new(at(10, 0) - Duration::days(2), at(11, 0), Baseline::Day, now).is_err(),
+            "two days against the day before would overlap"
+        );
+        let oldest = now - Duration::days(history::MAX_RANGE_DAYS);
+        assert!(
+            Window::new(oldest, oldest + Duration::hours(1), Baseline::Week, now).is_err(),
+            "a week before what is kept"
+        );
+        assert_eq!(Baseline::parse("day"), Some(Baseline::Day));
+        assert_eq!(Baseline::parse("month"), None);
     }
 
     #[test]
@@ -406,7 +576,8 @@ mod tests {
 
     #[test]
     fn changes_rank_by_score_then_size_and_hosts_by_their_top_change() {
-        let window = Window::new(at(10, 0), at(11, 0), at(23, 0)).expect("a window");
+        let window =
+            Window::new(at(10, 0), at(11, 0), Baseline::Before, at(23, 0)).expect("a window");
         let outcome = rank(
             vec![
                 findings("a", &[("cpu.usagePercent", 0.6, 9.0)], 20),

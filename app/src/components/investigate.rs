@@ -37,21 +37,29 @@ fn value(change: &SeriesChange, v: f64) -> String {
     format_value(v, any_series_unit(&change.series, &change.unit))
 }
 
-/// The hosts and window of a link, with `extra` (a range preset or from/to) appended.
-fn subject_query(host: &Option<String>, group: &Option<String>) -> String {
-    match (host, group) {
+/// The hosts and baseline of a link, ready for a range (`range=…` or `from=…&to=…`) to follow.
+fn subject_query(host: &Option<String>, group: &Option<String>, baseline: &str) -> String {
+    let subject = match (host, group) {
         (Some(vm), _) => format!("host={}&", encode(vm)),
         (None, Some(g)) => format!("group={}&", encode(g)),
         _ => String::new(),
+    };
+    match baseline {
+        "" | "before" => subject,
+        other => format!("{subject}baseline={}&", encode(other)),
     }
 }
 
-fn change_rows(
-    changes: &[SeriesChange],
-    sparks: &[String],
-    baseline_from: i64,
-    to: i64,
-) -> AnyView {
+/// What a window can be compared with: (value, label).
+const BASELINES: [(&str, &str); 3] = [
+    ("before", "the 4× longer stretch before it"),
+    ("day", "the same time a day earlier"),
+    ("week", "the same time a week earlier"),
+];
+
+/// `charts_from`: where a row's link to its host's charts starts (the baseline's start when it
+/// lies just before the window).
+fn change_rows(changes: &[SeriesChange], sparks: &[String], charts_from: i64, to: i64) -> AnyView {
     let rows = changes
         .iter()
         .zip(sparks.iter().map(String::as_str).chain(std::iter::repeat("")))
@@ -60,7 +68,7 @@ fn change_rows(
             let charts = format!(
                 "/hosts/{}?{}",
                 encode(&c.vm_id),
-                Range::Fixed { from: baseline_from, to }.query()
+                Range::Fixed { from: charts_from, to }.query()
             );
             let arrow = if c.direction == "up" { "▲" } else { "▼" };
             let before = format!("{} ({} – {})", value(c, c.baseline.median), value(c, c.baseline.min), value(c, c.baseline.max));
@@ -89,8 +97,8 @@ fn change_rows(
     view! {
         <table data-testid="changes-table" class="changes">
             <thead><tr>
-                <th>"#"</th><th>"host"</th><th>"series"</th><th>"before · window (shaded)"</th>
-                <th>"before: median (range)"</th><th>"window: median (range)"</th><th>"how different"</th>
+                <th>"#"</th><th>"host"</th><th>"series"</th><th>"baseline · window (shaded)"</th>
+                <th>"baseline: median (range)"</th><th>"window: median (range)"</th><th>"how different"</th>
             </tr></thead>
             <tbody>{rows}</tbody>
         </table>
@@ -112,7 +120,16 @@ fn InvestigateView(data: InvestigatePageData) -> impl IntoView {
         notice,
     } = data;
     let baseline_from = result.baseline_start_time.timestamp_millis();
-    let subject = subject_query(&host, &group);
+    let before = matches!(result.baseline.as_str(), "" | "before");
+    let subject = subject_query(&host, &group, &result.baseline);
+    let compared_with = if before {
+        format!("the {} before it", duration(from - baseline_from))
+    } else {
+        BASELINES
+            .iter()
+            .find(|b| b.0 == result.baseline)
+            .map_or_else(String::new, |b| b.1.to_owned())
+    };
     let who = match (&host, &group) {
         (Some(vm), _) => choices
             .iter()
@@ -123,11 +140,10 @@ fn InvestigateView(data: InvestigatePageData) -> impl IntoView {
     };
     let changed: usize = result.hosts.iter().map(|h| h.changed).sum();
     let summary = format!(
-        "{who} · {} – {} UTC ({}) against the {} before it · {} series compared on {} host{} · {} changed",
+        "{who} · {} – {} UTC ({}) against {compared_with} · {} series compared on {} host{} · {} changed",
         utc(from),
         utc(to),
         duration(to - from),
-        duration(from - baseline_from),
         result.compared,
         result.hosts.len(),
         if result.hosts.len() == 1 { "" } else { "s" },
@@ -149,6 +165,13 @@ fn InvestigateView(data: InvestigatePageData) -> impl IntoView {
     let group_options = groups
         .iter()
         .map(|g| view! { <option value=g.clone() selected=group.as_deref() == Some(g.as_str())>{g.clone()}</option> })
+        .collect_view();
+    let baseline_options = BASELINES
+        .iter()
+        .map(|(value, label)| {
+            let selected = *value == result.baseline || (before && *value == "before");
+            view! { <option value=*value selected=selected>{*label}</option> }
+        })
         .collect_view();
     let presets = [("15m", "last 15 min"), ("1h", "last hour"), ("6h", "last 6 h"), ("24h", "last 24 h")]
         .into_iter()
@@ -173,6 +196,9 @@ fn InvestigateView(data: InvestigatePageData) -> impl IntoView {
                         {group_options}
                     </select>
                 </label>
+                <label>"compared with "
+                    <select name="baseline" data-testid="investigate-baseline">{baseline_options}</select>
+                </label>
                 <label>"window from " <input type="datetime-local" name="from" value=local_input(from) data-testid="investigate-from"/></label>
                 <label>"to " <input type="datetime-local" name="to" value=local_input(to) data-testid="investigate-to"/></label>
                 <button type="submit" data-testid="investigate-apply">"Investigate"</button>
@@ -187,7 +213,8 @@ fn InvestigateView(data: InvestigatePageData) -> impl IntoView {
             .hosts
             .iter()
             .map(|h| {
-                let link = format!("/investigate?host={}&from={from}&to={to}", encode(&h.vm_id));
+                let subject = subject_query(&Some(h.vm_id.clone()), &None, &result.baseline);
+                let link = format!("/investigate?{subject}from={from}&to={to}");
                 let width = format!("width: {:.0}%", h.top_score * 100.0);
                 view! {
                     <tr data-testid="investigate-host-row" data-vm=h.vm_id.clone()>
@@ -230,7 +257,12 @@ fn InvestigateView(data: InvestigatePageData) -> impl IntoView {
         }
         .into_any()
     } else {
-        change_rows(&result.changes, &sparks, baseline_from, to)
+        change_rows(
+            &result.changes,
+            &sparks,
+            if before { baseline_from } else { from },
+            to,
+        )
     };
     let top_label = format!("investigating {who}");
     let top = view! {
@@ -246,7 +278,7 @@ fn InvestigateView(data: InvestigatePageData) -> impl IntoView {
             <section class="panel">
                 <h2>"What changed " <span class="muted small" data-testid="investigate-summary">{summary}</span></h2>
                 <p class="muted small">
-                    "Each series of each host — CPU, memory, each file system, disk, network, processes and its custom metrics — as its charts read it, the window against the four times longer stretch before it. "
+                    "Each series of each host — CPU, memory, each file system, disk, network, processes and its custom metrics — as its charts read it, the window against the four times longer stretch before it, or against the same window a day or a week earlier (where a daily or weekly rhythm would otherwise look like a change). "
                     "Listed when the window's median moved, or it reached a new high or low, by more than the series' floor (3 points of a percentage; a quarter of a rate), "
                     "ranked by how little the window's values overlap the baseline's (1.00: not at all)."
                 </p>

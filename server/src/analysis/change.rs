@@ -11,8 +11,9 @@ use super::robust::median_sorted;
 
 /// Points a window needs to be compared at all.
 pub const MIN_WINDOW_POINTS: usize = 3;
-/// Points a baseline needs to be compared against.
-pub const MIN_BASELINE_POINTS: usize = 6;
+/// Points a baseline needs to be compared against: as many, since a baseline of the same
+/// window a day earlier is no longer than the window (one before it is four times as long).
+pub const MIN_BASELINE_POINTS: usize = 3;
 
 /// A side of the comparison in the series' unit.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -220,7 +221,8 @@ mod tests {
     fn too_few_points_or_values_that_are_not_numbers_are_not_compared() {
         let baseline = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
         assert!(compare(&baseline, &[1.0, 2.0], PERCENT).is_none());
-        assert!(compare(&baseline[..5], &[1.0, 2.0, 3.0], PERCENT).is_none());
+        assert!(compare(&baseline[..2], &[1.0, 2.0, 3.0], PERCENT).is_none());
+        assert!(compare(&baseline[..3], &[1.0, 2.0, 3.0], PERCENT).is_some());
         assert!(compare(&baseline, &[1.0, f64::NAN, 2.0, f64::INFINITY], PERCENT).is_none());
         let change = compare(&baseline, &[1.0, 2.0, 3.0, f64::NAN], PERCENT).expect("3 finite");
         assert_eq!(change.window.points, 3);

@@ -6,7 +6,7 @@ use super::{
 };
 use crate::{
     auth::{RequireScope, VmRead},
-    investigate::{self, Window},
+    investigate::{self, Baseline, Window},
     state::AppState,
 };
 use app::models::Investigation;
@@ -25,6 +25,8 @@ pub struct InvestigateRequest {
     cluster_id: Option<String>,
     start_time: Option<Value>,
     end_time: Option<Value>,
+    /// `before` (default), `day` or `week`.
+    baseline: Option<String>,
     limit: Option<usize>,
 }
 
@@ -36,7 +38,15 @@ pub async fn investigate(
 ) -> Result<Json<Answer<Investigation>>, HistoryError> {
     let now = Utc::now();
     let (start, end) = parse_range(request.start_time.as_ref(), request.end_time.as_ref(), now)?;
-    let window = Window::new(start, end, now)?;
+    let baseline = match request.baseline.as_deref() {
+        None => Baseline::Before,
+        Some(name) => Baseline::parse(name).ok_or_else(|| {
+            HistoryError::BadRequest(format!(
+                "unknown baseline `{name}`; use before, day or week"
+            ))
+        })?,
+    };
+    let window = Window::new(start, end, baseline, now)?;
     let limit = request.limit.unwrap_or(investigate::DEFAULT_LIMIT);
     if !(1..=investigate::MAX_LIMIT).contains(&limit) {
         return Err(HistoryError::BadRequest(format!(

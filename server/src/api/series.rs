@@ -180,6 +180,7 @@ pub async fn series(
         end,
         points,
         bands: true,
+        resolution: None,
     };
     let series = chart_series::read(&state.pool, &request, now).await?;
     Ok(history_success(series))

@@ -46,6 +46,41 @@ impl Resolution {
     }
 }
 
+impl Resolution {
+    /// The finest resolution whose tier still holds data from `start` at `now`: raw within the
+    /// raw window, five-minute averages (kept with the hourly rollups) within 30 days, days
+    /// beyond.
+    pub fn finest_held(start: DateTime<Utc>, now: DateTime<Utc>) -> Resolution {
+        if start >= now - Duration::days(RAW_RETENTION_DAYS) {
+            Resolution::Raw
+        } else if start >= now - Duration::days(HOURLY_RETENTION_DAYS) {
+            Resolution::Minutes(FINE_MINUTES)
+        } else {
+            Resolution::Day
+        }
+    }
+
+    /// The resolution of a bucket width in seconds (none: raw samples).
+    pub fn of_step(step_seconds: Option<i64>) -> Resolution {
+        match step_seconds {
+            None => Resolution::Raw,
+            Some(86_400) => Resolution::Day,
+            Some(3_600) => Resolution::Hour,
+            Some(seconds) => Resolution::Minutes(seconds / 60),
+        }
+    }
+
+    /// The coarser of two resolutions (raw is the finest).
+    pub fn coarser(self, other: Resolution) -> Resolution {
+        let width = |r: Resolution| r.width().map_or(0, |w| w.num_seconds());
+        if width(other) > width(self) {
+            other
+        } else {
+            self
+        }
+    }
+}
+
 /// Bucket tiers from finest to coarsest.
 const BUCKETS: [Resolution; 5] = [
     Resolution::Minutes(1),
@@ -159,6 +194,9 @@ pub struct SeriesRequest<'a> {
     /// `.avg` (and lists' `.max`) — what a comparison of levels needs, for a fraction of the
     /// work (no percentile per bucket, no sketch decoded per hour).
     pub bands: bool,
+    /// A resolution to read at instead of the one `choose` picks (a comparison reads two ranges
+    /// at one resolution); it must be one whose tier holds the range.
+    pub resolution: Option<Resolution>,
 }
 
 /// One chart's data, columnar: `t` in epoch milliseconds, one array per `metric.statistic`
@@ -206,7 +244,9 @@ pub async fn read(
         } else {
             None
         };
-    let resolution = choose(request.start, request.end, now, request.points, raw_count);
+    let resolution = request
+        .resolution
+        .unwrap_or_else(|| choose(request.start, request.end, now, request.points, raw_count));
     let mut series = Series {
         resolution: resolution.name(),
         step_seconds: resolution.width().map(|w| w.num_seconds()),
@@ -220,8 +260,10 @@ pub async fn read(
         // Over more than a day, 5- and 15-minute buckets come from the five-minute averages kept
         // with the hourly rollups (a scan and sort of the raw tier there is what a 7-day chart
         // would wait for); hours still queued, and shorter ranges, from the raw samples.
+        // Also any range older than the raw window, which only a forced resolution asks for.
         Resolution::Minutes(m)
-            if m % FINE_MINUTES == 0 && request.end - request.start > Duration::days(1) =>
+            if m % FINE_MINUTES == 0
+                && (request.end - request.start > Duration::days(1) || !in_raw_window) =>
         {
             from_fine(pool, request, resolution, &mut series).await?
         }
@@ -591,6 +633,28 @@ mod tests {
         DateTime::parse_from_rfc3339(text)
             .expect("valid")
             .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn a_comparison_reads_both_sides_at_the_coarser_of_what_each_tier_holds() {
+        let now = at("2026-12-01T12:00:00Z");
+        let held = |days: i64| Resolution::finest_held(now - Duration::days(days), now);
+        assert_eq!(held(1), Resolution::Raw);
+        assert_eq!(
+            held(8),
+            Resolution::Minutes(5),
+            "a week ago: the five-minute averages"
+        );
+        assert_eq!(held(31), Resolution::Day);
+        assert_eq!(
+            Resolution::Raw.coarser(Resolution::Minutes(1)),
+            Resolution::Minutes(1)
+        );
+        assert_eq!(
+            Resolution::Minutes(15).coarser(Resolution::Minutes(5)),
+            Resolution::Minutes(15)
+        );
+        assert_eq!(Resolution::Hour.coarser(Resolution::Day), Resolution::Day);
     }
 
     #[test]

@@ -131,6 +131,7 @@ async fn catalogue_line(
         end,
         points: STATIC_POINTS,
         bands: true,
+        resolution: None,
     };
     let series = chart_series::read(pool, &request, now).await?;
     let values = series

@@ -58,6 +58,7 @@ pub async fn data(
         end,
         points: STATIC_POINTS,
         bands: true,
+        resolution: None,
     };
     let series = chart_series::read(pool, &request, now).await?;
     let panels = static_panels(&series, from, to);

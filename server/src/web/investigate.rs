@@ -4,7 +4,7 @@
 use super::{instant, unavailable};
 use crate::{
     history::resolve_hosts,
-    investigate::{self, Window},
+    investigate::{self, Baseline, Window},
     storage::hosts,
 };
 use app::{
@@ -34,7 +34,15 @@ pub async fn data(
         param(&pairs, "to"),
     )
     .bounds(now.timestamp_millis());
-    let window = Window::new(instant(from)?, instant(to)?, now)?;
+    let baseline = match param(&pairs, "baseline").filter(|b| !b.is_empty()) {
+        None => Baseline::Before,
+        Some(name) => Baseline::parse(name).ok_or_else(|| {
+            PageError::BadLink(format!(
+                "unknown baseline `{name}`; use before, day or week"
+            ))
+        })?,
+    };
+    let window = Window::new(instant(from)?, instant(to)?, baseline, now)?;
     let nonempty = |key| {
         param(&pairs, key)
             .filter(|v| !v.is_empty())
@@ -57,7 +65,9 @@ pub async fn data(
             result: Investigation {
                 start_time: window.start,
                 end_time: window.end,
+                baseline: baseline.name().into(),
                 baseline_start_time: window.baseline_start,
+                baseline_end_time: window.baseline_end,
                 ..Investigation::default()
             },
             notice: Some(format!(

@@ -213,6 +213,117 @@ async fn a_window_ranks_what_changed_on_each_host_against_the_stretch_before_it(
         html.contains("Open the investigation without the link"),
         "{html}"
     );
+    // A daily job: `inv-job` runs CPU at 60 % for the incident's 20 minutes today, yesterday
+    // and a week ago. Against the stretch before, that is a change; against the same time a day
+    // or a week earlier, it is not — while `inv-web`, with no data yesterday, says so.
+    let mut job = Vec::new();
+    for days_ago in [0, 1, 7] {
+        for minute in 0..180 {
+            let ts = end - Duration::days(days_ago) - Duration::minutes(180 - minute);
+            let running = ts >= incident - Duration::days(days_ago)
+                && ts < incident - Duration::days(days_ago) + Duration::minutes(20);
+            let cpu = if running { 60.0 } else { 20.0 } + (minute % 3) as f64 * 0.5;
+            job.push(
+                json!({"vmId": "inv-job", "sample": {"timestamp": ts, "cpu": {"percent": cpu}}}),
+            );
+        }
+    }
+    ingest(&app, job).await;
+    crate::common::wait_for_rollups(&app).await;
+    let window_of = |baseline: &str| {
+        json!({"vmIds": ["inv-job", "inv-web"], "startTime": incident,
+        "endTime": incident + Duration::minutes(20), "baseline": baseline})
+    };
+    let (status, body) = post(&app, "/api/v1/history/investigate", &window_of("before")).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        changes(&body).contains(&("inv-job".into(), "cpu.usagePercent".into(), "up".into())),
+        "{body}"
+    );
+    for baseline in ["day", "week"] {
+        let (status, body) = post(&app, "/api/v1/history/investigate", &window_of(baseline)).await;
+        assert_eq!(status, 200, "{body}");
+        let data = &body["data"];
+        assert_eq!(data["baseline"], baseline);
+        let offset = if baseline == "day" {
+            Duration::days(1)
+        } else {
+            Duration::days(7)
+        };
+        let earlier: DateTime<Utc> =
+            serde_json::from_value(data["baselineStartTime"].clone()).expect("instant");
+        assert_eq!(earlier, incident - offset);
+        assert!(
+            changes(&body).iter().all(|c| c.0 != "inv-job"),
+            "{baseline}: {body}"
+        );
+        let hosts = data["hosts"].as_array().expect("hosts");
+        let job = hosts
+            .iter()
+            .find(|h| h["vmId"] == "inv-job")
+            .expect("inv-job");
+        assert!(
+            job["compared"].as_u64().expect("compared") >= 1,
+            "{baseline}: {job}"
+        );
+        let web = hosts
+            .iter()
+            .find(|h| h["vmId"] == "inv-web")
+            .expect("inv-web");
+        assert_eq!(web["compared"], 0, "{web}");
+        assert_eq!(
+            web["note"], "no data in the baseline to compare with",
+            "{web}"
+        );
+    }
+    // A week ago is past the raw window: both sides are read at its five-minute averages.
+    let (_, body) = post(&app, "/api/v1/history/investigate", &json!({"vmIds": ["inv-job"],
+        "startTime": incident - Duration::minutes(30), "endTime": incident + Duration::minutes(20), "baseline": "week"})).await;
+    let listed = &body["data"]["changes"];
+    assert!(
+        listed
+            .as_array()
+            .expect("changes")
+            .iter()
+            .all(|c| c["resolution"] == "5m"),
+        "{body}"
+    );
+    let (status, body) = post(
+        &app,
+        "/api/v1/history/investigate",
+        &json!({"startTime": incident - Duration::days(2),
+        "endTime": incident, "baseline": "day"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].clone()),
+        (400, json!("400-TIME")),
+        "{body}"
+    );
+    let (status, body) = post(
+        &app,
+        "/api/v1/history/investigate",
+        &json!({"startTime": incident,
+        "endTime": end, "baseline": "month"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].clone()),
+        (400, json!("400")),
+        "{body}"
+    );
+    let html = page(
+        &app,
+        &cookie,
+        &format!("/investigate?host=inv-job&baseline=day&from={from}&to={to}"),
+    )
+    .await;
+    assert!(
+        html.contains("against the same time a day earlier"),
+        "{html}"
+    );
+    assert!(html.contains(r#"<option value="day" selected"#), "{html}");
+
     // A fleet larger than one investigation covers: the API refuses, the page asks for a group.
     let many: Vec<Value> = (0..investigate::MAX_HOSTS)
         .map(|i| json!({"vmId": format!("many-{i:03}"), "sample": {"timestamp": end, "cpu": {"percent": 5.0}}}))
