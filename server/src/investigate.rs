@@ -74,6 +74,16 @@ impl Baseline {
         Baseline::ALL.into_iter().find(|b| b.name() == name)
     }
 
+    /// A request's or a link's choice: none (or empty) is the stretch before; anything else
+    /// must be one of the names, or the answer says which there are.
+    pub fn chosen(name: Option<&str>) -> Result<Baseline, String> {
+        match name.filter(|n| !n.is_empty()) {
+            None => Ok(Baseline::Before),
+            Some(name) => Baseline::parse(name)
+                .ok_or_else(|| format!("unknown baseline `{name}`; use before, day or week")),
+        }
+    }
+
     /// How far back the same window is taken from (none: the stretch before it).
     fn offset(self) -> Option<Duration> {
         match self {
@@ -533,6 +543,10 @@ mod tests {
         );
         assert_eq!(Baseline::parse("day"), Some(Baseline::Day));
         assert_eq!(Baseline::parse("month"), None);
+        assert_eq!(Baseline::chosen(None), Ok(Baseline::Before));
+        assert_eq!(Baseline::chosen(Some("")), Ok(Baseline::Before));
+        assert_eq!(Baseline::chosen(Some("week")), Ok(Baseline::Week));
+        assert!(Baseline::chosen(Some("month")).is_err_and(|e| e.contains("before, day or week")));
     }
 
     #[test]

@@ -38,14 +38,8 @@ pub async fn investigate(
 ) -> Result<Json<Answer<Investigation>>, HistoryError> {
     let now = Utc::now();
     let (start, end) = parse_range(request.start_time.as_ref(), request.end_time.as_ref(), now)?;
-    let baseline = match request.baseline.as_deref() {
-        None => Baseline::Before,
-        Some(name) => Baseline::parse(name).ok_or_else(|| {
-            HistoryError::BadRequest(format!(
-                "unknown baseline `{name}`; use before, day or week"
-            ))
-        })?,
-    };
+    let baseline =
+        Baseline::chosen(request.baseline.as_deref()).map_err(HistoryError::BadRequest)?;
     let window = Window::new(start, end, baseline, now)?;
     let limit = request.limit.unwrap_or(investigate::DEFAULT_LIMIT);
     if !(1..=investigate::MAX_LIMIT).contains(&limit) {

@@ -34,14 +34,7 @@ pub async fn data(
         param(&pairs, "to"),
     )
     .bounds(now.timestamp_millis());
-    let baseline = match param(&pairs, "baseline").filter(|b| !b.is_empty()) {
-        None => Baseline::Before,
-        Some(name) => Baseline::parse(name).ok_or_else(|| {
-            PageError::BadLink(format!(
-                "unknown baseline `{name}`; use before, day or week"
-            ))
-        })?,
-    };
+    let baseline = Baseline::chosen(param(&pairs, "baseline")).map_err(PageError::BadLink)?;
     let window = Window::new(instant(from)?, instant(to)?, baseline, now)?;
     let nonempty = |key| {
         param(&pairs, key)
