@@ -305,6 +305,31 @@ async fn read_candidates(
     Ok((candidates, Resolution::of_step(read.step_seconds)))
 }
 
+/// For a range that starts past the raw window but within the hourly tier's 30 days, the
+/// finest of the five-minute averages kept there (5, 15 minutes, an hour) that fits `points`:
+/// the charts' choice would jump to hours, leaving an hour's window one point. `None` where
+/// the charts' choice is right (raw and minute buckets within 7 days, days beyond 30).
+fn past_raw(
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    points: i64,
+    now: DateTime<Utc>,
+) -> Option<Resolution> {
+    if Resolution::finest_held(start, now) != Resolution::Minutes(5) {
+        return None;
+    }
+    [
+        Resolution::Minutes(5),
+        Resolution::Minutes(15),
+        Resolution::Hour,
+    ]
+    .into_iter()
+    .find(|r| {
+        r.width()
+            .is_some_and(|w| (end - start).num_seconds() / w.num_seconds().max(1) < points)
+    })
+}
+
 /// A series' values before and during the window, and the points of its chart.
 struct Sides {
     candidate: Candidate,
@@ -340,7 +365,10 @@ async fn sides(
             pool,
             host,
             (window.baseline_start, window.end),
-            (POINTS, None),
+            (
+                POINTS,
+                past_raw(window.baseline_start, window.end, POINTS, now),
+            ),
             now,
         )
         .await?;
@@ -355,7 +383,8 @@ async fn sides(
     }
     let half = POINTS / 2;
     let range = (window.start, window.end);
-    let (mut current, chosen) = read_candidates(pool, host, range, (half, None), now).await?;
+    let forced = past_raw(window.start, window.end, half, now);
+    let (mut current, chosen) = read_candidates(pool, host, range, (half, forced), now).await?;
     let resolution = chosen.coarser(Resolution::finest_held(window.baseline_start, now));
     if resolution != chosen {
         current = read_candidates(pool, host, range, (half, Some(resolution)), now)
@@ -547,6 +576,31 @@ mod tests {
         assert_eq!(Baseline::chosen(Some("")), Ok(Baseline::Before));
         assert_eq!(Baseline::chosen(Some("week")), Ok(Baseline::Week));
         assert!(Baseline::chosen(Some("month")).is_err_and(|e| e.contains("before, day or week")));
+    }
+
+    #[test]
+    fn a_range_past_the_raw_window_is_read_at_five_minutes_where_they_fit() {
+        let now = at(23, 0);
+        let days = |d: i64| now - Duration::days(d);
+        assert_eq!(
+            past_raw(days(1), days(1) + Duration::hours(5), 500, now),
+            None,
+            "raw tier"
+        );
+        assert_eq!(
+            past_raw(days(10), days(10) + Duration::hours(5), 500, now),
+            Some(Resolution::Minutes(5))
+        );
+        assert_eq!(
+            past_raw(days(10), days(5), 500, now),
+            Some(Resolution::Minutes(15)),
+            "5 days: 1 440 five-minute buckets, 480 of fifteen"
+        );
+        assert_eq!(
+            past_raw(days(25), days(5), 500, now),
+            Some(Resolution::Hour)
+        );
+        assert_eq!(past_raw(days(40), days(39), 500, now), None, "daily tier");
     }
 
     #[test]

@@ -288,6 +288,22 @@ async fn a_window_ranks_what_changed_on_each_host_against_the_stretch_before_it(
             .all(|c| c["resolution"] == "5m"),
         "{body}"
     );
+    // The job a week ago against the stretch before it then: past the raw window, so at the
+    // five-minute averages the hourly rollups keep (not a single hourly point).
+    let a_week_ago = incident - Duration::days(7);
+    let (_, body) = post(
+        &app,
+        "/api/v1/history/investigate",
+        &json!({"vmIds": ["inv-job"],
+        "startTime": a_week_ago, "endTime": a_week_ago + Duration::minutes(20)}),
+    )
+    .await;
+    let cpu = &body["data"]["changes"][0];
+    assert_eq!(
+        (cpu["series"].as_str(), cpu["resolution"].as_str()),
+        (Some("cpu.usagePercent"), Some("5m")),
+        "{body}"
+    );
     let (status, body) = post(
         &app,
         "/api/v1/history/investigate",
