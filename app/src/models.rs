@@ -987,6 +987,9 @@ pub struct Investigation {
     pub more: usize,
     /// Series compared over all hosts.
     pub compared: usize,
+    /// Whether each file system was compared on its own; over many hosts and days (more than
+    /// 10 host-days of raw samples) only `disk.usagePercent`, all of them together, is.
+    pub filesystems_compared: bool,
 }
 
 /// The investigate page: a window of one host, a group or the fleet, and what changed in it.

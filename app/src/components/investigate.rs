@@ -237,6 +237,9 @@ fn InvestigateView(data: InvestigatePageData) -> impl IntoView {
             </section>
         }
     });
+    let filesystems = (!result.filesystems_compared && result.compared > 0).then_some(
+        "File systems were not compared one by one over this many hosts and days (they are kept only with the raw samples); disk.usagePercent, all of them together, was. Choose fewer hosts or a shorter window to see each.",
+    );
     let more =
         (result.more > 0).then(|| format!("{} more changed series are not listed.", result.more));
     let note = result
@@ -284,6 +287,7 @@ fn InvestigateView(data: InvestigatePageData) -> impl IntoView {
                 </p>
                 {changes}
                 {more.map(|m| view! { <p class="muted small">{m}</p> })}
+                {filesystems.map(|f| view! { <p class="muted small" data-testid="investigate-no-filesystems">{f}</p> })}
             </section>
             {hosts_table}
         </main>

@@ -78,6 +78,10 @@ async fn a_window_ranks_what_changed_on_each_host_against_the_stretch_before_it(
             .all(|c| c.0 == "inv-web" && !c.1.starts_with("memory")),
         "{found:?}"
     );
+    assert_eq!(
+        data["filesystemsCompared"], true,
+        "two hosts over 100 minutes"
+    );
     let cpu = &data["changes"].as_array().expect("changes")[0];
     assert_eq!(
         cpu["score"], 1.0,
@@ -101,6 +105,15 @@ async fn a_window_ranks_what_changed_on_each_host_against_the_stretch_before_it(
         hosts[1]
     );
 
+    // Three days of one host read fifteen: past the file systems' budget of 10 host-days.
+    let (status, body) = post(
+        &app,
+        "/api/v1/history/investigate",
+        &json!({"vmIds": ["inv-web"], "startTime": end - Duration::days(3), "endTime": end}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["filesystemsCompared"], false, "{body}");
     // The same window shifted into the quiet hour before: nothing changed.
     let quiet = json!({"vmIds": ["inv-web"], "startTime": incident - Duration::minutes(30), "endTime": incident - Duration::minutes(10)});
     let (status, body) = post(&app, "/api/v1/history/investigate", &quiet).await;
