@@ -321,7 +321,7 @@ async fn read_candidates(
         })
     }));
     let own = custom::of_host(pool, host.id, None, (start, end), points, now).await?;
-    let width = width_name(own.width, own.resolution.as_str());
+    let width = own.resolution_name();
     candidates.extend(own.metrics.into_iter().map(|m| Candidate {
         series: format!("{}{}", custom::CUSTOM_PREFIX, m.name),
         significance: custom_significance(&m.unit),
@@ -539,24 +539,6 @@ fn round(value: f64, decimals: i32) -> f64 {
     (value * scale).round() / scale
 }
 
-/// A custom metric's bucket width as the chart resolutions are named (`10s`, `5m`, `1h`, `1d`);
-/// rollups are named by their tier.
-fn width_name(width: Duration, resolution: &str) -> String {
-    match resolution {
-        "hour" => "1h".into(),
-        "day" => "1d".into(),
-        _ => {
-            let seconds = width.num_seconds().max(1);
-            match seconds {
-                s if s % 86_400 == 0 => format!("{}d", s / 86_400),
-                s if s % 3_600 == 0 => format!("{}h", s / 3_600),
-                s if s % 60 == 0 => format!("{}m", s / 60),
-                s => format!("{s}s"),
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -654,15 +636,6 @@ mod tests {
             Some(Resolution::Hour)
         );
         assert_eq!(past_raw(days(40), days(39), 500, now), None, "daily tier");
-    }
-
-    #[test]
-    fn custom_widths_are_named_like_chart_resolutions() {
-        assert_eq!(width_name(Duration::seconds(10), "raw"), "10s");
-        assert_eq!(width_name(Duration::minutes(5), "raw"), "5m");
-        assert_eq!(width_name(Duration::hours(2), "raw"), "2h");
-        assert_eq!(width_name(Duration::minutes(5), "hour"), "1h");
-        assert_eq!(width_name(Duration::minutes(5), "day"), "1d");
     }
 
     fn change(host: &str, series: &str, score: f64, size: f64) -> SeriesChange {

@@ -143,6 +143,27 @@ pub struct HostMetrics {
     pub more: usize,
 }
 
+impl HostMetrics {
+    /// Seconds per bucket: the raw points' bucket width, or the rollups' hour or day.
+    pub fn step_seconds(&self) -> i64 {
+        match self.resolution {
+            CustomMetricResolution::Raw => self.width.num_seconds().max(1),
+            CustomMetricResolution::Hour => 3_600,
+            CustomMetricResolution::Day => 86_400,
+        }
+    }
+
+    /// The step as chart resolutions are named: `10s`, `5m`, `1h`, `1d`.
+    pub fn resolution_name(&self) -> String {
+        match self.step_seconds() {
+            86_400 => "1d".to_owned(),
+            3_600 => "1h".to_owned(),
+            s if s % 60 == 0 => format!("{}m", s / 60),
+            s => format!("{s}s"),
+        }
+    }
+}
+
 /// The custom metrics `host_id` sent in `[start, end]` (those of `names`, or all), merged over
 /// their tag sets: raw points in at most `buckets` buckets over the range ([`bucket_width`]) while
 /// the range is in the raw window, hourly rollups up to 30 days back, daily beyond — the tiers
@@ -260,17 +281,7 @@ pub async fn chart(
     now: chrono::DateTime<Utc>,
 ) -> Result<Series, sqlx::Error> {
     let read = of_host(pool, host_id, Some(names), (start, end), points, now).await?;
-    let step = match read.resolution {
-        CustomMetricResolution::Raw => read.width.num_seconds().max(1),
-        CustomMetricResolution::Hour => 3_600,
-        CustomMetricResolution::Day => 86_400,
-    };
-    let resolution = match step {
-        86_400 => "1d".to_owned(),
-        3_600 => "1h".to_owned(),
-        s if s % 60 == 0 => format!("{}m", s / 60),
-        s => format!("{s}s"),
-    };
+    let (step, resolution) = (read.step_seconds(), read.resolution_name());
     let notes = names
         .iter()
         .filter(|name| !read.metrics.iter().any(|m| &m.name == *name))
@@ -294,6 +305,23 @@ pub const CUSTOM_PREFIX: &str = "custom:";
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn steps_are_named_like_chart_resolutions() {
+        let named = |resolution, seconds| {
+            HostMetrics {
+                resolution,
+                width: Duration::seconds(seconds),
+                metrics: Vec::new(),
+                more: 0,
+            }
+            .resolution_name()
+        };
+        assert_eq!(named(CustomMetricResolution::Raw, 10), "10s");
+        assert_eq!(named(CustomMetricResolution::Raw, 300), "5m");
+        assert_eq!(named(CustomMetricResolution::Hour, 300), "1h");
+        assert_eq!(named(CustomMetricResolution::Day, 300), "1d");
+    }
 
     #[test]
     fn raw_buckets_are_the_narrowest_epoch_aligned_width_giving_at_most_the_points_asked() {
