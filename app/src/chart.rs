@@ -159,7 +159,7 @@ mod tests {
 /// from the newest day (negative = history).
 pub mod capacity {
     use super::{CHART_HEIGHT, CHART_WIDTH};
-    use crate::models::TrendReport;
+    use crate::models::{DailyUsage, TrendReport, WhatIf, WhatIfResource};
     use plotters::prelude::*;
 
     type Pick = fn(&crate::models::DailyUsage) -> Option<f64>;
@@ -171,11 +171,46 @@ pub mod capacity {
     pub const THRESHOLD_COLOR: RGBColor = RGBColor(220, 38, 38);
 
     pub fn render(report: &TrendReport, horizon_days: i64, threshold: f64) -> String {
+        svg(|root| {
+            draw(
+                root,
+                &report.historical,
+                horizon_days,
+                threshold,
+                Ahead::Forecast(report),
+            )
+        })
+    }
+
+    /// A what-if answer: the history, each forecast dashed and the scenario solid after today.
+    pub fn render_what_if(what_if: &WhatIf) -> String {
+        svg(|root| {
+            draw(
+                root,
+                &what_if.historical,
+                what_if.horizon,
+                what_if.capacity_threshold,
+                Ahead::Scenario(&what_if.resources),
+            )
+        })
+    }
+
+    /// What is drawn right of today: the trends' forecasts, or a scenario beside them.
+    enum Ahead<'a> {
+        Forecast(&'a TrendReport),
+        Scenario(&'a [WhatIfResource]),
+    }
+
+    fn svg(
+        draw: impl FnOnce(
+            &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
+        ) -> Result<(), DrawingAreaErrorKind<std::io::Error>>,
+    ) -> String {
         let mut svg = String::new();
         let drawn = {
             let root =
                 SVGBackend::with_string(&mut svg, (CHART_WIDTH, CHART_HEIGHT)).into_drawing_area();
-            draw(&root, report, horizon_days, threshold).and_then(|_| root.present())
+            draw(&root).and_then(|_| root.present())
         };
         if drawn.is_ok() {
             svg
@@ -186,13 +221,14 @@ pub mod capacity {
 
     fn draw<DB: DrawingBackend>(
         root: &DrawingArea<DB, plotters::coord::Shift>,
-        report: &TrendReport,
+        historical: &[DailyUsage],
         horizon_days: i64,
         threshold: f64,
+        ahead: Ahead<'_>,
     ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
         root.fill(&WHITE)?;
-        let newest = report.historical.last().map(|d| d.date);
-        let oldest = report.historical.first().map(|d| d.date);
+        let newest = historical.last().map(|d| d.date);
+        let oldest = historical.first().map(|d| d.date);
         let span = match (oldest, newest) {
             (Some(a), Some(b)) => (b - a).num_days().max(1) as f64,
             _ => 30.0,
@@ -202,11 +238,15 @@ pub mod capacity {
             .x_label_area_size(28)
             .y_label_area_size(36)
             .build_cartesian_2d(-span..horizon_days.max(1) as f64, 0.0..100.0)?;
+        let x_desc = match ahead {
+            Ahead::Forecast(_) => "days from today (forecast dashed)",
+            Ahead::Scenario(_) => "days from today (forecast dashed, scenario solid)",
+        };
         chart
             .configure_mesh()
             .x_labels(10)
             .y_labels(6)
-            .x_desc("days from today (forecast dashed)")
+            .x_desc(x_desc)
             .x_label_formatter(&|x| format!("{x:+.0}"))
             .y_label_formatter(&|y| format!("{y:.0}%"))
             .light_line_style(RGBColor(240, 240, 240))
@@ -219,8 +259,7 @@ pub mod capacity {
         ))?;
         let Some(newest) = newest else { return Ok(()) };
         for (metric, label, color, pick) in SERIES {
-            let points: Vec<(f64, f64)> = report
-                .historical
+            let points: Vec<(f64, f64)> = historical
                 .iter()
                 .filter_map(|d| {
                     pick(d).map(|v| ((d.date - newest).num_days() as f64, v.clamp(0.0, 100.0)))
@@ -229,16 +268,37 @@ pub mod capacity {
             if points.is_empty() {
                 continue;
             }
-            if let (Some(last), Some(forecast)) = (
-                points.last(),
-                report.forecast.as_ref().and_then(|f| f.get(metric)),
-            ) {
-                chart.draw_series(DashedLineSeries::new(
-                    vec![*last, (horizon_days as f64, forecast.predicted_value)],
-                    5,
-                    4,
-                    color.stroke_width(2),
-                ))?;
+            match ahead {
+                Ahead::Forecast(report) => {
+                    if let (Some(last), Some(forecast)) = (
+                        points.last(),
+                        report.forecast.as_ref().and_then(|f| f.get(metric)),
+                    ) {
+                        chart.draw_series(DashedLineSeries::new(
+                            vec![*last, (horizon_days as f64, forecast.predicted_value)],
+                            5,
+                            4,
+                            color.stroke_width(2),
+                        ))?;
+                    }
+                }
+                Ahead::Scenario(resources) => {
+                    if let Some(resource) = resources.iter().find(|r| r.metric == metric) {
+                        let at = |p: &crate::models::WhatIfPoint, v: f64| {
+                            ((p.date - newest).num_days() as f64, v)
+                        };
+                        chart.draw_series(DashedLineSeries::new(
+                            resource.projection.iter().map(|p| at(p, p.forecast)),
+                            5,
+                            4,
+                            color.stroke_width(1),
+                        ))?;
+                        chart.draw_series(LineSeries::new(
+                            resource.projection.iter().map(|p| at(p, p.scenario)),
+                            color.stroke_width(3),
+                        ))?;
+                    }
+                }
             }
             super::labelled_line(&mut chart, points, label, color)?;
         }

@@ -1010,6 +1010,96 @@ pub struct InvestigatePageData {
     pub notice: Option<String>,
 }
 
+/// `POST /api/v1/history/what-if` (an extension) and the what-if page: a scenario's changes to a
+/// group's capacity forecast and the runway it gives, beside the forecast's own.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WhatIf {
+    /// Hosts planned now, and after the scenario's hosts are added or taken away.
+    pub hosts: usize,
+    pub hosts_after: i64,
+    /// Days forecast, and the threshold (percent) the runway runs to.
+    pub horizon: i64,
+    pub capacity_threshold: f64,
+    /// The newest complete day: day 0 of every projection.
+    pub newest_day: Option<DateTime<Utc>>,
+    pub changes: WhatIfChanges,
+    /// CPU, memory and disk, each with a straight forecast (a resource without one is left out
+    /// and named in `warning`).
+    pub resources: Vec<WhatIfResource>,
+    /// The group's daily averages the forecasts are drawn from (as `/history/trends` gives them).
+    pub historical: Vec<DailyUsage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
+}
+
+/// A scenario: hosts added (negative: taken away) from a day, a load added from a day (percent
+/// of the load then), extra growth per month (percent, compounded). A day left out is the
+/// newest complete day (at once).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WhatIfChanges {
+    pub add_hosts: i64,
+    pub hosts_from: Option<DateTime<Utc>>,
+    pub add_load_percent: f64,
+    pub load_from: Option<DateTime<Utc>>,
+    pub growth_monthly_percent: f64,
+}
+
+/// One resource under the forecast and under the scenario.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WhatIfResource {
+    /// `cpu`, `memory` or `disk`.
+    pub metric: String,
+    /// The trend line's level on the newest complete day (percent) and its change per month
+    /// (percentage points).
+    pub now: f64,
+    pub growth_monthly: f64,
+    pub forecast: WhatIfOutcome,
+    pub scenario: WhatIfOutcome,
+    /// Hosts of the group's average size needed so that the scenario's load stays below the
+    /// threshold up to the horizon.
+    pub hosts_needed: i64,
+    /// More average hosts' load the scenario takes before the threshold within the horizon
+    /// (negative: over it by that many); `None` without load.
+    pub room_for_hosts: Option<i64>,
+    /// Each day from the newest complete day to the horizon: the forecast and the scenario.
+    pub projection: Vec<WhatIfPoint>,
+}
+
+/// Where a resource is at the horizon and when it reaches the threshold.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WhatIfOutcome {
+    /// Percent at the horizon (0–100).
+    pub predicted_value: f64,
+    /// Days from the newest complete day (0: there already; `None`: not within two years).
+    pub days_to_threshold: Option<f64>,
+    /// The day (midnight UTC) it is reached.
+    pub capacity_exceed_date: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WhatIfPoint {
+    pub date: DateTime<Utc>,
+    pub forecast: f64,
+    pub scenario: f64,
+}
+
+/// The what-if page: the view and scenario asked for (as its form holds them), the groups to
+/// choose from, and the answer.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct WhatIfPageData {
+    pub viewer: Viewer,
+    pub query: crate::view_state::WhatIfQuery,
+    pub groups: Vec<(String, usize)>,
+    pub result: WhatIf,
+    /// Why the scenario was not computed (a change out of bounds), shown above the form.
+    pub problem: Option<String>,
+}
+
 /// Window of the live chart.
 pub const LIVE_WINDOW_SECS: i64 = 15 * 60;
 

@@ -290,7 +290,7 @@ pub const CAPACITY_THRESHOLDS: [i64; 4] = [60, 70, 80, 90];
 /// The capacity page's view as its URL holds it: `group` (a host group, absent: the whole
 /// fleet), `history` and `horizon` in days, `threshold` in percent — each one of the page's
 /// choices, the defaults 180, 90 and 80 when absent.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CapacityQuery {
     pub group: Option<String>,
     pub history_days: i64,
@@ -350,6 +350,73 @@ impl CapacityQuery {
     }
 }
 
+/// The what-if page's scenario as its URL holds it, on top of a capacity view: `hosts` added
+/// (negative: taken away) from `hostsFrom`, `load` percent more load from `loadFrom`, `growth`
+/// percent more a month (dates `YYYY-MM-DD`; empty or absent: no change, at once). Only the
+/// syntax is checked here; the bounds are the scenario's (`capacity::whatif` on the server).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct WhatIfQuery {
+    pub view: CapacityQuery,
+    pub add_hosts: i64,
+    pub hosts_from: Option<chrono::NaiveDate>,
+    pub load_percent: f64,
+    pub load_from: Option<chrono::NaiveDate>,
+    pub growth_percent: f64,
+}
+
+impl WhatIfQuery {
+    pub fn from_pairs(pairs: &[(String, String)]) -> Result<Self, String> {
+        let given = |key: &str| param(pairs, key).map(str::trim).filter(|v| !v.is_empty());
+        let number = |key: &str| -> Result<f64, String> {
+            given(key).map_or(Ok(0.0), |text| {
+                text.parse::<f64>()
+                    .ok()
+                    .filter(|v| v.is_finite())
+                    .ok_or_else(|| format!("`{key}` must be a number, got `{text}`"))
+            })
+        };
+        let date = |key: &str| -> Result<Option<chrono::NaiveDate>, String> {
+            given(key)
+                .map(|text| {
+                    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                        .map_err(|_| format!("`{key}` must be a date (YYYY-MM-DD), got `{text}`"))
+                })
+                .transpose()
+        };
+        let add_hosts = given("hosts").map_or(Ok(0), |text| {
+            text.parse::<i64>()
+                .map_err(|_| format!("`hosts` must be a whole number, got `{text}`"))
+        })?;
+        Ok(WhatIfQuery {
+            view: CapacityQuery::from_pairs(pairs)?,
+            add_hosts,
+            hosts_from: date("hostsFrom")?,
+            load_percent: number("load")?,
+            load_from: date("loadFrom")?,
+            growth_percent: number("growth")?,
+        })
+    }
+
+    /// The page's address for this scenario (what `from_pairs` reads back).
+    pub fn to_query(&self) -> String {
+        let day = |d: Option<chrono::NaiveDate>| d.map(|d| d.to_string()).unwrap_or_default();
+        format!(
+            "{}&hosts={}&hostsFrom={}&load={}&loadFrom={}&growth={}",
+            self.view.to_query(),
+            self.add_hosts,
+            day(self.hosts_from),
+            self.load_percent,
+            day(self.load_from),
+            self.growth_percent
+        )
+    }
+
+    /// No change asked for: the page shows the forecast alone.
+    pub fn is_empty(&self) -> bool {
+        self.add_hosts == 0 && self.load_percent == 0.0 && self.growth_percent == 0.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -372,6 +439,41 @@ mod tests {
     }
 
     const NOW: i64 = 1_800_000_000_000;
+
+    #[test]
+    fn a_what_if_scenario_reads_back_and_refuses_what_is_not_a_number_or_date() {
+        let scenario = WhatIfQuery {
+            view: CapacityQuery {
+                group: Some("grp 1".into()),
+                ..CapacityQuery::default()
+            },
+            add_hosts: -2,
+            hosts_from: chrono::NaiveDate::from_ymd_opt(2027, 1, 15),
+            load_percent: 30.5,
+            load_from: None,
+            growth_percent: 2.0,
+        };
+        let query = scenario.to_query();
+        assert_eq!(
+            WhatIfQuery::from_pairs(&parse_query(&query)),
+            Ok(scenario.clone()),
+            "{query}"
+        );
+        assert!(!scenario.is_empty());
+        let empty = WhatIfQuery::from_pairs(&parse_query("group=&hosts=&load=")).expect("empty");
+        assert_eq!(empty, WhatIfQuery::default());
+        assert!(empty.is_empty());
+        for (bad, says) in [
+            ("hosts=1.5", "`hosts` must be a whole number"),
+            ("load=lots", "`load` must be a number"),
+            ("growth=inf", "`growth` must be a number"),
+            ("loadFrom=15.01.2027", "`loadFrom` must be a date"),
+            ("threshold=75", "`threshold` must be one of"),
+        ] {
+            let error = WhatIfQuery::from_pairs(&parse_query(bad)).expect_err(bad);
+            assert!(error.starts_with(says), "{bad}: {error}");
+        }
+    }
 
     #[test]
     fn a_capacity_views_query_string_reads_back_as_the_same_view() {

@@ -300,6 +300,7 @@ fn runway_section(
                 threshold: threshold.round() as i64,
             };
             let href = format!("/capacity?{}", view.to_query());
+            let what_if = format!("/capacity/what-if?{}", view.to_query());
             let cell = |days: Option<f64>| {
                 view! { <td class=format!("num {}", grade(days))>{days_text(days)}</td> }
             };
@@ -317,6 +318,7 @@ fn runway_section(
                     {cell(r.disk_days)}
                     <td>{r.constrained.clone().unwrap_or_else(|| "–".into())}</td>
                     <td class=first_grade data-testid="runway-first">{first}</td>
+                    <td><a class="small" href=what_if data-testid="runway-what-if">"what if…"</a></td>
                 </tr>
             }
         })
@@ -328,7 +330,7 @@ fn runway_section(
                 <p class="muted small">{format!("Days from the newest complete day until each group's average (what its hosts share when load is spread over them) reaches {threshold:.0} %, and until its first host does; – : not within two years. Red within the {horizon_days}-day forecast, amber within a year.")}</p>
                 <div class="table-wrap">
                     <table data-testid="runway-table">
-                        <thead><tr><th>"group"</th><th>"hosts"</th><th>"CPU"</th><th>"memory"</th><th>"disk"</th><th>"runs out first"</th><th>"first host to reach it"</th></tr></thead>
+                        <thead><tr><th>"group"</th><th>"hosts"</th><th>"CPU"</th><th>"memory"</th><th>"disk"</th><th>"runs out first"</th><th>"first host to reach it"</th><th></th></tr></thead>
                         <tbody>{rows}</tbody>
                     </table>
                 </div>
@@ -557,6 +559,30 @@ fn view_form(
     horizon_days: i64,
     threshold: f64,
 ) -> AnyView {
+    // The plan shown, as a spreadsheet and as a what-if: the same view's query.
+    let shown = CapacityQuery {
+        group: group.map(str::to_owned),
+        history_days,
+        horizon_days,
+        threshold: threshold.round() as i64,
+    };
+    let csv = format!("/capacity.csv?{}", shown.to_query());
+    let what_if = format!("/capacity/what-if?{}", shown.to_query());
+    view! {
+        <form method="get" action="/capacity" class="filters panel" data-testid="capacity-view">
+            {view_selects(groups, &shown)}
+            <button type="submit" data-testid="capacity-apply">"Plan"</button>
+            <a href=csv class="small" data-testid="capacity-csv" download>"Download this plan (CSV)"</a>
+            <a href=what_if class="small" data-testid="capacity-what-if">"What if…"</a>
+        </form>
+    }
+    .into_any()
+}
+
+/// A capacity view's choices as form fields (`group`, `history`, `horizon`, `threshold`): the
+/// capacity page's form and the what-if page's.
+pub(super) fn view_selects(groups: &[(String, usize)], view: &CapacityQuery) -> AnyView {
+    let group = view.group.as_deref();
     let group_options: Vec<_> = groups
         .iter()
         .map(|(name, count)| {
@@ -573,40 +599,26 @@ fn view_form(
             })
             .collect()
     };
-    let history = days(&CAPACITY_HISTORY_DAYS, history_days, |d| match d {
+    let history = days(&CAPACITY_HISTORY_DAYS, view.history_days, |d| match d {
         365 => "1 year".into(),
         730 => "2 years".into(),
         d => format!("{d} days"),
     });
-    let horizon = days(&CAPACITY_HORIZON_DAYS, horizon_days, |d| match d {
+    let horizon = days(&CAPACITY_HORIZON_DAYS, view.horizon_days, |d| match d {
         365 => "1 year".into(),
         d => format!("{d} days"),
     });
-    let thresholds = days(&CAPACITY_THRESHOLDS, threshold.round() as i64, |t| {
-        format!("{t} %")
-    });
-    // The plan shown, as a spreadsheet: the same view's query.
-    let shown = CapacityQuery {
-        group: group.map(str::to_owned),
-        history_days,
-        horizon_days,
-        threshold: threshold.round() as i64,
-    };
-    let csv = format!("/capacity.csv?{}", shown.to_query());
+    let thresholds = days(&CAPACITY_THRESHOLDS, view.threshold, |t| format!("{t} %"));
     view! {
-        <form method="get" action="/capacity" class="filters panel" data-testid="capacity-view">
-            <label>"Hosts"
-                <select name="group" data-testid="capacity-group">
-                    <option value="" selected=group.is_none()>"the whole fleet"</option>
-                    {group_options}
-                </select>
-            </label>
-            <label>"History" <select name="history" data-testid="capacity-history">{history}</select></label>
-            <label>"Forecast" <select name="horizon" data-testid="capacity-horizon">{horizon}</select></label>
-            <label>"Threshold" <select name="threshold" data-testid="capacity-threshold">{thresholds}</select></label>
-            <button type="submit" data-testid="capacity-apply">"Plan"</button>
-            <a href=csv class="small" data-testid="capacity-csv" download>"Download this plan (CSV)"</a>
-        </form>
+        <label>"Hosts"
+            <select name="group" data-testid="capacity-group">
+                <option value="" selected=group.is_none()>"the whole fleet"</option>
+                {group_options}
+            </select>
+        </label>
+        <label>"History" <select name="history" data-testid="capacity-history">{history}</select></label>
+        <label>"Forecast" <select name="horizon" data-testid="capacity-horizon">{horizon}</select></label>
+        <label>"Threshold" <select name="threshold" data-testid="capacity-threshold">{thresholds}</select></label>
     }
     .into_any()
 }

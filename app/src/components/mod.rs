@@ -10,6 +10,7 @@ mod investigate;
 pub mod islands;
 mod login;
 pub mod snapshot;
+mod whatif;
 
 use crate::models::Viewer;
 use leptos::prelude::*;
@@ -28,6 +29,7 @@ pub use fleet::FleetPage;
 pub use host::HostPage;
 pub use investigate::InvestigatePage;
 pub use login::LoginPage;
+pub use whatif::WhatIfPage;
 
 /// The HTML document the server streams. uPlot and the chart module load deferred; the islands'
 /// WASM hydrates after them.
@@ -67,6 +69,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/compare") view=ComparePage ssr=SsrMode::Async/>
                 <Route path=path!("/investigate") view=InvestigatePage ssr=SsrMode::Async/>
                 <Route path=path!("/capacity") view=CapacityPage ssr=SsrMode::Async/>
+                <Route path=path!("/capacity/what-if") view=WhatIfPage ssr=SsrMode::Async/>
                 <Route path=path!("/exports") view=ExportsPage ssr=SsrMode::Async/>
                 <Route path=path!("/alerts") view=AlertsPage ssr=SsrMode::Async/>
                 <Route path=path!("/login") view=LoginPage/>

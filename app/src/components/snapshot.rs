@@ -3,7 +3,7 @@
 //! calls them, so their codecs stay out of the WASM.
 use crate::models::{
     AlertsPageData, CapacityReport, ComparePageData, ExportsPageData, FleetPageData, HostPageData,
-    InvestigatePageData,
+    InvestigatePageData, WhatIfPageData,
 };
 use leptos::{
     prelude::*,
@@ -97,6 +97,15 @@ pub async fn load_investigate(query: String) -> Result<InvestigatePageData, Page
     (source.0)(headers, query).await
 }
 
+/// The what-if page for its query string (a capacity view and a scenario:
+/// `app::view_state::WhatIfQuery`).
+#[server(prefix = "/sfn", endpoint = "what_if")]
+pub async fn load_what_if(query: String) -> Result<WhatIfPageData, PageError> {
+    let source = use_context::<ssr::WhatIfSource>().ok_or_else(|| PageError::missing("what-if"))?;
+    let headers = headers().await?;
+    (source.0)(headers, query).await
+}
+
 /// Loads the capacity page's report for its query string (`group`, `history`, `horizon`,
 /// `threshold`), authenticated by the server's `CapacitySource`.
 #[server(prefix = "/sfn", endpoint = "capacity")]
@@ -129,7 +138,7 @@ pub async fn load_alerts(query: String) -> Result<AlertsPageData, PageError> {
 pub mod ssr {
     use crate::models::{
         AlertsPageData, CapacityReport, ComparePageData, ExportsPageData, FleetPageData,
-        HostPageData, InvestigatePageData,
+        HostPageData, InvestigatePageData, WhatIfPageData,
     };
     use std::{future::Future, pin::Pin, sync::Arc};
 
@@ -161,6 +170,12 @@ pub mod ssr {
     #[derive(Clone)]
     pub struct CapacitySource(
         pub Arc<dyn Fn(http::HeaderMap, String) -> Answer<CapacityReport> + Send + Sync>,
+    );
+
+    /// The what-if page's data: (headers, query string).
+    #[derive(Clone)]
+    pub struct WhatIfSource(
+        pub Arc<dyn Fn(http::HeaderMap, String) -> Answer<WhatIfPageData> + Send + Sync>,
     );
 
     #[derive(Clone)]

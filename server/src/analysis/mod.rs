@@ -5,4 +5,5 @@ pub mod robust;
 pub mod shifts;
 pub mod sketch;
 pub mod trend;
+pub mod whatif;
 pub mod window;

@@ -47,6 +47,23 @@ pub struct Forecast {
     /// current fitted level is already at or above it; `None` when it does not within two years.
     pub days_to_threshold: Option<f64>,
     pub fitted_now: f64,
+    /// The straight line forecast from the last point (not clamped to 0–100), for scenarios
+    /// drawn on top of it (`analysis::whatif`); `None` when the forecast is a curve.
+    pub line: Option<LinearTrend>,
+}
+
+/// A straight forecast: its level at the last point and its change per day.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LinearTrend {
+    pub level_now: f64,
+    pub slope: f64,
+}
+
+impl LinearTrend {
+    /// The level `days` after the last point.
+    pub fn at(&self, days: f64) -> f64 {
+        self.level_now + self.slope * days
+    }
 }
 
 /// Theil–Sen is quadratic in the number of points: beyond this many days it runs on the
@@ -108,7 +125,7 @@ fn confidence(days: &[f64], values: &[f64], predicted: &[f64], horizon_x: f64) -
 }
 
 /// First x after `from` where `f(x) >= threshold`, stepping by a day then refining by bisection.
-fn first_crossing(f: impl Fn(f64) -> f64, from: f64, threshold: f64) -> Option<f64> {
+pub(crate) fn first_crossing(f: impl Fn(f64) -> f64, from: f64, threshold: f64) -> Option<f64> {
     if f(from) >= threshold {
         return Some(from);
     }
@@ -158,6 +175,10 @@ pub fn forecast(
             days_to_threshold: first_crossing(model, last, threshold)
                 .map(|x| ((x - last) * 10.0).round() / 10.0),
             fitted_now: clamp(free.level_now),
+            line: Some(LinearTrend {
+                level_now: free.level_now,
+                slope: free.slope,
+            }),
         });
     }
     let line: Line = robust_line(days, values)?;
@@ -188,6 +209,10 @@ pub fn forecast(
         }
     }
     let fitted_now = clamp(model(last));
+    let straight = (used == Method::Linear).then(|| LinearTrend {
+        level_now: line.at(last),
+        slope: line.slope,
+    });
     let days_to_threshold =
         first_crossing(&model, last, threshold).map(|x| ((x - last) * 10.0).round() / 10.0);
     Some(Forecast {
@@ -196,6 +221,7 @@ pub fn forecast(
         confidence: confidence(days, values, &fitted, last + horizon),
         days_to_threshold,
         fitted_now,
+        line: straight,
     })
 }
 

@@ -17,6 +17,7 @@ mod series;
 mod summary;
 mod timeline;
 pub mod trends;
+mod whatif;
 
 use crate::{error::ApiError, state::AppState};
 use axum::{
@@ -148,6 +149,7 @@ fn history_routes(ingest_body_limit: usize) -> Router<AppState> {
             "/api/v1/history/investigate",
             post(investigate::investigate),
         )
+        .route("/api/v1/history/what-if", post(whatif::what_if))
         .route(
             "/api/v1/history/anomalies",
             post(anomalies::detect_anomalies),

@@ -5,6 +5,7 @@ pub mod app_metrics;
 pub mod csv;
 pub mod rightsize;
 pub mod runway;
+pub mod whatif;
 
 use crate::storage::hosts::HostRef;
 use crate::{
@@ -247,6 +248,19 @@ pub async fn analyse(
     hosts: &[HostRef],
     options: &TrendOptions,
 ) -> Result<TrendReport, QueryError> {
+    Ok(analyse_with_lines(pool, hosts, options).await?.0)
+}
+
+/// Each metric's straight forecast of the selection: the day of its last point and the line
+/// from there (what a what-if scenario is drawn on).
+pub type ForecastLines = BTreeMap<&'static str, (DateTime<Utc>, trend::LinearTrend)>;
+
+/// `analyse`, with the straight forecast lines its answer's forecasts were drawn from.
+pub async fn analyse_with_lines(
+    pool: &sqlx::PgPool,
+    hosts: &[HostRef],
+    options: &TrendOptions,
+) -> Result<(TrendReport, ForecastLines), QueryError> {
     let TrendOptions {
         start,
         end,
@@ -343,6 +357,7 @@ pub async fn analyse(
     let (mut alerts, mut recommendations): (Vec<(f64, CapacityAlert)>, Vec<Recommendation>) =
         (Vec::new(), Vec::new());
     let mut span_days: f64 = 0.0;
+    let mut lines = ForecastLines::new();
     for (name, id) in metrics.iter() {
         let Some(days) = fleet.get(id) else { continue };
         for (day, rollup) in days {
@@ -387,6 +402,9 @@ pub async fn analyse(
                 method,
                 threshold,
             ) {
+                if let Some(line) = f.line {
+                    lines.insert(*name, (last_day, line));
+                }
                 let mut forecast = MetricForecast {
                     predicted_value: f.predicted_value,
                     confidence: f.confidence,
@@ -555,7 +573,7 @@ pub async fn analyse(
     } else {
         None
     };
-    Ok(TrendReport {
+    let report = TrendReport {
         historical: historical.into_values().collect(),
         growth_rates,
         forecast: forecast_enabled.then_some(forecasts),
@@ -564,7 +582,8 @@ pub async fn analyse(
         warning,
         custom_metrics: Vec::new(),
         custom_metrics_skipped: Vec::new(),
-    })
+    };
+    Ok((report, lines))
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ mod capacity;
 mod compare;
 mod host;
 mod investigate;
+mod whatif;
 
 use crate::{
     auth::{credentials, session_cookie, Principal, RequireScope, VmRead},
@@ -17,13 +18,13 @@ use app::{
     components::snapshot::{
         ssr::{
             AlertsSource, Answer, CompareSource, ExportsSource, FleetSource, HostSource,
-            InvestigateSource,
+            InvestigateSource, WhatIfSource,
         },
         PageError,
     },
     models::{
         AlertsPageData, ComparePageData, ExportsPageData, FleetPageData, HostChoice, HostPageData,
-        InvestigatePageData, Viewer,
+        InvestigatePageData, Viewer, WhatIfPageData,
     },
     shell,
     view_state::{param, parse_query, Range},
@@ -47,6 +48,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
     let host = host_source(state.clone());
     let compare = compare_source(state.clone());
     let investigate = investigate_source(state.clone());
+    let what_if = what_if_source(state.clone());
     let capacity = capacity::source(state.clone());
     let exports = exports_source(state.clone());
     let alerts = alerts_source(state.clone());
@@ -57,6 +59,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         provide_context(host.clone());
         provide_context(compare.clone());
         provide_context(investigate.clone());
+        provide_context(what_if.clone());
         provide_context(capacity.clone());
         provide_context(exports.clone());
         provide_context(alerts.clone());
@@ -215,6 +218,18 @@ fn investigate_source(state: AppState) -> InvestigateSource {
             Box::pin(async move {
                 let (_, viewer) = signed_in(&state, &headers).await?;
                 investigate::data(&state.pool, viewer, &query, Utc::now()).await
+            })
+        },
+    ))
+}
+
+fn what_if_source(state: AppState) -> WhatIfSource {
+    WhatIfSource(Arc::new(
+        move |headers: HeaderMap, query: String| -> Answer<WhatIfPageData> {
+            let state = state.clone();
+            Box::pin(async move {
+                let (_, viewer) = signed_in(&state, &headers).await?;
+                whatif::data(&state.pool, viewer, &query, Utc::now()).await
             })
         },
     ))

@@ -18,3 +18,4 @@ mod reports;
 mod series;
 mod simulate;
 mod storage;
+mod whatif;

@@ -1,0 +1,246 @@
+//! The what-if page: a scenario on a group's (or the fleet's) capacity forecast — hosts added or
+//! taken away, load added from a day, extra growth — and the runway it gives beside the
+//! forecast's own: a chart of both, a row per resource, the hosts needed and the room left.
+//! A plain GET form, so a scenario is a link (vROps's what-if, without committing anything).
+use super::{capacity::view_selects, snapshot::load_what_if, TopBar};
+use crate::{
+    chart::capacity::{render_what_if, SERIES},
+    models::{WhatIf, WhatIfOutcome, WhatIfPageData},
+    view_state::WhatIfQuery,
+};
+use leptos::prelude::*;
+use leptos_router::hooks::use_location;
+
+#[component]
+pub fn WhatIfPage() -> impl IntoView {
+    let query = use_location().search.get_untracked();
+    let data = Resource::new(move || (), move |_| load_what_if(query.clone()));
+    view! {
+        <Suspense fallback=super::loading>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(data) => view! { <WhatIfView data/> }.into_any(),
+                    Err(error) => super::failed("the what-if", error, "/capacity/what-if".into()),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+fn plural(n: i64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// "from 2027-01-15" or "at once".
+fn from_text(day: Option<chrono::NaiveDate>) -> String {
+    day.map_or_else(|| "at once".into(), |d| format!("from {d}"))
+}
+
+/// The scenario in words: "2 hosts more from 2027-01-15, 30 % more load at once".
+fn scenario_text(q: &WhatIfQuery) -> String {
+    let mut parts = Vec::new();
+    if q.add_hosts != 0 {
+        let hosts = plural(q.add_hosts.abs(), "host", "hosts");
+        let more = if q.add_hosts > 0 { "more" } else { "fewer" };
+        parts.push(format!("{hosts} {more} {}", from_text(q.hosts_from)));
+    }
+    if q.load_percent != 0.0 {
+        let more = if q.load_percent > 0.0 { "more" } else { "less" };
+        parts.push(format!(
+            "{} % {more} load {}",
+            q.load_percent.abs(),
+            from_text(q.load_from)
+        ));
+    }
+    if q.growth_percent != 0.0 {
+        parts.push(format!("{:+} % growth a month", q.growth_percent));
+    }
+    parts.join(", ")
+}
+
+/// "2027-04-05 (in 120 days)", "now (trend)", "not within 2 years".
+fn reaches(outcome: &WhatIfOutcome) -> String {
+    match (outcome.days_to_threshold, outcome.capacity_exceed_date) {
+        (Some(d), _) if d <= 0.0 => "now (trend)".into(),
+        (Some(d), Some(when)) => format!("{} (in {d:.0} days)", when.format("%Y-%m-%d")),
+        _ => "not within 2 years".into(),
+    }
+}
+
+/// The row class of a crossing, graded as the capacity page grades: within the horizon, a year.
+fn grade(outcome: &WhatIfOutcome, horizon: i64) -> &'static str {
+    match outcome.days_to_threshold {
+        Some(d) if d <= horizon as f64 => "severity-high",
+        Some(d) if d <= 365.0 => "severity-medium",
+        _ => "",
+    }
+}
+
+/// The resource that runs out first under the scenario, and the sentence that says so.
+fn headline(result: &WhatIf) -> String {
+    let first = |pick: fn(&crate::models::WhatIfResource) -> &WhatIfOutcome| {
+        result
+            .resources
+            .iter()
+            .filter_map(|r| Some((r, pick(r).days_to_threshold?)))
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+    };
+    let threshold = result.capacity_threshold;
+    match (first(|r| &r.scenario), first(|r| &r.forecast)) {
+        (None, None) => format!("Nothing reaches {threshold:.0} % within two years, with or without the changes."),
+        (None, Some((r, _))) => format!(
+            "With the changes nothing reaches {threshold:.0} % within two years; without them {} does: {}.",
+            r.metric,
+            reaches(&r.forecast)
+        ),
+        (Some((r, _)), forecast) => format!(
+            "With the changes {} reaches {threshold:.0} % first: {}; without them {}.",
+            r.metric,
+            reaches(&r.scenario),
+            forecast.map_or_else(
+                || "nothing does within two years".to_owned(),
+                |(f, _)| format!("{} does first: {}", f.metric, reaches(&f.forecast))
+            )
+        ),
+    }
+}
+
+#[component]
+fn WhatIfView(data: WhatIfPageData) -> impl IntoView {
+    let WhatIfPageData {
+        viewer,
+        query,
+        groups,
+        result,
+        problem,
+    } = data;
+    let view = query.view.clone();
+    let horizon = result.horizon;
+    let scope = view.group.as_ref().map_or_else(
+        || {
+            format!(
+                "the fleet · {}",
+                plural(result.hosts as i64, "host", "hosts")
+            )
+        },
+        |g| {
+            format!(
+                "group {g} · {}",
+                plural(result.hosts as i64, "host", "hosts")
+            )
+        },
+    );
+    let described = scenario_text(&query);
+    let chart = render_what_if(&result);
+    let day = |d: Option<chrono::NaiveDate>| d.map(|d| d.to_string()).unwrap_or_default();
+    let number = |v: f64| {
+        if v == 0.0 {
+            String::new()
+        } else {
+            v.to_string()
+        }
+    };
+    let hosts_value = if query.add_hosts == 0 {
+        String::new()
+    } else {
+        query.add_hosts.to_string()
+    };
+    let plan = format!("/capacity?{}", view.to_query());
+    let reset = format!("/capacity/what-if?{}", view.to_query());
+    let form = view! {
+        <form method="get" action="/capacity/what-if" class="filters panel what-if-form" data-testid="what-if-form">
+            {view_selects(&groups, &view)}
+            <fieldset>
+                <legend>"Scenario"</legend>
+                <label>"Hosts " <input type="number" name="hosts" step="1" value=hosts_value placeholder="+2 or -1" data-testid="what-if-hosts"/></label>
+                <label>"from " <input type="date" name="hostsFrom" value=day(query.hosts_from) data-testid="what-if-hosts-from"/></label>
+                <label>"Load " <input type="number" name="load" step="any" value=number(query.load_percent) placeholder="+30" data-testid="what-if-load"/> " %"</label>
+                <label>"from " <input type="date" name="loadFrom" value=day(query.load_from) data-testid="what-if-load-from"/></label>
+                <label>"Extra growth " <input type="number" name="growth" step="any" value=number(query.growth_percent) placeholder="+2" data-testid="what-if-growth"/> " % a month"</label>
+            </fieldset>
+            <button type="submit" data-testid="what-if-apply">"Recompute"</button>
+            <a href=reset class="small" data-testid="what-if-reset">"Clear the scenario"</a>
+            <a href=plan class="small">"Back to the plan"</a>
+        </form>
+    }
+    .into_any();
+    let rows = SERIES
+        .iter()
+        .filter_map(|(metric, label, _, _)| {
+            let r = result.resources.iter().find(|r| r.metric == *metric)?;
+            let room = match r.room_for_hosts {
+                None => "no load".to_string(),
+                Some(m) if m < 0 => format!("over by {}", plural(-m, "host's load", "hosts' load")),
+                Some(m) => plural(m, "host's load", "hosts' load"),
+            };
+            let needed_title = format!(
+                "Hosts of the group's average size that keep {label} below {:.0} % up to the horizon under the scenario's load ({} planned)",
+                result.capacity_threshold, result.hosts_after
+            );
+            let short = r.hosts_needed > result.hosts_after;
+            Some(view! {
+                <tr data-testid=format!("what-if-{metric}") class=grade(&r.scenario, horizon)>
+                    <td>{*label}</td>
+                    <td class="num">{format!("{:.1} %", r.now)}</td>
+                    <td class="num">{format!("{:+.2} pp", r.growth_monthly)}</td>
+                    <td class="num">{format!("{:.1} %", r.forecast.predicted_value)}</td>
+                    <td class="num" data-testid="what-if-scenario-value"><strong>{format!("{:.1} %", r.scenario.predicted_value)}</strong></td>
+                    <td>{reaches(&r.forecast)}</td>
+                    <td data-testid="what-if-scenario-reaches"><strong>{reaches(&r.scenario)}</strong></td>
+                    <td class="num" title=needed_title data-testid="what-if-hosts-needed">
+                        {r.hosts_needed} {short.then(|| view! { <span class="moved up">{format!(" ({} more)", r.hosts_needed - result.hosts_after)}</span> })}
+                    </td>
+                    <td class="num" data-testid="what-if-room">{room}</td>
+                </tr>
+            })
+        })
+        .collect_view();
+    let none = result.resources.is_empty();
+    let summary = if described.is_empty() {
+        "No change entered: the forecast alone. Enter hosts, load or growth above and recompute."
+            .to_owned()
+    } else {
+        format!("Scenario: {described}.")
+    };
+    let hosts_line = (result.hosts_after != result.hosts as i64).then(|| {
+        format!(
+            "{} now, {} after the change.",
+            plural(result.hosts as i64, "host", "hosts"),
+            result.hosts_after
+        )
+    });
+    let headline = (!none).then(|| headline(&result));
+    view! {
+        <TopBar active="/capacity" viewer>
+            <span class="muted" data-testid="what-if-scope">{format!("What if · {scope} · last {} days", view.history_days)}</span>
+        </TopBar>
+        <main class="live">
+            {form}
+            {problem.map(|p| view! { <p class="warning" data-testid="what-if-problem">{format!("The scenario was not computed: {p}. Below: the forecast alone.")}</p> })}
+            {result.warning.clone().map(|w| view! { <p class="warning" data-testid="what-if-warning">{w}</p> })}
+            <section class="panel">
+                <h2>"Runway under the scenario"</h2>
+                <p data-testid="what-if-summary">{summary} " " {hosts_line}</p>
+                <p data-testid="what-if-headline"><strong>{headline}</strong></p>
+                <div class="chart" data-testid="what-if-chart" inner_html=chart></div>
+                <p class="muted small">{format!(
+                    "The group's average, as the runway plans it: the load spread evenly over hosts of the group's average size. Dashed: the straight forecast; solid after today: with the changes. Load added is a share of the load on its day; extra growth compounds monthly on top of the trend; hosts added or taken away change the capacity from their day. Red line: {:.0} %.",
+                    result.capacity_threshold
+                )}</p>
+                {none.then(|| view! { <p class="muted">"No forecast: at least 7 complete days of history are needed."</p> })}
+                <div class="table-wrap">
+                    <table data-testid="what-if-table">
+                        <thead><tr>
+                            <th>"resource"</th><th>"now"</th><th>"per month"</th>
+                            <th>{format!("in {horizon} days")}</th><th>"with the changes"</th>
+                            <th>{format!("reaches {:.0} %", result.capacity_threshold)}</th><th>"with the changes"</th>
+                            <th>"hosts needed"</th><th>"room for more"</th>
+                        </tr></thead>
+                        <tbody>{rows}</tbody>
+                    </table>
+                </div>
+                <p class="muted small">"Hosts needed: hosts of the group's average size that keep the resource below the threshold up to the horizon under the scenario's load. Room for more: how many more average hosts' load (growing as the group's does) fit before it is reached within the horizon."</p>
+            </section>
+        </main>
+    }
+}
