@@ -319,6 +319,9 @@ pub struct GroupRunway {
     pub constrained: Option<String>,
     /// The group's host that reaches the threshold first, with its resource and days.
     pub first_host: Option<RunwayHost>,
+    /// Plans committed for the group, which the days above include (0: the forecast alone).
+    #[serde(default)]
+    pub plans: usize,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -1024,9 +1027,18 @@ pub struct WhatIf {
     /// The newest complete day: day 0 of every projection.
     pub newest_day: Option<DateTime<Utc>>,
     pub changes: WhatIfChanges,
+    /// The plans committed for the same scope, included in `scenario` with `changes` (none when
+    /// the request left them out).
+    #[serde(default)]
+    pub plans: Vec<CapacityPlan>,
     /// CPU, memory and disk, each with a straight forecast (a resource without one is left out
     /// and named in `warning`).
     pub resources: Vec<WhatIfResource>,
+    /// The selection's host that reaches the threshold first under the scenario (each host's own
+    /// forecast, its load changed by the same factors), with its forecast's crossing beside it;
+    /// `None` with one host (the selection is the host) or when none reaches it within two years.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_host: Option<WhatIfHost>,
     /// The group's daily averages the forecasts are drawn from (as `/history/trends` gives them).
     pub historical: Vec<DailyUsage>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1044,6 +1056,21 @@ pub struct WhatIfChanges {
     pub add_load_percent: f64,
     pub load_from: Option<DateTime<Utc>>,
     pub growth_monthly_percent: f64,
+}
+
+/// A planned change committed for a group (or, with no `groupId`, the whole fleet): the runway
+/// and every what-if of the same scope include it until it is removed.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CapacityPlan {
+    pub id: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_id: Option<String>,
+    /// What it is ("Black Friday", "billing migration").
+    pub title: String,
+    pub changes: WhatIfChanges,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
 }
 
 /// One resource under the forecast and under the scenario.
@@ -1066,6 +1093,17 @@ pub struct WhatIfResource {
     pub room_for_hosts: Option<i64>,
     /// Each day from the newest complete day to the horizon: the forecast and the scenario.
     pub projection: Vec<WhatIfPoint>,
+}
+
+/// One host's resource under its own forecast and under the scenario.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WhatIfHost {
+    pub vm_id: String,
+    pub vm_name: String,
+    pub metric: String,
+    pub forecast: WhatIfOutcome,
+    pub scenario: WhatIfOutcome,
 }
 
 /// Where a resource is at the horizon and when it reaches the threshold.
@@ -1098,6 +1136,11 @@ pub struct WhatIfPageData {
     pub result: WhatIf,
     /// Why the scenario was not computed (a change out of bounds), shown above the form.
     pub problem: Option<String>,
+    /// The user may commit and remove plans (`alerts:write`, as for capacities).
+    pub can_commit: bool,
+    /// What the plan forms' redirects say: done, or what was wrong.
+    pub notice: Option<String>,
+    pub error: Option<String>,
 }
 
 /// Window of the live chart.

@@ -267,7 +267,8 @@ test('troubleshooting on the demo fleet', { timeout: 420_000 }, async () => {
     assert.equal(await page.locator('[data-testid=app-metric][data-name="api.requests"][data-vm=sim-000] [data-testid=app-metric-reaches]').textContent(), 'not within 2 years');
     // The runway of the demo's four groups, each opening its own plan.
     assert.equal(await page.getByTestId('runway-row').count(), 4);
-    assert.match(await page.getByTestId('runway-row').first().locator('a').getAttribute('href'), /^\/capacity\?group=grp_0\d&history=180&horizon=90&threshold=80$/);
+    assert.match(await page.getByTestId('runway-row').first().locator('a').first().getAttribute('href'), /^\/capacity\?group=grp_0\d&history=180&horizon=90&threshold=80$/);
+    assert.match(await page.getByTestId('runway-what-if').first().getAttribute('href'), /^\/capacity\/what-if\?group=grp_0\d&history=180&horizon=90&threshold=80$/);
     // Right-sizing: the demo's hosts have 8 vCPUs and 16 GiB and use far less CPU.
     const sizing = page.locator('[data-testid=sizing-row][data-verdict=oversized]').first();
     await sizing.waitFor();
@@ -324,6 +325,49 @@ test('troubleshooting on the demo fleet', { timeout: 420_000 }, async () => {
     const planRows = (await planCsv.text()).trim().split('\n');
     assert.match(planRows[0], /^kind,scope,host,metric/);
     assert.ok(planRows.some((r) => r.startsWith(`forecast,group ${groupValue},,cpu,%,`)), planRows.join('\n'));
+    // What if: from the same view, 40 % more load in a month and a host more in two; the
+    // scenario's runway beside the forecast's, the chart and a row per resource.
+    await page.getByTestId('capacity-what-if').click();
+    await page.waitForURL(/\/capacity\/what-if\?group=/);
+    const dayAhead = (days) => new Date(Date.now() + days * 86_400_000).toISOString().slice(0, 10);
+    await page.getByTestId('what-if-load').fill('40');
+    await page.getByTestId('what-if-load-from').fill(dayAhead(30));
+    await page.getByTestId('what-if-hosts').fill('1');
+    await page.getByTestId('what-if-hosts-from').fill(dayAhead(60));
+    await page.getByTestId('what-if-apply').click();
+    await page.waitForURL(/load=40/);
+    assert.match(await page.getByTestId('what-if-scope').textContent(), new RegExp(`^What if · group ${groupValue} · \\d+ hosts · last 365 days`));
+    assert.match(await page.getByTestId('what-if-summary').textContent(), new RegExp(`^Scenario: 1 host more from ${dayAhead(60)}, 40 % more load from ${dayAhead(30)}\\.`));
+    assert.equal(await page.locator('[data-testid=what-if-table] tbody tr').count(), 3, 'CPU, memory and disk');
+    assert.match(await page.getByTestId('what-if-cpu').getByTestId('what-if-scenario-reaches').textContent(), /^(\d{4}-\d{2}-\d{2} \(in \d+ days\)|now \(trend\)|not within 2 years)$/);
+    await page.waitForSelector('[data-testid=what-if-chart] svg');
+    await shot(page, 'what-if.png');
+    // Committed as a plan: listed, included in every what-if of the group and in its runway.
+    await page.getByTestId('plan-title').fill('Spring launch');
+    await page.getByTestId('plan-commit').click();
+    await page.getByTestId('what-if-notice').waitFor();
+    assert.match(await page.getByTestId('what-if-notice').textContent(), /Committed "Spring launch"/);
+    assert.equal(await page.getByTestId('plan-row').count(), 1);
+    assert.match(await page.getByTestId('plan-row').textContent(), /Spring launch.*1 host more from .*, 40 % more load from /);
+    assert.match(await page.getByTestId('what-if-summary').textContent(), /With the 1 plan committed below\./);
+    await page.getByTestId('plans').scrollIntoViewIfNeeded();
+    await shot(page, 'what-if-plan.png');
+    const { body: committed } = await api(`/api/v1/history/what-if/plans?groupId=${groupValue}`);
+    assert.equal(committed.data.length, 1);
+    assert.equal(committed.data[0].title, 'Spring launch');
+    await page.goto(`${base}/capacity`);
+    const plannedRow = page.locator(`[data-testid=runway-row][data-group="${groupValue}"]`);
+    assert.equal(await plannedRow.getByTestId('runway-plans').textContent(), ' · 1 plan');
+    await plannedRow.getByTestId('runway-plans').click();
+    await page.waitForURL(/\/capacity\/what-if\?group=/);
+    await page.getByTestId('plan-remove').click();
+    await page.getByTestId('what-if-notice').waitFor();
+    assert.equal(await page.getByTestId('plan-row').count(), 0, 'the plan is removed');
+    // Taking every host away is refused on the page, with the forecast alone below.
+    await page.getByTestId('what-if-hosts').fill('-99');
+    await page.getByTestId('what-if-apply').click();
+    await page.getByTestId('what-if-problem').waitFor();
+    assert.match(await page.getByTestId('what-if-problem').textContent(), /at least one must stay/);
     // A link with a value that is not a choice: the reason and the page without it, not a
     // sign-in prompt.
     const badLink = await page.goto(`${base}/capacity?threshold=65`);

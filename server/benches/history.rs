@@ -1,5 +1,5 @@
 //! History benchmark: simulated fleet ingest through the ingest path, then end-to-end latency of
-//! the history API's reads (`/history/query`, `/aggregate`, `/trends`, `/rightsizing`,
+//! the history API's reads (`/history/query`, `/aggregate`, `/trends`, `/what-if`, `/rightsizing`,
 //! `/investigate`, `/anomalies`) over HTTP against the real server.
 //!
 //! Needs `DATABASE_URL` (scripts/bench.sh starts a throwaway PostgreSQL). The fleet is written once
@@ -109,6 +109,12 @@ async fn main() -> anyhow::Result<()> {
             "trends: all hosts, 12 months, forecast and per-host capacity",
             "/api/v1/history/trends",
             json!({"vmIds": all, "startTime": now - Duration::days(365), "endTime": now, "forecast": {"enabled": true, "horizon": 30, "method": "linear"}}),
+        ),
+        (
+            "what-if: all hosts, 12 months, 30 % more load and 5 hosts more, 90-day projection",
+            "/api/v1/history/what-if",
+            json!({"vmIds": all, "startTime": now - Duration::days(365), "endTime": now, "horizon": 90,
+                   "changes": {"addLoadPercent": 30, "addHosts": 5, "hostsFrom": (now + Duration::days(30)).format("%Y-%m-%d").to_string()}}),
         ),
         (
             "rightsizing: all hosts, last 30 days",

@@ -311,7 +311,13 @@ fn runway_section(
             let first_grade = grade(r.first_host.as_ref().map(|h| h.days));
             view! {
                 <tr data-testid="runway-row" data-group=r.group.clone()>
-                    <td><a href=href>{r.group.clone()}</a></td>
+                    <td><a href=href>{r.group.clone()}</a>
+                        {(r.plans > 0).then(|| view! {
+                            <a class="muted small" href=what_if.clone() data-testid="runway-plans" title="The days include the plans committed for this group (see them on its what-if)">
+                                {format!(" · {} plan{}", r.plans, if r.plans == 1 { "" } else { "s" })}
+                            </a>
+                        })}
+                    </td>
                     <td class="num">{r.hosts}</td>
                     {cell(r.cpu_days)}
                     {cell(r.memory_days)}
@@ -327,7 +333,7 @@ fn runway_section(
         view! {
             <section class="panel" data-testid="runway">
                 <h2>"Runway by group"</h2>
-                <p class="muted small">{format!("Days from the newest complete day until each group's average (what its hosts share when load is spread over them) reaches {threshold:.0} %, and until its first host does; – : not within two years. Red within the {horizon_days}-day forecast, amber within a year.")}</p>
+                <p class="muted small">{format!("Days from the newest complete day until each group's average (what its hosts share when load is spread over them) reaches {threshold:.0} %, and until its first host does — with the plans committed for the group, where it has any; – : not within two years. Red within the {horizon_days}-day forecast, amber within a year.")}</p>
                 <div class="table-wrap">
                     <table data-testid="runway-table">
                         <thead><tr><th>"group"</th><th>"hosts"</th><th>"CPU"</th><th>"memory"</th><th>"disk"</th><th>"runs out first"</th><th>"first host to reach it"</th><th></th></tr></thead>

@@ -5,8 +5,8 @@
 use super::{capacity::view_selects, snapshot::load_what_if, TopBar};
 use crate::{
     chart::capacity::{render_what_if, SERIES},
-    models::{WhatIf, WhatIfOutcome, WhatIfPageData},
-    view_state::WhatIfQuery,
+    models::{CapacityPlan, WhatIf, WhatIfChanges, WhatIfOutcome, WhatIfPageData},
+    view_state::{CapacityQuery, WhatIfQuery},
 };
 use leptos::prelude::*;
 use leptos_router::hooks::use_location;
@@ -36,26 +36,54 @@ fn from_text(day: Option<chrono::NaiveDate>) -> String {
     day.map_or_else(|| "at once".into(), |d| format!("from {d}"))
 }
 
-/// The scenario in words: "2 hosts more from 2027-01-15, 30 % more load at once".
-fn scenario_text(q: &WhatIfQuery) -> String {
+/// Changes in words: "2 hosts more from 2027-01-15, 30 % more load at once".
+fn changes_text(
+    hosts: i64,
+    hosts_from: Option<chrono::NaiveDate>,
+    load: f64,
+    load_from: Option<chrono::NaiveDate>,
+    growth: f64,
+) -> String {
     let mut parts = Vec::new();
-    if q.add_hosts != 0 {
-        let hosts = plural(q.add_hosts.abs(), "host", "hosts");
-        let more = if q.add_hosts > 0 { "more" } else { "fewer" };
-        parts.push(format!("{hosts} {more} {}", from_text(q.hosts_from)));
+    if hosts != 0 {
+        let count = plural(hosts.abs(), "host", "hosts");
+        let more = if hosts > 0 { "more" } else { "fewer" };
+        parts.push(format!("{count} {more} {}", from_text(hosts_from)));
     }
-    if q.load_percent != 0.0 {
-        let more = if q.load_percent > 0.0 { "more" } else { "less" };
+    if load != 0.0 {
+        let more = if load > 0.0 { "more" } else { "less" };
         parts.push(format!(
             "{} % {more} load {}",
-            q.load_percent.abs(),
-            from_text(q.load_from)
+            load.abs(),
+            from_text(load_from)
         ));
     }
-    if q.growth_percent != 0.0 {
-        parts.push(format!("{:+} % growth a month", q.growth_percent));
+    if growth != 0.0 {
+        parts.push(format!("{growth:+} % growth a month"));
     }
     parts.join(", ")
+}
+
+/// The scenario typed on the page, in words.
+fn scenario_text(q: &WhatIfQuery) -> String {
+    changes_text(
+        q.add_hosts,
+        q.hosts_from,
+        q.load_percent,
+        q.load_from,
+        q.growth_percent,
+    )
+}
+
+/// A committed plan's changes, in words.
+fn plan_text(c: &WhatIfChanges) -> String {
+    changes_text(
+        c.add_hosts,
+        c.hosts_from.map(|d| d.date_naive()),
+        c.add_load_percent,
+        c.load_from.map(|d| d.date_naive()),
+        c.growth_monthly_percent,
+    )
 }
 
 /// "2027-04-05 (in 120 days)", "now (trend)", "not within 2 years".
@@ -113,6 +141,9 @@ fn WhatIfView(data: WhatIfPageData) -> impl IntoView {
         groups,
         result,
         problem,
+        can_commit,
+        notice,
+        error,
     } = data;
     let view = query.view.clone();
     let horizon = result.horizon;
@@ -196,12 +227,22 @@ fn WhatIfView(data: WhatIfPageData) -> impl IntoView {
         })
         .collect_view();
     let none = result.resources.is_empty();
-    let summary = if described.is_empty() {
-        "No change entered: the forecast alone. Enter hosts, load or growth above and recompute."
-            .to_owned()
-    } else {
-        format!("Scenario: {described}.")
+    let planned = match result.plans.len() {
+        0 => String::new(),
+        1 => " With the 1 plan committed below.".to_owned(),
+        n => format!(" With the {n} plans committed below."),
     };
+    let summary =
+        if described.is_empty() {
+            format!(
+            "No change entered: the forecast{}. Enter hosts, load or growth above and recompute.",
+            if planned.is_empty() { " alone" } else { " and the plans" }
+        )
+        } else {
+            format!("Scenario: {described}.")
+        };
+    let summary = format!("{summary}{planned}");
+    let plans_section = plans_section(&result, &query, &described, can_commit);
     let hosts_line = (result.hosts_after != result.hosts as i64).then(|| {
         format!(
             "{} now, {} after the change.",
@@ -210,18 +251,31 @@ fn WhatIfView(data: WhatIfPageData) -> impl IntoView {
         )
     });
     let headline = (!none).then(|| headline(&result));
+    let first_host = result.first_host.as_ref().map(|h| {
+        let href = format!("/hosts/{}?range=90d", crate::view_state::encode(&h.vm_id));
+        view! {
+            <p data-testid="what-if-first-host">
+                {format!("First host to reach {:.0} %: ", result.capacity_threshold)}
+                <a href=href>{h.vm_name.clone()}</a>
+                {format!(" ({}) — with the changes {}; without them {}.", h.metric, reaches(&h.scenario), reaches(&h.forecast))}
+            </p>
+        }
+    });
     view! {
         <TopBar active="/capacity" viewer>
             <span class="muted" data-testid="what-if-scope">{format!("What if · {scope} · last {} days", view.history_days)}</span>
         </TopBar>
         <main class="live">
             {form}
+            {notice.map(|n| view! { <p class="notice" data-testid="what-if-notice">{n}</p> })}
+            {error.map(|e| view! { <p class="warning" data-testid="what-if-error">{e}</p> })}
             {problem.map(|p| view! { <p class="warning" data-testid="what-if-problem">{format!("The scenario was not computed: {p}. Below: the forecast alone.")}</p> })}
             {result.warning.clone().map(|w| view! { <p class="warning" data-testid="what-if-warning">{w}</p> })}
             <section class="panel">
                 <h2>"Runway under the scenario"</h2>
                 <p data-testid="what-if-summary">{summary} " " {hosts_line}</p>
                 <p data-testid="what-if-headline"><strong>{headline}</strong></p>
+                {first_host}
                 <div class="chart" data-testid="what-if-chart" inner_html=chart></div>
                 <p class="muted small">{format!(
                     "The group's average, as the runway plans it: the load spread evenly over hosts of the group's average size. Dashed: the straight forecast; solid after today: with the changes. Load added is a share of the load on its day; extra growth compounds monthly on top of the trend; hosts added or taken away change the capacity from their day. Red line: {:.0} %.",
@@ -241,6 +295,100 @@ fn WhatIfView(data: WhatIfPageData) -> impl IntoView {
                 </div>
                 <p class="muted small">"Hosts needed: hosts of the group's average size that keep the resource below the threshold up to the horizon under the scenario's load. Room for more: how many more average hosts' load (growing as the group's does) fit before it is reached within the horizon."</p>
             </section>
+            {plans_section}
         </main>
     }
+}
+
+/// The plans committed for the view's group (or the fleet), each removable, and the form that
+/// commits the scenario typed above as one more.
+fn plans_section(
+    result: &WhatIf,
+    query: &WhatIfQuery,
+    described: &str,
+    can_commit: bool,
+) -> AnyView {
+    let view = &query.view;
+    let scope = view
+        .group
+        .as_ref()
+        .map_or_else(|| "the whole fleet".to_owned(), |g| format!("group {g}"));
+    let hidden_view = |view: &CapacityQuery| {
+        view! {
+            <input type="hidden" name="group" value=view.group.clone().unwrap_or_default()/>
+            <input type="hidden" name="history" value=view.history_days.to_string()/>
+            <input type="hidden" name="horizon" value=view.horizon_days.to_string()/>
+            <input type="hidden" name="threshold" value=view.threshold.to_string()/>
+        }
+    };
+    let newest = result.newest_day;
+    let rows = result
+        .plans
+        .iter()
+        .map(|plan: &CapacityPlan| {
+            // A change whose day is past is in the history from then on, or soon: the plan
+            // would count it twice once the trend shows it.
+            let latest = [plan.changes.hosts_from, plan.changes.load_from]
+                .into_iter()
+                .flatten()
+                .max();
+            let passed = match (latest, newest) {
+                (Some(day), Some(newest)) if day <= newest => Some(format!(
+                    "its day ({}) has passed: remove it once the history shows it",
+                    day.format("%Y-%m-%d")
+                )),
+                _ => None,
+            };
+            let remove = can_commit.then(|| {
+                view! {
+                    <form method="post" action=format!("/capacity/plans/{}/delete", plan.id) class="inline">
+                        {hidden_view(view)}
+                        <button type="submit" class="small" data-testid="plan-remove">"Remove"</button>
+                    </form>
+                }
+            });
+            view! {
+                <tr data-testid="plan-row" data-plan=plan.id.to_string()>
+                    <td><strong>{plan.title.clone()}</strong></td>
+                    <td>{plan_text(&plan.changes)}
+                        {passed.map(|p| view! { <div class="muted small" data-testid="plan-passed">{p}</div> })}
+                    </td>
+                    <td class="muted small">{format!("{} · {}", plan.created_by, plan.created_at.format("%Y-%m-%d"))}</td>
+                    <td>{remove}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    let none = result.plans.is_empty();
+    let commit = (can_commit && !described.is_empty()).then(|| {
+        view! {
+            <form method="post" action="/capacity/plans" class="filters" data-testid="plan-form">
+                {hidden_view(view)}
+                <input type="hidden" name="hosts" value=query.add_hosts.to_string()/>
+                <input type="hidden" name="hostsFrom" value=query.hosts_from.map(|d| d.to_string()).unwrap_or_default()/>
+                <input type="hidden" name="load" value=query.load_percent.to_string()/>
+                <input type="hidden" name="loadFrom" value=query.load_from.map(|d| d.to_string()).unwrap_or_default()/>
+                <input type="hidden" name="growth" value=query.growth_percent.to_string()/>
+                <label>"Commit the scenario (" {described.to_owned()} ") as "
+                    <input type="text" name="title" required maxlength="200" placeholder="what it is: a launch, a migration" data-testid="plan-title"/>
+                </label>
+                <button type="submit" data-testid="plan-commit">"Commit as a plan"</button>
+            </form>
+        }
+    });
+    view! {
+        <section class="panel" data-testid="plans">
+            <h2>{format!("Planned changes — {scope}")}</h2>
+            <p class="muted small">"Changes committed for this group (or the fleet): every what-if of it includes them, and so does its runway on the capacity page, until they are removed."</p>
+            {none.then(|| view! { <p class="muted">"None committed."</p> })}
+            {(!none).then(|| view! {
+                <table data-testid="plans-table">
+                    <thead><tr><th>"plan"</th><th>"changes"</th><th>"committed"</th><th></th></tr></thead>
+                    <tbody>{rows}</tbody>
+                </table>
+            })}
+            {commit}
+        </section>
+    }
+    .into_any()
 }

@@ -12,18 +12,31 @@ use super::trend::{first_crossing, LinearTrend, CROSSING_SEARCH_DAYS};
 /// Days per month for "% per month" (the trends' `monthly` is 30 daily rates too).
 const DAYS_PER_MONTH: f64 = 30.0;
 
-/// A scenario's changes to a group of `hosts_now` hosts.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// A scenario's changes to a group of `hosts_now` hosts: any number of dated host and load
+/// changes (a scenario typed on the page on top of the plans committed for the group).
+#[derive(Clone, Debug, PartialEq)]
 pub struct Changes {
     pub hosts_now: usize,
-    /// Hosts added (negative: taken away) from day `hosts_from` on.
-    pub add_hosts: i64,
-    pub hosts_from: f64,
-    /// Load added as a share of the load on that day (0.3 = 30 % more), from day `load_from`.
-    pub add_load: f64,
-    pub load_from: f64,
-    /// Extra growth of the load per month, compounded (0.02 = 2 % a month on top of the trend).
-    pub growth_monthly: f64,
+    /// Hosts added (negative: taken away) from a day on.
+    pub hosts: Vec<HostChange>,
+    /// Load added as a share of the load on its day (0.3 = 30 % more), from a day on; several
+    /// multiply, each a share of the load its day already has.
+    pub loads: Vec<LoadChange>,
+    /// Extra growth of the load per month, compounded from day 0 (0.02 = 2 % a month on top of
+    /// the trend); several multiply.
+    pub growth_monthly: Vec<f64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct HostChange {
+    pub from: f64,
+    pub added: i64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LoadChange {
+    pub from: f64,
+    pub added: f64,
 }
 
 impl Changes {
@@ -31,37 +44,65 @@ impl Changes {
     pub fn none(hosts_now: usize) -> Self {
         Changes {
             hosts_now,
-            add_hosts: 0,
-            hosts_from: 0.0,
-            add_load: 0.0,
-            load_from: 0.0,
-            growth_monthly: 0.0,
+            hosts: Vec::new(),
+            loads: Vec::new(),
+            growth_monthly: Vec::new(),
         }
+    }
+
+    /// One change of each kind (zeros change nothing).
+    pub fn one(hosts_now: usize, hosts: HostChange, load: LoadChange, growth_monthly: f64) -> Self {
+        Changes {
+            hosts_now,
+            hosts: vec![hosts],
+            loads: vec![load],
+            growth_monthly: vec![growth_monthly],
+        }
+    }
+
+    /// These changes and `other`'s together.
+    pub fn with(mut self, other: &Changes) -> Self {
+        self.hosts.extend_from_slice(&other.hosts);
+        self.loads.extend_from_slice(&other.loads);
+        self.growth_monthly.extend_from_slice(&other.growth_monthly);
+        self
     }
 
     /// The hosts after every change.
     pub fn hosts_after(&self) -> i64 {
-        self.hosts_now as i64 + self.add_hosts
+        self.hosts_now as i64 + self.hosts.iter().map(|h| h.added).sum::<i64>()
+    }
+
+    /// The hosts at day `t` (never fewer than one: the group is not emptied by a plan).
+    fn hosts_at(&self, t: f64) -> i64 {
+        let added: i64 = self
+            .hosts
+            .iter()
+            .filter(|h| t >= h.from)
+            .map(|h| h.added)
+            .sum();
+        (self.hosts_now as i64 + added).max(1)
     }
 
     /// The load at day `t` relative to the trend line's (1 = unchanged).
     fn load_factor(&self, t: f64) -> f64 {
-        let added = if t >= self.load_from {
-            1.0 + self.add_load
-        } else {
-            1.0
-        };
-        added * (1.0 + self.growth_monthly).powf(t.max(0.0) / DAYS_PER_MONTH)
+        let added: f64 = self
+            .loads
+            .iter()
+            .filter(|l| t >= l.from)
+            .map(|l| 1.0 + l.added)
+            .product();
+        let growth: f64 = self
+            .growth_monthly
+            .iter()
+            .map(|g| (1.0 + g).powf(t.max(0.0) / DAYS_PER_MONTH))
+            .product();
+        added * growth
     }
 
     /// The capacity at day `t` relative to today's (1 = today's hosts).
     fn capacity_factor(&self, t: f64) -> f64 {
-        let hosts = if t >= self.hosts_from {
-            self.hosts_after()
-        } else {
-            self.hosts_now as i64
-        };
-        hosts.max(1) as f64 / self.hosts_now.max(1) as f64
+        self.hosts_at(t) as f64 / self.hosts_now.max(1) as f64
     }
 
     /// The load at day `t`, in percent of today's hosts' capacity.
@@ -170,8 +211,10 @@ mod tests {
         // 4 hosts, 30 % more load from day 30: 51 × 1.3 = 66.3 on day 30; 80 is reached when
         // (50 + t/30) × 1.3 = 80 → t = 346.2 days.
         let load = Changes {
-            add_load: 0.3,
-            load_from: 30.0,
+            loads: vec![LoadChange {
+                from: 30.0,
+                added: 0.3,
+            }],
             ..Changes::none(4)
         };
         assert!((load.usage(&TREND, 29.0) - 50.9667).abs() < 1e-3);
@@ -179,16 +222,21 @@ mod tests {
         assert_eq!(days_to(&TREND, &load, 80.0), Some(346.2));
         // And one host more from day 100: 4/5 of the load from then on → 80 % at
         // (50 + t/30) × 1.3 × 0.8 = 80 → t = 807.7: not within two years.
-        let both = Changes {
-            add_hosts: 1,
-            hosts_from: 100.0,
-            ..load
-        };
+        let both = load.clone().with(&Changes {
+            hosts: vec![HostChange {
+                from: 100.0,
+                added: 1,
+            }],
+            ..Changes::none(4)
+        });
         assert!((both.usage(&TREND, 100.0) - (50.0 + 100.0 / 30.0) * 1.3 * 0.8).abs() < 1e-9);
         assert_eq!(days_to(&TREND, &both, 80.0), None);
         // Taking one of 4 hosts away today: (50 + t/30) × 4/3 = 80 → t = 300.
         let fewer = Changes {
-            add_hosts: -1,
+            hosts: vec![HostChange {
+                from: 0.0,
+                added: -1,
+            }],
             ..Changes::none(4)
         };
         assert_eq!(days_to(&TREND, &fewer, 80.0), Some(300.0));
@@ -196,9 +244,52 @@ mod tests {
     }
 
     #[test]
+    fn several_changes_combine_loads_multiplying_and_hosts_adding() {
+        // 2 hosts at a flat 40 %: half as much load again from day 10 and again from day 20
+        // (× 1.5 × 1.5), a third host from day 15 (× 2/3).
+        let flat = LinearTrend {
+            level_now: 40.0,
+            slope: 0.0,
+        };
+        let plans = Changes {
+            hosts: vec![HostChange {
+                from: 15.0,
+                added: 1,
+            }],
+            loads: vec![
+                LoadChange {
+                    from: 10.0,
+                    added: 0.5,
+                },
+                LoadChange {
+                    from: 20.0,
+                    added: 0.5,
+                },
+            ],
+            ..Changes::none(2)
+        };
+        let usage: Vec<f64> = [5.0, 10.0, 15.0, 20.0]
+            .iter()
+            .map(|t| (plans.usage(&flat, *t) * 1e9).round() / 1e9)
+            .collect();
+        assert_eq!(usage, [40.0, 60.0, 40.0, 60.0]);
+        assert_eq!(plans.hosts_after(), 3);
+        assert_eq!(days_to(&flat, &plans, 60.0), Some(10.0));
+        // Taking both hosts away is one host left, not a division by nothing.
+        let emptied = Changes {
+            hosts: vec![HostChange {
+                from: 0.0,
+                added: -2,
+            }],
+            ..Changes::none(2)
+        };
+        assert_eq!(emptied.usage(&flat, 0.0), 80.0);
+    }
+
+    #[test]
     fn extra_growth_compounds_monthly() {
         let growth = Changes {
-            growth_monthly: 0.1,
+            growth_monthly: vec![0.1],
             ..Changes::none(2)
         };
         let flat = LinearTrend {
@@ -219,8 +310,11 @@ mod tests {
         assert_eq!(room_for_hosts(&TREND, &none, 80.0, 90.0), Some(2));
         // Double the load today: 106 % of today's capacity at day 90 → 4 × 106 / 80 = 5.3 → 6.
         let doubled = Changes {
-            add_load: 1.0,
-            ..none
+            loads: vec![LoadChange {
+                from: 0.0,
+                added: 1.0,
+            }],
+            ..none.clone()
         };
         assert_eq!(hosts_needed(&TREND, &doubled, 80.0, 90.0), 6);
         // Over already: 4 × (80 / 106 − 1) = −0.98 → −1 (one host's load too many).
@@ -247,8 +341,10 @@ mod tests {
     #[test]
     fn the_projection_is_daily_and_clamped() {
         let doubled = Changes {
-            add_load: 1.0,
-            load_from: 2.0,
+            loads: vec![LoadChange {
+                from: 2.0,
+                added: 1.0,
+            }],
             ..Changes::none(1)
         };
         let points = projection(&TREND, &doubled, 3.0);
@@ -269,8 +365,8 @@ mod tests {
         ) {
             let trend = LinearTrend { level_now: level, slope };
             let base = Changes::none(hosts);
-            let more_hosts = Changes { add_hosts: added, hosts_from: from, ..base };
-            let more_load = Changes { add_load: load, load_from: from, ..base };
+            let more_hosts = Changes { hosts: vec![HostChange { from, added }], ..base.clone() };
+            let more_load = Changes { loads: vec![LoadChange { from, added: load }], ..base.clone() };
             let never = f64::INFINITY;
             let base_days = days_to(&trend, &base, 80.0).unwrap_or(never);
             prop_assert!(days_to(&trend, &more_hosts, 80.0).unwrap_or(never) >= base_days);

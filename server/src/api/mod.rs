@@ -151,6 +151,14 @@ fn history_routes(ingest_body_limit: usize) -> Router<AppState> {
         )
         .route("/api/v1/history/what-if", post(whatif::what_if))
         .route(
+            "/api/v1/history/what-if/plans",
+            get(whatif::list_plans).post(whatif::commit_plan),
+        )
+        .route(
+            "/api/v1/history/what-if/plans/{id}",
+            axum::routing::delete(whatif::remove_plan),
+        )
+        .route(
             "/api/v1/history/anomalies",
             post(anomalies::detect_anomalies),
         )

@@ -7,12 +7,19 @@ use super::{
 };
 use crate::{
     analysis::trend::Method,
-    auth::{RequireScope, VmRead},
-    capacity::{whatif, TrendOptions, METRICS},
+    auth::{AlertsWrite, RequireScope, VmRead},
+    capacity::{
+        whatif::{self, Plans},
+        TrendOptions, METRICS,
+    },
     state::AppState,
 };
-use app::models::{WhatIf, WhatIfChanges};
-use axum::{extract::State, Json};
+use app::models::{CapacityPlan, WhatIf, WhatIfChanges};
+use axum::{
+    extract::{Path, Query, State},
+    http::StatusCode,
+    Json,
+};
 use chrono::{Duration, Utc};
 use serde::Deserialize;
 use serde_json::Value;
@@ -33,6 +40,9 @@ pub struct WhatIfRequest {
     horizon: Option<f64>,
     capacity_threshold: Option<f64>,
     changes: Option<ChangesRequest>,
+    /// Include the plans committed for the group or the fleet (default true; hosts named one by
+    /// one or a cluster have none).
+    include_plans: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -43,6 +53,88 @@ struct ChangesRequest {
     add_load_percent: Option<f64>,
     load_from: Option<Value>,
     growth_monthly_percent: Option<f64>,
+}
+
+impl ChangesRequest {
+    /// The changes, their days parsed (RFC 3339 or `YYYY-MM-DD`); bounds are the service's.
+    fn parsed(self) -> Result<WhatIfChanges, HistoryError> {
+        let day = |value: Option<&Value>, field: &str| {
+            value
+                .filter(|v| !v.is_null())
+                .map(|v| parse_instant(Some(v), field))
+                .transpose()
+        };
+        Ok(WhatIfChanges {
+            add_hosts: self.add_hosts.unwrap_or(0),
+            hosts_from: day(self.hosts_from.as_ref(), "changes.hostsFrom")?,
+            add_load_percent: self.add_load_percent.unwrap_or(0.0),
+            load_from: day(self.load_from.as_ref(), "changes.loadFrom")?,
+            growth_monthly_percent: self.growth_monthly_percent.unwrap_or(0.0),
+        })
+    }
+}
+
+/// A plan to commit: its group (absent: the whole fleet), title and changes.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewPlan {
+    group_id: Option<String>,
+    title: String,
+    changes: ChangesRequest,
+}
+
+/// `?groupId=` of the plan list (absent: every plan).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanFilter {
+    group_id: Option<String>,
+}
+
+/// `GET /what-if/plans`: the committed plans, of one group when `groupId` is given.
+pub async fn list_plans(
+    _: RequireScope<VmRead, HistoryError>,
+    State(state): State<AppState>,
+    Query(filter): Query<PlanFilter>,
+) -> Result<Json<Answer<Vec<CapacityPlan>>>, HistoryError> {
+    let plans = match filter.group_id.as_deref() {
+        Some(group) => whatif::plans(&state.pool, Some(group)).await?,
+        None => whatif::all_plans(&state.pool).await?,
+    };
+    Ok(history_success(plans))
+}
+
+/// `POST /what-if/plans`: commits a scenario for a group or the fleet (`alerts:write`, the
+/// scope that sets thresholds and capacities).
+pub async fn commit_plan(
+    RequireScope(principal, _): RequireScope<AlertsWrite, HistoryError>,
+    State(state): State<AppState>,
+    HistoryJson(request): HistoryJson<NewPlan>,
+) -> Result<(StatusCode, Json<Answer<CapacityPlan>>), HistoryError> {
+    let changes = request.changes.parsed()?;
+    let plan = whatif::commit(
+        &state.pool,
+        request.group_id.as_deref(),
+        &request.title,
+        &changes,
+        &principal.name,
+        Utc::now(),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, history_success(plan)))
+}
+
+/// `DELETE /what-if/plans/{id}`
+pub async fn remove_plan(
+    _: RequireScope<AlertsWrite, HistoryError>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Answer<Option<()>>>, HistoryError> {
+    // Parsed here, so that a malformed id is the API's own 404 rather than the router's text.
+    let id = id
+        .parse::<i64>()
+        .map_err(|_| HistoryError::NotFound(format!("no plan {id}")))?;
+    whatif::remove(&state.pool, id).await?;
+    Ok(history_success(None))
 }
 
 /// `POST /what-if`
@@ -68,20 +160,7 @@ pub async fn what_if(
             "`capacityThreshold` must be a percentage in (0, 100]".into(),
         ));
     }
-    let asked = request.changes.unwrap_or_default();
-    let day = |value: Option<&Value>, field: &str| {
-        value
-            .filter(|v| !v.is_null())
-            .map(|v| parse_instant(Some(v), field))
-            .transpose()
-    };
-    let changes = WhatIfChanges {
-        add_hosts: asked.add_hosts.unwrap_or(0),
-        hosts_from: day(asked.hosts_from.as_ref(), "changes.hostsFrom")?,
-        add_load_percent: asked.add_load_percent.unwrap_or(0.0),
-        load_from: day(asked.load_from.as_ref(), "changes.loadFrom")?,
-        growth_monthly_percent: asked.growth_monthly_percent.unwrap_or(0.0),
-    };
+    let changes = request.changes.unwrap_or_default().parsed()?;
     let hosts = resolve_hosts_or_all(
         &state,
         request.vm_ids.as_deref(),
@@ -98,6 +177,14 @@ pub async fn what_if(
         method: Method::Linear,
         threshold,
     };
-    let answer = whatif::what_if(&state.pool, &hosts, &options, &changes, now).await?;
+    let plans = match (
+        request.include_plans.unwrap_or(true),
+        &request.vm_ids,
+        &request.cluster_id,
+    ) {
+        (true, None, None) => Plans::Of(request.group_id.as_deref()),
+        _ => Plans::Left,
+    };
+    let answer = whatif::what_if(&state.pool, &hosts, plans, &options, &changes, now).await?;
     Ok(history_success(answer))
 }

@@ -251,9 +251,24 @@ pub async fn analyse(
     Ok(analyse_with_lines(pool, hosts, options).await?.0)
 }
 
-/// Each metric's straight forecast of the selection: the day of its last point and the line
-/// from there (what a what-if scenario is drawn on).
-pub type ForecastLines = BTreeMap<&'static str, (DateTime<Utc>, trend::LinearTrend)>;
+/// Each metric's straight forecast of the selection (by name) and of each of its hosts (by host
+/// id and name; with more than one host): the day of its last point and the line from there —
+/// what a what-if scenario is drawn on.
+#[derive(Default)]
+pub struct ForecastLines {
+    pub selection: BTreeMap<&'static str, (DateTime<Utc>, trend::LinearTrend)>,
+    pub hosts: BTreeMap<(i32, &'static str), (DateTime<Utc>, trend::LinearTrend)>,
+}
+
+/// One host's forecast of one metric, as `analyse` keeps it for its alerts and lines.
+#[derive(Clone, Copy)]
+struct HostForecast {
+    days_to_threshold: Option<f64>,
+    /// Day number (since the first day) and value of its last point.
+    last_day: f64,
+    current: f64,
+    line: Option<trend::LinearTrend>,
+}
 
 /// `analyse`, with the straight forecast lines its answer's forecasts were drawn from.
 pub async fn analyse_with_lines(
@@ -307,7 +322,7 @@ pub async fn analyse_with_lines(
     // Per-host crossings (days to the threshold, last day, last value), computed up front on
     // both cores: 100 hosts × 3 metrics of a year each, with level-shift search, are the bulk
     // of the maths.
-    let mut host_crossings: BTreeMap<(i32, i16), (f64, f64, f64)> = BTreeMap::new();
+    let mut host_forecasts: BTreeMap<(i32, i16), HostForecast> = BTreeMap::new();
     if forecast_enabled && hosts.len() > 1 {
         let keys: Vec<(i32, i16)> = hosts
             .iter()
@@ -329,11 +344,12 @@ pub async fn analyse_with_lines(
                 )?;
                 Some((
                     *key,
-                    (
-                        f.days_to_threshold?,
-                        *series.days.last()?,
-                        *series.values.last()?,
-                    ),
+                    HostForecast {
+                        days_to_threshold: f.days_to_threshold,
+                        last_day: *series.days.last()?,
+                        current: *series.values.last()?,
+                        line: f.line,
+                    },
                 ))
             };
             let (first_half, second_half) = keys.split_at(keys.len().div_ceil(2));
@@ -349,7 +365,7 @@ pub async fn analyse_with_lines(
         })
         .await
         .map_err(|e| QueryError::Internal(anyhow::anyhow!("forecast task failed: {e}")))?;
-        host_crossings.extend(found?);
+        host_forecasts.extend(found?);
     }
 
     let mut historical: BTreeMap<DateTime<Utc>, DailyUsage> = BTreeMap::new();
@@ -357,7 +373,14 @@ pub async fn analyse_with_lines(
     let (mut alerts, mut recommendations): (Vec<(f64, CapacityAlert)>, Vec<Recommendation>) =
         (Vec::new(), Vec::new());
     let mut span_days: f64 = 0.0;
-    let mut lines = ForecastLines::new();
+    let mut lines = ForecastLines::default();
+    for ((host_id, metric), forecast) in &host_forecasts {
+        let name = metrics.iter().find(|m| m.1 == *metric).map(|m| m.0);
+        if let (Some(name), Some(line)) = (name, forecast.line) {
+            let last_day = first_day + Duration::days(forecast.last_day as i64);
+            lines.hosts.insert((*host_id, name), (last_day, line));
+        }
+    }
     for (name, id) in metrics.iter() {
         let Some(days) = fleet.get(id) else { continue };
         for (day, rollup) in days {
@@ -403,7 +426,7 @@ pub async fn analyse_with_lines(
                 threshold,
             ) {
                 if let Some(line) = f.line {
-                    lines.insert(*name, (last_day, line));
+                    lines.selection.insert(*name, (last_day, line));
                 }
                 let mut forecast = MetricForecast {
                     predicted_value: f.predicted_value,
@@ -515,7 +538,13 @@ pub async fn analyse_with_lines(
                 name: vm_name,
             } in hosts
             {
-                let Some(&(d, last, host_current)) = host_crossings.get(&(*host_id, *id)) else {
+                let Some(&HostForecast {
+                    days_to_threshold: Some(d),
+                    last_day: last,
+                    current: host_current,
+                    ..
+                }) = host_forecasts.get(&(*host_id, *id))
+                else {
                     continue;
                 };
                 let Some(severity) = capacity_severity(d) else {

@@ -1,10 +1,14 @@
 //! The runway of every host group: how long until the group as a whole (its hosts' average, the
 //! level a load balancer spreads) and its first host reach the threshold — the capacity page's
 //! overview of the fleet, soonest first (vROps's time remaining per cluster).
-use super::{analyse, TrendOptions};
+use super::{
+    analyse_with_lines,
+    whatif::{self, Planned},
+    TrendOptions,
+};
 use crate::{history::QueryError, storage::hosts};
 use app::{
-    models::{GroupRunway, RunwayHost, TrendReport},
+    models::{CapacityPlan, GroupRunway, RunwayHost, TrendReport},
     view_state::CapacityQuery,
 };
 use chrono::{DateTime, Utc};
@@ -22,15 +26,24 @@ pub async fn of_groups(
 ) -> Result<Vec<GroupRunway>, QueryError> {
     let options = TrendOptions::of_view(view, now);
     let groups = hosts::group_sizes(pool).await?;
+    let plans = whatif::all_plans(pool).await?;
     // A few groups at once (each analysis waits on PostgreSQL as much as it computes), not all:
     // a fleet of many groups must not take every pooled connection.
     let mut out: Vec<GroupRunway> = futures_util::stream::iter(groups)
         .map(|(group, _)| {
             let options = &options;
+            let plans: Vec<CapacityPlan> = plans
+                .iter()
+                .filter(|p| p.group_id.as_deref() == Some(group.as_str()))
+                .cloned()
+                .collect();
             async move {
                 let members = crate::history::resolve_hosts(pool, None, Some(&group), None).await?;
-                let trends = analyse(pool, &members, options).await?;
-                Ok::<_, QueryError>(runway(group, members.len(), &trends))
+                let (trends, lines) = analyse_with_lines(pool, &members, options).await?;
+                // A group's committed plans move its runway (the what-if page lists them).
+                let planned = (!plans.is_empty())
+                    .then(|| whatif::planned(&members, &lines, &plans, options.threshold));
+                Ok::<_, QueryError>(runway(group, members.len(), &trends, planned.as_ref()))
             }
         })
         .buffer_unordered(GROUPS_AT_ONCE)
@@ -56,19 +69,26 @@ pub async fn of_groups(
 }
 
 /// A group's runway from its trends answer: the days from its newest complete day to each
-/// forecast crossing, and its first host's crossing.
-pub fn runway(group: String, hosts: usize, trends: &TrendReport) -> GroupRunway {
+/// forecast crossing, and its first host's crossing — or, with committed plans, to the
+/// crossings under them.
+pub fn runway(
+    group: String,
+    hosts: usize,
+    trends: &TrendReport,
+    planned: Option<&Planned>,
+) -> GroupRunway {
     let newest = trends.historical.last().map(|d| d.date);
     let days_to = |at: DateTime<Utc>| {
         newest.map(|last| ((at - last).num_hours() as f64 / 24.0).max(0.0).round())
     };
-    let resource = |metric: &str| {
-        trends
+    let resource = |metric: &str| match planned {
+        Some(planned) => planned.resources.get(metric).copied().and_then(days_to),
+        None => trends
             .forecast
             .as_ref()?
             .get(metric)?
             .capacity_exceed_date
-            .and_then(days_to)
+            .and_then(days_to),
     };
     let (cpu_days, memory_days, disk_days) =
         (resource("cpu"), resource("memory"), resource("disk"));
@@ -81,19 +101,29 @@ pub fn runway(group: String, hosts: usize, trends: &TrendReport) -> GroupRunway 
     .filter_map(|(name, days)| Some((name, days?)))
     .min_by(|a, b| a.1.total_cmp(&b.1))
     .map(|(name, _)| name.to_owned());
-    let first_host = trends
-        .capacity_alerts
-        .iter()
-        .filter_map(|a| {
-            let vm_id = a.vm_id.clone()?;
+    let first_host = match planned {
+        Some(planned) => planned.first_host.as_ref().and_then(|(host, metric, at)| {
             Some(RunwayHost {
-                vm_name: a.vm_name.clone().unwrap_or_else(|| vm_id.clone()),
-                vm_id,
-                metric: a.metric.clone(),
-                days: days_to(a.predicted_exceed_date)?,
+                vm_id: host.vm_id.clone(),
+                vm_name: host.name.clone(),
+                metric: (*metric).to_owned(),
+                days: days_to(*at)?,
             })
-        })
-        .min_by(|a, b| a.days.total_cmp(&b.days));
+        }),
+        None => trends
+            .capacity_alerts
+            .iter()
+            .filter_map(|a| {
+                let vm_id = a.vm_id.clone()?;
+                Some(RunwayHost {
+                    vm_name: a.vm_name.clone().unwrap_or_else(|| vm_id.clone()),
+                    vm_id,
+                    metric: a.metric.clone(),
+                    days: days_to(a.predicted_exceed_date)?,
+                })
+            })
+            .min_by(|a, b| a.days.total_cmp(&b.days)),
+    };
     GroupRunway {
         group,
         hosts,
@@ -102,6 +132,7 @@ pub fn runway(group: String, hosts: usize, trends: &TrendReport) -> GroupRunway 
         disk_days,
         constrained,
         first_host,
+        plans: planned.map_or(0, |p| p.plans),
     }
 }
 
@@ -151,7 +182,7 @@ mod tests {
             capacity_alerts: vec![alert("a", "disk", 200), alert("b", "memory", 45)],
             ..Default::default()
         };
-        let r = runway("grp".into(), 2, &trends);
+        let r = runway("grp".into(), 2, &trends, None);
         assert_eq!(
             (r.cpu_days, r.memory_days, r.disk_days),
             (None, Some(120.0), Some(300.0))
@@ -163,7 +194,7 @@ mod tests {
             ("b", "memory", 45.0)
         );
         // Nothing forecast: no runway, nothing constrained.
-        let empty = runway("none".into(), 0, &TrendReport::default());
+        let empty = runway("none".into(), 0, &TrendReport::default(), None);
         assert_eq!((empty.constrained, empty.first_host), (None, None));
     }
 }

@@ -11,6 +11,7 @@ pub mod ingest;
 pub mod judgements;
 pub mod managed;
 pub mod period;
+pub mod plans;
 pub mod retention;
 pub mod rollups;
 pub mod rounds;

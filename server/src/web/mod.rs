@@ -70,6 +70,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/reports", post(start_report))
         .route("/capacity/metrics", post(capacity::set_capacity))
         .route("/capacity.csv", axum::routing::get(capacity::plan_csv))
+        .route("/capacity/plans", post(whatif::commit_plan))
+        .route("/capacity/plans/{id}/delete", post(whatif::remove_plan))
         .route("/alerts/rules", post(alerts::save_rule))
         .route("/alerts/rules/{id}/{action}", post(alerts::change_rule))
         .route("/alerts/{id}/resolve", post(alerts::resolve))
@@ -228,8 +230,9 @@ fn what_if_source(state: AppState) -> WhatIfSource {
         move |headers: HeaderMap, query: String| -> Answer<WhatIfPageData> {
             let state = state.clone();
             Box::pin(async move {
-                let (_, viewer) = signed_in(&state, &headers).await?;
-                whatif::data(&state.pool, viewer, &query, Utc::now()).await
+                let (principal, viewer) = signed_in(&state, &headers).await?;
+                let can_commit = principal.has(crate::auth::Scope::AlertsWrite);
+                whatif::data(&state.pool, viewer, can_commit, &query, Utc::now()).await
             })
         },
     ))

@@ -99,6 +99,16 @@ async fn a_scenario_moves_the_runway_by_hand_checked_days_through_the_api_and_th
         (cpu["hostsNeeded"].as_i64(), cpu["roomForHosts"].as_i64()),
         (Some(2), Some(0))
     );
+    // The group's average hides wi-01 (49.8 % growing 0.2 a day): 60 % in 51 days on its own
+    // forecast, at once with half as much load again (74.7 %).
+    let first_host = &body["data"]["firstHost"];
+    assert_eq!(
+        (first_host["vmId"].as_str(), first_host["metric"].as_str()),
+        (Some("wi-01"), Some("cpu")),
+        "{body}"
+    );
+    assert_eq!(first_host["forecast"]["daysToThreshold"], 51.0);
+    assert_eq!(first_host["scenario"]["daysToThreshold"], 0.0);
     // Memory at 30 % × 1.5 = 45 %: still below 60.
     assert!(resource(&body["data"], "memory")["scenario"]["daysToThreshold"].is_null());
 
@@ -220,6 +230,10 @@ async fn a_scenario_moves_the_runway_by_hand_checked_days_through_the_api_and_th
         "the headline"
     );
     assert!(
+        html.contains("(cpu) — with the changes now (trend); without them"),
+        "the first host"
+    );
+    assert!(
         html.contains(r#"data-testid="what-if-chart" class="chart"><svg"#),
         "the chart: {}",
         html.split("what-if-chart")
@@ -263,4 +277,203 @@ async fn a_scenario_moves_the_runway_by_hand_checked_days_through_the_api_and_th
         "the form's link"
     );
     assert!(capacity.contains(r#"href="/capacity/what-if?group=grp_wi&amp;history=180&amp;horizon=30&amp;threshold=60""#), "the runway row's link");
+}
+
+#[tokio::test]
+async fn a_committed_plan_moves_the_groups_runway_and_every_what_if_of_it_until_removed() {
+    let app = spawn_app().await;
+    let first = seeded(&app).await;
+    let plans_path = "/api/v1/history/what-if/plans";
+
+    // Committed through the API: half as much load again at once, for grp_wi.
+    let (status, body) = post(
+        &app,
+        plans_path,
+        &json!({"groupId": "grp_wi", "title": "Launch", "changes": {"addLoadPercent": 50}}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let plan = &body["data"];
+    assert_eq!(
+        (plan["groupId"].as_str(), plan["title"].as_str()),
+        (Some("grp_wi"), Some("Launch"))
+    );
+    assert_eq!(plan["changes"]["addLoadPercent"], 50.0);
+    let launch_id = plan["id"].as_i64().expect("an id");
+    let (_, listed) = app.get_json(plans_path).await;
+    assert_eq!(listed["data"].as_array().map(Vec::len), Some(1), "{listed}");
+    let (_, other) = app
+        .get_json(&format!("{plans_path}?groupId=grp_other"))
+        .await;
+    assert_eq!(other["data"], json!([]));
+
+    // Every what-if of the group includes it (the 101 days of half as much load again, not the
+    // forecast's 301), unless left out; hosts named one by one have no plans.
+    let ask = |extra: Value| {
+        let mut body = json!({"startTime": first, "endTime": Utc::now(), "horizon": 30, "capacityThreshold": 60});
+        for (k, v) in extra.as_object().expect("object") {
+            body[k] = v.clone();
+        }
+        body
+    };
+    for (request, days, plans) in [
+        (ask(json!({"groupId": "grp_wi"})), 101.0, 1),
+        (
+            ask(json!({"groupId": "grp_wi", "includePlans": false})),
+            301.0,
+            0,
+        ),
+        (ask(json!({"vmIds": ["wi-01", "wi-02"]})), 301.0, 0),
+    ] {
+        let (status, body) = post(&app, "/api/v1/history/what-if", &request).await;
+        assert_eq!(status, 200, "{body}");
+        let cpu = resource(&body["data"], "cpu");
+        assert_eq!(cpu["forecast"]["daysToThreshold"], 301.0, "{request}");
+        assert_eq!(cpu["scenario"]["daysToThreshold"], days, "{request}");
+        assert_eq!(
+            body["data"]["plans"].as_array().map(Vec::len),
+            Some(plans),
+            "{request}"
+        );
+    }
+
+    // The fleet's runway at 80 %: grp_wi's CPU (29.9 + 0.1 t) × 1.5 reaches it in 234 days (501
+    // without the plan), wi-01's (49.8 + 0.2 t) × 1.5 in 17 (151 without).
+    let cookie = session(&app).await;
+    let capacity = page(&app, &cookie, "/capacity").await;
+    let row = capacity
+        .split(r#"data-testid="runway-row" data-group="grp_wi""#)
+        .nth(1)
+        .and_then(|rest| rest.split("</tr>").next())
+        .expect("grp_wi's runway");
+    assert!(row.contains(">234 days<"), "{row}");
+    assert!(row.contains("wi-01 · cpu · 17 days"), "{row}");
+    assert!(
+        row.contains(r#"data-testid="runway-plans""#) && row.contains(" · 1 plan"),
+        "{row}"
+    );
+
+    // What is refused: no title, no change, an unknown group, every host taken away, an id that
+    // is none; a read-only token.
+    for (request, status_wanted, says) in [
+        (
+            json!({"groupId": "grp_wi", "title": " ", "changes": {"addHosts": 1}}),
+            400,
+            "a title of 1 to 200",
+        ),
+        (
+            json!({"groupId": "grp_wi", "title": "Nothing", "changes": {}}),
+            400,
+            "needs a change",
+        ),
+        (
+            json!({"groupId": "grp_none", "title": "X", "changes": {"addHosts": 1}}),
+            404,
+            "",
+        ),
+        (
+            json!({"groupId": "grp_wi", "title": "X", "changes": {"addHosts": -2}}),
+            400,
+            "at least one must stay",
+        ),
+        (
+            json!({"groupId": "grp_wi", "title": "X", "changes": {"addHosts": 1}, "note": "x"}),
+            400,
+            "unknown field",
+        ),
+    ] {
+        let (status, body) = post(&app, plans_path, &request).await;
+        assert_eq!(status, status_wanted, "{request}: {body}");
+        assert!(
+            body["detail"].as_str().unwrap_or_default().contains(says),
+            "{request}: {body}"
+        );
+    }
+    for id in ["abc", "999999"] {
+        let (status, body) = crate::common::delete(&app, &format!("{plans_path}/{id}")).await;
+        assert_eq!(status, 404, "{id}: {body}");
+    }
+    let reader = crate::common::reader_token(&app).await;
+    let refused = reqwest::Client::new()
+        .post(format!("{}{plans_path}", app.address))
+        .bearer_auth(&reader)
+        .json(&json!({"groupId": "grp_wi", "title": "X", "changes": {"addHosts": 1}}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(refused.status().as_u16(), 403);
+
+    // The page's forms: a host more in 10 days committed from a what-if (back to the view with
+    // the plan listed), one without a title refused, then both plans removed.
+    let in_ten_days = (Utc::now() + Duration::days(10))
+        .format("%Y-%m-%d")
+        .to_string();
+    let scenario = [
+        ("group", "grp_wi"),
+        ("history", "180"),
+        ("horizon", "30"),
+        ("threshold", "60"),
+        ("hosts", "1"),
+        ("hostsFrom", in_ten_days.as_str()),
+    ];
+    let mut titled = scenario.to_vec();
+    titled.push(("title", "Second node"));
+    let (status, location) =
+        crate::common::post_form(&app, &cookie, "/capacity/plans", &titled).await;
+    assert_eq!(status, 303);
+    assert!(
+        location.contains(r#"notice=Committed "Second node": the runway includes it now."#),
+        "{location}"
+    );
+    assert!(
+        location.starts_with("/capacity/what-if?group=grp_wi&history=180&horizon=30&threshold=60&"),
+        "{location}"
+    );
+    let html = page(
+        &app,
+        &cookie,
+        "/capacity/what-if?group=grp_wi&history=180&horizon=30&threshold=60",
+    )
+    .await;
+    assert_eq!(
+        html.matches(r#"data-testid="plan-row""#).count(),
+        2,
+        "both plans listed"
+    );
+    assert!(
+        html.contains(&format!("1 host more from {in_ten_days}")),
+        "the plan in words"
+    );
+    assert!(
+        html.contains("With the 2 plans committed below."),
+        "the summary"
+    );
+    let (_, location) = crate::common::post_form(&app, &cookie, "/capacity/plans", &scenario).await;
+    assert!(
+        location.contains("error=a plan needs a title"),
+        "{location}"
+    );
+    let (_, listed) = app.get_json(&format!("{plans_path}?groupId=grp_wi")).await;
+    let second_id = listed["data"][1]["id"].as_i64().expect("the second plan");
+    let (status, location) = crate::common::post_form(
+        &app,
+        &cookie,
+        &format!("/capacity/plans/{second_id}/delete"),
+        &[("group", "grp_wi")],
+    )
+    .await;
+    assert_eq!(status, 303);
+    assert!(
+        location.contains("notice=The plan is removed."),
+        "{location}"
+    );
+    let (status, _) = crate::common::delete(&app, &format!("{plans_path}/{launch_id}")).await;
+    assert_eq!(status, 200);
+    let (_, listed) = app.get_json(plans_path).await;
+    assert_eq!(listed["data"], json!([]));
+    let capacity = page(&app, &cookie, "/capacity").await;
+    assert!(
+        !capacity.contains(r#"data-testid="runway-plans""#),
+        "no plan, no marker"
+    );
 }
