@@ -349,7 +349,7 @@ test('troubleshooting on the demo fleet', { timeout: 420_000 }, async () => {
     assert.match(await page.getByTestId('what-if-notice').textContent(), /Committed "Spring launch"/);
     assert.equal(await page.getByTestId('plan-row').count(), 1);
     assert.match(await page.getByTestId('plan-row').textContent(), /Spring launch.*1 host more from .*, 40 % more load from /);
-    assert.match(await page.getByTestId('what-if-summary').textContent(), /With the 1 plan committed below\./);
+    assert.match(await page.getByTestId('what-if-summary').textContent(), /^The forecast with the 1 plan committed below\./);
     await page.getByTestId('plans').scrollIntoViewIfNeeded();
     await shot(page, 'what-if-plan.png');
     const { body: committed } = await api(`/api/v1/history/what-if/plans?groupId=${groupValue}`);

@@ -227,21 +227,16 @@ fn WhatIfView(data: WhatIfPageData) -> impl IntoView {
         })
         .collect_view();
     let none = result.resources.is_empty();
-    let planned = match result.plans.len() {
-        0 => String::new(),
-        1 => " With the 1 plan committed below.".to_owned(),
-        n => format!(" With the {n} plans committed below."),
+    let plans = match result.plans.len() {
+        1 => "the 1 plan committed below".to_owned(),
+        n => format!("the {n} plans committed below"),
     };
-    let summary =
-        if described.is_empty() {
-            format!(
-            "No change entered: the forecast{}. Enter hosts, load or growth above and recompute.",
-            if planned.is_empty() { " alone" } else { " and the plans" }
-        )
-        } else {
-            format!("Scenario: {described}.")
-        };
-    let summary = format!("{summary}{planned}");
+    let summary = match (described.is_empty(), result.plans.is_empty()) {
+        (true, true) => "No change entered: the forecast alone. Enter hosts, load or growth above and recompute.".to_owned(),
+        (true, false) => format!("The forecast with {plans}. Enter hosts, load or growth above to try more on top of them."),
+        (false, true) => format!("Scenario: {described}."),
+        (false, false) => format!("Scenario: {described}, on top of {plans}."),
+    };
     let plans_section = plans_section(&result, &query, &described, can_commit);
     let hosts_line = (result.hosts_after != result.hosts as i64).then(|| {
         format!(
@@ -320,6 +315,7 @@ fn plans_section(
             <input type="hidden" name="horizon" value=view.horizon_days.to_string()/>
             <input type="hidden" name="threshold" value=view.threshold.to_string()/>
         }
+        .into_any()
     };
     let newest = result.newest_day;
     let rows = result
@@ -346,6 +342,7 @@ fn plans_section(
                         <button type="submit" class="small" data-testid="plan-remove">"Remove"</button>
                     </form>
                 }
+                .into_any()
             });
             view! {
                 <tr data-testid="plan-row" data-plan=plan.id.to_string()>
@@ -357,6 +354,7 @@ fn plans_section(
                     <td>{remove}</td>
                 </tr>
             }
+            .into_any()
         })
         .collect_view();
     let none = result.plans.is_empty();
@@ -375,6 +373,7 @@ fn plans_section(
                 <button type="submit" data-testid="plan-commit">"Commit as a plan"</button>
             </form>
         }
+        .into_any()
     });
     view! {
         <section class="panel" data-testid="plans">
@@ -386,7 +385,7 @@ fn plans_section(
                     <thead><tr><th>"plan"</th><th>"changes"</th><th>"committed"</th><th></th></tr></thead>
                     <tbody>{rows}</tbody>
                 </table>
-            })}
+            }.into_any())}
             {commit}
         </section>
     }

@@ -89,6 +89,9 @@ pub fn planned(
         let changes = combined(plans, None, hosts.len(), last_day);
         whatif::days_to(line, &changes, threshold).map(|d| date_after(last_day, d))
     };
+    let unplanned = |line: &LinearTrend| {
+        whatif::days_to(line, &Changes::none(hosts.len()), threshold).unwrap_or(f64::INFINITY)
+    };
     let resources = lines
         .selection
         .iter()
@@ -99,9 +102,11 @@ pub fn planned(
         .flat_map(|host| METRICS.iter().map(move |(name, _)| (host, *name)))
         .filter_map(|(host, name)| {
             let (last_day, line) = lines.hosts.get(&(host.id, name))?;
-            Some((host.clone(), name, crossing(line, *last_day)?))
+            Some((host, name, crossing(line, *last_day)?, unplanned(line)))
         })
-        .min_by_key(|(_, _, date)| *date);
+        // Hosts a plan pushes over on the same day: the one closest to it without plans first.
+        .min_by(|a, b| a.2.cmp(&b.2).then(a.3.total_cmp(&b.3)))
+        .map(|(host, name, date, _)| (host.clone(), name, date));
     Planned {
         plans: plans.len(),
         resources,
@@ -285,15 +290,23 @@ pub async fn what_if(
         .filter_map(|(host, name)| {
             let (last_day, line) = lines.hosts.get(&(host.id, name))?;
             let scenario = outcome(line, *last_day, &scenario_from(*last_day));
-            let days = scenario.days_to_threshold?;
-            Some((days, host, name, *last_day, *line, scenario))
+            scenario.days_to_threshold?;
+            let forecast = outcome(line, *last_day, &unchanged);
+            Some((host, name, forecast, scenario))
         })
-        .min_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, host, name, last_day, line, scenario)| WhatIfHost {
+        // Hosts the changes push over on the same day (a load added to all of them): the one
+        // closest to it without them first.
+        .min_by(|a, b| {
+            let days = |o: &WhatIfOutcome| o.days_to_threshold.unwrap_or(f64::INFINITY);
+            days(&a.3)
+                .total_cmp(&days(&b.3))
+                .then(days(&a.2).total_cmp(&days(&b.2)))
+        })
+        .map(|(host, name, forecast, scenario)| WhatIfHost {
             vm_id: host.vm_id.clone(),
             vm_name: host.name.clone(),
             metric: name.into(),
-            forecast: outcome(&line, last_day, &unchanged),
+            forecast,
             scenario,
         });
     let warning = trends.warning.clone().or_else(|| {

@@ -445,7 +445,7 @@ async fn a_committed_plan_moves_the_groups_runway_and_every_what_if_of_it_until_
         "the plan in words"
     );
     assert!(
-        html.contains("With the 2 plans committed below."),
+        html.contains("The forecast with the 2 plans committed below."),
         "the summary"
     );
     let (_, location) = crate::common::post_form(&app, &cookie, "/capacity/plans", &scenario).await;
