@@ -49,6 +49,30 @@ pub fn parse_instant(value: Option<&Value>, field: &str) -> Result<DateTime<Utc>
         })
 }
 
+/// `capacityThreshold` of `/trends` and `/what-if`: a percentage in (0, 100], 80 when absent.
+pub fn parse_threshold(threshold: Option<f64>) -> Result<f64, HistoryError> {
+    let threshold = threshold.unwrap_or(80.0);
+    if threshold.is_finite() && threshold > 0.0 && threshold <= 100.0 {
+        Ok(threshold)
+    } else {
+        Err(HistoryError::BadRequest(
+            "`capacityThreshold` must be a percentage in (0, 100]".into(),
+        ))
+    }
+}
+
+/// A forecast's horizon in days (1 to 730; `default` when absent), named `field` in the error.
+pub fn parse_horizon(horizon: Option<f64>, default: f64, field: &str) -> Result<f64, HistoryError> {
+    let horizon = horizon.unwrap_or(default);
+    if horizon.is_finite() && (1.0..=730.0).contains(&horizon) {
+        Ok(horizon)
+    } else {
+        Err(HistoryError::BadRequest(format!(
+            "`{field}` must be 1 to 730 days"
+        )))
+    }
+}
+
 /// The `customMetrics` extension of `/anomalies` and `/trends`: at most
 /// `detect::MAX_CUSTOM_METRICS` names of 1 to 128 bytes (absent: none).
 pub fn parse_custom_metric_names(names: Option<Vec<String>>) -> Result<Vec<String>, HistoryError> {

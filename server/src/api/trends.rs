@@ -1,6 +1,9 @@
 //! `POST /api/v1/history/trends`: parses the request and answers with the capacity service's report.
 use super::{
-    history::{parse_custom_metric_names, parse_range, resolve_hosts_or_all},
+    history::{
+        parse_custom_metric_names, parse_horizon, parse_range, parse_threshold,
+        resolve_hosts_or_all,
+    },
     history_error::{history_success, HistoryError, HistoryJson},
 };
 use crate::api::history_error::Answer;
@@ -65,26 +68,16 @@ pub async fn trends(
             chosen
         }
     };
-    let threshold = request.capacity_threshold.unwrap_or(80.0);
-    if !(threshold.is_finite() && threshold > 0.0 && threshold <= 100.0) {
-        return Err(HistoryError::BadRequest(
-            "`capacityThreshold` must be a percentage in (0, 100]".into(),
-        ));
-    }
+    let threshold = parse_threshold(request.capacity_threshold)?;
     let forecast_enabled = request
         .forecast
         .as_ref()
         .is_some_and(|f| f.enabled.unwrap_or(true));
-    let horizon = request
-        .forecast
-        .as_ref()
-        .and_then(|f| f.horizon)
-        .unwrap_or(30.0);
-    if !(horizon.is_finite() && (1.0..=730.0).contains(&horizon)) {
-        return Err(HistoryError::BadRequest(
-            "`forecast.horizon` must be 1 to 730 days".into(),
-        ));
-    }
+    let horizon = parse_horizon(
+        request.forecast.as_ref().and_then(|f| f.horizon),
+        30.0,
+        "forecast.horizon",
+    )?;
     let method = match request.forecast.as_ref().and_then(|f| f.method.as_deref()) {
         None | Some("linear") => Method::Linear,
         Some("polynomial") => Method::Polynomial,

@@ -2,7 +2,7 @@
 //! disk forecasts of hosts, a group, a cluster or the fleet, and the runway they give
 //! (`capacity::whatif`).
 use super::{
-    history::{parse_instant, parse_range, resolve_hosts_or_all},
+    history::{parse_horizon, parse_instant, parse_range, parse_threshold, resolve_hosts_or_all},
     history_error::{history_success, Answer, HistoryError, HistoryJson},
 };
 use crate::{
@@ -148,18 +148,8 @@ pub async fn what_if(
         (None, None) => (now - Duration::days(DEFAULT_HISTORY_DAYS), now),
         (start, end) => parse_range(start.as_ref(), end.as_ref(), now)?,
     };
-    let horizon = request.horizon.unwrap_or(90.0);
-    if !(horizon.is_finite() && (1.0..=730.0).contains(&horizon)) {
-        return Err(HistoryError::BadRequest(
-            "`horizon` must be 1 to 730 days".into(),
-        ));
-    }
-    let threshold = request.capacity_threshold.unwrap_or(80.0);
-    if !(threshold.is_finite() && threshold > 0.0 && threshold <= 100.0) {
-        return Err(HistoryError::BadRequest(
-            "`capacityThreshold` must be a percentage in (0, 100]".into(),
-        ));
-    }
+    let horizon = parse_horizon(request.horizon, 90.0, "horizon")?;
+    let threshold = parse_threshold(request.capacity_threshold)?;
     let changes = request.changes.unwrap_or_default().parsed()?;
     let hosts = resolve_hosts_or_all(
         &state,
