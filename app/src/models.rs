@@ -301,6 +301,10 @@ pub struct CapacityReport {
     /// Each host group's runway (the whole fleet's view only), the shortest first.
     #[serde(default)]
     pub runway: Vec<GroupRunway>,
+    /// The plans committed for the view's group (or the fleet), which its what-if and runway
+    /// include and its forecasts do not.
+    #[serde(default)]
+    pub plans: Vec<CapacityPlan>,
 }
 
 /// One host group's runway on the capacity page (the whole fleet's view): how long until the

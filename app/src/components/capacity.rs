@@ -86,6 +86,7 @@ fn CapacityView(
         metric_capacities,
         right_sizing,
         runway,
+        plans,
     } = report;
     let capacity_form = can_set_capacity.then(|| {
         // The view the form returns to after the change.
@@ -255,10 +256,28 @@ fn CapacityView(
         </section>
     }
     .into_any();
+    let planned = (!plans.is_empty()).then(|| {
+        let shown = CapacityQuery {
+            group: group.clone(),
+            history_days,
+            horizon_days,
+            threshold: threshold.round() as i64,
+        };
+        let titles: Vec<String> = plans.iter().map(|p| p.title.clone()).collect();
+        view! {
+            <p class="muted small" data-testid="capacity-plans">
+                {format!("Planned changes for {whole_title}: {} — ", titles.join(", "))}
+                <a href=format!("/capacity/what-if?{}", shown.to_query())>"its what-if"</a>
+                " and the runway include them; the forecasts below do not."
+            </p>
+        }
+        .into_any()
+    });
     view! {
         {top}
         <main class="live">
             {view_form}
+            {planned}
             {runway_section(&runway, history_days, horizon_days, threshold)}
             {usage}
             {crossings}

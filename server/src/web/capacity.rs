@@ -59,6 +59,7 @@ pub fn source(state: AppState) -> CapacitySource {
                     None => capacity::runway::of_groups(&state.pool, &view, now).await?,
                     Some(_) => Vec::new(),
                 };
+                let plans = capacity::whatif::plans(&state.pool, view.group.as_deref()).await?;
                 let metric_capacities = app_metrics::metric_capacities(&state.pool)
                     .await
                     .map_err(unavailable)?;
@@ -77,6 +78,7 @@ pub fn source(state: AppState) -> CapacitySource {
                     metric_capacities,
                     right_sizing: plan.right_sizing,
                     runway,
+                    plans,
                 })
             })
         },

@@ -448,6 +448,11 @@ async fn a_committed_plan_moves_the_groups_runway_and_every_what_if_of_it_until_
         html.contains("The forecast with the 2 plans committed below."),
         "the summary"
     );
+    let group_plan = page(&app, &cookie, "/capacity?group=grp_wi").await;
+    assert!(
+        group_plan.contains("Planned changes for group grp_wi: Launch, Second node — "),
+        "the group's plan names its plans"
+    );
     let (_, location) = crate::common::post_form(&app, &cookie, "/capacity/plans", &scenario).await;
     assert!(
         location.contains("error=a plan needs a title"),
