@@ -482,3 +482,31 @@ async fn a_committed_plan_moves_the_groups_runway_and_every_what_if_of_it_until_
         "no plan, no marker"
     );
 }
+
+#[tokio::test]
+async fn a_fleet_without_daily_history_gets_a_warning_not_invented_runways() {
+    // A fresh server: its own host's first samples, no complete day yet.
+    let app = spawn_app().await;
+    let (status, body) = post(
+        &app,
+        "/api/v1/history/what-if",
+        &json!({"changes": {"addLoadPercent": 20}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["resources"], json!([]), "{body}");
+    assert!(body["data"].get("firstHost").is_none(), "{body}");
+    assert!(
+        body["data"]["warning"]
+            .as_str()
+            .is_some_and(|w| w.contains("no daily history")),
+        "{body}"
+    );
+    let cookie = session(&app).await;
+    let html = page(&app, &cookie, "/capacity/what-if?load=20").await;
+    assert!(
+        html.contains("No forecast: at least 7 complete days of history are needed."),
+        "the page says why there is nothing to draw"
+    );
+    assert!(html.contains(r#"data-testid="what-if-warning""#));
+}
