@@ -70,6 +70,30 @@ fn combined(
         })
 }
 
+/// The host and resource that reach `threshold` first under `changes_for` (the changes, their
+/// days counted from a line's last day), from each host's own line: its line, last day and the
+/// days. Hosts pushed over on the same day (a load added to all of them) are ordered by how soon
+/// they would get there without the changes.
+fn first_to_cross<'h>(
+    hosts: &'h [HostRef],
+    lines: &ForecastLines,
+    changes_for: impl Fn(DateTime<Utc>) -> Changes,
+    threshold: f64,
+) -> Option<(&'h HostRef, &'static str, DateTime<Utc>, LinearTrend, f64)> {
+    let unchanged = Changes::none(hosts.len());
+    hosts
+        .iter()
+        .flat_map(|host| METRICS.iter().map(move |(name, _)| (host, *name)))
+        .filter_map(|(host, name)| {
+            let (last_day, line) = lines.hosts.get(&(host.id, name))?;
+            let days = whatif::days_to(line, &changes_for(*last_day), threshold)?;
+            let without = whatif::days_to(line, &unchanged, threshold).unwrap_or(f64::INFINITY);
+            Some((host, name, *last_day, *line, days, without))
+        })
+        .min_by(|a, b| a.4.total_cmp(&b.4).then(a.5.total_cmp(&b.5)))
+        .map(|(host, name, last_day, line, days, _)| (host, name, last_day, line, days))
+}
+
 /// The runway's crossings with a group's committed plans: the day each resource of the group
 /// reaches the threshold (those that do within two years), and its first host's.
 pub struct Planned {
@@ -85,28 +109,17 @@ pub fn planned(
     plans: &[CapacityPlan],
     threshold: f64,
 ) -> Planned {
-    let crossing = |line: &LinearTrend, last_day: DateTime<Utc>| {
-        let changes = combined(plans, None, hosts.len(), last_day);
-        whatif::days_to(line, &changes, threshold).map(|d| date_after(last_day, d))
-    };
-    let unplanned = |line: &LinearTrend| {
-        whatif::days_to(line, &Changes::none(hosts.len()), threshold).unwrap_or(f64::INFINITY)
-    };
+    let planned_from = |last_day: DateTime<Utc>| combined(plans, None, hosts.len(), last_day);
     let resources = lines
         .selection
         .iter()
-        .filter_map(|(name, (last_day, line))| Some((*name, crossing(line, *last_day)?)))
-        .collect();
-    let first_host = hosts
-        .iter()
-        .flat_map(|host| METRICS.iter().map(move |(name, _)| (host, *name)))
-        .filter_map(|(host, name)| {
-            let (last_day, line) = lines.hosts.get(&(host.id, name))?;
-            Some((host, name, crossing(line, *last_day)?, unplanned(line)))
+        .filter_map(|(name, (last_day, line))| {
+            let days = whatif::days_to(line, &planned_from(*last_day), threshold)?;
+            Some((*name, date_after(*last_day, days)))
         })
-        // Hosts a plan pushes over on the same day: the one closest to it without plans first.
-        .min_by(|a, b| a.2.cmp(&b.2).then(a.3.total_cmp(&b.3)))
-        .map(|(host, name, date, _)| (host.clone(), name, date));
+        .collect();
+    let first_host = first_to_cross(hosts, lines, planned_from, threshold)
+        .map(|(host, name, last_day, _, days)| (host.clone(), name, date_after(last_day, days)));
     Planned {
         plans: plans.len(),
         resources,
@@ -284,31 +297,15 @@ pub async fn what_if(
     }
     // The first host to reach the threshold under the scenario: its load grows by the same
     // factors, since the model spreads the load evenly.
-    let first_host = hosts
-        .iter()
-        .flat_map(|host| METRICS.iter().map(move |(name, _)| (host, *name)))
-        .filter_map(|(host, name)| {
-            let (last_day, line) = lines.hosts.get(&(host.id, name))?;
-            let scenario = outcome(line, *last_day, &scenario_from(*last_day));
-            scenario.days_to_threshold?;
-            let forecast = outcome(line, *last_day, &unchanged);
-            Some((host, name, forecast, scenario))
-        })
-        // Hosts the changes push over on the same day (a load added to all of them): the one
-        // closest to it without them first.
-        .min_by(|a, b| {
-            let days = |o: &WhatIfOutcome| o.days_to_threshold.unwrap_or(f64::INFINITY);
-            days(&a.3)
-                .total_cmp(&days(&b.3))
-                .then(days(&a.2).total_cmp(&days(&b.2)))
-        })
-        .map(|(host, name, forecast, scenario)| WhatIfHost {
+    let first_host = first_to_cross(hosts, &lines, scenario_from, threshold).map(
+        |(host, name, last_day, line, _)| WhatIfHost {
             vm_id: host.vm_id.clone(),
             vm_name: host.name.clone(),
             metric: name.into(),
-            forecast,
-            scenario,
-        });
+            forecast: outcome(&line, last_day, &unchanged),
+            scenario: outcome(&line, last_day, &scenario_from(last_day)),
+        },
+    );
     let warning = trends.warning.clone().or_else(|| {
         (!unforecast.is_empty()).then(|| {
             format!(

@@ -48,12 +48,7 @@ pub fn source(state: AppState) -> CapacitySource {
                 )
                 .await
                 .map_err(unavailable)?;
-                let groups = hosts::group_sizes(&state.pool)
-                    .await
-                    .map_err(unavailable)?
-                    .into_iter()
-                    .map(|(group, count)| (group, usize::try_from(count).unwrap_or_default()))
-                    .collect();
+                let groups = group_choices(&state.pool).await?;
                 // The fleet's view starts with every group's runway; a group's view is one.
                 let runway = match view.group {
                     None => capacity::runway::of_groups(&state.pool, &view, now).await?,
@@ -83,6 +78,17 @@ pub fn source(state: AppState) -> CapacitySource {
             })
         },
     ))
+}
+
+/// Every host group with its number of hosts: the capacity view's choices (capacity and what-if
+/// pages).
+pub(super) async fn group_choices(pool: &sqlx::PgPool) -> Result<Vec<(String, usize)>, PageError> {
+    Ok(hosts::group_sizes(pool)
+        .await
+        .map_err(unavailable)?
+        .into_iter()
+        .map(|(group, count)| (group, usize::try_from(count).unwrap_or_default()))
+        .collect())
 }
 
 /// `GET /capacity.csv?group=&history=&horizon=&threshold=`: the plan the page shows for the same

@@ -69,12 +69,7 @@ pub async fn data(
             }
             Err(other) => return Err(other.into()),
         };
-    let groups = hosts::group_sizes(pool)
-        .await
-        .map_err(unavailable)?
-        .into_iter()
-        .map(|(group, count)| (group, usize::try_from(count).unwrap_or_default()))
-        .collect();
+    let groups = super::capacity::group_choices(pool).await?;
     Ok(WhatIfPageData {
         viewer,
         query: asked,
