@@ -18,6 +18,7 @@ pub mod ingest;
 pub mod investigate;
 pub mod jobs;
 pub mod live;
+pub mod pdf;
 pub mod report;
 pub mod sampling;
 pub mod simulate;
