@@ -305,6 +305,9 @@ pub struct CapacityReport {
     /// include and its forecasts do not.
     #[serde(default)]
     pub plans: Vec<CapacityPlan>,
+    /// The monthly reports of the view's group (or the fleet), newest first.
+    #[serde(default)]
+    pub monthly_reports: Vec<CapacityReportFile>,
 }
 
 /// One host group's runway on the capacity page (the whole fleet's view): how long until the
@@ -1075,6 +1078,29 @@ pub struct CapacityPlan {
     pub changes: WhatIfChanges,
     pub created_by: String,
     pub created_at: DateTime<Utc>,
+}
+
+/// A monthly capacity report (`GET /api/v1/history/capacity-reports`, an extension): the capacity
+/// plan of the fleet (no `groupId`) or of a group as of the first instant of `month`, as a PDF
+/// at `downloadUrl`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CapacityReportFile {
+    pub id: i64,
+    /// The month it was made at the start of (`2026-12-01`): its history ends there.
+    pub month: chrono::NaiveDate,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_id: Option<String>,
+    pub as_of: DateTime<Utc>,
+    pub hosts: i64,
+    /// The view it plans: days of history, days forecast, threshold in percent.
+    pub history_days: i64,
+    pub horizon_days: i64,
+    pub threshold: i64,
+    pub generated_at: DateTime<Utc>,
+    /// The PDF's size.
+    pub bytes: i64,
+    pub download_url: String,
 }
 
 /// One resource under the forecast and under the scenario.

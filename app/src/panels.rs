@@ -315,6 +315,64 @@ pub fn format_series_value(series: &str, value: f64) -> String {
     }
 }
 
+pub fn plural(n: i64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// "from 2027-01-15" or "at once".
+fn from_text(day: Option<chrono::NaiveDate>) -> String {
+    day.map_or_else(|| "at once".into(), |d| format!("from {d}"))
+}
+
+/// Changes in words: "2 hosts more from 2027-01-15, 30 % more load at once".
+pub fn changes_text(
+    hosts: i64,
+    hosts_from: Option<chrono::NaiveDate>,
+    load: f64,
+    load_from: Option<chrono::NaiveDate>,
+    growth: f64,
+) -> String {
+    let mut parts = Vec::new();
+    if hosts != 0 {
+        let count = plural(hosts.abs(), "host", "hosts");
+        let more = if hosts > 0 { "more" } else { "fewer" };
+        parts.push(format!("{count} {more} {}", from_text(hosts_from)));
+    }
+    if load != 0.0 {
+        let more = if load > 0.0 { "more" } else { "less" };
+        parts.push(format!(
+            "{} % {more} load {}",
+            load.abs(),
+            from_text(load_from)
+        ));
+    }
+    if growth != 0.0 {
+        parts.push(format!("{growth:+} % growth a month"));
+    }
+    parts.join(", ")
+}
+
+/// A committed plan's changes, in words.
+pub fn plan_text(c: &crate::models::WhatIfChanges) -> String {
+    changes_text(
+        c.add_hosts,
+        c.hosts_from.map(|d| d.date_naive()),
+        c.add_load_percent,
+        c.load_from.map(|d| d.date_naive()),
+        c.growth_monthly_percent,
+    )
+}
+
+/// When a trend line reaches a limit: "now (trend)" (there already), "2027-04-05 (in 120 days)",
+/// or "not within 2 years" (no crossing found).
+pub fn reaches_text(days: Option<f64>, when: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    match (days, when) {
+        (Some(d), _) if d <= 0.0 => "now (trend)".into(),
+        (Some(d), Some(when)) => format!("{} (in {d:.0} days)", when.format("%Y-%m-%d")),
+        _ => "not within 2 years".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -264,6 +264,10 @@ pub struct ServeArgs {
     /// On a database with no other hosts, simulate a demo fleet (12 hosts, 180 days, live samples) in the background.
     #[arg(long, env = "LOOKOUT_DEMO", default_value_t = false)]
     pub demo: bool,
+    /// Make the monthly capacity reports (PDFs of the fleet's and each group's capacity plan as
+    /// of each month's first day, kept 24 months): `true` or `false`.
+    #[arg(long, env = "LOOKOUT_MONTHLY_REPORTS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub monthly_reports: bool,
     /// Let webhooks reach loopback, private and link-local addresses (refused by default).
     #[arg(long, env = "LOOKOUT_WEBHOOK_ALLOW_PRIVATE", default_value_t = false)]
     pub webhook_allow_private: bool,
@@ -308,6 +312,7 @@ pub struct Settings {
     pub trusted_origins: Vec<String>,
     pub secure_cookie: bool,
     pub demo: bool,
+    pub monthly_reports: bool,
     pub webhooks: crate::alerts::webhook::WebhookPolicy,
     pub export_dir: PathBuf,
     pub rate_limit: u32,
@@ -333,6 +338,7 @@ impl From<ServeArgs> for Settings {
             trusted_origins: args.trusted_origins,
             secure_cookie: args.secure_cookie,
             demo: args.demo,
+            monthly_reports: args.monthly_reports,
             webhooks: crate::alerts::webhook::WebhookPolicy {
                 allow_private: args.webhook_allow_private,
                 timeout: Duration::from_secs(args.webhook_timeout),

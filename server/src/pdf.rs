@@ -20,17 +20,25 @@ const CHART_W_MM: f32 = 170.0;
 /// Plot margin inside the bitmap, pixels.
 const CHART_MARGIN_PX: u32 = 12;
 
-/// `text` with every character outside Latin-1 (and every control character) as `?`.
+/// `text` in Latin-1: the typography Lookout writes (dashes, arrows, quotes, ellipses, ≤ ≥) as
+/// its ASCII look-alike, anything else outside Latin-1 (and every control character) as `?`.
 pub fn latin(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if (c as u32) < 0x100 && !c.is_control() {
-                c
-            } else {
-                '?'
-            }
-        })
-        .collect()
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '–' | '—' | '−' => out.push('-'),
+            '→' => out.push_str("->"),
+            '←' => out.push_str("<-"),
+            '≤' => out.push_str("<="),
+            '≥' => out.push_str(">="),
+            '…' => out.push_str("..."),
+            '‘' | '’' => out.push('\''),
+            '“' | '”' => out.push('"'),
+            c if (c as u32) < 0x100 && !c.is_control() => out.push(c),
+            _ => out.push('?'),
+        }
+    }
+    out
 }
 
 /// `text` cut into lines of at most `width` characters at spaces (a longer word stands alone).
@@ -50,6 +58,22 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
         lines.push(line);
     }
     lines
+}
+
+/// A PDF's bytes as an HTTP download named `name` (the pages' and the API's).
+pub fn download(bytes: Vec<u8>, name: &str) -> axum::response::Response {
+    use axum::{http::header, response::IntoResponse};
+    (
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response()
 }
 
 /// An RGB colour, 0–255 per channel.
@@ -279,6 +303,7 @@ mod tests {
 
     #[test]
     fn latin_replaces_what_the_base_fonts_cannot_print() {
-        assert_eq!(latin("80 % → 90 % é\n"), "80 % ? 90 % é?");
+        assert_eq!(latin("80 % → 90 % é\n"), "80 % -> 90 % é?");
+        assert_eq!(latin("“1–2” ≥ 3… ✓"), "\"1-2\" >= 3... ?");
     }
 }

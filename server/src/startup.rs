@@ -189,6 +189,13 @@ impl Application {
             .await?;
         }
 
+        if settings.monthly_reports {
+            // Looks every poll: a demo fleet's history, or a backfill, arrives after the start.
+            let monthly = crate::capacity::monthly::MonthlyReports { pool: pool.clone() };
+            let pace = jobs::Pace::queue(jobs::Wake::every(settings.job_poll));
+            tasks.spawn(jobs::run(monthly, pace, shutdown.clone()));
+        }
+
         let leptos_options = LeptosOptions::builder()
             .output_name("lookout")
             .site_root(settings.site_root.clone())

@@ -6,8 +6,8 @@ use crate::{
     chart::capacity,
     incidents::incidents,
     models::{
-        AppMetricTrend, CapacityReport, GroupRunway, HostSizing, MetricForecast, RightSizing,
-        TrendReport,
+        AppMetricTrend, CapacityReport, CapacityReportFile, GroupRunway, HostSizing,
+        MetricForecast, RightSizing, TrendReport,
     },
     panels::{custom_unit_display, format_series_value, format_value},
     view_state::{
@@ -87,6 +87,7 @@ fn CapacityView(
         right_sizing,
         runway,
         plans,
+        monthly_reports,
     } = report;
     let capacity_form = can_set_capacity.then(|| {
         // The view the form returns to after the change.
@@ -284,6 +285,7 @@ fn CapacityView(
             {right_sizing_section(&right_sizing)}
             {applications}
             {incident_section}
+            {monthly_section(&monthly_reports, &whole_title)}
         </main>
     }
 }
@@ -363,6 +365,39 @@ fn runway_section(
         }
         .into_any(),
     )
+}
+
+/// The monthly reports of the view's scope: the capacity plan as of each month's first day, as
+/// PDFs, newest first.
+fn monthly_section(reports: &[CapacityReportFile], whole: &str) -> AnyView {
+    let rows: Vec<_> = reports
+        .iter()
+        .map(|r| {
+            let month = r.month.format("%B %Y").to_string();
+            let size = format!("{:.0} KB", r.bytes as f64 / 1024.0);
+            view! {
+                <tr>
+                    <td><a href=r.download_url.clone() download>{month}</a></td>
+                    <td>{format!("{} hosts", r.hosts)}</td>
+                    <td>{format!("{} days of history, {} ahead, {} %", r.history_days, r.horizon_days, r.threshold)}</td>
+                    <td class="muted">{size}</td>
+                </tr>
+            }
+        })
+        .collect();
+    let none = rows.is_empty();
+    view! {
+        <section class="panel" id="monthly-reports" data-testid="monthly-reports">
+            <h2>"Monthly reports"</h2>
+            <p class="muted small">{format!("The capacity plan of {whole} as of the first day of each month (00:00 UTC), with this page's default view, as a PDF to file or send on; kept for 24 months. The link above the page makes one of the view shown now.")}</p>
+            {none.then(|| view! { <p class="muted">"None yet: the first is made at the start of the next month, or at the first start of the server after it."</p> })}
+            <table data-testid="monthly-reports-table">
+                <thead><tr><th>"month"</th><th>"hosts"</th><th>"view"</th><th>"size"</th></tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </section>
+    }
+    .into_any()
 }
 
 /// Hosts listed in the right-sizing table: those needing a change first.
@@ -592,12 +627,14 @@ fn view_form(
         threshold: threshold.round() as i64,
     };
     let csv = format!("/capacity.csv?{}", shown.to_query());
+    let pdf = format!("/capacity.pdf?{}", shown.to_query());
     let what_if = format!("/capacity/what-if?{}", shown.to_query());
     view! {
         <form method="get" action="/capacity" class="filters panel" data-testid="capacity-view">
             {view_selects(groups, &shown)}
             <button type="submit" data-testid="capacity-apply">"Plan"</button>
             <a href=csv class="small" data-testid="capacity-csv" download>"Download this plan (CSV)"</a>
+            <a href=pdf class="small" data-testid="capacity-pdf" download>"(PDF)"</a>
             <a href=what_if class="small" data-testid="capacity-what-if">"What if…"</a>
         </form>
     }

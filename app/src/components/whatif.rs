@@ -5,7 +5,8 @@
 use super::{capacity::view_selects, snapshot::load_what_if, TopBar};
 use crate::{
     chart::capacity::{render_what_if, SERIES},
-    models::{CapacityPlan, WhatIf, WhatIfChanges, WhatIfOutcome, WhatIfPageData},
+    models::{CapacityPlan, WhatIf, WhatIfOutcome, WhatIfPageData},
+    panels::{changes_text, plan_text, plural, reaches_text},
     view_state::{CapacityQuery, WhatIfQuery},
 };
 use leptos::prelude::*;
@@ -27,43 +28,6 @@ pub fn WhatIfPage() -> impl IntoView {
     }
 }
 
-fn plural(n: i64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
-
-/// "from 2027-01-15" or "at once".
-fn from_text(day: Option<chrono::NaiveDate>) -> String {
-    day.map_or_else(|| "at once".into(), |d| format!("from {d}"))
-}
-
-/// Changes in words: "2 hosts more from 2027-01-15, 30 % more load at once".
-fn changes_text(
-    hosts: i64,
-    hosts_from: Option<chrono::NaiveDate>,
-    load: f64,
-    load_from: Option<chrono::NaiveDate>,
-    growth: f64,
-) -> String {
-    let mut parts = Vec::new();
-    if hosts != 0 {
-        let count = plural(hosts.abs(), "host", "hosts");
-        let more = if hosts > 0 { "more" } else { "fewer" };
-        parts.push(format!("{count} {more} {}", from_text(hosts_from)));
-    }
-    if load != 0.0 {
-        let more = if load > 0.0 { "more" } else { "less" };
-        parts.push(format!(
-            "{} % {more} load {}",
-            load.abs(),
-            from_text(load_from)
-        ));
-    }
-    if growth != 0.0 {
-        parts.push(format!("{growth:+} % growth a month"));
-    }
-    parts.join(", ")
-}
-
 /// The scenario typed on the page, in words.
 fn scenario_text(q: &WhatIfQuery) -> String {
     changes_text(
@@ -75,24 +39,9 @@ fn scenario_text(q: &WhatIfQuery) -> String {
     )
 }
 
-/// A committed plan's changes, in words.
-fn plan_text(c: &WhatIfChanges) -> String {
-    changes_text(
-        c.add_hosts,
-        c.hosts_from.map(|d| d.date_naive()),
-        c.add_load_percent,
-        c.load_from.map(|d| d.date_naive()),
-        c.growth_monthly_percent,
-    )
-}
-
 /// "2027-04-05 (in 120 days)", "now (trend)", "not within 2 years".
 fn reaches(outcome: &WhatIfOutcome) -> String {
-    match (outcome.days_to_threshold, outcome.capacity_exceed_date) {
-        (Some(d), _) if d <= 0.0 => "now (trend)".into(),
-        (Some(d), Some(when)) => format!("{} (in {d:.0} days)", when.format("%Y-%m-%d")),
-        _ => "not within 2 years".into(),
-    }
+    reaches_text(outcome.days_to_threshold, outcome.capacity_exceed_date)
 }
 
 /// The row class of a crossing, graded as the capacity page grades: within the horizon, a year.

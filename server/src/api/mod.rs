@@ -3,6 +3,7 @@ mod agents;
 mod aggregate;
 mod alerts;
 mod anomalies;
+mod capacity_reports;
 pub mod export;
 mod health;
 pub mod history;
@@ -157,6 +158,14 @@ fn history_routes(ingest_body_limit: usize) -> Router<AppState> {
         .route(
             "/api/v1/history/what-if/plans/{id}",
             axum::routing::delete(whatif::remove_plan),
+        )
+        .route(
+            "/api/v1/history/capacity-reports",
+            get(capacity_reports::list),
+        )
+        .route(
+            "/api/v1/history/capacity-reports/{id}",
+            get(capacity_reports::download),
         )
         .route(
             "/api/v1/history/anomalies",

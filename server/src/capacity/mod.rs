@@ -3,6 +3,9 @@
 //! the `/history/trends` answer and the capacity page.
 pub mod app_metrics;
 pub mod csv;
+pub mod monthly;
+pub mod pdf;
+pub mod report;
 pub mod rightsize;
 pub mod runway;
 pub mod whatif;

@@ -1,5 +1,6 @@
 //! PostgreSQL storage: connecting (external or managed cluster), migrations, hosts and raw samples.
 pub mod anomalies;
+pub mod capacity_reports;
 pub mod catalog;
 pub mod consistency;
 pub mod copy;

@@ -9,7 +9,7 @@ use crate::{
     },
     history::QueryError,
     state::AppState,
-    storage::hosts,
+    storage::{capacity_reports, hosts},
 };
 use app::{
     components::snapshot::ssr::{Answer, CapacitySource},
@@ -36,7 +36,11 @@ pub fn source(state: AppState) -> CapacitySource {
                 let view =
                     CapacityQuery::from_pairs(&parse_query(&query)).map_err(PageError::BadLink)?;
                 let now = Utc::now();
-                let plan = capacity::plan(&state.pool, &view, now).await?;
+                let capacity::report::Overview {
+                    plan,
+                    runway,
+                    plans,
+                } = capacity::report::overview(&state.pool, &view, now).await?;
                 let host_ids: Vec<i32> = plan.hosts.iter().map(|h| h.id).collect();
                 let chosen = view.group.is_some().then_some(host_ids.as_slice());
                 // Enough events for the page's twenty incidents (several events each).
@@ -49,15 +53,13 @@ pub fn source(state: AppState) -> CapacitySource {
                 .await
                 .map_err(unavailable)?;
                 let groups = group_choices(&state.pool).await?;
-                // The fleet's view starts with every group's runway; a group's view is one.
-                let runway = match view.group {
-                    None => capacity::runway::of_groups(&state.pool, &view, now).await?,
-                    Some(_) => Vec::new(),
-                };
-                let plans = capacity::whatif::plans(&state.pool, view.group.as_deref()).await?;
                 let metric_capacities = app_metrics::metric_capacities(&state.pool)
                     .await
                     .map_err(unavailable)?;
+                let monthly_reports =
+                    capacity_reports::list(&state.pool, Some(view.group.as_deref()))
+                        .await
+                        .map_err(unavailable)?;
                 Ok(CapacityReport {
                     viewer,
                     group: view.group,
@@ -74,6 +76,7 @@ pub fn source(state: AppState) -> CapacitySource {
                     right_sizing: plan.right_sizing,
                     runway,
                     plans,
+                    monthly_reports,
                 })
             })
         },
@@ -118,10 +121,7 @@ pub async fn plan_csv(
         Ok(bytes) => {
             let name = format!(
                 "lookout-capacity-{}-{}.csv",
-                view.group.as_deref().unwrap_or("fleet").replace(
-                    |c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_',
-                    "_"
-                ),
+                capacity::report::scope_file_name(view.group.as_deref()),
                 now.format("%Y%m%d")
             );
             (
@@ -137,6 +137,32 @@ pub async fn plan_csv(
                 .into_response()
         }
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+/// `GET /capacity.pdf?group=&history=&horizon=&threshold=`: the plan the page shows for the same
+/// view as a PDF (`capacity::report`), for the session's user.
+pub async fn plan_pdf(
+    _: RequireScope<VmRead>,
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let view = match CapacityQuery::from_pairs(&parse_query(query.as_deref().unwrap_or_default())) {
+        Ok(view) => view,
+        Err(problem) => return (StatusCode::BAD_REQUEST, problem).into_response(),
+    };
+    let now = Utc::now();
+    match capacity::report::pdf(&state.pool, &view, now, "Capacity plan").await {
+        Ok((bytes, _)) => {
+            let name = format!(
+                "lookout-capacity-{}-{}.pdf",
+                capacity::report::scope_file_name(view.group.as_deref()),
+                now.format("%Y%m%d")
+            );
+            crate::pdf::download(bytes, &name)
+        }
+        Err(e @ QueryError::NotFound(_)) => (StatusCode::NOT_FOUND, e.to_string()).into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
     }
 }
 

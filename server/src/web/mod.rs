@@ -70,6 +70,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/reports", post(start_report))
         .route("/capacity/metrics", post(capacity::set_capacity))
         .route("/capacity.csv", axum::routing::get(capacity::plan_csv))
+        .route("/capacity.pdf", axum::routing::get(capacity::plan_pdf))
         .route("/capacity/plans", post(whatif::commit_plan))
         .route("/capacity/plans/{id}/delete", post(whatif::remove_plan))
         .route("/alerts/rules", post(alerts::save_rule))

@@ -94,6 +94,7 @@ pub fn settings(database: DatabaseArgs) -> Settings {
         trusted_origins: vec![],
         secure_cookie: false,
         demo: false,
+        monthly_reports: false,
         webhooks: lookout::alerts::webhook::WebhookPolicy {
             // Tests run their webhook receivers on 127.0.0.1.
             allow_private: true,

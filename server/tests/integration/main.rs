@@ -4,6 +4,7 @@ mod agents;
 mod alerts;
 mod analysis;
 mod auth;
+mod capacity_reports;
 mod common;
 mod export;
 mod fleet;

@@ -1,0 +1,74 @@
+//! The capacity plan of a view as one document: what the capacity page shows (the forecasts of
+//! the group's or fleet's average, the hosts that cross, every group's runway on the fleet's
+//! view, recommendations, right-sizing, application metrics near their capacity, committed
+//! plans), read once for the page and for the PDF (`capacity::pdf`), on demand or monthly
+//! (`capacity::monthly`).
+use super::{runway, whatif, Plan};
+use crate::history::QueryError;
+use app::{
+    models::{CapacityPlan, GroupRunway},
+    view_state::CapacityQuery,
+};
+use chrono::{DateTime, Utc};
+
+/// A view's plan with the runway of every group (the fleet's view only) and the committed
+/// plans of its scope.
+pub struct Overview {
+    pub plan: Plan,
+    pub runway: Vec<GroupRunway>,
+    pub plans: Vec<CapacityPlan>,
+}
+
+/// The overview of `view` as of `now`.
+pub async fn overview(
+    pool: &sqlx::PgPool,
+    view: &CapacityQuery,
+    now: DateTime<Utc>,
+) -> Result<Overview, QueryError> {
+    let plan = super::plan(pool, view, now).await?;
+    // The fleet's view starts with every group's runway; a group's view is one.
+    let runway = match view.group {
+        None => runway::of_groups(pool, view, now).await?,
+        Some(_) => Vec::new(),
+    };
+    let plans = whatif::plans(pool, view.group.as_deref()).await?;
+    Ok(Overview {
+        plan,
+        runway,
+        plans,
+    })
+}
+
+/// A view's scope in words: "the whole fleet", "group web".
+pub fn scope_text(group: Option<&str>) -> String {
+    group.map_or_else(|| "the whole fleet".to_string(), |g| format!("group {g}"))
+}
+
+/// A file name's part for a scope: `fleet`, or the group's name with anything but letters,
+/// digits, `-` and `_` as `_`.
+pub fn scope_file_name(group: Option<&str>) -> String {
+    group.unwrap_or("fleet").replace(
+        |c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_',
+        "_",
+    )
+}
+
+/// The PDF of `view`'s plan as of `now`: the document and its number of hosts.
+pub async fn pdf(
+    pool: &sqlx::PgPool,
+    view: &CapacityQuery,
+    now: DateTime<Utc>,
+    title: &str,
+) -> Result<(Vec<u8>, usize), QueryError> {
+    let overview = overview(pool, view, now).await?;
+    let hosts = overview.plan.hosts.len();
+    let document = super::pdf::Document {
+        title,
+        view,
+        as_of: now,
+        generated_at: Utc::now(),
+        overview: &overview,
+    };
+    let bytes = super::pdf::render(&document).map_err(QueryError::Internal)?;
+    Ok((bytes, hosts))
+}
