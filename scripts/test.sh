@@ -57,7 +57,7 @@ token="lk_e2e_$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
   unset DATABASE_URL
   export LOOKOUT_DATA_DIR="$work/data" LOOKOUT_ADMIN_PASSWORD="$password" LOOKOUT_SAMPLE_INTERVAL=1 \
     LOOKOUT_LISTEN="127.0.0.1:$port" LOOKOUT_SITE_ROOT="$root_dir/target/site" LOOKOUT_DEMO=true \
-    LOOKOUT_BOOTSTRAP_TOKEN="$token" LOOKOUT_RATE_LIMIT=0
+    LOOKOUT_BOOTSTRAP_TOKEN="$token" LOOKOUT_RATE_LIMIT=0 LOOKOUT_JOB_POLL=5
   exec target/release/lookout >"$work/server.log" 2>&1
 ) &
 server_pid=$!

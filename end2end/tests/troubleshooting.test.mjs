@@ -325,6 +325,11 @@ test('troubleshooting on the demo fleet', { timeout: 420_000 }, async () => {
     const planRows = (await planCsv.text()).trim().split('\n');
     assert.match(planRows[0], /^kind,scope,host,metric/);
     assert.ok(planRows.some((r) => r.startsWith(`forecast,group ${groupValue},,cpu,%,`)), planRows.join('\n'));
+    // And as a PDF, made on the spot.
+    const planPdf = await page.request.get(`${base}${await page.getByTestId('capacity-pdf').getAttribute('href')}`);
+    assert.equal(planPdf.status(), 200);
+    assert.equal(planPdf.headers()['content-type'], 'application/pdf');
+    assert.equal((await planPdf.body()).subarray(0, 4).toString(), '%PDF');
     // What if: from the same view, 40 % more load in a month and a host more in two; the
     // scenario's runway beside the forecast's, the chart and a row per resource.
     await page.getByTestId('capacity-what-if').click();
@@ -385,6 +390,23 @@ test('troubleshooting on the demo fleet', { timeout: 420_000 }, async () => {
     await page.getByRole('link', { name: "Open the capacity report without the link's choices" }).click();
     await page.waitForURL(`${base}/capacity`);
     await page.getByTestId('capacity-view').waitFor();
+    // The monthly reports: the worker makes this month's for the fleet and each group once the
+    // demo's history is there (it looks every LOOKOUT_JOB_POLL); the page lists the fleet's.
+    let monthly = [];
+    for (let i = 0; i < 120 && monthly.length === 0; i++) {
+      const { body } = await api('/api/v1/history/capacity-reports');
+      monthly = body.data.filter((r) => r.groupId === undefined);
+      if (monthly.length === 0) await page.waitForTimeout(500);
+    }
+    assert.equal(monthly.length, 1, 'the fleet has this month\'s report');
+    await page.reload();
+    const monthlyLink = page.locator('[data-testid=monthly-reports-table] a').first();
+    assert.equal(await monthlyLink.getAttribute('href'), monthly[0].downloadUrl);
+    const monthlyPdf = await page.request.get(`${base}${monthly[0].downloadUrl}`);
+    assert.equal(monthlyPdf.status(), 200);
+    assert.equal((await monthlyPdf.body()).subarray(0, 4).toString(), '%PDF');
+    await page.getByTestId('monthly-reports').scrollIntoViewIfNeeded();
+    await shot(page, 'capacity-monthly.png');
 
     // The exports page: an Excel export, its progress bar completes, the file downloads.
     await page.getByTestId('nav-exports').click();

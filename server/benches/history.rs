@@ -1,6 +1,6 @@
 //! History benchmark: simulated fleet ingest through the ingest path, then end-to-end latency of
 //! the history API's reads (`/history/query`, `/aggregate`, `/trends`, `/what-if`, `/rightsizing`,
-//! `/investigate`, `/anomalies`) over HTTP against the real server.
+//! `/investigate`, `/anomalies`) and the capacity plan as a PDF, over HTTP against the real server.
 //!
 //! Needs `DATABASE_URL` (scripts/bench.sh starts a throwaway PostgreSQL). The fleet is written once
 //! into the database `lookout_bench_history` and reused by later runs. Size with BENCH_HOSTS
@@ -189,6 +189,40 @@ async fn main() -> anyhow::Result<()> {
         timings.sort_by(f64::total_cmp);
         println!(
             "{label}: p50 {:.1} ms, p99 {:.1} ms ({points} points or groups per answer, 30 runs; the first run {first:.1} ms)",
+            percentile(&timings, 0.5),
+            percentile(&timings, 0.99)
+        );
+    }
+
+    // The capacity plan of the whole fleet as a PDF (the page's link and the monthly report's
+    // work): the plan, the runway of every group, the charts drawn and the document compressed.
+    let label = "capacity PDF: all hosts, 12 months, 90-day forecast, the runway of every group";
+    if label.contains(&only) {
+        let mut timings = Vec::new();
+        let mut bytes = 0;
+        for run in 0..35 {
+            let started = Instant::now();
+            let response = client
+                .get(format!(
+                    "http://127.0.0.1:{port}/api/v1/history/capacity-plan?history=365&horizon=90&threshold=80"
+                ))
+                .bearer_auth(&token)
+                .send()
+                .await?;
+            let status = response.status();
+            let body = response.bytes().await?;
+            anyhow::ensure!(
+                status.is_success() && body.starts_with(b"%PDF"),
+                "{label}: {status}"
+            );
+            if run >= 5 {
+                timings.push(started.elapsed().as_secs_f64() * 1000.0);
+            }
+            bytes = body.len();
+        }
+        timings.sort_by(f64::total_cmp);
+        println!(
+            "{label}: p50 {:.1} ms, p99 {:.1} ms ({bytes} bytes, 30 runs)",
             percentile(&timings, 0.5),
             percentile(&timings, 0.99)
         );

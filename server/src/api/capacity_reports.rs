@@ -1,5 +1,6 @@
 //! `GET /api/v1/history/capacity-reports` and `…/{id}` (an extension): the monthly capacity
-//! reports (`capacity::monthly`) — the list, and each one's PDF.
+//! reports (`capacity::monthly`) — the list, and each one's PDF; and
+//! `GET /api/v1/history/capacity-plan`, a view's plan as a PDF made on the spot.
 use super::history_error::{history_success, Answer, HistoryError};
 use crate::{
     auth::{RequireScope, VmRead},
@@ -7,8 +8,9 @@ use crate::{
     storage::capacity_reports,
 };
 use app::models::CapacityReportFile;
+use app::view_state::{parse_query, CapacityQuery};
 use axum::{
-    extract::{Path, Query, State},
+    extract::{Path, Query, RawQuery, State},
     response::Response,
     Json,
 };
@@ -50,4 +52,21 @@ pub async fn download(
         report.month.format("%Y-%m")
     );
     Ok(crate::pdf::download(pdf, &name))
+}
+
+/// `GET /capacity-plan?group=&history=&horizon=&threshold=`: the capacity page's view (the
+/// same keys and choices) as a PDF, as of now.
+pub async fn plan(
+    _: RequireScope<VmRead, HistoryError>,
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, HistoryError> {
+    let view = CapacityQuery::from_pairs(&parse_query(query.as_deref().unwrap_or_default()))
+        .map_err(HistoryError::BadRequest)?;
+    let now = chrono::Utc::now();
+    let (pdf, _) = crate::capacity::report::pdf(&state.pool, &view, now, "Capacity plan").await?;
+    Ok(crate::pdf::download(
+        pdf,
+        &crate::capacity::report::file_name(view.group.as_deref(), now, "pdf"),
+    ))
 }

@@ -159,6 +159,7 @@ fn history_routes(ingest_body_limit: usize) -> Router<AppState> {
             "/api/v1/history/what-if/plans/{id}",
             axum::routing::delete(whatif::remove_plan),
         )
+        .route("/api/v1/history/capacity-plan", get(capacity_reports::plan))
         .route(
             "/api/v1/history/capacity-reports",
             get(capacity_reports::list),

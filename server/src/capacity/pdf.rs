@@ -456,7 +456,7 @@ pub fn render(doc: &Document<'_>) -> anyhow::Result<Vec<u8>> {
     let scope = scope_text(view.group.as_deref());
     let mut w = Writer::new(&format!("Lookout - {} - {scope}", doc.title), 25.0)?;
 
-    w.line(&format!("Lookout - {}", doc.title), 22.0, true);
+    w.line(&format!("Lookout - {}", doc.title), 18.0, true);
     w.line(&scope, 14.0, false);
     w.y -= 4.0;
     for (label, value) in [

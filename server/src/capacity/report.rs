@@ -53,6 +53,16 @@ pub fn scope_file_name(group: Option<&str>) -> String {
     )
 }
 
+/// The name of a plan's file made at `at`: `lookout-capacity-grp_01-20261207.pdf` (`extension`
+/// `pdf`).
+pub fn file_name(group: Option<&str>, at: DateTime<Utc>, extension: &str) -> String {
+    format!(
+        "lookout-capacity-{}-{}.{extension}",
+        scope_file_name(group),
+        at.format("%Y%m%d")
+    )
+}
+
 /// The PDF of `view`'s plan as of `now`: the document and its number of hosts.
 pub async fn pdf(
     pool: &sqlx::PgPool,

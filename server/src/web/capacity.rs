@@ -94,6 +94,20 @@ pub(super) async fn group_choices(pool: &sqlx::PgPool) -> Result<Vec<(String, us
         .collect())
 }
 
+/// The view of a capacity download's query, or why it is not one.
+fn download_view(query: Option<&str>) -> Result<CapacityQuery, String> {
+    CapacityQuery::from_pairs(&parse_query(query.unwrap_or_default()))
+}
+
+/// A capacity download's failure as plain text: an unknown group 404, anything else 503.
+fn download_failed(error: QueryError) -> Response {
+    let status = match error {
+        QueryError::NotFound(_) => StatusCode::NOT_FOUND,
+        _ => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    (status, error.to_string()).into_response()
+}
+
 /// `GET /capacity.csv?group=&history=&horizon=&threshold=`: the plan the page shows for the same
 /// view, as a spreadsheet (`capacity::csv`), for the session's user.
 pub async fn plan_csv(
@@ -101,17 +115,14 @@ pub async fn plan_csv(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let view = match CapacityQuery::from_pairs(&parse_query(query.as_deref().unwrap_or_default())) {
+    let view = match download_view(query.as_deref()) {
         Ok(view) => view,
         Err(problem) => return (StatusCode::BAD_REQUEST, problem).into_response(),
     };
     let now = Utc::now();
     let plan = match capacity::plan(&state.pool, &view, now).await {
         Ok(plan) => plan,
-        Err(e @ QueryError::NotFound(_)) => {
-            return (StatusCode::NOT_FOUND, e.to_string()).into_response()
-        }
-        Err(e) => return (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
+        Err(error) => return download_failed(error),
     };
     let scope = view
         .group
@@ -119,11 +130,7 @@ pub async fn plan_csv(
         .map_or_else(|| "fleet".to_string(), |g| format!("group {g}"));
     match capacity::csv::plan(&plan, &scope, &view) {
         Ok(bytes) => {
-            let name = format!(
-                "lookout-capacity-{}-{}.csv",
-                capacity::report::scope_file_name(view.group.as_deref()),
-                now.format("%Y%m%d")
-            );
+            let name = capacity::report::file_name(view.group.as_deref(), now, "csv");
             (
                 [
                     (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
@@ -141,28 +148,24 @@ pub async fn plan_csv(
 }
 
 /// `GET /capacity.pdf?group=&history=&horizon=&threshold=`: the plan the page shows for the same
-/// view as a PDF (`capacity::report`), for the session's user.
+/// view as a PDF (`capacity::report`), for the session's user (API clients:
+/// `GET /api/v1/history/capacity-plan`).
 pub async fn plan_pdf(
     _: RequireScope<VmRead>,
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let view = match CapacityQuery::from_pairs(&parse_query(query.as_deref().unwrap_or_default())) {
+    let view = match download_view(query.as_deref()) {
         Ok(view) => view,
         Err(problem) => return (StatusCode::BAD_REQUEST, problem).into_response(),
     };
     let now = Utc::now();
     match capacity::report::pdf(&state.pool, &view, now, "Capacity plan").await {
-        Ok((bytes, _)) => {
-            let name = format!(
-                "lookout-capacity-{}-{}.pdf",
-                capacity::report::scope_file_name(view.group.as_deref()),
-                now.format("%Y%m%d")
-            );
-            crate::pdf::download(bytes, &name)
-        }
-        Err(e @ QueryError::NotFound(_)) => (StatusCode::NOT_FOUND, e.to_string()).into_response(),
-        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
+        Ok((bytes, _)) => crate::pdf::download(
+            bytes,
+            &capacity::report::file_name(view.group.as_deref(), now, "pdf"),
+        ),
+        Err(error) => download_failed(error),
     }
 }
 

@@ -145,6 +145,32 @@ async fn the_capacity_plan_downloads_as_a_pdf_and_is_made_monthly_once_per_scope
         download(&app, &cookie, "/capacity.pdf?group=nope").await.0,
         404
     );
+    // API clients: the same PDF with a token; refusals in the history envelope.
+    let response = app.get("/api/v1/history/capacity-plan?group=grp_a").await;
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-disposition"]
+        .to_str()
+        .expect("ascii")
+        .contains("lookout-capacity-grp_a-"));
+    let api_text = pdf_text(
+        &response.bytes().await.expect("body"),
+        "capacity-plan-api.pdf",
+    );
+    assert!(api_text.contains("(in 21 days)"), "{api_text}");
+    for (query, status) in [
+        ("threshold=65", 400),
+        ("group=nope", 404),
+        ("history=abc", 400),
+    ] {
+        let (got, body) = app
+            .get_json(&format!("/api/v1/history/capacity-plan?{query}"))
+            .await;
+        assert_eq!(
+            (got, body["code"].as_i64()),
+            (status, Some(status as i64)),
+            "{query}: {body}"
+        );
+    }
 
     // Monthly: the worker makes this month's reports, as of its first instant, for the fleet
     // and each group with history before it — not grp_new, whose host started today.
