@@ -417,6 +417,61 @@ impl WhatIfQuery {
     }
 }
 
+/// The colour scheme a browser asked for (`POST /theme`, kept in the `lookout_theme` cookie, no
+/// account needed): the operating system's (`Auto`, no cookie), or always light or dark. The
+/// server renders it on `<html data-theme>`, so the first paint is right.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Theme {
+    #[default]
+    Auto,
+    Light,
+    Dark,
+}
+
+impl Theme {
+    pub const COOKIE: &'static str = "lookout_theme";
+
+    /// The theme of a cookie's (or a form's) value; anything else is `Auto`.
+    pub fn parse(value: &str) -> Theme {
+        match value {
+            "light" => Theme::Light,
+            "dark" => Theme::Dark,
+            _ => Theme::Auto,
+        }
+    }
+
+    /// The `lookout_theme` cookie's value in a `Cookie` header.
+    pub fn of_cookie_header(header: &str) -> Theme {
+        header
+            .split(';')
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(name, _)| *name == Self::COOKIE)
+            .map_or(Theme::Auto, |(_, value)| Theme::parse(value))
+    }
+
+    /// `<html data-theme>`: none for `Auto` (the stylesheet follows the OS).
+    pub fn attribute(self) -> Option<&'static str> {
+        match self {
+            Theme::Auto => None,
+            Theme::Light => Some("light"),
+            Theme::Dark => Some("dark"),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        self.attribute().unwrap_or("auto")
+    }
+
+    /// What the top bar's button switches to: auto → dark → light → auto.
+    pub fn next(self) -> Theme {
+        match self {
+            Theme::Auto => Theme::Dark,
+            Theme::Dark => Theme::Light,
+            Theme::Light => Theme::Auto,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -651,5 +706,24 @@ mod tests {
         assert_eq!(encode("a b/é"), "a%20b%2F%C3%A9");
         assert_eq!(decode("a%20b%2F%C3%A9"), "a b/é");
         assert_eq!(decode("100%"), "100%");
+    }
+
+    #[test]
+    fn the_theme_comes_from_its_cookie_and_cycles() {
+        assert_eq!(
+            Theme::of_cookie_header("lookout_session=abc; lookout_theme=dark"),
+            Theme::Dark
+        );
+        assert_eq!(Theme::of_cookie_header("lookout_theme=light"), Theme::Light);
+        assert_eq!(
+            Theme::of_cookie_header("lookout_theme=pink; x=1"),
+            Theme::Auto
+        );
+        assert_eq!(Theme::of_cookie_header(""), Theme::Auto);
+        assert_eq!(Theme::Auto.next().next().next(), Theme::Auto);
+        assert_eq!(
+            (Theme::Auto.attribute(), Theme::Dark.name()),
+            (None, "dark")
+        );
     }
 }

@@ -407,6 +407,27 @@ test('troubleshooting on the demo fleet', { timeout: 420_000 }, async () => {
     assert.equal((await monthlyPdf.body()).subarray(0, 4).toString(), '%PDF');
     await page.getByTestId('monthly-reports').scrollIntoViewIfNeeded();
     await shot(page, 'capacity-monthly.png');
+    // Dark colours from the top bar's switch (auto → dark → light → auto), kept in a cookie and
+    // rendered by the server: the capacity page's drawn chart inverted, the host view's uPlot
+    // axes and grid from the page's colours.
+    await page.goto(`${base}/capacity`);
+    await page.getByTestId('theme-switch').click();
+    await page.waitForURL(`${base}/capacity`);
+    assert.equal(await page.locator('html').getAttribute('data-theme'), 'dark');
+    assert.equal(await page.getByTestId('theme-switch').textContent(), 'Theme: dark');
+    await page.waitForSelector('[data-testid=capacity-chart] svg');
+    assert.equal(await page.evaluate(() => getComputedStyle(document.body).backgroundColor), 'rgb(15, 20, 26)');
+    await shot(page, 'capacity-dark.png');
+    await page.goto(`${base}/hosts/sim-000?range=6h`);
+    await page.locator('[data-testid=chart-cpu] .u-over').waitFor();
+    assert.equal(await page.locator('html').getAttribute('data-theme'), 'dark');
+    await shot(page, 'host-dark.png');
+    await page.getByTestId('theme-switch').click();
+    await page.waitForURL(`${base}/hosts/sim-000?range=6h`);
+    assert.equal(await page.locator('html').getAttribute('data-theme'), 'light');
+    await page.getByTestId('theme-switch').click();
+    await page.waitForURL(`${base}/hosts/sim-000?range=6h`);
+    assert.equal(await page.locator('html').getAttribute('data-theme'), null, 'auto: the system decides');
 
     // The exports page: an Excel export, its progress bar completes, the file downloads.
     await page.getByTestId('nav-exports').click();

@@ -349,6 +349,10 @@
       const old = this.charts[index];
       if (old) old.destroy();
       plot.textContent = '';
+      // The page's colours (light or dark, style/main.css) for the axes' text and the grid.
+      const css = getComputedStyle(document.documentElement);
+      const axisText = css.getPropertyValue('--muted').trim() || '#6B7785';
+      const grid = css.getPropertyValue('--grid').trim() || '#EEF1F5';
       const yRange = unit === 'percent' ? [0, 100] : (u, min, max) => [0, Math.max(max * 1.1, ...thresholds.map((t) => t * 1.1), 1)];
       const opts = {
         width: this.width(panel),
@@ -356,7 +360,7 @@
         scales: { x: { time: true, min: this.from / 1000, max: this.to / 1000 }, y: { range: yRange } },
         series,
         bands,
-        axes: [{ stroke: '#6B7785', grid: { stroke: '#EEF1F5' } }, { stroke: '#6B7785', size: 86, grid: { stroke: '#EEF1F5' }, values: (u, vals) => vals.map((v) => format(v, unit)) }],
+        axes: [{ stroke: axisText, grid: { stroke: grid } }, { stroke: axisText, size: 86, grid: { stroke: grid }, values: (u, vals) => vals.map((v) => format(v, unit)) }],
         cursor: { sync: { key: 'lookout-' + (this.vm || 'compare'), setSeries: false }, drag: { x: true, y: false, setScale: false }, points: { size: 6 } },
         legend: { live: true },
         hooks: {

@@ -31,12 +31,12 @@ pub use investigate::InvestigatePage;
 pub use login::LoginPage;
 pub use whatif::WhatIfPage;
 
-/// The HTML document the server streams. uPlot and the chart module load deferred; the islands'
-/// WASM hydrates after them.
-pub fn shell(options: LeptosOptions) -> impl IntoView {
+/// The HTML document the server streams, in the browser's chosen `theme`. uPlot and the chart
+/// module load deferred; the islands' WASM hydrates after them.
+pub fn shell(options: LeptosOptions, theme: crate::view_state::Theme) -> impl IntoView {
     view! {
         <!DOCTYPE html>
-        <html lang="en">
+        <html lang="en" data-theme=theme.attribute()>
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
@@ -120,11 +120,38 @@ pub fn TopBar(
             </nav>
             {children.map(|c| c())}
             <span class="spacer"></span>
+            {theme_switch()}
             <span class="muted">{viewer.username}</span>
             <form method="post" action="/auth/logout" class="logout">
                 <button type="submit" class="link" data-testid="logout">"Log out"</button>
             </form>
         </header>
+    }
+}
+
+/// The top bar's theme button: says the browser's theme and switches to the next one
+/// (`POST /theme`), back to the same page. A form, so it works without JavaScript.
+fn theme_switch() -> impl IntoView {
+    let theme = use_context::<crate::view_state::Theme>().unwrap_or_default();
+    let location = leptos_router::hooks::use_location();
+    let search = location.search.get_untracked();
+    let back = match search.trim_start_matches('?') {
+        "" => location.pathname.get_untracked(),
+        query => format!("{}?{query}", location.pathname.get_untracked()),
+    };
+    let next = theme.next();
+    let title = format!(
+        "Colours: {} (auto follows the system). Switch to {}.",
+        theme.name(),
+        next.name()
+    );
+    view! {
+        <form method="post" action="/theme" class="theme-form">
+            <input type="hidden" name="back" value=back/>
+            <button type="submit" class="link" name="theme" value=next.name() title=title data-testid="theme-switch" data-theme=theme.name()>
+                {format!("Theme: {}", theme.name())}
+            </button>
+        </form>
     }
 }
 

@@ -27,7 +27,7 @@ use app::{
         InvestigatePageData, Viewer, WhatIfPageData,
     },
     shell,
-    view_state::{param, parse_query, Range},
+    view_state::{param, parse_query, Range, Theme},
     App,
 };
 use axum::{
@@ -39,7 +39,7 @@ use axum::{
     Router,
 };
 use chrono::{DateTime, Utc};
-use leptos::prelude::provide_context;
+use leptos::prelude::{provide_context, use_context};
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::sync::Arc;
 
@@ -65,7 +65,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
         provide_context(alerts.clone());
     };
     Router::new()
-        .leptos_routes_with_context(state, routes, context, move || shell(options.clone()))
+        .leptos_routes_with_context(state, routes, context, move || {
+            themed_shell(options.clone())
+        })
+        .route("/theme", post(set_theme))
         .route("/exports", post(start_export))
         .route("/reports", post(start_report))
         .route("/capacity/metrics", post(capacity::set_capacity))
@@ -77,7 +80,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/alerts/rules/{id}/{action}", post(alerts::change_rule))
         .route("/alerts/{id}/resolve", post(alerts::resolve))
         .route_layer(middleware::from_fn_with_state(state.clone(), sign_in_guard))
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
+            themed_shell,
+        ))
         // Pages and the WASM bundle shrink 3–4× with brotli or gzip; the API stays uncompressed
         // (small JSON, often streamed straight into other tools).
         .layer(tower_http::compression::CompressionLayer::new())
@@ -399,4 +404,40 @@ async fn start_report(
         ))
         .into_response(),
     }
+}
+
+/// The document in the browser's colours (its `lookout_theme` cookie), which the top bar's switch
+/// reads from the context too.
+fn themed_shell(options: leptos::config::LeptosOptions) -> impl leptos::IntoView {
+    let theme = use_context::<axum::http::request::Parts>()
+        .and_then(|parts| {
+            let cookies = parts.headers.get(axum::http::header::COOKIE)?;
+            Some(Theme::of_cookie_header(cookies.to_str().ok()?))
+        })
+        .unwrap_or_default();
+    provide_context(theme);
+    shell(options, theme)
+}
+
+/// `POST /theme` (`theme`: `auto`, `light` or `dark`; `back`: the page to return to): keeps the
+/// browser's choice in a cookie for a year (`auto` removes it) and goes back to the page. Only a
+/// path on this server is gone back to.
+async fn set_theme(body: String) -> Response {
+    let pairs = parse_query(&body);
+    let theme = Theme::parse(param(&pairs, "theme").unwrap_or_default());
+    let back = param(&pairs, "back")
+        .filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.contains('\\'))
+        .unwrap_or("/");
+    let cookie = match theme.attribute() {
+        Some(value) => format!(
+            "{}={value}; Path=/; Max-Age=31536000; SameSite=Lax",
+            Theme::COOKIE
+        ),
+        None => format!("{}=; Path=/; Max-Age=0; SameSite=Lax", Theme::COOKIE),
+    };
+    (
+        [(axum::http::header::SET_COOKIE, cookie)],
+        Redirect::to(back),
+    )
+        .into_response()
 }

@@ -125,3 +125,61 @@ async fn the_fleet_overview_has_each_hosts_power_usage_sparkline_and_open_anomal
     assert_eq!(names, sorted);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_theme_switch_keeps_the_browsers_choice_in_a_cookie_and_every_page_renders_it() {
+    use crate::common::{page_status, session};
+    let app = spawn_app().await;
+    let cookie = session(&app).await;
+    // No choice: the system's colours (no attribute); the switch offers dark next.
+    let (status, html) = page_status(&app, &cookie, "/capacity?history=365").await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("<html lang=\"en\">"),
+        "no data-theme without a choice"
+    );
+    assert!(html.contains("data-testid=\"theme-switch\" data-theme=\"auto\""));
+    assert!(html.contains("name=\"back\" value=\"/capacity?history=365\""));
+
+    let choose = |theme: &'static str, back: &'static str| {
+        app.client
+            .post(format!("{}/theme", app.address))
+            .header(reqwest::header::COOKIE, format!("lookout_session={cookie}"))
+            .header(reqwest::header::ORIGIN, &app.address)
+            .form(&[("theme", theme), ("back", back)])
+            .send()
+    };
+    let response = choose("dark", "/capacity?history=365").await.expect("sent");
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"], "/capacity?history=365");
+    let set = response.headers()["set-cookie"].to_str().expect("ascii");
+    assert!(
+        set.starts_with("lookout_theme=dark;") && set.contains("Max-Age=31536000"),
+        "{set}"
+    );
+
+    let themed = app
+        .client
+        .get(format!("{}/alerts", app.address))
+        .header(
+            reqwest::header::COOKIE,
+            format!("lookout_session={cookie}; lookout_theme=dark"),
+        )
+        .send()
+        .await
+        .expect("sent")
+        .text()
+        .await
+        .expect("html");
+    assert!(themed.contains("<html lang=\"en\" data-theme=\"dark\">"));
+    assert!(themed.contains("data-theme=\"dark\"") && themed.contains(">Theme: dark<"));
+
+    // Auto clears the cookie; a `back` off this server goes to the fleet instead.
+    let response = choose("auto", "//evil.example/").await.expect("sent");
+    assert_eq!(response.headers()["location"], "/");
+    let set = response.headers()["set-cookie"].to_str().expect("ascii");
+    assert!(
+        set.starts_with("lookout_theme=;") && set.contains("Max-Age=0"),
+        "{set}"
+    );
+}
