@@ -356,6 +356,28 @@ pub struct RightSizing {
     pub freed_memory_bytes: i64,
     pub added_cores: i64,
     pub added_memory_bytes: i64,
+    /// With prices set: what they are, and what the freed and added vCPUs and memory come to a
+    /// month.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prices: Option<Prices>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monthly_savings: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monthly_added: Option<f64>,
+}
+
+/// What a vCPU and a GiB of memory cost a month (`GET|PUT /api/v1/history/rightsizing/prices`,
+/// an extension), in `currency` (free text: `EUR`, `$`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Prices {
+    pub currency: String,
+    pub vcpu_month: f64,
+    pub gib_month: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<DateTime<Utc>>,
 }
 
 /// One host's allocation, use and fitting size.
@@ -376,6 +398,9 @@ pub struct HostSizing {
     pub recommended_memory_bytes: Option<i64>,
     /// `powered off`, `undersized`, `idle`, `oversized`, `fits` or `too little history`.
     pub verdict: String,
+    /// With prices set: what the recommended size changes a month (negative: a saving).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monthly_change: Option<f64>,
     /// Why, in a sentence.
     pub reason: String,
 }

@@ -373,6 +373,22 @@ pub fn reaches_text(days: Option<f64>, when: Option<chrono::DateTime<chrono::Utc
     }
 }
 
+/// An amount of money: "EUR 69.20".
+pub fn money_text(amount: f64, currency: &str) -> String {
+    format!("{currency} {amount:.2}")
+}
+
+/// A change of cost a month: "saves EUR 69.20", "costs EUR 12.50", "–" for none.
+pub fn change_text(amount: f64, currency: &str) -> String {
+    if amount < 0.0 {
+        format!("saves {}", money_text(-amount, currency))
+    } else if amount > 0.0 {
+        format!("costs {}", money_text(amount, currency))
+    } else {
+        "–".into()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,9 +7,9 @@ use crate::{
     incidents::incidents,
     models::{
         AppMetricTrend, CapacityReport, CapacityReportFile, GroupRunway, HostSizing,
-        MetricForecast, RightSizing, TrendReport,
+        MetricForecast, Prices, RightSizing, TrendReport,
     },
-    panels::{custom_unit_display, format_series_value, format_value},
+    panels::{change_text, custom_unit_display, format_series_value, format_value, money_text},
     view_state::{
         host_link, investigate_link, CapacityQuery, Range, CAPACITY_HISTORY_DAYS,
         CAPACITY_HORIZON_DAYS, CAPACITY_THRESHOLDS,
@@ -31,11 +31,13 @@ pub fn CapacityPage() -> impl IntoView {
     view! {
         <Suspense fallback=super::loading>
             {move || Suspend::new(async move {
-                // What the capacity form's redirect says: `?notice=` when done, `?error=` not.
+                // What a form's redirect says: `?notice=` when done, `?error=` not; `?form=prices`
+                // for the prices form, else the capacity form.
                 let notice = query.get_untracked().get("notice");
                 let problem = query.get_untracked().get("error");
+                let for_prices = query.get_untracked().get("form").as_deref() == Some("prices");
                 match report.await {
-                    Ok(report) => view! { <CapacityView report notice problem/> }.into_any(),
+                    Ok(report) => view! { <CapacityView report notice problem for_prices/> }.into_any(),
                     Err(error) => super::failed("the capacity report", error, "/capacity".into()),
                 }
             })}
@@ -70,7 +72,14 @@ fn CapacityView(
     report: CapacityReport,
     notice: Option<String>,
     problem: Option<String>,
+    /// The notice or problem is the prices form's.
+    for_prices: bool,
 ) -> impl IntoView {
+    let (notice, problem, prices_said) = if for_prices {
+        (None, None, (notice, problem))
+    } else {
+        (notice, problem, (None, None))
+    };
     let CapacityReport {
         viewer,
         group,
@@ -105,6 +114,13 @@ fn CapacityView(
             problem.clone(),
         )
     });
+    // The view as shown, for the forms that come back to it.
+    let shown_view = CapacityQuery {
+        group: group.clone(),
+        history_days,
+        horizon_days,
+        threshold: threshold.round() as i64,
+    };
     let view_form = view_form(
         &groups,
         group.as_deref(),
@@ -282,7 +298,7 @@ fn CapacityView(
             {runway_section(&runway, history_days, horizon_days, threshold)}
             {usage}
             {crossings}
-            {right_sizing_section(&right_sizing)}
+            {right_sizing_section(&right_sizing, can_set_capacity.then_some(&shown_view), prices_said)}
             {applications}
             {incident_section}
             {monthly_section(&monthly_reports, &whole_title)}
@@ -404,7 +420,49 @@ fn monthly_section(reports: &[CapacityReportFile], whole: &str) -> AnyView {
 const SIZING_ROWS: usize = 25;
 
 /// Each planned host's vCPUs and memory against its last 30 days, and the size that fits it.
-fn right_sizing_section(sizing: &RightSizing) -> AnyView {
+/// Hidden fields that bring a form's redirect back to `view`.
+fn view_fields(view: &CapacityQuery) -> AnyView {
+    view! {
+        <input type="hidden" name="group" value=view.group.clone().unwrap_or_default()/>
+        <input type="hidden" name="history" value=view.history_days.to_string()/>
+        <input type="hidden" name="horizon" value=view.horizon_days.to_string()/>
+        <input type="hidden" name="threshold" value=view.threshold.to_string()/>
+    }
+    .into_any()
+}
+
+/// The prices form (for people who may set them, coming back to `view`): currency and what a
+/// vCPU and a GiB of memory cost a month; with prices set, a button that clears them.
+fn prices_form(
+    prices: Option<&Prices>,
+    view: &CapacityQuery,
+    (notice, problem): (Option<String>, Option<String>),
+) -> AnyView {
+    let value = |pick: fn(&Prices) -> String| prices.map(pick).unwrap_or_default();
+    let clear = prices.is_some().then(|| {
+        view! { <button type="submit" name="clear" value="1" data-testid="prices-clear">"Clear"</button> }
+    });
+    view! {
+        <form method="post" action="/capacity/prices" class="filters" id="prices-form" data-testid="prices-form">
+            {notice.map(|n| view! { <p class="notice" data-testid="prices-notice">{n}</p> })}
+            {problem.map(|p| view! { <p class="error" data-testid="prices-error">{p}</p> })}
+            <label>"Prices: currency " <input name="currency" size="5" placeholder="EUR" value=value(|p| p.currency.clone()) data-testid="prices-currency"/></label>
+            <label>"a vCPU a month " <input name="vcpu" type="text" inputmode="decimal" size="7" value=value(|p| p.vcpu_month.to_string()) data-testid="prices-vcpu"/></label>
+            <label>"a GiB of memory a month " <input name="gib" type="text" inputmode="decimal" size="7" value=value(|p| p.gib_month.to_string()) data-testid="prices-gib"/></label>
+            {view_fields(view)}
+            <button type="submit" data-testid="prices-save">"Set prices"</button>
+            {clear}
+        </form>
+    }
+    .into_any()
+}
+
+fn right_sizing_section(
+    sizing: &RightSizing,
+    can_set_prices: Option<&CapacityQuery>,
+    prices_said: (Option<String>, Option<String>),
+) -> AnyView {
+    let priced = sizing.prices.is_some();
     let listed: Vec<&HostSizing> = sizing
         .hosts
         .iter()
@@ -447,6 +505,7 @@ fn right_sizing_section(sizing: &RightSizing) -> AnyView {
                     <td class="num" data-testid="sizing-memory">{memory(h.memory_bytes, h.recommended_memory_bytes)}</td>
                     <td class="num">{percent(h.cpu_p95)}</td>
                     <td class="num">{percent(h.memory_p99)}</td>
+                    {priced.then(|| view! { <td class="num" data-testid="sizing-money">{h.monthly_change.map_or_else(|| "–".to_string(), |m| change_text(m, sizing.prices.as_ref().map_or("", |p| p.currency.as_str())))}</td> })}
                     <td class="small">{h.reason.clone()}</td>
                 </tr>
             }
@@ -474,6 +533,22 @@ fn right_sizing_section(sizing: &RightSizing) -> AnyView {
         if fitting == 1 { "" } else { "s" },
         if fitting == 1 { "s" } else { "" },
     );
+    let money = match (&sizing.prices, sizing.monthly_savings, sizing.monthly_added) {
+        (Some(prices), Some(saved), Some(added)) => format!(
+            " At the prices set ({} a vCPU, {} a GiB a month), that saves {} a month and adds {}.",
+            money_text(prices.vcpu_month, &prices.currency),
+            money_text(prices.gib_month, &prices.currency),
+            money_text(saved, &prices.currency),
+            money_text(added, &prices.currency),
+        ),
+        _ => String::new(),
+    };
+    let totals = format!("{totals}{money}");
+    let prices_line = match (can_set_prices, &sizing.prices) {
+        (Some(view), prices) => Some(prices_form(prices.as_ref(), view, prices_said)),
+        (None, None) => Some(view! { <p class="muted small">"No prices are set: a person who may set thresholds can set what a vCPU and a GiB cost a month, and this section then says what its changes save."</p> }.into_any()),
+        (None, Some(_)) => None,
+    };
     let more = (others > 0).then(|| view! { <p class="muted small">{format!("{others} more needing a change, smaller ones.")}</p> });
     let none = rows.is_empty();
     view! {
@@ -484,11 +559,12 @@ fn right_sizing_section(sizing: &RightSizing) -> AnyView {
             {none.then(|| view! { <p class="muted">"Every host with enough history fits its size."</p> })}
             <div class="table-wrap">
                 <table data-testid="sizing-table">
-                    <thead><tr><th>"host"</th><th>"verdict"</th><th>"vCPUs"</th><th>"memory"</th><th>"CPU p95"</th><th>"memory p99"</th><th>"why"</th></tr></thead>
+                    <thead><tr><th>"host"</th><th>"verdict"</th><th>"vCPUs"</th><th>"memory"</th><th>"CPU p95"</th><th>"memory p99"</th>{priced.then(|| view! { <th>"a month"</th> })}<th>"why"</th></tr></thead>
                     <tbody>{rows}</tbody>
                 </table>
             </div>
             {more}
+            {prices_line}
         </section>
     }
     .into_any()

@@ -147,6 +147,12 @@ fn history_routes(ingest_body_limit: usize) -> Router<AppState> {
         .route("/api/v1/history/trends", post(trends::trends))
         .route("/api/v1/history/rightsizing", post(trends::rightsizing))
         .route(
+            "/api/v1/history/rightsizing/prices",
+            get(trends::prices)
+                .put(trends::set_prices)
+                .delete(trends::clear_prices),
+        )
+        .route(
             "/api/v1/history/investigate",
             post(investigate::investigate),
         )

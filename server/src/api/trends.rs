@@ -9,11 +9,11 @@ use super::{
 use crate::api::history_error::Answer;
 use crate::{
     analysis::trend::Method,
-    auth::{RequireScope, VmRead},
-    capacity::{analyse, app_metrics, TrendOptions, METRICS},
+    auth::{AlertsWrite, RequireScope, VmRead},
+    capacity::{analyse, app_metrics, rightsize, TrendOptions, METRICS},
     state::AppState,
 };
-use app::models::{RightSizing, TrendReport};
+use app::models::{Prices, RightSizing, TrendReport};
 use axum::{extract::State, Json};
 use chrono::Utc;
 use serde::Deserialize;
@@ -138,4 +138,47 @@ pub async fn rightsizing(
     .await?;
     let sizing = crate::capacity::rightsize::of(&state.pool, &hosts, Utc::now()).await?;
     Ok(history_success(sizing))
+}
+
+/// The prices right-sizing counts in, as `PUT /rightsizing/prices` takes them.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PricesRequest {
+    currency: String,
+    vcpu_month: f64,
+    gib_month: f64,
+}
+
+/// `GET /rightsizing/prices`: the prices set, or `null`.
+pub async fn prices(
+    _: RequireScope<VmRead, HistoryError>,
+    State(state): State<AppState>,
+) -> Result<Json<Answer<Option<Prices>>>, HistoryError> {
+    Ok(history_success(rightsize::prices(&state.pool).await?))
+}
+
+/// `PUT /rightsizing/prices` (`alerts:write`, the scope that sets thresholds and capacities).
+pub async fn set_prices(
+    RequireScope(principal, _): RequireScope<AlertsWrite, HistoryError>,
+    State(state): State<AppState>,
+    HistoryJson(request): HistoryJson<PricesRequest>,
+) -> Result<Json<Answer<Prices>>, HistoryError> {
+    let prices = rightsize::set_prices(
+        &state.pool,
+        &request.currency,
+        request.vcpu_month,
+        request.gib_month,
+        &principal.name,
+    )
+    .await?;
+    Ok(history_success(prices))
+}
+
+/// `DELETE /rightsizing/prices`: right-sizing counts in vCPUs and bytes only again.
+pub async fn clear_prices(
+    _: RequireScope<AlertsWrite, HistoryError>,
+    State(state): State<AppState>,
+) -> Result<Json<Answer<Option<()>>>, HistoryError> {
+    rightsize::clear_prices(&state.pool).await?;
+    Ok(history_success(None))
 }

@@ -4,7 +4,7 @@ use super::report::{scope_text, Overview};
 use crate::pdf::{bitmap, ChartText, Rgb8, Writer, LEFT};
 use app::{
     models::{DailyUsage, HostSizing, TrendReport},
-    panels::{custom_unit_display, format_value, plan_text, reaches_text},
+    panels::{custom_unit_display, format_value, money_text, plan_text, reaches_text},
     view_state::CapacityQuery,
 };
 use chrono::{DateTime, Duration, Utc};
@@ -358,6 +358,21 @@ fn sizing_table(w: &mut Writer, overview: &Overview) {
         9.0,
         false,
     );
+    if let (Some(prices), Some(saved), Some(added)) =
+        (&sizing.prices, sizing.monthly_savings, sizing.monthly_added)
+    {
+        w.paragraph(
+            &format!(
+                "At the prices set ({} a vCPU, {} a GiB a month), that saves {} a month and adds {}.",
+                money_text(prices.vcpu_month, &prices.currency),
+                money_text(prices.gib_month, &prices.currency),
+                money_text(saved, &prices.currency),
+                money_text(added, &prices.currency),
+            ),
+            9.0,
+            true,
+        );
+    }
     w.y -= 2.0;
     let change: Vec<&HostSizing> = sizing
         .hosts

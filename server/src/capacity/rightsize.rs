@@ -9,7 +9,7 @@ use crate::{
         rollups::{self, MetricRollup},
     },
 };
-use app::models::{HostSizing, RightSizing};
+use app::models::{HostSizing, Prices, RightSizing};
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use std::collections::HashMap;
 
@@ -188,6 +188,59 @@ fn rank(verdict: &str) -> usize {
     .unwrap_or(usize::MAX)
 }
 
+/// What `cores` vCPUs and `bytes` of memory (either negative: given back) come to a month at
+/// `prices`, to the cent.
+pub fn monthly_cost(cores: i64, bytes: i64, prices: &Prices) -> f64 {
+    let cost = cores as f64 * prices.vcpu_month + bytes as f64 / GIB * prices.gib_month;
+    (cost * 100.0).round() / 100.0
+}
+
+/// Prices as a person typed them, checked: a currency of 1–8 characters (`EUR`, `$`), prices
+/// from 0 to a million a month.
+pub fn check_prices(currency: &str, vcpu_month: f64, gib_month: f64) -> Result<Prices, String> {
+    let currency = currency.trim();
+    if currency.is_empty() || currency.chars().count() > 8 {
+        return Err(format!(
+            "`currency` must be 1 to 8 characters (EUR, $…), got `{currency}`"
+        ));
+    }
+    for (name, value) in [("vcpuMonth", vcpu_month), ("gibMonth", gib_month)] {
+        if !value.is_finite() || !(0.0..=1_000_000.0).contains(&value) {
+            return Err(format!(
+                "`{name}` must be a price from 0 to 1000000 a month, got {value}"
+            ));
+        }
+    }
+    Ok(Prices {
+        currency: currency.to_string(),
+        vcpu_month,
+        gib_month,
+        ..Default::default()
+    })
+}
+
+/// Sets the prices right-sizing counts in (checked; `QueryError::BadRequest` says why not).
+pub async fn set_prices(
+    pool: &sqlx::PgPool,
+    currency: &str,
+    vcpu_month: f64,
+    gib_month: f64,
+    by: &str,
+) -> Result<Prices, QueryError> {
+    let prices = check_prices(currency, vcpu_month, gib_month).map_err(QueryError::BadRequest)?;
+    Ok(crate::storage::prices::set(pool, &prices, by).await?)
+}
+
+/// The prices set, if any.
+pub async fn prices(pool: &sqlx::PgPool) -> Result<Option<Prices>, QueryError> {
+    Ok(crate::storage::prices::get(pool).await?)
+}
+
+/// Removes the prices: right-sizing counts in vCPUs and bytes only again.
+pub async fn clear_prices(pool: &sqlx::PgPool) -> Result<(), QueryError> {
+    Ok(crate::storage::prices::clear(pool).await?)
+}
+
 /// Right-sizing of `hosts` over the [`WINDOW_DAYS`] complete days before `now`.
 pub async fn of(
     pool: &sqlx::PgPool,
@@ -219,6 +272,7 @@ pub async fn of(
     .map_err(|e| QueryError::Internal(anyhow::anyhow!("right-sizing task failed: {e}")))?
     .map_err(|e| QueryError::Internal(e.into()))?;
 
+    let prices = crate::storage::prices::get(pool).await?;
     let mut out = RightSizing {
         window_days: WINDOW_DAYS,
         ..Default::default()
@@ -260,7 +314,23 @@ pub async fn of(
             recommended_memory_bytes: judged.memory_bytes,
             verdict: judged.verdict.into(),
             reason: judged.reason,
+            monthly_change: prices
+                .as_ref()
+                .map(|p| monthly_cost(core_change, memory_change, p)),
         });
+    }
+    if let Some(prices) = prices {
+        out.monthly_savings = Some(monthly_cost(
+            out.freed_cores,
+            out.freed_memory_bytes,
+            &prices,
+        ));
+        out.monthly_added = Some(monthly_cost(
+            out.added_cores,
+            out.added_memory_bytes,
+            &prices,
+        ));
+        out.prices = Some(prices);
     }
     // What changes most first within a verdict: the largest memory change, then by name.
     out.hosts.sort_by(|a, b| {
@@ -279,6 +349,23 @@ pub async fn of(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn money_is_vcpus_and_gib_at_their_prices_to_the_cent() {
+        let prices = check_prices(" EUR ", 12.5, 3.2).expect("valid");
+        assert_eq!(prices.currency, "EUR");
+        // 4 vCPUs and 6 GiB given back: −(4 × 12.5 + 6 × 3.2) = −69.2.
+        assert_eq!(monthly_cost(-4, -6 << 30, &prices), -69.2);
+        // 512 MiB: half a GiB, 1.6.
+        assert_eq!(monthly_cost(0, 512 << 20, &prices), 1.6);
+        assert_eq!(monthly_cost(1, 1, &prices), 12.5, "a byte rounds away");
+        assert!(check_prices("", 1.0, 1.0).is_err());
+        assert!(check_prices("EURO-DOLLAR", 1.0, 1.0).is_err());
+        assert!(check_prices("$", f64::NAN, 1.0).is_err());
+        assert!(check_prices("$", 1.0, -1.0).is_err());
+        assert!(check_prices("$", 1.0, 2e6).is_err());
+    }
+
     use super::*;
 
     const GIB: i64 = 1 << 30;

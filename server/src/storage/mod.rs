@@ -13,6 +13,7 @@ pub mod judgements;
 pub mod managed;
 pub mod period;
 pub mod plans;
+pub mod prices;
 pub mod retention;
 pub mod rollups;
 pub mod rounds;

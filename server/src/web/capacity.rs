@@ -6,6 +6,7 @@ use crate::{
     capacity::{
         self,
         app_metrics::{self, CapacityError},
+        rightsize,
     },
     history::QueryError,
     state::AppState,
@@ -14,6 +15,7 @@ use crate::{
 use app::{
     components::snapshot::ssr::{Answer, CapacitySource},
     models::CapacityReport,
+    panels::money_text,
     view_state::{encode, param, parse_query, CapacityQuery},
 };
 use axum::{
@@ -222,22 +224,74 @@ pub async fn set_capacity(
         Ok::<_, String>(format!("{name}: capacity {value}{unit}{scope}."))
     }
     .await;
+    back_to_view(&pairs, outcome, "", "app-metrics")
+}
+
+/// Back to the capacity view a form was sent from (its hidden fields), at `anchor`, saying what
+/// happened: `?notice=` when done, `?error=` when not, after `form` (`&form=prices`, or empty).
+fn back_to_view(
+    pairs: &[(String, String)],
+    outcome: Result<String, String>,
+    form: &str,
+    anchor: &str,
+) -> Response {
     let (key, text) = match outcome {
         Ok(notice) => ("notice", notice),
         Err(problem) => ("error", problem),
     };
-    // Back to the view the form was sent from (its hidden fields).
     let view: String = ["group", "history", "horizon", "threshold"]
         .iter()
         .filter_map(|k| {
-            param(&pairs, k)
+            param(pairs, k)
                 .filter(|v| !v.is_empty())
                 .map(|v| format!("&{k}={}", encode(v)))
         })
         .collect();
     Redirect::to(&format!(
-        "/capacity?{key}={}{view}#app-metrics",
+        "/capacity?{key}={}{form}{view}#{anchor}",
         encode(&text)
     ))
     .into_response()
+}
+
+/// `POST /capacity/prices`: the right-sizing prices form (`currency`, `vcpu`, `gib`; `clear`
+/// removes them), checked as `PUT /api/v1/history/rightsizing/prices` checks them; back to the
+/// page's right-sizing with a notice or the reason.
+pub async fn set_prices(
+    RequireScope(principal, _): RequireScope<AlertsWrite>,
+    State(state): State<AppState>,
+    body: String,
+) -> Response {
+    let pairs = parse_query(&body);
+    let problem = |e: QueryError| match e {
+        QueryError::Database(e) => unreachable(e),
+        other => other.to_string(),
+    };
+    let outcome = async {
+        if param(&pairs, "clear").is_some() {
+            rightsize::clear_prices(&state.pool)
+                .await
+                .map_err(problem)?;
+            return Ok("Prices cleared: right-sizing counts in vCPUs and memory only.".into());
+        }
+        let number = |key: &str, label: &str| {
+            let typed = param(&pairs, key).map(str::trim).unwrap_or_default();
+            typed
+                .parse::<f64>()
+                .map_err(|_| format!("{label} must be a number, got `{typed}`"))
+        };
+        let vcpu = number("vcpu", "The price of a vCPU")?;
+        let gib = number("gib", "The price of a GiB")?;
+        let currency = param(&pairs, "currency").unwrap_or_default();
+        let set = rightsize::set_prices(&state.pool, currency, vcpu, gib, &principal.name)
+            .await
+            .map_err(problem)?;
+        Ok::<_, String>(format!(
+            "Prices set: {} a vCPU and {} a GiB of memory a month.",
+            money_text(set.vcpu_month, &set.currency),
+            money_text(set.gib_month, &set.currency)
+        ))
+    }
+    .await;
+    back_to_view(&pairs, outcome, "&form=prices", "right-sizing")
 }

@@ -72,6 +72,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/exports", post(start_export))
         .route("/reports", post(start_report))
         .route("/capacity/metrics", post(capacity::set_capacity))
+        .route("/capacity/prices", post(capacity::set_prices))
         .route("/capacity.csv", axum::routing::get(capacity::plan_csv))
         .route("/capacity.pdf", axum::routing::get(capacity::plan_pdf))
         .route("/capacity/plans", post(whatif::commit_plan))

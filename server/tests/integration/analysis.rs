@@ -1941,5 +1941,105 @@ async fn right_sizing_fits_each_host_to_its_last_thirty_days() {
         "the totals"
     );
     assert!(page.contains("1 host fits"));
+    assert!(page.contains("No prices are set") || page.contains("data-testid=\"prices-form\""));
+
+    // Prices: refused when wrong, then the changes in money — rs-big gives back 5 vCPUs and
+    // 10 GiB: 5 × 10 + 10 × 2 = 70 a month; in all 12 × 10 + 22 × 2 = 164 saved, 2 × 10 = 20 added.
+    let put = |body: Value| {
+        app.client
+            .put(format!("{}/api/v1/history/rightsizing/prices", app.address))
+            .bearer_auth(&app.token)
+            .json(&body)
+            .send()
+    };
+    for bad in [
+        json!({"currency": "", "vcpuMonth": 10, "gibMonth": 2}),
+        json!({"currency": "EUR", "vcpuMonth": -1, "gibMonth": 2}),
+        json!({"currency": "EUR", "vcpuMonth": 10, "gibMonth": 2, "cpuMonth": 1}),
+        json!({"currency": "EUR", "vcpuMonth": "10", "gibMonth": 2}),
+    ] {
+        let response = put(bad.clone()).await.expect("sent");
+        assert_eq!(response.status(), 400, "{bad}");
+    }
+    let (_, none) = app.get_json("/api/v1/history/rightsizing/prices").await;
+    assert!(none["data"].is_null(), "{none}");
+    let response = put(json!({"currency": "EUR", "vcpuMonth": 10, "gibMonth": 2}))
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 200);
+    let (_, set) = app.get_json("/api/v1/history/rightsizing/prices").await;
+    assert_eq!(
+        (
+            &set["data"]["currency"],
+            &set["data"]["vcpuMonth"],
+            &set["data"]["updatedBy"]
+        ),
+        (&json!("EUR"), &json!(10.0), &json!("bootstrap")),
+        "{set}"
+    );
+    let (_, priced) = post(&app, "/api/v1/history/rightsizing", &json!({})).await;
+    let data = &priced["data"];
+    assert_eq!(
+        (&data["monthlySavings"], &data["monthlyAdded"]),
+        (&json!(164.0), &json!(20.0)),
+        "{data}"
+    );
+    let big = data["hosts"]
+        .as_array()
+        .and_then(|hosts| hosts.iter().find(|h| h["vmId"] == "rs-big"))
+        .expect("rs-big");
+    assert_eq!(big["monthlyChange"], -70.0);
+    let page = crate::common::page(&app, &cookie, "/capacity").await;
+    assert!(
+        page.contains("saves EUR 164.00 a month and adds EUR 20.00"),
+        "the totals in money"
+    );
+    let row = page
+        .split(r#"data-testid="sizing-row" data-vm="rs-big""#)
+        .nth(1)
+        .and_then(|rest| rest.split("</tr>").next())
+        .expect("rs-big's row");
+    assert!(row.contains("saves EUR 70.00"), "{row}");
+    // The page's form: a typo comes back with the reason; clearing removes the prices.
+    let (status, location) = crate::common::post_form(
+        &app,
+        &cookie,
+        "/capacity/prices",
+        &[
+            ("currency", "EUR"),
+            ("vcpu", "ten"),
+            ("gib", "2"),
+            ("history", "365"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 303);
+    assert!(
+        location.contains("error=The price of a vCPU must be a number, got `ten`")
+            && location.contains("form=prices")
+            && location.contains("history=365")
+            && location.ends_with("#right-sizing"),
+        "{location}"
+    );
+    let shown = crate::common::page(&app, &cookie, &location.replace("#right-sizing", "")).await;
+    assert!(
+        shown.contains("data-testid=\"prices-error\""),
+        "the reason by the form"
+    );
+    let (_, location) = crate::common::post_form(
+        &app,
+        &cookie,
+        "/capacity/prices",
+        &[
+            ("currency", "EUR"),
+            ("vcpu", "10"),
+            ("gib", "2"),
+            ("clear", "1"),
+        ],
+    )
+    .await;
+    assert!(location.contains("notice=Prices cleared"), "{location}");
+    let (_, none) = app.get_json("/api/v1/history/rightsizing/prices").await;
+    assert!(none["data"].is_null(), "{none}");
     app.stop().await;
 }
