@@ -275,6 +275,19 @@ test('troubleshooting on the demo fleet', { timeout: 420_000 }, async () => {
     assert.match(await sizing.getByTestId('sizing-cores').textContent(), /^8 → [1-7]$/);
     assert.match(await page.getByTestId('sizing-totals').textContent(), /^Following them gives back \d+ vCPUs/);
     await shot(page, 'capacity.png');
+    // Prices from the form under the table: the totals and each row in money, then cleared.
+    await page.getByTestId('prices-currency').fill('EUR');
+    await page.getByTestId('prices-vcpu').fill('12.5');
+    await page.getByTestId('prices-gib').fill('3');
+    await page.getByTestId('prices-save').click();
+    await page.getByTestId('prices-notice').waitFor();
+    assert.equal(await page.getByTestId('prices-notice').textContent(), 'Prices set: EUR 12.50 a vCPU and EUR 3.00 a GiB of memory a month.');
+    assert.match(await page.getByTestId('sizing-totals').textContent(), /that saves EUR \d+\.\d\d a month and adds EUR \d+\.\d\d\.$/);
+    assert.match(await page.locator('[data-testid=sizing-row][data-verdict=oversized]').first().getByTestId('sizing-money').textContent(), /^saves EUR \d+\.\d\d$/);
+    await page.locator('#right-sizing').scrollIntoViewIfNeeded();
+    await shot(page, 'capacity-prices.png');
+    await page.getByTestId('prices-clear').click();
+    await page.waitForFunction(() => /Prices cleared/.test(document.querySelector('[data-testid=prices-notice]')?.textContent ?? ''));
     // The form: a capacity for the latency, seen in the API and on the page, then cleared.
     await page.getByTestId('capacity-metric').selectOption('api.latency_p95');
     await page.getByTestId('capacity-value').fill('400');
@@ -416,7 +429,7 @@ test('troubleshooting on the demo fleet', { timeout: 420_000 }, async () => {
     assert.equal(await page.locator('html').getAttribute('data-theme'), 'dark');
     assert.equal(await page.getByTestId('theme-switch').textContent(), 'Theme: dark');
     await page.waitForSelector('[data-testid=capacity-chart] svg');
-    assert.equal(await page.evaluate(() => getComputedStyle(document.body).backgroundColor), 'rgb(15, 20, 26)');
+    assert.equal(await page.evaluate(() => getComputedStyle(document.documentElement).backgroundColor), 'rgb(15, 20, 26)');
     await shot(page, 'capacity-dark.png');
     await page.goto(`${base}/hosts/sim-000?range=6h`);
     await page.locator('[data-testid=chart-cpu] .u-over').waitFor();
