@@ -420,8 +420,9 @@ fn monthly_section(reports: &[CapacityReportFile], whole: &str) -> AnyView {
 const SIZING_ROWS: usize = 25;
 
 /// Each planned host's vCPUs and memory against its last 30 days, and the size that fits it.
-/// Hidden fields that bring a form's redirect back to `view`.
-fn view_fields(view: &CapacityQuery) -> AnyView {
+/// Hidden fields that bring a form's redirect back to `view` (the capacity page's forms, the
+/// what-if page's plan forms).
+pub(super) fn view_fields(view: &CapacityQuery) -> AnyView {
     view! {
         <input type="hidden" name="group" value=view.group.clone().unwrap_or_default()/>
         <input type="hidden" name="history" value=view.history_days.to_string()/>
@@ -820,10 +821,7 @@ fn capacity_form(
                     {host_options}
                 </select>
             </label>
-            <input type="hidden" name="group" value=view.group.clone().unwrap_or_default()/>
-            <input type="hidden" name="history" value=view.history_days.to_string()/>
-            <input type="hidden" name="horizon" value=view.horizon_days.to_string()/>
-            <input type="hidden" name="threshold" value=view.threshold.to_string()/>
+            {view_fields(view)}
             <button type="submit" data-testid="capacity-save">"Set"</button>
         </form>
     }

@@ -2,12 +2,16 @@
 //! taken away, load added from a day, extra growth — and the runway it gives beside the
 //! forecast's own: a chart of both, a row per resource, the hosts needed and the room left.
 //! A plain GET form, so a scenario is a link (vROps's what-if, without committing anything).
-use super::{capacity::view_selects, snapshot::load_what_if, TopBar};
+use super::{
+    capacity::{view_fields, view_selects},
+    snapshot::load_what_if,
+    TopBar,
+};
 use crate::{
     chart::capacity::{render_what_if, SERIES},
     models::{CapacityPlan, WhatIf, WhatIfOutcome, WhatIfPageData},
     panels::{changes_text, plan_text, plural, reaches_text},
-    view_state::{CapacityQuery, WhatIfQuery},
+    view_state::WhatIfQuery,
 };
 use leptos::prelude::*;
 use leptos_router::hooks::use_location;
@@ -257,15 +261,6 @@ fn plans_section(
         .group
         .as_ref()
         .map_or_else(|| "the whole fleet".to_owned(), |g| format!("group {g}"));
-    let hidden_view = |view: &CapacityQuery| {
-        view! {
-            <input type="hidden" name="group" value=view.group.clone().unwrap_or_default()/>
-            <input type="hidden" name="history" value=view.history_days.to_string()/>
-            <input type="hidden" name="horizon" value=view.horizon_days.to_string()/>
-            <input type="hidden" name="threshold" value=view.threshold.to_string()/>
-        }
-        .into_any()
-    };
     let newest = result.newest_day;
     let rows = result
         .plans
@@ -287,7 +282,7 @@ fn plans_section(
             let remove = can_commit.then(|| {
                 view! {
                     <form method="post" action=format!("/capacity/plans/{}/delete", plan.id) class="inline">
-                        {hidden_view(view)}
+                        {view_fields(view)}
                         <button type="submit" class="small" data-testid="plan-remove">"Remove"</button>
                     </form>
                 }
@@ -310,7 +305,7 @@ fn plans_section(
     let commit = (can_commit && !described.is_empty()).then(|| {
         view! {
             <form method="post" action="/capacity/plans" class="filters" data-testid="plan-form">
-                {hidden_view(view)}
+                {view_fields(view)}
                 <input type="hidden" name="hosts" value=query.add_hosts.to_string()/>
                 <input type="hidden" name="hostsFrom" value=query.hosts_from.map(|d| d.to_string()).unwrap_or_default()/>
                 <input type="hidden" name="load" value=query.load_percent.to_string()/>
