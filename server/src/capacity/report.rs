@@ -72,13 +72,20 @@ pub async fn pdf(
 ) -> Result<(Vec<u8>, usize), QueryError> {
     let overview = overview(pool, view, now).await?;
     let hosts = overview.plan.hosts.len();
-    let document = super::pdf::Document {
-        title,
-        view,
-        as_of: now,
-        generated_at: Utc::now(),
-        overview: &overview,
-    };
-    let bytes = super::pdf::render(&document).map_err(QueryError::Internal)?;
+    let (title, view) = (title.to_string(), view.clone());
+    // Drawing the charts and compressing the pages is CPU work (tens of milliseconds): on the
+    // blocking pool, not on a worker that serves requests.
+    let bytes = tokio::task::spawn_blocking(move || {
+        super::pdf::render(&super::pdf::Document {
+            title: &title,
+            view: &view,
+            as_of: now,
+            generated_at: Utc::now(),
+            overview: &overview,
+        })
+    })
+    .await
+    .map_err(|e| QueryError::Internal(anyhow::anyhow!("the PDF's task failed: {e}")))?
+    .map_err(QueryError::Internal)?;
     Ok((bytes, hosts))
 }
