@@ -6,7 +6,7 @@ use crate::spreadsheet::text;
 use app::view_state::CapacityQuery;
 use chrono::{DateTime, Utc};
 
-const HEADER: [&str; 13] = [
+const HEADER: [&str; 15] = [
     "kind",
     "scope",
     "host",
@@ -20,6 +20,8 @@ const HEADER: [&str; 13] = [
     "days_to_reach",
     "severity",
     "recommended",
+    "cost_change_per_month",
+    "currency",
 ];
 
 fn number(value: f64, places: usize) -> String {
@@ -64,6 +66,8 @@ pub fn plan(plan: &Plan, scope: &str, view: &CapacityQuery) -> Result<Vec<u8>, c
             &days.map(|d| number(d, 0)).unwrap_or_default(),
             "",
             "",
+            "",
+            "",
         ])?;
     }
     for alert in &plan.trends.capacity_alerts {
@@ -88,6 +92,8 @@ pub fn plan(plan: &Plan, scope: &str, view: &CapacityQuery) -> Result<Vec<u8>, c
             &days.map(|d| number(d, 0)).unwrap_or_default(),
             &alert.severity,
             "",
+            "",
+            "",
         ])?;
     }
     for t in &plan.app_metrics {
@@ -105,25 +111,42 @@ pub fn plan(plan: &Plan, scope: &str, view: &CapacityQuery) -> Result<Vec<u8>, c
             &t.days_to_capacity.map(|d| number(d, 0)).unwrap_or_default(),
             "",
             "",
+            "",
+            "",
         ])?;
     }
     // Right-sizing: every host's vCPUs and memory now and the size that fits it; `severity`
-    // holds the verdict.
+    // holds the verdict, and with prices set `cost_change_per_month` what the change comes to
+    // (negative: a saving) in `currency`.
+    let prices = plan.right_sizing.prices.as_ref();
+    let currency = prices.map_or("", |p| p.currency.as_str());
     for h in &plan.right_sizing.hosts {
         let host = text(&h.vm_name);
         let gib = |bytes: i64| number(bytes as f64 / f64::from(1u32 << 30), 1);
-        for (metric, unit, now, fit) in [
+        // With prices set: what each resource's change comes to a month.
+        let change = |now: Option<i64>, fit: Option<i64>| match (now, fit) {
+            (Some(now), Some(fit)) => fit - now,
+            _ => 0,
+        };
+        let cost = |cores: i64, bytes: i64| {
+            prices.map(|p| super::rightsize::monthly_cost(cores, bytes, p))
+        };
+        let cpu_cost = cost(change(h.cores, h.recommended_cores), 0);
+        let memory_cost = cost(0, change(h.memory_bytes, h.recommended_memory_bytes));
+        for (metric, unit, now, fit, cost) in [
             (
                 "cpu",
                 "vCPU",
                 h.cores.map(|c| c.to_string()),
                 h.recommended_cores.map(|c| c.to_string()),
+                cpu_cost,
             ),
             (
                 "memory",
                 "GiB",
                 h.memory_bytes.map(gib),
                 h.recommended_memory_bytes.map(gib),
+                memory_cost,
             ),
         ] {
             out.write_record([
@@ -140,6 +163,8 @@ pub fn plan(plan: &Plan, scope: &str, view: &CapacityQuery) -> Result<Vec<u8>, c
                 "",
                 &h.verdict,
                 &fit.unwrap_or_default(),
+                &cost.map(|c| number(c, 2)).unwrap_or_default(),
+                currency,
             ])?;
         }
     }

@@ -222,19 +222,19 @@ async fn trends_give_growth_forecast_and_capacity_dates_computed_by_hand() {
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(
         lines[0],
-        "kind,scope,host,metric,unit,now,growth_per_month,at_horizon,limit,reaches_on,days_to_reach,severity,recommended"
+        "kind,scope,host,metric,unit,now,growth_per_month,at_horizon,limit,reaches_on,days_to_reach,severity,recommended,cost_change_per_month,currency"
     );
     let group_cpu_day = (last_day + Duration::days(301)).format("%Y-%m-%d");
     assert!(
         lines.contains(
-            &format!("forecast,group grp_cap,,cpu,%,29.90,3.00,38.90,60,{group_cpu_day},301,,")
+            &format!("forecast,group grp_cap,,cpu,%,29.90,3.00,38.90,60,{group_cpu_day},301,,,,")
                 .as_str()
         ),
         "{csv}"
     );
     assert!(
         lines.contains(
-            &format!("host crossing,group grp_cap,cap-01,cpu,%,49.80,,,60,{crossing},51,medium,")
+            &format!("host crossing,group grp_cap,cap-01,cpu,%,49.80,,,60,{crossing},51,medium,,,")
                 .as_str()
         ),
         "{csv}"
@@ -2000,6 +2000,29 @@ async fn right_sizing_fits_each_host_to_its_last_thirty_days() {
         .and_then(|rest| rest.split("</tr>").next())
         .expect("rs-big's row");
     assert!(row.contains("saves EUR 70.00"), "{row}");
+    // The plan's CSV: rs-big's 5 vCPUs (−50.00) and 10 GiB (−20.00) given back, in EUR.
+    let csv = app
+        .client
+        .get(format!("{}/capacity.csv", app.address))
+        .header(reqwest::header::COOKIE, format!("lookout_session={cookie}"))
+        .send()
+        .await
+        .expect("sent")
+        .text()
+        .await
+        .expect("CSV");
+    for (metric, end) in [
+        ("cpu", ",oversized,3,-50.00,EUR"),
+        ("memory", ",oversized,6.0,-20.00,EUR"),
+    ] {
+        assert!(
+            csv.lines().any(
+                |l| l.starts_with(&format!("right-size,fleet,rs-big,{metric},"))
+                    && l.ends_with(end)
+            ),
+            "{metric}: {csv}"
+        );
+    }
     // The page's form: a typo comes back with the reason; clearing removes the prices.
     let (status, location) = crate::common::post_form(
         &app,
