@@ -406,7 +406,7 @@ fn monthly_section(reports: &[CapacityReportFile], whole: &str) -> AnyView {
         <section class="panel" id="monthly-reports" data-testid="monthly-reports">
             <h2>"Monthly reports"</h2>
             <p class="muted small">{format!("The capacity plan of {whole} as of the first day of each month (00:00 UTC), with this page's default view, as a PDF to file or send on; kept for 24 months. The link above the page makes one of the view shown now.")}</p>
-            {none.then(|| view! { <p class="muted">"None yet: the first is made at the start of the next month, or at the first start of the server after it."</p> })}
+            {none.then(|| view! { <p class="muted">"None yet: a month's report is made when it begins (or when the server next starts) for a scope with daily history in the 180 days before it."</p> })}
             <table data-testid="monthly-reports-table">
                 <thead><tr><th>"month"</th><th>"hosts"</th><th>"view"</th><th>"size"</th></tr></thead>
                 <tbody>{rows}</tbody>
