@@ -1126,6 +1126,19 @@ pub struct CapacityReportFile {
     /// The PDF's size.
     pub bytes: i64,
     pub download_url: String,
+    /// The scope's runway in it (absent in reports made before it was kept).
+    #[serde(default)]
+    pub runway: Runway,
+}
+
+/// Days from the newest complete day until a scope's average CPU, memory and disk reach the
+/// threshold (`None`: not within two years, or no forecast).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Runway {
+    pub cpu_days: Option<f64>,
+    pub memory_days: Option<f64>,
+    pub disk_days: Option<f64>,
 }
 
 /// One resource under the forecast and under the scenario.

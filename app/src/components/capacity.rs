@@ -391,10 +391,24 @@ fn monthly_section(reports: &[CapacityReportFile], whole: &str) -> AnyView {
         .map(|r| {
             let month = r.month.format("%B %Y").to_string();
             let size = format!("{:.0} KB", r.bytes as f64 / 1024.0);
+            // What ran out first in it: "memory in 64 days", or nothing within two years.
+            let first = [
+                ("CPU", r.runway.cpu_days),
+                ("memory", r.runway.memory_days),
+                ("disk", r.runway.disk_days),
+            ]
+            .into_iter()
+            .filter_map(|(label, days)| days.map(|d| (label, d)))
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .map_or_else(
+                || "nothing within 2 years".to_string(),
+                |(label, d)| if d <= 0.0 { format!("{label} now") } else { format!("{label} in {d:.0} days") },
+            );
             view! {
                 <tr>
                     <td><a href=r.download_url.clone() download>{month}</a></td>
                     <td>{format!("{} hosts", r.hosts)}</td>
+                    <td data-testid="monthly-first">{first}</td>
                     <td>{format!("{} days of history, {} ahead, {} %", r.history_days, r.horizon_days, r.threshold)}</td>
                     <td class="muted">{size}</td>
                 </tr>
@@ -408,7 +422,7 @@ fn monthly_section(reports: &[CapacityReportFile], whole: &str) -> AnyView {
             <p class="muted small">{format!("The capacity plan of {whole} as of the first day of each month (00:00 UTC), with this page's default view, as a PDF to file or send on; kept for 24 months. The link above the page makes one of the view shown now.")}</p>
             {none.then(|| view! { <p class="muted">"None yet: a month's report is made when it begins (or when the server next starts) for a scope with daily history in the 180 days before it."</p> })}
             <table data-testid="monthly-reports-table">
-                <thead><tr><th>"month"</th><th>"hosts"</th><th>"view"</th><th>"size"</th></tr></thead>
+                <thead><tr><th>"month"</th><th>"hosts"</th><th>"runs out first"</th><th>"view"</th><th>"size"</th></tr></thead>
                 <tbody>{rows}</tbody>
             </table>
         </section>

@@ -64,7 +64,9 @@ pub async fn plan(
     let view = CapacityQuery::from_pairs(&parse_query(query.as_deref().unwrap_or_default()))
         .map_err(HistoryError::BadRequest)?;
     let now = chrono::Utc::now();
-    let (pdf, _) = crate::capacity::report::pdf(&state.pool, &view, now, "Capacity plan").await?;
+    let pdf = crate::capacity::report::pdf(&state.pool, &view, now, "Capacity plan", None)
+        .await?
+        .pdf;
     Ok(crate::pdf::download(
         pdf,
         &crate::capacity::report::file_name(view.group.as_deref(), now, "pdf"),

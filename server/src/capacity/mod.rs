@@ -292,8 +292,12 @@ pub async fn analyse_with_lines(
     let metric_ids: Vec<i16> = metrics.iter().map(|m| m.1).collect();
     let first_day = start.duration_trunc(Duration::days(1)).unwrap_or(start);
     // Only complete days: today's partial average (a night without its afternoon) would bend
-    // the last point and every forecast drawn from it.
-    let before = Utc::now().duration_trunc(Duration::days(1)).unwrap_or(end);
+    // the last point and every forecast drawn from it. And none from the day an `end` in the
+    // past starts (a monthly report as of 00:00 on the 1st must not read the 1st).
+    let before = end
+        .min(Utc::now())
+        .duration_trunc(Duration::days(1))
+        .unwrap_or(end);
     // Hosts are read and summarised in chunks on concurrent tasks: PostgreSQL and the sketch
     // decoding then use both cores (one query over a year of 100 hosts took ~120 ms to fetch and
     // ~60 ms to decode, one after the other).

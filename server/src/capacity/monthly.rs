@@ -7,6 +7,8 @@
 //! days before the month gets none (nothing to plan from); a server that was down at the
 //! month's start makes the month's reports when it starts, as of the month's start all the same,
 //! so they read the same whenever they were made. Months before the server ran are not made.
+//! Each keeps its runway (days to the threshold per resource), and the next month's report says
+//! how it moved.
 use crate::{
     jobs::{Queue, Step},
     storage::capacity_reports::{self, NewReport},
@@ -51,14 +53,24 @@ pub async fn make_due(pool: &sqlx::PgPool, now: DateTime<Utc>) -> anyhow::Result
             ..CapacityQuery::default()
         };
         let title = format!("Monthly capacity report, {}", month_title(month));
-        let (pdf, hosts) = super::report::pdf(pool, &view, as_of, &title).await?;
+        // Last month's report of the scope, if any: this one says how the runway moved.
+        let last_month = month.checked_sub_months(Months::new(1));
+        let previous = match last_month {
+            Some(last) => capacity_reports::runway_of(pool, last, group.as_deref())
+                .await?
+                .map(|runway| (month_title(last), runway)),
+            None => None,
+        };
+        let made = super::report::pdf(pool, &view, as_of, &title, previous).await?;
+        let pdf = made.pdf;
         let report = NewReport {
             month,
             group: group.as_deref(),
             as_of,
-            hosts,
+            hosts: made.hosts,
             view: &view,
             pdf: &pdf,
+            runway: made.runway,
         };
         if capacity_reports::insert(pool, &report).await? {
             stored += 1;

@@ -3,7 +3,7 @@
 use super::report::{scope_text, Overview};
 use crate::pdf::{bitmap, ChartText, Rgb8, Writer, LEFT};
 use app::{
-    models::{DailyUsage, HostSizing, TrendReport},
+    models::{DailyUsage, HostSizing, Runway, TrendReport},
     panels::{custom_unit_display, format_value, money_text, plan_text, reaches_text},
     view_state::CapacityQuery,
 };
@@ -32,6 +32,38 @@ pub struct Document<'a> {
     pub as_of: DateTime<Utc>,
     pub generated_at: DateTime<Utc>,
     pub overview: &'a Overview,
+    /// The previous month's report (its month's title and runway), for "since" the line.
+    pub previous: Option<(&'a str, &'a Runway)>,
+}
+
+/// How the runway moved since an earlier report: "Since the November 2026 report: CPU not
+/// within 2 years -> 161 days, memory 70 -> 64 days (-6), disk 316 -> 300 days (-16)."
+fn since_text(month: &str, before: &Runway, now: &Runway) -> String {
+    let days = |d: Option<f64>| match d {
+        Some(d) if d <= 0.0 => "now".to_string(),
+        Some(d) => format!("{d:.0} days"),
+        None => "not within 2 years".to_string(),
+    };
+    let moved = [
+        ("CPU", before.cpu_days, now.cpu_days),
+        ("memory", before.memory_days, now.memory_days),
+        ("disk", before.disk_days, now.disk_days),
+    ]
+    .iter()
+    .map(|(label, was, is)| {
+        let change = match (was, is) {
+            (Some(was), Some(is)) if (is - was).abs() >= 0.5 => format!(" ({:+.0})", is - was),
+            _ => String::new(),
+        };
+        if was == is {
+            format!("{label} {} (no change)", days(*is))
+        } else {
+            format!("{label} {} -> {}{change}", days(*was), days(*is))
+        }
+    })
+    .collect::<Vec<_>>()
+    .join(", ");
+    format!("Since the {month} report: {moved}.")
 }
 
 fn time(at: DateTime<Utc>) -> String {
@@ -493,6 +525,10 @@ pub fn render(doc: &Document<'_>) -> anyhow::Result<Vec<u8>> {
     }
     w.y -= 3.0;
     w.paragraph(&headline(trends, &scope, view), 12.0, true);
+    if let Some((month, before)) = doc.previous {
+        let now = super::report::runway_of(trends);
+        w.paragraph(&since_text(month, before, &now), 10.0, false);
+    }
     if let Some(warning) = &trends.warning {
         w.paragraph(warning, 10.0, false);
     }
@@ -619,6 +655,25 @@ mod tests {
             "No resource of the whole fleet reaches 80 % within two years on its trend."
         );
         assert!(headline(&TrendReport::default(), "group web", &view).starts_with("No forecast"));
+    }
+
+    #[test]
+    fn since_says_how_each_resource_moved() {
+        let before = Runway {
+            cpu_days: None,
+            memory_days: Some(70.0),
+            disk_days: Some(300.0),
+        };
+        let now = Runway {
+            cpu_days: Some(161.0),
+            memory_days: Some(64.0),
+            disk_days: Some(300.0),
+        };
+        assert_eq!(
+            since_text("November 2026", &before, &now),
+            "Since the November 2026 report: CPU not within 2 years -> 161 days, memory 70 days -> \
+             64 days (-6), disk 300 days (no change)."
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use super::{runway, whatif, Plan};
 use crate::history::QueryError;
 use app::{
-    models::{CapacityPlan, GroupRunway},
+    models::{CapacityPlan, GroupRunway, Runway, TrendReport},
     view_state::CapacityQuery,
 };
 use chrono::{DateTime, Utc};
@@ -63,29 +63,62 @@ pub fn file_name(group: Option<&str>, at: DateTime<Utc>, extension: &str) -> Str
     )
 }
 
-/// The PDF of `view`'s plan as of `now`: the document and its number of hosts.
+/// The scope's runway in a trends answer: days from its newest complete day to each forecast
+/// crossing of the threshold (0: there already).
+pub fn runway_of(trends: &TrendReport) -> Runway {
+    let newest = trends.historical.last().map(|d| d.date);
+    let days = |metric: &str| {
+        let when = trends
+            .forecast
+            .as_ref()?
+            .get(metric)?
+            .capacity_exceed_date?;
+        let newest = newest?;
+        Some(((when.date_naive() - newest.date_naive()).num_days() as f64).max(0.0))
+    };
+    Runway {
+        cpu_days: days("cpu"),
+        memory_days: days("memory"),
+        disk_days: days("disk"),
+    }
+}
+
+/// A plan's PDF as made: the document, its number of hosts and its runway.
+pub struct Made {
+    pub pdf: Vec<u8>,
+    pub hosts: usize,
+    pub runway: Runway,
+}
+
+/// The PDF of `view`'s plan as of `now`, with how the runway moved since `previous` (a
+/// month's title and that report's runway) when given.
 pub async fn pdf(
     pool: &sqlx::PgPool,
     view: &CapacityQuery,
     now: DateTime<Utc>,
     title: &str,
-) -> Result<(Vec<u8>, usize), QueryError> {
+    previous: Option<(String, Runway)>,
+) -> Result<Made, QueryError> {
     let overview = overview(pool, view, now).await?;
     let hosts = overview.plan.hosts.len();
+    let runway = runway_of(&overview.plan.trends);
     let (title, view) = (title.to_string(), view.clone());
     // Drawing the charts and compressing the pages is CPU work (tens of milliseconds): on the
     // blocking pool, not on a worker that serves requests.
-    let bytes = tokio::task::spawn_blocking(move || {
+    let pdf = tokio::task::spawn_blocking(move || {
         super::pdf::render(&super::pdf::Document {
             title: &title,
             view: &view,
             as_of: now,
             generated_at: Utc::now(),
             overview: &overview,
+            previous: previous
+                .as_ref()
+                .map(|(month, runway)| (month.as_str(), runway)),
         })
     })
     .await
     .map_err(|e| QueryError::Internal(anyhow::anyhow!("the PDF's task failed: {e}")))?
     .map_err(QueryError::Internal)?;
-    Ok((bytes, hosts))
+    Ok(Made { pdf, hosts, runway })
 }

@@ -1,6 +1,6 @@
 //! The monthly capacity reports (`capacity_reports`): one PDF per month and scope (the fleet, or
 //! a host group), kept for 24 months.
-use app::models::CapacityReportFile;
+use app::models::{CapacityReportFile, Runway};
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{FromRow, PgPool};
 
@@ -17,6 +17,9 @@ struct Row {
     threshold: i32,
     generated_at: DateTime<Utc>,
     bytes: i32,
+    cpu_days: Option<f64>,
+    memory_days: Option<f64>,
+    disk_days: Option<f64>,
 }
 
 impl From<Row> for CapacityReportFile {
@@ -33,12 +36,17 @@ impl From<Row> for CapacityReportFile {
             threshold: i64::from(row.threshold),
             generated_at: row.generated_at,
             bytes: i64::from(row.bytes),
+            runway: Runway {
+                cpu_days: row.cpu_days,
+                memory_days: row.memory_days,
+                disk_days: row.disk_days,
+            },
         }
     }
 }
 
 const COLUMNS: &str = "id, month, group_name, as_of, hosts, history_days, horizon_days,
-    threshold, generated_at, octet_length(pdf) AS bytes";
+    threshold, generated_at, octet_length(pdf) AS bytes, cpu_days, memory_days, disk_days";
 
 /// What is stored for a month, a scope at a time.
 pub struct NewReport<'a> {
@@ -48,6 +56,7 @@ pub struct NewReport<'a> {
     pub hosts: usize,
     pub view: &'a app::view_state::CapacityQuery,
     pub pdf: &'a [u8],
+    pub runway: Runway,
 }
 
 /// The reports, newest month first: every scope's, or with `scope` one scope's (`Some(None)`:
@@ -111,6 +120,27 @@ pub async fn scopes_with_history(
         .collect())
 }
 
+/// The runway in the report of `month` for a scope (`None`: the fleet), if there is one.
+pub async fn runway_of(
+    pool: &PgPool,
+    month: NaiveDate,
+    group: Option<&str>,
+) -> Result<Option<Runway>, sqlx::Error> {
+    let row: Option<(Option<f64>, Option<f64>, Option<f64>)> = sqlx::query_as(
+        "SELECT cpu_days, memory_days, disk_days FROM capacity_reports
+         WHERE month = $1 AND group_name IS NOT DISTINCT FROM $2",
+    )
+    .bind(month)
+    .bind(group)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|(cpu_days, memory_days, disk_days)| Runway {
+        cpu_days,
+        memory_days,
+        disk_days,
+    }))
+}
+
 /// The scopes (`None`: the fleet) that have a report of `month`.
 pub async fn scopes_of(
     pool: &PgPool,
@@ -128,8 +158,8 @@ pub async fn insert(pool: &PgPool, report: &NewReport<'_>) -> Result<bool, sqlx:
     let narrow = |v: i64| i32::try_from(v).unwrap_or(i32::MAX);
     let stored = sqlx::query(
         "INSERT INTO capacity_reports (month, group_name, as_of, hosts, history_days,
-             horizon_days, threshold, pdf)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             horizon_days, threshold, pdf, cpu_days, memory_days, disk_days)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
          ON CONFLICT (month, (coalesce(group_name, ''))) DO NOTHING",
     )
     .bind(report.month)
@@ -140,6 +170,9 @@ pub async fn insert(pool: &PgPool, report: &NewReport<'_>) -> Result<bool, sqlx:
     .bind(narrow(report.view.horizon_days))
     .bind(narrow(report.view.threshold))
     .bind(report.pdf)
+    .bind(report.runway.cpu_days)
+    .bind(report.runway.memory_days)
+    .bind(report.runway.disk_days)
     .execute(pool)
     .await?;
     Ok(stored.rows_affected() == 1)

@@ -162,9 +162,9 @@ pub async fn plan_pdf(
         Err(problem) => return (StatusCode::BAD_REQUEST, problem).into_response(),
     };
     let now = Utc::now();
-    match capacity::report::pdf(&state.pool, &view, now, "Capacity plan").await {
-        Ok((bytes, _)) => crate::pdf::download(
-            bytes,
+    match capacity::report::pdf(&state.pool, &view, now, "Capacity plan", None).await {
+        Ok(made) => crate::pdf::download(
+            made.pdf,
             &capacity::report::file_name(view.group.as_deref(), now, "pdf"),
         ),
         Err(error) => download_failed(error),

@@ -270,6 +270,7 @@ async fn the_capacity_plan_downloads_as_a_pdf_and_is_made_monthly_once_per_scope
         hosts: 1,
         view: &view,
         pdf: b"%PDF old",
+        runway: Default::default(),
     };
     assert!(lookout::storage::capacity_reports::insert(&app.pool, &old)
         .await
@@ -282,4 +283,73 @@ async fn the_capacity_plan_downloads_as_a_pdf_and_is_made_monthly_once_per_scope
     .expect("upkeep");
     let (_, body) = app.get_json("/api/v1/history/capacity-reports").await;
     assert_eq!(body["data"].as_array().map(Vec::len), Some(3), "{body}");
+}
+
+#[tokio::test]
+async fn each_monthly_report_says_how_the_runway_moved_since_the_last() {
+    use crate::common::spawn_app;
+    let app = spawn_app().await;
+    let first = seeded(&app).await;
+    let month = monthly::month_of(Utc::now());
+    let last = month
+        .checked_sub_months(chrono::Months::new(1))
+        .expect("a month before");
+    // Last month's reports (as of its first instant), then this month's.
+    let made_then = monthly::make_due(&app.pool, monthly::start_of(last) + Duration::days(3))
+        .await
+        .expect("made");
+    assert_eq!(made_then, 3, "fleet, grp_a, grp_b");
+    assert_eq!(
+        monthly::make_due(&app.pool, Utc::now())
+            .await
+            .expect("made"),
+        3
+    );
+
+    // grp_a's CPU on day k is 20 + 0.5 k: as of a month's first instant its newest complete
+    // day is the day before, and 80 % is (80 − (20 + 0.5 k)) / 0.5 = 120 − k days away.
+    let newest_before =
+        |m: NaiveDate| (monthly::start_of(m) - Duration::days(1) - first).num_days();
+    let (was, is) = (120 - newest_before(last), 120 - newest_before(month));
+    let (status, body) = app
+        .get_json("/api/v1/history/capacity-reports?groupId=grp_a")
+        .await;
+    assert_eq!(status, 200);
+    let reports = body["data"].as_array().expect("list");
+    assert_eq!(reports.len(), 2, "{body}");
+    assert_eq!(reports[0]["month"], json!(month));
+    assert_eq!(reports[0]["runway"]["cpuDays"], json!(is as f64), "{body}");
+    assert_eq!(reports[1]["runway"]["cpuDays"], json!(was as f64), "{body}");
+    assert!(
+        reports[0]["runway"]["memoryDays"].is_null(),
+        "flat memory never gets there"
+    );
+
+    let url = reports[0]["downloadUrl"].as_str().expect("url");
+    let response = app.get(url).await;
+    let text = pdf_text(
+        &response.bytes().await.expect("body"),
+        "capacity-monthly-since.pdf",
+    );
+    let expected = format!(
+        "Since the {} report: CPU {was} days -> {is} days ({:+})",
+        monthly::month_title(last),
+        is - was
+    );
+    assert!(text.contains(&expected), "`{expected}` missing:\n{text}");
+    // (pdftotext keeps the paragraph's line break: "(no" ends a line.)
+    assert!(text.contains("memory not within 2 years (no"), "{text}");
+    // Last month's own report has nothing to compare with.
+    let older = app
+        .get(reports[1]["downloadUrl"].as_str().expect("url"))
+        .await;
+    let text = pdf_text(
+        &older.bytes().await.expect("body"),
+        "capacity-monthly-first.pdf",
+    );
+    assert!(!text.contains("Since the"), "{text}");
+    assert!(text.contains(&format!(
+        "180 days up to {}",
+        monthly::start_of(last).format("%Y-%m-%d %H:%M UTC")
+    )));
 }
