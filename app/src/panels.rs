@@ -389,6 +389,12 @@ pub fn change_text(amount: f64, currency: &str) -> String {
     }
 }
 
+/// A capacity view's scope in words: "the whole fleet", "group web" (the what-if page, the
+/// capacity PDF).
+pub fn scope_text(group: Option<&str>) -> String {
+    group.map_or_else(|| "the whole fleet".to_string(), |g| format!("group {g}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,7 @@ use super::{
 use crate::{
     chart::capacity::{render_what_if, SERIES},
     models::{CapacityPlan, WhatIf, WhatIfOutcome, WhatIfPageData},
-    panels::{changes_text, plan_text, plural, reaches_text},
+    panels::{changes_text, plan_text, plural, reaches_text, scope_text},
     view_state::WhatIfQuery,
 };
 use leptos::prelude::*;
@@ -257,10 +257,7 @@ fn plans_section(
     can_commit: bool,
 ) -> AnyView {
     let view = &query.view;
-    let scope = view
-        .group
-        .as_ref()
-        .map_or_else(|| "the whole fleet".to_owned(), |g| format!("group {g}"));
+    let scope = scope_text(view.group.as_deref());
     let newest = result.newest_day;
     let rows = result
         .plans

@@ -1,10 +1,10 @@
 //! The capacity plan as a PDF (`capacity::report`): the capacity page's figures for a view on
 //! A4 pages, for the people who plan from a printed or mailed report.
-use super::report::{scope_text, Overview};
+use super::report::{days_between, Overview};
 use crate::pdf::{bitmap, ChartText, Rgb8, Writer, LEFT};
 use app::{
     models::{DailyUsage, HostSizing, Runway, TrendReport},
-    panels::{custom_unit_display, format_value, money_text, plan_text, reaches_text},
+    panels::{custom_unit_display, format_value, money_text, plan_text, reaches_text, scope_text},
     view_state::CapacityQuery,
 };
 use chrono::{DateTime, Duration, Utc};
@@ -68,11 +68,6 @@ fn since_text(month: &str, before: &Runway, now: &Runway) -> String {
 
 fn time(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M UTC").to_string()
-}
-
-/// Days from the newest complete day to a crossing, as the page counts them.
-fn days_between(from: Option<DateTime<Utc>>, to: DateTime<Utc>) -> Option<f64> {
-    from.map(|from| (to.date_naive() - from.date_naive()).num_days() as f64)
 }
 
 /// The sentence that says what runs out first, or that nothing does within the horizon.

@@ -39,11 +39,6 @@ pub async fn overview(
     })
 }
 
-/// A view's scope in words: "the whole fleet", "group web".
-pub fn scope_text(group: Option<&str>) -> String {
-    group.map_or_else(|| "the whole fleet".to_string(), |g| format!("group {g}"))
-}
-
 /// A file name's part for a scope: `fleet`, or the group's name with anything but letters,
 /// digits, `-` and `_` as `_`.
 pub fn scope_file_name(group: Option<&str>) -> String {
@@ -73,14 +68,18 @@ pub fn runway_of(trends: &TrendReport) -> Runway {
             .as_ref()?
             .get(metric)?
             .capacity_exceed_date?;
-        let newest = newest?;
-        Some(((when.date_naive() - newest.date_naive()).num_days() as f64).max(0.0))
+        days_between(newest, when).map(|d| d.max(0.0))
     };
     Runway {
         cpu_days: days("cpu"),
         memory_days: days("memory"),
         disk_days: days("disk"),
     }
+}
+
+/// Whole days from the day of `from` (a history's newest day) to the day of `to`.
+pub fn days_between(from: Option<DateTime<Utc>>, to: DateTime<Utc>) -> Option<f64> {
+    from.map(|from| (to.date_naive() - from.date_naive()).num_days() as f64)
 }
 
 /// A plan's PDF as made: the document, its number of hosts and its runway.
